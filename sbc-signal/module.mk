@@ -1,0 +1,17 @@
+# sbc-signal/: SIP transports (UDP, TCP, TLS) and the B2BUA.
+SIGNAL_PKGS  := libuv libcares jansson lmdb
+SIGNAL_SRCS  := $(filter-out sbc-signal/src/main.c,$(wildcard sbc-signal/src/*.c))
+SIGNAL_OBJS  := $(SIGNAL_SRCS:%.c=$(B)/obj/%.o)
+SIGNAL_LIB   := $(B)/libsbcsignal.a
+SIGNAL_LIBS  := $(call pc,libs,$(SIGNAL_PKGS)) $(BORINGSSL_LIBS) $(SHARED_LIBS)
+
+$(B)/obj/sbc-signal/%.o: EXTRA_CFLAGS = $(call pc,cflags,$(SIGNAL_PKGS)) $(BORINGSSL_CFLAGS)
+
+$(SIGNAL_LIB): $(SIGNAL_OBJS)
+	$(Q)echo "  AR   $@" && rm -f $@ && ar rcs $@ $^
+
+$(B)/sbc-signal: EXTRA_LIBS = $(SIGNAL_LIBS)
+$(B)/sbc-signal: $(B)/obj/sbc-signal/src/main.o $(SIGNAL_LIB) $(SHARED_LIB)
+	$(LINK)
+
+BINS += $(B)/sbc-signal

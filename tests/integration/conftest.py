@@ -1,0 +1,112 @@
+"""Shared pytest fixtures for integration tests that start real sbc processes.
+
+Rules: no fixed ports (ask free_port()), every process started through
+`procs` is killed at teardown, logs land in the test's tmp_path.
+"""
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BUILD = pathlib.Path(os.environ.get("SBC_BUILD", REPO / "build"))
+
+
+def free_port(kind=socket.SOCK_STREAM, host="127.0.0.1"):
+    """A port that is free for TCP and UDP right now (the kernel picks it)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
+        try:
+            with socket.socket(socket.AF_INET, other) as s2:
+                s2.bind((host, port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+def free_port_range(count, host="127.0.0.1"):
+    """A run of `count` consecutive free UDP ports (even first port)."""
+    import random
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - count) & ~1
+        socks = []
+        try:
+            for p in range(base, base + count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind((host, p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
+def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Procs:
+    def __init__(self, logdir):
+        self.logdir = pathlib.Path(logdir)
+        self.items = []
+
+    def start(self, name, argv, env=None, **kw):
+        log = open(self.logdir / f"{name}.log", "wb")
+        e = dict(os.environ)
+        if env:
+            e.update(env)
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=e,
+                             start_new_session=True, **kw)
+        p.log_path = self.logdir / f"{name}.log"
+        self.items.append(p)
+        return p
+
+    def log(self, p):
+        return p.log_path.read_text(errors="replace")
+
+    def stop_all(self):
+        for p in reversed(self.items):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for p in reversed(self.items):
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+
+
+@pytest.fixture
+def procs(tmp_path):
+    ps = Procs(tmp_path)
+    yield ps
+    ps.stop_all()
+
+
+@pytest.fixture(scope="session")
+def build_dir():
+    assert (BUILD / "sbc-control").exists(), f"build first: {BUILD}"
+    return BUILD

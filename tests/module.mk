@@ -1,0 +1,34 @@
+# tests/: unit tests (cmocka) mirror the source tree under tests/unit/<component>/;
+# each test_*.c is one binary in $(B)/tests/unit/ linking its component's library.
+# Benchmarks live in tests/bench/<component>/bench_*.c, binaries in $(B)/bench/.
+CMOCKA_LIBS := $(call pc,libs,cmocka)
+
+define unit_tests_for
+$(1)_UNIT_SRCS := $$(wildcard tests/unit/$(1)/test_*.c)
+$(1)_UNIT_BINS := $$(patsubst tests/unit/$(1)/%.c,$$(B)/tests/unit/%,$$($(1)_UNIT_SRCS))
+$$(B)/obj/tests/unit/$(1)/%.o: EXTRA_CFLAGS = $(3)
+$$($(1)_UNIT_BINS): EXTRA_LIBS = $(4) $$(CMOCKA_LIBS)
+$$($(1)_UNIT_BINS): $$(B)/tests/unit/%: $$(B)/obj/tests/unit/$(1)/%.o $(2) $$(SHARED_LIB)
+	$$(LINK)
+UNIT_TESTS += $$($(1)_UNIT_BINS)
+endef
+
+define benches_for
+$(1)_BENCH_SRCS := $$(wildcard tests/bench/$(1)/bench_*.c)
+$(1)_BENCH_BINS := $$(patsubst tests/bench/$(1)/%.c,$$(B)/bench/%,$$($(1)_BENCH_SRCS))
+$$(B)/obj/tests/bench/$(1)/%.o: EXTRA_CFLAGS = $(3)
+$$($(1)_BENCH_BINS): EXTRA_LIBS = $(4)
+$$($(1)_BENCH_BINS): $$(B)/bench/%: $$(B)/obj/tests/bench/$(1)/%.o $(2) $$(SHARED_LIB)
+	$$(LINK)
+BENCHES += $$($(1)_BENCH_BINS)
+endef
+
+$(eval $(call unit_tests_for,shared,,,$(SHARED_LIBS)))
+$(eval $(call unit_tests_for,sbc-control,$(CONTROL_LIB),$(call pc,cflags,$(CONTROL_PKGS)) $(BORINGSSL_CFLAGS),$(CONTROL_LIBS)))
+$(eval $(call unit_tests_for,sbc-signal,$(SIGNAL_LIB),$(call pc,cflags,$(SIGNAL_PKGS)) $(BORINGSSL_CFLAGS),$(SIGNAL_LIBS)))
+$(eval $(call unit_tests_for,sbc-media,$(MEDIA_LIB),$(call pc,cflags,$(MEDIA_PKGS)) $(BORINGSSL_CFLAGS),$(MEDIA_LIBS)))
+
+$(eval $(call benches_for,shared,,,$(SHARED_LIBS)))
+$(eval $(call benches_for,sbc-control,$(CONTROL_LIB),$(call pc,cflags,$(CONTROL_PKGS)) $(BORINGSSL_CFLAGS),$(CONTROL_LIBS)))
+$(eval $(call benches_for,sbc-signal,$(SIGNAL_LIB),$(call pc,cflags,$(SIGNAL_PKGS)) $(BORINGSSL_CFLAGS),$(SIGNAL_LIBS)))
+$(eval $(call benches_for,sbc-media,$(MEDIA_LIB),$(call pc,cflags,$(MEDIA_PKGS)) $(BORINGSSL_CFLAGS),$(MEDIA_LIBS)))
