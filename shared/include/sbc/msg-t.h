@@ -30,6 +30,7 @@ enum sbc_msg_type {
 	SBC_MSG_MEDIA_DELETE = 18,  /* signal -> media */
 	SBC_MSG_MEDIA_REPLY = 19,   /* media -> signal: result of create/update/delete */
 	SBC_MSG_MEDIA_EVENT = 20,   /* media -> signal: timeout, latched address */
+	SBC_MSG_MEDIA_QUERY = 21,   /* signal -> media: sbc_msg_media_delete layout; answered by REPLY */
 	SBC_MSG_CALL_EVENT = 32,    /* signal -> control: call record event */
 	SBC_MSG_COMMAND = 33,       /* control -> child: JSON command (e.g. call.hangup) */
 	SBC_MSG_COMMAND_REPLY = 34, /* child -> control: JSON reply */
@@ -40,7 +41,7 @@ enum sbc_msg_type {
 #define SBC_MSG_V_CONFIG_CHANGED 1
 #define SBC_MSG_V_DRAIN 1
 #define SBC_MSG_V_STATS 1
-#define SBC_MSG_V_MEDIA 1
+#define SBC_MSG_V_MEDIA 2 /* v2: reply carries per-leg stats; MEDIA_QUERY */
 #define SBC_MSG_V_CALL_EVENT 1
 #define SBC_MSG_V_COMMAND 1
 
@@ -122,12 +123,26 @@ typedef struct sbc_msg_media_delete {
 	uint64_t request_id;
 } sbc_msg_media_delete;
 
+/* Counters of one leg as seen by the relay (packets FROM the peer are "in",
+ * packets TO the peer are "out"); loss and jitter per RFC 3550 A.3/A.8. */
+typedef struct sbc_media_leg_stats {
+	uint64_t packets_in, bytes_in;
+	uint64_t packets_out, bytes_out;
+	uint64_t drops;     /* every reason: auth, replay, parse, source, shed, send */
+	uint32_t lost;      /* cumulative packets lost (RFC 3550 A.3), clamped at 0 */
+	uint32_t jitter_us; /* interarrival jitter (RFC 3550 A.8), microseconds */
+	sbc_addr peer;      /* where the relay sends to now (latched or SDP) */
+	uint8_t latched;
+	uint8_t _reserved[7];
+} sbc_media_leg_stats;
+
 typedef struct sbc_msg_media_reply {
 	uint64_t session_id;
 	uint64_t request_id;
 	int32_t status; /* 0 or a negative sbc error */
 	uint32_t _reserved;
 	sbc_addr local_rtp[2]; /* the relay's own address per leg (RTCP is +1) */
+	sbc_media_leg_stats stats[2]; /* filled for every status 0 reply */
 } sbc_msg_media_reply;
 
 enum sbc_media_event_kind {
