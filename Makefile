@@ -67,6 +67,9 @@ endif
 SANFLAGS :=
 ifeq ($(SAN),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# A sanitizer report fails the process (and so the test) instead of scrolling by.
+export ASAN_OPTIONS ?= halt_on_error=1:detect_leaks=1:abort_on_error=0:exitcode=86
+export UBSAN_OPTIONS ?= halt_on_error=1:print_stacktrace=1:exitcode=87
 endif
 
 CFLAGS_BASE := -std=gnu11 $(OPT) $(WARN) $(HARDEN) $(SANFLAGS) -pthread -MMD -MP \
