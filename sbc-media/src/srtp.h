@@ -1,0 +1,152 @@
+/* sbc-media — SRTP/SRTCP contexts: libsrtp2 for the protocol, BoringSSL for
+ * the per-packet crypto.
+ *
+ * Debian's libsrtp2 is built on NSS (about 1.6 us per packet, growing with
+ * the number of live sessions). med_srtp_global_init() keeps libsrtp2 for
+ * key derivation, ROC, replay database and SRTCP but installs BoringSSL
+ * implementations of its AES-ICM (128/256), AES-GCM (128/256) and HMAC-SHA1
+ * types with srtp_replace_cipher_type()/srtp_replace_auth_type().
+ *
+ * Caveats:
+ *  1. Call med_srtp_global_init() once per process, from one thread, before
+ *     any context exists (the replacement is process-global and must happen
+ *     before the first srtp_create). It checks the libsrtp2 version and runs
+ *     a protect/unprotect self-check per suite and direction (RTP and RTCP)
+ *     through the replaced types against known answers; on any failure it
+ *     fails closed: it returns an error, med_srtp_ready() stays false and
+ *     every med_srtp_ctx_init() returns SBC_E_STATE. The process must refuse
+ *     to run: there is no silent fallback to NSS.
+ *  2. One context = one leg in one direction: outbound (protect) or inbound
+ *     (unprotect), for RTP and RTCP both. A context belongs to one thread;
+ *     different contexts may be used on different threads at once.
+ *  3. Per-packet calls never log and never allocate, except once per new
+ *     SSRC (libsrtp2 clones its stream template; on inbound only after the
+ *     first packet of that SSRC authenticated).
+ *  4. Returns: 0; SBC_E_AUTH (authentication failed: drop and count it);
+ *     SBC_E_REPLAY (replayed or too old: drop); SBC_E_PARSE (not an RTP/RTCP
+ *     packet libsrtp2 accepts, too short); SBC_E_LIMIT (cap too small for
+ *     the trailer); SBC_E_INVAL (bad argument); SBC_E_STATE (global init not
+ *     done or failed); SBC_E_SRTP (any other libsrtp2 failure).
+ *  5. Replay protection is on (libsrtp2 default window of 128 packets).
+ *  6. Restart (see med_srtp_state): the context writes the state a restarted
+ *     relay needs into a med_srtp_state the caller may keep in shared memory.
+ *     After a restart, med_srtp_ctx_init() with the same key and that state
+ *     carries on the stream: the next RTP packet gets the right roll-over
+ *     counter (the packet's index is estimated against the saved highest
+ *     index, RFC 3711 3.3.1), packets at or below the saved index are refused
+ *     as replays, outbound SRTCP continues after the saved SRTCP index (no
+ *     index, hence no keystream, is ever reused) and inbound SRTCP refuses
+ *     indices at or below it. The state is written after every packet that
+ *     passed, with plain stores: a packet processed after the last store
+ *     survives nothing, and a torn read after SIGKILL is impossible on x86-64
+ *     for the aligned 32-bit fields (the snapshot may be one packet old,
+ *     which the replay floor handles).
+ */
+#ifndef MED_SRTP_H
+#define MED_SRTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sbc/msg-t.h"
+
+/* Bytes protect may add at most: RTP 16 (GCM tag), RTCP 16 + 4 (E|index). */
+#define MED_SRTP_MAX_TRAILER 20
+
+/* Restart state of one context (one direction of one leg): the latest SSRC
+ * it carried. Plain data, fixed layout, safe to keep in shared memory.
+ * WRITER: the thread that owns the context. All fields host byte order. */
+typedef struct med_srtp_state {
+	uint32_t ssrc;        /* SSRC of the stream this describes */
+	uint32_t roc;         /* RTP roll-over counter of the highest index */
+	uint32_t srtcp_index; /* highest SRTCP index processed (31 bits) */
+	uint16_t seq;         /* highest RTP sequence number processed */
+	uint8_t have_rtp;     /* 1: ssrc/roc/seq valid */
+	uint8_t have_rtcp;    /* 1: ssrc/srtcp_index valid */
+} med_srtp_state;
+
+/* A context; embed it where you like (it is not in shared memory: its
+ * libsrtp2 session is private heap). Fields starting with _ are private. */
+typedef struct med_srtp_ctx {
+	void *_srtp;             /* srtp_t */
+	med_srtp_state *_st;     /* caller's state, or &_own */
+	med_srtp_state _own;
+	uint64_t _floor_idx;     /* restored: RTP index at or below is refused */
+	uint32_t _floor_ssrc;    /* SSRC the floors apply to */
+	uint32_t _floor_rtcp;    /* restored: SRTCP index at or below is refused */
+	uint8_t _suite;          /* enum sbc_srtp_suite */
+	uint8_t _outbound;
+	uint8_t _rtp_trailer;    /* bytes protect adds to RTP */
+	uint8_t _rtcp_trailer;   /* bytes protect adds to RTCP (tag + 4) */
+	uint8_t _rtcp_tag;       /* SRTCP tag length */
+	uint8_t _floor_rtp_on;   /* restored RTP stream not yet resumed */
+	uint8_t _floor_rtcp_on;
+	uint8_t _reserved;
+} med_srtp_ctx;
+
+/* Process-global set-up (caveat 1). Returns 0 or SBC_E_SRTP with a reason in
+ * err (NUL-terminated, truncated to len). A second call returns the result
+ * of the first. */
+int med_srtp_global_init(char *err, size_t len);
+
+/* true once med_srtp_global_init() succeeded. */
+bool med_srtp_ready(void);
+
+/* --- suites ----------------------------------------------------------------
+ * SDES (RFC 4568 / 7714) names <-> enum sbc_srtp_suite, and key sizes.
+ * key_len is master key + master salt as carried in an SDES inline key:
+ * 30 (AES_CM_128, NULL), 46 (AES_256_CM), 28 (AEAD_AES_128_GCM),
+ * 44 (AEAD_AES_256_GCM). */
+
+/* Name of a suite, "NONE" for SBC_SRTP_NONE, NULL when out of range. */
+const char *med_srtp_suite_name(unsigned suite);
+
+/* Suite for an SDES crypto-suite name (len bytes, case-sensitive as in the
+ * RFCs), or SBC_E_UNSUPPORTED. "NONE" is not a name: it returns an error. */
+int med_srtp_suite_from_name(const char *name, size_t len);
+
+/* Master key + salt bytes; 0 for SBC_SRTP_NONE; SBC_E_INVAL out of range. */
+int med_srtp_key_len(unsigned suite);
+int med_srtp_master_key_len(unsigned suite);
+int med_srtp_master_salt_len(unsigned suite);
+
+/* Bytes protect adds to an RTP / RTCP packet (auth tag; RTCP: + 4). */
+int med_srtp_rtp_overhead(unsigned suite);
+int med_srtp_rtcp_overhead(unsigned suite);
+
+/* --- contexts --------------------------------------------------------------- */
+
+/* Sets up c for suite (not SBC_SRTP_NONE) with key (master key || salt,
+ * key_len == med_srtp_key_len(suite)); outbound: protect, else unprotect.
+ * st: where the restart state lives (NULL: inside c). If st holds a state
+ * (have_rtp or have_rtcp set), the context continues that stream (caveat 6);
+ * pass a zeroed st for a new stream. Never logs the key.
+ * Returns 0, SBC_E_STATE, SBC_E_INVAL, SBC_E_SRTP or -ENOMEM; on failure c
+ * is left zeroed (destroy is harmless). */
+int med_srtp_ctx_init(med_srtp_ctx *c, unsigned suite, const uint8_t *key,
+		      size_t key_len, bool outbound, med_srtp_state *st);
+
+/* Frees the libsrtp2 session and wipes keys. Safe on a zeroed or destroyed
+ * context. Does not touch *st. */
+void med_srtp_ctx_destroy(med_srtp_ctx *c);
+
+/* Protect an RTP/RTCP packet in place: *len bytes in, *len bytes out; cap is
+ * the buffer size (needs *len + overhead). Outbound contexts only. */
+int med_srtp_protect(med_srtp_ctx *c, uint8_t *pkt, int *len, int cap);
+int med_srtp_protect_rtcp(med_srtp_ctx *c, uint8_t *pkt, int *len, int cap);
+
+/* Unprotect an SRTP/SRTCP packet in place; *len shrinks by the trailer.
+ * Inbound contexts only. On failure the packet must be dropped (its bytes
+ * may have been changed). */
+int med_srtp_unprotect(med_srtp_ctx *c, uint8_t *pkt, int *len);
+int med_srtp_unprotect_rtcp(med_srtp_ctx *c, uint8_t *pkt, int *len);
+
+/* Copy of the current restart state (what is in *st). */
+void med_srtp_ctx_state(const med_srtp_ctx *c, med_srtp_state *out);
+
+/* Roll-over counter libsrtp2 holds for ssrc (cross-check for tests and
+ * diagnostics). Returns 0 or SBC_E_NOT_FOUND. */
+int med_srtp_ctx_roc(med_srtp_ctx *c, uint32_t ssrc, uint32_t *roc);
+
+#endif
