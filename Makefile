@@ -37,7 +37,7 @@ endif
 DEB_BUILD_PKGS := build-essential pkg-config android-libboringssl-dev libuv1-dev \
 	liblmdb-dev libsrtp2-dev libjansson-dev libc-ares-dev liburing-dev libbpf-dev \
 	libxdp-dev clang llvm
-DEB_TEST_PKGS  := libcmocka-dev python3 python3-pytest sip-tester stunnel4 openssl \
+DEB_TEST_PKGS  := libcmocka-dev python3 python3-pytest python3-pytest-xdist sip-tester stunnel4 openssl \
 	lmdb-utils procps iproute2 psmisc
 DEB_BENCH_PKGS := kamailio kamailio-tls-modules rtpengine-daemon
 DEB_PKGS := $(DEB_BUILD_PKGS) $(DEB_TEST_PKGS)
