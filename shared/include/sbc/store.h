@@ -130,7 +130,7 @@ int store_route_add(store *st, const store_route *route, char *err, size_t errle
 int store_route_remove(store *st, const char *prefix, const char *trunk, char *err,
 		       size_t errlen);
 
-/* Lists routes in (prefix, priority, trunk) order, starting after the route
+/* Lists routes in (prefix, trunk) order, starting after the route
  * (after_prefix, after_trunk) (both NULL: from the start; after_trunk NULL:
  * after every route of after_prefix). Writes at most max routes to out and
  * sets *more when routes follow. Returns the number written. The last
@@ -155,6 +155,7 @@ int64_t store_route_import_file(store *st, enum store_fmt fmt, FILE *in, unsigne
 				size_t *bad_line, char *err, size_t errlen);
 
 /* Exports every route in one snapshot, one line at a time, in list order
+ * (prefix, trunk)
  * (CSV starts with the header line). Each line ends with '\n'. A non-zero
  * return from cb stops the export and is returned. Returns the number of
  * routes exported or a negative error. */
@@ -187,7 +188,7 @@ int store_trunk_from_json(const json_t *obj, store_trunk *out, bool partial_upda
 json_t *store_trunk_to_json(const store_trunk *t);
 
 /* Full validation of a struct (what from_json checks, plus consistency:
- * a tls destination or certificate match needs a tls_profile). */
+ * a destination with transport tls needs a tls_profile). */
 int store_trunk_validate(const store_trunk *t, char *err, size_t errlen);
 
 /* Adds (create=true: SBC_E_EXISTS if present) or replaces (create=false:

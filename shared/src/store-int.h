@@ -1,0 +1,60 @@
+/* sbc — store internals shared by store*.c (not a public header). */
+#ifndef SBC_STORE_INT_H
+#define SBC_STORE_INT_H
+
+#include <limits.h>
+#include <lmdb.h>
+
+#include "sbc/store.h"
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi_meta;   /* RO after open */
+	MDB_dbi dbi_trunks; /* RO after open */
+	MDB_dbi dbi_routes; /* RO after open */
+	MDB_dbi dbi_tls;    /* RO after open */
+	unsigned flags;
+	char path[PATH_MAX];
+};
+
+/* OWNER: one thread. txn is kept between calls (reset when depth == 0). */
+struct store_reader {
+	store *st;
+	MDB_txn *txn;
+	unsigned depth;
+	MDB_cursor *rcur; /* routes cursor, kept; renewed lazily */
+	bool rcur_ok;     /* rcur is bound to the current txn */
+};
+
+/* The reader's routes cursor, bound to txn (inside a read bracket). */
+int x__store_rd_cursor(store_reader *r, MDB_txn *txn, MDB_cursor **cur);
+
+/* Route count kept in meta "nroutes". */
+int x__store_nroutes_add(store *st, MDB_txn *txn, int64_t delta, bool reset);
+
+/* Read bracket: renews the reader's txn on the outermost begin. */
+int x__store_rd_begin(store_reader *r, MDB_txn **txn);
+void x__store_rd_end(store_reader *r);
+
+/* Write txn (fails with -EROFS on a read-only store). */
+int x__store_wr_begin(store *st, MDB_txn **txn, char *err, size_t errlen);
+/* Bumps area's generation then commits; aborts on failure. */
+int x__store_wr_commit(store *st, MDB_txn *txn, enum store_area area, char *err, size_t errlen);
+
+/* Adds delta to the route reference counter of trunk (deleting it at 0). */
+int x__store_ref_add(store *st, MDB_txn *txn, const char *trunk, int64_t delta);
+int64_t x__store_ref_get(store *st, MDB_txn *txn, const char *trunk);
+
+/* LMDB return code -> sbc error. */
+int x__store_mdb_err(int rc);
+
+void x__store_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Copies s into a fixed buffer; false when it does not fit. */
+bool x__store_strlcpy(char *dst, const char *s, size_t size);
+
+/* Reads a JSON text record (trunk/tls value) into a new json_t. */
+json_t *x__store_json_load(const MDB_val *v);
+
+#endif
