@@ -32,3 +32,13 @@ $(eval $(call benches_for,shared,,,$(SHARED_LIBS)))
 $(eval $(call benches_for,sbc-control,$(CONTROL_LIB),$(call pc,cflags,$(CONTROL_PKGS)) $(BORINGSSL_CFLAGS),$(CONTROL_LIBS)))
 $(eval $(call benches_for,sbc-signal,$(SIGNAL_LIB),$(call pc,cflags,$(SIGNAL_PKGS)) $(BORINGSSL_CFLAGS),$(SIGNAL_LIBS)))
 $(eval $(call benches_for,sbc-media,$(MEDIA_LIB),$(call pc,cflags,$(MEDIA_PKGS)) $(BORINGSSL_CFLAGS),$(MEDIA_LIBS)))
+
+# Test tools of sbc-media (tests/tools/media/*.c), one binary each in $(B)/tools/.
+# They link libsrtp2 as Debian ships it (not the relay's crypto provider), so
+# what they decrypt checks the relay independently.
+MEDIA_TOOL_BINS := $(patsubst tests/tools/media/%.c,$(B)/tools/%,$(wildcard tests/tools/media/*.c))
+$(B)/obj/tests/tools/media/%.o: EXTRA_CFLAGS = $(call pc,cflags,libsrtp2 jansson)
+$(MEDIA_TOOL_BINS): EXTRA_LIBS = $(call pc,libs,libsrtp2 jansson) $(SHARED_LIBS)
+$(MEDIA_TOOL_BINS): $(B)/tools/%: $(B)/obj/tests/tools/media/%.o $(SHARED_LIB)
+	$(LINK)
+BINS += $(MEDIA_TOOL_BINS)

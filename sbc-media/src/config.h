@@ -1,0 +1,25 @@
+/* sbc-media — the effective configuration, read from runtime.json. */
+#ifndef MED_CONFIG_H
+#define MED_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sbc/log.h"
+#include "sbc/sockaddr.h"
+
+typedef struct med_config {
+	enum sbc_log_level log_level;
+	unsigned workers;        /* media.workers */
+	sbc_addr address;        /* media.address, port 0 */
+	uint16_t port_min, port_max;
+	uint32_t rtp_timeout_ms; /* default inactivity timeout */
+	char backend[16];        /* "socket" */
+	uint32_t rcvbuf;         /* SO_RCVBUF per socket */
+} med_config;
+
+/* Parses the runtime.json text file at path. Returns 0 or SBC_E_CONFIG
+ * with a sentence naming the key in errbuf. */
+int med_config_load(const char *path, med_config *cfg, char *errbuf, size_t errlen);
+
+#endif

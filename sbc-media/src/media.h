@@ -1,0 +1,128 @@
+/* sbc-media — internal types and functions shared by the worker's files.
+ *
+ * Caveats:
+ *  1. A med_worker is one pinned thread. Everything it touches (its
+ *     sessions, sockets, rings, buffers) is owned by it alone: no locks.
+ *  2. The packet path (relay.c) never allocates, never logs, never blocks;
+ *     drops are counted per session leg and reason (enum med_drop).
+ *  3. Sessions live in the shared region (med_slot); med_sess is the
+ *     worker's private companion (sockets, SRTP contexts), rebuilt from the
+ *     slot after a restart.
+ */
+#ifndef MED_MEDIA_H
+#define MED_MEDIA_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "sbc/msg.h"
+#include "sbc/shm.h"
+#include "config.h"
+#include "table-t.h"
+#include "xcrypt.h"
+
+#define MED_BATCH 32
+#define MED_PKT_BUF 2048
+#define MED_MAX_EVENTS 256
+#define MED_SWEEP_MS 200
+
+typedef struct med_sess {
+	med_slot *slot;   /* in the shared region */
+	uint32_t gidx;    /* global slot index: decides the ports */
+	int fd[2][2];     /* [leg][0 RTP, 1 RTCP] */
+	med_xc *xc_rx[2]; /* unprotect packets from leg's peer; NULL: plain */
+	med_xc *xc_tx[2]; /* protect packets to leg's peer; NULL: plain */
+	uint32_t ovfl[2][2]; /* last SO_RXQ_OVFL value seen per socket */
+	uint8_t active;
+} med_sess;
+
+/* One peer (control or a signal worker) with its ring in each direction. */
+typedef struct med_peer {
+	shm_ring_cons in;
+	shm_ring_prod out;
+	uint8_t role, idx;
+	uint8_t ok;        /* rings found */
+	uint8_t bad;       /* HELLO refused: ignore its messages */
+	uint8_t got_hello;
+} med_peer;
+
+typedef struct med_totals {
+	uint64_t sessions_created, sessions_deleted, sessions_restored, sessions_lost;
+	uint64_t timeouts, latches;
+	uint64_t ctl_msgs, ctl_bad, replies_dropped, events_dropped;
+	/* counters of deleted sessions, so that totals never go backwards */
+	uint64_t packets_in, bytes_in, packets_out, bytes_out, rtcp_in, rtcp_out;
+	uint64_t drops[MED_DROP_MAX_];
+} med_totals;
+
+typedef struct med_worker {
+	unsigned idx;
+	int cpu; /* pinned to, or -1 */
+	const med_config *cfg;
+	shm_seg *seg;
+	med_region_hdr *region;
+	med_slot *slots;   /* slot 0 of the region */
+	uint32_t slot_lo, slot_hi; /* owned: [lo, hi) */
+	uint32_t cursor;   /* next slot to try for a new session */
+	med_sess *sess;    /* [slot_hi - slot_lo] */
+	uint32_t nactive;
+	int epfd;
+	int bell; /* doorbell eventfd, or -1 */
+	med_peer peers[1 + SHM_MAX_WORKERS];
+	unsigned npeers;
+	med_totals tot;
+	uint64_t now_ms; /* monotonic, refreshed per loop turn */
+	uint64_t next_sweep_ms;
+	_Atomic int *stop;
+	pthread_t thread;
+	int start_ret; /* set by the thread */
+	/* Packet buffers: received in place, forwarded from the same memory. */
+	struct mmsghdr rmsg[MED_BATCH];
+	struct iovec riov[MED_BATCH];
+	sbc_addr rsrc[MED_BATCH];
+	uint8_t rctl[MED_BATCH][64];
+	struct mmsghdr smsg[MED_BATCH];
+	struct iovec siov[MED_BATCH];
+	_Alignas(64) uint8_t buf[MED_BATCH][MED_PKT_BUF];
+} med_worker;
+
+/* ---- session.c ---- */
+
+/* Prepares the region: reuse when it matches cfg (restart), format otherwise.
+ * mem/bytes: the shared region, or private memory. */
+int med_region_open(void *mem, size_t bytes, const med_config *cfg, unsigned workers,
+		    bool *reused, char *errbuf, size_t errlen);
+uint32_t med_region_slots_for(const med_config *cfg);
+
+/* Rebuilds the sockets and SRTP contexts of every live slot the worker owns. */
+void med_sessions_restore(med_worker *w);
+med_sess *med_sess_find(med_worker *w, uint64_t session_id);
+int med_sess_create(med_worker *w, const sbc_msg_media *m, unsigned role, unsigned idx,
+		    med_sess **out);
+int med_sess_update(med_worker *w, med_sess *s, const sbc_msg_media *m);
+void med_sess_delete(med_worker *w, med_sess *s);
+void med_sess_fill_reply(med_worker *w, med_sess *s, sbc_msg_media_reply *r);
+uint16_t med_sess_port(const med_worker *w, const med_sess *s, unsigned leg, unsigned rtcp);
+
+/* ---- relay.c ---- */
+void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp);
+void med_rtp_rx_update(med_rtp_rx *r, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t now_ns);
+uint32_t med_rtp_rx_lost(const med_rtp_rx *r);
+uint32_t med_rtp_rx_jitter_us(const med_rtp_rx *r);
+
+/* ---- worker.c ---- */
+int med_worker_init(med_worker *w, unsigned idx, const med_config *cfg, shm_seg *seg,
+		    med_region_hdr *region, _Atomic int *stop);
+int med_worker_start(med_worker *w);
+void med_worker_wake(med_worker *w);
+void med_worker_fini(med_worker *w);
+/* Pushes an event to the session's creator; counted when the ring is full. */
+void med_worker_event(med_worker *w, med_sess *s, unsigned kind, unsigned leg,
+		      const sbc_addr *addr);
+const char *med_drop_name(unsigned reason);
+
+#endif

@@ -1,0 +1,508 @@
+/* sbc-media — a worker: one pinned thread with its epoll loop, its rings
+ * (from control and from every sbc-signal worker), its sessions and ports. */
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "sbc/clock.h"
+#include "sbc/err.h"
+#include "sbc/log.h"
+#include "media.h"
+
+#define BELL_TAG UINT64_MAX
+
+static const char *const drop_names[MED_DROP_MAX_] = {
+	[MED_DROP_PARSE] = "parse",     [MED_DROP_AUTH] = "auth",       [MED_DROP_REPLAY] = "replay",
+	[MED_DROP_SRTP] = "srtp",       [MED_DROP_SOURCE] = "source",   [MED_DROP_NO_PEER] = "no_peer",
+	[MED_DROP_SEND] = "send",       [MED_DROP_KERNEL] = "kernel",
+};
+
+const char *med_drop_name(unsigned reason)
+{
+	return reason < MED_DROP_MAX_ ? drop_names[reason] : "?";
+}
+
+static med_peer *peer_of(med_worker *w, unsigned role, unsigned idx)
+{
+	for (unsigned i = 0; i < w->npeers; i++)
+		if (w->peers[i].role == role && w->peers[i].idx == idx && w->peers[i].ok)
+			return &w->peers[i];
+	return NULL;
+}
+
+void med_worker_event(med_worker *w, med_sess *s, unsigned kind, unsigned leg, const sbc_addr *addr)
+{
+	med_peer *p = peer_of(w, s->slot->creator_role, s->slot->creator_idx);
+	sbc_msg_media_event *ev;
+	if (!p || !(ev = shm_ring_reserve(&p->out, SBC_MSG_MEDIA_EVENT, SBC_MSG_V_MEDIA, sizeof(*ev)))) {
+		w->tot.events_dropped++;
+		return;
+	}
+	memset(ev, 0, sizeof(*ev));
+	ev->session_id = s->slot->session_id;
+	ev->kind = kind;
+	ev->leg = leg;
+	if (addr)
+		ev->addr = *addr;
+	shm_ring_publish(&p->out);
+}
+
+static void reply_media(med_worker *w, med_peer *p, uint64_t sid, uint64_t rid, int status, med_sess *s)
+{
+	sbc_msg_media_reply *r = shm_ring_reserve(&p->out, SBC_MSG_MEDIA_REPLY, SBC_MSG_V_MEDIA, sizeof(*r));
+	if (!r) {
+		w->tot.replies_dropped++;
+		SBC_WARN("worker %u: ring to %s %u full: reply to session %" PRIu64 " dropped", w->idx,
+			 shm_role_name(p->role), p->idx, sid);
+		return;
+	}
+	memset(r, 0, sizeof(*r));
+	r->session_id = sid;
+	r->request_id = rid;
+	r->status = status;
+	if (s && status == 0)
+		med_sess_fill_reply(w, s, r);
+	shm_ring_publish(&p->out);
+}
+
+/* ---- JSON for stats and commands ---- */
+
+static void leg_totals(const med_slot *sl, med_totals *t)
+{
+	for (unsigned l = 0; l < 2; l++) {
+		const med_leg_rt *rt = &sl->rt[l];
+		t->packets_in += rt->packets_in;
+		t->bytes_in += rt->bytes_in;
+		t->packets_out += rt->packets_out;
+		t->bytes_out += rt->bytes_out;
+		t->rtcp_in += rt->rtcp_in;
+		t->rtcp_out += rt->rtcp_out;
+		for (unsigned d = 0; d < MED_DROP_MAX_; d++)
+			t->drops[d] += rt->drops[d];
+	}
+}
+
+static json_t *drops_json(const uint64_t *drops)
+{
+	json_t *o = json_object();
+	for (unsigned d = 0; d < MED_DROP_MAX_; d++)
+		json_object_set_new(o, drop_names[d], json_integer((json_int_t)drops[d]));
+	return o;
+}
+
+static json_t *stats_json(med_worker *w)
+{
+	med_totals t = w->tot;
+	uint32_t n = w->slot_hi - w->slot_lo;
+	uint64_t ring_full = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (w->sess[i].active)
+			leg_totals(w->sess[i].slot, &t);
+	for (unsigned i = 0; i < w->npeers; i++)
+		if (w->peers[i].ok)
+			ring_full += atomic_load(&w->peers[i].out.ring->kfull);
+	return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I}",
+			 "worker", (int)w->idx, "cpu", w->cpu, "sessions", (int)w->nactive,
+			 "capacity", (int)n, "created", (int)t.sessions_created, "deleted", (int)t.sessions_deleted,
+			 "restored", (int)t.sessions_restored, "lost", (int)t.sessions_lost,
+			 "packets_in", (json_int_t)t.packets_in, "bytes_in", (json_int_t)t.bytes_in,
+			 "packets_out", (json_int_t)t.packets_out, "bytes_out", (json_int_t)t.bytes_out,
+			 "rtcp_in", (json_int_t)t.rtcp_in, "rtcp_out", (json_int_t)t.rtcp_out,
+			 "drops", drops_json(t.drops), "timeouts", (json_int_t)t.timeouts,
+			 "latches", (json_int_t)t.latches, "events_dropped", (json_int_t)t.events_dropped,
+			 "ring_full", (json_int_t)ring_full);
+}
+
+static json_t *session_json(med_worker *w, med_sess *s)
+{
+	char a[SBC_ADDR_STRLEN];
+	med_slot *sl = s->slot;
+	json_t *legs = json_array();
+	for (unsigned l = 0; l < 2; l++) {
+		const med_leg_rt *rt = &sl->rt[l];
+		uint64_t drops = 0;
+		for (unsigned d = 0; d < MED_DROP_MAX_; d++)
+			drops += rt->drops[d];
+		json_array_append_new(
+			legs, json_pack("{s:i, s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:i}",
+					"port", (int)med_sess_port(w, s, l, 0), "peer",
+					rt->peer_rtp.sa.sa_family ? sbc_addr_format(&rt->peer_rtp, a, sizeof(a)) : "",
+					"latched", rt->latched, "rx", med_xc_suite_name(sl->cfg[l].rx.suite), "tx",
+					med_xc_suite_name(sl->cfg[l].tx.suite), "packets_in", (json_int_t)rt->packets_in,
+					"packets_out", (json_int_t)rt->packets_out, "bytes_in", (json_int_t)rt->bytes_in,
+					"bytes_out", (json_int_t)rt->bytes_out, "drops", (json_int_t)drops, "lost",
+					(int)med_rtp_rx_lost(&rt->rx), "jitter_us", (int)med_rtp_rx_jitter_us(&rt->rx)));
+	}
+	return json_pack("{s:I, s:b, s:o}", "id", (json_int_t)sl->session_id, "timed_out", sl->timed_out,
+			 "legs", legs);
+}
+
+static void reply_text(med_worker *w, med_peer *p, unsigned type, uint64_t rid, json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT);
+	int ret = text ? sbc_msg_push_text(&p->out, type, rid, text, (uint32_t)strlen(text)) : -ENOMEM;
+	if (ret) {
+		w->tot.replies_dropped++;
+		SBC_WARN("worker %u: reply to %s %u not sent: %s", w->idx, shm_role_name(p->role), p->idx,
+			 sbc_strerror(ret));
+	}
+	free(text);
+	json_decref(j);
+}
+
+/* Commands (JSON): {"method":"media.sessions","offset":N} lists sessions a
+ * page at a time ("next" is the offset to ask for next, null at the end);
+ * {"method":"media.stats"} is the same object as a STATS_REPLY. */
+static void handle_command(med_worker *w, med_peer *p, const sbc_msg_text *m)
+{
+	json_error_t jerr;
+	json_t *req = json_loadb(m->text, m->len, 0, &jerr), *res;
+	const char *method = req ? json_string_value(json_object_get(req, "method")) : NULL;
+
+	if (!method) {
+		res = json_pack("{s:s}", "error", "expected {\"method\":...}");
+	} else if (strcmp(method, "media.stats") == 0) {
+		res = stats_json(w);
+	} else if (strcmp(method, "media.sessions") == 0) {
+		json_int_t off = json_integer_value(json_object_get(req, "offset"));
+		uint32_t n = w->slot_hi - w->slot_lo, i;
+		json_t *arr = json_array();
+		size_t used = 64;
+		json_int_t seen = 0;
+		for (i = 0; i < n; i++) {
+			if (!w->sess[i].active)
+				continue;
+			if (seen++ < off)
+				continue;
+			json_t *sj = session_json(w, &w->sess[i]);
+			char *t = json_dumps(sj, JSON_COMPACT);
+			size_t len = t ? strlen(t) : 0;
+			free(t);
+			if (used + len + 1 > SBC_MSG_TEXT_MAX - 64) {
+				json_decref(sj);
+				break;
+			}
+			used += len + 1;
+			json_array_append_new(arr, sj);
+		}
+		res = json_pack("{s:i, s:o, s:o}", "worker", (int)w->idx, "sessions", arr, "next",
+				i < n ? json_integer(seen - 1) : json_null());
+	} else {
+		res = json_pack("{s:s, s:s}", "error", "unknown method", "method", method);
+	}
+	json_decref(req);
+	reply_text(w, p, SBC_MSG_COMMAND_REPLY, m->request_id, res);
+}
+
+static void handle_msg(med_worker *w, med_peer *p, const shm_rec *rec)
+{
+	int ret = sbc_msg_check(rec);
+	w->tot.ctl_msgs++;
+	if (ret) {
+		w->tot.ctl_bad++;
+		SBC_WARN("worker %u: bad message type %u v%u len %u from %s %u: %s", w->idx, rec->type,
+			 rec->version, rec->len, shm_role_name(p->role), p->idx, sbc_strerror(ret));
+		return;
+	}
+	if (rec->type == SBC_MSG_HELLO) {
+		unsigned bad;
+		const sbc_msg_hello *h = (const sbc_msg_hello *)rec->data;
+		if (sbc_msg_hello_check(h, &bad)) {
+			SBC_ERROR("worker %u: %s %u (pid %u) was built with another size of message type %u: "
+				  "ignoring its ring",
+				  w->idx, shm_role_name(p->role), p->idx, h->pid, bad);
+			p->bad = 1;
+		} else {
+			p->bad = 0;
+			p->got_hello = 1;
+		}
+		return;
+	}
+	if (p->bad)
+		return;
+	switch (rec->type) {
+	case SBC_MSG_MEDIA_CREATE: {
+		const sbc_msg_media *m = (const sbc_msg_media *)rec->data;
+		med_sess *s = NULL;
+		ret = med_sess_create(w, m, p->role, p->idx, &s);
+		if (ret)
+			SBC_NOTICE("worker %u: session %" PRIu64 " not created: %s", w->idx, m->session_id,
+				   sbc_strerror(ret));
+		reply_media(w, p, m->session_id, m->request_id, ret, s);
+		break;
+	}
+	case SBC_MSG_MEDIA_UPDATE: {
+		const sbc_msg_media *m = (const sbc_msg_media *)rec->data;
+		med_sess *s = med_sess_find(w, m->session_id);
+		ret = s ? med_sess_update(w, s, m) : SBC_E_NOT_FOUND;
+		reply_media(w, p, m->session_id, m->request_id, ret, s);
+		break;
+	}
+	case SBC_MSG_MEDIA_DELETE:
+	case SBC_MSG_MEDIA_QUERY: {
+		const sbc_msg_media_delete *m = (const sbc_msg_media_delete *)rec->data;
+		med_sess *s = med_sess_find(w, m->session_id);
+		if (!s) {
+			reply_media(w, p, m->session_id, m->request_id, SBC_E_NOT_FOUND, NULL);
+			break;
+		}
+		/* The final counters go back with the DELETE's reply. */
+		reply_media(w, p, m->session_id, m->request_id, 0, s);
+		if (rec->type == SBC_MSG_MEDIA_DELETE)
+			med_sess_delete(w, s);
+		break;
+	}
+	case SBC_MSG_STATS_REQUEST: {
+		const sbc_msg_text *m = (const sbc_msg_text *)rec->data;
+		reply_text(w, p, SBC_MSG_STATS_REPLY, m->request_id, stats_json(w));
+		break;
+	}
+	case SBC_MSG_COMMAND:
+		handle_command(w, p, (const sbc_msg_text *)rec->data);
+		break;
+	case SBC_MSG_CONFIG_CHANGED:
+	case SBC_MSG_DRAIN:
+		break;
+	default:
+		w->tot.ctl_bad++;
+		SBC_WARN("worker %u: unexpected message type %u from %s %u", w->idx, rec->type,
+			 shm_role_name(p->role), p->idx);
+	}
+}
+
+/* Drains every ring; returns the number of messages handled. */
+static unsigned poll_rings(med_worker *w)
+{
+	unsigned total = 0;
+	for (unsigned i = 0; i < w->npeers; i++) {
+		med_peer *p = &w->peers[i];
+		const shm_rec *r;
+		unsigned n = 0;
+		if (!p->ok)
+			continue;
+		while (n < 64 && (r = shm_ring_peek(&p->in)) != NULL) {
+			handle_msg(w, p, r);
+			shm_ring_next(&p->in, r);
+			n++;
+		}
+		if (n)
+			shm_ring_release(&p->in);
+		total += n;
+	}
+	return total;
+}
+
+static bool prepare_sleep(med_worker *w)
+{
+	for (unsigned i = 0; i < w->npeers; i++)
+		if (w->peers[i].ok && !shm_ring_prepare_sleep(&w->peers[i].in)) {
+			for (unsigned j = 0; j < i; j++)
+				if (w->peers[j].ok)
+					shm_ring_cancel_sleep(&w->peers[j].in);
+			return false;
+		}
+	return true;
+}
+
+static void cancel_sleep(med_worker *w)
+{
+	for (unsigned i = 0; i < w->npeers; i++)
+		if (w->peers[i].ok)
+			shm_ring_cancel_sleep(&w->peers[i].in);
+}
+
+static void sweep(med_worker *w)
+{
+	uint32_t n = w->slot_hi - w->slot_lo;
+	for (uint32_t i = 0; i < n; i++) {
+		med_sess *s = &w->sess[i];
+		if (!s->active)
+			continue;
+		med_slot *sl = s->slot;
+		uint64_t last = sl->rt[0].last_rx_ms > sl->rt[1].last_rx_ms ? sl->rt[0].last_rx_ms
+									    : sl->rt[1].last_rx_ms;
+		if (!sl->timed_out && w->now_ms > last + sl->timeout_ms) {
+			sl->timed_out = 1;
+			w->tot.timeouts++;
+			med_worker_event(w, s, SBC_MEDIA_EV_TIMEOUT, 0, NULL);
+		} else if (sl->timed_out && w->now_ms <= last + sl->timeout_ms) {
+			sl->timed_out = 0; /* media came back */
+		}
+	}
+}
+
+static void publish_all(med_worker *w)
+{
+	for (unsigned i = 0; i < w->npeers; i++)
+		if (w->peers[i].ok)
+			shm_ring_publish(&w->peers[i].out);
+}
+
+static void *worker_main(void *arg)
+{
+	med_worker *w = arg;
+	struct epoll_event ev[MED_MAX_EVENTS];
+	char name[16];
+
+	snprintf(name, sizeof(name), "media-w%u", w->idx);
+	pthread_setname_np(pthread_self(), name);
+	if (w->cpu >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(w->cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+			SBC_WARN("worker %u: cannot pin to cpu %d: %s", w->idx, w->cpu, strerror(errno));
+			w->cpu = -1;
+		}
+	}
+	w->now_ms = sbc_mono_ms();
+	for (unsigned i = 0; i < w->npeers; i++)
+		if (w->peers[i].ok) {
+			sbc_msg_hello h;
+			sbc_msg_hello_fill(&h, SHM_ROLE_MEDIA, w->idx);
+			if (shm_ring_push(&w->peers[i].out, SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h)))
+				SBC_WARN("worker %u: HELLO to %s %u not sent: ring full", w->idx,
+					 shm_role_name(w->peers[i].role), w->peers[i].idx);
+		}
+	w->next_sweep_ms = w->now_ms + MED_SWEEP_MS;
+
+	while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
+		unsigned msgs = poll_rings(w);
+		int n = epoll_wait(w->epfd, ev, MED_MAX_EVENTS, 0);
+		if (n == 0 && msgs == 0) {
+			int timeout = (int)(w->next_sweep_ms > w->now_ms ? w->next_sweep_ms - w->now_ms : 0);
+			if (prepare_sleep(w)) {
+				n = epoll_wait(w->epfd, ev, MED_MAX_EVENTS, timeout);
+				cancel_sleep(w);
+			}
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t tag = ev[i].data.u64;
+			if (tag == BELL_TAG) {
+				shm_doorbell_drain(w->bell);
+				continue;
+			}
+			med_sess *s = &w->sess[tag >> 2];
+			if (s->active)
+				med_relay_readable(w, s, (tag >> 1) & 1, tag & 1);
+		}
+		w->now_ms = sbc_mono_ms();
+		if (w->now_ms >= w->next_sweep_ms) {
+			sweep(w);
+			w->next_sweep_ms = w->now_ms + MED_SWEEP_MS;
+		}
+		publish_all(w); /* events queued by the packet path */
+	}
+	return NULL;
+}
+
+static int pick_cpu(unsigned idx)
+{
+	cpu_set_t set;
+	int cpus[CPU_SETSIZE], n = 0;
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return -1;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[n++] = c;
+	return n ? cpus[idx % (unsigned)n] : -1;
+}
+
+int med_worker_init(med_worker *w, unsigned idx, const med_config *cfg, shm_seg *seg,
+		    med_region_hdr *region, _Atomic int *stop)
+{
+	shm_seg_hdr *h = seg ? shm_seg_header(seg) : NULL;
+	unsigned workers = region->workers;
+
+	w->idx = idx;
+	w->cfg = cfg;
+	w->seg = seg;
+	w->region = region;
+	w->slots = (med_slot *)((uint8_t *)region + MED_REGION_HDR_BYTES);
+	w->slot_lo = (uint32_t)((uint64_t)idx * region->nslots / workers);
+	w->slot_hi = (uint32_t)((uint64_t)(idx + 1) * region->nslots / workers);
+	w->stop = stop;
+	w->cpu = pick_cpu(idx);
+	w->bell = -1;
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (w->epfd < 0)
+		return -errno;
+	uint32_t n = w->slot_hi - w->slot_lo;
+	w->sess = calloc(n ? n : 1, sizeof(*w->sess));
+	if (!w->sess)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		w->sess[i].gidx = w->slot_lo + i;
+		w->sess[i].slot = (med_slot *)((uint8_t *)w->slots + (size_t)(w->slot_lo + i) * MED_SLOT_BYTES);
+		for (unsigned l = 0; l < 2; l++)
+			w->sess[i].fd[l][0] = w->sess[i].fd[l][1] = -1;
+	}
+	if (seg) {
+		med_peer *p = &w->peers[w->npeers++];
+		p->role = SHM_ROLE_CONTROL;
+		p->idx = 0;
+		p->ok = shm_seg_consumer(seg, &p->in, SHM_ROLE_CONTROL, 0, SHM_ROLE_MEDIA, idx) == 0 &&
+			shm_seg_producer(seg, &p->out, SHM_ROLE_MEDIA, idx, SHM_ROLE_CONTROL, 0) == 0;
+		for (unsigned i = 0; i < h->workers[SHM_ROLE_SIGNAL] && i < SHM_MAX_WORKERS; i++) {
+			p = &w->peers[w->npeers++];
+			p->role = SHM_ROLE_SIGNAL;
+			p->idx = (uint8_t)i;
+			p->ok = shm_seg_consumer(seg, &p->in, SHM_ROLE_SIGNAL, i, SHM_ROLE_MEDIA, idx) == 0 &&
+				shm_seg_producer(seg, &p->out, SHM_ROLE_MEDIA, idx, SHM_ROLE_SIGNAL, i) == 0;
+		}
+		w->bell = shm_seg_doorbell(seg, SHM_ROLE_MEDIA, idx);
+		if (w->bell >= 0) {
+			struct epoll_event ev = {.events = EPOLLIN, .data.u64 = BELL_TAG};
+			if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->bell, &ev) < 0)
+				return -errno;
+		} else {
+			SBC_WARN("worker %u: no doorbell inherited: polling the rings every %d ms", w->idx,
+				 MED_SWEEP_MS);
+		}
+	}
+	w->now_ms = sbc_mono_ms();
+	med_sessions_restore(w);
+	return 0;
+}
+
+static void *start_tramp(void *arg) { return worker_main(arg); }
+
+int med_worker_start(med_worker *w)
+{
+	int ret = pthread_create(&w->thread, NULL, start_tramp, w);
+	return ret ? -ret : 0;
+}
+
+void med_worker_wake(med_worker *w)
+{
+	if (w->bell >= 0)
+		shm_doorbell_ring(w->bell);
+}
+
+void med_worker_fini(med_worker *w)
+{
+	uint32_t n = w->slot_hi - w->slot_lo;
+	if (w->sess) {
+		/* Sockets and contexts go; the slots stay (the sessions survive). */
+		for (uint32_t i = 0; i < n; i++) {
+			med_sess *s = &w->sess[i];
+			for (unsigned l = 0; l < 2; l++) {
+				med_xc_destroy(s->xc_rx[l]);
+				med_xc_destroy(s->xc_tx[l]);
+				for (unsigned r = 0; r < 2; r++)
+					if (s->fd[l][r] >= 0)
+						close(s->fd[l][r]);
+			}
+		}
+		free(w->sess);
+	}
+	if (w->epfd >= 0)
+		close(w->epfd);
+}

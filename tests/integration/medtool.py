@@ -1,0 +1,85 @@
+"""Helper for the sbc-media integration tests: drives tests/tools/media/medtool
+(a C program acting as sbc-control + sbc-signal worker 0 + SRTP endpoints)."""
+import json
+import os
+import pathlib
+import subprocess
+
+from conftest import BUILD, free_port_range
+
+SUITES = {  # enum sbc_srtp_suite -> master key + salt bytes
+    1: 30, 2: 30, 3: 46, 4: 46, 5: 28, 6: 44, 7: 30,
+}
+
+
+def key_for(suite, seed):
+    if suite == 0:
+        return "-"
+    return bytes((seed * 31 + i * 7) & 0xFF for i in range(SUITES[suite])).hex()
+
+
+class Medtool:
+    def __init__(self, tmp_path, workers=1, slots=16, timeout_ms=30000, name=None):
+        self.tmp = pathlib.Path(tmp_path)
+        self.base = free_port_range(4 * slots)
+        self.runtime = self.tmp / "runtime.json"
+        self.runtime.write_text(json.dumps({
+            "log_level": "info",
+            "media": {"workers": workers, "address": "127.0.0.1", "port_min": self.base,
+                      "port_max": self.base + 4 * slots - 1, "rtp_timeout_ms": timeout_ms}}))
+        self.log = open(self.tmp / "sbc-media.log", "wb")
+        self.p = subprocess.Popen([str(BUILD / "tools" / "medtool")], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1,
+                                  start_new_session=True)
+        self.name = name or f"/sbc-mt{os.getpid()}-{self.base}"
+        r = self.cmd(f"seg {self.name} 1 {workers} {slots}")
+        assert r.get("seg") == self.name, r
+
+    def cmd(self, line):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+        out = self.p.stdout.readline()
+        assert out, f"medtool died on {line!r}; log:\n{self.media_log()}"
+        return json.loads(out)
+
+    def media_log(self):
+        self.log.flush()
+        return (self.tmp / "sbc-media.log").read_text(errors="replace")
+
+    def spawn(self):
+        r = self.cmd(f"spawn {BUILD / 'sbc-media'} {self.runtime}")
+        assert r["pid"] > 0
+        self.pid = r["pid"]
+        # Ready once it answers a stats request.
+        st = self.cmd("stats 0")
+        assert "sessions" in st, (st, self.media_log())
+        return st
+
+    def create(self, sid, legs, worker=0, **kw):
+        d = {"id": sid, "worker": worker, "legs": legs}
+        d.update(kw)
+        return self.cmd("create " + json.dumps(d))
+
+    def update(self, sid, legs, worker=0, **kw):
+        d = {"id": sid, "worker": worker, "legs": legs}
+        d.update(kw)
+        return self.cmd("update " + json.dumps(d))
+
+    def close(self):
+        try:
+            self.p.stdin.write("quit\n")
+            self.p.stdin.flush()
+            self.p.wait(timeout=10)
+        except Exception:
+            self.p.kill()
+            self.p.wait()
+        self.log.close()
+
+
+def leg(remote_port, rx_suite=0, rx_key="-", tx_suite=0, tx_key="-", latch=0, remote_rtcp=None):
+    d = {"remote": f"127.0.0.1:{remote_port}" if remote_port else "", "latch": latch,
+         "rx": {"suite": rx_suite, **({"key": rx_key} if rx_suite else {})},
+         "tx": {"suite": tx_suite, **({"key": tx_key} if tx_suite else {})}}
+    if remote_rtcp:
+        d["remote_rtcp"] = f"127.0.0.1:{remote_rtcp}"
+    return d
