@@ -1,0 +1,258 @@
+/* sbc-signal — SIP framing (see sig_framing.h). */
+#include "sig_framing.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "sbc/err.h"
+
+static const char *const why_names[] = {
+	[SIG_FRAME_OK] = "ok",
+	[SIG_FRAME_E_GARBAGE] = "garbage",
+	[SIG_FRAME_E_HDR_TOO_BIG] = "header_too_big",
+	[SIG_FRAME_E_BODY_TOO_BIG] = "body_too_big",
+	[SIG_FRAME_E_NO_CLEN] = "no_content_length",
+	[SIG_FRAME_E_BAD_CLEN] = "bad_content_length",
+	[SIG_FRAME_E_SHORT_BODY] = "short_body",
+};
+
+const char *sig_frame_why_name(unsigned why)
+{
+	return why < sizeof(why_names) / sizeof(why_names[0]) ? why_names[why] : "unknown";
+}
+
+static int frame_fail(sig_frame *f, unsigned why)
+{
+	f->why = (uint8_t)why;
+	return sbc_err_sip(400);
+}
+
+/* A byte that may appear in a header line (tab and printable, UTF-8 allowed). */
+static inline int hdr_byte_ok(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* Checks the (possibly incomplete) start line in buf[0..n): a request line
+ * "METHOD SP ..." with an upper-case token method, or "SIP/2.0 ". Returns 0
+ * when it is plausible so far, -1 when it is garbage. */
+static int start_line_plausible(const char *buf, size_t n)
+{
+	size_t i = 0;
+	if (n == 0)
+		return 0;
+	if (n >= 4 && memcmp(buf, "SIP/", 4) == 0) {
+		static const char st[] = "SIP/2.0 ";
+		size_t m = n < 8 ? n : 8;
+		if (memcmp(buf, st, m) != 0)
+			return -1;
+		for (i = 8; i < n && i < 11; i++)
+			if (buf[i] < '0' || buf[i] > '9')
+				return -1;
+		for (; i < n && buf[i] != '\r'; i++)
+			if (!hdr_byte_ok((unsigned char)buf[i]))
+				return -1;
+		return 0;
+	}
+	/* method token: upper-case letters, digits, '-', '.', '!', '%', '*', '_', '+', '`', '\'', '~' */
+	for (i = 0; i < n && buf[i] != ' '; i++) {
+		char c = buf[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-.!%*_+`'~", c)))
+			return -1;
+		if (i == 0 && !(c >= 'A' && c <= 'Z'))
+			return -1;
+		if (i > 32)
+			return -1;
+	}
+	if (i == 0 && n > 0)
+		return -1;
+	for (; i < n && buf[i] != '\r'; i++)
+		if (!hdr_byte_ok((unsigned char)buf[i]))
+			return -1;
+	return 0;
+}
+
+/* Finds the end of the headers ("\r\n\r\n") in buf[0..n); returns the offset
+ * just past it, or 0 when absent. Also reports a forbidden byte. */
+static size_t find_hdr_end(const char *buf, size_t n, int *bad)
+{
+	*bad = 0;
+	for (size_t i = 0; i + 3 < n; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c == '\r') {
+			if (buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n')
+				return i + 4;
+			if (buf[i + 1] != '\n') {
+				*bad = 1;
+				return 0;
+			}
+		} else if (c == '\n') {
+			if (i == 0 || buf[i - 1] != '\r') {
+				*bad = 1;
+				return 0;
+			}
+		} else if (!hdr_byte_ok(c)) {
+			*bad = 1;
+			return 0;
+		}
+	}
+	/* bytes past the last full window still need checking for binaries */
+	for (size_t i = n >= 3 ? n - 3 : 0; i < n; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c != '\r' && c != '\n' && !hdr_byte_ok(c)) {
+			*bad = 1;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* Parses Content-Length among the header lines in hdr[0..len) (start line
+ * included, final empty line included). Returns 1 found (*out), 0 absent,
+ * -1 malformed or conflicting. */
+static int find_content_length(const char *hdr, size_t len, uint64_t *out)
+{
+	size_t p = 0;
+	int found = 0;
+	uint64_t val = 0;
+	/* skip the start line */
+	while (p + 1 < len && !(hdr[p] == '\r' && hdr[p + 1] == '\n'))
+		p++;
+	p += 2;
+	while (p + 1 < len) {
+		size_t ls = p, le = p;
+		while (le + 1 < len && !(hdr[le] == '\r' && hdr[le + 1] == '\n'))
+			le++;
+		p = le + 2;
+		if (le == ls)
+			break; /* the empty line */
+		if (hdr[ls] == ' ' || hdr[ls] == '\t')
+			continue; /* folded continuation */
+		size_t ne = ls;
+		while (ne < le && hdr[ne] != ':')
+			ne++;
+		if (ne == le)
+			continue; /* no colon: not our business here */
+		size_t nend = ne;
+		while (nend > ls && (hdr[nend - 1] == ' ' || hdr[nend - 1] == '\t'))
+			nend--;
+		size_t nlen = nend - ls;
+		if (!((nlen == 14 && strncasecmp(hdr + ls, "content-length", 14) == 0) ||
+		      (nlen == 1 && (hdr[ls] == 'l' || hdr[ls] == 'L'))))
+			continue;
+		size_t v = ne + 1;
+		while (v < le && (hdr[v] == ' ' || hdr[v] == '\t'))
+			v++;
+		if (v == le || hdr[v] < '0' || hdr[v] > '9')
+			return -1;
+		uint64_t x = 0;
+		while (v < le && hdr[v] >= '0' && hdr[v] <= '9') {
+			x = x * 10 + (uint64_t)(hdr[v] - '0');
+			if (x > 0xffffffffull)
+				return -1;
+			v++;
+		}
+		while (v < le && (hdr[v] == ' ' || hdr[v] == '\t'))
+			v++;
+		if (v != le)
+			return -1;
+		if (found && x != val)
+			return -1;
+		found = 1;
+		val = x;
+	}
+	*out = val;
+	return found;
+}
+
+/* Keep-alive at the front. Returns the kind, or -1 when buf does not start with CRLF. */
+static int keepalive(const char *buf, size_t len, sig_frame *f, int datagram)
+{
+	if (len < 2 || buf[0] != '\r' || buf[1] != '\n')
+		return -1;
+	if (len >= 4 && buf[2] == '\r' && buf[3] == '\n') {
+		f->consumed = 4;
+		return SIG_FRAME_PING;
+	}
+	if (len == 3 && buf[2] == '\r' && !datagram)
+		return SIG_FRAME_NEED_MORE; /* maybe the start of a ping */
+	f->consumed = 2;
+	return SIG_FRAME_PONG;
+}
+
+static int frame_headers(const char *buf, size_t len, const sig_frame_limits *lim, sig_frame *f,
+			 uint64_t *clen, int *has_clen)
+{
+	size_t scan = len < lim->max_header ? len : lim->max_header;
+	const char *eol = memchr(buf, '\r', scan);
+	if (start_line_plausible(buf, eol ? (size_t)(eol - buf) : scan) < 0)
+		return frame_fail(f, SIG_FRAME_E_GARBAGE);
+	int bad;
+	size_t hend = find_hdr_end(buf, scan, &bad);
+	if (bad)
+		return frame_fail(f, SIG_FRAME_E_GARBAGE);
+	if (hend == 0) {
+		if (len >= lim->max_header)
+			return frame_fail(f, SIG_FRAME_E_HDR_TOO_BIG);
+		return SIG_FRAME_NEED_MORE;
+	}
+	int r = find_content_length(buf, hend, clen);
+	if (r < 0)
+		return frame_fail(f, SIG_FRAME_E_BAD_CLEN);
+	*has_clen = r;
+	if (r && *clen > lim->max_body)
+		return frame_fail(f, SIG_FRAME_E_BODY_TOO_BIG);
+	f->hdr_len = (uint32_t)hend;
+	return SIG_FRAME_MESSAGE;
+}
+
+int sig_frame_stream(const char *buf, size_t len, const sig_frame_limits *lim, sig_frame *f)
+{
+	memset(f, 0, sizeof(*f));
+	int k = keepalive(buf, len, f, 0);
+	if (k >= 0)
+		return k;
+	uint64_t clen = 0;
+	int has_clen = 0;
+	int r = frame_headers(buf, len, lim, f, &clen, &has_clen);
+	if (r != SIG_FRAME_MESSAGE)
+		return r;
+	if (!has_clen)
+		return frame_fail(f, SIG_FRAME_E_NO_CLEN);
+	if (len - f->hdr_len < clen) {
+		f->hdr_len = 0;
+		return SIG_FRAME_NEED_MORE;
+	}
+	f->body_len = (uint32_t)clen;
+	f->consumed = f->hdr_len + f->body_len;
+	return SIG_FRAME_MESSAGE;
+}
+
+int sig_frame_datagram(const char *buf, size_t len, const sig_frame_limits *lim, sig_frame *f)
+{
+	memset(f, 0, sizeof(*f));
+	int k = keepalive(buf, len, f, 1);
+	if (k >= 0) {
+		f->consumed = (uint32_t)len;
+		return k;
+	}
+	uint64_t clen = 0;
+	int has_clen = 0;
+	int r = frame_headers(buf, len, lim, f, &clen, &has_clen);
+	if (r == SIG_FRAME_NEED_MORE) /* a datagram is all there is */
+		return frame_fail(f, SIG_FRAME_E_GARBAGE);
+	if (r != SIG_FRAME_MESSAGE)
+		return r;
+	size_t avail = len - f->hdr_len;
+	if (has_clen) {
+		if (avail < clen)
+			return frame_fail(f, SIG_FRAME_E_SHORT_BODY);
+		f->body_len = (uint32_t)clen;
+	} else {
+		if (avail > lim->max_body)
+			return frame_fail(f, SIG_FRAME_E_BODY_TOO_BIG);
+		f->body_len = (uint32_t)avail;
+	}
+	f->consumed = (uint32_t)len;
+	return SIG_FRAME_MESSAGE;
+}

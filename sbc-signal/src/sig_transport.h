@@ -1,0 +1,85 @@
+/* sbc-signal — the transport layer's interface to the layer above (the
+ * B2BUA, issue 5): messages in, messages out.
+ *
+ * Caveats:
+ *  1. Threads: every callback runs on the worker thread that owns the
+ *     socket or connection the message came in on. sig_rx and everything it
+ *     points to is valid only during the callback: copy what you keep.
+ *  2. Connection handles (sig_conn_id) are plain numbers that stay safe to
+ *     use from any worker: a handle whose connection has closed is refused
+ *     with SBC_E_CLOSED, never dereferenced. Sending through a connection
+ *     owned by another worker crosses an in-process SPSC ring (no lock).
+ *  3. TLS: a message on a TLS connection arrives only after the handshake
+ *     succeeded; when the profile requires client certificates, the chain
+ *     has been verified and rx->peer carries the identity for trunk matching.
+ *  4. Returns follow sbc/err.h: 0 or a negative sbc error.
+ */
+#ifndef SIG_TRANSPORT_H
+#define SIG_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sbc/sockaddr.h"
+
+enum sig_tp {
+	SIG_TP_UDP = 0,
+	SIG_TP_TCP = 1,
+	SIG_TP_TLS = 2,
+	SIG_TP_MAX_,
+};
+
+const char *sig_tp_name(unsigned tp);
+/* "udp", "tcp", "tls" (case-insensitive) -> enum sig_tp, or -1. */
+int sig_tp_parse(const char *s);
+
+/* A connection handle: worker index, slot and generation packed together.
+ * 0 means "no connection" (UDP). */
+typedef uint64_t sig_conn_id;
+
+#define SIG_FP_LEN 32
+
+/* The verified identity of a TLS peer's certificate. */
+typedef struct sig_peer_id {
+	uint8_t sha256[SIG_FP_LEN]; /* of the leaf certificate (DER) */
+	const char *subject;        /* RFC 2253-ish one-line subject */
+	const char *sans;           /* DNS/URI/IP subjectAltNames, comma-separated */
+	uint8_t verified;           /* 1: chain verified against the profile CA */
+} sig_peer_id;
+
+typedef struct sig_worker sig_worker;
+
+typedef struct sig_rx {
+	sig_worker *worker;
+	unsigned worker_idx;
+	enum sig_tp tp;
+	sig_conn_id conn;          /* 0 for UDP */
+	const sbc_addr *src;       /* the peer */
+	const sbc_addr *local;     /* the listener's address */
+	const char *profile;       /* TLS profile name, NULL otherwise */
+	const sig_peer_id *peer;   /* TLS with a client certificate, else NULL */
+	const char *msg;           /* the whole message */
+	uint32_t hdr_len;          /* start line + headers + empty line */
+	uint32_t body_len;
+} sig_rx;
+
+/* The layer above installs one handler for the whole process before the
+ * workers start; NULL keeps the built-in responder (OPTIONS -> 200, other
+ * requests -> 501, or 403 when sources are restricted). */
+typedef void (*sig_rx_cb)(const sig_rx *rx, void *arg);
+void sig_set_rx_handler(sig_rx_cb cb, void *arg);
+
+/* Replies on the transport a message came in on: the same connection, or
+ * the same UDP socket toward rx->src. Call during the rx callback. */
+int sig_reply(const sig_rx *rx, const void *buf, size_t len);
+
+/* Sends buf on an existing connection (any worker's). */
+int sig_send_conn(sig_worker *w, sig_conn_id id, const void *buf, size_t len);
+
+/* Sends buf to dst over tp: UDP from this worker's socket; TCP/TLS through
+ * a connection to dst owned by this worker, opened when none exists (TLS
+ * client role with the named profile and SNI server_name, may be NULL). */
+int sig_send_addr(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, const char *profile,
+		  const char *server_name, const void *buf, size_t len);
+
+#endif

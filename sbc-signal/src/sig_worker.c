@@ -1,0 +1,462 @@
+/* sbc-signal — workers: threads, loops, listeners, cross-worker rings,
+ * control rings, and the transport API (sig_transport.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "sbc/err.h"
+#include "sbc/log.h"
+#include "sbc/msg.h"
+#include "sig_worker.h"
+
+static sig_server *g_srv;
+static sig_rx_cb g_rx_cb;
+static void *g_rx_arg;
+
+static const char *const tp_names[SIG_TP_MAX_] = {"udp", "tcp", "tls"};
+
+const char *sig_tp_name(unsigned tp) { return tp < SIG_TP_MAX_ ? tp_names[tp] : "?"; }
+
+int sig_tp_parse(const char *s)
+{
+	for (unsigned i = 0; i < SIG_TP_MAX_; i++)
+		if (strcasecmp(s, tp_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+void sig_set_rx_handler(sig_rx_cb cb, void *arg)
+{
+	g_rx_cb = cb;
+	g_rx_arg = arg;
+}
+
+sig_server *sig_server_get(void) { return g_srv; }
+
+void sig_worker_deliver(sig_worker *w, const sig_rx *rx)
+{
+	(void)w;
+	if (g_rx_cb)
+		g_rx_cb(rx, g_rx_arg);
+	else
+		sig_local_handle(rx, NULL);
+}
+
+/* --- API --- */
+
+int sig_reply(const sig_rx *rx, const void *buf, size_t len)
+{
+	if (rx->tp == SIG_TP_UDP)
+		return sig_udp_reply(rx, buf, len);
+	return sig_send_conn(rx->worker, rx->conn, buf, len);
+}
+
+int sig_send_conn(sig_worker *w, sig_conn_id id, const void *buf, size_t len)
+{
+	unsigned owner = (unsigned)(id >> 56);
+	if (id == 0 || owner >= w->srv->n_workers)
+		return SBC_E_INVAL;
+	if (owner == w->idx) {
+		sig_conn *c = sig_conn_lookup(w, id);
+		if (!c)
+			return SBC_E_CLOSED;
+		return sig_conn_send(c, buf, len);
+	}
+	shm_ring_prod *p = &w->xout[owner];
+	if (len + sizeof(sig_xmsg_send) > shm_ring_max_payload(p->ring))
+		return SBC_E_MSG_TOO_BIG;
+	sig_xmsg_send *m = shm_ring_reserve(p, SIG_XMSG_SEND, 1, (uint32_t)(sizeof(*m) + len));
+	if (!m) {
+		sig_stat_add(w->stats, SIG_TP_TCP, SIG_ST_xworker_full, 1);
+		return SBC_E_RING_FULL;
+	}
+	m->conn = id;
+	m->len = (uint32_t)len;
+	memcpy(m->data, buf, len);
+	shm_ring_publish(p);
+	sig_stat_add(w->stats, SIG_TP_TCP, SIG_ST_xworker_sends, 1);
+	return 0;
+}
+
+int sig_send_addr(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, const char *profile,
+		  const char *server_name, const void *buf, size_t len)
+{
+	if (tp == SIG_TP_UDP)
+		return sig_udp_send(w, dst, buf, len);
+	if (tp != SIG_TP_TCP && tp != SIG_TP_TLS)
+		return SBC_E_INVAL;
+	sig_conn *c = sig_conn_find_out(w, tp, dst);
+	if (!c)
+		c = sig_conn_connect(w, tp, dst, profile, server_name);
+	if (!c)
+		return SBC_E_CLOSED;
+	return sig_conn_send(c, buf, len);
+}
+
+/* --- cross-worker rings --- */
+
+static void xrings_drain(sig_worker *w)
+{
+	unsigned n = w->srv->n_workers;
+	for (int round = 0; round < 64; round++) {
+		unsigned got = 0;
+		for (unsigned j = 0; j < n; j++) {
+			if (j == w->idx)
+				continue;
+			shm_ring_cons *c = &w->xin[j];
+			const shm_rec *r;
+			unsigned k = 0;
+			while (k < 256 && (r = shm_ring_peek(c)) != NULL) {
+				if (r->type == SIG_XMSG_SEND && r->len >= sizeof(sig_xmsg_send)) {
+					const sig_xmsg_send *m = (const sig_xmsg_send *)r->data;
+					if (m->len <= r->len - sizeof(*m)) {
+						sig_conn *cn = sig_conn_lookup(w, m->conn);
+						if (cn)
+							sig_conn_send(cn, m->data, m->len);
+						else
+							sig_stat_add(w->stats, SIG_TP_TCP, SIG_ST_send_errors, 1);
+					}
+				}
+				shm_ring_next(c, r);
+				k++;
+			}
+			if (k) {
+				shm_ring_release(c);
+				got += k;
+			}
+		}
+		if (got)
+			continue;
+		/* announce sleep on every ring; if one refills meanwhile, go again */
+		int all_empty = 1;
+		for (unsigned j = 0; j < n; j++) {
+			if (j == w->idx)
+				continue;
+			if (!shm_ring_prepare_sleep(&w->xin[j]))
+				all_empty = 0;
+		}
+		if (all_empty)
+			return;
+		for (unsigned j = 0; j < n; j++)
+			if (j != w->idx)
+				shm_ring_cancel_sleep(&w->xin[j]);
+	}
+	/* still busy after many rounds: come back on the next tick/doorbell */
+	shm_doorbell_ring(w->xdoorbell);
+}
+
+static void xpoll_cb(uv_poll_t *h, int status, int events)
+{
+	sig_worker *w = h->data;
+	shm_doorbell_drain(w->xdoorbell);
+	w->now_ms = uv_now(&w->loop);
+	xrings_drain(w);
+}
+
+/* --- control ring --- */
+
+static void ctl_handle(sig_worker *w, const shm_rec *r)
+{
+	if (sbc_msg_check(r) < 0) {
+		SBC_WARN("worker %u: control message type %u rejected", w->idx, r->type);
+		return;
+	}
+	switch (r->type) {
+	case SBC_MSG_HELLO: {
+		unsigned bad = 0;
+		if (sbc_msg_hello_check((const sbc_msg_hello *)r->data, &bad) < 0)
+			SBC_ERROR("worker %u: control HELLO size mismatch on message type %u", w->idx, bad);
+		break;
+	}
+	case SBC_MSG_CONFIG_CHANGED: {
+		const sbc_msg_config_changed *m = (const sbc_msg_config_changed *)r->data;
+		if (m->area == SHM_AREA_TLS && w->srv->reload_async) {
+			atomic_store(&w->srv->tls_gen_wanted, m->generation);
+			uv_async_send(w->srv->reload_async);
+		}
+		break;
+	}
+	case SBC_MSG_STATS_REQUEST: {
+		const sbc_msg_text *m = (const sbc_msg_text *)r->data;
+		char buf[SBC_MSG_TEXT_MAX];
+		int n = sig_worker_stats_json(w->srv, buf, sizeof(buf));
+		if (n < 0)
+			n = snprintf(buf, sizeof(buf), "{\"error\":\"stats too large\"}");
+		sbc_msg_push_text(&w->ctl_out, SBC_MSG_STATS_REPLY, m->request_id, buf, (uint32_t)n);
+		break;
+	}
+	case SBC_MSG_DRAIN:
+		SBC_NOTICE("worker %u: drain requested", w->idx);
+		break;
+	default:
+		break;
+	}
+}
+
+static void ctl_drain(sig_worker *w)
+{
+	for (;;) {
+		const shm_rec *r;
+		unsigned k = 0;
+		while ((r = shm_ring_peek(&w->ctl_in)) != NULL) {
+			ctl_handle(w, r);
+			shm_ring_next(&w->ctl_in, r);
+			k++;
+		}
+		if (k)
+			shm_ring_release(&w->ctl_in);
+		if (shm_ring_prepare_sleep(&w->ctl_in))
+			return;
+	}
+}
+
+static void ctl_poll_cb(uv_poll_t *h, int status, int events)
+{
+	sig_worker *w = h->data;
+	shm_doorbell_drain(w->ctl_doorbell);
+	ctl_drain(w);
+}
+
+/* --- tick, stop, thread --- */
+
+static void tick_cb(uv_timer_t *t)
+{
+	sig_worker *w = t->data;
+	w->now_ms = uv_now(&w->loop);
+	sig_conn_expire(w, w->now_ms);
+	if (w->srv->n_workers > 1)
+		xrings_drain(w);
+	if (w->has_ctl)
+		ctl_drain(w);
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void stop_cb(uv_async_t *a)
+{
+	sig_worker *w = a->data;
+	sig_conn_close_all(w);
+	uv_walk(&w->loop, close_walk_cb, NULL);
+}
+
+static void *worker_main(void *arg)
+{
+	sig_worker *w = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "sig-w%u", w->idx);
+	pthread_setname_np(pthread_self(), name);
+	if (w->has_ctl) {
+		sbc_msg_hello h;
+		sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, w->idx);
+		shm_ring_push(&w->ctl_out, SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h));
+		ctl_drain(w);
+	}
+	if (w->srv->n_workers > 1)
+		xrings_drain(w);
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	return NULL;
+}
+
+static int worker_init(sig_server *srv, sig_worker *w, unsigned idx, char *err, size_t errlen)
+{
+	const sig_config *cfg = &srv->cfg;
+	int r;
+	w->idx = idx;
+	w->srv = srv;
+	w->stats = srv->stats[idx];
+	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	w->udp_fd_for_send[0] = w->udp_fd_for_send[1] = -1;
+	w->scratch = malloc(SIG_SCRATCH_BYTES);
+	unsigned n = srv->n_workers;
+	uint32_t per_src = (cfg->lim.max_conns_per_source + n - 1) / n;
+	uint32_t rate = (cfg->lim.hs_per_source_per_s + n - 1) / n;
+	uint32_t burst = (cfg->lim.hs_burst_per_source + n - 1) / n;
+	w->rl = sig_rl_create(1u << 16, per_src, rate, burst);
+	if (!w->scratch || !w->rl)
+		return -ENOMEM;
+	if ((r = uv_loop_init(&w->loop)) < 0)
+		return r;
+	uv_async_init(&w->loop, &w->stop, stop_cb);
+	w->stop.data = w;
+	uv_timer_init(&w->loop, &w->tick);
+	w->tick.data = w;
+	uv_timer_start(&w->tick, tick_cb, 100, 100);
+	uv_timer_init(&w->loop, &w->resume);
+	uv_unref((uv_handle_t *)&w->resume);
+
+	for (unsigned i = 0; i < cfg->n_listen; i++) {
+		const sig_listen_cfg *lc = &cfg->listen[i];
+		sig_listener *l = &w->lst[w->n_lst];
+		char a[SBC_ADDR_STRLEN];
+		l->w = w;
+		l->tp = lc->tp;
+		l->addr = lc->addr;
+		snprintf(l->profile_name, sizeof(l->profile_name), "%s", lc->profile);
+		r = sig_socket_listen(lc->tp, &lc->addr, &l->fd);
+		if (r < 0) {
+			snprintf(err, errlen, "listen %s %s: %s", sig_tp_name(lc->tp),
+				 sbc_addr_format(&lc->addr, a, sizeof(a)), sbc_strerror(r));
+			return r;
+		}
+		w->n_lst++;
+		if (lc->tp == SIG_TP_UDP) {
+			r = sig_udp_start(w, l);
+		} else {
+			r = uv_poll_init_socket(&w->loop, &l->h.poll, l->fd);
+			if (r == 0) {
+				l->h.poll.data = l;
+				r = uv_poll_start(&l->h.poll, UV_READABLE, sig_stream_accept_cb);
+			}
+		}
+		if (r < 0) {
+			snprintf(err, errlen, "listener %s: %s", sig_tp_name(lc->tp), uv_strerror(r));
+			return r;
+		}
+	}
+	/* cross-worker rings: xin[j] = ring j -> idx, xout[j] = ring idx -> j */
+	w->xin = calloc(n, sizeof(*w->xin));
+	w->xout = calloc(n, sizeof(*w->xout));
+	if (!w->xin || !w->xout)
+		return -ENOMEM;
+	if (n > 1) {
+		uv_poll_init(&w->loop, &w->xpoll, w->xdoorbell);
+		w->xpoll.data = w;
+		uv_poll_start(&w->xpoll, UV_READABLE, xpoll_cb);
+	}
+	if (srv->seg) {
+		if (shm_seg_consumer(srv->seg, &w->ctl_in, SHM_ROLE_CONTROL, 0, SHM_ROLE_SIGNAL, idx) == 0 &&
+		    shm_seg_producer(srv->seg, &w->ctl_out, SHM_ROLE_SIGNAL, idx, SHM_ROLE_CONTROL, 0) == 0) {
+			w->has_ctl = 1;
+			w->ctl_doorbell = shm_seg_doorbell(srv->seg, SHM_ROLE_SIGNAL, idx);
+			if (w->ctl_doorbell >= 0) {
+				uv_poll_init(&w->loop, &w->ctl_poll, w->ctl_doorbell);
+				w->ctl_poll.data = w;
+				uv_poll_start(&w->ctl_poll, UV_READABLE, ctl_poll_cb);
+			}
+		} else {
+			SBC_WARN("worker %u: no control rings in the segment", idx);
+		}
+	}
+	return 0;
+}
+
+int sig_server_init(sig_server *srv, const sig_config *cfg, shm_seg *seg, char *err, size_t errlen)
+{
+	memset(srv, 0, sizeof(*srv));
+	srv->cfg = *cfg;
+	srv->seg = seg;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = cfg->workers ? cfg->workers : (unsigned)(ncpu > 0 ? ncpu : 1);
+	if (n > SIG_MAX_WORKERS)
+		n = SIG_MAX_WORKERS;
+	srv->n_workers = n;
+	srv->w = calloc(n, sizeof(sig_worker));
+	srv->stats = calloc(n, sizeof(sig_stats *));
+	srv->xrings = calloc((size_t)n * n, sizeof(shm_ring_hdr *));
+	if (!srv->w || !srv->stats || !srv->xrings)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		srv->stats[i] = aligned_alloc(64, (sizeof(sig_stats) + 63) & ~(size_t)63);
+		if (!srv->stats[i])
+			return -ENOMEM;
+		memset(srv->stats[i], 0, sizeof(sig_stats));
+		srv->w[i].xdoorbell = -1;
+		if (n > 1) {
+			srv->w[i].xdoorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+			if (srv->w[i].xdoorbell < 0)
+				return -errno;
+		}
+	}
+	for (unsigned from = 0; from < n && n > 1; from++)
+		for (unsigned to = 0; to < n; to++) {
+			if (from == to)
+				continue;
+			shm_ring_hdr *r = calloc(1, shm_ring_footprint(SIG_XRING_BYTES) + SHM_CACHELINE);
+			if (!r)
+				return -ENOMEM;
+			shm_ring_format(r, SIG_XRING_BYTES, srv->w[to].xdoorbell);
+			srv->xrings[from * n + to] = r;
+		}
+	for (unsigned i = 0; i < n; i++) {
+		int r = worker_init(srv, &srv->w[i], i, err, errlen);
+		if (r < 0) {
+			if (!err[0])
+				snprintf(err, errlen, "worker %u: %s", i, sbc_strerror(r));
+			return r;
+		}
+		for (unsigned j = 0; j < n && n > 1; j++) {
+			if (j == i)
+				continue;
+			shm_ring_cons_init(&srv->w[i].xin[j], srv->xrings[j * n + i]);
+			shm_ring_prod_init(&srv->w[i].xout[j], srv->xrings[i * n + j]);
+		}
+	}
+	g_srv = srv;
+	return 0;
+}
+
+int sig_server_start(sig_server *srv)
+{
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		int r = pthread_create(&srv->w[i].thread, NULL, worker_main, &srv->w[i]);
+		if (r != 0)
+			return -r;
+	}
+	return 0;
+}
+
+void sig_server_stop(sig_server *srv)
+{
+	for (unsigned i = 0; i < srv->n_workers; i++)
+		uv_async_send(&srv->w[i].stop);
+	for (unsigned i = 0; i < srv->n_workers; i++)
+		pthread_join(srv->w[i].thread, NULL);
+}
+
+void sig_server_destroy(sig_server *srv)
+{
+	unsigned n = srv->n_workers;
+	for (unsigned i = 0; i < n && srv->w; i++) {
+		sig_worker *w = &srv->w[i];
+		uv_loop_close(&w->loop);
+		for (unsigned k = 0; k < w->n_lst; k++)
+			if (w->lst[k].tp != SIG_TP_UDP)
+				close(w->lst[k].fd);
+		free(w->slots);
+		free(w->gens);
+		free(w->free_slots);
+		free(w->out_hash);
+		free(w->scratch);
+		free(w->xin);
+		free(w->xout);
+		sig_rl_destroy(w->rl);
+		if (w->reserve_fd >= 0)
+			close(w->reserve_fd);
+		if (w->xdoorbell >= 0)
+			close(w->xdoorbell);
+	}
+	for (size_t i = 0; srv->xrings && i < (size_t)n * n; i++)
+		free(srv->xrings[i]);
+	for (unsigned i = 0; srv->stats && i < n; i++)
+		free(srv->stats[i]);
+	free(srv->xrings);
+	free(srv->stats);
+	free(srv->w);
+	if (g_srv == srv)
+		g_srv = NULL;
+}
+
+int sig_worker_stats_json(sig_server *srv, char *buf, size_t cap)
+{
+	return sig_stats_json(srv->stats, srv->n_workers, buf, cap);
+}

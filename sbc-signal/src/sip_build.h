@@ -1,0 +1,92 @@
+/* sbc-signal — SIP message builder with a bounded output buffer.
+ *
+ * Caveats:
+ *  1. Nothing ever writes past cap. A sip_buf remembers the first failure
+ *     (sticky): -ENOSPC when the output does not fit, -EINVAL when a value
+ *     would inject a line break (CR/LF not followed by SP/HTAB, i.e. not a
+ *     fold). sip_buf_end() returns it.
+ *  2. Values copied from a parsed message (sip_sv) are written as they are;
+ *     folds stay folds. Values that come from configuration or the other leg
+ *     must go through sip_buf_hdr(), which checks for injection.
+ *  3. Content-Length is always written, from the body given.
+ */
+#ifndef SIP_BUILD_H
+#define SIP_BUILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sip_msg.h"
+
+typedef struct sip_buf {
+	char *p;
+	size_t cap;
+	size_t len;
+	int err; /* 0 or the first failure */
+} sip_buf;
+
+void sip_buf_init(sip_buf *b, char *mem, size_t cap);
+void sip_buf_put(sip_buf *b, const void *p, size_t n);
+void sip_buf_str(sip_buf *b, const char *s);
+void sip_buf_sv(sip_buf *b, sip_sv s);
+void sip_buf_u64(sip_buf *b, uint64_t v);
+void sip_buf_printf(sip_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "Name: value\r\n", refusing a value with a bare CR or LF (-EINVAL). */
+void sip_buf_hdr(sip_buf *b, const char *name, sip_sv value);
+/* NUL-terminates when there is room (not counted). Returns len or the error. */
+int sip_buf_end(sip_buf *b);
+
+/* Standard reason phrase for a status ("Unknown" for unlisted codes). */
+const char *sip_reason_phrase(int status);
+
+typedef struct sip_resp_opts {
+	sip_sv to_tag;      /* added when the request's To has no tag and status > 100 */
+	sip_sv contact;     /* Contact value (e.g. "<sip:sbc@192.0.2.1:5060>") or empty */
+	const sip_sv *extra; /* more header lines, "Name: value" without CRLF */
+	unsigned n_extra;
+	sip_sv content_type;
+	sip_sv body;
+} sip_resp_opts;
+
+/* Builds a response to req (RFC 3261 8.2.6): every Via in order, From, To
+ * (+tag), Call-ID, CSeq, then o's headers and body. reason NULL: the
+ * standard phrase. o may be NULL. Returns the length or -ENOSPC/-EINVAL. */
+int sip_build_response(const sip_msg *req, int status, const char *reason, const sip_resp_opts *o,
+		       char *out, size_t cap);
+
+typedef struct sip_req_spec {
+	int method;          /* enum sip_method; SIP_M_UNKNOWN: method_name */
+	sip_sv method_name;
+	sip_sv ruri;
+	sip_sv via_transport; /* "UDP", "TCP", "TLS" */
+	sip_sv via_host;      /* as it goes on the wire: "192.0.2.1", "[2001:db8::1]" */
+	uint16_t via_port;    /* 0: omitted */
+	sip_sv branch;        /* full branch incl. z9hG4bK */
+	int rport;            /* add ";rport" */
+	sip_sv from, to;      /* full values (with tags) */
+	sip_sv call_id;
+	uint32_t cseq;
+	int max_forwards;     /* < 0: 70 */
+	sip_sv contact;       /* value or empty */
+	const sip_sv *route;  /* Route values, in order */
+	unsigned n_route;
+	const sip_sv *extra;  /* header lines without CRLF */
+	unsigned n_extra;
+	sip_sv content_type;
+	sip_sv body;
+} sip_req_spec;
+
+/* Builds a new request. Returns the length or -ENOSPC/-EINVAL. */
+int sip_build_request(const sip_req_spec *s, char *out, size_t cap);
+
+/* ACK for a non-2xx final response (RFC 3261 17.1.1.3) or CANCEL (9.1) of
+ * the request inv: same Request-URI, top Via, From, Call-ID, CSeq number,
+ * Route; To from resp (ACK) or inv (CANCEL, resp NULL). */
+int sip_build_ack_non2xx(const sip_msg *inv, const sip_msg *resp, char *out, size_t cap);
+int sip_build_cancel(const sip_msg *inv, char *out, size_t cap);
+
+/* prefix + 16 hex digits of a and b each, e.g. a branch "z9hG4bK..." or a
+ * tag. Returns the length or -ENOSPC. */
+int sip_gen_token(const char *prefix, uint64_t a, uint64_t b, char *out, size_t cap);
+
+#endif

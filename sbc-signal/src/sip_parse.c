@@ -1,0 +1,996 @@
+/* sbc-signal — SIP message parser (RFC 3261 section 7, 20, 25). See sip_msg.h.
+ *
+ * The parser is a set of cursor functions over sip_sv; each returns 0 (or a
+ * count) on success and sbc_err_sip(4xx) on failure, setting a static
+ * reason. No recursion, no allocation, every index checked against the
+ * view's length. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "sbc/err.h"
+#include "sip_msg.h"
+
+#define E400 sbc_err_sip(400)
+
+/* ---- character classes -------------------------------------------------- */
+
+static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static int is_alnum(char c) { return is_alpha(c) || is_digit(c); }
+static int is_hex(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+static int hexval(char c)
+{
+	if (is_digit(c))
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return c - 'A' + 10;
+}
+
+static int is_token(char c)
+{
+	return is_alnum(c) || c == '-' || c == '.' || c == '!' || c == '%' || c == '*' || c == '_' ||
+	       c == '+' || c == '`' || c == '\'' || c == '~';
+}
+
+static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
+
+/* ---- string views --------------------------------------------------------- */
+
+int sip_sv_eq(sip_sv a, const char *lit)
+{
+	size_t n = strlen(lit);
+	return a.n == n && (n == 0 || memcmp(a.p, lit, n) == 0);
+}
+
+int sip_sv_ieq(sip_sv a, const char *lit)
+{
+	size_t n = strlen(lit);
+	if (a.n != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (lower(a.p[i]) != lower(lit[i]))
+			return 0;
+	return 1;
+}
+
+int sip_sv_eq_sv(sip_sv a, sip_sv b) { return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0); }
+
+int sip_sv_ieq_sv(sip_sv a, sip_sv b)
+{
+	if (a.n != b.n)
+		return 0;
+	for (size_t i = 0; i < a.n; i++)
+		if (lower(a.p[i]) != lower(b.p[i]))
+			return 0;
+	return 1;
+}
+
+static sip_sv sv_trim(sip_sv s)
+{
+	while (s.n && is_ws(s.p[0]))
+		s.p++, s.n--;
+	while (s.n && is_ws(s.p[s.n - 1]))
+		s.n--;
+	return s;
+}
+
+static sip_sv sv_sub(sip_sv s, size_t from, size_t to) { return (sip_sv){s.p + from, to - from}; }
+
+static int all_token(sip_sv s)
+{
+	if (s.n == 0)
+		return 0;
+	for (size_t i = 0; i < s.n; i++)
+		if (!is_token(s.p[i]))
+			return 0;
+	return 1;
+}
+
+/* Parses 1..10 decimal digits into *out (<= max). */
+static int parse_uint(sip_sv s, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+	if (s.n == 0 || s.n > 10)
+		return -1;
+	for (size_t i = 0; i < s.n; i++) {
+		if (!is_digit(s.p[i]))
+			return -1;
+		v = v * 10 + (unsigned long)(s.p[i] - '0');
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Length of a quoted string starting at s.p[0] == '"' (quotes included), or
+ * 0 when it is not terminated or holds a bad escape. */
+static size_t quoted_len(sip_sv s)
+{
+	size_t i = 1;
+	while (i < s.n) {
+		char c = s.p[i];
+		if (c == '\\') {
+			if (i + 1 >= s.n || s.p[i + 1] == '\r' || s.p[i + 1] == '\n')
+				return 0;
+			i += 2;
+			continue;
+		}
+		if (c == '"')
+			return i + 1;
+		i++;
+	}
+	return 0;
+}
+
+int sip_unquote(sip_sv q, char *out, size_t cap)
+{
+	size_t n = 0;
+	if (q.n < 2 || q.p[0] != '"' || quoted_len(q) != q.n)
+		return E400;
+	for (size_t i = 1; i + 1 < q.n; i++) {
+		char c = q.p[i];
+		if (c == '\\')
+			c = q.p[++i];
+		if (n + 1 >= cap)
+			return -ENOSPC;
+		out[n++] = c;
+	}
+	if (cap)
+		out[n] = 0;
+	return (int)n;
+}
+
+int sip_unescape(sip_sv in, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < in.n; i++) {
+		char c = in.p[i];
+		if (c == '%') {
+			if (i + 2 >= in.n || !is_hex(in.p[i + 1]) || !is_hex(in.p[i + 2]))
+				return E400;
+			c = (char)(hexval(in.p[i + 1]) * 16 + hexval(in.p[i + 2]));
+			i += 2;
+		}
+		if (n + 1 >= cap)
+			return -ENOSPC;
+		out[n++] = c;
+	}
+	if (cap)
+		out[n] = 0;
+	return (int)n;
+}
+
+/* ---- methods and header names --------------------------------------------- */
+
+static const char *const method_names[SIP_M_MAX_] = {
+	[SIP_M_UNKNOWN] = "",	     [SIP_M_INVITE] = "INVITE",	  [SIP_M_ACK] = "ACK",
+	[SIP_M_BYE] = "BYE",	     [SIP_M_CANCEL] = "CANCEL",	  [SIP_M_OPTIONS] = "OPTIONS",
+	[SIP_M_REGISTER] = "REGISTER", [SIP_M_PRACK] = "PRACK",	  [SIP_M_UPDATE] = "UPDATE",
+	[SIP_M_INFO] = "INFO",	     [SIP_M_SUBSCRIBE] = "SUBSCRIBE", [SIP_M_NOTIFY] = "NOTIFY",
+	[SIP_M_REFER] = "REFER",     [SIP_M_MESSAGE] = "MESSAGE", [SIP_M_PUBLISH] = "PUBLISH",
+};
+
+enum sip_method sip_method_from_sv(sip_sv name)
+{
+	/* Methods are case-sensitive (RFC 3261 7.1). */
+	for (int m = 1; m < SIP_M_MAX_; m++)
+		if (sip_sv_eq(name, method_names[m]))
+			return (enum sip_method)m;
+	return SIP_M_UNKNOWN;
+}
+
+const char *sip_method_name(enum sip_method m)
+{
+	return (m > 0 && m < SIP_M_MAX_) ? method_names[m] : "";
+}
+
+static const struct {
+	const char *name;
+	char compact;
+} header_names[SIP_H_MAX_] = {
+	[SIP_H_OTHER] = {"", 0},
+#define SIP_HDR_NAME_(id, name, compact) [id] = {name, compact},
+	SIP_HEADER_MAP(SIP_HDR_NAME_)
+#undef SIP_HDR_NAME_
+};
+
+const char *sip_header_name(enum sip_hdr_id id)
+{
+	return (id > 0 && id < SIP_H_MAX_) ? header_names[id].name : "";
+}
+
+enum sip_hdr_id sip_header_id(sip_sv name)
+{
+	if (name.n == 1) {
+		char c = lower(name.p[0]);
+		for (int i = 1; i < SIP_H_MAX_; i++)
+			if (header_names[i].compact == c)
+				return (enum sip_hdr_id)i;
+		return SIP_H_OTHER;
+	}
+	/* Cheap filter on the first letter before the full compare. */
+	char c0 = lower(name.p[0]);
+	for (int i = 1; i < SIP_H_MAX_; i++)
+		if (lower(header_names[i].name[0]) == c0 && sip_sv_ieq(name, header_names[i].name))
+			return (enum sip_hdr_id)i;
+	return SIP_H_OTHER;
+}
+
+/* ---- parameters ------------------------------------------------------------- */
+
+/* Reads the next ";name[=value]" from *rest (which starts at ';' after
+ * optional LWS). Returns 1, 0 at the end, or -1 on a syntax error. Values are
+ * tokens, quoted strings, or IPv6 references / bare IPv6 (received=). */
+static int param_next(sip_sv *rest, sip_sv *name, sip_sv *value)
+{
+	sip_sv s = *rest;
+	size_t i = 0, st;
+
+	while (i < s.n && is_ws(s.p[i]))
+		i++;
+	if (i == s.n) {
+		*rest = (sip_sv){s.p + i, 0};
+		return 0;
+	}
+	if (s.p[i] != ';')
+		return -1;
+	i++;
+	while (i < s.n && is_ws(s.p[i]))
+		i++;
+	st = i;
+	while (i < s.n && is_token(s.p[i]))
+		i++;
+	if (i == st)
+		return -1;
+	*name = sv_sub(s, st, i);
+	*value = (sip_sv){s.p + i, 0};
+	size_t j = i;
+	while (j < s.n && is_ws(s.p[j]))
+		j++;
+	if (j < s.n && s.p[j] == '=') {
+		j++;
+		while (j < s.n && is_ws(s.p[j]))
+			j++;
+		if (j < s.n && s.p[j] == '"') {
+			size_t q = quoted_len(sv_sub(s, j, s.n));
+			if (q == 0)
+				return -1;
+			*value = sv_sub(s, j, j + q);
+			i = j + q;
+		} else {
+			st = j;
+			while (j < s.n && (is_token(s.p[j]) || s.p[j] == ':' || s.p[j] == '[' ||
+					   s.p[j] == ']'))
+				j++;
+			if (j == st)
+				return -1;
+			*value = sv_sub(s, st, j);
+			i = j;
+		}
+	}
+	*rest = sv_sub(s, i, s.n);
+	return 1;
+}
+
+int sip_param_find(sip_sv params, const char *pname, sip_sv *value)
+{
+	sip_sv n, v;
+	int r;
+	while ((r = param_next(&params, &n, &v)) == 1) {
+		if (sip_sv_ieq(n, pname)) {
+			if (value)
+				*value = v;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Checks a whole ";..." list; returns 0 or -1. */
+static int params_check(sip_sv params)
+{
+	sip_sv n, v;
+	int r;
+	while ((r = param_next(&params, &n, &v)) == 1)
+		;
+	return r;
+}
+
+/* ---- values ------------------------------------------------------------------- */
+
+int sip_next_value(sip_sv *rest, sip_sv *out)
+{
+	sip_sv s = *rest;
+	size_t i = 0, st;
+	int angle = 0, bracket = 0;
+
+	while (i < s.n && is_ws(s.p[i]))
+		i++;
+	if (i == s.n) {
+		*rest = (sip_sv){s.p + s.n, 0};
+		return 0;
+	}
+	st = i;
+	while (i < s.n) {
+		char c = s.p[i];
+		if (c == '"') {
+			size_t q = quoted_len(sv_sub(s, i, s.n));
+			if (q == 0)
+				return E400;
+			i += q;
+			continue;
+		}
+		if (c == '<')
+			angle++;
+		else if (c == '>') {
+			if (!angle)
+				return E400;
+			angle--;
+		} else if (c == '[' && !angle)
+			bracket++;
+		else if (c == ']' && !angle && bracket)
+			bracket--;
+		else if (c == ',' && !angle && !bracket)
+			break;
+		i++;
+	}
+	if (angle || bracket)
+		return E400;
+	*out = sv_trim(sv_sub(s, st, i));
+	if (out->n == 0)
+		return E400;
+	if (i < s.n) { /* skip the comma; a trailing comma is an empty element */
+		i++;
+		sip_sv tail = sv_trim(sv_sub(s, i, s.n));
+		if (tail.n == 0)
+			return E400;
+	}
+	*rest = sv_sub(s, i, s.n);
+	return 1;
+}
+
+/* ---- hosts and URIs ------------------------------------------------------------- */
+
+/* Parses host[:port] at the start of s: stores host (no brackets), port and
+ * returns the bytes used, or -1. */
+static long hostport(sip_sv s, sip_sv *host, uint8_t *v6, uint16_t *port)
+{
+	size_t i = 0;
+	*v6 = 0;
+	*port = 0;
+	if (s.n && s.p[0] == '[') {
+		char tmp[INET6_ADDRSTRLEN + 1];
+		struct in6_addr a6;
+		while (i < s.n && s.p[i] != ']')
+			i++;
+		if (i == s.n || i - 1 == 0 || i - 1 > INET6_ADDRSTRLEN)
+			return -1;
+		memcpy(tmp, s.p + 1, i - 1);
+		tmp[i - 1] = 0;
+		if (inet_pton(AF_INET6, tmp, &a6) != 1)
+			return -1;
+		*host = sv_sub(s, 1, i);
+		*v6 = 1;
+		i++;
+	} else {
+		int dots = 0, alpha = 0;
+		while (i < s.n && (is_alnum(s.p[i]) || s.p[i] == '-' || s.p[i] == '.')) {
+			dots += s.p[i] == '.';
+			alpha += is_alpha(s.p[i]) || s.p[i] == '-';
+			i++;
+		}
+		if (i == 0 || s.p[0] == '.' || s.p[0] == '-')
+			return -1;
+		*host = sv_sub(s, 0, i);
+		if (!alpha && dots) { /* looks like IPv4: must be one */
+			char tmp[16];
+			struct in_addr a4;
+			if (i > 15)
+				return -1;
+			memcpy(tmp, s.p, i);
+			tmp[i] = 0;
+			if (inet_pton(AF_INET, tmp, &a4) != 1)
+				return -1;
+		}
+	}
+	if (i < s.n && s.p[i] == ':') {
+		size_t st = ++i;
+		unsigned long p;
+		while (i < s.n && is_digit(s.p[i]))
+			i++;
+		if (parse_uint(sv_sub(s, st, i), 65535, &p) < 0 || p == 0)
+			return -1;
+		*port = (uint16_t)p;
+	}
+	return (long)i;
+}
+
+/* Characters acceptable inside a URI (never white space, quotes or <>). */
+static int uri_char_ok(char c)
+{
+	return (unsigned char)c > 0x20 && (unsigned char)c < 0x7f && c != '"' && c != '<' && c != '>' &&
+	       c != '\\' && c != '^' && c != '`' && c != '{' && c != '|' && c != '}';
+}
+
+static int escapes_ok(sip_sv s)
+{
+	for (size_t i = 0; i < s.n; i++)
+		if (s.p[i] == '%' && (i + 2 >= s.n || !is_hex(s.p[i + 1]) || !is_hex(s.p[i + 2])))
+			return 0;
+	return 1;
+}
+
+int sip_uri_parse(sip_sv t, sip_uri *u)
+{
+	size_t i = 0, st;
+	memset(u, 0, sizeof(*u));
+
+	while (i < t.n && (is_alnum(t.p[i]) || t.p[i] == '+' || t.p[i] == '-' || t.p[i] == '.'))
+		i++;
+	if (i == 0 || i == t.n || t.p[i] != ':' || !is_alpha(t.p[0]))
+		return E400;
+	sip_sv scheme = sv_sub(t, 0, i);
+	for (size_t k = 0; k < t.n; k++)
+		if (!uri_char_ok(t.p[k]))
+			return E400;
+	if (!escapes_ok(t))
+		return E400;
+	if (sip_sv_ieq(scheme, "sip"))
+		u->scheme = SIP_URI_SIP;
+	else if (sip_sv_ieq(scheme, "sips"))
+		u->scheme = SIP_URI_SIPS;
+	else if (sip_sv_ieq(scheme, "tel"))
+		u->scheme = SIP_URI_TEL;
+	else
+		return sbc_err_sip(416);
+	st = ++i;
+
+	if (u->scheme == SIP_URI_TEL) {
+		while (i < t.n && t.p[i] != ';' && t.p[i] != '?')
+			i++;
+		u->user = sv_sub(t, st, i);
+		if (u->user.n == 0)
+			return E400;
+		for (size_t k = 0; k < u->user.n; k++) {
+			char c = u->user.p[k];
+			if (!(is_hex(c) || c == '+' || c == '-' || c == '.' || c == '(' || c == ')' ||
+			      c == '*' || c == '#' || c == 'p' || c == 'w' || c == 'P' || c == 'W'))
+				return E400;
+		}
+	} else {
+		/* userinfo ends at the one '@' (never legal unescaped elsewhere) */
+		const char *at = memchr(t.p + st, '@', t.n - st);
+		if (at) {
+			size_t ue = (size_t)(at - t.p);
+			const char *colon = memchr(t.p + st, ':', ue - st);
+			if (memchr(at + 1, '@', t.n - ue - 1))
+				return E400;
+			if (colon) {
+				u->user = sv_sub(t, st, (size_t)(colon - t.p));
+				u->password = sv_sub(t, (size_t)(colon - t.p) + 1, ue);
+			} else {
+				u->user = sv_sub(t, st, ue);
+			}
+			if (u->user.n == 0)
+				return E400;
+			i = ue + 1;
+		}
+		long used = hostport(sv_sub(t, i, t.n), &u->host, &u->host_v6, &u->port);
+		if (used < 0)
+			return E400;
+		i += (size_t)used;
+	}
+	st = i;
+	while (i < t.n && t.p[i] != '?')
+		i++;
+	u->params = sv_sub(t, st, i);
+	if (u->params.n && u->params.p[0] != ';')
+		return E400;
+	if (params_check(u->params) < 0)
+		return E400;
+	if (i < t.n)
+		u->headers = sv_sub(t, i + 1, t.n);
+	sip_sv v;
+	if (sip_param_find(u->params, "transport", &v)) {
+		if (v.n == 0)
+			return E400;
+		u->transport = v;
+	}
+	if (sip_param_find(u->params, "maddr", &v))
+		u->maddr = v;
+	if (sip_param_find(u->params, "user", &v) && sip_sv_ieq(v, "phone"))
+		u->user_phone = 1;
+	if (sip_param_find(u->params, "lr", NULL))
+		u->lr = 1;
+	return 0;
+}
+
+/* ---- name-addr ------------------------------------------------------------------ */
+
+int sip_naddr_parse(sip_sv text, int allow_star, sip_naddr *na)
+{
+	sip_sv s = sv_trim(text);
+	size_t i = 0;
+	int r;
+
+	memset(na, 0, sizeof(*na));
+	na->raw = s;
+	if (s.n == 0)
+		return E400;
+	if (allow_star && s.n == 1 && s.p[0] == '*') {
+		na->star = 1;
+		return 0;
+	}
+	/* Find a top-level '<' (outside the display name's quotes). */
+	size_t lt = s.n;
+	for (i = 0; i < s.n; i++) {
+		if (s.p[i] == '"') {
+			size_t q = quoted_len(sv_sub(s, i, s.n));
+			if (q == 0)
+				return E400;
+			i += q - 1;
+			continue;
+		}
+		if (s.p[i] == '<') {
+			lt = i;
+			break;
+		}
+	}
+	if (lt < s.n) {
+		sip_sv disp = sv_trim(sv_sub(s, 0, lt));
+		if (disp.n) {
+			if (disp.p[0] == '"') {
+				if (quoted_len(disp) != disp.n)
+					return E400;
+			} else {
+				for (size_t k = 0; k < disp.n; k++)
+					if (!is_token(disp.p[k]) && !is_ws(disp.p[k]))
+						return E400;
+			}
+		}
+		na->display = disp;
+		const char *gt = memchr(s.p + lt, '>', s.n - lt);
+		if (!gt)
+			return E400;
+		na->uri_text = sv_sub(s, lt + 1, (size_t)(gt - s.p));
+		i = (size_t)(gt - s.p) + 1;
+	} else {
+		/* addr-spec: the URI ends at the first ';' (RFC 3261 20.10) */
+		i = 0;
+		while (i < s.n && s.p[i] != ';' && !is_ws(s.p[i]))
+			i++;
+		na->uri_text = sv_sub(s, 0, i);
+	}
+	na->params = sv_trim(sv_sub(s, i, s.n));
+	if (na->params.n && na->params.p[0] != ';')
+		return E400;
+	if (params_check(na->params) < 0)
+		return E400;
+	r = sip_uri_parse(na->uri_text, &na->uri);
+	if (r == sbc_err_sip(416)) {
+		/* another absoluteURI scheme: legal in From/To/Contact */
+		memset(&na->uri, 0, sizeof(na->uri));
+	} else if (r < 0) {
+		return r;
+	}
+	if (sip_param_find(na->params, "tag", &na->tag)) {
+		if (na->tag.n == 0)
+			return E400;
+		na->has_tag = 1;
+	}
+	return 0;
+}
+
+/* ---- Via -------------------------------------------------------------------------- */
+
+int sip_via_parse(sip_sv text, sip_via *v)
+{
+	sip_sv s = sv_trim(text);
+	size_t i = 0, st;
+	sip_sv part[3];
+
+	memset(v, 0, sizeof(*v));
+	v->raw = s;
+	for (int k = 0; k < 3; k++) {
+		while (i < s.n && is_ws(s.p[i]))
+			i++;
+		st = i;
+		while (i < s.n && is_token(s.p[i]))
+			i++;
+		if (i == st)
+			return E400;
+		part[k] = sv_sub(s, st, i);
+		while (i < s.n && is_ws(s.p[i]))
+			i++;
+		if (k < 2) {
+			if (i == s.n || s.p[i] != '/')
+				return E400;
+			i++;
+		}
+	}
+	if (!sip_sv_ieq(part[0], "SIP") || !sip_sv_eq(part[1], "2.0"))
+		return E400;
+	v->transport = part[2];
+	if (i == st + part[2].n) /* no LWS before sent-by */
+		return E400;
+	long used = hostport(sv_sub(s, i, s.n), &v->host, &v->host_v6, &v->port);
+	if (used < 0)
+		return E400;
+	i += (size_t)used;
+	v->params = sv_trim(sv_sub(s, i, s.n));
+	if (v->params.n && v->params.p[0] != ';')
+		return E400;
+	if (params_check(v->params) < 0)
+		return E400;
+	sip_sv val;
+	if (sip_param_find(v->params, "branch", &val)) {
+		if (val.n == 0)
+			return E400;
+		v->branch = val;
+	}
+	if (sip_param_find(v->params, "received", &val))
+		v->received = val;
+	if (sip_param_find(v->params, "maddr", &val))
+		v->maddr = val;
+	if (sip_param_find(v->params, "rport", &val)) {
+		unsigned long p;
+		v->rport_present = 1;
+		v->rport = -1;
+		if (val.n) {
+			if (parse_uint(val, 65535, &p) < 0)
+				return E400;
+			v->rport = (int32_t)p;
+		}
+	}
+	return 0;
+}
+
+/* ---- the message ----------------------------------------------------------------------- */
+
+static int fail(sip_msg *m, int err, const char *why)
+{
+	m->err_reason = why;
+	return err;
+}
+
+/* Finds the end of the line starting at pos: *eol is the index of CR or LF,
+ * the return value the index after the line break, or 0 when there is none. */
+static size_t line_end(const char *b, size_t len, size_t pos, size_t *eol)
+{
+	const char *nl = memchr(b + pos, '\n', len - pos);
+	if (!nl)
+		return 0;
+	size_t e = (size_t)(nl - b);
+	*eol = (e > pos && b[e - 1] == '\r') ? e - 1 : e;
+	return e + 1;
+}
+
+static int parse_start_line(sip_msg *m, sip_sv line)
+{
+	if (line.n >= 4 && memcmp(line.p, "SIP/", 4) == 0) {
+		/* Status-Line = SIP-Version SP Status-Code SP Reason-Phrase */
+		const char *sp = memchr(line.p, ' ', line.n);
+		if (!sp)
+			return fail(m, E400, "bad status line");
+		sip_sv ver = sv_sub(line, 0, (size_t)(sp - line.p));
+		if (!sip_sv_ieq(ver, "SIP/2.0"))
+			return fail(m, sbc_err_sip(505), "version not supported");
+		size_t i = (size_t)(sp - line.p) + 1;
+		unsigned long st;
+		if (i + 3 > line.n || parse_uint(sv_sub(line, i, i + 3), 699, &st) < 0 || st < 100)
+			return fail(m, E400, "bad status code");
+		i += 3;
+		if (i < line.n && line.p[i] != ' ')
+			return fail(m, E400, "bad status code");
+		m->status = (int)st;
+		m->reason = i < line.n ? sv_sub(line, i + 1, line.n) : (sip_sv){line.p + i, 0};
+		m->is_request = 0;
+		return 0;
+	}
+	/* Request-Line = Method SP Request-URI SP SIP-Version */
+	const char *sp1 = memchr(line.p, ' ', line.n);
+	if (!sp1)
+		return fail(m, E400, "bad request line");
+	size_t a = (size_t)(sp1 - line.p);
+	const char *sp2 = memchr(sp1 + 1, ' ', line.n - a - 1);
+	if (!sp2)
+		return fail(m, E400, "bad request line");
+	size_t b = (size_t)(sp2 - line.p);
+	m->method_name = sv_sub(line, 0, a);
+	m->ruri_text = sv_sub(line, a + 1, b);
+	sip_sv ver = sv_sub(line, b + 1, line.n);
+	if (!all_token(m->method_name))
+		return fail(m, E400, "bad method");
+	if (m->ruri_text.n == 0)
+		return fail(m, E400, "bad request line");
+	if (ver.n < 5 || !sip_sv_ieq(sv_sub(ver, 0, 4), "SIP/"))
+		return fail(m, E400, "bad request line");
+	if (!sip_sv_ieq(ver, "SIP/2.0"))
+		return fail(m, sbc_err_sip(505), "version not supported");
+	m->is_request = 1;
+	m->method = (uint8_t)sip_method_from_sv(m->method_name);
+	int r = sip_uri_parse(m->ruri_text, &m->ruri);
+	if (r == sbc_err_sip(416))
+		return fail(m, r, "unsupported URI scheme");
+	if (r < 0)
+		return fail(m, r, "bad Request-URI");
+	return 0;
+}
+
+static int parse_headers(sip_msg *m, size_t pos, size_t *body_start)
+{
+	const char *b = m->buf;
+	size_t len = m->len;
+
+	for (;;) {
+		size_t eol, next;
+		if (pos >= len)
+			return fail(m, E400, "no empty line after headers");
+		next = line_end(b, len, pos, &eol);
+		if (!next)
+			return fail(m, E400, "no empty line after headers");
+		if (eol == pos) { /* empty line */
+			*body_start = next;
+			return 0;
+		}
+		if (b[pos] == ' ' || b[pos] == '\t')
+			return fail(m, E400, "continuation line without a header");
+		/* header-name *(SP/HTAB) ":" */
+		size_t i = pos;
+		while (i < eol && is_token(b[i]))
+			i++;
+		if (i == pos)
+			return fail(m, E400, "bad header name");
+		sip_sv name = {b + pos, i - pos};
+		while (i < eol && (b[i] == ' ' || b[i] == '\t'))
+			i++;
+		if (i == eol || b[i] != ':')
+			return fail(m, E400, "bad header line");
+		size_t vstart = i + 1, vend = eol;
+		/* folded continuation lines */
+		while (next < len && (b[next] == ' ' || b[next] == '\t')) {
+			size_t e2, n2 = line_end(b, len, next, &e2);
+			if (!n2)
+				return fail(m, E400, "no empty line after headers");
+			vend = e2;
+			next = n2;
+		}
+		for (size_t k = vstart; k < vend; k++) {
+			char c = b[k];
+			if (c == 0 || (c == '\r' && b[k + 1] != '\n'))
+				return fail(m, E400, "bad character in header");
+		}
+		if (m->n_hdr == SIP_MAX_HEADERS)
+			return fail(m, sbc_err_sip(513), "too many headers");
+		sip_hdr *h = &m->hdr[m->n_hdr];
+		h->name = name;
+		h->id = (uint16_t)sip_header_id(name);
+		h->value = sv_trim((sip_sv){b + vstart, vend - vstart});
+		h->line = (sip_sv){b + pos, vend - pos};
+		if (m->first[h->id] < 0)
+			m->first[h->id] = (int16_t)m->n_hdr;
+		m->n_hdr++;
+		pos = next;
+	}
+}
+
+static unsigned count_id(const sip_msg *m, enum sip_hdr_id id)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < m->n_hdr; i++)
+		n += m->hdr[i].id == id;
+	return n;
+}
+
+static int single_header(sip_msg *m, enum sip_hdr_id id, const char *missing, const char *dup, sip_sv *out)
+{
+	unsigned n = count_id(m, id);
+	if (n == 0)
+		return fail(m, E400, missing);
+	if (n > 1)
+		return fail(m, E400, dup);
+	*out = m->hdr[m->first[id]].value;
+	return 0;
+}
+
+static int parse_single_naddr(sip_msg *m, enum sip_hdr_id id, sip_naddr *na, const char *missing,
+			      const char *dup, const char *bad)
+{
+	sip_sv v, rest, one;
+	int r;
+	if ((r = single_header(m, id, missing, dup, &v)) < 0)
+		return r;
+	rest = v;
+	if (sip_next_value(&rest, &one) != 1)
+		return fail(m, E400, bad);
+	if (sip_next_value(&rest, &one) != 0)
+		return fail(m, E400, dup);
+	if (sip_naddr_parse(v, 0, na) < 0 || na->star)
+		return fail(m, E400, bad);
+	return 0;
+}
+
+static int parse_core(sip_msg *m)
+{
+	sip_sv v, rest, one;
+	int r;
+	unsigned long num;
+
+	/* Via: every line, every value */
+	for (unsigned i = 0; i < m->n_hdr; i++) {
+		if (m->hdr[i].id != SIP_H_VIA)
+			continue;
+		rest = m->hdr[i].value;
+		if (rest.n == 0)
+			return fail(m, E400, "bad Via");
+		while ((r = sip_next_value(&rest, &one)) == 1) {
+			if (m->n_via == SIP_MAX_VIA)
+				return fail(m, sbc_err_sip(513), "too many Via");
+			if (sip_via_parse(one, &m->via[m->n_via]) < 0)
+				return fail(m, E400, "bad Via");
+			m->n_via++;
+		}
+		if (r < 0)
+			return fail(m, E400, "bad Via");
+	}
+	if (m->n_via == 0)
+		return fail(m, E400, "missing Via");
+
+	if ((r = parse_single_naddr(m, SIP_H_FROM, &m->from, "missing From", "multiple From", "bad From")) < 0)
+		return r;
+	if ((r = parse_single_naddr(m, SIP_H_TO, &m->to, "missing To", "multiple To", "bad To")) < 0)
+		return r;
+
+	if ((r = single_header(m, SIP_H_CALL_ID, "missing Call-ID", "multiple Call-ID", &v)) < 0)
+		return r;
+	if (v.n == 0 || v.n > 512)
+		return fail(m, E400, "bad Call-ID");
+	unsigned ats = 0;
+	for (size_t k = 0; k < v.n; k++) {
+		unsigned char c = (unsigned char)v.p[k];
+		ats += c == '@';
+		if (c <= 0x20 || c == 0x7f || c == ',' || c == ';')
+			return fail(m, E400, "bad Call-ID");
+	}
+	if (ats > 1 || v.p[0] == '@' || v.p[v.n - 1] == '@')
+		return fail(m, E400, "bad Call-ID");
+	m->call_id = v;
+
+	if ((r = single_header(m, SIP_H_CSEQ, "missing CSeq", "multiple CSeq", &v)) < 0)
+		return r;
+	{
+		size_t i = 0;
+		while (i < v.n && is_digit(v.p[i]))
+			i++;
+		if (parse_uint(sv_sub(v, 0, i), 0x7fffffffUL, &num) < 0 || i == v.n || !is_ws(v.p[i]))
+			return fail(m, E400, "bad CSeq");
+		m->cseq = (uint32_t)num;
+		sip_sv meth = sv_trim(sv_sub(v, i, v.n));
+		if (!all_token(meth))
+			return fail(m, E400, "bad CSeq");
+		m->cseq_method_name = meth;
+		m->cseq_method = (uint8_t)sip_method_from_sv(meth);
+		if (m->is_request && !sip_sv_eq_sv(meth, m->method_name))
+			return fail(m, E400, "CSeq method does not match");
+	}
+
+	m->max_forwards = -1;
+	if (count_id(m, SIP_H_MAX_FORWARDS)) {
+		if ((r = single_header(m, SIP_H_MAX_FORWARDS, "", "multiple Max-Forwards", &v)) < 0)
+			return r;
+		if (parse_uint(v, 255, &num) < 0)
+			return fail(m, E400, "bad Max-Forwards");
+		m->max_forwards = (int)num;
+	}
+	m->content_length = -1;
+	if (count_id(m, SIP_H_CONTENT_LENGTH)) {
+		if ((r = single_header(m, SIP_H_CONTENT_LENGTH, "", "multiple Content-Length", &v)) < 0)
+			return r;
+		if (parse_uint(v, 1u << 24, &num) < 0)
+			return fail(m, E400, "bad Content-Length");
+		m->content_length = (long)num;
+	}
+	/* Contact values must parse */
+	for (unsigned i = 0; i < m->n_hdr; i++) {
+		if (m->hdr[i].id != SIP_H_CONTACT)
+			continue;
+		sip_naddr na;
+		rest = m->hdr[i].value;
+		while ((r = sip_next_value(&rest, &one)) == 1) {
+			if (sip_naddr_parse(one, 1, &na) < 0)
+				return fail(m, E400, "bad Contact");
+			if (na.star && (m->n_contact || rest.n))
+				return fail(m, E400, "bad Contact");
+			m->n_contact++;
+		}
+		if (r < 0)
+			return fail(m, E400, "bad Contact");
+	}
+	/* Route / Record-Route: each value must be a name-addr */
+	for (unsigned i = 0; i < m->n_hdr; i++) {
+		if (m->hdr[i].id != SIP_H_ROUTE && m->hdr[i].id != SIP_H_RECORD_ROUTE)
+			continue;
+		sip_naddr na;
+		rest = m->hdr[i].value;
+		while ((r = sip_next_value(&rest, &one)) == 1)
+			if (sip_naddr_parse(one, 0, &na) < 0 || !memchr(one.p, '<', one.n)) {
+				r = -1;
+				break;
+			}
+		if (r != 0)
+			return fail(m, E400, m->hdr[i].id == SIP_H_ROUTE ? "bad Route" : "bad Record-Route");
+	}
+	return 0;
+}
+
+int sip_parse(const char *buf, size_t len, sip_msg *m)
+{
+	size_t pos = 0, eol, next, body_start = 0;
+	int r;
+
+	memset(m, 0, offsetof(sip_msg, hdr));
+	m->n_hdr = 0;
+	memset(m->first, 0xff, sizeof(m->first));
+	memset(&m->n_via, 0, sizeof(*m) - offsetof(sip_msg, n_via));
+	m->buf = buf;
+	m->len = len;
+	m->max_forwards = -1;
+	m->content_length = -1;
+
+	if (!buf || len == 0)
+		return fail(m, E400, "empty message");
+	/* RFC 3261 7.5: tolerate CRLFs before the start line. */
+	while (pos < len && (buf[pos] == '\r' || buf[pos] == '\n'))
+		pos++;
+	next = pos < len ? line_end(buf, len, pos, &eol) : 0;
+	if (!next)
+		return fail(m, E400, "no start line");
+	for (size_t k = pos; k < eol; k++)
+		if (((unsigned char)buf[k] < 0x20 && buf[k] != '\t') || buf[k] == 0x7f)
+			return fail(m, E400, "bad character in start line");
+	if ((r = parse_start_line(m, (sip_sv){buf + pos, eol - pos})) < 0)
+		return r;
+	if ((r = parse_headers(m, next, &body_start)) < 0)
+		return r;
+	if ((r = parse_core(m)) < 0)
+		return r;
+	if (m->content_length >= 0) {
+		if ((size_t)m->content_length > len - body_start)
+			return fail(m, E400, "Content-Length larger than the body");
+		m->body = (sip_sv){buf + body_start, (size_t)m->content_length};
+		m->len = body_start + (size_t)m->content_length;
+	} else {
+		m->body = (sip_sv){buf + body_start, len - body_start};
+	}
+	m->err_reason = NULL;
+	return 0;
+}
+
+const sip_hdr *sip_hdr_get(const sip_msg *m, enum sip_hdr_id id, unsigned idx)
+{
+	if (id <= SIP_H_OTHER || id >= SIP_H_MAX_ || m->first[id] < 0)
+		return NULL;
+	for (unsigned i = (unsigned)m->first[id]; i < m->n_hdr; i++)
+		if (m->hdr[i].id == id && idx-- == 0)
+			return &m->hdr[i];
+	return NULL;
+}
+
+const sip_hdr *sip_hdr_find(const sip_msg *m, const char *name)
+{
+	sip_sv n = {name, strlen(name)};
+	enum sip_hdr_id id = n.n ? sip_header_id(n) : SIP_H_OTHER;
+	if (id != SIP_H_OTHER)
+		return sip_hdr_get(m, id, 0);
+	for (unsigned i = 0; i < m->n_hdr; i++)
+		if (sip_sv_ieq(m->hdr[i].name, name))
+			return &m->hdr[i];
+	return NULL;
+}
