@@ -5,6 +5,8 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/mem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 
 #include "sbc/err.h"
 #include "sbc/log.h"
+#include "sbc/store.h"
 
 static int g_ex_idx = -1;
 static _Atomic(sig_tls_set *) g_current;
@@ -140,61 +143,171 @@ Found:
 	return ssl_select_cert_success;
 }
 
-static SSL_CTX *make_ctx(const sig_profile_cfg *pc, unsigned ci, int *is_ec, char *err,
-			 size_t errlen)
+/* Material for one profile, all PEM text in memory (from files named in
+ * runtime.json or from the LMDB store). */
+typedef struct material {
+	char name[SIG_NAME_MAX];
+	char *cert[SIG_MAX_CERTS];
+	char *key[SIG_MAX_CERTS];
+	unsigned n_certs;
+	char *ca;
+	int verify_client, verify_depth;
+	char *sni[SIG_MAX_SNI];
+	unsigned n_sni;
+	uint16_t min_version;
+	char ciphers[STORE_CIPHERS_MAX + 1];
+} material;
+
+static void material_clear(material *m)
+{
+	for (unsigned i = 0; i < m->n_certs; i++) {
+		free(m->cert[i]);
+		if (m->key[i]) {
+			OPENSSL_cleanse(m->key[i], strlen(m->key[i]));
+			free(m->key[i]);
+		}
+	}
+	for (unsigned i = 0; i < m->n_sni; i++)
+		free(m->sni[i]);
+	free(m->ca);
+	memset(m, 0, sizeof(*m));
+}
+
+static char *read_file(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			if (cap > (4u << 20)) {
+				snprintf(err, errlen, "%s: larger than 4 MiB", path);
+				goto Fail;
+			}
+			char *n = realloc(buf, cap);
+			if (!n)
+				goto Fail;
+			buf = n;
+		}
+		size_t k = fread(buf + len, 1, 4096, f);
+		len += k;
+		if (k < 4096)
+			break;
+	}
+	buf[len] = 0;
+	fclose(f);
+	return buf;
+Fail:
+	free(buf);
+	fclose(f);
+	return NULL;
+}
+
+static int load_x509_list(const char *pem, STACK_OF(X509) **out)
+{
+	BIO *b = BIO_new_mem_buf(pem, (int)strlen(pem));
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	X509 *x;
+	if (!b || !sk)
+		goto Fail;
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			goto Fail;
+		}
+	ERR_clear_error(); /* the end of the text */
+	BIO_free(b);
+	if (sk_X509_num(sk) == 0) {
+		sk_X509_free(sk);
+		return -1;
+	}
+	*out = sk;
+	return 0;
+Fail:
+	BIO_free(b);
+	sk_X509_pop_free(sk, X509_free);
+	return -1;
+}
+
+static SSL_CTX *make_ctx(const material *m, unsigned ci, int *is_ec, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+	STACK_OF(X509) *chain = NULL, *cas = NULL;
+	EVP_PKEY *pk = NULL;
+	BIO *kb = NULL;
 	const char *what = "context";
 	if (!ctx)
 		goto Fail;
 	what = "protocol versions";
-	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	if (!SSL_CTX_set_min_proto_version(ctx, m->min_version == TLS1_3_VERSION ? TLS1_3_VERSION
+										 : TLS1_2_VERSION) ||
 	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION))
 		goto Fail;
 	what = "cipher list";
-	if (!SSL_CTX_set_strict_cipher_list(ctx, k_ciphers))
+	if (!SSL_CTX_set_strict_cipher_list(ctx, m->ciphers[0] ? m->ciphers : k_ciphers))
 		goto Fail;
 	what = "groups";
 	if (!SSL_CTX_set1_curves_list(ctx, "X25519:P-256:P-384"))
 		goto Fail;
-	what = pc->cert[ci];
-	if (!SSL_CTX_use_certificate_chain_file(ctx, pc->cert[ci]))
+	what = "certificate";
+	if (load_x509_list(m->cert[ci], &chain) < 0 ||
+	    !SSL_CTX_use_certificate(ctx, sk_X509_value(chain, 0)))
 		goto Fail;
-	what = pc->key[ci];
-	if (!SSL_CTX_use_PrivateKey_file(ctx, pc->key[ci], SSL_FILETYPE_PEM) ||
-	    !SSL_CTX_check_private_key(ctx))
-		goto Fail;
-	if (pc->ca) {
-		what = pc->ca;
-		if (!SSL_CTX_load_verify_locations(ctx, pc->ca, NULL))
+	for (size_t i = 1; i < sk_X509_num(chain); i++)
+		if (!SSL_CTX_add1_chain_cert(ctx, sk_X509_value(chain, i)))
 			goto Fail;
-		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(pc->ca);
-		if (names)
-			SSL_CTX_set_client_CA_list(ctx, names);
+	what = "private key";
+	kb = BIO_new_mem_buf(m->key[ci], (int)strlen(m->key[ci]));
+	if (!kb || !(pk = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL)) ||
+	    !SSL_CTX_use_PrivateKey(ctx, pk) || !SSL_CTX_check_private_key(ctx))
+		goto Fail;
+	if (m->ca) {
+		what = "CA bundle";
+		if (load_x509_list(m->ca, &cas) < 0)
+			goto Fail;
+		X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+		for (size_t i = 0; i < sk_X509_num(cas); i++) {
+			X509 *x = sk_X509_value(cas, i);
+			if (!X509_STORE_add_cert(st, x) || !SSL_CTX_add_client_CA(ctx, x))
+				goto Fail;
+		}
 	}
-	if (pc->verify_client) {
+	if (m->verify_client) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-		SSL_CTX_set_verify_depth(ctx, pc->verify_depth);
+		SSL_CTX_set_verify_depth(ctx, m->verify_depth);
 	}
 	what = "session settings";
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_BOTH);
 	SSL_CTX_sess_set_cache_size(ctx, 50000);
 	SSL_CTX_set_timeout(ctx, 3600);
-	if (!SSL_CTX_set_session_id_context(ctx, (const uint8_t *)pc->name, strlen(pc->name)))
+	if (!SSL_CTX_set_session_id_context(ctx, (const uint8_t *)m->name, strlen(m->name)))
 		goto Fail;
 	SSL_CTX_set_tlsext_ticket_key_cb(ctx, ticket_cb);
 	SSL_CTX_set_select_certificate_cb(ctx, select_cb);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 				      SSL_MODE_RELEASE_BUFFERS);
-	EVP_PKEY *pk = SSL_CTX_get0_privatekey(ctx);
-	*is_ec = pk && EVP_PKEY_id(pk) == EVP_PKEY_EC;
+	*is_ec = EVP_PKEY_id(pk) == EVP_PKEY_EC;
+	EVP_PKEY_free(pk);
+	BIO_free(kb);
+	sk_X509_pop_free(chain, X509_free);
+	sk_X509_pop_free(cas, X509_free);
 	return ctx;
 Fail:;
 	unsigned long e = ERR_get_error();
-	char eb[160];
-	ERR_error_string_n(e, eb, sizeof(eb));
-	snprintf(err, errlen, "tls profile %s: %s: %s", pc->name, what, eb);
+	char eb[160] = "invalid";
+	if (e)
+		ERR_error_string_n(e, eb, sizeof(eb));
+	snprintf(err, errlen, "tls profile %s: %s: %s", m->name, what, eb);
 	ERR_clear_error();
+	EVP_PKEY_free(pk);
+	BIO_free(kb);
+	sk_X509_pop_free(chain, X509_free);
+	sk_X509_pop_free(cas, X509_free);
 	SSL_CTX_free(ctx);
 	return NULL;
 }
@@ -210,43 +323,161 @@ static void set_free(sig_tls_set *s)
 	free(s);
 }
 
+static int add_profile(sig_tls_set *s, const material *m, char *err, size_t errlen)
+{
+	int idx = sig_tls_set_find(s, m->name);
+	sig_tls_profile *p;
+	if (idx >= 0) { /* runtime.json overrides the store's profile of that name */
+		p = &s->p[idx];
+		SSL_CTX_free(p->ctx_ec);
+		SSL_CTX_free(p->ctx_rsa);
+		for (unsigned j = 0; j < p->n_sni; j++)
+			free(p->sni[j]);
+		memset(p, 0, sizeof(*p));
+		p->idx = (unsigned)idx;
+	} else {
+		if (s->n == SIG_MAX_PROFILES) {
+			snprintf(err, errlen, "more than %d tls profiles", SIG_MAX_PROFILES);
+			return SBC_E_LIMIT;
+		}
+		p = &s->p[s->n];
+		p->idx = s->n++;
+	}
+	snprintf(p->name, sizeof(p->name), "%s", m->name);
+	p->verify_client = m->verify_client;
+	p->verify_depth = m->verify_depth;
+	for (unsigned j = 0; j < m->n_sni; j++)
+		p->sni[p->n_sni++] = strdup(m->sni[j]);
+	for (unsigned c = 0; c < m->n_certs; c++) {
+		int is_ec = 0;
+		SSL_CTX *ctx = make_ctx(m, c, &is_ec, err, errlen);
+		if (!ctx)
+			return SBC_E_TLS;
+		SSL_CTX **slot = is_ec ? &p->ctx_ec : &p->ctx_rsa;
+		if (*slot) {
+			snprintf(err, errlen, "tls profile %s: two %s certificates", m->name,
+				 is_ec ? "ECDSA" : "RSA");
+			SSL_CTX_free(ctx);
+			return SBC_E_TLS;
+		}
+		*slot = ctx;
+	}
+	return 0;
+}
+
+/* Store profiles: "P" plus an optional sibling "P.rsa" or "P.ecdsa" whose
+ * certificate is served by P as its second one (the store holds one
+ * certificate per profile). */
+static int load_store(const char *path, sig_tls_set *s, char *err, size_t errlen)
+{
+	store *st = NULL;
+	store_reader *rd = NULL;
+	char names[SIG_MAX_PROFILES * 2][STORE_NAME_MAX + 1];
+	bool more = false;
+	int r = store_open(path, STORE_RDONLY, 0, &st, NULL, 0);
+	if (r < 0)
+		return 0; /* no store yet: nothing to load */
+	r = store_reader_open(st, &rd);
+	if (r < 0)
+		goto Exit;
+	int n = store_tls_list(rd, NULL, names, SIG_MAX_PROFILES * 2, &more);
+	if (n < 0) {
+		r = n;
+		goto Exit;
+	}
+	for (int i = 0; i < n; i++) {
+		size_t nl = strlen(names[i]);
+		if ((nl > 4 && strcmp(names[i] + nl - 4, ".rsa") == 0) ||
+		    (nl > 6 && strcmp(names[i] + nl - 6, ".ecdsa") == 0))
+			continue; /* a sibling: loaded with its main profile */
+		material m;
+		memset(&m, 0, sizeof(m));
+		for (int pass = 0; pass < 3; pass++) {
+			char nm[STORE_NAME_MAX + 8];
+			snprintf(nm, sizeof(nm), "%s%s", names[i], pass == 0 ? "" : pass == 1 ? ".rsa" : ".ecdsa");
+			store_tls_profile tp;
+			store_tls_init(&tp, nm);
+			if (store_tls_get(rd, nm, &tp) < 0) {
+				store_tls_clear(&tp);
+				continue;
+			}
+			if (pass == 0) {
+				snprintf(m.name, sizeof(m.name), "%s", tp.name);
+				m.ca = tp.ca_pem ? strdup(tp.ca_pem) : NULL;
+				m.verify_client = tp.require_client_cert;
+				m.verify_depth = tp.verify_depth;
+				for (unsigned j = 0; j < tp.n_sni && j < SIG_MAX_SNI; j++)
+					m.sni[m.n_sni++] = strdup(tp.sni[j]);
+				m.min_version = tp.min_version;
+				snprintf(m.ciphers, sizeof(m.ciphers), "%s", tp.ciphers);
+			}
+			if (tp.cert_pem && tp.key_pem && m.n_certs < SIG_MAX_CERTS && (pass == 0 || m.name[0])) {
+				m.cert[m.n_certs] = strdup(tp.cert_pem);
+				m.key[m.n_certs++] = strdup(tp.key_pem);
+			}
+			store_tls_clear(&tp);
+		}
+		if (m.name[0] && m.n_certs)
+			r = add_profile(s, &m, err, errlen);
+		material_clear(&m);
+		if (r < 0)
+			goto Exit;
+	}
+	r = 0;
+Exit:
+	if (rd)
+		store_reader_close(rd);
+	store_close(st);
+	return r;
+}
+
 int sig_tls_set_build(const sig_config *cfg, uint64_t generation, sig_tls_set **out, char *err,
 		      size_t errlen)
 {
+	int r;
 	sig_tls_set *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	atomic_init(&s->refs, 1);
 	s->generation = generation;
+	if (cfg->store_path[0]) {
+		r = load_store(cfg->store_path, s, err, errlen);
+		if (r < 0) {
+			if (!err[0])
+				snprintf(err, errlen, "store %s: %s", cfg->store_path, sbc_strerror(r));
+			goto Fail;
+		}
+	}
 	for (unsigned i = 0; i < cfg->n_profiles; i++) {
 		const sig_profile_cfg *pc = &cfg->profiles[i];
-		sig_tls_profile *p = &s->p[s->n++];
-		snprintf(p->name, sizeof(p->name), "%s", pc->name);
-		p->idx = i;
-		p->verify_client = pc->verify_client;
-		p->verify_depth = pc->verify_depth;
+		material m;
+		memset(&m, 0, sizeof(m));
+		snprintf(m.name, sizeof(m.name), "%s", pc->name);
+		m.verify_client = pc->verify_client;
+		m.verify_depth = pc->verify_depth;
 		for (unsigned j = 0; j < pc->n_sni; j++)
-			p->sni[p->n_sni++] = strdup(pc->sni[j]);
-		for (unsigned c = 0; c < pc->n_certs; c++) {
-			int is_ec = 0;
-			SSL_CTX *ctx = make_ctx(pc, c, &is_ec, err, errlen);
-			if (!ctx)
-				goto Fail;
-			SSL_CTX **slot = is_ec ? &p->ctx_ec : &p->ctx_rsa;
-			if (*slot) {
-				snprintf(err, errlen, "tls profile %s: two %s certificates", pc->name,
-					 is_ec ? "ECDSA" : "RSA");
-				SSL_CTX_free(ctx);
-				goto Fail;
-			}
-			*slot = ctx;
+			m.sni[m.n_sni++] = strdup(pc->sni[j]);
+		r = 0;
+		if (pc->ca && !(m.ca = read_file(pc->ca, err, errlen)))
+			r = SBC_E_TLS;
+		for (unsigned c = 0; r == 0 && c < pc->n_certs; c++) {
+			m.cert[c] = read_file(pc->cert[c], err, errlen);
+			m.key[c] = m.cert[c] ? read_file(pc->key[c], err, errlen) : NULL;
+			m.n_certs = c + 1;
+			if (!m.cert[c] || !m.key[c])
+				r = SBC_E_TLS;
 		}
+		if (r == 0)
+			r = add_profile(s, &m, err, errlen);
+		material_clear(&m);
+		if (r < 0)
+			goto Fail;
 	}
 	*out = s;
 	return 0;
 Fail:
 	set_free(s);
-	return SBC_E_TLS;
+	return r < 0 ? r : SBC_E_TLS;
 }
 
 void sig_tls_set_ref(sig_tls_set *s)

@@ -712,6 +712,9 @@ static int parse_start_line(sip_msg *m, sip_sv line)
 		return fail(m, E400, "bad request line");
 	if (ver.n < 5 || !sip_sv_ieq(sv_sub(ver, 0, 4), "SIP/"))
 		return fail(m, E400, "bad request line");
+	for (size_t k = 4; k < ver.n; k++)
+		if (!is_digit(ver.p[k]) && ver.p[k] != '.')
+			return fail(m, E400, "bad request line");
 	if (!sip_sv_ieq(ver, "SIP/2.0"))
 		return fail(m, sbc_err_sip(505), "version not supported");
 	m->is_request = 1;
