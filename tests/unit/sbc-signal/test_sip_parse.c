@@ -1,0 +1,670 @@
+/* Unit tests for the SIP parser and builder (sip_msg.h, sip_build.h):
+ * valid messages in many shapes (compact forms, folding, multiple values,
+ * quoted strings, IPv6, case rules, torture-style messages inspired by RFC
+ * 4475), every error path naming its header, and the bounded builder. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sbc/err.h"
+#include "../../../sbc-signal/src/sip_build.h"
+#include "../../../sbc-signal/src/sip_msg.h"
+
+static sip_msg M; /* large: keep off the stack */
+
+static int parse(const char *text) { return sip_parse(text, strlen(text), &M); }
+
+static void assert_sv(sip_sv s, const char *lit)
+{
+	if (!sip_sv_eq(s, lit)) {
+		print_error("expected '%s', got '%.*s'\n", lit, (int)s.n, s.p ? s.p : "");
+		fail();
+	}
+}
+
+#define INVITE_BASIC                                                                               \
+	"INVITE sip:+15551234567@198.51.100.10:5060;user=phone SIP/2.0\r\n"                        \
+	"Via: SIP/2.0/UDP 192.0.2.20:5060;branch=z9hG4bK776asdhds;rport\r\n"                      \
+	"Max-Forwards: 70\r\n"                                                                     \
+	"To: <sip:+15551234567@198.51.100.10>\r\n"                                                 \
+	"From: \"Alice\" <sip:+15550001111@192.0.2.20>;tag=1928301774\r\n"                        \
+	"Call-ID: a84b4c76e66710@pc33.example.com\r\n"                                             \
+	"CSeq: 314159 INVITE\r\n"                                                                  \
+	"Contact: <sip:alice@192.0.2.20:5060>\r\n"                                                 \
+	"Content-Type: application/sdp\r\n"                                                        \
+	"Content-Length: 4\r\n"                                                                    \
+	"\r\n"                                                                                     \
+	"v=0\n"
+
+static void test_basic_invite(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(INVITE_BASIC), 0);
+	assert_true(M.is_request);
+	assert_int_equal(M.method, SIP_M_INVITE);
+	assert_int_equal(M.ruri.scheme, SIP_URI_SIP);
+	assert_sv(M.ruri.user, "+15551234567");
+	assert_sv(M.ruri.host, "198.51.100.10");
+	assert_int_equal(M.ruri.port, 5060);
+	assert_true(M.ruri.user_phone);
+	assert_int_equal(M.n_via, 1);
+	assert_sv(M.via[0].transport, "UDP");
+	assert_sv(M.via[0].host, "192.0.2.20");
+	assert_int_equal(M.via[0].port, 5060);
+	assert_sv(M.via[0].branch, "z9hG4bK776asdhds");
+	assert_true(M.via[0].rport_present);
+	assert_int_equal(M.via[0].rport, -1);
+	assert_sv(M.from.display, "\"Alice\"");
+	assert_sv(M.from.tag, "1928301774");
+	assert_false(M.to.has_tag);
+	assert_sv(M.to.uri.user, "+15551234567");
+	assert_sv(M.call_id, "a84b4c76e66710@pc33.example.com");
+	assert_int_equal(M.cseq, 314159);
+	assert_int_equal(M.cseq_method, SIP_M_INVITE);
+	assert_int_equal(M.max_forwards, 70);
+	assert_int_equal(M.content_length, 4);
+	assert_int_equal(M.n_contact, 1);
+	assert_sv(M.body, "v=0\n");
+	assert_non_null(sip_hdr_get(&M, SIP_H_CONTENT_TYPE, 0));
+	assert_sv(sip_hdr_find(&M, "content-type")->value, "application/sdp");
+	assert_sv(sip_hdr_find(&M, "c")->value, "application/sdp");
+	assert_null(sip_hdr_find(&M, "X-Nope"));
+}
+
+static void test_compact_forms(void **state)
+{
+	(void)state;
+	const char *msg = "OPTIONS sip:sbc.example.net SIP/2.0\r\n"
+			  "v: SIP/2.0/TCP client.example.com;branch=z9hG4bKopt1\r\n"
+			  "f: <sip:a@example.com>;tag=aa\r\n"
+			  "t: sip:b@example.net\r\n"
+			  "i: opt-1@client\r\n"
+			  "CSeq: 1 OPTIONS\r\n"
+			  "m: <sip:a@client.example.com;transport=tcp>\r\n"
+			  "k: timer, 100rel\r\n"
+			  "s: hello\r\n"
+			  "o: presence\r\n"
+			  "u: dialog\r\n"
+			  "r: <sip:c@example.org>\r\n"
+			  "x: 1800;refresher=uac\r\n"
+			  "e: gzip\r\n"
+			  "c: text/plain\r\n"
+			  "l: 0\r\n\r\n";
+	assert_int_equal(parse(msg), 0);
+	assert_int_equal(M.method, SIP_M_OPTIONS);
+	assert_sv(M.via[0].transport, "TCP");
+	assert_sv(M.via[0].host, "client.example.com");
+	assert_int_equal(M.via[0].port, 0);
+	assert_sv(M.from.tag, "aa");
+	assert_sv(M.to.uri.user, "b");
+	assert_sv(M.call_id, "opt-1@client");
+	assert_int_equal(M.content_length, 0);
+	assert_sv(sip_hdr_get(&M, SIP_H_SUPPORTED, 0)->value, "timer, 100rel");
+	assert_sv(sip_hdr_get(&M, SIP_H_SUBJECT, 0)->value, "hello");
+	assert_sv(sip_hdr_get(&M, SIP_H_EVENT, 0)->value, "presence");
+	assert_sv(sip_hdr_get(&M, SIP_H_ALLOW_EVENTS, 0)->value, "dialog");
+	assert_sv(sip_hdr_get(&M, SIP_H_REFER_TO, 0)->value, "<sip:c@example.org>");
+	assert_sv(sip_hdr_get(&M, SIP_H_SESSION_EXPIRES, 0)->value, "1800;refresher=uac");
+	assert_sv(sip_hdr_get(&M, SIP_H_CONTENT_ENCODING, 0)->value, "gzip");
+	assert_sv(sip_hdr_get(&M, SIP_H_CONTENT_TYPE, 0)->value, "text/plain");
+	/* m: parsed as Contact with the transport param */
+	sip_naddr na;
+	assert_int_equal(sip_naddr_parse(sip_hdr_get(&M, SIP_H_CONTACT, 0)->value, 1, &na), 0);
+	assert_sv(na.uri.transport, "tcp");
+	assert_sv(M.body, "");
+	/* every compact letter maps both ways */
+	assert_int_equal(sip_header_id(SIP_SV("I")), SIP_H_CALL_ID);
+	assert_int_equal(sip_header_id(SIP_SV("y")), SIP_H_IDENTITY);
+	assert_int_equal(sip_header_id(SIP_SV("n")), SIP_H_IDENTITY_INFO);
+	assert_int_equal(sip_header_id(SIP_SV("a")), SIP_H_ACCEPT_CONTACT);
+	assert_int_equal(sip_header_id(SIP_SV("j")), SIP_H_REJECT_CONTACT);
+	assert_int_equal(sip_header_id(SIP_SV("d")), SIP_H_REQUEST_DISPOSITION);
+	assert_int_equal(sip_header_id(SIP_SV("b")), SIP_H_REFERRED_BY);
+	assert_int_equal(sip_header_id(SIP_SV("q")), SIP_H_OTHER);
+	assert_int_equal(sip_header_id(SIP_SV("cALL-id")), SIP_H_CALL_ID);
+	assert_string_equal(sip_header_name(SIP_H_CSEQ), "CSeq");
+}
+
+/* In the spirit of RFC 4475 3.1.1.1 "wsinv": folding, odd whitespace,
+ * escapes, multi-line Via, unknown headers with unusual characters. */
+static void test_torture_wsinv(void **state)
+{
+	(void)state;
+	const char *msg = "INVITE sip:vivekg@chair-dnrc.example.com;unknownparam SIP/2.0\r\n"
+			  "TO :\r\n"
+			  " sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n\r\n"
+			  "from   : \"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n"
+			  "  ;\r\n"
+			  "  tag = 98asjd8\r\n"
+			  "MaX-fOrWaRdS: 0068\r\n"
+			  "Call-ID: wsinv.ndaksdj@192.0.2.1\r\n"
+			  "Content-Length   : 5\r\n"
+			  "cseq: 0009\r\n"
+			  "  INVITE\r\n"
+			  "Via  : SIP  /   2.0\r\n"
+			  " /UDP\r\n"
+			  "    192.0.2.2;rport;branch=390skdjuw\r\n"
+			  "s :\r\n"
+			  "NewFangledHeader:   newfangled value\r\n"
+			  " continued newfangled value\r\n"
+			  "UnknownHeaderWithUnusualValue: ;;,,;;,;\r\n"
+			  "Content-Type: application/sdp\r\n"
+			  "Route:\r\n"
+			  " <sip:services.example.com;lr;unknownwith=value;unknown-no-value>\r\n"
+			  "v:  SIP  / 2.0  / TCP     spindle.example.com   ;\r\n"
+			  "  branch  =   z9hG4bK9ikj8  ,\r\n"
+			  " SIP  /    2.0   / UDP  192.168.255.111   ; branch=\r\n"
+			  " z9hG4bK30239\r\n"
+			  "m:\"Quoted string \\\"\\\"\" <sip:jdrosen@example.com> ; newparam =\r\n"
+			  "      newvalue ;\r\n"
+			  "  secondparam ; q = 0.33\r\n"
+			  "\r\n"
+			  "v=0\r\n";
+	int r = parse(msg);
+	if (r)
+		print_error("err %s\n", M.err_reason);
+	assert_int_equal(r, 0);
+	assert_int_equal(M.n_via, 3);
+	assert_sv(M.via[0].transport, "UDP");
+	assert_sv(M.via[0].host, "192.0.2.2");
+	assert_sv(M.via[0].branch, "390skdjuw");
+	assert_sv(M.via[1].transport, "TCP");
+	assert_sv(M.via[1].host, "spindle.example.com");
+	assert_sv(M.via[1].branch, "z9hG4bK9ikj8");
+	assert_sv(M.via[2].host, "192.168.255.111");
+	assert_sv(M.via[2].branch, "z9hG4bK30239");
+	assert_sv(M.to.tag, "1918181833n");
+	assert_sv(M.from.tag, "98asjd8");
+	assert_int_equal(M.max_forwards, 68);
+	assert_int_equal(M.cseq, 9);
+	assert_int_equal(M.cseq_method, SIP_M_INVITE);
+	assert_int_equal(M.content_length, 5);
+	assert_sv(M.body, "v=0\r\n");
+	char disp[64];
+	assert_int_equal(sip_unquote(M.from.display, disp, sizeof(disp)), 14);
+	assert_string_equal(disp, "J Rosenberg \\\"");
+	assert_sv(sip_hdr_find(&M, "newfangledheader")->value, "newfangled value\r\n continued newfangled value");
+	const sip_hdr *route = sip_hdr_get(&M, SIP_H_ROUTE, 0);
+	sip_naddr na;
+	assert_int_equal(sip_naddr_parse(route->value, 0, &na), 0);
+	assert_true(na.uri.lr);
+	sip_sv v;
+	assert_int_equal(sip_param_find(na.uri.params, "unknownwith", &v), 1);
+	assert_sv(v, "value");
+	assert_int_equal(sip_param_find(na.uri.params, "UNKNOWN-no-value", &v), 1);
+	assert_int_equal(v.n, 0);
+}
+
+static void test_multiple_values(void **state)
+{
+	(void)state;
+	const char *msg = "SIP/2.0 180 Ringing\r\n"
+			  "Via: SIP/2.0/UDP p1.example.com;branch=z9hG4bKa, SIP/2.0/TLS [2001:db8::5]:5061;branch=z9hG4bKb\r\n"
+			  "Via: SIP/2.0/UDP 192.0.2.9:5070;branch=z9hG4bKc;received=198.51.100.7;rport=40000\r\n"
+			  "From: <sip:a@example.com>;tag=x\r\n"
+			  "To: \"B, the \\\"second\\\"\" <sip:b@example.net>;tag=y\r\n"
+			  "Call-ID: m1\r\n"
+			  "CSeq: 2 INVITE\r\n"
+			  "Contact: <sip:b1@[2001:db8::7]:5080;transport=tls>;q=0.5, \"Two, Three\" <sip:b2@h>\r\n"
+			  "Record-Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n"
+			  "Record-Route: <sip:[2001:db8::1];lr>\r\n"
+			  "Content-Length: 0\r\n\r\n";
+	assert_int_equal(parse(msg), 0);
+	assert_false(M.is_request);
+	assert_int_equal(M.status, 180);
+	assert_sv(M.reason, "Ringing");
+	assert_int_equal(M.n_via, 3);
+	assert_sv(M.via[1].transport, "TLS");
+	assert_true(M.via[1].host_v6);
+	assert_sv(M.via[1].host, "2001:db8::5");
+	assert_int_equal(M.via[1].port, 5061);
+	assert_sv(M.via[2].received, "198.51.100.7");
+	assert_int_equal(M.via[2].rport, 40000);
+	assert_sv(M.to.tag, "y");
+	assert_int_equal(M.n_contact, 2);
+	/* iterate Record-Route values across two lines */
+	unsigned n = 0;
+	for (unsigned i = 0; sip_hdr_get(&M, SIP_H_RECORD_ROUTE, i); i++) {
+		sip_sv rest = sip_hdr_get(&M, SIP_H_RECORD_ROUTE, i)->value, one;
+		while (sip_next_value(&rest, &one) == 1)
+			n++;
+	}
+	assert_int_equal(n, 3);
+	sip_sv rest = sip_hdr_get(&M, SIP_H_CONTACT, 0)->value, one;
+	sip_naddr na;
+	assert_int_equal(sip_next_value(&rest, &one), 1);
+	assert_int_equal(sip_naddr_parse(one, 1, &na), 0);
+	assert_true(na.uri.host_v6);
+	assert_sv(na.uri.host, "2001:db8::7");
+	assert_int_equal(na.uri.port, 5080);
+	assert_int_equal(sip_next_value(&rest, &one), 1);
+	assert_int_equal(sip_naddr_parse(one, 1, &na), 0);
+	assert_sv(na.display, "\"Two, Three\"");
+	assert_int_equal(sip_next_value(&rest, &one), 0);
+	/* empty elements are errors */
+	rest = SIP_SV("a,,b");
+	assert_int_equal(sip_next_value(&rest, &one), 1);
+	assert_int_equal(sip_next_value(&rest, &one), sbc_err_sip(400));
+	rest = SIP_SV("a,");
+	assert_int_equal(sip_next_value(&rest, &one), sbc_err_sip(400));
+	rest = SIP_SV("\"open, a");
+	assert_int_equal(sip_next_value(&rest, &one), sbc_err_sip(400));
+}
+
+static void test_uris(void **state)
+{
+	sip_uri u;
+	sip_sv v;
+	(void)state;
+	assert_int_equal(sip_uri_parse(SIP_SV("tel:+1-201-555-0123;phone-context=+1"), &u), 0);
+	assert_int_equal(u.scheme, SIP_URI_TEL);
+	assert_sv(u.user, "+1-201-555-0123");
+	assert_int_equal(sip_param_find(u.params, "phone-context", &v), 1);
+	assert_sv(v, "+1");
+	assert_int_equal(sip_uri_parse(SIP_SV("SIPS:Bob:secret@Example.COM:5061;Transport=TLS?subject=x"), &u), 0);
+	assert_int_equal(u.scheme, SIP_URI_SIPS);
+	assert_sv(u.user, "Bob");
+	assert_sv(u.password, "secret");
+	assert_sv(u.host, "Example.COM");
+	assert_int_equal(u.port, 5061);
+	assert_sv(u.transport, "TLS");
+	assert_sv(u.headers, "subject=x");
+	/* ';' and escapes in the user part (RFC 4475 "semiuri"/"esc01") */
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:user;par=u%40example.net@example.com"), &u), 0);
+	assert_sv(u.user, "user;par=u%40example.net");
+	assert_sv(u.host, "example.com");
+	char un[64];
+	assert_int_equal(sip_unescape(u.user, un, sizeof(un)), 22);
+	assert_string_equal(un, "user;par=u@example.net");
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:%61lice@atlanta.com;maddr=239.255.255.1;ttl=15"), &u), 0);
+	assert_sv(u.maddr, "239.255.255.1");
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:[2001:db8::10]:5070;lr"), &u), 0);
+	assert_true(u.host_v6);
+	assert_true(u.lr);
+	assert_int_equal(u.port, 5070);
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:[::ffff:192.0.2.1]"), &u), 0);
+	/* errors */
+	assert_int_equal(sip_uri_parse(SIP_SV("http://example.com/"), &u), sbc_err_sip(416));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@[2001:db8::1"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@[zz::1]"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@host:99999"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@host:"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@300.1.1.1"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:%G1@host"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:a b@host"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@b@host"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:@host"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:host;transport="), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("tel:"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("tel:+1 555"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV(":nothing"), &u), sbc_err_sip(400));
+}
+
+static void test_ipv6_and_case(void **state)
+{
+	(void)state;
+	const char *msg = "BYE sip:[2001:db8::10]:5070;TRANSPORT=udp SIP/2.0\r\n"
+			  "VIA: sip/2.0/udp [2001:db8::9:1];BRANCH=z9hG4bKas3;Received=2001:db8::9:255;RPORT\r\n"
+			  "FROM: <sip:a@[2001:db8::9:1]>;TAG=t1\r\n"
+			  "to: <sip:b@[2001:db8::10]>;tag=t2\r\n"
+			  "CALL-ID: v6call\r\n"
+			  "cseq: 2 BYE\r\n"
+			  "CONTENT-LENGTH: 0\r\n\r\n";
+	assert_int_equal(parse(msg), 0);
+	assert_int_equal(M.method, SIP_M_BYE);
+	assert_sv(M.ruri.host, "2001:db8::10");
+	assert_sv(M.ruri.transport, "udp");
+	assert_sv(M.via[0].branch, "z9hG4bKas3");
+	assert_sv(M.via[0].received, "2001:db8::9:255");
+	assert_true(M.via[0].rport_present);
+	assert_sv(M.from.tag, "t1");
+	assert_sv(M.to.tag, "t2");
+	/* methods are case-sensitive: "bye" is an extension method */
+	const char *lc = "bye sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+			 "To: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 bye\r\n\r\n";
+	assert_int_equal(parse(lc), 0);
+	assert_int_equal(M.method, SIP_M_UNKNOWN);
+	assert_sv(M.method_name, "bye");
+}
+
+static void test_tolerated_oddities(void **state)
+{
+	(void)state;
+	/* leading CRLFs, LF-only line ends, unknown method, unknown To scheme,
+	 * extra bytes after Content-Length (datagram), empty reason phrase */
+	const char *msg = "\r\n\r\nNEWMETHOD sip:x@example.com SIP/2.0\n"
+			  "Via: SIP/2.0/SCTP h.example.com;branch=z9hG4bKn\n"
+			  "From: <sip:a@example.com>;tag=1\n"
+			  "To: <http://example.com/b>\n"
+			  "Call-ID: nm\n"
+			  "CSeq: 8 NEWMETHOD\n"
+			  "Content-Length: 2\n"
+			  "\n"
+			  "okEXTRA";
+	assert_int_equal(parse(msg), 0);
+	assert_int_equal(M.method, SIP_M_UNKNOWN);
+	assert_int_equal(M.to.uri.scheme, SIP_URI_NONE);
+	assert_sv(M.body, "ok");
+	assert_int_equal(M.len, strlen(msg) - 5);
+	assert_int_equal(parse("SIP/2.0 100 \r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+			       "To: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n"),
+			 0);
+	assert_int_equal(M.status, 100);
+	assert_int_equal(M.reason.n, 0);
+	/* UTF-8 reason phrase */
+	assert_int_equal(parse("SIP/2.0 486 Occup\xc3\xa9\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+			       "To: <sip:a@b>;tag=2\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n"),
+			 0);
+	assert_int_equal(M.status, 486);
+	/* no Content-Length: the body is the rest of the datagram */
+	assert_int_equal(parse("MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+			       "To: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\n\r\nhello"),
+			 0);
+	assert_sv(M.body, "hello");
+	assert_int_equal(M.content_length, -1);
+}
+
+struct bad_case {
+	const char *name;
+	int status;
+	const char *reason;
+	const char *msg;
+};
+
+#define VIA "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n"
+#define FROM "From: <sip:a@example.com>;tag=1\r\n"
+#define TO "To: <sip:b@example.com>\r\n"
+#define CID "Call-ID: c1\r\n"
+#define CSEQ "CSeq: 1 INVITE\r\n"
+#define RL "INVITE sip:b@example.com SIP/2.0\r\n"
+
+static const struct bad_case bad_cases[] = {
+	{"empty", 400, "empty message", ""},
+	{"only CRLF", 400, "no start line", "\r\n\r\n"},
+	{"missing Call-ID", 400, "missing Call-ID", RL VIA FROM TO CSEQ "\r\n"},
+	{"missing Via", 400, "missing Via", RL FROM TO CID CSEQ "\r\n"},
+	{"missing From", 400, "missing From", RL VIA TO CID CSEQ "\r\n"},
+	{"missing To", 400, "missing To", RL VIA FROM CID CSEQ "\r\n"},
+	{"missing CSeq", 400, "missing CSeq", RL VIA FROM TO CID "\r\n"},
+	{"two From", 400, "multiple From", RL VIA FROM FROM TO CID CSEQ "\r\n"},
+	{"two To values", 400, "multiple To", RL VIA FROM "To: <sip:b@x>, <sip:c@x>\r\n" CID CSEQ "\r\n"},
+	{"two Call-ID", 400, "multiple Call-ID", RL VIA FROM TO CID "i: c2\r\n" CSEQ "\r\n"},
+	{"Call-ID with space", 400, "bad Call-ID", RL VIA FROM TO "Call-ID: a b\r\n" CSEQ "\r\n"},
+	{"Call-ID two @", 400, "bad Call-ID", RL VIA FROM TO "Call-ID: a@b@c\r\n" CSEQ "\r\n"},
+	{"CSeq not a number", 400, "bad CSeq", RL VIA FROM TO CID "CSeq: abc INVITE\r\n\r\n"},
+	{"CSeq too big", 400, "bad CSeq", RL VIA FROM TO CID "CSeq: 4294967296 INVITE\r\n\r\n"},
+	{"CSeq no method", 400, "bad CSeq", RL VIA FROM TO CID "CSeq: 1\r\n\r\n"},
+	{"CSeq method mismatch", 400, "CSeq method does not match", RL VIA FROM TO CID "CSeq: 1 ACK\r\n\r\n"},
+	{"Content-Length larger", 400, "Content-Length larger than the body",
+	 RL VIA FROM TO CID CSEQ "Content-Length: 9999\r\n\r\nv=0"},
+	{"negative Content-Length", 400, "bad Content-Length", RL VIA FROM TO CID CSEQ "l: -5\r\n\r\n"},
+	{"two Content-Length", 400, "multiple Content-Length",
+	 RL VIA FROM TO CID CSEQ "Content-Length: 0\r\nl: 0\r\n\r\n"},
+	{"Max-Forwards huge", 400, "bad Max-Forwards", RL VIA FROM TO CID CSEQ "Max-Forwards: 300\r\n\r\n"},
+	{"Max-Forwards text", 400, "bad Max-Forwards", RL VIA FROM TO CID CSEQ "Max-Forwards: ten\r\n\r\n"},
+	{"version 7", 505, "version not supported", "INVITE sip:b@example.com SIP/7.0\r\n" VIA FROM TO CID CSEQ "\r\n"},
+	{"response version 3", 505, "version not supported", "SIP/3.0 200 OK\r\n" VIA FROM TO CID CSEQ "\r\n"},
+	{"http Request-URI", 416, "unsupported URI scheme", "INVITE http://example.com/ SIP/2.0\r\n" VIA FROM TO CID CSEQ "\r\n"},
+	{"angle Request-URI", 400, "bad Request-URI", "INVITE <sip:b@example.com> SIP/2.0\r\n" VIA FROM TO CID CSEQ "\r\n"},
+	{"extra spaces in request line", 400, "bad request line",
+	 "INVITE  sip:b@example.com SIP/2.0\r\n" VIA FROM TO CID CSEQ "\r\n"},
+	{"trailing space after version", 400, "bad request line",
+	 "INVITE sip:b@example.com SIP/2.0 \r\n" VIA FROM TO CID CSEQ "\r\n"},
+	{"escaped space in ruri", 400, "bad Request-URI", "INVITE sip:b%2@example.com SIP/2.0\r\n" VIA FROM TO CID CSEQ "\r\n"},
+	{"no SIP version", 400, "bad request line", "INVITE sip:b@example.com\r\n" VIA FROM TO CID CSEQ "\r\n"},
+	{"bad method chars", 400, "bad method", "IN(VITE sip:b@example.com SIP/2.0\r\n" VIA FROM TO CID CSEQ "\r\n"},
+	{"status 99", 400, "bad status code", "SIP/2.0 99 Low\r\n" VIA FROM TO CID CSEQ "\r\n"},
+	{"status 700", 400, "bad status code", "SIP/2.0 700 High\r\n" VIA FROM TO CID CSEQ "\r\n"},
+	{"status 2000", 400, "bad status code", "SIP/2.0 2000 OK\r\n" VIA FROM TO CID CSEQ "\r\n"},
+	{"Via bad IPv6", 400, "bad Via", RL "Via: SIP/2.0/UDP [2001:db8::1;branch=z9hG4bK1\r\n" FROM TO CID CSEQ "\r\n"},
+	{"Via no sent-by", 400, "bad Via", RL "Via: SIP/2.0/UDP\r\n" FROM TO CID CSEQ "\r\n"},
+	{"Via bad protocol", 400, "bad Via", RL "Via: SIP/3.0/UDP h;branch=z9hG4bK1\r\n" FROM TO CID CSEQ "\r\n"},
+	{"Via empty branch", 400, "bad Via", RL "Via: SIP/2.0/UDP h;branch=\r\n" FROM TO CID CSEQ "\r\n"},
+	{"Via bad rport", 400, "bad Via", RL "Via: SIP/2.0/UDP h;rport=99999\r\n" FROM TO CID CSEQ "\r\n"},
+	{"Via empty value", 400, "bad Via", RL "Via:\r\n" FROM TO CID CSEQ "\r\n"},
+	{"Via trailing comma", 400, "bad Via", RL "Via: SIP/2.0/UDP h;branch=z9hG4bK1,\r\n" FROM TO CID CSEQ "\r\n"},
+	{"From unterminated quote", 400, "bad From", RL VIA "From: \"Alice <sip:a@b>;tag=1\r\n" TO CID CSEQ "\r\n"},
+	{"To missing >", 400, "bad To", RL VIA FROM "To: <sip:b@example.com\r\n" CID CSEQ "\r\n"},
+	{"To stray >", 400, "bad To", RL VIA FROM "To: sip:b@example.com>\r\n" CID CSEQ "\r\n"},
+	{"To empty tag", 400, "bad To", RL VIA FROM "To: <sip:b@example.com>;tag=\r\n" CID CSEQ "\r\n"},
+	{"To bad display", 400, "bad To", RL VIA FROM "To: Bob@home <sip:b@example.com>\r\n" CID CSEQ "\r\n"},
+	{"From junk after >", 400, "bad From", RL VIA "From: <sip:a@b> junk;tag=1\r\n" TO CID CSEQ "\r\n"},
+	{"Contact star and more", 400, "bad Contact", RL VIA FROM TO CID CSEQ "Contact: *, <sip:a@b>\r\n\r\n"},
+	{"Contact bad uri", 400, "bad Contact", RL VIA FROM TO CID CSEQ "Contact: <sip:a@[::1>\r\n\r\n"},
+	{"Route without <>", 400, "bad Route", RL VIA FROM TO CID CSEQ "Route: sip:p@example.com\r\n\r\n"},
+	{"Record-Route bad", 400, "bad Record-Route", RL VIA FROM TO CID CSEQ "Record-Route: <sip:p@>\r\n\r\n"},
+	{"NUL in header", 400, "bad character in header", RL VIA FROM TO "Call-ID: a\0b\r\n" CSEQ "\r\n"},
+	{"header without colon", 400, "bad header line", RL VIA FROM TO CID CSEQ "Garbage line\r\n\r\n"},
+	{"empty header name", 400, "bad header name", RL VIA FROM TO CID CSEQ ": value\r\n\r\n"},
+	{"continuation first", 400, "continuation line without a header", RL " folded\r\n" VIA FROM TO CID CSEQ "\r\n"},
+	{"no empty line", 400, "no empty line after headers", RL VIA FROM TO CID CSEQ},
+	{"no line end", 400, "no start line", "INVITE sip:b@example.com SIP/2.0"},
+	{"control char in start line", 400, "bad character in start line", "INVITE sip:b@exa\x01mple.com SIP/2.0\r\n" VIA FROM TO CID CSEQ "\r\n"},
+	{"bare CR in header", 400, "bad character in header", RL VIA FROM TO "Call-ID: a\rb\r\n" CSEQ "\r\n"},
+};
+
+static void test_bad_messages(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		size_t len = strlen(c->msg);
+		if (strcmp(c->name, "NUL in header") == 0)
+			len = sizeof(RL VIA FROM TO "Call-ID: a\0b\r\n" CSEQ "\r\n") - 1;
+		int r = sip_parse(c->msg, len, &M);
+		if (r != sbc_err_sip(c->status) || !M.err_reason || strcmp(M.err_reason, c->reason) != 0) {
+			print_error("case '%s': got %d (%s), want %d (%s)\n", c->name, sbc_err_sip_status(r),
+				    M.err_reason ? M.err_reason : "-", c->status, c->reason);
+			fail();
+		}
+	}
+}
+
+static void test_too_many(void **state)
+{
+	(void)state;
+	static char buf[16384];
+	sip_buf b;
+	sip_buf_init(&b, buf, sizeof(buf));
+	sip_buf_str(&b, RL VIA FROM TO CID CSEQ);
+	for (int i = 0; i < SIP_MAX_HEADERS; i++)
+		sip_buf_printf(&b, "X-H%d: %d\r\n", i, i);
+	sip_buf_str(&b, "\r\n");
+	assert_true(sip_buf_end(&b) > 0);
+	assert_int_equal(sip_parse(buf, b.len, &M), sbc_err_sip(513));
+	assert_string_equal(M.err_reason, "too many headers");
+
+	sip_buf_init(&b, buf, sizeof(buf));
+	sip_buf_str(&b, RL FROM TO CID CSEQ "Via: SIP/2.0/UDP a;branch=z9hG4bK0");
+	for (int i = 1; i <= SIP_MAX_VIA; i++)
+		sip_buf_printf(&b, ", SIP/2.0/UDP a%d;branch=z9hG4bK%d", i, i);
+	sip_buf_str(&b, "\r\n\r\n");
+	assert_true(sip_buf_end(&b) > 0);
+	assert_int_equal(sip_parse(buf, b.len, &M), sbc_err_sip(513));
+	assert_string_equal(M.err_reason, "too many Via");
+}
+
+/* Every prefix of a valid message is either valid or a clean error, and
+ * never reads past its end (ASan checks with a heap copy of exact size). */
+static void test_truncations(void **state)
+{
+	(void)state;
+	const char *msg = INVITE_BASIC;
+	size_t len = strlen(msg);
+	unsigned ok = 0;
+	for (size_t n = 0; n <= len; n++) {
+		char *copy = malloc(n ? n : 1);
+		memcpy(copy, msg, n);
+		int r = sip_parse(copy, n, &M);
+		if (r == 0)
+			ok++;
+		else
+			assert_true(sbc_err_sip_status(r) >= 400);
+		free(copy);
+	}
+	assert_int_equal(ok, 1); /* only the whole message: Content-Length 4 */
+}
+
+static void test_build_response(void **state)
+{
+	(void)state;
+	static char req[2048];
+	char out[2048];
+	strcpy(req, "INVITE sip:b@example.com SIP/2.0\r\n"
+		    "Via: SIP/2.0/UDP p1.example.com;branch=z9hG4bKa, SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKb\r\n"
+		    "Via: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKc;rport=5060;received=192.0.2.99\r\n"
+		    "From: Alice <sip:a@example.com>;tag=1\r\n" TO CID CSEQ "Max-Forwards: 70\r\n\r\n");
+	assert_int_equal(parse(req), 0);
+	sip_resp_opts o = {.to_tag = SIP_SV("sbc1"), .contact = SIP_SV("<sip:sbc@192.0.2.50>"),
+			   .content_type = SIP_SV("application/sdp"), .body = SIP_SV("v=0\r\n")};
+	sip_sv extra[] = {SIP_SV("Server: sbc")};
+	o.extra = extra;
+	o.n_extra = 1;
+	int n = sip_build_response(&M, 200, NULL, &o, out, sizeof(out));
+	assert_true(n > 0);
+	assert_int_equal((size_t)n, strlen(out));
+	assert_non_null(strstr(out, "SIP/2.0 200 OK\r\n"));
+	assert_non_null(strstr(out, "To: <sip:b@example.com>;tag=sbc1\r\n"));
+	assert_non_null(strstr(out, "Server: sbc\r\n"));
+	static sip_msg R;
+	assert_int_equal(sip_parse(out, (size_t)n, &R), 0);
+	assert_int_equal(R.status, 200);
+	assert_int_equal(R.n_via, 3);
+	assert_sv(R.via[0].branch, "z9hG4bKa");
+	assert_sv(R.via[2].received, "192.0.2.99");
+	assert_sv(R.to.tag, "sbc1");
+	assert_sv(R.from.tag, "1");
+	assert_int_equal(R.cseq, 1);
+	assert_sv(R.body, "v=0\r\n");
+	/* 100 Trying never gets a tag */
+	n = sip_build_response(&M, 100, NULL, &o, out, sizeof(out));
+	assert_true(n > 0);
+	assert_null(strstr(out, "tag=sbc1"));
+	/* bounded: every smaller capacity fails cleanly without overrun */
+	int full = sip_build_response(&M, 488, "Not Acceptable Here", &o, out, sizeof(out));
+	assert_true(full > 0);
+	for (int cap = 0; cap < full; cap++) {
+		char small[2048];
+		memset(small, 0x5a, sizeof(small));
+		assert_int_equal(sip_build_response(&M, 488, "Not Acceptable Here", &o, small, (size_t)cap), -ENOSPC);
+		for (size_t k = (size_t)cap; k < sizeof(small); k++)
+			assert_int_equal((unsigned char)small[k], 0x5a);
+	}
+	/* header injection refused */
+	assert_int_equal(sip_build_response(&M, 403, "Forbidden\r\nX-Evil: 1", NULL, out, sizeof(out)), -EINVAL);
+	sip_sv evil[] = {SIP_SV("X-A: 1\r\nX-Evil: 2")};
+	sip_resp_opts oe = {.extra = evil, .n_extra = 1};
+	assert_int_equal(sip_build_response(&M, 403, NULL, &oe, out, sizeof(out)), -EINVAL);
+	sip_resp_opts ot = {.to_tag = SIP_SV("x\r\nEvil: 1")};
+	assert_int_equal(sip_build_response(&M, 403, NULL, &ot, out, sizeof(out)), -EINVAL);
+	assert_int_equal(sip_build_response(&M, 99, NULL, NULL, out, sizeof(out)), -EINVAL);
+	assert_string_equal(sip_reason_phrase(503), "Service Unavailable");
+}
+
+static void test_build_request_ack_cancel(void **state)
+{
+	(void)state;
+	char out[2048], ack[1024], can[1024];
+	char branch[64], tag[40];
+	assert_int_equal(sip_gen_token("z9hG4bK", 1, 0xabcdef, branch, sizeof(branch)), 39);
+	assert_int_equal(sip_gen_token("", 2, 3, tag, sizeof(tag)), 32);
+	assert_int_equal(sip_gen_token("z9hG4bK", 1, 2, branch, 10), -ENOSPC);
+	assert_int_equal(sip_gen_token("z9hG4bK", 1, 0xabcdef, branch, sizeof(branch)), 39);
+	sip_sv routes[] = {SIP_SV("<sip:p1.example.net;lr>")};
+	sip_sv extra[] = {SIP_SV("Supported: timer"), SIP_SV("Session-Expires: 1800")};
+	sip_req_spec s = {
+		.method = SIP_M_INVITE,
+		.ruri = SIP_SV("sip:+4930123@carrier.example.net;user=phone"),
+		.via_transport = SIP_SV("TLS"),
+		.via_host = SIP_SV("[2001:db8::50]"),
+		.via_port = 5061,
+		.branch = {branch, 39},
+		.rport = 1,
+		.from = SIP_SV("<sip:+155500011@sbc.example.com>;tag=f1"),
+		.to = SIP_SV("<sip:+4930123@carrier.example.net>"),
+		.call_id = SIP_SV("b-leg-1@sbc"),
+		.cseq = 1,
+		.max_forwards = -1,
+		.contact = SIP_SV("<sip:sbc@[2001:db8::50]:5061;transport=tls>"),
+		.route = routes,
+		.n_route = 1,
+		.extra = extra,
+		.n_extra = 2,
+		.content_type = SIP_SV("application/sdp"),
+		.body = SIP_SV("v=0\r\n"),
+	};
+	int n = sip_build_request(&s, out, sizeof(out));
+	assert_true(n > 0);
+	static sip_msg R, A;
+	assert_int_equal(sip_parse(out, (size_t)n, &R), 0);
+	assert_int_equal(R.method, SIP_M_INVITE);
+	assert_sv(R.via[0].transport, "TLS");
+	assert_sv(R.via[0].host, "2001:db8::50");
+	assert_int_equal(R.via[0].port, 5061);
+	assert_sv(R.via[0].branch, branch);
+	assert_int_equal(R.max_forwards, 70);
+	assert_int_equal(R.content_length, 5);
+	assert_sv(sip_hdr_get(&R, SIP_H_SESSION_EXPIRES, 0)->value, "1800");
+	/* bounded */
+	for (int cap = 0; cap < n; cap++)
+		assert_int_equal(sip_build_request(&s, out + 1024, (size_t)cap), -ENOSPC);
+	n = sip_build_request(&s, out, sizeof(out));
+	/* ACK for a 486 */
+	const char *rsp = "SIP/2.0 486 Busy Here\r\n"
+			  "Via: SIP/2.0/TLS [2001:db8::50]:5061;branch=z9hG4bK00000000000000010000000000abcdef;rport\r\n"
+			  "From: <sip:+155500011@sbc.example.com>;tag=f1\r\n"
+			  "To: <sip:+4930123@carrier.example.net>;tag=callee9\r\n"
+			  "Call-ID: b-leg-1@sbc\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+	assert_int_equal(sip_parse(rsp, strlen(rsp), &A), 0);
+	int an = sip_build_ack_non2xx(&R, &A, ack, sizeof(ack));
+	assert_true(an > 0);
+	static sip_msg K;
+	assert_int_equal(sip_parse(ack, (size_t)an, &K), 0);
+	assert_int_equal(K.method, SIP_M_ACK);
+	assert_sv(K.ruri_text, "sip:+4930123@carrier.example.net;user=phone");
+	assert_sv(K.via[0].branch, branch);
+	assert_sv(K.to.tag, "callee9");
+	assert_int_equal(K.cseq, 1);
+	assert_int_equal(K.cseq_method, SIP_M_ACK);
+	assert_non_null(sip_hdr_get(&K, SIP_H_ROUTE, 0));
+	int cn = sip_build_cancel(&R, can, sizeof(can));
+	assert_true(cn > 0);
+	assert_int_equal(sip_parse(can, (size_t)cn, &K), 0);
+	assert_int_equal(K.method, SIP_M_CANCEL);
+	assert_false(K.to.has_tag);
+	assert_sv(K.via[0].branch, branch);
+	assert_int_equal(sip_build_ack_non2xx(&R, &R, ack, sizeof(ack)), -EINVAL);
+	/* injection through the Request-URI is refused */
+	s.ruri = SIP_SV("sip:a@b SIP/2.0\r\nX: y");
+	assert_int_equal(sip_build_request(&s, out, sizeof(out)), -EINVAL);
+	s.ruri = SIP_SV("sip:a@b");
+	s.from = SIP_SV("<sip:a@b>\r\nX-Evil: 1");
+	assert_int_equal(sip_build_request(&s, out, sizeof(out)), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_basic_invite),
+		cmocka_unit_test(test_compact_forms),
+		cmocka_unit_test(test_torture_wsinv),
+		cmocka_unit_test(test_multiple_values),
+		cmocka_unit_test(test_uris),
+		cmocka_unit_test(test_ipv6_and_case),
+		cmocka_unit_test(test_tolerated_oddities),
+		cmocka_unit_test(test_bad_messages),
+		cmocka_unit_test(test_too_many),
+		cmocka_unit_test(test_truncations),
+		cmocka_unit_test(test_build_response),
+		cmocka_unit_test(test_build_request_ack_cancel),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
