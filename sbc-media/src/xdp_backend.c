@@ -1,0 +1,751 @@
+/* sbc-media — AF_XDP data path (see xdp_backend.h). */
+#include "xdp_backend.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <xdp/xsk.h>
+
+#include "sbc/err.h"
+#include "sbc/log.h"
+#include "xdp_neigh.h"
+#include "xdp_pkt.h"
+
+#define DEFAULT_RING 1024
+#define DEFAULT_FRAME 2048
+#define IDLE_SPINS 8          /* empty rounds before sleeping in poll() */
+#define MAINTAIN_EVERY_MS 100 /* neighbour housekeeping */
+#define KICK_RETRIES 64       /* copy mode sends 32 per sendto */
+
+typedef struct xdp_ifc {
+	char name[IF_NAMESIZE];
+	int ifindex;
+	uint8_t mac[6];
+	sbc_addr addrs[MED_XDP_MAX_ADDRS * 2];
+	unsigned naddrs;
+	struct bpf_object *obj;
+	int link_fd;
+	int xsks_fd, ports_fd, stats_fd;
+	bool native;
+} xdp_ifc;
+
+struct med_xdp {
+	med_xdp_config cfg;
+	xdp_ifc ifs[MED_XDP_MAX_IFS];
+	unsigned nifs;
+	bool native; /* every interface in native mode */
+};
+
+typedef struct xdp_sock {
+	struct xsk_socket *xsk;
+	int fd;
+	xdp_ifc *ifc;
+	struct xsk_ring_cons rx;
+	struct xsk_ring_prod tx;
+	struct xsk_ring_prod fq;
+	struct xsk_ring_cons cq;
+	uint32_t tx_reserved;    /* reserved this round, not yet submitted */
+	uint32_t tx_outstanding; /* submitted, not yet completed */
+	bool in_map;
+} xdp_sock;
+
+struct med_xdp_worker {
+	med_xdp *x;
+	unsigned queue;
+	uint8_t *area;
+	size_t area_len;
+	struct xsk_umem *umem;
+	uint32_t frame_size, ring;
+	uint64_t *free_frames; /* stack of frame base addresses */
+	uint32_t nfree, nframes;
+	xdp_sock socks[MED_XDP_MAX_IFS];
+	unsigned nsocks;
+	med_xdp_neigh *neigh;
+	uint64_t next_maint_ms;
+	unsigned idle_rounds;
+	med_xdp_worker_stats st;
+	struct pollfd pfd[MED_XDP_MAX_IFS];
+};
+
+static void why_set(char *why, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void why_set(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* libbpf prints through this: quiet unless debugging. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	if (level == LIBBPF_DEBUG && !sbc_log_enabled(SBC_LOG_DEBUG))
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = 0;
+	if (sbc_log_enabled(SBC_LOG_DEBUG))
+		SBC_DEBUG("libbpf: %s", line);
+	return 0;
+}
+
+static int if_mac(const char *name, uint8_t mac[6])
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		ret = -errno;
+	else
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	return ret;
+}
+
+static void ifc_close(xdp_ifc *f)
+{
+	if (f->link_fd >= 0)
+		close(f->link_fd); /* the kernel detaches the program with the link */
+	f->link_fd = -1;
+	if (f->obj)
+		bpf_object__close(f->obj);
+	f->obj = NULL;
+}
+
+static int ifc_open(med_xdp *x, xdp_ifc *f, const med_xdp_if_config *ic, char *why,
+		    size_t whylen)
+{
+	struct med_xdp_cfg pc;
+	struct bpf_program *prog;
+	struct bpf_map *m;
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	f->link_fd = -1;
+	snprintf(f->name, sizeof(f->name), "%s", ic->name);
+	f->ifindex = (int)if_nametoindex(ic->name);
+	if (!f->ifindex) {
+		why_set(why, whylen, "interface %s: %s", ic->name, strerror(errno));
+		return -ENODEV;
+	}
+	ret = if_mac(f->name, f->mac);
+	if (ret) {
+		why_set(why, whylen, "interface %s: no MAC address (%s)", f->name, strerror(-ret));
+		return ret;
+	}
+
+	memset(&pc, 0, sizeof(pc));
+	pc.enabled = 1;
+	pc.flags = x->cfg.port_filter ? MED_XDP_F_PORTMAP : 0;
+	pc.port_min = x->cfg.port_min;
+	pc.port_max = x->cfg.port_max;
+	for (unsigned i = 0; i < ic->naddrs && i < MED_XDP_MAX_ADDRS * 2; i++) {
+		const sbc_addr *a = &ic->addrs[i];
+		if (a->sa.sa_family == AF_INET && pc.n4 < MED_XDP_MAX_ADDRS)
+			pc.addr4[pc.n4++] = a->in4.sin_addr.s_addr;
+		else if (a->sa.sa_family == AF_INET6 && pc.n6 < MED_XDP_MAX_ADDRS)
+			memcpy(pc.addr6[pc.n6++], &a->in6.sin6_addr, 16);
+		else {
+			why_set(why, whylen, "interface %s: too many media addresses", f->name);
+			return SBC_E_LIMIT;
+		}
+		f->addrs[f->naddrs++] = *a;
+	}
+
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "med_xdp");
+	f->obj = bpf_object__open_mem(med_xdp_bpf_obj,
+				      (size_t)(med_xdp_bpf_obj_end - med_xdp_bpf_obj), &oo);
+	if (!f->obj) {
+		ret = -errno;
+		why_set(why, whylen, "XDP program: cannot open the embedded object (%s)",
+			strerror(errno));
+		return ret;
+	}
+	ret = bpf_object__load(f->obj);
+	if (ret) {
+		why_set(why, whylen, "XDP program: the kernel refused to load it (%s)",
+			strerror(-ret));
+		goto Fail;
+	}
+	m = bpf_object__find_map_by_name(f->obj, "med_cfg");
+	if (!m || bpf_map__value_size(m) != sizeof(pc)) {
+		why_set(why, whylen, "XDP program: med_cfg map missing or of another layout");
+		ret = SBC_E_STATE;
+		goto Fail;
+	}
+	uint32_t zero = 0;
+	ret = bpf_map_update_elem(bpf_map__fd(m), &zero, &pc, 0);
+	if (ret) {
+		ret = -errno;
+		why_set(why, whylen, "XDP program: config map update: %s", strerror(errno));
+		goto Fail;
+	}
+	f->xsks_fd = bpf_object__find_map_fd_by_name(f->obj, "med_xsks");
+	f->ports_fd = bpf_object__find_map_fd_by_name(f->obj, "med_ports");
+	f->stats_fd = bpf_object__find_map_fd_by_name(f->obj, "med_stats");
+	prog = bpf_object__find_program_by_name(f->obj, "med_xdp_rx");
+	if (f->xsks_fd < 0 || f->ports_fd < 0 || f->stats_fd < 0 || !prog) {
+		why_set(why, whylen, "XDP program: maps or program missing from the object");
+		ret = SBC_E_STATE;
+		goto Fail;
+	}
+
+	/* Native first, generic as the last resort. bpf_link: detached by the
+	 * kernel when the fd closes, whatever way the process ends. */
+	int modes[2], nmodes = 0, err_native = 0;
+	if (x->cfg.attach != MED_XDP_ATTACH_GENERIC)
+		modes[nmodes++] = XDP_FLAGS_DRV_MODE;
+	if (x->cfg.attach != MED_XDP_ATTACH_NATIVE)
+		modes[nmodes++] = XDP_FLAGS_SKB_MODE;
+	for (int i = 0; i < nmodes; i++) {
+		LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = (uint32_t)modes[i]);
+		f->link_fd = bpf_link_create(bpf_program__fd(prog), f->ifindex, BPF_XDP, &lo);
+		if (f->link_fd >= 0) {
+			f->native = modes[i] == XDP_FLAGS_DRV_MODE;
+			break;
+		}
+		ret = -errno;
+		if (modes[i] == XDP_FLAGS_DRV_MODE)
+			err_native = ret;
+	}
+	if (f->link_fd < 0) {
+		uint32_t other = 0;
+		bpf_xdp_query_id(f->ifindex, 0, &other);
+		if (other)
+			why_set(why, whylen, "interface %s already has an XDP program (id %u)",
+				f->name, other);
+		else
+			why_set(why, whylen, "interface %s: cannot attach XDP (%s%s%s)", f->name,
+				strerror(-ret), err_native ? "; native: " : "",
+				err_native ? strerror(-err_native) : "");
+		goto Fail;
+	}
+	if (!f->native && err_native)
+		SBC_NOTICE("xdp: %s: native mode refused (%s), generic (SKB) mode in use",
+			   f->name, strerror(-err_native));
+	return 0;
+Fail:
+	ifc_close(f);
+	return ret < 0 ? ret : SBC_E_STATE;
+}
+
+int med_xdp_open(med_xdp **out, const med_xdp_config *cfg, char *why, size_t whylen)
+{
+	med_xdp *x;
+	int ret;
+
+	*out = NULL;
+	if (!cfg->nifs || cfg->nifs > MED_XDP_MAX_IFS || cfg->port_min > cfg->port_max ||
+	    !cfg->port_min) {
+		why_set(why, whylen, "XDP configuration: %s",
+			!cfg->nifs ? "no interface" : "bad port range or interface count");
+		return SBC_E_CONFIG;
+	}
+	uint32_t fs = cfg->frame_size ? cfg->frame_size : DEFAULT_FRAME;
+	if (fs < 2048 || (fs & (fs - 1)) || fs > 65536) {
+		why_set(why, whylen, "XDP configuration: frame size %u is not a power of two >= 2048", fs);
+		return SBC_E_CONFIG;
+	}
+	x = calloc(1, sizeof(*x));
+	if (!x) {
+		why_set(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	x->cfg = *cfg;
+	libbpf_set_print(libbpf_log);
+	x->native = true;
+	for (unsigned i = 0; i < cfg->nifs; i++) {
+		ret = ifc_open(x, &x->ifs[i], &cfg->ifs[i], why, whylen);
+		if (ret) {
+			med_xdp_close(x);
+			return ret;
+		}
+		x->nifs++;
+		x->native = x->native && x->ifs[i].native;
+	}
+	*out = x;
+	return 0;
+}
+
+void med_xdp_close(med_xdp *x)
+{
+	if (!x)
+		return;
+	for (unsigned i = 0; i < x->nifs; i++)
+		ifc_close(&x->ifs[i]);
+	free(x);
+}
+
+const char *med_xdp_attach_mode(const med_xdp *x)
+{
+	return x->native ? "native" : "generic";
+}
+
+int med_xdp_port_set(med_xdp *x, uint16_t port, bool on)
+{
+	uint32_t word = port >> 5, bits;
+
+	for (unsigned i = 0; i < x->nifs; i++) {
+		int fd = x->ifs[i].ports_fd;
+		/* One writer per port (the owning worker): read-modify-write is safe
+		 * as long as two workers never share a 32-port word concurrently;
+		 * callers serialise per word (sessions use 4 aligned ports each). */
+		if (bpf_map_lookup_elem(fd, &word, &bits))
+			return -errno;
+		bits = on ? bits | (1u << (port & 31)) : bits & ~(1u << (port & 31));
+		if (bpf_map_update_elem(fd, &word, &bits, 0))
+			return -errno;
+	}
+	return 0;
+}
+
+int med_xdp_prog_stats(med_xdp *x, uint64_t out[MED_XDP_STAT_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+
+	memset(out, 0, sizeof(uint64_t) * MED_XDP_STAT_MAX);
+	if (ncpu <= 0)
+		return ncpu;
+	uint64_t *vals = calloc((size_t)ncpu, sizeof(uint64_t));
+	if (!vals)
+		return -ENOMEM;
+	for (unsigned i = 0; i < x->nifs; i++)
+		for (uint32_t k = 0; k < MED_XDP_STAT_MAX; k++) {
+			if (bpf_map_lookup_elem(x->ifs[i].stats_fd, &k, vals))
+				continue;
+			for (int c = 0; c < ncpu; c++)
+				out[k] += vals[c];
+		}
+	free(vals);
+	return 0;
+}
+
+/* --- workers --------------------------------------------------------------- */
+
+static const char *const drop_names[MED_XDP_DROP_MAX_] = {
+	[MED_XDP_DROP_PARSE] = "parse",   [MED_XDP_DROP_CB] = "session",
+	[MED_XDP_DROP_NEIGH] = "neighbour", [MED_XDP_DROP_ROUTE] = "route",
+	[MED_XDP_DROP_BUILD] = "build",   [MED_XDP_DROP_TXFULL] = "tx_full",
+};
+
+const char *med_xdp_drop_name(int why)
+{
+	return why >= 0 && why < MED_XDP_DROP_MAX_ ? drop_names[why] : "unknown";
+}
+
+static void worker_teardown(med_xdp_worker *w)
+{
+	for (unsigned i = 0; i < w->nsocks; i++) {
+		xdp_sock *s = &w->socks[i];
+		if (s->in_map) {
+			uint32_t q = w->queue;
+			bpf_map_delete_elem(s->ifc->xsks_fd, &q);
+			s->in_map = false;
+		}
+		if (s->xsk)
+			xsk_socket__delete(s->xsk);
+		s->xsk = NULL;
+	}
+	w->nsocks = 0;
+	if (w->umem)
+		xsk_umem__delete(w->umem);
+	w->umem = NULL;
+}
+
+/* Creates the UMEM and one socket per interface; zc: try zero-copy binds. */
+static int worker_sockets(med_xdp_worker *w, bool zc, char *why, size_t whylen)
+{
+	med_xdp *x = w->x;
+	struct xsk_umem_config uc = {
+		.fill_size = w->ring,
+		.comp_size = w->ring,
+		.frame_size = w->frame_size,
+		.frame_headroom = 0,
+		.flags = 0,
+	};
+	int ret = xsk_umem__create(&w->umem, w->area, w->area_len, &w->socks[0].fq,
+				   &w->socks[0].cq, &uc);
+	if (ret) {
+		w->umem = NULL;
+		why_set(why, whylen, "AF_XDP: UMEM registration failed (%s)", strerror(-ret));
+		return ret;
+	}
+	for (unsigned i = 0; i < x->nifs; i++) {
+		xdp_sock *s = &w->socks[i];
+		struct xsk_socket_config sc = {
+			.rx_size = w->ring,
+			.tx_size = w->ring,
+			.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+			.xdp_flags = 0,
+			.bind_flags = (uint16_t)(XDP_USE_NEED_WAKEUP | (zc ? XDP_ZEROCOPY : XDP_COPY)),
+		};
+		s->ifc = &x->ifs[i];
+		ret = xsk_socket__create_shared(&s->xsk, s->ifc->name, w->queue, w->umem, &s->rx,
+						&s->tx, &s->fq, &s->cq, &sc);
+		if (ret) {
+			s->xsk = NULL;
+			why_set(why, whylen, "AF_XDP: %s queue %u: socket bind failed in %s mode (%s)",
+				s->ifc->name, w->queue, zc ? "zero-copy" : "copy", strerror(-ret));
+			return ret;
+		}
+		w->nsocks++;
+		s->fd = xsk_socket__fd(s->xsk);
+		ret = xsk_socket__update_xskmap(s->xsk, s->ifc->xsks_fd);
+		if (ret) {
+			why_set(why, whylen, "AF_XDP: %s queue %u: XSKMAP update failed (%s)",
+				s->ifc->name, w->queue, strerror(-ret));
+			return ret;
+		}
+		s->in_map = true;
+	}
+	return 0;
+}
+
+static inline void frame_free(med_xdp_worker *w, uint64_t addr)
+{
+	w->free_frames[w->nfree++] = addr & ~(uint64_t)(w->frame_size - 1);
+}
+
+static void refill(med_xdp_worker *w, xdp_sock *s)
+{
+	uint32_t idx, n = xsk_prod_nb_free(&s->fq, w->ring);
+
+	if (n > w->nfree)
+		n = w->nfree;
+	if (!n) {
+		if (!w->nfree)
+			w->st.fill_empty++;
+		return;
+	}
+	n = xsk_ring_prod__reserve(&s->fq, n, &idx);
+	for (uint32_t i = 0; i < n; i++)
+		*xsk_ring_prod__fill_addr(&s->fq, idx + i) = w->free_frames[--w->nfree];
+	xsk_ring_prod__submit(&s->fq, n);
+}
+
+static void reap(med_xdp_worker *w, xdp_sock *s)
+{
+	uint32_t idx, n = xsk_ring_cons__peek(&s->cq, w->ring, &idx);
+
+	for (uint32_t i = 0; i < n; i++)
+		frame_free(w, *xsk_ring_cons__comp_addr(&s->cq, idx + i));
+	if (n) {
+		xsk_ring_cons__release(&s->cq, n);
+		s->tx_outstanding -= n;
+		w->st.tx_completed += n;
+	}
+}
+
+int med_xdp_worker_create(med_xdp *x, unsigned queue, med_xdp_worker **out, char *why,
+			  size_t whylen)
+{
+	med_xdp_worker *w;
+	int ret;
+
+	*out = NULL;
+	if (queue >= MED_XDP_MAX_QUEUES) {
+		why_set(why, whylen, "AF_XDP: queue %u beyond %u", queue, MED_XDP_MAX_QUEUES);
+		return SBC_E_LIMIT;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		why_set(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	w->x = x;
+	w->queue = queue;
+	w->ring = x->cfg.ring_size ? x->cfg.ring_size : DEFAULT_RING;
+	if (w->ring & (w->ring - 1) || w->ring < 64) {
+		why_set(why, whylen, "AF_XDP: ring size %u is not a power of two >= 64", w->ring);
+		free(w);
+		return SBC_E_CONFIG;
+	}
+	w->frame_size = x->cfg.frame_size ? x->cfg.frame_size : DEFAULT_FRAME;
+	/* Per socket: a full fill ring, a full RX ring and a full TX ring. */
+	w->nframes = x->nifs * w->ring * 3;
+	w->area_len = (size_t)w->nframes * w->frame_size;
+	w->area = mmap(NULL, w->area_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (w->area == MAP_FAILED) {
+		w->area = NULL;
+		ret = -errno;
+		why_set(why, whylen, "AF_XDP: UMEM of %zu bytes: %s", w->area_len, strerror(errno));
+		goto Fail;
+	}
+	w->free_frames = calloc(w->nframes, sizeof(uint64_t));
+	if (!w->free_frames) {
+		ret = -ENOMEM;
+		why_set(why, whylen, "out of memory");
+		goto Fail;
+	}
+	ret = med_xdp_neigh_create(&w->neigh, 1024, 5000);
+	if (ret) {
+		why_set(why, whylen, "out of memory");
+		goto Fail;
+	}
+	ret = SBC_E_STATE;
+	for (int zc = x->cfg.force_copy ? 0 : 1; zc >= 0; zc--) {
+		ret = worker_sockets(w, zc, why, whylen);
+		if (!ret) {
+			w->st.zerocopy = zc;
+			break;
+		}
+		worker_teardown(w);
+		memset(w->socks, 0, sizeof(w->socks));
+	}
+	if (ret)
+		goto Fail;
+	w->st.need_wakeup = true;
+	for (uint32_t i = 0; i < w->nframes; i++)
+		w->free_frames[w->nfree++] = (uint64_t)i * w->frame_size;
+	for (unsigned i = 0; i < w->nsocks; i++) {
+		refill(w, &w->socks[i]);
+		w->pfd[i].fd = w->socks[i].fd;
+		w->pfd[i].events = POLLIN;
+	}
+	*out = w;
+	return 0;
+Fail:
+	med_xdp_worker_destroy(w);
+	return ret;
+}
+
+void med_xdp_worker_destroy(med_xdp_worker *w)
+{
+	if (!w)
+		return;
+	worker_teardown(w);
+	if (w->area)
+		munmap(w->area, w->area_len);
+	free(w->free_frames);
+	med_xdp_neigh_destroy(w->neigh);
+	free(w);
+}
+
+const char *med_xdp_worker_mode(const med_xdp_worker *w)
+{
+	if (w->st.zerocopy)
+		return "native-zerocopy";
+	return w->x->native ? "native-copy" : "generic-copy";
+}
+
+void med_xdp_worker_stats_get(const med_xdp_worker *w, med_xdp_worker_stats *out)
+{
+	*out = w->st;
+}
+
+int med_xdp_worker_resolve(med_xdp_worker *w, const sbc_addr *dst, int timeout_ms)
+{
+	uint8_t mac[6];
+	int ifindex;
+
+	return med_xdp_neigh_resolve(w->neigh, dst, timeout_ms, &ifindex, mac);
+}
+
+static xdp_sock *sock_for(med_xdp_worker *w, int ifindex)
+{
+	for (unsigned i = 0; i < w->nsocks; i++)
+		if (w->socks[i].ifc->ifindex == ifindex)
+			return &w->socks[i];
+	return NULL;
+}
+
+static bool pick_src(const xdp_ifc *f, int family, uint16_t port, sbc_addr *out)
+{
+	for (unsigned i = 0; i < f->naddrs; i++)
+		if (f->addrs[i].sa.sa_family == family) {
+			*out = f->addrs[i];
+			sbc_addr_set_port(out, port);
+			return true;
+		}
+	return false;
+}
+
+/* One received frame: returns nothing; the frame goes to a TX ring or back
+ * to the free stack. */
+static void handle(med_xdp_worker *w, xdp_sock *in, const struct xdp_desc *d,
+		   med_xdp_pkt_cb cb, void *arg)
+{
+	uint64_t base = d->addr & ~(uint64_t)(w->frame_size - 1);
+	uint32_t off = (uint32_t)(d->addr - base);
+	uint8_t *frame = w->area + base;
+	uint8_t *pkt = frame + off;
+	med_xdp_parsed pp;
+	med_xdp_pkt p;
+	int why;
+
+	if (off + d->len > w->frame_size ||
+	    med_xdp_parse(pkt, d->len, &pp) != MED_XDP_PKT_OK) {
+		why = MED_XDP_DROP_PARSE;
+		goto Drop;
+	}
+	p.src = pp.src;
+	p.dst = pp.dst;
+	p.ifindex = in->ifc->ifindex;
+	p.tos = pp.tos;
+	p.payload = pkt + pp.payload_off;
+	p.len = pp.payload_len;
+	p.cap = w->frame_size - off - pp.payload_off;
+	p.out_src.sa.sa_family = AF_UNSPEC;
+	p.out_src_port = 0;
+	p.out_dst.sa.sa_family = AF_UNSPEC;
+	p.out_len = p.len;
+	if (cb(arg, &p) != MED_XDP_FORWARD) {
+		why = MED_XDP_DROP_CB;
+		goto Drop;
+	}
+	if (p.out_len > p.cap) {
+		why = MED_XDP_DROP_BUILD;
+		goto Drop;
+	}
+	uint8_t mac[6];
+	int ifindex;
+	if (med_xdp_neigh_lookup(w->neigh, &p.out_dst, &ifindex, mac) != 0) {
+		why = MED_XDP_DROP_NEIGH;
+		goto Drop;
+	}
+	xdp_sock *out = sock_for(w, ifindex);
+	if (!out) {
+		why = MED_XDP_DROP_ROUTE;
+		goto Drop;
+	}
+	if (p.out_src.sa.sa_family == AF_UNSPEC &&
+	    !pick_src(out->ifc, p.out_dst.sa.sa_family, p.out_src_port, &p.out_src)) {
+		why = MED_XDP_DROP_BUILD;
+		goto Drop;
+	}
+	uint8_t *start;
+	int n = med_xdp_build(p.payload, p.out_len, (uint32_t)(p.payload - frame), out->ifc->mac,
+			      mac, &p.out_src, &p.out_dst, p.tos, &start);
+	if (n < 0) {
+		why = MED_XDP_DROP_BUILD;
+		goto Drop;
+	}
+	uint32_t idx;
+	if (xsk_ring_prod__reserve(&out->tx, 1, &idx) != 1) {
+		why = MED_XDP_DROP_TXFULL;
+		goto Drop;
+	}
+	struct xdp_desc *td = xsk_ring_prod__tx_desc(&out->tx, idx);
+	td->addr = base + (uint64_t)(start - frame);
+	td->len = (uint32_t)n;
+	td->options = 0;
+	out->tx_reserved++;
+	w->st.tx_packets++;
+	w->st.tx_bytes += (uint64_t)n;
+	return;
+Drop:
+	w->st.drops[why]++;
+	frame_free(w, d->addr);
+}
+
+/* Publishes what this round queued and kicks the TX ring when it must. */
+static void tx_flush(med_xdp_worker *w, xdp_sock *s)
+{
+	if (s->tx_reserved) {
+		xsk_ring_prod__submit(&s->tx, s->tx_reserved);
+		s->tx_outstanding += s->tx_reserved;
+		s->tx_reserved = 0;
+	} else if (!s->tx_outstanding) {
+		return;
+	}
+	if (!xsk_ring_prod__needs_wakeup(&s->tx))
+		return;
+	/* Anything the kernel has not consumed yet needs a kick; in copy mode
+	 * one sendto() sends up to 32 and says EAGAIN when more are left. */
+	for (int i = 0; i < KICK_RETRIES; i++) {
+		uint32_t cons = __atomic_load_n(s->tx.consumer, __ATOMIC_ACQUIRE);
+		if (cons == *s->tx.producer)
+			break;
+		w->st.tx_kicks++;
+		if (sendto(s->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
+			continue;
+		if (errno != EAGAIN && errno != EBUSY)
+			break; /* ENOBUFS, ENETDOWN: try again next round */
+	}
+}
+
+int med_xdp_worker_poll(med_xdp_worker *w, med_xdp_pkt_cb cb, void *arg, int timeout_ms)
+{
+	int total = 0;
+
+	for (unsigned i = 0; i < w->nsocks; i++) {
+		reap(w, &w->socks[i]);
+		refill(w, &w->socks[i]);
+	}
+	for (unsigned i = 0; i < w->nsocks; i++) {
+		xdp_sock *s = &w->socks[i];
+		uint32_t idx, n = xsk_ring_cons__peek(&s->rx, MED_XDP_BATCH, &idx);
+
+		if (!n) {
+			if (xsk_ring_prod__needs_wakeup(&s->fq)) {
+				w->st.fill_wakeups++;
+				recvfrom(s->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+			}
+			continue;
+		}
+		for (uint32_t k = 0; k < n; k++)
+			handle(w, s, xsk_ring_cons__rx_desc(&s->rx, idx + k), cb, arg);
+		xsk_ring_cons__release(&s->rx, n);
+		w->st.rx_packets += n;
+		w->st.batches++;
+		total += (int)n;
+	}
+	for (unsigned i = 0; i < w->nsocks; i++)
+		tx_flush(w, &w->socks[i]);
+
+	uint64_t now = 0;
+	if (total == 0 || (w->st.batches & 255) == 0) {
+		now = mono_ms();
+		if (now >= w->next_maint_ms) {
+			med_xdp_neigh_maintain(w->neigh, now);
+			w->next_maint_ms = now + MAINTAIN_EVERY_MS;
+		}
+	}
+	if (total) {
+		w->idle_rounds = 0;
+		return total;
+	}
+	if (timeout_ms == 0 || ++w->idle_rounds < IDLE_SPINS)
+		return 0;
+	/* Idle: sleep until a ring has something, waking for housekeeping. */
+	bool tx_busy = false;
+	for (unsigned i = 0; i < w->nsocks; i++)
+		tx_busy = tx_busy || w->socks[i].tx_outstanding;
+	int t = timeout_ms < 0 || timeout_ms > MAINTAIN_EVERY_MS ? MAINTAIN_EVERY_MS : timeout_ms;
+	if (tx_busy)
+		t = 1; /* completions are not signalled by poll(): come back soon */
+	w->st.polls++;
+	poll(w->pfd, w->nsocks, t);
+	return 0;
+}

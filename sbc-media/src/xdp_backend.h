@@ -1,0 +1,173 @@
+/* sbc-media — AF_XDP data path: XDP program, UMEM, AF_XDP sockets, worker
+ * packet loop. Self-contained: the session logic stays with the caller,
+ * which plugs in through one callback per packet (med_xdp_pkt_cb).
+ *
+ * Caveats:
+ *  1. Lifecycle (numbered, as the code does it):
+ *     1. med_xdp_open(): per interface, loads the embedded XDP program
+ *        (bpf/xdp_media.bpf.c), fills its config map (media addresses,
+ *        port range) and attaches it through a bpf_link: native (driver)
+ *        mode, else generic (SKB) mode. A bpf_link is released by the kernel
+ *        when its last fd closes, so the interface is left clean on exit,
+ *        on error and even after SIGKILL.
+ *     2. med_xdp_worker_create() (from the worker's own thread, or before
+ *        it starts): one UMEM and one AF_XDP socket per interface on RX
+ *        queue `queue`, all sharing the UMEM (so a frame received on one
+ *        interface is sent on another without a copy); zero-copy bind
+ *        first, copy mode when the driver refuses; registered in each
+ *        interface's XSKMAP under `queue`.
+ *     3. med_xdp_worker_poll() in the worker's loop.
+ *     4. med_xdp_worker_destroy(), then med_xdp_close().
+ *  2. Queues: the XDP program redirects a packet to the socket of the RX
+ *     queue it arrived on; a queue without a socket passes its packets to the
+ *     kernel. Run one worker per RX queue (worker k on queue k).
+ *  3. Threads: med_xdp is shared read-only after open, except
+ *     med_xdp_port_set() (a map write, safe from any thread). A worker
+ *     belongs to one thread.
+ *  4. Packet path: med_xdp_worker_poll() makes no system call per packet.
+ *     It reaps completions, refills the fill rings, reads up to a batch from
+ *     each RX ring, calls the callback per UDP packet, rewrites and queues
+ *     the forwarded ones on the TX ring of the egress interface and kicks
+ *     each TX ring at most once per batch (copy mode needs the kick; with
+ *     need_wakeup only when the kernel asks). When every ring is empty it
+ *     spins briefly and then sleeps in poll() up to timeout_ms.
+ *  5. Next hop: the egress interface and destination MAC come from the
+ *     kernel's route and neighbour tables (xdp_neigh.h). A packet to a next
+ *     hop not yet known is dropped and counted (MED_XDP_DROP_NEIGH) while
+ *     resolution runs in the worker's housekeeping; call
+ *     med_xdp_worker_resolve() at session set-up to have it ready first.
+ *  6. Errors: negative SBC_E_* / -errno; open and worker_create write a
+ *     one-line reason into why (for the log line saying why XDP is not used).
+ */
+#ifndef MED_XDP_BACKEND_H
+#define MED_XDP_BACKEND_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sbc/sockaddr.h"
+#include "xdp_prog.h"
+
+#define MED_XDP_MAX_IFS 4
+#define MED_XDP_BATCH 64
+
+typedef struct med_xdp med_xdp;
+typedef struct med_xdp_worker med_xdp_worker;
+
+enum med_xdp_attach {
+	MED_XDP_ATTACH_AUTO = 0,  /* native, else generic */
+	MED_XDP_ATTACH_NATIVE,
+	MED_XDP_ATTACH_GENERIC,
+};
+
+typedef struct med_xdp_if_config {
+	char name[IF_NAMESIZE];
+	sbc_addr addrs[MED_XDP_MAX_ADDRS * 2]; /* media addresses on it (port ignored) */
+	unsigned naddrs;
+} med_xdp_if_config;
+
+typedef struct med_xdp_config {
+	med_xdp_if_config ifs[MED_XDP_MAX_IFS];
+	unsigned nifs;
+	uint16_t port_min, port_max;  /* media port range */
+	enum med_xdp_attach attach;
+	bool force_copy;   /* never try zero-copy */
+	bool port_filter;  /* only ports enabled by med_xdp_port_set() go to AF_XDP */
+	unsigned ring_size;  /* per ring (fill, completion, RX, TX); 0: 2048 */
+	unsigned frame_size; /* UMEM frame; 0: 2048 (a power of two, >= 2048) */
+} med_xdp_config;
+
+/* Step 1. On failure *out is NULL, nothing stays attached and why says so. */
+int med_xdp_open(med_xdp **out, const med_xdp_config *cfg, char *why, size_t whylen);
+
+/* Detaches everything (workers must be destroyed first). NULL is fine. */
+void med_xdp_close(med_xdp *x);
+
+/* "native" or "generic": how the XDP program is attached (same on all
+ * interfaces, the weakest one wins). */
+const char *med_xdp_attach_mode(const med_xdp *x);
+
+/* With port_filter: lets packets to port through to AF_XDP (on) or back to
+ * the kernel (off). Returns 0 or a negative errno. */
+int med_xdp_port_set(med_xdp *x, uint16_t port, bool on);
+
+/* Program counters summed over CPUs (enum med_xdp_stat). */
+int med_xdp_prog_stats(med_xdp *x, uint64_t out[MED_XDP_STAT_MAX]);
+
+/* --- workers --------------------------------------------------------------- */
+
+/* One packet handed to the callback. Inputs first, then what the callback
+ * sets when it returns MED_XDP_FORWARD. */
+typedef struct med_xdp_pkt {
+	sbc_addr src;         /* the far end: IP source, UDP source port */
+	sbc_addr dst;         /* our media address and port it was sent to */
+	int ifindex;          /* where it arrived */
+	uint8_t tos;          /* IPv4 TOS / IPv6 traffic class, copied to output */
+	uint8_t *payload;     /* UDP payload in the UMEM frame: may be changed in place */
+	uint32_t len;         /* payload bytes */
+	uint32_t cap;         /* bytes payload may grow to (len + tailroom) */
+	/* out */
+	sbc_addr out_src;     /* our address and port to send from; AF_UNSPEC
+			       * address family: the first media address of the
+			       * egress interface with dst's family, port from
+			       * out_src_port */
+	uint16_t out_src_port;/* used when out_src is AF_UNSPEC */
+	sbc_addr out_dst;     /* destination */
+	uint32_t out_len;     /* payload bytes to send (<= cap) */
+} med_xdp_pkt;
+
+enum med_xdp_verdict {
+	MED_XDP_DROP = 0,     /* the frame is recycled; count it yourself */
+	MED_XDP_FORWARD = 1,
+};
+
+typedef int (*med_xdp_pkt_cb)(void *arg, med_xdp_pkt *p);
+
+enum med_xdp_drop {
+	MED_XDP_DROP_PARSE = 0, /* not Ethernet/IP/UDP as xdp_pkt.h accepts */
+	MED_XDP_DROP_CB,        /* the callback said drop */
+	MED_XDP_DROP_NEIGH,     /* next hop not resolved yet */
+	MED_XDP_DROP_ROUTE,     /* egress interface has no socket of ours */
+	MED_XDP_DROP_BUILD,     /* bad out_* from the callback (family, length) */
+	MED_XDP_DROP_TXFULL,    /* TX ring full */
+	MED_XDP_DROP_MAX_,
+};
+
+typedef struct med_xdp_worker_stats {
+	uint64_t rx_packets, tx_packets, tx_bytes, tx_completed;
+	uint64_t drops[MED_XDP_DROP_MAX_];
+	uint64_t polls;        /* poll() sleeps */
+	uint64_t tx_kicks;     /* sendto() on TX rings */
+	uint64_t fill_wakeups; /* recvfrom() for a fill ring needing wake-up */
+	uint64_t batches;      /* non-empty RX batches */
+	uint64_t fill_empty;   /* times a fill ring could not be fed (no frames) */
+	bool zerocopy;         /* sockets bound in zero-copy mode */
+	bool need_wakeup;      /* XDP_USE_NEED_WAKEUP in effect */
+} med_xdp_worker_stats;
+
+/* Step 2 (caveat 1). queue: the RX queue index on every interface. */
+int med_xdp_worker_create(med_xdp *x, unsigned queue, med_xdp_worker **out,
+			  char *why, size_t whylen);
+void med_xdp_worker_destroy(med_xdp_worker *w);
+
+/* Step 3 (caveat 4): one round. timeout_ms: how long to sleep when idle
+ * (0: never sleep, -1: no limit). Returns the number of packets received. */
+int med_xdp_worker_poll(med_xdp_worker *w, med_xdp_pkt_cb cb, void *arg, int timeout_ms);
+
+/* Resolves the next hop to dst now (blocking, up to timeout_ms). */
+int med_xdp_worker_resolve(med_xdp_worker *w, const sbc_addr *dst, int timeout_ms);
+
+void med_xdp_worker_stats_get(const med_xdp_worker *w, med_xdp_worker_stats *out);
+
+/* "native-zerocopy", "native-copy" or "generic-copy": for media.stats. */
+const char *med_xdp_worker_mode(const med_xdp_worker *w);
+
+/* Name of an enum med_xdp_drop value, for counters. */
+const char *med_xdp_drop_name(int why);
+
+/* The embedded BPF object (xdp_blob.c). */
+extern const unsigned char med_xdp_bpf_obj[];
+extern const unsigned char med_xdp_bpf_obj_end[];
+
+#endif

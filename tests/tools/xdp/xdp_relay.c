@@ -1,0 +1,205 @@
+/* xdp_relay — test tool: relays UDP between hosts through the sbc-media
+ * AF_XDP backend (sbc-media/src/xdp_backend.h) with a static session table.
+ *
+ *   xdp_relay --if NAME=ADDR[,ADDR...] [--if ...] --ports MIN-MAX
+ *             --session LPORT,DEST,SPORT [--session ...]
+ *             [--generic] [--copy] [--queue N] [--port-filter] [--spin]
+ *
+ * A packet to local port LPORT (on any media address) is sent from SPORT
+ * (the egress interface's media address of DEST's family) to DEST
+ * ("ip:port" or "[v6]:port"), payload untouched. Prints
+ * "READY attach=<native|generic> mode=<...>" once the next hops are
+ * resolved; on SIGTERM/SIGINT prints one JSON line of counters and exits 0,
+ * detaching everything. Exit 77 when XDP cannot be used (reason on stderr).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sbc/err.h"
+#include "sbc/log.h"
+#include "xdp_backend.h"
+
+typedef struct session {
+	int used;
+	sbc_addr dst;
+	uint16_t sport;
+	uint64_t packets;
+} session;
+
+static session sessions[65536];
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int relay_cb(void *arg, med_xdp_pkt *p)
+{
+	(void)arg;
+	session *s = &sessions[sbc_addr_port(&p->dst)];
+
+	if (!s->used)
+		return MED_XDP_DROP;
+	s->packets++;
+	p->out_dst = s->dst;
+	p->out_src_port = s->sport;
+	p->out_len = p->len;
+	return MED_XDP_FORWARD;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: xdp_relay --if NAME=ADDR[,ADDR] ... --ports MIN-MAX "
+			"--session LPORT,DEST,SPORT ... [--generic] [--copy] [--queue N] "
+			"[--port-filter]\n");
+	return 2;
+}
+
+static int parse_if(const char *arg, med_xdp_if_config *ic)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s", arg);
+	char *eq = strchr(buf, '=');
+	if (!eq)
+		return -1;
+	*eq = 0;
+	if (strlen(buf) >= sizeof(ic->name))
+		return -1;
+	memcpy(ic->name, buf, strlen(buf) + 1);
+	for (char *tok = strtok(eq + 1, ","); tok; tok = strtok(NULL, ",")) {
+		if (ic->naddrs >= MED_XDP_MAX_ADDRS * 2 || sbc_addr_parse(tok, 0, &ic->addrs[ic->naddrs]))
+			return -1;
+		ic->naddrs++;
+	}
+	return ic->naddrs ? 0 : -1;
+}
+
+static int parse_session(const char *arg, sbc_addr *dst_out, uint16_t *lport, uint16_t *sport)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", arg);
+	char *a = strtok(buf, ","), *b = strtok(NULL, ","), *c = strtok(NULL, ",");
+	if (!a || !b || !c)
+		return -1;
+	long lp = strtol(a, NULL, 10), sp = strtol(c, NULL, 10);
+	if (lp <= 0 || lp > 65535 || sp <= 0 || sp > 65535 || sbc_addr_parse(b, -1, dst_out))
+		return -1;
+	*lport = (uint16_t)lp;
+	*sport = (uint16_t)sp;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	med_xdp_config cfg;
+	med_xdp *x = NULL;
+	med_xdp_worker *w = NULL;
+	char why[256] = "";
+	unsigned queue = 0;
+	int ret, spin = 0;
+
+	sbc_log_init("xdp_relay", SBC_LOG_NOTICE, false);
+	memset(&cfg, 0, sizeof(cfg));
+	for (int i = 1; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(o, "--if") && v) {
+			if (cfg.nifs >= MED_XDP_MAX_IFS || parse_if(v, &cfg.ifs[cfg.nifs++]))
+				return usage();
+			i++;
+		} else if (!strcmp(o, "--ports") && v) {
+			unsigned lo, hi;
+			if (sscanf(v, "%u-%u", &lo, &hi) != 2 || !lo || lo > hi || hi > 65535)
+				return usage();
+			cfg.port_min = (uint16_t)lo;
+			cfg.port_max = (uint16_t)hi;
+			i++;
+		} else if (!strcmp(o, "--session") && v) {
+			sbc_addr d;
+			uint16_t lp, sp;
+			if (parse_session(v, &d, &lp, &sp))
+				return usage();
+			sessions[lp].used = 1;
+			sessions[lp].dst = d;
+			sessions[lp].sport = sp;
+			i++;
+		} else if (!strcmp(o, "--queue") && v) {
+			queue = (unsigned)atoi(v);
+			i++;
+		} else if (!strcmp(o, "--generic")) {
+			cfg.attach = MED_XDP_ATTACH_GENERIC;
+		} else if (!strcmp(o, "--native")) {
+			cfg.attach = MED_XDP_ATTACH_NATIVE;
+		} else if (!strcmp(o, "--copy")) {
+			cfg.force_copy = true;
+		} else if (!strcmp(o, "--port-filter")) {
+			cfg.port_filter = true;
+		} else if (!strcmp(o, "--spin")) {
+			spin = 1;
+		} else {
+			return usage();
+		}
+	}
+	if (!cfg.nifs || !cfg.port_min)
+		return usage();
+
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	ret = med_xdp_open(&x, &cfg, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, "xdp_relay: XDP unavailable: %s\n", why);
+		return ret == -EPERM || ret == -EOPNOTSUPP || ret == -ENOSYS || ret == -EINVAL ? 77 : 1;
+	}
+	ret = med_xdp_worker_create(x, queue, &w, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, "xdp_relay: AF_XDP unavailable: %s\n", why);
+		med_xdp_close(x);
+		return ret == -EPERM || ret == -EOPNOTSUPP || ret == -ENOSYS ? 77 : 1;
+	}
+	for (unsigned p = 0; p < 65536; p++) {
+		if (!sessions[p].used)
+			continue;
+		if (cfg.port_filter && med_xdp_port_set(x, (uint16_t)p, true))
+			fprintf(stderr, "xdp_relay: port map update failed for %u\n", p);
+		char a[SBC_ADDR_STRLEN];
+		if (med_xdp_worker_resolve(w, &sessions[p].dst, 3000))
+			fprintf(stderr, "xdp_relay: next hop to %s not resolved yet\n",
+				sbc_addr_format(&sessions[p].dst, a, sizeof(a)));
+	}
+	printf("READY attach=%s mode=%s\n", med_xdp_attach_mode(x), med_xdp_worker_mode(w));
+	fflush(stdout);
+
+	while (!stop)
+		med_xdp_worker_poll(w, relay_cb, NULL, spin ? 0 : 100);
+	/* Let what is queued on the TX rings go out. */
+	for (int i = 0; i < 20; i++)
+		med_xdp_worker_poll(w, relay_cb, NULL, 0);
+
+	med_xdp_worker_stats st;
+	uint64_t ps[MED_XDP_STAT_MAX];
+	med_xdp_worker_stats_get(w, &st);
+	med_xdp_prog_stats(x, ps);
+	printf("{\"attach\":\"%s\",\"mode\":\"%s\",\"rx\":%llu,\"tx\":%llu,\"tx_completed\":%llu,"
+	       "\"tx_kicks\":%llu,\"polls\":%llu,\"batches\":%llu,\"prog_matched\":%llu,"
+	       "\"prog_port_idle\":%llu,\"drops\":{",
+	       med_xdp_attach_mode(x), med_xdp_worker_mode(w), (unsigned long long)st.rx_packets,
+	       (unsigned long long)st.tx_packets, (unsigned long long)st.tx_completed,
+	       (unsigned long long)st.tx_kicks, (unsigned long long)st.polls,
+	       (unsigned long long)st.batches, (unsigned long long)ps[MED_XDP_STAT_MATCHED],
+	       (unsigned long long)ps[MED_XDP_STAT_PORT_IDLE]);
+	for (int i = 0; i < MED_XDP_DROP_MAX_; i++)
+		printf("%s\"%s\":%llu", i ? "," : "", med_xdp_drop_name(i),
+		       (unsigned long long)st.drops[i]);
+	printf("}}\n");
+	fflush(stdout);
+	med_xdp_worker_destroy(w);
+	med_xdp_close(x);
+	return 0;
+}
