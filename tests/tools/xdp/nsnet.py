@@ -1,0 +1,101 @@
+"""Three network namespaces for the AF_XDP tests: host A and host B, each
+joined by a veth pair to the relay namespace R.
+
+    A: <p>va 10.<n>.1.2/24 fd00:<n>:1::2/64   <->  R: <p>ra 10.<n>.1.1 fd00:<n>:1::1
+    B: <p>vb 10.<n>.2.2/24 fd00:<n>:2::2/64   <->  R: <p>rb 10.<n>.2.1 fd00:<n>:2::1
+
+Names carry the pid and a counter so tests can run in parallel; teardown
+deletes the namespaces (and with them the veths) even after a failure.
+"""
+import itertools
+import os
+import pathlib
+import subprocess
+
+TOOLS = pathlib.Path(__file__).resolve().parent
+_seq = itertools.count()
+
+
+def _ip(*args, check=True):
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
+
+
+def unavailable():
+    """Why namespaces cannot be used here, or None."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, XDP)"
+    name = "sbcxprobe%d" % os.getpid()
+    r = _ip("netns", "add", name, check=False)
+    if r.returncode != 0:
+        return "ip netns add failed: " + r.stderr.strip()
+    _ip("netns", "del", name, check=False)
+    return None
+
+
+class Topology:
+    def __init__(self):
+        k = next(_seq)
+        pid = os.getpid()
+        self.p = "x%x%x" % (pid, k)       # short: interface names <= 15 chars
+        self.n = (pid * 7 + k) % 250 + 1   # second octet / v6 group
+        self.A, self.R, self.B = "sbc%sa" % self.p, "sbc%sr" % self.p, "sbc%sb" % self.p
+        self.va, self.ra = self.p + "va", self.p + "ra"
+        self.vb, self.rb = self.p + "vb", self.p + "rb"
+        n = self.n
+        self.a4, self.ra4 = "10.%d.1.2" % n, "10.%d.1.1" % n
+        self.b4, self.rb4 = "10.%d.2.2" % n, "10.%d.2.1" % n
+        self.a6, self.ra6 = "fd00:%x:1::2" % n, "fd00:%x:1::1" % n
+        self.b6, self.rb6 = "fd00:%x:2::2" % n, "fd00:%x:2::1" % n
+        self.up = False
+
+    def setup(self):
+        try:
+            for ns in (self.A, self.R, self.B):
+                _ip("netns", "add", ns)
+                _ip("-n", ns, "link", "set", "lo", "up")
+            _ip("link", "add", self.va, "netns", self.A, "type", "veth", "peer", "name",
+                self.ra, "netns", self.R)
+            _ip("link", "add", self.vb, "netns", self.B, "type", "veth", "peer", "name",
+                self.rb, "netns", self.R)
+            for ns, dev, a4, a6 in ((self.A, self.va, self.a4, self.a6),
+                                    (self.R, self.ra, self.ra4, self.ra6),
+                                    (self.R, self.rb, self.rb4, self.rb6),
+                                    (self.B, self.vb, self.b4, self.b6)):
+                _ip("-n", ns, "addr", "add", a4 + "/24", "dev", dev)
+                _ip("-n", ns, "addr", "add", a6 + "/64", "dev", dev, "nodad")
+                _ip("-n", ns, "link", "set", dev, "up")
+            self.up = True
+        except Exception:
+            self.teardown()
+            raise
+        return self
+
+    def teardown(self):
+        for ns in (self.A, self.R, self.B):
+            _ip("netns", "del", ns, check=False)
+        self.up = False
+
+    def exec_args(self, ns, *args):
+        return ["ip", "netns", "exec", ns, *args]
+
+    def popen(self, ns, *args, **kw):
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        kw.setdefault("text", True)
+        return subprocess.Popen(self.exec_args(ns, *args), **kw)
+
+    def run(self, ns, *args, timeout=30, check=True):
+        return subprocess.run(self.exec_args(ns, *args), capture_output=True, text=True,
+                              timeout=timeout, check=check)
+
+    def peer(self, ns, *args, **kw):
+        return self.popen(ns, "/usr/bin/python3", str(TOOLS / "udp_peer.py"), *args, **kw)
+
+    def xdp_attached(self, dev):
+        """The XDP program id on dev in R, or None ('ip -d link' text)."""
+        out = _ip("-n", self.R, "-d", "link", "show", dev).stdout
+        for line in out.splitlines():
+            line = line.strip()
+            if line.startswith("prog/xdp"):
+                return line
+        return None if " xdp" not in out.split("\n")[0] else out
