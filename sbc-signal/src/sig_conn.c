@@ -534,6 +534,13 @@ static void conn_do_handshake(sig_conn *c)
 		SBC_DEBUG("tls handshake from %s failed: %s", sbc_addr_format(&c->addr, a, sizeof(a)),
 			  (e == SSL_ERROR_SSL) ? "ssl error" : "io");
 	}
+	/* Let the alert reach the peer: discard what it already sent (closing
+	 * with unread data would reset the connection and lose the alert) and
+	 * half-close before the fd goes. */
+	char sink[4096];
+	for (int i = 0; i < 16 && recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
+	shutdown(c->fd, SHUT_WR);
 	sig_conn_close(c, CR_ERROR);
 }
 

@@ -81,21 +81,38 @@ static int ticket_cb(SSL *ssl, uint8_t *key_name, uint8_t *iv, EVP_CIPHER_CTX *e
 	return 0; /* unknown key: full handshake */
 }
 
-/* Does the ClientHello offer an ECDSA signature algorithm we can serve? */
-static int client_wants_ecdsa(const SSL_CLIENT_HELLO *ch)
+static int ext_has_u16(const SSL_CLIENT_HELLO *ch, uint16_t ext, int len_bytes, uint16_t want)
 {
 	const uint8_t *d;
 	size_t n;
-	if (!SSL_early_callback_ctx_extension_get(ch, TLSEXT_TYPE_signature_algorithms, &d, &n) ||
-	    n < 2)
+	if (!SSL_early_callback_ctx_extension_get(ch, ext, &d, &n) || n < (size_t)len_bytes)
 		return 0;
-	size_t l = ((size_t)d[0] << 8) | d[1];
-	if (l + 2 > n)
+	size_t l = len_bytes == 2 ? (((size_t)d[0] << 8) | d[1]) : d[0];
+	if (l + (size_t)len_bytes > n)
 		return 0;
-	for (size_t i = 2; i + 1 < l + 2; i += 2) {
-		uint16_t alg = (uint16_t)((d[i] << 8) | d[i + 1]);
-		if (alg == SSL_SIGN_ECDSA_SECP256R1_SHA256)
+	for (size_t i = (size_t)len_bytes; i + 1 < l + (size_t)len_bytes; i += 2)
+		if ((uint16_t)((d[i] << 8) | d[i + 1]) == want)
 			return 1;
+	return 0;
+}
+
+/* Can this client take our ECDSA P-256 certificate? TLS 1.3 clients: when
+ * they offer ecdsa_secp256r1_sha256. TLS 1.2-only clients: they must also
+ * offer an ECDHE_ECDSA cipher suite. */
+static int client_wants_ecdsa(const SSL_CLIENT_HELLO *ch)
+{
+	if (!ext_has_u16(ch, TLSEXT_TYPE_signature_algorithms, 2, SSL_SIGN_ECDSA_SECP256R1_SHA256))
+		return 0;
+	if (ext_has_u16(ch, TLSEXT_TYPE_supported_versions, 1, TLS1_3_VERSION))
+		return 1;
+	for (size_t i = 0; i + 1 < ch->cipher_suites_len; i += 2) {
+		uint16_t cs = (uint16_t)((ch->cipher_suites[i] << 8) | ch->cipher_suites[i + 1]);
+		switch (cs) {
+		case 0xc02b: case 0xc02c: case 0xcca9: case 0xc009: case 0xc00a: case 0xc023: case 0xc024:
+			return 1;
+		default:
+			break;
+		}
 	}
 	return 0;
 }

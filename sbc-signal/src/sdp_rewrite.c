@@ -1,0 +1,259 @@
+/* sbc-signal — SDP rewriter: the SDP one leg sees of the other, with media
+ * anchored at the relay. See sdp_session.h caveat 3. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sbc/err.h"
+#include "sdp_session.h"
+#include "sip_build.h"
+
+void sdp_origin_init(sdp_origin *o, const char *user, uint64_t sess_id)
+{
+	memset(o, 0, sizeof(*o));
+	snprintf(o->user, sizeof(o->user), "%s", user && *user ? user : "-");
+	for (char *p = o->user; *p; p++)
+		if (*p == ' ' || *p == '\r' || *p == '\n' || *p == '\t')
+			*p = '_';
+	o->sess_id = sess_id;
+	o->version = sess_id;
+}
+
+/* A writer that hashes what it writes; with hash_only it writes nothing. */
+typedef struct wr {
+	sip_buf b;
+	uint64_t h;
+	int hash_only;
+	size_t n; /* bytes produced (also in hash_only mode) */
+} wr;
+
+static void w_put(wr *w, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		w->h ^= (unsigned char)p[i];
+		w->h *= 0x100000001b3ull;
+	}
+	w->n += n;
+	if (!w->hash_only)
+		sip_buf_put(&w->b, p, n);
+}
+static void w_str(wr *w, const char *s) { w_put(w, s, strlen(s)); }
+static void w_sv(wr *w, sip_sv s) { w_put(w, s.p, s.n); }
+static void w_u(wr *w, uint64_t v)
+{
+	char t[24];
+	int n = snprintf(t, sizeof(t), "%" PRIu64, v);
+	w_put(w, t, (size_t)n);
+}
+
+/* Line iterator over raw SDP lines. */
+static int next_line(sip_sv *rest, char *type, sip_sv *val, sip_sv *whole)
+{
+	while (rest->n) {
+		const char *nl = memchr(rest->p, '\n', rest->n);
+		size_t adv = nl ? (size_t)(nl - rest->p) + 1 : rest->n;
+		size_t e = nl ? (size_t)(nl - rest->p) : rest->n;
+		if (e && rest->p[e - 1] == '\r')
+			e--;
+		sip_sv line = {rest->p, e};
+		rest->p += adv;
+		rest->n -= adv;
+		if (line.n < 2)
+			continue;
+		*type = line.p[0];
+		*val = (sip_sv){line.p + 2, line.n - 2};
+		*whole = line;
+		return 1;
+	}
+	return 0;
+}
+
+static sip_sv attr_name(sip_sv v)
+{
+	const char *c = memchr(v.p, ':', v.n);
+	return (sip_sv){v.p, c ? (size_t)(c - v.p) : v.n};
+}
+
+static int is_dir(sip_sv n)
+{
+	return sip_sv_eq(n, "sendrecv") || sip_sv_eq(n, "sendonly") || sip_sv_eq(n, "recvonly") ||
+	       sip_sv_eq(n, "inactive");
+}
+
+/* Attributes that never cross: ICE, DTLS-SRTP, SDES (replaced), BUNDLE. */
+static int dropped_attr(sip_sv n, sip_sv v)
+{
+	static const char *const drop[] = {"candidate", "ice-ufrag", "ice-pwd", "ice-options",
+					   "end-of-candidates", "remote-candidates", "ice-lite",
+					   "ice-mismatch", "ice-pacing", "crypto", "fingerprint",
+					   "setup", "tls-id", "rtcp"};
+	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
+		if (sip_sv_eq(n, drop[i]))
+			return 1;
+	if (sip_sv_eq(n, "group") && v.n >= 12 && memcmp(v.p, "group:BUNDLE", 12) == 0)
+		return 1;
+	return 0;
+}
+
+static void emit_proto(wr *w, const sdp_media *m, const sdp_media_out *mo)
+{
+	if (!m->rtp) {
+		w_sv(w, m->proto);
+		return;
+	}
+	int fb = m->proto.n && m->proto.p[m->proto.n - 1] == 'F';
+	w_str(w, mo->savp ? "RTP/SAVP" : "RTP/AVP");
+	if (fb)
+		w_str(w, "F");
+}
+
+static void emit_rest(wr *w, const sdp_session *in, const sdp_rewrite *rw, const char *ip, int v6)
+{
+	char t;
+	sip_sv v, whole, rest;
+
+	w_str(w, "s=");
+	w_str(w, rw->session_name ? rw->session_name : "-");
+	w_str(w, "\r\nc=IN ");
+	w_str(w, v6 ? "IP6 " : "IP4 ");
+	w_str(w, ip);
+	w_str(w, "\r\n");
+	/* session-level b=, then t=/r=, then a=, each in input order */
+	static const char order[] = {'b', 't', 'a'};
+	for (size_t k = 0; k < sizeof(order); k++) {
+		rest = in->lines;
+		while (next_line(&rest, &t, &v, &whole)) {
+			int take = (order[k] == 't') ? (t == 't' || t == 'r') : (t == order[k]);
+			if (!take)
+				continue;
+			if (t == 'a' && dropped_attr(attr_name(v), v))
+				continue;
+			w_sv(w, whole);
+			w_str(w, "\r\n");
+		}
+	}
+	for (unsigned i = 0; i < in->n_media; i++) {
+		const sdp_media *m = &in->media[i];
+		const sdp_media_out *mo = &rw->media[i];
+		w_str(w, "m=");
+		w_sv(w, m->type);
+		w_str(w, " ");
+		w_u(w, mo->port);
+		w_str(w, " ");
+		emit_proto(w, m, mo);
+		if (m->fmts.n) {
+			w_str(w, " ");
+			w_sv(w, m->fmts);
+		}
+		w_str(w, "\r\n");
+		if (mo->port == 0)
+			continue; /* declined: the m= line alone */
+		rest = m->lines;
+		while (next_line(&rest, &t, &v, &whole))
+			if (t == 'b') {
+				w_sv(w, whole);
+				w_str(w, "\r\n");
+			}
+		for (unsigned c = 0; c < mo->n_crypto; c++) {
+			w_str(w, "a=crypto:");
+			w_str(w, mo->crypto[c]);
+			w_str(w, "\r\n");
+		}
+		int had_rtcp = m->rtcp_port >= 0;
+		rest = m->lines;
+		while (next_line(&rest, &t, &v, &whole)) {
+			if (t != 'a')
+				continue;
+			sip_sv n = attr_name(v);
+			if (dropped_attr(n, v))
+				continue;
+			if (sip_sv_eq(n, "rtcp-mux") && !mo->rtcp_mux)
+				continue;
+			if (is_dir(n) && mo->dir)
+				continue;
+			w_sv(w, whole);
+			w_str(w, "\r\n");
+		}
+		if (had_rtcp) {
+			int mux = mo->rtcp_mux && m->rtcp_mux;
+			w_str(w, "a=rtcp:");
+			w_u(w, (uint64_t)(mux ? mo->port : (uint16_t)(mo->port + 1)));
+			w_str(w, "\r\n");
+		}
+		if (mo->dir) {
+			w_str(w, "a=");
+			w_str(w, sdp_dir_name((enum sdp_dir)mo->dir));
+			w_str(w, "\r\n");
+		}
+	}
+}
+
+int sdp_rewrite_build(const sdp_session *in, const sdp_rewrite *rw, char *out, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN + 1];
+	int v6;
+	wr w;
+
+	if (!in || !rw || !rw->addr || !rw->origin)
+		return -EINVAL;
+	v6 = rw->addr->sa.sa_family == AF_INET6;
+	if (!v6 && rw->addr->sa.sa_family != AF_INET)
+		return -EINVAL;
+	sbc_addr_format_ip(rw->addr, ip, sizeof(ip));
+	if (rw->session_name)
+		for (const char *p = rw->session_name; *p; p++)
+			if (*p == '\r' || *p == '\n')
+				return -EINVAL;
+	for (unsigned i = 0; i < in->n_media; i++)
+		for (unsigned c = 0; c < rw->media[i].n_crypto; c++)
+			if (strpbrk(rw->media[i].crypto[c], "\r\n"))
+				return -EINVAL;
+
+	/* pass 1: hash of everything after o= decides the version */
+	memset(&w, 0, sizeof(w));
+	w.h = 0xcbf29ce484222325ull;
+	w.hash_only = 1;
+	emit_rest(&w, in, rw, ip, v6);
+	uint64_t h = w.h ? w.h : 1;
+	sdp_origin *o = rw->origin;
+	if (o->last_hash && o->last_hash != h)
+		o->version++;
+
+	/* pass 2: the real thing */
+	memset(&w, 0, sizeof(w));
+	sip_buf_init(&w.b, out, cap);
+	sip_buf_printf(&w.b, "v=0\r\no=%s %" PRIu64 " %" PRIu64 " IN %s %s\r\n", o->user, o->sess_id,
+		       o->version, v6 ? "IP6" : "IP4", ip);
+	emit_rest(&w, in, rw, ip, v6);
+	int r = sip_buf_end(&w.b);
+	if (r >= 0)
+		o->last_hash = h;
+	return r;
+}
+
+int sdp_redact(sip_sv sdp, char *out, size_t cap)
+{
+	sip_buf b;
+	size_t i = 0;
+	static const char tag[] = "inline:";
+	sip_buf_init(&b, out, cap);
+	while (i < sdp.n) {
+		if (sdp.n - i >= sizeof(tag) - 1 && memcmp(sdp.p + i, tag, sizeof(tag) - 1) == 0) {
+			sip_buf_str(&b, "inline:<redacted>");
+			i += sizeof(tag) - 1;
+			while (i < sdp.n && sdp.p[i] != ' ' && sdp.p[i] != '\r' && sdp.p[i] != '\n' &&
+			       sdp.p[i] != ';')
+				i++;
+			continue;
+		}
+		sip_buf_put(&b, sdp.p + i, 1);
+		i++;
+	}
+	int r = sip_buf_end(&b);
+	if (r < 0 && cap) {
+		/* never leave a partial key: cut at the last complete redaction */
+		out[0] = 0;
+	}
+	return r;
+}
