@@ -29,18 +29,20 @@
  *     done or failed); SBC_E_SRTP (any other libsrtp2 failure).
  *  5. Replay protection is on (libsrtp2 default window of 128 packets).
  *  6. Restart (see med_srtp_state): the context writes the state a restarted
- *     relay needs into a med_srtp_state the caller may keep in shared memory.
- *     After a restart, med_srtp_ctx_init() with the same key and that state
- *     carries on the stream: the next RTP packet gets the right roll-over
- *     counter (the packet's index is estimated against the saved highest
- *     index, RFC 3711 3.3.1), packets at or below the saved index are refused
- *     as replays, outbound SRTCP continues after the saved SRTCP index (no
- *     index, hence no keystream, is ever reused) and inbound SRTCP refuses
- *     indices at or below it. The state is written after every packet that
- *     passed, with plain stores: a packet processed after the last store
- *     survives nothing, and a torn read after SIGKILL is impossible on x86-64
- *     for the aligned 32-bit fields (the snapshot may be one packet old,
- *     which the replay floor handles).
+ *     relay needs into a med_srtp_state the caller may keep in shared memory,
+ *     after every packet that passed (a few plain stores, no syscall).
+ *     After a restart, med_srtp_ctx_init() with the same suite, key and that
+ *     state carries on the stream:
+ *       - RTP: the first packet's roll-over counter is estimated against the
+ *         saved highest index (RFC 3711 3.3.1) and handed to libsrtp2 with
+ *         srtp_set_stream_roc(); packets at or below the saved index are
+ *         refused as replays (SBC_E_REPLAY) for that SSRC;
+ *       - outbound SRTCP continues after the saved SRTCP index (libsrtp2 has
+ *         no setter: init runs that many header-only protects, ~0.15 us
+ *         each, refused above 2^24), so no index and no keystream is reused;
+ *       - inbound SRTCP refuses indices at or below the saved one.
+ *     The state is only as fresh as its last store: a packet processed after
+ *     it is lost with the process, which the replay floor covers.
  */
 #ifndef MED_SRTP_H
 #define MED_SRTP_H
@@ -54,16 +56,19 @@
 /* Bytes protect may add at most: RTP 16 (GCM tag), RTCP 16 + 4 (E|index). */
 #define MED_SRTP_MAX_TRAILER 20
 
-/* Restart state of one context (one direction of one leg): the latest SSRC
- * it carried. Plain data, fixed layout, safe to keep in shared memory.
- * WRITER: the thread that owns the context. All fields host byte order. */
+/* Restart state of one context (one direction of one leg): the latest RTP
+ * and RTCP SSRC it carried. Plain data, fixed layout (24 bytes), safe to keep
+ * in shared memory. WRITER: the thread that owns the context; fields are
+ * stored so that a reader (or a restart after SIGKILL) never sees an index
+ * from one SSRC with another SSRC. Host byte order. Zeroed = no state. */
 typedef struct med_srtp_state {
-	uint32_t ssrc;        /* SSRC of the stream this describes */
-	uint32_t roc;         /* RTP roll-over counter of the highest index */
-	uint32_t srtcp_index; /* highest SRTCP index processed (31 bits) */
-	uint16_t seq;         /* highest RTP sequence number processed */
-	uint8_t have_rtp;     /* 1: ssrc/roc/seq valid */
-	uint8_t have_rtcp;    /* 1: ssrc/srtcp_index valid */
+	uint64_t rtp_index;   /* (ROC << 16) | highest RTP sequence number */
+	uint32_t rtp_ssrc;
+	uint32_t rtcp_ssrc;
+	uint32_t rtcp_index;  /* highest SRTCP index processed (31 bits) */
+	uint8_t have_rtp;     /* 1: rtp_ssrc/rtp_index valid */
+	uint8_t have_rtcp;    /* 1: rtcp_ssrc/rtcp_index valid */
+	uint8_t _reserved[2];
 } med_srtp_state;
 
 /* A context; embed it where you like (it is not in shared memory: its
@@ -72,16 +77,17 @@ typedef struct med_srtp_ctx {
 	void *_srtp;             /* srtp_t */
 	med_srtp_state *_st;     /* caller's state, or &_own */
 	med_srtp_state _own;
-	uint64_t _floor_idx;     /* restored: RTP index at or below is refused */
-	uint32_t _floor_ssrc;    /* SSRC the floors apply to */
+	uint64_t _floor_rtp;     /* restored: RTP index at or below is refused */
 	uint32_t _floor_rtcp;    /* restored: SRTCP index at or below is refused */
+	uint32_t _floor_rtp_ssrc;
+	uint32_t _floor_rtcp_ssrc;
 	uint8_t _suite;          /* enum sbc_srtp_suite */
 	uint8_t _outbound;
 	uint8_t _rtp_trailer;    /* bytes protect adds to RTP */
 	uint8_t _rtcp_trailer;   /* bytes protect adds to RTCP (tag + 4) */
-	uint8_t _rtcp_tag;       /* SRTCP tag length */
-	uint8_t _floor_rtp_on;   /* restored RTP stream not yet resumed */
+	uint8_t _floor_rtp_on;   /* restored RTP stream: floor applies */
 	uint8_t _floor_rtcp_on;
+	uint8_t _resume_rtp;     /* restored RTP stream: set its ROC on next packet */
 	uint8_t _reserved;
 } med_srtp_ctx;
 
@@ -148,5 +154,25 @@ void med_srtp_ctx_state(const med_srtp_ctx *c, med_srtp_state *out);
 /* Roll-over counter libsrtp2 holds for ssrc (cross-check for tests and
  * diagnostics). Returns 0 or SBC_E_NOT_FOUND. */
 int med_srtp_ctx_roc(med_srtp_ctx *c, uint32_t ssrc, uint32_t *roc);
+
+/* --- internal: for srtp_*.c and their tests only ---------------------------- */
+
+/* Installs the BoringSSL cipher and auth types into libsrtp2 (after
+ * srtp_init). Returns 0 or SBC_E_SRTP with a reason in err. */
+int med_srtp__install_boring(char *err, size_t len);
+
+/* Fault injection for the fail-closed tests, before med_srtp_global_init():
+ * MED_SRTP_FAULT_KAT corrupts the expected answers of the per-suite
+ * self-check; MED_SRTP_FAULT_HMAC makes the BoringSSL HMAC type compute wrong
+ * tags (libsrtp2's own type self-test must then refuse it). */
+/* Runs the self-check traffic of one suite through whatever cipher types
+ * libsrtp2 has installed (stock ones too: the tests compare) and returns the
+ * SHA-256 of the protected packets. Needs srtp_init(). 0 or an sbc error
+ * with a reason in err. */
+int med_srtp__suite_digest(unsigned suite, uint8_t digest[32], char *err, size_t len);
+
+enum { MED_SRTP_FAULT_KAT = 1u << 0, MED_SRTP_FAULT_HMAC = 1u << 1 };
+void med_srtp__inject_fault(unsigned faults);
+extern unsigned med_srtp__faults;
 
 #endif
