@@ -24,19 +24,13 @@
 #include <stdint.h>
 
 #include "sbc/msg-t.h"
+#include "srtp.h"
 
 typedef struct med_xc med_xc;
 
-/* Restart state of one direction of one leg, kept in the session's shared
- * slot and updated by the context itself. */
-typedef struct med_xc_state {
-	uint32_t ssrc;
-	uint32_t roc;
-	uint32_t srtcp_index; /* outbound: last SRTCP index sent */
-	uint16_t seq;         /* highest sequence number processed */
-	uint8_t have_rtp, have_rtcp;
-	uint8_t _opaque[24];  /* room for the provider's own fields */
-} med_xc_state;
+/* Restart state of one direction of one leg (the srtp module's layout),
+ * kept in the session's shared slot and updated by every packet. */
+typedef med_srtp_state med_xc_state;
 
 /* Bytes an outbound context may add to an RTP / RTCP packet at most. */
 #define MED_XC_MAX_TRAILER 148
