@@ -8,9 +8,18 @@
 
 #include "sbc/store-t.h"
 
-#define ROUTE_VAL_VERSION 1
+#define ROUTE_VAL_VERSION 2
+#define ROUTE_HDR 6 /* version, count, u32 ancestor mask */
 #define ROUTE_ENTRY_MAX (7 + STORE_NAME_MAX + STORE_PREPEND_MAX)
-#define ROUTE_VAL_MAX (2 + STORE_ROUTES_PER_PREFIX_MAX * ROUTE_ENTRY_MAX)
+#define ROUTE_VAL_MAX (ROUTE_HDR + STORE_ROUTES_PER_PREFIX_MAX * ROUTE_ENTRY_MAX)
+
+/* Writes the header (the mask is recomputed by x__route_fix_masks). */
+void x__route_hdr(uint8_t *buf, size_t count, uint32_t mask);
+
+/* Recomputes the ancestor masks of every key that starts with root (root
+ * itself included), rewriting only the values that change. root "" sweeps
+ * the whole table. Call after creating or deleting a prefix key. */
+int x__route_fix_masks(MDB_txn *txn, MDB_dbi dbi, const char *root, size_t rootlen);
 
 /* Decodes the value of key k into out[0..max) (prefix from the key). Returns
  * the number of entries in the record (may exceed max) or SBC_E_PARSE. */

@@ -74,6 +74,34 @@ const char *store_area_name(enum store_area area)
 
 /* ---- environment --------------------------------------------------------- */
 
+/* The routes' key order, equal to LMDB's default (memcmp, then shorter
+ * first) so mdb_dump and friends agree, but without a libc call per probe:
+ * keys are short and a lookup compares a few dozen of them. */
+static int route_key_cmp(const MDB_val *a, const MDB_val *b)
+{
+	const unsigned char *x = a->mv_data, *y = b->mv_data;
+	size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+
+	while (n >= 8) {
+		uint64_t u, v;
+
+		memcpy(&u, x, 8);
+		memcpy(&v, y, 8);
+		if (u != v) {
+			u = __builtin_bswap64(u);
+			v = __builtin_bswap64(v);
+			return u < v ? -1 : 1;
+		}
+		x += 8;
+		y += 8;
+		n -= 8;
+	}
+	for (; n; n--, x++, y++)
+		if (*x != *y)
+			return *x < *y ? -1 : 1;
+	return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
 static int open_dbis(store *st, MDB_txn *txn, char *err, size_t errlen)
 {
 	static const char *const names[] = {"meta", "trunks", "routes", "tls"};
@@ -97,6 +125,7 @@ static int open_dbis(store *st, MDB_txn *txn, char *err, size_t errlen)
 			return x__store_mdb_err(rc);
 		}
 	}
+	mdb_set_compare(txn, st->dbi_routes, route_key_cmp);
 	return 0;
 }
 

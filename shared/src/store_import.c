@@ -486,7 +486,7 @@ static int write_all(imp *im, bool replace)
 	while (i < im->n) {
 		const imp_rec *r0 = &im->recs[i];
 		const char *pfx = im->base + r0->poff;
-		size_t off = 2, cnt = 0;
+		size_t off = ROUTE_HDR, cnt = 0;
 		int nex = 0, e = 0;
 		MDB_val k, v;
 
@@ -545,8 +545,7 @@ static int write_all(imp *im, bool replace)
 			}
 			cnt++;
 		}
-		buf[0] = ROUTE_VAL_VERSION;
-		buf[1] = (uint8_t)cnt;
+		x__route_hdr(buf, cnt, 0);
 		v.mv_size = off;
 		v.mv_data = buf;
 		rc = mdb_put(im->txn, im->st->dbi_routes, &k, &v, replace ? MDB_APPEND : 0);
@@ -622,6 +621,11 @@ int64_t store_route_import(store *st, enum store_fmt fmt, const char *data, size
 	}
 	if ((ret = write_all(&im, replace)) != 0)
 		goto Abort;
+	if ((rc = x__route_fix_masks(im.txn, st->dbi_routes, "", 0)) != 0) {
+		ret = rc;
+		fail(&im, 0, rc, "updating the prefix index failed");
+		goto Abort;
+	}
 	for (i = 0; i < im.ntrunks; i++) {
 		if (im.tref[i] && (rc = x__store_ref_add(st, im.txn, im.tnames[i], im.tref[i]))) {
 			ret = rc;

@@ -31,10 +31,10 @@ int x__route_decode(const MDB_val *k, const MDB_val *v, store_route *out, size_t
 
 	if (k->mv_size < 1 || plen > STORE_PREFIX_MAX || ((const char *)k->mv_data)[0] != ':')
 		return SBC_E_PARSE;
-	if (v->mv_size < 2 || p[0] != ROUTE_VAL_VERSION)
+	if (v->mv_size < ROUTE_HDR || p[0] != ROUTE_VAL_VERSION)
 		return SBC_E_PARSE;
 	n = p[1];
-	p += 2;
+	p += ROUTE_HDR;
 	for (i = 0; i < n; i++) {
 		uint8_t tlen, xlen;
 		store_route *r = i < max ? &out[i] : NULL;
@@ -79,12 +79,89 @@ size_t x__route_encode_one(uint8_t *p, uint16_t prio, uint16_t weight, uint8_t s
 	return 7 + tlen + xlen;
 }
 
-static size_t encode(const store_route *rs, size_t n, uint8_t *buf)
+void x__route_hdr(uint8_t *buf, size_t count, uint32_t mask)
 {
-	size_t i, off = 2;
-
 	buf[0] = ROUTE_VAL_VERSION;
-	buf[1] = (uint8_t)n;
+	buf[1] = (uint8_t)count;
+	buf[2] = (uint8_t)mask;
+	buf[3] = (uint8_t)(mask >> 8);
+	buf[4] = (uint8_t)(mask >> 16);
+	buf[5] = (uint8_t)(mask >> 24);
+}
+
+static uint32_t val_mask(const MDB_val *v)
+{
+	const uint8_t *p = v->mv_data;
+
+	if (v->mv_size < ROUTE_HDR)
+		return 0;
+	return (uint32_t)p[2] | (uint32_t)p[3] << 8 | (uint32_t)p[4] << 16 | (uint32_t)p[5] << 24;
+}
+
+/* Bit (len - 1) of a key's mask: a proper prefix of that length is stored. */
+static inline uint32_t len_bit(size_t len) { return len ? 1u << (len - 1) : 0; }
+
+int x__route_fix_masks(MDB_txn *txn, MDB_dbi dbi, const char *root, size_t rootlen)
+{
+	struct {
+		size_t len;
+		uint32_t mask; /* bits of this element and all its ancestors */
+	} stk[STORE_PREFIX_MAX + 2];
+	char kb[STORE_PREFIX_MAX + 2], chain[STORE_PREFIX_MAX + 1];
+	uint8_t buf[ROUTE_VAL_MAX];
+	uint32_t base = 0;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t depth = 0, l;
+	int rc;
+
+	kb[0] = ':';
+	memcpy(kb + 1, root, rootlen);
+	/* ancestors of root outside the subtree */
+	for (l = 1; l < rootlen; l++) {
+		k.mv_size = l + 1;
+		k.mv_data = kb;
+		if (mdb_get(txn, dbi, &k, &v) == 0)
+			base |= len_bit(l);
+	}
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
+		return x__store_mdb_err(rc);
+	k.mv_size = rootlen + 1;
+	k.mv_data = kb;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const char *s = (const char *)k.mv_data + 1;
+		size_t n = k.mv_size - 1;
+		uint32_t mask, old;
+
+		if (k.mv_size < 1 || n > STORE_PREFIX_MAX || n < rootlen ||
+		    memcmp(k.mv_data, kb, rootlen + 1) != 0)
+			break;
+		while (depth && !(stk[depth - 1].len <= n && memcmp(chain, s, stk[depth - 1].len) == 0))
+			depth--;
+		mask = depth ? stk[depth - 1].mask : base;
+		stk[depth].len = n;
+		stk[depth].mask = mask | len_bit(n);
+		depth++;
+		memcpy(chain, s, n);
+		old = val_mask(&v);
+		if (old != mask && v.mv_size >= ROUTE_HDR && v.mv_size <= sizeof(buf)) {
+			memcpy(buf, v.mv_data, v.mv_size);
+			x__route_hdr(buf, buf[1], mask);
+			v.mv_data = buf;
+			if ((rc = mdb_cursor_put(cur, &k, &v, MDB_CURRENT)) != 0)
+				break;
+		}
+	}
+	mdb_cursor_close(cur);
+	return (rc == 0 || rc == MDB_NOTFOUND) ? 0 : x__store_mdb_err(rc);
+}
+
+static size_t encode(const store_route *rs, size_t n, uint8_t *buf, uint32_t mask)
+{
+	size_t i, off = ROUTE_HDR;
+
+	x__route_hdr(buf, n, mask);
 	for (i = 0; i < n; i++)
 		off += x__route_encode_one(buf + off, rs[i].priority, rs[i].weight, rs[i].strip,
 					   rs[i].trunk, strlen(rs[i].trunk), rs[i].prepend,
@@ -113,40 +190,53 @@ static void sort_by_priority(store_route *rs, size_t n)
 
 /* ---- lookup ------------------------------------------------------------------ */
 
-static int lpm(MDB_cursor *cur, const char *num, size_t len, MDB_val *v_out, MDB_val *k_out)
+/* Finds the longest stored prefix of num. The greatest key k <= num is found
+ * with one seek; if k is not a prefix of num, the answer is the longest
+ * stored prefix of k no longer than lcp(k, num), and k's ancestor mask says
+ * which lengths exist, so one more exact get finishes. */
+static int lpm(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, const char *num, size_t len,
+	       MDB_val *k_out, MDB_val *v_out)
 {
 	char kb[STORE_NUMBER_MAX + 2];
-	size_t m = len, l;
+	size_t l, lcp;
+	uint32_t mask;
 	MDB_val k, v;
 	int rc;
 
 	kb[0] = ':';
 	memcpy(kb + 1, num, len);
-	for (;;) {
-		k.mv_size = m + 1;
-		k.mv_data = kb;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (rc == 0 && k.mv_size == m + 1 && memcmp(k.mv_data, kb, m + 1) == 0)
-			goto Found;
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			return x__store_mdb_err(rc);
-		rc = mdb_cursor_get(cur, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
-		if (rc == MDB_NOTFOUND)
-			return 0;
-		if (rc)
-			return x__store_mdb_err(rc);
-		/* k < target: a prefix of it, or look again at the common prefix */
-		if (k.mv_size <= m + 1 && memcmp(k.mv_data, kb, k.mv_size) == 0)
-			goto Found;
-		for (l = 0; l < k.mv_size && l < m + 1 && ((char *)k.mv_data)[l] == kb[l]; l++)
-			;
-		if (l == 0)
-			return 0; /* not a route key at all */
-		m = l - 1;
-	}
+	k.mv_size = len + 1;
+	k.mv_data = kb;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && k.mv_size == len + 1 && memcmp(k.mv_data, kb, len + 1) == 0)
+		goto Found;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return x__store_mdb_err(rc);
+	rc = mdb_cursor_get(cur, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return x__store_mdb_err(rc);
+	if (k.mv_size <= len + 1 && memcmp(k.mv_data, kb, k.mv_size) == 0)
+		goto Found; /* k < num and a prefix of it */
+	for (l = 0; l < k.mv_size && l < len + 1 && ((char *)k.mv_data)[l] == kb[l]; l++)
+		;
+	if (l == 0)
+		return 0; /* not a route key: nothing sorts before the routes */
+	lcp = l - 1;     /* common digits */
+	mask = val_mask(&v);
+	if (lcp < 32)
+		mask &= (lcp ? (2u << (lcp - 1)) - 1 : 0); /* lengths 1..lcp */
+	k.mv_size = mask ? (size_t)(32 - __builtin_clz(mask)) + 1 : 1; /* else the default */
+	k.mv_data = kb;
+	rc = mdb_get(txn, dbi, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return x__store_mdb_err(rc);
 Found:
-	*v_out = v;
 	*k_out = k;
+	*v_out = v;
 	return 1;
 }
 
@@ -164,7 +254,7 @@ int store_route_lookup(store_reader *r, const char *number, store_route *out, si
 		return ret;
 	if ((ret = x__store_rd_cursor(r, txn, &cur)) != 0)
 		goto Exit;
-	if ((ret = lpm(cur, num, (size_t)len, &v, &k)) <= 0)
+	if ((ret = lpm(txn, r->st->dbi_routes, cur, num, (size_t)len, &k, &v)) <= 0)
 		goto Exit;
 	if ((ret = x__route_decode(&k, &v, out, max)) < 0)
 		goto Exit;
@@ -385,6 +475,7 @@ int store_route_add(store *st, const store_route *route, char *err, size_t errle
 	char kb[STORE_PREFIX_MAX + 2];
 	MDB_val k, v;
 	MDB_txn *txn;
+	uint32_t mask = 0;
 	int n = 0, i, rc, ret;
 
 	if ((ret = store_route_validate(route, err, errlen)) != 0)
@@ -403,6 +494,7 @@ int store_route_add(store *st, const store_route *route, char *err, size_t errle
 	route_key(route->prefix, kb, &k);
 	rc = mdb_get(txn, st->dbi_routes, &k, &v);
 	if (rc == 0) {
+		mask = val_mask(&v);
 		if ((n = x__route_decode(&k, &v, rs, STORE_ROUTES_PER_PREFIX_MAX)) < 0 ||
 		    n > STORE_ROUTES_PER_PREFIX_MAX) {
 			ret = SBC_E_PARSE;
@@ -436,9 +528,11 @@ int store_route_add(store *st, const store_route *route, char *err, size_t errle
 	memmove(&rs[i + 1], &rs[i], (size_t)(n - i) * sizeof(rs[0]));
 	rs[i] = *route;
 	n++;
-	v.mv_size = encode(rs, (size_t)n, buf);
+	v.mv_size = encode(rs, (size_t)n, buf, mask);
 	v.mv_data = buf;
 	if ((rc = mdb_put(txn, st->dbi_routes, &k, &v, 0)) != 0 ||
+	    (n == 1 && (rc = x__route_fix_masks(txn, st->dbi_routes, route->prefix,
+						strlen(route->prefix))) != 0) ||
 	    (rc = x__store_ref_add(st, txn, route->trunk, 1)) != 0 ||
 	    (rc = x__store_nroutes_add(st, txn, 1, false)) != 0) {
 		ret = rc > 0 ? x__store_mdb_err(rc) : rc;
@@ -502,8 +596,10 @@ int store_route_remove(store *st, const char *prefix, const char *trunk, char *e
 	}
 	if (kept == 0) {
 		rc = mdb_del(txn, st->dbi_routes, &k, NULL);
+		if (rc == 0)
+			rc = x__route_fix_masks(txn, st->dbi_routes, prefix, strlen(prefix));
 	} else {
-		v.mv_size = encode(rs, (size_t)kept, buf);
+		v.mv_size = encode(rs, (size_t)kept, buf, val_mask(&v));
 		v.mv_data = buf;
 		rc = mdb_put(txn, st->dbi_routes, &k, &v, 0);
 	}

@@ -293,6 +293,66 @@ static void test_lpm_matches_brute_force(void **state)
 	free(csv);
 }
 
+/* Single adds and removes keep the prefix index right (nested prefixes
+ * added and removed in random order, checked against brute force). */
+static void test_lpm_after_adds_and_removes(void **state)
+{
+	fx *f = *state;
+	enum { NP = 300 };
+	static char pf[NP][8];
+	static bool live[NP];
+	store_route out[2];
+	char num[16];
+	int i, j, q, round;
+
+	for (i = 0; i < NP; i++) {
+		int l = (int)(xs(NULL) % 6); /* includes the empty prefix */
+
+		for (j = 0; j < l; j++)
+			pf[i][j] = (char)('0' + xs(NULL) % 3);
+		pf[i][l] = '\0';
+		for (j = 0; j < i; j++)
+			if (strcmp(pf[j], pf[i]) == 0)
+				break;
+		live[i] = false;
+		if (j < i)
+			pf[i][0] = 'x'; /* duplicate: unused */
+	}
+	for (round = 0; round < 600; round++) {
+		i = (int)(xs(NULL) % NP);
+		if (pf[i][0] == 'x')
+			continue;
+		if (live[i])
+			assert_int_equal(store_route_remove(f->st, pf[i], "a", NULL, 0), 1);
+		else
+			add(f, pf[i], "a", 1, 1);
+		live[i] = !live[i];
+		if (round % 20)
+			continue;
+		for (q = 0; q < 200; q++) {
+			int l = 1 + (int)(xs(NULL) % 7), best = -1, bl = -1;
+
+			for (j = 0; j < l; j++)
+				num[j] = (char)('0' + xs(NULL) % 3);
+			num[l] = '\0';
+			for (j = 0; j < NP; j++) {
+				int pl = (int)strlen(pf[j]);
+
+				if (live[j] && pl <= l && pl > bl && memcmp(pf[j], num, (size_t)pl) == 0) {
+					best = j;
+					bl = pl;
+				}
+			}
+			if (best < 0) {
+				assert_int_equal(store_route_lookup(f->r, num, out, 2), 0);
+			} else {
+				assert_int_equal(store_route_lookup(f->r, num, out, 2), 1);
+				assert_string_equal(out[0].prefix, pf[best]);
+			}
+		}
+	}
+}
+
 static void test_priority_weight_order(void **state)
 {
 	fx *f = *state;
@@ -734,6 +794,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_generations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lpm_basic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lpm_matches_brute_force, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lpm_after_adds_and_removes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_priority_weight_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_strip_prepend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_remove_validation, setup, teardown),

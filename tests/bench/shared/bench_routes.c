@@ -1,0 +1,237 @@
+/* Benchmark: route import rate and lookup latency at 1,000,000 routes.
+ *
+ * Targets (issue 3): 1,000,000 routes imported in under 5 s; a lookup under
+ * 1 us p50. Import is measured from the CSV text in memory to the durable
+ * commit (fsync on), once with STORE_IMPORT_REPLACE into an empty store and
+ * once merging into an empty store; lookups are timed one by one
+ * (clock_gettime around each, so the figures include ~20 ns of timer cost)
+ * for numbers that extend a random stored prefix (hits at every depth) and
+ * for random numbers. Temporary data lives under /tmp and is deleted.
+ * Env: SBC_BENCH_ROUTES to change the count (default 1000000); SBC_BENCH_KEEP=1
+ * keeps the store for inspection (you delete it).
+ */
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sbc/store.h"
+
+#define LOOKUPS 1000000
+
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rs = 0x9e3779b97f4a7c15ull;
+static uint64_t rnd(void)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return rs;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t pow10u(int n)
+{
+	uint64_t v = 1;
+
+	while (n-- > 0)
+		v *= 10;
+	return v;
+}
+
+/* The i-th prefix: length 6..10 by i % 5, distinct within a length. */
+static int make_prefix(size_t i, char *out)
+{
+	int len = 6 + (int)(i % 5);
+	uint64_t k = i / 5, v = (k * 2654435761ull) % pow10u(len);
+
+	return snprintf(out, 24, "%0*llu", len, (unsigned long long)v);
+}
+
+/* p50 of an empty clock_gettime pair: the timer's own cost in each sample. */
+static uint32_t timer_cost(void)
+{
+	enum { N = 100001 };
+	uint32_t *ns = malloc(N * sizeof(uint32_t)), p50;
+	size_t i;
+
+	for (i = 0; i < N; i++) {
+		struct timespec a, b;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		ns[i] = (uint32_t)((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec));
+	}
+	qsort(ns, N, sizeof(uint32_t), cmp_u32);
+	p50 = ns[N / 2];
+	free(ns);
+	return p50;
+}
+
+static uint32_t g_timer;
+
+/* Returns the p50 in ns, net of the timer's cost. */
+static uint32_t lookups(store_reader *r, char (*nums)[24], size_t n, const char *what)
+{
+	uint32_t p50;
+	uint32_t *ns = malloc(n * sizeof(uint32_t));
+	store_route out[8];
+	size_t i, hits = 0;
+	double t0 = now(), total;
+
+	for (i = 0; i < n; i++) {
+		struct timespec a, b;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		hits += store_route_lookup(r, nums[i], out, 8) > 0;
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		ns[i] = (uint32_t)((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec));
+	}
+	total = now() - t0;
+	qsort(ns, n, sizeof(uint32_t), cmp_u32);
+	p50 = ns[n / 2] > g_timer ? ns[n / 2] - g_timer : 0;
+	printf("lookup %-18s %zu lookups, %zu hits: p50 %u ns (%u raw, timer %u), p99 %u ns, "
+	       "max %u ns, mean %.0f ns incl. loop (target p50 < 1000 ns: %s)\n",
+	       what, n, hits, p50, ns[n / 2], g_timer, ns[n * 99 / 100] - g_timer, ns[n - 1],
+	       total / (double)n * 1e9, p50 < 1000 ? "MET" : "MISSED");
+	free(ns);
+	return p50;
+}
+
+int main(void)
+{
+	size_t nroutes = 1000000, i, len = 0, cap, bad = 0;
+	const char *env = getenv("SBC_BENCH_ROUTES");
+	char base[] = "/tmp/sbc-bench-routes-XXXXXX", path[128], err[256];
+	static const char *const trunks[] = {"carrier-a", "carrier-b", "carrier-c", "carrier-d",
+					     "carrier-e", "carrier-f", "carrier-g", "carrier-h"};
+	char (*nums)[24];
+	char *csv;
+	store *st = NULL;
+	store_reader *r = NULL;
+	double t0, dt;
+	int64_t n;
+	int pass, rc = 0;
+
+	if (env && atol(env) > 0)
+		nroutes = (size_t)atol(env);
+	if (!mkdtemp(base)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	cap = nroutes * 48 + 64;
+	csv = malloc(cap);
+	nums = malloc(LOOKUPS * sizeof(*nums));
+	len += (size_t)sprintf(csv, "prefix,trunk,priority,weight,strip,prepend\n");
+	/* 90% of the prefixes have one route, 10% get a second (backup) route */
+	for (i = 0; len < cap - 64 && (size_t)(i + i / 9) < nroutes; i++) {
+		char p[24];
+
+		make_prefix(i, p);
+		len += (size_t)sprintf(csv + len, "%s,%s,10,100,0,\n", p, trunks[i % 8]);
+		if (i % 9 == 0 && (size_t)(i + i / 9 + 1) < nroutes)
+			len += (size_t)sprintf(csv + len, "%s,%s,20,50,2,0\n", p,
+					       trunks[(i + 3) % 8]);
+	}
+	for (pass = 0; pass < 1; pass++) {
+		snprintf(path, sizeof(path), "%s/store%d", base, pass);
+		if (store_open(path, STORE_CREATE, 0, &st, err, sizeof(err)) != 0) {
+			fprintf(stderr, "store_open: %s\n", err);
+			return 1;
+		}
+		for (i = 0; i < 8; i++) {
+			store_trunk t;
+
+			store_trunk_init(&t, trunks[i]);
+			if (store_trunk_put(st, &t, true, err, sizeof(err)) != 0) {
+				fprintf(stderr, "trunk: %s\n", err);
+				return 1;
+			}
+		}
+		t0 = now();
+		n = store_route_import(st, STORE_FMT_CSV, csv, len,
+				       pass == 0 ? STORE_IMPORT_REPLACE : 0, &bad, err, sizeof(err));
+		dt = now() - t0;
+		if (n < 0) {
+			fprintf(stderr, "import failed: %s\n", err);
+			return 1;
+		}
+		printf("import %s: %lld routes (%.1f MB CSV) in %.3f s = %.0f routes/s "
+		       "(target < 5 s for 1,000,000: %s)\n",
+		       "replace", (long long)n, (double)len / 1e6, dt,
+		       (double)n / dt, dt < 5.0 * (double)n / 1e6 ? "MET" : "MISSED");
+		if (dt >= 5.0 * (double)n / 1e6)
+			rc = 1;
+	}
+	store_reader_open(st, &r);
+	g_timer = timer_cost();
+	/* hits at every depth: a stored prefix + random digits to 11..12 */
+	for (i = 0; i < LOOKUPS; i++) {
+		size_t pi = (size_t)(rnd() % (nroutes * 9 / 10));
+		int l = make_prefix(pi, nums[i]), want = 11 + (int)(rnd() % 2);
+
+		while (l < want)
+			nums[i][l++] = (char)('0' + rnd() % 10);
+		nums[i][l] = '\0';
+	}
+	if (lookups(r, nums, LOOKUPS, "(prefix hits)") >= 1000)
+		rc = 1;
+	for (i = 0; i < LOOKUPS; i++) {
+		int l;
+
+		for (l = 0; l < 11; l++)
+			nums[i][l] = (char)('0' + rnd() % 10);
+		nums[i][l] = '\0';
+	}
+	if (lookups(r, nums, LOOKUPS, "(random numbers)") >= 1000)
+		rc = 1;
+	store_reader_close(r);
+	store_close(st);
+
+	/* merge-mode import into a fresh store */
+	snprintf(path, sizeof(path), "%s/store1", base);
+	if (store_open(path, STORE_CREATE, 0, &st, err, sizeof(err)) == 0) {
+		for (i = 0; i < 8; i++) {
+			store_trunk t;
+
+			store_trunk_init(&t, trunks[i]);
+			store_trunk_put(st, &t, true, err, sizeof(err));
+		}
+		t0 = now();
+		n = store_route_import(st, STORE_FMT_CSV, csv, len, 0, &bad, err, sizeof(err));
+		dt = now() - t0;
+		printf("import merge  : %lld routes in %.3f s = %.0f routes/s\n", (long long)n, dt,
+		       (double)n / dt);
+		store_close(st);
+	}
+	if (getenv("SBC_BENCH_KEEP"))
+		printf("kept %s/store0 (SBC_BENCH_KEEP)\n", base);
+	else
+		nftw(base, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	free(csv);
+	free(nums);
+	return rc;
+}
