@@ -229,7 +229,9 @@ static int lpm(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, const char *num, size
 		mask &= (lcp ? (2u << (lcp - 1)) - 1 : 0); /* lengths 1..lcp */
 	k.mv_size = mask ? (size_t)(32 - __builtin_clz(mask)) + 1 : 1; /* else the default */
 	k.mv_data = kb;
-	rc = mdb_get(txn, dbi, &k, &v);
+	/* Through the cursor, so k points into the map, not at kb (which goes
+	 * out of scope when we return). */
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc)
