@@ -117,8 +117,8 @@ static const cli_opt no_opts[] = {{NULL, 0, NULL, NULL}};
 
 static void print_row(cli_table *t, json_t *o, const char *const *keys, unsigned n)
 {
-	char *cells[16];
-	for (unsigned i = 0; i < n; i++)
+	char *cells[16] = {0};
+	for (unsigned i = 0; i < n && i < 16; i++)
 		cells[i] = cli_cell(json_object_get(o, keys[i]));
 	cli_table_add(t, (const char *const *)cells);
 	for (unsigned i = 0; i < n; i++)
