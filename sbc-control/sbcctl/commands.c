@@ -236,14 +236,14 @@ static int print_routes(const cli_cmd *cmd, json_t *params, json_t *r, FILE *out
 
 static int print_tls_list(const cli_cmd *cmd, json_t *params, json_t *r, FILE *out)
 {
-	static const char *const hdr[] = {"NAME", "SUBJECT", "NOT_AFTER", "SHA256", "ERROR"};
+	static const char *const hdr[] = {"NAME", "SUBJECT", "NOT_AFTER", "FINGERPRINT_SHA256", "ERROR"};
 	json_t *arr = json_object_get(r, "profiles"), *e;
 	size_t i;
 	cli_table *t = cli_table_new(5, hdr);
 	json_array_foreach(arr, i, e) {
 		json_t *c = json_object_get(e, "certificate");
 		char *cells[5] = {cli_cell(json_object_get(e, "name")), cli_cell(json_object_get(c, "subject")),
-				  cli_cell(json_object_get(c, "not_after")), cli_cell(json_object_get(c, "sha256")),
+				  cli_cell(json_object_get(c, "not_after")), cli_cell(json_object_get(c, "fingerprint_sha256")),
 				  cli_cell(json_object_get(e, "certificate_error"))};
 		cli_table_add(t, (const char *const *)cells);
 		for (unsigned k = 0; k < 5; k++)
