@@ -37,7 +37,7 @@ int med_config_load(const char *path, med_config *cfg, char *errbuf, size_t errl
 	cfg->port_max = 39999;
 	cfg->rtp_timeout_ms = 30000;
 	snprintf(cfg->backend, sizeof(cfg->backend), "socket");
-	cfg->rcvbuf = 256 * 1024;
+	cfg->rcvbuf = 64 * 1024; /* per port: ~80 packets of backlog, no bufferbloat */
 
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {

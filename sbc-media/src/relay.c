@@ -234,9 +234,13 @@ void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
 		count_ovfl(w, s, leg, rtcp, &w->rmsg[n - 1].msg_hdr);
 		/* Packets of one receive batch all leave through one socket; RTP
 		 * and RTCP muxed on one port are sent in order, in runs. */
-		unsigned k = 0;
+		unsigned k = 0, first = 0;
 		bool run_rtcp = false;
-		for (unsigned i = 0; i < (unsigned)n; i++) {
+		if (n == MED_BATCH) {
+			first = MED_BATCH - MED_KEEP;
+			s->slot->rt[leg].drops[MED_DROP_SHED] += first;
+		}
+		for (unsigned i = first; i < (unsigned)n; i++) {
 			bool is_rtcp = false;
 			const sbc_addr *dst = process(w, s, leg, rtcp, i, now_ns, &is_rtcp);
 			if (!dst)

@@ -42,6 +42,7 @@ enum med_drop {
 	MED_DROP_NO_PEER,   /* the other leg has no address yet */
 	MED_DROP_SEND,      /* sendmmsg refused it (buffer full: shed) */
 	MED_DROP_KERNEL,    /* dropped by the kernel's receive queue (SO_RXQ_OVFL) */
+	MED_DROP_SHED,      /* stale backlog discarded by the relay (overload) */
 	MED_DROP_MAX_,
 };
 

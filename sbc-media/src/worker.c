@@ -21,7 +21,7 @@
 static const char *const drop_names[MED_DROP_MAX_] = {
 	[MED_DROP_PARSE] = "parse",     [MED_DROP_AUTH] = "auth",       [MED_DROP_REPLAY] = "replay",
 	[MED_DROP_SRTP] = "srtp",       [MED_DROP_SOURCE] = "source",   [MED_DROP_NO_PEER] = "no_peer",
-	[MED_DROP_SEND] = "send",       [MED_DROP_KERNEL] = "kernel",
+	[MED_DROP_SEND] = "send",       [MED_DROP_KERNEL] = "kernel",   [MED_DROP_SHED] = "shed",
 };
 
 const char *med_drop_name(unsigned reason)
