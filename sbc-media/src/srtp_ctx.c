@@ -172,6 +172,14 @@ static uint64_t est_index(uint64_t hi, uint16_t seq)
 	return (uint64_t)v << 16 | seq;
 }
 
+/* Where the E|SRTCP index sits: AES-CM/NULL (RFC 3711 3.4) put it before
+ * the tag, AEAD (RFC 7714 9) after the tag, at the very end. */
+static inline const uint8_t *rtcp_index_at(const med_srtp_ctx *c, const uint8_t *pkt, int len)
+{
+	bool aead = c->_suite == SBC_SRTP_AEAD_AES_128_GCM || c->_suite == SBC_SRTP_AEAD_AES_256_GCM;
+	return pkt + len - (aead ? 4 : c->_rtcp_trailer);
+}
+
 static int map_status(srtp_err_status_t e, bool unprotect)
 {
 	switch (e) {
@@ -446,7 +454,6 @@ int med_srtp_unprotect(med_srtp_ctx *c, uint8_t *pkt, int *len)
 int med_srtp_protect_rtcp(med_srtp_ctx *c, uint8_t *pkt, int *len, int cap)
 {
 	srtp_err_status_t e;
-	int tag = 0;
 
 	if (!c || !c->_srtp || !c->_outbound)
 		return c && !c->_srtp ? SBC_E_STATE : SBC_E_INVAL;
@@ -459,8 +466,7 @@ int med_srtp_protect_rtcp(med_srtp_ctx *c, uint8_t *pkt, int *len, int cap)
 	e = srtp_protect_rtcp((srtp_t)c->_srtp, pkt, len);
 	if (e != srtp_err_status_ok)
 		return map_status(e, false);
-	tag = c->_rtcp_trailer;
-	track_rtcp(c, rd32(pkt + 4), rd32(pkt + *len - tag) & 0x7fffffffu);
+	track_rtcp(c, rd32(pkt + 4), rd32(rtcp_index_at(c, pkt, *len)) & 0x7fffffffu);
 	return 0;
 }
 
@@ -476,7 +482,7 @@ int med_srtp_unprotect_rtcp(med_srtp_ctx *c, uint8_t *pkt, int *len)
 	if (*len < 8 + c->_rtcp_trailer)
 		return SBC_E_PARSE;
 	ssrc = rd32(pkt + 4);
-	index = rd32(pkt + *len - c->_rtcp_trailer) & 0x7fffffffu;
+	index = rd32(rtcp_index_at(c, pkt, *len)) & 0x7fffffffu;
 	if (c->_floor_rtcp_on && ssrc == c->_floor_rtcp_ssrc && index <= c->_floor_rtcp)
 		return SBC_E_REPLAY;
 	e = srtp_unprotect_rtcp((srtp_t)c->_srtp, pkt, len);
