@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, free_port, wait_for
+from conftest import BUILD, free_port, free_port_range, wait_for
 
 STANDIN = """#!/bin/sh
 trap 'exit 0' TERM
@@ -42,8 +42,9 @@ def rpc_lines(sock, reqs, timeout=10.0):
 
 
 class Ctl:
-    def __init__(self, procs, tmp, extra=None, child=STANDIN, media_child=None, config=True):
+    def __init__(self, procs, tmp, extra=None, child=STANDIN, media_child=None, config=True, real=False):
         self.procs = procs
+        self.real = real
         self.tmp = pathlib.Path(tmp)
         self.data = self.tmp / "run"
         self.sock = str(self.data / "control.sock")
@@ -61,8 +62,9 @@ class Ctl:
             cfg = {
                 "data_dir": str(self.data),
                 "signal": {"listen": [{"transport": "udp", "address": f"127.0.0.1:{p}"},
-                                      {"transport": "tcp", "address": f"127.0.0.1:{p}"}]},
-                "media": {"port_min": 40000, "port_max": 40099},
+                                      {"transport": "tcp", "address": f"127.0.0.1:{p}"},
+                                      {"transport": "tls", "address": f"127.0.0.1:{free_port()}"}]},
+                "media": {"port_min": (mp := free_port_range(100)), "port_max": mp + 99},
                 "demo": {"enabled": True, "outbound": f"127.0.0.1:{free_port()}"},
                 "control": {"backoff_initial_ms": 20, "backoff_max_ms": 200, "stable_ms": 5000,
                             "stop_timeout_ms": 3000, "stats_timeout_ms": 200},
@@ -77,7 +79,9 @@ class Ctl:
         self.p = None
 
     def argv(self):
-        a = [str(BUILD / "sbc-control"), "--signal-bin", str(self.child), "--media-bin", str(self.media_child)]
+        a = [str(BUILD / "sbc-control")]
+        if not self.real:
+            a += ["--signal-bin", str(self.child), "--media-bin", str(self.media_child)]
         if self.cfg_path:
             a += ["--config", str(self.cfg_path)]
         return a
@@ -580,3 +584,27 @@ def test_second_instance_on_same_socket_refused(ctl, procs):
     assert p.wait(10) != 0
     assert "another sbc-control is listening" in procs.log(p)
     assert "result" in ctl.call("system.version")
+
+
+def test_real_children_hello_stats_restart_and_drain(procs, tmp_path, build_dir):
+    if not (BUILD / "sbc-signal").exists() or not (BUILD / "sbc-media").exists():
+        pytest.skip("sbc-signal/sbc-media not built")
+    c = Ctl(procs, tmp_path, real=True).start()
+    wait_for(lambda: all(ch["state"] == "running" for ch in c.status()["children"]), what="children running")
+    st = c.ok("stats.get")
+    assert st["signal"][0]["available"] is True and isinstance(st["signal"][0]["stats"], dict), st["signal"]
+    assert st["media"][0]["available"] is True and isinstance(st["media"][0]["stats"], dict), st["media"]
+    log = procs.log(c.p)
+    assert "sbc-signal worker 0" in log and "said hello" in log
+    media_pid = child(c.status(), "sbc-media")["pid"]
+    os.kill(media_pid, signal.SIGKILL)
+    wait_for(lambda: (lambda m: m["restarts"] == 1 and m["state"] == "running")(child(c.status(), "sbc-media")),
+             what="sbc-media restarted and said hello")
+    assert c.ok("stats.get")["media"][0]["available"] is True
+    pids = [ch["pid"] for ch in c.status()["children"]]
+    c.p.send_signal(signal.SIGTERM)
+    assert c.p.wait(15) == 0
+    for pid in pids:
+        assert not os.path.exists(f"/proc/{pid}")
+    log = procs.log(c.p)
+    assert "sbc-signal stopped (exit 0)" in log and "sbc-media stopped (exit 0)" in log
