@@ -26,11 +26,14 @@
 #include "xcrypt.h"
 
 #define MED_BATCH 32
-/* A socket that yields a full batch is far behind (one call's stream at
- * 50 packets/s queues 32 only after 640 ms): only the newest MED_KEEP of the
- * batch are relayed, the rest are shed (counted), so that an overloaded relay
- * catches up at once instead of relaying stale audio for seconds. */
+/* Overload: a worker that has not once found its sockets empty for
+ * MED_OVERLOAD_MS is behind. Then a socket that yields a full batch (one
+ * call's stream at 50 packets/s queues 32 only after 640 ms) has only its
+ * newest MED_KEEP packets relayed; the rest are shed (counted), so that the
+ * relay catches up at once instead of relaying stale audio for seconds. A
+ * burst on an otherwise keeping-up worker is relayed whole. */
 #define MED_KEEP 4
+#define MED_OVERLOAD_MS 50
 #define MED_PKT_BUF 2048
 #define MED_MAX_EVENTS 256
 #define MED_SWEEP_MS 200
@@ -82,6 +85,8 @@ typedef struct med_worker {
 	med_totals tot;
 	uint64_t now_ms; /* monotonic, refreshed per loop turn */
 	uint64_t next_sweep_ms;
+	uint64_t idle_ms;  /* last time epoll found nothing to do */
+	bool overloaded;   /* busy without a break for MED_OVERLOAD_MS */
 	_Atomic int *stop;
 	pthread_t thread;
 	int start_ret; /* set by the thread */

@@ -236,7 +236,7 @@ void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
 		 * and RTCP muxed on one port are sent in order, in runs. */
 		unsigned k = 0, first = 0;
 		bool run_rtcp = false;
-		if (n == MED_BATCH) {
+		if (n == MED_BATCH && w->overloaded) {
 			first = MED_BATCH - MED_KEEP;
 			s->slot->rt[leg].drops[MED_DROP_SHED] += first;
 		}

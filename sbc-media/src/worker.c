@@ -372,10 +372,14 @@ static void *worker_main(void *arg)
 					 shm_role_name(w->peers[i].role), w->peers[i].idx);
 		}
 	w->next_sweep_ms = w->now_ms + MED_SWEEP_MS;
+	w->idle_ms = w->now_ms;
 
 	while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
 		unsigned msgs = poll_rings(w);
 		int n = epoll_wait(w->epfd, ev, MED_MAX_EVENTS, 0);
+		if (n == 0)
+			w->idle_ms = w->now_ms;
+		w->overloaded = w->now_ms > w->idle_ms + MED_OVERLOAD_MS;
 		if (n == 0 && msgs == 0) {
 			int timeout = (int)(w->next_sweep_ms > w->now_ms ? w->next_sweep_ms - w->now_ms : 0);
 			if (prepare_sleep(w)) {
