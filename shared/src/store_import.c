@@ -609,7 +609,8 @@ int64_t store_route_import(store *st, enum store_fmt fmt, const char *data, size
 	if (ret)
 		goto Abort;
 	g_base = im.base;
-	qsort(im.recs, im.n, sizeof(imp_rec), cmp_rec);
+	if (im.n)
+		qsort(im.recs, im.n, sizeof(imp_rec), cmp_rec);
 	if ((ret = check_dups(&im)) != 0)
 		goto Abort;
 	if (replace) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -771,6 +772,67 @@ static void test_rdonly_reader_sees_commits(void **state)
 	close(to_parent[1]);
 }
 
+/* kill -9 of the writer in the middle of a large import: the store holds
+ * all of it or none of it, and stays usable. */
+static void test_import_killed_midway(void **state)
+{
+	fx *f = *state;
+	enum { N = 100000 };
+	char *csv = malloc((size_t)N * 24 + 64), path[600];
+	size_t len = (size_t)sprintf(csv, "prefix,trunk\n");
+	int i, round, status, saw_none = 0, saw_all = 0;
+	store_route out[2];
+
+	for (i = 0; i < N; i++)
+		len += (size_t)sprintf(csv + len, "%d,b\n", 5000000 + i);
+	snprintf(path, sizeof(path), "%s", store_path(f->st));
+	/* the parent's handle must not be used across fork by the child: the
+	 * child opens its own environment */
+	for (round = 0; round < 4; round++) {
+		int64_t n;
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			store *w = NULL;
+			char err[256];
+
+			if (store_open(path, 0, 0, &w, err, sizeof(err)) != 0)
+				_exit(3);
+			store_route_import(w, STORE_FMT_CSV, csv, len, STORE_IMPORT_REPLACE, NULL,
+					   err, sizeof(err));
+			pause(); /* committed: wait for the kill */
+			_exit(0);
+		}
+		usleep((useconds_t)(round == 3 ? 1500000 : 10000 + round * 20000));
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status));
+		n = store_route_count(f->r);
+		if (n == 0) {
+			saw_none++;
+			assert_int_equal(store_route_lookup(f->r, "5000001", out, 2), 0);
+		} else {
+			saw_all++;
+			assert_int_equal(n, N);
+			assert_int_equal(store_route_lookup(f->r, "5099999", out, 2), 1);
+			assert_int_equal(store_trunk_route_refs(f->r, "b"), N);
+		}
+		/* the store still takes writes */
+		add(f, "42", "a", 1, 1);
+		assert_int_equal(store_route_remove(f->st, "42", NULL, NULL, 0), 1);
+		if (n)
+			assert_int_equal(store_route_import(f->st, STORE_FMT_CSV, "prefix,trunk\n", 13,
+							    STORE_IMPORT_REPLACE, NULL, NULL, 0),
+					 0);
+	}
+	fprintf(stderr, "killed imports: %d left nothing, %d left everything\n", saw_none,
+		saw_all);
+	assert_true(saw_none + saw_all == 4);
+	assert_true(saw_all >= 1); /* the 1.5 s round lets the import finish */
+	free(csv);
+}
+
 static void test_reader_snapshot_bracket(void **state)
 {
 	fx *f = *state;
@@ -805,6 +867,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_export_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdonly_reader_sees_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_snapshot_bracket, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_killed_midway, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
