@@ -15,3 +15,11 @@ $(B)/sbc-signal: $(B)/obj/sbc-signal/src/main.o $(SIGNAL_LIB) $(SHARED_LIB)
 	$(LINK)
 
 BINS += $(B)/sbc-signal
+
+# The TLS load tool used by the sbc-signal benchmarks (tests/tools/signal/).
+SIGLOAD := $(B)/tools/sig-tlsload
+$(B)/obj/tests/tools/signal/%.o: EXTRA_CFLAGS = $(BORINGSSL_CFLAGS)
+$(SIGLOAD): EXTRA_LIBS = $(BORINGSSL_LIBS)
+$(SIGLOAD): $(B)/obj/tests/tools/signal/sig_tlsload.o
+	$(LINK)
+$(B)/bench/bench_signal_tls: $(SIGLOAD) $(B)/sbc-signal

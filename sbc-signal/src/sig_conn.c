@@ -504,6 +504,14 @@ static void conn_do_handshake(sig_conn *c)
 			sig_stat_add(w->stats, SIG_TP_TLS, SIG_ST_resumed, 1);
 		if (c->outbound || c->hs.set->p[c->hs.profile].verify_client)
 			conn_store_peer(c);
+		/* TLS 1.3 session tickets wait for the server's first write (the
+		 * library's choice): flush them now with an empty write, so a
+		 * peer that reconnects later can resume, and so the pending
+		 * write buffer is released at once. */
+		if (!c->outbound && SSL_version(c->ssl) == TLS1_3_VERSION) {
+			if (SSL_write(c->ssl, "", 0) < 0)
+				ERR_clear_error();
+		}
 		/* the snapshot is needed no longer; keep only the profile index */
 		sig_tls_set_unref(c->hs.set);
 		c->hs.set = NULL;
