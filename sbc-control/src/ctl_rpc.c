@@ -582,7 +582,14 @@ static void connection_cb(uv_stream_t *server, int status)
 	ctl_rpc *rpc = server->data;
 	ctl_ctx *ctx = rpc->ctx;
 	if (status < 0) {
-		SBC_WARN("control socket accept: %s", uv_strerror(status));
+		/* EMFILE and friends repeat on every loop turn: log once a second. */
+		static uint64_t last_log;
+		uint64_t now = now_ms();
+		ctx->counters.rpc_clients_refused++;
+		if (now - last_log >= 1000) {
+			last_log = now;
+			SBC_WARN("control socket accept: %s (raise LimitNOFILE / ulimit -n?)", uv_strerror(status));
+		}
 		return;
 	}
 	rpc_client *c = calloc(1, sizeof(*c));

@@ -376,6 +376,41 @@ def test_route_import_export_paging(ctl, tmp_path):
     assert ctl.ok("route.lookup", {"number": "+7011"})["prefix"] == ""
 
 
+def test_import_does_not_block_other_clients_and_writes_queue_behind_it(procs, tmp_path, build_dir):
+    c = Ctl(procs, tmp_path).start()
+    n = 400000
+    csv = tmp_path / "big.csv"
+    with open(csv, "w") as f:
+        f.write("prefix,trunk\n")
+        for i in range(n):
+            f.write(f"+8{i:07d},demo-out\n")
+    imp = c.connect()
+    imp.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "route.import",
+                            "params": {"path": str(csv)}}).encode() + b"\n")
+    time.sleep(0.05)
+    t0 = time.monotonic()
+    assert "result" in c.call("system.version")
+    look = c.ok("route.lookup", {"number": "+80000001"})
+    read_latency = time.monotonic() - t0
+    # A write sent during the import queues behind it and runs after the
+    # import committed: both routes of +80000001 end up present.
+    w = c.connect()
+    w.sendall(b'{"jsonrpc":"2.0","id":2,"method":"route.add","params":{"prefix":"+80000001","trunk":"demo-in"}}\n')
+    imp.settimeout(30)
+    done = json.loads(imp.makefile("rb").readline())
+    w.settimeout(30)
+    added = json.loads(w.makefile("rb").readline())
+    assert done["result"]["imported"] == n, done
+    assert "result" in added, added
+    # Reads were answered while the import ran (it took longer than they did).
+    assert read_latency * 1000 < done["result"]["ms"], (read_latency, done)
+    assert look["prefix"] in ("", "+80000001")
+    routes = c.ok("route.lookup", {"number": "+80000001"})["routes"]
+    assert sorted(r["trunk"] for r in routes) == ["demo-in", "demo-out"]
+    imp.close()
+    w.close()
+
+
 # ---- sbcctl -----------------------------------------------------------------------------
 
 def test_sbcctl_commands_and_exit_codes(ctl, tmp_path):
