@@ -53,6 +53,13 @@ class Topology:
             for ns in (self.A, self.R, self.B):
                 _ip("netns", "add", ns)
                 _ip("-n", ns, "link", "set", "lo", "up")
+                # No DAD (link-local included) and no router solicitations:
+                # the links carry test traffic from the first millisecond.
+                subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw",
+                                "net.ipv6.conf.all.accept_dad=0",
+                                "net.ipv6.conf.default.accept_dad=0",
+                                "net.ipv6.conf.default.router_solicitations=0"],
+                               check=True, capture_output=True)
             _ip("link", "add", self.va, "netns", self.A, "type", "veth", "peer", "name",
                 self.ra, "netns", self.R)
             _ip("link", "add", self.vb, "netns", self.B, "type", "veth", "peer", "name",
@@ -64,11 +71,27 @@ class Topology:
                 _ip("-n", ns, "addr", "add", a4 + "/24", "dev", dev)
                 _ip("-n", ns, "addr", "add", a6 + "/64", "dev", dev, "nodad")
                 _ip("-n", ns, "link", "set", dev, "up")
+            # The hosts know the relay's MACs statically: a host that resolves
+            # while sending queues its first packets and flushes them in one
+            # burst into the relay veth's 256-slot XDP ring, which drops the
+            # excess. The relay itself resolves its next hops through the
+            # kernel, as in production.
+            for ns, dev, rdev, addrs in ((self.A, self.va, self.ra, (self.ra4, self.ra6)),
+                                         (self.B, self.vb, self.rb, (self.rb4, self.rb6))):
+                mac = self.mac(rdev)
+                for a in addrs:
+                    _ip("-n", ns, "neigh", "replace", a, "lladdr", mac, "dev", dev,
+                        "nud", "permanent")
             self.up = True
         except Exception:
             self.teardown()
             raise
         return self
+
+    def mac(self, dev):
+        import json
+        out = _ip("-n", self.R, "-j", "link", "show", dev).stdout
+        return json.loads(out)[0]["address"]
 
     def teardown(self):
         for ns in (self.A, self.R, self.B):

@@ -2,12 +2,15 @@
  * AF_XDP backend (sbc-media/src/xdp_backend.h) with a static session table.
  *
  *   xdp_relay --if NAME=ADDR[,ADDR...] [--if ...] --ports MIN-MAX
- *             --session LPORT,DEST,SPORT [--session ...]
+ *             --session LPORT,DEST,SPORT[,protect|unprotect,SUITE,KEYHEX] ...
  *             [--generic] [--copy] [--queue N] [--port-filter] [--spin]
  *
  * A packet to local port LPORT (on any media address) is sent from SPORT
  * (the egress interface's media address of DEST's family) to DEST
- * ("ip:port" or "[v6]:port"), payload untouched. Prints
+ * ("ip:port" or "[v6]:port"), payload untouched, or SRTP-protected
+ * (RTP->SRTP) or unprotected (SRTP->RTP) in the UMEM frame through the
+ * media relay's SRTP seam (xcrypt.h) with SUITE (SDES name) and KEYHEX
+ * (master key || salt). Prints
  * "READY attach=<native|generic> mode=<...>" once the next hops are
  * resolved; on SIGTERM/SIGINT prints one JSON line of counters and exits 0,
  * detaching everything. Exit 77 when XDP cannot be used (reason on stderr).
@@ -21,6 +24,7 @@
 
 #include "sbc/err.h"
 #include "sbc/log.h"
+#include "xcrypt.h"
 #include "xdp_backend.h"
 
 typedef struct session {
@@ -28,6 +32,9 @@ typedef struct session {
 	sbc_addr dst;
 	uint16_t sport;
 	uint64_t packets;
+	med_xc *xc; /* NULL: plain relay */
+	med_xc_state xs;
+	uint64_t srtp_fail;
 } session;
 
 static session sessions[65536];
@@ -50,6 +57,14 @@ static int relay_cb(void *arg, med_xdp_pkt *p)
 	p->out_dst = s->dst;
 	p->out_src_port = s->sport;
 	p->out_len = p->len;
+	if (s->xc) {
+		int len = (int)p->len;
+		if (med_xc_rtp(s->xc, p->payload, &len, (int)p->cap) != 0) {
+			s->srtp_fail++;
+			return MED_XDP_DROP;
+		}
+		p->out_len = (uint32_t)len;
+	}
 	return MED_XDP_FORWARD;
 }
 
@@ -80,18 +95,54 @@ static int parse_if(const char *arg, med_xdp_if_config *ic)
 	return ic->naddrs ? 0 : -1;
 }
 
-static int parse_session(const char *arg, sbc_addr *dst_out, uint16_t *lport, uint16_t *sport)
+static int parse_session(const char *arg, int *srtp_ready)
 {
-	char buf[256];
+	char buf[512];
 	snprintf(buf, sizeof(buf), "%s", arg);
 	char *a = strtok(buf, ","), *b = strtok(NULL, ","), *c = strtok(NULL, ",");
+	char *mode = strtok(NULL, ","), *suite = strtok(NULL, ","), *key = strtok(NULL, ",");
+	sbc_addr dst;
 	if (!a || !b || !c)
 		return -1;
 	long lp = strtol(a, NULL, 10), sp = strtol(c, NULL, 10);
-	if (lp <= 0 || lp > 65535 || sp <= 0 || sp > 65535 || sbc_addr_parse(b, -1, dst_out))
+	if (lp <= 0 || lp > 65535 || sp <= 0 || sp > 65535 || sbc_addr_parse(b, -1, &dst))
 		return -1;
-	*lport = (uint16_t)lp;
-	*sport = (uint16_t)sp;
+	session *s = &sessions[lp];
+	s->used = 1;
+	s->dst = dst;
+	s->sport = (uint16_t)sp;
+	if (!mode)
+		return 0;
+	if (!suite || !key || (strcmp(mode, "protect") && strcmp(mode, "unprotect")))
+		return -1;
+	if (!*srtp_ready) {
+		char err[256];
+		if (med_xc_global_init(err, sizeof(err))) {
+			fprintf(stderr, "xdp_relay: SRTP init: %s\n", err);
+			return -1;
+		}
+		*srtp_ready = 1;
+	}
+	sbc_srtp_params sp_;
+	memset(&sp_, 0, sizeof(sp_));
+	unsigned k;
+	for (k = 1; k < SBC_SRTP_SUITE_MAX_; k++)
+		if (med_xc_suite_name(k) && !strcmp(med_xc_suite_name(k), suite))
+			break;
+	size_t klen = strlen(key) / 2;
+	if (k == SBC_SRTP_SUITE_MAX_ || strlen(key) % 2 || klen > sizeof(sp_.key) ||
+	    (int)klen != med_xc_key_len(k))
+		return -1;
+	for (size_t i = 0; i < klen; i++) {
+		unsigned v;
+		if (sscanf(key + 2 * i, "%2x", &v) != 1)
+			return -1;
+		sp_.key[i] = (uint8_t)v;
+	}
+	sp_.suite = (uint8_t)k;
+	sp_.key_len = (uint8_t)klen;
+	if (med_xc_create(&s->xc, &sp_, !strcmp(mode, "protect"), &s->xs))
+		return -1;
 	return 0;
 }
 
@@ -102,7 +153,7 @@ int main(int argc, char **argv)
 	med_xdp_worker *w = NULL;
 	char why[256] = "";
 	unsigned queue = 0;
-	int ret, spin = 0;
+	int ret, spin = 0, srtp_ready = 0;
 
 	sbc_log_init("xdp_relay", SBC_LOG_NOTICE, false);
 	memset(&cfg, 0, sizeof(cfg));
@@ -120,13 +171,8 @@ int main(int argc, char **argv)
 			cfg.port_max = (uint16_t)hi;
 			i++;
 		} else if (!strcmp(o, "--session") && v) {
-			sbc_addr d;
-			uint16_t lp, sp;
-			if (parse_session(v, &d, &lp, &sp))
+			if (parse_session(v, &srtp_ready))
 				return usage();
-			sessions[lp].used = 1;
-			sessions[lp].dst = d;
-			sessions[lp].sport = sp;
 			i++;
 		} else if (!strcmp(o, "--queue") && v) {
 			queue = (unsigned)atoi(v);
@@ -197,7 +243,12 @@ int main(int argc, char **argv)
 	for (int i = 0; i < MED_XDP_DROP_MAX_; i++)
 		printf("%s\"%s\":%llu", i ? "," : "", med_xdp_drop_name(i),
 		       (unsigned long long)st.drops[i]);
-	printf("}}\n");
+	uint64_t srtp_fail = 0;
+	for (unsigned p = 0; p < 65536; p++) {
+		srtp_fail += sessions[p].srtp_fail;
+		med_xc_destroy(sessions[p].xc);
+	}
+	printf("},\"srtp_fail\":%llu}\n", (unsigned long long)srtp_fail);
 	fflush(stdout);
 	med_xdp_worker_destroy(w);
 	med_xdp_close(x);
