@@ -98,10 +98,12 @@ int med_config_load(const char *path, med_config *cfg, char *errbuf, size_t errl
 			sbc_addr_set_port(&cfg->address, 0);
 		}
 		if ((v = json_object_get(media, "backend")) != NULL) {
-			if (!json_is_string(v) || strcmp(json_string_value(v), "socket") != 0) {
-				snprintf(errbuf, errlen, "media.backend: only \"socket\" is implemented");
+			if (!json_is_string(v) || (strcmp(json_string_value(v), "socket") != 0 &&
+						    strcmp(json_string_value(v), "xdp") != 0)) {
+				snprintf(errbuf, errlen, "media.backend must be \"socket\" or \"xdp\"");
 				goto Exit;
 			}
+			snprintf(cfg->backend, sizeof(cfg->backend), "%s", json_string_value(v));
 		}
 	}
 	if (cfg->port_max < cfg->port_min + 3) {

@@ -61,6 +61,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sbc_log_set_level(cfg.log_level);
+	if (strcmp(cfg.backend, "socket") != 0)
+		SBC_WARN("media.backend \"%s\" is not wired into the workers yet: using the socket data path",
+			 cfg.backend);
 	if ((ret = shm_seg_attach(shm_name, &seg, err, sizeof(err))) != 0) {
 		SBC_ERROR("fatal: shared segment: %s", err);
 		return 1;
