@@ -206,8 +206,7 @@ int sig_app_run(const char *shm_name, const char *runtime_path)
 	for (unsigned i = 0; i < a.n_pending; i++)
 		sig_tls_set_unref(a.pending[i].set);
 	sig_tls_set_unref(sig_tls_publish(NULL));
-	sig_config_free(&cfg);
-	sig_config_free(&a.srv.cfg);
+	sig_config_free(&a.srv.cfg); /* the server's copy owns the strings of cfg */
 	if (seg)
 		shm_seg_detach(seg);
 	SBC_NOTICE("stopped");

@@ -14,6 +14,8 @@ import ssl
 import subprocess
 import time
 
+import pytest
+
 from conftest import BUILD, free_port, wait_for
 
 SIGNAL = BUILD / "sbc-signal"
@@ -246,3 +248,13 @@ def tls_connect(port, ctx, sni=None, session=None, source=None, timeout=5):
     raw.connect(("127.0.0.1", port))
     s = ctx.wrap_socket(raw, server_hostname=sni, session=session)
     return s
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports(tmp_path):
+    """Fails a test whose sbc-signal (or load tool) logged an ASan/UBSan report."""
+    yield
+    for log in pathlib.Path(tmp_path).rglob("*.log"):
+        text = log.read_text(errors="replace")
+        for bad in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            assert bad not in text, f"{log}: {text[text.index(bad) - 200:][:3000]}"

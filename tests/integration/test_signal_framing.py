@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import wait_for
-from test_signal_common import Signal, options, read_responses, request
+from test_signal_common import no_sanitizer_reports, Signal, options, read_responses, request
 
 
 @pytest.fixture

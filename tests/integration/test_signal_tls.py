@@ -12,7 +12,8 @@ import time
 import pytest
 
 from conftest import wait_for
-from test_signal_common import (Signal, client_ctx, make_pki, options, profile, read_responses,
+from test_signal_common import (no_sanitizer_reports,  # noqa: F401
+                                Signal, client_ctx, make_pki, options, profile, read_responses,
                                 tls_connect, Pki)
 
 
