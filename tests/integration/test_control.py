@@ -643,3 +643,38 @@ def test_real_children_hello_stats_restart_and_drain(procs, tmp_path, build_dir)
         assert not os.path.exists(f"/proc/{pid}")
     log = procs.log(c.p)
     assert "sbc-signal stopped (exit 0)" in log and "sbc-media stopped (exit 0)" in log
+
+
+def test_random_garbage_lines_never_hurt_the_server(ctl):
+    import random
+    rnd = random.Random(1234)
+    pieces = [b'{', b'}', b'[', b']', b'"', b':', b',', b'\\', b'\x00', b'\xff\xfe', b'\xc3\x28', b'null',
+              b'"jsonrpc"', b'"2.0"', b'"method"', b'"params"', b'"id"', b'"trunk.add"', b'"route.import"',
+              b'"name"', b'1e999', b'-0', b'99999999999999999999999', b'true', b' ', b'\t', b'\r']
+    lines = []
+    for _ in range(1500):
+        lines.append(b"".join(rnd.choice(pieces) for _ in range(rnd.randrange(1, 40))).replace(b"\n", b""))
+    # Deeply nested and long-string specimens too.
+    lines.append(b"[" * 5000 + b"]" * 5000)
+    lines.append(b'{"jsonrpc":"2.0","id":1,"method":"trunk.add","params":{"name":"' + b"x" * 100000 + b'"}}')
+    lines.append(b'{"jsonrpc":"2.0","id":1,"method":"trunk.add","params":{"name":"a","cidrs":' + b"[" * 3000 + b"]" * 3000 + b'}}')
+    gens = ctl.status()["generations"]
+    with ctl.connect() as s:
+        f = s.makefile("rwb")
+        s.settimeout(20)
+        answered = 0
+        for ln in lines:
+            f.write(ln + b"\n")
+        f.write(b'{"jsonrpc":"2.0","id":"end","method":"system.version"}\n')
+        f.flush()
+        while True:
+            line = f.readline()
+            assert line, "server closed the connection"
+            r = json.loads(line)
+            answered += 1
+            if r.get("id") == "end":
+                break
+            assert "error" in r and r["error"]["code"] in (-32700, -32600, -32601, -32602), r
+    assert answered > 1000
+    assert ctl.status()["generations"] == gens
+    assert ctl.p.poll() is None
