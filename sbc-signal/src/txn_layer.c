@@ -1,0 +1,625 @@
+/* sbc-signal — SIP transaction state machines (RFC 3261 17). See txn_layer.h.
+ *
+ * Figures 5-8 of RFC 3261 map onto the four x__*_fire / recv functions below.
+ * Every entry point holds t->busy while it works and frees a terminated
+ * transaction only when busy drops to zero (caveat 3). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sbc/err.h"
+#include "sip_build.h"
+#include "txn_layer.h"
+
+struct txn {
+	txn *next; /* hash chain; LOCK: owning worker thread */
+	uint32_t hash;
+	uint8_t kind;  /* enum txn_kind */
+	uint8_t state; /* enum txn_state */
+	uint8_t reliable;
+	uint8_t in_table;
+	int busy;
+	uint16_t armed; /* bit per enum txn_timer */
+	uint32_t retrans_ms; /* current A/E/G interval */
+	uint64_t deadline[TXN_T_MAX_];
+	int last_status;
+	char *key;
+	size_t key_len;
+	char *req; /* client: the request as sent */
+	size_t req_len;
+	char *out; /* server: last response sent; client INVITE: the ACK */
+	size_t out_len;
+	void *user;
+};
+
+struct txn_table {
+	txn_env env;
+	uint32_t t1, t2, t4;
+	txn **bucket;
+	uint32_t mask;
+	unsigned count;
+	sip_msg scratch; /* re-parse of a client request (no callbacks while used) */
+};
+
+static const char *const state_names[] = {"?", "calling", "trying", "proceeding", "completed", "confirmed",
+					  "terminated"};
+static const char *const timer_names[TXN_T_MAX_] = {"A", "B", "D", "E", "F", "G", "H", "I", "J", "K"};
+
+const char *txn_state_name(enum txn_state s)
+{
+	return (s >= TXN_S_CALLING && s <= TXN_S_TERMINATED) ? state_names[s] : "?";
+}
+
+const char *txn_timer_name(enum txn_timer tm) { return tm < TXN_T_MAX_ ? timer_names[tm] : "?"; }
+
+txn_table *txn_table_create(const txn_env *env, const txn_cfg *cfg, unsigned buckets)
+{
+	txn_table *tbl = calloc(1, sizeof(*tbl));
+	uint32_t n = 16;
+	if (!tbl)
+		return NULL;
+	while (n < buckets && n < (1u << 24))
+		n <<= 1;
+	tbl->bucket = calloc(n, sizeof(*tbl->bucket));
+	if (!tbl->bucket) {
+		free(tbl);
+		return NULL;
+	}
+	tbl->mask = n - 1;
+	tbl->env = *env;
+	tbl->t1 = cfg && cfg->t1_ms ? cfg->t1_ms : 500;
+	tbl->t2 = cfg && cfg->t2_ms ? cfg->t2_ms : 4000;
+	tbl->t4 = cfg && cfg->t4_ms ? cfg->t4_ms : 5000;
+	return tbl;
+}
+
+static void txn_free(txn *t)
+{
+	free(t->key);
+	free(t->req);
+	free(t->out);
+	free(t);
+}
+
+void txn_table_destroy(txn_table *tbl)
+{
+	if (!tbl)
+		return;
+	for (uint32_t i = 0; i <= tbl->mask; i++) {
+		txn *t = tbl->bucket[i], *n;
+		for (; t; t = n) {
+			n = t->next;
+			txn_free(t);
+		}
+	}
+	free(tbl->bucket);
+	free(tbl);
+}
+
+unsigned txn_table_count(const txn_table *tbl) { return tbl->count; }
+
+/* ---- keys ------------------------------------------------------------------- */
+
+static uint32_t fnv(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+typedef struct keybuf {
+	char b[1024];
+	size_t n;
+	int overflow;
+} keybuf;
+
+static void kput(keybuf *k, const char *p, size_t n)
+{
+	if (n > sizeof(k->b) - k->n) {
+		k->overflow = 1;
+		return;
+	}
+	memcpy(k->b + k->n, p, n);
+	k->n += n;
+}
+
+static void kput_lower(keybuf *k, sip_sv s)
+{
+	for (size_t i = 0; i < s.n; i++) {
+		char c = s.p[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c + 32);
+		kput(k, &c, 1);
+	}
+}
+
+static void kput_u(keybuf *k, unsigned long v)
+{
+	char t[24];
+	size_t i = sizeof(t);
+	do {
+		t[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	kput(k, t + i, sizeof(t) - i);
+}
+
+static int has_cookie(sip_sv branch) { return branch.n > 7 && memcmp(branch.p, "z9hG4bK", 7) == 0; }
+
+/* Client key: 'C' method 0x01 branch. */
+static int client_key(const sip_msg *m, keybuf *k)
+{
+	k->n = 0;
+	k->overflow = 0;
+	if (m->n_via == 0 || m->via[0].branch.n == 0)
+		return SBC_E_INVAL;
+	kput(k, "C", 1);
+	kput(k, m->cseq_method_name.p, m->cseq_method_name.n);
+	kput(k, "\x01", 1);
+	kput(k, m->via[0].branch.p, m->via[0].branch.n);
+	return k->overflow ? SBC_E_INVAL : 0;
+}
+
+/* Server key: 'S' method 0x01 branch 0x01 sent-by, with ACK -> INVITE;
+ * without the cookie: 'O' method call-id cseq from-tag sent-by. */
+static int server_key(const sip_msg *m, const char *method, keybuf *k)
+{
+	const sip_via *v;
+	k->n = 0;
+	k->overflow = 0;
+	if (m->n_via == 0)
+		return SBC_E_INVAL;
+	v = &m->via[0];
+	if (has_cookie(v->branch)) {
+		kput(k, "S", 1);
+		kput(k, method, strlen(method));
+		kput(k, "\x01", 1);
+		kput(k, v->branch.p, v->branch.n);
+	} else {
+		kput(k, "O", 1);
+		kput(k, method, strlen(method));
+		kput(k, "\x01", 1);
+		kput(k, m->call_id.p, m->call_id.n);
+		kput(k, "\x01", 1);
+		kput_u(k, m->cseq);
+		kput(k, "\x01", 1);
+		kput(k, m->from.tag.p, m->from.tag.n);
+	}
+	kput(k, "\x01", 1);
+	kput_lower(k, v->host);
+	kput(k, ":", 1);
+	kput_u(k, v->port);
+	return k->overflow ? SBC_E_INVAL : 0;
+}
+
+static txn *lookup(txn_table *tbl, const keybuf *k)
+{
+	uint32_t h = fnv(k->b, k->n);
+	for (txn *t = tbl->bucket[h & tbl->mask]; t; t = t->next)
+		if (t->hash == h && t->key_len == k->n && memcmp(t->key, k->b, k->n) == 0)
+			return t;
+	return NULL;
+}
+
+static txn *txn_new(txn_table *tbl, const keybuf *k, enum txn_kind kind, int reliable, void *user)
+{
+	txn *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->key = malloc(k->n);
+	if (!t->key) {
+		free(t);
+		return NULL;
+	}
+	memcpy(t->key, k->b, k->n);
+	t->key_len = k->n;
+	t->hash = fnv(k->b, k->n);
+	t->kind = (uint8_t)kind;
+	t->reliable = reliable ? 1 : 0;
+	t->user = user;
+	uint32_t b = t->hash & tbl->mask;
+	t->next = tbl->bucket[b];
+	tbl->bucket[b] = t;
+	t->in_table = 1;
+	tbl->count++;
+	return t;
+}
+
+static void unlink_txn(txn_table *tbl, txn *t)
+{
+	txn **pp = &tbl->bucket[t->hash & tbl->mask];
+	for (; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			tbl->count--;
+			break;
+		}
+	t->in_table = 0;
+}
+
+/* ---- timers ---------------------------------------------------------------------- */
+
+static uint64_t now(txn_table *tbl) { return tbl->env.now_ms ? tbl->env.now_ms(tbl->env.ctx) : 0; }
+
+static void arm(txn_table *tbl, txn *t, enum txn_timer tm, uint32_t ms)
+{
+	t->armed |= (uint16_t)(1u << tm);
+	t->deadline[tm] = now(tbl) + ms;
+	tbl->env.arm(tbl->env.ctx, t, tm, ms);
+}
+
+static void cancel(txn_table *tbl, txn *t, enum txn_timer tm)
+{
+	if (t->armed & (1u << tm)) {
+		t->armed &= (uint16_t)~(1u << tm);
+		tbl->env.cancel(tbl->env.ctx, t, tm);
+	}
+}
+
+static void terminate(txn_table *tbl, txn *t)
+{
+	if (t->state == TXN_S_TERMINATED)
+		return;
+	for (int tm = 0; tm < TXN_T_MAX_; tm++)
+		cancel(tbl, t, (enum txn_timer)tm);
+	t->state = TXN_S_TERMINATED;
+	if (t->in_table)
+		unlink_txn(tbl, t);
+	if (tbl->env.on_terminated)
+		tbl->env.on_terminated(tbl->env.ctx, t);
+}
+
+static void enter(txn *t) { t->busy++; }
+
+static void leave(txn *t)
+{
+	if (--t->busy == 0 && t->state == TXN_S_TERMINATED)
+		txn_free(t);
+}
+
+static void timeout(txn_table *tbl, txn *t)
+{
+	if (t->state == TXN_S_TERMINATED)
+		return;
+	if (tbl->env.on_timeout)
+		tbl->env.on_timeout(tbl->env.ctx, t);
+	terminate(tbl, t);
+}
+
+static int send_bytes(txn_table *tbl, txn *t, const char *buf, size_t len)
+{
+	int r = tbl->env.send(tbl->env.ctx, t, buf, len);
+	if (r < 0)
+		timeout(tbl, t); /* 17.1.4 / 17.2.4: transport error */
+	return r < 0 ? r : 0;
+}
+
+static char *dup_bytes(const char *p, size_t n)
+{
+	char *c = malloc(n ? n : 1);
+	if (c && n)
+		memcpy(c, p, n);
+	return c;
+}
+
+/* ---- client ------------------------------------------------------------------------ */
+
+int txn_client_start(txn_table *tbl, const char *req, size_t len, int reliable, void *user, txn **out)
+{
+	keybuf k;
+	int r;
+	txn *t;
+
+	*out = NULL;
+	if ((r = sip_parse(req, len, &tbl->scratch)) < 0)
+		return r;
+	const sip_msg *m = &tbl->scratch;
+	if (!m->is_request || m->method == SIP_M_ACK)
+		return SBC_E_INVAL;
+	if ((r = client_key(m, &k)) < 0)
+		return r;
+	if (lookup(tbl, &k))
+		return SBC_E_EXISTS;
+	int invite = m->method == SIP_M_INVITE;
+	t = txn_new(tbl, &k, invite ? TXN_CLIENT_INVITE : TXN_CLIENT_NON_INVITE, reliable, user);
+	if (!t)
+		return -ENOMEM;
+	t->req = dup_bytes(req, len);
+	if (!t->req) {
+		unlink_txn(tbl, t);
+		txn_free(t);
+		return -ENOMEM;
+	}
+	t->req_len = len;
+	t->state = invite ? TXN_S_CALLING : TXN_S_TRYING;
+	enter(t);
+	if (!reliable) {
+		t->retrans_ms = tbl->t1;
+		arm(tbl, t, invite ? TXN_T_A : TXN_T_E, tbl->t1);
+	}
+	arm(tbl, t, invite ? TXN_T_B : TXN_T_F, 64 * tbl->t1);
+	r = send_bytes(tbl, t, t->req, t->req_len);
+	if (r == 0)
+		*out = t;
+	leave(t);
+	return r;
+}
+
+static void client_invite_rx(txn_table *tbl, txn *t, const sip_msg *rsp)
+{
+	int st = rsp->status;
+	switch (t->state) {
+	case TXN_S_CALLING:
+	case TXN_S_PROCEEDING:
+		t->last_status = st;
+		if (st < 200) {
+			t->state = TXN_S_PROCEEDING;
+			cancel(tbl, t, TXN_T_A);
+			cancel(tbl, t, TXN_T_B);
+			tbl->env.on_response(tbl->env.ctx, t, rsp);
+		} else if (st < 300) {
+			tbl->env.on_response(tbl->env.ctx, t, rsp);
+			terminate(tbl, t);
+		} else {
+			cancel(tbl, t, TXN_T_A);
+			cancel(tbl, t, TXN_T_B);
+			t->state = TXN_S_COMPLETED;
+			/* ACK in the transaction (17.1.1.3) */
+			char ack[4096];
+			int n = -1;
+			if (sip_parse(t->req, t->req_len, &tbl->scratch) == 0)
+				n = sip_build_ack_non2xx(&tbl->scratch, rsp, ack, sizeof(ack));
+			if (n > 0) {
+				free(t->out);
+				t->out = dup_bytes(ack, (size_t)n);
+				t->out_len = t->out ? (size_t)n : 0;
+				if (t->out && send_bytes(tbl, t, t->out, t->out_len) < 0)
+					return;
+			}
+			if (t->reliable) {
+				tbl->env.on_response(tbl->env.ctx, t, rsp);
+				terminate(tbl, t);
+			} else {
+				arm(tbl, t, TXN_T_D, 32000);
+				tbl->env.on_response(tbl->env.ctx, t, rsp);
+			}
+		}
+		break;
+	case TXN_S_COMPLETED:
+		if (st >= 300 && t->out) /* retransmitted final: ACK again */
+			send_bytes(tbl, t, t->out, t->out_len);
+		break;
+	default:
+		break;
+	}
+}
+
+static void client_non_invite_rx(txn_table *tbl, txn *t, const sip_msg *rsp)
+{
+	int st = rsp->status;
+	if (t->state != TXN_S_TRYING && t->state != TXN_S_PROCEEDING)
+		return; /* completed: absorb */
+	t->last_status = st;
+	if (st < 200) {
+		t->state = TXN_S_PROCEEDING;
+		tbl->env.on_response(tbl->env.ctx, t, rsp);
+		return;
+	}
+	cancel(tbl, t, TXN_T_E);
+	cancel(tbl, t, TXN_T_F);
+	t->state = TXN_S_COMPLETED;
+	tbl->env.on_response(tbl->env.ctx, t, rsp);
+	if (t->state != TXN_S_COMPLETED)
+		return; /* the TU ended it meanwhile */
+	if (t->reliable)
+		terminate(tbl, t);
+	else
+		arm(tbl, t, TXN_T_K, tbl->t4);
+}
+
+int txn_recv_response(txn_table *tbl, const sip_msg *rsp)
+{
+	keybuf k;
+	txn *t;
+	if (rsp->is_request || client_key(rsp, &k) < 0)
+		return 0;
+	if (!(t = lookup(tbl, &k)))
+		return 0;
+	enter(t);
+	if (t->kind == TXN_CLIENT_INVITE)
+		client_invite_rx(tbl, t, rsp);
+	else
+		client_non_invite_rx(tbl, t, rsp);
+	leave(t);
+	return 1;
+}
+
+/* ---- server ---------------------------------------------------------------------------- */
+
+int txn_recv_request(txn_table *tbl, const sip_msg *req, int reliable, void *user, txn **out)
+{
+	keybuf k;
+	txn *t;
+	int r;
+
+	*out = NULL;
+	if (!req->is_request)
+		return SBC_E_INVAL;
+	if (req->method == SIP_M_ACK) {
+		if ((r = server_key(req, "INVITE", &k)) < 0)
+			return r;
+		t = lookup(tbl, &k);
+		if (!t || t->kind != TXN_SERVER_INVITE)
+			return TXN_RX_NO_MATCH;
+		if (t->last_status >= 200 && t->last_status < 300)
+			return TXN_RX_NO_MATCH; /* cannot happen: 2xx terminates */
+		*out = t;
+		enter(t);
+		if (t->state == TXN_S_COMPLETED) {
+			cancel(tbl, t, TXN_T_G);
+			cancel(tbl, t, TXN_T_H);
+			t->state = TXN_S_CONFIRMED;
+			if (t->reliable)
+				terminate(tbl, t);
+			else
+				arm(tbl, t, TXN_T_I, tbl->t4);
+		}
+		leave(t);
+		return TXN_RX_ABSORBED;
+	}
+	char mname[64];
+	if (req->method_name.n >= sizeof(mname))
+		return sbc_err_sip(400);
+	memcpy(mname, req->method_name.p, req->method_name.n);
+	mname[req->method_name.n] = 0;
+	if ((r = server_key(req, mname, &k)) < 0)
+		return r;
+	if ((t = lookup(tbl, &k)) != NULL) {
+		*out = t;
+		enter(t);
+		if (t->out && (t->state == TXN_S_PROCEEDING || t->state == TXN_S_COMPLETED))
+			send_bytes(tbl, t, t->out, t->out_len);
+		leave(t);
+		return TXN_RX_ABSORBED;
+	}
+	int invite = req->method == SIP_M_INVITE;
+	t = txn_new(tbl, &k, invite ? TXN_SERVER_INVITE : TXN_SERVER_NON_INVITE, reliable, user);
+	if (!t)
+		return -ENOMEM;
+	t->state = invite ? TXN_S_PROCEEDING : TXN_S_TRYING;
+	*out = t;
+	return TXN_RX_NEW;
+}
+
+int txn_respond(txn_table *tbl, txn *t, int status, const char *buf, size_t len)
+{
+	int r;
+	if (t->kind != TXN_SERVER_INVITE && t->kind != TXN_SERVER_NON_INVITE)
+		return SBC_E_INVAL;
+	if (status < 100 || status > 699)
+		return SBC_E_INVAL;
+	if (t->state != TXN_S_PROCEEDING && t->state != TXN_S_TRYING)
+		return SBC_E_STATE;
+	char *copy = dup_bytes(buf, len);
+	if (!copy)
+		return -ENOMEM;
+	free(t->out);
+	t->out = copy;
+	t->out_len = len;
+	t->last_status = status;
+	enter(t);
+	if (t->kind == TXN_SERVER_INVITE) {
+		if (status >= 300) {
+			t->state = TXN_S_COMPLETED;
+			if (!t->reliable) {
+				t->retrans_ms = tbl->t1;
+				arm(tbl, t, TXN_T_G, tbl->t1);
+			}
+			arm(tbl, t, TXN_T_H, 64 * tbl->t1);
+		}
+		r = send_bytes(tbl, t, t->out, t->out_len);
+		if (r == 0 && status >= 200 && status < 300)
+			terminate(tbl, t);
+	} else {
+		if (status < 200) {
+			t->state = TXN_S_PROCEEDING;
+		} else {
+			t->state = TXN_S_COMPLETED;
+			if (!t->reliable)
+				arm(tbl, t, TXN_T_J, 64 * tbl->t1);
+		}
+		r = send_bytes(tbl, t, t->out, t->out_len);
+		if (r == 0 && t->state == TXN_S_COMPLETED && t->reliable)
+			terminate(tbl, t);
+	}
+	leave(t);
+	return r;
+}
+
+txn *txn_find_cancel_target(txn_table *tbl, const sip_msg *cancel_req)
+{
+	keybuf k;
+	if (!cancel_req->is_request || cancel_req->method != SIP_M_CANCEL)
+		return NULL;
+	if (server_key(cancel_req, "INVITE", &k) < 0)
+		return NULL;
+	txn *t = lookup(tbl, &k);
+	return (t && t->kind == TXN_SERVER_INVITE) ? t : NULL;
+}
+
+/* ---- timers fired --------------------------------------------------------------------- */
+
+void txn_timer_fire(txn_table *tbl, txn *t, enum txn_timer tm)
+{
+	if (tm >= TXN_T_MAX_ || !(t->armed & (1u << tm)) || t->state == TXN_S_TERMINATED)
+		return; /* stale */
+	uint64_t n = now(tbl);
+	if (tbl->env.now_ms && n < t->deadline[tm]) {
+		tbl->env.arm(tbl->env.ctx, t, tm, (uint32_t)(t->deadline[tm] - n));
+		return;
+	}
+	t->armed &= (uint16_t)~(1u << tm);
+	enter(t);
+	switch (tm) {
+	case TXN_T_A: /* client INVITE retransmit, doubling without cap */
+		if (t->state == TXN_S_CALLING) {
+			t->retrans_ms *= 2;
+			arm(tbl, t, TXN_T_A, t->retrans_ms);
+			send_bytes(tbl, t, t->req, t->req_len);
+		}
+		break;
+	case TXN_T_E: /* client non-INVITE retransmit, capped at T2 */
+		if (t->state == TXN_S_TRYING || t->state == TXN_S_PROCEEDING) {
+			if (t->state == TXN_S_PROCEEDING)
+				t->retrans_ms = tbl->t2;
+			else
+				t->retrans_ms = t->retrans_ms * 2 < tbl->t2 ? t->retrans_ms * 2 : tbl->t2;
+			arm(tbl, t, TXN_T_E, t->retrans_ms);
+			send_bytes(tbl, t, t->req, t->req_len);
+		}
+		break;
+	case TXN_T_G: /* server INVITE final retransmit, capped at T2 */
+		if (t->state == TXN_S_COMPLETED) {
+			t->retrans_ms = t->retrans_ms * 2 < tbl->t2 ? t->retrans_ms * 2 : tbl->t2;
+			arm(tbl, t, TXN_T_G, t->retrans_ms);
+			send_bytes(tbl, t, t->out, t->out_len);
+		}
+		break;
+	case TXN_T_B: /* no final response: the TU acts as on 408 */
+	case TXN_T_F:
+	case TXN_T_H: /* no ACK */
+		timeout(tbl, t);
+		break;
+	case TXN_T_D:
+	case TXN_T_I:
+	case TXN_T_J:
+	case TXN_T_K:
+		terminate(tbl, t);
+		break;
+	default:
+		break;
+	}
+	leave(t);
+}
+
+void txn_transport_error(txn_table *tbl, txn *t)
+{
+	enter(t);
+	timeout(tbl, t);
+	leave(t);
+}
+
+enum txn_kind txn_get_kind(const txn *t) { return (enum txn_kind)t->kind; }
+enum txn_state txn_get_state(const txn *t) { return (enum txn_state)t->state; }
+int txn_last_status(const txn *t) { return t->last_status; }
+void *txn_user(const txn *t) { return t->user; }
+void txn_set_user(txn *t, void *user) { t->user = user; }
+
+const char *txn_request(const txn *t, size_t *len)
+{
+	*len = t->req_len;
+	return t->req;
+}
