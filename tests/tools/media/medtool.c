@@ -21,6 +21,7 @@
  *   resend NAME DST                 -> the last packet sent again, byte for byte
  *   recv NAME SUITE KEYHEX COUNT MS -> what arrived, decrypted and checked
  *   rekey NAME                      -> forget NAME's SRTP contexts
+ *   ringraw W TYPE VERSION LEN      -> a raw (hostile) record to media worker W
  *   quit
  */
 #include <errno.h>
@@ -619,6 +620,20 @@ static void cmd_recv(const char *arg)
 		      (json_int_t)ssrc, "from", from));
 }
 
+/* A raw record on the signal ring: hostile input for the relay. */
+static void cmd_ringraw(const char *arg)
+{
+	unsigned w, type, version, len;
+	uint8_t zero[8192] = {0};
+	if (sscanf(arg, "%u %u %u %u", &w, &type, &version, &len) != 4 || w >= nmedia || len > sizeof(zero)) {
+		fail("usage: ringraw W TYPE VERSION LEN", NULL);
+		return;
+	}
+	memset(zero, 0xa5, len);
+	int ret = shm_ring_push(&sig_out[w], (uint16_t)type, (uint16_t)version, zero, len);
+	out(json_pack("{s:i}", "pushed", ret == 0));
+}
+
 static void cmd_rekey(const char *arg)
 {
 	peer *p = find_peer(arg);
@@ -668,6 +683,7 @@ int main(void)
 		else if (!strcmp(line, "resend")) cmd_resend(arg);
 		else if (!strcmp(line, "recv")) cmd_recv(arg);
 		else if (!strcmp(line, "rekey")) cmd_rekey(arg);
+		else if (!strcmp(line, "ringraw")) cmd_ringraw(arg);
 		else if (!strcmp(line, "quit")) break;
 		else fail("unknown command", line);
 	}
