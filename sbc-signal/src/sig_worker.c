@@ -184,7 +184,10 @@ static void ctl_handle(sig_worker *w, const shm_rec *r)
 	case SBC_MSG_STATS_REQUEST: {
 		const sbc_msg_text *m = (const sbc_msg_text *)r->data;
 		char buf[SBC_MSG_TEXT_MAX];
-		int n = sig_worker_stats_json(w->srv, buf, sizeof(buf));
+		/* each worker answers for itself: sbc-control asks every worker
+		 * and merges the replies */
+		sig_stats *mine[1] = {w->stats};
+		int n = sig_stats_json(mine, 1, buf, sizeof(buf));
 		if (n < 0)
 			n = snprintf(buf, sizeof(buf), "{\"error\":\"stats too large\"}");
 		sbc_msg_push_text(&w->ctl_out, SBC_MSG_STATS_REPLY, m->request_id, buf, (uint32_t)n);
