@@ -16,13 +16,14 @@
 #include "ctl_app.h"
 #include "ctl_bus.h"
 #include "ctl_default.h"
+#include "ctl_methods.h"
 #include "ctl_rpc.h"
 #include "ctl_super.h"
 
 typedef struct ctl_app {
 	ctl_ctx ctx;
 	uv_loop_t loop;
-	uv_signal_t sigterm, sigint;
+	uv_signal_t sigterm, sigint, sighup;
 	int exit_code;
 } ctl_app;
 
@@ -53,6 +54,7 @@ static void stopped_cb(ctl_ctx *ctx)
 	ctx->super = NULL;
 	uv_close((uv_handle_t *)&app->sigterm, NULL);
 	uv_close((uv_handle_t *)&app->sigint, NULL);
+	uv_close((uv_handle_t *)&app->sighup, NULL);
 }
 
 void ctl_shutdown(ctl_ctx *ctx, const char *why)
@@ -68,6 +70,17 @@ void ctl_shutdown(ctl_ctx *ctx, const char *why)
 static void signal_cb(uv_signal_t *h, int signum)
 {
 	ctl_app *app = h->data;
+	if (signum == SIGHUP) {
+		json_t *res = NULL;
+		ctl_rpc_err err = {0};
+		if (app->ctx.shutting_down)
+			return;
+		if (ctl_reload(&app->ctx, &res, &err) != CTL_RPC_OK)
+			SBC_ERROR("SIGHUP reload refused: %s", err.msg);
+		json_decref(res);
+		json_decref(err.data);
+		return;
+	}
 	ctl_shutdown(&app->ctx, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
@@ -166,6 +179,7 @@ int ctl_app_run(const ctl_options *opt)
 
 	sbc_log_init("sbc-control", SBC_LOG_INFO, false);
 	ctx->config_path = opt->config_path;
+	ctx->log_level_override = opt->log_level;
 	if ((ret = load_config(ctx, opt, err, sizeof(err))) != 0) {
 		SBC_ERROR("configuration: %s", err);
 		fprintf(stderr, "sbc-control: configuration: %s\n", err);
@@ -223,9 +237,11 @@ int ctl_app_run(const ctl_options *opt)
 	}
 	uv_signal_init(ctx->loop, &app.sigterm);
 	uv_signal_init(ctx->loop, &app.sigint);
-	app.sigterm.data = app.sigint.data = &app;
+	uv_signal_init(ctx->loop, &app.sighup);
+	app.sigterm.data = app.sigint.data = app.sighup.data = &app;
 	uv_signal_start(&app.sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&app.sigint, signal_cb, SIGINT);
+	uv_signal_start(&app.sighup, signal_cb, SIGHUP);
 	if ((ret = ctl_super_create(ctx, &ctx->super)) != 0 || (ret = ctl_super_start(ctx->super)) != 0) {
 		SBC_ERROR("supervisor: %s", sbc_strerror(ret));
 		goto Exit;
@@ -249,9 +265,10 @@ Exit:
 			ctl_bus_destroy(ctx->bus);
 			ctx->bus = NULL;
 		}
-		if (uv_is_active((uv_handle_t *)&app.sigterm) || app.sigterm.loop) {
+		if (app.sigterm.loop) {
 			uv_close((uv_handle_t *)&app.sigterm, NULL);
 			uv_close((uv_handle_t *)&app.sigint, NULL);
+			uv_close((uv_handle_t *)&app.sighup, NULL);
 		}
 		uv_run(ctx->loop, UV_RUN_DEFAULT);
 	}

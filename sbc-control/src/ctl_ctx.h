@@ -39,6 +39,7 @@ typedef struct ctl_ctx {
 	uv_loop_t *loop;
 	ctl_config cfg;              /* RO after start (reload swaps it) */
 	const char *config_path;     /* NULL: embedded default */
+	const char *log_level_override; /* --log-level, kept across reloads */
 	char runtime_path[PATH_MAX + 16];
 	char bin_dir[PATH_MAX];
 	char signal_bin[PATH_MAX];

@@ -34,6 +34,9 @@ CTL_METHOD_DECL(ctl_m_tls_remove);
 CTL_METHOD_DECL(ctl_m_tls_get);
 CTL_METHOD_DECL(ctl_m_tls_list);
 
+/* Re-reads the config file (system.reload, SIGHUP): see the README. */
+int ctl_reload(ctl_ctx *ctx, json_t **result, ctl_rpc_err *err);
+
 /* Page size bounds for the list methods. */
 #define CTL_LIST_DEFAULT 100
 #define CTL_LIST_MAX 1000

@@ -52,43 +52,72 @@ CTL_METHOD_DECL(ctl_m_system_version)
 	return CTL_RPC_OK;
 }
 
-CTL_METHOD_DECL(ctl_m_system_reload)
+static bool listen_differs(const ctl_config *a, const ctl_config *b)
+{
+	return a->signal.nlisten != b->signal.nlisten ||
+	       memcmp(a->signal.listen, b->signal.listen, sizeof(a->signal.listen)) != 0;
+}
+
+int ctl_reload(ctl_ctx *ctx, json_t **result, ctl_rpc_err *err)
 {
 	ctl_config next = ctx->cfg;
+	json_t *restarted = json_array();
 	char e[512];
 	int ret;
 
 	if (ctx->config_path) {
 		ctl_config_defaults(&next);
 		if ((ret = ctl_config_load_file(&next, ctx->config_path, e, sizeof(e))) != 0 ||
-		    (ret = ctl_config_finalize(&next, e, sizeof(e))) != 0)
+		    (ret = ctl_config_finalize(&next, e, sizeof(e))) != 0) {
+			json_decref(restarted);
 			return ctl_rpc_fail(err, CTL_RPC_INVALID_PARAMS, "config %s: %s", ctx->config_path, e);
-		/* What lives in the segment or the socket cannot change under us. */
+		}
+		/* What lives in the segment cannot change under the children. */
 		if (next.signal.workers != ctx->cfg.signal.workers || next.media.workers != ctx->cfg.media.workers ||
 		    next.control.ring_bytes != ctx->cfg.control.ring_bytes ||
 		    next.control.ctl_ring_bytes != ctx->cfg.control.ctl_ring_bytes ||
-		    next.media.port_min != ctx->cfg.media.port_min || next.media.port_max != ctx->cfg.media.port_max)
+		    next.media.port_min != ctx->cfg.media.port_min || next.media.port_max != ctx->cfg.media.port_max) {
+			json_decref(restarted);
 			return ctl_rpc_fail(err, CTL_RPC_IN_USE,
 					    "worker counts, ring sizes and the media port range change only with a "
-					    "restart of sbc-control");
-		/* Paths given on the command line stay. */
+					    "restart of sbc-control; nothing was changed");
+		}
+		/* Paths fixed at start (and by the command line) stay. */
 		memcpy(next.data_dir, ctx->cfg.data_dir, sizeof(next.data_dir));
 		memcpy(next.store_path, ctx->cfg.store_path, sizeof(next.store_path));
 		memcpy(next.control.socket, ctx->cfg.control.socket, sizeof(next.control.socket));
-		if ((ret = ctl_config_write_runtime(&next, ctx->runtime_path, e, sizeof(e))) != 0)
+		if (ctx->log_level_override)
+			snprintf(next.log_level, sizeof(next.log_level), "%s", ctx->log_level_override);
+		if ((ret = ctl_config_write_runtime(&next, ctx->runtime_path, e, sizeof(e))) != 0) {
+			json_decref(restarted);
 			return ctl_rpc_fail(err, CTL_RPC_INTERNAL, "%s", e);
+		}
+		bool log_changed = strcmp(next.log_level, ctx->cfg.log_level) != 0;
+		bool sig_changed = log_changed || listen_differs(&next, &ctx->cfg);
+		bool med_changed = log_changed || strcmp(next.media.address, ctx->cfg.media.address) != 0 ||
+				   strcmp(next.media.backend, ctx->cfg.media.backend) != 0 ||
+				   next.media.rtp_timeout_ms != ctx->cfg.media.rtp_timeout_ms;
 		ctx->cfg = next;
 		enum sbc_log_level lvl;
 		if (sbc_log_level_parse(ctx->cfg.log_level, &lvl) == 0)
 			sbc_log_set_level(lvl);
 		ctl_bus_notify(ctx->bus, SHM_AREA_SYSTEM, 0);
+		/* The children read runtime.json at start: restart those it concerns. */
+		if (sig_changed && ctl_super_restart(ctx->super, SHM_ROLE_SIGNAL) == 0)
+			json_array_append_new(restarted, json_string("sbc-signal"));
+		if (med_changed && ctl_super_restart(ctx->super, SHM_ROLE_MEDIA) == 0)
+			json_array_append_new(restarted, json_string("sbc-media"));
 	}
 	unsigned revived = ctl_super_revive(ctx->super);
-	SBC_NOTICE("reload: %s; %u failed child(ren) restarted",
-		   ctx->config_path ? "configuration re-read" : "embedded default (nothing to re-read)", revived);
-	*result = json_pack("{s:b, s:i}", "reloaded", ctx->config_path != NULL, "revived", (int)revived);
+	SBC_NOTICE("reload: %s; %zu child(ren) restarted for new settings, %u failed one(s) retried",
+		   ctx->config_path ? "configuration re-read" : "embedded default (nothing to re-read)",
+		   json_array_size(restarted), revived);
+	*result = json_pack("{s:b, s:o, s:i}", "reloaded", ctx->config_path != NULL, "restarted", restarted,
+			    "revived", (int)revived);
 	return CTL_RPC_OK;
 }
+
+CTL_METHOD_DECL(ctl_m_system_reload) { return ctl_reload(ctx, result, err); }
 
 static void shutdown_cb(uv_timer_t *t)
 {

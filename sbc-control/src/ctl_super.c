@@ -38,6 +38,7 @@ typedef struct super_child {
 	unsigned quick_deaths; /* in a row, before stable_ms of uptime */
 	uint64_t started_ms;
 	char last_exit[48];
+	bool planned;          /* stopped on purpose (reload): respawn at once */
 	uv_timer_t timer;      /* backoff restart, starting -> running */
 } super_child;
 
@@ -198,6 +199,14 @@ static void child_died(super_child *c, int status)
 		check_stopped(s);
 		return;
 	}
+	if (c->planned) {
+		c->planned = false;
+		SBC_NOTICE("%s stopped for a restart (%s); starting it again", c->name, c->last_exit);
+		c->restarts++;
+		if (spawn(c) == 0)
+			return;
+		/* fork failed: fall through to the back-off path */
+	}
 	if (lived >= cfg->control.stable_ms)
 		c->quick_deaths = 0;
 	c->quick_deaths++;
@@ -305,6 +314,25 @@ unsigned ctl_super_revive(ctl_super *s)
 			n++;
 	}
 	return n;
+}
+
+int ctl_super_restart(ctl_super *s, enum shm_role role)
+{
+	super_child *c = &s->child[role == SHM_ROLE_SIGNAL ? 0 : 1];
+	if (s->stopping)
+		return SBC_E_STATE;
+	if (c->pid > 0) {
+		c->planned = true;
+		if (role == SHM_ROLE_SIGNAL)
+			ctl_bus_drain(s->ctx->bus, s->ctx->cfg.control.drain_ms);
+		kill_child(c, SIGTERM);
+		return 0;
+	}
+	/* backoff or failed: start it now */
+	uv_timer_stop(&c->timer);
+	c->quick_deaths = 0;
+	c->restarts++;
+	return spawn(c);
 }
 
 static void deadline_cb(uv_timer_t *t)

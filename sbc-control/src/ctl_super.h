@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "sbc/shm-t.h"
 #include "ctl_ctx.h"
 
 typedef void (*ctl_super_stopped_cb)(ctl_ctx *ctx);
@@ -32,6 +33,11 @@ void ctl_super_destroy(ctl_super *s);
 
 /* Restarts children in the failed state (system.reload). Returns how many. */
 unsigned ctl_super_revive(ctl_super *s);
+
+/* Restarts role's child on purpose (DRAIN first for signal): SIGTERM, then
+ * a respawn at once, not counted as a quick death. A child in backoff or
+ * failed starts now. */
+int ctl_super_restart(ctl_super *s, enum shm_role role);
 
 /* [{"name","pid","state","restarts","uptime_s","last_exit"}...] */
 json_t *ctl_super_status_json(ctl_super *s);

@@ -678,3 +678,38 @@ def test_random_garbage_lines_never_hurt_the_server(ctl):
     assert answered > 1000
     assert ctl.status()["generations"] == gens
     assert ctl.p.poll() is None
+
+
+def test_reload_restarts_the_child_whose_settings_changed(ctl):
+    wait_for(lambda: all(c["state"] == "running" for c in ctl.status()["children"]), what="running")
+    st = ctl.status()
+    sig_pid, med_pid = child(st, "sbc-signal")["pid"], child(st, "sbc-media")["pid"]
+    cfg = json.loads(ctl.cfg_path.read_text())
+    # Nothing changed: nobody restarts.
+    r = ctl.ok("system.reload")
+    assert r == {"reloaded": True, "restarted": [], "revived": 0}
+    # A new listener concerns sbc-signal only.
+    cfg["signal"]["listen"].append({"transport": "tcp", "address": f"127.0.0.1:{free_port()}"})
+    ctl.cfg_path.write_text(json.dumps(cfg))
+    assert ctl.ok("system.reload")["restarted"] == ["sbc-signal"]
+    wait_for(lambda: child(ctl.status(), "sbc-signal")["pid"] not in (None, sig_pid), what="new signal pid")
+    s2 = child(ctl.status(), "sbc-signal")
+    assert s2["restarts"] == 1 and s2["quick_deaths"] == 0
+    assert child(ctl.status(), "sbc-media")["pid"] == med_pid
+    rt = json.loads((ctl.data / "runtime.json").read_text())
+    assert len(rt["signal"]["listen"]) == 4
+    # A bad file or a change that needs a full restart: refused, nothing changes.
+    good = ctl.cfg_path.read_text()
+    ctl.cfg_path.write_text(json.dumps(dict(cfg, media=dict(cfg["media"], rtp_timeout_ms="soon"))))
+    e = ctl.call("system.reload")["error"]
+    assert e["code"] == -32602 and "media.rtp_timeout_ms" in e["message"]
+    ctl.cfg_path.write_text(json.dumps(dict(cfg, signal=dict(cfg["signal"], workers=2))))
+    e = ctl.call("system.reload")["error"]
+    assert e["code"] == -32003 and "restart of sbc-control" in e["message"]
+    assert json.loads((ctl.data / "runtime.json").read_text()) == rt
+    # SIGHUP reloads too: the media timeout concerns sbc-media.
+    ctl.cfg_path.write_text(json.dumps(dict(json.loads(good), media=dict(cfg["media"], rtp_timeout_ms=5000))))
+    ctl.p.send_signal(signal.SIGHUP)
+    wait_for(lambda: child(ctl.status(), "sbc-media")["restarts"] == 1, what="media restart on SIGHUP")
+    assert json.loads((ctl.data / "runtime.json").read_text())["media"]["rtp_timeout_ms"] == 5000
+    assert ctl.p.poll() is None
