@@ -151,3 +151,41 @@ def test_random_garbage_storm_survives(sig):
     st = sig.stats()["tcp"]
     assert st["frame_errors"] >= 20
     wait_for(lambda: sig.stats()["tcp"]["conns_open"] <= 2, what="connections released")
+
+
+def test_fd_exhaustion_survives(procs, tmp_path):
+    """With a tiny open-files limit, a connection storm hits EMFILE: counted,
+    the backlog is drained with the reserve fd, the process keeps serving."""
+    import resource
+
+    def lowfd():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+
+    from test_signal_common import SIGNAL, write_runtime, tcp_open
+    from conftest import free_port
+    port = free_port()
+    rt = write_runtime(tmp_path / "runtime.json",
+                       [{"transport": "tcp", "address": f"127.0.0.1:{port}"}], workers=1)
+    p = procs.start("sbc-signal", [str(SIGNAL), "--runtime", rt], preexec_fn=lowfd)
+    wait_for(lambda: tcp_open(port), what="listening")
+    socks = []
+    for _ in range(80):
+        s = socket.socket()
+        s.settimeout(2)
+        try:
+            s.connect(("127.0.0.1", port))
+            socks.append(s)
+        except OSError:
+            s.close()
+    time.sleep(0.3)
+    assert p.poll() is None
+    for s in socks:
+        s.close()
+    time.sleep(0.3)
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(3)
+    s.sendall(options(callid="after-emfile", transport="TCP"))
+    assert read_responses(s, 1)[0].startswith(b"SIP/2.0 200")
+    os.kill(p.pid, 10)
+    wait_for(lambda: "stats {" in procs.log(p), what="stats")
+    assert '"fd_exhausted"' in procs.log(p)
