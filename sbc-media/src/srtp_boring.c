@@ -117,9 +117,14 @@ static srtp_err_status_t icm_set_iv(void *state, uint8_t *iv, srtp_cipher_direct
 {
 	icm_state *s = state;
 
+	uint64_t o[2], v[2];
+
 	(void)dir;
-	for (int i = 0; i < 16; i++)
-		s->ctr[i] = s->offset[i] ^ iv[i];
+	memcpy(o, s->offset, 16);
+	memcpy(v, iv, 16);
+	o[0] ^= v[0];
+	o[1] ^= v[1];
+	memcpy(s->ctr, o, 16);
 	s->num = 0;
 	return srtp_err_status_ok;
 }
