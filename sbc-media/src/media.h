@@ -87,6 +87,7 @@ typedef struct med_worker {
 	uint64_t next_sweep_ms;
 	uint64_t idle_ms;  /* last time epoll found nothing to do */
 	bool overloaded;   /* busy without a break for MED_OVERLOAD_MS */
+	uint32_t coalesce_ns; /* experiment: SBC_MEDIA_COALESCE_US */
 	_Atomic int *stop;
 	pthread_t thread;
 	int start_ret; /* set by the thread */

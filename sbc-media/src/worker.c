@@ -386,6 +386,13 @@ static void *worker_main(void *arg)
 			if (prepare_sleep(w)) {
 				n = epoll_wait(w->epfd, ev, MED_MAX_EVENTS, timeout);
 				cancel_sleep(w);
+				if (n > 0 && n < 16 && w->coalesce_ns) {
+					/* woken for a few packets: let more gather, then
+					 * take them all in one turn */
+					struct timespec ts = {0, (long)w->coalesce_ns};
+					nanosleep(&ts, NULL);
+					n = epoll_wait(w->epfd, ev, MED_MAX_EVENTS, 0);
+				}
 			}
 		}
 		for (int i = 0; i < n; i++) {
@@ -435,6 +442,12 @@ int med_worker_init(med_worker *w, unsigned idx, const med_config *cfg, shm_seg 
 	w->slot_hi = (uint32_t)((uint64_t)(idx + 1) * region->nslots / workers);
 	w->stop = stop;
 	w->cpu = pick_cpu(idx);
+	{
+		const char *c = getenv("SBC_MEDIA_COALESCE_US");
+		w->coalesce_ns = c ? (uint32_t)strtoul(c, NULL, 10) * 1000u : 0;
+		if (w->coalesce_ns > 5000000)
+			w->coalesce_ns = 5000000;
+	}
 	w->bell = -1;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epfd < 0)
