@@ -392,14 +392,19 @@ int med_srtp_ctx_roc(med_srtp_ctx *c, uint32_t ssrc, uint32_t *roc)
 }
 
 /* Shared RTP path for protect (outbound) and unprotect (inbound). */
+/* Shared RTP path for protect (outbound) and unprotect (inbound).
+ * Restored stream (srtp.h caveat 6): until its first packet passes, its
+ * index is estimated against the saved one and the ROC handed to libsrtp2;
+ * packets at or below the saved index are refused until libsrtp2's own
+ * window (128) has moved past it. */
 static int rtp_packet(med_srtp_ctx *c, uint8_t *pkt, int *len, bool protect)
 {
 	med_srtp_state *st = c->_st;
 	srtp_err_status_t e;
 	uint32_t ssrc;
 	uint16_t seq;
-	uint64_t est = 0;
-	bool same;
+	uint64_t est = 0, fest = 0;
+	bool same, floor = false;
 
 	if (*len < 12)
 		return SBC_E_PARSE;
@@ -409,10 +414,18 @@ static int rtp_packet(med_srtp_ctx *c, uint8_t *pkt, int *len, bool protect)
 	if (same)
 		est = est_index(st->rtp_index, seq);
 	if (c->_floor_rtp_on && ssrc == c->_floor_rtp_ssrc) {
-		if (!same || est <= c->_floor_rtp)
+		if (same)
+			fest = est, floor = true;
+		else if (c->_resume_rtp) /* no packet of it passed yet: the floor is its highest */
+			fest = est_index(c->_floor_rtp, seq), floor = true;
+		/* else: resumed, then another SSRC took the state; libsrtp2's
+		 * window guards it (at most 128 indices of exposure) */
+	}
+	if (floor) {
+		if (fest <= c->_floor_rtp)
 			return SBC_E_REPLAY;
-		if (c->_resume_rtp && (est >> 16) != 0 &&
-		    srtp_set_stream_roc((srtp_t)c->_srtp, ssrc, (uint32_t)(est >> 16)) !=
+		if (c->_resume_rtp && (fest >> 16) != 0 &&
+		    srtp_set_stream_roc((srtp_t)c->_srtp, ssrc, (uint32_t)(fest >> 16)) !=
 			    srtp_err_status_ok)
 			return SBC_E_SRTP;
 	}
@@ -420,11 +433,14 @@ static int rtp_packet(med_srtp_ctx *c, uint8_t *pkt, int *len, bool protect)
 		    : srtp_unprotect((srtp_t)c->_srtp, pkt, len);
 	if (e != srtp_err_status_ok)
 		return map_status(e, !protect);
+	if (floor) {
+		c->_resume_rtp = 0;
+		if (fest > c->_floor_rtp + 128)
+			c->_floor_rtp_on = 0;
+	}
 	if (same) {
 		if (est > st->rtp_index)
 			ST_STORE(st->rtp_index, est);
-		if (c->_resume_rtp && ssrc == c->_floor_rtp_ssrc)
-			c->_resume_rtp = 0;
 	} else {
 		track_rtp_new(c, ssrc, seq);
 	}

@@ -278,6 +278,47 @@ static void restart_with_gap_and_late_packet(void **state)
 	}
 }
 
+/* After a restart another SSRC speaks first (it takes the saved state's
+ * place); the restored SSRC must still resume with the right ROC, its
+ * pre-restart packets stay refused, also long after (libsrtp2's window). */
+static void restart_other_ssrc_first(void **state)
+{
+	for (unsigned s = 1; s < SBC_SRTP_SUITE_MAX_; s++) {
+		rig r;
+		uint8_t pre[256], b[256], o[256];
+		int pre_len, n;
+
+		rig_init(&r, s, 65400);
+		for (int i = 0; i < 300; i++) /* into ROC 1 */
+			send_rtp(&r);
+		pre_len = r.last_len[0]; /* processed before the restart */
+		memcpy(pre, r.last[0], (size_t)pre_len);
+		kill_and_restart(&r);
+		/* SSRC 0x77 from a separate sender with the same key speaks first */
+		med_srtp_ctx other;
+		assert_int_equal(med_srtp_ctx_init(&other, s, r.key, (size_t)r.klen, true, NULL), 0);
+		for (uint16_t q = 0; q < 3; q++) {
+			n = rtp(o, q, q);
+			o[8] = o[9] = o[10] = 0;
+			o[11] = 0x77;
+			assert_int_equal(med_srtp_protect(&other, o, &n, sizeof(o)), 0);
+			assert_int_equal(med_srtp_unprotect(&r.in, o, &n), 0);
+		}
+		med_srtp_ctx_destroy(&other);
+		assert_int_equal(r.in_st.rtp_ssrc, 0x77);
+		memcpy(b, pre, (size_t)pre_len);
+		n = pre_len;
+		assert_int_equal(med_srtp_unprotect(&r.in, b, &n), SBC_E_REPLAY);
+		/* the restored SSRC resumes with ROC 1 and runs on */
+		for (int i = 0; i < 300; i++)
+			send_rtp(&r);
+		memcpy(b, pre, (size_t)pre_len);
+		n = pre_len;
+		assert_int_equal(med_srtp_unprotect(&r.in, b, &n), SBC_E_REPLAY);
+		rig_done(&r);
+	}
+}
+
 /* A context with no caller state keeps it inside; a zeroed state is "new". */
 static void state_inside_context(void **state)
 {
@@ -313,6 +354,7 @@ int main(void)
 		cmocka_unit_test(restart_after_wrap),
 		cmocka_unit_test(restart_on_the_wrap),
 		cmocka_unit_test(restart_with_gap_and_late_packet),
+		cmocka_unit_test(restart_other_ssrc_first),
 		cmocka_unit_test(state_inside_context),
 	};
 	char err[256];
