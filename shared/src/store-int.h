@@ -24,7 +24,23 @@ struct store_reader {
 	unsigned depth;
 	MDB_cursor *rcur; /* routes cursor, kept; renewed lazily */
 	bool rcur_ok;     /* rcur is bound to the current txn */
+	/* trunk id -> name, direct-mapped. Ids are never reused, so an entry
+	 * never goes stale; id 0 is never assigned (empty slot). */
+	struct {
+		uint32_t id;
+		char name[STORE_NAME_MAX + 1];
+	} tcache[64];
 };
+
+/* Trunk ids: routes store a u32 id, not the name. meta "tid.<name>" -> id,
+ * "tnm." + id (4 bytes big endian) -> name, "next_tid" -> next id. */
+int x__store_tid_get(store *st, MDB_txn *txn, const char *name, uint32_t *tid);
+int x__store_tid_alloc(store *st, MDB_txn *txn, const char *name, uint32_t *tid);
+int x__store_tid_del(store *st, MDB_txn *txn, const char *name);
+/* id -> name through the meta table (writer) or the reader's cache. */
+int x__store_tname(store *st, MDB_txn *txn, uint32_t tid, char name[STORE_NAME_MAX + 1]);
+int x__store_rd_tname(store_reader *r, MDB_txn *txn, uint32_t tid,
+		      char name[STORE_NAME_MAX + 1]);
 
 /* The reader's routes cursor, bound to txn (inside a read bracket). */
 int x__store_rd_cursor(store_reader *r, MDB_txn *txn, MDB_cursor **cur);

@@ -490,6 +490,119 @@ int x__store_ref_add(store *st, MDB_txn *txn, const char *trunk, int64_t delta)
 	return x__store_mdb_err(rc);
 }
 
+/* ---- trunk ids ------------------------------------------------------------- */
+
+static void tid_key(const char *name, char buf[STORE_NAME_MAX + 8], MDB_val *k)
+{
+	int n = snprintf(buf, STORE_NAME_MAX + 8, "tid.%s", name);
+
+	k->mv_size = (size_t)n;
+	k->mv_data = buf;
+}
+
+static void tnm_key(uint32_t tid, char buf[8], MDB_val *k)
+{
+	memcpy(buf, "tnm.", 4);
+	buf[4] = (char)(tid >> 24);
+	buf[5] = (char)(tid >> 16);
+	buf[6] = (char)(tid >> 8);
+	buf[7] = (char)tid;
+	k->mv_size = 8;
+	k->mv_data = buf;
+}
+
+int x__store_tid_get(store *st, MDB_txn *txn, const char *name, uint32_t *tid)
+{
+	char kb[STORE_NAME_MAX + 8];
+	MDB_val k, v;
+	int rc;
+
+	tid_key(name, kb, &k);
+	if ((rc = mdb_get(txn, st->dbi_meta, &k, &v)) != 0)
+		return x__store_mdb_err(rc);
+	if (v.mv_size != sizeof(*tid))
+		return SBC_E_PARSE;
+	memcpy(tid, v.mv_data, sizeof(*tid));
+	return 0;
+}
+
+int x__store_tid_alloc(store *st, MDB_txn *txn, const char *name, uint32_t *tid)
+{
+	char kb[STORE_NAME_MAX + 8], nb[8];
+	MDB_val k = {8, (void *)"next_tid"}, v;
+	uint32_t next = 1;
+	int rc;
+
+	if (mdb_get(txn, st->dbi_meta, &k, &v) == 0 && v.mv_size == sizeof(next))
+		memcpy(&next, v.mv_data, sizeof(next));
+	if (next == 0 || next == UINT32_MAX)
+		return SBC_E_LIMIT;
+	*tid = next++;
+	v.mv_size = sizeof(next);
+	v.mv_data = &next;
+	if ((rc = mdb_put(txn, st->dbi_meta, &k, &v, 0)) != 0)
+		return x__store_mdb_err(rc);
+	tid_key(name, kb, &k);
+	v.mv_size = sizeof(*tid);
+	v.mv_data = tid;
+	if ((rc = mdb_put(txn, st->dbi_meta, &k, &v, 0)) != 0)
+		return x__store_mdb_err(rc);
+	tnm_key(*tid, nb, &k);
+	v.mv_size = strlen(name);
+	v.mv_data = (void *)name;
+	return x__store_mdb_err(mdb_put(txn, st->dbi_meta, &k, &v, 0));
+}
+
+int x__store_tid_del(store *st, MDB_txn *txn, const char *name)
+{
+	char kb[STORE_NAME_MAX + 8], nb[8];
+	uint32_t tid;
+	MDB_val k;
+	int rc;
+
+	if ((rc = x__store_tid_get(st, txn, name, &tid)) != 0)
+		return rc == SBC_E_NOT_FOUND ? 0 : rc;
+	tid_key(name, kb, &k);
+	if ((rc = mdb_del(txn, st->dbi_meta, &k, NULL)) != 0)
+		return x__store_mdb_err(rc);
+	tnm_key(tid, nb, &k);
+	rc = mdb_del(txn, st->dbi_meta, &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : x__store_mdb_err(rc);
+}
+
+int x__store_tname(store *st, MDB_txn *txn, uint32_t tid, char name[STORE_NAME_MAX + 1])
+{
+	char nb[8];
+	MDB_val k, v;
+	int rc;
+
+	tnm_key(tid, nb, &k);
+	if ((rc = mdb_get(txn, st->dbi_meta, &k, &v)) != 0)
+		return rc == MDB_NOTFOUND ? SBC_E_PARSE : x__store_mdb_err(rc);
+	if (v.mv_size == 0 || v.mv_size > STORE_NAME_MAX)
+		return SBC_E_PARSE;
+	memcpy(name, v.mv_data, v.mv_size);
+	name[v.mv_size] = '\0';
+	return 0;
+}
+
+int x__store_rd_tname(store_reader *r, MDB_txn *txn, uint32_t tid,
+		      char name[STORE_NAME_MAX + 1])
+{
+	size_t slot = tid % (sizeof(r->tcache) / sizeof(r->tcache[0]));
+	int ret;
+
+	if (tid != 0 && r->tcache[slot].id == tid) {
+		memcpy(name, r->tcache[slot].name, sizeof(r->tcache[slot].name));
+		return 0;
+	}
+	if ((ret = x__store_tname(r->st, txn, tid, name)) != 0)
+		return ret;
+	r->tcache[slot].id = tid;
+	memcpy(r->tcache[slot].name, name, STORE_NAME_MAX + 1);
+	return 0;
+}
+
 int x__store_nroutes_add(store *st, MDB_txn *txn, int64_t delta, bool reset)
 {
 	MDB_val k = {7, (void *)"nroutes"}, v;

@@ -41,6 +41,7 @@ typedef struct imp {
 	char **tnames; /* sorted trunk names */
 	size_t ntrunks;
 	int64_t *tref; /* routes added per trunk */
+	uint32_t *tids; /* ids of tnames[] */
 	char *err;
 	size_t errlen;
 	size_t *bad_line;
@@ -107,8 +108,15 @@ static int load_trunks(imp *im)
 		return x__store_mdb_err(rc);
 	/* LMDB order is memcmp order, equal to strcmp for these names */
 	qsort(im->tnames, im->ntrunks, sizeof(char *), cmp_str);
-	if (!(im->tref = calloc(im->ntrunks ? im->ntrunks : 1, sizeof(int64_t))))
+	if (!(im->tref = calloc(im->ntrunks ? im->ntrunks : 1, sizeof(int64_t))) ||
+	    !(im->tids = calloc(im->ntrunks ? im->ntrunks : 1, sizeof(uint32_t))))
 		return -ENOMEM;
+	for (size_t i = 0; i < im->ntrunks; i++) {
+		int ret = x__store_tid_get(im->st, im->txn, im->tnames[i], &im->tids[i]);
+
+		if (ret)
+			return ret == SBC_E_NOT_FOUND ? SBC_E_PARSE : ret;
+	}
 	return 0;
 }
 
@@ -477,31 +485,28 @@ static int drop_refs(imp *im)
 
 static int write_all(imp *im, bool replace)
 {
-	uint8_t buf[ROUTE_VAL_MAX];
-	char kb[STORE_PREFIX_MAX + 2];
-	store_route ex[STORE_ROUTES_PER_PREFIX_MAX];
+	uint8_t buf[ROUTE_VAL_MAX], kb[ROUTE_KEY_MAX];
+	rentry es[STORE_ROUTES_PER_PREFIX_MAX];
 	size_t i = 0, j, x;
 	int rc;
 
 	while (i < im->n) {
 		const imp_rec *r0 = &im->recs[i];
 		const char *pfx = im->base + r0->poff;
-		size_t off = ROUTE_HDR, cnt = 0;
-		int nex = 0, e = 0;
+		size_t cnt;
+		int nex = 0, e;
 		MDB_val k, v;
 
 		for (j = i; j < im->n && im->recs[j].plen == r0->plen &&
 			    memcmp(im->base + im->recs[j].poff, pfx, r0->plen) == 0;
 		     j++)
 			;
-		kb[0] = ':';
-		memcpy(kb + 1, pfx, r0->plen);
-		k.mv_size = r0->plen + 1u;
+		k.mv_size = x__route_key(pfx, r0->plen, kb);
 		k.mv_data = kb;
 		if (!replace) {
 			rc = mdb_get(im->txn, im->st->dbi_routes, &k, &v);
 			if (rc == 0) {
-				nex = x__route_decode(&k, &v, ex, STORE_ROUTES_PER_PREFIX_MAX);
+				nex = x__route_decode(&v, es, STORE_ROUTES_PER_PREFIX_MAX);
 				if (nex < 0 || nex > STORE_ROUTES_PER_PREFIX_MAX)
 					return fail(im, r0->line, SBC_E_PARSE,
 						    "stored routes of prefix '%.*s' are damaged",
@@ -519,34 +524,26 @@ static int write_all(imp *im, bool replace)
 				    SBC_E_LIMIT, "prefix '%.*s': more than %s routes",
 				    (int)r0->plen, pfx, m);
 		}
-		/* merge existing (sorted by trunk name) with new (sorted by tidx = name) */
-		x = i;
-		while (e < nex || x < j) {
-			const imp_rec *r = x < j ? &im->recs[x] : NULL;
-			const char *tn = r ? im->tnames[r->tidx] : NULL;
-			int c = e >= nex ? 1 : !r ? -1 : strcmp(ex[e].trunk, tn);
+		cnt = (size_t)nex;
+		for (x = i; x < j; x++) {
+			const imp_rec *r = &im->recs[x];
+			rentry *ne = &es[cnt++];
 
-			if (c == 0)
-				return fail(im, r->line, SBC_E_EXISTS,
-					    "duplicate: route prefix '%.*s' trunk '%s' already exists",
-					    (int)r0->plen, pfx, tn);
-			if (c < 0) {
-				off += x__route_encode_one(buf + off, ex[e].priority, ex[e].weight,
-							   ex[e].strip, ex[e].trunk,
-							   strlen(ex[e].trunk), ex[e].prepend,
-							   strlen(ex[e].prepend));
-				e++;
-			} else {
-				off += x__route_encode_one(buf + off, r->prio, r->weight, r->strip,
-							   tn, strlen(tn), im->base + r->xoff,
-							   r->xlen);
-				im->tref[r->tidx]++;
-				x++;
-			}
-			cnt++;
+			for (e = 0; e < nex; e++)
+				if (es[e].tid == im->tids[r->tidx])
+					return fail(im, r->line, SBC_E_EXISTS,
+						    "duplicate: route prefix '%.*s' trunk '%s' "
+						    "already exists",
+						    (int)r0->plen, pfx, im->tnames[r->tidx]);
+			ne->tid = im->tids[r->tidx];
+			ne->priority = r->prio;
+			ne->weight = r->weight;
+			ne->strip = r->strip;
+			memcpy(ne->prepend, im->base + r->xoff, r->xlen);
+			ne->prepend[r->xlen] = '\0';
+			im->tref[r->tidx]++;
 		}
-		x__route_hdr(buf, cnt, 0);
-		v.mv_size = off;
+		v.mv_size = x__route_encode(es, cnt, 0, buf);
 		v.mv_data = buf;
 		rc = mdb_put(im->txn, im->st->dbi_routes, &k, &v, replace ? MDB_APPEND : 0);
 		if (rc)
@@ -651,6 +648,7 @@ Exit:
 		free(im.tnames[i]);
 	free(im.tnames);
 	free(im.tref);
+	free(im.tids);
 	free(im.recs);
 	free(im.arena);
 	return ret;
@@ -713,16 +711,12 @@ int64_t store_route_export(store_reader *r, enum store_fmt fmt, store_line_cb cb
 		goto Exit;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if ((n = x__route_decode(&k, &v, rs, STORE_ROUTES_PER_PREFIX_MAX)) < 0 ||
-		    n > STORE_ROUTES_PER_PREFIX_MAX) {
-			ret = SBC_E_PARSE;
+		if ((n = ret = x__route_named(r, txn, &k, &v, rs)) < 0)
 			goto Exit;
-		}
 		for (i = 0; i < n; i++) {
 			const store_route *x = &rs[i];
 
-			if (!store_name_valid(x->trunk) || !store_prefix_valid(x->prefix) ||
-			    !store_prefix_valid(x->prepend)) {
+			if (!store_name_valid(x->trunk) || !store_prefix_valid(x->prepend)) {
 				ret = SBC_E_PARSE;
 				goto Exit;
 			}

@@ -1,17 +1,12 @@
 /* sbc — store: routes (longest-prefix match, add/remove/list, order, apply).
  *
- * Layout: key = ':' + normalised prefix (LMDB refuses empty keys, so the
- * default route "" is the key ":"); value = packed entries, sorted by trunk
- * name:
- *   u8 version (1), u8 count, then count times:
- *   u16 priority, u16 weight (little endian), u8 strip, u8 trunk_len,
- *   u8 prepend_len, trunk bytes, prepend bytes.
- * Lookup: every prefix of the number sorts at or before the number, and any
- * key between a prefix p of the number and the number starts with p. So the
- * greatest key <= number (MDB_SET_RANGE + MDB_PREV) is either the answer or
- * shares with the number a common prefix that contains the answer; repeat
- * with that common prefix. One or two cursor seeks in practice.
- * Import and export live in store_import.c.
+ * Key/value layout: store_route_codec.c. Lookup: every prefix of the number
+ * sorts at or before the number, and any key between a prefix p of the
+ * number and the number starts with p. So the greatest key k <= number
+ * (MDB_SET_RANGE + MDB_PREV) is the answer when it is a prefix of the
+ * number; otherwise the answer is the longest stored prefix of k no longer
+ * than their common prefix, and k's ancestor mask says which lengths exist:
+ * one more exact get. Import and export live in store_import.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,153 +16,6 @@
 #include "sbc/store.h"
 #include "store-int.h"
 #include "store-route.h"
-
-/* ---- value codec ---------------------------------------------------------------- */
-
-int x__route_decode(const MDB_val *k, const MDB_val *v, store_route *out, size_t max)
-{
-	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
-	size_t plen = k->mv_size - 1, i, n;
-
-	if (k->mv_size < 1 || plen > STORE_PREFIX_MAX || ((const char *)k->mv_data)[0] != ':')
-		return SBC_E_PARSE;
-	if (v->mv_size < ROUTE_HDR || p[0] != ROUTE_VAL_VERSION)
-		return SBC_E_PARSE;
-	n = p[1];
-	p += ROUTE_HDR;
-	for (i = 0; i < n; i++) {
-		uint8_t tlen, xlen;
-		store_route *r = i < max ? &out[i] : NULL;
-
-		if (end - p < 7)
-			return SBC_E_PARSE;
-		tlen = p[5];
-		xlen = p[6];
-		if (tlen == 0 || tlen > STORE_NAME_MAX || xlen > STORE_PREPEND_MAX ||
-		    (size_t)(end - p) < 7u + tlen + xlen)
-			return SBC_E_PARSE;
-		if (r) {
-			memcpy(r->prefix, (const char *)k->mv_data + 1, plen);
-			r->prefix[plen] = '\0';
-			r->priority = (uint16_t)(p[0] | (p[1] << 8));
-			r->weight = (uint16_t)(p[2] | (p[3] << 8));
-			r->strip = p[4];
-			memcpy(r->trunk, p + 7, tlen);
-			r->trunk[tlen] = '\0';
-			memcpy(r->prepend, p + 7 + tlen, xlen);
-			r->prepend[xlen] = '\0';
-		}
-		p += 7u + tlen + xlen;
-	}
-	if (p != end)
-		return SBC_E_PARSE;
-	return (int)n;
-}
-
-size_t x__route_encode_one(uint8_t *p, uint16_t prio, uint16_t weight, uint8_t strip,
-			   const char *trunk, size_t tlen, const char *prepend, size_t xlen)
-{
-	p[0] = (uint8_t)prio;
-	p[1] = (uint8_t)(prio >> 8);
-	p[2] = (uint8_t)weight;
-	p[3] = (uint8_t)(weight >> 8);
-	p[4] = strip;
-	p[5] = (uint8_t)tlen;
-	p[6] = (uint8_t)xlen;
-	memcpy(p + 7, trunk, tlen);
-	memcpy(p + 7 + tlen, prepend, xlen);
-	return 7 + tlen + xlen;
-}
-
-void x__route_hdr(uint8_t *buf, size_t count, uint32_t mask)
-{
-	buf[0] = ROUTE_VAL_VERSION;
-	buf[1] = (uint8_t)count;
-	buf[2] = (uint8_t)mask;
-	buf[3] = (uint8_t)(mask >> 8);
-	buf[4] = (uint8_t)(mask >> 16);
-	buf[5] = (uint8_t)(mask >> 24);
-}
-
-static uint32_t val_mask(const MDB_val *v)
-{
-	const uint8_t *p = v->mv_data;
-
-	if (v->mv_size < ROUTE_HDR)
-		return 0;
-	return (uint32_t)p[2] | (uint32_t)p[3] << 8 | (uint32_t)p[4] << 16 | (uint32_t)p[5] << 24;
-}
-
-/* Bit (len - 1) of a key's mask: a proper prefix of that length is stored. */
-static inline uint32_t len_bit(size_t len) { return len ? 1u << (len - 1) : 0; }
-
-int x__route_fix_masks(MDB_txn *txn, MDB_dbi dbi, const char *root, size_t rootlen)
-{
-	struct {
-		size_t len;
-		uint32_t mask; /* bits of this element and all its ancestors */
-	} stk[STORE_PREFIX_MAX + 2];
-	char kb[STORE_PREFIX_MAX + 2], chain[STORE_PREFIX_MAX + 1];
-	uint8_t buf[ROUTE_VAL_MAX];
-	uint32_t base = 0;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	size_t depth = 0, l;
-	int rc;
-
-	kb[0] = ':';
-	memcpy(kb + 1, root, rootlen);
-	/* ancestors of root outside the subtree */
-	for (l = 1; l < rootlen; l++) {
-		k.mv_size = l + 1;
-		k.mv_data = kb;
-		if (mdb_get(txn, dbi, &k, &v) == 0)
-			base |= len_bit(l);
-	}
-	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
-		return x__store_mdb_err(rc);
-	k.mv_size = rootlen + 1;
-	k.mv_data = kb;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		const char *s = (const char *)k.mv_data + 1;
-		size_t n = k.mv_size - 1;
-		uint32_t mask, old;
-
-		if (k.mv_size < 1 || n > STORE_PREFIX_MAX || n < rootlen ||
-		    memcmp(k.mv_data, kb, rootlen + 1) != 0)
-			break;
-		while (depth && !(stk[depth - 1].len <= n && memcmp(chain, s, stk[depth - 1].len) == 0))
-			depth--;
-		mask = depth ? stk[depth - 1].mask : base;
-		stk[depth].len = n;
-		stk[depth].mask = mask | len_bit(n);
-		depth++;
-		memcpy(chain, s, n);
-		old = val_mask(&v);
-		if (old != mask && v.mv_size >= ROUTE_HDR && v.mv_size <= sizeof(buf)) {
-			memcpy(buf, v.mv_data, v.mv_size);
-			x__route_hdr(buf, buf[1], mask);
-			v.mv_data = buf;
-			if ((rc = mdb_cursor_put(cur, &k, &v, MDB_CURRENT)) != 0)
-				break;
-		}
-	}
-	mdb_cursor_close(cur);
-	return (rc == 0 || rc == MDB_NOTFOUND) ? 0 : x__store_mdb_err(rc);
-}
-
-static size_t encode(const store_route *rs, size_t n, uint8_t *buf, uint32_t mask)
-{
-	size_t i, off = ROUTE_HDR;
-
-	x__route_hdr(buf, n, mask);
-	for (i = 0; i < n; i++)
-		off += x__route_encode_one(buf + off, rs[i].priority, rs[i].weight, rs[i].strip,
-					   rs[i].trunk, strlen(rs[i].trunk), rs[i].prepend,
-					   strlen(rs[i].prepend));
-	return off;
-}
 
 static void sort_by_priority(store_route *rs, size_t n)
 {
@@ -190,26 +38,27 @@ static void sort_by_priority(store_route *rs, size_t n)
 
 /* ---- lookup ------------------------------------------------------------------ */
 
-/* Finds the longest stored prefix of num. The greatest key k <= num is found
- * with one seek; if k is not a prefix of num, the answer is the longest
- * stored prefix of k no longer than lcp(k, num), and k's ancestor mask says
- * which lengths exist, so one more exact get finishes. */
+/* Longest stored prefix of num[0..len): 1 and its key/value, or 0. */
 static int lpm(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, const char *num, size_t len,
-	       MDB_val *k_out, MDB_val *v_out)
+	       MDB_val *k_out, MDB_val *v_out, char pfx[STORE_PREFIX_MAX + 1])
 {
-	char kb[STORE_NUMBER_MAX + 2];
-	size_t l, lcp;
+	uint8_t kb[ROUTE_KEY_MAX];
+	size_t l, lcp, klen;
 	uint32_t mask;
 	MDB_val k, v;
-	int rc;
+	int rc, n;
 
-	kb[0] = ':';
-	memcpy(kb + 1, num, len);
-	k.mv_size = len + 1;
+	klen = x__route_key(num, len, kb);
+	k.mv_size = klen;
 	k.mv_data = kb;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	if (rc == 0 && k.mv_size == len + 1 && memcmp(k.mv_data, kb, len + 1) == 0)
+	if (rc == 0 && k.mv_size == klen && memcmp(k.mv_data, kb, klen) == 0) {
+		if (len > STORE_PREFIX_MAX)
+			return 0; /* cannot be: prefixes are shorter */
+		memcpy(pfx, num, len);
+		pfx[len] = '\0';
 		goto Found;
+	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return x__store_mdb_err(rc);
 	rc = mdb_cursor_get(cur, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
@@ -217,25 +66,26 @@ static int lpm(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, const char *num, size
 		return 0;
 	if (rc)
 		return x__store_mdb_err(rc);
-	if (k.mv_size <= len + 1 && memcmp(k.mv_data, kb, k.mv_size) == 0)
-		goto Found; /* k < num and a prefix of it */
-	for (l = 0; l < k.mv_size && l < len + 1 && ((char *)k.mv_data)[l] == kb[l]; l++)
+	if ((n = x__route_key_str(&k, pfx)) < 0)
+		return SBC_E_PARSE;
+	for (l = 0; l < (size_t)n && l < len && pfx[l] == num[l]; l++)
 		;
-	if (l == 0)
-		return 0; /* not a route key: nothing sorts before the routes */
-	lcp = l - 1;     /* common digits */
-	mask = val_mask(&v);
+	if (l == (size_t)n)
+		goto Found; /* k < num and a prefix of it */
+	lcp = l;
+	mask = x__route_mask(&v);
 	if (lcp < 32)
-		mask &= (lcp ? (2u << (lcp - 1)) - 1 : 0); /* lengths 1..lcp */
-	k.mv_size = mask ? (size_t)(32 - __builtin_clz(mask)) + 1 : 1; /* else the default */
+		mask &= (1u << lcp) - 1; /* lengths 1..lcp */
+	l = mask ? (size_t)(32 - __builtin_clz(mask)) : 0; /* 0: the default route */
+	k.mv_size = x__route_key(num, l, kb);
 	k.mv_data = kb;
-	/* Through the cursor, so k points into the map, not at kb (which goes
-	 * out of scope when we return). */
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+	rc = mdb_get(txn, dbi, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc)
 		return x__store_mdb_err(rc);
+	memcpy(pfx, num, l);
+	pfx[l] = '\0';
 Found:
 	*k_out = k;
 	*v_out = v;
@@ -244,11 +94,12 @@ Found:
 
 int store_route_lookup(store_reader *r, const char *number, store_route *out, size_t max)
 {
-	char num[STORE_NUMBER_MAX + 1];
+	char num[STORE_NUMBER_MAX + 1], pfx[STORE_PREFIX_MAX + 1];
+	rentry es[STORE_ROUTES_PER_PREFIX_MAX];
 	MDB_cursor *cur;
 	MDB_txn *txn;
 	MDB_val k, v;
-	int len, ret;
+	int len, ret, n, i;
 
 	if ((len = store_number_normalise(number, num)) < 0)
 		return len;
@@ -256,13 +107,31 @@ int store_route_lookup(store_reader *r, const char *number, store_route *out, si
 		return ret;
 	if ((ret = x__store_rd_cursor(r, txn, &cur)) != 0)
 		goto Exit;
-	if ((ret = lpm(txn, r->st->dbi_routes, cur, num, (size_t)len, &k, &v)) <= 0)
+	if ((ret = lpm(txn, r->st->dbi_routes, cur, num, (size_t)len, &k, &v, pfx)) <= 0)
 		goto Exit;
-	if ((ret = x__route_decode(&k, &v, out, max)) < 0)
+	if ((n = x__route_decode(&v, es, STORE_ROUTES_PER_PREFIX_MAX)) < 0 ||
+	    n > STORE_ROUTES_PER_PREFIX_MAX) {
+		ret = SBC_E_PARSE;
 		goto Exit;
-	if ((size_t)ret > max)
-		ret = (int)max;
-	sort_by_priority(out, (size_t)ret);
+	}
+	if (max > (size_t)n)
+		max = (size_t)n;
+	if (max < (size_t)n) {
+		/* only the best max routes: order the entries before naming them */
+		store_route all[STORE_ROUTES_PER_PREFIX_MAX];
+
+		for (i = 0; i < n; i++)
+			if ((ret = x__route_public(r->st, r, txn, pfx, &es[i], &all[i])) != 0)
+				goto Exit;
+		sort_by_priority(all, (size_t)n);
+		memcpy(out, all, max * sizeof(*out));
+	} else {
+		for (i = 0; i < n; i++)
+			if ((ret = x__route_public(r->st, r, txn, pfx, &es[i], &out[i])) != 0)
+				goto Exit;
+		sort_by_priority(out, (size_t)n);
+	}
+	ret = (int)max;
 Exit:
 	x__store_rd_end(r);
 	return ret;
@@ -460,66 +329,58 @@ json_t *store_route_to_json(const store_route *r)
 
 /* ---- add / remove / list ------------------------------------------------------------ */
 
-static void route_key(const char *prefix, char kb[STORE_PREFIX_MAX + 2], MDB_val *k)
+static int load_prefix(store *st, MDB_txn *txn, const char *prefix, uint8_t *kb, MDB_val *k,
+		       rentry *es, uint32_t *mask, char *err, size_t errlen)
 {
-	size_t n = strlen(prefix);
+	MDB_val v;
+	int rc, n;
 
-	kb[0] = ':';
-	memcpy(kb + 1, prefix, n);
-	k->mv_size = n + 1;
+	k->mv_size = x__route_key(prefix, strlen(prefix), kb);
 	k->mv_data = kb;
+	rc = mdb_get(txn, st->dbi_routes, k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc) {
+		x__store_seterr(err, errlen, "store read: %s", mdb_strerror(rc));
+		return x__store_mdb_err(rc);
+	}
+	if ((n = x__route_decode(&v, es, STORE_ROUTES_PER_PREFIX_MAX)) < 0 ||
+	    n > STORE_ROUTES_PER_PREFIX_MAX) {
+		x__store_seterr(err, errlen, "prefix '%s': stored routes are damaged", prefix);
+		return SBC_E_PARSE;
+	}
+	*mask = x__route_mask(&v);
+	return n;
 }
 
 int store_route_add(store *st, const store_route *route, char *err, size_t errlen)
 {
-	store_route rs[STORE_ROUTES_PER_PREFIX_MAX + 1];
-	uint8_t buf[ROUTE_VAL_MAX];
-	char kb[STORE_PREFIX_MAX + 2];
+	rentry es[STORE_ROUTES_PER_PREFIX_MAX];
+	uint8_t buf[ROUTE_VAL_MAX], kb[ROUTE_KEY_MAX];
 	MDB_val k, v;
 	MDB_txn *txn;
-	uint32_t mask = 0;
-	int n = 0, i, rc, ret;
+	uint32_t mask = 0, tid;
+	int n, i, rc, ret;
 
 	if ((ret = store_route_validate(route, err, errlen)) != 0)
 		return ret;
 	if ((ret = x__store_wr_begin(st, &txn, err, errlen)) != 0)
 		return ret;
-	k.mv_size = strlen(route->trunk);
-	k.mv_data = (void *)route->trunk;
-	if ((rc = mdb_get(txn, st->dbi_trunks, &k, &v)) != 0) {
-		ret = x__store_mdb_err(rc);
-		x__store_seterr(err, errlen, rc == MDB_NOTFOUND ? "trunk: '%s' does not exist"
-								: "trunk: '%s': store read failed",
+	if ((ret = x__store_tid_get(st, txn, route->trunk, &tid)) != 0) {
+		x__store_seterr(err, errlen, ret == SBC_E_NOT_FOUND ? "trunk: '%s' does not exist"
+								    : "trunk: '%s': store read failed",
 				route->trunk);
 		goto Abort;
 	}
-	route_key(route->prefix, kb, &k);
-	rc = mdb_get(txn, st->dbi_routes, &k, &v);
-	if (rc == 0) {
-		mask = val_mask(&v);
-		if ((n = x__route_decode(&k, &v, rs, STORE_ROUTES_PER_PREFIX_MAX)) < 0 ||
-		    n > STORE_ROUTES_PER_PREFIX_MAX) {
-			ret = SBC_E_PARSE;
-			x__store_seterr(err, errlen, "prefix '%s': stored routes are damaged",
-					route->prefix);
-			goto Abort;
-		}
-	} else if (rc != MDB_NOTFOUND) {
-		ret = x__store_mdb_err(rc);
-		x__store_seterr(err, errlen, "store read: %s", mdb_strerror(rc));
+	if ((n = ret = load_prefix(st, txn, route->prefix, kb, &k, es, &mask, err, errlen)) < 0)
 		goto Abort;
-	}
 	for (i = 0; i < n; i++) {
-		int c = strcmp(rs[i].trunk, route->trunk);
-
-		if (c == 0) {
+		if (es[i].tid == tid) {
 			ret = SBC_E_EXISTS;
 			x__store_seterr(err, errlen, "route prefix '%s' trunk '%s' already exists",
 					route->prefix, route->trunk);
 			goto Abort;
 		}
-		if (c > 0)
-			break;
 	}
 	if (n >= STORE_ROUTES_PER_PREFIX_MAX) {
 		ret = SBC_E_LIMIT;
@@ -527,10 +388,13 @@ int store_route_add(store *st, const store_route *route, char *err, size_t errle
 				route->prefix, n);
 		goto Abort;
 	}
-	memmove(&rs[i + 1], &rs[i], (size_t)(n - i) * sizeof(rs[0]));
-	rs[i] = *route;
+	es[n].tid = tid;
+	es[n].priority = route->priority;
+	es[n].weight = route->weight;
+	es[n].strip = route->strip;
+	memcpy(es[n].prepend, route->prepend, sizeof(es[n].prepend));
 	n++;
-	v.mv_size = encode(rs, (size_t)n, buf, mask);
+	v.mv_size = x__route_encode(es, (size_t)n, mask, buf);
 	v.mv_data = buf;
 	if ((rc = mdb_put(txn, st->dbi_routes, &k, &v, 0)) != 0 ||
 	    (n == 1 && (rc = x__route_fix_masks(txn, st->dbi_routes, route->prefix,
@@ -550,44 +414,46 @@ Abort:
 int store_route_remove(store *st, const char *prefix, const char *trunk, char *err,
 		       size_t errlen)
 {
-	store_route rs[STORE_ROUTES_PER_PREFIX_MAX];
-	uint8_t buf[ROUTE_VAL_MAX];
-	char kb[STORE_PREFIX_MAX + 2];
+	rentry es[STORE_ROUTES_PER_PREFIX_MAX];
+	uint8_t buf[ROUTE_VAL_MAX], kb[ROUTE_KEY_MAX];
+	char name[STORE_NAME_MAX + 1];
 	MDB_val k, v;
 	MDB_txn *txn;
+	uint32_t mask = 0, tid = 0;
 	int n, i, kept = 0, removed = 0, rc, ret;
+	bool one = trunk && *trunk;
 
 	if (!store_prefix_valid(prefix)) {
 		x__store_seterr(err, errlen, "prefix: must be empty or an optional '+' then digits");
 		return SBC_E_INVAL;
 	}
-	if (trunk && *trunk && !store_name_valid(trunk)) {
+	if (one && !store_name_valid(trunk)) {
 		x__store_seterr(err, errlen, "trunk: not a valid trunk name");
 		return SBC_E_INVAL;
 	}
 	if ((ret = x__store_wr_begin(st, &txn, err, errlen)) != 0)
 		return ret;
-	route_key(prefix, kb, &k);
-	if ((rc = mdb_get(txn, st->dbi_routes, &k, &v)) != 0) {
-		ret = x__store_mdb_err(rc);
-		x__store_seterr(err, errlen, "no route with prefix '%s'", prefix);
+	if (one && (ret = x__store_tid_get(st, txn, trunk, &tid)) != 0) {
+		if (ret == SBC_E_NOT_FOUND)
+			x__store_seterr(err, errlen, "no route with prefix '%s' and trunk '%s'",
+					prefix, trunk);
 		goto Abort;
 	}
-	if ((n = x__route_decode(&k, &v, rs, STORE_ROUTES_PER_PREFIX_MAX)) < 0 ||
-	    n > STORE_ROUTES_PER_PREFIX_MAX) {
-		ret = SBC_E_PARSE;
-		x__store_seterr(err, errlen, "prefix '%s': stored routes are damaged", prefix);
+	if ((n = ret = load_prefix(st, txn, prefix, kb, &k, es, &mask, err, errlen)) <= 0) {
+		if (n == 0) {
+			ret = SBC_E_NOT_FOUND;
+			x__store_seterr(err, errlen, "no route with prefix '%s'", prefix);
+		}
 		goto Abort;
 	}
 	for (i = 0; i < n; i++) {
-		if (trunk && *trunk && strcmp(rs[i].trunk, trunk) != 0) {
-			rs[kept++] = rs[i];
+		if (one && es[i].tid != tid) {
+			es[kept++] = es[i];
 			continue;
 		}
-		if ((rc = x__store_ref_add(st, txn, rs[i].trunk, -1)) != 0) {
-			ret = rc;
+		if ((ret = x__store_tname(st, txn, es[i].tid, name)) != 0 ||
+		    (ret = x__store_ref_add(st, txn, name, -1)) != 0)
 			goto Abort;
-		}
 		removed++;
 	}
 	if (removed == 0) {
@@ -601,7 +467,7 @@ int store_route_remove(store *st, const char *prefix, const char *trunk, char *e
 		if (rc == 0)
 			rc = x__route_fix_masks(txn, st->dbi_routes, prefix, strlen(prefix));
 	} else {
-		v.mv_size = encode(rs, (size_t)kept, buf, val_mask(&v));
+		v.mv_size = x__route_encode(es, (size_t)kept, mask, buf);
 		v.mv_data = buf;
 		rc = mdb_put(txn, st->dbi_routes, &k, &v, 0);
 	}
@@ -618,17 +484,37 @@ Abort:
 	return ret;
 }
 
+/* The routes of the key/value, named and sorted by trunk name. */
+int x__route_named(store_reader *r, MDB_txn *txn, const MDB_val *k, const MDB_val *v,
+		   store_route *out)
+{
+	rentry es[STORE_ROUTES_PER_PREFIX_MAX];
+	char pfx[STORE_PREFIX_MAX + 1];
+	int n, i, ret;
+
+	if (x__route_key_str(k, pfx) < 0)
+		return SBC_E_PARSE;
+	if ((n = x__route_decode(v, es, STORE_ROUTES_PER_PREFIX_MAX)) < 0 ||
+	    n > STORE_ROUTES_PER_PREFIX_MAX)
+		return SBC_E_PARSE;
+	for (i = 0; i < n; i++)
+		if ((ret = x__route_public(r->st, r, txn, pfx, &es[i], &out[i])) != 0)
+			return ret;
+	x__route_sort_by_name(out, (size_t)n);
+	return n;
+}
+
 int store_route_list(store_reader *r, const char *after_prefix, const char *after_trunk,
 		     store_route *out, size_t max, bool *more)
 {
 	store_route rs[STORE_ROUTES_PER_PREFIX_MAX];
-	char kb[STORE_PREFIX_MAX + 2];
+	uint8_t kb[ROUTE_KEY_MAX];
 	MDB_cursor *cur;
 	MDB_txn *txn;
 	MDB_val k, v;
 	size_t got = 0;
 	int rc, n, i, ret;
-	MDB_cursor_op op;
+	MDB_cursor_op op = MDB_FIRST;
 
 	*more = false;
 	if (after_prefix && !store_prefix_valid(after_prefix))
@@ -638,21 +524,17 @@ int store_route_list(store_reader *r, const char *after_prefix, const char *afte
 	if ((ret = x__store_rd_cursor(r, txn, &cur)) != 0)
 		goto Exit;
 	if (after_prefix) {
-		route_key(after_prefix, kb, &k);
+		k.mv_size = x__route_key(after_prefix, strlen(after_prefix), kb);
+		k.mv_data = kb;
 		op = MDB_SET_RANGE;
-	} else {
-		op = MDB_FIRST;
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, op); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		bool same = after_prefix && k.mv_size == strlen(after_prefix) + 1 &&
-			    memcmp((char *)k.mv_data + 1, after_prefix, k.mv_size - 1) == 0;
+		bool same;
 
-		if ((n = x__route_decode(&k, &v, rs, STORE_ROUTES_PER_PREFIX_MAX)) < 0 ||
-		    n > STORE_ROUTES_PER_PREFIX_MAX) {
-			ret = SBC_E_PARSE;
+		if ((n = ret = x__route_named(r, txn, &k, &v, rs)) < 0)
 			goto Exit;
-		}
+		same = after_prefix && strcmp(rs[0].prefix, after_prefix) == 0;
 		for (i = 0; i < n; i++) {
 			if (same && (!after_trunk || strcmp(rs[i].trunk, after_trunk) <= 0))
 				continue;

@@ -599,6 +599,15 @@ int store_trunk_put(store *st, const store_trunk *t, bool create, char *err, siz
 				t->name);
 		goto Abort;
 	}
+	if (create) {
+		uint32_t tid;
+
+		if ((ret = x__store_tid_alloc(st, txn, t->name, &tid)) != 0) {
+			x__store_seterr(err, errlen, "trunk '%s': allocating its id failed: %s",
+					t->name, sbc_strerror(ret));
+			goto Abort;
+		}
+	}
 	ret = x__store_wr_commit(st, txn, STORE_AREA_TRUNKS, err, errlen);
 	goto Exit;
 Abort:
@@ -632,6 +641,10 @@ int store_trunk_remove(store *st, const char *name, char *err, size_t errlen)
 	if ((rc = mdb_del(txn, st->dbi_trunks, &k, NULL)) != 0) {
 		ret = x__store_mdb_err(rc);
 		x__store_seterr(err, errlen, "trunk '%s' does not exist", name);
+		goto Abort;
+	}
+	if ((ret = x__store_tid_del(st, txn, name)) != 0) {
+		x__store_seterr(err, errlen, "trunk '%s': removing its id failed", name);
 		goto Abort;
 	}
 	return x__store_wr_commit(st, txn, STORE_AREA_TRUNKS, err, errlen);
