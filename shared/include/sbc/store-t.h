@@ -3,10 +3,13 @@
  * One LMDB environment (a directory holding data.mdb and lock.mdb, mode
  * 0600) with four named databases:
  *   meta    "schema" -> u32 schema version; "gen.<area>" -> u64 generation;
- *           "ref.<trunk>" -> u64 number of routes naming that trunk
+ *           "ref.<trunk>" -> i64 routes naming that trunk; "nroutes" -> i64;
+ *           "tid.<trunk>" -> u32 trunk id, "tnm.<id BE>" -> trunk name,
+ *           "next_tid" -> u32 (ids are never reused)
  *   trunks  trunk name -> canonical JSON text of the trunk
- *   routes  ':' + normalised prefix -> packed array of route entries
- *           (see store_route.c; sorted by priority, then trunk name)
+ *   routes  ':' + prefix packed two characters per byte -> the prefix's routes
+ *           (trunk ids, priority, weight, strip, prepend) and an ancestor
+ *           mask; see shared/src/store_route_codec.c
  *   tls     profile name -> canonical JSON text of the profile (incl. key)
  * sbc-control is the only writer; sbc-signal and sbc-media open it read-only.
  */
