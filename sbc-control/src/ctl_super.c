@@ -1,5 +1,6 @@
 /* sbc-control — child supervision: spawn, watch, back off, stop. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,14 +125,21 @@ static int spawn(super_child *c)
 	qsort(keep, nkeep, sizeof(int), cmp_int);
 	ctl_bus_child_reset(ctx->bus, c->role);
 
+	/* Block every signal across fork: one arriving in the child before it
+	 * resets the handlers would run libuv's handler there (and be lost);
+	 * blocked, it stays pending until the child restored the defaults. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = fork();
-	if (pid < 0) {
-		int e = -errno;
-		SBC_ERROR("fork for %s: %s", c->name, strerror(errno));
-		return e;
-	}
 	if (pid == 0)
 		child_exec(c->path, argv, keep, nkeep, parent);
+	int fork_errno = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		SBC_ERROR("fork for %s: %s", c->name, strerror(fork_errno));
+		return -fork_errno;
+	}
 	c->pid = pid;
 	c->started_ms = now_ms();
 	set_state(c, CHILD_STARTING);
