@@ -161,6 +161,10 @@ int med_srtp_ctx_roc(med_srtp_ctx *c, uint32_t ssrc, uint32_t *roc);
  * srtp_init). Returns 0 or SBC_E_SRTP with a reason in err. */
 int med_srtp__install_boring(char *err, size_t len);
 
+/* true for the libsrtp2 versions (srtp_get_version() encoding) whose
+ * calling conventions srtp_boring.c follows: 2.4.0 .. 2.6.x. */
+bool med_srtp__version_ok(unsigned v);
+
 /* Fault injection for the fail-closed tests, before med_srtp_global_init():
  * MED_SRTP_FAULT_KAT corrupts the expected answers of the per-suite
  * self-check; MED_SRTP_FAULT_HMAC makes the BoringSSL HMAC type compute wrong

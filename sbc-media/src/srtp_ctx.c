@@ -691,6 +691,11 @@ Exit:
 #define MED_SRTP_VER_MIN 0x02040000u /* 2.4.0 */
 #define MED_SRTP_VER_MAX 0x0206ffffu /* 2.6.x */
 
+bool med_srtp__version_ok(unsigned v)
+{
+	return v >= MED_SRTP_VER_MIN && v <= MED_SRTP_VER_MAX;
+}
+
 int med_srtp_global_init(char *err, size_t len)
 {
 	char buf[192];
@@ -705,7 +710,7 @@ int med_srtp_global_init(char *err, size_t len)
 	}
 	buf[0] = '\0';
 	ver = srtp_get_version();
-	if (ver < MED_SRTP_VER_MIN || ver > MED_SRTP_VER_MAX) {
+	if (!med_srtp__version_ok(ver)) {
 		snprintf(buf, sizeof(buf),
 			 "%s is not a version the BoringSSL types were checked "
 			 "against (2.4 .. 2.6)", srtp_get_version_string());

@@ -814,6 +814,18 @@ static void hostile_input(void **state)
 	assert_int_equal(med_srtp_ctx_init(&out, 99, key, 30, true, NULL), SBC_E_INVAL);
 }
 
+/* The version guard: 2.4 .. 2.6 only (3.x changed the cipher API). */
+static void version_guard(void **state)
+{
+	assert_true(med_srtp__version_ok(srtp_get_version())); /* the one installed */
+	assert_true(med_srtp__version_ok(0x02050000u));
+	assert_true(med_srtp__version_ok(0x02060003u));
+	assert_false(med_srtp__version_ok(0x02030000u));
+	assert_false(med_srtp__version_ok(0x03000000u));
+	assert_false(med_srtp__version_ok(0x01060000u));
+	assert_false(med_srtp__version_ok(0)); /* unparsable version string */
+}
+
 /* Fail closed: a self-check that does not match, or a cipher type libsrtp2
  * refuses, leaves the module unusable (forked: the set-up is one-shot). */
 static void fail_closed(void **state)
@@ -892,6 +904,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(hmac_sha1_type),
 		cmocka_unit_test(wrong_key_replay_tamper),
 		cmocka_unit_test(hostile_input),
+		cmocka_unit_test(version_guard),
 		cmocka_unit_test(fail_closed),
 	};
 
