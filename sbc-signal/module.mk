@@ -23,3 +23,11 @@ $(SIGLOAD): EXTRA_LIBS = $(BORINGSSL_LIBS)
 $(SIGLOAD): $(B)/obj/tests/tools/signal/sig_tlsload.o
 	$(LINK)
 $(B)/bench/bench_signal_tls: $(SIGLOAD) $(B)/sbc-signal
+
+# sig-resolve: RFC 3263 resolution from the command line (tests, operators).
+SIGRESOLVE := $(B)/tools/sig-resolve
+$(B)/obj/tests/tools/signal/sig_resolve.o: EXTRA_CFLAGS = $(call pc,cflags,$(SIGNAL_PKGS)) $(BORINGSSL_CFLAGS)
+$(SIGRESOLVE): EXTRA_LIBS = $(SIGNAL_LIBS)
+$(SIGRESOLVE): $(B)/obj/tests/tools/signal/sig_resolve.o $(SIGNAL_LIB) $(SHARED_LIB)
+	$(LINK)
+BINS += $(SIGRESOLVE)
