@@ -1,0 +1,555 @@
+/* bench_xdp — the AF_XDP relay (sbc-media/src/xdp_backend.c) against a plain
+ * recvmmsg/sendmmsg UDP relay of the same packets, in network namespaces
+ * made here: host A (load generator) -- relay R -- host B (sink), veth
+ * pairs, plus a direct A--B veth for the baseline (generator and sink
+ * without any relay).
+ *
+ * For each relay and offered load: packets/s reaching the sink and CPU per
+ * relayed packet for the WHOLE machine (/proc/stat: softirq work lands on
+ * whatever runs, not only on the relay). "relay us/pkt" subtracts the
+ * direct A->B baseline at the same rate, leaving what relaying costs.
+ * "ours" counts only the bench's processes (user+system) plus the machine's
+ * irq and softirq time, which keeps other work on a shared machine out;
+ * "all" is every busy tick of the machine.
+ * Figures are the better of two runs (other work on the machine only adds).
+ * Needs root; prints the reason and exits 0 when it cannot run.
+ *
+ *   bench_xdp [seconds-per-run]     (default 2)
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "sbc/log.h"
+#include "../../../sbc-media/src/xdp_backend.h"
+
+#define STREAMS 64        /* sessions: A sends to R port 40000 + 2k */
+#define PORT_R 40000
+#define PORT_B 5000       /* R sends to B port 5000 + 2k */
+#define PAYLOAD 172       /* RTP header + 160 bytes of G.711 */
+#define BATCH 64
+
+typedef struct shared {
+	_Atomic uint64_t sent, received, relayed;
+	_Atomic int stop;
+	_Atomic int ready;
+	char mode[64];
+	uint64_t kicks, polls, batches, rx; /* XDP relay, at exit */
+} shared;
+
+static shared *sh;
+static char ns_a[32], ns_r[32], ns_b[32], pfx[10];
+static int net_n;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int sh_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh_run(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	int rc = system(cmd);
+	return rc == 0 ? 0 : -1;
+}
+
+static void topo_down(void)
+{
+	sh_run("ip netns del %s 2>/dev/null", ns_a);
+	sh_run("ip netns del %s 2>/dev/null", ns_r);
+	sh_run("ip netns del %s 2>/dev/null", ns_b);
+}
+
+static int topo_up(void)
+{
+	int n = net_n;
+	const char *p = pfx;
+	if (sh_run("ip netns add %s && ip netns add %s && ip netns add %s", ns_a, ns_r, ns_b))
+		return -1;
+	const char *nss[3] = { ns_a, ns_r, ns_b };
+	for (int i = 0; i < 3; i++)
+		sh_run("ip -n %s link set lo up", nss[i]);
+	if (sh_run("ip link add %sva netns %s type veth peer name %sra netns %s", p, ns_a, p, ns_r) ||
+	    sh_run("ip link add %svb netns %s type veth peer name %srb netns %s", p, ns_b, p, ns_r) ||
+	    sh_run("ip link add %sda netns %s type veth peer name %sdb netns %s", p, ns_a, p, ns_b))
+		return -1;
+	sh_run("ip -n %s addr add 10.%d.1.2/24 dev %sva && ip -n %s link set %sva up", ns_a, n, p, ns_a, p);
+	sh_run("ip -n %s addr add 10.%d.1.1/24 dev %sra && ip -n %s link set %sra up", ns_r, n, p, ns_r, p);
+	sh_run("ip -n %s addr add 10.%d.2.1/24 dev %srb && ip -n %s link set %srb up", ns_r, n, p, ns_r, p);
+	sh_run("ip -n %s addr add 10.%d.2.2/24 dev %svb && ip -n %s link set %svb up", ns_b, n, p, ns_b, p);
+	sh_run("ip -n %s addr add 10.%d.3.1/24 dev %sda && ip -n %s link set %sda up", ns_a, n, p, ns_a, p);
+	sh_run("ip -n %s addr add 10.%d.3.2/24 dev %sdb && ip -n %s link set %sdb up", ns_b, n, p, ns_b, p);
+	/* Hosts know the relay's MAC (and each other's on the direct link). */
+	sh_run("ip -n %s neigh replace 10.%d.1.1 lladdr $(ip -n %s -br link show %sra | awk '{print $3}') dev %sva nud permanent",
+	       ns_a, n, ns_r, p, p);
+	sh_run("ip -n %s neigh replace 10.%d.3.2 lladdr $(ip -n %s -br link show %sdb | awk '{print $3}') dev %sda nud permanent",
+	       ns_a, n, ns_b, p, p);
+	return 0;
+}
+
+static int enter_ns(const char *name)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/var/run/netns/%s", name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static void addr4(struct sockaddr_in *a, const char *ip, int port)
+{
+	memset(a, 0, sizeof(*a));
+	a->sin_family = AF_INET;
+	a->sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, ip, &a->sin_addr);
+}
+
+static int udp_bound(const char *ip, int port)
+{
+	struct sockaddr_in a;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int big = 8 << 20;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	addr4(&a, ip, port);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* --- roles (each in its own process and namespace) ------------------------- */
+
+/* Sends to dst_ip ports base+2k round-robin at rate pps (0: as fast as it can). */
+static void role_gen(const char *dst_ip, int base, double rate)
+{
+	struct sockaddr_in dst[STREAMS];
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+	static uint8_t buf[BATCH][PAYLOAD];
+	char src[32];
+	int fd;
+
+	snprintf(src, sizeof(src), "%s", dst_ip);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int big = 8 << 20;
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	for (int k = 0; k < STREAMS; k++)
+		addr4(&dst[k], dst_ip, base + 2 * k);
+	memset(mm, 0, sizeof(mm));
+	uint64_t seq = 0;
+	double t0 = now_s();
+	while (!atomic_load(&sh->stop)) {
+		if (rate > 0) {
+			/* Paced in 1 ms steps: what is due goes out in batches. */
+			double due = (now_s() - t0) * rate;
+			if ((double)seq + BATCH > due) {
+				struct timespec ts = { 0, 1000000 };
+				nanosleep(&ts, NULL);
+				continue;
+			}
+		}
+		for (int i = 0; i < BATCH; i++) {
+			buf[i][0] = 0x80;
+			memcpy(buf[i] + 4, &seq, sizeof(seq));
+			iov[i].iov_base = buf[i];
+			iov[i].iov_len = PAYLOAD;
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_name = &dst[(seq + (uint64_t)i) % STREAMS];
+			mm[i].msg_hdr.msg_namelen = sizeof(dst[0]);
+		}
+		int n = sendmmsg(fd, mm, BATCH, 0);
+		if (n > 0) {
+			seq += (uint64_t)n;
+			atomic_fetch_add(&sh->sent, (uint64_t)n);
+		}
+	}
+	_exit(0);
+}
+
+/* Counts what arrives on ports PORT_B + 2k (any address). */
+static void role_sink(void)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+	static uint8_t buf[BATCH][2048];
+
+	for (int k = 0; k < STREAMS; k++) {
+		int fd = udp_bound("0.0.0.0", PORT_B + 2 * k);
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+		if (fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
+			_exit(1);
+	}
+	for (int i = 0; i < BATCH; i++) {
+		iov[i].iov_base = buf[i];
+		iov[i].iov_len = sizeof(buf[i]);
+		memset(&mm[i], 0, sizeof(mm[i]));
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	atomic_fetch_add(&sh->ready, 1);
+	while (!atomic_load(&sh->stop)) {
+		struct epoll_event evs[STREAMS];
+		int n = epoll_wait(ep, evs, STREAMS, 50);
+		for (int e = 0; e < n; e++) {
+			int got;
+			while ((got = recvmmsg(evs[e].data.fd, mm, BATCH, MSG_DONTWAIT, NULL)) > 0)
+				atomic_fetch_add(&sh->received, (uint64_t)got);
+		}
+	}
+	_exit(0);
+}
+
+/* The plain socket relay: RTP in on R port 40000+2k, out from 40001+2k to B. */
+static void role_sock_relay(void)
+{
+	char ra[32], rb[32], b[32];
+	int in[STREAMS], out[STREAMS];
+	struct sockaddr_in to[STREAMS];
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+	static uint8_t buf[BATCH][2048];
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	snprintf(ra, sizeof(ra), "10.%d.1.1", net_n);
+	snprintf(rb, sizeof(rb), "10.%d.2.1", net_n);
+	snprintf(b, sizeof(b), "10.%d.2.2", net_n);
+	for (int k = 0; k < STREAMS; k++) {
+		in[k] = udp_bound(ra, PORT_R + 2 * k);
+		out[k] = udp_bound(rb, PORT_R + 2 * k + 1);
+		addr4(&to[k], b, PORT_B + 2 * k);
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)k };
+		if (in[k] < 0 || out[k] < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, in[k], &ev))
+			_exit(1);
+	}
+	for (int i = 0; i < BATCH; i++) {
+		iov[i].iov_base = buf[i];
+		memset(&mm[i], 0, sizeof(mm[i]));
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	snprintf(sh->mode, sizeof(sh->mode), "recvmmsg/sendmmsg");
+	atomic_fetch_add(&sh->ready, 1);
+	while (!atomic_load(&sh->stop)) {
+		struct epoll_event evs[STREAMS];
+		int n = epoll_wait(ep, evs, STREAMS, 50);
+		for (int e = 0; e < n; e++) {
+			int k = (int)evs[e].data.u32, got;
+			for (;;) {
+				for (int i = 0; i < BATCH; i++) {
+					iov[i].iov_len = sizeof(buf[i]);
+					mm[i].msg_hdr.msg_name = NULL;
+					mm[i].msg_hdr.msg_namelen = 0;
+				}
+				got = recvmmsg(in[k], mm, BATCH, MSG_DONTWAIT, NULL);
+				if (got <= 0)
+					break;
+				for (int i = 0; i < got; i++) {
+					iov[i].iov_len = mm[i].msg_len;
+					mm[i].msg_hdr.msg_name = &to[k];
+					mm[i].msg_hdr.msg_namelen = sizeof(to[k]);
+				}
+				int sent = sendmmsg(out[k], mm, (unsigned)got, 0);
+				if (sent > 0)
+					atomic_fetch_add(&sh->relayed, (uint64_t)sent);
+			}
+		}
+	}
+	_exit(0);
+}
+
+static sbc_addr xdp_dst[STREAMS];
+
+static int xdp_cb(void *arg, med_xdp_pkt *p)
+{
+	(void)arg;
+	unsigned port = sbc_addr_port(&p->dst);
+	unsigned k = (port - PORT_R) / 2;
+	if (port < PORT_R || k >= STREAMS || (port & 1))
+		return MED_XDP_DROP;
+	p->out_dst = xdp_dst[k];
+	p->out_src_port = (uint16_t)(port + 1);
+	p->out_len = p->len;
+	return MED_XDP_FORWARD;
+}
+
+static void role_xdp_relay(int generic)
+{
+	med_xdp_config cfg;
+	med_xdp *x;
+	med_xdp_worker *w;
+	char why[256], ip[32];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.nifs = 2;
+	snprintf(cfg.ifs[0].name, sizeof(cfg.ifs[0].name), "%.9sra", pfx);
+	snprintf(cfg.ifs[1].name, sizeof(cfg.ifs[1].name), "%.9srb", pfx);
+	snprintf(ip, sizeof(ip), "10.%d.1.1", net_n);
+	sbc_addr_parse(ip, 0, &cfg.ifs[0].addrs[0]);
+	cfg.ifs[0].naddrs = 1;
+	snprintf(ip, sizeof(ip), "10.%d.2.1", net_n);
+	sbc_addr_parse(ip, 0, &cfg.ifs[1].addrs[0]);
+	cfg.ifs[1].naddrs = 1;
+	cfg.port_min = PORT_R;
+	cfg.port_max = PORT_R + 2 * STREAMS;
+	cfg.attach = generic ? MED_XDP_ATTACH_GENERIC : MED_XDP_ATTACH_AUTO;
+	snprintf(ip, sizeof(ip), "10.%d.2.2", net_n);
+	for (int k = 0; k < STREAMS; k++) {
+		sbc_addr_parse(ip, 0, &xdp_dst[k]);
+		sbc_addr_set_port(&xdp_dst[k], (uint16_t)(PORT_B + 2 * k));
+	}
+	if (med_xdp_open(&x, &cfg, why, sizeof(why)) ||
+	    med_xdp_worker_create(x, 0, &w, why, sizeof(why))) {
+		snprintf(sh->mode, sizeof(sh->mode), "unavailable: %.40s", why);
+		atomic_fetch_add(&sh->ready, 1);
+		_exit(77);
+	}
+	med_xdp_worker_resolve(w, &xdp_dst[0], 3000);
+	snprintf(sh->mode, sizeof(sh->mode), "%s", med_xdp_worker_mode(w));
+	atomic_fetch_add(&sh->ready, 1);
+	uint64_t last = 0;
+	while (!atomic_load(&sh->stop)) {
+		med_xdp_worker_poll(w, xdp_cb, NULL, 50);
+		med_xdp_worker_stats st;
+		med_xdp_worker_stats_get(w, &st);
+		if (st.tx_packets != last) {
+			atomic_fetch_add(&sh->relayed, st.tx_packets - last);
+			last = st.tx_packets;
+		}
+	}
+	med_xdp_worker_stats st;
+	med_xdp_worker_stats_get(w, &st);
+	sh->kicks = st.tx_kicks;
+	sh->polls = st.polls;
+	sh->batches = st.batches;
+	sh->rx = st.rx_packets;
+	med_xdp_worker_destroy(w);
+	med_xdp_close(x);
+	_exit(0);
+}
+
+/* --- measurement ----------------------------------------------------------- */
+
+static uint64_t cpu_busy_ticks(void)
+{
+	FILE *f = fopen("/proc/stat", "r");
+	unsigned long long v[10] = { 0 };
+	if (!f)
+		return 0;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) != 8)
+		v[0] = 0;
+	fclose(f);
+	return v[0] + v[1] + v[2] + v[5] + v[6] + v[7]; /* all but idle, iowait */
+}
+
+/* user+system ticks of a process. */
+static uint64_t proc_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strrchr(buf, ')');
+	unsigned long long ut = 0, st = 0;
+	/* after ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt
+	 * cmajflt utime stime */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return ut + st;
+}
+
+/* irq + softirq ticks of the whole machine (network work not in a task). */
+static uint64_t irq_ticks(void)
+{
+	FILE *f = fopen("/proc/stat", "r");
+	unsigned long long v[8] = { 0 };
+	if (!f)
+		return 0;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) != 8)
+		v[5] = v[6] = 0;
+	fclose(f);
+	return v[5] + v[6];
+}
+
+static pid_t spawn(const char *ns, int role, double rate, const char *dst, int generic)
+{
+	pid_t pid = fork();
+	if (pid)
+		return pid;
+	if (enter_ns(ns))
+		_exit(1);
+	switch (role) {
+	case 0: role_gen(dst, dst[strlen(dst) - 1] == '1' ? PORT_R : PORT_B, rate); break;
+	case 1: role_sink(); break;
+	case 2: role_sock_relay(); break;
+	default: role_xdp_relay(generic); break;
+	}
+	_exit(0);
+}
+
+typedef struct result {
+	double pps;      /* reaching the sink */
+	double us_pkt;   /* whole machine */
+	double us_ours;  /* our processes + irq/softirq */
+	double offered;
+	char mode[64];
+	int ok;
+} result;
+
+/* relay: 0 none (direct A->B), 1 socket, 2 xdp, 3 xdp generic. */
+static result run_once(int relay, double rate, double secs)
+{
+	result r = { 0 };
+	char dst[32];
+	pid_t pids[3];
+	int np = 0;
+
+	memset(sh, 0, sizeof(*sh));
+	pids[np++] = spawn(ns_b, 1, 0, NULL, 0);
+	if (relay)
+		pids[np++] = spawn(ns_r, relay == 1 ? 2 : 3, 0, NULL, relay == 3);
+	double t0 = now_s();
+	while (atomic_load(&sh->ready) < np && now_s() - t0 < 10)
+		usleep(10000);
+	snprintf(r.mode, sizeof(r.mode), "%s", relay ? sh->mode : "direct");
+	if (strncmp(sh->mode, "unavailable", 11) == 0)
+		goto Stop;
+	if (relay)
+		snprintf(dst, sizeof(dst), "10.%d.1.1", net_n);
+	else
+		snprintf(dst, sizeof(dst), "10.%d.3.2", net_n);
+	pids[np++] = spawn(ns_a, 0, rate, dst, 0);
+	usleep(500000); /* warm-up */
+	uint64_t o0 = irq_ticks();
+	for (int i = 0; i < np; i++)
+		o0 += proc_ticks(pids[i]);
+	uint64_t c0 = cpu_busy_ticks(), s0 = atomic_load(&sh->sent), g0 = atomic_load(&sh->received);
+	double m0 = now_s();
+	usleep((useconds_t)(secs * 1e6));
+	uint64_t c1 = cpu_busy_ticks(), s1 = atomic_load(&sh->sent), g1 = atomic_load(&sh->received);
+	double m1 = now_s();
+	uint64_t o1 = irq_ticks();
+	for (int i = 0; i < np; i++)
+		o1 += proc_ticks(pids[i]);
+	long hz = sysconf(_SC_CLK_TCK);
+	r.offered = (double)(s1 - s0) / (m1 - m0);
+	r.pps = (double)(g1 - g0) / (m1 - m0);
+	r.us_pkt = g1 > g0 ? (double)(c1 - c0) * 1e6 / (double)hz / (double)(g1 - g0) : 0;
+	r.us_ours = g1 > g0 ? (double)(o1 - o0) * 1e6 / (double)hz / (double)(g1 - g0) : 0;
+	r.ok = 1;
+Stop:
+	atomic_store(&sh->stop, 1);
+	for (int i = 0; i < np; i++)
+		waitpid(pids[i], NULL, 0);
+	if (sh->rx && getenv("BENCH_XDP_VERBOSE"))
+		printf("    [xdp relay: %.3f kicks/pkt, %.3f sleeps/pkt, %.1f pkts/batch]\n",
+		       (double)sh->kicks / (double)sh->rx, (double)sh->polls / (double)sh->rx,
+		       (double)sh->rx / (double)(sh->batches ? sh->batches : 1));
+	return r;
+}
+
+static result run_best(int relay, double rate, double secs)
+{
+	result best = run_once(relay, rate, secs);
+	result again = run_once(relay, rate, secs);
+	if (!best.ok || (again.ok && again.us_ours < best.us_ours && again.pps >= best.pps * 0.98))
+		best = again;
+	if (again.ok && again.pps > best.pps * 1.02 && rate <= 0)
+		best = again;
+	return best;
+}
+
+int main(int argc, char **argv)
+{
+	double secs = argc > 1 ? atof(argv[1]) : 2.0;
+
+	if (geteuid() != 0) {
+		printf("bench_xdp: skipped: needs root (network namespaces, XDP)\n");
+		return 0;
+	}
+	sbc_log_init("bench_xdp", SBC_LOG_WARN, false);
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		return 1;
+	snprintf(pfx, sizeof(pfx), "b%x", (unsigned)getpid());
+	snprintf(ns_a, sizeof(ns_a), "sbc%sa", pfx);
+	snprintf(ns_r, sizeof(ns_r), "sbc%sr", pfx);
+	snprintf(ns_b, sizeof(ns_b), "sbc%sb", pfx);
+	net_n = (int)(getpid() % 250) + 1;
+	signal(SIGPIPE, SIG_IGN);
+	if (topo_up()) {
+		printf("bench_xdp: skipped: cannot build the namespaces\n");
+		topo_down();
+		return 0;
+	}
+	printf("bench_xdp: %d streams, %d-byte UDP payloads, A -> relay -> B over veth; "
+	       "CPU = whole machine (/proc/stat), best of 2 runs of %.1f s\n",
+	       STREAMS, PAYLOAD, secs);
+	const double rates[] = { 50000, 100000, 0 };
+	int rc = 0;
+	for (unsigned i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+		double rate = rates[i];
+		result base = run_best(0, rate, secs);
+		result sock = run_best(1, rate, secs);
+		result xdp = run_best(2, rate, secs);
+		if (rate > 0)
+			printf("\noffered %.0f pps:\n", rate);
+		else
+			printf("\nsaturation (generator as fast as it can):\n");
+		printf("  %-26s %9s %9s %11s %11s %13s\n", "path", "sent/s", "relayed/s",
+		       "us/pkt:all", "us/pkt:ours", "us/pkt:relay");
+		printf("  %-26s %9.0f %9.0f %11.2f %11.2f %13s\n", "direct A->B (baseline)",
+		       base.offered, base.pps, base.us_pkt, base.us_ours, "-");
+		double sock_r = sock.us_ours - base.us_ours, xdp_r = xdp.us_ours - base.us_ours;
+		printf("  %-26s %9.0f %9.0f %11.2f %11.2f %13.2f\n", sock.mode, sock.offered, sock.pps,
+		       sock.us_pkt, sock.us_ours, sock_r);
+		if (!xdp.ok) {
+			printf("  AF_XDP: %s\n", xdp.mode);
+			rc = 0;
+			continue;
+		}
+		char name[80];
+		snprintf(name, sizeof(name), "AF_XDP %s", xdp.mode);
+		printf("  %-26s %9.0f %9.0f %11.2f %11.2f %13.2f\n", name, xdp.offered, xdp.pps,
+		       xdp.us_pkt, xdp.us_ours, xdp_r);
+		printf("  ratios XDP/socket: relayed pps %.2fx; relayed packets per CPU-second: "
+		       "%.2fx whole machine, %.2fx ours, %.2fx relay alone (target >= 2x)\n",
+		       sock.pps > 0 ? xdp.pps / sock.pps : 0,
+		       xdp.us_pkt > 0 ? sock.us_pkt / xdp.us_pkt : 0,
+		       xdp.us_ours > 0 ? sock.us_ours / xdp.us_ours : 0,
+		       xdp_r > 0 ? sock_r / xdp_r : 0);
+	}
+	topo_down();
+	return rc;
+}
