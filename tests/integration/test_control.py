@@ -503,6 +503,8 @@ def test_child_that_keeps_dying_ends_failed(procs, tmp_path, build_dir):
 
 
 def test_sigterm_stops_children_and_cleans_up(ctl):
+    # (running: the stand-in has installed its TERM trap by then)
+    wait_for(lambda: all(c["state"] == "running" for c in ctl.status()["children"]), what="running")
     st = ctl.status()
     pids = [c["pid"] for c in st["children"]]
     shm = "/dev/shm" + st["shm"]
