@@ -72,10 +72,11 @@ typedef struct med_srtp_state {
 } med_srtp_state;
 
 /* A context; embed it where you like (it is not in shared memory: its
- * libsrtp2 session is private heap). Fields starting with _ are private. */
+ * libsrtp2 session is private heap). It may be moved (memcpy) between
+ * packets. Fields starting with _ are private. */
 typedef struct med_srtp_ctx {
 	void *_srtp;             /* srtp_t */
-	med_srtp_state *_st;     /* caller's state, or &_own */
+	med_srtp_state *_st;     /* caller's state, or NULL: _own */
 	med_srtp_state _own;
 	uint64_t _floor_rtp;     /* restored: RTP index at or below is refused */
 	uint32_t _floor_rtcp;    /* restored: SRTCP index at or below is refused */

@@ -209,11 +209,18 @@ static int map_status(srtp_err_status_t e, bool unprotect)
 /* Stores for the restart state: each field with a release store, and the
  * valid flag cleared around an SSRC change, so that a reader never pairs
  * one SSRC with another's index (x86-64: plain moves, ordered). */
+/* The state a context writes: the caller's, or its own (found through c so
+ * that a context may be moved while idle). */
+static inline med_srtp_state *st_of(med_srtp_ctx *c)
+{
+	return c->_st ? c->_st : &c->_own;
+}
+
 #define ST_STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELEASE)
 
 static void track_rtp_new(med_srtp_ctx *c, uint32_t ssrc, uint16_t seq)
 {
-	med_srtp_state *st = c->_st;
+	med_srtp_state *st = st_of(c);
 	uint32_t roc = 0;
 
 	if (srtp_get_stream_roc((srtp_t)c->_srtp, ssrc, &roc) != srtp_err_status_ok)
@@ -226,7 +233,7 @@ static void track_rtp_new(med_srtp_ctx *c, uint32_t ssrc, uint16_t seq)
 
 static void track_rtcp(med_srtp_ctx *c, uint32_t ssrc, uint32_t index)
 {
-	med_srtp_state *st = c->_st;
+	med_srtp_state *st = st_of(c);
 
 	if (st->have_rtcp && st->rtcp_ssrc == ssrc) {
 		if (index > st->rtcp_index)
@@ -316,28 +323,29 @@ static int ctx_init(med_srtp_ctx *c, unsigned suite, const uint8_t *key,
 	c->_outbound = outbound;
 	c->_rtp_trailer = suites[suite].rtp_tag;
 	c->_rtcp_trailer = (uint8_t)(suites[suite].rtcp_tag + 4);
-	c->_st = st ? st : &c->_own;
+	c->_st = st;
+	st = st_of(c);
 
 	/* Restart: continue the saved streams (srtp.h caveat 6). */
-	if (c->_st->have_rtp) {
-		uint32_t ssrc = c->_st->rtp_ssrc;
+	if (st->have_rtp) {
+		uint32_t ssrc = st->rtp_ssrc;
 		if ((ret = add_stream(s, &pol, ssrc)) != 0)
 			goto Exit;
-		c->_floor_rtp = c->_st->rtp_index;
+		c->_floor_rtp = st->rtp_index;
 		c->_floor_rtp_ssrc = ssrc;
 		c->_floor_rtp_on = 1;
 		c->_resume_rtp = 1;
 	}
-	if (c->_st->have_rtcp) {
-		uint32_t ssrc = c->_st->rtcp_ssrc;
-		if (!(c->_st->have_rtp && c->_st->rtp_ssrc == ssrc) &&
+	if (st->have_rtcp) {
+		uint32_t ssrc = st->rtcp_ssrc;
+		if (!(st->have_rtp && st->rtp_ssrc == ssrc) &&
 		    (ret = add_stream(s, &pol, ssrc)) != 0)
 			goto Exit;
 		if (outbound) {
-			if ((ret = rtcp_fast_forward(s, ssrc, c->_st->rtcp_index & 0x7fffffffu)) != 0)
+			if ((ret = rtcp_fast_forward(s, ssrc, st->rtcp_index & 0x7fffffffu)) != 0)
 				goto Exit;
 		} else {
-			c->_floor_rtcp = c->_st->rtcp_index & 0x7fffffffu;
+			c->_floor_rtcp = st->rtcp_index & 0x7fffffffu;
 			c->_floor_rtcp_ssrc = ssrc;
 			c->_floor_rtcp_on = 1;
 		}
@@ -376,8 +384,8 @@ void med_srtp_ctx_destroy(med_srtp_ctx *c)
 
 void med_srtp_ctx_state(const med_srtp_ctx *c, med_srtp_state *out)
 {
-	if (c && c->_st)
-		*out = *c->_st;
+	if (c && c->_srtp)
+		*out = c->_st ? *c->_st : c->_own;
 	else
 		memset(out, 0, sizeof(*out));
 }
@@ -399,7 +407,7 @@ int med_srtp_ctx_roc(med_srtp_ctx *c, uint32_t ssrc, uint32_t *roc)
  * window (128) has moved past it. */
 static int rtp_packet(med_srtp_ctx *c, uint8_t *pkt, int *len, bool protect)
 {
-	med_srtp_state *st = c->_st;
+	med_srtp_state *st = st_of(c);
 	srtp_err_status_t e;
 	uint32_t ssrc;
 	uint16_t seq;
