@@ -198,6 +198,11 @@ int sig_config_load(const char *path, sig_config *cfg, char *err, size_t errlen)
 				if (ret < 0)
 					goto Exit;
 			}
+		} else if (strcmp(key, "dns_servers") == 0) {
+			if (!json_is_string(v) || strlen(json_string_value(v)) >= sizeof(cfg->dns_servers))
+				CFG_FAIL("signal.dns_servers: \"ip[:port],...\" under %zu bytes",
+					 sizeof(cfg->dns_servers));
+			snprintf(cfg->dns_servers, sizeof(cfg->dns_servers), "%s", json_string_value(v));
 		} else if (strcmp(key, "limits") == 0) {
 			if (!json_is_object(v))
 				CFG_FAIL("signal.limits: an object");

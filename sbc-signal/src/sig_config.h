@@ -8,6 +8,7 @@
  *     [{name, certs:[{cert:PEM path (chain, leaf first), key:PEM path}],
  *       ca?: PEM bundle, verify_client?: bool, verify_depth?: int,
  *       sni?: [names]}]
+ *   dns_servers (optional): "ip[:port],..." instead of /etc/resolv.conf
  *   limits (optional): {max_header, max_body, handshake_timeout_ms,
  *     partial_timeout_ms, max_conns_per_source, handshakes_per_source_per_s,
  *     handshake_burst_per_source, max_frame_errors, ticket_rotate_s,
@@ -68,6 +69,7 @@ typedef struct sig_config {
 	sig_profile_cfg profiles[SIG_MAX_PROFILES];
 	unsigned n_profiles;
 	sig_limits lim;
+	char dns_servers[256]; /* "ip[:port],..."; "" = /etc/resolv.conf */
 } sig_config;
 
 void sig_config_defaults(sig_config *cfg);

@@ -202,8 +202,11 @@ void sig_conn_close(sig_conn *c, int reason)
 	if (c->state == SIG_CS_CLOSING)
 		return;
 	(void)reason;
+	int was_open = c->state == SIG_CS_OPEN;
 	c->state = SIG_CS_CLOSING;
 	list_remove(c);
+	if (c->job && !was_open)
+		sig_out_conn_failed(c); /* the send moves on to its next target */
 	if (c->outbound)
 		out_hash_remove(c);
 	else
@@ -517,6 +520,7 @@ static void conn_do_handshake(sig_conn *c)
 		c->hs.set = NULL;
 		if (c->out_len && conn_flush(c) < 0)
 			return;
+		sig_out_conn_opened(c);
 		conn_update_poll(c);
 		conn_read(c); /* application data may already be buffered */
 		return;
@@ -854,8 +858,9 @@ static void conn_connected(sig_conn *c)
 	c->state = SIG_CS_OPEN;
 	c->want_write = c->out_len > 0;
 	conn_update_poll(c);
-	if (c->out_len)
-		conn_flush(c);
+	if (c->out_len && conn_flush(c) < 0)
+		return;
+	sig_out_conn_opened(c);
 }
 
 static void conn_poll_cb(uv_poll_t *h, int status, int events)

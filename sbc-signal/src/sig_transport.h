@@ -82,4 +82,26 @@ int sig_send_conn(sig_worker *w, sig_conn_id id, const void *buf, size_t len);
 int sig_send_addr(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, const char *profile,
 		  const char *server_name, const void *buf, size_t len);
 
+/* Where a request goes when the layer above knows a URI, not an address. */
+typedef struct sig_dest {
+	const char *host;        /* DNS name or IP literal */
+	uint16_t port;           /* 0: none in the URI */
+	int tp;                  /* enum sig_tp, or -1: none in the URI */
+	int secure;              /* sips: URI */
+	const char *profile;     /* TLS profile for the client role ("default" if NULL) */
+	const char *server_name; /* SNI / name checked in the server certificate, or NULL */
+} sig_dest;
+
+/* status 0: the message left through `conn` (0 for UDP) toward `addr` over
+ * `tp`; otherwise every target failed (a negative sbc error). */
+typedef void (*sig_send_cb)(void *arg, int status, enum sig_tp tp, const sbc_addr *addr,
+			    sig_conn_id conn);
+
+/* Resolves dst (RFC 3263, sig_dns.h) and sends buf to the first target that
+ * takes it: a TCP/TLS target whose connection cannot be opened (refused,
+ * timed out, handshake failed) is skipped for the next one. Existing
+ * connections are reused. cb (may be NULL) runs once on this worker. */
+int sig_send_uri(sig_worker *w, const sig_dest *dst, const void *buf, size_t len, sig_send_cb cb,
+		 void *arg);
+
 #endif

@@ -248,7 +248,9 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
 static void stop_cb(uv_async_t *a)
 {
 	sig_worker *w = a->data;
+	w->stopping = 1;
 	sig_conn_close_all(w);
+	sig_out_destroy(w);
 	uv_walk(&w->loop, close_walk_cb, NULL);
 }
 

@@ -79,6 +79,7 @@ typedef struct sig_conn {
 	uint64_t deadline_ms;
 	struct sig_conn *lnext, *lprev; /* in the worker's deadline list */
 	struct sig_conn *hnext;         /* outbound: in the destination hash */
+	struct sig_out_job *job;        /* outbound: a send waiting for this connection */
 } sig_conn;
 
 typedef struct sig_listener {
@@ -151,6 +152,8 @@ typedef struct sig_worker {
 	int hello_sent;
 
 	int udp_fd_for_send[2]; /* first UDP listener fd per family (v4, v6) */
+	struct sig_dns *dns;    /* RFC 3263 resolver, created on first use */
+	int stopping;
 } sig_worker;
 
 struct sig_server {
@@ -187,6 +190,14 @@ void sig_conn_close_all(sig_worker *w);
 sig_conn *sig_conn_connect(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, const char *profile,
 			   const char *server_name);
 sig_conn *sig_conn_find_out(sig_worker *w, enum sig_tp tp, const sbc_addr *dst);
+
+/* sig_out.c: outbound sends with failover */
+struct sig_target;
+int sig_send_targets(sig_worker *w, const struct sig_target *t, unsigned n, const char *profile,
+		     const char *server_name, const void *buf, size_t len, sig_send_cb cb, void *arg);
+void sig_out_conn_opened(sig_conn *c);
+void sig_out_conn_failed(sig_conn *c);
+void sig_out_destroy(sig_worker *w);
 
 /* sig_udp.c */
 int sig_udp_start(sig_worker *w, sig_listener *l);

@@ -24,6 +24,7 @@
 
 #include "sbc/err.h"
 #include "sbc/log.h"
+#include "../../../sbc-signal/src/sig_dns.h"
 #include "../../../sbc-signal/src/sig_sip.h"
 #include "../../../sbc-signal/src/sig_worker.h"
 
@@ -38,6 +39,21 @@ static int g_out_responses[SIG_TP_MAX_];
 static sig_server g_srv;
 static uint16_t g_tcp_port, g_tls_port;
 static char g_dir[] = "/tmp/sigtpXXXXXX";
+
+static int g_fo_status = 1;
+static uint16_t g_fo_port;
+static uint16_t g_dead_port;
+
+static void fo_cb(void *arg, int status, enum sig_tp tp, const sbc_addr *addr, sig_conn_id conn)
+{
+	(void)arg;
+	(void)tp;
+	(void)conn;
+	pthread_mutex_lock(&g_mu);
+	g_fo_status = status;
+	g_fo_port = addr ? sbc_addr_port(addr) : 0;
+	pthread_mutex_unlock(&g_mu);
+}
 
 static int header_value(const sig_rx *rx, const char *name, char *out, size_t cap)
 {
@@ -86,6 +102,31 @@ static void handler(const sig_rx *rx, void *arg)
 		pthread_mutex_lock(&g_mu);
 		g_relay_ret = r;
 		pthread_mutex_unlock(&g_mu);
+		return;
+	}
+	if (header_value(rx, "X-Failover", v, sizeof(v))) {
+		/* "tcp|tls dead-first|all-dead|uri" */
+		static const char req[] = "OPTIONS sip:self@127.0.0.1 SIP/2.0\r\n"
+					  "Via: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bK-fo\r\n"
+					  "From: <sip:t@127.0.0.1>;tag=o\r\nTo: <sip:self@127.0.0.1>\r\n"
+					  "Call-ID: fo\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+		int tls = strncmp(v, "tls", 3) == 0;
+		sig_target t[3];
+		memset(t, 0, sizeof(t));
+		char a[64];
+		for (int i = 0; i < 3; i++) {
+			t[i].tp = tls ? SIG_TP_TLS : SIG_TP_TCP;
+			snprintf(a, sizeof(a), "127.0.0.1:%u", i < 2 ? g_dead_port : (tls ? g_tls_port : g_tcp_port));
+			sbc_addr_parse(a, -1, &t[i].addr);
+		}
+		if (strstr(v, "uri")) {
+			sig_dest d = {.host = "127.0.0.1", .port = tls ? g_tls_port : g_tcp_port,
+				      .tp = tls ? SIG_TP_TLS : SIG_TP_TCP, .server_name = "sbc.example"};
+			sig_send_uri(rx->worker, &d, req, sizeof(req) - 1, fo_cb, NULL);
+		} else {
+			sig_send_targets(rx->worker, t, strstr(v, "all-dead") ? 2 : 3, "default",
+					 "sbc.example", req, sizeof(req) - 1, fo_cb, NULL);
+		}
 		return;
 	}
 	if (header_value(rx, "X-Out", v, sizeof(v))) {
@@ -340,11 +381,45 @@ static void test_outbound_tcp_and_tls(void **st)
 	close(s);
 }
 
+static int fo_done(void)
+{
+	pthread_mutex_lock(&g_mu);
+	int r = g_fo_status != 1;
+	pthread_mutex_unlock(&g_mu);
+	return r;
+}
+
+static void test_failover(void **st)
+{
+	(void)st;
+	g_dead_port = free_port(); /* nothing listens there: connection refused */
+	int s = connect_to(g_tcp_port);
+	static const char *cases[] = {"tcp dead-first", "tls dead-first", "tcp uri", "tls uri"};
+	for (unsigned i = 0; i < 4; i++) {
+		g_fo_status = 1;
+		g_out_responses[SIG_TP_TCP] = g_out_responses[SIG_TP_TLS] = 0;
+		char hdr[64];
+		snprintf(hdr, sizeof(hdr), "X-Failover: %s\r\n", cases[i]);
+		send_req(s, hdr, "");
+		assert_true(wait_until(fo_done, 5000));
+		assert_int_equal(g_fo_status, 0);
+		int tls = strncmp(cases[i], "tls", 3) == 0;
+		assert_int_equal(g_fo_port, tls ? g_tls_port : g_tcp_port);
+		assert_true(wait_until(tls ? tls_answered : tcp_answered, 5000));
+	}
+	g_fo_status = 1;
+	send_req(s, "X-Failover: tcp all-dead\r\n", "");
+	assert_true(wait_until(fo_done, 5000));
+	assert_true(g_fo_status < 0);
+	close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cross_worker_send),
 		cmocka_unit_test(test_outbound_tcp_and_tls),
+		cmocka_unit_test(test_failover),
 	};
 	if (system("command -v openssl >/dev/null 2>&1") != 0) {
 		printf("skip: openssl CLI not found\n");

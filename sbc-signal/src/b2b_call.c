@@ -1,0 +1,452 @@
+/* sbc-signal — B2BUA dialogs and cross-leg message building. See b2b_call.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sbc/err.h"
+#include "b2b_call.h"
+#include "sip_build.h"
+
+static int copy_sv(char *dst, size_t cap, sip_sv s)
+{
+	if (s.n >= cap || (s.n && memchr(s.p, 0, s.n)))
+		return -ENOSPC;
+	if (s.n)
+		memcpy(dst, s.p, s.n);
+	dst[s.n] = 0;
+	return 0;
+}
+
+static int copy_str(char *dst, size_t cap, const char *s)
+{
+	size_t n = strlen(s);
+	if (n >= cap)
+		return -ENOSPC;
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
+static sip_sv sv_of(const char *s) { return (sip_sv){s, s ? strlen(s) : 0}; }
+
+/* Contact URI of m (first value), or empty. */
+static int contact_target(const sip_msg *m, char *out, size_t cap)
+{
+	const sip_hdr *h = sip_hdr_get(m, SIP_H_CONTACT, 0);
+	sip_sv rest, one;
+	sip_naddr na;
+	out[0] = 0;
+	if (!h)
+		return 0;
+	rest = h->value;
+	if (sip_next_value(&rest, &one) != 1 || sip_naddr_parse(one, 0, &na) < 0 || na.uri.scheme == SIP_URI_NONE)
+		return sbc_err_sip(400);
+	return copy_sv(out, cap, na.uri_text) < 0 ? sbc_err_sip(400) : 0;
+}
+
+/* Record-Route values in order (reverse for a UAC). */
+static int route_set(b2b_dialog *d, const sip_msg *m, int reverse)
+{
+	char tmp[B2B_ROUTES_MAX][B2B_HDR_MAX + 1];
+	unsigned n = 0;
+	for (unsigned i = 0; i < m->n_hdr; i++) {
+		if (m->hdr[i].id != SIP_H_RECORD_ROUTE)
+			continue;
+		sip_sv rest = m->hdr[i].value, one;
+		int r;
+		while ((r = sip_next_value(&rest, &one)) == 1) {
+			if (n == B2B_ROUTES_MAX || copy_sv(tmp[n], sizeof(tmp[n]), one) < 0)
+				return sbc_err_sip(400);
+			n++;
+		}
+		if (r < 0)
+			return sbc_err_sip(400);
+	}
+	for (unsigned i = 0; i < n; i++)
+		memcpy(d->route[i], tmp[reverse ? n - 1 - i : i], sizeof(d->route[i]));
+	d->n_route = n;
+	return 0;
+}
+
+int b2b_dialog_uas_init(b2b_dialog *d, const sip_msg *req, const char *local_tag, uint32_t first_cseq)
+{
+	int r;
+	memset(d, 0, sizeof(*d));
+	if (!req->is_request || !req->from.has_tag || req->to.has_tag)
+		return sbc_err_sip(400);
+	if (copy_sv(d->call_id, sizeof(d->call_id), req->call_id) < 0 ||
+	    copy_sv(d->remote_tag, sizeof(d->remote_tag), req->from.tag) < 0 ||
+	    copy_str(d->local_tag, sizeof(d->local_tag), local_tag) < 0 ||
+	    copy_sv(d->remote_hdr, sizeof(d->remote_hdr), req->from.raw) < 0)
+		return sbc_err_sip(400);
+	if (snprintf(d->local_hdr, sizeof(d->local_hdr), "%.*s;tag=%s", (int)req->to.raw.n, req->to.raw.p,
+		     local_tag) >= (int)sizeof(d->local_hdr))
+		return sbc_err_sip(400);
+	if ((r = contact_target(req, d->remote_target, sizeof(d->remote_target))) < 0)
+		return r;
+	if ((r = route_set(d, req, 0)) < 0)
+		return r;
+	d->remote_cseq = req->cseq;
+	d->local_cseq = first_cseq;
+	d->state = B2B_DLG_EARLY;
+	d->uac = 0;
+	return 0;
+}
+
+int b2b_dialog_uac_init(b2b_dialog *d, const char *call_id, const char *local_tag, const char *from_value,
+			const char *to_value, const char *request_uri, uint32_t cseq)
+{
+	memset(d, 0, sizeof(*d));
+	if (copy_str(d->call_id, sizeof(d->call_id), call_id) < 0 ||
+	    copy_str(d->local_tag, sizeof(d->local_tag), local_tag) < 0 ||
+	    copy_str(d->local_hdr, sizeof(d->local_hdr), from_value) < 0 ||
+	    copy_str(d->remote_hdr, sizeof(d->remote_hdr), to_value) < 0 ||
+	    copy_str(d->remote_target, sizeof(d->remote_target), request_uri) < 0)
+		return -ENOSPC;
+	d->local_cseq = cseq;
+	d->invite_cseq = cseq;
+	d->uac = 1;
+	d->state = B2B_DLG_INIT;
+	return 0;
+}
+
+int b2b_dialog_uac_update(b2b_dialog *d, const sip_msg *rsp)
+{
+	int r;
+	if (rsp->is_request || !d->uac || !sip_sv_eq(rsp->call_id, d->call_id))
+		return SBC_E_INVAL;
+	if (d->state == B2B_DLG_TERMINATED)
+		return SBC_E_STATE;
+	if (rsp->status >= 300) {
+		if (d->state != B2B_DLG_CONFIRMED)
+			d->state = B2B_DLG_TERMINATED;
+		return 0;
+	}
+	if (!rsp->to.has_tag)
+		return rsp->status < 200 ? 0 : sbc_err_sip(400);
+	if (d->remote_tag[0]) {
+		if (!sip_sv_eq(rsp->to.tag, d->remote_tag))
+			return SBC_E_EXISTS; /* another fork */
+	}
+	if (d->state == B2B_DLG_CONFIRMED)
+		return 0; /* 2xx retransmission */
+	if (!d->remote_tag[0]) {
+		if (copy_sv(d->remote_tag, sizeof(d->remote_tag), rsp->to.tag) < 0 ||
+		    copy_sv(d->remote_hdr, sizeof(d->remote_hdr), rsp->to.raw) < 0)
+			return sbc_err_sip(400);
+	}
+	char target[B2B_HDR_MAX + 1];
+	if ((r = contact_target(rsp, target, sizeof(target))) < 0)
+		return r;
+	if (target[0])
+		memcpy(d->remote_target, target, sizeof(target));
+	if ((r = route_set(d, rsp, 1)) < 0)
+		return r;
+	d->state = rsp->status >= 200 ? B2B_DLG_CONFIRMED : B2B_DLG_EARLY;
+	return 0;
+}
+
+int b2b_dialog_match(const b2b_dialog *d, const sip_msg *m)
+{
+	if (!sip_sv_eq(m->call_id, d->call_id))
+		return 0;
+	if (m->is_request) {
+		if (m->method == SIP_M_CANCEL || (m->method == SIP_M_ACK && !m->to.has_tag))
+			return sip_sv_eq(m->from.tag, d->remote_tag);
+		return m->to.has_tag && sip_sv_eq(m->to.tag, d->local_tag) && sip_sv_eq(m->from.tag, d->remote_tag);
+	}
+	return sip_sv_eq(m->from.tag, d->local_tag);
+}
+
+int b2b_dialog_check_cseq(b2b_dialog *d, const sip_msg *req)
+{
+	if (req->method == SIP_M_ACK || req->method == SIP_M_CANCEL)
+		return 0;
+	if (d->remote_cseq && req->cseq <= d->remote_cseq)
+		return sbc_err_sip(500);
+	d->remote_cseq = req->cseq;
+	return 0;
+}
+
+int b2b_build_in_dialog(b2b_dialog *d, enum sip_method m, const b2b_via *via, const char *contact,
+			const char *const *extra, unsigned n_extra, const b2b_body *body, char *out, size_t cap)
+{
+	sip_sv routes[B2B_ROUTES_MAX + 1], ex[16];
+	char last_route[B2B_HDR_MAX + 3];
+	const char *ruri = d->remote_target;
+	unsigned nr = 0;
+	uint32_t cseq;
+
+	if (m == SIP_M_CANCEL || m == SIP_M_UNKNOWN || n_extra > 16)
+		return -EINVAL; /* CANCEL: sip_build_cancel() of the INVITE as sent */
+	if (!d->remote_target[0] || d->state == B2B_DLG_TERMINATED)
+		return SBC_E_STATE;
+	if (d->n_route) {
+		sip_naddr first;
+		if (sip_naddr_parse(sv_of(d->route[0]), 0, &first) < 0)
+			return -EINVAL;
+		if (first.uri.lr) {
+			for (unsigned i = 0; i < d->n_route; i++)
+				routes[nr++] = sv_of(d->route[i]);
+		} else { /* strict routing (RFC 3261 12.2.1.1) */
+			static _Thread_local char strict_ruri[B2B_HDR_MAX + 1];
+			if (copy_sv(strict_ruri, sizeof(strict_ruri), first.uri_text) < 0)
+				return -ENOSPC;
+			ruri = strict_ruri;
+			for (unsigned i = 1; i < d->n_route; i++)
+				routes[nr++] = sv_of(d->route[i]);
+			snprintf(last_route, sizeof(last_route), "<%s>", d->remote_target);
+			routes[nr++] = sv_of(last_route);
+		}
+	}
+	if (m == SIP_M_ACK) {
+		cseq = d->invite_cseq;
+	} else {
+		cseq = ++d->local_cseq;
+		if (m == SIP_M_INVITE)
+			d->invite_cseq = cseq;
+	}
+	for (unsigned i = 0; i < n_extra; i++)
+		ex[i] = sv_of(extra[i]);
+	sip_req_spec s = {
+		.method = m,
+		.ruri = sv_of(ruri),
+		.via_transport = sv_of(via->transport),
+		.via_host = sv_of(via->host),
+		.via_port = via->port,
+		.branch = sv_of(via->branch),
+		.rport = 1,
+		.from = sv_of(d->local_hdr),
+		.to = sv_of(d->remote_hdr),
+		.call_id = sv_of(d->call_id),
+		.cseq = cseq,
+		.max_forwards = 70,
+		.contact = sv_of(contact),
+		.route = routes,
+		.n_route = nr,
+		.extra = ex,
+		.n_extra = n_extra,
+	};
+	if (body && body->len) {
+		s.content_type = sv_of(body->type);
+		s.body = (sip_sv){body->data, body->len};
+	}
+	return sip_build_request(&s, out, cap);
+}
+
+/* ---- topology hiding ------------------------------------------------------------- */
+
+static int allowed_hdr(const sip_hdr *h, int response, int has_body)
+{
+	switch (h->id) {
+	case SIP_H_SUPPORTED:
+	case SIP_H_REQUIRE:
+	case SIP_H_ALLOW:
+	case SIP_H_SESSION_EXPIRES:
+	case SIP_H_MIN_SE:
+	case SIP_H_PRIVACY:
+	case SIP_H_ACCEPT:
+	case SIP_H_REASON:
+		return 1;
+	case SIP_H_RSEQ:
+	case SIP_H_UNSUPPORTED:
+	case SIP_H_RETRY_AFTER:
+		return response;
+	case SIP_H_OTHER:
+		return has_body && sip_sv_ieq(h->name, "Content-Disposition");
+	default:
+		return 0;
+	}
+}
+
+static int identity_hdr(const sip_hdr *h)
+{
+	return h->id == SIP_H_P_ASSERTED_IDENTITY || sip_sv_ieq(h->name, "P-Preferred-Identity") ||
+	       sip_sv_ieq(h->name, "Remote-Party-ID");
+}
+
+/* Writes "Name: v1, v2" with each identity's host replaced by local_host
+ * (values that do not parse are left out; the caller drops a header that
+ * ends up with none). */
+static void put_identity(sip_buf *b, const sip_hdr *h, const char *local_host)
+{
+	sip_sv rest = h->value, one;
+	int first = 1;
+	if (h->id == SIP_H_P_ASSERTED_IDENTITY)
+		sip_buf_str(b, "P-Asserted-Identity");
+	else
+		sip_buf_sv(b, h->name);
+	sip_buf_str(b, ": ");
+	while (sip_next_value(&rest, &one) == 1) {
+		sip_naddr na;
+		if (sip_naddr_parse(one, 0, &na) < 0 || na.uri.scheme == SIP_URI_NONE)
+			continue;
+		if (!first)
+			sip_buf_str(b, ", ");
+		first = 0;
+		if (na.display.n) {
+			sip_buf_sv(b, na.display);
+			sip_buf_str(b, " ");
+		}
+		sip_buf_str(b, "<");
+		if (na.uri.scheme == SIP_URI_TEL) {
+			sip_buf_str(b, "tel:");
+			sip_buf_sv(b, na.uri.user);
+		} else {
+			sip_buf_str(b, na.uri.scheme == SIP_URI_SIPS ? "sips:" : "sip:");
+			if (na.uri.user.n) {
+				sip_buf_sv(b, na.uri.user);
+				sip_buf_str(b, "@");
+			}
+			sip_buf_str(b, local_host);
+			if (na.uri.user_phone)
+				sip_buf_str(b, ";user=phone");
+		}
+		sip_buf_str(b, ">");
+	}
+}
+
+/* Collects the allow-listed header lines of m into scratch; lines[] views. */
+static int collect(const sip_msg *m, int response, int has_body, const char *local_host, char *scratch,
+		   size_t cap, sip_sv *lines, unsigned max, const char *const *extra, unsigned n_extra)
+{
+	sip_buf b;
+	unsigned n = 0;
+	sip_buf_init(&b, scratch, cap);
+	for (unsigned i = 0; i < m->n_hdr; i++) {
+		const sip_hdr *h = &m->hdr[i];
+		size_t start = b.len;
+		if (identity_hdr(h)) {
+			put_identity(&b, h, local_host);
+			/* an identity header with no usable value ends in ": " */
+			if (!b.err && b.len - start >= 2 && scratch[b.len - 1] == ' ' && scratch[b.len - 2] == ':') {
+				b.len = start;
+				continue;
+			}
+		} else if (allowed_hdr(h, response, has_body)) {
+			const char *name = sip_header_name((enum sip_hdr_id)h->id);
+			if (name[0])
+				sip_buf_str(&b, name);
+			else
+				sip_buf_sv(&b, h->name);
+			sip_buf_str(&b, ": ");
+			sip_buf_sv(&b, h->value);
+		} else {
+			continue;
+		}
+		if (b.err)
+			return b.err;
+		if (n == max)
+			return -ENOSPC;
+		lines[n++] = (sip_sv){scratch + start, b.len - start};
+	}
+	for (unsigned i = 0; i < n_extra; i++) {
+		if (n == max)
+			return -ENOSPC;
+		lines[n++] = sv_of(extra[i]);
+	}
+	return (int)n;
+}
+
+int b2b_build_bleg_invite(const sip_msg *a, const b2b_bleg_spec *s, char *out, size_t cap, char *from_out,
+			  size_t from_cap)
+{
+	char scratch[4096], from[B2B_HDR_MAX + 1];
+	sip_sv lines[48];
+	int n, mf;
+
+	if (!a->is_request || a->method != SIP_M_INVITE)
+		return -EINVAL;
+	if (a->max_forwards == 0)
+		return sbc_err_sip(483);
+	mf = a->max_forwards < 0 ? 70 : a->max_forwards - 1;
+	/* From: A's display name and user, our host and tag */
+	sip_buf fb;
+	sip_buf_init(&fb, from, sizeof(from));
+	if (a->from.display.n) {
+		sip_buf_sv(&fb, a->from.display);
+		sip_buf_str(&fb, " ");
+	}
+	sip_buf_str(&fb, "<sip:");
+	if (a->from.uri.user.n && a->from.uri.scheme != SIP_URI_NONE)
+		sip_buf_sv(&fb, a->from.uri.user);
+	else
+		sip_buf_str(&fb, "anonymous");
+	sip_buf_str(&fb, "@");
+	sip_buf_str(&fb, s->local_host);
+	if (a->from.uri.user_phone || a->from.uri.scheme == SIP_URI_TEL)
+		sip_buf_str(&fb, ";user=phone");
+	sip_buf_str(&fb, ">;tag=");
+	sip_buf_str(&fb, s->from_tag);
+	if ((n = sip_buf_end(&fb)) < 0)
+		return n;
+	if (from_out && copy_str(from_out, from_cap, from) < 0)
+		return -ENOSPC;
+
+	n = collect(a, 0, s->body.len > 0, s->local_host, scratch, sizeof(scratch), lines, 48, s->extra,
+		    s->n_extra);
+	if (n < 0)
+		return n;
+	sip_req_spec rq = {
+		.method = SIP_M_INVITE,
+		.ruri = sv_of(s->request_uri),
+		.via_transport = sv_of(s->via.transport),
+		.via_host = sv_of(s->via.host),
+		.via_port = s->via.port,
+		.branch = sv_of(s->via.branch),
+		.rport = 1,
+		.from = sv_of(from),
+		.to = sv_of(s->to_value),
+		.call_id = sv_of(s->call_id),
+		.cseq = s->cseq,
+		.max_forwards = mf,
+		.contact = sv_of(s->contact),
+		.extra = lines,
+		.n_extra = (unsigned)n,
+	};
+	if (s->body.len) {
+		rq.content_type = sv_of(s->body.type);
+		rq.body = (sip_sv){s->body.data, s->body.len};
+	}
+	return sip_build_request(&rq, out, cap);
+}
+
+int b2b_build_mirrored_response(const sip_msg *a, const sip_msg *r, const b2b_resp_spec *s, char *out,
+				size_t cap)
+{
+	char scratch[4096], reason[80];
+	sip_sv lines[48];
+	const char *why = NULL;
+	int n;
+
+	if (!a->is_request || r->is_request)
+		return -EINVAL;
+	/* the reason phrase crosses when it is short plain text */
+	if (r->reason.n && r->reason.n < sizeof(reason)) {
+		int ok = 1;
+		for (size_t i = 0; i < r->reason.n; i++) {
+			unsigned char c = (unsigned char)r->reason.p[i];
+			if (c < 0x20 || c == 0x7f)
+				ok = 0;
+		}
+		if (ok) {
+			memcpy(reason, r->reason.p, r->reason.n);
+			reason[r->reason.n] = 0;
+			why = reason;
+		}
+	}
+	n = collect(r, 1, s->body.len > 0, s->local_host, scratch, sizeof(scratch), lines, 48, s->extra,
+		    s->n_extra);
+	if (n < 0)
+		return n;
+	sip_resp_opts o = {
+		.to_tag = sv_of(s->to_tag),
+		.contact = (r->status > 100 && r->status < 300) ? sv_of(s->contact) : SIP_SV_NULL,
+		.extra = lines,
+		.n_extra = (unsigned)n,
+	};
+	if (s->body.len) {
+		o.content_type = sv_of(s->body.type);
+		o.body = (sip_sv){s->body.data, s->body.len};
+	}
+	return sip_build_response(a, r->status, why, &o, out, cap);
+}

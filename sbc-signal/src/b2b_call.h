@@ -1,0 +1,146 @@
+/* sbc-signal — B2BUA call model: the dialog of each leg, the B-leg INVITE
+ * built from the A-leg one with topology hiding, responses mapped back, and
+ * in-dialog requests (BYE, re-INVITE, UPDATE, PRACK, INFO, ACK) built on a leg.
+ *
+ * Caveats:
+ *  1. Each leg is its own dialog (RFC 3261 12) with its own Call-ID, tags,
+ *     CSeq space, Via and Contact: nothing of one leg's identifiers reaches
+ *     the other.
+ *  2. Topology hiding: a header crosses from one leg to the other only if it
+ *     is on the allow list below; P-Asserted-Identity (and Remote-Party-ID)
+ *     values cross with their host replaced by ours. Everything else (Via,
+ *     Route, Record-Route, Contact, Call-ID, User-Agent, Server, Diversion,
+ *     History-Info, Warning, X-*, P-* other than PAI/Preferred...) is
+ *     dropped. The body crosses only as the SDP the caller rewrote.
+ *       requests:  Supported, Require, Allow, Session-Expires, Min-SE,
+ *                  Privacy, Accept, Content-Disposition (with a body), Reason
+ *       responses: the same plus RSeq, Unsupported, Retry-After
+ *  3. Strings are bounded (B2B_*_MAX): a value that does not fit makes the
+ *     function fail with sbc_err_sip(400) (inbound) or -ENOSPC (building),
+ *     never truncation.
+ *  4. Forking: a UAC dialog follows the first To tag that reaches it; later
+ *     early dialogs with another tag are reported by b2b_dialog_uac_update()
+ *     as SBC_E_EXISTS (the caller may CANCEL/BYE them).
+ */
+#ifndef B2B_CALL_H
+#define B2B_CALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sip_msg.h"
+
+#define B2B_ID_MAX 128    /* Call-ID, tags */
+#define B2B_HDR_MAX 320   /* From/To values, URIs */
+#define B2B_ROUTES_MAX 8
+
+enum b2b_dialog_state {
+	B2B_DLG_INIT = 0, /* UAC: request sent, no tag yet */
+	B2B_DLG_EARLY,
+	B2B_DLG_CONFIRMED,
+	B2B_DLG_TERMINATED,
+};
+
+typedef struct b2b_dialog {
+	uint8_t state; /* enum b2b_dialog_state */
+	uint8_t uac;   /* 1: we sent the initial request on this leg */
+	char call_id[B2B_ID_MAX + 1];
+	char local_tag[B2B_ID_MAX + 1];
+	char remote_tag[B2B_ID_MAX + 1];
+	char local_hdr[B2B_HDR_MAX + 1];  /* our From (uac) / To (uas) value, with our tag */
+	char remote_hdr[B2B_HDR_MAX + 1]; /* the peer's, with its tag once known */
+	char remote_target[B2B_HDR_MAX + 1]; /* peer Contact URI */
+	char route[B2B_ROUTES_MAX][B2B_HDR_MAX + 1]; /* route set values "<sip:..;lr>" */
+	unsigned n_route;
+	uint32_t local_cseq;
+	uint32_t remote_cseq;
+	uint32_t invite_cseq; /* CSeq of the last INVITE we sent (for ACK/CANCEL) */
+} b2b_dialog;
+
+/* The leg as UAS: from the initial request received (A leg). local_tag is
+ * ours (put in every response). Returns 0 or sbc_err_sip(400). */
+int b2b_dialog_uas_init(b2b_dialog *d, const sip_msg *req, const char *local_tag, uint32_t first_cseq);
+
+/* The leg as UAC (B leg) before sending the INVITE: from_value/to_value
+ * are full header values (from_value with our tag). Returns 0 or -ENOSPC. */
+int b2b_dialog_uac_init(b2b_dialog *d, const char *call_id, const char *local_tag, const char *from_value,
+			const char *to_value, const char *request_uri, uint32_t cseq);
+
+/* A response to our INVITE on a UAC leg: a 1xx with To tag makes the dialog
+ * early, a 2xx confirms it (remote tag, target from Contact, route set from
+ * Record-Route reversed). 3xx-6xx terminate an early/init dialog. Returns 0,
+ * SBC_E_EXISTS for another fork's tag, or sbc_err_sip(400). */
+int b2b_dialog_uac_update(b2b_dialog *d, const sip_msg *rsp);
+
+/* Whether m belongs to this dialog: requests by Call-ID + To tag (ours) +
+ * From tag (theirs); responses by Call-ID + From tag (ours). */
+int b2b_dialog_match(const b2b_dialog *d, const sip_msg *m);
+
+/* Checks and records the CSeq of an in-dialog request from the peer:
+ * returns 0, or sbc_err_sip(500) for a lower CSeq (RFC 3261 12.2.2). ACK
+ * and CANCEL are not checked. */
+int b2b_dialog_check_cseq(b2b_dialog *d, const sip_msg *req);
+
+/* Our Via for a request we originate on a leg. */
+typedef struct b2b_via {
+	const char *transport; /* "UDP", "TCP", "TLS" */
+	const char *host;      /* our address as it goes on the wire ("[v6]") */
+	uint16_t port;
+	const char *branch;    /* z9hG4bK... */
+} b2b_via;
+
+typedef struct b2b_body {
+	const char *type; /* "application/sdp" */
+	const char *data;
+	size_t len;
+} b2b_body;
+
+/* Builds an in-dialog request on leg d (BYE, re-INVITE, UPDATE, INFO,
+ * PRACK, ACK for a 2xx). The CSeq is ++local_cseq, except ACK, which reuses
+ * invite_cseq; INVITE records invite_cseq. CANCEL is not built here (it
+ * must copy the INVITE as sent: sip_build_cancel(txn_request())). extra: more header
+ * lines ("Name: value", e.g. RAck, Reason), may be NULL. Returns the length
+ * or -ENOSPC / -EINVAL / SBC_E_STATE (no remote target yet). */
+int b2b_build_in_dialog(b2b_dialog *d, enum sip_method m, const b2b_via *via, const char *contact,
+			const char *const *extra, unsigned n_extra, const b2b_body *body, char *out,
+			size_t cap);
+
+typedef struct b2b_bleg_spec {
+	const char *request_uri; /* sip:<number>@<carrier>;user=phone ... */
+	b2b_via via;
+	const char *local_host; /* our host for From and the PAI rewrite */
+	const char *from_tag;
+	const char *to_value;   /* "<sip:+4930123@carrier.example>" */
+	const char *call_id;
+	uint32_t cseq;
+	const char *contact;    /* "<sip:sbc@203.0.113.5:5061;transport=tls>" */
+	b2b_body body;          /* the rewritten SDP */
+	const char *const *extra; /* our own extra lines (User-Agent...) */
+	unsigned n_extra;
+} b2b_bleg_spec;
+
+/* The B-leg INVITE for the A-leg INVITE a (caveat 2). From keeps A's
+ * display name and user (the calling number) with our host and tag; Max-
+ * Forwards is A's minus one (A's 0 is the caller's 483). Returns the length,
+ * sbc_err_sip(483), or -ENOSPC/-EINVAL. When from_out is not NULL it gets
+ * the From value used (for b2b_dialog_uac_init). */
+int b2b_build_bleg_invite(const sip_msg *a, const b2b_bleg_spec *s, char *out, size_t cap, char *from_out,
+			  size_t from_cap);
+
+typedef struct b2b_resp_spec {
+	const char *to_tag;     /* our tag on the A leg */
+	const char *contact;    /* ours on the A leg; sent with 1xx (with tag) and 2xx */
+	const char *local_host; /* for the PAI rewrite */
+	b2b_body body;
+	const char *const *extra;
+	unsigned n_extra;
+} b2b_resp_spec;
+
+/* The response on the A leg (to request a) that mirrors the B-leg response
+ * r: same status; r's reason phrase if it is plain text, else the standard
+ * one; allow-listed headers (caveat 2); our To tag, Contact and body.
+ * Returns the length or -ENOSPC/-EINVAL. */
+int b2b_build_mirrored_response(const sip_msg *a, const sip_msg *r, const b2b_resp_spec *s, char *out,
+				size_t cap);
+
+#endif
