@@ -1,0 +1,376 @@
+/* Unit tests for the B2BUA call model (b2b_call.h): a whole call across two
+ * legs built from real messages (INVITE with SRTP SDP -> B-leg INVITE with
+ * rewritten SDP; 183 with 100rel and SDP -> mirrored 183; 200; ACK; BYE from
+ * the B side -> BYE on the A leg), checking topology hiding (no address,
+ * host, tag or Call-ID of one carrier in anything sent to the other),
+ * dialog state, route sets (loose and strict), CSeq rules and forking. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sbc/err.h"
+#include "../../../sbc-signal/src/b2b_call.h"
+#include "../../../sbc-signal/src/b2b_route.h"
+#include "../../../sbc-signal/src/sdes_policy.h"
+#include "../../../sbc-signal/src/sdp_session.h"
+
+static const char A_INVITE[] =
+	"INVITE sip:+4930123456@203.0.113.5:5060;user=phone SIP/2.0\r\n"
+	"Via: SIP/2.0/UDP 198.51.100.10:5060;branch=z9hG4bKa1;rport\r\n"
+	"Via: SIP/2.0/UDP 10.1.2.3:5060;branch=z9hG4bKinner\r\n"
+	"Record-Route: <sip:198.51.100.10;lr>\r\n"
+	"Max-Forwards: 69\r\n"
+	"From: \"Alice Caller\" <sip:+15550001111@pbx.carrier-a.example>;tag=a-tag-1\r\n"
+	"To: <sip:+4930123456@203.0.113.5>\r\n"
+	"Call-ID: 77abc@10.1.2.3\r\n"
+	"CSeq: 10 INVITE\r\n"
+	"Contact: <sip:+15550001111@198.51.100.10:5060>\r\n"
+	"P-Asserted-Identity: \"Alice\" <sip:+15550001111@10.1.2.3;user=phone>, <tel:+15550001111>\r\n"
+	"Remote-Party-ID: <sip:+15550001111@pbx.carrier-a.example>;party=calling\r\n"
+	"Supported: 100rel, timer\r\n"
+	"Session-Expires: 1800;refresher=uac\r\n"
+	"Min-SE: 90\r\n"
+	"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE\r\n"
+	"User-Agent: CarrierA-SBC 1.0 (10.1.2.3)\r\n"
+	"Diversion: <sip:+15559998888@10.1.2.3>;reason=unconditional\r\n"
+	"X-Carrier-Internal: node=10.1.2.3\r\n"
+	"P-Charging-Vector: icid-value=abc;orig-ioi=carrier-a.example\r\n"
+	"Content-Type: application/sdp\r\n"
+	"Content-Length: 288\r\n"
+	"\r\n"
+	"v=0\r\n"
+	"o=carrierA 1 1 IN IP4 198.51.100.20\r\n"
+	"s=CarrierA media 10.1.2.3\r\n"
+	"c=IN IP4 198.51.100.20\r\n"
+	"t=0 0\r\n"
+	"m=audio 40000 RTP/SAVP 0 101\r\n"
+	"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:TCkr9L8rtn4+aJXoeA1eiQcTAniJOvkYXUnZ5KTw\r\n"
+	"a=rtpmap:0 PCMU/8000\r\n"
+	"a=rtpmap:101 telephone-event/8000\r\n"
+	"a=fmtp:101 0-16\r\n";
+
+static const char *const A_SECRETS[] = {"198.51.100.10", "198.51.100.20", "10.1.2.3", "carrier-a", "CarrierA",
+					"77abc", "a-tag-1", "z9hG4bKa1", "TCkr9L8rtn4", "Diversion",
+					"P-Charging-Vector", "X-Carrier"};
+static const char *const B_SECRETS[] = {"192.0.2.80", "172.16.0.9", "carrier-b", "CarrierB", "b-tag-9",
+					"gw@", "192.0.2.81", "7aNj4ZNv8I94"};
+
+static void assert_hidden(const char *msg, const char *const *secrets, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strstr(msg, secrets[i])) {
+			print_error("leaked '%s' in:\n%s\n", secrets[i], msg);
+			fail();
+		}
+}
+
+static int det_rand(void *arg, uint8_t *buf, size_t n)
+{
+	uint8_t *next = arg;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (*next)++;
+	return 0;
+}
+
+static sip_msg A, R, X;
+static b2b_dialog DA, DB;
+
+static void test_call_flow_topology_hiding(void **state)
+{
+	(void)state;
+	char bsdp[2048], binv[8192], from[B2B_HDR_MAX + 1], asdp[2048], a183[8192], ruri[128], num[65], routed[65];
+	uint8_t seed = 1;
+
+	/* 1. the A-leg INVITE: parse, route, SRTP answer, dialog */
+	assert_int_equal(sip_parse(A_INVITE, sizeof(A_INVITE) - 1, &A), 0);
+	assert_int_equal((size_t)A.content_length, A.body.n);
+	assert_true(b2b_called_number(&A, num) > 0);
+	assert_string_equal(num, "+4930123456");
+	store_route rt = {.prefix = "+49", .trunk = "carrier-b", .strip = 1, .prepend = "00"};
+	assert_true(b2b_route_number(&rt, num, routed) > 0);
+	assert_string_equal(routed, "00930123456");
+	assert_int_equal(b2b_dialog_uas_init(&DA, &A, "sbc-a-tag", 100), 0);
+	assert_int_equal(DA.state, B2B_DLG_EARLY);
+	assert_string_equal(DA.remote_target, "sip:+15550001111@198.51.100.10:5060");
+	assert_int_equal(DA.n_route, 1);
+
+	static sdp_session sa;
+	assert_int_equal(sdp_parse(A.body.p, A.body.n, &sa), 0);
+	store_srtp_policy a_in = {.mode = STORE_SRTP_REQUIRED, .n_suites = 1, .suites = {SBC_SRTP_AES_CM_128_HMAC_SHA1_80}};
+	sdes_result a_res;
+	assert_int_equal(sdes_answer(&a_in, sa.media[0].savp, sa.media[0].crypto, sa.media[0].n_crypto, det_rand, &seed,
+				     &a_res),
+			 0);
+	store_srtp_policy b_out = {.mode = STORE_SRTP_OFF};
+	sdes_offer b_off;
+	assert_int_equal(sdes_make_offer(&b_out, det_rand, &seed, &b_off), 0);
+
+	/* 2. the B-leg INVITE: relay address toward B, plain RTP */
+	sbc_addr relay_b;
+	sbc_addr_parse("203.0.113.5:30000", -1, &relay_b);
+	sdp_origin ob;
+	sdp_origin_init(&ob, "sbc", 900);
+	sdp_rewrite rw = {.addr = &relay_b, .origin = &ob};
+	rw.media[0] = (sdp_media_out){.port = 30000, .savp = b_off.savp};
+	int bl = sdp_rewrite_build(&sa, &rw, bsdp, sizeof(bsdp));
+	assert_true(bl > 0);
+	snprintf(ruri, sizeof(ruri), "sip:%s@192.0.2.81:5060;user=phone", routed);
+	char to_b[128];
+	snprintf(to_b, sizeof(to_b), "<sip:%s@192.0.2.81>", routed);
+	b2b_bleg_spec bs = {
+		.request_uri = ruri,
+		.via = {.transport = "UDP", .host = "203.0.113.5", .port = 5060, .branch = "z9hG4bKsbc-b-1"},
+		.local_host = "203.0.113.5",
+		.from_tag = "sbc-b-tag",
+		.to_value = to_b,
+		.call_id = "sbc-call-1@203.0.113.5",
+		.cseq = 1,
+		.contact = "<sip:sbc@203.0.113.5:5060>",
+		.body = {.type = "application/sdp", .data = bsdp, .len = (size_t)bl},
+	};
+	int n = b2b_build_bleg_invite(&A, &bs, binv, sizeof(binv), from, sizeof(from));
+	assert_true(n > 0);
+	/* (the B side must not see the A carrier; the Request-URI names B) */
+	static const char *const a_only[] = {"198.51.100.10", "198.51.100.20", "10.1.2.3", "carrier-a", "CarrierA",
+					     "77abc", "a-tag-1", "z9hG4bKa1", "TCkr9L8rtn4", "Diversion",
+					     "P-Charging-Vector", "X-Carrier", "a=crypto", "RTP/SAVP"};
+	assert_hidden(binv, a_only, sizeof(a_only) / sizeof(a_only[0]));
+	assert_int_equal(sip_parse(binv, (size_t)n, &X), 0);
+	assert_int_equal(X.method, SIP_M_INVITE);
+	assert_int_equal(X.max_forwards, 68);
+	assert_int_equal(X.n_via, 1);
+	assert_true(sip_sv_eq(X.from.display, "\"Alice Caller\""));
+	assert_true(sip_sv_eq(X.from.uri.user, "+15550001111"));
+	assert_true(sip_sv_eq(X.from.uri.host, "203.0.113.5"));
+	assert_true(sip_sv_eq(X.from.tag, "sbc-b-tag"));
+	assert_true(sip_sv_eq(X.ruri.user, "00930123456"));
+	assert_non_null(strstr(binv, "Supported: 100rel, timer\r\n"));
+	assert_non_null(strstr(binv, "Session-Expires: 1800;refresher=uac\r\n"));
+	assert_non_null(strstr(binv, "Min-SE: 90\r\n"));
+	assert_non_null(strstr(binv, "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE\r\n"));
+	assert_non_null(strstr(binv,
+			       "P-Asserted-Identity: \"Alice\" <sip:+15550001111@203.0.113.5;user=phone>, <tel:+15550001111>\r\n"));
+	assert_non_null(strstr(binv, "Remote-Party-ID: <sip:+15550001111@203.0.113.5>\r\n"));
+	assert_null(strstr(binv, "User-Agent"));
+	assert_null(strstr(binv, "Record-Route"));
+	assert_true(sip_sv_eq(X.body, bsdp));
+	assert_int_equal(b2b_dialog_uac_init(&DB, "sbc-call-1@203.0.113.5", "sbc-b-tag", from, to_b, ruri, 1), 0);
+
+	/* 3. B answers 183 with 100rel and SDP (SRTP off toward B: no crypto) */
+	static const char b183[] =
+		"SIP/2.0 183 Session Progress\r\n"
+		"Via: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bKsbc-b-1;rport=5060;received=203.0.113.5\r\n"
+		"Record-Route: <sip:192.0.2.80;lr>\r\n"
+		"From: \"Alice Caller\" <sip:+15550001111@203.0.113.5>;tag=sbc-b-tag\r\n"
+		"To: <sip:00930123456@192.0.2.81>;tag=b-tag-9\r\n"
+		"Call-ID: sbc-call-1@203.0.113.5\r\n"
+		"CSeq: 1 INVITE\r\n"
+		"Contact: <sip:gw@192.0.2.80:5060>\r\n"
+		"Require: 100rel\r\n"
+		"RSeq: 1\r\n"
+		"Server: CarrierB GW (172.16.0.9)\r\n"
+		"P-Asserted-Identity: <sip:+4930123456@172.16.0.9>\r\n"
+		"Warning: 399 carrier-b.example \"early media\"\r\n"
+		"Content-Type: application/sdp\r\n"
+		"Content-Length: 159\r\n"
+		"\r\n"
+		"v=0\r\n"
+		"o=gw 5 5 IN IP4 192.0.2.80\r\n"
+		"s=CarrierB\r\n"
+		"c=IN IP4 192.0.2.80\r\n"
+		"t=0 0\r\n"
+		"m=audio 50000 RTP/AVP 0 101\r\n"
+		"a=rtpmap:0 PCMU/8000\r\n"
+		"a=rtpmap:101 telephone-event/8000\r\n";
+	assert_int_equal(sip_parse(b183, sizeof(b183) - 1, &R), 0);
+	assert_true(b2b_dialog_match(&DB, &R));
+	assert_false(b2b_dialog_match(&DA, &R));
+	assert_int_equal(b2b_dialog_uac_update(&DB, &R), 0);
+	assert_int_equal(DB.state, B2B_DLG_EARLY);
+	assert_string_equal(DB.remote_tag, "b-tag-9");
+	assert_string_equal(DB.remote_target, "sip:gw@192.0.2.80:5060");
+	static sdp_session sb;
+	assert_int_equal(sdp_parse(R.body.p, R.body.n, &sb), 0);
+	sdes_result b_res;
+	assert_int_equal(sdes_check_answer(&b_off, sb.media[0].savp, sb.media[0].crypto, sb.media[0].n_crypto, &b_res), 0);
+	sbc_addr relay_a;
+	sbc_addr_parse("203.0.113.5:30002", -1, &relay_a);
+	sdp_origin oa;
+	sdp_origin_init(&oa, "sbc", 901);
+	const char *cl[] = {a_res.line};
+	sdp_rewrite rwa = {.addr = &relay_a, .origin = &oa};
+	rwa.media[0] = (sdp_media_out){.port = 30002, .savp = a_res.savp, .crypto = cl, .n_crypto = 1};
+	int al = sdp_rewrite_build(&sb, &rwa, asdp, sizeof(asdp));
+	assert_true(al > 0);
+	b2b_resp_spec rs = {.to_tag = "sbc-a-tag", .contact = "<sip:sbc@203.0.113.5:5060>", .local_host = "203.0.113.5",
+			    .body = {.type = "application/sdp", .data = asdp, .len = (size_t)al}};
+	n = b2b_build_mirrored_response(&A, &R, &rs, a183, sizeof(a183));
+	assert_true(n > 0);
+	static const char *const b_only[] = {"192.0.2.80", "172.16.0.9", "carrier-b", "CarrierB", "b-tag-9",
+					     "gw@", "192.0.2.81", "sbc-call-1", "sbc-b-tag", "00930123456"};
+	assert_hidden(a183, b_only, sizeof(b_only) / sizeof(b_only[0]));
+	assert_int_equal(sip_parse(a183, (size_t)n, &X), 0);
+	assert_int_equal(X.status, 183);
+	assert_true(sip_sv_eq(X.reason, "Session Progress"));
+	assert_int_equal(X.n_via, 2); /* A's own Vias come back to A */
+	assert_true(sip_sv_eq(X.to.tag, "sbc-a-tag"));
+	assert_true(sip_sv_eq(X.call_id, "77abc@10.1.2.3"));
+	assert_non_null(strstr(a183, "RSeq: 1\r\n"));
+	assert_non_null(strstr(a183, "Require: 100rel\r\n"));
+	assert_non_null(strstr(a183, "Contact: <sip:sbc@203.0.113.5:5060>\r\n"));
+	assert_non_null(strstr(a183, "P-Asserted-Identity: <sip:+4930123456@203.0.113.5>\r\n"));
+	assert_non_null(strstr(a183, "RTP/SAVP"));
+	assert_non_null(strstr(a183, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"));
+	assert_null(strstr(a183, "Warning"));
+
+	/* 4. a forked 180 with another tag */
+	static char fork[1024];
+	snprintf(fork, sizeof(fork), "%s", b183);
+	memcpy(strstr(fork, "b-tag-9"), "b-tag-8", 7);
+	assert_int_equal(sip_parse(fork, strlen(fork), &X), 0);
+	assert_int_equal(b2b_dialog_uac_update(&DB, &X), SBC_E_EXISTS);
+
+	/* 5. 200 OK: confirms; ACK for the 2xx on the B leg */
+	static char b200[1024];
+	snprintf(b200, sizeof(b200), "%s", b183);
+	memcpy(b200 + 8, "200 OK          ", 16);
+	char *rr = strstr(b200, "Record-Route: <sip:192.0.2.80;lr>");
+	memcpy(rr, "Record-Route: <sip:192.0.2.79;lr>", 33);
+	assert_int_equal(sip_parse(b200, strlen(b200), &R), 0);
+	assert_int_equal(R.status, 200);
+	assert_int_equal(b2b_dialog_uac_update(&DB, &R), 0);
+	assert_int_equal(DB.state, B2B_DLG_CONFIRMED);
+	assert_string_equal(DB.route[0], "<sip:192.0.2.79;lr>");
+	char ack[2048];
+	b2b_via vb = {.transport = "UDP", .host = "203.0.113.5", .port = 5060, .branch = "z9hG4bKsbc-b-ack"};
+	n = b2b_build_in_dialog(&DB, SIP_M_ACK, &vb, NULL, NULL, 0, NULL, ack, sizeof(ack));
+	assert_true(n > 0);
+	assert_int_equal(sip_parse(ack, (size_t)n, &X), 0);
+	assert_true(sip_sv_eq(X.ruri_text, "sip:gw@192.0.2.80:5060"));
+	assert_int_equal(X.cseq, 1);
+	assert_true(sip_sv_eq(X.to.tag, "b-tag-9"));
+	assert_true(sip_sv_eq(sip_hdr_get(&X, SIP_H_ROUTE, 0)->value, "<sip:192.0.2.79;lr>"));
+	assert_hidden(ack, A_SECRETS, sizeof(A_SECRETS) / sizeof(A_SECRETS[0]));
+
+	/* 6. BYE from B: matches the B dialog; a BYE goes out on the A dialog */
+	static const char bbye[] = "BYE sip:sbc@203.0.113.5:5060 SIP/2.0\r\n"
+				   "Via: SIP/2.0/UDP 192.0.2.80;branch=z9hG4bKbye\r\n"
+				   "From: <sip:00930123456@192.0.2.81>;tag=b-tag-9\r\n"
+				   "To: \"Alice Caller\" <sip:+15550001111@203.0.113.5>;tag=sbc-b-tag\r\n"
+				   "Call-ID: sbc-call-1@203.0.113.5\r\n"
+				   "CSeq: 2 BYE\r\n\r\n";
+	assert_int_equal(sip_parse(bbye, sizeof(bbye) - 1, &X), 0);
+	assert_true(b2b_dialog_match(&DB, &X));
+	assert_false(b2b_dialog_match(&DA, &X));
+	assert_int_equal(b2b_dialog_check_cseq(&DB, &X), 0);
+	assert_int_equal(b2b_dialog_check_cseq(&DB, &X), sbc_err_sip(500)); /* same CSeq again */
+	char abye[2048];
+	b2b_via va = {.transport = "UDP", .host = "203.0.113.5", .port = 5060, .branch = "z9hG4bKsbc-a-bye"};
+	const char *reason[] = {"Reason: Q.850;cause=16;text=\"Normal call clearing\""};
+	n = b2b_build_in_dialog(&DA, SIP_M_BYE, &va, NULL, reason, 1, NULL, abye, sizeof(abye));
+	assert_true(n > 0);
+	assert_hidden(abye, B_SECRETS, sizeof(B_SECRETS) / sizeof(B_SECRETS[0]));
+	assert_int_equal(sip_parse(abye, (size_t)n, &X), 0);
+	assert_int_equal(X.method, SIP_M_BYE);
+	assert_true(sip_sv_eq(X.ruri_text, "sip:+15550001111@198.51.100.10:5060"));
+	assert_true(sip_sv_eq(X.call_id, "77abc@10.1.2.3"));
+	assert_true(sip_sv_eq(X.from.tag, "sbc-a-tag"));
+	assert_true(sip_sv_eq(X.to.tag, "a-tag-1"));
+	assert_int_equal(X.cseq, 101);
+	assert_true(sip_sv_eq(sip_hdr_get(&X, SIP_H_ROUTE, 0)->value, "<sip:198.51.100.10;lr>"));
+	assert_non_null(sip_hdr_get(&X, SIP_H_REASON, 0));
+	/* the A side's next in-dialog request must have a higher CSeq */
+	static const char are[] = "INVITE sip:sbc@203.0.113.5 SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP 198.51.100.10;branch=z9hG4bKre\r\n"
+				  "From: <sip:+15550001111@pbx.carrier-a.example>;tag=a-tag-1\r\n"
+				  "To: <sip:+4930123456@203.0.113.5>;tag=sbc-a-tag\r\n"
+				  "Call-ID: 77abc@10.1.2.3\r\nCSeq: 9 INVITE\r\n\r\n";
+	assert_int_equal(sip_parse(are, sizeof(are) - 1, &X), 0);
+	assert_true(b2b_dialog_match(&DA, &X));
+	assert_int_equal(b2b_dialog_check_cseq(&DA, &X), sbc_err_sip(500));
+	/* a re-INVITE we send records the INVITE CSeq for its ACK */
+	n = b2b_build_in_dialog(&DA, SIP_M_INVITE, &va, "<sip:sbc@203.0.113.5>", NULL, 0, NULL, abye, sizeof(abye));
+	assert_true(n > 0);
+	assert_int_equal(DA.invite_cseq, 102);
+	n = b2b_build_in_dialog(&DA, SIP_M_ACK, &va, NULL, NULL, 0, NULL, abye, sizeof(abye));
+	assert_int_equal(sip_parse(abye, (size_t)n, &X), 0);
+	assert_int_equal(X.cseq, 102);
+	assert_int_equal(b2b_build_in_dialog(&DA, SIP_M_CANCEL, &va, NULL, NULL, 0, NULL, abye, sizeof(abye)), -EINVAL);
+	/* bounded */
+	assert_int_equal(b2b_build_in_dialog(&DA, SIP_M_BYE, &va, NULL, NULL, 0, NULL, abye, 100), -ENOSPC);
+	assert_int_equal(b2b_build_bleg_invite(&A, &bs, binv, 200, NULL, 0), -ENOSPC);
+}
+
+static void test_strict_route_and_errors(void **state)
+{
+	(void)state;
+	char out[2048];
+	static const char inv[] = "INVITE sip:x@203.0.113.5 SIP/2.0\r\n"
+				  "Via: SIP/2.0/TCP 198.51.100.10;branch=z9hG4bKs\r\n"
+				  "Record-Route: <sip:p1.example.net>, <sip:p2.example.net;lr>\r\n"
+				  "Max-Forwards: 0\r\n"
+				  "From: sip:a@198.51.100.10;tag=t1\r\n"
+				  "To: sip:x@203.0.113.5\r\n"
+				  "Call-ID: s1\r\nCSeq: 1 INVITE\r\n"
+				  "Contact: <sip:a@198.51.100.10;transport=tcp>\r\n\r\n";
+	assert_int_equal(sip_parse(inv, sizeof(inv) - 1, &A), 0);
+	assert_int_equal(b2b_dialog_uas_init(&DA, &A, "me", 1), 0);
+	assert_int_equal(DA.n_route, 2);
+	/* strict first hop: Request-URI = that route, remote target last */
+	b2b_via v = {.transport = "TCP", .host = "203.0.113.5", .port = 5060, .branch = "z9hG4bKx"};
+	int n = b2b_build_in_dialog(&DA, SIP_M_BYE, &v, NULL, NULL, 0, NULL, out, sizeof(out));
+	assert_true(n > 0);
+	assert_int_equal(sip_parse(out, (size_t)n, &X), 0);
+	assert_true(sip_sv_eq(X.ruri_text, "sip:p1.example.net"));
+	assert_true(sip_sv_eq(sip_hdr_get(&X, SIP_H_ROUTE, 0)->value, "<sip:p2.example.net;lr>"));
+	assert_true(sip_sv_eq(sip_hdr_get(&X, SIP_H_ROUTE, 1)->value, "<sip:a@198.51.100.10;transport=tcp>"));
+	/* Max-Forwards 0 cannot be forwarded: 483 */
+	b2b_bleg_spec bs = {.request_uri = "sip:x@192.0.2.1", .via = v, .local_host = "203.0.113.5", .from_tag = "f",
+			    .to_value = "<sip:x@192.0.2.1>", .call_id = "c", .cseq = 1};
+	assert_int_equal(b2b_build_bleg_invite(&A, &bs, out, sizeof(out), NULL, 0), sbc_err_sip(483));
+	/* an initial request without From tag, or with a To tag, is no dialog */
+	static const char notag[] = "INVITE sip:x@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+				    "From: <sip:a@h>\r\nTo: <sip:x@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
+	assert_int_equal(sip_parse(notag, sizeof(notag) - 1, &X), 0);
+	assert_int_equal(b2b_dialog_uas_init(&DB, &X, "me", 1), sbc_err_sip(400));
+	/* a dialog without a target cannot send */
+	b2b_dialog d;
+	assert_int_equal(b2b_dialog_uac_init(&d, "c", "t", "<sip:a@h>;tag=t", "<sip:b@h>", "", 1), 0);
+	assert_int_equal(b2b_build_in_dialog(&d, SIP_M_BYE, &v, NULL, NULL, 0, NULL, out, sizeof(out)), SBC_E_STATE);
+	/* a UAC dialog ends on a final error before it was confirmed */
+	assert_int_equal(b2b_dialog_uac_init(&d, "c", "t", "<sip:a@h>;tag=t", "<sip:b@h>", "sip:b@h", 1), 0);
+	static const char busy[] = "SIP/2.0 486 Busy\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=t\r\n"
+				   "To: <sip:b@h>;tag=q\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
+	assert_int_equal(sip_parse(busy, sizeof(busy) - 1, &X), 0);
+	assert_int_equal(b2b_dialog_uac_update(&d, &X), 0);
+	assert_int_equal(d.state, B2B_DLG_TERMINATED);
+	assert_int_equal(b2b_dialog_uac_update(&d, &X), SBC_E_STATE);
+	/* too long values are refused, not truncated */
+	char longid[400];
+	memset(longid, 'x', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = 0;
+	assert_int_equal(b2b_dialog_uac_init(&d, longid, "t", "<sip:a@h>;tag=t", "<sip:b@h>", "sip:b@h", 1), -ENOSPC);
+	/* a mirrored reason phrase with control characters falls back */
+	static const char odd[] = "SIP/2.0 480 Gone\tAway\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=t\r\n"
+				  "To: <sip:b@h>;tag=q\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
+	assert_int_equal(sip_parse(odd, sizeof(odd) - 1, &R), 0);
+	b2b_resp_spec rs = {.to_tag = "me", .local_host = "203.0.113.5"};
+	n = b2b_build_mirrored_response(&A, &R, &rs, out, sizeof(out));
+	assert_true(n > 0);
+	assert_non_null(strstr(out, "SIP/2.0 480 Temporarily Unavailable\r\n"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_call_flow_topology_hiding),
+		cmocka_unit_test(test_strict_route_and_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
