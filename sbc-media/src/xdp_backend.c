@@ -508,7 +508,7 @@ int med_xdp_worker_create(med_xdp *x, unsigned queue, med_xdp_worker **out, char
 		why_set(why, whylen, "out of memory");
 		goto Fail;
 	}
-	ret = med_xdp_neigh_create(&w->neigh, 1024, 5000);
+	ret = med_xdp_neigh_create(&w->neigh, 1024, x->cfg.neigh_refresh_ms);
 	if (ret) {
 		why_set(why, whylen, "out of memory");
 		goto Fail;

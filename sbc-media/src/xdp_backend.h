@@ -76,6 +76,7 @@ typedef struct med_xdp_config {
 	bool port_filter;  /* only ports enabled by med_xdp_port_set() go to AF_XDP */
 	unsigned ring_size;  /* per ring (fill, completion, RX, TX); 0: 2048 */
 	unsigned frame_size; /* UMEM frame; 0: 2048 (a power of two, >= 2048) */
+	unsigned neigh_refresh_ms; /* re-read known next hops this often; 0: 5000 */
 } med_xdp_config;
 
 /* Step 1. On failure *out is NULL, nothing stays attached and why says so. */

@@ -170,6 +170,36 @@ def test_detach_on_exit_and_on_kill(topo):
     relay.stop()
 
 
+def test_next_hop_mac_change_is_learned(topo):
+    """The relay takes next-hop MACs from the kernel's neighbour table and
+    re-reads them: B changes its MAC, R's kernel forgets the old entry, and
+    the relay resolves B again (through the kernel) and carries on."""
+    t = topo
+    relay = Relay(t, "--neigh-refresh-ms", "100", sessions=["40000,%s:5000,40002" % t.b4])
+    try:
+        r = receive(t, t.B, "%s:5000" % t.b4, 5)
+        send(t, t.A, "%s:6000" % t.a4, "%s:40000" % t.ra4, 5, 60, "old")
+        assert len(collect(r)) == 5
+        t.run(t.B, "ip", "link", "set", t.vb, "address", "02:00:00:5b:c0:01")
+        t.run(t.R, "ip", "neigh", "flush", "dev", t.rb)
+        # Frames to the old MAC are dropped by B: wait for the relay to learn.
+        deadline = time.monotonic() + 5
+        got = []
+        while time.monotonic() < deadline and not got:
+            r = receive(t, t.B, "%s:5000" % t.b4, 1, timeout=0.3)
+            send(t, t.A, "%s:6000" % t.a4, "%s:40000" % t.ra4, 1, 60, "new")
+            got = collect(r)
+        r = receive(t, t.B, "%s:5000" % t.b4, 20)
+        send(t, t.A, "%s:6000" % t.a4, "%s:40000" % t.ra4, 20, 60, "after")
+        after = collect(r)
+    finally:
+        stats = relay.stop()
+    assert got, stats
+    assert [p for _, p in after] == expected("after", 20, 60)
+    neigh = t.run(t.R, "ip", "neigh", "show", t.b4).stdout
+    assert "02:00:00:5b:c0:01" in neigh
+
+
 def test_generic_mode_relays(topo):
     t = topo
     relay = Relay(t, "--generic", sessions=["40000,%s:5000,40002" % t.b4])

@@ -112,14 +112,15 @@ int main(int argc, char **argv)
 			memcpy(pkt + 8, &ssrc, 4);
 			fill(pkt + 12, (unsigned)i, plen);
 			int len = 12 + plen;
-			if (srtp && srtp_protect(s, pkt, &len) != srtp_err_status_ok)
+			if ((srtp && srtp_protect(s, pkt, &len) != srtp_err_status_ok) ||
+			    sendto(fd, pkt, (size_t)len, 0, &to.sa, sbc_addr_len(&to)) < 0) {
+				perror("srtp_peer: send");
 				return 1;
-			if (sendto(fd, pkt, (size_t)len, 0, &to.sa, sbc_addr_len(&to)) < 0)
-				return 1;
+			}
 			if (i % 16 == 15)
 				usleep(1000); /* paced: a veth in native XDP mode queues 256 */
 		}
-		return 0;
+		goto Done;
 	}
 	if (!strcmp(argv[1], "recv") && argc == 7) {
 		int count = atoi(argv[3]), timeout = atoi(argv[4]);
@@ -159,7 +160,15 @@ int main(int argc, char **argv)
 			}
 		printf("{\"ok\":%d,\"bad\":%d,\"auth_fail\":%d,\"src\":\"%s\",\"first_missing\":%d}\n",
 		       ok, bad, auth, src, first_missing);
-		return 0;
+		fflush(stdout);
+		goto Done;
 	}
 	return 2;
+Done:
+	if (s) {
+		srtp_dealloc(s);
+		srtp_shutdown();
+	}
+	close(fd);
+	return 0;
 }

@@ -4,6 +4,7 @@
  *   xdp_relay --if NAME=ADDR[,ADDR...] [--if ...] --ports MIN-MAX
  *             --session LPORT,DEST,SPORT[,protect|unprotect,SUITE,KEYHEX] ...
  *             [--generic] [--copy] [--queue N] [--port-filter] [--spin]
+ *             [--neigh-refresh-ms N]
  *
  * A packet to local port LPORT (on any media address) is sent from SPORT
  * (the egress interface's media address of DEST's family) to DEST
@@ -173,6 +174,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(o, "--session") && v) {
 			if (parse_session(v, &srtp_ready))
 				return usage();
+			i++;
+		} else if (!strcmp(o, "--neigh-refresh-ms") && v) {
+			cfg.neigh_refresh_ms = (unsigned)atoi(v);
 			i++;
 		} else if (!strcmp(o, "--queue") && v) {
 			queue = (unsigned)atoi(v);
