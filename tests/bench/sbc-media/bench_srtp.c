@@ -46,8 +46,21 @@ typedef struct result {
 	unsigned suite, sessions;
 	double prot_ns, unprot_ns;
 	unsigned long packets;
+	double bytes_per_session; /* RSS growth for outbound + inbound contexts */
 	int ok;
 } result;
+
+static long rss_bytes(void)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	return rss * sysconf(_SC_PAGESIZE);
+}
 
 /* Packets per timed block: whole passes over the sessions, at least 1024,
  * so that the clock reads (~0.3 us each here) do not count. */
@@ -93,6 +106,7 @@ static result run_ours(unsigned suite, unsigned n)
 	unsigned rounds = MIN_PACKETS / batch < 3 ? 3 : MIN_PACKETS / batch;
 	uint64_t tp = 0, tu = 0;
 
+	long rss0 = rss_bytes();
 	if (!out || !in || !sl || !seq)
 		goto Exit;
 	for (unsigned i = 0; i < n; i++) {
@@ -103,6 +117,8 @@ static result run_ours(unsigned suite, unsigned n)
 			goto Exit;
 	}
 	for (unsigned round = 0; round <= rounds; round++) { /* round 0: warm-up */
+		if (round == 1) /* inbound streams were cloned in the warm-up */
+			r.bytes_per_session = (double)(rss_bytes() - rss0) / n;
 		uint64_t t0 = sbc_thread_cpu_ns();
 		for (unsigned j = 0; j < batch; j++) {
 			unsigned i = j % n;
@@ -324,6 +340,9 @@ int main(void)
 			printf("%-24s %9u %11.0f %13.0f   %s\n", med_srtp_suite_name(s), r.sessions,
 			       r.prot_ns, r.unprot_ns, target(s));
 			double m = r.prot_ns > r.unprot_ns ? r.prot_ns : r.unprot_ns;
+			if (r.sessions == 10000)
+				printf("%-24s %9s  memory: %.1f KB per session (outbound + inbound context)\n",
+				       "", "", r.bytes_per_session / 1024);
 			if (k == 0 || m < best)
 				best = m;
 			if (m > worst)
