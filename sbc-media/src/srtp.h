@@ -43,6 +43,13 @@
  *       - inbound SRTCP refuses indices at or below the saved one.
  *     The state is only as fresh as its last store: a packet processed after
  *     it is lost with the process, which the replay floor covers.
+ *     How to use it: keep one med_srtp_state per context in the shared
+ *     segment; zero it for a new call leg (or a new stream); pass it to
+ *     med_srtp_ctx_init() at create and again after a restart. On a re-key
+ *     of a continuing stream keep it (ROC and SRTCP index carry on); zero it
+ *     when the stream starts over. A corrupt or absurd state (SRTCP index
+ *     above 2^24) makes init fail with SBC_E_LIMIT: zero it and start
+ *     afresh (the peer may then drop our SRTCP until its index catches up).
  */
 #ifndef MED_SRTP_H
 #define MED_SRTP_H

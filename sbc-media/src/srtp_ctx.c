@@ -206,9 +206,6 @@ static int map_status(srtp_err_status_t e, bool unprotect)
 	}
 }
 
-/* Stores for the restart state: each field with a release store, and the
- * valid flag cleared around an SSRC change, so that a reader never pairs
- * one SSRC with another's index (x86-64: plain moves, ordered). */
 /* The state a context writes: the caller's, or its own (found through c so
  * that a context may be moved while idle). */
 static inline med_srtp_state *st_of(med_srtp_ctx *c)
@@ -216,6 +213,9 @@ static inline med_srtp_state *st_of(med_srtp_ctx *c)
 	return c->_st ? c->_st : &c->_own;
 }
 
+/* Stores for the restart state: each field with a release store, and the
+ * valid flag cleared around an SSRC change, so that a reader never pairs
+ * one SSRC with another's index (x86-64: plain moves, ordered). */
 #define ST_STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELEASE)
 
 static void track_rtp_new(med_srtp_ctx *c, uint32_t ssrc, uint16_t seq)
