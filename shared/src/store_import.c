@@ -395,6 +395,106 @@ static int arena_put(imp *im, const char *s, size_t len, uint32_t *off)
 	return 0;
 }
 
+/* Fast path for the plain lines export writes: a flat object of known keys
+ * with unescaped string and plain integer values that passes validation.
+ * Returns false for anything else (the caller then uses jansson), so it
+ * accepts nothing jansson + store_route_from_json would refuse. */
+static bool fast_route_line(const char *p, size_t len, store_route *rt)
+{
+	const char *end = p + len;
+	unsigned seen = 0;
+
+	memset(rt, 0, sizeof(*rt));
+	rt->priority = STORE_ROUTE_DEFAULT_PRIORITY;
+	rt->weight = STORE_ROUTE_DEFAULT_WEIGHT;
+#define WS() while (p < end && (*p == ' ' || *p == '\t' || *p == '\r')) p++
+	WS();
+	if (p == end || *p++ != '{')
+		return false;
+	WS();
+	if (p < end && *p == '}')
+		return false; /* empty object: let the slow path name the missing key */
+	for (;;) {
+		const char *k, *v;
+		size_t kl, vl;
+		int col;
+
+		if (p == end || *p++ != '"')
+			return false;
+		for (k = p; p < end && *p >= 'a' && *p <= 'z'; p++)
+			;
+		kl = (size_t)(p - k);
+		if (p == end || *p++ != '"')
+			return false;
+		for (col = 0; col < COL_N; col++)
+			if (kl == strlen(col_names[col]) && memcmp(k, col_names[col], kl) == 0)
+				break;
+		if (col == COL_N || (seen & (1u << col)))
+			return false;
+		seen |= 1u << col;
+		WS();
+		if (p == end || *p++ != ':')
+			return false;
+		WS();
+		if (p == end)
+			return false;
+		if (col == COL_PREFIX || col == COL_TRUNK || col == COL_PREPEND) {
+			char *dst = col == COL_PREFIX ? rt->prefix
+				    : col == COL_TRUNK ? rt->trunk : rt->prepend;
+			size_t cap = col == COL_TRUNK ? sizeof(rt->trunk) : sizeof(rt->prefix);
+
+			if (*p++ != '"')
+				return false;
+			for (v = p; p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20 &&
+				    (unsigned char)*p < 0x80;
+			     p++)
+				;
+			vl = (size_t)(p - v);
+			if (p == end || *p++ != '"' || vl >= cap)
+				return false;
+			memcpy(dst, v, vl);
+			dst[vl] = '\0';
+		} else {
+			unsigned long n = 0;
+
+			for (v = p; p < end && *p >= '0' && *p <= '9'; p++)
+				n = n * 10 + (unsigned long)(*p - '0');
+			vl = (size_t)(p - v);
+			if (vl == 0 || vl > 5 || (vl > 1 && *v == '0') ||
+			    (p < end && (*p == '.' || *p == 'e' || *p == 'E')))
+				return false;
+			if (col == COL_STRIP) {
+				if (n > STORE_PREFIX_MAX)
+					return false;
+				rt->strip = (uint8_t)n;
+			} else {
+				if (n > 65535)
+					return false;
+				if (col == COL_PRIORITY)
+					rt->priority = (uint16_t)n;
+				else
+					rt->weight = (uint16_t)n;
+			}
+		}
+		WS();
+		if (p == end)
+			return false;
+		if (*p == ',') {
+			p++;
+			WS();
+			continue;
+		}
+		if (*p++ != '}')
+			return false;
+		break;
+	}
+	WS();
+#undef WS
+	if (p != end || !(seen & (1u << COL_PREFIX)) || !(seen & (1u << COL_TRUNK)))
+		return false;
+	return store_route_validate(rt, NULL, 0) == 0;
+}
+
 static int parse_jsonl(imp *im, const char *data, size_t len)
 {
 	size_t pos = 0, line = 0, i;
@@ -417,12 +517,15 @@ static int parse_jsonl(imp *im, const char *data, size_t len)
 			;
 		if (i == ll)
 			continue;
-		if (!(o = json_loadb(l, ll, JSON_REJECT_DUPLICATES, &jerr)))
-			return fail(im, line, SBC_E_PARSE, "invalid JSON: %s", jerr.text);
-		ret = store_route_from_json(o, &rt, msg, sizeof(msg));
-		json_decref(o);
-		if (ret)
-			return fail(im, line, ret, "%s", msg);
+		if (!fast_route_line(l, ll, &rt)) {
+			/* anything unusual: jansson and the full checks, for their errors */
+			if (!(o = json_loadb(l, ll, JSON_REJECT_DUPLICATES, &jerr)))
+				return fail(im, line, SBC_E_PARSE, "invalid JSON: %s", jerr.text);
+			ret = store_route_from_json(o, &rt, msg, sizeof(msg));
+			json_decref(o);
+			if (ret)
+				return fail(im, line, ret, "%s", msg);
+		}
 		if ((t = find_trunk(im, rt.trunk, strlen(rt.trunk))) < 0)
 			return fail(im, line, SBC_E_NOT_FOUND, "trunk: '%s' does not exist",
 				    rt.trunk);

@@ -617,6 +617,61 @@ static void test_import_errors_all_or_nothing(void **state)
 	assert_non_null(strstr(err, "already exists"));
 }
 
+/* JSON lines: the fast path and jansson agree on what is accepted. */
+static void test_import_jsonl_variants(void **state)
+{
+	fx *f = *state;
+	static const struct {
+		const char *line;
+		int code;
+		const char *msg;
+	} bad[] = {
+		{"{\"prefix\":\"3\",\"trunk\":\"a\",\"priority\":1.0}", SBC_E_INVAL,
+		 "priority: must be an integer"},
+		{"{\"prefix\":\"4\",\"trunk\":\"a\",\"weight\":007}", SBC_E_PARSE, "invalid JSON"},
+		{"{\"prefix\":\"5\",\"trunk\":\"a\",\"strip\":40}", SBC_E_INVAL, "strip: must be"},
+		{"{\"prefix\":\"6\",\"trunk\":\"a\"} x", SBC_E_PARSE, "invalid JSON"},
+		{"{\"prefix\":\"7\",\"trunk\":\"a\",\"prefix\":\"8\"}", SBC_E_PARSE, "invalid JSON"},
+		{"{\"prefix\":\"9\",\"trunk\":\"a\",\"priority\":-1}", SBC_E_INVAL, "priority"},
+		{"{\"prefix\":\"10\",\"trunk\":\"a\",\"priority\":true}", SBC_E_INVAL,
+		 "priority: must be an integer"},
+		{"{\"prefix\":\"11\",\"trunk\":\"a\",\"weight\":65536}", SBC_E_INVAL, "weight"},
+		{"{\"prefix\":\"1a\",\"trunk\":\"a\"}", SBC_E_INVAL, "prefix"},
+		{"{\"prefix\":\"12\"}", SBC_E_INVAL, "trunk: missing"},
+		{"{}", SBC_E_INVAL, "prefix: missing"},
+		{"[1]", SBC_E_INVAL, "route: must be a JSON object"},
+		{"{\"prefix\":\"13\",\"trunk\":\"a\",\"Prefix\":\"1\"}", SBC_E_INVAL,
+		 "Prefix: unknown key"},
+	};
+	store_route out[2];
+	char err[256], text[256];
+	size_t i, line;
+
+	assert_int_equal(imp(f, STORE_FMT_JSONL,
+			     "{\"prefix\":\"1\",\"trunk\":\"a\",\"priority\":5,\"strip\":0}\n"
+			     " { \"trunk\" : \"b\" , \"prefix\" : \"\\u0032\", \"weight\": 0 }\r\n"
+			     "{\"prefix\":\"+3\",\"trunk\":\"c\",\"prepend\":\"00\",\"strip\":2}",
+			     0, &line, err),
+			 3);
+	assert_int_equal(store_route_lookup(f->r, "10", out, 2), 1);
+	assert_int_equal(out[0].priority, 5);
+	assert_int_equal(out[0].weight, STORE_ROUTE_DEFAULT_WEIGHT);
+	assert_int_equal(store_route_lookup(f->r, "20", out, 2), 1);
+	assert_string_equal(out[0].trunk, "b");
+	assert_int_equal(out[0].weight, 0);
+	assert_int_equal(store_route_lookup(f->r, "+30", out, 2), 1);
+	assert_string_equal(out[0].prepend, "00");
+	assert_int_equal(out[0].strip, 2);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "{\"prefix\":\"77\",\"trunk\":\"a\"}\n%s\n", bad[i].line);
+		err[0] = '\0';
+		assert_int_equal(imp(f, STORE_FMT_JSONL, text, 0, &line, err), bad[i].code);
+		if (!strstr(err, bad[i].msg) || line != 2)
+			fail_msg("case %zu: line %zu err '%s' lacks '%s'", i, line, err, bad[i].msg);
+	}
+	assert_int_equal(store_route_lookup(f->r, "77", out, 2), 0);
+}
+
 static void test_import_merge_replace(void **state)
 {
 	fx *f = *state;
@@ -863,6 +918,7 @@ int main(void)
 		cmocka_unit_test(test_json_route),
 		cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_errors_all_or_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_jsonl_variants, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_merge_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdonly_reader_sees_commits, setup, teardown),
