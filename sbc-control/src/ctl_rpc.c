@@ -56,8 +56,8 @@ struct ctl_rpc {
 typedef struct rpc_write {
 	uv_write_t w;
 	rpc_client *client;
-	size_t len;
-	char data[];
+	size_t len;  /* bytes on the wire, newline included */
+	char *text;  /* json_dumps() output */
 } rpc_write;
 
 static uint64_t now_ms(void)
@@ -154,6 +154,7 @@ static void write_cb(uv_write_t *w, int status)
 	rpc_write *rw = (rpc_write *)w;
 	rpc_client *c = rw->client;
 	c->queued -= rw->len;
+	free(rw->text);
 	free(rw);
 	if (status < 0 && status != UV_ECANCELED)
 		client_close(c);
@@ -175,23 +176,23 @@ static void client_send(rpc_client *c, json_t *reply)
 		client_close(c);
 		return;
 	}
-	size_t n = json_dumpb(reply, NULL, 0, JSON_COMPACT);
-	rpc_write *rw = malloc(sizeof(*rw) + n + 1);
-	if (!rw) {
-		client_close(c);
-		return;
-	}
-	if (json_dumpb(reply, rw->data, n, JSON_COMPACT) != n) {
+	static char newline[] = "\n";
+	rpc_write *rw = malloc(sizeof(*rw));
+	char *text = json_dumps(reply, JSON_COMPACT | JSON_REAL_PRECISION(9));
+	if (!rw || !text) {
 		free(rw);
+		free(text);
 		client_close(c);
 		return;
 	}
-	rw->data[n] = '\n';
+	size_t n = strlen(text);
+	rw->text = text;
 	rw->len = n + 1;
 	rw->client = c;
-	uv_buf_t b = uv_buf_init(rw->data, (unsigned)rw->len);
-	int ret = uv_write(&rw->w, (uv_stream_t *)&c->pipe, &b, 1, write_cb);
+	uv_buf_t b[2] = {uv_buf_init(text, (unsigned)n), uv_buf_init(newline, 1)};
+	int ret = uv_write(&rw->w, (uv_stream_t *)&c->pipe, b, 2, write_cb);
 	if (ret < 0) {
+		free(rw->text);
 		free(rw);
 		client_close(c);
 		return;
