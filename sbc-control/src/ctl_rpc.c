@@ -525,6 +525,12 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	rpc_client *c = s->data;
 	size_t max = c->rpc->ctx->cfg.control.max_request_bytes;
 
+	if (nread == UV_ENOBUFS) {
+		/* alloc_cb had no room left below the limit: the line is too long. */
+		if (!c->discard)
+			refuse_oversized(c);
+		return;
+	}
 	if (nread < 0) {
 		/* EOF: answer what is pending, then close when the writes are done. */
 		if (nread == UV_EOF && c->queued > 0) {
@@ -535,11 +541,8 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		}
 		return;
 	}
-	if (nread == 0) {
-		if (!buf->base)
-			refuse_oversized(c); /* no room left: the line is too long */
-		return;
-	}
+	if (nread == 0)
+		return; /* EAGAIN */
 	if (c->discard)
 		return;
 	c->len += (size_t)nread;
