@@ -14,11 +14,16 @@
  * Every 64th SRTP packet per stream is decrypted at the receiver as a check.
  * Then an overload phase: 2x the last passing rate for 2 s, back to half,
  * and every stream must be heard again.
+ * Then the same load through Debian's rtpengine in userspace mode (no
+ * kernel table), set up over its ng protocol (offer/answer with SDES), and
+ * the CPU-per-packet ratios side by side.
  *
  * Env: SBC_BUILD (build dir with sbc-media), BENCH_STREAMS="500 2000",
- * BENCH_SECONDS=2, BENCH_MODES="rtp srtp-rtp rtp-srtp".
+ * BENCH_SECONDS=2, BENCH_MODES="rtp srtp-rtp rtp-srtp", BENCH_RTPENGINE=0
+ * to skip rtpengine.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <dirent.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -34,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sbc/base64.h"
 #include "sbc/clock.h"
 #include "sbc/err.h"
 #include "sbc/media-region.h"
@@ -51,7 +57,7 @@ static const char *mode_names[] = {"RTP->RTP", "SRTP->RTP", "RTP->SRTP"};
 static shm_seg *seg;
 static shm_ring_prod ring_out;
 static shm_ring_cons ring_in;
-static pid_t relay_pid;
+static pid_t relay_pid, measure_pid;
 static uint16_t port_base;
 static int tx_fd, rx_fd;
 static sbc_addr rx_addr, dst[MAXN];
@@ -59,15 +65,22 @@ static uint64_t (*sent_at)[SEQW]; /* [stream][seq % SEQW] */
 static med_xc *gen_ctx[MAXN], *chk_ctx[MAXN];
 static med_xc_state gen_st[MAXN], chk_st[MAXN];
 static uint8_t key_a[30], key_b[30];
+static uint8_t (*chk_key)[30]; /* per stream: key of the relay's outbound SRTP */
 
 static _Atomic int gen_run, rx_run;
 static _Atomic unsigned gen_streams;
 static _Atomic uint64_t gen_pps_x1000; /* per stream packets/s * 1000 */
 static _Atomic uint64_t tx_count, rx_count, rx_bad, rx_checked;
+/* Loss is judged on the packets SENT inside the window [win_lo, win_hi):
+ * sent in it, and received whenever (up to 200 ms later). */
+static _Atomic uint64_t win_lo = UINT64_MAX, win_hi = UINT64_MAX, tx_win, rx_win;
 static _Atomic uint64_t hist[HIST + 1];
 static _Atomic uint64_t last_rx_ns[MAXN]; /* send time of the newest packet heard */
 
 static enum mode cur_mode;
+/* SSRC = gen << 16 | stream + 1: packets of an earlier run still in flight
+ * are recognised and ignored. */
+static _Atomic unsigned cur_gen;
 
 static void pin(int cpu)
 {
@@ -194,6 +207,180 @@ static int delete_sessions(unsigned n, enum mode m)
 	return 0;
 }
 
+/* ---- rtpengine (Debian's rtpengine-daemon, userspace only) over ng ---- */
+
+static pid_t rtpe_pid;
+static int ng_fd;
+static sbc_addr ng_addr;
+static uint16_t rtpe_port_min = 40000, rtpe_port_max = 59999;
+
+/* bencode string */
+static size_t bstr(char *o, size_t cap, const char *k)
+{
+	int n = snprintf(o, cap, "%zu:%s", strlen(k), k);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+/* Sends one ng command (a dict of string pairs) and returns the reply's
+ * "sdp" value in sdp_out, or -1. */
+static int ng_call(const char *const *kv, char *sdp_out, size_t sdp_cap)
+{
+	static unsigned cookie;
+	char msg[8192], rep[16384];
+	size_t n = (size_t)snprintf(msg, sizeof(msg), "c%u d", ++cookie);
+	for (unsigned i = 0; kv[i]; i += 2) {
+		n += bstr(msg + n, sizeof(msg) - n, kv[i]);
+		n += bstr(msg + n, sizeof(msg) - n, kv[i + 1]);
+	}
+	msg[n++] = 'e';
+	if (sendto(ng_fd, msg, n, 0, &ng_addr.sa, sizeof(ng_addr.in4)) != (ssize_t)n)
+		return -1;
+	for (;;) {
+		ssize_t r = recv(ng_fd, rep, sizeof(rep) - 1, 0);
+		if (r <= 0)
+			return -1;
+		rep[r] = 0;
+		char want[32];
+		snprintf(want, sizeof(want), "c%u ", cookie);
+		if (strncmp(rep, want, strlen(want)) != 0)
+			continue; /* a late reply to an earlier command */
+		char *p = strstr(rep, "3:sdp");
+		if (!p || !strstr(rep, "6:result2:ok"))
+			return -1;
+		p += 5;
+		size_t len = strtoul(p, &p, 10);
+		if (*p != ':' || len + 1 > sdp_cap)
+			return -1;
+		memcpy(sdp_out, p + 1, len);
+		sdp_out[len] = 0;
+		return 0;
+	}
+}
+
+static int sdp_port(const char *sdp)
+{
+	const char *m = strstr(sdp, "m=audio ");
+	return m ? atoi(m + 8) : -1;
+}
+
+/* The key and tag of the AES_CM_128_HMAC_SHA1_80 line of an SDP. */
+static int sdp_key(const char *sdp, uint8_t key[30], int *tag)
+{
+	const char *c = strstr(sdp, "AES_CM_128_HMAC_SHA1_80 inline:");
+	if (!c)
+		return -1;
+	const char *line = c;
+	while (line > sdp && line[-1] != '\n')
+		line--;
+	if (strncmp(line, "a=crypto:", 9) != 0)
+		return -1;
+	*tag = atoi(line + 9);
+	c += strlen("AES_CM_128_HMAC_SHA1_80 inline:");
+	size_t len = strcspn(c, "|\r\n");
+	return sbc_base64_decode(c, len, key, 30) == 30 ? 0 : -1;
+}
+
+static void make_sdp(char *out, size_t cap, uint16_t port, bool srtp, const uint8_t *key, int tag)
+{
+	char b64[SBC_BASE64_ENCODED_LEN(30)] = "";
+	if (srtp)
+		sbc_base64_encode(key, 30, b64, sizeof(b64));
+	snprintf(out, cap,
+		 "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+		 "m=audio %u RTP/%s 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n",
+		 port, srtp ? "SAVP" : "AVP");
+	if (srtp) {
+		size_t n = strlen(out);
+		snprintf(out + n, cap - n, "a=crypto:%d AES_CM_128_HMAC_SHA1_80 inline:%s\r\n", tag, b64);
+	}
+}
+
+static int rtpe_start(void)
+{
+	char ngport[32], pmin[16], pmax[16];
+	ng_fd = socket(AF_INET, SOCK_DGRAM, 0);
+	sbc_addr_parse("127.0.0.1:0", -1, &ng_addr);
+	/* a free UDP port for the ng listener */
+	int t = socket(AF_INET, SOCK_DGRAM, 0);
+	bind(t, &ng_addr.sa, sizeof(ng_addr.in4));
+	socklen_t al = sizeof(ng_addr);
+	getsockname(t, &ng_addr.sa, &al);
+	close(t);
+	snprintf(ngport, sizeof(ngport), "127.0.0.1:%u", sbc_addr_port(&ng_addr));
+	snprintf(pmin, sizeof(pmin), "%u", rtpe_port_min);
+	snprintf(pmax, sizeof(pmax), "%u", rtpe_port_max);
+	struct timeval tv = {.tv_sec = 2};
+	setsockopt(ng_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	rtpe_pid = fork();
+	if (rtpe_pid == 0) {
+		pin(0);
+		int nul = open("/dev/null", O_WRONLY);
+		dup2(nul, 1);
+		dup2(nul, 2);
+		execl("/usr/bin/rtpengine", "rtpengine", "--foreground", "--log-stderr", "--table=-1",
+		      "--interface=127.0.0.1", "--listen-ng", ngport, "--port-min", pmin, "--port-max", pmax,
+		      "--num-threads=1", "--log-level=3", "--timeout=600", "--delete-delay=0",
+		      "--pidfile=/dev/null", (char *)NULL);
+		_exit(127);
+	}
+	/* ready when it answers a ping */
+	for (int i = 0; i < 50; i++) {
+		char buf[256];
+		static const char ping[] = "p0 d7:command4:pinge";
+		usleep(100000);
+		sendto(ng_fd, ping, sizeof(ping) - 1, 0, &ng_addr.sa, sizeof(ng_addr.in4));
+		struct timeval sh = {.tv_usec = 200000};
+		setsockopt(ng_fd, SOL_SOCKET, SO_RCVTIMEO, &sh, sizeof(sh));
+		ssize_t r = recv(ng_fd, buf, sizeof(buf) - 1, 0);
+		setsockopt(ng_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (r > 0 && memmem(buf, (size_t)r, "pong", 4))
+			return 0;
+	}
+	return -1;
+}
+
+static unsigned rtpe_gen;
+
+static int rtpe_create(unsigned n, enum mode m)
+{
+	unsigned gen = ++rtpe_gen;
+	for (unsigned k = 0; k < n; k++) {
+		char callid[64], sdp[2048], rsdp[8192];
+		snprintf(callid, sizeof(callid), "bench-%u-%u", gen, k);
+		/* caller = our generator (leg 0), callee = our receiver (leg 1) */
+		int tag = 1;
+		make_sdp(sdp, sizeof(sdp), 9, m == M_SRTP_RTP, key_a, 1);
+		const char *offer[] = {"command", "offer", "call-id", callid, "from-tag", "caller", "sdp", sdp,
+				       "transport-protocol", m == M_RTP_SRTP ? "RTP/SAVP" : "RTP/AVP", NULL};
+		if (ng_call(offer, rsdp, sizeof(rsdp)))
+			return -1;
+		if (m == M_RTP_SRTP && sdp_key(rsdp, chk_key[k], &tag))
+			return -1;
+		make_sdp(sdp, sizeof(sdp), sbc_addr_port(&rx_addr), m == M_RTP_SRTP, key_b, tag);
+		const char *answer[] = {"command", "answer", "call-id", callid, "from-tag", "caller",
+					"to-tag", "callee", "sdp", sdp, NULL};
+		if (ng_call(answer, rsdp, sizeof(rsdp)))
+			return -1;
+		int port = sdp_port(rsdp);
+		if (port <= 0)
+			return -1;
+		dst[k] = rx_addr;
+		sbc_addr_set_port(&dst[k], (uint16_t)port);
+	}
+	return 0;
+}
+
+static void rtpe_delete(unsigned n)
+{
+	unsigned gen = rtpe_gen;
+	for (unsigned k = 0; k < n; k++) {
+		char callid[64], rsdp[256];
+		snprintf(callid, sizeof(callid), "bench-%u-%u", gen, k);
+		const char *del[] = {"command", "delete", "call-id", callid, NULL};
+		ng_call(del, rsdp, sizeof(rsdp)); /* no sdp in the reply: ignore the result */
+	}
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)(v >> 24);
@@ -232,7 +419,7 @@ static void *gen_main(void *arg)
 			p[2] = (uint8_t)(q >> 8);
 			p[3] = (uint8_t)q;
 			put32(p + 4, (uint32_t)q * 160);
-			put32(p + 8, s + 1);
+			put32(p + 8, (atomic_load_explicit(&cur_gen, memory_order_relaxed) << 16) | (s + 1));
 			memset(p + 12, 0xd5, 160);
 			int len = 172;
 			if (cur_mode == M_SRTP_RTP && med_xc_rtp(gen_ctx[s], p, &len, 512) != 0)
@@ -240,7 +427,11 @@ static void *gen_main(void *arg)
 			iov[k] = (struct iovec){p, (size_t)len};
 			mm[k].msg_hdr = (struct msghdr){.msg_name = &dst[s], .msg_namelen = sizeof(dst[s].in4),
 							.msg_iov = &iov[k], .msg_iovlen = 1};
-			atomic_store_explicit(&sent_at[s][q % SEQW], sbc_mono_ns(), memory_order_relaxed);
+			uint64_t now_tx = sbc_mono_ns();
+			atomic_store_explicit(&sent_at[s][q % SEQW], now_tx, memory_order_relaxed);
+			if (now_tx >= atomic_load_explicit(&win_lo, memory_order_relaxed) &&
+			    now_tx < atomic_load_explicit(&win_hi, memory_order_relaxed))
+				atomic_fetch_add_explicit(&tx_win, 1, memory_order_relaxed);
 			if (++k == B) {
 				int r = sendmmsg(tx_fd, mm, k, 0);
 				atomic_fetch_add(&tx_count, r > 0 ? (unsigned)r : 0);
@@ -287,13 +478,18 @@ static void *rx_main(void *arg)
 			}
 			uint32_t ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
 			uint16_t q = (uint16_t)(p[2] << 8 | p[3]);
-			if (ssrc < 1 || ssrc > MAXN) {
+			if ((ssrc >> 16) != atomic_load_explicit(&cur_gen, memory_order_relaxed))
+				continue; /* a straggler of an earlier run */
+			if ((ssrc & 0xffff) < 1 || (ssrc & 0xffff) > MAXN) {
 				atomic_fetch_add(&rx_bad, 1);
 				continue;
 			}
-			unsigned s = ssrc - 1;
+			unsigned s = (ssrc & 0xffff) - 1;
 			uint64_t t0 = atomic_load_explicit(&sent_at[s][q % SEQW], memory_order_relaxed);
 			uint64_t us10 = now > t0 ? (now - t0) / 10000 : 0;
+			if (t0 >= atomic_load_explicit(&win_lo, memory_order_relaxed) &&
+			    t0 < atomic_load_explicit(&win_hi, memory_order_relaxed))
+				atomic_fetch_add_explicit(&rx_win, 1, memory_order_relaxed);
 			atomic_fetch_add_explicit(&hist[us10 < HIST ? us10 : HIST], 1, memory_order_relaxed);
 			if (t0 > atomic_load_explicit(&last_rx_ns[s], memory_order_relaxed))
 				atomic_store_explicit(&last_rx_ns[s], t0, memory_order_relaxed);
@@ -337,20 +533,29 @@ static result run_step(unsigned n, double seconds, uint64_t pps_x1000)
 	usleep(700000); /* warm up at this load */
 	for (unsigned i = 0; i <= HIST; i++)
 		atomic_store(&hist[i], 0);
-	uint64_t tx0 = atomic_load(&tx_count), rx0 = atomic_load(&rx_count);
-	uint64_t c0 = task_cpu_ns(relay_pid), b0, t0, b1, t1;
+	uint64_t rx0 = atomic_load(&rx_count);
+	uint64_t c0 = task_cpu_ns(measure_pid), b0, t0, b1, t1;
 	machine_cpu(&b0, &t0);
 	uint64_t w0 = sbc_mono_ns();
+	atomic_store(&tx_win, 0);
+	atomic_store(&rx_win, 0);
+	atomic_store(&win_hi, UINT64_MAX);
+	atomic_store(&win_lo, w0);
 	usleep((useconds_t)(seconds * 1e6));
-	uint64_t tx1 = atomic_load(&tx_count), rx1 = atomic_load(&rx_count);
-	uint64_t c1 = task_cpu_ns(relay_pid);
+	uint64_t w1 = sbc_mono_ns();
+	atomic_store(&win_hi, w1);
+	uint64_t rx1 = atomic_load(&rx_count);
+	uint64_t c1 = task_cpu_ns(measure_pid);
 	machine_cpu(&b1, &t1);
-	double wall = (double)(sbc_mono_ns() - w0) / 1e9;
+	double wall = (double)(w1 - w0) / 1e9;
+	usleep(200000); /* stragglers of the window */
+	uint64_t txw = atomic_load(&tx_win), rxw = atomic_load(&rx_win);
+	atomic_store(&win_lo, UINT64_MAX);
 	long hz = sysconf(_SC_CLK_TCK);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	double relayed = (double)(rx1 - rx0);
 	r.pps = relayed / wall;
-	r.loss = tx1 > tx0 ? 1.0 - relayed / (double)(tx1 - tx0) : 1.0;
+	r.loss = txw ? 1.0 - (double)rxw / (double)txw : 1.0;
 	if (r.loss < 0)
 		r.loss = 0;
 	r.relay_us = relayed > 0 ? (double)(c1 - c0) / 1e3 / relayed : 0;
@@ -375,13 +580,102 @@ static int setup_crypto(unsigned n, enum mode m)
 		sbc_srtp_params pa = {.suite = SBC_SRTP_AES_CM_128_HMAC_SHA1_80, .key_len = 30};
 		sbc_srtp_params pb = pa;
 		memcpy(pa.key, key_a, 30);
-		memcpy(pb.key, key_b, 30);
+		memcpy(pb.key, chk_key[k], 30);
 		if (m == M_SRTP_RTP && med_xc_create(&gen_ctx[k], &pa, true, &gen_st[k]))
 			return -1;
 		if (m == M_RTP_SRTP && med_xc_create(&chk_ctx[k], &pb, false, &chk_st[k]))
 			return -1;
 	}
 	return 0;
+}
+
+/* Runs every wanted mode against one relay (0: sbc-media, 1: rtpengine).
+ * us_out[mode][step]: CPU us per relayed packet, 0 where loss > 0.1%. */
+static int run_target(int target, const bool *want, const unsigned *steps, unsigned nsteps, unsigned maxn,
+		      double seconds, double us_out[3][16])
+{
+	const char *tname = target ? "rtpengine" : "sbc-media";
+	int rc = 0;
+	measure_pid = target ? rtpe_pid : relay_pid;
+	printf("%-10s %6s %10s %8s %10s %10s %8s %8s   [%s]\n", "mode", "N", "relayed/s", "loss%", "relay us",
+	       "machine us", "p50 us", "p99 us", tname);
+	for (int m = M_RTP; m <= M_RTP_SRTP; m++) {
+		if (!want[m])
+			continue;
+		cur_mode = (enum mode)m;
+		atomic_fetch_add(&cur_gen, 1);
+		for (unsigned k = 0; k < maxn; k++)
+			memcpy(chk_key[k], key_b, 30);
+		if ((target ? rtpe_create(maxn, (enum mode)m) : create_sessions(maxn, (enum mode)m)) ||
+		    setup_crypto(maxn, (enum mode)m)) {
+			printf("%s: could not set up %u streams for %s\n", tname, maxn, mode_names[m]);
+			rc = 1;
+			break;
+		}
+		memset(sent_at, 0, MAXN * sizeof(*sent_at));
+		for (unsigned k = 0; k < MAXN; k++)
+			atomic_store(&last_rx_ns[k], 0);
+		atomic_store(&gen_streams, 0);
+		atomic_store(&gen_run, 1);
+		atomic_store(&rx_run, 1);
+		pthread_t gt, rt2;
+		pthread_create(&gt, NULL, gen_main, NULL);
+		pthread_create(&rt2, NULL, rx_main, NULL);
+		result last_ok = {0};
+		unsigned last_ok_n = 0;
+		for (unsigned i = 0; i < nsteps; i++) {
+			result r = run_step(steps[i], seconds, 50000);
+			printf("%-10s %6u %10.0f %8.3f %10.2f %10.2f %8" PRIu64 " %8" PRIu64 "%s\n", mode_names[m], steps[i],
+			       r.pps, r.loss * 100, r.relay_us, r.machine_us, r.p50, r.p99,
+			       r.loss > 0.001 ? "  (loss above 0.1%)" : "");
+			fflush(stdout);
+			us_out[m][i] = r.loss <= 0.001 ? r.relay_us : 0;
+			if (r.loss <= 0.001) {
+				last_ok = r;
+				last_ok_n = steps[i];
+			}
+		}
+		printf("%-10s best below 0.1%% loss: %.0f packets/s (N=%u), %.2f us/pkt = %.0f packets per CPU-second\n",
+		       mode_names[m], last_ok.pps, last_ok_n, last_ok.relay_us,
+		       last_ok.relay_us > 0 ? 1e6 / last_ok.relay_us : 0);
+
+		if (target == 0 && m == M_SRTP_RTP && last_ok_n) {
+			/* Overload: offer twice the rate, then half; every stream must recover. */
+			unsigned n = last_ok_n;
+			result o = run_step(n, 1.5, 100000);
+			uint64_t mark = sbc_mono_ns();
+			result back = run_step(n, 1.0, 25000);
+			unsigned alive = 0;
+			/* a stream is back when a packet SENT after the overload arrived */
+			for (unsigned k = 0; k < n; k++)
+				if (atomic_load(&last_rx_ns[k]) > mark)
+					alive++;
+			printf("overload   offered 2x (%u streams at 100 pps): relayed %.0f/s, loss %.1f%%; then 25 pps: loss %.3f%%, "
+			       "streams heard again %u/%u%s\n",
+			       n, o.pps, o.loss * 100, back.loss * 100, alive, n, alive == n ? "" : "  (STREAMS LEFT DEAD)");
+			if (alive != n)
+				rc = 1;
+		}
+		atomic_store(&gen_run, 0);
+		pthread_join(gt, NULL);
+		usleep(200000);
+		atomic_store(&rx_run, 0);
+		pthread_join(rt2, NULL);
+		if (cur_mode == M_RTP_SRTP)
+			printf("%-10s receiver check: %" PRIu64 " sampled SRTP packets decrypted, %" PRIu64 " bad\n",
+			       mode_names[m], atomic_load(&rx_checked), atomic_load(&rx_bad));
+		else if (atomic_load(&rx_bad))
+			printf("%-10s %" PRIu64 " packets arrived damaged\n", mode_names[m], atomic_load(&rx_bad));
+		if (atomic_load(&rx_bad))
+			rc = 1;
+		atomic_store(&rx_bad, 0);
+		atomic_store(&rx_checked, 0);
+		if (target)
+			rtpe_delete(maxn);
+		else
+			delete_sessions(maxn, (enum mode)m);
+	}
+	return rc;
 }
 
 int main(void)
@@ -418,6 +712,9 @@ int main(void)
 		key_b[i] = (uint8_t)(i * 5 + 2);
 	}
 	sent_at = calloc(MAXN, sizeof(*sent_at));
+	chk_key = calloc(MAXN, sizeof(*chk_key));
+	for (unsigned k = 0; k < MAXN; k++)
+		memcpy(chk_key[k], key_b, 30);
 
 	/* Ports: a range the kernel's ephemeral allocator does not use. */
 	port_base = 20000;
@@ -465,85 +762,60 @@ int main(void)
 	printf("reference: kernel UDP floor ~4.1-4.4 us CPU per relayed packet (receive + send);\n"
 	       "target: relay CPU <= 1.1 x floor + crypto (~0.2 us) => <= ~5.0 us/pkt (SRTP), <= ~4.8 us (RTP)\n"
 	       "rtpengine userspace: ~7.4 us per SRTP->RTP packet; target >= 1.5x its packets per CPU-second\n\n");
-	printf("%-10s %6s %10s %8s %10s %10s %8s %8s\n", "mode", "N", "relayed/s", "loss%", "relay us", "machine us",
-	       "p50 us", "p99 us");
 
 	int rc = 0;
-	for (int m = M_RTP; m <= M_RTP_SRTP; m++) {
-		if (modes_env) {
-			static const char *tok[] = {"rtp", "srtp-rtp", "rtp-srtp"};
+	bool want[3] = {true, true, true};
+	if (modes_env) {
+		static const char *tok[] = {"rtp", "srtp-rtp", "rtp-srtp"};
+		for (int m = 0; m < 3; m++) {
 			char mb[128], *t;
-			bool want = false;
+			want[m] = false;
 			snprintf(mb, sizeof(mb), "%s", modes_env);
 			for (t = strtok(mb, " ,"); t; t = strtok(NULL, " ,"))
-				want |= strcmp(t, tok[m]) == 0;
-			if (!want)
-				continue;
+				want[m] |= strcmp(t, tok[m]) == 0;
 		}
-		cur_mode = (enum mode)m;
-		if (create_sessions(maxn, (enum mode)m) || setup_crypto(maxn, (enum mode)m)) {
-			rc = 1;
-			break;
-		}
-		memset(sent_at, 0, MAXN * sizeof(*sent_at));
-		atomic_store(&gen_streams, 0);
-		atomic_store(&gen_run, 1);
-		atomic_store(&rx_run, 1);
-		pthread_t gt, rt2;
-		pthread_create(&gt, NULL, gen_main, NULL);
-		pthread_create(&rt2, NULL, rx_main, NULL);
-		result last_ok = {0};
-		unsigned last_ok_n = 0;
-		for (unsigned i = 0; i < nsteps; i++) {
-			result r = run_step(steps[i], seconds, 50000);
-			printf("%-10s %6u %10.0f %8.3f %10.2f %10.2f %8" PRIu64 " %8" PRIu64 "%s\n", mode_names[m], steps[i],
-			       r.pps, r.loss * 100, r.relay_us, r.machine_us, r.p50, r.p99,
-			       r.loss > 0.001 ? "  (loss above 0.1%)" : "");
-			fflush(stdout);
-			if (r.loss <= 0.001) {
-				last_ok = r;
-				last_ok_n = steps[i];
-			}
-		}
-		printf("%-10s best below 0.1%% loss: %.0f packets/s (N=%u), relay %.2f us/pkt = %.0f packets per CPU-second\n",
-		       mode_names[m], last_ok.pps, last_ok_n, last_ok.relay_us,
-		       last_ok.relay_us > 0 ? 1e6 / last_ok.relay_us : 0);
-
-		if (m == M_SRTP_RTP && last_ok_n) {
-			/* Overload: offer twice the rate, then half; every stream must recover. */
-			unsigned n = last_ok_n;
-			result o = run_step(n, 1.5, 100000);
-			uint64_t mark = sbc_mono_ns();
-			result back = run_step(n, 1.0, 25000);
-			unsigned alive = 0;
-			/* a stream is back when a packet SENT after the overload arrived */
-			for (unsigned k = 0; k < n; k++)
-				if (atomic_load(&last_rx_ns[k]) > mark)
-					alive++;
-			printf("overload   offered 2x (%u streams at 100 pps): relayed %.0f/s, loss %.1f%%; then 25 pps: loss %.3f%%, "
-			       "streams heard again %u/%u%s\n",
-			       n, o.pps, o.loss * 100, back.loss * 100, alive, n, alive == n ? "" : "  (STREAMS LEFT DEAD)");
-			if (alive != n)
-				rc = 1;
-		}
-		atomic_store(&gen_run, 0);
-		pthread_join(gt, NULL);
-		usleep(200000);
-		atomic_store(&rx_run, 0);
-		pthread_join(rt2, NULL);
-		if (cur_mode == M_RTP_SRTP)
-			printf("%-10s receiver check: %" PRIu64 " sampled SRTP packets decrypted, %" PRIu64 " bad\n",
-			       mode_names[m], atomic_load(&rx_checked), atomic_load(&rx_bad));
-		else if (atomic_load(&rx_bad))
-			printf("%-10s %" PRIu64 " packets arrived damaged\n", mode_names[m], atomic_load(&rx_bad));
-		if (atomic_load(&rx_bad))
-			rc = 1;
-		atomic_store(&rx_bad, 0);
-		delete_sessions(maxn, (enum mode)m);
 	}
+	static double us[2][3][16];
+	rc |= run_target(0, want, steps, nsteps, maxn, seconds, us[0]);
 	kill(relay_pid, SIGTERM);
 	int st;
 	waitpid(relay_pid, &st, 0);
+
+	const char *re = getenv("BENCH_RTPENGINE");
+	bool have_rtpe = access("/usr/bin/rtpengine", X_OK) == 0;
+	if (re && strcmp(re, "0") == 0) {
+		printf("\nrtpengine: skipped (BENCH_RTPENGINE=0)\n");
+	} else if (!have_rtpe) {
+		printf("\nrtpengine: /usr/bin/rtpengine not installed (make bench-deps installs rtpengine-daemon): no comparison\n");
+	} else if (rtpe_start() != 0) {
+		printf("\nrtpengine: did not answer on its ng port: no comparison\n");
+		if (rtpe_pid > 0) {
+			kill(rtpe_pid, SIGKILL);
+			waitpid(rtpe_pid, &st, 0);
+		}
+	} else {
+		printf("\nrtpengine %s in userspace (--table=-1, 1 worker thread, pinned to cpu 0), same load, driven over ng:\n",
+		       "10.5 (Debian)");
+		rc |= run_target(1, want, steps, nsteps, maxn, seconds, us[1]);
+		kill(rtpe_pid, SIGTERM);
+		waitpid(rtpe_pid, &st, 0);
+		printf("\nratio rtpengine CPU / sbc-media CPU per relayed packet (= sbc-media packets per CPU-second / rtpengine's; target >= 1.5 for SRTP<->RTP at 2000+ streams):\n");
+		printf("%-10s", "mode");
+		for (unsigned i = 0; i < nsteps; i++)
+			printf(" %8s%-5u", "N=", steps[i]);
+		printf("\n");
+		for (int m = 0; m < 3; m++) {
+			if (!want[m])
+				continue;
+			printf("%-10s", mode_names[m]);
+			for (unsigned i = 0; i < nsteps; i++)
+				if (us[0][m][i] > 0 && us[1][m][i] > 0)
+					printf(" %12.2fx", us[1][m][i] / us[0][m][i]);
+				else
+					printf(" %13s", "-");
+			printf("\n");
+		}
+	}
 	shm_seg_detach(seg);
 	shm_seg_unlink(name);
 	unlink(rt);
