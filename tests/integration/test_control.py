@@ -136,6 +136,15 @@ def ctl(procs, tmp_path, build_dir):
     return Ctl(procs, tmp_path).start()
 
 
+def alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "zombie" not in f.read().lower()
+    except OSError:
+        return False
+
+
 def err_of(r):
     assert "error" in r, r
     return r["error"]["code"], r["error"]["message"]
@@ -512,7 +521,7 @@ def test_sigterm_stops_children_and_cleans_up(ctl):
     ctl.p.send_signal(signal.SIGTERM)
     assert ctl.p.wait(10) == 0
     for pid in pids:
-        assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()
+        assert not alive(pid)
     assert not os.path.exists(shm)
     assert not os.path.exists(ctl.sock)
     log = ctl.procs.log(ctl.p)
@@ -532,6 +541,8 @@ def test_kill9_during_large_import_is_all_or_nothing(procs, tmp_path, build_dir)
         f.write("prefix,trunk,priority,weight,strip,prepend\n")
         for i in range(n):
             f.write(f"+9{i:07d},demo-out,1,1,0,\n")
+    wait_for(lambda: all(ch["state"] == "running" for ch in c.status()["children"]), what="running")
+    old_children = [ch["pid"] for ch in c.status()["children"]]
     s = c.connect()
     s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "route.import",
                           "params": {"path": str(csv)}}).encode() + b"\n")
@@ -544,6 +555,8 @@ def test_kill9_during_large_import_is_all_or_nothing(procs, tmp_path, build_dir)
     os.killpg(c.p.pid, signal.SIGKILL)
     c.p.wait()
     s.close()
+    # The children follow their parent (PR_SET_PDEATHSIG): no orphans.
+    wait_for(lambda: not any(alive(pid) for pid in old_children), what="orphans gone")
     # Start again on the same data directory (and the stale socket/segment).
     c.start("control2")
     st = c.ok("system.status", {"counts": True})
@@ -642,7 +655,7 @@ def test_real_children_hello_stats_restart_and_drain(procs, tmp_path, build_dir)
     c.p.send_signal(signal.SIGTERM)
     assert c.p.wait(15) == 0
     for pid in pids:
-        assert not os.path.exists(f"/proc/{pid}")
+        assert not alive(pid)
     log = procs.log(c.p)
     assert "sbc-signal stopped (exit 0)" in log and "sbc-media stopped (exit 0)" in log
 
