@@ -22,7 +22,6 @@ void sig_config_defaults(sig_config *cfg)
 	cfg->lim.max_conns_per_source = 20000;
 	cfg->lim.hs_per_source_per_s = 2000;
 	cfg->lim.hs_burst_per_source = 4000;
-	cfg->lim.max_frame_errors = 1;
 	cfg->lim.ticket_rotate_s = 3600;
 	cfg->lim.max_conns = 1000000;
 }
@@ -115,7 +114,6 @@ static int load_limits(json_t *jl, sig_limits *l, char *err, size_t errlen)
 		{"max_conns_per_source", offsetof(sig_limits, max_conns_per_source), 1, 10000000},
 		{"handshakes_per_source_per_s", offsetof(sig_limits, hs_per_source_per_s), 1, 10000000},
 		{"handshake_burst_per_source", offsetof(sig_limits, hs_burst_per_source), 1, 10000000},
-		LIM_(max_frame_errors, 1, 1000),
 		LIM_(ticket_rotate_s, 1, 86400 * 7),
 		LIM_(max_conns, 1, 100000000),
 #undef LIM_

@@ -11,7 +11,7 @@
  *   dns_servers (optional): "ip[:port],..." instead of /etc/resolv.conf
  *   limits (optional): {max_header, max_body, handshake_timeout_ms,
  *     partial_timeout_ms, max_conns_per_source, handshakes_per_source_per_s,
- *     handshake_burst_per_source, max_frame_errors, ticket_rotate_s,
+ *     handshake_burst_per_source, ticket_rotate_s,
  *     max_conns}
  */
 #ifndef SIG_CONFIG_H
@@ -55,7 +55,6 @@ typedef struct sig_limits {
 	uint32_t max_conns_per_source;
 	uint32_t hs_per_source_per_s;
 	uint32_t hs_burst_per_source;
-	uint32_t max_frame_errors;
 	uint32_t ticket_rotate_s;
 	uint32_t max_conns;
 } sig_limits;

@@ -507,6 +507,7 @@ static void conn_do_handshake(sig_conn *c)
 			sig_stat_add(w->stats, SIG_TP_TLS, SIG_ST_resumed, 1);
 		if (c->outbound || c->hs.set->p[c->hs.profile].verify_client)
 			conn_store_peer(c);
+		c->profile_name = c->hs.set->p[c->hs.profile].iname;
 		/* TLS 1.3 session tickets wait for the server's first write (the
 		 * library's choice): flush them now with an empty write, so a
 		 * peer that reconnects later can resume, and so the pending
@@ -705,7 +706,7 @@ static size_t conn_process(sig_conn *c, const char *buf, size_t len)
 				.conn = sig_conn_id_of(c),
 				.src = &c->addr,
 				.local = l ? &l->addr : NULL,
-				.profile = c->ssl && c->hs.profile >= 0 ? (l ? l->profile_name : NULL) : NULL,
+				.profile = c->profile_name,
 				.peer = c->peer ? &c->peer->id : NULL,
 				.msg = buf + off,
 				.hdr_len = f.hdr_len,

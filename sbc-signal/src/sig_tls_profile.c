@@ -2,6 +2,7 @@
 #include "sig_tls_profile.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -19,6 +20,27 @@
 #include "sbc/store.h"
 
 static int g_ex_idx = -1;
+static pthread_mutex_t g_names_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *g_names[SIG_TLS_MAX_NAMES];
+
+const char *sig_tls_intern(const char *name)
+{
+	const char *r = "?";
+	pthread_mutex_lock(&g_names_mu);
+	for (unsigned i = 0; i < SIG_TLS_MAX_NAMES; i++) {
+		if (!g_names[i]) {
+			g_names[i] = strdup(name);
+			r = g_names[i] ? g_names[i] : "?";
+			break;
+		}
+		if (strcmp(g_names[i], name) == 0) {
+			r = g_names[i];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g_names_mu);
+	return r;
+}
 static _Atomic(sig_tls_set *) g_current;
 
 /* Ticket key ring: four slots, the current index published atomically. A
@@ -361,6 +383,7 @@ static int add_profile(sig_tls_set *s, const material *m, char *err, size_t errl
 		p->idx = s->n++;
 	}
 	snprintf(p->name, sizeof(p->name), "%s", m->name);
+	p->iname = sig_tls_intern(m->name);
 	p->verify_client = m->verify_client;
 	p->verify_depth = m->verify_depth;
 	for (unsigned j = 0; j < m->n_sni; j++)

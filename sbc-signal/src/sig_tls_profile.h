@@ -32,6 +32,7 @@
 
 typedef struct sig_tls_profile {
 	char name[SIG_NAME_MAX];
+	const char *iname; /* the name interned: valid for the process lifetime */
 	unsigned idx;
 	SSL_CTX *ctx_ec;  /* ECDSA certificate, or NULL */
 	SSL_CTX *ctx_rsa; /* RSA certificate, or NULL */
@@ -56,6 +57,11 @@ typedef struct sig_tls_hs {
 } sig_tls_hs;
 
 int sig_tls_init(void);
+
+/* A copy of name that lives as long as the process (profile names are few:
+ * at most SIG_TLS_MAX_NAMES distinct ones are kept; later ones get "?"). */
+#define SIG_TLS_MAX_NAMES 256
+const char *sig_tls_intern(const char *name);
 
 /* Builds a snapshot from cfg (reads files). Returns 0 or SBC_E_TLS with a
  * sentence in err. */

@@ -63,7 +63,7 @@ typedef struct sig_conn {
 	uint8_t tp;         /* enum sig_tp */
 	uint8_t state;      /* enum sig_conn_state */
 	uint8_t list;       /* enum sig_conn_list */
-	uint8_t frame_errors;
+	uint8_t _spare;
 	uint8_t outbound;   /* we opened it (client role) */
 	uint8_t want_write; /* poll for POLLOUT */
 	uint16_t listener;  /* index into the worker's listeners; 0xffff outbound */
@@ -71,6 +71,7 @@ typedef struct sig_conn {
 	SSL *ssl;
 	sig_tls_hs hs;      /* set referenced only during the handshake */
 	sig_peer_store *peer; /* verified client identity, or NULL */
+	const char *profile_name; /* TLS: interned name of the profile in use */
 	sbc_addr addr;      /* the peer */
 	char *in;           /* partial message, or NULL */
 	uint32_t in_len, in_cap;

@@ -40,6 +40,10 @@ static sig_server g_srv;
 static uint16_t g_tcp_port, g_tls_port;
 static char g_dir[] = "/tmp/sigtpXXXXXX";
 
+static char g_peer_subject[256];
+static int g_peer_verified = -1;
+static char g_peer_profile[64];
+static int g_peer_fp_nonzero;
 static int g_fo_status = 1;
 static uint16_t g_fo_port;
 static uint16_t g_dead_port;
@@ -83,6 +87,13 @@ static void handler(const sig_rx *rx, void *arg)
 	(void)arg;
 	if (rx->msg[0] == 'S') { /* a response: came back on an outbound connection */
 		pthread_mutex_lock(&g_mu);
+		if (rx->tp == SIG_TP_TLS && rx->peer) {
+			snprintf(g_peer_subject, sizeof(g_peer_subject), "%s", rx->peer->subject);
+			g_peer_verified = rx->peer->verified;
+			for (int i = 0; i < SIG_FP_LEN; i++)
+				g_peer_fp_nonzero |= rx->peer->sha256[i];
+			snprintf(g_peer_profile, sizeof(g_peer_profile), "%s", rx->profile ? rx->profile : "");
+		}
 		g_out_responses[rx->tp]++;
 		pthread_mutex_unlock(&g_mu);
 		return;
@@ -377,6 +388,11 @@ static void test_outbound_tcp_and_tls(void **st)
 	assert_true(opened - opened0 == 1);
 	assert_true(tls_opened == 1);
 	assert_true(hs == 2); /* the client role and our own server role */
+	/* the server's verified identity came with the response (trunk matching) */
+	assert_string_equal(g_peer_subject, "/CN=sbc.example");
+	assert_int_equal(g_peer_verified, 1);
+	assert_true(g_peer_fp_nonzero);
+	assert_string_equal(g_peer_profile, "default");
 	(void)buf;
 	close(s);
 }
