@@ -427,6 +427,14 @@ static int worker_sockets(med_xdp_worker *w, bool zc, char *why, size_t whylen)
 			return ret;
 		}
 		s->in_map = true;
+		if (x->cfg.busy_poll_us) {
+			int one = 1, us = (int)x->cfg.busy_poll_us, budget = MED_XDP_BATCH;
+			if (setsockopt(s->fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one)) ||
+			    setsockopt(s->fd, SOL_SOCKET, SO_BUSY_POLL, &us, sizeof(us)) ||
+			    setsockopt(s->fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget, sizeof(budget)))
+				SBC_WARN("xdp: %s: busy polling refused (%s), interrupts in use",
+					 s->ifc->name, strerror(errno));
+		}
 	}
 	return 0;
 }
@@ -572,6 +580,15 @@ int med_xdp_worker_resolve(med_xdp_worker *w, const sbc_addr *dst, int timeout_m
 	return med_xdp_neigh_resolve(w->neigh, dst, timeout_ms, &ifindex, mac);
 }
 
+int med_xdp_worker_fds(const med_xdp_worker *w, int *fds, unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < w->nsocks && n < max; i++)
+		fds[n++] = w->socks[i].fd;
+	return (int)n;
+}
+
 static xdp_sock *sock_for(med_xdp_worker *w, int ifindex)
 {
 	for (unsigned i = 0; i < w->nsocks; i++)
@@ -695,6 +712,11 @@ static void tx_flush(med_xdp_worker *w, xdp_sock *s)
 	}
 }
 
+static inline bool x_busy(const med_xdp_worker *w)
+{
+	return w->x->cfg.busy_poll_us != 0;
+}
+
 int med_xdp_worker_poll(med_xdp_worker *w, med_xdp_pkt_cb cb, void *arg, int timeout_ms)
 {
 	int total = 0;
@@ -707,6 +729,11 @@ int med_xdp_worker_poll(med_xdp_worker *w, med_xdp_pkt_cb cb, void *arg, int tim
 		xdp_sock *s = &w->socks[i];
 		uint32_t idx, n = xsk_ring_cons__peek(&s->rx, MED_XDP_BATCH, &idx);
 
+		if (!n && x_busy(w)) {
+			/* Drive the device's NAPI from here, then look again. */
+			recvfrom(s->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+			n = xsk_ring_cons__peek(&s->rx, MED_XDP_BATCH, &idx);
+		}
 		if (!n) {
 			if (xsk_ring_prod__needs_wakeup(&s->fq)) {
 				w->st.fill_wakeups++;

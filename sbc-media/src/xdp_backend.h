@@ -77,6 +77,9 @@ typedef struct med_xdp_config {
 	unsigned ring_size;  /* per ring (fill, completion, RX, TX); 0: 2048 */
 	unsigned frame_size; /* UMEM frame; 0: 2048 (a power of two, >= 2048) */
 	unsigned neigh_refresh_ms; /* re-read known next hops this often; 0: 5000 */
+	unsigned busy_poll_us; /* >0: preferred busy polling (SO_BUSY_POLL, this
+				* long per call): an empty RX ring is driven by
+				* recvfrom() on the socket instead of softirq + wake-up */
 } med_xdp_config;
 
 /* Step 1. On failure *out is NULL, nothing stays attached and why says so. */
@@ -155,6 +158,12 @@ void med_xdp_worker_destroy(med_xdp_worker *w);
 /* Step 3 (caveat 4): one round. timeout_ms: how long to sleep when idle
  * (0: never sleep, -1: no limit). Returns the number of packets received. */
 int med_xdp_worker_poll(med_xdp_worker *w, med_xdp_pkt_cb cb, void *arg, int timeout_ms);
+
+/* The worker's AF_XDP socket fds (POLLIN when an RX ring has packets), for
+ * a caller whose own loop sleeps (epoll with its ring doorbells and timers)
+ * and calls med_xdp_worker_poll(w, cb, arg, 0) when any is readable or a
+ * timer fires. Returns how many were written (at most max). */
+int med_xdp_worker_fds(const med_xdp_worker *w, int *fds, unsigned max);
 
 /* Resolves the next hop to dst now (blocking, up to timeout_ms). */
 int med_xdp_worker_resolve(med_xdp_worker *w, const sbc_addr *dst, int timeout_ms);
