@@ -285,26 +285,22 @@ int med_sess_update(med_worker *w, med_sess *s, const sbc_msg_media *m)
 	for (unsigned l = 0; l < 2; l++) {
 		const sbc_media_leg *g = &m->leg[l];
 		if (!srtp_same(&g->rx, &sl->cfg[l].rx) || !srtp_same(&g->tx, &sl->cfg[l].tx)) {
-			/* New keys: new streams. Built aside, swapped in once both exist. */
+			/* New keys: new streams, their state from zero in the slot.
+			 * If either context cannot be made, the old ones (and their
+			 * state) stay: a leg never falls back to plain relaying. */
+			med_leg_rt *rt = &sl->rt[l];
+			med_xc_state old_rx = rt->xs_rx, old_tx = rt->xs_tx;
 			med_xc *rx = NULL, *tx = NULL;
-			med_xc_state srx = {0}, stx = {0};
-			if (g->rx.suite && (ret = med_xc_create(&rx, &g->rx, false, &srx)) != 0)
-				return ret;
-			if (g->tx.suite && (ret = med_xc_create(&tx, &g->tx, true, &stx)) != 0) {
+			memset(&rt->xs_rx, 0, sizeof(rt->xs_rx));
+			memset(&rt->xs_tx, 0, sizeof(rt->xs_tx));
+			if ((g->rx.suite && (ret = med_xc_create(&rx, &g->rx, false, &rt->xs_rx)) != 0) ||
+			    (g->tx.suite && (ret = med_xc_create(&tx, &g->tx, true, &rt->xs_tx)) != 0)) {
 				med_xc_destroy(rx);
+				rt->xs_rx = old_rx;
+				rt->xs_tx = old_tx;
 				return ret;
 			}
 			free_crypto(s, l);
-			memset(&sl->rt[l].xs_rx, 0, sizeof(sl->rt[l].xs_rx));
-			memset(&sl->rt[l].xs_tx, 0, sizeof(sl->rt[l].xs_tx));
-			med_xc_destroy(rx);
-			med_xc_destroy(tx);
-			rx = tx = NULL;
-			if ((g->rx.suite && (ret = med_xc_create(&rx, &g->rx, false, &sl->rt[l].xs_rx)) != 0) ||
-			    (g->tx.suite && (ret = med_xc_create(&tx, &g->tx, true, &sl->rt[l].xs_tx)) != 0)) {
-				med_xc_destroy(rx);
-				return ret;
-			}
 			s->xc_rx[l] = rx;
 			s->xc_tx[l] = tx;
 		}
