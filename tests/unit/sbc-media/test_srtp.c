@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include <openssl/aes.h>
 #include <openssl/aead.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include <srtp2/auth.h>
 #include <srtp2/cipher.h>
@@ -814,6 +816,68 @@ static void hostile_input(void **state)
 	assert_int_equal(med_srtp_ctx_init(&out, 99, key, 30, true, NULL), SBC_E_INVAL);
 }
 
+/* Workers own their contexts and run at the same time: every thread's
+ * output must equal what one thread alone produces (SHA-256 of the stream). */
+typedef struct thr_arg {
+	unsigned suite;
+	uint8_t digest[32];
+	int rc;
+} thr_arg;
+
+static void *thr_run(void *p)
+{
+	thr_arg *a = p;
+	uint8_t key[64], pkt[512];
+	med_srtp_ctx out, in;
+	SHA256_CTX h;
+	int kl = med_srtp_key_len(a->suite);
+
+	make_key(a->suite, 1, key, kl);
+	a->rc = med_srtp_ctx_init(&out, a->suite, key, (size_t)kl, true, NULL);
+	if (a->rc == 0)
+		a->rc = med_srtp_ctx_init(&in, a->suite, key, (size_t)kl, false, NULL);
+	if (a->rc != 0)
+		return NULL;
+	SHA256_Init(&h);
+	for (int i = 0; i < 20000 && a->rc == 0; i++) {
+		int n = make_rtp(1, i % 12, pkt), plain = n;
+		pkt[2] = (uint8_t)(i >> 8);
+		pkt[3] = (uint8_t)i;
+		if ((a->rc = med_srtp_protect(&out, pkt, &n, sizeof(pkt))) != 0)
+			break;
+		SHA256_Update(&h, pkt, (size_t)n);
+		if ((a->rc = med_srtp_unprotect(&in, pkt, &n)) != 0 || n != plain)
+			a->rc = a->rc ? a->rc : -1;
+	}
+	SHA256_Final(a->digest, &h);
+	med_srtp_ctx_destroy(&out);
+	med_srtp_ctx_destroy(&in);
+	return NULL;
+}
+
+static void threads_independent(void **state)
+{
+	enum { T = 4 };
+	thr_arg solo[T], par[T];
+	pthread_t th[T];
+
+	for (int i = 0; i < T; i++) {
+		memset(&solo[i], 0, sizeof(solo[i]));
+		solo[i].suite = 1 + (unsigned)(i * 2) % (SBC_SRTP_SUITE_MAX_ - 1);
+		thr_run(&solo[i]);
+		assert_int_equal(solo[i].rc, 0);
+		par[i] = solo[i];
+		memset(par[i].digest, 0, 32);
+	}
+	for (int i = 0; i < T; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, thr_run, &par[i]), 0);
+	for (int i = 0; i < T; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(par[i].rc, 0);
+		assert_memory_equal(par[i].digest, solo[i].digest, 32);
+	}
+}
+
 /* The version guard: 2.4 .. 2.6 only (3.x changed the cipher API). */
 static void version_guard(void **state)
 {
@@ -904,6 +968,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(hmac_sha1_type),
 		cmocka_unit_test(wrong_key_replay_tamper),
 		cmocka_unit_test(hostile_input),
+		cmocka_unit_test(threads_independent),
 		cmocka_unit_test(version_guard),
 		cmocka_unit_test(fail_closed),
 	};
