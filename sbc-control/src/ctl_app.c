@@ -178,7 +178,10 @@ int ctl_app_run(const ctl_options *opt)
 	int ret;
 
 	sbc_log_init("sbc-control", SBC_LOG_INFO, false);
+	static char config_abs[PATH_MAX];
 	ctx->config_path = opt->config_path;
+	if (opt->config_path && realpath(opt->config_path, config_abs))
+		ctx->config_path = config_abs; /* status shows it; reload re-reads it */
 	ctx->log_level_override = opt->log_level;
 	if ((ret = load_config(ctx, opt, err, sizeof(err))) != 0) {
 		SBC_ERROR("configuration: %s", err);
