@@ -35,8 +35,9 @@
  *     state carries on the stream:
  *       - RTP: the first packet's roll-over counter is estimated against the
  *         saved highest index (RFC 3711 3.3.1) and handed to libsrtp2 with
- *         srtp_set_stream_roc(); packets at or below the saved index are
- *         refused as replays (SBC_E_REPLAY) for that SSRC;
+ *         srtp_set_stream_roc(); packets of that SSRC at or below the saved
+ *         index are refused as replays (SBC_E_REPLAY), by us until
+ *         libsrtp2's own 128-packet window has moved past them;
  *       - outbound SRTCP continues after the saved SRTCP index (libsrtp2 has
  *         no setter: init runs that many header-only protects, ~0.15 us
  *         each, refused above 2^24), so no index and no keystream is reused;
