@@ -33,6 +33,7 @@ struct rpc_client {
 	char *buf;
 	size_t len, cap, scanned;
 	size_t queued;        /* reply bytes handed to libuv, not yet written */
+	unsigned inflight;    /* requests not yet answered (async, deferred) */
 	unsigned refs;        /* the handle + each in-flight request */
 	bool closing;
 	bool discard;         /* stop processing input (oversized line): close after flush */
@@ -149,6 +150,14 @@ static void client_close(rpc_client *c)
 	uv_close((uv_handle_t *)&c->pipe, client_close_cb);
 }
 
+/* A client that is done sending (EOF, oversized line) is closed once every
+ * request it sent is answered and every answer written. */
+static void client_maybe_finish(rpc_client *c)
+{
+	if (c->discard && c->queued == 0 && c->inflight == 0)
+		client_close(c);
+}
+
 static void write_cb(uv_write_t *w, int status)
 {
 	rpc_write *rw = (rpc_write *)w;
@@ -158,8 +167,8 @@ static void write_cb(uv_write_t *w, int status)
 	free(rw);
 	if (status < 0 && status != UV_ECANCELED)
 		client_close(c);
-	else if (c->discard && c->queued == 0)
-		client_close(c);
+	else
+		client_maybe_finish(c);
 	client_unref(c);
 }
 
@@ -213,10 +222,13 @@ static void send_error(rpc_client *c, json_t *id, int code, const char *msg, jso
 
 static void req_free(ctl_req *req)
 {
+	rpc_client *c = req->client;
 	json_decref(req->id);
 	json_decref(req->params);
-	client_unref(req->client);
 	free(req);
+	c->inflight--;
+	client_maybe_finish(c);
+	client_unref(c);
 }
 
 static void req_reply(ctl_req *req, json_t *result, ctl_rpc_err *err)
@@ -458,6 +470,7 @@ static void handle_line(rpc_client *c, const char *line, size_t len)
 	}
 	req->client = c;
 	c->refs++;
+	c->inflight++;
 	req->id = id ? json_incref(id) : NULL;
 	req->m = m;
 	v = json_object_get(msg, "params");
@@ -516,8 +529,7 @@ static void refuse_oversized(rpc_client *c)
 	send_error(c, NULL, CTL_RPC_INVALID_REQUEST, text, NULL);
 	c->discard = true;
 	uv_read_stop((uv_stream_t *)&c->pipe);
-	if (c->queued == 0)
-		client_close(c);
+	client_maybe_finish(c);
 }
 
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -533,9 +545,10 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (nread < 0) {
 		/* EOF: answer what is pending, then close when the writes are done. */
-		if (nread == UV_EOF && c->queued > 0) {
+		if (nread == UV_EOF) {
 			c->discard = true;
 			uv_read_stop(s);
+			client_maybe_finish(c);
 		} else {
 			client_close(c);
 		}
@@ -618,8 +631,7 @@ static void connection_cb(uv_stream_t *server, int status)
 		ctx->counters.rpc_clients_refused++;
 		send_error(c, NULL, CTL_RPC_LIMIT, "too many control clients; try again later", NULL);
 		c->discard = true;
-		if (c->queued == 0)
-			client_close(c);
+		client_maybe_finish(c);
 		return;
 	}
 	ctx->counters.rpc_clients_accepted++;

@@ -728,3 +728,25 @@ def test_reload_restarts_the_child_whose_settings_changed(ctl):
     wait_for(lambda: child(ctl.status(), "sbc-media")["restarts"] == 1, what="media restart on SIGHUP")
     assert json.loads((ctl.data / "runtime.json").read_text())["media"]["rtp_timeout_ms"] == 5000
     assert ctl.p.poll() is None
+
+
+def test_client_that_shuts_its_write_side_still_gets_its_answers(ctl):
+    s = ctl.connect()
+    s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"system.version"}\n'
+              b'{"jsonrpc":"2.0","id":2,"method":"stats.get"}\n')
+    s.shutdown(socket.SHUT_WR)
+    s.settimeout(5)
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    ids = sorted(json.loads(l)["id"] for l in data.splitlines())
+    assert ids == [1, 2]   # stats.get (asynchronous) answered before the close
+    # A client that vanishes with a request in flight harms nobody.
+    s = ctl.connect()
+    s.sendall(b'{"jsonrpc":"2.0","id":3,"method":"stats.get"}\n')
+    s.close()
+    assert "result" in ctl.call("system.version")
