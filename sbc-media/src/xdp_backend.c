@@ -297,6 +297,25 @@ int med_xdp_open(med_xdp **out, const med_xdp_config *cfg, char *why, size_t why
 	return 0;
 }
 
+int med_xdp_open_or_log(med_xdp **out, const med_xdp_config *cfg)
+{
+	char why[256] = "", names[MED_XDP_MAX_IFS * (IF_NAMESIZE + 1)] = "";
+	int ret = med_xdp_open(out, cfg, why, sizeof(why));
+
+	if (ret == 0) {
+		SBC_NOTICE("media: AF_XDP backend attached (%s mode)", med_xdp_attach_mode(*out));
+		return 0;
+	}
+	for (unsigned i = 0; i < cfg->nifs && i < MED_XDP_MAX_IFS; i++) {
+		size_t at = strlen(names);
+		snprintf(names + at, sizeof(names) - at, "%s%.*s", i ? "," : "", IF_NAMESIZE,
+			 cfg->ifs[i].name);
+	}
+	SBC_WARN("media: AF_XDP backend not used on %s: %s; the socket backend carries the media",
+		 names[0] ? names : "(no interface)", why);
+	return ret;
+}
+
 void med_xdp_close(med_xdp *x)
 {
 	if (!x)
@@ -578,6 +597,27 @@ int med_xdp_worker_resolve(med_xdp_worker *w, const sbc_addr *dst, int timeout_m
 	int ifindex;
 
 	return med_xdp_neigh_resolve(w->neigh, dst, timeout_ms, &ifindex, mac);
+}
+
+int med_xdp_worker_stats_json(const med_xdp_worker *w, char *buf, size_t len)
+{
+	const med_xdp_worker_stats *st = &w->st;
+	int n = snprintf(buf, len,
+			 "{\"backend\":\"xdp\",\"mode\":\"%s\",\"rx\":%llu,\"tx\":%llu,"
+			 "\"tx_bytes\":%llu,\"tx_kicks\":%llu,\"sleeps\":%llu,\"fill_empty\":%llu,"
+			 "\"drops\":{",
+			 med_xdp_worker_mode(w), (unsigned long long)st->rx_packets,
+			 (unsigned long long)st->tx_packets, (unsigned long long)st->tx_bytes,
+			 (unsigned long long)st->tx_kicks, (unsigned long long)st->polls,
+			 (unsigned long long)st->fill_empty);
+	for (int i = 0; i < MED_XDP_DROP_MAX_ && n >= 0 && (size_t)n < len; i++)
+		n += snprintf(buf + n, len - (size_t)n, "%s\"%s\":%llu", i ? "," : "",
+			      drop_names[i], (unsigned long long)st->drops[i]);
+	if (n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, "}}");
+	if (n < 0 || (size_t)n >= len)
+		return SBC_E_LIMIT;
+	return n;
 }
 
 int med_xdp_worker_fds(const med_xdp_worker *w, int *fds, unsigned max)

@@ -85,6 +85,12 @@ typedef struct med_xdp_config {
 /* Step 1. On failure *out is NULL, nothing stays attached and why says so. */
 int med_xdp_open(med_xdp **out, const med_xdp_config *cfg, char *why, size_t whylen);
 
+/* med_xdp_open() for the process start-up: on failure it logs the one line
+ * an operator needs ("media: AF_XDP backend not used on <if>: <why>; the
+ * socket backend carries the media") and returns the error, so the caller
+ * falls back to the socket backend. */
+int med_xdp_open_or_log(med_xdp **out, const med_xdp_config *cfg);
+
 /* Detaches everything (workers must be destroyed first). NULL is fine. */
 void med_xdp_close(med_xdp *x);
 
@@ -169,6 +175,12 @@ int med_xdp_worker_fds(const med_xdp_worker *w, int *fds, unsigned max);
 int med_xdp_worker_resolve(med_xdp_worker *w, const sbc_addr *dst, int timeout_ms);
 
 void med_xdp_worker_stats_get(const med_xdp_worker *w, med_xdp_worker_stats *out);
+
+/* The worker's counters as a JSON object for media.stats:
+ * {"backend":"xdp","mode":"native-copy","rx":N,"tx":N,"tx_bytes":N,
+ *  "tx_kicks":N,"sleeps":N,"fill_empty":N,"drops":{"parse":N,...}}.
+ * Returns the length written (NUL-terminated) or SBC_E_LIMIT. */
+int med_xdp_worker_stats_json(const med_xdp_worker *w, char *buf, size_t len);
 
 /* "native-zerocopy", "native-copy" or "generic-copy": for media.stats. */
 const char *med_xdp_worker_mode(const med_xdp_worker *w);

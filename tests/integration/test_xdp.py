@@ -123,6 +123,12 @@ def test_rtp_relay_ipv4_ipv6_and_across(topo):
     assert {s for s, _ in gotx} == {"[%s]:40022" % t.rb6}
     assert stats["rx"] == 3 * n and stats["tx"] == 3 * n
     assert stats["tx_completed"] == 3 * n
+    # What media.stats will carry.
+    assert stats["stats"]["backend"] == "xdp"
+    assert stats["stats"]["mode"] == relay.ready["mode"]
+    assert stats["stats"]["rx"] == 3 * n and stats["stats"]["tx"] == 3 * n
+    # Frames out: one IPv4 stream (42 header bytes), two IPv6 ones (62).
+    assert stats["stats"]["tx_bytes"] == n * (42 + size) + 2 * n * (62 + size)
     assert sum(stats["drops"].values()) == 0, stats
     assert t.xdp_attached(t.ra) is None and t.xdp_attached(t.rb) is None
 
@@ -214,6 +220,18 @@ def test_generic_mode_relays(topo):
         stats = relay.stop()
     assert [p for _, p in got] == expected("gen", 50, 100)
     assert stats["tx"] == 50
+
+
+def test_missing_interface_refused_with_reason(topo):
+    t = topo
+    # The good interface first: it is attached, then undone when the second fails.
+    p = t.popen(t.R, str(RELAY), "--if", "%s=%s" % (t.rb, t.rb4), "--if",
+                "nosuchif0=%s" % t.ra4, "--ports", PORTS)
+    out, err = p.communicate(timeout=10)
+    assert p.returncode not in (0, 77), (out, err)
+    assert "AF_XDP backend not used on %s,nosuchif0: interface nosuchif0" % t.rb in err, err
+    assert "socket backend carries the media" in err, err
+    assert t.xdp_attached(t.rb) is None
 
 
 def test_busy_interface_refused_with_reason(topo):

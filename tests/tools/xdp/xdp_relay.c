@@ -202,9 +202,8 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
-	ret = med_xdp_open(&x, &cfg, why, sizeof(why));
+	ret = med_xdp_open_or_log(&x, &cfg);
 	if (ret) {
-		fprintf(stderr, "xdp_relay: XDP unavailable: %s\n", why);
 		return ret == -EPERM || ret == -EOPNOTSUPP || ret == -ENOSYS || ret == -EINVAL ? 77 : 1;
 	}
 	ret = med_xdp_worker_create(x, queue, &w, why, sizeof(why));
@@ -252,7 +251,10 @@ int main(int argc, char **argv)
 		srtp_fail += sessions[p].srtp_fail;
 		med_xc_destroy(sessions[p].xc);
 	}
-	printf("},\"srtp_fail\":%llu}\n", (unsigned long long)srtp_fail);
+	char js[1024];
+	if (med_xdp_worker_stats_json(w, js, sizeof(js)) < 0)
+		snprintf(js, sizeof(js), "null");
+	printf("},\"srtp_fail\":%llu,\"stats\":%s}\n", (unsigned long long)srtp_fail, js);
 	fflush(stdout);
 	med_xdp_worker_destroy(w);
 	med_xdp_close(x);
