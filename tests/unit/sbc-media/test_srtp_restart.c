@@ -346,6 +346,7 @@ static void state_inside_context(void **state)
 	med_srtp_ctx_state(&moved, &st);
 	assert_int_equal(st.rtp_index, 8);
 	memcpy(&c, &moved, sizeof(c));
+	med_srtp_ctx_destroy(&c);
 	/* outbound SRTCP fast-forward has a ceiling */
 	memset(&st, 0, sizeof(st));
 	st.have_rtcp = 1;
