@@ -888,6 +888,117 @@ static void test_import_killed_midway(void **state)
 	free(csv);
 }
 
+/* Damaged records (hostile bytes in the file) give errors, never crashes. */
+static void test_damaged_records(void **state)
+{
+	fx *f = *state;
+	char path[600], err[256];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi routes, trunks;
+	store_route out[4];
+	store_trunk t;
+	static const struct {
+		uint8_t key[4];
+		size_t klen;
+		uint8_t val[16];
+		size_t vlen;
+	} junk[] = {
+		{{':', 0x30}, 2, {9, 1, 0, 0, 0, 0}, 6},          /* "1": bad version */
+		{{':', 0x40}, 2, {3, 5, 0, 0, 0, 0, 1}, 7},       /* "2": truncated entries */
+		{{':', 0x50}, 2, {3, 1, 0, 0, 0, 0, 99, 0, 0, 0, 1, 0, 1, 0, 0, 0}, 16}, /* "3": no such trunk id */
+		{{':', 0xf0}, 2, {3, 0, 0, 0, 0, 0}, 6},          /* bad key nibble */
+	};
+	size_t i;
+
+	add(f, "1234", "a", 1, 1);
+	snprintf(path, sizeof(path), "%s", store_path(f->st));
+	store_reader_close(f->r);
+	store_close(f->st);
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 8);
+	assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "routes", 0, &routes), 0);
+	assert_int_equal(mdb_dbi_open(txn, "trunks", 0, &trunks), 0);
+	for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		MDB_val k = {junk[i].klen, (void *)junk[i].key}, v = {junk[i].vlen, (void *)junk[i].val};
+
+		assert_int_equal(mdb_put(txn, routes, &k, &v, 0), 0);
+	}
+	{
+		MDB_val k = {1, (void *)"b"}, v = {9, (void *)"{\"name\":1"};
+
+		assert_int_equal(mdb_put(txn, trunks, &k, &v, 0), 0);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(store_open(path, 0, 0, &f->st, err, sizeof(err)), 0);
+	assert_int_equal(store_reader_open(f->st, &f->r), 0);
+
+	assert_int_equal(store_route_lookup(f->r, "1", out, 4), SBC_E_PARSE);
+	assert_int_equal(store_route_lookup(f->r, "29", out, 4), SBC_E_PARSE);
+	assert_int_equal(store_route_lookup(f->r, "39", out, 4), SBC_E_PARSE);
+	assert_int_equal(store_route_lookup(f->r, "12345", out, 4), 1); /* the good one */
+	{
+		bool more;
+		FILE *devnull;
+
+		assert_true(store_route_list(f->r, NULL, NULL, out, 4, &more) < 0);
+		devnull = fopen("/dev/null", "w");
+		assert_true(store_route_export_file(f->r, STORE_FMT_CSV, devnull) < 0);
+		fclose(devnull);
+	}
+	assert_int_equal(store_trunk_get(f->r, "b", &t), SBC_E_PARSE);
+	assert_int_equal(store_trunk_get(f->r, "a", &t), 0);
+	{
+		store_trunk_snapshot *snap;
+
+		assert_int_equal(store_trunk_snapshot_load(f->r, &snap), SBC_E_PARSE);
+	}
+	/* a write on top of a damaged prefix is refused, not made worse */
+	{
+		store_route r = {.prefix = "2", .trunk = "a", .priority = 1, .weight = 1};
+
+		assert_int_equal(store_route_add(f->st, &r, err, sizeof(err)), SBC_E_PARSE);
+		assert_non_null(strstr(err, "damaged"));
+	}
+}
+
+/* A store too small for an import: a clear error and nothing changes. */
+static void test_import_map_full(void **state)
+{
+	char base[256], path[512], err[256];
+	store *st = NULL;
+	store_reader *r;
+	char *csv = malloc(200000 * 24);
+	size_t len = (size_t)sprintf(csv, "prefix,trunk\n"), line;
+	int i;
+	(void)state;
+
+	tsu_tmpdir(base, sizeof(base), path, sizeof(path));
+	assert_int_equal(store_open(path, STORE_CREATE | STORE_NOSYNC, 1u << 20, &st, err,
+				    sizeof(err)),
+			 0);
+	assert_int_equal(tsu_add_trunk(st, "a"), 0);
+	for (i = 0; i < 200000; i++)
+		len += (size_t)sprintf(csv + len, "%d,a\n", 10000000 + i);
+	assert_int_equal(store_route_import(st, STORE_FMT_CSV, csv, len, 0, &line, err, sizeof(err)),
+			 SBC_E_LIMIT);
+	assert_non_null(strstr(err, "map size is too small"));
+	assert_int_equal(store_reader_open(st, &r), 0);
+	assert_int_equal(store_route_count(r), 0);
+	assert_int_equal(store_generation(r, STORE_AREA_ROUTES), 0);
+	/* and small changes still work */
+	assert_int_equal(store_route_import(st, STORE_FMT_CSV, "prefix,trunk\n1,a\n", 16, 0, &line,
+					    err, sizeof(err)),
+			 1);
+	store_reader_close(r);
+	store_close(st);
+	tsu_rmtree(base);
+	free(csv);
+}
+
 static void test_reader_snapshot_bracket(void **state)
 {
 	fx *f = *state;
@@ -924,6 +1035,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rdonly_reader_sees_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_snapshot_bracket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_killed_midway, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_records, setup, teardown),
+		cmocka_unit_test(test_import_map_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
