@@ -4,7 +4,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <linux/if_xdp.h>
 #include <net/if.h>
 #include <poll.h>
@@ -39,6 +41,7 @@ typedef struct xdp_ifc {
 	struct bpf_object *obj;
 	int link_fd;
 	int xsks_fd, ports_fd, stats_fd;
+	unsigned queues; /* RX queues (ethtool channels), 1 when unknown */
 	bool native;
 } xdp_ifc;
 
@@ -132,6 +135,25 @@ static int if_mac(const char *name, uint8_t mac[6])
 	return ret;
 }
 
+/* RX queues of an interface: combined + rx channels, 1 when ethtool has none. */
+static unsigned if_queues(const char *name)
+{
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	unsigned n = 1;
+
+	if (fd < 0)
+		return 1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_data = (void *)&ch;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) == 0 && ch.combined_count + ch.rx_count > 0)
+		n = ch.combined_count + ch.rx_count;
+	close(fd);
+	return n;
+}
+
 static void ifc_close(xdp_ifc *f)
 {
 	if (f->link_fd >= 0)
@@ -158,6 +180,7 @@ static int ifc_open(med_xdp *x, xdp_ifc *f, const med_xdp_if_config *ic, char *w
 		why_set(why, whylen, "interface %s: %s", ic->name, strerror(errno));
 		return -ENODEV;
 	}
+	f->queues = if_queues(f->name);
 	ret = if_mac(f->name, f->mac);
 	if (ret) {
 		why_set(why, whylen, "interface %s: no MAC address (%s)", f->name, strerror(-ret));
@@ -323,6 +346,16 @@ void med_xdp_close(med_xdp *x)
 	for (unsigned i = 0; i < x->nifs; i++)
 		ifc_close(&x->ifs[i]);
 	free(x);
+}
+
+unsigned med_xdp_queues(const med_xdp *x)
+{
+	unsigned q = MED_XDP_MAX_QUEUES;
+
+	for (unsigned i = 0; i < x->nifs; i++)
+		if (x->ifs[i].queues < q)
+			q = x->ifs[i].queues;
+	return q;
 }
 
 const char *med_xdp_attach_mode(const med_xdp *x)
@@ -504,6 +537,14 @@ int med_xdp_worker_create(med_xdp *x, unsigned queue, med_xdp_worker **out, char
 		why_set(why, whylen, "AF_XDP: queue %u beyond %u", queue, MED_XDP_MAX_QUEUES);
 		return SBC_E_LIMIT;
 	}
+	for (unsigned i = 0; i < x->nifs; i++)
+		if (queue >= x->ifs[i].queues) {
+			why_set(why, whylen, "AF_XDP: %s has %u RX queue%s, a worker needs queue %u "
+				"(one queue per worker on every interface: ethtool -L %s combined %u)",
+				x->ifs[i].name, x->ifs[i].queues, x->ifs[i].queues == 1 ? "" : "s",
+				queue, x->ifs[i].name, queue + 1);
+			return SBC_E_LIMIT;
+		}
 	w = calloc(1, sizeof(*w));
 	if (!w) {
 		why_set(why, whylen, "out of memory");
@@ -673,6 +714,7 @@ static void handle(med_xdp_worker *w, xdp_sock *in, const struct xdp_desc *d,
 	p.payload = pkt + pp.payload_off;
 	p.len = pp.payload_len;
 	p.cap = w->frame_size - off - pp.payload_off;
+	p.headroom = off + pp.payload_off;
 	p.out_src.sa.sa_family = AF_UNSPEC;
 	p.out_src_port = 0;
 	p.out_dst.sa.sa_family = AF_UNSPEC;

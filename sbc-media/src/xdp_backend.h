@@ -98,6 +98,10 @@ void med_xdp_close(med_xdp *x);
  * interfaces, the weakest one wins). */
 const char *med_xdp_attach_mode(const med_xdp *x);
 
+/* RX queues usable by workers: the smallest queue count of the interfaces
+ * (ethtool channels). Run at most this many workers. */
+unsigned med_xdp_queues(const med_xdp *x);
+
 /* With port_filter: lets packets to port through to AF_XDP (on) or back to
  * the kernel (off). Returns 0 or a negative errno. */
 int med_xdp_port_set(med_xdp *x, uint16_t port, bool on);
@@ -116,7 +120,11 @@ typedef struct med_xdp_pkt {
 	uint8_t tos;          /* IPv4 TOS / IPv6 traffic class, copied to output */
 	uint8_t *payload;     /* UDP payload in the UMEM frame: may be changed in place */
 	uint32_t len;         /* payload bytes */
-	uint32_t cap;         /* bytes payload may grow to (len + tailroom) */
+	uint32_t cap;         /* bytes payload may grow to (len + tailroom); SRTP's
+			       * trailer (up to 16 + 4 + MKI) always fits: a frame
+			       * holds an Ethernet MTU plus 256 bytes of headroom */
+	uint32_t headroom;    /* bytes of the frame before payload; the new headers
+			       * (42 or 62 bytes) are written there */
 	/* out */
 	sbc_addr out_src;     /* our address and port to send from; AF_UNSPEC
 			       * address family: the first media address of the

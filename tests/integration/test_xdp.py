@@ -234,6 +234,19 @@ def test_missing_interface_refused_with_reason(topo):
     assert t.xdp_attached(t.rb) is None
 
 
+def test_queue_beyond_the_interface_refused_with_reason(topo):
+    """A worker per RX queue: a veth has one, so a worker on queue 1 is
+    refused with the reason and the command that fixes it."""
+    t = topo
+    p = t.popen(t.R, str(RELAY), "--if", "%s=%s" % (t.ra, t.ra4), "--queue", "1",
+                "--ports", PORTS)
+    out, err = p.communicate(timeout=10)
+    assert p.returncode not in (0, 77), (out, err)
+    assert "has 1 RX queue, a worker needs queue 1" in err, err
+    assert "ethtool -L %s combined 2" % t.ra in err, err
+    assert t.xdp_attached(t.ra) is None
+
+
 def test_busy_interface_refused_with_reason(topo):
     """A second relay on the same interfaces fails cleanly with a reason and
     leaves the first one attached and working."""

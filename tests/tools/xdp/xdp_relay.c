@@ -206,6 +206,8 @@ int main(int argc, char **argv)
 	if (ret) {
 		return ret == -EPERM || ret == -EOPNOTSUPP || ret == -ENOSYS || ret == -EINVAL ? 77 : 1;
 	}
+	if (queue >= med_xdp_queues(x))
+		fprintf(stderr, "xdp_relay: queue %u but only %u usable\n", queue, med_xdp_queues(x));
 	ret = med_xdp_worker_create(x, queue, &w, why, sizeof(why));
 	if (ret) {
 		fprintf(stderr, "xdp_relay: AF_XDP unavailable: %s\n", why);
