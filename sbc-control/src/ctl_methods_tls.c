@@ -40,6 +40,7 @@ static int tls_put(ctl_ctx *ctx, json_t *params, bool create, json_t **result, c
 	}
 	ret = ctl_tls_check_profile(&p, &info, e, sizeof(e));
 	if (ret < 0) {
+		json_decref(info);
 		store_tls_clear(&p);
 		return ctl_rpc_fail(err, CTL_RPC_CERT, "%s", e[0] ? e : sbc_strerror(ret));
 	}

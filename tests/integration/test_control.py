@@ -41,6 +41,18 @@ def rpc_lines(sock, reqs, timeout=10.0):
     return out
 
 
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports(procs, tmp_path):
+    """Stops this test's processes, then fails on any ASan/UBSan/LSan report
+    in their logs (a SAN=1 build writes them to stderr)."""
+    yield
+    procs.stop_all()
+    for log in tmp_path.glob("*.log"):
+        text = log.read_text(errors="replace")
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            assert marker not in text, f"{log.name}: {marker}\n{text[-3000:]}"
+
+
 class Ctl:
     def __init__(self, procs, tmp, extra=None, child=STANDIN, media_child=None, config=True, real=False):
         self.procs = procs

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from test_control import Ctl
+from test_control import Ctl, no_sanitizer_reports  # noqa: F401 (autouse)
 
 
 def openssl(*args, cwd):
