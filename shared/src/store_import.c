@@ -548,11 +548,10 @@ static int parse_jsonl(imp *im, const char *data, size_t len)
 
 /* ---- sort, check, write ------------------------------------------------------------ */
 
-static const char *g_base; /* qsort has no context argument; import is single-threaded */
-
-static int cmp_rec(const void *a, const void *b)
+static int cmp_rec(const void *a, const void *b, void *arg)
 {
 	const imp_rec *x = a, *y = b;
+	const char *g_base = arg;
 	size_t m = x->plen < y->plen ? x->plen : y->plen;
 	int c = memcmp(g_base + x->poff, g_base + y->poff, m);
 
@@ -708,9 +707,8 @@ int64_t store_route_import(store *st, enum store_fmt fmt, const char *data, size
 	ret = fmt == STORE_FMT_CSV ? parse_csv(&im, data, len) : parse_jsonl(&im, data, len);
 	if (ret)
 		goto Abort;
-	g_base = im.base;
 	if (im.n)
-		qsort(im.recs, im.n, sizeof(imp_rec), cmp_rec);
+		qsort_r(im.recs, im.n, sizeof(imp_rec), cmp_rec, (void *)im.base);
 	if ((ret = check_dups(&im)) != 0)
 		goto Abort;
 	if (replace) {

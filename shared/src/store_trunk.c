@@ -5,6 +5,7 @@
  * immutable snapshot of every trunk, loaded once per trunks generation.
  */
 #include <ctype.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -718,12 +719,51 @@ int store_trunk_list(store_reader *r, const char *after, store_trunk *out, size_
 
 /* ---- snapshot --------------------------------------------------------------------------- */
 
+/* One enabled trunk's CIDR, in the flat list match_addr walks. */
+typedef struct snap_cidr {
+	sbc_cidr cidr;
+	uint32_t trunk; /* index in trunks[] */
+} snap_cidr;
+
 struct store_trunk_snapshot {
 	atomic_uint refs;
 	uint64_t gen;
 	size_t n;
+	size_t n_cidrs;
+	snap_cidr *cidrs; /* longest first, then trunk name: the first match wins */
 	store_trunk trunks[]; /* name order */
 };
+
+static int cmp_snap_cidr(const void *a, const void *b)
+{
+	const snap_cidr *x = a, *y = b;
+
+	if (x->cidr.bits != y->cidr.bits)
+		return x->cidr.bits > y->cidr.bits ? -1 : 1;
+	return x->trunk < y->trunk ? -1 : x->trunk > y->trunk;
+}
+
+static int snapshot_index(store_trunk_snapshot *s)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < s->n; i++)
+		if (s->trunks[i].enabled)
+			n += s->trunks[i].n_cidrs;
+	if (!(s->cidrs = calloc(n ? n : 1, sizeof(*s->cidrs))))
+		return -ENOMEM;
+	for (i = 0; i < s->n; i++) {
+		if (!s->trunks[i].enabled)
+			continue;
+		for (j = 0; j < s->trunks[i].n_cidrs; j++) {
+			s->cidrs[s->n_cidrs].cidr = s->trunks[i].cidrs[j];
+			s->cidrs[s->n_cidrs].trunk = (uint32_t)i;
+			s->n_cidrs++;
+		}
+	}
+	qsort(s->cidrs, s->n_cidrs, sizeof(*s->cidrs), cmp_snap_cidr);
+	return 0;
+}
 
 int store_trunk_snapshot_load(store_reader *r, store_trunk_snapshot **out)
 {
@@ -775,12 +815,16 @@ int store_trunk_snapshot_load(store_reader *r, store_trunk_snapshot **out)
 		ret = x__store_mdb_err(rc);
 		goto Exit;
 	}
+	if ((ret = snapshot_index(s)) != 0)
+		goto Exit;
 	*out = s;
 	s = NULL;
 Exit:
 	if (cur)
 		mdb_cursor_close(cur);
 	x__store_rd_end(r);
+	if (s)
+		free(s->cidrs);
 	free(s);
 	return ret;
 }
@@ -794,8 +838,10 @@ store_trunk_snapshot *store_trunk_snapshot_ref(store_trunk_snapshot *s)
 
 void store_trunk_snapshot_unref(store_trunk_snapshot *s)
 {
-	if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+	if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
+		free(s->cidrs);
 		free(s);
+	}
 }
 
 uint64_t store_trunk_snapshot_generation(const store_trunk_snapshot *s) { return s->gen; }
@@ -837,22 +883,29 @@ static int best_cidr(const store_trunk *t, const sbc_addr *a)
 	return best;
 }
 
+/* An IPv4-mapped IPv6 source (dual-stack socket) matches IPv4 CIDRs. */
+static const sbc_addr *unmap(const sbc_addr *a, sbc_addr *tmp)
+{
+	if (a->sa.sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr))
+		return a;
+	memset(tmp, 0, sizeof(*tmp));
+	tmp->in4.sin_family = AF_INET;
+	tmp->in4.sin_port = a->in6.sin6_port;
+	memcpy(&tmp->in4.sin_addr, &a->in6.sin6_addr.s6_addr[12], 4);
+	return tmp;
+}
+
 const store_trunk *store_trunk_snapshot_match_addr(const store_trunk_snapshot *s,
 						   const sbc_addr *src)
 {
-	const store_trunk *found = NULL;
-	int best = -1, b;
+	sbc_addr tmp;
 	size_t i;
 
-	for (i = 0; i < s->n; i++) {
-		if (!s->trunks[i].enabled)
-			continue;
-		if ((b = best_cidr(&s->trunks[i], src)) > best) {
-			best = b;
-			found = &s->trunks[i];
-		}
-	}
-	return found;
+	src = unmap(src, &tmp);
+	for (i = 0; i < s->n_cidrs; i++)
+		if (sbc_cidr_match(&s->cidrs[i].cidr, src))
+			return &s->trunks[s->cidrs[i].trunk];
+	return NULL;
 }
 
 static bool cert_matches(const store_cert_id *c, const char *subject, const char *const *sans,
@@ -882,8 +935,11 @@ const store_trunk *store_trunk_snapshot_match_cert(const store_trunk_snapshot *s
 {
 	static const char hex[] = "0123456789abcdef";
 	char fp[65], *fpp = NULL;
+	sbc_addr tmp;
 	size_t i, j;
 
+	if (src)
+		src = unmap(src, &tmp);
 	if (fingerprint) {
 		for (i = 0; i < 32; i++) {
 			fp[2 * i] = hex[fingerprint[i] >> 4];

@@ -262,6 +262,8 @@ static void test_snapshot_matching(void **state)
 	assert_string_equal(m->name, "narrow"); /* /16 beats /8; the /24 is disabled */
 	assert_int_equal(sbc_addr_parse("10.9.9.9", 0, &a), 0);
 	assert_string_equal(store_trunk_snapshot_match_addr(s, &a)->name, "wide");
+	assert_int_equal(sbc_addr_parse("[::ffff:10.1.200.1]:5060", 0, &a), 0); /* dual stack */
+	assert_string_equal(store_trunk_snapshot_match_addr(s, &a)->name, "narrow");
 	assert_int_equal(sbc_addr_parse("[2001:db8::5]:5061", 0, &a), 0);
 	assert_string_equal(store_trunk_snapshot_match_addr(s, &a)->name, "narrow");
 	assert_int_equal(sbc_addr_parse("203.0.113.1", 0, &a), 0);
