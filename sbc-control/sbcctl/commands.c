@@ -163,27 +163,10 @@ static json_t *srtp_mode(json_t *pol)
 static void trunk_table_add(cli_table *t, json_t *tr)
 {
 	char *cells[8];
-	json_t *dests = json_object_get(tr, "destinations"), *d;
-	json_t *strs = json_array();
-	size_t i;
-	json_array_foreach(dests, i, d) {
-		char buf[320];
-		if (json_is_object(d)) {
-			json_t *port = json_object_get(d, "port");
-			const char *tp = json_string_value(json_object_get(d, "transport"));
-			snprintf(buf, sizeof(buf), "%s%s%s", tp && strcmp(tp, "any") ? tp : "", tp && strcmp(tp, "any") ? ":" : "",
-				 json_string_value(json_object_get(d, "host")));
-			if (json_integer_value(port))
-				snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ":%lld",
-					 (long long)json_integer_value(port));
-			json_array_append_new(strs, json_string(buf));
-		} else
-			json_array_append(strs, d);
-	}
 	cells[0] = cli_cell(json_object_get(tr, "name"));
 	cells[1] = cli_cell(json_object_get(tr, "enabled"));
 	cells[2] = cli_cell(json_object_get(tr, "cidrs"));
-	cells[3] = cli_cell(strs);
+	cells[3] = cli_cell(json_object_get(tr, "destinations"));
 	cells[4] = cli_cell(json_object_get(tr, "tls_profile"));
 	cells[5] = cli_cell(srtp_mode(json_object_get(tr, "srtp_inbound")));
 	cells[6] = cli_cell(srtp_mode(json_object_get(tr, "srtp_outbound")));
@@ -191,7 +174,6 @@ static void trunk_table_add(cli_table *t, json_t *tr)
 	cli_table_add(t, (const char *const *)cells);
 	for (unsigned k = 0; k < 8; k++)
 		free(cells[k]);
-	json_decref(strs);
 }
 
 static const char *const trunk_hdr[] = {"NAME", "ENABLED", "INBOUND", "DESTINATIONS", "TLS", "SRTP_IN", "SRTP_OUT", "ROUTES"};

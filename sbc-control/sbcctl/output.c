@@ -105,6 +105,30 @@ char *cli_cell(json_t *v)
 		free(parts);
 		return s;
 	}
+	if (json_is_object(v)) {
+		/* Destinations and certificate matches read as they are typed. */
+		json_t *host = json_object_get(v, "host"), *type = json_object_get(v, "type");
+		if (json_is_string(host)) {
+			const char *tp = json_string_value(json_object_get(v, "transport"));
+			json_int_t port = json_integer_value(json_object_get(v, "port"));
+			bool show_tp = tp && strcmp(tp, "any") != 0;
+			size_t n = (show_tp ? strlen(tp) + 1 : 0) + json_string_length(host) + 24;
+			char *out = malloc(n);
+			if (!out)
+				return NULL;
+			int k = snprintf(out, n, "%s%s%s", show_tp ? tp : "", show_tp ? ":" : "", json_string_value(host));
+			if (port && k > 0)
+				snprintf(out + k, n - (size_t)k, ":%lld", (long long)port);
+			return out;
+		}
+		if (json_is_string(type) && json_is_string(json_object_get(v, "value"))) {
+			size_t n = strlen(json_string_value(type)) + json_string_length(json_object_get(v, "value")) + 2;
+			char *out = malloc(n);
+			if (out)
+				snprintf(out, n, "%s:%s", json_string_value(type), json_string_value(json_object_get(v, "value")));
+			return out;
+		}
+	}
 	return json_dumps(v, JSON_COMPACT);
 }
 
