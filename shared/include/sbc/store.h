@@ -49,7 +49,8 @@ void store_close(store *st);
 bool store_is_rdonly(const store *st);
 const char *store_path(const store *st);
 
-/* A read context for the calling thread. Free it before store_close. */
+/* A read context for the calling thread (it also caches trunk id -> name
+ * for route results). Free it before store_close. */
 int store_reader_open(store *st, store_reader **out);
 void store_reader_close(store_reader *r);
 
@@ -223,7 +224,9 @@ const store_trunk *store_trunk_snapshot_at(const store_trunk_snapshot *s, size_t
 const store_trunk *store_trunk_snapshot_find(const store_trunk_snapshot *s, const char *name);
 
 /* The enabled trunk whose CIDR matches src (the longest matching CIDR wins;
- * ties: trunk name order), or NULL. The port is ignored. */
+ * ties: trunk name order), or NULL. The port is ignored; an IPv4-mapped IPv6
+ * address (dual-stack socket) matches IPv4 CIDRs. Walks a flat, longest-first
+ * list of all CIDRs: O(CIDRs), no allocation, no store access. */
 const store_trunk *store_trunk_snapshot_match_addr(const store_trunk_snapshot *s,
 						   const sbc_addr *src);
 
