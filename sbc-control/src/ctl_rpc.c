@@ -590,6 +590,14 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		c->scanned -= start;
 		if (c->len > max)
 			refuse_oversized(c);
+		else if (c->cap > RPC_READ_CHUNK && c->len < RPC_READ_CHUNK / 2) {
+			/* A big request went through: give the memory back. */
+			char *nb = realloc(c->buf, RPC_READ_CHUNK);
+			if (nb) {
+				c->buf = nb;
+				c->cap = RPC_READ_CHUNK;
+			}
+		}
 	}
 	client_unref(c);
 }
