@@ -16,6 +16,7 @@
 #include "sbc/log.h"
 #include "sbc/msg-t.h"
 #include "sbc/shm.h"
+#include "sig_store.h"
 #include "sig_worker.h"
 
 #define PENDING_MAX 16
@@ -155,12 +156,11 @@ int sig_app_run(const char *shm_name, const char *runtime_path)
 			return 2;
 		}
 		for (unsigned i = 0; i < cfg.n_listen; i++)
-			if (cfg.listen[i].tp == SIG_TP_TLS && sig_tls_set_find(s, cfg.listen[i].profile) < 0) {
-				SBC_ERROR("fatal: listener tls profile \"%s\" is not defined",
-					  cfg.listen[i].profile);
-				sig_tls_set_unref(s);
-				return 2;
-			}
+			if (cfg.listen[i].tp == SIG_TP_TLS && sig_tls_set_find(s, cfg.listen[i].profile) < 0)
+				/* not fatal: handshakes on it fail (counted) until the
+				 * profile is added and the TLS area reloads */
+				SBC_WARN("listener tls profile \"%s\" is not defined (yet)",
+					 cfg.listen[i].profile);
 		sig_tls_publish(s);
 	}
 	if (shm_name) {
@@ -207,6 +207,7 @@ int sig_app_run(const char *shm_name, const char *runtime_path)
 		sig_tls_set_unref(a.pending[i].set);
 	sig_tls_set_unref(sig_tls_publish(NULL));
 	sig_config_free(&a.srv.cfg); /* the server's copy owns the strings of cfg */
+	sig_store_close();
 	if (seg)
 		shm_seg_detach(seg);
 	SBC_NOTICE("stopped");

@@ -270,6 +270,7 @@ static sig_conn *conn_new(sig_worker *w, int fd, uint8_t tp, const sbc_addr *add
 /* Sets up TLS on c with the profile named pname; 0 or an error. */
 static int conn_tls_setup(sig_conn *c, const char *pname, const char *server_name)
 {
+	c->hs.owner = c;
 	c->hs.set = sig_tls_current();
 	if (!c->hs.set)
 		return SBC_E_TLS;
@@ -312,6 +313,8 @@ static void accept_one(sig_worker *w, sig_listener *l, int fd, const sbc_addr *p
 	c->rl_ticket = ticket;
 	c->listener = (uint16_t)(l - w->lst);
 	sig_stat_add(st, l->tp, SIG_ST_conns_accepted, 1);
+	c->trunk = sig_trunk_by_addr(w->trunks, peer);
+	sig_trunk_stat(w->tstats, c->trunk, SIG_TS_conns, 1);
 	if (l->tp == SIG_TP_TLS) {
 		int r = conn_tls_setup(c, l->profile_name, NULL);
 		if (r < 0) {
@@ -417,6 +420,9 @@ static enum sig_stat classify_tls_failure(SSL *ssl)
 			case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
 				st = SIG_ST_hs_fail_unknown_ca;
 				break;
+			case X509_V_ERR_APPLICATION_VERIFICATION:
+				st = SIG_ST_hs_fail_no_trunk;
+				break;
 			default:
 				st = SIG_ST_hs_fail_bad_cert;
 				break;
@@ -430,31 +436,33 @@ static enum sig_stat classify_tls_failure(SSL *ssl)
 	return st;
 }
 
-static void conn_store_peer(sig_conn *c)
+sig_peer_store *sig_peer_from_der(const uint8_t *der, size_t dlen, int verified)
 {
-	const STACK_OF(CRYPTO_BUFFER) *chain = SSL_get0_peer_certificates(c->ssl);
-	if (!chain || sk_CRYPTO_BUFFER_num(chain) == 0)
-		return;
-	const CRYPTO_BUFFER *leaf = sk_CRYPTO_BUFFER_value(chain, 0);
-	const uint8_t *der = CRYPTO_BUFFER_data(leaf);
-	size_t dlen = CRYPTO_BUFFER_len(leaf);
-	char subject[256] = "", sans[512] = "";
-	size_t sl = 0;
+	char subject[512] = "", sans[SIG_PEER_MAX_SANS][256];
+	unsigned n_sans = 0;
 	const uint8_t *p = der;
 	X509 *x = d2i_X509(NULL, &p, (long)dlen);
 	if (x) {
-		X509_NAME_oneline(X509_get_subject_name(x), subject, sizeof(subject));
+		BIO *b = BIO_new(BIO_s_mem());
+		if (b && X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
+			const uint8_t *bd;
+			size_t bl;
+			if (BIO_mem_contents(b, &bd, &bl) && bl < sizeof(subject)) {
+				memcpy(subject, bd, bl);
+				subject[bl] = 0;
+			}
+		}
+		BIO_free(b);
 		GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-		for (size_t i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+		for (size_t i = 0; gens && i < sk_GENERAL_NAME_num(gens) && n_sans < SIG_PEER_MAX_SANS; i++) {
 			const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-			char one[256];
+			char *one = sans[n_sans];
 			one[0] = 0;
 			if (g->type == GEN_DNS || g->type == GEN_URI) {
 				const ASN1_IA5STRING *s = g->type == GEN_DNS ? g->d.dNSName : g->d.uniformResourceIdentifier;
 				int n = ASN1_STRING_length(s);
-				if (n > 0 && n < (int)sizeof(one) - 5)
-					snprintf(one, sizeof(one), "%s:%.*s", g->type == GEN_DNS ? "DNS" : "URI", n,
-						 (const char *)ASN1_STRING_get0_data(s));
+				if (n > 0 && n < 256 && !memchr(ASN1_STRING_get0_data(s), 0, (size_t)n))
+					snprintf(one, 256, "%.*s", n, (const char *)ASN1_STRING_get0_data(s));
 			} else if (g->type == GEN_IPADD) {
 				sbc_addr a;
 				memset(&a, 0, sizeof(a));
@@ -466,31 +474,76 @@ static void conn_store_peer(sig_conn *c)
 					a.sa.sa_family = AF_INET6;
 					memcpy(&a.in6.sin6_addr, ASN1_STRING_get0_data(g->d.iPAddress), 16);
 				}
-				if (n == 4 || n == 16) {
-					char ip[SBC_ADDR_STRLEN];
-					snprintf(one, sizeof(one), "IP:%s", sbc_addr_format_ip(&a, ip, sizeof(ip)));
-				}
+				if (n == 4 || n == 16)
+					sbc_addr_format_ip(&a, one, 256);
 			}
-			if (one[0]) {
-				int k = snprintf(sans + sl, sizeof(sans) - sl, "%s%s", sl ? "," : "", one);
-				if (k > 0 && (size_t)k < sizeof(sans) - sl)
-					sl += (size_t)k;
-			}
+			if (one[0])
+				n_sans++;
 		}
 		GENERAL_NAMES_free(gens);
 		X509_free(x);
 	}
-	size_t subl = strlen(subject);
-	sig_peer_store *ps = malloc(sizeof(*ps) + subl + 1 + sl + 1);
+	size_t need = strlen(subject) + 1;
+	for (unsigned i = 0; i < n_sans; i++)
+		need += strlen(sans[i]) + 1;
+	sig_peer_store *ps = calloc(1, sizeof(*ps) + need);
 	if (!ps)
-		return;
+		return NULL;
 	SHA256(der, dlen, ps->id.sha256);
-	memcpy(ps->text, subject, subl + 1);
-	memcpy(ps->text + subl + 1, sans, sl + 1);
-	ps->id.subject = ps->text;
-	ps->id.sans = ps->text + subl + 1;
-	ps->id.verified = SSL_get_verify_result(c->ssl) == X509_V_OK;
+	char *t = ps->text;
+	size_t l = strlen(subject) + 1;
+	memcpy(t, subject, l);
+	ps->id.subject = t;
+	t += l;
+	for (unsigned i = 0; i < n_sans; i++) {
+		l = strlen(sans[i]) + 1;
+		memcpy(t, sans[i], l);
+		ps->id.sans[i] = t;
+		t += l;
+	}
+	ps->id.n_sans = n_sans;
+	ps->id.verified = (uint8_t)verified;
+	return ps;
+}
+
+/* The peer hook (sig_tls_profile.h): a verified client certificate must be
+ * named by a trunk when trunks name certificates at all. */
+static int conn_peer_hook(void *owner, X509 *leaf)
+{
+	sig_conn *c = owner;
+	if (!sig_trunks_any_cert(c->w->trunks))
+		return 1;
+	uint8_t *der = NULL;
+	int n = i2d_X509(leaf, &der);
+	if (n <= 0)
+		return 0;
+	sig_peer_store *ps = sig_peer_from_der(der, (size_t)n, 1);
+	OPENSSL_free(der);
+	if (!ps)
+		return 0;
+	const char *t = sig_trunk_by_cert(c->w->trunks, &ps->id, &c->addr);
+	if (!t) {
+		sig_trunk_stat(c->w->tstats, c->trunk, SIG_TS_refused, 1);
+		free(ps);
+		return 0;
+	}
+	free(c->peer);
 	c->peer = ps;
+	c->trunk = t;
+	c->trunk_by_cert = 1;
+	return 1;
+}
+
+void sig_conn_init_hooks(void) { sig_tls_set_peer_hook(conn_peer_hook); }
+
+static void conn_store_peer(sig_conn *c)
+{
+	const STACK_OF(CRYPTO_BUFFER) *chain = SSL_get0_peer_certificates(c->ssl);
+	if (!chain || sk_CRYPTO_BUFFER_num(chain) == 0)
+		return;
+	const CRYPTO_BUFFER *leaf = sk_CRYPTO_BUFFER_value(chain, 0);
+	c->peer = sig_peer_from_der(CRYPTO_BUFFER_data(leaf), CRYPTO_BUFFER_len(leaf),
+				    SSL_get_verify_result(c->ssl) == X509_V_OK);
 }
 
 static int conn_flush(sig_conn *c);
@@ -505,8 +558,22 @@ static void conn_do_handshake(sig_conn *c)
 		sig_stat_add(w->stats, SIG_TP_TLS, SIG_ST_handshakes, 1);
 		if (SSL_session_reused(c->ssl))
 			sig_stat_add(w->stats, SIG_TP_TLS, SIG_ST_resumed, 1);
-		if (c->outbound || c->hs.set->p[c->hs.profile].verify_client)
+		int mtls = !c->outbound && c->hs.set->p[c->hs.profile].verify_client;
+		if (!c->peer && (c->outbound || mtls))
 			conn_store_peer(c);
+		if (mtls && !c->trunk_by_cert && sig_trunks_any_cert(w->trunks)) {
+			/* a resumed session skipped the verify callback: match now */
+			const char *t = c->peer ? sig_trunk_by_cert(w->trunks, &c->peer->id, &c->addr) : NULL;
+			if (!t) {
+				sig_stat_add(w->stats, SIG_TP_TLS, SIG_ST_hs_fail_no_trunk, 1);
+				sig_trunk_stat(w->tstats, c->trunk, SIG_TS_refused, 1);
+				sig_conn_close(c, CR_ERROR);
+				return;
+			}
+			c->trunk = t;
+			c->trunk_by_cert = 1;
+		}
+		sig_trunk_stat(w->tstats, c->trunk, SIG_TS_handshakes, 1);
 		c->profile_name = c->hs.set->p[c->hs.profile].iname;
 		/* TLS 1.3 session tickets wait for the server's first write (the
 		 * library's choice): flush them now with an empty write, so a
@@ -698,6 +765,7 @@ static size_t conn_process(sig_conn *c, const char *buf, size_t len)
 			sig_conn_send(c, "\r\n", 2);
 		} else if (r == SIG_FRAME_MESSAGE) {
 			sig_stat_add(w->stats, c->tp, SIG_ST_msgs_in, 1);
+			sig_trunk_stat(w->tstats, c->trunk, SIG_TS_msgs_in, 1);
 			const sig_listener *l = c->listener < w->n_lst ? &w->lst[c->listener] : NULL;
 			sig_rx rx = {
 				.worker = w,
@@ -708,6 +776,7 @@ static size_t conn_process(sig_conn *c, const char *buf, size_t len)
 				.local = l ? &l->addr : NULL,
 				.profile = c->profile_name,
 				.peer = c->peer ? &c->peer->id : NULL,
+				.trunk = c->trunk,
 				.msg = buf + off,
 				.hdr_len = f.hdr_len,
 				.body_len = f.body_len,

@@ -34,7 +34,11 @@ void sig_local_handle(const sig_rx *rx, void *arg)
 		return;
 	make_tag(tag, sizeof(tag));
 	int n;
-	if (sig_sv_eq(v.method, "OPTIONS"))
+	if (!rx->trunk && sig_trunks_any(rx->worker->trunks)) {
+		/* trunks are configured and this source is none of them */
+		sig_stat_add(rx->worker->stats, rx->tp, SIG_ST_forbidden, 1);
+		n = sig_sip_response(&v, 403, "Forbidden", tag, NULL, out, sizeof(out));
+	} else if (sig_sv_eq(v.method, "OPTIONS"))
 		n = sig_sip_response(&v, 200, "OK", tag,
 				     "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\nAccept: application/sdp\r\n",
 				     out, sizeof(out));

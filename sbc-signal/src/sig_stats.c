@@ -1,5 +1,6 @@
 /* sbc-signal — counters (see sig_stats.h). */
 #include "sig_stats.h"
+#include "sig_trunk.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -50,4 +51,24 @@ int sig_stats_json(sig_stats *const *blocks, unsigned n, char *buf, size_t cap)
 	PUT_("}");
 #undef PUT_
 	return (int)len;
+}
+
+int sig_stats_json2(sig_stats *const *blocks, struct sig_trunk_stats *const *tblocks, unsigned n,
+		    char *buf, size_t cap)
+{
+	int len = sig_stats_json(blocks, n, buf, cap);
+	if (len < 0 || !tblocks)
+		return len;
+	/* reopen the object: {...} -> {... ,"trunks":{...}} */
+	int t = sig_trunk_stats_json((sig_trunk_stats *const *)tblocks, n, buf + len - 1,
+				     cap - (size_t)len + 1);
+	if (t < 0 || (size_t)(len - 1 + t) + 2 > cap) {
+		buf[len - 1] = '}'; /* no room: the transport counters alone */
+		buf[len] = 0;
+		return len;
+	}
+	len = len - 1 + t;
+	buf[len++] = '}';
+	buf[len] = 0;
+	return len;
 }

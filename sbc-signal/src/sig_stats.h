@@ -27,6 +27,7 @@
 	X(hs_fail_unknown_ca)                                                  \
 	X(hs_fail_bad_cert)                                                    \
 	X(hs_fail_no_cert)                                                     \
+	X(hs_fail_no_trunk)                                                    \
 	X(hs_fail_version)                                                     \
 	X(hs_fail_timeout)                                                     \
 	X(hs_fail_other)                                                       \
@@ -41,6 +42,7 @@
 	X(frame_errors)                                                        \
 	X(stalled)                                                             \
 	X(send_errors)                                                         \
+	X(forbidden)                                                           \
 	X(xworker_sends)                                                       \
 	X(xworker_full)
 
@@ -75,5 +77,10 @@ void sig_stats_sum(sig_stats *const *blocks, unsigned n, uint64_t out[SIG_TP_MAX
 /* Writes {"udp":{...},"tcp":{...},"tls":{...},"workers":n} into buf.
  * Returns the length or -ENOSPC. */
 int sig_stats_json(sig_stats *const *blocks, unsigned n, char *buf, size_t cap);
+
+/* The same with the per-trunk counters appended (sig_trunk.h). */
+struct sig_trunk_stats;
+int sig_stats_json2(sig_stats *const *blocks, struct sig_trunk_stats *const *tblocks, unsigned n,
+		    char *buf, size_t cap);
 
 #endif

@@ -18,8 +18,27 @@
 #include "sbc/err.h"
 #include "sbc/log.h"
 #include "sbc/store.h"
+#include "sig_store.h"
 
 static int g_ex_idx = -1;
+static sig_tls_peer_hook g_peer_hook;
+
+void sig_tls_set_peer_hook(sig_tls_peer_hook hook) { g_peer_hook = hook; }
+
+static int verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	if (!ok || X509_STORE_CTX_get_error_depth(xs) != 0)
+		return ok;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	sig_tls_hs *hs = ssl ? SSL_get_ex_data(ssl, g_ex_idx) : NULL;
+	if (!hs || !hs->owner || !g_peer_hook || !SSL_is_server(ssl))
+		return 1;
+	if (!g_peer_hook(hs->owner, X509_STORE_CTX_get_current_cert(xs))) {
+		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
+	return 1;
+}
 static pthread_mutex_t g_names_mu = PTHREAD_MUTEX_INITIALIZER;
 static char *g_names[SIG_TLS_MAX_NAMES];
 
@@ -154,7 +173,7 @@ static void apply_profile(SSL *ssl, const sig_tls_profile *p, int want_ec)
 	if (ctx != SSL_get_SSL_CTX(ssl))
 		SSL_set_SSL_CTX(ssl, ctx);
 	if (p->verify_client) {
-		SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
 		SSL_set_verify_depth(ssl, p->verify_depth);
 	} else {
 		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
@@ -317,7 +336,7 @@ static SSL_CTX *make_ctx(const material *m, unsigned ci, int *is_ec, char *err, 
 		}
 	}
 	if (m->verify_client) {
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
 		SSL_CTX_set_verify_depth(ctx, m->verify_depth);
 	}
 	what = "session settings";
@@ -410,14 +429,13 @@ static int add_profile(sig_tls_set *s, const material *m, char *err, size_t errl
  * certificate per profile). */
 static int load_store(const char *path, sig_tls_set *s, char *err, size_t errlen)
 {
-	store *st = NULL;
+	store *st = sig_store_get(path);
 	store_reader *rd = NULL;
 	char names[SIG_MAX_PROFILES * 2][STORE_NAME_MAX + 1];
 	bool more = false;
-	int r = store_open(path, STORE_RDONLY, 0, &st, NULL, 0);
-	if (r < 0)
+	if (!st)
 		return 0; /* no store yet: nothing to load */
-	r = store_reader_open(st, &rd);
+	int r = store_reader_open(st, &rd);
 	if (r < 0)
 		goto Exit;
 	int n = store_tls_list(rd, NULL, names, SIG_MAX_PROFILES * 2, &more);
@@ -467,7 +485,6 @@ static int load_store(const char *path, sig_tls_set *s, char *err, size_t errlen
 Exit:
 	if (rd)
 		store_reader_close(rd);
-	store_close(st);
 	return r;
 }
 

@@ -53,8 +53,15 @@ typedef struct sig_tls_set {
  * connection. */
 typedef struct sig_tls_hs {
 	sig_tls_set *set;  /* referenced while the handshake runs */
+	void *owner;       /* the connection, for the peer hook */
 	int16_t profile;   /* index into set->p: the listener's, then SNI's */
 } sig_tls_hs;
+
+/* Called during a server handshake once the client's chain verified, with
+ * its leaf: return 1 to accept, 0 to refuse (the handshake fails with an
+ * alert before any application data is read). */
+typedef int (*sig_tls_peer_hook)(void *owner, X509 *leaf);
+void sig_tls_set_peer_hook(sig_tls_peer_hook hook);
 
 int sig_tls_init(void);
 

@@ -40,10 +40,16 @@ typedef uint64_t sig_conn_id;
 #define SIG_FP_LEN 32
 
 /* The verified identity of a TLS peer's certificate. */
+#define SIG_PEER_MAX_SANS 8
+
+/* Formats match the store's trunk certificate identities (store-t.h):
+ * subject as one-line RFC 2253 text, SANs as bare values (DNS name, URI,
+ * IP address text), the fingerprint as raw SHA-256 bytes. */
 typedef struct sig_peer_id {
 	uint8_t sha256[SIG_FP_LEN]; /* of the leaf certificate (DER) */
-	const char *subject;        /* RFC 2253-ish one-line subject */
-	const char *sans;           /* DNS/URI/IP subjectAltNames, comma-separated */
+	const char *subject;        /* "CN=carrier.example,O=..." */
+	const char *sans[SIG_PEER_MAX_SANS];
+	unsigned n_sans;
 	uint8_t verified;           /* 1: chain verified against the profile CA */
 } sig_peer_id;
 
@@ -58,6 +64,7 @@ typedef struct sig_rx {
 	const sbc_addr *local;     /* the listener's address */
 	const char *profile;       /* TLS profile name, NULL otherwise */
 	const sig_peer_id *peer;   /* TLS with a client certificate, else NULL */
+	const char *trunk;         /* the trunk this source/certificate belongs to, or NULL */
 	const char *msg;           /* the whole message */
 	uint32_t hdr_len;          /* start line + headers + empty line */
 	uint32_t body_len;

@@ -51,6 +51,8 @@ static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
 		return;
 	}
 	sig_stat_add(st, SIG_TP_UDP, SIG_ST_msgs_in, 1);
+	const char *trunk = sig_trunk_by_addr(w->trunks, &src);
+	sig_trunk_stat(w->tstats, trunk, SIG_TS_msgs_in, 1);
 	sig_rx rx = {
 		.worker = w,
 		.worker_idx = w->idx,
@@ -58,6 +60,7 @@ static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
 		.conn = 0,
 		.src = &src,
 		.local = &l->addr,
+		.trunk = trunk,
 		.msg = buf->base,
 		.hdr_len = f.hdr_len,
 		.body_len = f.body_len,

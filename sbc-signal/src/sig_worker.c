@@ -175,6 +175,8 @@ static void ctl_handle(sig_worker *w, const shm_rec *r)
 	}
 	case SBC_MSG_CONFIG_CHANGED: {
 		const sbc_msg_config_changed *m = (const sbc_msg_config_changed *)r->data;
+		if (m->area == SHM_AREA_TRUNKS)
+			sig_trunks_refresh(w->trunks, uv_now(&w->loop), 1);
 		if (m->area == SHM_AREA_TLS && w->srv->reload_async) {
 			atomic_store(&w->srv->tls_gen_wanted, m->generation);
 			uv_async_send(w->srv->reload_async);
@@ -187,7 +189,8 @@ static void ctl_handle(sig_worker *w, const shm_rec *r)
 		/* each worker answers for itself: sbc-control asks every worker
 		 * and merges the replies */
 		sig_stats *mine[1] = {w->stats};
-		int n = sig_stats_json(mine, 1, buf, sizeof(buf));
+		sig_trunk_stats *tmine[1] = {w->tstats};
+		int n = sig_stats_json2(mine, tmine, 1, buf, sizeof(buf));
 		if (n < 0)
 			n = snprintf(buf, sizeof(buf), "{\"error\":\"stats too large\"}");
 		sbc_msg_push_text(&w->ctl_out, SBC_MSG_STATS_REPLY, m->request_id, buf, (uint32_t)n);
@@ -232,6 +235,7 @@ static void tick_cb(uv_timer_t *t)
 	sig_worker *w = t->data;
 	w->now_ms = uv_now(&w->loop);
 	sig_conn_expire(w, w->now_ms);
+	sig_trunks_refresh(w->trunks, w->now_ms, 0);
 	if (w->srv->n_workers > 1)
 		xrings_drain(w);
 	if (w->has_ctl)
@@ -251,6 +255,8 @@ static void stop_cb(uv_async_t *a)
 	w->stopping = 1;
 	sig_conn_close_all(w);
 	sig_out_destroy(w);
+	sig_trunks_close(w->trunks);
+	w->trunks = NULL;
 	uv_walk(&w->loop, close_walk_cb, NULL);
 }
 
@@ -260,6 +266,7 @@ static void *worker_main(void *arg)
 	char name[16];
 	snprintf(name, sizeof(name), "sig-w%u", w->idx);
 	pthread_setname_np(pthread_self(), name);
+	w->trunks = sig_trunks_open(w->srv->cfg.store_path); /* its reader belongs to this thread */
 	if (w->has_ctl) {
 		sbc_msg_hello h;
 		sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, w->idx);
@@ -279,6 +286,7 @@ static int worker_init(sig_server *srv, sig_worker *w, unsigned idx, char *err, 
 	w->idx = idx;
 	w->srv = srv;
 	w->stats = srv->stats[idx];
+	w->tstats = srv->tstats[idx];
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	w->udp_fd_for_send[0] = w->udp_fd_for_send[1] = -1;
 	w->scratch = malloc(SIG_SCRATCH_BYTES);
@@ -367,14 +375,19 @@ int sig_server_init(sig_server *srv, const sig_config *cfg, shm_seg *seg, char *
 	srv->n_workers = n;
 	srv->w = calloc(n, sizeof(sig_worker));
 	srv->stats = calloc(n, sizeof(sig_stats *));
+	srv->tstats = calloc(n, sizeof(sig_trunk_stats *));
 	srv->xrings = calloc((size_t)n * n, sizeof(shm_ring_hdr *));
-	if (!srv->w || !srv->stats || !srv->xrings)
+	if (!srv->w || !srv->stats || !srv->tstats || !srv->xrings)
 		return -ENOMEM;
+	sig_conn_init_hooks();
 	for (unsigned i = 0; i < n; i++) {
 		srv->stats[i] = aligned_alloc(64, (sizeof(sig_stats) + 63) & ~(size_t)63);
 		if (!srv->stats[i])
 			return -ENOMEM;
 		memset(srv->stats[i], 0, sizeof(sig_stats));
+		srv->tstats[i] = calloc(1, sizeof(sig_trunk_stats));
+		if (!srv->tstats[i])
+			return -ENOMEM;
 		srv->w[i].xdoorbell = -1;
 		if (n > 1) {
 			srv->w[i].xdoorbell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -454,6 +467,9 @@ void sig_server_destroy(sig_server *srv)
 		free(srv->xrings[i]);
 	for (unsigned i = 0; srv->stats && i < n; i++)
 		free(srv->stats[i]);
+	for (unsigned i = 0; srv->tstats && i < n; i++)
+		free(srv->tstats[i]);
+	free(srv->tstats);
 	free(srv->xrings);
 	free(srv->stats);
 	free(srv->w);
@@ -463,5 +479,5 @@ void sig_server_destroy(sig_server *srv)
 
 int sig_worker_stats_json(sig_server *srv, char *buf, size_t cap)
 {
-	return sig_stats_json(srv->stats, srv->n_workers, buf, cap);
+	return sig_stats_json2(srv->stats, srv->tstats, srv->n_workers, buf, cap);
 }

@@ -29,6 +29,7 @@
 #include "sig_stats.h"
 #include "sig_tls_profile.h"
 #include "sig_transport.h"
+#include "sig_trunk.h"
 
 #define SIG_SCRATCH_BYTES (128u * 1024u)
 #define SIG_XRING_BYTES (512u * 1024u)
@@ -55,6 +56,9 @@ typedef struct sig_peer_store {
 	char text[]; /* subject and sans live here */
 } sig_peer_store;
 
+/* Builds the identity of a DER certificate (NULL on allocation failure). */
+sig_peer_store *sig_peer_from_der(const uint8_t *der, size_t len, int verified);
+
 typedef struct sig_conn {
 	uv_poll_t poll;     /* data = the conn; freed in its close callback */
 	struct sig_worker *w;
@@ -72,6 +76,8 @@ typedef struct sig_conn {
 	sig_tls_hs hs;      /* set referenced only during the handshake */
 	sig_peer_store *peer; /* verified client identity, or NULL */
 	const char *profile_name; /* TLS: interned name of the profile in use */
+	const char *trunk;  /* interned trunk name, or NULL */
+	uint8_t trunk_by_cert; /* trunk matched on the verified client certificate */
 	sbc_addr addr;      /* the peer */
 	char *in;           /* partial message, or NULL */
 	uint32_t in_len, in_cap;
@@ -155,6 +161,8 @@ typedef struct sig_worker {
 	int udp_fd_for_send[2]; /* first UDP listener fd per family (v4, v6) */
 	struct sig_dns *dns;    /* RFC 3263 resolver, created on first use */
 	int stopping;
+	sig_trunks *trunks;           /* this worker's view of the store's trunks */
+	sig_trunk_stats *tstats;      /* per-trunk counters (WRITER: this worker) */
 } sig_worker;
 
 struct sig_server {
@@ -162,6 +170,7 @@ struct sig_server {
 	unsigned n_workers;
 	sig_worker *w;           /* array of n_workers */
 	sig_stats **stats;       /* one block per worker */
+	sig_trunk_stats **tstats; /* one block per worker */
 	shm_ring_hdr **xrings;   /* [from * n + to] */
 	shm_seg *seg;            /* NULL standalone */
 	uv_async_t *reload_async; /* main thread: reload TLS (set by main) */
@@ -188,6 +197,7 @@ int sig_conn_send(sig_conn *c, const void *buf, size_t len);
 void sig_conn_close(sig_conn *c, int reason);
 void sig_conn_expire(sig_worker *w, uint64_t now_ms);
 void sig_conn_close_all(sig_worker *w);
+void sig_conn_init_hooks(void);
 sig_conn *sig_conn_connect(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, const char *profile,
 			   const char *server_name);
 sig_conn *sig_conn_find_out(sig_worker *w, enum sig_tp tp, const sbc_addr *dst);

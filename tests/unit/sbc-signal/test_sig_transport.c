@@ -389,7 +389,7 @@ static void test_outbound_tcp_and_tls(void **st)
 	assert_true(tls_opened == 1);
 	assert_true(hs == 2); /* the client role and our own server role */
 	/* the server's verified identity came with the response (trunk matching) */
-	assert_string_equal(g_peer_subject, "/CN=sbc.example");
+	assert_string_equal(g_peer_subject, "CN=sbc.example");
 	assert_int_equal(g_peer_verified, 1);
 	assert_true(g_peer_fp_nonzero);
 	assert_string_equal(g_peer_profile, "default");

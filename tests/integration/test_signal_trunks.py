@@ -1,0 +1,124 @@
+"""Trunks at the transport layer, under sbc-control: a client certificate
+must be named by a trunk (refused during the handshake otherwise, before
+any SIP is read), sources that match no trunk get 403, per-trunk counters
+show up in stats.get."""
+import json
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, free_port, free_port_range, wait_for
+from test_signal_common import (no_sanitizer_reports,  # noqa: F401
+                                Pki, client_ctx, options, read_responses, tcp_open, tls_connect)
+
+
+def sbcctl(sock, *args, check=True):
+    r = subprocess.run([str(BUILD / "sbcctl"), "-s", str(sock), "--json", *args],
+                       capture_output=True, text=True, timeout=20)
+    if check:
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return json.loads(r.stdout) if r.stdout.strip().startswith(("{", "[")) else r.stdout
+
+
+def trunk_stats(stats):
+    out = {}
+    for w in stats["signal"]:
+        for name, c in w.get("stats", {}).get("trunks", {}).items():
+            o = out.setdefault(name, {})
+            for k, v in c.items():
+                o[k] = o.get(k, 0) + v
+    return out
+
+
+def tls_stat(stats, key):
+    return sum(w.get("stats", {}).get("tls", {}).get(key, 0) for w in stats["signal"])
+
+
+def test_trunks_by_certificate_and_address(procs, tmp_path):
+    for b in ("sbc-control", "sbcctl", "sbc-signal", "sbc-media"):
+        if not (BUILD / b).exists():
+            pytest.skip(f"{b} not built")
+    k = Pki(tmp_path / "pki")
+    k.ca("ca")
+    k.ca("clientca")
+    k.leaf("srv", "ca", "ec", cn="sbc.example")
+    k.leaf("good", "clientca", "ec", cn="carrier-a.example", san="DNS:carrier-a.example",
+           client=True)
+    k.leaf("stranger", "clientca", "ec", cn="stranger.example", san="DNS:stranger.example",
+           client=True)
+    port, tls_port = free_port(), free_port()
+    mbase = free_port_range(100)
+    data = tmp_path / "data"
+    cfg = {"log_level": "info", "data_dir": str(data), "store_path": str(data / "store"),
+           "signal": {"workers": 2, "listen": [
+               {"transport": "udp", "address": f"127.0.0.1:{port}"},
+               {"transport": "tcp", "address": f"127.0.0.1:{port}"},
+               {"transport": "tls", "address": f"127.0.0.1:{tls_port}", "tls_profile": "mtls"}]},
+           "media": {"workers": 1, "address": "127.0.0.1", "port_min": mbase,
+                     "port_max": mbase + 99, "backend": "socket", "rtp_timeout_ms": 30000}}
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    sock = data / "control.sock"
+    ctl = procs.start("control", [str(BUILD / "sbc-control"), "--config", str(tmp_path / "cfg.json"),
+                                  "--data-dir", str(data)])
+    wait_for(lambda: sock.exists() and tcp_open(port) or ctl.poll() is not None, timeout=20,
+             what="control and signal up")
+    assert ctl.poll() is None, procs.log(ctl)
+    sbcctl(sock, "tls", "add", "mtls", "--cert", k.p("srv.pem"), "--key", k.p("srv.key"),
+           "--ca", k.p("clientca.pem"), "--require-client-cert")
+    sbcctl(sock, "trunk", "add", "carrier-a", "--cert-san", "carrier-a.example",
+           "--dest", "tls:127.0.0.1:5999", "--tls-profile", "mtls", "--enable")
+    sbcctl(sock, "trunk", "add", "udp-peer", "--inbound-cidr", "127.0.0.5/32",
+           "--dest", "udp:127.0.0.5:5060", "--enable")
+
+    u5 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u5.bind(("127.0.0.5", 0))
+    u5.settimeout(3)
+    u6 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u6.bind(("127.0.0.6", 0))
+    u6.settimeout(0.5)
+
+    def strangers_refused():
+        u6.sendto(options(callid="u6"), ("127.0.0.1", port))
+        try:
+            return u6.recv(4096).startswith(b"SIP/2.0 403")
+        except socket.timeout:
+            return False
+    # the trunks reach every worker (generation watched, CONFIG_CHANGED)
+    wait_for(strangers_refused, timeout=15, what="trunks in service")
+    u5.sendto(options(callid="u5"), ("127.0.0.1", port))
+    assert u5.recv(4096).startswith(b"SIP/2.0 200")
+
+    def good_handshake():
+        try:
+            s = tls_connect(tls_port, client_ctx(k, cert="good"))
+            s.sendall(options(callid="t-good", transport="TLS"))
+            r = read_responses(s, 1)
+            s.close()
+            return r and r[0].startswith(b"SIP/2.0 200")
+        except (ssl.SSLError, OSError):
+            return False
+    wait_for(good_handshake, timeout=15, what="mtls profile in service")
+
+    # a certificate from the trusted CA that no trunk names: refused in the handshake
+    for _ in range(2):
+        err = None
+        try:
+            s = tls_connect(tls_port, client_ctx(k, cert="stranger"))
+            s.sendall(options(callid="t-stranger", transport="TLS"))
+            err = "answered" if s.recv(4096) else "closed"
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError) as e:
+            err = str(e)
+        assert err != "answered", err
+
+    def counted():
+        st = sbcctl(sock, "stats")
+        ts = trunk_stats(st)
+        ok = (ts.get("carrier-a", {}).get("handshakes", 0) >= 1 and
+              ts.get("carrier-a", {}).get("msgs_in", 0) >= 1 and
+              ts.get("udp-peer", {}).get("msgs_in", 0) >= 1 and
+              tls_stat(st, "hs_fail_no_trunk") >= 1)
+        return ok and st
+    wait_for(counted, timeout=10, what="per-trunk counters")
