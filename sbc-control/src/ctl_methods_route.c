@@ -184,7 +184,7 @@ static void job_work_cb(uv_work_t *w)
 			FILE *f = fopen(j->path, "re");
 			if (!f) {
 				j->err_code = -errno;
-				snprintf(j->err, sizeof(j->err), "params.path: cannot open %.900s: %s", j->path, strerror(errno));
+				snprintf(j->err, sizeof(j->err), "params.path: cannot open %.900s: %s (sbc-control reads it; sbcctl --inline sends the content instead)", j->path, strerror(errno));
 				return;
 			}
 			j->count = store_route_import_file(j->ctx->st, j->fmt, f, j->flags, &j->bad_line, j->err,
