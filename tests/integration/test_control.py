@@ -484,9 +484,12 @@ def test_sbcctl_commands_and_exit_codes(ctl, tmp_path):
         r = ctl.ctl(*cmd, "--help", env=env)
         assert r.returncode == 0 and "usage: sbcctl" in r.stdout, cmd
     assert ctl.ctl("--help").returncode == 0
-    # cannot connect
-    r = ctl.ctl("-s", str(tmp_path / "nope.sock"), "status")
-    assert r.returncode == 3 and "cannot connect" in r.stderr
+    # cannot connect; -s beats $SBC_SOCKET
+    r = ctl.ctl("-s", str(tmp_path / "nope.sock"), "status", env=env)
+    assert r.returncode == 3 and "cannot connect" in r.stderr and "nope.sock" in r.stderr
+    assert ctl.ctl("-s", ctl.sock, "status", env={"SBC_SOCKET": str(tmp_path / "nope.sock")}).returncode == 0
+    r = ctl.ctl("status", cwd=tmp_path)   # ./run/control.sock: here tmp_path/run is the data dir
+    assert r.returncode == 0, r.stderr
 
 
 # ---- supervision ------------------------------------------------------------------------
