@@ -718,8 +718,15 @@ int64_t store_route_import(store *st, enum store_fmt fmt, const char *data, size
 			goto Abort;
 		}
 	}
-	if ((ret = write_all(&im, replace)) != 0)
-		goto Abort;
+	{
+		/* into an empty table, merging is appending: the fast path */
+		MDB_stat ms;
+		bool empty = !replace && mdb_stat(im.txn, st->dbi_routes, &ms) == 0 &&
+			     ms.ms_entries == 0;
+
+		if ((ret = write_all(&im, replace || empty)) != 0)
+			goto Abort;
+	}
 	if ((rc = x__route_fix_masks(im.txn, st->dbi_routes, "", 0)) != 0) {
 		ret = rc;
 		fail(&im, 0, rc, "updating the prefix index failed");

@@ -281,6 +281,17 @@ int main(void)
 	}
 	if (lookups(r, nums, LOOKUPS, "(random numbers)") >= 1000)
 		rc = 1;
+	/* skewed traffic: 90% of the calls go to 1,000 popular prefixes */
+	for (i = 0; i < LOOKUPS; i++) {
+		size_t pi = rnd() % 10 ? (size_t)(rnd() % 1000) * 811 % (nroutes * 9 / 10)
+				       : (size_t)(rnd() % (nroutes * 9 / 10));
+		int l = make_prefix(pi, nums[i]);
+
+		while (l < 11)
+			nums[i][l++] = (char)('0' + rnd() % 10);
+		nums[i][l] = '\0';
+	}
+	lookups(r, nums, LOOKUPS, "(skewed, 90% hot)");
 
 	t0 = now();
 	n = store_route_export(r, STORE_FMT_CSV, sink_cb, &cs);
@@ -300,11 +311,14 @@ int main(void)
 	       (long long)n, (double)jl.len / 1e6, dt, (double)n / dt);
 	store_close(st);
 
+	/* merge into a store that already holds routes (every prefix new) */
 	st = open_with_trunks(base, "store2", trunks);
+	store_route_import(st, STORE_FMT_CSV, "prefix,trunk\n+1,carrier-a\n", 25, 0, &bad, err,
+			   sizeof(err));
 	t0 = now();
 	n = store_route_import(st, STORE_FMT_CSV, csv, len, 0, &bad, err, sizeof(err));
 	dt = now() - t0;
-	printf("import CSV (merge into an empty store): %lld routes in %.3f s = %.0f routes/s\n",
+	printf("import CSV (merge into a non-empty store): %lld routes in %.3f s = %.0f routes/s\n",
 	       (long long)n, dt, (double)n / dt);
 	store_close(st);
 
