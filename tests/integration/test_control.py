@@ -765,3 +765,18 @@ def test_client_that_shuts_its_write_side_still_gets_its_answers(ctl):
     s.sendall(b'{"jsonrpc":"2.0","id":3,"method":"stats.get"}\n')
     s.close()
     assert "result" in ctl.call("system.version")
+
+
+def test_framing_split_lines_crlf_and_pipelining(ctl):
+    with ctl.connect() as s:
+        req = b'{"jsonrpc":"2.0","id":7,"method":"route.lookup","params":{"number":"+15551234"}}\r\n'
+        for i in range(0, len(req), 9):           # a request in many pieces
+            s.sendall(req[i:i + 9])
+            time.sleep(0.005)
+        s.sendall(b'{"jsonrpc":"2.0","id":8,"method":"system.version"}\n'
+                  b'{"jsonrpc":"2.0","id":9,"method":"system.version"}\n')  # two in one write
+        f = s.makefile("rb")
+        s.settimeout(5)
+        got = [json.loads(f.readline()) for _ in range(3)]
+    assert [r["id"] for r in got] == [7, 8, 9]
+    assert got[0]["result"]["routes"][0]["trunk"] == "demo-out"
