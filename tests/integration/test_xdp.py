@@ -222,6 +222,42 @@ def test_generic_mode_relays(topo):
     assert stats["tx"] == 50
 
 
+def test_two_workers_two_queues():
+    """One worker per RX queue, each with its own UMEM and sockets: with
+    two-queue veths and 16 flows, both workers relay and nothing is lost."""
+    why = nsnet.unavailable()
+    if why:
+        pytest.skip(why)
+    if not RELAY.exists():
+        pytest.skip("%s not built" % RELAY)
+    t = nsnet.Topology(queues=2).setup()
+    try:
+        flows = 16
+        sessions = ["%d,%s:%d,%d" % (40000 + 2 * i, t.b4, 5000 + 2 * i, 40001 + 2 * i)
+                    for i in range(flows)]
+        relay = Relay(t, "--workers", "2", sessions=sessions)
+        try:
+            assert relay.ready["workers"] == "2"
+            rs = [receive(t, t.B, "%s:%d" % (t.b4, 5000 + 2 * i), 20, timeout=8)
+                  for i in range(flows)]
+            senders = [t.peer(t.A, "send", "%s:%d" % (t.a4, 6000 + i),
+                              "%s:%d" % (t.ra4, 40000 + 2 * i), "20", "100", "f%02d" % i)
+                       for i in range(flows)]
+            for p in senders:
+                p.communicate(timeout=30)
+            got = [collect(r) for r in rs]
+        finally:
+            stats = relay.stop()
+        for i in range(flows):
+            assert [p for _, p in got[i]] == expected("f%02d" % i, 20, 100), (i, stats)
+            assert {s for s, _ in got[i]} == {"%s:%d" % (t.rb4, 40001 + 2 * i)}
+        assert stats["rx"] == flows * 20 and stats["tx"] == flows * 20
+        assert len(stats["workers_rx"]) == 2
+        assert all(n > 0 for n in stats["workers_rx"]), stats["workers_rx"]
+    finally:
+        t.teardown()
+
+
 def test_missing_interface_refused_with_reason(topo):
     t = topo
     # The good interface first: it is attached, then undone when the second fails.

@@ -33,7 +33,8 @@ def unavailable():
 
 
 class Topology:
-    def __init__(self):
+    def __init__(self, queues=1):
+        self.queues = queues
         k = next(_seq)
         pid = os.getpid()
         self.p = "x%x%x" % (pid, k)       # short: interface names <= 15 chars
@@ -60,10 +61,11 @@ class Topology:
                                 "net.ipv6.conf.default.accept_dad=0",
                                 "net.ipv6.conf.default.router_solicitations=0"],
                                check=True, capture_output=True)
-            _ip("link", "add", self.va, "netns", self.A, "type", "veth", "peer", "name",
-                self.ra, "netns", self.R)
-            _ip("link", "add", self.vb, "netns", self.B, "type", "veth", "peer", "name",
-                self.rb, "netns", self.R)
+            q = ["numtxqueues", str(self.queues), "numrxqueues", str(self.queues)]
+            _ip("link", "add", self.va, "netns", self.A, *q, "type", "veth", "peer", "name",
+                self.ra, "netns", self.R, *q)
+            _ip("link", "add", self.vb, "netns", self.B, *q, "type", "veth", "peer", "name",
+                self.rb, "netns", self.R, *q)
             for ns, dev, a4, a6 in ((self.A, self.va, self.a4, self.a6),
                                     (self.R, self.ra, self.ra4, self.ra6),
                                     (self.R, self.rb, self.rb4, self.rb6),

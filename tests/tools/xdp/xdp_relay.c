@@ -4,7 +4,10 @@
  *   xdp_relay --if NAME=ADDR[,ADDR...] [--if ...] --ports MIN-MAX
  *             --session LPORT,DEST,SPORT[,protect|unprotect,SUITE,KEYHEX] ...
  *             [--generic] [--copy] [--queue N] [--port-filter] [--spin]
- *             [--neigh-refresh-ms N]
+ *             [--neigh-refresh-ms N] [--workers N]
+ *
+ * --workers N: N threads, worker k on RX queue (--queue) + k of every
+ * interface, each with its own UMEM and sockets.
  *
  * A packet to local port LPORT (on any media address) is sent from SPORT
  * (the egress interface's media address of DEST's family) to DEST
@@ -17,6 +20,7 @@
  * detaching everything. Exit 77 when XDP cannot be used (reason on stderr).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +58,7 @@ static int relay_cb(void *arg, med_xdp_pkt *p)
 
 	if (!s->used)
 		return MED_XDP_DROP;
-	s->packets++;
+	__atomic_fetch_add(&s->packets, 1, __ATOMIC_RELAXED);
 	p->out_dst = s->dst;
 	p->out_src_port = s->sport;
 	p->out_len = p->len;
@@ -67,6 +71,22 @@ static int relay_cb(void *arg, med_xdp_pkt *p)
 		p->out_len = (uint32_t)len;
 	}
 	return MED_XDP_FORWARD;
+}
+
+#define MAX_WORKERS 8
+static int poll_timeout = 100;
+
+/* One worker thread: its own UMEM and sockets (one RX queue). */
+static void *worker_main(void *arg)
+{
+	med_xdp_worker *w = arg;
+
+	while (!stop)
+		med_xdp_worker_poll(w, relay_cb, NULL, poll_timeout);
+	/* Let what is queued on the TX rings go out. */
+	for (int i = 0; i < 20; i++)
+		med_xdp_worker_poll(w, relay_cb, NULL, 0);
+	return NULL;
 }
 
 static int usage(void)
@@ -151,9 +171,9 @@ int main(int argc, char **argv)
 {
 	med_xdp_config cfg;
 	med_xdp *x = NULL;
-	med_xdp_worker *w = NULL;
+	med_xdp_worker *w;
 	char why[256] = "";
-	unsigned queue = 0;
+	unsigned queue = 0, nworkers = 1;
 	int ret, spin = 0, srtp_ready = 0;
 
 	sbc_log_init("xdp_relay", SBC_LOG_NOTICE, false);
@@ -177,6 +197,11 @@ int main(int argc, char **argv)
 			i++;
 		} else if (!strcmp(o, "--neigh-refresh-ms") && v) {
 			cfg.neigh_refresh_ms = (unsigned)atoi(v);
+			i++;
+		} else if (!strcmp(o, "--workers") && v) {
+			nworkers = (unsigned)atoi(v);
+			if (!nworkers || nworkers > MAX_WORKERS)
+				return usage();
 			i++;
 		} else if (!strcmp(o, "--queue") && v) {
 			queue = (unsigned)atoi(v);
@@ -206,45 +231,68 @@ int main(int argc, char **argv)
 	if (ret) {
 		return ret == -EPERM || ret == -EOPNOTSUPP || ret == -ENOSYS || ret == -EINVAL ? 77 : 1;
 	}
-	if (queue >= med_xdp_queues(x))
-		fprintf(stderr, "xdp_relay: queue %u but only %u usable\n", queue, med_xdp_queues(x));
-	ret = med_xdp_worker_create(x, queue, &w, why, sizeof(why));
-	if (ret) {
-		fprintf(stderr, "xdp_relay: AF_XDP unavailable: %s\n", why);
-		med_xdp_close(x);
-		return ret == -EPERM || ret == -EOPNOTSUPP || ret == -ENOSYS ? 77 : 1;
+	med_xdp_worker *ws[MAX_WORKERS] = { 0 };
+	pthread_t th[MAX_WORKERS];
+	for (unsigned k = 0; k < nworkers; k++) {
+		ret = med_xdp_worker_create(x, queue + k, &ws[k], why, sizeof(why));
+		if (ret) {
+			fprintf(stderr, "xdp_relay: AF_XDP unavailable: %s\n", why);
+			for (unsigned j = 0; j < k; j++)
+				med_xdp_worker_destroy(ws[j]);
+			med_xdp_close(x);
+			return ret == -EPERM || ret == -EOPNOTSUPP || ret == -ENOSYS ? 77 : 1;
+		}
 	}
+	w = ws[0];
 	for (unsigned p = 0; p < 65536; p++) {
 		if (!sessions[p].used)
 			continue;
 		if (cfg.port_filter && med_xdp_port_set(x, (uint16_t)p, true))
 			fprintf(stderr, "xdp_relay: port map update failed for %u\n", p);
 		char a[SBC_ADDR_STRLEN];
-		if (med_xdp_worker_resolve(w, &sessions[p].dst, 3000))
-			fprintf(stderr, "xdp_relay: next hop to %s not resolved yet\n",
-				sbc_addr_format(&sessions[p].dst, a, sizeof(a)));
+		for (unsigned k = 0; k < nworkers; k++)
+			if (med_xdp_worker_resolve(ws[k], &sessions[p].dst, 3000))
+				fprintf(stderr, "xdp_relay: next hop to %s not resolved yet\n",
+					sbc_addr_format(&sessions[p].dst, a, sizeof(a)));
 	}
-	printf("READY attach=%s mode=%s\n", med_xdp_attach_mode(x), med_xdp_worker_mode(w));
+	printf("READY attach=%s mode=%s workers=%u\n", med_xdp_attach_mode(x),
+	       med_xdp_worker_mode(w), nworkers);
 	fflush(stdout);
 
-	while (!stop)
-		med_xdp_worker_poll(w, relay_cb, NULL, spin ? 0 : 100);
-	/* Let what is queued on the TX rings go out. */
-	for (int i = 0; i < 20; i++)
-		med_xdp_worker_poll(w, relay_cb, NULL, 0);
+	poll_timeout = spin ? 0 : 100;
+	for (unsigned k = 1; k < nworkers; k++)
+		pthread_create(&th[k], NULL, worker_main, ws[k]);
+	worker_main(w);
+	for (unsigned k = 1; k < nworkers; k++)
+		pthread_join(th[k], NULL);
 
-	med_xdp_worker_stats st;
+	med_xdp_worker_stats st, one;
 	uint64_t ps[MED_XDP_STAT_MAX];
-	med_xdp_worker_stats_get(w, &st);
+	char per[256] = "";
+	memset(&st, 0, sizeof(st));
+	for (unsigned k = 0; k < nworkers; k++) {
+		med_xdp_worker_stats_get(ws[k], &one);
+		st.rx_packets += one.rx_packets;
+		st.tx_packets += one.tx_packets;
+		st.tx_completed += one.tx_completed;
+		st.tx_kicks += one.tx_kicks;
+		st.polls += one.polls;
+		st.batches += one.batches;
+		for (int i = 0; i < MED_XDP_DROP_MAX_; i++)
+			st.drops[i] += one.drops[i];
+		size_t at = strlen(per);
+		snprintf(per + at, sizeof(per) - at, "%s%llu", k ? "," : "",
+			 (unsigned long long)one.rx_packets);
+	}
 	med_xdp_prog_stats(x, ps);
 	printf("{\"attach\":\"%s\",\"mode\":\"%s\",\"rx\":%llu,\"tx\":%llu,\"tx_completed\":%llu,"
 	       "\"tx_kicks\":%llu,\"polls\":%llu,\"batches\":%llu,\"prog_matched\":%llu,"
-	       "\"prog_port_idle\":%llu,\"drops\":{",
+	       "\"prog_port_idle\":%llu,\"workers_rx\":[%s],\"drops\":{",
 	       med_xdp_attach_mode(x), med_xdp_worker_mode(w), (unsigned long long)st.rx_packets,
 	       (unsigned long long)st.tx_packets, (unsigned long long)st.tx_completed,
 	       (unsigned long long)st.tx_kicks, (unsigned long long)st.polls,
 	       (unsigned long long)st.batches, (unsigned long long)ps[MED_XDP_STAT_MATCHED],
-	       (unsigned long long)ps[MED_XDP_STAT_PORT_IDLE]);
+	       (unsigned long long)ps[MED_XDP_STAT_PORT_IDLE], per);
 	for (int i = 0; i < MED_XDP_DROP_MAX_; i++)
 		printf("%s\"%s\":%llu", i ? "," : "", med_xdp_drop_name(i),
 		       (unsigned long long)st.drops[i]);
@@ -258,7 +306,8 @@ int main(int argc, char **argv)
 		snprintf(js, sizeof(js), "null");
 	printf("},\"srtp_fail\":%llu,\"stats\":%s}\n", (unsigned long long)srtp_fail, js);
 	fflush(stdout);
-	med_xdp_worker_destroy(w);
+	for (unsigned k = 0; k < nworkers; k++)
+		med_xdp_worker_destroy(ws[k]);
 	med_xdp_close(x);
 	return 0;
 }
