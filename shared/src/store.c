@@ -240,8 +240,12 @@ int store_open(const char *path, unsigned flags, size_t map_bytes, store **out, 
 		ret = x__store_mdb_err(rc);
 		goto Exit;
 	}
-	if (!(flags & STORE_RDONLY))
+	if (!(flags & STORE_RDONLY)) {
+		int dead = 0;
+
 		fix_modes(path);
+		mdb_reader_check(st->env, &dead); /* slots of readers that died */
+	}
 
 	if ((rc = mdb_txn_begin(st->env, NULL, (flags & STORE_RDONLY) ? MDB_RDONLY : 0, &txn))) {
 		x__store_seterr(err, errlen, "store %s: %s", path, mdb_strerror(rc));
@@ -277,6 +281,13 @@ void store_close(store *st)
 		return;
 	mdb_env_close(st->env);
 	free(st);
+}
+
+int store_reader_check(store *st)
+{
+	int dead = 0, rc = mdb_reader_check(st->env, &dead);
+
+	return rc ? x__store_mdb_err(rc) : dead;
 }
 
 bool store_is_rdonly(const store *st) { return (st->flags & STORE_RDONLY) != 0; }

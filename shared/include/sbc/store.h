@@ -47,6 +47,12 @@ int store_open(const char *path, unsigned flags, size_t map_bytes, store **out, 
 	       size_t errlen);
 void store_close(store *st);
 bool store_is_rdonly(const store *st);
+
+/* Frees the reader slots of processes that died (a child killed while it
+ * held a read transaction pins old pages until then). sbc-control calls it
+ * after reaping a child; store_open does it for the writer. Returns the
+ * number of slots freed or a negative error. */
+int store_reader_check(store *st);
 const char *store_path(const store *st);
 
 /* A read context for the calling thread (it also caches trunk id -> name

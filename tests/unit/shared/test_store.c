@@ -883,6 +883,7 @@ static void test_import_killed_midway(void **state)
 	}
 	fprintf(stderr, "killed imports: %d left nothing, %d left everything\n", saw_none,
 		saw_all);
+	assert_true(store_reader_check(f->st) >= 0);
 	assert_true(saw_none + saw_all == 4);
 	assert_true(saw_all >= 1); /* the 1.5 s round lets the import finish */
 	free(csv);
@@ -999,6 +1000,40 @@ static void test_import_map_full(void **state)
 	free(csv);
 }
 
+/* A reader killed inside a read transaction: its slot is freed. */
+static void test_dead_reader_slot(void **state)
+{
+	fx *f = *state;
+	char path[600], c;
+	int p[2], status;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s", store_path(f->st));
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		store *ro = NULL;
+		store_reader *r = NULL;
+		char err[256];
+
+		if (store_open(path, STORE_RDONLY, 0, &ro, err, sizeof(err)) != 0 ||
+		    store_reader_open(ro, &r) != 0 || store_reader_begin(r) != 0)
+			_exit(3);
+		if (write(p[1], "r", 1) != 1)
+			_exit(4);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(p[0], &c, 1), 1);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(store_reader_check(f->st) >= 1);
+	assert_int_equal(store_reader_check(f->st), 0);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void test_reader_snapshot_bracket(void **state)
 {
 	fx *f = *state;
@@ -1036,6 +1071,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reader_snapshot_bracket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_killed_midway, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_reader_slot, setup, teardown),
 		cmocka_unit_test(test_import_map_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
