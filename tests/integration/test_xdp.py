@@ -74,7 +74,8 @@ class Relay:
             self.p.communicate(timeout=10)
 
 
-def receive(topo, ns, bind, count, timeout=1.5):
+def receive(topo, ns, bind, count, timeout=5.0):
+    """A receiver that stops after count datagrams or timeout s of silence."""
     r = topo.peer(ns, "recv", bind, str(count), str(timeout))
     assert r.stdout.readline().strip() == "READY"
     return r
@@ -306,7 +307,7 @@ K_CM = "e1f97a0d3e018be0d64fa32c06de4139" + "0ec675ad498afeebb6960b3aabe6"   # 1
 K_GCM = "000102030405060708090a0b0c0d0e0f" + "a0a1a2a3a4a5a6a7a8a9aaab"       # 16 + 12
 
 
-def srtp_recv(topo, ns, bind, count, suite, key, timeout_ms=1500):
+def srtp_recv(topo, ns, bind, count, suite, key, timeout_ms=6000):
     r = topo.popen(ns, str(SRTP_PEER), "recv", bind, str(count), str(timeout_ms), suite, key)
     assert r.stdout.readline().strip() == "READY"
     return r
