@@ -1,5 +1,5 @@
 # sbc-media/: the RTP/SRTP relay (socket and AF_XDP data paths).
-MEDIA_PKGS  := libuv libsrtp2 jansson libxdp libbpf
+MEDIA_PKGS  := libuv libsrtp2 jansson libxdp libbpf liburing
 MEDIA_SRCS  := $(filter-out sbc-media/src/main.c,$(wildcard sbc-media/src/*.c))
 MEDIA_OBJS  := $(MEDIA_SRCS:%.c=$(B)/obj/%.o)
 MEDIA_LIB   := $(B)/libsbcmedia.a
