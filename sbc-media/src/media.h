@@ -38,6 +38,8 @@
 #define MED_MAX_EVENTS 256
 #define MED_SWEEP_MS 200
 
+typedef struct med_uring med_uring;
+
 typedef struct med_sess {
 	med_slot *slot;   /* in the shared region */
 	uint32_t gidx;    /* global slot index: decides the ports */
@@ -45,6 +47,8 @@ typedef struct med_sess {
 	med_xc *xc_rx[2]; /* unprotect packets from leg's peer; NULL: plain */
 	med_xc *xc_tx[2]; /* protect packets to leg's peer; NULL: plain */
 	uint32_t ovfl[2][2]; /* last SO_RXQ_OVFL value seen per socket */
+	uint16_t gen;     /* bumped per use of the slot: io_uring completions of a
+			   * previous session are recognised and ignored */
 	uint8_t active;
 } med_sess;
 
@@ -88,6 +92,8 @@ typedef struct med_worker {
 	uint64_t idle_ms;  /* last time epoll found nothing to do */
 	bool overloaded;   /* busy without a break for MED_OVERLOAD_MS */
 	uint32_t coalesce_ns; /* experiment: SBC_MEDIA_COALESCE_US */
+	bool use_uring;       /* SBC_MEDIA_IO=uring: the io_uring data path */
+	med_uring *uring;     /* set up by the worker thread itself */
 	_Atomic int *stop;
 	pthread_t thread;
 	int start_ret; /* set by the thread */
@@ -121,11 +127,30 @@ uint16_t med_sess_port(const med_worker *w, const med_sess *s, unsigned leg, uns
 
 /* ---- relay.c ---- */
 void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp);
+/* One packet p (*plen bytes, buffer of cap bytes) that arrived on leg's RTP
+ * (rtcp_sock 0) or RTCP socket from src: checked, unprotected, counted,
+ * protected for the other leg in place. Returns where to send it (*plen
+ * updated, *out_rtcp: send as RTCP), or NULL when dropped (counted). */
+const sbc_addr *med_relay_packet(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp_sock, uint8_t *p,
+				 int *plen, int cap, bool truncated, const sbc_addr *src, uint64_t now_ns,
+				 bool *out_rtcp);
 void med_rtp_rx_update(med_rtp_rx *r, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t now_ns);
 uint32_t med_rtp_rx_lost(const med_rtp_rx *r);
 uint32_t med_rtp_rx_jitter_us(const med_rtp_rx *r);
 
+/* ---- uring.c ---- */
+int med_uring_init(med_worker *w);
+void med_uring_fini(med_worker *w);
+int med_uring_arm(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp);
+void med_uring_cancel(med_worker *w, int fd);
+void med_uring_loop(med_worker *w);
+
 /* ---- worker.c ---- */
+unsigned med_worker__poll_rings(med_worker *w);
+bool med_worker__prepare_sleep(med_worker *w);
+void med_worker__cancel_sleep(med_worker *w);
+void med_worker__sweep(med_worker *w);
+void med_worker__publish_all(med_worker *w);
 int med_worker_init(med_worker *w, unsigned idx, const med_config *cfg, shm_seg *seg,
 		    med_region_hdr *region, _Atomic int *stop);
 int med_worker_start(med_worker *w);

@@ -94,22 +94,19 @@ static inline int xc_err_reason(int err)
 	}
 }
 
-/* Processes packet i in place. Returns the destination, or NULL (dropped,
- * counted). *out_rtcp: whether it goes out as RTCP. */
-static const sbc_addr *process(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp_sock,
-			       unsigned i, uint64_t now_ns, bool *out_rtcp)
+const sbc_addr *med_relay_packet(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp_sock, uint8_t *p,
+				 int *plen, int cap, bool truncated, const sbc_addr *src, uint64_t now_ns,
+				 bool *out_rtcp)
 {
 	med_slot *sl = s->slot;
 	med_leg_rt *in = &sl->rt[leg];
 	unsigned o = leg ^ 1;
 	med_leg_rt *out = &sl->rt[o];
-	uint8_t *p = w->buf[i];
-	int len = (int)w->rmsg[i].msg_len;
-	const sbc_addr *src = &w->rsrc[i];
+	int len = *plen;
 	bool rtcp = rtcp_sock;
 	int err;
 
-	if (len < 8 || (p[0] & 0xc0) != 0x80 || (w->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC))
+	if (len < 8 || (p[0] & 0xc0) != 0x80 || truncated)
 		goto Parse;
 	if (!rtcp && (sl->flags & SBC_MEDIA_F_RTCP_MUX) && is_rtcp_pt(p))
 		rtcp = true;
@@ -126,8 +123,7 @@ static const sbc_addr *process(med_worker *w, med_sess *s, unsigned leg, unsigne
 		}
 	}
 	if (s->xc_rx[leg]) {
-		err = rtcp ? med_xc_rtcp(s->xc_rx[leg], p, &len, MED_PKT_BUF)
-			   : med_xc_rtp(s->xc_rx[leg], p, &len, MED_PKT_BUF);
+		err = rtcp ? med_xc_rtcp(s->xc_rx[leg], p, &len, cap) : med_xc_rtp(s->xc_rx[leg], p, &len, cap);
 		if (err) {
 			in->drops[xc_err_reason(err)]++;
 			return NULL;
@@ -167,14 +163,13 @@ static const sbc_addr *process(med_worker *w, med_sess *s, unsigned leg, unsigne
 		return NULL;
 	}
 	if (s->xc_tx[o]) {
-		err = rtcp ? med_xc_rtcp(s->xc_tx[o], p, &len, MED_PKT_BUF)
-			   : med_xc_rtp(s->xc_tx[o], p, &len, MED_PKT_BUF);
+		err = rtcp ? med_xc_rtcp(s->xc_tx[o], p, &len, cap) : med_xc_rtp(s->xc_tx[o], p, &len, cap);
 		if (err) {
 			in->drops[MED_DROP_SRTP]++;
 			return NULL;
 		}
 	}
-	w->riov[i].iov_len = (size_t)len;
+	*plen = len;
 	*out_rtcp = rtcp;
 	return dst;
 Parse:
@@ -242,9 +237,13 @@ void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
 		}
 		for (unsigned i = first; i < (unsigned)n; i++) {
 			bool is_rtcp = false;
-			const sbc_addr *dst = process(w, s, leg, rtcp, i, now_ns, &is_rtcp);
+			int len = (int)w->rmsg[i].msg_len;
+			const sbc_addr *dst =
+				med_relay_packet(w, s, leg, rtcp, w->buf[i], &len, MED_PKT_BUF,
+						 (w->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, &w->rsrc[i], now_ns, &is_rtcp);
 			if (!dst)
 				continue;
+			w->riov[i].iov_len = (size_t)len;
 			if (k && (is_rtcp != run_rtcp)) {
 				int pfd = s->fd[o][run_rtcp && !(s->slot->flags & SBC_MEDIA_F_RTCP_MUX) ? 1 : 0];
 				send_batch(w, s, o, pfd, k, run_rtcp);

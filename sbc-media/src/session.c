@@ -91,7 +91,10 @@ static void close_sockets(med_worker *w, med_sess *s)
 	for (unsigned l = 0; l < 2; l++)
 		for (unsigned r = 0; r < 2; r++)
 			if (s->fd[l][r] >= 0) {
-				epoll_ctl(w->epfd, EPOLL_CTL_DEL, s->fd[l][r], NULL);
+				if (w->uring)
+					med_uring_cancel(w, s->fd[l][r]);
+				else if (!w->use_uring)
+					epoll_ctl(w->epfd, EPOLL_CTL_DEL, s->fd[l][r], NULL);
 				close(s->fd[l][r]);
 				s->fd[l][r] = -1;
 			}
@@ -130,10 +133,18 @@ static int open_sockets(med_worker *w, med_sess *s)
 {
 	uint32_t local = (uint32_t)(s - w->sess);
 	int ret;
+	s->gen++;
 	for (unsigned l = 0; l < 2; l++)
 		for (unsigned r = 0; r < 2; r++) {
 			if ((ret = open_socket(w, med_sess_port(w, s, l, r), &s->fd[l][r])) != 0)
 				goto Fail;
+			if (w->use_uring) {
+				/* before the worker thread made its ring (restore), it
+				 * arms every restored socket itself */
+				if (w->uring && (ret = med_uring_arm(w, s, l, r)) != 0)
+					goto Fail;
+				continue;
+			}
 			struct epoll_event ev = {.events = EPOLLIN,
 						 .data.u64 = ((uint64_t)local << 2) | (l << 1) | r};
 			if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, s->fd[l][r], &ev) < 0) {

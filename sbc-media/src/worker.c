@@ -279,7 +279,7 @@ static void handle_msg(med_worker *w, med_peer *p, const shm_rec *rec)
 }
 
 /* Drains every ring; returns the number of messages handled. */
-static unsigned poll_rings(med_worker *w)
+unsigned med_worker__poll_rings(med_worker *w)
 {
 	unsigned total = 0;
 	for (unsigned i = 0; i < w->npeers; i++) {
@@ -300,7 +300,7 @@ static unsigned poll_rings(med_worker *w)
 	return total;
 }
 
-static bool prepare_sleep(med_worker *w)
+bool med_worker__prepare_sleep(med_worker *w)
 {
 	for (unsigned i = 0; i < w->npeers; i++)
 		if (w->peers[i].ok && !shm_ring_prepare_sleep(&w->peers[i].in)) {
@@ -312,14 +312,14 @@ static bool prepare_sleep(med_worker *w)
 	return true;
 }
 
-static void cancel_sleep(med_worker *w)
+void med_worker__cancel_sleep(med_worker *w)
 {
 	for (unsigned i = 0; i < w->npeers; i++)
 		if (w->peers[i].ok)
 			shm_ring_cancel_sleep(&w->peers[i].in);
 }
 
-static void sweep(med_worker *w)
+void med_worker__sweep(med_worker *w)
 {
 	uint32_t n = w->slot_hi - w->slot_lo;
 	for (uint32_t i = 0; i < n; i++) {
@@ -339,7 +339,7 @@ static void sweep(med_worker *w)
 	}
 }
 
-static void publish_all(med_worker *w)
+void med_worker__publish_all(med_worker *w)
 {
 	for (unsigned i = 0; i < w->npeers; i++)
 		if (w->peers[i].ok)
@@ -374,18 +374,37 @@ static void *worker_main(void *arg)
 		}
 	w->next_sweep_ms = w->now_ms + MED_SWEEP_MS;
 	w->idle_ms = w->now_ms;
+	if (w->use_uring) {
+		int ret = med_uring_init(w);
+		if (ret == 0) {
+			SBC_NOTICE("worker %u: io_uring data path (multishot recvmsg, provided buffers)", w->idx);
+			med_uring_loop(w);
+			return NULL;
+		}
+		/* No io_uring here: register what restore opened with epoll. */
+		SBC_WARN("worker %u: io_uring unavailable (%s): epoll data path", w->idx, sbc_strerror(ret));
+		w->use_uring = false;
+		uint32_t n = w->slot_hi - w->slot_lo;
+		for (uint32_t i = 0; i < n; i++)
+			for (unsigned l = 0; l < 2 && w->sess[i].active; l++)
+				for (unsigned r = 0; r < 2; r++) {
+					struct epoll_event e = {.events = EPOLLIN,
+								.data.u64 = ((uint64_t)i << 2) | (l << 1) | r};
+					epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->sess[i].fd[l][r], &e);
+				}
+	}
 
 	while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
-		unsigned msgs = poll_rings(w);
+		unsigned msgs = med_worker__poll_rings(w);
 		int n = epoll_wait(w->epfd, ev, MED_MAX_EVENTS, 0);
 		if (n == 0)
 			w->idle_ms = w->now_ms;
 		w->overloaded = w->now_ms > w->idle_ms + MED_OVERLOAD_MS;
 		if (n == 0 && msgs == 0) {
 			int timeout = (int)(w->next_sweep_ms > w->now_ms ? w->next_sweep_ms - w->now_ms : 0);
-			if (prepare_sleep(w)) {
+			if (med_worker__prepare_sleep(w)) {
 				n = epoll_wait(w->epfd, ev, MED_MAX_EVENTS, timeout);
-				cancel_sleep(w);
+				med_worker__cancel_sleep(w);
 				if (n > 0 && n < 16 && w->coalesce_ns) {
 					/* woken for a few packets: let more gather, then
 					 * take them all in one turn */
@@ -407,10 +426,10 @@ static void *worker_main(void *arg)
 		}
 		w->now_ms = sbc_mono_ms();
 		if (w->now_ms >= w->next_sweep_ms) {
-			sweep(w);
+			med_worker__sweep(w);
 			w->next_sweep_ms = w->now_ms + MED_SWEEP_MS;
 		}
-		publish_all(w); /* events queued by the packet path */
+		med_worker__publish_all(w); /* events queued by the packet path */
 	}
 	return NULL;
 }
@@ -447,6 +466,10 @@ int med_worker_init(med_worker *w, unsigned idx, const med_config *cfg, shm_seg 
 		w->coalesce_ns = c ? (uint32_t)strtoul(c, NULL, 10) * 1000u : 0;
 		if (w->coalesce_ns > 5000000)
 			w->coalesce_ns = 5000000;
+		/* io_uring by default (measured: less CPU per packet, see
+		 * bench_relay); SBC_MEDIA_IO=epoll for recvmmsg/sendmmsg. */
+		const char *io = getenv("SBC_MEDIA_IO");
+		w->use_uring = !(io && strcmp(io, "epoll") == 0);
 	}
 	w->bell = -1;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -507,6 +530,7 @@ void med_worker_wake(med_worker *w)
 void med_worker_fini(med_worker *w)
 {
 	uint32_t n = w->slot_hi - w->slot_lo;
+	med_uring_fini(w);
 	if (w->sess) {
 		/* Sockets and contexts go; the slots stay (the sessions survive). */
 		for (uint32_t i = 0; i < n; i++) {

@@ -19,7 +19,7 @@ def key_for(suite, seed):
 
 
 class Medtool:
-    def __init__(self, tmp_path, workers=1, slots=16, timeout_ms=30000, name=None):
+    def __init__(self, tmp_path, workers=1, slots=16, timeout_ms=30000, name=None, io=None):
         self.tmp = pathlib.Path(tmp_path)
         self.base = free_port_range(4 * slots)
         self.runtime = self.tmp / "runtime.json"
@@ -28,9 +28,12 @@ class Medtool:
             "media": {"workers": workers, "address": "127.0.0.1", "port_min": self.base,
                       "port_max": self.base + 4 * slots - 1, "rtp_timeout_ms": timeout_ms}}))
         self.log = open(self.tmp / "sbc-media.log", "wb")
+        env = dict(os.environ)
+        if io:
+            env["SBC_MEDIA_IO"] = io  # data path of the sbc-media it starts
         self.p = subprocess.Popen([str(BUILD / "tools" / "medtool")], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1,
-                                  start_new_session=True)
+                                  start_new_session=True, env=env)
         self.name = name or f"/sbc-mt{os.getpid()}-{self.base}"
         r = self.cmd(f"seg {self.name} 1 {workers} {slots}")
         assert r.get("seg") == self.name, r

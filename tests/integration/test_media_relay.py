@@ -10,11 +10,12 @@ from medtool import Medtool, key_for, leg
 ALL_SUITES = [1, 2, 3, 4, 5, 6, 7]
 
 
-@pytest.fixture
-def mt(tmp_path):
+@pytest.fixture(params=["uring", "epoll"])
+def mt(tmp_path, request):
+    """A running sbc-media, once per data path (io_uring, epoll)."""
     if not (BUILD / "tools" / "medtool").exists():
         pytest.skip(f"medtool not built in {BUILD}")
-    m = Medtool(tmp_path)
+    m = Medtool(tmp_path, io=request.param)
     m.spawn()
     yield m
     m.close()

@@ -9,11 +9,12 @@ from conftest import BUILD
 from medtool import Medtool, key_for, leg
 
 
-@pytest.fixture
-def mt(tmp_path):
+@pytest.fixture(params=["uring", "epoll"])
+def mt(tmp_path, request):
+    """A running sbc-media, once per data path (io_uring, epoll)."""
     if not (BUILD / "tools" / "medtool").exists():
         pytest.skip(f"medtool not built in {BUILD}")
-    m = Medtool(tmp_path, workers=2)
+    m = Medtool(tmp_path, workers=2, io=request.param)
     m.spawn()
     yield m
     m.close()
