@@ -208,6 +208,7 @@ int sig_app_run(const char *shm_name, const char *runtime_path)
 	sig_tls_set_unref(sig_tls_publish(NULL));
 	sig_config_free(&a.srv.cfg); /* the server's copy owns the strings of cfg */
 	sig_store_close();
+	sig_peer_cache_clear();
 	if (seg)
 		shm_seg_detach(seg);
 	SBC_NOTICE("stopped");

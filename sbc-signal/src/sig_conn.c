@@ -224,7 +224,7 @@ void sig_conn_close(sig_conn *c, int reason)
 	}
 	free(c->in);
 	free(c->out);
-	free(c->peer);
+	sig_peer_unref(c->peer);
 	c->in = c->out = NULL;
 	c->peer = NULL;
 	uv_close((uv_handle_t *)&c->poll, conn_free_cb);
@@ -436,99 +436,31 @@ static enum sig_stat classify_tls_failure(SSL *ssl)
 	return st;
 }
 
-sig_peer_store *sig_peer_from_der(const uint8_t *der, size_t dlen, int verified)
-{
-	char subject[512] = "", sans[SIG_PEER_MAX_SANS][256];
-	unsigned n_sans = 0;
-	const uint8_t *p = der;
-	X509 *x = d2i_X509(NULL, &p, (long)dlen);
-	if (x) {
-		BIO *b = BIO_new(BIO_s_mem());
-		if (b && X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) >= 0) {
-			const uint8_t *bd;
-			size_t bl;
-			if (BIO_mem_contents(b, &bd, &bl) && bl < sizeof(subject)) {
-				memcpy(subject, bd, bl);
-				subject[bl] = 0;
-			}
-		}
-		BIO_free(b);
-		GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-		for (size_t i = 0; gens && i < sk_GENERAL_NAME_num(gens) && n_sans < SIG_PEER_MAX_SANS; i++) {
-			const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-			char *one = sans[n_sans];
-			one[0] = 0;
-			if (g->type == GEN_DNS || g->type == GEN_URI) {
-				const ASN1_IA5STRING *s = g->type == GEN_DNS ? g->d.dNSName : g->d.uniformResourceIdentifier;
-				int n = ASN1_STRING_length(s);
-				if (n > 0 && n < 256 && !memchr(ASN1_STRING_get0_data(s), 0, (size_t)n))
-					snprintf(one, 256, "%.*s", n, (const char *)ASN1_STRING_get0_data(s));
-			} else if (g->type == GEN_IPADD) {
-				sbc_addr a;
-				memset(&a, 0, sizeof(a));
-				int n = ASN1_STRING_length(g->d.iPAddress);
-				if (n == 4) {
-					a.sa.sa_family = AF_INET;
-					memcpy(&a.in4.sin_addr, ASN1_STRING_get0_data(g->d.iPAddress), 4);
-				} else if (n == 16) {
-					a.sa.sa_family = AF_INET6;
-					memcpy(&a.in6.sin6_addr, ASN1_STRING_get0_data(g->d.iPAddress), 16);
-				}
-				if (n == 4 || n == 16)
-					sbc_addr_format_ip(&a, one, 256);
-			}
-			if (one[0])
-				n_sans++;
-		}
-		GENERAL_NAMES_free(gens);
-		X509_free(x);
-	}
-	size_t need = strlen(subject) + 1;
-	for (unsigned i = 0; i < n_sans; i++)
-		need += strlen(sans[i]) + 1;
-	sig_peer_store *ps = calloc(1, sizeof(*ps) + need);
-	if (!ps)
-		return NULL;
-	SHA256(der, dlen, ps->id.sha256);
-	char *t = ps->text;
-	size_t l = strlen(subject) + 1;
-	memcpy(t, subject, l);
-	ps->id.subject = t;
-	t += l;
-	for (unsigned i = 0; i < n_sans; i++) {
-		l = strlen(sans[i]) + 1;
-		memcpy(t, sans[i], l);
-		ps->id.sans[i] = t;
-		t += l;
-	}
-	ps->id.n_sans = n_sans;
-	ps->id.verified = (uint8_t)verified;
-	return ps;
-}
-
 /* The peer hook (sig_tls_profile.h): a verified client certificate must be
  * named by a trunk when trunks name certificates at all. */
 static int conn_peer_hook(void *owner, X509 *leaf)
 {
 	sig_conn *c = owner;
-	if (!sig_trunks_any_cert(c->w->trunks))
-		return 1;
-	uint8_t *der = NULL;
-	int n = i2d_X509(leaf, &der);
-	if (n <= 0)
-		return 0;
-	sig_peer_store *ps = sig_peer_from_der(der, (size_t)n, 1);
-	OPENSSL_free(der);
+	/* the identity is taken here: the session keeps only the fingerprint */
+	sig_peer_store *ps = sig_peer_from_x509(leaf, 1);
 	if (!ps)
 		return 0;
+	sig_peer_store *cached = sig_peer_cache_find(ps->id.sha256);
+	if (cached) { /* share the one object every connection of this carrier uses */
+		sig_peer_unref(ps);
+		ps = cached;
+	} else {
+		sig_peer_cache_put(ps);
+	}
+	sig_peer_unref(c->peer);
+	c->peer = ps;
+	if (!sig_trunks_any_cert(c->w->trunks))
+		return 1;
 	const char *t = sig_trunk_by_cert(c->w->trunks, &ps->id, &c->addr);
 	if (!t) {
 		sig_trunk_stat(c->w->tstats, c->trunk, SIG_TS_refused, 1);
-		free(ps);
 		return 0;
 	}
-	free(c->peer);
-	c->peer = ps;
 	c->trunk = t;
 	c->trunk_by_cert = 1;
 	return 1;
@@ -546,6 +478,23 @@ static void conn_store_peer(sig_conn *c)
 				    SSL_get_verify_result(c->ssl) == X509_V_OK);
 }
 
+/* A resumed server session kept only the client certificate's SHA-256
+ * (retain_only_sha256): find the identity the full handshake saw. */
+static void conn_peer_from_session(sig_conn *c)
+{
+	const uint8_t *sha;
+	size_t len;
+	SSL_SESSION *sess = SSL_get_session(c->ssl);
+	if (!sess || !SSL_SESSION_has_peer_sha256(sess))
+		return;
+	SSL_SESSION_get0_peer_sha256(sess, &sha, &len);
+	if (len != SIG_FP_LEN)
+		return;
+	c->peer = sig_peer_cache_find(sha);
+	if (!c->peer)
+		c->peer = sig_peer_from_sha256(sha); /* fingerprint only */
+}
+
 static int conn_flush(sig_conn *c);
 
 static void conn_do_handshake(sig_conn *c)
@@ -559,8 +508,10 @@ static void conn_do_handshake(sig_conn *c)
 		if (SSL_session_reused(c->ssl))
 			sig_stat_add(w->stats, SIG_TP_TLS, SIG_ST_resumed, 1);
 		int mtls = !c->outbound && c->hs.set->p[c->hs.profile].verify_client;
-		if (!c->peer && (c->outbound || mtls))
+		if (!c->peer && c->outbound)
 			conn_store_peer(c);
+		else if (!c->peer && mtls)
+			conn_peer_from_session(c);
 		if (mtls && !c->trunk_by_cert && sig_trunks_any_cert(w->trunks)) {
 			/* a resumed session skipped the verify callback: match now */
 			const char *t = c->peer ? sig_trunk_by_cert(w->trunks, &c->peer->id, &c->addr) : NULL;

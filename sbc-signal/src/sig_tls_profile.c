@@ -175,6 +175,8 @@ static void apply_profile(SSL *ssl, const sig_tls_profile *p, int want_ec)
 	if (p->verify_client) {
 		SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
 		SSL_set_verify_depth(ssl, p->verify_depth);
+		/* idle memory: the session keeps the certificate's hash, not the chain */
+		SSL_set_retain_only_sha256_of_client_certs(ssl, 1);
 	} else {
 		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
 	}
@@ -338,6 +340,7 @@ static SSL_CTX *make_ctx(const material *m, unsigned ci, int *is_ec, char *err, 
 	if (m->verify_client) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_cb);
 		SSL_CTX_set_verify_depth(ctx, m->verify_depth);
+		SSL_CTX_set_retain_only_sha256_of_client_certs(ctx, 1);
 	}
 	what = "session settings";
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_BOTH);

@@ -25,6 +25,7 @@
 #include "sbc/shm.h"
 #include "sig_config.h"
 #include "sig_framing.h"
+#include "sig_peer.h"
 #include "sig_ratelimit.h"
 #include "sig_stats.h"
 #include "sig_tls_profile.h"
@@ -51,13 +52,7 @@ enum sig_conn_list {
 	SIG_CL_CONNECT = 3,   /* deadline: outbound connect timeout */
 };
 
-typedef struct sig_peer_store {
-	sig_peer_id id;
-	char text[]; /* subject and sans live here */
-} sig_peer_store;
 
-/* Builds the identity of a DER certificate (NULL on allocation failure). */
-sig_peer_store *sig_peer_from_der(const uint8_t *der, size_t len, int verified);
 
 typedef struct sig_conn {
 	uv_poll_t poll;     /* data = the conn; freed in its close callback */

@@ -102,6 +102,20 @@ def test_trunks_by_certificate_and_address(procs, tmp_path):
             return False
     wait_for(good_handshake, timeout=15, what="mtls profile in service")
 
+    # a resumed session (the server kept only the certificate's hash) still
+    # maps to the carrier's identity and trunk
+    ctx = client_ctx(k, cert="good")
+    s = tls_connect(tls_port, ctx)
+    s.sendall(options(callid="t-first", transport="TLS"))
+    assert read_responses(s, 1)[0].startswith(b"SIP/2.0 200")
+    sess = s.session
+    s.close()
+    s = tls_connect(tls_port, ctx, session=sess)
+    assert s.session_reused
+    s.sendall(options(callid="t-resumed", transport="TLS"))
+    assert read_responses(s, 1)[0].startswith(b"SIP/2.0 200")
+    s.close()
+
     # a certificate from the trusted CA that no trunk names: refused in the handshake
     for _ in range(2):
         err = None

@@ -67,7 +67,7 @@ def rate_run(procs, tmp, pki, prof, mode, extra=(), conc=32):
             "resumed": st.get("resumed", 0), "cpu_ms": (c1 - c0) * 1000 / max(hs, 1)}
 
 
-def hold_run(procs, tmp, pki, prof, total, per_proc=6000):
+def hold_run(procs, tmp, pki, prof, total, per_proc=6000, extra=()):
     sig = start(procs, tmp, pki, prof, 0)
     time.sleep(0.3)
     base = pss_kb(sig.p.pid)
@@ -78,7 +78,8 @@ def hold_run(procs, tmp, pki, prof, total, per_proc=6000):
         n = min(per_proc, left)
         loaders.append(subprocess.Popen(
             [str(LOAD), "--target", f"127.0.0.1:{sig.tls_port}", "--mode", "hold", "--conns",
-             str(n), "--concurrency", "64", "--sources", "32", "--source-base", str(10 + i)],
+             str(n), "--concurrency", "64", "--sources", "32", "--source-base", str(10 + i),
+             *extra],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
         left -= n
         i += 1
@@ -152,6 +153,12 @@ def main():
             print(f"{h['conns']:>22d} {h['pss_kb'] / 1024:8.1f}MB {h['per_conn_b'] / 1024:7.2f}kB "
                   f"{h['total_per_conn_b'] / 1024:13.2f}kB {'<= 8 kB':>9s}"
                   f"   (opened in {h['seconds']:.1f}s, baseline {h['base_kb'] / 1024:.1f} MB)")
+        n = 1000 if QUICK else 10000
+        h = hold_run(procs, tmp, pki, mtls, n,
+                     extra=("--cert", pki.p("client.pem"), "--key", pki.p("client.key")))
+        print(f"{h['conns']:>13d} mutual {h['pss_kb'] / 1024:8.1f}MB {h['per_conn_b'] / 1024:7.2f}kB "
+              f"{h['total_per_conn_b'] / 1024:13.2f}kB {'<= 8 kB':>9s}"
+              f"   (opened in {h['seconds']:.1f}s)")
         print("  Kamailio side-by-side: not run (reference: 35 kB PSS + 40 kB shm per idle TLS "
               "connection)")
         return 0
