@@ -38,6 +38,22 @@
  *     med_xdp_worker_resolve() at session set-up to have it ready first.
  *  6. Errors: negative SBC_E_* / -errno; open and worker_create write a
  *     one-line reason into why (for the log line saying why XDP is not used).
+ *  7. Plugging into the media worker (what the session code provides):
+ *     - the callback: session by p->dst port (slot and leg from the port),
+ *       then the same per-packet step as the socket path (latching on
+ *       p->src, SRTP/SRTCP in place with cap = p->cap, counters), then
+ *       p->out_dst = the other leg's peer, p->out_src_port = the other
+ *       leg's local port (out_src left AF_UNSPEC: the egress interface's
+ *       media address), p->out_len = the new length;
+ *     - session create/delete: med_xdp_port_set() for the session's ports
+ *       when port_filter is on;
+ *     - keep binding the kernel sockets of each session's ports: they
+ *       reserve the ports, and what the XDP program passes to the kernel
+ *       (fragments, IPv4 options, IPv6 extension headers) still reaches the
+ *       socket path;
+ *     - the worker loop: med_xdp_worker_fds() into its epoll next to the
+ *       ring doorbells, med_xdp_worker_poll(w, cb, arg, 0) when readable;
+ *     - media.stats: med_xdp_worker_stats_json() and med_xdp_attach_mode().
  */
 #ifndef MED_XDP_BACKEND_H
 #define MED_XDP_BACKEND_H

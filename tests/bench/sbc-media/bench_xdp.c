@@ -519,6 +519,17 @@ int main(int argc, char **argv)
 	       STREAMS, PAYLOAD, secs);
 	const double rates[] = { 50000, 100000, 0 };
 	int rc = 0;
+	/* BENCH_XDP_ONLY=<relay 0..4>:<pps>: one run of one relay (for profiling). */
+	const char *only = getenv("BENCH_XDP_ONLY");
+	if (only) {
+		int relay = atoi(only);
+		const char *c = strchr(only, ':');
+		result r = run_once(relay, c ? atof(c + 1) : 100000, secs);
+		printf("relay %d: %s: sent %.0f/s relayed %.0f/s, %.2f us/pkt all, %.2f ours\n", relay,
+		       r.mode, r.offered, r.pps, r.us_pkt, r.us_ours);
+		topo_down();
+		return 0;
+	}
 	for (unsigned i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
 		double rate = rates[i];
 		result base = run_best(0, rate, secs);
