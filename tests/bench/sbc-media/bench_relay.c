@@ -19,6 +19,7 @@
  * the CPU-per-packet ratios side by side.
  *
  * Env: SBC_BUILD (build dir with sbc-media), BENCH_STREAMS="500 2000",
+ * BENCH_IO="uring epoll" (sbc-media data paths to measure),
  * BENCH_SECONDS=2, BENCH_MODES="rtp srtp-rtp rtp-srtp", BENCH_RTPENGINE=0
  * to skip rtpengine.
  */
@@ -739,11 +740,6 @@ int main(void)
 	sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, 0);
 	shm_ring_push(&ring_out, SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h));
 
-	relay_pid = fork();
-	if (relay_pid == 0) {
-		execl(bin, bin, "--shm", name, "--runtime", rt, (char *)NULL);
-		_exit(127);
-	}
 	pin(1); /* the relay's worker takes the first CPU; we stay off it */
 
 	tx_fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -758,6 +754,7 @@ int main(void)
 	getsockname(rx_fd, &rx_addr.sa, &al);
 
 	printf("sbc-media relay benchmark: 1 worker pinned to cpu 0, load generator + receiver on cpu 1\n");
+	printf("(the figures include whatever else runs on this machine: compare runs, not single numbers)\n");
 	printf("N streams x 50 pps, 160-byte payloads, batched sendmmsg; %.1f s per step\n", seconds);
 	printf("reference: kernel UDP floor ~4.1-4.4 us CPU per relayed packet (receive + send);\n"
 	       "target: relay CPU <= 1.1 x floor + crypto (~0.2 us) => <= ~5.0 us/pkt (SRTP), <= ~4.8 us (RTP)\n"
@@ -775,11 +772,34 @@ int main(void)
 				want[m] |= strcmp(t, tok[m]) == 0;
 		}
 	}
-	static double us[2][3][16];
-	rc |= run_target(0, want, steps, nsteps, maxn, seconds, us[0]);
-	kill(relay_pid, SIGTERM);
+	/* sbc-media once per data path: io_uring (default) and epoll */
+	static double us[3][3][16];
+	static const char *io_names[2] = {"uring", "epoll"};
+	const char *io_env = getenv("BENCH_IO") ? getenv("BENCH_IO") : "uring epoll";
 	int st;
-	waitpid(relay_pid, &st, 0);
+	bool ran_io[2] = {false, false};
+	for (int io = 0; io < 2; io++) {
+		if (!strstr(io_env, io_names[io]))
+			continue;
+		relay_pid = fork();
+		if (relay_pid == 0) {
+			cpu_set_t all;
+			CPU_ZERO(&all);
+			for (long c = 0; c < sysconf(_SC_NPROCESSORS_ONLN) && c < CPU_SETSIZE; c++)
+				CPU_SET(c, &all);
+			sched_setaffinity(0, sizeof(all), &all);
+			setenv("SBC_MEDIA_IO", io_names[io], 1);
+			execl(bin, bin, "--shm", name, "--runtime", rt, (char *)NULL);
+			_exit(127);
+		}
+		usleep(300000);
+		printf("\nsbc-media, %s data path (SBC_MEDIA_IO=%s):\n", io == 0 ? "io_uring" : "epoll + recvmmsg/sendmmsg",
+		       io_names[io]);
+		rc |= run_target(0, want, steps, nsteps, maxn, seconds, us[io]);
+		ran_io[io] = true;
+		kill(relay_pid, SIGTERM);
+		waitpid(relay_pid, &st, 0);
+	}
 
 	const char *re = getenv("BENCH_RTPENGINE");
 	bool have_rtpe = access("/usr/bin/rtpengine", X_OK) == 0;
@@ -796,25 +816,27 @@ int main(void)
 	} else {
 		printf("\nrtpengine %s in userspace (--table=-1, 1 worker thread, pinned to cpu 0), same load, driven over ng:\n",
 		       "10.5 (Debian)");
-		rc |= run_target(1, want, steps, nsteps, maxn, seconds, us[1]);
+		rc |= run_target(1, want, steps, nsteps, maxn, seconds, us[2]);
 		kill(rtpe_pid, SIGTERM);
 		waitpid(rtpe_pid, &st, 0);
 		printf("\nratio rtpengine CPU / sbc-media CPU per relayed packet (= sbc-media packets per CPU-second / rtpengine's; target >= 1.5 for SRTP<->RTP at 2000+ streams):\n");
-		printf("%-10s", "mode");
+		printf("%-18s", "mode");
 		for (unsigned i = 0; i < nsteps; i++)
 			printf(" %8s%-5u", "N=", steps[i]);
 		printf("\n");
-		for (int m = 0; m < 3; m++) {
-			if (!want[m])
-				continue;
-			printf("%-10s", mode_names[m]);
-			for (unsigned i = 0; i < nsteps; i++)
-				if (us[0][m][i] > 0 && us[1][m][i] > 0)
-					printf(" %12.2fx", us[1][m][i] / us[0][m][i]);
-				else
-					printf(" %13s", "-");
-			printf("\n");
-		}
+		for (int io = 0; io < 2; io++)
+			for (int m = 0; m < 3; m++) {
+				if (!want[m] || !ran_io[io])
+					continue;
+				printf("%-10s %-7s", mode_names[m], io_names[io]);
+				for (unsigned i = 0; i < nsteps; i++)
+					if (us[io][m][i] > 0 && us[2][m][i] > 0)
+						printf(" %12.2fx", us[2][m][i] / us[io][m][i]);
+					else
+						printf(" %13s", "-");
+				printf("\n");
+			}
+		printf("('-': a loss above 0.1%% on either side at that N)\n");
 	}
 	shm_seg_detach(seg);
 	shm_seg_unlink(name);
