@@ -780,3 +780,26 @@ def test_framing_split_lines_crlf_and_pipelining(ctl):
         got = [json.loads(f.readline()) for _ in range(3)]
     assert [r["id"] for r in got] == [7, 8, 9]
     assert got[0]["result"]["routes"][0]["trunk"] == "demo-out"
+
+
+FD_DUMPER = """#!/bin/sh
+echo "$@" > "$0.args.$$"
+exec sleep 1000
+"""
+
+
+def test_children_get_the_contract_arguments_and_only_the_doorbells(procs, tmp_path, build_dir):
+    c = Ctl(procs, tmp_path, child=FD_DUMPER).start()
+    st = c.status()
+    pid = child(st, "sbc-signal")["pid"]
+    argf = tmp_path / f"child.sh.args.{pid}"
+    args = wait_for(lambda: argf.exists() and argf.read_text().split(), what="args")
+    assert args == ["--shm", st["shm"], "--runtime", str(c.data / "runtime.json")]
+    # After exec, only what sbc-control passed on is open (the shell's own fds are CLOEXEC).
+    wait_for(lambda: os.readlink(f"/proc/{pid}/exe").endswith("sleep"), what="exec of sleep")
+    extra = {}
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        if int(name) > 2:
+            extra[int(name)] = os.readlink(f"/proc/{pid}/fd/{name}")
+    # control + signal + media doorbells, nothing else (no socket, LMDB or segment fd)
+    assert sorted(extra.values()) == ["anon_inode:[eventfd]"] * 3, extra
