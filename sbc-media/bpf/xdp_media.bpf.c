@@ -147,6 +147,10 @@ int med_xdp_rx(struct xdp_md *ctx)
 			return XDP_PASS;
 		}
 	}
+	if (c->max_len && (__u64)(end - data) > c->max_len) {
+		count(MED_XDP_STAT_TOO_LONG);
+		return XDP_PASS;
+	}
 	count(MED_XDP_STAT_MATCHED);
 	/* No socket on this queue: the kernel gets it (flags = fallback action). */
 	return bpf_redirect_map(&med_xsks, ctx->rx_queue_index, XDP_PASS);

@@ -31,6 +31,10 @@
 #define IDLE_SPINS 8          /* empty rounds before sleeping in poll() */
 #define MAINTAIN_EVERY_MS 100 /* neighbour housekeeping */
 #define KICK_RETRIES 64       /* copy mode sends 32 per sendto */
+#define MED_XDP_GROW_ROOM 64  /* SRTP trailer (<= 20 + MKI) + IPv4->IPv6 (20) */
+#ifndef XDP_PACKET_HEADROOM
+#define XDP_PACKET_HEADROOM 256
+#endif
 
 typedef struct xdp_ifc {
 	char name[IF_NAMESIZE];
@@ -192,6 +196,10 @@ static int ifc_open(med_xdp *x, xdp_ifc *f, const med_xdp_if_config *ic, char *w
 	pc.flags = x->cfg.port_filter ? MED_XDP_F_PORTMAP : 0;
 	pc.port_min = x->cfg.port_min;
 	pc.port_max = x->cfg.port_max;
+	/* A frame must fit its UMEM chunk after the kernel's headroom, with
+	 * room for the SRTP trailer and an IPv4 -> IPv6 header. */
+	pc.max_len = (x->cfg.frame_size ? x->cfg.frame_size : DEFAULT_FRAME) - XDP_PACKET_HEADROOM -
+		     MED_XDP_GROW_ROOM;
 	for (unsigned i = 0; i < ic->naddrs && i < MED_XDP_MAX_ADDRS * 2; i++) {
 		const sbc_addr *a = &ic->addrs[i];
 		if (a->sa.sa_family == AF_INET && pc.n4 < MED_XDP_MAX_ADDRS)

@@ -23,6 +23,8 @@ struct med_xdp_cfg {
 	__u16 port_min;   /* host order */
 	__u16 port_max;
 	__u32 n4, n6;     /* used entries in addr4 / addr6 */
+	__u32 max_len;    /* longer frames go to the kernel (they would not fit
+			   * a UMEM frame with room to grow); 0: no limit */
 	__u32 addr4[MED_XDP_MAX_ADDRS];     /* network order */
 	__u32 addr6[MED_XDP_MAX_ADDRS][4];  /* network order */
 };
@@ -30,6 +32,7 @@ struct med_xdp_cfg {
 enum med_xdp_stat {
 	MED_XDP_STAT_MATCHED = 0, /* redirected (or passed for lack of socket) */
 	MED_XDP_STAT_PORT_IDLE,   /* in range, port bit clear: passed */
+	MED_XDP_STAT_TOO_LONG,    /* ours but longer than max_len: passed */
 	MED_XDP_STAT_MAX,
 };
 

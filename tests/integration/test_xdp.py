@@ -158,6 +158,34 @@ def test_not_for_session_reaches_kernel(topo):
     assert stats["rx"] == 5
 
 
+def test_fragments_and_oversize_reach_the_kernel(topo):
+    """IP fragments and frames too long for a UMEM frame are passed to the
+    kernel even on a session's port: the kernel socket bound there gets
+    them (reassembled), the relay never sees them, and RTP still flows."""
+    t = topo
+    # Jumbo MTU between A and R so a 3000-byte datagram arrives unfragmented.
+    for ns, dev in ((t.A, t.va), (t.R, t.ra)):
+        t.run(ns, "ip", "link", "set", dev, "mtu", "9000")
+    relay = Relay(t, sessions=["40000,%s:5000,40002" % t.b4])
+    try:
+        shadow = receive(t, t.R, "%s:40000" % t.ra4, 2)
+        shadow6 = receive(t, t.R, "[%s]:40000" % t.ra6, 1)
+        at_b = receive(t, t.B, "%s:5000" % t.b4, 3)
+        send(t, t.A, "%s:6000" % t.a4, "%s:40000" % t.ra4, 1, 3000, "big")
+        t.run(t.A, "ip", "link", "set", t.va, "mtu", "1500")
+        send(t, t.A, "%s:6001" % t.a4, "%s:40000" % t.ra4, 1, 3000, "frag")
+        send(t, t.A, "[%s]:6002" % t.a6, "[%s]:40000" % t.ra6, 1, 3000, "frag6")
+        send(t, t.A, "%s:6003" % t.a4, "%s:40000" % t.ra4, 3, 100, "rtp")
+        got_shadow, got_shadow6, got_b = collect(shadow), collect(shadow6), collect(at_b)
+    finally:
+        stats = relay.stop()
+    assert sorted(p for _, p in got_shadow) == sorted(expected("big", 1, 3000) +
+                                                       expected("frag", 1, 3000))
+    assert [p for _, p in got_shadow6] == expected("frag6", 1, 3000)
+    assert [p for _, p in got_b] == expected("rtp", 3, 100)
+    assert stats["rx"] == 3 and stats["prog_too_long"] == 1, stats
+
+
 def test_detach_on_exit_and_on_kill(topo):
     t = topo
     relay = Relay(t)

@@ -287,12 +287,13 @@ int main(int argc, char **argv)
 	med_xdp_prog_stats(x, ps);
 	printf("{\"attach\":\"%s\",\"mode\":\"%s\",\"rx\":%llu,\"tx\":%llu,\"tx_completed\":%llu,"
 	       "\"tx_kicks\":%llu,\"polls\":%llu,\"batches\":%llu,\"prog_matched\":%llu,"
-	       "\"prog_port_idle\":%llu,\"workers_rx\":[%s],\"drops\":{",
+	       "\"prog_port_idle\":%llu,\"prog_too_long\":%llu,\"workers_rx\":[%s],\"drops\":{",
 	       med_xdp_attach_mode(x), med_xdp_worker_mode(w), (unsigned long long)st.rx_packets,
 	       (unsigned long long)st.tx_packets, (unsigned long long)st.tx_completed,
 	       (unsigned long long)st.tx_kicks, (unsigned long long)st.polls,
 	       (unsigned long long)st.batches, (unsigned long long)ps[MED_XDP_STAT_MATCHED],
-	       (unsigned long long)ps[MED_XDP_STAT_PORT_IDLE], per);
+	       (unsigned long long)ps[MED_XDP_STAT_PORT_IDLE],
+	       (unsigned long long)ps[MED_XDP_STAT_TOO_LONG], per);
 	for (int i = 0; i < MED_XDP_DROP_MAX_; i++)
 		printf("%s\"%s\":%llu", i ? "," : "", med_xdp_drop_name(i),
 		       (unsigned long long)st.drops[i]);
