@@ -15,6 +15,7 @@
 
 #define RPC_READ_CHUNK (64 * 1024)
 #define RPC_DEFERRED_MAX 4096
+#define RPC_INFLIGHT_MAX 64 /* unanswered requests per client (stats.get, queued writes) */
 
 typedef struct rpc_client rpc_client;
 
@@ -459,6 +460,15 @@ static void handle_line(rpc_client *c, const char *line, size_t len)
 		snprintf(text, sizeof(text), "method \"%.64s\" not found", json_string_value(method));
 		if (id)
 			send_error(c, id, CTL_RPC_METHOD_NOT_FOUND, text, NULL);
+		json_decref(msg);
+		return;
+	}
+	if (c->inflight >= RPC_INFLIGHT_MAX) {
+		ctx->counters.rpc_errors++;
+		snprintf(text, sizeof(text), "busy: %u requests of this connection are still unanswered",
+			 c->inflight);
+		if (id)
+			send_error(c, id, CTL_RPC_BUSY, text, NULL);
 		json_decref(msg);
 		return;
 	}

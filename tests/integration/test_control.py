@@ -803,3 +803,13 @@ def test_children_get_the_contract_arguments_and_only_the_doorbells(procs, tmp_p
             extra[int(name)] = os.readlink(f"/proc/{pid}/fd/{name}")
     # control + signal + media doorbells, nothing else (no socket, LMDB or segment fd)
     assert sorted(extra.values()) == ["anon_inode:[eventfd]"] * 3, extra
+
+
+def test_unanswered_requests_per_connection_are_bounded(ctl):
+    with ctl.connect() as s:
+        replies = rpc_lines(s, ['{"jsonrpc":"2.0","id":%d,"method":"stats.get"}' % i for i in range(150)])
+    busy = [r for r in replies if "error" in r]
+    assert busy and all(r["error"]["code"] == -32006 for r in busy)
+    assert sum(1 for r in replies if "result" in r) >= 64
+    assert sorted(r["id"] for r in replies) == list(range(150))
+    assert "result" in ctl.call("stats.get")
