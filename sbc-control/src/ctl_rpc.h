@@ -23,7 +23,8 @@
  *     -32600 and the connection is closed; more than client_queue_bytes of
  *     unread replies closes the connection (a client that does not read can
  *     not make sbc-control buffer without bound); requests_per_sec (token
- *     bucket) answers the excess with -32005.
+ *     bucket) answers the excess with -32005; at most 64 requests of one
+ *     connection may be unanswered at a time (-32006 beyond).
  *  3. Methods flagged CTL_M_WRITE are queued while a route import runs in the
  *     thread pool, and run in order when it finishes.
  */

@@ -2,8 +2,8 @@
  *
  * Starts sbc-control ($SBC_BUILD/sbc-control, stand-in children) on a temp
  * data dir, imports 100,000 routes, then for system.version and
- * route.lookup: C client connections each keep W requests in flight for
- * 2 s; prints requests/s. Also the round-trip latency (p50/p99) of one
+ * route.lookup: 1 and 8 client connections each keeping 16 requests in
+ * flight, and 64 connections with one each, for 2 s; prints requests/s. Also the round-trip latency (p50/p99) of one
  * client with one request in flight.
  */
 #include <errno.h>
