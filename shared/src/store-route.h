@@ -15,7 +15,7 @@ struct store_reader;
 #define ROUTE_ENTRY_FIXED 10 /* tid u32, priority u16, weight u16, strip, prepend_len */
 #define ROUTE_ENTRY_MAX (ROUTE_ENTRY_FIXED + STORE_PREPEND_MAX)
 #define ROUTE_VAL_MAX (ROUTE_HDR + STORE_ROUTES_PER_PREFIX_MAX * ROUTE_ENTRY_MAX)
-#define ROUTE_KEY_MAX (1 + (STORE_NUMBER_MAX + 1) / 2)
+#define ROUTE_KEY_MAX 8 /* every key is 8 bytes */
 
 /* One stored route of a prefix, trunk as its id. */
 typedef struct rentry {
@@ -26,10 +26,10 @@ typedef struct rentry {
 	char prepend[STORE_PREPEND_MAX + 1];
 } rentry;
 
-/* Key of the string s[0..n) (n <= STORE_NUMBER_MAX): ':' then two
- * characters per byte, high nibble first ('+' = 1, '0'..'9' = 2..11, 0 pads
- * an odd length). Order-preserving: byte order of keys = string order.
- * Returns the key length. */
+/* Key of the string s[0..n): its first STORE_PREFIX_MAX (16) characters, a
+ * nibble each, packed into 8 bytes big endian ('+' = 1, '0'..'9' = 2..11, 0
+ * pads). Order-preserving: byte order of keys = string order, and a prefix
+ * sorts before its extensions. "" is eight zero bytes. Returns 8. */
 size_t x__route_key(const char *s, size_t n, uint8_t *out);
 
 /* The prefix string of a key; returns its length or -1 for a bad key. */

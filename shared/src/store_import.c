@@ -250,8 +250,9 @@ static int add_rec(imp *im, size_t line, const field *prefix, const field *trunk
 
 	if (!digits_ok(prefix->p, prefix->len, STORE_PREFIX_MAX))
 		return fail(im, line, SBC_E_INVAL,
-			    "prefix: '%.*s' is not an optional '+' then up to 32 digits",
-			    (int)(prefix->len > 40 ? 40 : prefix->len), prefix->p);
+			    "prefix: '%.*s' is not an optional '+' then digits, %d characters "
+			    "at most",
+			    (int)(prefix->len > 40 ? 40 : prefix->len), prefix->p, STORE_PREFIX_MAX);
 	if (trunk->len == 0)
 		return fail(im, line, SBC_E_INVAL, "trunk: missing");
 	if (trunk->len > STORE_NAME_MAX)
@@ -264,7 +265,7 @@ static int add_rec(imp *im, size_t line, const field *prefix, const field *trunk
 		return fail(im, line, SBC_E_NOT_FOUND, "trunk: '%s' does not exist", tn);
 	if (!digits_ok(prep->p, prep->len, STORE_PREPEND_MAX))
 		return fail(im, line, SBC_E_INVAL,
-			    "prepend: not an optional '+' then up to 32 digits");
+			    "prepend: not an optional '+' then up to %d digits", STORE_PREPEND_MAX);
 	if (!(r = new_rec(im)))
 		return fail(im, 0, -ENOMEM, "out of memory");
 	r->line = (uint32_t)line;
@@ -348,7 +349,7 @@ static int parse_csv(imp *im, const char *data, size_t len)
 		{
 			const field *fp[COL_N] = {&empty, &empty, &empty, &empty, &empty, &empty};
 			static const unsigned long maxv[COL_N] = {0, 0, 65535, 65535,
-								  STORE_PREFIX_MAX, 0};
+								  STORE_STRIP_MAX, 0};
 			static const unsigned long dflt[COL_N] = {0, 0, STORE_ROUTE_DEFAULT_PRIORITY,
 								  STORE_ROUTE_DEFAULT_WEIGHT, 0, 0};
 
@@ -464,7 +465,7 @@ static bool fast_route_line(const char *p, size_t len, store_route *rt)
 			    (p < end && (*p == '.' || *p == 'e' || *p == 'E')))
 				return false;
 			if (col == COL_STRIP) {
-				if (n > STORE_PREFIX_MAX)
+				if (n > STORE_STRIP_MAX)
 					return false;
 				rt->strip = (uint8_t)n;
 			} else {

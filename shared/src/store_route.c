@@ -48,15 +48,14 @@ static int lpm(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, const char *num, size
 	MDB_val k, v;
 	int rc, n;
 
-	klen = x__route_key(num, len, kb);
+	klen = x__route_key(num, len, kb); /* its first STORE_PREFIX_MAX characters */
 	k.mv_size = klen;
 	k.mv_data = kb;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	if (rc == 0 && k.mv_size == klen && memcmp(k.mv_data, kb, klen) == 0) {
-		if (len > STORE_PREFIX_MAX)
-			return 0; /* cannot be: prefixes are shorter */
-		memcpy(pfx, num, len);
-		pfx[len] = '\0';
+		l = len < STORE_PREFIX_MAX ? len : STORE_PREFIX_MAX;
+		memcpy(pfx, num, l);
+		pfx[l] = '\0';
 		goto Found;
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
@@ -217,8 +216,8 @@ int store_route_validate(const store_route *r, char *err, size_t errlen)
 				STORE_NAME_MAX);
 		return SBC_E_INVAL;
 	}
-	if (r->strip > STORE_PREFIX_MAX) {
-		x__store_seterr(err, errlen, "strip: must be 0..%d", STORE_PREFIX_MAX);
+	if (r->strip > STORE_STRIP_MAX) {
+		x__store_seterr(err, errlen, "strip: must be 0..%d", STORE_STRIP_MAX);
 		return SBC_E_INVAL;
 	}
 	if (strlen(r->prepend) > STORE_PREPEND_MAX || !store_prefix_valid(r->prepend)) {
@@ -297,7 +296,7 @@ int store_route_from_json(const json_t *obj, store_route *out, char *err, size_t
 				return ret;
 			out->weight = (uint16_t)u;
 		} else if (strcmp(key, "strip") == 0) {
-			if ((ret = json_uint(v, "strip", STORE_PREFIX_MAX, &u, err, errlen)))
+			if ((ret = json_uint(v, "strip", STORE_STRIP_MAX, &u, err, errlen)))
 				return ret;
 			out->strip = (uint8_t)u;
 		} else if (strcmp(key, "prepend") == 0) {

@@ -1,8 +1,8 @@
 /* sbc — store: route key/value codec and the ancestor-mask index.
  *
- * Key: ':' + the prefix packed two characters per byte (see store-route.h);
- * an 11-digit number is a 7-byte key. LMDB refuses empty keys, so the
- * default route "" is the key ":".
+ * Key: the prefix (at most 16 characters: '+' and 15 digits, all of E.164)
+ * packed into 8 bytes, a nibble per character, big endian, zero padded, so
+ * one 64-bit comparison orders two keys (store.c sets that comparator).
  * Value: u8 version, u8 count, u32 ancestor mask (LE), then per route:
  *   u32 trunk id, u16 priority, u16 weight, u8 strip, u8 prepend_len,
  *   prepend bytes (all little endian).
@@ -16,16 +16,20 @@
 #include "store-int.h"
 #include "store-route.h"
 
-static inline unsigned nib(char c) { return c == '+' ? 1u : (unsigned)(c - '0') + 2u; }
+static inline uint64_t nib(char c) { return c == '+' ? 1u : (uint64_t)(c - '0') + 2u; }
 
 size_t x__route_key(const char *s, size_t n, uint8_t *out)
 {
-	size_t i, len = 1 + (n + 1) / 2;
+	uint64_t v = 0;
+	size_t i;
 
-	out[0] = ':';
-	for (i = 0; i < n; i += 2)
-		out[1 + i / 2] = (uint8_t)(nib(s[i]) << 4 | (i + 1 < n ? nib(s[i + 1]) : 0));
-	return len;
+	if (n > STORE_PREFIX_MAX)
+		n = STORE_PREFIX_MAX;
+	for (i = 0; i < n; i++)
+		v |= nib(s[i]) << (60 - 4 * i);
+	for (i = 0; i < 8; i++)
+		out[i] = (uint8_t)(v >> (56 - 8 * i));
+	return 8;
 }
 
 int x__route_key_str(const MDB_val *k, char out[STORE_PREFIX_MAX + 1])
@@ -33,27 +37,24 @@ int x__route_key_str(const MDB_val *k, char out[STORE_PREFIX_MAX + 1])
 	static const char chars[16] = {0, '+', '0', '1', '2', '3', '4', '5',
 				       '6', '7', '8', '9', 0, 0, 0, 0};
 	const uint8_t *p = k->mv_data;
+	uint64_t v = 0;
 	size_t i, n = 0;
 
-	if (k->mv_size < 1 || p[0] != ':' || k->mv_size > 1 + (STORE_PREFIX_MAX + 1) / 2)
+	if (k->mv_size != 8)
 		return -1;
-	for (i = 1; i < k->mv_size; i++) {
-		unsigned hi = p[i] >> 4, lo = p[i] & 15;
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	for (i = 0; i < STORE_PREFIX_MAX; i++) {
+		unsigned c = (unsigned)(v >> (60 - 4 * i)) & 15;
 
-		if (!chars[hi])
-			return -1;
-		out[n++] = chars[hi];
-		if (lo == 0) {
-			if (i + 1 != k->mv_size)
-				return -1; /* padding only at the end */
+		if (c == 0)
 			break;
-		}
-		if (!chars[lo])
+		if (!chars[c] || (c == 1 && i != 0))
 			return -1;
-		out[n++] = chars[lo];
+		out[n++] = chars[c];
 	}
-	if (n > STORE_PREFIX_MAX)
-		return -1;
+	if (n < STORE_PREFIX_MAX && (v << (4 * n)) != 0)
+		return -1; /* something after the padding */
 	out[n] = '\0';
 	return (int)n;
 }

@@ -7,7 +7,8 @@
  *           "tid.<trunk>" -> u32 trunk id, "tnm.<id BE>" -> trunk name,
  *           "next_tid" -> u32 (ids are never reused)
  *   trunks  trunk name -> canonical JSON text of the trunk
- *   routes  ':' + prefix packed two characters per byte -> the prefix's routes
+ *   routes  the prefix packed into 8 bytes (a nibble per character,
+ *           big endian) -> the prefix's routes
  *           (trunk ids, priority, weight, strip, prepend) and an ancestor
  *           mask; see shared/src/store_route_codec.c
  *   tls     profile name -> canonical JSON text of the profile (incl. key)
@@ -55,7 +56,8 @@ enum store_import_flags {
 
 /* Limits (characters, not counting the NUL). */
 #define STORE_NAME_MAX 63     /* trunk / TLS profile names: [A-Za-z0-9._-]+ */
-#define STORE_PREFIX_MAX 32   /* route prefix: optional '+', then digits */
+#define STORE_PREFIX_MAX 16   /* route prefix: optional '+', then digits (E.164 fits) */
+#define STORE_STRIP_MAX 32    /* route strip count */
 #define STORE_NUMBER_MAX 64   /* normalised called number */
 #define STORE_PREPEND_MAX 32  /* digits, optional leading '+' */
 #define STORE_ROUTES_PER_PREFIX_MAX 32

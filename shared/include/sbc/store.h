@@ -117,7 +117,7 @@ void store_route_order(store_route *routes, size_t n, uint32_t (*rnd)(void *arg)
 int store_route_apply(const store_route *route, const char *number,
 		      char out[STORE_NUMBER_MAX + 1]);
 
-/* Validates a route's fields (prefix, trunk name syntax, strip <= 32,
+/* Validates a route's fields (prefix, trunk name syntax, strip <= STORE_STRIP_MAX,
  * prepend syntax). Does not check that the trunk exists. */
 int store_route_validate(const store_route *route, char *err, size_t errlen);
 

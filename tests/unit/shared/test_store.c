@@ -192,6 +192,8 @@ static void test_number_normalise(void **state)
 	assert_false(store_prefix_valid("4+4"));
 	assert_false(store_prefix_valid("44x"));
 	assert_false(store_prefix_valid("123456789012345678901234567890123"));
+	assert_true(store_prefix_valid("+123456789012345")); /* 16: the maximum */
+	assert_false(store_prefix_valid("12345678901234567"));
 }
 
 /* ---- lookup ---- */
@@ -223,6 +225,14 @@ static void test_lpm_basic(void **state)
 	assert_int_equal(store_route_lookup(f->r, "44", out, 8), 1); /* exact */
 	assert_string_equal(out[0].prefix, "44");
 	assert_int_equal(store_route_lookup(f->r, "4x", out, 8), SBC_E_INVAL);
+	/* numbers longer than the longest prefix: the first 16 characters decide */
+	add(f, "+442012345678901", "b", 1, 1); /* 16 characters */
+	assert_int_equal(store_route_lookup(f->r, "+44201234567890123456", out, 8), 1);
+	assert_string_equal(out[0].prefix, "+442012345678901");
+	assert_int_equal(store_route_lookup(f->r, "+44201234567890", out, 8), 1);
+	assert_string_equal(out[0].prefix, "+44");
+	assert_int_equal(store_route_lookup(f->r, "44201234567890123456789", out, 8), 1);
+	assert_string_equal(out[0].prefix, "4420");
 	/* without the default route a number may match nothing */
 	assert_int_equal(store_route_remove(f->st, "", NULL, NULL, 0), 1);
 	assert_int_equal(store_route_lookup(f->r, "5", out, 8), 0);
@@ -900,15 +910,16 @@ static void test_damaged_records(void **state)
 	store_route out[4];
 	store_trunk t;
 	static const struct {
-		uint8_t key[4];
+		uint8_t key[8];
 		size_t klen;
 		uint8_t val[16];
 		size_t vlen;
 	} junk[] = {
-		{{':', 0x30}, 2, {9, 1, 0, 0, 0, 0}, 6},          /* "1": bad version */
-		{{':', 0x40}, 2, {3, 5, 0, 0, 0, 0, 1}, 7},       /* "2": truncated entries */
-		{{':', 0x50}, 2, {3, 1, 0, 0, 0, 0, 99, 0, 0, 0, 1, 0, 1, 0, 0, 0}, 16}, /* "3": no such trunk id */
-		{{':', 0xf0}, 2, {3, 0, 0, 0, 0, 0}, 6},          /* bad key nibble */
+		{{0x30}, 8, {9, 1, 0, 0, 0, 0}, 6},          /* "1": bad version */
+		{{0x40}, 8, {3, 5, 0, 0, 0, 0, 1}, 7},       /* "2": truncated entries */
+		{{0x50}, 8, {3, 1, 0, 0, 0, 0, 99, 0, 0, 0, 1, 0, 1, 0, 0, 0}, 16}, /* "3": no such trunk id */
+		{{0xf0}, 8, {3, 0, 0, 0, 0, 0}, 6},          /* bad key nibble */
+		{{0x60}, 3, {3, 0, 0, 0, 0, 0}, 6},          /* bad key size */
 	};
 	size_t i;
 
