@@ -661,6 +661,16 @@ def test_real_children_hello_stats_restart_and_drain(procs, tmp_path, build_dir)
     assert st["media"][0]["available"] is True and isinstance(st["media"][0]["stats"], dict), st["media"]
     log = procs.log(c.p)
     assert "sbc-signal worker 0" in log and "said hello" in log
+    # A change reaches both children over their control rings, and they consume it.
+    before = {r["child"]: r["to_child"]["published"] for r in c.ok("stats.get")["control"]["rings"]}
+    c.ok("trunk.add", {"name": "carrier-x", "cidrs": ["198.51.100.0/24"]})
+
+    def consumed():
+        rings = c.ok("stats.get")["control"]["rings"]
+        return all(r["to_child"]["published"] > before[r["child"]] and r["to_child"]["queued_bytes"] == 0
+                   for r in rings)
+
+    wait_for(consumed, what="CONFIG_CHANGED consumed by the children")
     media_pid = child(c.status(), "sbc-media")["pid"]
     os.kill(media_pid, signal.SIGKILL)
     wait_for(lambda: (lambda m: m["restarts"] == 1 and m["state"] == "running")(child(c.status(), "sbc-media")),
