@@ -526,14 +526,15 @@ def test_child_that_keeps_dying_ends_failed(procs, tmp_path, build_dir):
     assert child(c.status(), "sbc-media")["restarts"] > 3
 
 
-def test_sigterm_stops_children_and_cleans_up(ctl):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_stops_children_and_cleans_up(ctl, sig):
     # (running: the stand-in has installed its TERM trap by then)
     wait_for(lambda: all(c["state"] == "running" for c in ctl.status()["children"]), what="running")
     st = ctl.status()
     pids = [c["pid"] for c in st["children"]]
     shm = "/dev/shm" + st["shm"]
     assert os.path.exists(shm) and all(pids)
-    ctl.p.send_signal(signal.SIGTERM)
+    ctl.p.send_signal(sig)
     assert ctl.p.wait(10) == 0
     for pid in pids:
         assert not alive(pid)
