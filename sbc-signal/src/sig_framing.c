@@ -57,7 +57,7 @@ static int start_line_plausible(const char *buf, size_t n)
 	/* method token: upper-case letters, digits, '-', '.', '!', '%', '*', '_', '+', '`', '\'', '~' */
 	for (i = 0; i < n && buf[i] != ' '; i++) {
 		char c = buf[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-.!%*_+`'~", c)))
+		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c && strchr("-.!%*_+`'~", c))))
 			return -1;
 		if (i == 0 && !(c >= 'A' && c <= 'Z'))
 			return -1;

@@ -127,6 +127,9 @@ static void test_errors(void **st)
 	assert_int_equal(frame("hello world\r\n", 13, &f), sbc_err_sip(400));
 	assert_int_equal(frame("GET / HTTP/1.1\r\nHost: x\r\n\r\n", 27, &f), sbc_err_sip(400));
 	assert_int_equal(frame("SIP/3.0 200 OK\r\n", 16, &f), sbc_err_sip(400));
+	const char nulm[] = "OPT\0ONS sip:x SIP/2.0\r\n";
+	assert_int_equal(frame(nulm, sizeof(nulm) - 1, &f), sbc_err_sip(400));
+	assert_int_equal(f.why, SIG_FRAME_E_GARBAGE);
 	const char nul[] = "OPTIONS sip:x SIP/2.0\r\nVia: a\0b\r\n";
 	assert_int_equal(frame(nul, sizeof(nul) - 1, &f), sbc_err_sip(400));
 	assert_int_equal(frame("OPTIONS sip:x SIP/2.0\nVia: x\n\n", 30, &f), sbc_err_sip(400));
