@@ -229,7 +229,7 @@ int main(int argc, char **argv)
 
 	ret = med_xdp_open_or_log(&x, &cfg);
 	if (ret) {
-		return ret == -EPERM || ret == -EOPNOTSUPP || ret == -ENOSYS || ret == -EINVAL ? 77 : 1;
+		return ret == -EPERM || ret == -EOPNOTSUPP || ret == -ENOSYS || ret == -EAFNOSUPPORT ? 77 : 1;
 	}
 	med_xdp_worker *ws[MAX_WORKERS] = { 0 };
 	pthread_t th[MAX_WORKERS];
@@ -240,7 +240,7 @@ int main(int argc, char **argv)
 			for (unsigned j = 0; j < k; j++)
 				med_xdp_worker_destroy(ws[j]);
 			med_xdp_close(x);
-			return ret == -EPERM || ret == -EOPNOTSUPP || ret == -ENOSYS ? 77 : 1;
+			return ret == -EPERM || ret == -EOPNOTSUPP || ret == -ENOSYS || ret == -EAFNOSUPPORT ? 77 : 1;
 		}
 	}
 	w = ws[0];
