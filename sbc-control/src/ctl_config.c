@@ -67,6 +67,7 @@ static const cfg_key cfg_keys[] = {
 	{"control.max_clients", CFG_UINT, F(control.max_clients), 1, 100000, NULL},
 	{"control.client_queue_bytes", CFG_UINT, F(control.client_queue_bytes), 4096, 256u << 20, NULL},
 	{"control.requests_per_sec", CFG_UINT, F(control.requests_per_sec), 0, 10000000, NULL},
+	{"control.partial_timeout_ms", CFG_UINT, F(control.partial_timeout_ms), 100, 3600000, NULL},
 	{"control.restart_max", CFG_UINT, F(control.restart_max), 0, 1000, NULL},
 	{"control.backoff_initial_ms", CFG_UINT, F(control.backoff_initial_ms), 1, 600000, NULL},
 	{"control.backoff_max_ms", CFG_UINT, F(control.backoff_max_ms), 1, 3600000, NULL},
@@ -118,6 +119,7 @@ void ctl_config_defaults(ctl_config *c)
 	c->control.max_clients = 1024;
 	c->control.client_queue_bytes = 16u << 20;
 	c->control.requests_per_sec = 0;
+	c->control.partial_timeout_ms = 30000;
 	c->control.restart_max = 5;
 	c->control.backoff_initial_ms = 250;
 	c->control.backoff_max_ms = 30000;

@@ -58,6 +58,7 @@ typedef struct ctl_config {
 		unsigned max_clients;
 		unsigned client_queue_bytes;  /* unsent replies per client before it is closed */
 		unsigned requests_per_sec;    /* per client; 0: unlimited */
+		unsigned partial_timeout_ms;  /* an unfinished request line older than this closes the client */
 		unsigned restart_max;         /* quick deaths in a row before "failed" */
 		unsigned backoff_initial_ms;
 		unsigned backoff_max_ms;

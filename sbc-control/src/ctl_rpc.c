@@ -35,6 +35,7 @@ struct rpc_client {
 	size_t len, cap, scanned;
 	size_t queued;        /* reply bytes handed to libuv, not yet written */
 	unsigned inflight;    /* requests not yet answered (async, deferred) */
+	uint64_t partial_since; /* when the unfinished line in buf began; 0: none */
 	unsigned refs;        /* the handle + each in-flight request */
 	bool closing;
 	bool discard;         /* stop processing input (oversized line): close after flush */
@@ -47,6 +48,8 @@ struct ctl_rpc {
 	uv_pipe_t server;
 	bool listening;
 	bool server_open;
+	bool sweep_open;
+	uv_timer_t sweep;     /* closes clients stuck in the middle of a line */
 	bool destroyed;
 	char path[108];
 	rpc_client *clients;
@@ -123,7 +126,7 @@ static void client_unref(rpc_client *c)
 /* The server is freed once destroyed, its socket closed and every client gone. */
 static void rpc_maybe_free(ctl_rpc *rpc)
 {
-	if (rpc->destroyed && !rpc->server_open && rpc->nclients == 0)
+	if (rpc->destroyed && !rpc->server_open && !rpc->sweep_open && rpc->nclients == 0)
 		free(rpc);
 }
 
@@ -600,7 +603,11 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		c->scanned -= start;
 		if (c->len > max)
 			refuse_oversized(c);
-		else if (c->cap > RPC_READ_CHUNK && c->len < RPC_READ_CHUNK / 2) {
+		else if (c->len == 0)
+			c->partial_since = 0;
+		else if (start > 0 || !c->partial_since)
+			c->partial_since = now_ms(); /* a new line began (the last one ended) */
+		if (!c->discard && c->cap > RPC_READ_CHUNK && c->len < RPC_READ_CHUNK / 2) {
 			/* A big request went through: give the memory back. */
 			char *nb = realloc(c->buf, RPC_READ_CHUNK);
 			if (nb) {
@@ -671,6 +678,33 @@ static bool socket_answers(const char *path)
 	return ok;
 }
 
+/* Slow-loris guard: a request line begun long ago and still unfinished. */
+static void sweep_cb(uv_timer_t *t)
+{
+	ctl_rpc *rpc = t->data;
+	unsigned limit = rpc->ctx->cfg.control.partial_timeout_ms;
+	uint64_t now = now_ms();
+	for (rpc_client *c = rpc->clients; c; c = c->next) {
+		if (c->closing || c->discard || !c->partial_since || now - c->partial_since < limit)
+			continue;
+		char text[160];
+		snprintf(text, sizeof(text), "request line still incomplete after %u ms; closing the connection", limit);
+		rpc->ctx->counters.rpc_errors++;
+		rpc->ctx->counters.rpc_clients_dropped++;
+		send_error(c, NULL, CTL_RPC_INVALID_REQUEST, text, NULL);
+		c->discard = true;
+		uv_read_stop((uv_stream_t *)&c->pipe);
+		client_maybe_finish(c);
+	}
+}
+
+static void sweep_close_cb(uv_handle_t *h)
+{
+	ctl_rpc *rpc = h->data;
+	rpc->sweep_open = false;
+	rpc_maybe_free(rpc);
+}
+
 static void server_close_cb(uv_handle_t *h)
 {
 	ctl_rpc *rpc = h->data;
@@ -717,6 +751,12 @@ int ctl_rpc_create(ctl_ctx *ctx, const char *path, ctl_rpc **out, char *err, siz
 		return ret;
 	}
 	rpc->listening = true;
+	uv_timer_init(ctx->loop, &rpc->sweep);
+	rpc->sweep.data = rpc;
+	rpc->sweep_open = true;
+	unsigned every = ctx->cfg.control.partial_timeout_ms / 4;
+	uv_timer_start(&rpc->sweep, sweep_cb, every < 1000 ? every : 1000, every < 1000 ? every : 1000);
+	uv_unref((uv_handle_t *)&rpc->sweep);
 	*out = rpc;
 	return 0;
 }
@@ -744,6 +784,8 @@ void ctl_rpc_destroy(ctl_rpc *rpc)
 	for (rpc_client *c = rpc->clients; c; c = c->next)
 		client_close(c);
 	ctl_rpc_stop_listening(rpc);
+	if (rpc->sweep_open)
+		uv_close((uv_handle_t *)&rpc->sweep, sweep_close_cb);
 	rpc_maybe_free(rpc);
 }
 

@@ -824,3 +824,28 @@ def test_unanswered_requests_per_connection_are_bounded(ctl):
     assert sum(1 for r in replies if "result" in r) >= 64
     assert sorted(r["id"] for r in replies) == list(range(150))
     assert "result" in ctl.call("stats.get")
+
+
+def test_unfinished_request_line_times_out(procs, tmp_path, build_dir):
+    c = Ctl(procs, tmp_path, extra={"control": {"partial_timeout_ms": 400}}).start()
+    slow = c.connect()
+    slow.sendall(b'{"jsonrpc":"2.0","id":1,"method":"sys')      # and then nothing
+    # A client that keeps finishing its lines, each begun a little before, is fine.
+    steady = c.connect()
+    f = steady.makefile("rb")
+    steady.settimeout(5)
+    t0 = time.monotonic()
+    n = 0
+    while time.monotonic() - t0 < 1.2:
+        steady.sendall(b'{"jsonrpc":"2.0","id":%d,"method":"system.version"}\n{"jsonrpc":"2.0",' % n)
+        time.sleep(0.1)
+        steady.sendall(b'"id":%d,"method":"system.version"}\n' % (n + 1))
+        assert json.loads(f.readline())["id"] == n
+        assert json.loads(f.readline())["id"] == n + 1
+        n += 2
+    slow.settimeout(5)
+    data = slow.makefile("rb").read()                        # error line, then EOF
+    e = json.loads(data.splitlines()[0])["error"]
+    assert e["code"] == -32600 and "incomplete after 400 ms" in e["message"]
+    steady.close()
+    slow.close()
