@@ -57,6 +57,9 @@ static int pem_field(const json_t *v, const char *field, const char *kind, char 
 		return E("%s: larger than %u bytes", field, PEM_MAX);
 	if (*s && !strstr(s, "-----BEGIN "))
 		return E("%s: not PEM (no '-----BEGIN %s' line)", field, kind);
+	/* a key pasted with the certificates would leak in every view */
+	if (strcmp(kind, "CERTIFICATE") == 0 && strstr(s, "PRIVATE KEY"))
+		return E("%s: contains a private key; give it as key_pem", field);
 	if (!*s) {
 		*out = NULL;
 		return 0;
@@ -278,6 +281,9 @@ int store_tls_put(store *st, const store_tls_profile *p, bool create, char *err,
 		return E("cert_pem: missing");
 	if (!p->key_pem || !*p->key_pem)
 		return E("key_pem: missing");
+	if (strstr(p->cert_pem, "PRIVATE KEY") || (p->ca_pem && strstr(p->ca_pem, "PRIVATE KEY")))
+		return E("%s: contains a private key; give it as key_pem",
+			 strstr(p->cert_pem, "PRIVATE KEY") ? "cert_pem" : "ca_pem");
 	if (!(o = store_tls_to_json(p, true)) ||
 	    !(text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS))) {
 		json_decref(o);

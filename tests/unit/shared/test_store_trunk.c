@@ -311,6 +311,11 @@ static void test_tls_profile_json(void **state)
 		{"{\"name\":\"p\",\"sni\":[\"ok.example\",\"bad name\"]}", "sni[1]: must be a host name"},
 		{"{\"name\":\"p\",\"ciphers\":\"A B\"}", "ciphers: no spaces"},
 		{"{\"name\":\"p\",\"passphrase\":\"x\"}", "passphrase: unknown key"},
+		{"{\"name\":\"p\",\"cert_pem\":\"-----BEGIN CERTIFICATE-----\\nA\\n-----END "
+		 "CERTIFICATE-----\\n-----BEGIN PRIVATE KEY-----\\nB\\n\"}",
+		 "cert_pem: contains a private key"},
+		{"{\"name\":\"p\",\"ca_pem\":\"-----BEGIN EC PRIVATE KEY-----\\nB\\n\"}",
+		 "ca_pem: contains a private key"},
 	};
 	store_tls_profile p;
 	char err[256], *dump;
