@@ -9,9 +9,10 @@
  *  2. Reads go through a store_reader, one per thread (not shareable). Each
  *     read call is its own short read transaction (renew/reset of a kept
  *     LMDB txn: no allocation, no lock), unless the caller brackets several
- *     calls with store_reader_begin/end to see one snapshot. A reader never
- *     parses a whole table to answer one call (the trunk snapshot is loaded
- *     once per trunks generation, not per call).
+ *     calls with store_reader_begin/end to see one snapshot (a SIP worker
+ *     can bracket one loop iteration: it saves the txn renew per call). A
+ *     reader never parses a whole table to answer one call (the trunk
+ *     snapshot is loaded once per trunks generation, not per call).
  *  3. Errors: negative sbc codes (sbc/err.h): SBC_E_INVAL (bad field),
  *     SBC_E_NOT_FOUND, SBC_E_EXISTS, SBC_E_STATE (e.g. trunk still in use),
  *     SBC_E_SCHEMA, SBC_E_PARSE (bad import line or damaged record), SBC_E_LIMIT,
@@ -38,7 +39,9 @@
 /* ---- environment ------------------------------------------------------- */
 
 /* Opens (STORE_CREATE: creates) the store directory at path. map_bytes is
- * the LMDB map size (0: 4 GiB; the file only grows as used). A writer
+ * the LMDB map size (0: 4 GiB; the file only grows as used); every process
+ * should pass the same value (a reader whose map is smaller than what the
+ * writer later grows to gets errors until it reopens). A writer
  * initialises an empty store with STORE_SCHEMA_VERSION; any open of a store
  * with another schema version fails with SBC_E_SCHEMA and an err naming both
  * versions. A read-only open of a store that was never initialised fails with
