@@ -80,14 +80,18 @@ static int is_ice_attr(sip_sv name)
 	static const char *const ice[] = {"candidate", "ice-ufrag", "ice-pwd", "ice-options",
 					  "end-of-candidates", "remote-candidates", "ice-lite",
 					  "ice-mismatch", "ice-pacing"};
+	if (name.n < 7 || (name.p[0] != 'c' && name.p[0] != 'i' && name.p[0] != 'e' && name.p[0] != 'r'))
+		return 0;
 	for (size_t i = 0; i < sizeof(ice) / sizeof(ice[0]); i++)
-		if (sip_sv_eq(name, ice[i]))
+		if (ice[i][0] == name.p[0] && sip_sv_eq(name, ice[i]))
 			return 1;
 	return 0;
 }
 
 static enum sdp_dir dir_of(sip_sv name)
 {
+	if (name.n != 8)
+		return SDP_DIR_NONE;
 	if (sip_sv_eq(name, "sendrecv"))
 		return SDP_DIR_SENDRECV;
 	if (sip_sv_eq(name, "sendonly"))

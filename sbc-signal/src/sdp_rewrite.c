@@ -1,7 +1,6 @@
 /* sbc-signal — SDP rewriter: the SDP one leg sees of the other, with media
  * anchored at the relay. See sdp_session.h caveat 3. */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,8 +42,12 @@ static void w_sv(wr *w, sip_sv s) { w_put(w, s.p, s.n); }
 static void w_u(wr *w, uint64_t v)
 {
 	char t[24];
-	int n = snprintf(t, sizeof(t), "%" PRIu64, v);
-	w_put(w, t, (size_t)n);
+	size_t i = sizeof(t);
+	do {
+		t[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	w_put(w, t + i, sizeof(t) - i);
 }
 
 /* Line iterator over raw SDP lines. */
@@ -77,6 +80,8 @@ static sip_sv attr_name(sip_sv v)
 
 static int is_dir(sip_sv n)
 {
+	if (n.n != 8)
+		return 0;
 	return sip_sv_eq(n, "sendrecv") || sip_sv_eq(n, "sendonly") || sip_sv_eq(n, "recvonly") ||
 	       sip_sv_eq(n, "inactive");
 }
@@ -88,8 +93,10 @@ static int dropped_attr(sip_sv n, sip_sv v)
 					   "end-of-candidates", "remote-candidates", "ice-lite",
 					   "ice-mismatch", "ice-pacing", "crypto", "fingerprint",
 					   "setup", "tls-id", "rtcp"};
+	if (n.n == 0)
+		return 0;
 	for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-		if (sip_sv_eq(n, drop[i]))
+		if (drop[i][0] == n.p[0] && sip_sv_eq(n, drop[i]))
 			return 1;
 	if (sip_sv_eq(n, "group") && v.n >= 12 && memcmp(v.p, "group:BUNDLE", 12) == 0)
 		return 1;
@@ -223,8 +230,15 @@ int sdp_rewrite_build(const sdp_session *in, const sdp_rewrite *rw, char *out, s
 	/* pass 2: the real thing */
 	memset(&w, 0, sizeof(w));
 	sip_buf_init(&w.b, out, cap);
-	sip_buf_printf(&w.b, "v=0\r\no=%s %" PRIu64 " %" PRIu64 " IN %s %s\r\n", o->user, o->sess_id,
-		       o->version, v6 ? "IP6" : "IP4", ip);
+	sip_buf_str(&w.b, "v=0\r\no=");
+	sip_buf_str(&w.b, o->user);
+	sip_buf_put(&w.b, " ", 1);
+	sip_buf_u64(&w.b, o->sess_id);
+	sip_buf_put(&w.b, " ", 1);
+	sip_buf_u64(&w.b, o->version);
+	sip_buf_str(&w.b, v6 ? " IN IP6 " : " IN IP4 ");
+	sip_buf_str(&w.b, ip);
+	sip_buf_put(&w.b, "\r\n", 2);
 	emit_rest(&w, in, rw, ip, v6);
 	int r = sip_buf_end(&w.b);
 	if (r >= 0)

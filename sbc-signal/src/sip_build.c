@@ -66,17 +66,19 @@ void sip_buf_printf(sip_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* No NUL, every CR followed by LF and every LF by SP/HTAB (a fold). */
 static int value_safe(sip_sv v)
 {
-	for (size_t i = 0; i < v.n; i++) {
-		char c = v.p[i];
-		if (c == 0)
+	if (v.n == 0)
+		return 1;
+	if (memchr(v.p, 0, v.n))
+		return 0;
+	for (const char *c = memchr(v.p, '\r', v.n); c; c = memchr(c + 1, '\r', (size_t)(v.p + v.n - c - 1)))
+		if (c + 1 >= v.p + v.n || c[1] != '\n')
 			return 0;
-		if (c == '\r' && (i + 1 >= v.n || v.p[i + 1] != '\n'))
+	for (const char *c = memchr(v.p, '\n', v.n); c; c = memchr(c + 1, '\n', (size_t)(v.p + v.n - c - 1)))
+		if (c + 1 >= v.p + v.n || (c[1] != ' ' && c[1] != '\t'))
 			return 0;
-		if (c == '\n' && (i + 1 >= v.n || (v.p[i + 1] != ' ' && v.p[i + 1] != '\t')))
-			return 0;
-	}
 	return 1;
 }
 

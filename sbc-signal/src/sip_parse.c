@@ -6,6 +6,7 @@
  * view's length. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "sbc/err.h"
@@ -32,11 +33,20 @@ static int hexval(char c)
 	return c - 'A' + 10;
 }
 
-static int is_token(char c)
-{
-	return is_alnum(c) || c == '-' || c == '.' || c == '!' || c == '%' || c == '*' || c == '_' ||
-	       c == '+' || c == '`' || c == '\'' || c == '~';
-}
+/* RFC 3261 token characters: alphanum / "-" / "." / "!" / "%" / "*" / "_" /
+ * "+" / "`" / "'" / "~" */
+static const unsigned char token_tab[256] = {
+	['-'] = 1, ['.'] = 1, ['!'] = 1, ['%'] = 1, ['*'] = 1, ['_'] = 1, ['+'] = 1, ['`'] = 1, ['\''] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1,
+	['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+	['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
+	['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+	['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+};
+
+static inline int is_token(char c) { return token_tab[(unsigned char)c]; }
 
 static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
 
@@ -58,6 +68,18 @@ int sip_sv_ieq(sip_sv a, const char *lit)
 			return 0;
 	return 1;
 }
+
+/* Case-insensitive compare with a literal of known length (no strlen). */
+static inline int sv_ieq_n(sip_sv a, const char *lit, size_t n)
+{
+	if (a.n != n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (lower(a.p[i]) != lower(lit[i]))
+			return 0;
+	return 1;
+}
+#define SV_IEQ(a, lit) sv_ieq_n((a), (lit), sizeof(lit) - 1)
 
 int sip_sv_eq_sv(sip_sv a, sip_sv b) { return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0); }
 
@@ -179,10 +201,30 @@ static const char *const method_names[SIP_M_MAX_] = {
 
 enum sip_method sip_method_from_sv(sip_sv name)
 {
-	/* Methods are case-sensitive (RFC 3261 7.1). */
-	for (int m = 1; m < SIP_M_MAX_; m++)
+	/* Methods are case-sensitive (RFC 3261 7.1); dispatch on the first
+	 * letter, then compare. */
+	static const uint8_t by_letter[26][3] = {
+		['A' - 'A'] = {SIP_M_ACK},
+		['B' - 'A'] = {SIP_M_BYE},
+		['C' - 'A'] = {SIP_M_CANCEL},
+		['I' - 'A'] = {SIP_M_INVITE, SIP_M_INFO},
+		['M' - 'A'] = {SIP_M_MESSAGE},
+		['N' - 'A'] = {SIP_M_NOTIFY},
+		['O' - 'A'] = {SIP_M_OPTIONS},
+		['P' - 'A'] = {SIP_M_PRACK, SIP_M_PUBLISH},
+		['R' - 'A'] = {SIP_M_REGISTER, SIP_M_REFER},
+		['S' - 'A'] = {SIP_M_SUBSCRIBE},
+		['U' - 'A'] = {SIP_M_UPDATE},
+	};
+	if (name.n < 3 || name.p[0] < 'A' || name.p[0] > 'Z')
+		return SIP_M_UNKNOWN;
+	for (int k = 0; k < 3; k++) {
+		int m = by_letter[name.p[0] - 'A'][k];
+		if (m == 0)
+			break;
 		if (sip_sv_eq(name, method_names[m]))
 			return (enum sip_method)m;
+	}
 	return SIP_M_UNKNOWN;
 }
 
@@ -201,13 +243,42 @@ static const struct {
 #undef SIP_HDR_NAME_
 };
 
+static const unsigned char header_len[SIP_H_MAX_] = {
+	[SIP_H_OTHER] = 0,
+#define SIP_HDR_LEN_(id, name, compact) [id] = sizeof(name) - 1,
+	SIP_HEADER_MAP(SIP_HDR_LEN_)
+#undef SIP_HDR_LEN_
+};
+
 const char *sip_header_name(enum sip_hdr_id id)
 {
 	return (id > 0 && id < SIP_H_MAX_) ? header_names[id].name : "";
 }
 
+/* Header-name lookup: a 128-slot open-addressing table keyed on the first
+ * letter, the last letter and the length, built once (pthread_once). */
+static uint8_t hdr_slot[128];
+static pthread_once_t hdr_once = PTHREAD_ONCE_INIT;
+
+static unsigned hdr_hash(const char *p, size_t n)
+{
+	return ((unsigned)lower(p[0]) * 31u + (unsigned)lower(p[n - 1]) * 7u + (unsigned)n) & 127u;
+}
+
+static void hdr_build(void)
+{
+	for (int i = 1; i < SIP_H_MAX_; i++) {
+		unsigned h = hdr_hash(header_names[i].name, header_len[i]);
+		while (hdr_slot[h])
+			h = (h + 1) & 127u;
+		hdr_slot[h] = (uint8_t)i;
+	}
+}
+
 enum sip_hdr_id sip_header_id(sip_sv name)
 {
+	if (name.n == 0)
+		return SIP_H_OTHER;
 	if (name.n == 1) {
 		char c = lower(name.p[0]);
 		for (int i = 1; i < SIP_H_MAX_; i++)
@@ -215,12 +286,14 @@ enum sip_hdr_id sip_header_id(sip_sv name)
 				return (enum sip_hdr_id)i;
 		return SIP_H_OTHER;
 	}
-	/* Cheap filter on the first letter before the full compare. */
-	char c0 = lower(name.p[0]);
-	for (int i = 1; i < SIP_H_MAX_; i++)
-		if (lower(header_names[i].name[0]) == c0 && sip_sv_ieq(name, header_names[i].name))
-			return (enum sip_hdr_id)i;
-	return SIP_H_OTHER;
+	pthread_once(&hdr_once, hdr_build);
+	for (unsigned h = hdr_hash(name.p, name.n);; h = (h + 1) & 127u) {
+		unsigned id = hdr_slot[h];
+		if (id == 0)
+			return SIP_H_OTHER;
+		if (header_len[id] == name.n && sv_ieq_n(name, header_names[id].name, name.n))
+			return (enum sip_hdr_id)id;
+	}
 }
 
 /* ---- parameters ------------------------------------------------------------- */
@@ -293,17 +366,10 @@ int sip_param_find(sip_sv params, const char *pname, sip_sv *value)
 	return 0;
 }
 
-/* Checks a whole ";..." list; returns 0 or -1. */
-static int params_check(sip_sv params)
-{
-	sip_sv n, v;
-	int r;
-	while ((r = param_next(&params, &n, &v)) == 1)
-		;
-	return r;
-}
-
 /* ---- values ------------------------------------------------------------------- */
+
+static const unsigned char value_special[256] = {['"'] = 1, ['<'] = 1, ['>'] = 1, ['['] = 1, [']'] = 1,
+						 [','] = 1};
 
 int sip_next_value(sip_sv *rest, sip_sv *out)
 {
@@ -319,6 +385,11 @@ int sip_next_value(sip_sv *rest, sip_sv *out)
 	}
 	st = i;
 	while (i < s.n) {
+		/* skip the ordinary characters quickly */
+		while (i < s.n && !value_special[(unsigned char)s.p[i]])
+			i++;
+		if (i == s.n)
+			break;
 		char c = s.p[i];
 		if (c == '"') {
 			size_t q = quoted_len(sv_sub(s, i, s.n));
@@ -358,6 +429,26 @@ int sip_next_value(sip_sv *rest, sip_sv *out)
 
 /* ---- hosts and URIs ------------------------------------------------------------- */
 
+/* Dotted quad: four decimal parts 0..255, no leading-zero tricks beyond
+ * three digits (as inet_pton's AF_INET). */
+static int ipv4_ok(sip_sv s)
+{
+	unsigned parts = 0, val = 0, digits = 0;
+	for (size_t i = 0; i <= s.n; i++) {
+		if (i == s.n || s.p[i] == '.') {
+			if (digits == 0 || val > 255 || (digits > 1 && s.p[i - digits] == '0'))
+				return 0;
+			parts++;
+			val = digits = 0;
+			continue;
+		}
+		if (!is_digit(s.p[i]) || ++digits > 3)
+			return 0;
+		val = val * 10 + (unsigned)(s.p[i] - '0');
+	}
+	return parts == 4;
+}
+
 /* Parses host[:port] at the start of s: stores host (no brackets), port and
  * returns the bytes used, or -1. */
 static long hostport(sip_sv s, sip_sv *host, uint8_t *v6, uint16_t *port)
@@ -389,16 +480,8 @@ static long hostport(sip_sv s, sip_sv *host, uint8_t *v6, uint16_t *port)
 		if (i == 0 || s.p[0] == '.' || s.p[0] == '-')
 			return -1;
 		*host = sv_sub(s, 0, i);
-		if (!alpha && dots) { /* looks like IPv4: must be one */
-			char tmp[16];
-			struct in_addr a4;
-			if (i > 15)
-				return -1;
-			memcpy(tmp, s.p, i);
-			tmp[i] = 0;
-			if (inet_pton(AF_INET, tmp, &a4) != 1)
-				return -1;
-		}
+		if (!alpha && dots && !ipv4_ok((sip_sv){s.p, i})) /* looks like IPv4: must be one */
+			return -1;
 	}
 	if (i < s.n && s.p[i] == ':') {
 		size_t st = ++i;
@@ -412,18 +495,23 @@ static long hostport(sip_sv s, sip_sv *host, uint8_t *v6, uint16_t *port)
 	return (long)i;
 }
 
-/* Characters acceptable inside a URI (never white space, quotes or <>). */
-static int uri_char_ok(char c)
-{
-	return (unsigned char)c > 0x20 && (unsigned char)c < 0x7f && c != '"' && c != '<' && c != '>' &&
-	       c != '\\' && c != '^' && c != '`' && c != '{' && c != '|' && c != '}';
-}
+/* Characters acceptable inside a URI (never white space, quotes or <>):
+ * 0x21..0x7e except " < > \\ ^ ` { | }; 2 marks '%' (an escape follows). */
+static const unsigned char uri_tab[256] = {
+	[0x21] = 1, [0x23 ... 0x24] = 1, [0x25] = 2, [0x26 ... 0x3b] = 1, [0x3d] = 1, [0x3f ... 0x5b] = 1,
+	[0x5d] = 1, [0x5f] = 1, [0x61 ... 0x7a] = 1, [0x7e] = 1,
+};
 
-static int escapes_ok(sip_sv s)
+/* Every character allowed and every %HH complete. */
+static int uri_chars_ok(sip_sv s)
 {
-	for (size_t i = 0; i < s.n; i++)
-		if (s.p[i] == '%' && (i + 2 >= s.n || !is_hex(s.p[i + 1]) || !is_hex(s.p[i + 2])))
+	for (size_t i = 0; i < s.n; i++) {
+		unsigned char k = uri_tab[(unsigned char)s.p[i]];
+		if (k == 1)
+			continue;
+		if (k == 0 || i + 2 >= s.n || !is_hex(s.p[i + 1]) || !is_hex(s.p[i + 2]))
 			return 0;
+	}
 	return 1;
 }
 
@@ -437,16 +525,13 @@ int sip_uri_parse(sip_sv t, sip_uri *u)
 	if (i == 0 || i == t.n || t.p[i] != ':' || !is_alpha(t.p[0]))
 		return E400;
 	sip_sv scheme = sv_sub(t, 0, i);
-	for (size_t k = 0; k < t.n; k++)
-		if (!uri_char_ok(t.p[k]))
-			return E400;
-	if (!escapes_ok(t))
+	if (!uri_chars_ok(t))
 		return E400;
-	if (sip_sv_ieq(scheme, "sip"))
+	if (SV_IEQ(scheme, "sip"))
 		u->scheme = SIP_URI_SIP;
-	else if (sip_sv_ieq(scheme, "sips"))
+	else if (SV_IEQ(scheme, "sips"))
 		u->scheme = SIP_URI_SIPS;
-	else if (sip_sv_ieq(scheme, "tel"))
+	else if (SV_IEQ(scheme, "tel"))
 		u->scheme = SIP_URI_TEL;
 	else
 		return sbc_err_sip(416);
@@ -493,23 +578,27 @@ int sip_uri_parse(sip_sv t, sip_uri *u)
 	u->params = sv_sub(t, st, i);
 	if (u->params.n && u->params.p[0] != ';')
 		return E400;
-	if (params_check(u->params) < 0)
-		return E400;
 	if (i < t.n)
 		u->headers = sv_sub(t, i + 1, t.n);
-	sip_sv v;
-	if (sip_param_find(u->params, "transport", &v)) {
-		if (v.n == 0)
-			return E400;
-		u->transport = v;
+	/* one pass: syntax and the parameters we keep (first one wins) */
+	sip_sv rest = u->params, pn, pv;
+	int r, seen_user = 0, seen_transport = 0;
+	while ((r = param_next(&rest, &pn, &pv)) == 1) {
+		if (pn.n == 9 && !seen_transport && SV_IEQ(pn, "transport")) {
+			if (pv.n == 0)
+				return E400;
+			u->transport = pv;
+			seen_transport = 1;
+		} else if (pn.n == 5 && !u->maddr.p && SV_IEQ(pn, "maddr")) {
+			u->maddr = pv;
+		} else if (pn.n == 4 && !seen_user && SV_IEQ(pn, "user")) {
+			u->user_phone = SV_IEQ(pv, "phone");
+			seen_user = 1;
+		} else if (pn.n == 2 && SV_IEQ(pn, "lr")) {
+			u->lr = 1;
+		}
 	}
-	if (sip_param_find(u->params, "maddr", &v))
-		u->maddr = v;
-	if (sip_param_find(u->params, "user", &v) && sip_sv_ieq(v, "phone"))
-		u->user_phone = 1;
-	if (sip_param_find(u->params, "lr", NULL))
-		u->lr = 1;
-	return 0;
+	return r < 0 ? E400 : 0;
 }
 
 /* ---- name-addr ------------------------------------------------------------------ */
@@ -571,19 +660,25 @@ int sip_naddr_parse(sip_sv text, int allow_star, sip_naddr *na)
 	na->params = sv_trim(sv_sub(s, i, s.n));
 	if (na->params.n && na->params.p[0] != ';')
 		return E400;
-	if (params_check(na->params) < 0)
-		return E400;
+	{
+		sip_sv rest = na->params, pn, pv;
+		int pr;
+		while ((pr = param_next(&rest, &pn, &pv)) == 1)
+			if (pn.n == 3 && !na->has_tag && SV_IEQ(pn, "tag")) {
+				if (pv.n == 0)
+					return E400;
+				na->tag = pv;
+				na->has_tag = 1;
+			}
+		if (pr < 0)
+			return E400;
+	}
 	r = sip_uri_parse(na->uri_text, &na->uri);
 	if (r == sbc_err_sip(416)) {
 		/* another absoluteURI scheme: legal in From/To/Contact */
 		memset(&na->uri, 0, sizeof(na->uri));
 	} else if (r < 0) {
 		return r;
-	}
-	if (sip_param_find(na->params, "tag", &na->tag)) {
-		if (na->tag.n == 0)
-			return E400;
-		na->has_tag = 1;
 	}
 	return 0;
 }
@@ -615,7 +710,7 @@ int sip_via_parse(sip_sv text, sip_via *v)
 			i++;
 		}
 	}
-	if (!sip_sv_ieq(part[0], "SIP") || !sip_sv_eq(part[1], "2.0"))
+	if (!SV_IEQ(part[0], "SIP") || !sip_sv_eq(part[1], "2.0"))
 		return E400;
 	v->transport = part[2];
 	if (i == st + part[2].n) /* no LWS before sent-by */
@@ -627,28 +722,30 @@ int sip_via_parse(sip_sv text, sip_via *v)
 	v->params = sv_trim(sv_sub(s, i, s.n));
 	if (v->params.n && v->params.p[0] != ';')
 		return E400;
-	if (params_check(v->params) < 0)
-		return E400;
-	sip_sv val;
-	if (sip_param_find(v->params, "branch", &val)) {
-		if (val.n == 0)
-			return E400;
-		v->branch = val;
-	}
-	if (sip_param_find(v->params, "received", &val))
-		v->received = val;
-	if (sip_param_find(v->params, "maddr", &val))
-		v->maddr = val;
-	if (sip_param_find(v->params, "rport", &val)) {
-		unsigned long p;
-		v->rport_present = 1;
-		v->rport = -1;
-		if (val.n) {
-			if (parse_uint(val, 65535, &p) < 0)
+	sip_sv rest = v->params, pn, val;
+	int r;
+	while ((r = param_next(&rest, &pn, &val)) == 1) {
+		if (pn.n == 6 && !v->branch.p && SV_IEQ(pn, "branch")) {
+			if (val.n == 0)
 				return E400;
-			v->rport = (int32_t)p;
+			v->branch = val;
+		} else if (pn.n == 8 && !v->received.p && SV_IEQ(pn, "received")) {
+			v->received = val;
+		} else if (pn.n == 5 && !v->maddr.p && SV_IEQ(pn, "maddr")) {
+			v->maddr = val;
+		} else if (pn.n == 5 && !v->rport_present && SV_IEQ(pn, "rport")) {
+			unsigned long p;
+			v->rport_present = 1;
+			v->rport = -1;
+			if (val.n) {
+				if (parse_uint(val, 65535, &p) < 0)
+					return E400;
+				v->rport = (int32_t)p;
+			}
 		}
 	}
+	if (r < 0)
+		return E400;
 	return 0;
 }
 
@@ -680,7 +777,7 @@ static int parse_start_line(sip_msg *m, sip_sv line)
 		if (!sp)
 			return fail(m, E400, "bad status line");
 		sip_sv ver = sv_sub(line, 0, (size_t)(sp - line.p));
-		if (!sip_sv_ieq(ver, "SIP/2.0"))
+		if (!SV_IEQ(ver, "SIP/2.0"))
 			return fail(m, sbc_err_sip(505), "version not supported");
 		size_t i = (size_t)(sp - line.p) + 1;
 		unsigned long st;
@@ -710,12 +807,12 @@ static int parse_start_line(sip_msg *m, sip_sv line)
 		return fail(m, E400, "bad method");
 	if (m->ruri_text.n == 0)
 		return fail(m, E400, "bad request line");
-	if (ver.n < 5 || !sip_sv_ieq(sv_sub(ver, 0, 4), "SIP/"))
+	if (ver.n < 5 || !SV_IEQ(sv_sub(ver, 0, 4), "SIP/"))
 		return fail(m, E400, "bad request line");
 	for (size_t k = 4; k < ver.n; k++)
 		if (!is_digit(ver.p[k]) && ver.p[k] != '.')
 			return fail(m, E400, "bad request line");
-	if (!sip_sv_ieq(ver, "SIP/2.0"))
+	if (!SV_IEQ(ver, "SIP/2.0"))
 		return fail(m, sbc_err_sip(505), "version not supported");
 	m->is_request = 1;
 	m->method = (uint8_t)sip_method_from_sv(m->method_name);
@@ -765,10 +862,14 @@ static int parse_headers(sip_msg *m, size_t pos, size_t *body_start)
 			vend = e2;
 			next = n2;
 		}
-		for (size_t k = vstart; k < vend; k++) {
-			char c = b[k];
-			if (c == 0 || (c == '\r' && b[k + 1] != '\n'))
+		if (vend > vstart) {
+			/* NUL anywhere, or a CR that does not start a fold (CRLF) */
+			if (memchr(b + vstart, 0, vend - vstart))
 				return fail(m, E400, "bad character in header");
+			for (const char *cr = memchr(b + vstart, '\r', vend - vstart); cr;
+			     cr = memchr(cr + 1, '\r', (size_t)(b + vend - cr - 1)))
+				if (cr[1] != '\n')
+					return fail(m, E400, "bad character in header");
 		}
 		if (m->n_hdr == SIP_MAX_HEADERS)
 			return fail(m, sbc_err_sip(513), "too many headers");

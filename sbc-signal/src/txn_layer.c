@@ -307,6 +307,50 @@ static char *dup_bytes(const char *p, size_t n)
 
 /* ---- client ------------------------------------------------------------------------ */
 
+/* The client key of a request we are about to send, without a full parse
+ * (the request is ours, built by sip_build): the method from the request
+ * line, the branch of the first Via value. Returns 0, sbc_err_sip(400) for
+ * a request without a start line, SBC_E_INVAL without a Via branch. */
+static int peek_client_key(const char *req, size_t len, keybuf *k, enum sip_method *method)
+{
+	const char *nl = memchr(req, '\n', len), *sp = memchr(req, ' ', len);
+	if (!nl || !sp || sp > nl || sp == req || (len >= 4 && memcmp(req, "SIP/", 4) == 0))
+		return sbc_err_sip(400);
+	sip_sv mname = {req, (size_t)(sp - req)};
+	*method = sip_method_from_sv(mname);
+	size_t pos = (size_t)(nl - req) + 1;
+	while (pos < len) {
+		const char *e = memchr(req + pos, '\n', len - pos);
+		size_t eol = e ? (size_t)(e - req) : len;
+		sip_sv line = {req + pos, eol - pos};
+		if (line.n && line.p[line.n - 1] == '\r')
+			line.n--;
+		if (line.n == 0)
+			break; /* end of headers */
+		const char *colon = memchr(line.p, ':', line.n);
+		if (colon) {
+			sip_sv name = {line.p, (size_t)(colon - line.p)};
+			while (name.n && (name.p[name.n - 1] == ' ' || name.p[name.n - 1] == '\t'))
+				name.n--;
+			if (sip_header_id(name) == SIP_H_VIA) {
+				sip_sv rest = {colon + 1, (size_t)(line.p + line.n - colon - 1)}, one;
+				sip_via v;
+				if (sip_next_value(&rest, &one) != 1 || sip_via_parse(one, &v) < 0 || v.branch.n == 0)
+					return SBC_E_INVAL;
+				k->n = 0;
+				k->overflow = 0;
+				kput(k, "C", 1);
+				kput(k, mname.p, mname.n);
+				kput(k, "\x01", 1);
+				kput(k, v.branch.p, v.branch.n);
+				return k->overflow ? SBC_E_INVAL : 0;
+			}
+		}
+		pos = eol + 1;
+	}
+	return SBC_E_INVAL;
+}
+
 int txn_client_start(txn_table *tbl, const char *req, size_t len, int reliable, void *user, txn **out)
 {
 	keybuf k;
@@ -314,16 +358,14 @@ int txn_client_start(txn_table *tbl, const char *req, size_t len, int reliable, 
 	txn *t;
 
 	*out = NULL;
-	if ((r = sip_parse(req, len, &tbl->scratch)) < 0)
+	enum sip_method method;
+	if ((r = peek_client_key(req, len, &k, &method)) < 0)
 		return r;
-	const sip_msg *m = &tbl->scratch;
-	if (!m->is_request || m->method == SIP_M_ACK)
+	if (method == SIP_M_ACK)
 		return SBC_E_INVAL;
-	if ((r = client_key(m, &k)) < 0)
-		return r;
 	if (lookup(tbl, &k))
 		return SBC_E_EXISTS;
-	int invite = m->method == SIP_M_INVITE;
+	int invite = method == SIP_M_INVITE;
 	t = txn_new(tbl, &k, invite ? TXN_CLIENT_INVITE : TXN_CLIENT_NON_INVITE, reliable, user);
 	if (!t)
 		return -ENOMEM;
