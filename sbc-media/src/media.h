@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "sbc/msg.h"
 #include "sbc/shm.h"
@@ -34,6 +35,9 @@
  * burst on an otherwise keeping-up worker is relayed whole. */
 #define MED_KEEP 4
 #define MED_OVERLOAD_MS 50
+/* A packet that waited this long in the kernel's receive queue (by its
+ * SO_TIMESTAMPNS) is shed: no jitter buffer would still play it. */
+#define MED_STALE_NS (200 * 1000000ull)
 #define MED_PKT_BUF 2048
 #define MED_MAX_EVENTS 256
 #define MED_SWEEP_MS 200
@@ -88,6 +92,7 @@ typedef struct med_worker {
 	unsigned npeers;
 	med_totals tot;
 	uint64_t now_ms; /* monotonic, refreshed per loop turn */
+	uint64_t now_real_ns; /* CLOCK_REALTIME of the current batch (packet ages) */
 	uint64_t next_sweep_ms;
 	uint64_t idle_ms;  /* last time epoll found nothing to do */
 	bool overloaded;   /* busy without a break for MED_OVERLOAD_MS */
@@ -106,6 +111,14 @@ typedef struct med_worker {
 	struct iovec siov[MED_BATCH];
 	_Alignas(64) uint8_t buf[MED_BATCH][MED_PKT_BUF];
 } med_worker;
+
+/* CLOCK_REALTIME in ns: the clock of SO_TIMESTAMPNS. */
+static inline uint64_t med_real_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 /* ---- session.c ---- */
 
@@ -133,7 +146,10 @@ void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
  * updated, *out_rtcp: send as RTCP), or NULL when dropped (counted). */
 const sbc_addr *med_relay_packet(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp_sock, uint8_t *p,
 				 int *plen, int cap, bool truncated, const sbc_addr *src, uint64_t now_ns,
-				 bool *out_rtcp);
+				 uint64_t rx_ns, bool *out_rtcp);
+/* One control message of a received packet: kernel drops (SO_RXQ_OVFL) are
+ * counted on the leg, the kernel receive time goes to *rx_ns. */
+void med_relay_cmsg(med_sess *s, unsigned leg, unsigned rtcp, const struct cmsghdr *c, uint64_t *rx_ns);
 void med_rtp_rx_update(med_rtp_rx *r, uint16_t seq, uint32_t ts, uint32_t ssrc, uint64_t now_ns);
 uint32_t med_rtp_rx_lost(const med_rtp_rx *r);
 uint32_t med_rtp_rx_jitter_us(const med_rtp_rx *r);

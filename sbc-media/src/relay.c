@@ -71,17 +71,22 @@ static inline bool is_rtcp_pt(const uint8_t *p)
 	return p[1] >= 192 && p[1] <= 223; /* RFC 5761 section 4 */
 }
 
-static void count_ovfl(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp, struct msghdr *mh)
+void med_relay_cmsg(med_sess *s, unsigned leg, unsigned rtcp, const struct cmsghdr *c, uint64_t *rx_ns)
 {
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-			uint32_t v;
-			memcpy(&v, CMSG_DATA(c), sizeof(v));
-			if (v != s->ovfl[leg][rtcp]) {
-				s->slot->rt[leg].drops[MED_DROP_KERNEL] += (uint32_t)(v - s->ovfl[leg][rtcp]);
-				s->ovfl[leg][rtcp] = v;
-			}
+	if (c->cmsg_level != SOL_SOCKET)
+		return;
+	if (c->cmsg_type == SO_RXQ_OVFL) {
+		uint32_t v;
+		memcpy(&v, CMSG_DATA(c), sizeof(v));
+		if (v != s->ovfl[leg][rtcp]) {
+			s->slot->rt[leg].drops[MED_DROP_KERNEL] += (uint32_t)(v - s->ovfl[leg][rtcp]);
+			s->ovfl[leg][rtcp] = v;
 		}
+	} else if (c->cmsg_type == SCM_TIMESTAMPNS) {
+		struct timespec ts;
+		memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+		*rx_ns = sbc_ts_to_ns(&ts);
+	}
 }
 
 static inline int xc_err_reason(int err)
@@ -96,7 +101,7 @@ static inline int xc_err_reason(int err)
 
 const sbc_addr *med_relay_packet(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp_sock, uint8_t *p,
 				 int *plen, int cap, bool truncated, const sbc_addr *src, uint64_t now_ns,
-				 bool *out_rtcp)
+				 uint64_t rx_ns, bool *out_rtcp)
 {
 	med_slot *sl = s->slot;
 	med_leg_rt *in = &sl->rt[leg];
@@ -106,6 +111,12 @@ const sbc_addr *med_relay_packet(med_worker *w, med_sess *s, unsigned leg, unsig
 	bool rtcp = rtcp_sock;
 	int err;
 
+	/* Waited in the kernel's queue longer than any jitter buffer holds:
+	 * the relay is behind; shed it (counted) so the queue drains. */
+	if (rx_ns && w->now_real_ns > rx_ns + MED_STALE_NS) {
+		in->drops[MED_DROP_SHED]++;
+		return NULL;
+	}
 	if (len < 8 || (p[0] & 0xc0) != 0x80 || truncated)
 		goto Parse;
 	if (!rtcp && (sl->flags & SBC_MEDIA_F_RTCP_MUX) && is_rtcp_pt(p))
@@ -226,7 +237,7 @@ void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
 			return;
 		uint64_t now_ns = sbc_mono_ns();
 		w->now_ms = now_ns / SBC_NS_PER_MS;
-		count_ovfl(w, s, leg, rtcp, &w->rmsg[n - 1].msg_hdr);
+		w->now_real_ns = med_real_ns();
 		/* Packets of one receive batch all leave through one socket; RTP
 		 * and RTCP muxed on one port are sent in order, in runs. */
 		unsigned k = 0, first = 0;
@@ -234,13 +245,23 @@ void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
 		if (n == MED_BATCH && w->overloaded) {
 			first = MED_BATCH - MED_KEEP;
 			s->slot->rt[leg].drops[MED_DROP_SHED] += first;
+			for (unsigned i = 0; i < first; i++) { /* their kernel drop counts still matter */
+				uint64_t rx_ns;
+				struct msghdr *mh = &w->rmsg[i].msg_hdr;
+				for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
+					med_relay_cmsg(s, leg, rtcp, c, &rx_ns);
+			}
 		}
 		for (unsigned i = first; i < (unsigned)n; i++) {
 			bool is_rtcp = false;
 			int len = (int)w->rmsg[i].msg_len;
+			uint64_t rx_ns = 0;
+			struct msghdr *mh = &w->rmsg[i].msg_hdr;
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
+				med_relay_cmsg(s, leg, rtcp, c, &rx_ns);
 			const sbc_addr *dst =
 				med_relay_packet(w, s, leg, rtcp, w->buf[i], &len, MED_PKT_BUF,
-						 (w->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, &w->rsrc[i], now_ns, &is_rtcp);
+						 (mh->msg_flags & MSG_TRUNC) != 0, &w->rsrc[i], now_ns, rx_ns, &is_rtcp);
 			if (!dst)
 				continue;
 			w->riov[i].iov_len = (size_t)len;

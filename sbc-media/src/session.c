@@ -119,6 +119,7 @@ static int open_socket(med_worker *w, uint16_t port, int *out)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)); /* packet age: shedding */
 	if (bind(fd, &a.sa, sbc_addr_len(&a)) < 0) {
 		ret = -errno;
 		close(fd);

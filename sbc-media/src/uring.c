@@ -145,7 +145,7 @@ int med_uring_init(med_worker *w)
 		recycle(u, b);
 	flush_recycled(u);
 	u->rtmpl.msg_namelen = sizeof(sbc_addr);
-	u->rtmpl.msg_controllen = CMSG_SPACE(sizeof(uint32_t));
+	u->rtmpl.msg_controllen = CMSG_SPACE(sizeof(uint32_t)) + CMSG_SPACE(sizeof(struct timespec));
 	w->uring = u;
 	arm_bell(w);
 	/* sessions restored before the ring existed */
@@ -213,16 +213,10 @@ static void on_recv(med_worker *w, struct io_uring_cqe *cqe, uint64_t now_ns)
 		recycle(u, bid);
 		return;
 	}
+	uint64_t rx_ns = 0;
 	struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, &u->rtmpl);
 	for (; c; c = io_uring_recvmsg_cmsg_nexthdr(o, &u->rtmpl, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-			uint32_t v;
-			memcpy(&v, CMSG_DATA(c), sizeof(v));
-			if (v != s->ovfl[leg][rtcp]) {
-				s->slot->rt[leg].drops[MED_DROP_KERNEL] += (uint32_t)(v - s->ovfl[leg][rtcp]);
-				s->ovfl[leg][rtcp] = v;
-			}
-		}
+		med_relay_cmsg(s, leg, rtcp, c, &rx_ns);
 	uint8_t *pay = io_uring_recvmsg_payload(o, &u->rtmpl);
 	int len = (int)io_uring_recvmsg_payload_length(o, cqe->res, &u->rtmpl);
 	int cap = (int)(buf + U_BUF - pay);
@@ -231,7 +225,7 @@ static void on_recv(med_worker *w, struct io_uring_cqe *cqe, uint64_t now_ns)
 	memcpy(&src, io_uring_recvmsg_name(o), o->namelen < sizeof(src) ? o->namelen : sizeof(src));
 	bool is_rtcp = false;
 	const sbc_addr *dst = med_relay_packet(w, s, leg, rtcp, pay, &len, cap, (o->flags & MSG_TRUNC) != 0, &src,
-					       now_ns, &is_rtcp);
+					       now_ns, rx_ns, &is_rtcp);
 	if (!dst) {
 		recycle(u, bid);
 		return;
@@ -278,6 +272,7 @@ void med_uring_loop(med_worker *w)
 		struct io_uring_cqe *cqe;
 		uint64_t now_ns = sbc_mono_ns();
 		w->now_ms = now_ns / SBC_NS_PER_MS;
+		w->now_real_ns = med_real_ns();
 		io_uring_for_each_cqe(&u->ring, head, cqe)
 		{
 			uint64_t ud = cqe->user_data;
