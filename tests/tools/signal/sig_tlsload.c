@@ -338,5 +338,8 @@ int main(int argc, char **argv)
 	if (g_mode != M_HOLD)
 		printf("handshakes=%ld failed=%ld resumed=%ld seconds=%.3f rate=%.1f\n", g_done, g_failed,
 		       g_resumed, el, g_done / el);
-	return 0;
+	fflush(stdout);
+	/* the connections die with the process: no teardown of thousands of
+	 * SSL objects (and no leak report from a sanitizer build about them) */
+	_exit(0);
 }
