@@ -109,7 +109,8 @@ const char *store_transport_name(unsigned tp);                /* "any" for STORE
 int store_route_lookup(store_reader *r, const char *number, store_route *out, size_t max);
 
 /* Orders routes[0..n) by priority, and within one priority draws a weighted
- * random order (RFC 2782: weight 0 entries go last with a small chance).
+ * random order: each place is drawn with probability weight/sum of the rest;
+ * weight-0 routes come after the weighted ones, in trunk name order.
  * rnd supplies random 32-bit values (pass the same sequence for a repeatable
  * order in tests). */
 void store_route_order(store_route *routes, size_t n, uint32_t (*rnd)(void *arg), void *arg);

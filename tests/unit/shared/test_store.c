@@ -391,6 +391,17 @@ static void test_priority_weight_order(void **state)
 		firsts_b += strcmp(tmp[0].trunk, "b") == 0;
 	}
 	assert_in_range(firsts_b, 800, 1200);
+	/* weight 0 goes after the weighted ones; all-zero keeps name order */
+	{
+		store_route z[3] = {{.trunk = "z0", .priority = 1, .weight = 0},
+				    {.trunk = "a0", .priority = 1, .weight = 0},
+				    {.trunk = "m5", .priority = 1, .weight = 5}};
+
+		store_route_order(z, 3, xs, NULL);
+		assert_string_equal(z[0].trunk, "m5");
+		assert_string_equal(z[1].trunk, "a0");
+		assert_string_equal(z[2].trunk, "z0");
+	}
 }
 
 static void test_strip_prepend(void **state)
