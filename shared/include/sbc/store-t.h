@@ -24,7 +24,7 @@
 #include "sbc/sockaddr.h"
 
 /* Bump when the on-disk layout changes; an older/newer store is refused. */
-#define STORE_SCHEMA_VERSION 1u
+#define STORE_SCHEMA_VERSION 2u
 
 typedef struct store store;               /* environment handle (opaque) */
 typedef struct store_reader store_reader; /* per-thread read context (opaque) */
