@@ -38,6 +38,7 @@ struct med_xdp_neigh {
 
 #define TRIGGER_EVERY_MS 200
 #define MAINTAIN_BUDGET 32 /* kernel rounds per maintain call */
+#define STALE_POKE 6       /* re-verify a STALE entry every 6 refreshes */
 
 static uint64_t mono_ms(void)
 {
@@ -204,7 +205,7 @@ static int nl_talk(nl_req *req, uint8_t *buf, size_t cap)
 				ret = SBC_E_PARSE;
 				goto Exit;
 			}
-			ret = e->error ? e->error : SBC_E_NOT_FOUND;
+			ret = e->error; /* 0: an acknowledgement */
 			goto Exit;
 		}
 		ret = (int)got;
@@ -233,6 +234,8 @@ int med_xdp_route_get(const sbc_addr *dst, int *ifindex, sbc_addr *nexthop)
 	int got = nl_talk(&r, buf, sizeof(buf));
 	if (got < 0)
 		return got;
+	if (got == 0)
+		return SBC_E_NOT_FOUND;
 	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
 	if (nh->nlmsg_type != RTM_NEWROUTE || nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg)))
 		return SBC_E_PARSE;
@@ -254,7 +257,8 @@ int med_xdp_route_get(const sbc_addr *dst, int *ifindex, sbc_addr *nexthop)
 	return 0;
 }
 
-int med_xdp_neigh_get(int ifindex, const sbc_addr *nexthop, uint8_t mac[6])
+/* The kernel's entry for nexthop on ifindex: MAC and NUD state. */
+static int neigh_query(int ifindex, const sbc_addr *nexthop, uint8_t mac[6], uint16_t *state)
 {
 	uint8_t key[16], buf[4096];
 	int fam = addr_key(nexthop, key);
@@ -270,7 +274,7 @@ int med_xdp_neigh_get(int ifindex, const sbc_addr *nexthop, uint8_t mac[6])
 	r.nd.ndm_ifindex = ifindex;
 	nl_attr(&r, NDA_DST, key, fam == AF_INET ? 4 : 16);
 	int got = nl_talk(&r, buf, sizeof(buf));
-	if (got == -ENOENT)
+	if (got == -ENOENT || got == 0)
 		return SBC_E_NOT_FOUND;
 	if (got < 0)
 		return got;
@@ -278,6 +282,7 @@ int med_xdp_neigh_get(int ifindex, const sbc_addr *nexthop, uint8_t mac[6])
 	if (nh->nlmsg_type != RTM_NEWNEIGH || nh->nlmsg_len < NLMSG_LENGTH(sizeof(struct ndmsg)))
 		return SBC_E_PARSE;
 	struct ndmsg *nd = NLMSG_DATA(nh);
+	*state = nd->ndm_state;
 	if (!(nd->ndm_state & (NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE |
 			       NUD_PERMANENT | NUD_NOARP)))
 		return SBC_E_NOT_FOUND;
@@ -292,9 +297,42 @@ int med_xdp_neigh_get(int ifindex, const sbc_addr *nexthop, uint8_t mac[6])
 	return SBC_E_NOT_FOUND;
 }
 
-/* Makes the kernel resolve nexthop: an empty datagram to its discard port. */
-static void trigger(med_xdp_neigh *n, const sbc_addr *nexthop)
+int med_xdp_neigh_get(int ifindex, const sbc_addr *nexthop, uint8_t mac[6])
 {
+	uint16_t state;
+
+	return neigh_query(ifindex, nexthop, mac, &state);
+}
+
+/* "Use" the kernel's entry for nexthop (RTM_NEWNEIGH with NTF_USE, created
+ * when missing): the kernel resolves a new one and re-verifies a STALE one
+ * (DELAY, then a unicast probe), as if it had sent a packet there itself.
+ * Needs CAP_NET_ADMIN, which XDP needs anyway. */
+static int neigh_use(int ifindex, const sbc_addr *nexthop)
+{
+	uint8_t key[16], buf[1024];
+	int fam = addr_key(nexthop, key);
+	nl_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg));
+	r.nh.nlmsg_type = RTM_NEWNEIGH;
+	r.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_ACK;
+	r.nd.ndm_family = (uint8_t)fam;
+	r.nd.ndm_ifindex = ifindex;
+	r.nd.ndm_flags = NTF_USE;
+	r.nd.ndm_state = NUD_NONE;
+	nl_attr(&r, NDA_DST, key, fam == AF_INET ? 4 : 16);
+	return nl_talk(&r, buf, sizeof(buf));
+}
+
+/* Makes the kernel resolve nexthop: NTF_USE, else (no CAP_NET_ADMIN) an
+ * empty datagram to its discard port through an ordinary socket. */
+static void trigger(med_xdp_neigh *n, int ifindex, const sbc_addr *nexthop)
+{
+	n->st.triggers++;
+	if (neigh_use(ifindex, nexthop) == 0)
+		return;
 	int *fd = nexthop->sa.sa_family == AF_INET ? &n->trig4 : &n->trig6;
 	sbc_addr to = *nexthop;
 
@@ -304,7 +342,6 @@ static void trigger(med_xdp_neigh *n, const sbc_addr *nexthop)
 		return;
 	sbc_addr_set_port(&to, 9);
 	(void)sendto(*fd, "", 0, MSG_DONTWAIT, &to.sa, sbc_addr_len(&to));
-	n->st.triggers++;
 }
 
 static void entry_addr(const neigh_entry *e, sbc_addr *a)
@@ -322,18 +359,26 @@ static void refresh(med_xdp_neigh *n, neigh_entry *e, uint64_t now)
 {
 	sbc_addr dst, hop;
 	uint8_t mac[6];
+	uint16_t nud = 0;
 	int ifindex;
 
 	entry_addr(e, &dst);
 	n->st.queries++;
 	if (med_xdp_route_get(&dst, &ifindex, &hop) != 0)
 		goto Unresolved;
-	if (med_xdp_neigh_get(ifindex, &hop, mac) != 0) {
+	if (neigh_query(ifindex, &hop, mac, &nud) != 0) {
 		if (e->state == NE_PENDING && now - e->trigger_ms >= TRIGGER_EVERY_MS) {
-			trigger(n, &hop);
+			trigger(n, ifindex, &hop);
 			e->trigger_ms = now;
 		}
 		goto Unresolved;
+	}
+	/* Our packets bypass the kernel, so nothing confirms the entry: once it
+	 * is STALE, have the kernel re-verify it now and then (a silent MAC
+	 * change then ends in FAILED, and the next round resolves anew). */
+	if ((nud & NUD_STALE) && now - e->trigger_ms >= (uint64_t)n->refresh_ms * STALE_POKE) {
+		trigger(n, ifindex, &hop);
+		e->trigger_ms = now;
 	}
 	if (e->state == NE_PENDING)
 		n->pending--;

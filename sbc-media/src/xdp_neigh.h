@@ -11,10 +11,13 @@
  *     housekeeping moment: for each pending destination it asks the kernel
  *     for the route (RTM_GETROUTE: output interface and gateway) and the
  *     neighbour entry of the next hop (RTM_GETNEIGH); when the kernel has
- *     none, it makes the kernel resolve one by sending an empty UDP datagram
- *     to the next hop's discard port through an ordinary socket (ARP / ND
- *     follow), then asks again on a later call. Known entries are
- *     re-read every refresh_ms so a changed MAC or route is picked up.
+ *     none, it makes the kernel resolve one (RTM_NEWNEIGH with NTF_USE, or
+ *     without CAP_NET_ADMIN an empty UDP datagram to the next hop's
+ *     discard port through an ordinary socket; ARP / ND follow), then asks
+ *     again on a later call. Known entries are re-read every refresh_ms so
+ *     a changed MAC or route is picked up, and as the relay's packets never
+ *     confirm an entry to the kernel, a STALE one is made to re-verify
+ *     every 6 refreshes.
  *  4. Returns: 0, SBC_E_NOT_FOUND, SBC_E_LIMIT (table full), negative errno.
  */
 #ifndef MED_XDP_NEIGH_H

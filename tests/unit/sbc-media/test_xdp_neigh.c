@@ -141,6 +141,8 @@ static void test_kernel_neighbours(void **state)
 	assert_int_equal(med_xdp_neigh_resolve(n, &lost, 300, &ifindex, mac), SBC_E_TIMEOUT);
 	med_xdp_neigh_stats_get(n, &st);
 	assert_true(st.triggers >= 1);
+	/* ... and the kernel is resolving it (an ARP request went out). */
+	assert_int_equal(system("ip neigh show 10.9.0.6 dev sbcd0 | grep -Eq 'INCOMPLETE|FAILED'"), 0);
 	/* The answer arrives later: housekeeping picks it up. */
 	ip("neigh replace 10.9.0.6 lladdr 02:00:00:00:00:06 dev sbcd0 nud permanent");
 	assert_true(med_xdp_neigh_maintain(n, mono_ms() + 1000) >= 0);
