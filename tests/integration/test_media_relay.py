@@ -66,17 +66,20 @@ def test_transcrypt_every_suite(mt, a_suite, b_suite):
     r = mt.cmd(f"recv a10 {a_suite} {s['kar']} 8 3000")
     assert r["ok"] == 8 and r["auth_fail"] == 0, r
     # SRTCP (or RTCP) both ways through the RTCP ports
-    # RTCP goes to the SDP RTP port + 1, where nobody listens here; the
-    # relay's counters show it was authenticated and forwarded.
+    # SRTCP (or RTCP) both ways, each checked by decrypting at the far end:
+    # the RTCP destinations are listeners of ours.
+    pac = mt.cmd("peer ac10")["port"]
+    pbc = mt.cmd("peer bc10")["port"]
+    r = mt.update(10, [leg(s["pa"], a_suite, s["ka"], a_suite, s["kar"], remote_rtcp=pac),
+                       leg(s["pb"], b_suite, s["kbr"], b_suite, s["kb"], remote_rtcp=pbc)])
+    assert r["status"] == 0, r
     mt.cmd(f"send a10 127.0.0.1:{s['ra'] + 1} {a_suite} {s['ka']} 3333 9 3 rtcp")
+    r = mt.cmd(f"recv bc10 {b_suite} {s['kb']} 3 2000")
+    assert r["rtcp"] == 3 and r["ok"] == 3 and r["auth_fail"] == 0, r
     mt.cmd(f"send b10 127.0.0.1:{s['rb'] + 1} {b_suite} {s['kbr']} 4444 9 2 rtcp")
+    r = mt.cmd(f"recv ac10 {a_suite} {s['kar']} 2 2000")
+    assert r["rtcp"] == 2 and r["ok"] == 2 and r["auth_fail"] == 0, r
     st = mt.cmd("stats 0")
-    import time
-    for _ in range(50):
-        if st["rtcp_out"] == 5:
-            break
-        time.sleep(0.02)
-        st = mt.cmd("stats 0")
     assert st["rtcp_in"] == 5 and st["rtcp_out"] == 5 and sum(st["drops"].values()) == 0, st
 
 
