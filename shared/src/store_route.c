@@ -38,24 +38,37 @@ static void sort_by_priority(store_route *rs, size_t n)
 
 /* ---- lookup ------------------------------------------------------------------ */
 
-/* Longest stored prefix of num[0..len): 1 and its key/value, or 0. */
+static inline uint64_t key_u64(const void *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return __builtin_bswap64(v);
+}
+
+/* Characters in a key: nibbles up to the last non-zero one. */
+static inline size_t key_len(uint64_t k) { return k ? 16 - (size_t)__builtin_ctzll(k) / 4 : 0; }
+
+/* Longest stored prefix of num[0..len): 1 and its key/value, or 0. Keys are
+ * compared as 64-bit numbers: the common prefix of two keys is the count of
+ * equal leading nibbles, and the prefix string is num's own head. */
 static int lpm(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, const char *num, size_t len,
 	       MDB_val *k_out, MDB_val *v_out, char pfx[STORE_PREFIX_MAX + 1])
 {
 	uint8_t kb[ROUTE_KEY_MAX];
-	size_t l, lcp, klen;
+	size_t l, lcp;
+	uint64_t t, kv;
 	uint32_t mask;
 	MDB_val k, v;
-	int rc, n;
+	int rc;
 
-	klen = x__route_key(num, len, kb); /* its first STORE_PREFIX_MAX characters */
-	k.mv_size = klen;
+	x__route_key(num, len, kb); /* its first STORE_PREFIX_MAX characters */
+	t = key_u64(kb);
+	k.mv_size = 8;
 	k.mv_data = kb;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	if (rc == 0 && k.mv_size == klen && memcmp(k.mv_data, kb, klen) == 0) {
+	if (rc == 0 && k.mv_size == 8 && key_u64(k.mv_data) == t) {
 		l = len < STORE_PREFIX_MAX ? len : STORE_PREFIX_MAX;
-		memcpy(pfx, num, l);
-		pfx[l] = '\0';
 		goto Found;
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
@@ -65,13 +78,13 @@ static int lpm(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, const char *num, size
 		return 0;
 	if (rc)
 		return x__store_mdb_err(rc);
-	if ((n = x__route_key_str(&k, pfx)) < 0)
+	if (k.mv_size != 8)
 		return SBC_E_PARSE;
-	for (l = 0; l < (size_t)n && l < len && pfx[l] == num[l]; l++)
-		;
-	if (l == (size_t)n)
+	kv = key_u64(k.mv_data);
+	lcp = (size_t)__builtin_clzll(kv ^ t) / 4; /* kv != t here */
+	l = key_len(kv);
+	if (l <= lcp)
 		goto Found; /* k < num and a prefix of it */
-	lcp = l;
 	mask = x__route_mask(&v);
 	if (lcp < 32)
 		mask &= (1u << lcp) - 1; /* lengths 1..lcp */
@@ -83,9 +96,9 @@ static int lpm(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, const char *num, size
 		return 0;
 	if (rc)
 		return x__store_mdb_err(rc);
+Found:
 	memcpy(pfx, num, l);
 	pfx[l] = '\0';
-Found:
 	*k_out = k;
 	*v_out = v;
 	return 1;
