@@ -50,13 +50,13 @@ int store_open(const char *path, unsigned flags, size_t map_bytes, store **out, 
 	       size_t errlen);
 void store_close(store *st);
 bool store_is_rdonly(const store *st);
+const char *store_path(const store *st);
 
 /* Frees the reader slots of processes that died (a child killed while it
  * held a read transaction pins old pages until then). sbc-control calls it
  * after reaping a child; store_open does it for the writer. Returns the
  * number of slots freed or a negative error. */
 int store_reader_check(store *st);
-const char *store_path(const store *st);
 
 /* A read context for the calling thread (it also caches trunk id -> name
  * for route results). Free it before store_close. */
@@ -105,7 +105,9 @@ const char *store_transport_name(unsigned tp);                /* "any" for STORE
  * weighted choice). Returns the number written (<= max), 0 when no prefix
  * matches, SBC_E_INVAL for a number that does not normalise, SBC_E_PARSE for
  * a damaged record. If the prefix has more than max routes, the first max
- * are returned. */
+ * are returned. Prefixes have at most STORE_PREFIX_MAX (16) characters, so a
+ * longer number matches on its first 16. Cost: one B-tree seek, plus one
+ * exact get when a longer sibling prefix sits between (see store_route.c). */
 int store_route_lookup(store_reader *r, const char *number, store_route *out, size_t max);
 
 /* Orders routes[0..n) by priority, and within one priority draws a weighted
