@@ -450,3 +450,24 @@ int b2b_build_mirrored_response(const sip_msg *a, const sip_msg *r, const b2b_re
 	}
 	return sip_build_response(a, r->status, why, &o, out, cap);
 }
+
+int b2b_map_rack(const sip_msg *prack, uint32_t other_invite_cseq, char *out, size_t cap)
+{
+	const sip_hdr *h = sip_hdr_get(prack, SIP_H_RACK, 0);
+	unsigned long rseq = 0;
+	size_t i = 0, digits = 0;
+	if (!h || sip_hdr_get(prack, SIP_H_RACK, 1))
+		return sbc_err_sip(400);
+	/* RAck = response-num LWS CSeq-num LWS Method (RFC 3262 7.2) */
+	while (i < h->value.n && h->value.p[i] >= '0' && h->value.p[i] <= '9' && digits < 10) {
+		rseq = rseq * 10 + (unsigned long)(h->value.p[i] - '0');
+		i++, digits++;
+	}
+	if (digits == 0 || rseq == 0 || rseq > 0xffffffffUL || i == h->value.n ||
+	    (h->value.p[i] != ' ' && h->value.p[i] != '\t'))
+		return sbc_err_sip(400);
+	int n = snprintf(out, cap, "RAck: %lu %u INVITE", rseq, other_invite_cseq);
+	if (n < 0 || (size_t)n >= cap)
+		return -ENOSPC;
+	return n;
+}

@@ -143,4 +143,11 @@ typedef struct b2b_resp_spec {
 int b2b_build_mirrored_response(const sip_msg *a, const sip_msg *r, const b2b_resp_spec *s, char *out,
 				size_t cap);
 
+/* 100rel across the legs: RSeq values cross unchanged (allow-listed), so
+ * the RAck of a PRACK from one leg maps to the other by replacing the CSeq
+ * number with that leg's INVITE CSeq. Writes "RAck: <rseq> <cseq> INVITE"
+ * (no CRLF) into out. Returns the length, sbc_err_sip(400) for a PRACK
+ * without a valid RAck, or -ENOSPC. */
+int b2b_map_rack(const sip_msg *prack, uint32_t other_invite_cseq, char *out, size_t cap);
+
 #endif

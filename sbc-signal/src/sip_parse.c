@@ -656,6 +656,9 @@ int sip_naddr_parse(sip_sv text, int allow_star, sip_naddr *na)
 		while (i < s.n && s.p[i] != ';' && !is_ws(s.p[i]))
 			i++;
 		na->uri_text = sv_sub(s, 0, i);
+		/* an addr-spec with '?' or ',' must have been in <> (20.10) */
+		if (memchr(na->uri_text.p, '?', na->uri_text.n) || memchr(na->uri_text.p, ',', na->uri_text.n))
+			return E400;
 	}
 	na->params = sv_trim(sv_sub(s, i, s.n));
 	if (na->params.n && na->params.p[0] != ';')

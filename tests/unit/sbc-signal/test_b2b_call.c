@@ -366,11 +366,36 @@ static void test_strict_route_and_errors(void **state)
 	assert_non_null(strstr(out, "SIP/2.0 480 Temporarily Unavailable\r\n"));
 }
 
+static void test_rack_mapping(void **state)
+{
+	(void)state;
+	char out[64];
+	static const char prack[] = "PRACK sip:sbc@203.0.113.5 SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKp\r\n"
+				    "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: c\r\nCSeq: 11 PRACK\r\n"
+				    "RAck: 776656 10 INVITE\r\n\r\n";
+	assert_int_equal(sip_parse(prack, sizeof(prack) - 1, &X), 0);
+	assert_int_equal(b2b_map_rack(&X, 1, out, sizeof(out)), 21);
+	assert_string_equal(out, "RAck: 776656 1 INVITE");
+	assert_int_equal(b2b_map_rack(&X, 1, out, 10), -ENOSPC);
+	static const char *const bad[] = {"RAck: x 10 INVITE", "RAck: 0 10 INVITE", "RAck: 12345678901 1 INVITE",
+					  "RAck: 5"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char buf[512];
+		snprintf(buf, sizeof(buf),
+			 "PRACK sip:s@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKp\r\nFrom: <sip:a@h>;tag=1\r\n"
+			 "To: <sip:b@h>;tag=2\r\nCall-ID: c\r\nCSeq: 11 PRACK\r\n%s\r\n\r\n",
+			 bad[i]);
+		assert_int_equal(sip_parse(buf, strlen(buf), &X), 0);
+		assert_int_equal(b2b_map_rack(&X, 1, out, sizeof(out)), sbc_err_sip(400));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_call_flow_topology_hiding),
 		cmocka_unit_test(test_strict_route_and_errors),
+		cmocka_unit_test(test_rack_mapping),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

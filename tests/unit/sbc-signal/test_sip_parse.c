@@ -372,6 +372,76 @@ static void test_tolerated_oddities(void **state)
 	assert_int_equal(M.content_length, -1);
 }
 
+/* More RFC 4475-style valid messages: an unusual method and URI with every
+ * allowed character, control characters as quoted-pairs in a display name,
+ * no LWS before '<', an escaped NUL in a URI, an unknown transport, an RFC
+ * 2543 Via without branch, long values. (RFC 4475's intmeth also carries a
+ * quoted NUL: we refuse any NUL in a header, deliberately.) */
+static void test_torture_more(void **state)
+{
+	(void)state;
+	static const char intmeth[] =
+		"!interesting-Method0123456789_*+`.%indeed'~ "
+		"sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"
+		"@example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/TCP host1.example.com;branch=z9hG4bK-.!%66*_+`'~\r\n"
+		"To: \"BEL:\\\x07 DEL:\\\x7f\" <sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*@example.com>\r\n"
+		"From: token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;fromParam''~+*_!.-%="
+		"\"\xd1\x80\xd0\xb0\xd0\xb1\xd0\xbe\xd1\x82\xd0\xb0\xd1\x8e\xd1\x89\xd0\xb8\xd0\xb9\";tag=_token~1'+`*%!-.\r\n"
+		"Call-ID: intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{\r\n"
+		"CSeq: 139122385 !interesting-Method0123456789_*+`.%indeed'~\r\n"
+		"Max-Forwards: 255\r\n"
+		"extensionHeader-!.%*+_`'~:\xef\xbb\xbf\xe5\xa4\xa7\xe5\x81\x9c\xe9\x9b\xbb\r\n"
+		"Content-Length: 0\r\n\r\n";
+	int r = sip_parse(intmeth, sizeof(intmeth) - 1, &M);
+	if (r)
+		print_error("intmeth: %s\n", M.err_reason);
+	assert_int_equal(r, 0);
+	assert_int_equal(M.method, SIP_M_UNKNOWN);
+	assert_sv(M.method_name, "!interesting-Method0123456789_*+`.%indeed'~");
+	assert_sv(M.ruri.user, "1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*");
+	assert_sv(M.ruri.password, "&it+has=1,weird!*pas$wo~d_too.(doesn't-it)");
+	assert_sv(M.ruri.host, "example.com");
+	assert_sv(M.from.tag, "_token~1'+`*%!-.");
+	assert_sv(M.from.display, "token1~` token2'+_ token3*%!.-");
+	assert_sv(M.via[0].branch, "z9hG4bK-.!%66*_+`'~");
+	assert_int_equal(M.max_forwards, 255);
+	assert_non_null(sip_hdr_find(&M, "EXTENSIONHEADER-!.%*+_`'~"));
+
+	static const char misc[] = "OPTIONS sip:null-%00-null@example.com SIP/2.0\r\n"
+				   "Via: SIP/2.0/UNKNOWN 192.0.2.33\r\n"
+				   "From: caller<sip:caller@example.com>;tag=323\r\n"
+				   "To: sip:callee@example.com\r\n"
+				   "Call-ID: escnull.39203ndfvkjdasfkq3w4otrq0adsfdfnavd\r\n"
+				   "CSeq: 14398234 OPTIONS\r\n\r\n";
+	assert_int_equal(sip_parse(misc, sizeof(misc) - 1, &M), 0);
+	assert_sv(M.ruri.user, "null-%00-null");
+	assert_sv(M.via[0].transport, "UNKNOWN");
+	assert_int_equal(M.via[0].branch.n, 0); /* RFC 2543 style */
+	assert_sv(M.from.display, "caller");
+	assert_sv(M.from.uri.user, "caller");
+
+	/* long values: an 8 kB header, a 500-character Call-ID, 16 Via lines */
+	static char big[24000];
+	sip_buf b;
+	sip_buf_init(&b, big, sizeof(big));
+	sip_buf_str(&b, "INVITE sip:b@example.com SIP/2.0\r\n");
+	for (int i = 0; i < SIP_MAX_VIA; i++)
+		sip_buf_printf(&b, "Via: SIP/2.0/UDP p%d.example.com;branch=z9hG4bK%d\r\n", i, i);
+	sip_buf_str(&b, "From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: ");
+	for (int i = 0; i < 500; i++)
+		sip_buf_put(&b, "x", 1);
+	sip_buf_str(&b, "\r\nCSeq: 1 INVITE\r\nX-Long: ");
+	for (int i = 0; i < 8000; i++)
+		sip_buf_put(&b, "y", 1);
+	sip_buf_str(&b, "\r\n\r\n");
+	assert_true(sip_buf_end(&b) > 0);
+	assert_int_equal(sip_parse(big, b.len, &M), 0);
+	assert_int_equal(M.n_via, SIP_MAX_VIA);
+	assert_int_equal(M.call_id.n, 500);
+	assert_int_equal(sip_hdr_find(&M, "x-long")->value.n, 8000);
+}
+
 struct bad_case {
 	const char *name;
 	int status;
@@ -448,6 +518,10 @@ static const struct bad_case bad_cases[] = {
 	{"no empty line", 400, "no empty line after headers", RL VIA FROM TO CID CSEQ},
 	{"no line end", 400, "no start line", "INVITE sip:b@example.com SIP/2.0"},
 	{"control char in start line", 400, "bad character in start line", "INVITE sip:b@exa\x01mple.com SIP/2.0\r\n" VIA FROM TO CID CSEQ "\r\n"},
+	{"baddn: comma in display", 400, "multiple From", RL VIA "From: Bell, Alexander <sip:a.g.bell@bell-tel.com>;tag=43\r\n" TO CID CSEQ "\r\n"},
+	{"badaspec: ? outside <>", 400, "bad To", RL VIA FROM "To: sip:user@example.org?Route=%3Csip:example.com%3E\r\n" CID CSEQ "\r\n"},
+	{"badinv01: empty Via params", 400, "bad Via", RL "Via: SIP/2.0/UDP 192.0.2.15;;,;,,\r\n" FROM TO CID CSEQ "\r\n"},
+	{"Call-ID too long", 400, "bad Call-ID", RL VIA FROM TO "Call-ID: " "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" "\r\n" CSEQ "\r\n"},
 	{"bare CR in header", 400, "bad character in header", RL VIA FROM TO "Call-ID: a\rb\r\n" CSEQ "\r\n"},
 };
 
@@ -656,6 +730,7 @@ int main(void)
 		cmocka_unit_test(test_basic_invite),
 		cmocka_unit_test(test_compact_forms),
 		cmocka_unit_test(test_torture_wsinv),
+		cmocka_unit_test(test_torture_more),
 		cmocka_unit_test(test_multiple_values),
 		cmocka_unit_test(test_uris),
 		cmocka_unit_test(test_ipv6_and_case),
