@@ -1,17 +1,22 @@
 /* sbc-signal — UDP: one SIP message per datagram (RFC 3261 18.3). */
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sbc/err.h"
 #include "sig_sip.h"
 #include "sig_worker.h"
 
+/* recvmmsg: libuv splits the buffer into 64 KiB slots, one datagram each;
+ * only the pages datagrams land on are ever touched. */
 static void udp_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	sig_listener *l = h->data;
-	buf->base = l->w->scratch;
-	buf->len = SIG_SCRATCH_BYTES;
+	if (!l->w->udp_buf)
+		l->w->udp_buf = malloc(SIG_UDP_BATCH * 65536u);
+	buf->base = l->w->udp_buf;
+	buf->len = l->w->udp_buf ? SIG_UDP_BATCH * 65536u : 0;
 }
 
 static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
@@ -70,7 +75,7 @@ static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
 
 int sig_udp_start(sig_worker *w, sig_listener *l)
 {
-	int r = uv_udp_init(&w->loop, &l->h.udp);
+	int r = uv_udp_init_ex(&w->loop, &l->h.udp, AF_UNSPEC | UV_UDP_RECVMMSG);
 	if (r < 0)
 		return r;
 	l->h.udp.data = l;

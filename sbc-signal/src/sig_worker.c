@@ -455,6 +455,7 @@ void sig_server_destroy(sig_server *srv)
 		free(w->free_slots);
 		free(w->out_hash);
 		free(w->scratch);
+		free(w->udp_buf);
 		free(w->xin);
 		free(w->xout);
 		sig_rl_destroy(w->rl);

@@ -35,6 +35,7 @@
 #define SIG_SCRATCH_BYTES (128u * 1024u)
 #define SIG_XRING_BYTES (512u * 1024u)
 #define SIG_OUTBUF_MAX (1u << 20)
+#define SIG_UDP_BATCH 16 /* datagrams per recvmmsg */
 
 typedef struct sig_server sig_server;
 
@@ -137,6 +138,7 @@ typedef struct sig_worker {
 
 	sig_rl *rl;
 	char *scratch;
+	char *udp_buf;      /* recvmmsg slots (SIG_UDP_BATCH x 64 KiB, mostly untouched) */
 	sig_stats *stats;
 
 	/* in-process rings: xin[j] from worker j, xout[j] to worker j */
