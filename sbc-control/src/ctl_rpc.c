@@ -354,6 +354,24 @@ static void dispatch(ctl_req *req)
 		ret = req->m->fn(ctx, req, req->params, &result, &err);
 	if (ret == CTL_RPC_PENDING)
 		return;
+	if (req->m->flags & CTL_M_WRITE) {
+		/* Audit trail of changes: the method and the object's name only
+		 * (never the params: a TLS profile carries its private key). */
+		const char *what = json_string_value(json_object_get(req->params, "name"));
+		const char *prefix = json_string_value(json_object_get(req->params, "prefix"));
+		char label[96] = "";
+		if (what)
+			snprintf(label, sizeof(label), "%.64s", what);
+		else if (prefix)
+			snprintf(label, sizeof(label), "prefix \"%.32s\"", prefix);
+		for (char *p = label; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+				*p = '?'; /* one log line per event, whatever the client sent */
+		if (ret == CTL_RPC_OK)
+			SBC_NOTICE("%s %s: done", req->m->name, label);
+		else
+			SBC_INFO("%s %s: refused: %s", req->m->name, label, err.msg);
+	}
 	ctl_rpc_complete(req, ret == CTL_RPC_OK ? result : NULL, ret == CTL_RPC_OK ? NULL : &err);
 	if (ret != CTL_RPC_OK)
 		json_decref(result);
