@@ -1,0 +1,86 @@
+/* sbc-signal — one offer/answer exchange across the two legs: SRTP policy
+ * per leg, one media session per m= line, and the SDP each leg sees.
+ *
+ * Legs: 0 is the A leg (the caller's trunk, policy srtp_in), 1 the B leg
+ * (the routed trunk, policy srtp_out); media messages always put leg 0 in
+ * sbc_msg_media.leg[0]. An offer may come from either leg (initial INVITE
+ * from A; re-INVITE or UPDATE from either side); the answer comes from the
+ * other one.
+ *
+ * Sequence:
+ *  1. b2b_sdp_offer(): the offerer's SDP -> SRTP answer for the offerer's
+ *     leg (488 when its policy refuses) and an SRTP offer for the other
+ *     leg; fills one sbc_msg_media per active m= line (session_id 0 for
+ *     a declined line: no session). The caller sends MEDIA_CREATE (or
+ *     UPDATE) for each and keeps the replies.
+ *  2. b2b_sdp_build_offer(): the SDP toward the answerer, on the relay's
+ *     addresses for that leg (reply.local_rtp[answerer]).
+ *  3. b2b_sdp_answer(): the answerer's SDP -> checks it (same number of m=
+ *     lines, SRTP answer valid for our offer: else 488, the call fails over)
+ *     and completes every media message (MEDIA_UPDATE).
+ *  4. b2b_sdp_build_answer(): the SDP toward the offerer.
+ *  The per-leg o= state lives in the b2b_sdp and survives re-offers (version
+ *  bumped only when the content changes). Keys: b2b_sdp_wipe() at the end.
+ */
+#ifndef B2B_SDP_H
+#define B2B_SDP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sbc/msg-t.h"
+#include "sbc/store-t.h"
+#include "sdes_policy.h"
+#include "sdp_session.h"
+
+typedef struct b2b_sdp_stream {
+	uint8_t active;      /* offered with a port and accepted so far */
+	uint8_t rtp;         /* RTP media: SRTP policy applies */
+	uint8_t mux_offered; /* the offerer asked for rtcp-mux */
+	uint8_t offer_savp;  /* the offered profile was secure (kept on declined lines) */
+	sdes_result off_res; /* offerer's leg: our SRTP answer to its offer */
+	sdes_offer ans_off;  /* answerer's leg: our SRTP offer */
+	sdes_result ans_res; /* answerer's leg: its answer, checked */
+} b2b_sdp_stream;
+
+typedef struct b2b_sdp {
+	const store_srtp_policy *pol[2]; /* per leg; RO */
+	sdes_rand_fn rnd;
+	void *rnd_arg;
+	sdp_origin origin[2]; /* our o= toward each leg */
+	uint8_t offerer;      /* leg that sent the current offer */
+	unsigned n_media;
+	b2b_sdp_stream s[SDP_MAX_MEDIA];
+} b2b_sdp;
+
+/* pol_a / pol_b: the A trunk's srtp_in and the B trunk's srtp_out. rnd
+ * NULL: BoringSSL. sess_id: for our o= lines. */
+void b2b_sdp_init(b2b_sdp *x, const store_srtp_policy *pol_a, const store_srtp_policy *pol_b, sdes_rand_fn rnd,
+		  void *rnd_arg, uint64_t sess_id);
+
+/* Step 1. offerer: 0 or 1. msgs[i] for m= line i (session_id = base + i,
+ * or 0 when declined). Returns the number of active streams (0 is valid:
+ * everything declined), or sbc_err_sip(488). */
+int b2b_sdp_offer(b2b_sdp *x, unsigned offerer, const sdp_session *offer, uint64_t session_id_base,
+		  sbc_msg_media msgs[SDP_MAX_MEDIA]);
+
+/* Step 2. relay[i]: the relay's address toward the answerer for line i
+ * (ignored for declined lines). All active lines must share one IP.
+ * Returns the SDP length, -ENOSPC or -EINVAL. */
+int b2b_sdp_build_offer(b2b_sdp *x, const sdp_session *offer, const sbc_addr relay[SDP_MAX_MEDIA], char *out,
+			size_t cap);
+
+/* Step 3. Returns 0 or sbc_err_sip(488). Lines the answerer declined get
+ * session_id 0 in msgs (the caller deletes their sessions). */
+int b2b_sdp_answer(b2b_sdp *x, const sdp_session *answer, sbc_msg_media msgs[SDP_MAX_MEDIA]);
+
+/* Step 4. relay[i]: the relay's address toward the offerer. */
+int b2b_sdp_build_answer(b2b_sdp *x, const sdp_session *answer, const sbc_addr relay[SDP_MAX_MEDIA], char *out,
+			 size_t cap);
+
+/* The SRTP suite used on a leg by the first active stream (call records). */
+enum sbc_srtp_suite b2b_sdp_suite(const b2b_sdp *x, unsigned leg);
+
+void b2b_sdp_wipe(b2b_sdp *x);
+
+#endif
