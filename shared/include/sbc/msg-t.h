@@ -110,6 +110,24 @@ enum sbc_media_flags {
 	SBC_MEDIA_F_RTCP_MUX = 1u << 0,
 };
 
+/* The media session protocol (signal -> media worker j, replies on the ring
+ * back; sbc-media/src/worker.c is the receiving side):
+ *  1. CREATE gets a REPLY with the relay's local RTP address per leg (RTCP
+ *     is +1); a CREATE for a session the worker already has is answered
+ *     with that session (idempotent: after an sbc-media restart, records it
+ *     consumed but had not yet released are seen again).
+ *  2. UPDATE replaces both legs (re-INVITE): new keys start new SRTP streams,
+ *     a new remote address restarts latching; a failed UPDATE leaves the
+ *     session as it was. DELETE answers with the final counters, then frees.
+ *     QUERY (sbc_msg_media_delete layout) answers with the counters.
+ *  3. Sessions belong to the worker that got the CREATE: send UPDATE,
+ *     DELETE, QUERY there (session_id % media workers is the suggestion).
+ *  4. EVENTs go to the creator: LATCHED once per leg (addr = the far end
+ *     learnt from the first authentic packet), TIMEOUT once when no RTP came
+ *     for timeout_ms (again after media resumed and stopped again).
+ *  5. A restarted sbc-media sends HELLO again on every ring.
+ *  6. Errors: SBC_E_INVAL (suite, key length, address family), SBC_E_LIMIT
+ *     (no free ports/slots), SBC_E_NOT_FOUND (unknown session). */
 typedef struct sbc_msg_media {
 	uint64_t session_id; /* chosen by sbc-signal, unique per instance */
 	uint64_t request_id;
