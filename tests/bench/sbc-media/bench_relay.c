@@ -689,7 +689,7 @@ int main(void)
 	unsigned steps[16], nsteps = 0, maxn = 0;
 	char sbuf[256];
 
-	snprintf(sbuf, sizeof(sbuf), "%s", streams_env ? streams_env : "500 1000 2000 3000");
+	snprintf(sbuf, sizeof(sbuf), "%s", streams_env ? streams_env : "500 2000 3000");
 	for (char *t = strtok(sbuf, " ,"); t && nsteps < 16; t = strtok(NULL, " ,")) {
 		unsigned v = (unsigned)atoi(t);
 		if (v > 0 && v <= MAXN) {
