@@ -12,6 +12,11 @@
  * irq and softirq time, which keeps other work on a shared machine out;
  * "all" is every busy tick of the machine.
  * Figures are the better of two runs (other work on the machine only adds).
+ * Rows: plain RTP relay at 50k and 100k pps and at saturation (native XDP,
+ * forced generic XDP, native with busy polling), then SRTP->RTP
+ * (AES_CM_128_HMAC_SHA1_80 unprotected in place through the srtp module,
+ * xcrypt.h) at 50k and 100k pps, the generator sending packets protected
+ * before the runs.
  * Needs root; prints the reason and exits 0 when it cannot run.
  *
  *   bench_xdp [seconds-per-run]     (default 1.5)
@@ -34,6 +39,7 @@
 #include <arpa/inet.h>
 
 #include "sbc/log.h"
+#include "../../../sbc-media/src/xcrypt.h"
 #include "../../../sbc-media/src/xdp_backend.h"
 
 #define STREAMS 64        /* sessions: A sends to R port 40000 + 2k */
@@ -51,6 +57,59 @@ typedef struct shared {
 } shared;
 
 static shared *sh;
+
+/* SRTP -> RTP mode: the generator sends pre-protected SRTP (packets made
+ * before the run, so its cost does not change), the relays unprotect with
+ * one inbound context per stream (the srtp module through xcrypt.h). */
+#define SRTP_PKTS 4096 /* per stream: enough for the run at the SRTP rates */
+static int srtp_mode;
+static sbc_srtp_params srtp_key;
+static med_xc *rx_ctx[STREAMS];
+static med_xc_state rx_state[STREAMS];
+
+static uint8_t *pre;      /* STREAMS * SRTP_PKTS packets of 256 bytes */
+static uint16_t *pre_len;
+
+/* Made once before the runs (children inherit them): packet j is stream
+ * j % STREAMS, its (j / STREAMS)-th packet. */
+static int srtp_prepare(void)
+{
+	size_t n = (size_t)STREAMS * SRTP_PKTS;
+	pre = malloc(n * 256);
+	pre_len = malloc(n * sizeof(*pre_len));
+	med_xc *tx[STREAMS];
+	med_xc_state st[STREAMS];
+	memset(st, 0, sizeof(st));
+	for (int k = 0; k < STREAMS; k++)
+		if (!pre || !pre_len || med_xc_create(&tx[k], &srtp_key, true, &st[k]))
+			return -1;
+	for (size_t j = 0; j < n; j++) {
+		uint8_t *p = pre + j * 256;
+		uint32_t i = (uint32_t)(j / STREAMS), ssrc = htonl(0x5bc00000u + (uint32_t)(j % STREAMS));
+		uint16_t sq = htons((uint16_t)i);
+		uint32_t ts = htonl(160u * i);
+		memset(p, 0x55, PAYLOAD);
+		p[0] = 0x80;
+		p[1] = 0;
+		memcpy(p + 2, &sq, 2);
+		memcpy(p + 4, &ts, 4);
+		memcpy(p + 8, &ssrc, 4);
+		int len = PAYLOAD;
+		if (med_xc_rtp(tx[j % STREAMS], p, &len, 256))
+			return -1;
+		pre_len[j] = (uint16_t)len;
+	}
+	for (int k = 0; k < STREAMS; k++)
+		med_xc_destroy(tx[k]);
+	return 0;
+}
+
+static void srtp_contexts(void)
+{
+	for (int k = 0; k < STREAMS; k++)
+		if (med_xc_create(&rx_ctx[k], &srtp_key, false, &rx_state[k]))
+			_exit(3);
+}
 static char ns_a[32], ns_r[32], ns_b[32], pfx[10];
 static int net_n;
 
@@ -163,6 +222,8 @@ static void role_gen(const char *dst_ip, int base, double rate)
 	uint64_t seq = 0;
 	double t0 = now_s();
 	while (!atomic_load(&sh->stop)) {
+		if (srtp_mode && seq + BATCH > (uint64_t)STREAMS * SRTP_PKTS)
+			break; /* out of fresh packets (a replay would be dropped) */
 		if (rate > 0) {
 			/* Paced in 1 ms steps: what is due goes out in batches. */
 			double due = (now_s() - t0) * rate;
@@ -173,10 +234,15 @@ static void role_gen(const char *dst_ip, int base, double rate)
 			}
 		}
 		for (int i = 0; i < BATCH; i++) {
-			buf[i][0] = 0x80;
-			memcpy(buf[i] + 4, &seq, sizeof(seq));
-			iov[i].iov_base = buf[i];
-			iov[i].iov_len = PAYLOAD;
+			if (srtp_mode) {
+				iov[i].iov_base = pre + (seq + (uint64_t)i) * 256;
+				iov[i].iov_len = pre_len[seq + (uint64_t)i];
+			} else {
+				buf[i][0] = 0x80;
+				memcpy(buf[i] + 4, &seq, sizeof(seq));
+				iov[i].iov_base = buf[i];
+				iov[i].iov_len = PAYLOAD;
+			}
 			mm[i].msg_hdr.msg_iov = &iov[i];
 			mm[i].msg_hdr.msg_iovlen = 1;
 			mm[i].msg_hdr.msg_name = &dst[(seq + (uint64_t)i) % STREAMS];
@@ -188,6 +254,8 @@ static void role_gen(const char *dst_ip, int base, double rate)
 			atomic_fetch_add(&sh->sent, (uint64_t)n);
 		}
 	}
+	while (!atomic_load(&sh->stop))
+		usleep(10000);
 	_exit(0);
 }
 
@@ -253,6 +321,8 @@ static void role_sock_relay(void)
 		mm[i].msg_hdr.msg_iov = &iov[i];
 		mm[i].msg_hdr.msg_iovlen = 1;
 	}
+	if (srtp_mode)
+		srtp_contexts();
 	snprintf(sh->mode, sizeof(sh->mode), "recvmmsg/sendmmsg");
 	atomic_fetch_add(&sh->ready, 1);
 	while (!atomic_load(&sh->stop)) {
@@ -269,12 +339,22 @@ static void role_sock_relay(void)
 				got = recvmmsg(in[k], mm, BATCH, MSG_DONTWAIT, NULL);
 				if (got <= 0)
 					break;
+				int keep = 0;
 				for (int i = 0; i < got; i++) {
-					iov[i].iov_len = mm[i].msg_len;
-					mm[i].msg_hdr.msg_name = &to[k];
-					mm[i].msg_hdr.msg_namelen = sizeof(to[k]);
+					int len = (int)mm[i].msg_len;
+					if (srtp_mode && med_xc_rtp(rx_ctx[k], buf[i], &len, 2048))
+						continue; /* dropped (counted by not arriving) */
+					if (keep != i) {
+						memcpy(buf[keep], buf[i], (size_t)len);
+					}
+					iov[keep].iov_len = (size_t)len;
+					mm[keep].msg_hdr.msg_name = &to[k];
+					mm[keep].msg_hdr.msg_namelen = sizeof(to[k]);
+					keep++;
 				}
-				int sent = sendmmsg(out[k], mm, (unsigned)got, 0);
+				if (!keep)
+					continue;
+				int sent = sendmmsg(out[k], mm, (unsigned)keep, 0);
 				if (sent > 0)
 					atomic_fetch_add(&sh->relayed, (uint64_t)sent);
 			}
@@ -295,6 +375,12 @@ static int xdp_cb(void *arg, med_xdp_pkt *p)
 	p->out_dst = xdp_dst[k];
 	p->out_src_port = (uint16_t)(port + 1);
 	p->out_len = p->len;
+	if (srtp_mode) {
+		int len = (int)p->len;
+		if (med_xc_rtp(rx_ctx[k], p->payload, &len, (int)p->cap))
+			return MED_XDP_DROP;
+		p->out_len = (uint32_t)len;
+	}
 	return MED_XDP_FORWARD;
 }
 
@@ -331,6 +417,8 @@ static void role_xdp_relay(int generic)
 		_exit(77);
 	}
 	med_xdp_worker_resolve(w, &xdp_dst[0], 3000);
+	if (srtp_mode)
+		srtp_contexts();
 	snprintf(sh->mode, sizeof(sh->mode), "%s", med_xdp_worker_mode(w));
 	atomic_fetch_add(&sh->ready, 1);
 	uint64_t last = 0;
@@ -570,6 +658,51 @@ int main(int argc, char **argv)
 			       xdp[v].us_ours > 0 ? sock.us_ours / xdp[v].us_ours : 0,
 			       xr > 0 ? sock_r / xr : 0);
 		}
+	}
+	/* SRTP -> RTP (AES_CM_128_HMAC_SHA1_80) at fixed rates. */
+	char err[256];
+	if (med_xc_global_init(err, sizeof(err))) {
+		printf("\nSRTP rows skipped: %s\n", err);
+		topo_down();
+		return rc;
+	}
+	srtp_key.suite = SBC_SRTP_AES_CM_128_HMAC_SHA1_80;
+	srtp_key.key_len = 30;
+	for (int i = 0; i < 30; i++)
+		srtp_key.key[i] = (uint8_t)(i * 7 + 1);
+	if (srtp_prepare()) {
+		printf("\nSRTP rows skipped: cannot protect the packets\n");
+		topo_down();
+		return rc;
+	}
+	srtp_mode = 1;
+	const double srates[] = { 50000, 100000 };
+	for (unsigned i = 0; i < sizeof(srates) / sizeof(srates[0]); i++) {
+		double rate = srates[i];
+		result base = run_best(0, rate, secs);
+		result sock = run_best(1, rate, secs);
+		result xdp = run_best(2, rate, secs);
+		printf("\nSRTP->RTP (AES_CM_128_HMAC_SHA1_80), offered %.0f pps:\n", rate);
+		printf("  %-34s %9s %9s %11s %11s %13s\n", "path", "sent/s", "relayed/s",
+		       "us/pkt:all", "us/pkt:ours", "us/pkt:relay");
+		printf("  %-34s %9.0f %9.0f %11.2f %11.2f %13s\n", "direct A->B (baseline)",
+		       base.offered, base.pps, base.us_pkt, base.us_ours, "-");
+		double sr = sock.us_ours - base.us_ours, xr = xdp.us_ours - base.us_ours;
+		printf("  %-34s %9.0f %9.0f %11.2f %11.2f %13.2f\n", sock.mode, sock.offered,
+		       sock.pps, sock.us_pkt, sock.us_ours, sr);
+		if (!xdp.ok) {
+			printf("  AF_XDP: %s\n", xdp.mode);
+			continue;
+		}
+		char name[100];
+		snprintf(name, sizeof(name), "AF_XDP %s", xdp.mode);
+		printf("  %-34s %9.0f %9.0f %11.2f %11.2f %13.2f\n", name, xdp.offered, xdp.pps,
+		       xdp.us_pkt, xdp.us_ours, xr);
+		printf("  ratio AF_XDP / socket: relayed pps %.2fx; relayed packets per CPU-second "
+		       "%.2fx whole machine, %.2fx ours, %.2fx relay alone (target >= 2x)\n",
+		       sock.pps > 0 ? xdp.pps / sock.pps : 0,
+		       xdp.us_pkt > 0 ? sock.us_pkt / xdp.us_pkt : 0,
+		       xdp.us_ours > 0 ? sock.us_ours / xdp.us_ours : 0, xr > 0 ? sr / xr : 0);
 	}
 	topo_down();
 	return rc;
