@@ -49,11 +49,12 @@ static inline uint64_t key_u64(const void *p)
 /* Characters in a key: nibbles up to the last non-zero one. */
 static inline size_t key_len(uint64_t k) { return k ? 16 - (size_t)__builtin_ctzll(k) / 4 : 0; }
 
-/* Longest stored prefix of num[0..len): 1 and its key/value, or 0. Keys are
+/* Longest stored prefix of num[0..len): 1 and its value (pointing into the
+ * map; valid until the txn ends) with the prefix in pfx, or 0. Keys are
  * compared as 64-bit numbers: the common prefix of two keys is the count of
  * equal leading nibbles, and the prefix string is num's own head. */
 static int lpm(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, const char *num, size_t len,
-	       MDB_val *k_out, MDB_val *v_out, char pfx[STORE_PREFIX_MAX + 1])
+	       MDB_val *v_out, char pfx[STORE_PREFIX_MAX + 1])
 {
 	uint8_t kb[ROUTE_KEY_MAX];
 	size_t l, lcp;
@@ -99,7 +100,6 @@ static int lpm(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, const char *num, size
 Found:
 	memcpy(pfx, num, l);
 	pfx[l] = '\0';
-	*k_out = k;
 	*v_out = v;
 	return 1;
 }
@@ -110,7 +110,7 @@ int store_route_lookup(store_reader *r, const char *number, store_route *out, si
 	rentry es[STORE_ROUTES_PER_PREFIX_MAX];
 	MDB_cursor *cur;
 	MDB_txn *txn;
-	MDB_val k, v;
+	MDB_val v;
 	int len, ret, n, i;
 
 	if ((len = store_number_normalise(number, num)) < 0)
@@ -119,7 +119,7 @@ int store_route_lookup(store_reader *r, const char *number, store_route *out, si
 		return ret;
 	if ((ret = x__store_rd_cursor(r, txn, &cur)) != 0)
 		goto Exit;
-	if ((ret = lpm(txn, r->st->dbi_routes, cur, num, (size_t)len, &k, &v, pfx)) <= 0)
+	if ((ret = lpm(txn, r->st->dbi_routes, cur, num, (size_t)len, &v, pfx)) <= 0)
 		goto Exit;
 	if ((n = x__route_decode(&v, es, STORE_ROUTES_PER_PREFIX_MAX)) < 0 ||
 	    n > STORE_ROUTES_PER_PREFIX_MAX) {
