@@ -324,9 +324,13 @@ static void accept_one(sig_worker *w, sig_listener *l, int fd, const sbc_addr *p
 		}
 		c->state = SIG_CS_HANDSHAKE;
 		list_add(c, SIG_CL_HANDSHAKE, w->now_ms + lim->handshake_timeout_ms);
-	} else {
-		c->state = SIG_CS_OPEN;
+		conn_update_poll(c);
+		/* the ClientHello is usually there already (TCP_DEFER_ACCEPT):
+		 * start now rather than after another trip through epoll */
+		conn_do_handshake(c);
+		return;
 	}
+	c->state = SIG_CS_OPEN;
 	conn_update_poll(c);
 }
 

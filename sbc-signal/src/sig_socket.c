@@ -25,6 +25,10 @@ int sig_socket_listen(int tp, const sbc_addr *a, int *fd_out)
 	if (bind(fd, &a->sa, sbc_addr_len(a)) < 0)
 		goto Fail;
 	if (type == SOCK_STREAM) {
+		/* wake up for a connection only once it has sent something (a
+		 * ClientHello, a SIP request): silent connections cost no accept */
+		int defer = 5;
+		setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
 		if (listen(fd, 4096) < 0)
 			goto Fail;
 	} else {

@@ -174,6 +174,7 @@ def test_fd_exhaustion_survives(procs, tmp_path):
         s.settimeout(2)
         try:
             s.connect(("127.0.0.1", port))
+            s.sendall(b"OPTIONS ")  # accepted only once it speaks (TCP_DEFER_ACCEPT)
             socks.append(s)
         except OSError:
             s.close()

@@ -216,6 +216,9 @@ def test_flood_from_one_source_does_not_starve_another(procs, tmp_path, pki):
         s.bind(("127.0.0.2", 0))
         try:
             s.connect(("127.0.0.1", sig.tls_port))
+            # the start of a ClientHello: silent connections never even reach
+            # accept() (TCP_DEFER_ACCEPT), a handshake flood does
+            s.sendall(b"\x16\x03\x01")
             flood.append(s)
         except OSError:
             s.close()
