@@ -22,6 +22,9 @@
 
 #include "sbc/sockaddr.h"
 
+typedef struct uv_loop_s uv_loop_t;
+typedef struct shm_seg shm_seg;
+
 enum sig_tp {
 	SIG_TP_UDP = 0,
 	SIG_TP_TCP = 1,
@@ -75,6 +78,21 @@ typedef struct sig_rx {
  * requests -> 501, or 403 when sources are restricted). */
 typedef void (*sig_rx_cb)(const sig_rx *rx, void *arg);
 void sig_set_rx_handler(sig_rx_cb cb, void *arg);
+
+/* Workers, for the layer above: each worker thread runs one libuv loop;
+ * per-worker state (dialogs, timers, media rings) lives on that loop. The
+ * start hook runs on the worker's thread before it serves any traffic, the
+ * stop hook on the same thread after its connections are closed. Install
+ * both before the workers start. */
+typedef void (*sig_worker_hook)(sig_worker *w, void *arg);
+void sig_set_worker_hooks(sig_worker_hook start, sig_worker_hook stop, void *arg);
+uv_loop_t *sig_worker_loop(sig_worker *w);
+unsigned sig_worker_index(const sig_worker *w);
+unsigned sig_worker_count(void);
+/* A pointer the layer above may keep per worker (NULL initially). */
+void **sig_worker_user(sig_worker *w);
+/* The shared segment (rings to sbc-media), or NULL in standalone mode. */
+shm_seg *sig_segment(void);
 
 /* Replies on the transport a message came in on: the same connection, or
  * the same UDP socket toward rx->src. Call during the rx callback. */

@@ -17,6 +17,21 @@
 static sig_server *g_srv;
 static sig_rx_cb g_rx_cb;
 static void *g_rx_arg;
+static sig_worker_hook g_start_hook, g_stop_hook;
+static void *g_hook_arg;
+
+void sig_set_worker_hooks(sig_worker_hook start, sig_worker_hook stop, void *arg)
+{
+	g_start_hook = start;
+	g_stop_hook = stop;
+	g_hook_arg = arg;
+}
+
+uv_loop_t *sig_worker_loop(sig_worker *w) { return &w->loop; }
+unsigned sig_worker_index(const sig_worker *w) { return w->idx; }
+unsigned sig_worker_count(void) { return g_srv ? g_srv->n_workers : 0; }
+void **sig_worker_user(sig_worker *w) { return &w->user; }
+shm_seg *sig_segment(void) { return g_srv ? g_srv->seg : NULL; }
 
 static const char *const tp_names[SIG_TP_MAX_] = {"udp", "tcp", "tls"};
 
@@ -255,6 +270,8 @@ static void stop_cb(uv_async_t *a)
 	w->stopping = 1;
 	sig_conn_close_all(w);
 	sig_out_destroy(w);
+	if (g_stop_hook)
+		g_stop_hook(w, g_hook_arg);
 	sig_trunks_close(w->trunks);
 	w->trunks = NULL;
 	uv_walk(&w->loop, close_walk_cb, NULL);
@@ -275,6 +292,8 @@ static void *worker_main(void *arg)
 	}
 	if (w->srv->n_workers > 1)
 		xrings_drain(w);
+	if (g_start_hook)
+		g_start_hook(w, g_hook_arg);
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 	return NULL;
 }

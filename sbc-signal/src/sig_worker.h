@@ -158,6 +158,7 @@ typedef struct sig_worker {
 	int udp_fd_for_send[2]; /* first UDP listener fd per family (v4, v6) */
 	struct sig_dns *dns;    /* RFC 3263 resolver, created on first use */
 	int stopping;
+	void *user;                   /* the layer above's per-worker state */
 	sig_trunks *trunks;           /* this worker's view of the store's trunks */
 	sig_trunk_stats *tstats;      /* per-trunk counters (WRITER: this worker) */
 } sig_worker;

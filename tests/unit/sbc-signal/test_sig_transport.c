@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,6 +46,23 @@ static int g_peer_verified = -1;
 static char g_peer_profile[64];
 static int g_peer_fp_nonzero;
 static int g_fo_status = 1;
+static _Atomic int g_started_hooks, g_stopped_hooks;
+
+static void start_hook(sig_worker *w, void *arg)
+{
+	(void)arg;
+	/* runs on the worker's own thread, with its loop */
+	assert_non_null(sig_worker_loop(w));
+	*sig_worker_user(w) = (void *)(uintptr_t)(sig_worker_index(w) + 1);
+	atomic_fetch_add(&g_started_hooks, 1);
+}
+
+static void stop_hook(sig_worker *w, void *arg)
+{
+	(void)arg;
+	if (*sig_worker_user(w) == (void *)(uintptr_t)(sig_worker_index(w) + 1))
+		atomic_fetch_add(&g_stopped_hooks, 1);
+}
 static uint16_t g_fo_port;
 static uint16_t g_dead_port;
 
@@ -283,6 +301,7 @@ static int setup(void **st)
 	}
 	sig_tls_publish(set);
 	sig_set_rx_handler(handler, NULL);
+	sig_set_worker_hooks(start_hook, stop_hook, NULL);
 	if (sig_server_init(&g_srv, &cfg, NULL, err, sizeof(err)) < 0) {
 		fprintf(stderr, "server: %s\n", err);
 		return -1;
@@ -294,6 +313,10 @@ static int teardown(void **st)
 {
 	(void)st;
 	sig_server_stop(&g_srv);
+	if (g_started_hooks != 2 || g_stopped_hooks != 2) {
+		fprintf(stderr, "worker hooks: started %d stopped %d\n", g_started_hooks, g_stopped_hooks);
+		return -1;
+	}
 	sig_config_free(&g_srv.cfg);
 	sig_server_destroy(&g_srv);
 	sig_tls_set_unref(sig_tls_publish(NULL));
@@ -306,6 +329,11 @@ static int teardown(void **st)
 
 static void test_cross_worker_send(void **st)
 {
+	assert_int_equal(sig_worker_count(), 2);
+	assert_null(sig_segment());
+	for (int i = 0; i < 100 && g_started_hooks < 2; i++)
+		usleep(10000);
+	assert_int_equal(g_started_hooks, 2);
 	int s[NCLI];
 	char hdr[64], buf[4096];
 	(void)st;
