@@ -1,6 +1,7 @@
 /* sbc-signal — TLS profiles and ticket keys (see sig_tls_profile.h). */
 #include "sig_tls_profile.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <openssl/err.h>
@@ -599,8 +600,15 @@ SSL *sig_tls_client_new(sig_tls_hs *hs, int fd, const char *server_name)
 	SSL_set_ex_data(ssl, g_ex_idx, hs);
 	SSL_set_connect_state(ssl);
 	if (server_name && server_name[0]) {
-		SSL_set_tlsext_host_name(ssl, server_name);
-		X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), server_name, strlen(server_name));
+		struct in6_addr ip6;
+		struct in_addr ip4;
+		if (inet_pton(AF_INET, server_name, &ip4) == 1 || inet_pton(AF_INET6, server_name, &ip6) == 1) {
+			/* an address: no SNI (RFC 6066 3), the certificate must name the IP */
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_name);
+		} else {
+			SSL_set_tlsext_host_name(ssl, server_name);
+			X509_VERIFY_PARAM_set1_host(SSL_get0_param(ssl), server_name, strlen(server_name));
+		}
 	}
 	/* The server is verified against the profile's CA bundle when it has one. */
 	if (X509_STORE_get0_objects(SSL_CTX_get_cert_store(base)) &&
