@@ -731,7 +731,8 @@ static void handle(med_xdp_worker *w, xdp_sock *in, const struct xdp_desc *d,
 		why = MED_XDP_DROP_CB;
 		goto Drop;
 	}
-	if (p.out_len > p.cap) {
+	if (p.out_len > p.cap ||
+	    (p.out_dst.sa.sa_family != AF_INET && p.out_dst.sa.sa_family != AF_INET6)) {
 		why = MED_XDP_DROP_BUILD;
 		goto Drop;
 	}
