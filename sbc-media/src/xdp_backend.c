@@ -861,8 +861,10 @@ int med_xdp_worker_poll(med_xdp_worker *w, med_xdp_pkt_cb cb, void *arg, int tim
 	for (unsigned i = 0; i < w->nsocks; i++)
 		tx_busy = tx_busy || w->socks[i].tx_outstanding;
 	int t = timeout_ms < 0 || timeout_ms > MAINTAIN_EVERY_MS ? MAINTAIN_EVERY_MS : timeout_ms;
-	if (tx_busy)
-		t = 1; /* completions are not signalled by poll(): come back soon */
+	/* Completions are not signalled by poll(): come back soon while frames
+	 * are out, but not forever (a link that is down completes nothing). */
+	if (tx_busy && w->idle_rounds < IDLE_SPINS + 16)
+		t = 1;
 	w->st.polls++;
 	poll(w->pfd, w->nsocks, t);
 	return 0;

@@ -38,7 +38,13 @@
  *     med_xdp_worker_resolve() at session set-up to have it ready first.
  *  6. Errors: negative SBC_E_* / -errno; open and worker_create write a
  *     one-line reason into why (for the log line saying why XDP is not used).
- *  7. Plugging into the media worker (what the session code provides):
+ *  7. Privileges: loading the program and binding AF_XDP sockets need
+ *     CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF (or CAP_SYS_ADMIN), and the UMEM
+ *     is pinned memory (RLIMIT_MEMLOCK unless CAP_IPC_LOCK): per worker
+ *     interfaces x ring_size x 3 frames of frame_size bytes (2 interfaces,
+ *     1024, 2048: 12 MiB). Without them open/worker_create fail with the
+ *     reason and the socket backend carries on.
+ *  8. Plugging into the media worker (what the session code provides):
  *     - the callback: session by p->dst port (slot and leg from the port),
  *       then the same per-packet step as the socket path (latching on
  *       p->src, SRTP/SRTCP in place with cap = p->cap, counters), then

@@ -186,6 +186,31 @@ def test_fragments_and_oversize_reach_the_kernel(topo):
     assert stats["rx"] == 3 and stats["prog_too_long"] == 1, stats
 
 
+def _cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])   # utime + stime
+
+
+def test_idle_relay_sleeps(topo):
+    """After traffic stops the worker sleeps in poll(): (almost) no CPU."""
+    t = topo
+    relay = Relay(t, sessions=["40000,%s:5000,40002" % t.b4])
+    try:
+        r = receive(t, t.B, "%s:5000" % t.b4, 50)
+        send(t, t.A, "%s:6000" % t.a4, "%s:40000" % t.ra4, 50, 100, "burst")
+        assert len(collect(r)) == 50
+        time.sleep(0.3)
+        before = _cpu_ticks(relay.p.pid)
+        time.sleep(2.0)
+        used = _cpu_ticks(relay.p.pid) - before
+    finally:
+        stats = relay.stop()
+    hz = os.sysconf("SC_CLK_TCK")
+    assert used <= 0.02 * 2.0 * hz, (used, stats)   # under 2% of a core
+    assert stats["polls"] < 200, stats               # ~10 housekeeping wake-ups/s
+
+
 def test_detach_on_exit_and_on_kill(topo):
     t = topo
     relay = Relay(t)
