@@ -144,7 +144,9 @@ int med_uring_init(med_worker *w)
 	for (unsigned b = 0; b < U_NBUFS; b++)
 		recycle(u, b);
 	flush_recycled(u);
-	u->rtmpl.msg_namelen = sizeof(sbc_addr);
+	/* a multiple of 8: the control messages that follow the name in the
+	 * buffer must be aligned for struct cmsghdr */
+	u->rtmpl.msg_namelen = (sizeof(sbc_addr) + 7) & ~7u;
 	u->rtmpl.msg_controllen = CMSG_SPACE(sizeof(uint32_t)) + CMSG_SPACE(sizeof(struct timespec));
 	w->uring = u;
 	arm_bell(w);
