@@ -6,13 +6,21 @@
  *     socket or connection the message came in on. sig_rx and everything it
  *     points to is valid only during the callback: copy what you keep.
  *  2. Connection handles (sig_conn_id) are plain numbers that stay safe to
- *     use from any worker: a handle whose connection has closed is refused
- *     with SBC_E_CLOSED, never dereferenced. Sending through a connection
- *     owned by another worker crosses an in-process SPSC ring (no lock).
+ *     use from any worker: a handle whose connection has closed is never
+ *     dereferenced (SBC_E_CLOSED on the owning worker; from another worker
+ *     the send crosses an in-process SPSC ring, no lock, and the owner drops
+ *     it, counted as send_errors, when the connection is gone).
  *  3. TLS: a message on a TLS connection arrives only after the handshake
  *     succeeded; when the profile requires client certificates, the chain
- *     has been verified and rx->peer carries the identity for trunk matching.
- *  4. Returns follow sbc/err.h: 0 or a negative sbc error.
+ *     has been verified and rx->peer carries the identity. When trunks in
+ *     the store name certificates, a certificate no trunk names was refused
+ *     in the handshake, and rx->trunk is the matching trunk. A resumed
+ *     session whose identity left the cache (sig_peer.h) carries only the
+ *     fingerprint (subject "" and no SANs).
+ *  4. rx->trunk: the trunk by verified certificate, else by source address
+ *     (store CIDRs), else NULL. The built-in responder answers 403 to a
+ *     source that matches no trunk when trunks exist.
+ *  5. Returns follow sbc/err.h: 0 or a negative sbc error.
  */
 #ifndef SIG_TRANSPORT_H
 #define SIG_TRANSPORT_H
