@@ -109,6 +109,9 @@ int sig_reply(const sig_rx *rx, const void *buf, size_t len);
 /* Sends buf on an existing connection (any worker's). */
 int sig_send_conn(sig_worker *w, sig_conn_id id, const void *buf, size_t len);
 
+/* Closes a connection (any worker's; through the ring for another's). */
+int sig_close_conn(sig_worker *w, sig_conn_id id);
+
 /* Sends buf to dst over tp: UDP from this worker's socket; TCP/TLS through
  * a connection to dst owned by this worker, opened when none exists (TLS
  * client role with the named profile and SNI server_name, may be NULL). */

@@ -98,6 +98,24 @@ int sig_send_conn(sig_worker *w, sig_conn_id id, const void *buf, size_t len)
 	return 0;
 }
 
+int sig_close_conn(sig_worker *w, sig_conn_id id)
+{
+	unsigned owner = (unsigned)(id >> 56);
+	if (id == 0 || owner >= w->srv->n_workers)
+		return SBC_E_INVAL;
+	if (owner == w->idx) {
+		sig_conn *c = sig_conn_lookup(w, id);
+		if (!c)
+			return SBC_E_CLOSED;
+		sig_conn_close(c, 0);
+		return 0;
+	}
+	int r = shm_ring_push(&w->xout[owner], SIG_XMSG_CLOSE, 1, &id, sizeof(id));
+	if (r < 0)
+		sig_stat_add(w->stats, SIG_TP_TCP, SIG_ST_xworker_full, 1);
+	return r;
+}
+
 int sig_send_addr(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, const char *profile,
 		  const char *server_name, const void *buf, size_t len)
 {
@@ -127,7 +145,13 @@ static void xrings_drain(sig_worker *w)
 			const shm_rec *r;
 			unsigned k = 0;
 			while (k < 256 && (r = shm_ring_peek(c)) != NULL) {
-				if (r->type == SIG_XMSG_SEND && r->len >= sizeof(sig_xmsg_send)) {
+				if (r->type == SIG_XMSG_CLOSE && r->len == sizeof(sig_conn_id)) {
+					sig_conn_id id;
+					memcpy(&id, r->data, sizeof(id));
+					sig_conn *cn = sig_conn_lookup(w, id);
+					if (cn)
+						sig_conn_close(cn, 0);
+				} else if (r->type == SIG_XMSG_SEND && r->len >= sizeof(sig_xmsg_send)) {
 					const sig_xmsg_send *m = (const sig_xmsg_send *)r->data;
 					if (m->len <= r->len - sizeof(*m)) {
 						sig_conn *cn = sig_conn_lookup(w, m->conn);

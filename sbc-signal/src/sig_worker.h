@@ -108,6 +108,7 @@ typedef struct sig_xmsg_send {
 } sig_xmsg_send;
 
 #define SIG_XMSG_SEND 1
+#define SIG_XMSG_CLOSE 2 /* payload: sig_conn_id */
 
 typedef struct sig_worker {
 	unsigned idx;

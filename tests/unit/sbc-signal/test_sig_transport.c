@@ -116,6 +116,11 @@ static void handler(const sig_rx *rx, void *arg)
 		pthread_mutex_unlock(&g_mu);
 		return;
 	}
+	if (header_value(rx, "X-Close-Self", v, sizeof(v))) {
+		/* the far side of an outbound connection goes away */
+		sig_close_conn(rx->worker, rx->conn);
+		return;
+	}
 	if (header_value(rx, "X-Client", v, sizeof(v))) {
 		int i = atoi(v);
 		if (i >= 0 && i < NCLI) {
@@ -163,13 +168,20 @@ static void handler(const sig_rx *rx, void *arg)
 					  "Via: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bK-out\r\n"
 					  "From: <sip:t@127.0.0.1>;tag=o\r\nTo: <sip:self@127.0.0.1>\r\n"
 					  "Call-ID: out\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+		static const char kill[] = "OPTIONS sip:self@127.0.0.1 SIP/2.0\r\n"
+					   "Via: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bK-kill\r\n"
+					   "From: <sip:t@127.0.0.1>;tag=o\r\nTo: <sip:self@127.0.0.1>\r\n"
+					   "Call-ID: kill\r\nCSeq: 1 OPTIONS\r\nX-Close-Self: 1\r\n"
+					   "Content-Length: 0\r\n\r\n";
 		int tls = strcmp(v, "tls") == 0;
+		int killer = strcmp(v, "tcp-kill") == 0;
 		sbc_addr dst;
 		char a[64];
 		snprintf(a, sizeof(a), "127.0.0.1:%u", tls ? g_tls_port : g_tcp_port);
 		sbc_addr_parse(a, -1, &dst);
 		int r = sig_send_addr(rx->worker, tls ? SIG_TP_TLS : SIG_TP_TCP, &dst, "default",
-				      "sbc.example", req, sizeof(req) - 1);
+				      "sbc.example", killer ? kill : req,
+				      killer ? sizeof(kill) - 1 : sizeof(req) - 1);
 		pthread_mutex_lock(&g_mu);
 		g_out_ret = r;
 		pthread_mutex_unlock(&g_mu);
@@ -421,6 +433,19 @@ static void test_outbound_tcp_and_tls(void **st)
 	assert_int_equal(g_peer_verified, 1);
 	assert_true(g_peer_fp_nonzero);
 	assert_string_equal(g_peer_profile, "default");
+
+	/* the peer drops the outbound connection: the next send opens a new one */
+	g_out_ret = 1;
+	send_req(s, "X-Out: tcp-kill\r\n", "");
+	usleep(300000); /* the far side closes, our side sees EOF */
+	g_out_responses[SIG_TP_TCP] = 0;
+	send_req(s, "X-Out: tcp\r\n", "");
+	assert_true(wait_until(tcp_answered, 3000));
+	assert_int_equal(g_out_ret, 0);
+	uint64_t opened2 = 0;
+	for (unsigned w = 0; w < 2; w++)
+		opened2 += g_srv.stats[w]->v[SIG_TP_TCP][SIG_ST_conns_opened];
+	assert_true(opened2 - opened0 == 2);
 	(void)buf;
 	close(s);
 }
