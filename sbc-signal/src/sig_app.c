@@ -148,12 +148,23 @@ int sig_app_run(const char *shm_name, const char *runtime_path)
 		SBC_ERROR("fatal: tls init failed");
 		return 2;
 	}
-	if (needs_tls(&cfg) || cfg.n_profiles) {
+	{
+		/* always: outbound TLS (client role) needs the profiles even
+		 * without a TLS listener */
 		sig_tls_set *s = NULL;
 		r = sig_tls_set_build(&cfg, 0, &s, err, sizeof(err));
-		if (r < 0) {
+		if (r < 0 && needs_tls(&cfg)) {
 			SBC_ERROR("fatal: %s", err);
 			return 2;
+		}
+		if (r < 0) {
+			SBC_WARN("tls profiles: %s (no TLS until a reload succeeds)", err);
+			sig_config empty;
+			sig_config_defaults(&empty);
+			if (sig_tls_set_build(&empty, 0, &s, err, sizeof(err)) < 0) {
+				SBC_ERROR("fatal: %s", err);
+				return 2;
+			}
 		}
 		for (unsigned i = 0; i < cfg.n_listen; i++)
 			if (cfg.listen[i].tp == SIG_TP_TLS && sig_tls_set_find(s, cfg.listen[i].profile) < 0)
