@@ -21,6 +21,9 @@
  *  4. b2b_sdp_build_answer(): the SDP toward the offerer.
  *  The per-leg o= state lives in the b2b_sdp and survives re-offers (version
  *  bumped only when the content changes). Keys: b2b_sdp_wipe() at the end.
+ *  Each new offer gets fresh SRTP keys on both legs. Both legs latch
+ *  (symmetric RTP); msgs passed to steps 3 are the ones step 1 filled.
+ *  sizeof(b2b_sdp) is about 16 KiB: one per call, never on a deep stack.
  */
 #ifndef B2B_SDP_H
 #define B2B_SDP_H

@@ -12,7 +12,12 @@
  *     msg->err_reason (static text) and is suitable for the response line.
  *  4. Only the headers a proxy/B2BUA needs are parsed into structures (Via,
  *     From, To, Call-ID, CSeq, Max-Forwards, Content-Length, Contact count);
- *     every header is indexed by id (compact forms mapped) and by name.
+ *     Contact, Route and Record-Route values are validated (name-addr, URI)
+ *     but not stored; every header is indexed by id (compact forms mapped)
+ *     and by name. Deliberate strictness: a NUL byte anywhere in the
+ *     headers (even as a quoted-pair) is a 400; more than SIP_MAX_HEADERS
+ *     header lines or SIP_MAX_VIA Via values is a 513; a Call-ID longer
+ *     than 512 is a 400.
  *  5. The body is Content-Length bytes after the empty line. Bytes beyond it
  *     are ignored (RFC 3261 18.3, datagrams); fewer is an error. Without a
  *     Content-Length the body is the rest of the buffer (datagram rule; the
