@@ -14,6 +14,10 @@
 struct txn {
 	txn *next; /* hash chain; LOCK: owning worker thread */
 	uint32_t hash;
+	txn *next2; /* second chain: server INVITE in Accepted, keyed for the 2xx ACK */
+	uint32_t hash2;
+	char *key2;
+	size_t key2_len;
 	uint8_t kind;  /* enum txn_kind */
 	uint8_t state; /* enum txn_state */
 	uint8_t reliable;
@@ -36,18 +40,19 @@ struct txn_table {
 	txn_env env;
 	uint32_t t1, t2, t4;
 	txn **bucket;
+	txn **bucket2; /* Accepted server INVITEs by ack2xx key */
 	uint32_t mask;
 	unsigned count;
 	sip_msg scratch; /* re-parse of a client request (no callbacks while used) */
 };
 
-static const char *const state_names[] = {"?", "calling", "trying", "proceeding", "completed", "confirmed",
-					  "terminated"};
-static const char *const timer_names[TXN_T_MAX_] = {"A", "B", "D", "E", "F", "G", "H", "I", "J", "K"};
+static const char *const state_names[] = {"?",	     "calling",	   "trying",  "proceeding",
+					  "completed", "confirmed", "terminated", "accepted"};
+static const char *const timer_names[TXN_T_MAX_] = {"A", "B", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M"};
 
 const char *txn_state_name(enum txn_state s)
 {
-	return (s >= TXN_S_CALLING && s <= TXN_S_TERMINATED) ? state_names[s] : "?";
+	return (s >= TXN_S_CALLING && s <= TXN_S_ACCEPTED) ? state_names[s] : "?";
 }
 
 const char *txn_timer_name(enum txn_timer tm) { return tm < TXN_T_MAX_ ? timer_names[tm] : "?"; }
@@ -61,7 +66,10 @@ txn_table *txn_table_create(const txn_env *env, const txn_cfg *cfg, unsigned buc
 	while (n < buckets && n < (1u << 24))
 		n <<= 1;
 	tbl->bucket = calloc(n, sizeof(*tbl->bucket));
-	if (!tbl->bucket) {
+	tbl->bucket2 = calloc(n, sizeof(*tbl->bucket2));
+	if (!tbl->bucket || !tbl->bucket2) {
+		free(tbl->bucket);
+		free(tbl->bucket2);
 		free(tbl);
 		return NULL;
 	}
@@ -75,6 +83,7 @@ txn_table *txn_table_create(const txn_env *env, const txn_cfg *cfg, unsigned buc
 
 static void txn_free(txn *t)
 {
+	free(t->key2);
 	free(t->key);
 	free(t->req);
 	free(t->out);
@@ -93,6 +102,7 @@ void txn_table_destroy(txn_table *tbl)
 		}
 	}
 	free(tbl->bucket);
+	free(tbl->bucket2);
 	free(tbl);
 }
 
@@ -195,6 +205,44 @@ static int server_key(const sip_msg *m, const char *method, keybuf *k)
 	return k->overflow ? SBC_E_INVAL : 0;
 }
 
+/* Key of the ACK to a 2xx: 'K' Call-ID 0x01 CSeq number 0x01 From tag
+ * (the same in the INVITE and its ACK, RFC 3261 13.2.2.4, 17.1.1.3). */
+static int ack2xx_key(const sip_msg *m, keybuf *k)
+{
+	k->n = 0;
+	k->overflow = 0;
+	kput(k, "K", 1);
+	kput(k, m->call_id.p, m->call_id.n);
+	kput(k, "\x01", 1);
+	kput_u(k, m->cseq);
+	kput(k, "\x01", 1);
+	kput(k, m->from.tag.p, m->from.tag.n);
+	return k->overflow ? SBC_E_INVAL : 0;
+}
+
+static txn *lookup2(txn_table *tbl, const keybuf *k)
+{
+	uint32_t h = fnv(k->b, k->n);
+	for (txn *t = tbl->bucket2[h & tbl->mask]; t; t = t->next2)
+		if (t->hash2 == h && t->key2_len == k->n && memcmp(t->key2, k->b, k->n) == 0)
+			return t;
+	return NULL;
+}
+
+static void unlink2(txn_table *tbl, txn *t)
+{
+	if (!t->key2)
+		return;
+	txn **pp = &tbl->bucket2[t->hash2 & tbl->mask];
+	for (; *pp; pp = &(*pp)->next2)
+		if (*pp == t) {
+			*pp = t->next2;
+			break;
+		}
+	free(t->key2);
+	t->key2 = NULL;
+}
+
 static txn *lookup(txn_table *tbl, const keybuf *k)
 {
 	uint32_t h = fnv(k->b, k->n);
@@ -268,6 +316,7 @@ static void terminate(txn_table *tbl, txn *t)
 	t->state = TXN_S_TERMINATED;
 	if (t->in_table)
 		unlink_txn(tbl, t);
+	unlink2(tbl, t);
 	if (tbl->env.on_terminated)
 		tbl->env.on_terminated(tbl->env.ctx, t);
 }
@@ -403,8 +452,11 @@ static void client_invite_rx(txn_table *tbl, txn *t, const sip_msg *rsp)
 			cancel(tbl, t, TXN_T_B);
 			tbl->env.on_response(tbl->env.ctx, t, rsp);
 		} else if (st < 300) {
+			cancel(tbl, t, TXN_T_A);
+			cancel(tbl, t, TXN_T_B);
+			t->state = TXN_S_ACCEPTED;
+			arm(tbl, t, TXN_T_M, 64 * tbl->t1);
 			tbl->env.on_response(tbl->env.ctx, t, rsp);
-			terminate(tbl, t);
 		} else {
 			cancel(tbl, t, TXN_T_A);
 			cancel(tbl, t, TXN_T_B);
@@ -433,6 +485,10 @@ static void client_invite_rx(txn_table *tbl, txn *t, const sip_msg *rsp)
 	case TXN_S_COMPLETED:
 		if (st >= 300 && t->out) /* retransmitted final: ACK again */
 			send_bytes(tbl, t, t->out, t->out_len);
+		break;
+	case TXN_S_ACCEPTED:
+		if (st >= 200 && st < 300) /* 2xx again (or another fork): the TU re-ACKs */
+			tbl->env.on_response(tbl->env.ctx, t, rsp);
 		break;
 	default:
 		break;
@@ -494,10 +550,17 @@ int txn_recv_request(txn_table *tbl, const sip_msg *req, int reliable, void *use
 		if ((r = server_key(req, "INVITE", &k)) < 0)
 			return r;
 		t = lookup(tbl, &k);
-		if (!t || t->kind != TXN_SERVER_INVITE)
-			return TXN_RX_NO_MATCH;
-		if (t->last_status >= 200 && t->last_status < 300)
-			return TXN_RX_NO_MATCH; /* cannot happen: 2xx terminates */
+		if (!t || t->kind != TXN_SERVER_INVITE || t->state == TXN_S_ACCEPTED) {
+			/* the ACK to a 2xx: its own branch, matched on the dialog */
+			if (ack2xx_key(req, &k) < 0 || !(t = lookup2(tbl, &k)) || t->state != TXN_S_ACCEPTED)
+				return TXN_RX_NO_MATCH;
+			enter(t);
+			if (tbl->env.on_ack)
+				tbl->env.on_ack(tbl->env.ctx, t, req);
+			terminate(tbl, t);
+			leave(t);
+			return TXN_RX_ACK_2XX;
+		}
 		*out = t;
 		enter(t);
 		if (t->state == TXN_S_COMPLETED) {
@@ -531,6 +594,17 @@ int txn_recv_request(txn_table *tbl, const sip_msg *req, int reliable, void *use
 	t = txn_new(tbl, &k, invite ? TXN_SERVER_INVITE : TXN_SERVER_NON_INVITE, reliable, user);
 	if (!t)
 		return -ENOMEM;
+	if (invite) {
+		keybuf k2;
+		if (ack2xx_key(req, &k2) < 0 || !(t->key2 = malloc(k2.n))) {
+			unlink_txn(tbl, t);
+			txn_free(t);
+			return -ENOMEM;
+		}
+		memcpy(t->key2, k2.b, k2.n);
+		t->key2_len = k2.n;
+		t->hash2 = fnv(k2.b, k2.n);
+	}
 	t->state = invite ? TXN_S_PROCEEDING : TXN_S_TRYING;
 	*out = t;
 	return TXN_RX_NEW;
@@ -543,7 +617,8 @@ int txn_respond(txn_table *tbl, txn *t, int status, const char *buf, size_t len)
 		return SBC_E_INVAL;
 	if (status < 100 || status > 699)
 		return SBC_E_INVAL;
-	if (t->state != TXN_S_PROCEEDING && t->state != TXN_S_TRYING)
+	int again_2xx = t->state == TXN_S_ACCEPTED && status >= 200 && status < 300;
+	if (t->state != TXN_S_PROCEEDING && t->state != TXN_S_TRYING && !again_2xx)
 		return SBC_E_STATE;
 	char *copy = dup_bytes(buf, len);
 	if (!copy)
@@ -561,10 +636,19 @@ int txn_respond(txn_table *tbl, txn *t, int status, const char *buf, size_t len)
 				arm(tbl, t, TXN_T_G, tbl->t1);
 			}
 			arm(tbl, t, TXN_T_H, 64 * tbl->t1);
+		} else if (status >= 200 && !again_2xx) {
+			/* Accepted: retransmit the 2xx until the ACK, give up at L */
+			t->state = TXN_S_ACCEPTED;
+			uint32_t b2 = t->hash2 & tbl->mask;
+			t->next2 = tbl->bucket2[b2];
+			tbl->bucket2[b2] = t;
+			if (!t->reliable) {
+				t->retrans_ms = tbl->t1;
+				arm(tbl, t, TXN_T_G, tbl->t1);
+			}
+			arm(tbl, t, TXN_T_L, 64 * tbl->t1);
 		}
 		r = send_bytes(tbl, t, t->out, t->out_len);
-		if (r == 0 && status >= 200 && status < 300)
-			terminate(tbl, t);
 	} else {
 		if (status < 200) {
 			t->state = TXN_S_PROCEEDING;
@@ -623,8 +707,8 @@ void txn_timer_fire(txn_table *tbl, txn *t, enum txn_timer tm)
 			send_bytes(tbl, t, t->req, t->req_len);
 		}
 		break;
-	case TXN_T_G: /* server INVITE final retransmit, capped at T2 */
-		if (t->state == TXN_S_COMPLETED) {
+	case TXN_T_G: /* server INVITE final (or 2xx) retransmit, capped at T2 */
+		if (t->state == TXN_S_COMPLETED || t->state == TXN_S_ACCEPTED) {
 			t->retrans_ms = t->retrans_ms * 2 < tbl->t2 ? t->retrans_ms * 2 : tbl->t2;
 			arm(tbl, t, TXN_T_G, t->retrans_ms);
 			send_bytes(tbl, t, t->out, t->out_len);
@@ -633,8 +717,10 @@ void txn_timer_fire(txn_table *tbl, txn *t, enum txn_timer tm)
 	case TXN_T_B: /* no final response: the TU acts as on 408 */
 	case TXN_T_F:
 	case TXN_T_H: /* no ACK */
+	case TXN_T_L: /* no ACK to our 2xx: the TU sends BYE */
 		timeout(tbl, t);
 		break;
+	case TXN_T_M:
 	case TXN_T_D:
 	case TXN_T_I:
 	case TXN_T_J:

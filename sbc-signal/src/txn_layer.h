@@ -20,10 +20,16 @@
  *     transaction (the ACK to a 2xx has a new branch and matches nothing: it
  *     belongs to the dialog). Branches without the z9hG4bK cookie (RFC 2543)
  *     are matched on Call-ID + CSeq + From tag + sent-by instead.
- *  5. 2xx to INVITE ends both INVITE transactions (RFC 3261 as written):
- *     the retransmission of 2xx (server) and the ACK to 2xx (client) are the
- *     dialog layer's job, as are 2xx retransmissions received later
- *     (txn_recv_response returns 0 for them).
+ *  5. 2xx to INVITE (RFC 6026 "Accepted" state, with one addition): the
+ *     server transaction keeps the 2xx and retransmits it itself over UDP
+ *     (T1 doubling up to T2, reusing timer G) until the ACK arrives or
+ *     Timer L (64*T1) fires (on_timeout: the TU ends the dialog with BYE).
+ *     The ACK to a 2xx has its own branch: it is matched on Call-ID, CSeq
+ *     number and From tag, reported with env->on_ack and ends the
+ *     transaction (txn_recv_request returns TXN_RX_ACK_2XX). The client
+ *     transaction stays Accepted until Timer M (64*T1) and passes every
+ *     further 2xx (retransmissions, other forks) up, so the TU re-ACKs.
+ *     Sending the ACK to a 2xx is the TU's job (it is a new request).
  *  6. Errors: negative sbc codes; -ENOMEM when a copy cannot be made (the
  *     caller answers 503), never an abort.
  */
@@ -52,10 +58,12 @@ enum txn_state {
 	TXN_S_COMPLETED,
 	TXN_S_CONFIRMED, /* server INVITE */
 	TXN_S_TERMINATED,
+	TXN_S_ACCEPTED, /* INVITE after a 2xx (RFC 6026) */
 };
 
 enum txn_timer {
 	TXN_T_A = 0, TXN_T_B, TXN_T_D, TXN_T_E, TXN_T_F, TXN_T_G, TXN_T_H, TXN_T_I, TXN_T_J, TXN_T_K,
+	TXN_T_L, TXN_T_M, /* RFC 6026: Accepted state, server / client */
 	TXN_T_MAX_,
 };
 
@@ -72,6 +80,8 @@ typedef struct txn_env {
 	/* Timer B/F (client: act as 408), H (server: no ACK), transport error. */
 	void (*on_timeout)(void *ctx, txn *t);
 	void (*on_terminated)(void *ctx, txn *t);
+	/* Server INVITE: the ACK to our 2xx arrived (may be NULL). */
+	void (*on_ack)(void *ctx, txn *t, const sip_msg *ack);
 } txn_env;
 
 typedef struct txn_cfg {
@@ -98,7 +108,8 @@ int txn_recv_response(txn_table *tbl, const sip_msg *rsp);
 enum txn_rx {
 	TXN_RX_NEW = 1,     /* a new server transaction *out: the TU handles the request */
 	TXN_RX_ABSORBED,    /* a retransmission (or ACK to a non-2xx): handled here */
-	TXN_RX_NO_MATCH,    /* ACK that matches no transaction: the dialog's (2xx ACK) */
+	TXN_RX_NO_MATCH,    /* ACK that matches no transaction (stray or late) */
+	TXN_RX_ACK_2XX,     /* the ACK to a 2xx: env->on_ack ran, the transaction ended */
 };
 
 /* Hands a received request to the layer: matches a server transaction or

@@ -29,7 +29,7 @@ typedef struct fake {
 	uint64_t send_at[128];
 	char last[4096];
 	size_t last_len;
-	int up, up_status, timeouts, terminated;
+	int up, up_status, timeouts, terminated, acks;
 	int send_fail;
 	int error_in_callback; /* on_response: transport error on the same txn */
 	txn_table *tbl;
@@ -97,6 +97,13 @@ static void f_on_timeout(void *ctx, txn *t)
 	((fake *)ctx)->timeouts++;
 }
 
+static void f_on_ack(void *ctx, txn *t, const sip_msg *ack)
+{
+	(void)t;
+	assert_int_equal(ack->method, SIP_M_ACK);
+	((fake *)ctx)->acks++;
+}
+
 static void f_on_terminated(void *ctx, txn *t)
 {
 	fake *f = ctx;
@@ -145,7 +152,8 @@ static int setup(void **state)
 	memset(&F, 0, sizeof(F));
 	F.now = 1000000;
 	txn_env env = {.ctx = &F, .now_ms = f_now, .arm = f_arm, .cancel = f_cancel, .send = f_send,
-		       .on_response = f_on_response, .on_timeout = f_on_timeout, .on_terminated = f_on_terminated};
+		       .on_response = f_on_response, .on_timeout = f_on_timeout, .on_terminated = f_on_terminated,
+		       .on_ack = f_on_ack};
 	F.tbl = txn_table_create(&env, NULL, 64);
 	return F.tbl ? 0 : -1;
 }
@@ -261,10 +269,21 @@ static void test_client_invite_provisional_then_2xx(void **state)
 	assert_int_equal(txn_recv_response(F.tbl, response(200, "INVITE", "z9hG4bKci3")), 1);
 	assert_int_equal(F.up, 2);
 	assert_int_equal(F.up_status, 200);
+	assert_int_equal(txn_get_state(t), TXN_S_ACCEPTED);
+	assert_true(armed(t, TXN_T_M));
+	/* RFC 6026: a 2xx retransmission (or another fork's) goes up again */
+	assert_int_equal(txn_recv_response(F.tbl, response(200, "INVITE", "z9hG4bKci3")), 1);
+	assert_int_equal(F.up, 3);
+	/* a late error is not */
+	assert_int_equal(txn_recv_response(F.tbl, response(500, "INVITE", "z9hG4bKci3")), 1);
+	assert_int_equal(F.up, 3);
+	assert_int_equal(F.sends, 2); /* the transaction never ACKs a 2xx */
+	advance(31999);
+	assert_int_equal(F.terminated, 0);
+	advance(1); /* M = 64*T1 */
 	assert_int_equal(F.terminated, 1);
-	/* a 2xx retransmission now matches nothing: the dialog's business */
+	assert_int_equal(F.timeouts, 0);
 	assert_int_equal(txn_recv_response(F.tbl, response(200, "INVITE", "z9hG4bKci3")), 0);
-	assert_int_equal(F.up, 2);
 }
 
 static void test_client_invite_non2xx_ack_and_timer_d(void **state)
@@ -471,14 +490,60 @@ static void test_server_invite_2xx_and_ack_2xx(void **state)
 {
 	(void)state;
 	txn *t = new_server("INVITE", "z9hG4bKsi5", 0), *m;
+	uint64_t t0 = F.now;
 	txn_respond(F.tbl, t, 180, RESP100, sizeof(RESP100) - 1);
 	assert_int_equal(txn_respond(F.tbl, t, 200, RESP200, sizeof(RESP200) - 1), 0);
+	assert_int_equal(txn_get_state(t), TXN_S_ACCEPTED);
+	assert_true(armed(t, TXN_T_G));
+	assert_true(armed(t, TXN_T_L));
+	/* the 2xx is retransmitted until the ACK: at .5 and 1.5 s */
+	advance(2000);
+	assert_int_equal(F.sends, 4);
+	assert_int_equal(F.send_at[3] - t0, 1500);
+	assert_string_equal(F.last, RESP200);
+	/* an INVITE retransmission is absorbed silently */
+	txn_recv_request(F.tbl, parsed_request("INVITE", "z9hG4bKsi5", "192.0.2.9:5070"), 0, NULL, &m);
+	assert_int_equal(F.sends, 4);
+	/* a second 2xx from the TU is allowed, anything else is not */
+	assert_int_equal(txn_respond(F.tbl, t, 200, RESP200, sizeof(RESP200) - 1), 0);
+	assert_int_equal(F.sends, 5);
+	assert_int_equal(txn_respond(F.tbl, t, 486, RESP486, sizeof(RESP486) - 1), SBC_E_STATE);
+	/* the ACK to the 2xx has its own branch: matched on the dialog */
+	assert_int_equal(txn_recv_request(F.tbl, parsed_request("ACK", "z9hG4bKack2xx", "192.0.2.9:5070"), 0, NULL, &m),
+			 TXN_RX_ACK_2XX);
+	assert_null(m);
+	assert_int_equal(F.acks, 1);
 	assert_int_equal(F.terminated, 1);
 	assert_int_equal(live_timers(), 0);
-	/* the ACK to the 2xx has its own branch and matches nothing */
+	/* a second ACK matches nothing any more */
 	assert_int_equal(txn_recv_request(F.tbl, parsed_request("ACK", "z9hG4bKack2xx", "192.0.2.9:5070"), 0, NULL, &m),
 			 TXN_RX_NO_MATCH);
-	assert_null(m);
+}
+
+static void test_server_invite_2xx_timer_l(void **state)
+{
+	(void)state;
+	txn *t = new_server("INVITE", "z9hG4bKsi6", 0), *m;
+	txn_respond(F.tbl, t, 200, RESP200, sizeof(RESP200) - 1);
+	advance(31999);
+	assert_int_equal(F.sends, 1 + 10); /* G schedule as for a final error */
+	assert_int_equal(F.timeouts, 0);
+	advance(1); /* L: no ACK -> the TU sends BYE */
+	assert_int_equal(F.timeouts, 1);
+	assert_int_equal(F.terminated, 1);
+	/* reliable: no retransmission, the ACK ends it */
+	t = new_server("INVITE", "z9hG4bKsi7", 1);
+	txn_respond(F.tbl, t, 200, RESP200, sizeof(RESP200) - 1);
+	assert_false(armed(t, TXN_T_G));
+	assert_true(armed(t, TXN_T_L));
+	advance(10000);
+	assert_int_equal(F.sends, 12);
+	assert_int_equal(txn_recv_request(F.tbl, parsed_request("ACK", "z9hG4bKother", "192.0.2.9:5070"), 1, NULL, &m),
+			 TXN_RX_ACK_2XX);
+	assert_int_equal(F.terminated, 2);
+	assert_int_equal(F.acks, 1);
+	assert_string_equal(txn_state_name(TXN_S_ACCEPTED), "accepted");
+	assert_string_equal(txn_timer_name(TXN_T_M), "M");
 }
 
 /* ---- server non-INVITE ---------------------------------------------------------------- */
@@ -645,6 +710,7 @@ int main(void)
 		T(test_server_invite_ack_timer_i),
 		T(test_server_invite_reliable),
 		T(test_server_invite_2xx_and_ack_2xx),
+		T(test_server_invite_2xx_timer_l),
 		T(test_server_non_invite_timer_j),
 		T(test_matching),
 		T(test_stale_and_early_timers),
