@@ -429,26 +429,6 @@ int sip_next_value(sip_sv *rest, sip_sv *out)
 
 /* ---- hosts and URIs ------------------------------------------------------------- */
 
-/* Dotted quad: four decimal parts 0..255, no leading-zero tricks beyond
- * three digits (as inet_pton's AF_INET). */
-static int ipv4_ok(sip_sv s)
-{
-	unsigned parts = 0, val = 0, digits = 0;
-	for (size_t i = 0; i <= s.n; i++) {
-		if (i == s.n || s.p[i] == '.') {
-			if (digits == 0 || val > 255 || (digits > 1 && s.p[i - digits] == '0'))
-				return 0;
-			parts++;
-			val = digits = 0;
-			continue;
-		}
-		if (!is_digit(s.p[i]) || ++digits > 3)
-			return 0;
-		val = val * 10 + (unsigned)(s.p[i] - '0');
-	}
-	return parts == 4;
-}
-
 /* Parses host[:port] at the start of s: stores host (no brackets), port and
  * returns the bytes used, or -1. */
 static long hostport(sip_sv s, sip_sv *host, uint8_t *v6, uint16_t *port)
@@ -471,17 +451,34 @@ static long hostport(sip_sv s, sip_sv *host, uint8_t *v6, uint16_t *port)
 		*v6 = 1;
 		i++;
 	} else {
-		int dots = 0, alpha = 0;
-		while (i < s.n && (is_alnum(s.p[i]) || s.p[i] == '-' || s.p[i] == '.')) {
-			dots += s.p[i] == '.';
-			alpha += is_alpha(s.p[i]) || s.p[i] == '-';
-			i++;
+		/* one pass: hostname characters, and the dotted-quad rules in
+		 * case it turns out to be all digits and dots */
+		unsigned dots = 0, alpha = 0, val = 0, digits = 0, bad4 = 0;
+		for (; i < s.n; i++) {
+			char c = s.p[i];
+			if (c >= '0' && c <= '9') {
+				if (digits == 1 && val == 0)
+					bad4 = 1; /* leading zero */
+				val = val * 10 + (unsigned)(c - '0');
+				digits++;
+			} else if (c == '.') {
+				bad4 |= digits == 0 || digits > 3 || val > 255;
+				dots++;
+				val = digits = 0;
+			} else if (is_alpha(c) || c == '-') {
+				alpha = 1;
+			} else {
+				break;
+			}
 		}
 		if (i == 0 || s.p[0] == '.' || s.p[0] == '-')
 			return -1;
 		*host = sv_sub(s, 0, i);
-		if (!alpha && dots && !ipv4_ok((sip_sv){s.p, i})) /* looks like IPv4: must be one */
-			return -1;
+		if (!alpha && dots) { /* looks like IPv4: must be one */
+			bad4 |= digits == 0 || digits > 3 || val > 255;
+			if (bad4 || dots != 3)
+				return -1;
+		}
 	}
 	if (i < s.n && s.p[i] == ':') {
 		size_t st = ++i;
@@ -914,14 +911,15 @@ static int parse_single_naddr(sip_msg *m, enum sip_hdr_id id, sip_naddr *na, con
 	int r;
 	if ((r = single_header(m, id, missing, dup, &v)) < 0)
 		return r;
+	/* A second value (an unquoted ',' outside <>) cannot parse as one
+	 * name-addr, so the fast path is one parse; the value split only runs
+	 * on failure, to name the error. */
+	if (sip_naddr_parse(v, 0, na) == 0 && !na->star)
+		return 0;
 	rest = v;
-	if (sip_next_value(&rest, &one) != 1)
-		return fail(m, E400, bad);
-	if (sip_next_value(&rest, &one) != 0)
+	if (sip_next_value(&rest, &one) == 1 && sip_next_value(&rest, &one) == 1)
 		return fail(m, E400, dup);
-	if (sip_naddr_parse(v, 0, na) < 0 || na->star)
-		return fail(m, E400, bad);
-	return 0;
+	return fail(m, E400, bad);
 }
 
 static int parse_core(sip_msg *m)

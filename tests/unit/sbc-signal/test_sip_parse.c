@@ -297,6 +297,13 @@ static void test_uris(void **state)
 	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@host:99999"), &u), sbc_err_sip(400));
 	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@host:"), &u), sbc_err_sip(400));
 	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@300.1.1.1"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@01.1.1.1"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@1.2.3"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@1.2.3.4.5"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@1..3.4"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@1.2.3.1000"), &u), sbc_err_sip(400));
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@0.10.100.255:5060"), &u), 0);
+	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@1.2.3.4a.example"), &u), 0); /* a hostname */
 	assert_int_equal(sip_uri_parse(SIP_SV("sip:%G1@host"), &u), sbc_err_sip(400));
 	assert_int_equal(sip_uri_parse(SIP_SV("sip:a b@host"), &u), sbc_err_sip(400));
 	assert_int_equal(sip_uri_parse(SIP_SV("sip:a@b@host"), &u), sbc_err_sip(400));
