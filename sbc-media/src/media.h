@@ -160,6 +160,7 @@ void med_uring_fini(med_worker *w);
 int med_uring_arm(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp);
 void med_uring_cancel(med_worker *w, int fd);
 void med_uring_loop(med_worker *w);
+uint64_t med_uring_rearms(med_worker *w);
 
 /* ---- worker.c ---- */
 unsigned med_worker__poll_rings(med_worker *w);

@@ -22,7 +22,7 @@
 #include "sbc/log.h"
 #include "media.h"
 
-#define U_NBUFS 4096u /* power of two */
+#define U_NBUFS 16384u /* power of two; 32 MB a worker: a turn's receives never run dry */
 #define U_BUF 2048u
 #define U_BGID 1
 #define U_SQ 4096u
@@ -264,6 +264,8 @@ static void on_send(med_worker *w, struct io_uring_cqe *cqe)
 	}
 	recycle(w->uring, bid);
 }
+
+uint64_t med_uring_rearms(med_worker *w) { return w->uring ? w->uring->rearm_needed : 0; }
 
 void med_uring_loop(med_worker *w)
 {

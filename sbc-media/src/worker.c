@@ -108,7 +108,7 @@ static json_t *stats_json(med_worker *w)
 	for (unsigned i = 0; i < w->npeers; i++)
 		if (w->peers[i].ok)
 			ring_full += atomic_load(&w->peers[i].out.ring->kfull);
-	return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
+	json_t *j = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "worker", (int)w->idx, "cpu", w->cpu, "sessions", (int)w->nactive,
 			 "capacity", (int)n, "created", (int)t.sessions_created, "deleted", (int)t.sessions_deleted,
 			 "restored", (int)t.sessions_restored, "lost", (int)t.sessions_lost,
@@ -119,6 +119,11 @@ static json_t *stats_json(med_worker *w)
 			 "latches", (json_int_t)t.latches, "events_dropped", (json_int_t)t.events_dropped,
 			 "ring_full", (json_int_t)ring_full, "ctl_msgs", (json_int_t)t.ctl_msgs,
 			 "ctl_bad", (json_int_t)t.ctl_bad);
+	if (j)
+		json_object_set_new(j, "io", json_string(w->uring ? "uring" : "epoll"));
+	if (j && w->uring)
+		json_object_set_new(j, "uring_rearms", json_integer((json_int_t)med_uring_rearms(w)));
+	return j;
 }
 
 static json_t *session_json(med_worker *w, med_sess *s)

@@ -58,7 +58,8 @@ static const char *mode_names[] = {"RTP->RTP", "SRTP->RTP", "RTP->SRTP"};
 
 static shm_seg *seg;
 static shm_ring_prod ring_out;
-static shm_ring_cons ring_in;
+static shm_ring_cons ring_in, ctl_in;
+static shm_ring_prod ctl_out;
 static pid_t relay_pid, measure_pid;
 static uint16_t port_base;
 static int tx_fd, rx_fd;
@@ -118,20 +119,66 @@ static uint64_t task_cpu_ns(pid_t pid)
 	return total;
 }
 
-/* CPU time of every task on the machine (sum of /proc/<pid>/task/<tid>/
- * schedstat, ns): tick-sampled /proc/stat misses most of a relay's short
- * bursts in this VM, the scheduler's own accounting does not. */
-static uint64_t machine_cpu_ns(void)
+/* CPU time of every task on the machine, from the scheduler's own
+ * accounting (/proc/<pid>/task/<tid>/schedstat, ns): tick-sampled /proc/stat
+ * misses most of a relay's short bursts in this VM. Tasks are matched by tid
+ * between two snapshots; a task that exits in between loses its share. */
+#define MAXTASKS 8192
+typedef struct task_snap {
+	unsigned n;
+	pid_t tid[MAXTASKS];
+	uint64_t ns[MAXTASKS];
+} task_snap;
+
+static void machine_snap(task_snap *ts)
 {
-	uint64_t total = 0;
 	DIR *d = opendir("/proc");
 	struct dirent *e;
+	ts->n = 0;
 	if (!d)
-		return 0;
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
-			total += task_cpu_ns((pid_t)atoi(e->d_name));
+		return;
+	while ((e = readdir(d)) != NULL && ts->n < MAXTASKS) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		char path[300];
+		snprintf(path, sizeof(path), "/proc/%s/task", e->d_name);
+		DIR *t = opendir(path);
+		struct dirent *f;
+		if (!t)
+			continue;
+		while ((f = readdir(t)) != NULL && ts->n < MAXTASKS) {
+			if (f->d_name[0] == '.')
+				continue;
+			char p2[600];
+			unsigned long long run = 0;
+			snprintf(p2, sizeof(p2), "%s/%s/schedstat", path, f->d_name);
+			FILE *fp = fopen(p2, "r");
+			if (!fp)
+				continue;
+			if (fscanf(fp, "%llu", &run) == 1) {
+				ts->tid[ts->n] = (pid_t)atoi(f->d_name);
+				ts->ns[ts->n++] = run;
+			}
+			fclose(fp);
+		}
+		closedir(t);
+	}
 	closedir(d);
+}
+
+static uint64_t machine_delta_ns(const task_snap *a, const task_snap *b)
+{
+	uint64_t total = 0;
+	for (unsigned i = 0; i < b->n; i++) {
+		uint64_t before = 0;
+		for (unsigned k = 0; k < a->n; k++) /* both lists come in /proc order */
+			if (a->tid[k] == b->tid[i]) {
+				before = a->ns[k];
+				break;
+			}
+		if (b->ns[i] > before)
+			total += b->ns[i] - before;
+	}
 	return total;
 }
 
@@ -159,6 +206,35 @@ static int wait_reply(uint64_t req, int *status, uint16_t *port)
 		usleep(100);
 	}
 	return SBC_E_TIMEOUT;
+}
+
+/* The relay's own counters (its STATS_REPLY JSON), into buf. */
+static void relay_stats(char *buf, size_t cap)
+{
+	static uint64_t req = 1u << 20;
+	uint64_t id = ++req;
+	snprintf(buf, cap, "(no reply)");
+	if (sbc_msg_push_text(&ctl_out, SBC_MSG_STATS_REQUEST, id, "{}", 2))
+		return;
+	uint64_t end = sbc_mono_ms() + 3000;
+	while (sbc_mono_ms() < end) {
+		const shm_rec *r;
+		while ((r = shm_ring_peek(&ctl_in)) != NULL) {
+			bool found = false;
+			if (r->type == SBC_MSG_STATS_REPLY && sbc_msg_check(r) == 0) {
+				const sbc_msg_text *t = (const void *)r->data;
+				if (t->request_id == id) {
+					snprintf(buf, cap, "%.*s", (int)t->len, t->text);
+					found = true;
+				}
+			}
+			shm_ring_next(&ctl_in, r);
+			shm_ring_release(&ctl_in);
+			if (found)
+				return;
+		}
+		usleep(200);
+	}
 }
 
 static int create_sessions(unsigned n, enum mode m)
@@ -536,7 +612,9 @@ static result run_step(unsigned n, double seconds, uint64_t pps_x1000)
 	for (unsigned i = 0; i <= HIST; i++)
 		atomic_store(&hist[i], 0);
 	uint64_t rx0 = atomic_load(&rx_count);
-	uint64_t c0 = task_cpu_ns(measure_pid), m0 = machine_cpu_ns();
+	static task_snap snap0, snap1;
+	machine_snap(&snap0);
+	uint64_t c0 = task_cpu_ns(measure_pid);
 	uint64_t w0 = sbc_mono_ns();
 	atomic_store(&tx_win, 0);
 	atomic_store(&rx_win, 0);
@@ -546,7 +624,8 @@ static result run_step(unsigned n, double seconds, uint64_t pps_x1000)
 	uint64_t w1 = sbc_mono_ns();
 	atomic_store(&win_hi, w1);
 	uint64_t rx1 = atomic_load(&rx_count);
-	uint64_t c1 = task_cpu_ns(measure_pid), m1 = machine_cpu_ns();
+	uint64_t c1 = task_cpu_ns(measure_pid);
+	machine_snap(&snap1);
 	double wall = (double)(w1 - w0) / 1e9;
 	usleep(200000); /* stragglers of the window */
 	uint64_t txw = atomic_load(&tx_win), rxw = atomic_load(&rx_win);
@@ -557,7 +636,7 @@ static result run_step(unsigned n, double seconds, uint64_t pps_x1000)
 	if (r.loss < 0)
 		r.loss = 0;
 	r.relay_us = relayed > 0 ? (double)(c1 - c0) / 1e3 / relayed : 0;
-	r.machine_us = relayed > 0 ? (double)(m1 - m0) / 1e3 / relayed : 0;
+	r.machine_us = relayed > 0 ? (double)machine_delta_ns(&snap0, &snap1) / 1e3 / relayed : 0;
 	r.p50 = pct(0.50);
 	r.p99 = pct(0.99);
 	return r;
@@ -649,6 +728,12 @@ static int run_target(int target, const bool *want, const unsigned *steps, unsig
 			       n, o.pps, o.loss * 100, back.loss * 100, alive, n, alive == n ? "" : "  (STREAMS LEFT DEAD)");
 			if (alive != n)
 				rc = 1;
+			char st[SBC_MSG_TEXT_MAX + 1];
+			relay_stats(st, sizeof(st));
+			const char *d = strstr(st, "\"drops\"");
+			const char *e = d ? strchr(d, '}') : NULL;
+			printf("overload   relay counters: %.*s%s\n", d && e ? (int)(e - d + 1) : 0, d ? d : "",
+			       strstr(st, "uring_rearms") ? strstr(st, "\"uring_rearms\"") : "");
 		}
 		atomic_store(&gen_run, 0);
 		pthread_join(gt, NULL);
@@ -729,6 +814,8 @@ int main(void)
 	}
 	shm_seg_producer(seg, &ring_out, SHM_ROLE_SIGNAL, 0, SHM_ROLE_MEDIA, 0);
 	shm_seg_consumer(seg, &ring_in, SHM_ROLE_MEDIA, 0, SHM_ROLE_SIGNAL, 0);
+	shm_seg_producer(seg, &ctl_out, SHM_ROLE_CONTROL, 0, SHM_ROLE_MEDIA, 0);
+	shm_seg_consumer(seg, &ctl_in, SHM_ROLE_MEDIA, 0, SHM_ROLE_CONTROL, 0);
 	sbc_msg_hello h;
 	sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, 0);
 	shm_ring_push(&ring_out, SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h));
