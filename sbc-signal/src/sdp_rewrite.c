@@ -217,33 +217,40 @@ int sdp_rewrite_build(const sdp_session *in, const sdp_rewrite *rw, char *out, s
 			if (strpbrk(rw->media[i].crypto[c], "\r\n"))
 				return -EINVAL;
 
-	/* pass 1: hash of everything after o= decides the version */
+	/* Everything after o= first, hashed as it is written; then the o=
+	 * line (its version depends on that hash) goes in front. */
 	memset(&w, 0, sizeof(w));
 	w.h = 0xcbf29ce484222325ull;
-	w.hash_only = 1;
-	emit_rest(&w, in, rw, ip, v6);
-	uint64_t h = w.h ? w.h : 1;
-	sdp_origin *o = rw->origin;
-	if (o->last_hash && o->last_hash != h)
-		o->version++;
-
-	/* pass 2: the real thing */
-	memset(&w, 0, sizeof(w));
 	sip_buf_init(&w.b, out, cap);
-	sip_buf_str(&w.b, "v=0\r\no=");
-	sip_buf_str(&w.b, o->user);
-	sip_buf_put(&w.b, " ", 1);
-	sip_buf_u64(&w.b, o->sess_id);
-	sip_buf_put(&w.b, " ", 1);
-	sip_buf_u64(&w.b, o->version);
-	sip_buf_str(&w.b, v6 ? " IN IP6 " : " IN IP4 ");
-	sip_buf_str(&w.b, ip);
-	sip_buf_put(&w.b, "\r\n", 2);
 	emit_rest(&w, in, rw, ip, v6);
 	int r = sip_buf_end(&w.b);
-	if (r >= 0)
-		o->last_hash = h;
-	return r;
+	if (r < 0)
+		return r;
+	uint64_t h = w.h ? w.h : 1;
+	sdp_origin *o = rw->origin;
+	uint64_t version = o->version + ((o->last_hash && o->last_hash != h) ? 1 : 0);
+	char pre[192];
+	sip_buf pb;
+	sip_buf_init(&pb, pre, sizeof(pre));
+	sip_buf_str(&pb, "v=0\r\no=");
+	sip_buf_str(&pb, o->user);
+	sip_buf_put(&pb, " ", 1);
+	sip_buf_u64(&pb, o->sess_id);
+	sip_buf_put(&pb, " ", 1);
+	sip_buf_u64(&pb, version);
+	sip_buf_str(&pb, v6 ? " IN IP6 " : " IN IP4 ");
+	sip_buf_str(&pb, ip);
+	sip_buf_put(&pb, "\r\n", 2);
+	int plen = sip_buf_end(&pb);
+	if (plen < 0 || (size_t)r + (size_t)plen > cap)
+		return -ENOSPC;
+	memmove(out + plen, out, (size_t)r);
+	memcpy(out, pre, (size_t)plen);
+	if ((size_t)(r + plen) < cap)
+		out[r + plen] = 0;
+	o->version = version; /* only a body that went out moves the state */
+	o->last_hash = h;
+	return r + plen;
 }
 
 int sdp_redact(sip_sv sdp, char *out, size_t cap)

@@ -396,6 +396,13 @@ static void test_golden_ice_multi_media(void **state)
 	assert_non_null(strstr(out, "o=sbc 500 501 ")); /* failures do not bump */
 	n = sdp_rewrite_build(&S, &rw, out, sizeof(out));
 	assert_non_null(strstr(out, "o=sbc 500 501 "));
+	/* a changed body that does not fit changes nothing; when it fits: + 1 */
+	rw.media[0].dir = SDP_DIR_INACTIVE;
+	assert_int_equal(sdp_rewrite_build(&S, &rw, out, 64), -ENOSPC);
+	n = sdp_rewrite_build(&S, &rw, out, sizeof(out));
+	assert_true(n > 0);
+	assert_non_null(strstr(out, "o=sbc 500 502 "));
+	assert_non_null(strstr(out, "a=inactive\r\n"));
 	/* injection through a crypto line is refused */
 	const char *evil[] = {"1 AES_CM_128_HMAC_SHA1_80 inline:x\r\nc=IN IP4 6.6.6.6"};
 	rw.media[0].crypto = evil;
