@@ -30,8 +30,9 @@
  *                        then a window of SECONDS: prints sent, received,
  *                        loss, pps (the window's packets that arrived, per
  *                        second), CPU us per received packet of --pid (all
- *                        its threads, schedstat), of this tool, and of the
- *                        whole machine (/proc/stat busy time)
+ *                        its threads, schedstat), of this tool, of the
+ *                        kernel's ksoftirqd threads, and of the whole
+ *                        machine (/proc/stat busy time)
  *   quit
  * At start it prints "rx_port=P tx_port=Q". Options: --mode, --key HEX,
  * --pid PID (the relay whose CPU is measured), --cpu C (pin here).
@@ -277,6 +278,40 @@ static uint64_t task_cpu_ns(int pid)
 	return total;
 }
 
+/* CPU of the kernel's softirq threads (ksoftirqd/N): packet work the
+ * kernel defers there under load is nobody's process time otherwise. */
+static int ksoft_pid[64];
+static unsigned nksoft;
+
+static void find_ksoftirqd(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL && nksoft < 64) {
+		char path[300], comm[64] = "";
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && strncmp(comm, "ksoftirqd/", 10) == 0)
+			ksoft_pid[nksoft++] = atoi(e->d_name);
+		fclose(f);
+	}
+	closedir(d);
+}
+
+static uint64_t ksoft_cpu_ns(void)
+{
+	uint64_t total = 0;
+	for (unsigned i = 0; i < nksoft; i++)
+		total += task_cpu_ns(ksoft_pid[i]);
+	return total;
+}
+
 /* Busy jiffies of the whole machine (all CPUs). */
 static uint64_t machine_busy(void)
 {
@@ -317,9 +352,9 @@ static void run(unsigned n, double seconds)
 	atomic_store(&win_lo, lo);
 	uint64_t bad0 = atomic_load(&rx_bad);
 	sleep_until_period(lo);
-	uint64_t c0 = task_cpu_ns(g_pid), m0 = machine_busy(), t0 = task_cpu_ns(getpid());
+	uint64_t c0 = task_cpu_ns(g_pid), m0 = machine_busy(), t0 = task_cpu_ns(getpid()), k0 = ksoft_cpu_ns();
 	sleep_until_period(hi);
-	uint64_t c1 = task_cpu_ns(g_pid), m1 = machine_busy(), t1 = task_cpu_ns(getpid());
+	uint64_t c1 = task_cpu_ns(g_pid), m1 = machine_busy(), t1 = task_cpu_ns(getpid()), k1 = ksoft_cpu_ns();
 	usleep(300000); /* the window's last packets */
 	uint64_t txw = atomic_load(&tx_win), rxw = atomic_load(&rx_win);
 	atomic_store(&win_lo, UINT32_MAX);
@@ -329,9 +364,11 @@ static void run(unsigned n, double seconds)
 	double loss = txw ? 1.0 - (double)rxw / (double)txw : 1.0;
 	long hz = sysconf(_SC_CLK_TCK);
 	printf("n=%u sent=%" PRIu64 " received=%" PRIu64 " loss=%.5f pps=%.0f relay_us=%.3f machine_us=%.3f tool_us=%.3f "
+	       "ksoftirq_us=%.3f "
 	       "checked=%" PRIu64 " bad=%" PRIu64 " send_errors=%" PRIu64 " overrun=%d\n",
 	       n, txw, rxw, loss < 0 ? 0 : loss, got / wall, got > 0 ? (double)(c1 - c0) / 1e3 / got : 0,
 	       got > 0 ? (double)(m1 - m0) * 1e6 / (double)hz / got : 0, got > 0 ? (double)(t1 - t0) / 1e3 / got : 0,
+	       got > 0 ? (double)(k1 - k0) / 1e3 / got : 0,
 	       atomic_load(&rx_checked),
 	       atomic_load(&rx_bad) - bad0, atomic_load(&tx_err), atomic_load(&gen_overrun));
 	fflush(stdout);
@@ -369,6 +406,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: rtpload --mode rtp|srtp-rtp|rtp-srtp [--key HEX] [--pid PID] [--cpu C]\n");
 		return 2;
 	}
+	find_ksoftirqd();
 	if (srtp_init() != srtp_err_status_ok) {
 		fprintf(stderr, "rtpload: srtp_init failed\n");
 		return 1;
