@@ -6,7 +6,7 @@
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE \
  *     -Ishared/include -I/usr/include/android tests/fuzz/fuzz_sip_parse.c \
  *     sbc-signal/src/sip_parse.c sbc-signal/src/sip_build.c \
- *     sbc-signal/src/sdp_parse.c sbc-signal/src/sdes_policy.c \
+ *     sbc-signal/src/sdp_parse.c sbc-signal/src/sdes_policy.c sbc-signal/src/b2b_call.c \
  *     shared/src/err.c shared/src/base64.c shared/src/sockaddr.c \
  *     -L/usr/lib/x86_64-linux-gnu/android -Wl,-rpath,/usr/lib/x86_64-linux-gnu/android \
  *     -lcrypto -o /tmp/fuzz_sip_parse
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "sbc/err.h"
+#include "../../sbc-signal/src/b2b_call.h"
 #include "../../sbc-signal/src/sdes_policy.h"
 #include "../../sbc-signal/src/sdp_session.h"
 #include "../../sbc-signal/src/sip_build.h"
@@ -38,11 +39,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (sbc_err_sip_status(rc) < 400 || !m.err_reason)
 			abort();
 	} else if (m.is_request) {
-		int n = sip_build_response(&m, 400, NULL, NULL, out, sizeof(out));
+		int n;
+		n = sip_build_response(&m, 400, NULL, NULL, out, sizeof(out));
 		if (n > 0 && sip_parse(out, (size_t)n, &r) != 0)
 			abort();
 		if (m.body.n)
 			(void)sdp_parse(m.body.p, m.body.n, &s);
+		if (m.method == SIP_M_INVITE) { /* topology hiding on hostile input */
+			b2b_bleg_spec bs = {.request_uri = "sip:1@192.0.2.1",
+					    .via = {.transport = "UDP", .host = "203.0.113.5", .port = 5060, .branch = "z9hG4bKf"},
+					    .local_host = "203.0.113.5", .from_tag = "t", .to_value = "<sip:1@192.0.2.1>",
+					    .call_id = "c", .cseq = 1, .contact = "<sip:sbc@203.0.113.5>"};
+			n = b2b_build_bleg_invite(&m, &bs, out, sizeof(out), NULL, 0);
+			if (n > 0 && sip_parse(out, (size_t)n, &r) != 0)
+				abort();
+			b2b_dialog d;
+			(void)b2b_dialog_uas_init(&d, &m, "x", 1);
+		}
+	} else {
+		static const char inv[] = "INVITE sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+					  "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
+		static sip_msg i;
+		if (sip_parse(inv, sizeof(inv) - 1, &i) != 0)
+			abort();
+		b2b_resp_spec rs = {.to_tag = "x", .contact = "<sip:sbc@h>", .local_host = "203.0.113.5"};
+		int n = b2b_build_mirrored_response(&i, &m, &rs, out, sizeof(out));
+		if (n > 0 && (sip_parse(out, (size_t)n, &r) != 0 || r.status != m.status))
+			abort();
 	}
 	/* the same bytes as an SDP body and as an a=crypto value */
 	if (sdp_parse(p, size, &s) == 0) {

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "sbc/err.h"
+#include "../../../sbc-signal/src/b2b_call.h"
 #include "../../../sbc-signal/src/sip_build.h"
 #include "../../../sbc-signal/src/sip_msg.h"
 
@@ -113,7 +114,7 @@ static void test_mutations(void **state)
 		"v=0\n";
 	static const char alphabet[] = "\r\n :;,<>\"\\@[]=%0aZ\t";
 	size_t blen = sizeof(base) - 1;
-	unsigned ok = 0, bad = 0;
+	unsigned ok = 0, bad = 0, b2b_inv = 0, b2b_rsp = 0;
 	(void)state;
 	for (int iter = 0; iter < 20000; iter++) {
 		size_t len = blen;
@@ -153,6 +154,37 @@ static void test_mutations(void **state)
 				assert_int_equal(sip_parse(out, (size_t)n, &R), 0);
 				assert_int_equal(R.n_via, M.n_via);
 			}
+			/* whatever parsed, the B2BUA's builders make messages that parse */
+			if (M.is_request && M.method == SIP_M_INVITE) {
+				b2b_bleg_spec bs = {.request_uri = "sip:1@192.0.2.1",
+						    .via = {.transport = "UDP", .host = "203.0.113.5", .port = 5060,
+							    .branch = "z9hG4bKm"},
+						    .local_host = "203.0.113.5", .from_tag = "t", .to_value = "<sip:1@192.0.2.1>",
+						    .call_id = "c", .cseq = 1, .contact = "<sip:sbc@203.0.113.5>"};
+				int n = b2b_build_bleg_invite(&M, &bs, out, sizeof(out), NULL, 0);
+				if (n > 0) {
+					assert_int_equal(sip_parse(out, (size_t)n, &R), 0);
+					b2b_inv++;
+				} else {
+					assert_true(n == sbc_err_sip(483) || n == -ENOSPC || n == -EINVAL);
+				}
+				b2b_dialog d;
+				(void)b2b_dialog_uas_init(&d, &M, "x", 1);
+			}
+			if (!M.is_request) {
+				static const char inv[] = "INVITE sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+							  "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\n"
+							  "CSeq: 1 INVITE\r\n\r\n";
+				static sip_msg I;
+				assert_int_equal(sip_parse(inv, sizeof(inv) - 1, &I), 0);
+				b2b_resp_spec rs = {.to_tag = "x", .contact = "<sip:sbc@h>", .local_host = "203.0.113.5"};
+				int n = b2b_build_mirrored_response(&I, &M, &rs, out, sizeof(out));
+				if (n > 0) {
+					assert_int_equal(sip_parse(out, (size_t)n, &R), 0);
+					assert_int_equal(R.status, M.status);
+					b2b_rsp++;
+				}
+			}
 		} else {
 			assert_true(sbc_err_sip_status(r) >= 400);
 			assert_non_null(M.err_reason);
@@ -160,8 +192,9 @@ static void test_mutations(void **state)
 		}
 		free(exact);
 	}
-	print_message("mutations: %u parsed, %u rejected\n", ok, bad);
-	assert_true(ok > 0 && bad > 0);
+	print_message("mutations: %u parsed, %u rejected, %u B-leg INVITEs built\n", ok, bad, b2b_inv);
+	assert_true(ok > 0 && bad > 0 && b2b_inv > 0);
+	(void)b2b_rsp;
 }
 
 int main(void)
