@@ -22,6 +22,34 @@
  *     early dialogs with another tag are reported by b2b_dialog_uac_update()
  *     as SBC_E_EXISTS (the caller may CANCEL/BYE them).
  */
+/* How the B2BUA modules fit (the call object that drives them is the next
+ * step; see also b2b_sdp.h for the media sequence):
+ *
+ *   inbound INVITE (sig_* worker: bytes, transport, peer, TLS identity)
+ *     sip_parse                       400/416/505/513 via sig_sip_response
+ *     txn_recv_request                TXN_RX_NEW -> the call; else absorbed
+ *     store_trunk_snapshot_match_*    unknown source: 403 or drop
+ *     b2b_limit_admit                 503 + Retry-After
+ *     b2b_called_number, b2b_route_lookup     404 / 484
+ *     b2b_dialog_uas_init             A leg (our To tag)
+ *     b2b_sdp_offer                   488 when A's SRTP policy refuses
+ *     MEDIA_CREATE per m= line  ->  replies: relay addresses per leg
+ *   for each route (b2b_failover_skip, b2b_health_usable):
+ *     b2b_route_number, b2b_sdp_build_offer, b2b_build_bleg_invite,
+ *     b2b_dialog_uac_init, txn_client_start
+ *     responses: txn_recv_response -> on_response:
+ *       1xx/2xx: b2b_dialog_uac_update; with SDP: b2b_sdp_answer (488:
+ *         CANCEL/BYE that leg, B2B_FO_LOCAL_SRTP), MEDIA_UPDATE,
+ *         b2b_sdp_build_answer; b2b_build_mirrored_response, txn_respond
+ *       2xx: ACK on the B leg (b2b_build_in_dialog(SIP_M_ACK))
+ *       3xx-6xx / on_timeout: b2b_failover_on_final -> next route or
+ *         relay b2b_failover_result(); b2b_health_record
+ *   in-dialog requests: b2b_dialog_match picks the leg, b2b_dialog_check_cseq,
+ *     b2b_build_in_dialog on the other leg (PRACK: b2b_map_rack), the
+ *     response mirrored back; CANCEL: txn_find_cancel_target, 200 to the
+ *     CANCEL, sip_build_cancel(txn_request()) toward B, 487 to A.
+ *   end: BYE both legs, MEDIA_DELETE, b2b_limit_release, b2b_sdp_wipe.
+ */
 #ifndef B2B_CALL_H
 #define B2B_CALL_H
 
