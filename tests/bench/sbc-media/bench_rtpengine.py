@@ -302,9 +302,14 @@ def measure(target_cls, tmp, mode, maxn):
                 load.send(f"check {k} {key.hex()}")
         out = {}
         for n in STEPS:
-            r = load.run(n, SECS)
+            # two windows; the one with less relay CPU per packet is kept
+            # (others' work on these shared cores only ever adds), the
+            # worse loss of the two is reported
+            runs = [load.run(n, SECS) for _ in range(2)]
             if relay.pid and not os.path.exists(f"/proc/{relay.pid}"):
                 raise RuntimeError("relay died")
+            r = dict(min(runs, key=lambda x: x["relay_us"] if x["relay_us"] > 0 else 1e9))
+            r["loss"] = max(x["loss"] for x in runs)
             out[n] = r
         return out
     except Exception as e:
@@ -344,7 +349,7 @@ def main():
           "(offer/answer with SDES a=crypto)")
     print("  sbc-media: 1 worker (default data path), sessions over the rings via medtool")
     print(f"  load: rtpload, N streams x 50 pps, 160-byte payloads, batched sendmmsg; "
-          f"0.7 s warm-up + {SECS:.0f} s window per step; {SUITE} where SRTP")
+          f"0.7 s warm-up + 2 windows of {SECS:.0f} s per step (the lower relay CPU kept, the worse loss shown); {SUITE} where SRTP")
     res = {}
     load0 = loadavg()
     try:
