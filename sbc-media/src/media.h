@@ -1,5 +1,22 @@
 /* sbc-media — internal types and functions shared by the worker's files.
  *
+ * Map: main.c (wiring) -> config.c (runtime.json) -> session.c (the shared
+ * table "media.sessions", sockets, SRTP contexts; control path) ->
+ * worker.c (one pinned thread: rings from control and every signal worker,
+ * replies, events, stats/command JSON, the epoll loop) -> relay.c (the
+ * packet path: checks, latching, RFC 3550 counters, transcryption via
+ * xcrypt.h onto the srtp module; epoll + recvmmsg/sendmmsg) and uring.c
+ * (the same packet path on io_uring: multishot recvmsg + batched sendmsg).
+ *
+ * Control commands (SBC_MSG_COMMAND on a worker's control ring, answered
+ * with SBC_MSG_COMMAND_REPLY): {"method":"media.stats"} (the STATS_REPLY
+ * object) and {"method":"media.sessions","offset":N} (a page of sessions
+ * with per-leg counters; "next" is the offset of the next page or null).
+ *
+ * Environment knobs (measurement aids, not configuration):
+ *   SBC_MEDIA_IO=epoll       the epoll data path instead of io_uring
+ *   SBC_MEDIA_COALESCE_US=n  epoll path: wait n us after a small wake-up
+ *
  * Caveats:
  *  1. A med_worker is one pinned thread. Everything it touches (its
  *     sessions, sockets, rings, buffers) is owned by it alone: no locks.
