@@ -19,13 +19,14 @@ def key_for(suite, seed):
 
 
 class Medtool:
-    def __init__(self, tmp_path, workers=1, slots=16, timeout_ms=30000, name=None, io=None):
+    def __init__(self, tmp_path, workers=1, slots=16, timeout_ms=30000, name=None, io=None,
+                 signal_workers=1, address="127.0.0.1"):
         self.tmp = pathlib.Path(tmp_path)
         self.base = free_port_range(4 * slots)
         self.runtime = self.tmp / "runtime.json"
         self.runtime.write_text(json.dumps({
             "log_level": "info",
-            "media": {"workers": workers, "address": "127.0.0.1", "port_min": self.base,
+            "media": {"workers": workers, "address": address, "port_min": self.base,
                       "port_max": self.base + 4 * slots - 1, "rtp_timeout_ms": timeout_ms}}))
         self.log = open(self.tmp / "sbc-media.log", "wb")
         env = dict(os.environ)
@@ -35,7 +36,7 @@ class Medtool:
                                   stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1,
                                   start_new_session=True, env=env)
         self.name = name or f"/sbc-mt{os.getpid()}-{self.base}"
-        r = self.cmd(f"seg {self.name} 1 {workers} {slots}")
+        r = self.cmd(f"seg {self.name} {signal_workers} {workers} {slots}")
         assert r.get("seg") == self.name, r
 
     def cmd(self, line):
@@ -79,10 +80,12 @@ class Medtool:
         self.log.close()
 
 
-def leg(remote_port, rx_suite=0, rx_key="-", tx_suite=0, tx_key="-", latch=0, remote_rtcp=None):
-    d = {"remote": f"127.0.0.1:{remote_port}" if remote_port else "", "latch": latch,
+def leg(remote_port, rx_suite=0, rx_key="-", tx_suite=0, tx_key="-", latch=0, remote_rtcp=None,
+        host="127.0.0.1"):
+    h = f"[{host}]" if ":" in host else host
+    d = {"remote": f"{h}:{remote_port}" if remote_port else "", "latch": latch,
          "rx": {"suite": rx_suite, **({"key": rx_key} if rx_suite else {})},
          "tx": {"suite": tx_suite, **({"key": tx_key} if tx_suite else {})}}
     if remote_rtcp:
-        d["remote_rtcp"] = f"127.0.0.1:{remote_rtcp}"
+        d["remote_rtcp"] = f"{h}:{remote_rtcp}"
     return d

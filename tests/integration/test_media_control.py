@@ -120,3 +120,49 @@ def test_hostile_ring_records(mt):
     assert st["ctl_bad"] >= 6, st
     pa = mt.cmd("peer a")["port"]
     assert mt.create(30, [leg(pa), leg(pa)])["status"] == 0  # still serving
+
+
+def test_events_go_to_the_creating_signal_worker(tmp_path):
+    m = Medtool(tmp_path, signal_workers=2)
+    try:
+        m.spawn()
+        pa = m.cmd("peer a")["port"]
+        pb = m.cmd("peer b")["port"]
+        r = m.create(5, [leg(pa, latch=1), leg(pb)], signal=1)
+        assert r["status"] == 0
+        m.cmd(f"send a 127.0.0.1:{r['legs'][0]['port']} 0 - 1 1 2")
+        assert m.cmd("recv b 0 - 2 2000")["ok"] == 2
+        ev = m.cmd("events 1000")["events"]
+        assert [(e["id"], e["kind"], e["to"]) for e in ev] == [(5, "latched", 1)], ev
+    finally:
+        m.close()
+
+
+def test_ipv6_media(tmp_path):
+    import socket as s
+    try:
+        with s.socket(s.AF_INET6, s.SOCK_DGRAM) as t:
+            t.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    m = Medtool(tmp_path, address="::1")
+    try:
+        m.spawn()
+        pa = m.cmd("peer a v6")["port"]
+        pb = m.cmd("peer b v6")["port"]
+        ka, kb = key_for(5, 1), key_for(1, 2)
+        r = m.create(6, [leg(pa, 5, ka, 5, ka, latch=1, host="::1"), leg(pb, 1, kb, 1, kb, host="::1")])
+        assert r["status"] == 0, r
+        ra, rb = r["legs"][0]["port"], r["legs"][1]["port"]
+        m.cmd(f"send a [::1]:{ra} 5 {ka} 3 1 5")
+        got = m.cmd(f"recv b 1 {kb} 5 2000")
+        assert got["ok"] == 5 and got["from"] == f"[::1]:{rb}", got
+        m.cmd(f"send b [::1]:{rb} 1 {kb} 4 1 5")
+        assert m.cmd(f"recv a 5 {ka} 5 2000")["ok"] == 5
+        q = m.cmd("query 6")
+        assert q["legs"][0]["latched"] and q["legs"][0]["peer"] == f"[::1]:{pa}", q
+        # an IPv4 far end on an IPv6 relay address: refused
+        bad = m.create(7, [leg(pa), leg(pb)])
+        assert bad["status"] != 0 and "invalid" in bad["error"], bad
+    finally:
+        m.close()

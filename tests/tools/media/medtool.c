@@ -9,14 +9,14 @@
  * provider, so a packet decrypted here proves the relay's output is real SRTP.
  *
  * Commands (see tests/integration/test_media*.py for use):
- *   seg NAME SIGNAL_WORKERS MEDIA_WORKERS SLOTS
+ *   seg NAME SIGNAL_WORKERS MEDIA_WORKERS SLOTS  (we play every signal worker)
  *   spawn BIN RUNTIME_JSON          -> {"pid":N}
  *   kill9 | term                    -> {"status":...}
  *   create JSON | update JSON       -> MEDIA_REPLY as JSON
  *   delete ID [W] | query ID [W]    -> MEDIA_REPLY as JSON
  *   stats W | cmd W JSON            -> the text reply
  *   events MS                       -> events received so far (waits MS for one)
- *   peer NAME                       -> {"port":N} (UDP socket on 127.0.0.1)
+ *   peer NAME [v6]                  -> {"port":N} (UDP socket on 127.0.0.1 or ::1)
  *   send NAME DST SUITE KEYHEX SSRC SEQ0 COUNT [rtcp] [gap_us]
  *   resend NAME DST                 -> the last packet sent again, byte for byte
  *   recv NAME SUITE KEYHEX COUNT MS -> what arrived, decrypted and checked
@@ -51,11 +51,16 @@
 static shm_seg *seg;
 static char seg_name[64];
 static unsigned nmedia;
-static shm_ring_prod sig_out[MAXW], ctl_out[MAXW];
-static shm_ring_cons sig_in[MAXW], ctl_in[MAXW];
+#define MAXSIG 4
+/* We act as signal workers 0..nsig-1 and as control. */
+static shm_ring_prod sig_outs[MAXSIG][MAXW], ctl_out[MAXW];
+static shm_ring_cons sig_ins[MAXSIG][MAXW], ctl_in[MAXW];
+#define sig_out sig_outs[0]
+static unsigned nsig;
 static pid_t media_pid;
 static uint64_t next_req = 1;
 static sbc_msg_media_event events[MAXEV];
+static int event_to[MAXEV]; /* signal worker index, -1: control */
 static unsigned nevents;
 
 typedef struct peer {
@@ -94,13 +99,15 @@ static const char *fmt_addr(const sbc_addr *a, char *buf)
 
 /* ---- rings ---- */
 
-static void handle_rec(const shm_rec *r, json_t **reply, uint64_t want_req, unsigned want_type)
+static void handle_rec(const shm_rec *r, json_t **reply, uint64_t want_req, unsigned want_type, int from)
 {
 	if (sbc_msg_check(r) != 0)
 		return;
 	if (r->type == SBC_MSG_MEDIA_EVENT) {
-		if (nevents < MAXEV)
+		if (nevents < MAXEV) {
+			event_to[nevents] = from;
 			memcpy(&events[nevents++], r->data, sizeof(events[0]));
+		}
 		return;
 	}
 	if (r->type == SBC_MSG_MEDIA_REPLY && want_type == SBC_MSG_MEDIA_REPLY) {
@@ -137,17 +144,17 @@ static void handle_rec(const shm_rec *r, json_t **reply, uint64_t want_req, unsi
 static void drain(json_t **reply, uint64_t want_req, unsigned want_type)
 {
 	for (unsigned j = 0; j < nmedia; j++) {
-		shm_ring_cons *cs[2] = {&sig_in[j], &ctl_in[j]};
-		for (unsigned k = 0; k < 2; k++) {
+		for (unsigned k = 0; k <= nsig; k++) {
+			shm_ring_cons *c = k < nsig ? &sig_ins[k][j] : &ctl_in[j];
 			const shm_rec *r;
 			unsigned n = 0;
-			while ((r = shm_ring_peek(cs[k])) != NULL) {
-				handle_rec(r, reply, want_req, want_type);
-				shm_ring_next(cs[k], r);
+			while ((r = shm_ring_peek(c)) != NULL) {
+				handle_rec(r, reply, want_req, want_type, k < nsig ? (int)k : -1);
+				shm_ring_next(c, r);
 				n++;
 			}
 			if (n)
-				shm_ring_release(cs[k]);
+				shm_ring_release(c);
 		}
 	}
 }
@@ -237,9 +244,15 @@ static void cmd_media(unsigned type, const char *arg)
 		return;
 	}
 	int via_ctl = json_is_true(json_object_get(j, "via_control"));
+	unsigned sig = (unsigned)json_integer_value(json_object_get(j, "signal"));
 	json_decref(j);
+	if (sig >= nsig) {
+		fail("no such signal worker", NULL);
+		return;
+	}
 	m.request_id = next_req++;
-	int ret = shm_ring_push(via_ctl ? &ctl_out[w] : &sig_out[w], (uint16_t)type, SBC_MSG_V_MEDIA, &m, sizeof(m));
+	int ret = shm_ring_push(via_ctl ? &ctl_out[w] : &sig_outs[sig][w], (uint16_t)type, SBC_MSG_V_MEDIA, &m,
+				sizeof(m));
 	if (ret) {
 		fail("push", sbc_strerror(ret));
 		return;
@@ -280,7 +293,8 @@ static void cmd_seg(const char *arg)
 	unsigned sw, mw, slots;
 	char err[256];
 	char name[64];
-	if (sscanf(arg, "%63s %u %u %u", name, &sw, &mw, &slots) != 4 || mw > MAXW || mw < 1) {
+	if (sscanf(arg, "%63s %u %u %u", name, &sw, &mw, &slots) != 4 || mw > MAXW || mw < 1 || sw < 1 ||
+	    sw > MAXSIG) {
 		fail("usage: seg NAME SIGNAL_WORKERS MEDIA_WORKERS SLOTS", NULL);
 		return;
 	}
@@ -294,14 +308,17 @@ static void cmd_seg(const char *arg)
 	}
 	snprintf(seg_name, sizeof(seg_name), "%s", name);
 	nmedia = mw;
+	nsig = sw;
 	for (unsigned j = 0; j < mw; j++) {
-		shm_seg_producer(seg, &sig_out[j], SHM_ROLE_SIGNAL, 0, SHM_ROLE_MEDIA, j);
-		shm_seg_consumer(seg, &sig_in[j], SHM_ROLE_MEDIA, j, SHM_ROLE_SIGNAL, 0);
+		sbc_msg_hello h;
+		for (unsigned i = 0; i < sw; i++) {
+			shm_seg_producer(seg, &sig_outs[i][j], SHM_ROLE_SIGNAL, i, SHM_ROLE_MEDIA, j);
+			shm_seg_consumer(seg, &sig_ins[i][j], SHM_ROLE_MEDIA, j, SHM_ROLE_SIGNAL, i);
+			sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, i);
+			shm_ring_push(&sig_outs[i][j], SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h));
+		}
 		shm_seg_producer(seg, &ctl_out[j], SHM_ROLE_CONTROL, 0, SHM_ROLE_MEDIA, j);
 		shm_seg_consumer(seg, &ctl_in[j], SHM_ROLE_MEDIA, j, SHM_ROLE_CONTROL, 0);
-		sbc_msg_hello h;
-		sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, 0);
-		shm_ring_push(&sig_out[j], SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h));
 		sbc_msg_hello_fill(&h, SHM_ROLE_CONTROL, 0);
 		shm_ring_push(&ctl_out[j], SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h));
 	}
@@ -353,9 +370,10 @@ static void cmd_events(const char *arg)
 	json_t *arr = json_array();
 	char a[SBC_ADDR_STRLEN];
 	for (unsigned i = 0; i < nevents; i++)
-		json_array_append_new(arr, json_pack("{s:I, s:s, s:i, s:s}", "id", (json_int_t)events[i].session_id,
+		json_array_append_new(arr, json_pack("{s:I, s:s, s:i, s:s, s:i}", "id", (json_int_t)events[i].session_id,
 						     "kind", events[i].kind == SBC_MEDIA_EV_TIMEOUT ? "timeout" : "latched",
-						     "leg", (int)events[i].leg, "addr", fmt_addr(&events[i].addr, a)));
+						     "leg", (int)events[i].leg, "addr", fmt_addr(&events[i].addr, a), "to",
+						     event_to[i]));
 	nevents = 0;
 	out(json_pack("{s:o}", "events", arr));
 }
@@ -370,12 +388,13 @@ static peer *find_peer(const char *name)
 
 static void cmd_peer(const char *arg)
 {
-	char name[32];
+	char name[32], fam[8] = "";
 	peer *p = NULL;
-	if (sscanf(arg, "%31s", name) != 1 || find_peer(name)) {
-		fail("usage: peer NAME (new)", NULL);
+	if (sscanf(arg, "%31s %7s", name, fam) < 1 || find_peer(name)) {
+		fail("usage: peer NAME [v6] (new)", NULL);
 		return;
 	}
+	bool v6 = strcmp(fam, "v6") == 0;
 	for (unsigned i = 0; i < MAXPEERS && !p; i++)
 		if (peers[i].fd <= 0)
 			p = &peers[i];
@@ -385,11 +404,16 @@ static void cmd_peer(const char *arg)
 	}
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	p->fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	sbc_addr a;
-	sbc_addr_parse("127.0.0.1:0", -1, &a);
+	sbc_addr_parse(v6 ? "[::1]:0" : "127.0.0.1:0", -1, &a);
 	socklen_t al = sizeof(a);
-	bind(p->fd, &a.sa, sizeof(a.in4));
+	if (bind(p->fd, &a.sa, sbc_addr_len(&a)) < 0) {
+		close(p->fd);
+		p->fd = 0;
+		fail("bind failed (no IPv6 loopback?)", NULL);
+		return;
+	}
 	getsockname(p->fd, &a.sa, &al);
 	int rcv = 4 << 20;
 	setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
