@@ -159,7 +159,7 @@ def test_latching(mt):
     q = mt.cmd("query 40")
     assert q["legs"][0]["latched"] is True and q["legs"][0]["peer"] == f"127.0.0.1:{pa}", q
     ev = mt.cmd("events 1000")["events"]
-    assert {"id": 40, "kind": "latched", "leg": 0, "addr": f"127.0.0.1:{pa}"} in ev, ev
+    assert {"id": 40, "kind": "latched", "leg": 0, "addr": f"127.0.0.1:{pa}", "to": 0} in ev, ev
     # now B -> A reaches A
     mt.cmd(f"send b 127.0.0.1:{rb} 0 - 1 10 4")
     r = mt.cmd(f"recv a 1 {ka} 4 2000")
@@ -208,7 +208,7 @@ def test_timeout_event(tmp_path):
         r = m.create(60, [leg(pa), leg(pb)], timeout_ms=400)
         assert r["status"] == 0
         ev = m.cmd("events 3000")["events"]
-        assert {"id": 60, "kind": "timeout", "leg": 0, "addr": ""} in ev, ev
+        assert {"id": 60, "kind": "timeout", "leg": 0, "addr": "", "to": 0} in ev, ev
         assert m.cmd("stats 0")["timeouts"] == 1
     finally:
         m.close()
