@@ -12,7 +12,7 @@ What it does, in one run:
      same scenario against a fresh sbc-signal (bench_signal_tls.py's
      functions, imported).
 Figures:
-  - full handshakes/s and CPU ms per full handshake: CPU = utime+stime summed
+  - full (and resumed) handshakes/s and CPU ms per handshake: CPU = utime+stime summed
     over every process of the server (Kamailio: the main process and all its
     children, found by process group), divided by the handshakes the load
     tool completed (each waits for the server's session ticket, so the
@@ -244,7 +244,7 @@ request_route {{
         self.log.close()
 
 
-def kam_rate(tmp, pki, cert, mtls, notes, conc=32):
+def kam_rate(tmp, pki, cert, mtls, notes, conc=32, mode="full"):
     """Full handshakes against a fresh Kamailio; lowers the concurrency when
     it dies. Returns the figures and the concurrency that held."""
     extra = ("--cert", pki.p("client.pem"), "--key", pki.p("client.key")) if mtls else ()
@@ -253,7 +253,7 @@ def kam_rate(tmp, pki, cert, mtls, notes, conc=32):
         k = Kamailio(tmp, pki, cert, mtls=mtls, tcp_children=w)
         try:
             c0 = k.cpu_s()
-            out = subprocess.run([str(LOAD), "--target", f"127.0.0.1:{k.port}", "--mode", "full",
+            out = subprocess.run([str(LOAD), "--target", f"127.0.0.1:{k.port}", "--mode", mode,
                                   "--seconds", str(SECS), "--concurrency", str(c), "--sources",
                                   "64", *extra], capture_output=True, text=True, timeout=SECS + 60)
             time.sleep(0.2)
@@ -265,6 +265,7 @@ def kam_rate(tmp, pki, cert, mtls, notes, conc=32):
             if ok and hs > 0 and failed <= max(2, hs // 100):
                 return {"rate": float(kv.get("rate", 0)), "hs": hs,
                         "failed": int(kv.get("failed", 0)), "conc": c, "workers": w,
+                        "resumed": int(kv.get("resumed", 0)),
                         "cpu_ms": (c1 - c0) * 1000 / hs}
             why = "died" if not ok else f"completed {hs} handshakes, {failed} failed,"
             notes.append(f"kamailio ({w} TLS worker{'s' if w > 1 else ''}) {why} at concurrency "
@@ -413,24 +414,28 @@ def main():
         print(f"  load: sig-tlsload, TLS 1.3 full handshakes, 32 in flight, {SECS} s per scenario;"
               " CPU = utime+stime of every server process / handshakes completed")
         rows = []
-        for label, cert, prof, mt, key in (
-                ("full handshake ECDSA P-256, CPU ms", "srv-ec", ec, False, "ecdsa"),
-                ("full handshake RSA-2048, CPU ms", "srv-rsa", rsa, False, "rsa"),
-                ("full handshake mutual TLS, CPU ms", "srv-ec", mtls, True, "mtls")):
+        for label, cert, prof, mt, key, mode in (
+                ("full handshake ECDSA P-256, CPU ms", "srv-ec", ec, False, "ecdsa", "full"),
+                ("full handshake RSA-2048, CPU ms", "srv-rsa", rsa, False, "rsa", "full"),
+                ("full handshake mutual TLS, CPU ms", "srv-ec", mtls, True, "mtls", "full"),
+                ("resumed handshake (TLS 1.3 ticket), CPU ms", "srv-ec", ec, False, None,
+                 "resume")):
             extra = ("--cert", pki.p("client.pem"), "--key", pki.p("client.key")) if mt else ()
-            s = sbc_run(notes, label, S.rate_run, procs, tmp, pki, prof, "full", extra=extra)
-            k = kam_rate(tmp, pki, cert, mt, notes)
-            rows.append((label, s, k, REF[key]))
+            s = sbc_run(notes, label, S.rate_run, procs, tmp, pki, prof, mode, extra=extra)
+            k = kam_rate(tmp, pki, cert, mt, notes, mode=mode)
+            if mode == "resume" and k and k["resumed"] < k["hs"] * 0.9:
+                notes.append(f"kamailio resumed only {k['resumed']} of {k['hs']} handshakes")
+            rows.append((label, s, k, REF.get(key)))
         print()
-        print(f"{'figure':44s} {'sbc-signal':>11s} {'kamailio':>10s} {'ratio k/s':>10s} "
+        print(f"{'figure':50s} {'sbc-signal':>11s} {'kamailio':>10s} {'ratio k/s':>10s} "
               f"{'ref kam 6.0.7':>14s}")
         for label, s, k, ref in rows:
             kc, sc = (k["cpu_ms"] if k else None), (s["cpu_ms"] if s else None)
-            print(f"{label:44s} {fmt(sc, '11.3f'):>11s} {fmt(kc, '10.3f'):>10s} "
-                  f"{fmt(kc / sc if kc and sc else None, '9.1f'):>9s}x {ref:14.2f}")
+            print(f"{label:50s} {fmt(sc, '11.3f'):>11s} {fmt(kc, '10.3f'):>10s} "
+                  f"{fmt(kc / sc if kc and sc else None, '9.1f'):>9s}x {fmt(ref, '14.2f'):>14s}")
             hl = label.replace(", CPU ms", ", handshakes/s")
             kr, sr = (k["rate"] if k else None), (s["rate"] if s else None)
-            print(f"{hl:44s} {fmt(sr, '11.0f'):>11s} {fmt(kr, '10.0f'):>10s} "
+            print(f"{hl:50s} {fmt(sr, '11.0f'):>11s} {fmt(kr, '10.0f'):>10s} "
                   f"{fmt(sr / kr if kr and sr else None, '9.1f'):>9s}x {'':>14s}"
                   f"   (kamailio: {k['workers'] if k else '-'} worker(s), concurrency "
                   f"{k['conc'] if k else '-'}; "
