@@ -16,6 +16,7 @@
 #include "sbc/log.h"
 #include "sbc/msg-t.h"
 #include "sbc/shm.h"
+#include "b2b_engine.h"
 #include "sig_store.h"
 #include "sig_worker.h"
 
@@ -204,6 +205,7 @@ int sig_app_run(const char *shm_name, const char *runtime_path)
 	uv_timer_init(&a.loop, &a.grace);
 	a.grace.data = &a;
 	uv_timer_start(&a.grace, grace_cb, 500, 500);
+	b2b_engine_install();
 	r = sig_server_start(&a.srv);
 	if (r < 0) {
 		SBC_ERROR("fatal: starting workers: %s", sbc_strerror(r));

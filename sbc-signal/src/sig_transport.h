@@ -94,6 +94,10 @@ void sig_set_rx_handler(sig_rx_cb cb, void *arg);
  * both before the workers start. */
 typedef void (*sig_worker_hook)(sig_worker *w, void *arg);
 void sig_set_worker_hooks(sig_worker_hook start, sig_worker_hook stop, void *arg);
+/* Runs on the worker's thread whenever its doorbell rang (and on every
+ * 100 ms tick): the layer above drains its own rings from sbc-media there
+ * (they share the worker's doorbell with the control ring). */
+void sig_set_ring_hook(sig_worker_hook fn, void *arg);
 uv_loop_t *sig_worker_loop(sig_worker *w);
 unsigned sig_worker_index(const sig_worker *w);
 unsigned sig_worker_count(void);

@@ -140,6 +140,15 @@ const char *sig_trunk_by_cert(sig_trunks *t, const sig_peer_id *id, const sbc_ad
 	return tr ? name_of(t, tr) : NULL;
 }
 
+const store_trunk *sig_trunk_get(sig_trunks *t, const char *name)
+{
+	if (!t || !t->snap || !name)
+		return NULL;
+	return store_trunk_snapshot_find(t->snap, name);
+}
+
+store_reader *sig_trunks_reader(sig_trunks *t) { return t ? t->rd : NULL; }
+
 void sig_trunk_stat(sig_trunk_stats *s, const char *trunk, enum sig_trunk_stat st, uint64_t n)
 {
 	if (!trunk)

@@ -53,6 +53,12 @@ const char *sig_trunk_by_addr(sig_trunks *t, const sbc_addr *src);
 /* The trunk naming this certificate identity (and src when it has CIDRs), or NULL. */
 const char *sig_trunk_by_cert(sig_trunks *t, const sig_peer_id *id, const sbc_addr *src);
 
+/* For the B2BUA (same thread): the trunk by name in the current snapshot
+ * (valid until the next refresh: copy what you keep), and the reader for
+ * route lookups. NULL when absent. */
+const struct store_trunk *sig_trunk_get(sig_trunks *t, const char *name);
+struct store_reader *sig_trunks_reader(sig_trunks *t);
+
 void sig_trunk_stat(sig_trunk_stats *s, const char *trunk, enum sig_trunk_stat st, uint64_t n);
 /* Appends ,"trunks":{...} summed over blocks; returns bytes written or -ENOSPC. */
 int sig_trunk_stats_json(sig_trunk_stats *const *blocks, unsigned n, char *buf, size_t cap);

@@ -19,6 +19,14 @@ static sig_rx_cb g_rx_cb;
 static void *g_rx_arg;
 static sig_worker_hook g_start_hook, g_stop_hook;
 static void *g_hook_arg;
+static sig_worker_hook g_ring_hook;
+static void *g_ring_arg;
+
+void sig_set_ring_hook(sig_worker_hook fn, void *arg)
+{
+	g_ring_hook = fn;
+	g_ring_arg = arg;
+}
 
 void sig_set_worker_hooks(sig_worker_hook start, sig_worker_hook stop, void *arg)
 {
@@ -265,6 +273,8 @@ static void ctl_poll_cb(uv_poll_t *h, int status, int events)
 	sig_worker *w = h->data;
 	shm_doorbell_drain(w->ctl_doorbell);
 	ctl_drain(w);
+	if (g_ring_hook)
+		g_ring_hook(w, g_ring_arg);
 }
 
 /* --- tick, stop, thread --- */
@@ -279,6 +289,8 @@ static void tick_cb(uv_timer_t *t)
 		xrings_drain(w);
 	if (w->has_ctl)
 		ctl_drain(w);
+	if (g_ring_hook)
+		g_ring_hook(w, g_ring_arg);
 }
 
 static void close_walk_cb(uv_handle_t *h, void *arg)

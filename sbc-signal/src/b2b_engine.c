@@ -1,0 +1,1256 @@
+/* sbc-signal — the B2BUA engine (see b2b_engine.h and b2b_call.h). */
+#include "b2b_engine.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b2b_call.h"
+#include "b2b_limits.h"
+#include "b2b_media.h"
+#include "b2b_route.h"
+#include "b2b_sdp.h"
+#include "sbc/err.h"
+#include "sbc/log.h"
+#include "sbc/msg.h"
+#include "sbc/shm.h"
+#include "sbc/store.h"
+#include "sip_build.h"
+#include "sip_msg.h"
+#include "sig_worker.h"
+#include "txn_layer.h"
+
+#define B2B_BUCKETS 4096u
+#define B2B_MEDIA_MAX 16
+#define B2B_MSG_MAX 8192
+#define B2B_BODY_MAX 4096
+#define B2B_LIMITS_MAX 128
+
+typedef struct b2b_wk b2b_wk;
+typedef struct b2b_cl b2b_cl;
+
+typedef struct cid_node {
+	b2b_cl *c;
+	int leg;
+	int linked;
+	struct cid_node *next;
+} cid_node;
+
+enum ctx_role { CTX_A_INVITE = 1, CTX_B_INVITE, CTX_OTHER };
+
+/* Per transaction: its timers (one uv timer for the earliest deadline), the
+ * peer it talks to, and the call it belongs to. */
+typedef struct tx_ctx {
+	uv_timer_t h;
+	b2b_wk *wk;
+	txn *t;
+	b2b_cl *call;
+	uint8_t role; /* enum ctx_role */
+	uint8_t tp;
+	sig_conn_id conn;
+	sbc_addr dst;
+	char profile[STORE_NAME_MAX + 1];
+	uint64_t due[TXN_T_MAX_];
+	struct tx_ctx *next, *prev; /* every live ctx of the worker */
+} tx_ctx;
+
+enum call_state { CS_MEDIA = 1, CS_CALLING, CS_EARLY, CS_CONFIRMED, CS_ENDED };
+
+struct b2b_cl {
+	b2b_wk *wk;
+	uint64_t id;
+	int refs;
+	uint8_t state; /* enum call_state */
+	uint8_t cancelled, b_sdp_done;
+	b2b_cl *id_next;
+	cid_node cn[2];
+	/* A leg */
+	char *a_raw;
+	size_t a_len;
+	sip_msg a;
+	sdp_session a_sdp;
+	txn *a_txn;
+	uint8_t a_tp;
+	sig_conn_id a_conn;
+	sbc_addr a_src, a_local;
+	char a_tag[48];
+	b2b_dialog da;
+	b2b_limit *lim;
+	store_srtp_policy pol_in;
+	/* routing */
+	char number[STORE_NUMBER_MAX + 1];
+	store_route routes[B2B_ROUTES_MAX];
+	int n_routes, cur;
+	b2b_failover fo;
+	/* B leg (current attempt) */
+	store_srtp_policy pol_out;
+	char trunk_out[STORE_NAME_MAX + 1];
+	char b_profile[STORE_NAME_MAX + 1];
+	uint8_t b_tp;
+	sbc_addr b_dst, b_local;
+	char b_callid[128], b_tag[48];
+	char b_from[B2B_HDR_MAX + 1];
+	b2b_dialog db;
+	txn *b_txn;
+	char *b_ack;
+	size_t b_ack_len;
+	/* media */
+	unsigned media_w;
+	unsigned pending;
+	b2b_sdp sdp;
+	sbc_msg_media msgs[SDP_MAX_MEDIA];
+	uint64_t created[SDP_MAX_MEDIA];
+	sbc_addr relay[2][SDP_MAX_MEDIA];
+	char a_answer[B2B_BODY_MAX];
+	int a_answer_len;
+};
+
+struct b2b_wk {
+	sig_worker *w;
+	txn_table *tbl;
+	tx_ctx *ctxs;
+	tx_ctx *spare;
+	b2b_cl *by_id[B2B_BUCKETS];
+	cid_node *by_cid[B2B_BUCKETS];
+	uint64_t seed, seq;
+	unsigned n_media;
+	shm_ring_prod to_media[B2B_MEDIA_MAX];
+	shm_ring_cons from_media[B2B_MEDIA_MAX];
+	sip_msg msg, tmp;
+	char out[B2B_MSG_MAX];
+	char body[B2B_BODY_MAX];
+};
+
+/* ---- per-trunk limits, shared by the workers ----------------------------- */
+
+static pthread_mutex_t g_lim_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	const char *name; /* interned */
+	b2b_limit l;
+} g_lim[B2B_LIMITS_MAX];
+
+static b2b_limit *limit_for(const char *trunk)
+{
+	b2b_limit *r = NULL;
+	pthread_mutex_lock(&g_lim_mu);
+	for (unsigned i = 0; i < B2B_LIMITS_MAX; i++) {
+		if (g_lim[i].name == trunk) {
+			r = &g_lim[i].l;
+			break;
+		}
+		if (!g_lim[i].name) {
+			g_lim[i].name = trunk;
+			b2b_limit_init(&g_lim[i].l);
+			r = &g_lim[i].l;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g_lim_mu);
+	return r;
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static uint32_t hash_sv(sip_sv s)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < s.n; i++)
+		h = (h ^ (uint8_t)s.p[i]) * 16777619u;
+	return h & (B2B_BUCKETS - 1);
+}
+
+static const char *tp_via(unsigned tp) { return tp == SIG_TP_TLS ? "TLS" : tp == SIG_TP_TCP ? "TCP" : "UDP"; }
+
+static void host_of(const sbc_addr *a, char *out, size_t cap)
+{
+	char ip[SBC_ADDR_STRLEN];
+	sbc_addr_format_ip(a, ip, sizeof(ip));
+	if (strchr(ip, ':'))
+		snprintf(out, cap, "[%s]", ip);
+	else
+		snprintf(out, cap, "%s", ip);
+}
+
+static void token(b2b_wk *k, const char *prefix, char *out, size_t cap)
+{
+	sip_gen_token(prefix, k->seed, ++k->seq, out, cap);
+}
+
+static uint64_t now_ms(b2b_wk *k) { return uv_now(sig_worker_loop(k->w)); }
+
+static int send_to(b2b_wk *k, unsigned tp, sig_conn_id conn, const sbc_addr *dst, const char *profile,
+		   const void *buf, size_t len)
+{
+	if (tp != SIG_TP_UDP && conn)
+		return sig_send_conn(k->w, conn, buf, len);
+	return sig_send_addr(k->w, (enum sig_tp)tp, dst, profile && profile[0] ? profile : NULL, NULL, buf, len);
+}
+
+/* ---- transaction contexts and timers -------------------------------------- */
+
+static void ctx_closed(uv_handle_t *h) { free(h->data); }
+
+static tx_ctx *ctx_new(b2b_wk *k)
+{
+	tx_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->wk = k;
+	uv_timer_init(sig_worker_loop(k->w), &c->h);
+	c->h.data = c;
+	c->next = k->ctxs;
+	if (k->ctxs)
+		k->ctxs->prev = c;
+	k->ctxs = c;
+	return c;
+}
+
+static void call_unref(b2b_cl *c);
+
+static void ctx_free(tx_ctx *c)
+{
+	b2b_wk *k = c->wk;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		k->ctxs = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->call) {
+		b2b_cl *call = c->call;
+		c->call = NULL;
+		call_unref(call);
+	}
+	uv_close((uv_handle_t *)&c->h, ctx_closed);
+}
+
+static void ctx_bind(tx_ctx *c, b2b_cl *call, enum ctx_role role)
+{
+	c->call = call;
+	c->role = (uint8_t)role;
+	if (call)
+		call->refs++;
+}
+
+static void timer_cb(uv_timer_t *h);
+
+static void ctx_reschedule(tx_ctx *c)
+{
+	uint64_t min = 0;
+	for (unsigned i = 0; i < TXN_T_MAX_; i++)
+		if (c->due[i] && (!min || c->due[i] < min))
+			min = c->due[i];
+	if (!min) {
+		uv_timer_stop(&c->h);
+		return;
+	}
+	uint64_t now = now_ms(c->wk);
+	uv_timer_start(&c->h, timer_cb, min > now ? min - now : 0, 0);
+}
+
+static void timer_cb(uv_timer_t *h)
+{
+	tx_ctx *c = h->data;
+	uint64_t now = now_ms(c->wk);
+	for (unsigned i = 0; i < TXN_T_MAX_ && c->t; i++) {
+		if (c->due[i] && c->due[i] <= now) {
+			c->due[i] = 0;
+			txn_timer_fire(c->wk->tbl, c->t, (enum txn_timer)i);
+		}
+	}
+	if (c->t)
+		ctx_reschedule(c);
+}
+
+static uint64_t env_now(void *ctx) { return now_ms(ctx); }
+
+static void env_arm(void *ctx, txn *t, enum txn_timer tm, uint32_t ms)
+{
+	tx_ctx *c = txn_user(t);
+	(void)ctx;
+	if (!c)
+		return;
+	c->due[tm] = now_ms(c->wk) + ms + (ms == 0); /* 0 would mean "not armed" */
+	ctx_reschedule(c);
+}
+
+static void env_cancel(void *ctx, txn *t, enum txn_timer tm)
+{
+	tx_ctx *c = txn_user(t);
+	(void)ctx;
+	if (!c)
+		return;
+	c->due[tm] = 0;
+	ctx_reschedule(c);
+}
+
+static int env_send(void *ctx, txn *t, const char *buf, size_t len)
+{
+	tx_ctx *c = txn_user(t);
+	(void)ctx;
+	if (!c)
+		return SBC_E_STATE;
+	return send_to(c->wk, c->tp, c->conn, &c->dst, c->profile, buf, len);
+}
+
+static void on_response(void *ctx, txn *t, const sip_msg *rsp);
+static void on_timeout(void *ctx, txn *t);
+
+static void on_terminated(void *ctx, txn *t)
+{
+	tx_ctx *c = txn_user(t);
+	(void)ctx;
+	if (!c)
+		return;
+	txn_set_user(t, NULL);
+	if (c->call) {
+		if (c->call->a_txn == t)
+			c->call->a_txn = NULL;
+		if (c->call->b_txn == t)
+			c->call->b_txn = NULL;
+	}
+	c->t = NULL;
+	ctx_free(c);
+}
+
+/* ---- media ----------------------------------------------------------------- */
+
+static int media_push(b2b_wk *k, unsigned j, unsigned type, const void *m, uint32_t len)
+{
+	if (j >= k->n_media)
+		return SBC_E_STATE;
+	uint16_t v = sbc_msg_version(type);
+	return shm_ring_push(&k->to_media[j], (uint16_t)type, v, m, len);
+}
+
+static void media_delete_all(b2b_cl *c)
+{
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
+		if (!c->created[i])
+			continue;
+		sbc_msg_media_delete d = {.session_id = c->created[i], .request_id = 0};
+		if (media_push(c->wk, c->media_w, SBC_MSG_MEDIA_DELETE, &d, sizeof(d)) < 0)
+			SBC_WARN("call %" PRIx64 ": MEDIA_DELETE not sent (ring full)", c->id);
+		c->created[i] = 0;
+	}
+}
+
+/* ---- calls ------------------------------------------------------------------ */
+
+static sip_sv call_cid(const b2b_cl *c, int leg)
+{
+	return leg == 0 ? c->a.call_id : sip_sv_from(c->b_callid, strlen(c->b_callid));
+}
+
+static void cid_link(b2b_cl *c, int leg)
+{
+	b2b_wk *k = c->wk;
+	cid_node *n = &c->cn[leg];
+	uint32_t h = hash_sv(call_cid(c, leg));
+	n->c = c;
+	n->leg = leg;
+	n->next = k->by_cid[h];
+	n->linked = 1;
+	k->by_cid[h] = n;
+}
+
+static void cid_unlink(b2b_cl *c, int leg)
+{
+	b2b_wk *k = c->wk;
+	cid_node *n = &c->cn[leg];
+	if (!n->linked)
+		return;
+	cid_node **pp = &k->by_cid[hash_sv(call_cid(c, leg))];
+	while (*pp && *pp != n)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = n->next;
+	n->linked = 0;
+	n->next = NULL;
+}
+
+static b2b_cl *find_by_cid(b2b_wk *k, sip_sv cid, int *leg)
+{
+	for (cid_node *n = k->by_cid[hash_sv(cid)]; n; n = n->next)
+		if (sip_sv_eq_sv(call_cid(n->c, n->leg), cid)) {
+			*leg = n->leg;
+			return n->c;
+		}
+	return NULL;
+}
+
+static b2b_cl *find_by_id(b2b_wk *k, uint64_t id)
+{
+	for (b2b_cl *x = k->by_id[id & (B2B_BUCKETS - 1)]; x; x = x->id_next)
+		if (x->id == id)
+			return x;
+	return NULL;
+}
+
+static void call_free(b2b_cl *c)
+{
+	b2b_sdp_wipe(&c->sdp);
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+		b2b_media_wipe(&c->msgs[i]);
+	free(c->a_raw);
+	free(c->b_ack);
+	free(c);
+}
+
+static void call_unref(b2b_cl *c)
+{
+	if (--c->refs == 0)
+		call_free(c);
+}
+
+static void call_end(b2b_cl *c, int cause)
+{
+	if (c->state == CS_ENDED)
+		return;
+	b2b_wk *k = c->wk;
+	SBC_INFO("call %" PRIx64 ": ended (%d)", c->id, cause);
+	c->state = CS_ENDED;
+	media_delete_all(c);
+	if (c->lim)
+		b2b_limit_release(c->lim);
+	c->lim = NULL;
+	b2b_cl **pp = &k->by_id[c->id & (B2B_BUCKETS - 1)];
+	while (*pp && *pp != c)
+		pp = &(*pp)->id_next;
+	if (*pp)
+		*pp = c->id_next;
+	cid_unlink(c, 0);
+	cid_unlink(c, 1);
+	call_unref(c); /* the call's own reference */
+}
+
+/* A response on the A leg through its INVITE server transaction. */
+static void respond_a(b2b_cl *c, int status, const char *extra)
+{
+	b2b_wk *k = c->wk;
+	if (!c->a_txn)
+		return;
+	sip_sv ex = extra ? sip_sv_from(extra, strlen(extra)) : SIP_SV_NULL;
+	sip_resp_opts o = {.to_tag = sip_sv_from(c->a_tag, strlen(c->a_tag)), .extra = extra ? &ex : NULL,
+			   .n_extra = extra ? 1 : 0};
+	int n = sip_build_response(&c->a, status, NULL, &o, k->out, sizeof(k->out));
+	if (n > 0)
+		txn_respond(k->tbl, c->a_txn, status, k->out, (size_t)n);
+}
+
+/* The advertised address for a transport: the first listener of that
+ * transport and family. */
+static int local_for(b2b_wk *k, unsigned tp, const sbc_addr *dst, sbc_addr *out)
+{
+	sig_worker *w = k->w;
+	for (unsigned i = 0; i < w->n_lst; i++)
+		if (w->lst[i].tp == tp && w->lst[i].addr.sa.sa_family == dst->sa.sa_family) {
+			*out = w->lst[i].addr;
+			return 0;
+		}
+	return SBC_E_NOT_FOUND;
+}
+
+/* An in-dialog request on a leg, sent without a transaction (ACK) or with
+ * a non-INVITE client transaction (BYE). */
+static void leg_request(b2b_cl *c, int leg, enum sip_method m)
+{
+	b2b_wk *k = c->wk;
+	char branch[48], host[SBC_ADDR_STRLEN + 2];
+	b2b_dialog *d = leg ? &c->db : &c->da;
+	unsigned tp = leg ? c->b_tp : c->a_tp;
+	const sbc_addr *local = leg ? &c->b_local : &c->a_local;
+	token(k, "z9hG4bK", branch, sizeof(branch));
+	host_of(local, host, sizeof(host));
+	b2b_via via = {.transport = tp_via(tp), .host = host, .port = sbc_addr_port(local), .branch = branch};
+	int n = b2b_build_in_dialog(d, m, &via, NULL, NULL, 0, NULL, k->out, sizeof(k->out));
+	if (n <= 0) {
+		SBC_WARN("call %" PRIx64 ": %s on leg %d not built: %s", c->id, sip_method_name(m), leg,
+			 sbc_strerror(n));
+		return;
+	}
+	if (m == SIP_M_ACK) {
+		char *p = realloc(c->b_ack, (size_t)n);
+		if (p) {
+			memcpy(p, k->out, (size_t)n);
+			c->b_ack = p;
+			c->b_ack_len = (size_t)n;
+		}
+		send_to(k, tp, 0, &c->b_dst, c->b_profile, k->out, (size_t)n);
+		return;
+	}
+	tx_ctx *x = ctx_new(k);
+	if (!x)
+		return;
+	x->tp = (uint8_t)tp;
+	x->conn = leg ? 0 : c->a_conn;
+	x->dst = leg ? c->b_dst : c->a_src;
+	snprintf(x->profile, sizeof(x->profile), "%s", leg ? c->b_profile : "");
+	ctx_bind(x, NULL, CTX_OTHER);
+	if (txn_client_start(k->tbl, k->out, (size_t)n, tp != SIG_TP_UDP, x, &x->t) < 0)
+		ctx_free(x);
+}
+
+static int next_route(b2b_cl *c);
+static void send_b_invite(b2b_cl *c);
+
+static void fail_a(b2b_cl *c, int status, const char *extra)
+{
+	respond_a(c, status, extra);
+	call_end(c, status);
+}
+
+/* Starts the offer toward the current route's trunk (fresh SRTP keys). */
+static int make_offer(b2b_cl *c)
+{
+	b2b_sdp_wipe(&c->sdp);
+	b2b_sdp_init(&c->sdp, &c->pol_in, &c->pol_out, NULL, NULL, c->id);
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+		b2b_media_wipe(&c->msgs[i]);
+	uint64_t base = ((uint64_t)sig_worker_index(c->wk->w) << 56) | (c->id << 4);
+	return b2b_sdp_offer(&c->sdp, 0, &c->a_sdp, base, c->msgs);
+}
+
+/* Picks the next usable route (c->cur). Returns 0 or SBC_E_NOT_FOUND. */
+static int next_route(b2b_cl *c)
+{
+	b2b_wk *k = c->wk;
+	while (++c->cur < c->n_routes) {
+		const store_route *rt = &c->routes[c->cur];
+		const store_trunk *t = sig_trunk_get(k->w->trunks, rt->trunk);
+		if (!t || !t->enabled || !t->n_dests)
+			continue;
+		const store_dest *d = &t->dests[0];
+		char peer[STORE_NAME_MAX + STORE_HOST_MAX + 16];
+		snprintf(peer, sizeof(peer), "%s/%s:%u", t->name, d->host, d->port);
+		if (b2b_failover_skip(&c->fo, peer))
+			continue;
+		if (!d->is_ip) {
+			SBC_WARN("call %" PRIx64 ": trunk %s: destination %s is not an IP literal (not supported yet)",
+				 c->id, t->name, d->host);
+			b2b_failover_on_final(&c->fo, B2B_FO_LOCAL_TRANSPORT, -1, peer);
+			continue;
+		}
+		snprintf(c->trunk_out, sizeof(c->trunk_out), "%s", t->name);
+		snprintf(c->b_profile, sizeof(c->b_profile), "%s", t->tls_profile);
+		c->pol_out = t->srtp_out;
+		c->b_tp = d->transport == STORE_TP_TLS ? SIG_TP_TLS : d->transport == STORE_TP_TCP ? SIG_TP_TCP
+												 : SIG_TP_UDP;
+		c->b_dst = d->addr;
+		if (local_for(k, c->b_tp, &c->b_dst, &c->b_local) < 0) {
+			SBC_WARN("call %" PRIx64 ": no %s listener to send toward trunk %s from", c->id,
+				 sig_tp_name(c->b_tp), t->name);
+			b2b_failover_on_final(&c->fo, B2B_FO_LOCAL_TRANSPORT, -1, peer);
+			continue;
+		}
+		return 0;
+	}
+	return SBC_E_NOT_FOUND;
+}
+
+static void peer_id(const b2b_cl *c, char *out, size_t cap)
+{
+	const store_route *rt = &c->routes[c->cur];
+	const store_trunk *t = sig_trunk_get(c->wk->w->trunks, rt->trunk);
+	if (t && t->n_dests)
+		snprintf(out, cap, "%s/%s:%u", t->name, t->dests[0].host, t->dests[0].port);
+	else
+		snprintf(out, cap, "%s", rt->trunk);
+}
+
+/* The attempt toward the current route failed with status (or a
+ * B2B_FO_LOCAL_*): the next route, or the final answer to A. rsp: the
+ * response to mirror when relayed as is (may be NULL). */
+static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp)
+{
+	char peer[STORE_NAME_MAX + STORE_HOST_MAX + 16];
+	if (c->b_callid[0]) {
+		cid_unlink(c, 1);
+		c->b_callid[0] = 0;
+	}
+	c->b_txn = NULL;
+	if (c->cancelled || c->state == CS_ENDED) {
+		if (c->state != CS_ENDED)
+			fail_a(c, 487, NULL);
+		return;
+	}
+	peer_id(c, peer, sizeof(peer));
+	enum b2b_fo_action a = b2b_failover_on_final(&c->fo, status, retry_after, peer);
+	if (a == B2B_FO_NEXT && next_route(c) == 0) {
+		int r = make_offer(c);
+		if (r < 0) {
+			fail_a(c, sbc_err_sip_status(r) ? sbc_err_sip_status(r) : 500, NULL);
+			return;
+		}
+		SBC_INFO("call %" PRIx64 ": failover to trunk %s", c->id, c->trunk_out);
+		c->state = CS_CALLING;
+		send_b_invite(c);
+		return;
+	}
+	int final = a == B2B_FO_RELAY && rsp && status >= 300 ? status : b2b_failover_result(&c->fo);
+	if (rsp && rsp->status == final && c->a_txn) {
+		b2b_wk *k = c->wk;
+		b2b_resp_spec rs = {.to_tag = c->a_tag, .local_host = NULL};
+		char host[SBC_ADDR_STRLEN + 2];
+		host_of(&c->a_local, host, sizeof(host));
+		rs.local_host = host;
+		int n = b2b_build_mirrored_response(&c->a, rsp, &rs, k->out, sizeof(k->out));
+		if (n > 0) {
+			txn_respond(k->tbl, c->a_txn, final, k->out, (size_t)n);
+			call_end(c, final);
+			return;
+		}
+	}
+	fail_a(c, final, NULL);
+}
+
+static void send_b_invite(b2b_cl *c)
+{
+	b2b_wk *k = c->wk;
+	const store_route *rt = &c->routes[c->cur];
+	char num[STORE_NUMBER_MAX + 1], host[SBC_ADDR_STRLEN + 2], dhost[SBC_ADDR_STRLEN + 2];
+	char ruri[B2B_HDR_MAX + 1], to[B2B_HDR_MAX + 1], contact[160], branch[48];
+	sbc_addr relay[SDP_MAX_MEDIA];
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+		relay[i] = c->relay[1][i];
+	int bl = b2b_sdp_build_offer(&c->sdp, &c->a_sdp, relay, k->body, sizeof(k->body));
+	if (bl < 0) {
+		fail_a(c, 500, NULL);
+		return;
+	}
+	if (b2b_route_number(rt, c->number, num) < 0) {
+		attempt_failed(c, 404, -1, NULL);
+		return;
+	}
+	host_of(&c->b_dst, dhost, sizeof(dhost));
+	host_of(&c->b_local, host, sizeof(host));
+	const char *tpp = c->b_tp == SIG_TP_TLS ? ";transport=tls" : c->b_tp == SIG_TP_TCP ? ";transport=tcp" : "";
+	snprintf(ruri, sizeof(ruri), "sip:%s@%s:%u%s", num, dhost, sbc_addr_port(&c->b_dst), tpp);
+	snprintf(to, sizeof(to), "<sip:%s@%s>", num, dhost);
+	snprintf(contact, sizeof(contact), "<sip:sbc@%s:%u%s>", host, sbc_addr_port(&c->b_local), tpp);
+	token(k, "z9hG4bK", branch, sizeof(branch));
+	token(k, "b", c->b_tag, sizeof(c->b_tag));
+	char cid[48];
+	token(k, "", cid, sizeof(cid));
+	snprintf(c->b_callid, sizeof(c->b_callid), "%s@%s", cid, host);
+	b2b_bleg_spec s = {.request_uri = ruri,
+			   .via = {.transport = tp_via(c->b_tp), .host = host, .port = sbc_addr_port(&c->b_local),
+				   .branch = branch},
+			   .local_host = host,
+			   .from_tag = c->b_tag,
+			   .to_value = to,
+			   .call_id = c->b_callid,
+			   .cseq = 1,
+			   .contact = contact,
+			   .body = {.type = "application/sdp", .data = k->body, .len = (size_t)bl}};
+	int n = b2b_build_bleg_invite(&c->a, &s, k->out, sizeof(k->out), c->b_from, sizeof(c->b_from));
+	if (n < 0) {
+		int st = sbc_err_sip_status(n);
+		c->b_callid[0] = 0;
+		fail_a(c, st ? st : 500, NULL);
+		return;
+	}
+	b2b_dialog_uac_init(&c->db, c->b_callid, c->b_tag, c->b_from, to, ruri, 1);
+	cid_link(c, 1);
+	tx_ctx *x = ctx_new(k);
+	if (!x) {
+		fail_a(c, 503, NULL);
+		return;
+	}
+	x->tp = c->b_tp;
+	x->dst = c->b_dst;
+	snprintf(x->profile, sizeof(x->profile), "%s", c->b_profile);
+	ctx_bind(x, c, CTX_B_INVITE);
+	int r = txn_client_start(k->tbl, k->out, (size_t)n, c->b_tp != SIG_TP_UDP, x, &x->t);
+	if (r < 0) {
+		ctx_free(x);
+		attempt_failed(c, B2B_FO_LOCAL_TRANSPORT, -1, NULL);
+		return;
+	}
+	c->b_txn = x->t;
+	c->state = CS_CALLING;
+}
+
+/* B's SDP answer: checks it, completes and sends the media sessions, and
+ * builds the answer toward A (kept in c->a_answer). Returns 0 or an error. */
+static int b_answer(b2b_cl *c, const sip_msg *rsp)
+{
+	b2b_wk *k = c->wk;
+	static _Thread_local sdp_session sb;
+	int r = sdp_parse(rsp->body.p, rsp->body.n, &sb);
+	if (r < 0)
+		return sbc_err_sip(488);
+	r = b2b_sdp_answer(&c->sdp, &sb, c->msgs);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
+		if (!c->msgs[i].session_id)
+			continue;
+		c->msgs[i].request_id = c->msgs[i].session_id;
+		if (media_push(k, c->media_w, SBC_MSG_MEDIA_UPDATE, &c->msgs[i], sizeof(c->msgs[i])) < 0)
+			return sbc_err_sip(503);
+		b2b_media_wipe(&c->msgs[i]);
+	}
+	sbc_addr relay[SDP_MAX_MEDIA];
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+		relay[i] = c->relay[0][i];
+	r = b2b_sdp_build_answer(&c->sdp, &sb, relay, c->a_answer, sizeof(c->a_answer));
+	if (r < 0)
+		return sbc_err_sip(500);
+	c->a_answer_len = r;
+	c->b_sdp_done = 1;
+	return 0;
+}
+
+static void mirror_to_a(b2b_cl *c, const sip_msg *rsp, int with_body)
+{
+	b2b_wk *k = c->wk;
+	char host[SBC_ADDR_STRLEN + 2], contact[160];
+	if (!c->a_txn)
+		return;
+	host_of(&c->a_local, host, sizeof(host));
+	snprintf(contact, sizeof(contact), "<sip:sbc@%s:%u%s>", host, sbc_addr_port(&c->a_local),
+		 c->a_tp == SIG_TP_TLS ? ";transport=tls" : c->a_tp == SIG_TP_TCP ? ";transport=tcp" : "");
+	b2b_resp_spec rs = {.to_tag = c->a_tag, .contact = contact, .local_host = host};
+	if (with_body && c->a_answer_len > 0)
+		rs.body = (b2b_body){.type = "application/sdp", .data = c->a_answer, .len = (size_t)c->a_answer_len};
+	int n = b2b_build_mirrored_response(&c->a, rsp, &rs, k->out, sizeof(k->out));
+	if (n > 0)
+		txn_respond(k->tbl, c->a_txn, rsp->status, k->out, (size_t)n);
+}
+
+static void on_response(void *ctx, txn *t, const sip_msg *rsp)
+{
+	tx_ctx *x = txn_user(t);
+	(void)ctx;
+	if (!x || x->role != CTX_B_INVITE || !x->call)
+		return;
+	b2b_cl *c = x->call;
+	int st = rsp->status;
+	if (st < 200 && (c->state == CS_ENDED || c->cancelled))
+		return;
+	if (t != c->b_txn || c->state == CS_ENDED) {
+		/* a 2xx on an abandoned attempt (crossed our CANCEL): ACK it and hang up */
+		if (st >= 200 && st < 300 && t == c->b_txn) {
+			b2b_dialog_uac_update(&c->db, rsp);
+			leg_request(c, 1, SIP_M_ACK);
+			leg_request(c, 1, SIP_M_BYE);
+		}
+		return;
+	}
+	if (st == 100)
+		return;
+	if (st < 200) {
+		if (b2b_dialog_uac_update(&c->db, rsp) == SBC_E_EXISTS)
+			return; /* another fork: ignored */
+		int body = 0;
+		if (rsp->body.n && !c->b_sdp_done) {
+			int r = b_answer(c, rsp);
+			if (r < 0) {
+				/* the early answer broke the policy: give up this attempt */
+				SBC_NOTICE("call %" PRIx64 ": early answer from %s refused (%d)", c->id, c->trunk_out,
+					   sbc_err_sip_status(r));
+				size_t rl = 0;
+				const char *req = txn_request(t, &rl);
+				if (req && sip_parse(req, rl, &c->wk->tmp) == 0) {
+					int n = sip_build_cancel(&c->wk->tmp, c->wk->out, sizeof(c->wk->out));
+					if (n > 0) {
+						tx_ctx *y = ctx_new(c->wk);
+						if (y) {
+							y->tp = c->b_tp;
+							y->dst = c->b_dst;
+							ctx_bind(y, NULL, CTX_OTHER);
+							if (txn_client_start(c->wk->tbl, c->wk->out, (size_t)n,
+									     c->b_tp != SIG_TP_UDP, y, &y->t) < 0)
+								ctx_free(y);
+						}
+					}
+				}
+				attempt_failed(c, B2B_FO_LOCAL_SRTP, -1, NULL);
+				return;
+			}
+		}
+		body = c->b_sdp_done;
+		c->state = CS_EARLY;
+		mirror_to_a(c, rsp, body);
+		return;
+	}
+	if (st < 300) {
+		if (c->state == CS_CONFIRMED) { /* retransmitted 2xx: ACK again */
+			if (c->b_ack)
+				send_to(c->wk, c->b_tp, 0, &c->b_dst, c->b_profile, c->b_ack, c->b_ack_len);
+			return;
+		}
+		b2b_dialog_uac_update(&c->db, rsp);
+		leg_request(c, 1, SIP_M_ACK);
+		if (!c->b_sdp_done) {
+			int r = rsp->body.n ? b_answer(c, rsp) : sbc_err_sip(488);
+			if (r < 0) {
+				SBC_NOTICE("call %" PRIx64 ": answer from %s refused (%d)", c->id, c->trunk_out,
+					   sbc_err_sip_status(r));
+				leg_request(c, 1, SIP_M_BYE);
+				attempt_failed(c, B2B_FO_LOCAL_SRTP, -1, NULL);
+				return;
+			}
+		}
+		c->state = CS_CONFIRMED;
+		mirror_to_a(c, rsp, 1);
+		SBC_INFO("call %" PRIx64 ": answered by %s", c->id, c->trunk_out);
+		return;
+	}
+	attempt_failed(c, st, b2b_retry_after(rsp), rsp);
+}
+
+static void on_timeout(void *ctx, txn *t)
+{
+	tx_ctx *x = txn_user(t);
+	(void)ctx;
+	if (!x || !x->call)
+		return;
+	b2b_cl *c = x->call;
+	if (x->role == CTX_B_INVITE && t == c->b_txn && c->state != CS_CONFIRMED && c->state != CS_ENDED) {
+		attempt_failed(c, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
+	} else if (x->role == CTX_A_INVITE && c->state == CS_CONFIRMED) {
+		/* A never ACKed our 2xx (Timer L/H): end the call */
+		leg_request(c, 1, SIP_M_BYE);
+		call_end(c, 408);
+	}
+}
+
+/* ---- requests ---------------------------------------------------------------- */
+
+/* Answers req through a new server transaction (or without one when the
+ * table refused it). */
+static void answer_plain(b2b_wk *k, const sig_rx *rx, txn *t, const sip_msg *req, int status, const char *extra)
+{
+	char tag[48];
+	token(k, "s", tag, sizeof(tag));
+	sip_sv ex = extra ? sip_sv_from(extra, strlen(extra)) : SIP_SV_NULL;
+	sip_resp_opts o = {.to_tag = sip_sv_from(tag, strlen(tag)), .extra = extra ? &ex : NULL,
+			   .n_extra = extra ? 1 : 0};
+	int n = sip_build_response(req, status, NULL, &o, k->out, sizeof(k->out));
+	if (n <= 0)
+		return;
+	if (t)
+		txn_respond(k->tbl, t, status, k->out, (size_t)n);
+	else
+		sig_reply(rx, k->out, (size_t)n);
+}
+
+static tx_ctx *take_spare(b2b_wk *k, const sig_rx *rx)
+{
+	tx_ctx *x = k->spare;
+	if (!x)
+		x = k->spare = ctx_new(k);
+	if (!x)
+		return NULL;
+	x->tp = (uint8_t)rx->tp;
+	x->conn = rx->conn;
+	x->dst = *rx->src;
+	x->profile[0] = 0;
+	return x;
+}
+
+/* Hands req to the transaction layer. Returns the enum txn_rx (with *t
+ * and *x for a new transaction) or <0. */
+static int server_txn(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn **t, tx_ctx **x)
+{
+	tx_ctx *c = take_spare(k, rx);
+	if (!c)
+		return -ENOMEM;
+	*t = NULL;
+	int r = txn_recv_request(k->tbl, req, rx->tp != SIG_TP_UDP, c, t);
+	if (r == TXN_RX_NEW) {
+		k->spare = NULL;
+		c->t = *t;
+		*x = c;
+	}
+	return r;
+}
+
+static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx_ctx *x)
+{
+	char extra[64];
+	int ra = -1, r;
+	const store_trunk *tin = sig_trunk_get(k->w->trunks, rx->trunk);
+	if (!tin || !tin->enabled) {
+		answer_plain(k, rx, t, req, 403, NULL);
+		return;
+	}
+	if (k->n_media == 0) {
+		answer_plain(k, rx, t, req, 503, "Retry-After: 5");
+		return;
+	}
+	b2b_limit *lim = limit_for(rx->trunk);
+	if (lim && b2b_limit_admit(lim, tin->max_calls, tin->max_cps, now_ms(k), 5, &ra) < 0) {
+		snprintf(extra, sizeof(extra), "Retry-After: %d", ra > 0 ? ra : 1);
+		answer_plain(k, rx, t, req, 503, extra);
+		return;
+	}
+	b2b_cl *c = calloc(1, sizeof(*c));
+	char *raw = malloc(req->len ? req->len : 1);
+	if (!c || !raw) {
+		free(c);
+		free(raw);
+		if (lim)
+			b2b_limit_release(lim);
+		answer_plain(k, rx, t, req, 503, "Retry-After: 1");
+		return;
+	}
+	memcpy(raw, req->buf, req->len);
+	c->wk = k;
+	c->refs = 1;
+	c->id = ++k->seq & ((1ull << 52) - 1);
+	c->lim = lim;
+	c->a_raw = raw;
+	c->a_len = req->len;
+	c->cur = -1;
+	c->state = CS_MEDIA;
+	c->a_tp = (uint8_t)rx->tp;
+	c->a_conn = rx->conn;
+	c->a_src = *rx->src;
+	c->a_local = *rx->local;
+	c->pol_in = tin->srtp_in;
+	c->media_w = (unsigned)(c->id % k->n_media);
+	b2b_failover_init(&c->fo, B2B_ROUTES_MAX);
+	if (sip_parse(c->a_raw, c->a_len, &c->a) < 0) { /* parsed once already: cannot fail */
+		answer_plain(k, rx, t, req, 500, NULL);
+		if (lim)
+			b2b_limit_release(lim);
+		call_free(c);
+		return;
+	}
+	token(k, "a", c->a_tag, sizeof(c->a_tag));
+	ctx_bind(x, c, CTX_A_INVITE);
+	c->a_txn = t;
+	c->id_next = k->by_id[c->id & (B2B_BUCKETS - 1)];
+	k->by_id[c->id & (B2B_BUCKETS - 1)] = c;
+	cid_link(c, 0);
+	respond_a(c, 100, NULL);
+
+	if (b2b_dialog_uas_init(&c->da, &c->a, c->a_tag, 1) < 0) {
+		fail_a(c, 400, NULL);
+		return;
+	}
+	r = b2b_called_number(&c->a, c->number);
+	if (r >= 0)
+		r = b2b_route_lookup(sig_trunks_reader(k->w->trunks), c->number, NULL, c->routes, B2B_ROUTES_MAX,
+				     NULL, NULL);
+	if (r < 0) {
+		int st = sbc_err_sip_status(r);
+		fail_a(c, st ? st : 500, NULL);
+		return;
+	}
+	c->n_routes = r;
+	if (!c->a.body.n) {
+		fail_a(c, 488, NULL); /* no offer in the INVITE: not supported yet */
+		return;
+	}
+	r = sdp_parse(c->a.body.p, c->a.body.n, &c->a_sdp);
+	if (r < 0) {
+		int st = sbc_err_sip_status(r);
+		fail_a(c, st ? st : 400, NULL);
+		return;
+	}
+	if (next_route(c) < 0) {
+		fail_a(c, b2b_failover_result(&c->fo) == 408 ? 404 : b2b_failover_result(&c->fo), NULL);
+		return;
+	}
+	r = make_offer(c);
+	if (r < 0) {
+		int st = sbc_err_sip_status(r);
+		fail_a(c, st ? st : 500, NULL);
+		return;
+	}
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
+		if (!c->msgs[i].session_id)
+			continue;
+		c->msgs[i].request_id = c->msgs[i].session_id;
+		if (media_push(k, c->media_w, SBC_MSG_MEDIA_CREATE, &c->msgs[i], sizeof(c->msgs[i])) < 0) {
+			fail_a(c, 503, "Retry-After: 1");
+			return;
+		}
+		c->created[i] = c->msgs[i].session_id;
+		c->pending++;
+	}
+	SBC_INFO("call %" PRIx64 ": %s from trunk %s -> %s", c->id, c->number, rx->trunk, c->trunk_out);
+	if (!c->pending) {
+		c->state = CS_CALLING;
+		send_b_invite(c);
+	}
+}
+
+static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
+{
+	b2b_cl *c = find_by_id(k, (m->session_id >> 4) & ((1ull << 52) - 1));
+	if (!c || c->state != CS_MEDIA)
+		return;
+	unsigned i = (unsigned)(m->session_id & 15);
+	if (i >= SDP_MAX_MEDIA || c->created[i] != m->session_id || m->request_id != m->session_id)
+		return;
+	if (m->status < 0) {
+		SBC_WARN("call %" PRIx64 ": media session refused: %s", c->id, sbc_strerror(m->status));
+		c->created[i] = 0;
+		fail_a(c, 503, "Retry-After: 1");
+		return;
+	}
+	c->relay[0][i] = m->local_rtp[0];
+	c->relay[1][i] = m->local_rtp[1];
+	if (--c->pending == 0) {
+		c->state = CS_CALLING;
+		send_b_invite(c);
+	}
+}
+
+static void media_event(b2b_wk *k, const sbc_msg_media_event *e)
+{
+	if (e->kind != SBC_MEDIA_EV_TIMEOUT)
+		return;
+	b2b_cl *c = find_by_id(k, (e->session_id >> 4) & ((1ull << 52) - 1));
+	if (!c || c->state != CS_CONFIRMED)
+		return;
+	SBC_NOTICE("call %" PRIx64 ": media timeout: BYE on both legs", c->id);
+	leg_request(c, 0, SIP_M_BYE);
+	leg_request(c, 1, SIP_M_BYE);
+	call_end(c, 408);
+}
+
+/* CANCEL from A (or its BYE before the answer): CANCEL toward B, 487 to A. */
+static void call_cancel(b2b_cl *c)
+{
+	b2b_wk *k = c->wk;
+	c->cancelled = 1;
+	if (c->b_txn) {
+		size_t rl = 0;
+		const char *q = txn_request(c->b_txn, &rl);
+		if (q && sip_parse(q, rl, &k->tmp) == 0) {
+			int n = sip_build_cancel(&k->tmp, k->out, sizeof(k->out));
+			tx_ctx *y = n > 0 ? ctx_new(k) : NULL;
+			if (y) {
+				y->tp = c->b_tp;
+				y->dst = c->b_dst;
+				snprintf(y->profile, sizeof(y->profile), "%s", c->b_profile);
+				ctx_bind(y, NULL, CTX_OTHER);
+				if (txn_client_start(k->tbl, k->out, (size_t)n, c->b_tp != SIG_TP_UDP, y, &y->t) < 0)
+					ctx_free(y);
+			}
+		}
+	}
+	fail_a(c, 487, NULL);
+}
+
+static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
+{
+	int leg = 0;
+	txn *t = NULL;
+	tx_ctx *x = NULL;
+	int r = server_txn(k, rx, req, &t, &x);
+	if (r != TXN_RX_NEW)
+		return;
+	b2b_cl *c = find_by_cid(k, req->call_id, &leg);
+	if (!c || !b2b_dialog_match(leg ? &c->db : &c->da, req)) {
+		answer_plain(k, rx, t, req, 481, NULL);
+		return;
+	}
+	if (req->method == SIP_M_BYE) {
+		answer_plain(k, rx, t, req, 200, NULL);
+		if (leg == 0 && c->state != CS_CONFIRMED) {
+			/* BYE before the answer: treated as a CANCEL toward B */
+			call_cancel(c);
+			return;
+		}
+		leg_request(c, 1 - leg, SIP_M_BYE);
+		call_end(c, 200);
+		return;
+	}
+	if (req->method == SIP_M_OPTIONS) {
+		answer_plain(k, rx, t, req, 200, NULL);
+		return;
+	}
+	answer_plain(k, rx, t, req, 501, NULL);
+}
+
+static void cancel_req(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
+{
+	txn *t = NULL;
+	tx_ctx *x = NULL;
+	int r = server_txn(k, rx, req, &t, &x);
+	if (r != TXN_RX_NEW)
+		return;
+	txn *inv = txn_find_cancel_target(k->tbl, req);
+	tx_ctx *ix = inv ? txn_user(inv) : NULL;
+	if (!ix || !ix->call || ix->role != CTX_A_INVITE) {
+		answer_plain(k, rx, t, req, 481, NULL);
+		return;
+	}
+	answer_plain(k, rx, t, req, 200, NULL);
+	b2b_cl *c = ix->call;
+	if (c->state == CS_CONFIRMED || c->state == CS_ENDED || c->cancelled)
+		return;
+	call_cancel(c);
+}
+
+static void b2b_rx(const sig_rx *rx, void *arg)
+{
+	(void)arg;
+	b2b_wk *k = *sig_worker_user(rx->worker);
+	if (!k || !sig_trunks_any(rx->worker->trunks)) {
+		sig_local_handle(rx, NULL);
+		return;
+	}
+	sip_msg *m = &k->msg;
+	if (sip_parse(rx->msg, (size_t)rx->hdr_len + rx->body_len, m) < 0) {
+		sig_local_handle(rx, NULL); /* 400 (or silence for a response) */
+		return;
+	}
+	if (!m->is_request) {
+		txn_recv_response(k->tbl, m);
+		return;
+	}
+	if (!rx->trunk) {
+		sig_local_handle(rx, NULL); /* 403 */
+		return;
+	}
+	if (m->method == SIP_M_ACK) {
+		txn *t = NULL;
+		tx_ctx *x = NULL;
+		server_txn(k, rx, m, &t, &x);
+		return;
+	}
+	if (m->method == SIP_M_CANCEL) {
+		cancel_req(k, rx, m);
+		return;
+	}
+	if (m->to.has_tag) {
+		in_dialog(k, rx, m);
+		return;
+	}
+	if (m->method != SIP_M_INVITE) {
+		sig_local_handle(rx, NULL);
+		return;
+	}
+	txn *t = NULL;
+	tx_ctx *x = NULL;
+	int r = server_txn(k, rx, m, &t, &x);
+	if (r == TXN_RX_NEW)
+		new_call(k, rx, m, t, x);
+	else if (r < 0)
+		answer_plain(k, rx, NULL, m, 503, "Retry-After: 1");
+}
+
+/* ---- rings from sbc-media ------------------------------------------------- */
+
+static void ring_hook(sig_worker *w, void *arg)
+{
+	(void)arg;
+	b2b_wk *k = *sig_worker_user(w);
+	if (!k)
+		return;
+	for (unsigned j = 0; j < k->n_media; j++) {
+		shm_ring_cons *cn = &k->from_media[j];
+		for (;;) {
+			const shm_rec *rec;
+			unsigned n = 0;
+			while ((rec = shm_ring_peek(cn)) != NULL) {
+				if (sbc_msg_check(rec) == 0) {
+					if (rec->type == SBC_MSG_MEDIA_REPLY)
+						media_reply(k, (const sbc_msg_media_reply *)rec->data);
+					else if (rec->type == SBC_MSG_MEDIA_EVENT)
+						media_event(k, (const sbc_msg_media_event *)rec->data);
+					else if (rec->type == SBC_MSG_HELLO) {
+						unsigned bad = 0;
+						if (sbc_msg_hello_check((const sbc_msg_hello *)rec->data, &bad) < 0)
+							SBC_ERROR("worker %u: media %u HELLO size mismatch (type %u)",
+								  w->idx, j, bad);
+					}
+				} else {
+					SBC_WARN("worker %u: media message type %u rejected", w->idx, rec->type);
+				}
+				shm_ring_next(cn, rec);
+				n++;
+			}
+			if (n)
+				shm_ring_release(cn);
+			if (shm_ring_prepare_sleep(cn))
+				break;
+		}
+	}
+}
+
+/* ---- worker hooks ------------------------------------------------------------ */
+
+static void wk_start(sig_worker *w, void *arg)
+{
+	(void)arg;
+	b2b_wk *k = calloc(1, sizeof(*k));
+	if (!k) {
+		SBC_ERROR("worker %u: no memory for the B2BUA: calls refused", w->idx);
+		return;
+	}
+	k->w = w;
+	if (RAND_bytes((uint8_t *)&k->seed, sizeof(k->seed)) != 1)
+		k->seed = (uint64_t)uv_hrtime() ^ ((uint64_t)w->idx << 40);
+	static const txn_env env_tmpl = {.now_ms = env_now, .arm = env_arm, .cancel = env_cancel,
+					 .send = env_send, .on_response = on_response, .on_timeout = on_timeout,
+					 .on_terminated = on_terminated, .on_ack = NULL};
+	txn_env env = env_tmpl;
+	env.ctx = k;
+	k->tbl = txn_table_create(&env, NULL, 4096);
+	if (!k->tbl) {
+		free(k);
+		SBC_ERROR("worker %u: no memory for transactions: calls refused", w->idx);
+		return;
+	}
+	shm_seg *seg = sig_segment();
+	if (seg) {
+		unsigned m = shm_seg_header(seg)->workers[SHM_ROLE_MEDIA];
+		if (m > B2B_MEDIA_MAX)
+			m = B2B_MEDIA_MAX;
+		unsigned ok = 0;
+		for (unsigned j = 0; j < m; j++) {
+			if (shm_seg_producer(seg, &k->to_media[j], SHM_ROLE_SIGNAL, w->idx, SHM_ROLE_MEDIA, j) < 0 ||
+			    shm_seg_consumer(seg, &k->from_media[j], SHM_ROLE_MEDIA, j, SHM_ROLE_SIGNAL, w->idx) < 0)
+				break;
+			sbc_msg_hello h;
+			sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, w->idx);
+			shm_ring_push(&k->to_media[j], SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h));
+			ok++;
+		}
+		k->n_media = ok;
+		if (m && ok < m)
+			SBC_WARN("worker %u: rings to sbc-media: %u of %u", w->idx, ok, m);
+	}
+	*sig_worker_user(w) = k;
+	ring_hook(w, NULL);
+}
+
+static void wk_stop(sig_worker *w, void *arg)
+{
+	(void)arg;
+	b2b_wk *k = *sig_worker_user(w);
+	if (!k)
+		return;
+	*sig_worker_user(w) = NULL;
+	/* end every call (media sessions deleted), then drop the transactions */
+	for (unsigned b = 0; b < B2B_BUCKETS; b++)
+		while (k->by_id[b])
+			call_end(k->by_id[b], 503);
+	txn_table_destroy(k->tbl); /* no callbacks: the contexts go below */
+	while (k->ctxs) {
+		tx_ctx *c = k->ctxs;
+		c->t = NULL;
+		ctx_free(c);
+	}
+	free(k);
+}
+
+void b2b_engine_install(void)
+{
+	sig_set_rx_handler(b2b_rx, NULL);
+	sig_set_worker_hooks(wk_start, wk_stop, NULL);
+	sig_set_ring_hook(ring_hook, NULL);
+}

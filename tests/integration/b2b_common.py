@@ -1,0 +1,286 @@
+"""Helpers for the B2BUA call tests (no tests in here): sbc-control with the
+real sbc-signal and sbc-media on free ports, a scripted python UAS (the
+called carrier) and a python UAC (the calling carrier), both over UDP, that
+record every message they received."""
+import json
+import re
+import socket
+import threading
+import time
+
+from conftest import BUILD, free_port, free_port_range, wait_for
+
+SDP_TMPL = ("v=0\r\no=uac 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n"
+            "m=audio {port} {proto} 0 101\r\n{crypto}a=rtpmap:0 PCMU/8000\r\n"
+            "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n")
+
+
+def sdp(ip, port, crypto=None):
+    lines = "".join(f"a=crypto:{c}\r\n" for c in (crypto or []))
+    return SDP_TMPL.format(ip=ip, port=port, proto="RTP/SAVP" if crypto else "RTP/AVP",
+                           crypto=lines)
+
+
+def hdr(msg, name):
+    m = re.search(rb"^" + name.encode() + rb":\s*(.*?)\r\n", msg, re.M | re.I)
+    return m.group(1).decode() if m else None
+
+
+def status(msg):
+    m = re.match(rb"SIP/2.0 (\d+)", msg)
+    return int(m.group(1)) if m else 0
+
+
+def body(msg):
+    return msg.split(b"\r\n\r\n", 1)[1].decode() if b"\r\n\r\n" in msg else ""
+
+
+def sdp_media(text):
+    c = re.search(r"^c=IN IP4 (\S+)", text, re.M)
+    m = re.search(r"^m=audio (\d+) (\S+)", text, re.M)
+    return (c.group(1) if c else None, int(m.group(1)) if m else None, m.group(2) if m else None)
+
+
+def response(req, code, reason, to_tag=None, extra="", body_text=""):
+    lines = req.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+    keep = [ln for ln in lines[1:] if re.match(r"(?i)(via|from|to|call-id|cseq):", ln)]
+    out = [f"SIP/2.0 {code} {reason}"]
+    for ln in keep:
+        if to_tag and ln.lower().startswith("to:") and ";tag=" not in ln:
+            ln += f";tag={to_tag}"
+        out.append(ln)
+    if extra:
+        out.append(extra.rstrip("\r\n"))
+    if body_text:
+        out.append("Content-Type: application/sdp")
+    out.append(f"Content-Length: {len(body_text.encode())}")
+    return ("\r\n".join(out) + "\r\n\r\n" + body_text).encode()
+
+
+class Sbc:
+    """sbc-control with the demo trunks: demo-in from 127.0.0.0/8 (SRTP
+    optional), demo-out toward `outbound` (UDP, SRTP off)."""
+
+    def __init__(self, procs, tmp, outbound_port, rtp_timeout_ms=30000):
+        self.procs = procs
+        self.port = free_port()
+        self.tls_port = free_port()
+        mbase = free_port_range(60)
+        self.data = tmp / "data"
+        cfg = {"log_level": "debug", "data_dir": str(self.data), "store_path": str(self.data / "store"),
+               "signal": {"workers": 1, "listen": [
+                   {"transport": "udp", "address": f"127.0.0.1:{self.port}"},
+                   {"transport": "tcp", "address": f"127.0.0.1:{self.port}"},
+                   {"transport": "tls", "address": f"127.0.0.1:{self.tls_port}", "tls_profile": "default"}]},
+               "media": {"workers": 1, "address": "127.0.0.1", "port_min": mbase, "port_max": mbase + 59,
+                         "backend": "socket", "rtp_timeout_ms": rtp_timeout_ms},
+               "demo": {"enabled": True, "outbound": f"127.0.0.1:{outbound_port}",
+                        "inbound_cidr": "127.0.0.0/8"}}
+        (tmp / "cfg.json").write_text(json.dumps(cfg))
+        self.sock = self.data / "control.sock"
+        self.ctl = procs.start("control", [str(BUILD / "sbc-control"), "--config", str(tmp / "cfg.json"),
+                                           "--data-dir", str(self.data)])
+        wait_for(lambda: self.sock.exists() and self.options_ok() or self.ctl.poll() is not None,
+                 timeout=20, what="sbc-control and sbc-signal")
+        assert self.ctl.poll() is None, procs.log(self.ctl)
+        self.mbase = mbase
+
+    def options_ok(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.3)
+        try:
+            s.sendto(b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKo\r\n"
+                     b"From: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: ping\r\n"
+                     b"CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+                     ("127.0.0.1", self.port))
+            return s.recv(4096).startswith(b"SIP/2.0 200")
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def rpc(self, method, params=None):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(str(self.sock))
+        s.sendall((json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}})
+                   + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+        s.close()
+        r = json.loads(buf)
+        assert "result" in r, r
+        return r["result"]
+
+    def log(self):
+        out = ""
+        for f in sorted(self.data.parent.glob("*.log")):
+            out += f.read_text(errors="replace")
+        return out
+
+
+class Uas(threading.Thread):
+    """The called carrier on UDP. plan: what to do with an INVITE:
+    "answer" (100, 180, 200 with SDP), "503" (503 + Retry-After), "ring"
+    (100, 180 and wait: for CANCEL), "bye" (answer, then BYE after the ACK).
+    The UAS's SDP points media at self.rtp (a bound UDP socket)."""
+
+    def __init__(self, plan="answer", crypto=None):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.rtp.bind(("127.0.0.1", 0))
+        self.rtp_port = self.rtp.getsockname()[1]
+        self.plan = plan
+        self.crypto = crypto
+        self.got = []      # (bytes, addr)
+        self.stop = False
+        self.invite = None
+        self.peer = None
+        self.tag = "uas-tag-1"
+        self.start()
+
+    def requests(self, method):
+        return [m for m, _ in self.got if m.startswith(method.encode() + b" ")]
+
+    def responses(self):
+        return [m for m, _ in self.got if m.startswith(b"SIP/2.0")]
+
+    def send(self, data):
+        self.sock.sendto(data, self.peer)
+
+    def run(self):
+        while not self.stop:
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.got.append((data, addr))
+            self.peer = addr
+            if data.startswith(b"INVITE "):
+                if self.invite is not None and hdr(data, "Call-ID") == hdr(self.invite, "Call-ID"):
+                    continue  # retransmission
+                self.invite = data
+                self.send(response(data, 100, "Trying"))
+                if self.plan == "503":
+                    self.send(response(data, 503, "Service Unavailable", self.tag, "Retry-After: 30"))
+                    continue
+                self.send(response(data, 180, "Ringing", self.tag))
+                if self.plan == "ring":
+                    continue
+                ans = sdp("127.0.0.1", self.rtp_port, self.crypto)
+                contact = f"Contact: <sip:uas@127.0.0.1:{self.port}>"
+                self.send(response(data, 200, "OK", self.tag, contact, ans))
+            elif data.startswith(b"ACK ") and self.plan == "bye":
+                inv = self.invite
+                bye = (f"BYE {hdr(inv, 'Contact').strip('<>')} SIP/2.0\r\n"
+                       f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bKuasbye\r\n"
+                       f"From: {hdr(inv, 'To')};tag={self.tag}\r\nTo: {hdr(inv, 'From')}\r\n"
+                       f"Call-ID: {hdr(inv, 'Call-ID')}\r\nCSeq: 1 BYE\r\nMax-Forwards: 70\r\n"
+                       f"Content-Length: 0\r\n\r\n").encode()
+                self.send(bye)
+            elif data.startswith(b"BYE "):
+                self.send(response(data, 200, "OK"))
+            elif data.startswith(b"CANCEL "):
+                self.send(response(data, 200, "OK"))
+                self.send(response(self.invite, 487, "Request Terminated", self.tag))
+
+    def close(self):
+        self.stop = True
+        self.join(2)
+        self.sock.close()
+        self.rtp.close()
+
+
+class Uac:
+    """The calling carrier on UDP, one call at a time."""
+
+    def __init__(self, sbc_port, ip="127.0.0.1"):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((ip, 0))
+        self.ip = ip
+        self.port = self.sock.getsockname()[1]
+        self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.rtp.bind((ip, 0))
+        self.rtp_port = self.rtp.getsockname()[1]
+        self.dst = ("127.0.0.1", sbc_port)
+        self.callid = f"uac-call-{self.port}@{ip}"
+        self.ftag = "uac-from-tag-77"
+        self.got = []
+
+    def invite(self, number="4930123456", crypto=None, body_text=None):
+        b = body_text if body_text is not None else sdp(self.ip, self.rtp_port, crypto)
+        self.inv = (f"INVITE sip:{number}@127.0.0.1:{self.dst[1]} SIP/2.0\r\n"
+                    f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacinv1;rport\r\n"
+                    f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
+                    f"To: <sip:{number}@127.0.0.1>\r\nCall-ID: {self.callid}\r\nCSeq: 1 INVITE\r\n"
+                    f"Contact: <sip:alice@{self.ip}:{self.port}>\r\nMax-Forwards: 70\r\n"
+                    f"User-Agent: uac-secret-agent\r\nX-Internal: {self.ip}\r\n"
+                    f"Content-Type: application/sdp\r\nContent-Length: {len(b.encode())}\r\n\r\n{b}").encode()
+        self.sock.sendto(self.inv, self.dst)
+
+    def wait_final(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        self.sock.settimeout(0.2)
+        while time.monotonic() < deadline:
+            try:
+                data, _ = self.sock.recvfrom(65536)
+            except socket.timeout:
+                continue
+            self.got.append(data)
+            st = status(data)
+            if st >= 200 and hdr(data, "CSeq").endswith("INVITE"):
+                return data
+            if data.startswith(b"BYE "):
+                self.sock.sendto(response(data, 200, "OK"), self.dst)
+        raise AssertionError("no final response; got: %r" % self.got)
+
+    def recv_until(self, pred, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        self.sock.settimeout(0.2)
+        while time.monotonic() < deadline:
+            try:
+                data, _ = self.sock.recvfrom(65536)
+            except socket.timeout:
+                continue
+            self.got.append(data)
+            if data.startswith(b"BYE "):
+                self.sock.sendto(response(data, 200, "OK"), self.dst)
+            if pred(data):
+                return data
+        raise AssertionError("not received; got: %r" % self.got)
+
+    def _in_dialog(self, method, final, cseq):
+        tt = hdr(final, "To")
+        return (f"{method} {hdr(final, 'Contact').strip('<>') if method != 'CANCEL' else self.inv.split(b' ')[1].decode()} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuac{method.lower()}{cseq};rport\r\n"
+                f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
+                f"To: {tt}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n"
+                f"Content-Length: 0\r\n\r\n").encode()
+
+    def ack(self, final):
+        self.sock.sendto(self._in_dialog("ACK", final, 1), self.dst)
+
+    def bye(self, final):
+        self.sock.sendto(self._in_dialog("BYE", final, 2), self.dst)
+        return self.recv_until(lambda d: status(d) and "BYE" in hdr(d, "CSeq"))
+
+    def cancel(self):
+        c = (f"CANCEL {self.inv.split(b' ')[1].decode()} SIP/2.0\r\n"
+             f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacinv1;rport\r\n"
+             f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
+             f"To: <sip:4930123456@127.0.0.1>\r\nCall-ID: {self.callid}\r\nCSeq: 1 CANCEL\r\n"
+             f"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
+        self.sock.sendto(c, self.dst)
+
+    def close(self):
+        self.sock.close()
+        self.rtp.close()

@@ -1,0 +1,196 @@
+"""B2BUA calls end to end: sbc-control + sbc-signal + sbc-media, a calling
+carrier (python UAC or SIPp) on the demo-in trunk, a called carrier (python
+UAS) behind demo-out. Each test checks what the far side actually received:
+SDP on sbc-media's addresses, no header or body of one carrier reaching the
+other, and RTP relayed."""
+import re
+import subprocess
+import time
+
+import pytest
+
+from b2b_common import Sbc, Uac, Uas, body, hdr, sdp_media, status
+from conftest import BUILD, free_port
+from test_signal_common import no_sanitizer_reports  # noqa: F401
+
+pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
+                                reason="binaries not built")
+
+CRYPTO_A = "1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"
+
+
+def leaked(msg, uac):
+    """Anything of the calling carrier in a message the called one got."""
+    text = msg.decode(errors="replace")
+    for needle in (uac.callid, uac.ftag, f"{uac.port}", "uac-secret-agent", "X-Internal", str(uac.rtp_port),
+                   "alice@"):
+        if needle in text:
+            return needle
+    return None
+
+
+@pytest.fixture
+def call_env(procs, tmp_path):
+    envs = []
+
+    def make(plan="answer", crypto=None, rtp_timeout_ms=30000):
+        uas = Uas(plan, crypto)
+        sbc = Sbc(procs, tmp_path, uas.port, rtp_timeout_ms=rtp_timeout_ms)
+        uac = Uac(sbc.port)
+        envs.append((uas, uac))
+        return sbc, uas, uac
+
+    yield make
+    for uas, uac in envs:
+        uas.close()
+        uac.close()
+
+
+def test_basic_call_topology_hiding_and_media(call_env):
+    sbc, uas, uac = call_env()
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200, sbc.log()[-3000:]
+    # what the called carrier got
+    inv = uas.invite
+    assert inv is not None
+    assert leaked(inv, uac) is None, (leaked(inv, uac), inv)
+    assert hdr(inv, "Call-ID") != uac.callid
+    ip, port, proto = sdp_media(body(inv))
+    assert ip == "127.0.0.1" and sbc.mbase <= port < sbc.mbase + 60 and proto == "RTP/AVP"
+    assert "telephone-event/8000" in body(inv)
+    # what the caller got: SDP on the relay, none of the UAS's ports
+    aip, aport, aproto = sdp_media(body(final))
+    assert sbc.mbase <= aport < sbc.mbase + 60 and aport != port
+    assert str(uas.rtp_port) not in body(final) and str(uas.port) not in final.decode()
+    uac.ack(final)
+    assert uas.requests("ACK") or time.sleep(0.3) or uas.requests("ACK")
+    # media A -> relay -> B, and back (symmetric, latched)
+    pkt = bytes([0x80, 0x00, 0x00, 0x01]) + b"\x00" * 8 + b"hello-rtp" * 10
+    uas.rtp.settimeout(2)
+    for i in range(5):
+        uac.rtp.sendto(pkt[:2] + bytes([0, i]) + pkt[4:], (aip, aport))
+        time.sleep(0.02)
+    got, src = uas.rtp.recvfrom(2048)
+    assert got[12:] == pkt[12:] and src[1] == port
+    uas.rtp.sendto(pkt, src)
+    uac.rtp.settimeout(2)
+    back, bsrc = uac.rtp.recvfrom(2048)
+    assert back[12:] == pkt[12:] and bsrc[1] == aport
+    # BYE from the caller reaches the callee on its own dialog
+    ok = uac.bye(final)
+    assert status(ok) == 200
+    wait = time.monotonic() + 3
+    while not uas.requests("BYE") and time.monotonic() < wait:
+        time.sleep(0.05)
+    bye = uas.requests("BYE")[0]
+    assert hdr(bye, "Call-ID") == hdr(inv, "Call-ID") and leaked(bye, uac) is None
+
+
+def test_sipp_basic_call(call_env, tmp_path):
+    sbc, uas, _ = call_env()
+    r = subprocess.run(["sipp", "-sn", "uac", f"127.0.0.1:{sbc.port}", "-s", "4930123456", "-m", "1",
+                        "-i", "127.0.0.1", "-p", str(free_port()), "-timeout", "20", "-d", "200",
+                        "-nostdin", "-trace_stat", "-stf", str(tmp_path / "stat.csv")],
+                       capture_output=True, text=True, timeout=40, cwd=tmp_path)
+    assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:], sbc.log()[-3000:])
+    stat = (tmp_path / "stat.csv").read_text().splitlines()
+    head, last = stat[0].split(";"), stat[-1].split(";")
+    assert int(last[head.index("SuccessfulCall(C)")]) == 1
+    inv = uas.invite
+    ip, port, _ = sdp_media(body(inv))
+    assert sbc.mbase <= port < sbc.mbase + 60
+    assert uas.requests("BYE")
+
+
+def test_srtp_in_plain_out(call_env):
+    sbc, uas, uac = call_env()
+    uac.invite(crypto=[CRYPTO_A])
+    final = uac.wait_final()
+    assert status(final) == 200, sbc.log()[-3000:]
+    # toward the SRTP-off trunk: plain RTP/AVP without crypto
+    assert "a=crypto" not in body(uas.invite) and sdp_media(body(uas.invite))[2] == "RTP/AVP"
+    # toward the caller: RTP/SAVP with our own key on the offered tag and suite
+    fb = body(final)
+    m = re.search(r"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:(\S+)", fb)
+    assert sdp_media(fb)[2] == "RTP/SAVP" and m and m.group(1) not in CRYPTO_A
+    assert "inline:" not in sbc.log()
+    uac.ack(final)
+    assert status(uac.bye(final)) == 200
+
+
+def test_required_srtp_without_crypto_488(call_env):
+    sbc, uas, uac = call_env()
+    sbc.rpc("trunk.update", {"name": "demo-in", "srtp_inbound": {"mode": "required"}})
+    time.sleep(1.2)  # the worker's view refreshes within a second
+    uac.invite()
+    assert status(uac.wait_final()) == 488
+    assert uas.invite is None
+
+
+def test_unknown_source_403(call_env):
+    sbc, uas, uac = call_env()
+    sbc.rpc("trunk.update", {"name": "demo-in", "cidrs": ["10.9.9.9/32"]})
+    time.sleep(1.2)
+    uac.invite()
+    assert status(uac.wait_final()) == 403
+    assert uas.invite is None
+
+
+def test_no_route_404(call_env):
+    sbc, uas, uac = call_env()
+    sbc.rpc("route.remove", {"prefix": ""})
+    time.sleep(0.3)
+    uac.invite()
+    assert status(uac.wait_final()) == 404
+    assert uas.invite is None
+
+
+def test_failover_on_503(call_env):
+    sbc, uas1, uac = call_env(plan="503")
+    uas2 = Uas("answer")
+    try:
+        sbc.rpc("trunk.add", {"name": "alt-out", "destinations": [
+            {"host": "127.0.0.1", "port": uas2.port, "transport": "udp"}],
+            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
+        time.sleep(1.2)
+        uac.invite()
+        final = uac.wait_final()
+        assert status(final) == 200, sbc.log()[-3000:]
+        assert uas1.invite is not None and uas2.invite is not None
+        assert hdr(uas1.invite, "Call-ID") != hdr(uas2.invite, "Call-ID")
+        assert uas1.requests("ACK")  # the 503 was ACKed by the transaction
+        uac.ack(final)
+        assert status(uac.bye(final)) == 200
+    finally:
+        uas2.close()
+
+
+def test_cancel_before_answer(call_env):
+    sbc, uas, uac = call_env(plan="ring")
+    uac.invite()
+    uac.recv_until(lambda d: status(d) == 180)
+    uac.cancel()
+    final = uac.wait_final()
+    assert status(final) == 487
+    wait = time.monotonic() + 3
+    while not uas.requests("CANCEL") and time.monotonic() < wait:
+        time.sleep(0.05)
+    cancel = uas.requests("CANCEL")
+    assert cancel and hdr(cancel[0], "Call-ID") == hdr(uas.invite, "Call-ID")
+
+
+def test_bye_from_callee(call_env):
+    sbc, uas, uac = call_env(plan="bye")
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200
+    uac.ack(final)
+    bye = uac.recv_until(lambda d: d.startswith(b"BYE "))
+    assert hdr(bye, "Call-ID") == uac.callid and str(uas.port) not in bye.decode()
+    wait = time.monotonic() + 3
+    while not [r for r in uas.responses() if "BYE" in (hdr(r, "CSeq") or "")] and time.monotonic() < wait:
+        time.sleep(0.05)
+    assert [r for r in uas.responses() if "BYE" in hdr(r, "CSeq") and status(r) == 200]
