@@ -3,6 +3,8 @@ carrier (python UAC or SIPp) on the demo-in trunk, a called carrier (python
 UAS) behind demo-out. Each test checks what the far side actually received:
 SDP on sbc-media's addresses, no header or body of one carrier reaching the
 other, and RTP relayed."""
+import base64
+import json
 import re
 import subprocess
 import time
@@ -16,6 +18,7 @@ from test_signal_common import no_sanitizer_reports  # noqa: F401
 pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
                                 reason="binaries not built")
 
+SRTP_PEER = BUILD / "tools" / "srtp_peer"
 CRYPTO_A = "1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"
 
 
@@ -116,6 +119,32 @@ def test_srtp_in_plain_out(call_env):
     assert sdp_media(fb)[2] == "RTP/SAVP" and m and m.group(1) not in CRYPTO_A
     assert "inline:" not in sbc.log()
     uac.ack(final)
+    if SRTP_PEER.exists():
+        # real SRTP from the caller, decrypted by sbc-media, plain at the callee
+        aip, aport, _ = sdp_media(fb)
+        bind = f"{uac.ip}:{uac.rtp_port}"
+        uac.rtp.close()
+        key_in = base64.b64decode(CRYPTO_A.split("inline:")[1]).hex()
+        p = subprocess.run([str(SRTP_PEER), "send", bind, f"{aip}:{aport}", "5", "160",
+                            "AES_CM_128_HMAC_SHA1_80", key_in], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 0, p.stderr
+        uas.rtp.settimeout(2)
+        got = []
+        for _ in range(5):
+            d, src = uas.rtp.recvfrom(2048)
+            got.append(d)
+        for i, d in enumerate(sorted(got, key=lambda x: x[2:4])):
+            assert len(d) == 12 + 160 and d[12:] == bytes((i * 3 + k) & 0xff for k in range(160))
+        # and back: plain from the callee, SRTP with the key we answered to the caller
+        key_out = base64.b64decode(m.group(1)).hex()
+        rcv = subprocess.Popen([str(SRTP_PEER), "recv", bind, "5", "4000", "AES_CM_128_HMAC_SHA1_80", key_out],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert rcv.stdout.readline().strip() == "READY"
+        for d in got:
+            uas.rtp.sendto(d, src)
+        out, err = rcv.communicate(timeout=10)
+        res = json.loads(out.strip().splitlines()[-1])
+        assert res["ok"] == 5 and res["auth_fail"] == 0, (res, err)
     assert status(uac.bye(final)) == 200
 
 
