@@ -141,6 +141,9 @@ def sdp_crypto(s):
     return (int(m.group(1)), base64.b64decode(m.group(2))[:30]) if m else (None, None)
 
 
+LIVE = []  # every relay / load process started and not yet stopped
+
+
 class Rtpengine:
     def __init__(self, tmp, streams):
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rtpe-", dir=tmp))
@@ -156,6 +159,7 @@ class Rtpengine:
              f"--pidfile={self.dir / 'rtpengine.pid'}"],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=lambda: os.sched_setaffinity(0, {0}))
+        LIVE.append(self)
         self.pid = self.p.pid
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.settimeout(0.2)
@@ -214,6 +218,8 @@ class Rtpengine:
         return sdp_port(r["sdp"]), key
 
     def stop(self):
+        if self in LIVE:
+            LIVE.remove(self)
         if self.p.poll() is None:
             self.p.terminate()
             try:
@@ -228,6 +234,8 @@ class Rtpengine:
 class SbcMedia:
     def __init__(self, tmp, streams):
         d = pathlib.Path(tempfile.mkdtemp(prefix="sbcm-", dir=tmp))
+        self.mt = None
+        LIVE.append(self)
         self.mt = MT.Medtool(d, workers=1, slots=streams + 8, timeout_ms=600000)
         self.mt.spawn()
         self.pid = self.mt.pid
@@ -245,7 +253,10 @@ class SbcMedia:
         return "\n".join(self.mt.media_log().splitlines()[-n:])
 
     def stop(self):
-        self.mt.close()
+        if self in LIVE:
+            LIVE.remove(self)
+        if self.mt:
+            self.mt.close()
 
 
 class Load:
@@ -253,6 +264,7 @@ class Load:
         self.p = subprocess.Popen([str(LOAD), "--mode", mode, "--key", KEY_A.hex(), "--pid",
                                    str(pid), "--cpu", "1"], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True, bufsize=1)
+        LIVE.append(self)
         kv = self.kv(self.p.stdout.readline())
         self.rx, self.tx = int(kv["rx_port"]), int(kv["tx_port"])
 
@@ -275,6 +287,8 @@ class Load:
         return {k: float(v) for k, v in kv.items()}
 
     def stop(self):
+        if self in LIVE:
+            LIVE.remove(self)
         if self.p.poll() is None:
             try:
                 self.p.stdin.write("quit\n")
@@ -320,8 +334,12 @@ def measure(target_cls, tmp, mode, maxn):
         relay.stop()
 
 
+class OverTime(BaseException):
+    """Not an Exception: no scenario's error handling swallows it."""
+
+
 def on_alarm(sig, frm):
-    raise RuntimeError("bench_rtpengine: over its time bound, stopping")
+    raise OverTime("bench_rtpengine: over its time bound, stopping")
 
 
 def main():
@@ -424,8 +442,14 @@ def main():
             print("  " + v)
         return rc
     finally:
+        for x in list(LIVE):
+            x.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except OverTime as e:
+        print(e)
+        sys.exit(1)

@@ -110,6 +110,9 @@ def group_pss_kb(pgid, pool_kb):
     return total, pool
 
 
+LIVE = []  # every Kamailio started and not yet stopped (stopped at exit)
+
+
 class Kamailio:
     """A Kamailio with one TLS listener, run in the foreground (-DD -E)."""
 
@@ -171,6 +174,7 @@ request_route {{
             [KAMAILIO, "-f", str(self.cfg), "-DD", "-E", "-m", str(shm_mb), "-M", "16",
              "-P", str(self.pidfile), "-w", str(self.dir)],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        LIVE.append(self)
         try:
             conftest.wait_for(lambda: (C.tcp_open(self.port) and self.ctl.exists())
                               or self.p.poll() is not None, timeout=15,
@@ -226,6 +230,8 @@ request_route {{
         return -1
 
     def stop(self):
+        if self in LIVE:
+            LIVE.remove(self)
         if self.p.poll() is None:
             try:
                 os.killpg(self.p.pid, signal.SIGTERM)
@@ -366,8 +372,12 @@ def fmt(v, spec):
     return format(v, spec) if v is not None else "-"
 
 
+class OverTime(BaseException):
+    """Not an Exception: no scenario's error handling swallows it."""
+
+
 def on_alarm(sig, frm):
-    raise RuntimeError("bench_kamailio_tls: over its time bound, stopping")
+    raise OverTime("bench_kamailio_tls: over its time bound, stopping")
 
 
 def main():
@@ -490,9 +500,15 @@ def main():
                   "(kamailio issue #3791 not hit in this run)")
         return rc
     finally:
+        for k in list(LIVE):
+            k.stop()
         procs.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except OverTime as e:
+        print(e)
+        sys.exit(1)
