@@ -14,7 +14,7 @@
  * with per-leg counters; "next" is the offset of the next page or null).
  *
  * Environment knobs (measurement aids, not configuration):
- *   SBC_MEDIA_IO=epoll       the epoll data path instead of io_uring
+ *   SBC_MEDIA_IO=uring       the io_uring data path instead of epoll
  *   SBC_MEDIA_COALESCE_US=n  epoll path: wait n us after a small wake-up
  *
  * Caveats:

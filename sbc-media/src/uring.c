@@ -4,8 +4,9 @@
  * all of a loop turn submitted with one io_uring_enter. The buffer goes back
  * to the ring when its send completes.
  *
- * The default; SBC_MEDIA_IO=epoll selects the epoll + recvmmsg/sendmmsg
- * path (relay.c), which is also the fallback where io_uring is refused.
+ * Selected with SBC_MEDIA_IO=uring (the default is the epoll +
+ * recvmmsg/sendmmsg path in relay.c, also the fallback where io_uring is
+ * refused; worker.c says why).
  * Same rules as relay.c: no allocation, no log, no lock per packet.
  */
 #include <errno.h>
