@@ -133,17 +133,18 @@ static json_t *session_json(med_worker *w, med_sess *s)
 	json_t *legs = json_array();
 	for (unsigned l = 0; l < 2; l++) {
 		const med_leg_rt *rt = &sl->rt[l];
-		uint64_t drops = 0;
+		json_t *drops = json_object();
 		for (unsigned d = 0; d < MED_DROP_MAX_; d++)
-			drops += rt->drops[d];
+			if (rt->drops[d]) /* only the reasons that occurred: pages stay small */
+				json_object_set_new(drops, drop_names[d], json_integer((json_int_t)rt->drops[d]));
 		json_array_append_new(
-			legs, json_pack("{s:i, s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:i, s:i}",
+			legs, json_pack("{s:i, s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:i, s:i}",
 					"port", (int)med_sess_port(w, s, l, 0), "peer",
 					rt->peer_rtp.sa.sa_family ? sbc_addr_format(&rt->peer_rtp, a, sizeof(a)) : "",
 					"latched", rt->latched, "rx", med_xc_suite_name(sl->cfg[l].rx.suite), "tx",
 					med_xc_suite_name(sl->cfg[l].tx.suite), "packets_in", (json_int_t)rt->packets_in,
 					"packets_out", (json_int_t)rt->packets_out, "bytes_in", (json_int_t)rt->bytes_in,
-					"bytes_out", (json_int_t)rt->bytes_out, "drops", (json_int_t)drops, "lost",
+					"bytes_out", (json_int_t)rt->bytes_out, "drops", drops, "lost",
 					(int)med_rtp_rx_lost(&rt->rx), "jitter_us", (int)med_rtp_rx_jitter_us(&rt->rx)));
 	}
 	return json_pack("{s:I, s:b, s:o}", "id", (json_int_t)sl->session_id, "timed_out", sl->timed_out,

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from conftest import BUILD
+from conftest import BUILD, wait_for
 from medtool import Medtool, key_for, leg
 
 ALL_SUITES = [1, 2, 3, 4, 5, 6, 7]
@@ -221,4 +221,14 @@ def test_sessions_listing_command(mt):
     ids = sorted(s["id"] for s in r["sessions"])
     assert ids == [70, 71, 72] and r["next"] is None, r
     assert r["sessions"][0]["legs"][0]["rx"] == "AES_CM_128_HMAC_SHA1_80"
+    # per-session drops by reason
+    s70 = next(x for x in r["sessions"] if x["id"] == 70)
+    assert s70["legs"][0]["drops"] == {}
+    mt.cmd("peer junk")
+    mt.cmd(f"send junk 127.0.0.1:{s70['legs'][0]['port']} 1 {key_for(1, 99)} 1 1 3")
+
+    def drops70():
+        r = mt.cmd('cmd 0 {"method":"media.sessions"}')
+        return next(x for x in r["sessions"] if x["id"] == 70)["legs"][0]["drops"]
+    wait_for(lambda: drops70() == {"auth": 3}, timeout=3, what="auth drops listed")
     assert "error" in mt.cmd('cmd 0 {"method":"nope"}')

@@ -855,7 +855,7 @@ int main(void)
 	/* sbc-media once per data path: io_uring (default) and epoll */
 	static double us[3][3][16];
 	static const char *io_names[2] = {"uring", "epoll"};
-	const char *io_env = getenv("BENCH_IO") ? getenv("BENCH_IO") : "uring epoll";
+	const char *io_env = getenv("BENCH_IO") ? getenv("BENCH_IO") : "epoll uring";
 	int st;
 	bool ran_io[2] = {false, false};
 	for (int io = 0; io < 2; io++) {
