@@ -15,9 +15,10 @@
  * Modes:
  *   rtp       plain RTP in, plain RTP out; SSRC = stream + 1.
  *   srtp-rtp  SRTP in (AES_CM_128_HMAC_SHA1_80, --key), plain RTP out. All
- *             streams share the key and one SSRC, so one packet per
- *             sequence number is encrypted ahead of time (libsrtp2) and sent
- *             on every stream: the relay still authenticates and decrypts
+ *             streams share the key, and the streams sending in the same
+ *             1 ms slot share an SSRC (slot + 1), so one packet per
+ *             sequence number and slot is encrypted ahead of time
+ *             (libsrtp2) and sent on every stream of that slot: the relay still authenticates and decrypts
  *             each one in each stream's own context, and the generator's
  *             CPU stays out of the way. The receiver checks the plaintext.
  *   rtp-srtp  plain RTP in, SRTP out; streams named with "check" have every
@@ -32,7 +33,9 @@
  *                        second), CPU us per received packet of --pid (all
  *                        its threads, schedstat), of this tool, of the
  *                        kernel's ksoftirqd threads, and of the whole
- *                        machine (/proc/stat busy time)
+ *                        machine (/proc/stat busy time); p50/p99 latency
+ *                        from the send of a packet's 1 ms slot to its
+ *                        arrival
  *   quit
  * At start it prints "rx_port=P tx_port=Q". Options: --mode, --key HEX,
  * --pid PID (the relay whose CPU is measured), --cpu C (pin here).
@@ -59,7 +62,9 @@
 #define MAXN 5000
 #define PLEN 160
 #define HLEN 12
-#define NPRE 32768 /* pre-encrypted periods: 11 minutes */
+#define NPRE 8192 /* pre-encrypted periods: 2.7 minutes */
+#define NTICK (1024 * 20) /* send times of the last 1024 periods, per 1 ms slot */
+#define HIST 20000	  /* latency histogram: 10 us buckets up to 200 ms */
 #define MAXCHECK 16
 
 enum { M_RTP, M_SRTP_RTP, M_RTP_SRTP };
@@ -70,7 +75,7 @@ static int g_pid = -1;
 static int tx_fd, rx_fd;
 static struct sockaddr_in dst[MAXN];
 static unsigned ndst;
-static uint8_t (*pre)[HLEN + PLEN + 16]; /* srtp-rtp: packet of period P */
+static uint8_t (*pre)[20][HLEN + PLEN + 16]; /* srtp-rtp: packet of period P, slot S */
 static int pre_len;
 static uint64_t t_start_ns;
 
@@ -79,6 +84,8 @@ static _Atomic int gen_run = 1, rx_run = 1;
 static _Atomic uint32_t win_lo = UINT32_MAX, win_hi = UINT32_MAX;
 static _Atomic uint64_t tx_win, rx_win, rx_total, rx_bad, rx_checked, tx_err;
 static _Atomic int gen_overrun;
+static _Atomic uint64_t tick_ns[NTICK]; /* when each 1 ms slot's first batch left */
+static _Atomic uint64_t hist[HIST + 1];
 
 static struct {
 	uint32_t ssrc;
@@ -162,11 +169,12 @@ static void *gen_main(void *arg)
 			continue;
 		}
 		unsigned n = atomic_load(&gen_n), k = 0;
+		atomic_store_explicit(&tick_ns[(period % 1024) * 20 + slot], mono_ns(), memory_order_relaxed);
 		uint32_t lo = atomic_load(&win_lo), hi = atomic_load(&win_hi);
 		int in_win = period >= lo && period < hi;
 		for (unsigned s = slot; s < n; s += 20) {
 			if (g_mode == M_SRTP_RTP) {
-				iov[k] = (struct iovec){pre[period], (size_t)pre_len};
+				iov[k] = (struct iovec){pre[period][slot], (size_t)pre_len};
 			} else {
 				rtp_packet(bufs[k], period, s + 1);
 				iov[k] = (struct iovec){bufs[k], HLEN + PLEN};
@@ -222,8 +230,16 @@ static void *rx_main(void *arg)
 			uint32_t ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
 			/* the period this packet was sent in: the latest one with
 			 * these low 16 bits (runs are far shorter than 65536 periods) */
-			if (lo != UINT32_MAX && (uint32_t)(uint16_t)(seq - (uint16_t)lo) < hi - lo)
+			if (lo != UINT32_MAX && (uint32_t)(uint16_t)(seq - (uint16_t)lo) < hi - lo) {
+				/* latency: from the send of this packet's 1 ms slot (SSRC - 1
+				 * is the stream, or the slot in srtp-rtp) to now; the
+				 * receiver polls every 100 us, as bench_relay's does */
+				uint32_t slot = (ssrc - 1) % 20;
+				uint64_t t0 = atomic_load_explicit(&tick_ns[(seq % 1024) * 20 + slot], memory_order_relaxed);
+				uint64_t now = mono_ns(), b = now > t0 ? (now - t0) / 10000 : 0;
+				atomic_fetch_add_explicit(&hist[b < HIST ? b : HIST], 1, memory_order_relaxed);
 				atomic_fetch_add(&rx_win, 1);
+			}
 			if (g_mode == M_RTP_SRTP) {
 				if (len != HLEN + PLEN + 10) {
 					atomic_fetch_add(&rx_bad, 1);
@@ -329,6 +345,19 @@ static uint64_t machine_busy(void)
 	return total;
 }
 
+static unsigned pct_us(double q)
+{
+	uint64_t total = 0, acc = 0;
+	for (unsigned i = 0; i <= HIST; i++)
+		total += atomic_load(&hist[i]);
+	for (unsigned i = 0; i <= HIST; i++) {
+		acc += atomic_load(&hist[i]);
+		if (total && acc >= (uint64_t)(q * (double)total))
+			return i * 10;
+	}
+	return 0;
+}
+
 static void sleep_until_period(uint32_t period)
 {
 	uint64_t at = t_start_ns + (uint64_t)period * 20000000u;
@@ -348,6 +377,8 @@ static void run(unsigned n, double seconds)
 	uint32_t lo = now + 2, hi = lo + (uint32_t)(seconds * 50);
 	atomic_store(&tx_win, 0);
 	atomic_store(&rx_win, 0);
+	for (unsigned i = 0; i <= HIST; i++)
+		atomic_store(&hist[i], 0);
 	atomic_store(&win_hi, hi);
 	atomic_store(&win_lo, lo);
 	uint64_t bad0 = atomic_load(&rx_bad);
@@ -364,11 +395,11 @@ static void run(unsigned n, double seconds)
 	double loss = txw ? 1.0 - (double)rxw / (double)txw : 1.0;
 	long hz = sysconf(_SC_CLK_TCK);
 	printf("n=%u sent=%" PRIu64 " received=%" PRIu64 " loss=%.5f pps=%.0f relay_us=%.3f machine_us=%.3f tool_us=%.3f "
-	       "ksoftirq_us=%.3f "
+	       "ksoftirq_us=%.3f p50_us=%u p99_us=%u "
 	       "checked=%" PRIu64 " bad=%" PRIu64 " send_errors=%" PRIu64 " overrun=%d\n",
 	       n, txw, rxw, loss < 0 ? 0 : loss, got / wall, got > 0 ? (double)(c1 - c0) / 1e3 / got : 0,
 	       got > 0 ? (double)(m1 - m0) * 1e6 / (double)hz / got : 0, got > 0 ? (double)(t1 - t0) / 1e3 / got : 0,
-	       got > 0 ? (double)(k1 - k0) / 1e3 / got : 0,
+	       got > 0 ? (double)(k1 - k0) / 1e3 / got : 0, pct_us(0.50), pct_us(0.99),
 	       atomic_load(&rx_checked),
 	       atomic_load(&rx_bad) - bad0, atomic_load(&tx_err), atomic_load(&gen_overrun));
 	fflush(stdout);
@@ -419,13 +450,15 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		for (uint32_t p = 0; p < NPRE; p++) {
-			int len = HLEN + PLEN;
-			rtp_packet(pre[p], p, 0x5bc00001u);
-			if (srtp_protect(s, pre[p], &len) != srtp_err_status_ok) {
-				fprintf(stderr, "rtpload: srtp_protect failed\n");
-				return 1;
+			for (uint32_t sl = 0; sl < 20; sl++) {
+				int len = HLEN + PLEN;
+				rtp_packet(pre[p][sl], p, sl + 1); /* SSRC = slot + 1 */
+				if (srtp_protect(s, pre[p][sl], &len) != srtp_err_status_ok) {
+					fprintf(stderr, "rtpload: srtp_protect failed\n");
+					return 1;
+				}
+				pre_len = len;
 			}
-			pre_len = len;
 		}
 		srtp_dealloc(s);
 	}
