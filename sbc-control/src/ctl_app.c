@@ -15,6 +15,7 @@
 #include "sbc/shm.h"
 #include "ctl_app.h"
 #include "ctl_bus.h"
+#include "ctl_cdr.h"
 #include "ctl_default.h"
 #include "ctl_methods.h"
 #include "ctl_rpc.h"
@@ -48,6 +49,7 @@ static void stopped_cb(ctl_ctx *ctx)
 	SBC_NOTICE("children stopped; removing %s and %s", ctl_bus_name(ctx->bus), ctx->cfg.control.socket);
 	ctl_bus_destroy(ctx->bus);
 	ctx->bus = NULL;
+	ctl_cdr_free();
 	ctl_rpc_destroy(ctx->rpc);
 	ctx->rpc = NULL;
 	ctl_super_destroy(ctx->super);

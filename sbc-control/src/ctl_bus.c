@@ -11,6 +11,7 @@
 #include "sbc/msg.h"
 #include "sbc/shm.h"
 #include "ctl_bus.h"
+#include "ctl_cdr.h"
 
 #define BUS_CHILD_ROLES 2 /* signal, media */
 #define BUS_BATCH 64
@@ -101,6 +102,10 @@ static void handle_record(ctl_bus *bus, unsigned r, unsigned idx, const shm_rec 
 	}
 	case SBC_MSG_STATS_REPLY:
 		handle_stats_reply(bus, r, idx, rec);
+		break;
+	case SBC_MSG_CALL_EVENT:
+		if (r == 0)
+			ctl_cdr_event(bus->ctx, idx, (const sbc_msg_text *)rec->data);
 		break;
 	default:
 		SBC_DEBUG("%s worker %u: message type %u ignored", shm_role_name(role_of(r)), idx, rec->type);
@@ -322,6 +327,17 @@ uint64_t ctl_bus_notify(ctl_bus *bus, unsigned area, uint64_t gen)
 		}
 	}
 	return gen;
+}
+
+int ctl_bus_command(ctl_bus *bus, enum shm_role role, unsigned idx, const char *json, size_t len)
+{
+	unsigned r = ri(role);
+	if (!bus->alive[r] || idx >= bus->workers[r])
+		return SBC_E_STATE;
+	int ret = sbc_msg_push_text(&bus->out[r][idx], SBC_MSG_COMMAND, ++bus->next_req_id, json, (uint32_t)len);
+	if (ret != 0)
+		bus->ctx->counters.ring_full++;
+	return ret;
 }
 
 unsigned ctl_bus_drain(ctl_bus *bus, uint32_t deadline_ms)

@@ -58,6 +58,9 @@ uint64_t ctl_bus_notify(ctl_bus *bus, unsigned area, uint64_t gen);
 void ctl_bus_set_generation(ctl_bus *bus, unsigned area, uint64_t gen);
 
 /* Pushes DRAIN to every signal worker. Returns the number delivered. */
+/* Pushes SBC_MSG_COMMAND (JSON text) to one child worker. 0, SBC_E_STATE
+ * (not alive / no such worker) or a ring error. */
+int ctl_bus_command(ctl_bus *bus, enum shm_role role, unsigned idx, const char *json, size_t len);
 unsigned ctl_bus_drain(ctl_bus *bus, uint32_t deadline_ms);
 
 /* Sends STATS_REQUEST to every live child worker and calls cb once with

@@ -57,6 +57,13 @@ static const ctl_param p_tls_get[] = {
 	END,
 };
 
+static const ctl_param p_call_list[] = {
+	{"limit", CTL_P_INT, false, 1, CTL_LIST_MAX},
+	{"active", CTL_P_BOOL, false, 0, 0},
+	END,
+};
+static const ctl_param p_call_id[] = {{"id", CTL_P_STR, true, 1, 64}, END};
+
 static const ctl_method methods[] = {
 	{"system.status", ctl_m_system_status, p_status, 0},
 	{"system.version", ctl_m_system_version, p_none, 0},
@@ -79,6 +86,9 @@ static const ctl_method methods[] = {
 	{"tls.remove", ctl_m_tls_remove, p_name, CTL_M_WRITE},
 	{"tls.get", ctl_m_tls_get, p_tls_get, 0},
 	{"tls.list", ctl_m_tls_list, p_list, 0},
+	{"call.list", ctl_m_call_list, p_call_list, 0},
+	{"call.get", ctl_m_call_get, p_call_id, 0},
+	{"call.hangup", ctl_m_call_hangup, p_call_id, 0},
 };
 
 const ctl_method *ctl_method_find(const char *name)

@@ -34,6 +34,10 @@ CTL_METHOD_DECL(ctl_m_tls_remove);
 CTL_METHOD_DECL(ctl_m_tls_get);
 CTL_METHOD_DECL(ctl_m_tls_list);
 
+CTL_METHOD_DECL(ctl_m_call_list);
+CTL_METHOD_DECL(ctl_m_call_get);
+CTL_METHOD_DECL(ctl_m_call_hangup);
+
 /* Re-reads the config file (system.reload, SIGHUP): see the README. */
 int ctl_reload(ctl_ctx *ctx, json_t **result, ctl_rpc_err *err);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "b2b_call.h"
 #include "b2b_limits.h"
@@ -65,7 +66,10 @@ struct b2b_cl {
 	uint64_t id;
 	int refs;
 	uint8_t state; /* enum call_state */
-	uint8_t cancelled, b_sdp_done;
+	uint8_t cancelled, b_sdp_done, hangup;
+	const char *trunk_in; /* interned */
+	uint64_t start_ms, answer_ms; /* wall clock */
+	char number_out[STORE_NUMBER_MAX + 1];
 	b2b_cl *id_next;
 	cid_node cn[2];
 	/* A leg */
@@ -407,12 +411,84 @@ static void call_unref(b2b_cl *c)
 		call_free(c);
 }
 
-static void call_end(b2b_cl *c, int cause)
+/* ---- call records ----------------------------------------------------------- */
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Appends a JSON string (quoted, escaped; bytes outside printable ASCII as
+ * \u00XX) to b. */
+static void json_str(sip_buf *b, const char *p, size_t n)
+{
+	sip_buf_put(b, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		if (ch == '"' || ch == '\\')
+			sip_buf_printf(b, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			sip_buf_printf(b, "\\u%04x", ch);
+		else
+			sip_buf_put(b, &p[i], 1);
+	}
+	sip_buf_put(b, "\"", 1);
+}
+
+static void call_name(const b2b_cl *c, char *out, size_t cap)
+{
+	snprintf(out, cap, "%u-%" PRIx64, sig_worker_index(c->wk->w), c->id);
+}
+
+/* One call record event to sbc-control: never any key material. */
+static void call_event(b2b_cl *c, const char *ev, int cause, const char *reason)
+{
+	b2b_wk *k = c->wk;
+	char text[1024], id[40];
+	sip_buf b;
+	sip_buf_init(&b, text, sizeof(text));
+	call_name(c, id, sizeof(id));
+	sip_buf_printf(&b, "{\"event\":\"%s\",\"id\":\"%s\",\"time_ms\":%" PRIu64 ",\"start_ms\":%" PRIu64, ev,
+		       id, wall_ms(), c->start_ms);
+	if (c->answer_ms)
+		sip_buf_printf(&b, ",\"answer_ms\":%" PRIu64, c->answer_ms);
+	sip_buf_str(&b, ",\"trunk_in\":");
+	json_str(&b, c->trunk_in ? c->trunk_in : "", c->trunk_in ? strlen(c->trunk_in) : 0);
+	sip_buf_str(&b, ",\"trunk_out\":");
+	json_str(&b, c->trunk_out, strlen(c->trunk_out));
+	sip_buf_str(&b, ",\"from\":");
+	json_str(&b, c->a.from.uri.user.p ? c->a.from.uri.user.p : "", c->a.from.uri.user.n);
+	sip_buf_str(&b, ",\"to_in\":");
+	json_str(&b, c->a.ruri.user.p ? c->a.ruri.user.p : "", c->a.ruri.user.n);
+	sip_buf_str(&b, ",\"to\":");
+	json_str(&b, c->number, strlen(c->number));
+	sip_buf_str(&b, ",\"to_out\":");
+	json_str(&b, c->number_out, strlen(c->number_out));
+	if (cause)
+		sip_buf_printf(&b, ",\"cause\":%d", cause);
+	if (reason) {
+		sip_buf_str(&b, ",\"reason\":");
+		json_str(&b, reason, strlen(reason));
+	}
+	if (c->b_sdp_done)
+		sip_buf_printf(&b, ",\"srtp_in\":\"%s\",\"srtp_out\":\"%s\"",
+			       store_srtp_suite_name(b2b_sdp_suite(&c->sdp, 0)),
+			       store_srtp_suite_name(b2b_sdp_suite(&c->sdp, 1)));
+	sip_buf_put(&b, "}", 1);
+	int n = sip_buf_end(&b);
+	if (n > 0)
+		sig_call_event(k->w, text, (size_t)n);
+}
+
+static void call_end(b2b_cl *c, int cause, const char *reason)
 {
 	if (c->state == CS_ENDED)
 		return;
 	b2b_wk *k = c->wk;
-	SBC_INFO("call %" PRIx64 ": ended (%d)", c->id, cause);
+	SBC_INFO("call %" PRIx64 ": ended (%d %s)", c->id, cause, reason ? reason : "");
+	call_event(c, "end", cause, reason);
 	c->state = CS_ENDED;
 	media_delete_all(c);
 	if (c->lim)
@@ -501,7 +577,7 @@ static void send_b_invite(b2b_cl *c);
 static void fail_a(b2b_cl *c, int status, const char *extra)
 {
 	respond_a(c, status, extra);
-	call_end(c, status);
+	call_end(c, status, c->hangup ? "hangup" : NULL);
 }
 
 /* Starts the offer toward the current route's trunk (fresh SRTP keys). */
@@ -601,7 +677,7 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 		int n = b2b_build_mirrored_response(&c->a, rsp, &rs, k->out, sizeof(k->out));
 		if (n > 0) {
 			txn_respond(k->tbl, c->a_txn, final, k->out, (size_t)n);
-			call_end(c, final);
+			call_end(c, final, NULL);
 			return;
 		}
 	}
@@ -626,6 +702,7 @@ static void send_b_invite(b2b_cl *c)
 		attempt_failed(c, 404, -1, NULL);
 		return;
 	}
+	snprintf(c->number_out, sizeof(c->number_out), "%s", num);
 	host_of(&c->b_dst, dhost, sizeof(dhost));
 	host_of(&c->b_local, host, sizeof(host));
 	const char *tpp = c->b_tp == SIG_TP_TLS ? ";transport=tls" : c->b_tp == SIG_TP_TCP ? ";transport=tcp" : "";
@@ -798,7 +875,9 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 			}
 		}
 		c->state = CS_CONFIRMED;
+		c->answer_ms = wall_ms();
 		mirror_to_a(c, rsp, 1);
+		call_event(c, "answer", 200, NULL);
 		SBC_INFO("call %" PRIx64 ": answered by %s", c->id, c->trunk_out);
 		return;
 	}
@@ -817,7 +896,7 @@ static void on_timeout(void *ctx, txn *t)
 	} else if (x->role == CTX_A_INVITE && c->state == CS_CONFIRMED) {
 		/* A never ACKed our 2xx (Timer L/H): end the call */
 		leg_request(c, 1, SIP_M_BYE);
-		call_end(c, 408);
+		call_end(c, 408, "no ACK");
 	}
 }
 
@@ -930,6 +1009,8 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 	c->id_next = k->by_id[c->id & (B2B_BUCKETS - 1)];
 	k->by_id[c->id & (B2B_BUCKETS - 1)] = c;
 	cid_link(c, 0);
+	c->trunk_in = rx->trunk;
+	c->start_ms = wall_ms();
 	respond_a(c, 100, NULL);
 
 	if (b2b_dialog_uas_init(&c->da, &c->a, c->a_tag, 1) < 0) {
@@ -978,6 +1059,7 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 		c->pending++;
 	}
 	SBC_INFO("call %" PRIx64 ": %s from trunk %s -> %s", c->id, c->number, rx->trunk, c->trunk_out);
+	call_event(c, "start", 0, NULL);
 	if (!c->pending) {
 		c->state = CS_CALLING;
 		send_b_invite(c);
@@ -1016,7 +1098,7 @@ static void media_event(b2b_wk *k, const sbc_msg_media_event *e)
 	SBC_NOTICE("call %" PRIx64 ": media timeout: BYE on both legs", c->id);
 	leg_request(c, 0, SIP_M_BYE);
 	leg_request(c, 1, SIP_M_BYE);
-	call_end(c, 408);
+	call_end(c, 408, "media timeout");
 }
 
 /* CANCEL from A (or its BYE before the answer): CANCEL toward B, 487 to A. */
@@ -1064,7 +1146,7 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 			return;
 		}
 		leg_request(c, 1 - leg, SIP_M_BYE);
-		call_end(c, 200);
+		call_end(c, 200, leg ? "BYE from callee" : "BYE from caller");
 		return;
 	}
 	if (req->method == SIP_M_OPTIONS) {
@@ -1181,6 +1263,40 @@ static void ring_hook(sig_worker *w, void *arg)
 	}
 }
 
+/* ---- commands from sbc-control ---------------------------------------------- */
+
+/* {"method":"call.hangup","id":"<worker>-<hex>"}: BYE on both legs of an
+ * answered call, CANCEL toward B and 487 to A before the answer. */
+static void command_hook(sig_worker *w, uint64_t request_id, const char *json, size_t len, void *arg)
+{
+	(void)arg;
+	b2b_wk *k = *sig_worker_user(w);
+	char text[SBC_MSG_TEXT_MAX + 1], reply[160];
+	unsigned widx = 0;
+	uint64_t id = 0;
+	memcpy(text, json, len);
+	text[len] = 0;
+	const char *p = strstr(text, "\"id\"");
+	const char *q = p ? strchr(p + 4, '"') : NULL;
+	int ok = strstr(text, "\"call.hangup\"") && q && sscanf(q + 1, "%u-%" SCNx64, &widx, &id) == 2;
+	b2b_cl *c = ok && k && widx == w->idx ? find_by_id(k, id) : NULL;
+	int n;
+	if (!c) {
+		n = snprintf(reply, sizeof(reply), "{\"ok\":false,\"error\":\"no such call\"}");
+	} else {
+		c->hangup = 1;
+		if (c->state == CS_CONFIRMED) {
+			leg_request(c, 0, SIP_M_BYE);
+			leg_request(c, 1, SIP_M_BYE);
+			call_end(c, 200, "hangup");
+		} else {
+			call_cancel(c);
+		}
+		n = snprintf(reply, sizeof(reply), "{\"ok\":true}");
+	}
+	sig_command_reply(w, request_id, reply, (size_t)n);
+}
+
 /* ---- worker hooks ------------------------------------------------------------ */
 
 static void wk_start(sig_worker *w, void *arg)
@@ -1238,7 +1354,7 @@ static void wk_stop(sig_worker *w, void *arg)
 	/* end every call (media sessions deleted), then drop the transactions */
 	for (unsigned b = 0; b < B2B_BUCKETS; b++)
 		while (k->by_id[b])
-			call_end(k->by_id[b], 503);
+			call_end(k->by_id[b], 503, "shutdown");
 	txn_table_destroy(k->tbl); /* no callbacks: the contexts go below */
 	while (k->ctxs) {
 		tx_ctx *c = k->ctxs;
@@ -1253,4 +1369,5 @@ void b2b_engine_install(void)
 	sig_set_rx_handler(b2b_rx, NULL);
 	sig_set_worker_hooks(wk_start, wk_stop, NULL);
 	sig_set_ring_hook(ring_hook, NULL);
+	sig_set_command_hook(command_hook, NULL);
 }

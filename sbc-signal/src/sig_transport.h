@@ -98,6 +98,15 @@ void sig_set_worker_hooks(sig_worker_hook start, sig_worker_hook stop, void *arg
  * 100 ms tick): the layer above drains its own rings from sbc-media there
  * (they share the worker's doorbell with the control ring). */
 void sig_set_ring_hook(sig_worker_hook fn, void *arg);
+/* Runs on the worker's thread for an SBC_MSG_COMMAND from sbc-control
+ * (JSON text, not NUL-terminated); the hook answers with
+ * sig_command_reply(). */
+typedef void (*sig_command_hook)(sig_worker *w, uint64_t request_id, const char *json, size_t len, void *arg);
+void sig_set_command_hook(sig_command_hook fn, void *arg);
+int sig_command_reply(sig_worker *w, uint64_t request_id, const char *json, size_t len);
+/* A JSON text event for sbc-control (SBC_MSG_CALL_EVENT), from the worker's
+ * thread. SBC_E_STATE without the control ring (standalone). */
+int sig_call_event(sig_worker *w, const char *json, size_t len);
 uv_loop_t *sig_worker_loop(sig_worker *w);
 unsigned sig_worker_index(const sig_worker *w);
 unsigned sig_worker_count(void);

@@ -22,6 +22,29 @@ static void *g_hook_arg;
 static sig_worker_hook g_ring_hook;
 static void *g_ring_arg;
 
+static sig_command_hook g_cmd_hook;
+static void *g_cmd_arg;
+
+void sig_set_command_hook(sig_command_hook fn, void *arg)
+{
+	g_cmd_hook = fn;
+	g_cmd_arg = arg;
+}
+
+int sig_command_reply(sig_worker *w, uint64_t request_id, const char *json, size_t len)
+{
+	if (!w->has_ctl)
+		return SBC_E_STATE;
+	return sbc_msg_push_text(&w->ctl_out, SBC_MSG_COMMAND_REPLY, request_id, json, (uint32_t)len);
+}
+
+int sig_call_event(sig_worker *w, const char *json, size_t len)
+{
+	if (!w->has_ctl)
+		return SBC_E_STATE;
+	return sbc_msg_push_text(&w->ctl_out, SBC_MSG_CALL_EVENT, 0, json, (uint32_t)len);
+}
+
 void sig_set_ring_hook(sig_worker_hook fn, void *arg)
 {
 	g_ring_hook = fn;
@@ -246,6 +269,12 @@ static void ctl_handle(sig_worker *w, const shm_rec *r)
 	case SBC_MSG_DRAIN:
 		SBC_NOTICE("worker %u: drain requested", w->idx);
 		break;
+	case SBC_MSG_COMMAND: {
+		const sbc_msg_text *m = (const sbc_msg_text *)r->data;
+		if (g_cmd_hook && m->len <= SBC_MSG_TEXT_MAX)
+			g_cmd_hook(w, m->request_id, m->text, m->len, g_cmd_arg);
+		break;
+	}
 	default:
 		break;
 	}

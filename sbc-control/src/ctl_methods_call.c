@@ -1,0 +1,127 @@
+/* sbc-control — call records and call.* methods (see ctl_cdr.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "sbc/log.h"
+#include "ctl_bus.h"
+#include "ctl_cdr.h"
+#include "ctl_methods.h"
+
+static json_t *g_calls; /* id -> merged record */
+static json_t *g_order; /* ids, oldest first */
+
+void ctl_cdr_free(void)
+{
+	json_decref(g_calls);
+	json_decref(g_order);
+	g_calls = g_order = NULL;
+}
+
+static void append_line(ctl_ctx *ctx, const char *line)
+{
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/cdr.jsonl", ctx->cfg.data_dir);
+	FILE *f = fopen(path, "ae");
+	if (!f) {
+		SBC_WARN("call records: %s: %s", path, strerror(errno));
+		return;
+	}
+	fputs(line, f);
+	fputc('\n', f);
+	if (fclose(f) != 0)
+		SBC_WARN("call records: %s: %s", path, strerror(errno));
+}
+
+void ctl_cdr_event(ctl_ctx *ctx, unsigned worker, const sbc_msg_text *t)
+{
+	json_error_t je;
+	json_t *ev = t->len <= SBC_MSG_TEXT_MAX ? json_loadb(t->text, t->len, JSON_REJECT_DUPLICATES, &je) : NULL;
+	const char *id = json_string_value(json_object_get(ev, "id"));
+	if (!json_is_object(ev) || !id) {
+		json_decref(ev);
+		ctx->counters.ring_bad_messages++;
+		SBC_WARN("signal worker %u: call event that is not a JSON object with an id", worker);
+		return;
+	}
+	json_object_set_new(ev, "worker", json_integer(worker));
+	char *line = json_dumps(ev, JSON_COMPACT);
+	if (line) {
+		append_line(ctx, line);
+		free(line);
+	}
+	if (!g_calls) {
+		g_calls = json_object();
+		g_order = json_array();
+	}
+	json_t *rec = json_object_get(g_calls, id);
+	if (!rec) {
+		rec = json_object();
+		json_object_set_new(g_calls, id, rec);
+		json_array_append_new(g_order, json_string(id));
+		while (json_array_size(g_order) > CTL_CDR_KEEP) {
+			json_object_del(g_calls, json_string_value(json_array_get(g_order, 0)));
+			json_array_remove(g_order, 0);
+		}
+	}
+	const char *kind = json_string_value(json_object_get(ev, "event"));
+	json_object_update(rec, ev);
+	json_object_del(rec, "event");
+	json_object_del(rec, "time_ms");
+	json_object_set_new(rec, "state", json_string(kind && !strcmp(kind, "end") ? "ended"
+						      : kind && !strcmp(kind, "answer") ? "answered" : "calling"));
+	json_decref(ev);
+}
+
+CTL_METHOD_DECL(ctl_m_call_list)
+{
+	(void)ctx, (void)req, (void)err;
+	json_t *lim = json_object_get(params, "limit");
+	size_t max = lim ? (size_t)json_integer_value(lim) : CTL_LIST_DEFAULT;
+	int active = json_is_true(json_object_get(params, "active"));
+	json_t *out = json_array();
+	size_t n = json_array_size(g_order);
+	/* newest first */
+	for (size_t i = n; i-- > 0 && json_array_size(out) < max;) {
+		json_t *rec = json_object_get(g_calls, json_string_value(json_array_get(g_order, i)));
+		if (!rec || (active && !strcmp(json_string_value(json_object_get(rec, "state")), "ended")))
+			continue;
+		json_array_append(out, rec);
+	}
+	*result = json_pack("{s:o}", "calls", out);
+	return CTL_RPC_OK;
+}
+
+CTL_METHOD_DECL(ctl_m_call_get)
+{
+	(void)ctx, (void)req;
+	const char *id = json_string_value(json_object_get(params, "id"));
+	json_t *rec = g_calls ? json_object_get(g_calls, id) : NULL;
+	if (!rec)
+		return ctl_rpc_fail(err, CTL_RPC_NOT_FOUND, "call \"%s\" not found", id);
+	*result = json_deep_copy(rec);
+	return CTL_RPC_OK;
+}
+
+CTL_METHOD_DECL(ctl_m_call_hangup)
+{
+	(void)req;
+	const char *id = json_string_value(json_object_get(params, "id"));
+	json_t *rec = g_calls ? json_object_get(g_calls, id) : NULL;
+	unsigned w = 0;
+	uint64_t x = 0;
+	if (!rec || sscanf(id, "%u-%" SCNx64, &w, &x) != 2)
+		return ctl_rpc_fail(err, CTL_RPC_NOT_FOUND, "call \"%s\" not found", id);
+	if (!strcmp(json_string_value(json_object_get(rec, "state")), "ended"))
+		return ctl_rpc_fail(err, CTL_RPC_NOT_FOUND, "call \"%s\" has ended", id);
+	char text[256];
+	int n = snprintf(text, sizeof(text), "{\"method\":\"call.hangup\",\"id\":\"%s\"}", id);
+	if (n <= 0 || (size_t)n >= sizeof(text) || ctl_bus_command(ctx->bus, SHM_ROLE_SIGNAL, w, text, (size_t)n) < 0)
+		return ctl_rpc_fail(err, CTL_RPC_INTERNAL, "call \"%s\": signal worker %u not reachable", id, w);
+	*result = json_pack("{s:s, s:b}", "id", id, "requested", 1);
+	return CTL_RPC_OK;
+}
