@@ -15,6 +15,9 @@
  * Every 64th SRTP packet per stream is decrypted at the receiver as a check.
  * Then an overload phase: 2x the last passing rate for 2 s, back to half,
  * and every stream must be heard again.
+ * First, the kernel floor measured on the spot: a bare epoll + recvmmsg +
+ * sendmmsg loop (no sessions, no checks, no crypto) on the relay's CPU under
+ * the same load; sbc-media's CPU per packet is printed as a ratio to it.
  * Then the same load through Debian's rtpengine in userspace mode (no
  * kernel table), set up over its ng protocol (offer/answer with SDES), and
  * the CPU-per-packet ratios side by side.
@@ -30,6 +33,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdatomic.h>
@@ -61,6 +65,7 @@ static shm_ring_prod ring_out;
 static shm_ring_cons ring_in, ctl_in;
 static shm_ring_prod ctl_out;
 static pid_t relay_pid, measure_pid;
+static _Atomic pid_t measure_tid; /* a thread of ours instead (the floor loop) */
 static uint16_t port_base;
 static int tx_fd, rx_fd;
 static sbc_addr rx_addr, dst[MAXN];
@@ -91,6 +96,20 @@ static void pin(int cpu)
 	CPU_ZERO(&s);
 	CPU_SET(cpu, &s);
 	sched_setaffinity(0, sizeof(s), &s);
+}
+
+static uint64_t tid_cpu_ns(pid_t tid)
+{
+	char path[96];
+	unsigned long long run = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)getpid(), (int)tid);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%llu", &run) != 1)
+			run = 0;
+		fclose(f);
+	}
+	return run;
 }
 
 static uint64_t task_cpu_ns(pid_t pid)
@@ -614,7 +633,7 @@ static result run_step(unsigned n, double seconds, uint64_t pps_x1000)
 	uint64_t rx0 = atomic_load(&rx_count);
 	static task_snap snap0, snap1;
 	machine_snap(&snap0);
-	uint64_t c0 = task_cpu_ns(measure_pid);
+	uint64_t c0 = measure_tid ? tid_cpu_ns(measure_tid) : task_cpu_ns(measure_pid);
 	uint64_t w0 = sbc_mono_ns();
 	atomic_store(&tx_win, 0);
 	atomic_store(&rx_win, 0);
@@ -624,7 +643,7 @@ static result run_step(unsigned n, double seconds, uint64_t pps_x1000)
 	uint64_t w1 = sbc_mono_ns();
 	atomic_store(&win_hi, w1);
 	uint64_t rx1 = atomic_load(&rx_count);
-	uint64_t c1 = task_cpu_ns(measure_pid);
+	uint64_t c1 = measure_tid ? tid_cpu_ns(measure_tid) : task_cpu_ns(measure_pid);
 	machine_snap(&snap1);
 	double wall = (double)(w1 - w0) / 1e9;
 	usleep(200000); /* stragglers of the window */
@@ -660,6 +679,99 @@ static int setup_crypto(unsigned n, enum mode m)
 			return -1;
 	}
 	return 0;
+}
+
+/* ---- the kernel floor: a bare relay loop on the same machine and load ----
+ * One thread pinned to the relay's CPU, N+1 sockets, epoll, and for each
+ * ready socket one recvmmsg and one sendmmsg to our receiver: no sessions,
+ * no checks, no crypto. What it costs per packet is what the kernel's UDP
+ * path costs here, now; sbc-media's figures are read against it. */
+static _Atomic int floor_run;
+static int floor_fds[MAXN];
+
+static void *floor_main(void *arg)
+{
+	unsigned n = *(unsigned *)arg;
+	enum { B = 32 };
+	static uint8_t bufs[B][512];
+	struct mmsghdr mm[B];
+	struct iovec iov[B];
+	struct epoll_event ev[256];
+	pin(0);
+	atomic_store(&measure_tid, (pid_t)gettid());
+	int ep = epoll_create1(0);
+	for (unsigned k = 0; k < n; k++) {
+		struct epoll_event e = {.events = EPOLLIN, .data.u32 = k};
+		epoll_ctl(ep, EPOLL_CTL_ADD, floor_fds[k], &e);
+	}
+	while (atomic_load(&floor_run)) {
+		int ne = epoll_wait(ep, ev, 256, 20);
+		for (int i = 0; i < ne; i++) {
+			int fd = floor_fds[ev[i].data.u32];
+			for (unsigned j = 0; j < B; j++) {
+				iov[j] = (struct iovec){bufs[j], sizeof(bufs[j])};
+				mm[j].msg_hdr = (struct msghdr){.msg_iov = &iov[j], .msg_iovlen = 1};
+			}
+			int r = recvmmsg(fd, mm, B, MSG_DONTWAIT, NULL);
+			if (r <= 0)
+				continue;
+			for (int j = 0; j < r; j++) {
+				iov[j].iov_len = mm[j].msg_len;
+				mm[j].msg_hdr.msg_name = &rx_addr;
+				mm[j].msg_hdr.msg_namelen = sizeof(rx_addr.in4);
+			}
+			sendmmsg(fd, mm, (unsigned)r, MSG_DONTWAIT);
+		}
+	}
+	close(ep);
+	return NULL;
+}
+
+static void run_floor(const unsigned *steps, unsigned nsteps, unsigned maxn, double seconds, double *us_out)
+{
+	unsigned n = maxn;
+	for (unsigned k = 0; k < n; k++) {
+		floor_fds[k] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		sbc_addr a = rx_addr;
+		sbc_addr_set_port(&a, 0);
+		bind(floor_fds[k], &a.sa, sizeof(a.in4));
+		int rcv = 65536;
+		setsockopt(floor_fds[k], SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+		socklen_t al = sizeof(dst[k]);
+		getsockname(floor_fds[k], &dst[k].sa, &al);
+	}
+	cur_mode = M_RTP;
+	atomic_fetch_add(&cur_gen, 1);
+	atomic_store(&floor_run, 1);
+	atomic_store(&measure_tid, 0);
+	pthread_t ft, gt, rt2;
+	pthread_create(&ft, NULL, floor_main, &n);
+	while (!atomic_load(&measure_tid))
+		usleep(1000);
+	memset(sent_at, 0, MAXN * sizeof(*sent_at));
+	atomic_store(&gen_streams, 0);
+	atomic_store(&gen_run, 1);
+	atomic_store(&rx_run, 1);
+	pthread_create(&gt, NULL, gen_main, NULL);
+	pthread_create(&rt2, NULL, rx_main, NULL);
+	printf("%-10s %6s %10s %8s %10s %10s %8s %8s   [%s]\n", "mode", "N", "relayed/s", "loss%", "floor us",
+	       "machine us", "p50 us", "p99 us", "bare recvmmsg/sendmmsg loop");
+	for (unsigned i = 0; i < nsteps; i++) {
+		result r = run_step(steps[i], seconds, 50000);
+		printf("%-10s %6u %10.0f %8.3f %10.2f %10.2f %8" PRIu64 " %8" PRIu64 "%s\n", "RTP->RTP", steps[i], r.pps,
+		       r.loss * 100, r.relay_us, r.machine_us, r.p50, r.p99, r.loss > 0.001 ? "  (loss above 0.1%)" : "");
+		us_out[i] = r.loss <= 0.001 ? r.relay_us : 0;
+	}
+	atomic_store(&gen_run, 0);
+	pthread_join(gt, NULL);
+	usleep(200000);
+	atomic_store(&rx_run, 0);
+	pthread_join(rt2, NULL);
+	atomic_store(&floor_run, 0);
+	pthread_join(ft, NULL);
+	atomic_store(&measure_tid, 0);
+	for (unsigned k = 0; k < n; k++)
+		close(floor_fds[k]);
 }
 
 /* Runs every wanted mode against one relay (0: sbc-media, 1: rtpengine).
@@ -852,7 +964,12 @@ int main(void)
 				want[m] |= strcmp(t, tok[m]) == 0;
 		}
 	}
-	/* sbc-media once per data path: io_uring (default) and epoll */
+	/* the floor first: what the kernel alone costs here, now */
+	static double floor_us[16];
+	printf("\nkernel floor, measured now on this machine:\n");
+	run_floor(steps, nsteps, maxn, seconds, floor_us);
+
+	/* sbc-media once per data path: epoll (default) and io_uring */
 	static double us[3][3][16];
 	static const char *io_names[2] = {"uring", "epoll"};
 	const char *io_env = getenv("BENCH_IO") ? getenv("BENCH_IO") : "epoll uring";
@@ -880,6 +997,23 @@ int main(void)
 		kill(relay_pid, SIGTERM);
 		waitpid(relay_pid, &st, 0);
 	}
+
+	printf("\nsbc-media CPU per packet / the bare loop's (the target is <= 1.1 plus the crypto):\n%-18s", "mode");
+	for (unsigned i = 0; i < nsteps; i++)
+		printf(" %8s%-5u", "N=", steps[i]);
+	printf("\n");
+	for (int io = 0; io < 2; io++)
+		for (int m = 0; m < 3; m++) {
+			if (!want[m] || !ran_io[io])
+				continue;
+			printf("%-10s %-7s", mode_names[m], io_names[io]);
+			for (unsigned i = 0; i < nsteps; i++)
+				if (us[io][m][i] > 0 && floor_us[i] > 0)
+					printf(" %12.2fx", us[io][m][i] / floor_us[i]);
+				else
+					printf(" %13s", "-");
+			printf("\n");
+		}
 
 	const char *re = getenv("BENCH_RTPENGINE");
 	bool have_rtpe = access("/usr/bin/rtpengine", X_OK) == 0;
