@@ -61,18 +61,18 @@ class Sbc:
     """sbc-control with the demo trunks: demo-in from 127.0.0.0/8 (SRTP
     optional), demo-out toward `outbound` (UDP, SRTP off)."""
 
-    def __init__(self, procs, tmp, outbound_port, rtp_timeout_ms=30000):
+    def __init__(self, procs, tmp, outbound_port, rtp_timeout_ms=30000, log_level="debug", media_ports=60):
         self.procs = procs
         self.port = free_port()
         self.tls_port = free_port()
-        mbase = free_port_range(60)
+        mbase = free_port_range(media_ports)
         self.data = tmp / "data"
-        cfg = {"log_level": "debug", "data_dir": str(self.data), "store_path": str(self.data / "store"),
+        cfg = {"log_level": log_level, "data_dir": str(self.data), "store_path": str(self.data / "store"),
                "signal": {"workers": 1, "listen": [
                    {"transport": "udp", "address": f"127.0.0.1:{self.port}"},
                    {"transport": "tcp", "address": f"127.0.0.1:{self.port}"},
                    {"transport": "tls", "address": f"127.0.0.1:{self.tls_port}", "tls_profile": "default"}]},
-               "media": {"workers": 1, "address": "127.0.0.1", "port_min": mbase, "port_max": mbase + 59,
+               "media": {"workers": 1, "address": "127.0.0.1", "port_min": mbase, "port_max": mbase + media_ports - 1,
                          "backend": "socket", "rtp_timeout_ms": rtp_timeout_ms},
                "demo": {"enabled": True, "outbound": f"127.0.0.1:{outbound_port}",
                         "inbound_cidr": "127.0.0.0/8"}}
