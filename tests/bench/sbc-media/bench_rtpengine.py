@@ -318,13 +318,14 @@ def measure(target_cls, tmp, mode, maxn):
         out = {}
         for n in STEPS:
             # two windows; the one with less relay CPU per packet is kept
-            # (others' work on these shared cores only ever adds), the
-            # worse loss of the two is reported
+            # (others' work on these shared cores only ever adds); the
+            # other's loss is reported beside it when above 0.1%
             runs = [load.run(n, SECS) for _ in range(2)]
             if relay.pid and not os.path.exists(f"/proc/{relay.pid}"):
                 raise RuntimeError("relay died")
-            r = dict(min(runs, key=lambda x: x["relay_us"] if x["relay_us"] > 0 else 1e9))
-            r["loss"] = max(x["loss"] for x in runs)
+            best = min(runs, key=lambda x: x["relay_us"] if x["relay_us"] > 0 else 1e9)
+            r = dict(best)
+            r["loss_other"] = max(x["loss"] for x in runs if x is not best) if len(runs) > 1 else 0
             out[n] = r
         return out
     except Exception as e:
@@ -368,7 +369,7 @@ def main():
           "(offer/answer with SDES a=crypto)")
     print("  sbc-media: 1 worker (default data path), sessions over the rings via medtool")
     print(f"  load: rtpload, N streams x 50 pps, 160-byte payloads, batched sendmmsg; "
-          f"0.7 s warm-up + 2 windows of {SECS:.0f} s per step (the lower relay CPU kept, the worse loss shown); {SUITE} where SRTP")
+          f"0.7 s warm-up + 2 windows of {SECS:.0f} s per step (the one with less relay CPU per packet shown; the other's loss noted when above 0.1%); {SUITE} where SRTP")
     res = {}
     load0 = loadavg()
     try:
@@ -395,7 +396,11 @@ def main():
                         return f"{'-':>11s}"
                     return f"{d['pps']:.0f} ({d['loss'] * 100:.2f}%){'*' if d['loss'] > 0.001 else ''}"
                 head = f"{NAMES[mode]} N={n}: relayed packets/s (loss)"
-                print(f"{head:44s} {rate(s):>11s} {rate(k):>11s}")
+                other = [f"{w}'s other window lost {d['loss_other'] * 100:.2f}%"
+                         for w, d in (("sbc-media", s), ("rtpengine", k))
+                         if d and d["loss_other"] > 0.001]
+                print(f"{head:44s} {rate(s):>11s} {rate(k):>11s}"
+                      + (f"   ({'; '.join(other)})" if other else ""))
                 ratio = k["relay_us"] / s["relay_us"] if s and k and s["relay_us"] > 0 else None
                 print(f"{'   relay CPU us per packet':44s} {col(s, 'relay_us', '11.2f')} "
                       f"{col(k, 'relay_us', '11.2f')} "
@@ -410,7 +415,11 @@ def main():
                     rr = b / a if a and b else None
                     print(f"{'   ' + label:44s} {fmt(a, '11.2f'):>11s} {fmt(b, '11.2f'):>11s} "
                           f"{format(rr, '7.2f') + 'x' if rr else '-':>8s}")
-                lat = lambda d: f"{d['p50_us']:.0f}/{d['p99_us']:.0f}" if d else "-"  # noqa: E731
+                def lat(d):
+                    if not d:
+                        return "-"
+                    return "/".join(f"{v:.0f}" if v < 200000 else ">200000"
+                                    for v in (d["p50_us"], d["p99_us"]))
                 print(f"{'   latency p50/p99 us (send to receive)':44s} {lat(s):>11s} {lat(k):>11s}")
                 for who, d in (("sbc-media", s), ("rtpengine", k)):
                     if d and (d["bad"] or (mode == "rtp-srtp" and n == STEPS[-1] and not d["checked"])):
