@@ -236,7 +236,7 @@ int med_sess_create(med_worker *w, const sbc_msg_media *m, unsigned role, unsign
 		return 0;
 	}
 	ret = SBC_E_LIMIT;
-	for (uint32_t k = 0; k < n && tries < 128; k++) { /* ports someone else holds are skipped */
+	for (uint32_t k = 0; k < n && tries < 1024; k++) { /* ports someone else holds are skipped */
 		uint32_t i = (w->cursor + k) % n;
 		med_sess *c = &w->sess[i];
 		if (c->active || atomic_load(&c->slot->state) != MED_SLOT_FREE)

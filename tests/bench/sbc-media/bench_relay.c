@@ -256,6 +256,8 @@ static void relay_stats(char *buf, size_t cap)
 	}
 }
 
+static int delete_sessions(unsigned n, enum mode m);
+
 static int create_sessions(unsigned n, enum mode m)
 {
 	static uint64_t req = 1;
@@ -282,6 +284,7 @@ static int create_sessions(unsigned n, enum mode m)
 			usleep(200);
 		if (ret || wait_reply(msg.request_id, &st, &port) || st) {
 			fprintf(stderr, "bench_relay: create %u failed: %s\n", k, sbc_strerror(st));
+			delete_sessions(k, m);
 			return -1;
 		}
 		dst[k] = rx_addr;
@@ -911,23 +914,22 @@ int main(void)
 	 * machine binds right now (other tests come and go: the relay skips a
 	 * busy slot, and there is slack). */
 	unsigned slots = maxn + 64;
-	static const uint16_t bases[] = {20000, 4000, 12000};
 	unsigned best_free = 0;
-	port_base = bases[0];
-	for (unsigned b = 0; b < sizeof(bases) / sizeof(bases[0]); b++) {
+	port_base = 20000;
+	for (unsigned base = 2048; base + 4 * slots <= 32768; base += 2048) {
 		unsigned nfree = 0;
-		for (unsigned k = 0; k < 4 * slots && bases[b] + k < 32768; k++) {
+		for (unsigned k = 0; k < 4 * slots; k++) {
 			int t = socket(AF_INET, SOCK_DGRAM, 0);
 			sbc_addr a;
 			sbc_addr_parse("127.0.0.1:0", -1, &a);
-			sbc_addr_set_port(&a, (uint16_t)(bases[b] + k));
+			sbc_addr_set_port(&a, (uint16_t)(base + k));
 			if (bind(t, &a.sa, sizeof(a.in4)) == 0)
 				nfree++;
 			close(t);
 		}
 		if (nfree > best_free) {
 			best_free = nfree;
-			port_base = bases[b];
+			port_base = (uint16_t)base;
 		}
 		if (nfree == 4 * slots)
 			break;
