@@ -2,6 +2,7 @@
  * control rings, and the transport API (sig_transport.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,20 @@ int sig_call_event(sig_worker *w, const char *json, size_t len)
 {
 	if (!w->has_ctl)
 		return SBC_E_STATE;
-	return sbc_msg_push_text(&w->ctl_out, SBC_MSG_CALL_EVENT, 0, json, (uint32_t)len);
+	/* reserved now, published with the next tick (or the next message on
+	 * this ring): records need no low latency, and one doorbell per tick
+	 * instead of three per call saves sbc-signal CPU */
+	uint32_t total = (uint32_t)offsetof(sbc_msg_text, text) + (uint32_t)len;
+	if (len > SBC_MSG_TEXT_MAX || total > shm_ring_max_payload(w->ctl_out.ring))
+		return SBC_E_MSG_TOO_BIG;
+	sbc_msg_text *m = shm_ring_reserve(&w->ctl_out, SBC_MSG_CALL_EVENT, SBC_MSG_V_CALL_EVENT, total);
+	if (!m)
+		return SBC_E_RING_FULL;
+	m->request_id = 0;
+	m->len = (uint32_t)len;
+	m->_reserved = 0;
+	memcpy(m->text, json, len);
+	return 0;
 }
 
 void sig_set_ring_hook(sig_worker_hook fn, void *arg)
@@ -316,8 +330,10 @@ static void tick_cb(uv_timer_t *t)
 	sig_trunks_refresh(w->trunks, w->now_ms, 0);
 	if (w->srv->n_workers > 1)
 		xrings_drain(w);
-	if (w->has_ctl)
+	if (w->has_ctl) {
 		ctl_drain(w);
+		shm_ring_publish(&w->ctl_out); /* deferred call events */
+	}
 	if (g_ring_hook)
 		g_ring_hook(w, g_ring_arg);
 }

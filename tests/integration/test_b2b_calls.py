@@ -12,7 +12,7 @@ import time
 import pytest
 
 from b2b_common import Sbc, Uac, Uas, body, hdr, sdp_media, status
-from conftest import BUILD, free_port
+from conftest import BUILD, free_port, free_port_range, wait_for
 from test_signal_common import no_sanitizer_reports  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
@@ -93,7 +93,7 @@ def test_basic_call_topology_hiding_and_media(call_env):
 def test_sipp_basic_call(call_env, tmp_path):
     sbc, uas, _ = call_env()
     r = subprocess.run(["sipp", "-sn", "uac", f"127.0.0.1:{sbc.port}", "-s", "4930123456", "-m", "1",
-                        "-i", "127.0.0.1", "-p", str(free_port()), "-timeout", "20", "-d", "200",
+                        "-i", "127.0.0.1", "-p", str(free_port()), "-mp", str(free_port_range(8)), "-timeout", "20", "-d", "200",
                         "-nostdin", "-trace_stat", "-stf", str(tmp_path / "stat.csv")],
                        capture_output=True, text=True, timeout=40, cwd=tmp_path)
     assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:], sbc.log()[-3000:])
@@ -103,7 +103,7 @@ def test_sipp_basic_call(call_env, tmp_path):
     inv = uas.invite
     ip, port, _ = sdp_media(body(inv))
     assert sbc.mbase <= port < sbc.mbase + 60
-    assert uas.requests("BYE")
+    wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")
 
 
 def test_srtp_in_plain_out(call_env):

@@ -56,8 +56,9 @@ def test_call_records_and_hangup(procs, tmp_path):
         f2 = uac2.wait_final()
         assert status(f2) == 200
         uac2.ack(f2)
-        active = sbc.rpc("call.list", {"active": True})["calls"]
-        assert len(active) == 1 and active[0]["state"] == "answered"
+        active = wait_for(lambda: [c for c in sbc.rpc("call.list", {"active": True})["calls"]
+                                   if c["state"] == "answered"], what="answered call in call.list")
+        assert len(active) == 1
         assert sbc.rpc("call.hangup", {"id": active[0]["id"]})["requested"] is True
         bye = uac2.recv_until(lambda d: d.startswith(b"BYE "))
         assert hdr(bye, "Call-ID") == uac2.callid

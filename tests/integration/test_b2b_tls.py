@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from b2b_common import Sbc, Uas, body, hdr, sdp_media
-from conftest import BUILD, free_port, wait_for
+from conftest import BUILD, free_port, free_port_range, wait_for
 from test_signal_common import no_sanitizer_reports, tcp_open  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
@@ -41,7 +41,7 @@ def test_sipp_call_over_tls(procs, tmp_path):
         sbc = Sbc(procs, tmp_path, uas.port)
         local = stunnel(procs, tmp_path, sbc.tls_port)
         r = subprocess.run(["sipp", "-sn", "uac", "-t", "t1", f"127.0.0.1:{local}", "-s", "4930123456",
-                            "-m", "3", "-r", "10", "-i", "127.0.0.1", "-timeout", "30", "-d", "100",
+                            "-m", "3", "-r", "10", "-i", "127.0.0.1", "-mp", str(free_port_range(8)), "-timeout", "30", "-d", "100",
                             "-nostdin", "-trace_stat", "-stf", str(tmp_path / "stat.csv")],
                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
         assert r.returncode == 0, (r.stdout[-2000:], r.stderr[-2000:], sbc.log()[-3000:])
@@ -55,6 +55,6 @@ def test_sipp_call_over_tls(procs, tmp_path):
             assert ip == "127.0.0.1" and sbc.mbase <= port < sbc.mbase + 60 and proto == "RTP/AVP"
             assert "sipp" not in hdr(inv, "Call-ID") and "[" not in inv.decode()
             assert f":{local}" not in inv.decode()
-        assert len(uas.requests("BYE")) == 3
+        wait_for(lambda: len(uas.requests("BYE")) == 3, timeout=3, what="3 BYEs at the callee")
     finally:
         uas.close()

@@ -28,7 +28,7 @@ import conftest  # noqa: E402
 conftest.BUILD = BUILD
 import b2b_common  # noqa: E402
 b2b_common.BUILD = BUILD
-from conftest import Procs, free_port, wait_for  # noqa: E402
+from conftest import Procs, free_port, free_port_range, wait_for  # noqa: E402
 from test_signal_common import tcp_open  # noqa: E402
 
 QUICK = "--quick" in sys.argv
@@ -68,7 +68,7 @@ def run(tp):
     try:
         for _ in range(5):  # a port picked free may be taken before SIPp binds it
             uas_port = free_port()
-            uas = procs.start("uas", ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas_port), "-nostdin",
+            uas = procs.start("uas", ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(uas_port), "-mp", str(free_port_range(8)), "-nostdin",
                                       "-trace_err"], cwd=tmp)
             time.sleep(0.3)
             if uas.poll() is None:
@@ -90,7 +90,7 @@ def run(tp):
         c0 = cpu_s(spid)
         t0 = time.monotonic()
         r = subprocess.run(["sipp", "-sn", "uac", *extra, target, "-s", "4930123456", "-m", str(CALLS),
-                            "-r", str(RATE), "-l", "2000", "-i", "127.0.0.1", "-p", str(free_port()),
+                            "-r", str(RATE), "-l", "2000", "-i", "127.0.0.1", "-mp", str(free_port_range(8)), "-p", str(free_port()),
                             "-timeout", str(CALLS // RATE + 60), "-nostdin", "-trace_stat", "-trace_err", "-stf",
                             str(tmp / "stat.csv"), "-fd", "60"],
                            capture_output=True, text=True, timeout=CALLS // RATE + 120, cwd=tmp)
