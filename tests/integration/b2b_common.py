@@ -173,7 +173,13 @@ class Uas(threading.Thread):
                 if self.plan == "503":
                     self.send(response(data, 503, "Service Unavailable", self.tag, "Retry-After: 30"))
                     continue
-                self.send(response(data, 180, "Ringing", self.tag))
+                if self.plan == "early":
+                    self.send(response(data, 183, "Session Progress", self.tag,
+                                       f"Contact: <sip:uas@127.0.0.1:{self.port}>",
+                                       sdp("127.0.0.1", self.rtp_port, self.crypto)))
+                    time.sleep(0.3)
+                else:
+                    self.send(response(data, 180, "Ringing", self.tag))
                 if self.plan == "ring":
                     continue
                 ans = sdp("127.0.0.1", self.rtp_port, self.crypto)

@@ -223,3 +223,62 @@ def test_bye_from_callee(call_env):
     while not [r for r in uas.responses() if "BYE" in (hdr(r, "CSeq") or "")] and time.monotonic() < wait:
         time.sleep(0.05)
     assert [r for r in uas.responses() if "BYE" in hdr(r, "CSeq") and status(r) == 200]
+
+
+def test_early_media_183_with_sdp(call_env):
+    sbc, uas, uac = call_env(plan="early")
+    uac.invite()
+    early = uac.recv_until(lambda d: status(d) == 183)
+    eip, eport, _ = sdp_media(body(early))
+    assert eip == "127.0.0.1" and sbc.mbase <= eport < sbc.mbase + 60
+    # media flows before the answer: caller -> relay -> callee
+    pkt = bytes([0x80, 0x00, 0x00, 0x07]) + b"\x00" * 8 + b"ringback" * 8
+    uas.rtp.settimeout(2)
+    uac.rtp.sendto(pkt, (eip, eport))
+    got, _ = uas.rtp.recvfrom(2048)
+    assert got[12:] == pkt[12:]
+    final = uac.wait_final()
+    assert status(final) == 200 and sdp_media(body(final))[1] == eport
+    uac.ack(final)
+    assert status(uac.bye(final)) == 200
+
+
+def test_over_call_limit_503(call_env):
+    sbc, uas, uac = call_env()
+    sbc.rpc("trunk.update", {"name": "demo-in", "max_calls": 1})
+    time.sleep(1.2)
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200
+    uac.ack(final)
+    second = Uac(sbc.port)
+    try:
+        second.invite()
+        busy = second.wait_final()
+        assert status(busy) == 503 and int(hdr(busy, "Retry-After")) >= 1
+        assert len(uas.requests("INVITE")) == 1
+    finally:
+        second.close()
+    assert status(uac.bye(final)) == 200
+    # the slot is free again
+    third = Uac(sbc.port)
+    try:
+        third.invite()
+        f3 = third.wait_final()
+        assert status(f3) == 200
+        third.ack(f3)
+        assert status(third.bye(f3)) == 200
+    finally:
+        third.close()
+
+
+def test_media_timeout_ends_call_with_bye_on_both_legs(call_env):
+    sbc, uas, uac = call_env(rtp_timeout_ms=1000)
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200
+    uac.ack(final)
+    # no RTP at all: sbc-media reports the timeout, sbc-signal sends BYE both ways
+    bye = uac.recv_until(lambda d: d.startswith(b"BYE "), timeout=8)
+    assert hdr(bye, "Call-ID") == uac.callid
+    wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")
