@@ -41,7 +41,7 @@ typedef struct cid_node {
 	struct cid_node *next;
 } cid_node;
 
-enum ctx_role { CTX_A_INVITE = 1, CTX_B_INVITE, CTX_OTHER };
+enum ctx_role { CTX_A_INVITE = 1, CTX_B_INVITE, CTX_OTHER, CTX_REINV_IN, CTX_REINV_OUT };
 
 /* Per transaction: its timers (one uv timer for the earliest deadline), the
  * peer it talks to, and the call it belongs to. */
@@ -111,7 +111,20 @@ struct b2b_cl {
 	sbc_addr relay[2][SDP_MAX_MEDIA];
 	char a_answer[B2B_BODY_MAX];
 	int a_answer_len;
+	struct b2b_reinv *ri; /* the re-INVITE being relayed, or NULL */
 };
+
+/* A re-INVITE relayed from leg `leg` to the other one (hold, resume, new
+ * SDP): one at a time per call (491 otherwise). */
+typedef struct b2b_reinv {
+	char *raw;
+	sip_msg m;
+	sdp_session offer;
+	int has_sdp;
+	uint8_t leg;
+	txn *in;  /* server INVITE transaction on `leg` */
+	txn *out; /* client INVITE transaction on the other leg */
+} b2b_reinv;
 
 struct b2b_wk {
 	sig_worker *w;
@@ -318,6 +331,10 @@ static void on_terminated(void *ctx, txn *t)
 			c->call->a_txn = NULL;
 		if (c->call->b_txn == t)
 			c->call->b_txn = NULL;
+		if (c->call->ri && c->call->ri->in == t)
+			c->call->ri->in = NULL;
+		if (c->call->ri && c->call->ri->out == t)
+			c->call->ri->out = NULL;
 	}
 	c->t = NULL;
 	ctx_free(c);
@@ -407,6 +424,11 @@ static void call_free(b2b_cl *c)
 		b2b_media_wipe(&c->msgs[i]);
 	free(c->a_raw);
 	free(c->b_ack);
+	if (c->ri) {
+		free(c->ri->raw);
+		free(c->ri);
+		c->ri = NULL;
+	}
 	if (k && k->n_free < B2B_FREE_CALLS) {
 		/* recycled: a fresh 40 KiB object per call costs page faults and
 		 * heap growth/trimming in the worker's arena */
@@ -824,10 +846,18 @@ static void mirror_to_a(b2b_cl *c, const sip_msg *rsp, int with_body)
 		txn_respond(k->tbl, c->a_txn, rsp->status, k->out, (size_t)n);
 }
 
+static void reinv_done(b2b_cl *c);
+static void reinv_answer(b2b_cl *c, const sip_msg *rsp, int status, const char *sdp, int sdp_len);
+static void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp);
+
 static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 {
 	tx_ctx *x = txn_user(t);
 	(void)ctx;
+	if (x && x->role == CTX_REINV_OUT && x->call) {
+		reinv_response(x->call, t, rsp);
+		return;
+	}
 	if (!x || x->role != CTX_B_INVITE || !x->call)
 		return;
 	b2b_cl *c = x->call;
@@ -915,6 +945,11 @@ static void on_timeout(void *ctx, txn *t)
 	if (!x || !x->call)
 		return;
 	b2b_cl *c = x->call;
+	if (x->role == CTX_REINV_OUT && c->ri && c->ri->out == t) {
+		reinv_answer(c, NULL, 408, NULL, 0);
+		reinv_done(c);
+		return;
+	}
 	if (x->role == CTX_B_INVITE && t == c->b_txn && c->state != CS_CONFIRMED && c->state != CS_ENDED) {
 		attempt_failed(c, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
 	} else if (x->role == CTX_A_INVITE && c->state == CS_CONFIRMED) {
@@ -1149,6 +1184,181 @@ static void call_cancel(b2b_cl *c)
 	fail_a(c, 487, NULL);
 }
 
+static void reinv_done(b2b_cl *c)
+{
+	if (!c->ri)
+		return;
+	free(c->ri->raw);
+	free(c->ri);
+	c->ri = NULL;
+}
+
+static void our_contact(const b2b_cl *c, int leg, char *out, size_t cap)
+{
+	char host[SBC_ADDR_STRLEN + 2];
+	unsigned tp = leg ? c->b_tp : c->a_tp;
+	const sbc_addr *l = leg ? &c->b_local : &c->a_local;
+	host_of(l, host, sizeof(host));
+	snprintf(out, cap, "<sip:sbc@%s:%u%s>", host, sbc_addr_port(l),
+		 tp == SIG_TP_TLS ? ";transport=tls" : tp == SIG_TP_TCP ? ";transport=tcp" : "");
+}
+
+/* Answers the relayed re-INVITE on its leg (status, optional SDP). */
+static void reinv_answer(b2b_cl *c, const sip_msg *rsp, int status, const char *sdp, int sdp_len)
+{
+	b2b_wk *k = c->wk;
+	b2b_reinv *ri = c->ri;
+	if (!ri || !ri->in)
+		return;
+	char contact[160], host[SBC_ADDR_STRLEN + 2];
+	our_contact(c, ri->leg, contact, sizeof(contact));
+	host_of(ri->leg ? &c->b_local : &c->a_local, host, sizeof(host));
+	int n;
+	if (rsp) {
+		b2b_resp_spec rs = {.to_tag = ri->leg ? c->b_tag : c->a_tag, .contact = contact, .local_host = host};
+		if (sdp && sdp_len > 0)
+			rs.body = (b2b_body){.type = "application/sdp", .data = sdp, .len = (size_t)sdp_len};
+		n = b2b_build_mirrored_response(&ri->m, rsp, &rs, k->out, sizeof(k->out));
+	} else {
+		sip_sv ct = sip_sv_from(contact, strlen(contact));
+		sip_resp_opts o = {.contact = status < 300 ? ct : SIP_SV_NULL};
+		n = sip_build_response(&ri->m, status, NULL, &o, k->out, sizeof(k->out));
+	}
+	if (n > 0)
+		txn_respond(k->tbl, ri->in, rsp ? rsp->status : status, k->out, (size_t)n);
+}
+
+static void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp)
+{
+	b2b_reinv *ri = c->ri;
+	b2b_wk *k = c->wk;
+	if (!ri || ri->out != t || rsp->status < 200)
+		return;
+	int other = 1 - ri->leg;
+	if (rsp->status >= 300) {
+		reinv_answer(c, rsp, rsp->status, NULL, 0);
+		reinv_done(c);
+		return;
+	}
+	leg_request(c, other, SIP_M_ACK);
+	if (!ri->has_sdp || !rsp->body.n) {
+		reinv_answer(c, rsp, 200, NULL, 0);
+		reinv_done(c);
+		return;
+	}
+	static _Thread_local sdp_session ans;
+	int r = sdp_parse(rsp->body.p, rsp->body.n, &ans);
+	if (r == 0)
+		r = b2b_sdp_answer(&c->sdp, &ans, c->msgs);
+	if (r < 0) {
+		/* the other side's answer is unusable: refuse the re-INVITE; the
+		 * media keep their previous state */
+		reinv_answer(c, NULL, 488, NULL, 0);
+		reinv_done(c);
+		return;
+	}
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
+		if (!c->msgs[i].session_id)
+			continue;
+		c->msgs[i].request_id = c->msgs[i].session_id;
+		if (media_push(k, c->media_w, SBC_MSG_MEDIA_UPDATE, &c->msgs[i], sizeof(c->msgs[i])) < 0)
+			SBC_WARN("call %" PRIx64 ": MEDIA_UPDATE not sent (ring full)", c->id);
+		b2b_media_wipe(&c->msgs[i]);
+	}
+	sbc_addr relay[SDP_MAX_MEDIA];
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+		relay[i] = c->relay[ri->leg][i];
+	int bl = b2b_sdp_build_answer(&c->sdp, &ans, relay, k->body, sizeof(k->body));
+	reinv_answer(c, rsp, 200, k->body, bl);
+	reinv_done(c);
+}
+
+/* A re-INVITE from `leg` on a confirmed call: new offer across the legs. */
+static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
+{
+	b2b_wk *k = c->wk;
+	ctx_bind(x, c, CTX_REINV_IN);
+	if (c->ri) {
+		answer_plain(k, NULL, t, req, 491, NULL);
+		return;
+	}
+	b2b_reinv *ri = calloc(1, sizeof(*ri));
+	char *raw = ri ? malloc(req->len ? req->len : 1) : NULL;
+	if (!raw) {
+		free(ri);
+		answer_plain(k, NULL, t, req, 500, "Retry-After: 1");
+		return;
+	}
+	memcpy(raw, req->buf, req->len);
+	ri->raw = raw;
+	ri->leg = (uint8_t)leg;
+	ri->in = t;
+	c->ri = ri;
+	if (sip_parse(raw, req->len, &ri->m) < 0) {
+		answer_plain(k, NULL, t, req, 400, NULL);
+		reinv_done(c);
+		return;
+	}
+	int other = 1 - leg;
+	int bl = 0;
+	if (ri->m.body.n) {
+		int r = sdp_parse(ri->m.body.p, ri->m.body.n, &ri->offer);
+		if (r == 0 && ri->offer.n_media != c->sdp.n_media)
+			r = sbc_err_sip(488); /* adding or removing streams: not yet */
+		uint64_t base = ((uint64_t)sig_worker_index(k->w) << 56) | (c->id << 4);
+		if (r == 0)
+			r = b2b_sdp_offer(&c->sdp, (unsigned)leg, &ri->offer, base, c->msgs);
+		if (r < 0) {
+			reinv_answer(c, NULL, sbc_err_sip_status(r) ? sbc_err_sip_status(r) : 488, NULL, 0);
+			reinv_done(c);
+			return;
+		}
+		ri->has_sdp = 1;
+		sbc_addr relay[SDP_MAX_MEDIA];
+		for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+			relay[i] = c->relay[other][i];
+		bl = b2b_sdp_build_offer(&c->sdp, &ri->offer, relay, k->body, sizeof(k->body));
+		if (bl < 0) {
+			reinv_answer(c, NULL, 500, NULL, 0);
+			reinv_done(c);
+			return;
+		}
+	}
+	char branch[48], host[SBC_ADDR_STRLEN + 2], contact[160];
+	unsigned tp = other ? c->b_tp : c->a_tp;
+	const sbc_addr *local = other ? &c->b_local : &c->a_local;
+	token(k, "z9hG4bK", branch, sizeof(branch));
+	host_of(local, host, sizeof(host));
+	our_contact(c, other, contact, sizeof(contact));
+	b2b_via via = {.transport = tp_via(tp), .host = host, .port = sbc_addr_port(local), .branch = branch};
+	b2b_body b = {.type = "application/sdp", .data = k->body, .len = (size_t)bl};
+	char *out = malloc(B2B_MSG_MAX);
+	int n = out ? b2b_build_in_dialog(other ? &c->db : &c->da, SIP_M_INVITE, &via, contact, NULL, 0,
+					  bl > 0 ? &b : NULL, out, B2B_MSG_MAX)
+		    : -ENOMEM;
+	tx_ctx *y = n > 0 ? ctx_new(k) : NULL;
+	if (!y) {
+		free(out);
+		reinv_answer(c, NULL, 500, NULL, 0);
+		reinv_done(c);
+		return;
+	}
+	y->tp = (uint8_t)tp;
+	y->conn = other ? 0 : c->a_conn;
+	y->dst = other ? c->b_dst : c->a_src;
+	snprintf(y->profile, sizeof(y->profile), "%s", other ? c->b_profile : "");
+	ctx_bind(y, c, CTX_REINV_OUT);
+	int r = txn_client_start(k->tbl, out, (size_t)n, tp != SIG_TP_UDP, y, &y->t);
+	free(out);
+	if (r < 0) {
+		ctx_free(y);
+		reinv_answer(c, NULL, 500, NULL, 0);
+		reinv_done(c);
+		return;
+	}
+	ri->out = y->t;
+}
+
 static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 {
 	int leg = 0;
@@ -1175,6 +1385,10 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 	}
 	if (req->method == SIP_M_OPTIONS) {
 		answer_plain(k, rx, t, req, 200, NULL);
+		return;
+	}
+	if (req->method == SIP_M_INVITE && c->state == CS_CONFIRMED) {
+		reinvite(c, leg, req, t, x);
 		return;
 	}
 	answer_plain(k, rx, t, req, 501, NULL);

@@ -167,6 +167,13 @@ class Uas(threading.Thread):
             self.peer = addr
             if data.startswith(b"INVITE "):
                 if self.invite is not None and hdr(data, "Call-ID") == hdr(self.invite, "Call-ID"):
+                    if hdr(data, "CSeq") != hdr(self.invite, "CSeq"):  # re-INVITE: mirror the direction
+                        d = {"sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
+                        m = re.search(r"a=(sendonly|recvonly|inactive|sendrecv)", body(data))
+                        ans = sdp("127.0.0.1", self.rtp_port, self.crypto).replace(
+                            "a=sendrecv", "a=" + d.get(m.group(1) if m else "", "sendrecv"))
+                        self.send(response(data, 200, "OK", None, f"Contact: <sip:uas@127.0.0.1:{self.port}>",
+                                           ans))
                     continue  # retransmission
                 self.invite = data
                 self.send(response(data, 100, "Trying"))
@@ -271,6 +278,25 @@ class Uac:
                 f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
                 f"To: {tt}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n"
                 f"Content-Length: 0\r\n\r\n").encode()
+
+    def reinvite(self, final, direction, cseq=3):
+        b = sdp(self.ip, self.rtp_port).replace("a=sendrecv", f"a={direction}")
+        tt = hdr(final, "To")
+        req = (f"INVITE {hdr(final, 'Contact').strip('<>')} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacre{cseq};rport\r\n"
+               f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
+               f"To: {tt}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} INVITE\r\nMax-Forwards: 70\r\n"
+               f"Contact: <sip:alice@{self.ip}:{self.port}>\r\n"
+               f"Content-Type: application/sdp\r\nContent-Length: {len(b.encode())}\r\n\r\n{b}").encode()
+        self.sock.sendto(req, self.dst)
+        ok = self.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == f"{cseq} INVITE")
+        ack = (f"ACK {hdr(final, 'Contact').strip('<>')} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacreack{cseq};rport\r\n"
+               f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
+               f"To: {tt}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} ACK\r\nMax-Forwards: 70\r\n"
+               f"Content-Length: 0\r\n\r\n").encode()
+        self.sock.sendto(ack, self.dst)
+        return ok
 
     def ack(self, final):
         self.sock.sendto(self._in_dialog("ACK", final, 1), self.dst)

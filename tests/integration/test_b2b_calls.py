@@ -282,3 +282,32 @@ def test_media_timeout_ends_call_with_bye_on_both_legs(call_env):
     bye = uac.recv_until(lambda d: d.startswith(b"BYE "), timeout=8)
     assert hdr(bye, "Call-ID") == uac.callid
     wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")
+
+
+def test_reinvite_hold_and_resume(call_env):
+    sbc, uas, uac = call_env()
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200
+    uac.ack(final)
+    relay_a = sdp_media(body(final))[1]
+    relay_b = sdp_media(body(uas.invite))[1]
+    # hold: a=sendonly from the caller reaches the callee on its own dialog
+    held = uac.reinvite(final, "sendonly", cseq=3)
+    assert status(held) == 200 and "a=recvonly" in body(held)
+    assert sdp_media(body(held))[1] == relay_a and str(uas.rtp_port) not in body(held)
+    re_b = [m for m in uas.requests("INVITE") if hdr(m, "CSeq") != hdr(uas.invite, "CSeq")]
+    assert len(re_b) == 1 and "a=sendonly" in body(re_b[0])
+    assert hdr(re_b[0], "Call-ID") == hdr(uas.invite, "Call-ID") and leaked(re_b[0], uac) is None
+    assert sdp_media(body(re_b[0]))[1] == relay_b
+    wait_for(lambda: len(uas.requests("ACK")) == 2, timeout=3, what="ACK of the re-INVITE at the callee")
+    # resume
+    res = uac.reinvite(final, "sendrecv", cseq=4)
+    assert status(res) == 200 and "a=sendrecv" in body(res)
+    # media still flows after the re-INVITEs
+    pkt = bytes([0x80, 0x00, 0x00, 0x09]) + b"\x00" * 8 + b"resumed" * 8
+    uas.rtp.settimeout(2)
+    uac.rtp.sendto(pkt, ("127.0.0.1", relay_a))
+    got, _ = uas.rtp.recvfrom(2048)
+    assert got[12:] == pkt[12:]
+    assert status(uac.bye(final)) == 200
