@@ -30,6 +30,10 @@
 #define B2B_MSG_MAX 8192
 #define B2B_BODY_MAX 4096
 #define B2B_LIMITS_MAX 128
+/* A B-leg INVITE without any response (not even 100) after this long is
+ * given up and the next route tried (Timer B alone would wait 32 s). */
+#define B2B_NO_RESPONSE_MS 3000
+#define T_NO_RESPONSE TXN_T_MAX_
 
 typedef struct b2b_wk b2b_wk;
 typedef struct b2b_cl b2b_cl;
@@ -55,7 +59,7 @@ typedef struct tx_ctx {
 	sig_conn_id conn;
 	sbc_addr dst;
 	char profile[STORE_NAME_MAX + 1];
-	uint64_t due[TXN_T_MAX_];
+	uint64_t due[TXN_T_MAX_ + 1]; /* + our own: no response to a B-leg INVITE */
 	struct tx_ctx *next, *prev; /* every live ctx of the worker */
 } tx_ctx;
 
@@ -256,11 +260,12 @@ static void ctx_bind(tx_ctx *c, b2b_cl *call, enum ctx_role role)
 }
 
 static void timer_cb(uv_timer_t *h);
+static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp);
 
 static void ctx_reschedule(tx_ctx *c)
 {
 	uint64_t min = 0;
-	for (unsigned i = 0; i < TXN_T_MAX_; i++)
+	for (unsigned i = 0; i <= TXN_T_MAX_; i++)
 		if (c->due[i] && (!min || c->due[i] < min))
 			min = c->due[i];
 	if (!min) {
@@ -275,6 +280,16 @@ static void timer_cb(uv_timer_t *h)
 {
 	tx_ctx *c = h->data;
 	uint64_t now = now_ms(c->wk);
+	if (c->due[T_NO_RESPONSE] && c->due[T_NO_RESPONSE] <= now) {
+		c->due[T_NO_RESPONSE] = 0;
+		b2b_cl *call = c->call;
+		if (call && c->role == CTX_B_INVITE && c->t && c->t == call->b_txn && call->state == CS_CALLING) {
+			SBC_NOTICE("call %" PRIx64 ": no response from trunk %s in %u ms: next route", call->id,
+				   call->trunk_out, B2B_NO_RESPONSE_MS);
+			call->b_txn = NULL; /* abandoned: the transaction times out on its own */
+			attempt_failed(call, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
+		}
+	}
 	for (unsigned i = 0; i < TXN_T_MAX_ && c->t; i++) {
 		if (c->due[i] && c->due[i] <= now) {
 			c->due[i] = 0;
@@ -796,6 +811,8 @@ static void send_b_invite(b2b_cl *c)
 	}
 	c->b_txn = x->t;
 	c->state = CS_CALLING;
+	x->due[T_NO_RESPONSE] = now_ms(k) + B2B_NO_RESPONSE_MS;
+	ctx_reschedule(x);
 }
 
 /* B's SDP answer: checks it, completes and sends the media sessions, and
@@ -854,6 +871,10 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 {
 	tx_ctx *x = txn_user(t);
 	(void)ctx;
+	if (x && x->due[T_NO_RESPONSE]) {
+		x->due[T_NO_RESPONSE] = 0; /* the peer answers: Timer B and the no-answer rules apply */
+		ctx_reschedule(x);
+	}
 	if (x && x->role == CTX_REINV_OUT && x->call) {
 		reinv_response(x->call, t, rsp);
 		return;

@@ -176,6 +176,8 @@ class Uas(threading.Thread):
                                            ans))
                     continue  # retransmission
                 self.invite = data
+                if self.plan == "silent":
+                    continue
                 self.send(response(data, 100, "Trying"))
                 if self.plan == "503":
                     self.send(response(data, 503, "Service Unavailable", self.tag, "Retry-After: 30"))

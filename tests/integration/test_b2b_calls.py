@@ -311,3 +311,26 @@ def test_reinvite_hold_and_resume(call_env):
     got, _ = uas.rtp.recvfrom(2048)
     assert got[12:] == pkt[12:]
     assert status(uac.bye(final)) == 200
+
+
+def test_failover_on_no_response(call_env):
+    sbc, uas1, uac = call_env(plan="silent")
+    uas2 = Uas("answer")
+    try:
+        sbc.rpc("trunk.add", {"name": "alt-out", "destinations": [
+            {"host": "127.0.0.1", "port": uas2.port, "transport": "udp"}],
+            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
+        time.sleep(1.2)
+        t0 = time.monotonic()
+        uac.invite()
+        final = uac.wait_final(timeout=15)
+        took = time.monotonic() - t0
+        assert status(final) == 200 and 2.5 < took < 10, (took, sbc.log()[-2000:])
+        assert len(uas1.requests("INVITE")) >= 2  # retransmitted over UDP (Timer A) before giving up
+        assert uas2.invite is not None
+        uac.ack(final)
+        assert status(uac.bye(final)) == 200
+    finally:
+        uas2.close()
