@@ -148,6 +148,11 @@ uint32_t med_region_slots_for(const med_config *cfg);
 /* Rebuilds the sockets and SRTP contexts of every live slot the worker owns. */
 void med_sessions_restore(med_worker *w);
 med_sess *med_sess_find(med_worker *w, uint64_t session_id);
+/* The live session of this worker that owns local port, and which leg and
+ * socket (0 RTP, 1 RTCP) the port is; NULL when none. O(1): ports follow
+ * from slots. For data paths that see packets by destination port (AF_XDP:
+ * its callback calls med_relay_packet() with what this returns). */
+med_sess *med_sess_by_port(med_worker *w, uint16_t port, unsigned *leg, unsigned *rtcp);
 int med_sess_create(med_worker *w, const sbc_msg_media *m, unsigned role, unsigned idx,
 		    med_sess **out);
 int med_sess_update(med_worker *w, med_sess *s, const sbc_msg_media *m);

@@ -75,6 +75,23 @@ uint16_t med_sess_port(const med_worker *w, const med_sess *s, unsigned leg, uns
 	return (uint16_t)(w->region->port_base + 4 * s->gidx + 2 * leg + rtcp);
 }
 
+med_sess *med_sess_by_port(med_worker *w, uint16_t port, unsigned *leg, unsigned *rtcp)
+{
+	uint32_t off, gidx;
+	if (port < w->region->port_base)
+		return NULL;
+	off = (uint32_t)(port - w->region->port_base);
+	gidx = off / 4;
+	if (gidx < w->slot_lo || gidx >= w->slot_hi)
+		return NULL;
+	med_sess *s = &w->sess[gidx - w->slot_lo];
+	if (!s->active)
+		return NULL;
+	*leg = (off / 2) & 1;
+	*rtcp = off & 1;
+	return s;
+}
+
 med_sess *med_sess_find(med_worker *w, uint64_t session_id)
 {
 	uint32_t n = w->slot_hi - w->slot_lo;

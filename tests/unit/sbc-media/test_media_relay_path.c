@@ -182,8 +182,18 @@ static void srtp_in_plain_out_with_every_drop_reason(void **state)
 	assert_int_equal(r.stats[0].packets_in, 1);
 	assert_int_equal(r.stats[0].drops, 5); /* parse, replay, auth, source, shed */
 	assert_int_equal(r.stats[0].latched, 1);
+	/* by port: what an AF_XDP callback starts from */
+	unsigned bl = 9, br = 9;
+	assert_ptr_equal(med_sess_by_port(w, med_sess_port(w, s, 1, 1), &bl, &br), s);
+	assert_int_equal(bl, 1);
+	assert_int_equal(br, 1);
+	assert_ptr_equal(med_sess_by_port(w, med_sess_port(w, s, 0, 0), &bl, &br), s);
+	assert_int_equal(bl, 0);
+	assert_int_equal(br, 0);
+	assert_null(med_sess_by_port(w, 1, &bl, &br));
 	med_sess_delete(w, s);
 	assert_null(med_sess_find(w, 1));
+	assert_null(med_sess_by_port(w, med_sess_port(w, s, 0, 0), &bl, &br));
 }
 
 static void no_peer_and_bad_params(void **state)
