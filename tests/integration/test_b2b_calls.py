@@ -334,3 +334,51 @@ def test_failover_on_no_response(call_env):
         assert status(uac.bye(final)) == 200
     finally:
         uas2.close()
+
+
+def test_hostile_messages_then_a_normal_call(call_env):
+    """Malformed or out-of-place SIP through the B2BUA path (trunks
+    configured): answered or dropped, never fatal; a call still goes
+    through afterwards."""
+    sbc, uas, uac = call_env()
+    s = uac.sock
+    base = ("{m} sip:4930123456@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{p};branch=z9hG4bK{b}\r\n"
+            "From: <sip:x@127.0.0.1>;tag=f{b}\r\nTo: <sip:4930123456@127.0.0.1>{tt}\r\nCall-ID: h{b}\r\n"
+            "CSeq: 1 {m}\r\nMax-Forwards: 70\r\n{extra}Content-Length: {n}\r\n\r\n{body}")
+
+    def msg(m, b, tt="", extra="", body_text=""):
+        return base.format(m=m, p=uac.port, b=b, tt=tt, extra=extra, n=len(body_text.encode()),
+                           body=body_text).encode()
+
+    bad_sdp = ["v=0\r\n", "garbage", "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 host.example\r\nt=0 0\r\n"
+               "m=audio 4000 RTP/AVP 0\r\n", "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\n"
+               + "m=audio 4000 RTP/AVP 0\r\n" * 12,
+               "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n"
+               "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:!!!!\r\n"]
+    msgs = [msg("INVITE", f"sdp{i}", extra="Content-Type: application/sdp\r\n", body_text=b)
+            for i, b in enumerate(bad_sdp)]
+    msgs += [msg("INVITE", "nosdp"), msg("BYE", "bye1", tt=";tag=nope"), msg("CANCEL", "cx"),
+             msg("ACK", "ack1", tt=";tag=x"), msg("INVITE", "reinv", tt=";tag=zz"),
+             msg("UPDATE", "upd", tt=";tag=zz"), msg("INFO", "info"),
+             b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKnothing\r\nFrom: <sip:a@b>;tag=1\r\n"
+             b"To: <sip:c@d>;tag=2\r\nCall-ID: nothing\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+             b"SIP/2.0 180 x\r\n\r\n", b"INVITE\r\n\r\n", b"\x00" * 100, b"INVITE sip:a SIP/2.0\r\n" * 50,
+             msg("INVITE", "mf", extra="Max-Forwards: 0\r\n").replace(b"Max-Forwards: 70\r\n", b""),
+             msg("INVITE", "x" * 600)]
+    for m in msgs:
+        s.sendto(m, uac.dst)
+    time.sleep(0.5)
+    uac.got.clear()
+    s.settimeout(0.2)
+    try:
+        while True:
+            s.recvfrom(65536)
+    except OSError:
+        pass
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200, sbc.log()[-3000:]
+    uac.ack(final)
+    assert status(uac.bye(final)) == 200
+    assert sbc.ctl.poll() is None
+    assert sbc.log().count("sbc-signal") and sbc.log().count("started: 1 worker(s)") == 1  # never restarted
