@@ -141,6 +141,7 @@ struct b2b_wk {
 	unsigned n_media;
 	shm_ring_prod to_media[B2B_MEDIA_MAX];
 	shm_ring_cons from_media[B2B_MEDIA_MAX];
+	unsigned n_wait;    /* MEDIA_CREATE replies awaited (doorbell armed only then) */
 	b2b_cl *free_calls; /* recycled call objects (id_next links them) */
 	unsigned n_free;
 	sip_msg msg, tmp;
@@ -551,6 +552,8 @@ static void call_end(b2b_cl *c, int cause, const char *reason)
 	SBC_INFO("call %" PRIx64 ": ended (%d %s)", c->id, cause, reason ? reason : "");
 	call_event(c, "end", cause, reason);
 	c->state = CS_ENDED;
+	k->n_wait -= c->pending;
+	c->pending = 0;
 	media_delete_all(c);
 	if (c->lim)
 		b2b_limit_release(c->lim);
@@ -1031,6 +1034,8 @@ static int server_txn(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn **t, 
 	return r;
 }
 
+static void ring_hook(sig_worker *w, void *arg);
+
 static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx_ctx *x)
 {
 	char extra[64];
@@ -1137,13 +1142,16 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 		}
 		c->created[i] = c->msgs[i].session_id;
 		c->pending++;
+		k->n_wait++;
 	}
 	SBC_INFO("call %" PRIx64 ": %s from trunk %s -> %s", c->id, c->number, rx->trunk, c->trunk_out);
 	call_event(c, "start", 0, NULL);
 	if (!c->pending) {
 		c->state = CS_CALLING;
 		send_b_invite(c);
+		return;
 	}
+	ring_hook(k->w, NULL); /* arms the media doorbell for the replies (may complete c) */
 }
 
 static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
@@ -1162,6 +1170,7 @@ static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
 	}
 	c->relay[0][i] = m->local_rtp[0];
 	c->relay[1][i] = m->local_rtp[1];
+	k->n_wait--;
 	if (--c->pending == 0) {
 		c->state = CS_CALLING;
 		send_b_invite(c);
@@ -1516,6 +1525,13 @@ static void ring_hook(sig_worker *w, void *arg)
 			}
 			if (n)
 				shm_ring_release(cn);
+			if (!k->n_wait) {
+				/* nothing awaited: no doorbell for the replies to UPDATE and
+				 * DELETE (picked up with the next wake-up or tick); events
+				 * such as a media timeout wait for the tick as well */
+				shm_ring_cancel_sleep(cn);
+				break;
+			}
 			if (shm_ring_prepare_sleep(cn))
 				break;
 		}
