@@ -32,8 +32,8 @@ from conftest import Procs, free_port, free_port_range, wait_for  # noqa: E402
 from test_signal_common import tcp_open  # noqa: E402
 
 QUICK = "--quick" in sys.argv
-RATE = int(os.environ.get("BENCH_RATE", 200 if QUICK else 400))
-CALLS = int(os.environ.get("BENCH_CALLS", 1000 if QUICK else 6000))
+RATE = int(os.environ.get("BENCH_RATE", 400 if QUICK else 1000))
+CALLS = int(os.environ.get("BENCH_CALLS", 2000 if QUICK else 10000))
 TARGET_US = 65.0
 
 
