@@ -2,7 +2,9 @@
 real sbc-signal and sbc-media on free ports, a scripted python UAS (the
 called carrier) and a python UAC (the calling carrier), both over UDP, that
 record every message they received."""
+import base64
 import json
+import os
 import re
 import socket
 import threading
@@ -191,7 +193,14 @@ class Uas(threading.Thread):
                     self.send(response(data, 180, "Ringing", self.tag))
                 if self.plan == "ring":
                     continue
-                ans = sdp("127.0.0.1", self.rtp_port, self.crypto)
+                crypto = self.crypto
+                if crypto == "mirror":  # answer our first offered suite and tag with a fresh key
+                    m = re.search(r"a=crypto:(\d+) (\S+) inline:", body(data))
+                    klen = {"AEAD_AES_128_GCM": 28, "AEAD_AES_256_GCM": 44, "AES_256_CM_HMAC_SHA1_80": 46,
+                            "AES_256_CM_HMAC_SHA1_32": 46}.get(m.group(2), 30)
+                    self.answer_key = os.urandom(klen)
+                    crypto = [f"{m.group(1)} {m.group(2)} inline:{base64.b64encode(self.answer_key).decode()}"]
+                ans = sdp("127.0.0.1", self.rtp_port, crypto)
                 contact = f"Contact: <sip:uas@127.0.0.1:{self.port}>"
                 self.send(response(data, 200, "OK", self.tag, contact, ans))
             elif data.startswith(b"ACK ") and self.plan == "bye":

@@ -382,3 +382,50 @@ def test_hostile_messages_then_a_normal_call(call_env):
     assert status(uac.bye(final)) == 200
     assert sbc.ctl.poll() is None
     assert sbc.log().count("sbc-signal") and sbc.log().count("started: 1 worker(s)") == 1  # never restarted
+
+
+def test_crypto_in_answer_on_srtp_off_leg_488(call_env):
+    # demo-out has SRTP off: an answer with a=crypto breaks its policy
+    sbc, uas, uac = call_env(crypto=[CRYPTO_A])
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 488
+    # the callee's 200 was ACKed and its dialog ended with BYE
+    wait_for(lambda: uas.requests("ACK") and uas.requests("BYE"), timeout=3, what="ACK and BYE at the callee")
+
+
+def test_srtp_both_legs_different_suites(call_env):
+    sbc, uas, uac = call_env(crypto="mirror")
+    sbc.rpc("trunk.update", {"name": "demo-out", "srtp_outbound": {"mode": "required",
+                                                                    "suites": ["AEAD_AES_128_GCM"]}})
+    time.sleep(1.2)
+    uac.invite(crypto=[CRYPTO_A])
+    final = uac.wait_final()
+    assert status(final) == 200, sbc.log()[-3000:]
+    offer_b = body(uas.invite)
+    assert sdp_media(offer_b)[2] == "RTP/SAVP"
+    assert re.findall(r"a=crypto:\d+ (\S+)", offer_b) == ["AEAD_AES_128_GCM"]
+    fb = body(final)
+    m = re.search(r"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:(\S+)", fb)
+    assert m and sdp_media(fb)[2] == "RTP/SAVP"
+    uac.ack(final)
+    if SRTP_PEER.exists():
+        # AES-CM in from the caller, AES-GCM out to the callee with the key we offered it (SDES: each
+        # side's a=crypto is the key it sends with)
+        aip, aport, _ = sdp_media(fb)
+        ub = f"127.0.0.1:{uas.rtp_port}"
+        uas.rtp.close()
+        key_b = base64.b64decode(re.search(r"a=crypto:\d+ AEAD_AES_128_GCM inline:([^|\s]+)", offer_b).group(1)).hex()
+        rcv = subprocess.Popen([str(SRTP_PEER), "recv", ub, "5", "4000", "AEAD_AES_128_GCM", key_b],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert rcv.stdout.readline().strip() == "READY"
+        bind = f"{uac.ip}:{uac.rtp_port}"
+        uac.rtp.close()
+        key_in = base64.b64decode(CRYPTO_A.split("inline:")[1]).hex()
+        p = subprocess.run([str(SRTP_PEER), "send", bind, f"{aip}:{aport}", "5", "160",
+                            "AES_CM_128_HMAC_SHA1_80", key_in], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 0, p.stderr
+        out, err = rcv.communicate(timeout=10)
+        res = json.loads(out.strip().splitlines()[-1])
+        assert res["ok"] == 5 and res["auth_fail"] == 0, (res, err)
+    assert status(uac.bye(final)) == 200
