@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "b2b_call.h"
+#include "b2b_health.h"
 #include "b2b_limits.h"
 #include "b2b_media.h"
 #include "b2b_route.h"
@@ -34,6 +35,10 @@
  * given up and the next route tried (Timer B alone would wait 32 s). */
 #define B2B_NO_RESPONSE_MS 3000
 #define T_NO_RESPONSE TXN_T_MAX_
+/* Trunk health: OPTIONS to the first destination of every enabled trunk. */
+#define B2B_PING_MS 5000
+#define B2B_PING_FIRST_MS 500
+#define B2B_HEALTH_MAX 64
 
 typedef struct b2b_wk b2b_wk;
 typedef struct b2b_cl b2b_cl;
@@ -45,7 +50,7 @@ typedef struct cid_node {
 	struct cid_node *next;
 } cid_node;
 
-enum ctx_role { CTX_A_INVITE = 1, CTX_B_INVITE, CTX_OTHER, CTX_REINV_IN, CTX_REINV_OUT };
+enum ctx_role { CTX_A_INVITE = 1, CTX_B_INVITE, CTX_OTHER, CTX_REINV_IN, CTX_REINV_OUT, CTX_PING };
 
 /* Per transaction: its timers (one uv timer for the earliest deadline), the
  * peer it talks to, and the call it belongs to. */
@@ -59,6 +64,7 @@ typedef struct tx_ctx {
 	sig_conn_id conn;
 	sbc_addr dst;
 	char profile[STORE_NAME_MAX + 1];
+	int16_t ping; /* CTX_PING: index into the worker's health table */
 	uint64_t due[TXN_T_MAX_ + 1]; /* + our own: no response to a B-leg INVITE */
 	struct tx_ctx *next, *prev; /* every live ctx of the worker */
 } tx_ctx;
@@ -142,6 +148,13 @@ struct b2b_wk {
 	shm_ring_prod to_media[B2B_MEDIA_MAX];
 	shm_ring_cons from_media[B2B_MEDIA_MAX];
 	unsigned n_wait;    /* MEDIA_CREATE replies awaited (doorbell armed only then) */
+	uv_timer_t *ping;   /* health pings (own allocation: closed asynchronously) */
+	unsigned n_health;
+	struct {
+		char trunk[STORE_NAME_MAX + 1];
+		b2b_health h;
+		uint8_t busy; /* a ping is in flight */
+	} health[B2B_HEALTH_MAX];
 	b2b_cl *free_calls; /* recycled call objects (id_next links them) */
 	unsigned n_free;
 	sip_msg msg, tmp;
@@ -342,6 +355,8 @@ static void on_terminated(void *ctx, txn *t)
 	if (!c)
 		return;
 	txn_set_user(t, NULL);
+	if (c->role == CTX_PING && c->ping >= 0 && (unsigned)c->ping < c->wk->n_health)
+		c->wk->health[c->ping].busy = 0;
 	if (c->call) {
 		if (c->call->a_txn == t)
 			c->call->a_txn = NULL;
@@ -655,6 +670,103 @@ static int make_offer(b2b_cl *c)
 	return b2b_sdp_offer(&c->sdp, 0, &c->a_sdp, base, c->msgs);
 }
 
+/* ---- trunk health -------------------------------------------------------------- */
+
+static int health_idx(b2b_wk *k, const char *trunk, int create)
+{
+	for (unsigned i = 0; i < k->n_health; i++)
+		if (!strcmp(k->health[i].trunk, trunk))
+			return (int)i;
+	if (!create || k->n_health == B2B_HEALTH_MAX)
+		return -1;
+	unsigned i = k->n_health++;
+	snprintf(k->health[i].trunk, sizeof(k->health[i].trunk), "%s", trunk);
+	b2b_health_init(&k->health[i].h, 2, 1);
+	k->health[i].busy = 0;
+	return (int)i;
+}
+
+static void health_record(b2b_wk *k, int i, int status, int retry_after)
+{
+	if (i < 0 || (unsigned)i >= k->n_health)
+		return;
+	if (b2b_health_record(&k->health[i].h, status, retry_after, now_ms(k)))
+		SBC_NOTICE("trunk %s is %s (OPTIONS/call outcome %d)", k->health[i].trunk,
+			   k->health[i].h.up ? "up again" : "down: routed around", status);
+}
+
+static int trunk_usable(b2b_wk *k, const char *trunk)
+{
+	int i = health_idx(k, trunk, 0);
+	return i < 0 || b2b_health_usable(&k->health[i].h, now_ms(k));
+}
+
+static void ping_trunk(b2b_wk *k, const store_trunk *t)
+{
+	const store_dest *d = &t->dests[0];
+	int hi = health_idx(k, t->name, 1);
+	if (hi < 0 || k->health[hi].busy || !d->is_ip)
+		return;
+	unsigned tp = d->transport == STORE_TP_TLS ? SIG_TP_TLS : d->transport == STORE_TP_TCP ? SIG_TP_TCP : SIG_TP_UDP;
+	sbc_addr local;
+	if (local_for(k, tp, &d->addr, &local) < 0)
+		return;
+	char branch[48], tag[48], cid[48], host[SBC_ADDR_STRLEN + 2], dhost[SBC_ADDR_STRLEN + 2];
+	char ruri[B2B_HDR_MAX], from[B2B_HDR_MAX], to[B2B_HDR_MAX];
+	token(k, "z9hG4bK", branch, sizeof(branch));
+	token(k, "p", tag, sizeof(tag));
+	token(k, "ping", cid, sizeof(cid));
+	host_of(&local, host, sizeof(host));
+	host_of(&d->addr, dhost, sizeof(dhost));
+	const char *tpp = tp == SIG_TP_TLS ? ";transport=tls" : tp == SIG_TP_TCP ? ";transport=tcp" : "";
+	snprintf(ruri, sizeof(ruri), "sip:%s:%u%s", dhost, sbc_addr_port(&d->addr), tpp);
+	snprintf(from, sizeof(from), "<sip:ping@%s>;tag=%s", host, tag);
+	snprintf(to, sizeof(to), "<sip:%s>", dhost);
+	sip_req_spec r = {.method = SIP_M_OPTIONS,
+			  .ruri = sip_sv_from(ruri, strlen(ruri)),
+			  .via_transport = sip_sv_from(tp_via(tp), 3),
+			  .via_host = sip_sv_from(host, strlen(host)),
+			  .via_port = sbc_addr_port(&local),
+			  .branch = sip_sv_from(branch, strlen(branch)),
+			  .rport = 1,
+			  .from = sip_sv_from(from, strlen(from)),
+			  .to = sip_sv_from(to, strlen(to)),
+			  .call_id = sip_sv_from(cid, strlen(cid)),
+			  .cseq = 1,
+			  .max_forwards = 70};
+	int n = sip_build_request(&r, k->out, sizeof(k->out));
+	tx_ctx *x = n > 0 ? ctx_new(k) : NULL;
+	if (!x)
+		return;
+	x->tp = (uint8_t)tp;
+	x->dst = d->addr;
+	snprintf(x->profile, sizeof(x->profile), "%s", t->tls_profile);
+	ctx_bind(x, NULL, CTX_PING);
+	x->ping = (int16_t)hi;
+	k->health[hi].busy = 1;
+	if (txn_client_start(k->tbl, k->out, (size_t)n, tp != SIG_TP_UDP, x, &x->t) < 0) {
+		k->health[hi].busy = 0;
+		ctx_free(x);
+		health_record(k, hi, 0, -1);
+	}
+}
+
+static void ping_cb(uv_timer_t *h)
+{
+	b2b_wk *k = h->data;
+	sig_trunks *tr = k->w->trunks;
+	for (size_t i = 0;; i++) {
+		const store_trunk *t = sig_trunk_at(tr, i);
+		if (!t)
+			break;
+		if (t->enabled && t->n_dests)
+			ping_trunk(k, t);
+	}
+	uv_timer_start(h, ping_cb, B2B_PING_MS, 0);
+}
+
+static void ping_closed(uv_handle_t *h) { free(h); }
+
 /* Picks the next usable route (c->cur). Returns 0 or SBC_E_NOT_FOUND. */
 static int next_route(b2b_cl *c)
 {
@@ -669,6 +781,10 @@ static int next_route(b2b_cl *c)
 		snprintf(peer, sizeof(peer), "%s/%s:%u", t->name, d->host, d->port);
 		if (b2b_failover_skip(&c->fo, peer))
 			continue;
+		if (!trunk_usable(k, t->name)) {
+			SBC_INFO("call %" PRIx64 ": trunk %s is down: skipped", c->id, t->name);
+			continue;
+		}
 		if (!d->is_ip) {
 			SBC_WARN("call %" PRIx64 ": trunk %s: destination %s is not an IP literal (not supported yet)",
 				 c->id, t->name, d->host);
@@ -719,6 +835,8 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 		return;
 	}
 	peer_id(c, peer, sizeof(peer));
+	if (status == 503 && retry_after > 0)
+		health_record(c->wk, health_idx(c->wk, c->trunk_out, 1), 503, retry_after);
 	enum b2b_fo_action a = b2b_failover_on_final(&c->fo, status, retry_after, peer);
 	if (a == B2B_FO_NEXT && next_route(c) == 0) {
 		int r = make_offer(c);
@@ -878,6 +996,14 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 		x->due[T_NO_RESPONSE] = 0; /* the peer answers: Timer B and the no-answer rules apply */
 		ctx_reschedule(x);
 	}
+	if (x && x->role == CTX_PING) {
+		if (rsp->status >= 200 && x->ping >= 0 && (unsigned)x->ping < x->wk->n_health) {
+			x->wk->health[x->ping].busy = 0;
+			health_record(x->wk, x->ping, rsp->status, b2b_retry_after(rsp));
+			x->ping = -1;
+		}
+		return;
+	}
 	if (x && x->role == CTX_REINV_OUT && x->call) {
 		reinv_response(x->call, t, rsp);
 		return;
@@ -966,6 +1092,12 @@ static void on_timeout(void *ctx, txn *t)
 {
 	tx_ctx *x = txn_user(t);
 	(void)ctx;
+	if (x && x->role == CTX_PING && x->ping >= 0 && (unsigned)x->ping < x->wk->n_health) {
+		x->wk->health[x->ping].busy = 0;
+		health_record(x->wk, x->ping, 0, -1);
+		x->ping = -1;
+		return;
+	}
 	if (!x || !x->call)
 		return;
 	b2b_cl *c = x->call;
@@ -1615,6 +1747,12 @@ static void wk_start(sig_worker *w, void *arg)
 		if (m && ok < m)
 			SBC_WARN("worker %u: rings to sbc-media: %u of %u", w->idx, ok, m);
 	}
+	k->ping = malloc(sizeof(*k->ping));
+	if (k->ping) {
+		uv_timer_init(sig_worker_loop(w), k->ping);
+		k->ping->data = k;
+		uv_timer_start(k->ping, ping_cb, B2B_PING_FIRST_MS, 0);
+	}
 	*sig_worker_user(w) = k;
 	ring_hook(w, NULL);
 }
@@ -1626,6 +1764,8 @@ static void wk_stop(sig_worker *w, void *arg)
 	if (!k)
 		return;
 	*sig_worker_user(w) = NULL;
+	if (k->ping)
+		uv_close((uv_handle_t *)k->ping, ping_closed);
 	/* end every call (media sessions deleted), then drop the transactions */
 	for (unsigned b = 0; b < B2B_BUCKETS; b++)
 		while (k->by_id[b])

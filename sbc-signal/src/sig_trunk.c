@@ -149,6 +149,13 @@ const store_trunk *sig_trunk_get(sig_trunks *t, const char *name)
 
 store_reader *sig_trunks_reader(sig_trunks *t) { return t ? t->rd : NULL; }
 
+const store_trunk *sig_trunk_at(sig_trunks *t, size_t i)
+{
+	if (!t || !t->snap || i >= store_trunk_snapshot_count(t->snap))
+		return NULL;
+	return store_trunk_snapshot_at(t->snap, i);
+}
+
 void sig_trunk_stat(sig_trunk_stats *s, const char *trunk, enum sig_trunk_stat st, uint64_t n)
 {
 	if (!trunk)

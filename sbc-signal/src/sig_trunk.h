@@ -58,6 +58,8 @@ const char *sig_trunk_by_cert(sig_trunks *t, const sig_peer_id *id, const sbc_ad
  * route lookups. NULL when absent. */
 const struct store_trunk *sig_trunk_get(sig_trunks *t, const char *name);
 struct store_reader *sig_trunks_reader(sig_trunks *t);
+/* The i-th trunk of the current snapshot, or NULL past the end. */
+const struct store_trunk *sig_trunk_at(sig_trunks *t, size_t i);
 
 void sig_trunk_stat(sig_trunk_stats *s, const char *trunk, enum sig_trunk_stat st, uint64_t n);
 /* Appends ,"trunks":{...} summed over blocks; returns bytes written or -ENOSPC. */

@@ -130,7 +130,7 @@ class Uas(threading.Thread):
     (100, 180 and wait: for CANCEL), "bye" (answer, then BYE after the ACK).
     The UAS's SDP points media at self.rtp (a bound UDP socket)."""
 
-    def __init__(self, plan="answer", crypto=None):
+    def __init__(self, plan="answer", crypto=None, options=None):
         super().__init__(daemon=True)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
@@ -141,6 +141,7 @@ class Uas(threading.Thread):
         self.rtp_port = self.rtp.getsockname()[1]
         self.plan = plan
         self.crypto = crypto
+        self.options = options  # None: OPTIONS ignored, else the status to answer
         self.got = []      # (bytes, addr)
         self.stop = False
         self.invite = None
@@ -211,6 +212,10 @@ class Uas(threading.Thread):
                        f"Call-ID: {hdr(inv, 'Call-ID')}\r\nCSeq: 1 BYE\r\nMax-Forwards: 70\r\n"
                        f"Content-Length: 0\r\n\r\n").encode()
                 self.send(bye)
+            elif data.startswith(b"OPTIONS "):
+                if self.options:
+                    self.send(response(data, self.options, "Health", None,
+                                       "Retry-After: 60" if self.options == 503 else ""))
             elif data.startswith(b"BYE "):
                 self.send(response(data, 200, "OK"))
             elif data.startswith(b"CANCEL "):

@@ -429,3 +429,28 @@ def test_srtp_both_legs_different_suites(call_env):
         res = json.loads(out.strip().splitlines()[-1])
         assert res["ok"] == 5 and res["auth_fail"] == 0, (res, err)
     assert status(uac.bye(final)) == 200
+
+
+def test_trunk_down_by_options_is_routed_around(call_env):
+    sbc, uas1, uac = call_env()
+    uas1.options = 503  # overloaded: 503 + Retry-After to our OPTIONS pings
+    uas2 = Uas("answer", options=200)
+    try:
+        sbc.rpc("trunk.add", {"name": "alt-out", "destinations": [
+            {"host": "127.0.0.1", "port": uas2.port, "transport": "udp"}],
+            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
+        wait_for(lambda: uas1.requests("OPTIONS"), timeout=8, what="OPTIONS ping to demo-out")
+        time.sleep(1.2)
+        uac.invite()
+        final = uac.wait_final()
+        assert status(final) == 200
+        assert uas1.invite is None and uas2.invite is not None  # demo-out not even tried
+        ping = uas1.requests("OPTIONS")[0]
+        assert hdr(ping, "Max-Forwards") == "70" and "127.0.0.1" in hdr(ping, "Via")
+        assert "down" in sbc.log()
+        uac.ack(final)
+        assert status(uac.bye(final)) == 200
+    finally:
+        uas2.close()
