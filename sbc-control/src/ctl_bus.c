@@ -21,6 +21,9 @@ typedef struct bus_stats_req {
 	ctl_bus *bus;
 	uint64_t id;
 	unsigned waiting; /* replies still expected */
+	uint16_t reply_type; /* STATS_REPLY or COMMAND_REPLY */
+	const char *key;     /* "stats" or "reply" */
+	unsigned roles;      /* bit per role index listed in the result */
 	bool asked[BUS_CHILD_ROLES][SHM_MAX_WORKERS];
 	json_t *entries[BUS_CHILD_ROLES][SHM_MAX_WORKERS];
 	ctl_bus_stats_cb cb;
@@ -58,20 +61,20 @@ static void handle_stats_reply(ctl_bus *bus, unsigned r, unsigned idx, const shm
 	for (q = bus->reqs; q; q = q->next)
 		if (q->id == t->request_id)
 			break;
-	if (!q || !q->asked[r][idx] || q->entries[r][idx])
+	if (!q || q->reply_type != rec->type || !q->asked[r][idx] || q->entries[r][idx])
 		return; /* late (after the timeout) or unsolicited */
 	json_error_t je;
 	json_t *stats = json_loadb(t->text, t->len, JSON_REJECT_DUPLICATES, &je);
 	if (!json_is_object(stats)) {
 		json_decref(stats);
 		bus->ctx->counters.ring_bad_messages++;
-		SBC_WARN("%s worker %u sent a stats reply that is not a JSON object", shm_role_name(role_of(r)),
-			 idx);
+		SBC_WARN("%s worker %u sent a %s reply that is not a JSON object", shm_role_name(role_of(r)),
+			 idx, q->key);
 		q->entries[r][idx] = json_pack("{s:I, s:b, s:s}", "worker", (json_int_t)idx, "available", 0,
-					       "error", "malformed stats reply");
+					       "error", "malformed reply");
 	} else {
 		q->entries[r][idx] =
-			json_pack("{s:I, s:b, s:o}", "worker", (json_int_t)idx, "available", 1, "stats", stats);
+			json_pack("{s:I, s:b, s:o}", "worker", (json_int_t)idx, "available", 1, q->key, stats);
 	}
 	if (--q->waiting == 0)
 		stats_finish(q);
@@ -101,6 +104,7 @@ static void handle_record(ctl_bus *bus, unsigned r, unsigned idx, const shm_rec 
 		break;
 	}
 	case SBC_MSG_STATS_REPLY:
+	case SBC_MSG_COMMAND_REPLY:
 		handle_stats_reply(bus, r, idx, rec);
 		break;
 	case SBC_MSG_CALL_EVENT:
@@ -373,6 +377,8 @@ static void stats_finish(bus_stats_req *q)
 	ctl_bus *bus = q->bus;
 	json_t *res = json_object();
 	for (unsigned r = 0; r < BUS_CHILD_ROLES; r++) {
+		if (!(q->roles & (1u << r)))
+			continue;
 		json_t *arr = json_array();
 		for (unsigned i = 0; i < bus->workers[r]; i++) {
 			json_t *e = q->entries[r][i];
@@ -397,7 +403,10 @@ static void stats_finish(bus_stats_req *q)
 
 static void stats_timeout_cb(uv_timer_t *t) { stats_finish(t->data); }
 
-int ctl_bus_stats(ctl_bus *bus, unsigned timeout_ms, ctl_bus_stats_cb cb, void *arg)
+/* Asks every live worker of the roles in mask (bit per role index) with
+ * type/text and collects the replies (see ctl_bus_stats). */
+static int bus_ask(ctl_bus *bus, unsigned mask, uint16_t type, const char *text, size_t len, unsigned timeout_ms,
+		   ctl_bus_stats_cb cb, void *arg)
 {
 	bus_stats_req *q = calloc(1, sizeof(*q));
 	if (!q)
@@ -406,15 +415,18 @@ int ctl_bus_stats(ctl_bus *bus, unsigned timeout_ms, ctl_bus_stats_cb cb, void *
 	q->id = bus->next_req_id++;
 	q->cb = cb;
 	q->arg = arg;
+	q->roles = mask;
+	q->reply_type = type == SBC_MSG_COMMAND ? SBC_MSG_COMMAND_REPLY : SBC_MSG_STATS_REPLY;
+	q->key = type == SBC_MSG_COMMAND ? "reply" : "stats";
 	uv_timer_init(bus->ctx->loop, &q->timer);
 	q->timer.data = q;
 	q->next = bus->reqs;
 	bus->reqs = q;
 	for (unsigned r = 0; r < BUS_CHILD_ROLES; r++) {
-		if (!bus->alive[r])
+		if (!bus->alive[r] || !(mask & (1u << r)))
 			continue;
 		for (unsigned i = 0; i < bus->workers[r]; i++) {
-			int ret = sbc_msg_push_text(&bus->out[r][i], SBC_MSG_STATS_REQUEST, q->id, "{}", 2);
+			int ret = sbc_msg_push_text(&bus->out[r][i], type, q->id, text, (uint32_t)len);
 			if (ret == 0) {
 				q->asked[r][i] = true;
 				q->waiting++;
@@ -430,6 +442,19 @@ int ctl_bus_stats(ctl_bus *bus, unsigned timeout_ms, ctl_bus_stats_cb cb, void *
 	else
 		uv_timer_start(&q->timer, stats_timeout_cb, timeout_ms, 0);
 	return 0;
+}
+
+int ctl_bus_stats(ctl_bus *bus, unsigned timeout_ms, ctl_bus_stats_cb cb, void *arg)
+{
+	return bus_ask(bus, 3u, SBC_MSG_STATS_REQUEST, "{}", 2, timeout_ms, cb, arg);
+}
+
+int ctl_bus_ask(ctl_bus *bus, enum shm_role role, const char *json, size_t len, unsigned timeout_ms,
+		ctl_bus_stats_cb cb, void *arg)
+{
+	if (len > SBC_MSG_TEXT_MAX)
+		return SBC_E_INVAL;
+	return bus_ask(bus, 1u << ri(role), SBC_MSG_COMMAND, json, len, timeout_ms, cb, arg);
 }
 
 json_t *ctl_bus_ring_json(ctl_bus *bus)
