@@ -405,8 +405,8 @@ static void stats_timeout_cb(uv_timer_t *t) { stats_finish(t->data); }
 
 /* Asks every live worker of the roles in mask (bit per role index) with
  * type/text and collects the replies (see ctl_bus_stats). */
-static int bus_ask(ctl_bus *bus, unsigned mask, uint16_t type, const char *text, size_t len, unsigned timeout_ms,
-		   ctl_bus_stats_cb cb, void *arg)
+static int bus_ask(ctl_bus *bus, unsigned mask, int only, uint16_t type, const char *text, size_t len,
+		   unsigned timeout_ms, ctl_bus_stats_cb cb, void *arg)
 {
 	bus_stats_req *q = calloc(1, sizeof(*q));
 	if (!q)
@@ -426,6 +426,8 @@ static int bus_ask(ctl_bus *bus, unsigned mask, uint16_t type, const char *text,
 		if (!bus->alive[r] || !(mask & (1u << r)))
 			continue;
 		for (unsigned i = 0; i < bus->workers[r]; i++) {
+			if (only >= 0 && i != (unsigned)only)
+				continue;
 			int ret = sbc_msg_push_text(&bus->out[r][i], type, q->id, text, (uint32_t)len);
 			if (ret == 0) {
 				q->asked[r][i] = true;
@@ -446,15 +448,15 @@ static int bus_ask(ctl_bus *bus, unsigned mask, uint16_t type, const char *text,
 
 int ctl_bus_stats(ctl_bus *bus, unsigned timeout_ms, ctl_bus_stats_cb cb, void *arg)
 {
-	return bus_ask(bus, 3u, SBC_MSG_STATS_REQUEST, "{}", 2, timeout_ms, cb, arg);
+	return bus_ask(bus, 3u, -1, SBC_MSG_STATS_REQUEST, "{}", 2, timeout_ms, cb, arg);
 }
 
-int ctl_bus_ask(ctl_bus *bus, enum shm_role role, const char *json, size_t len, unsigned timeout_ms,
+int ctl_bus_ask(ctl_bus *bus, enum shm_role role, int idx, const char *json, size_t len, unsigned timeout_ms,
 		ctl_bus_stats_cb cb, void *arg)
 {
 	if (len > SBC_MSG_TEXT_MAX)
 		return SBC_E_INVAL;
-	return bus_ask(bus, 1u << ri(role), SBC_MSG_COMMAND, json, len, timeout_ms, cb, arg);
+	return bus_ask(bus, 1u << ri(role), idx, SBC_MSG_COMMAND, json, len, timeout_ms, cb, arg);
 }
 
 json_t *ctl_bus_ring_json(ctl_bus *bus)

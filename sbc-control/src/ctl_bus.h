@@ -69,11 +69,12 @@ unsigned ctl_bus_drain(ctl_bus *bus, uint32_t deadline_ms);
 typedef void (*ctl_bus_stats_cb)(json_t *result, void *arg);
 int ctl_bus_stats(ctl_bus *bus, unsigned timeout_ms, ctl_bus_stats_cb cb, void *arg);
 
-/* Sends SBC_MSG_COMMAND (JSON text) to every live worker of role and calls
- * cb once with {"<role>":[...]} (one entry per worker: available + "reply"
- * (the COMMAND_REPLY object) or error) when all answered or after
+/* Sends SBC_MSG_COMMAND (JSON text) to every live worker of role (idx < 0)
+ * or to worker idx alone, and calls cb once with {"<role>":[...]} (one entry
+ * per worker: available + "reply" (the COMMAND_REPLY object) or error; a
+ * worker not asked shows "not running") when all answered or after
  * timeout_ms. 0, SBC_E_INVAL (text too long) or -ENOMEM. */
-int ctl_bus_ask(ctl_bus *bus, enum shm_role role, const char *json, size_t len, unsigned timeout_ms,
+int ctl_bus_ask(ctl_bus *bus, enum shm_role role, int idx, const char *json, size_t len, unsigned timeout_ms,
 		ctl_bus_stats_cb cb, void *arg);
 
 /* Ring counters for system.status / stats: {"rings":[...]} (new reference). */
