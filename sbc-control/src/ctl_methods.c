@@ -62,6 +62,11 @@ static const ctl_param p_call_list[] = {
 	{"active", CTL_P_BOOL, false, 0, 0},
 	END,
 };
+static const ctl_param p_media_sessions[] = {
+	{"offset", CTL_P_INT, false, 0, 1000000000},
+	{"limit", CTL_P_INT, false, 1, CTL_LIST_MAX},
+	END,
+};
 static const ctl_param p_call_id[] = {{"id", CTL_P_STR, true, 1, 64}, END};
 
 static const ctl_method methods[] = {
@@ -89,6 +94,8 @@ static const ctl_method methods[] = {
 	{"call.list", ctl_m_call_list, p_call_list, 0},
 	{"call.get", ctl_m_call_get, p_call_id, 0},
 	{"call.hangup", ctl_m_call_hangup, p_call_id, 0},
+	{"media.stats", ctl_m_media_stats, p_none, 0},
+	{"media.sessions", ctl_m_media_sessions, p_media_sessions, 0},
 };
 
 const ctl_method *ctl_method_find(const char *name)

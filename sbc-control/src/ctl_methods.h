@@ -38,6 +38,9 @@ CTL_METHOD_DECL(ctl_m_call_list);
 CTL_METHOD_DECL(ctl_m_call_get);
 CTL_METHOD_DECL(ctl_m_call_hangup);
 
+CTL_METHOD_DECL(ctl_m_media_stats);
+CTL_METHOD_DECL(ctl_m_media_sessions);
+
 /* Re-reads the config file (system.reload, SIGHUP): see the README. */
 int ctl_reload(ctl_ctx *ctx, json_t **result, ctl_rpc_err *err);
 

@@ -13,6 +13,7 @@
  *   -32004 store failure                    -32005 rate limited
  *   -32006 busy (write queue full)          -32007 shutting down
  *   -32008 certificate rejected             -32009 limit reached
+ *   -32010 a child process unavailable (not running / no reply in time)
  *
  * Caveats:
  *  1. Every method declares its params in a table (ctl_param); the server
@@ -53,6 +54,7 @@ enum ctl_rpc_code {
 	CTL_RPC_SHUTTING_DOWN = -32007,
 	CTL_RPC_CERT = -32008,
 	CTL_RPC_LIMIT = -32009,
+	CTL_RPC_UNAVAILABLE = -32010,
 };
 
 typedef struct ctl_rpc_err {
