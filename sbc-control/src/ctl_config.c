@@ -50,6 +50,7 @@ static const cfg_key cfg_keys[] = {
 	{"signal.listen[].transport", CFG_ENUM, L(transport), 0, 0, "udp|tcp|tls"},
 	{"signal.listen[].address", CFG_HOSTPORT, L(address), 0, 0, NULL},
 	{"signal.listen[].tls_profile", CFG_STR, L(tls_profile), 1, 0, NULL},
+	{"signal.dns_servers", CFG_STR, F(signal.dns_servers), 0, 0, NULL},
 	{"media", CFG_SECTION, NOF, 0, 0, NULL},
 	{"media.workers", CFG_UINT, F(media.workers), 1, SHM_MAX_WORKERS, NULL},
 	{"media.address", CFG_IP, F(media.address), 0, 0, NULL},
@@ -57,6 +58,7 @@ static const cfg_key cfg_keys[] = {
 	{"media.port_max", CFG_UINT, F(media.port_max), 1025, 65535, NULL},
 	{"media.backend", CFG_ENUM, F(media.backend), 0, 0, "socket|xdp"},
 	{"media.rtp_timeout_ms", CFG_UINT, F(media.rtp_timeout_ms), 100, 86400000, NULL},
+	{"media.xdp_interfaces", CFG_STR, F(media.xdp_interfaces), 0, 0, NULL},
 	{"demo", CFG_SECTION, NOF, 0, 0, NULL},
 	{"demo.enabled", CFG_BOOL, F(demo.enabled), 0, 0, NULL},
 	{"demo.outbound", CFG_HOSTPORT, F(demo.outbound), 0, 0, NULL},
@@ -427,12 +429,18 @@ json_t *ctl_config_runtime_json(const ctl_config *c)
 			json_object_set_new(o, "tls_profile", json_string(l->tls_profile));
 		json_array_append_new(listen, o);
 	}
-	return json_pack("{s:s, s:s, s:s, s:{s:I, s:o}, s:{s:I, s:s, s:I, s:I, s:s, s:I}}",
-			 "log_level", c->log_level, "data_dir", c->data_dir, "store_path", c->store_path,
-			 "signal", "workers", (json_int_t)c->signal.workers, "listen", listen,
-			 "media", "workers", (json_int_t)c->media.workers, "address", c->media.address,
-			 "port_min", (json_int_t)c->media.port_min, "port_max", (json_int_t)c->media.port_max,
-			 "backend", c->media.backend, "rtp_timeout_ms", (json_int_t)c->media.rtp_timeout_ms);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:{s:I, s:o}, s:{s:I, s:s, s:I, s:I, s:s, s:I}}",
+			      "log_level", c->log_level, "data_dir", c->data_dir, "store_path", c->store_path,
+			      "signal", "workers", (json_int_t)c->signal.workers, "listen", listen,
+			      "media", "workers", (json_int_t)c->media.workers, "address", c->media.address,
+			      "port_min", (json_int_t)c->media.port_min, "port_max", (json_int_t)c->media.port_max,
+			      "backend", c->media.backend, "rtp_timeout_ms", (json_int_t)c->media.rtp_timeout_ms);
+	if (o && c->signal.dns_servers[0])
+		json_object_set_new(json_object_get(o, "signal"), "dns_servers", json_string(c->signal.dns_servers));
+	if (o && c->media.xdp_interfaces[0])
+		json_object_set_new(json_object_get(o, "media"), "xdp_interfaces",
+				    json_string(c->media.xdp_interfaces));
+	return o;
 }
 
 int ctl_config_write_runtime(const ctl_config *c, const char *path, char *err, size_t errlen)

@@ -41,14 +41,16 @@ typedef struct ctl_config {
 		unsigned workers;
 		unsigned nlisten;
 		ctl_listen listen[CTL_MAX_LISTEN];
+		char dns_servers[256]; /* "ip[:port],..." for sbc-signal's resolver; "": resolv.conf */
 	} signal;
 
 	struct {
 		unsigned workers;
 		char address[INET6_ADDRSTRLEN];
 		unsigned port_min, port_max;
-		char backend[16];
+		char backend[16];          /* "socket" | "xdp" */
 		unsigned rtp_timeout_ms;
+		char xdp_interfaces[80];   /* "eth0,eth1": where backend "xdp" attaches */
 	} media;
 
 	/* sbc-control's own knobs (not in runtime.json). */

@@ -23,6 +23,7 @@
 #include "sbc/store.h"
 #include "sip_build.h"
 #include "sip_msg.h"
+#include "sig_dns.h"
 #include "sig_worker.h"
 #include "txn_layer.h"
 
@@ -104,6 +105,10 @@ struct b2b_cl {
 	store_srtp_policy pol_out;
 	char trunk_out[STORE_NAME_MAX + 1];
 	char b_profile[STORE_NAME_MAX + 1];
+	uint8_t b_need_dns;   /* the destination is a DNS name: resolve first */
+	int b_tpreq;          /* enum sig_tp, -1: RFC 3263 chooses */
+	uint16_t b_port;      /* 0: none given */
+	char b_host[STORE_HOST_MAX + 1];
 	uint8_t b_tp;
 	sbc_addr b_dst, b_local;
 	char b_callid[128], b_tag[48];
@@ -785,15 +790,19 @@ static int next_route(b2b_cl *c)
 			SBC_INFO("call %" PRIx64 ": trunk %s is down: skipped", c->id, t->name);
 			continue;
 		}
-		if (!d->is_ip) {
-			SBC_WARN("call %" PRIx64 ": trunk %s: destination %s is not an IP literal (not supported yet)",
-				 c->id, t->name, d->host);
-			b2b_failover_on_final(&c->fo, B2B_FO_LOCAL_TRANSPORT, -1, peer);
-			continue;
-		}
 		snprintf(c->trunk_out, sizeof(c->trunk_out), "%s", t->name);
 		snprintf(c->b_profile, sizeof(c->b_profile), "%s", t->tls_profile);
 		c->pol_out = t->srtp_out;
+		if (!d->is_ip) { /* resolved (RFC 3263) when the INVITE is due */
+			c->b_need_dns = 1;
+			snprintf(c->b_host, sizeof(c->b_host), "%s", d->host);
+			c->b_port = d->port;
+			c->b_tpreq = d->transport == STORE_TP_TLS ? SIG_TP_TLS
+				     : d->transport == STORE_TP_TCP ? SIG_TP_TCP
+				     : d->transport == STORE_TP_UDP ? SIG_TP_UDP : -1;
+			return 0;
+		}
+		c->b_need_dns = 0;
 		c->b_tp = d->transport == STORE_TP_TLS ? SIG_TP_TLS : d->transport == STORE_TP_TCP ? SIG_TP_TCP
 												 : SIG_TP_UDP;
 		c->b_dst = d->addr;
@@ -866,9 +875,56 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 	fail_a(c, final, NULL);
 }
 
+static void dns_cb(void *arg, int status, const sig_target *t, unsigned n)
+{
+	b2b_cl *c = arg;
+	b2b_wk *k = c->wk;
+	if (c->state == CS_ENDED || c->cancelled || k->w->stopping) {
+		call_unref(c);
+		return;
+	}
+	unsigned i;
+	for (i = 0; status == 0 && i < n; i++)
+		if (local_for(k, t[i].tp, &t[i].addr, &c->b_local) == 0)
+			break;
+	if (status < 0 || i >= n) {
+		SBC_NOTICE("call %" PRIx64 ": trunk %s: %s: %s", c->id, c->trunk_out, c->b_host,
+			   status < 0 ? sbc_strerror(status) : "no target we can reach");
+		attempt_failed(c, B2B_FO_LOCAL_TRANSPORT, -1, NULL);
+	} else {
+		c->b_need_dns = 0;
+		c->b_tp = t[i].tp;
+		c->b_dst = t[i].addr;
+		send_b_invite(c);
+	}
+	call_unref(c);
+}
+
+/* Resolves the current route's DNS name, then sends the INVITE. */
+static void resolve_b(b2b_cl *c)
+{
+	sig_worker *w = c->wk->w;
+	if (!w->dns &&
+	    sig_dns_create(&w->loop, w->srv->cfg.dns_servers[0] ? w->srv->cfg.dns_servers : NULL, &w->dns) < 0) {
+		w->dns = NULL;
+		attempt_failed(c, B2B_FO_LOCAL_TRANSPORT, -1, NULL);
+		return;
+	}
+	c->refs++; /* held until dns_cb */
+	int r = sig_dns_resolve(w->dns, c->b_host, c->b_port, c->b_tpreq, 0, dns_cb, c);
+	if (r < 0) {
+		attempt_failed(c, B2B_FO_LOCAL_TRANSPORT, -1, NULL);
+		call_unref(c);
+	}
+}
+
 static void send_b_invite(b2b_cl *c)
 {
 	b2b_wk *k = c->wk;
+	if (c->b_need_dns) {
+		resolve_b(c);
+		return;
+	}
 	const store_route *rt = &c->routes[c->cur];
 	char num[STORE_NUMBER_MAX + 1], host[SBC_ADDR_STRLEN + 2], dhost[SBC_ADDR_STRLEN + 2];
 	char ruri[B2B_HDR_MAX + 1], to[B2B_HDR_MAX + 1], contact[160], branch[48];

@@ -12,10 +12,15 @@
  *     responder (sig_local.c) keeps answering; out-of-dialog requests other
  *     than INVITE go there too (OPTIONS 200, others 501, unknown 403).
  *  3. Without the shared segment (no sbc-media), INVITEs get 503.
- *  4. B-leg destinations must be IP literals (DNS names: not yet; the
- *     attempt counts as a transport failure and fails over).
- *  5. In-dialog requests other than BYE (re-INVITE, UPDATE, INFO) get 501
- *     for now; CANCEL, ACK and BYE from either side are handled.
+ *  4. B-leg destination: the trunk's first one. An IP literal is used as
+ *     is; a DNS name is resolved per RFC 3263 (sig_dns) when the INVITE is
+ *     due, the first target with a listener of its transport and family
+ *     taken. Health pings (OPTIONS every 5 s) go to IP destinations only.
+ *  5. In-dialog: BYE and re-INVITE (one at a time, 491 otherwise; the
+ *     number of m= lines must not change) cross the legs; UPDATE, INFO,
+ *     PRACK get 501 for now. CANCEL and ACK are handled.
+ *  6. A B-leg INVITE without any response for B2B_NO_RESPONSE_MS (3 s)
+ *     fails over; after a provisional response Timer B (32 s) applies.
  */
 #ifndef B2B_ENGINE_H
 #define B2B_ENGINE_H

@@ -63,7 +63,8 @@ class Sbc:
     """sbc-control with the demo trunks: demo-in from 127.0.0.0/8 (SRTP
     optional), demo-out toward `outbound` (UDP, SRTP off)."""
 
-    def __init__(self, procs, tmp, outbound_port, rtp_timeout_ms=30000, log_level="debug", media_ports=60):
+    def __init__(self, procs, tmp, outbound_port, rtp_timeout_ms=30000, log_level="debug", media_ports=60,
+                 dns_servers=None):
         self.procs = procs
         self.port = free_port()
         self.tls_port = free_port()
@@ -78,6 +79,8 @@ class Sbc:
                          "backend": "socket", "rtp_timeout_ms": rtp_timeout_ms},
                "demo": {"enabled": True, "outbound": f"127.0.0.1:{outbound_port}",
                         "inbound_cidr": "127.0.0.0/8"}}
+        if dns_servers:
+            cfg["signal"]["dns_servers"] = dns_servers
         (tmp / "cfg.json").write_text(json.dumps(cfg))
         self.sock = self.data / "control.sock"
         self.ctl = procs.start("control", [str(BUILD / "sbc-control"), "--config", str(tmp / "cfg.json"),

@@ -454,3 +454,33 @@ def test_trunk_down_by_options_is_routed_around(call_env):
         assert status(uac.bye(final)) == 200
     finally:
         uas2.close()
+
+
+def test_trunk_destination_by_dns_name(procs, tmp_path):
+    """A trunk whose destination is a DNS name: resolved per RFC 3263 by
+    sbc-signal (our own DNS server on loopback: NAPTR -> SRV -> A)."""
+    from test_signal_dns import DnsServer
+    uas = Uas("answer")
+    dns = DnsServer({("carrier.example", "NAPTR"): [(10, 10, "s", "SIP+D2U", "", "_sip._udp.carrier.example")],
+                     ("_sip._udp.carrier.example", "SRV"): [(10, 0, uas.port, "gw.carrier.example")],
+                     ("gw.carrier.example", "A"): ["127.0.0.1"]})
+    uac = None
+    try:
+        sbc = Sbc(procs, tmp_path, free_port(), dns_servers=f"127.0.0.1:{dns.port}")
+        uac = Uac(sbc.port)
+        sbc.rpc("trunk.add", {"name": "named-out", "destinations": [{"host": "carrier.example"}],
+                              "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "named-out"})
+        time.sleep(1.2)
+        uac.invite()
+        final = uac.wait_final()
+        assert status(final) == 200, sbc.log()[-2000:]
+        assert uas.invite is not None and dns.queries[("carrier.example", "NAPTR")] >= 1
+        assert uas.invite.split(b" ")[1].decode().endswith(f"@127.0.0.1:{uas.port}")
+        uac.ack(final)
+        assert status(uac.bye(final)) == 200
+    finally:
+        dns.close()
+        uas.close()
+        if uac:
+            uac.close()
