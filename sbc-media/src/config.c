@@ -65,7 +65,8 @@ int med_config_load(const char *path, med_config *cfg, char *errbuf, size_t errl
 		json_object_foreach(media, key, val) {
 			if (strcmp(key, "workers") && strcmp(key, "address") && strcmp(key, "port_min") &&
 			    strcmp(key, "port_max") && strcmp(key, "backend") &&
-			    strcmp(key, "rtp_timeout_ms") && strcmp(key, "rcvbuf")) {
+			    strcmp(key, "rtp_timeout_ms") && strcmp(key, "rcvbuf") &&
+			    strcmp(key, "xdp_interfaces")) {
 				snprintf(errbuf, errlen, "media.%s: unknown key", key);
 				goto Exit;
 			}
@@ -104,6 +105,36 @@ int med_config_load(const char *path, med_config *cfg, char *errbuf, size_t errl
 				goto Exit;
 			}
 			snprintf(cfg->backend, sizeof(cfg->backend), "%s", json_string_value(v));
+		}
+		if ((v = json_object_get(media, "xdp_interfaces")) != NULL && json_is_string(v)) {
+			/* sbc-control's form: "eth0,eth1" */
+			char list[128], *save = NULL, *tok;
+			snprintf(list, sizeof(list), "%s", json_string_value(v));
+			for (tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+				if (cfg->n_xdp_ifs == MED_CFG_XDP_IFS || strlen(tok) >= sizeof(cfg->xdp_ifs[0]) ||
+				    strchr(tok, '/')) {
+					snprintf(errbuf, errlen, "media.xdp_interfaces: \"%s\" is not an interface name "
+						 "(at most %d, comma-separated)", tok, MED_CFG_XDP_IFS);
+					goto Exit;
+				}
+				snprintf(cfg->xdp_ifs[cfg->n_xdp_ifs++], sizeof(cfg->xdp_ifs[0]), "%s", tok);
+			}
+		} else if (v) {
+			size_t i;
+			json_t *e;
+			if (!json_is_array(v) || json_array_size(v) > MED_CFG_XDP_IFS) {
+				snprintf(errbuf, errlen, "media.xdp_interfaces must be a list of at most %d interface names",
+					 MED_CFG_XDP_IFS);
+				goto Exit;
+			}
+			json_array_foreach(v, i, e) {
+				const char *name = json_string_value(e);
+				if (!name || !name[0] || strlen(name) >= sizeof(cfg->xdp_ifs[0]) || strchr(name, '/')) {
+					snprintf(errbuf, errlen, "media.xdp_interfaces[%zu] must be an interface name", i);
+					goto Exit;
+				}
+				snprintf(cfg->xdp_ifs[cfg->n_xdp_ifs++], sizeof(cfg->xdp_ifs[0]), "%s", name);
+			}
 		}
 	}
 	if (cfg->port_max < cfg->port_min + 3) {

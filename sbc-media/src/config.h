@@ -8,13 +8,19 @@
 #include "sbc/log.h"
 #include "sbc/sockaddr.h"
 
+#define MED_CFG_XDP_IFS 4 /* = MED_XDP_MAX_IFS */
+
 typedef struct med_config {
 	enum sbc_log_level log_level;
 	unsigned workers;        /* media.workers */
 	sbc_addr address;        /* media.address, port 0 */
 	uint16_t port_min, port_max;
 	uint32_t rtp_timeout_ms; /* default inactivity timeout */
-	char backend[16];        /* "socket" */
+	char backend[16];        /* "socket" (default) or "xdp" */
+	/* media.xdp_interfaces: where the AF_XDP backend attaches (backend
+	 * "xdp"); media.address is the media address on each of them. */
+	char xdp_ifs[MED_CFG_XDP_IFS][16];
+	unsigned n_xdp_ifs;
 	uint32_t rcvbuf;         /* SO_RCVBUF per socket */
 } med_config;
 

@@ -13,6 +13,7 @@
 #include "sbc/shm.h"
 #include "config.h"
 #include "media.h"
+#include "xdp_backend.h"
 
 static void usage(FILE *f)
 {
@@ -61,9 +62,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sbc_log_set_level(cfg.log_level);
-	if (strcmp(cfg.backend, "socket") != 0)
-		SBC_WARN("media.backend \"%s\" is not wired into the workers yet: using the socket data path",
-			 cfg.backend);
 	if ((ret = shm_seg_attach(shm_name, &seg, err, sizeof(err))) != 0) {
 		SBC_ERROR("fatal: shared segment: %s", err);
 		return 1;
@@ -101,6 +99,15 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* media.backend "xdp": the program attached and checked before the
+	 * workers exist; any reason not to use it is logged, sockets carry on. */
+	med_xdp *xdp = med_xdp_backend_open(&cfg, workers);
+	if (xdp && getenv("SBC_MEDIA_IO")) {
+		SBC_NOTICE("media.backend \"xdp\": SBC_MEDIA_IO=%s ignored (the AF_XDP path is epoll-driven)",
+			   getenv("SBC_MEDIA_IO"));
+		unsetenv("SBC_MEDIA_IO");
+	}
+
 	w = calloc(workers, sizeof(*w));
 	if (!w)
 		return 1;
@@ -116,6 +123,21 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		restored += (unsigned)w[i]->tot.sessions_restored;
+	}
+	if (xdp) {
+		for (unsigned i = 0; i < workers && xdp; i++) {
+			char why[256] = "";
+			if ((ret = med_worker_xdp_attach(w[i], xdp, why, sizeof(why))) != 0) {
+				med_xdp_backend_failed(why[0] ? why : sbc_strerror(ret));
+				for (unsigned j = 0; j < i; j++)
+					med_worker_xdp_detach(w[j]);
+				med_xdp_close(xdp);
+				xdp = NULL;
+			}
+		}
+		if (xdp)
+			SBC_NOTICE("media backend: AF_XDP on %u interface(s), XDP %s, sockets %s", cfg.n_xdp_ifs,
+				   med_xdp_attach_mode(xdp), med_xdp_worker_mode(w[0]->xw));
 	}
 	for (unsigned i = 0; i < workers; i++)
 		if ((ret = med_worker_start(w[i])) != 0) {
@@ -141,6 +163,7 @@ int main(int argc, char **argv)
 		med_worker_fini(w[i]);
 		free(w[i]);
 	}
+	med_xdp_close(xdp); /* after every worker's sockets: the interfaces are left clean */
 	free(w);
 	shm_seg_detach(seg);
 	SBC_NOTICE("stopped");

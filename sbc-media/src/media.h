@@ -6,7 +6,9 @@
  * replies, events, stats/command JSON, the epoll loop) -> relay.c (the
  * packet path: checks, latching, RFC 3550 counters, transcryption via
  * xcrypt.h onto the srtp module; epoll + recvmmsg/sendmmsg) and uring.c
- * (the same packet path on io_uring: multishot recvmsg + batched sendmsg).
+ * (the same packet path on io_uring: multishot recvmsg + batched sendmsg)
+ * and xdp_wire.c (the AF_XDP backend of xdp_backend.h plugged into the
+ * worker: media.backend "xdp" on media.xdp_interfaces; see its caveats).
  *
  * Control commands (SBC_MSG_COMMAND on a worker's control ring, answered
  * with SBC_MSG_COMMAND_REPLY): {"method":"media.stats"} (the STATS_REPLY
@@ -60,6 +62,10 @@
 #define MED_SWEEP_MS 200
 
 typedef struct med_uring med_uring;
+typedef struct med_xdp med_xdp;
+typedef struct med_xdp_worker med_xdp_worker;
+/* epoll tag of the AF_XDP sockets' fds (BELL_TAG is UINT64_MAX) */
+#define MED_XDP_TAG (UINT64_MAX - 1)
 
 typedef struct med_sess {
 	med_slot *slot;   /* in the shared region */
@@ -90,6 +96,7 @@ typedef struct med_totals {
 	/* counters of deleted sessions, so that totals never go backwards */
 	uint64_t packets_in, bytes_in, packets_out, bytes_out, rtcp_in, rtcp_out;
 	uint64_t drops[MED_DROP_MAX_];
+	uint64_t xdp_foreign; /* AF_XDP: a packet for no session of this worker */
 } med_totals;
 
 typedef struct med_worker {
@@ -116,6 +123,9 @@ typedef struct med_worker {
 	uint32_t coalesce_ns; /* experiment: SBC_MEDIA_COALESCE_US */
 	bool use_uring;       /* SBC_MEDIA_IO=uring: the io_uring data path */
 	med_uring *uring;     /* set up by the worker thread itself */
+	med_xdp *xdp;         /* AF_XDP backend in use, or NULL (sockets) */
+	med_xdp_worker *xw;   /* this worker's AF_XDP sockets, or NULL */
+	uint64_t xdp_now_ns;  /* monotonic time of the current AF_XDP batch */
 	_Atomic int *stop;
 	pthread_t thread;
 	int start_ret; /* set by the thread */
@@ -183,6 +193,26 @@ int med_uring_arm(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp);
 void med_uring_cancel(med_worker *w, int fd);
 void med_uring_loop(med_worker *w);
 uint64_t med_uring_rearms(med_worker *w);
+
+/* ---- xdp_wire.c ---- */
+/* media.backend "xdp": opens the backend for `workers` workers, or logs why
+ * not and returns NULL (the socket backend carries on). */
+med_xdp *med_xdp_backend_open(const med_config *cfg, unsigned workers);
+/* Records (and logs) why XDP is not used after all, for media.stats. */
+void med_xdp_backend_failed(const char *why);
+const char *med_xdp_unused_why(void);
+/* After med_worker_init(): the worker's AF_XDP sockets on queue w->idx,
+ * into its epoll; restored sessions' ports enabled. */
+int med_worker_xdp_attach(med_worker *w, med_xdp *x, char *why, size_t whylen);
+void med_worker_xdp_detach(med_worker *w);
+/* Session ports on/off in the XDP program's port filter (no-op on sockets). */
+void med_xdp_sess_ports(med_worker *w, med_sess *s, bool on);
+/* Next hops of the session's peers resolved now (blocking, bounded). */
+void med_xdp_sess_resolve(med_worker *w, med_sess *s);
+/* One round of the AF_XDP rings (no sleep); packets received. */
+unsigned med_worker_xdp_poll(med_worker *w);
+/* {"backend":..., "xdp_mode":..., "xdp":{...}} merged into media.stats. */
+struct json_t *med_worker_xdp_json(med_worker *w);
 
 /* ---- worker.c ---- */
 unsigned med_worker__poll_rings(med_worker *w);

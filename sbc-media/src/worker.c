@@ -123,6 +123,10 @@ static json_t *stats_json(med_worker *w)
 		json_object_set_new(j, "io", json_string(w->uring ? "uring" : "epoll"));
 	if (j && w->uring)
 		json_object_set_new(j, "uring_rearms", json_integer((json_int_t)med_uring_rearms(w)));
+	json_t *x = j ? med_worker_xdp_json(w) : NULL;
+	if (x)
+		json_object_update(j, x);
+	json_decref(x);
 	return j;
 }
 
@@ -242,6 +246,10 @@ static void handle_msg(med_worker *w, med_peer *p, const shm_rec *rec)
 		if (ret)
 			SBC_NOTICE("worker %u: session %" PRIu64 " not created: %s", w->idx, m->session_id,
 				   sbc_strerror(ret));
+		else if (w->xw) {
+			med_xdp_sess_ports(w, s, true);
+			med_xdp_sess_resolve(w, s);
+		}
 		reply_media(w, p, m->session_id, m->request_id, ret, s);
 		break;
 	}
@@ -249,6 +257,8 @@ static void handle_msg(med_worker *w, med_peer *p, const shm_rec *rec)
 		const sbc_msg_media *m = (const sbc_msg_media *)rec->data;
 		med_sess *s = med_sess_find(w, m->session_id);
 		ret = s ? med_sess_update(w, s, m) : SBC_E_NOT_FOUND;
+		if (ret == 0 && w->xw)
+			med_xdp_sess_resolve(w, s);
 		reply_media(w, p, m->session_id, m->request_id, ret, s);
 		break;
 	}
@@ -262,8 +272,10 @@ static void handle_msg(med_worker *w, med_peer *p, const shm_rec *rec)
 		}
 		/* The final counters go back with the DELETE's reply. */
 		reply_media(w, p, m->session_id, m->request_id, 0, s);
-		if (rec->type == SBC_MSG_MEDIA_DELETE)
+		if (rec->type == SBC_MSG_MEDIA_DELETE) {
+			med_xdp_sess_ports(w, s, false);
 			med_sess_delete(w, s);
+		}
 		break;
 	}
 	case SBC_MSG_STATS_REQUEST: {
@@ -402,6 +414,9 @@ static void *worker_main(void *arg)
 
 	while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
 		unsigned msgs = med_worker__poll_rings(w);
+		bool xdp_ready = false;
+		if (w->xw)
+			msgs += med_worker_xdp_poll(w); /* AF_XDP rings: no system call when busy */
 		int n = epoll_wait(w->epfd, ev, MED_MAX_EVENTS, 0);
 		if (n == 0)
 			w->idle_ms = w->now_ms;
@@ -426,10 +441,16 @@ static void *worker_main(void *arg)
 				shm_doorbell_drain(w->bell);
 				continue;
 			}
+			if (tag == MED_XDP_TAG) {
+				xdp_ready = true;
+				continue;
+			}
 			med_sess *s = &w->sess[tag >> 2];
 			if (s->active)
 				med_relay_readable(w, s, (tag >> 1) & 1, tag & 1);
 		}
+		if (xdp_ready)
+			med_worker_xdp_poll(w);
 		w->now_ms = sbc_mono_ms();
 		if (w->now_ms >= w->next_sweep_ms) {
 			med_worker__sweep(w);
@@ -540,6 +561,7 @@ void med_worker_fini(med_worker *w)
 {
 	uint32_t n = w->slot_hi - w->slot_lo;
 	med_uring_fini(w);
+	med_worker_xdp_detach(w);
 	if (w->sess) {
 		/* Sockets and contexts go; the slots stay (the sessions survive). */
 		for (uint32_t i = 0; i < n; i++) {

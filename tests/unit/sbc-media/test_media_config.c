@@ -44,6 +44,30 @@ static void defaults_and_values(void **state)
 	/* other sections (signal, paths) are sbc-control's business */
 	assert_int_equal(load("{\"signal\":{\"workers\":1},\"data_dir\":\"/x\"}", &c, err, sizeof(err)), 0);
 	assert_int_equal(c.port_min, 30000);
+	/* the AF_XDP backend and its interfaces */
+	assert_int_equal(load("{\"media\":{\"backend\":\"xdp\",\"xdp_interfaces\":[\"eth0\",\"eth1\"]}}", &c, err,
+			      sizeof(err)),
+			 0);
+	assert_string_equal(c.backend, "xdp");
+	assert_int_equal(c.n_xdp_ifs, 2);
+	assert_string_equal(c.xdp_ifs[1], "eth1");
+	assert_int_equal(load("{\"media\":{\"xdp_interfaces\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}}", &c, err,
+			      sizeof(err)),
+			 SBC_E_CONFIG);
+	assert_non_null(strstr(err, "xdp_interfaces"));
+	assert_int_equal(load("{\"media\":{\"xdp_interfaces\":[\"a-name-far-too-long\"]}}", &c, err, sizeof(err)),
+			 SBC_E_CONFIG);
+	assert_non_null(strstr(err, "xdp_interfaces[0]"));
+	assert_int_equal(load("{\"media\":{\"xdp_interfaces\":[3]}}", &c, err, sizeof(err)), SBC_E_CONFIG);
+	/* sbc-control writes the comma-separated form */
+	assert_int_equal(load("{\"media\":{\"xdp_interfaces\":\"veth0, veth1\"}}", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.n_xdp_ifs, 2);
+	assert_string_equal(c.xdp_ifs[0], "veth0");
+	assert_string_equal(c.xdp_ifs[1], "veth1");
+	assert_int_equal(load("{\"media\":{\"xdp_interfaces\":\"a,b,c,d,e\"}}", &c, err, sizeof(err)), SBC_E_CONFIG);
+	assert_non_null(strstr(err, "xdp_interfaces"));
+	assert_int_equal(load("{\"media\":{\"backend\":\"dpdk\"}}", &c, err, sizeof(err)), SBC_E_CONFIG);
+	assert_non_null(strstr(err, "backend"));
 }
 
 static void errors_name_the_key(void **state)
