@@ -112,6 +112,11 @@ static const cli_opt status_opts[] = {
 	{NULL, 0, NULL, NULL},
 };
 static const cli_opt no_opts[] = {{NULL, 0, NULL, NULL}};
+static const cli_opt media_sessions_opts[] = {
+	{"offset", O_INT, "offset", "first session (global numbering, default 0)"},
+	{"limit", O_INT, "limit", "page size (1..1000, default 100)"},
+	{NULL, 0, NULL, NULL},
+};
 
 /* ---- printers ------------------------------------------------------------------ */
 
@@ -340,6 +345,10 @@ static const cli_cmd commands[] = {
 	{"tls", "remove", "tls.remove", {"name"}, 0, no_opts, NULL, print_kv, "remove a TLS profile no trunk uses"},
 	{"tls", "get", "tls.get", {"name"}, 0, tls_get_opts, NULL, print_kv, "show a TLS profile (no key)"},
 	{"tls", "list", "tls.list", {NULL}, 0, list_opts, NULL, print_tls_list, "list TLS profiles"},
+	{"media", "stats", "media.stats", {NULL}, 0, no_opts, NULL, cli_print_media_stats,
+	 "relay counters per media worker and in total, drops by reason"},
+	{"media", "sessions", "media.sessions", {NULL}, 0, media_sessions_opts, NULL, cli_print_media_sessions,
+	 "a page of media sessions with per-leg counters (no keys)"},
 	{"call", NULL, NULL, {NULL}, 0, no_opts, NULL, NULL, "call METHOD [JSON-PARAMS]: any method, raw"},
 };
 

@@ -44,6 +44,11 @@ void cli_table_free(cli_table *t);
 char *cli_cell(json_t *v);
 void cli_print_kv(json_t *obj, FILE *out, int indent);
 
+/* media.c: printers of the media commands (cmd_print_fn). */
+struct cli_cmd;
+int cli_print_media_stats(const struct cli_cmd *cmd, json_t *params, json_t *r, FILE *out);
+int cli_print_media_sessions(const struct cli_cmd *cmd, json_t *params, json_t *r, FILE *out);
+
 /* commands.c */
 int cli_run(int argc, char **argv, const char *socket_path, bool json_out, int timeout_ms);
 void cli_usage(FILE *f);
