@@ -55,7 +55,7 @@ static void test_full_file(void **state)
 			       "\"signal\":{\"workers\":2,\"listen\":[{\"transport\":\"udp\",\"address\":\"[::1]:5070\"},"
 			       "{\"transport\":\"tls\",\"address\":\"127.0.0.1:5071\"}]},"
 			       "\"media\":{\"workers\":3,\"address\":\"::1\",\"port_min\":20000,\"port_max\":20999,"
-			       "\"backend\":\"xdp\",\"rtp_timeout_ms\":1000},"
+			       "\"backend\":\"xdp\",\"rtp_timeout_ms\":1000,\"xdp_interfaces\":\"eth0,eth1\"},"
 			       "\"control\":{\"max_request_bytes\":2048,\"restart_max\":1}}",
 			       err, sizeof(err)),
 			 0);
@@ -75,6 +75,8 @@ static void test_full_file(void **state)
 	assert_null(json_object_get(rt, "control"));
 	assert_null(json_object_get(rt, "demo"));
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(rt, "media"), "port_max")), 20999);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(rt, "media"), "xdp_interfaces")),
+			    "eth0,eth1");
 	json_decref(rt);
 }
 
