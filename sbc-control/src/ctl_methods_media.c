@@ -293,8 +293,9 @@ CTL_METHOD_DECL(ctl_m_media_sessions)
 	media_job *job = job_new(ctx, req);
 	if (!job)
 		return ctl_rpc_fail(err, CTL_RPC_INTERNAL, "out of memory");
-	job->offset = off ? json_integer_value(off) : 0;
-	job->limit = lim ? json_integer_value(lim) : CTL_LIST_DEFAULT;
+	/* null counts as absent (the server's param check lets it through) */
+	job->offset = json_is_integer(off) ? json_integer_value(off) : 0;
+	job->limit = json_is_integer(lim) ? json_integer_value(lim) : CTL_LIST_DEFAULT;
 	job->sessions = json_array();
 	if (ask(job, -1, "{\"method\":\"media.stats\"}", count_cb) != 0) {
 		json_decref(job->sessions);
