@@ -20,19 +20,25 @@ def key_for(suite, seed):
 
 class Medtool:
     def __init__(self, tmp_path, workers=1, slots=16, timeout_ms=30000, name=None, io=None,
-                 signal_workers=1, address="127.0.0.1"):
+                 signal_workers=1, address="127.0.0.1", netns=None, media=None):
+        """netns: run medtool (and so sbc-media) in that network namespace;
+        media: more keys for runtime.json's media section (e.g. the backend)."""
         self.tmp = pathlib.Path(tmp_path)
         self.base = free_port_range(4 * slots)
         self.runtime = self.tmp / "runtime.json"
         self.runtime.write_text(json.dumps({
             "log_level": "info",
             "media": {"workers": workers, "address": address, "port_min": self.base,
-                      "port_max": self.base + 4 * slots - 1, "rtp_timeout_ms": timeout_ms}}))
+                      "port_max": self.base + 4 * slots - 1, "rtp_timeout_ms": timeout_ms,
+                      **(media or {})}}))
         self.log = open(self.tmp / "sbc-media.log", "wb")
         env = dict(os.environ)
         if io:
             env["SBC_MEDIA_IO"] = io  # data path of the sbc-media it starts
-        self.p = subprocess.Popen([str(BUILD / "tools" / "medtool")], stdin=subprocess.PIPE,
+        argv = [str(BUILD / "tools" / "medtool")]
+        if netns:
+            argv = ["ip", "netns", "exec", netns] + argv
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1,
                                   start_new_session=True, env=env)
         self.name = name or f"/sbc-mt{os.getpid()}-{self.base}"

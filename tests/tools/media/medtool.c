@@ -16,7 +16,8 @@
  *   delete ID [W] | query ID [W]    -> MEDIA_REPLY as JSON
  *   stats W | cmd W JSON            -> the text reply
  *   events MS                       -> events received so far (waits MS for one)
- *   peer NAME [v6]                  -> {"port":N} (UDP socket on 127.0.0.1 or ::1)
+ *   peer NAME [v6|v4] [ns=NETNS] [addr=IP] -> {"port":N} (UDP socket on 127.0.0.1 or
+ *                                      ::1, or on IP in network namespace NETNS)
  *   send NAME DST SUITE KEYHEX SSRC SEQ0 COUNT [rtcp] [gap_us]
  *   resend NAME DST                 -> the last packet sent again, byte for byte
  *   recv NAME SUITE KEYHEX COUNT MS -> what arrived, decrypted and checked
@@ -25,6 +26,8 @@
  *   quit
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,13 +389,48 @@ static peer *find_peer(const char *name)
 	return NULL;
 }
 
+/* A UDP socket in the network namespace /run/netns/ns (the process goes
+ * there for the socket() call only: a socket stays in the namespace it was
+ * made in). Returns the fd or -1. */
+static int socket_in_netns(const char *ns, int family)
+{
+	char path[300];
+	int self, target, fd = -1;
+	snprintf(path, sizeof(path), "/run/netns/%s", ns);
+	if ((target = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if ((self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
+		close(target);
+		return -1;
+	}
+	if (setns(target, CLONE_NEWNET) == 0) {
+		fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (setns(self, CLONE_NEWNET) != 0) {
+			fprintf(stderr, "medtool: cannot return to own network namespace: %s\n", strerror(errno));
+			exit(1);
+		}
+	}
+	close(self);
+	close(target);
+	return fd;
+}
+
 static void cmd_peer(const char *arg)
 {
-	char name[32], fam[8] = "";
+	char name[32], fam[8] = "", w2[160] = "", w3[160] = "", ns[128] = "", ip[64] = "";
 	peer *p = NULL;
-	if (sscanf(arg, "%31s %7s", name, fam) < 1 || find_peer(name)) {
-		fail("usage: peer NAME [v6] (new)", NULL);
+	if (sscanf(arg, "%31s %7s %159s %159s", name, fam, w2, w3) < 1 || find_peer(name)) {
+		fail("usage: peer NAME [v6|v4] [ns=NETNS] [addr=IP] (new)", NULL);
 		return;
+	}
+	/* netns peers: "peer a v4 ns=sbcXa addr=10.1.1.2" (hosts behind the
+	 * AF_XDP relay, tests/integration/test_xdp_media.py) */
+	const char *words[2] = {w2, w3};
+	for (unsigned i = 0; i < 2; i++) {
+		if (!strncmp(words[i], "ns=", 3))
+			snprintf(ns, sizeof(ns), "%s", words[i] + 3);
+		else if (!strncmp(words[i], "addr=", 5))
+			snprintf(ip, sizeof(ip), "%s", words[i] + 5);
 	}
 	bool v6 = strcmp(fam, "v6") == 0;
 	for (unsigned i = 0; i < MAXPEERS && !p; i++)
@@ -404,9 +442,16 @@ static void cmd_peer(const char *arg)
 	}
 	memset(p, 0, sizeof(*p));
 	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	p->fd = ns[0] ? socket_in_netns(ns, v6 ? AF_INET6 : AF_INET)
+		      : socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	sbc_addr a;
-	sbc_addr_parse(v6 ? "[::1]:0" : "127.0.0.1:0", -1, &a);
+	if (p->fd < 0) {
+		p->fd = 0;
+		fail("socket failed (network namespace?)", NULL);
+		return;
+	}
+	if (!ip[0] || sbc_addr_parse(ip, 0, &a) != 0)
+		sbc_addr_parse(v6 ? "[::1]:0" : "127.0.0.1:0", -1, &a);
 	socklen_t al = sizeof(a);
 	if (bind(p->fd, &a.sa, sbc_addr_len(&a)) < 0) {
 		close(p->fd);
