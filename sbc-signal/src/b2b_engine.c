@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1632,6 +1633,40 @@ static void cancel_req(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 	call_cancel(c);
 }
 
+/* Our tokens (branches, tags, Call-IDs) carry the creating worker's seed,
+ * whose top byte is the worker index: a message that belongs to a call on
+ * another worker is forwarded there. */
+static _Atomic uint64_t g_seeds[SIG_MAX_WORKERS];
+
+static int hexval(char ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+static int token_owner(sip_sv t, size_t prefix)
+{
+	if (t.n != prefix + 32)
+		return -1;
+	uint64_t seed = 0;
+	for (size_t i = 0; i < 16; i++) {
+		int v = hexval(t.p[prefix + i]);
+		if (v < 0)
+			return -1;
+		seed = seed << 4 | (uint64_t)v;
+	}
+	unsigned w = (unsigned)(seed >> 56);
+	return w < SIG_MAX_WORKERS && atomic_load_explicit(&g_seeds[w], memory_order_relaxed) == seed ? (int)w : -1;
+}
+
+static int owner_of(const sip_msg *m)
+{
+	if (!m->is_request)
+		return m->n_via && m->via[0].branch.n > 7 ? token_owner(m->via[0].branch, 7) : -1;
+	if (m->to.has_tag && m->to.tag.n > 1)
+		return token_owner(m->to.tag, 1);
+	return -1;
+}
+
 static void b2b_rx(const sig_rx *rx, void *arg)
 {
 	(void)arg;
@@ -1644,6 +1679,16 @@ static void b2b_rx(const sig_rx *rx, void *arg)
 	if (sip_parse(rx->msg, (size_t)rx->hdr_len + rx->body_len, m) < 0) {
 		sig_local_handle(rx, NULL); /* 400 (or silence for a response) */
 		return;
+	}
+	if (rx->tp == SIG_TP_UDP && sig_worker_count() > 1) {
+		int owner = owner_of(m);
+		if (owner >= 0 && (unsigned)owner != rx->worker_idx && (unsigned)owner < sig_worker_count()) {
+			if (sig_forward_rx(rx, (unsigned)owner) < 0)
+				SBC_WARN("worker %u: message for worker %d dropped (ring full)", rx->worker_idx, owner);
+			else
+				SBC_DEBUG("worker %u: message forwarded to worker %d", rx->worker_idx, owner);
+			return;
+		}
 	}
 	if (!m->is_request) {
 		txn_recv_response(k->tbl, m);
@@ -1773,6 +1818,9 @@ static void wk_start(sig_worker *w, void *arg)
 	k->w = w;
 	if (RAND_bytes((uint8_t *)&k->seed, sizeof(k->seed)) != 1)
 		k->seed = (uint64_t)uv_hrtime() ^ ((uint64_t)w->idx << 40);
+	k->seed = (k->seed & 0x00ffffffffffffffull) | ((uint64_t)w->idx << 56);
+	if (w->idx < SIG_MAX_WORKERS)
+		atomic_store_explicit(&g_seeds[w->idx], k->seed, memory_order_relaxed);
 	static const txn_env env_tmpl = {.now_ms = env_now, .arm = env_arm, .cancel = env_cancel,
 					 .send = env_send, .on_response = on_response, .on_timeout = on_timeout,
 					 .on_terminated = on_terminated, .on_ack = NULL};

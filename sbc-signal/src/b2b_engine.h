@@ -3,11 +3,12 @@
  *
  * Caveats:
  *  1. Calls live on the worker that received the A-leg INVITE (its txn
- *     table, its uv timers, its media rings). With several workers, the
- *     B leg's responses and requests must reach the same worker: UDP
- *     listeners with SO_REUSEPORT hash by source, so run one signal worker
- *     (or TCP/TLS, whose connections are owned by the worker that opened
- *     them) until cross-worker call hand-off exists.
+ *     table, its uv timers, its media rings). Our branches, tags and
+ *     Call-IDs carry that worker's seed (top byte: its index): a UDP
+ *     message that SO_REUSEPORT hands to another worker (a B-leg response,
+ *     an in-dialog request) is forwarded to the owner over the in-process
+ *     ring (sig_forward_rx). TCP/TLS connections are owned by the worker
+ *     that accepted or opened them, which is the call's.
  *  2. No trunks configured (standalone, empty store): the built-in
  *     responder (sig_local.c) keeps answering; out-of-dialog requests other
  *     than INVITE go there too (OPTIONS 200, others 501, unknown 403).

@@ -143,6 +143,44 @@ int sig_send_conn(sig_worker *w, sig_conn_id id, const void *buf, size_t len)
 	return 0;
 }
 
+int sig_forward_rx(const sig_rx *rx, unsigned to)
+{
+	sig_worker *w = rx->worker;
+	if (rx->tp != SIG_TP_UDP || to >= w->srv->n_workers || to == w->idx)
+		return SBC_E_INVAL;
+	size_t len = (size_t)rx->hdr_len + rx->body_len;
+	shm_ring_prod *p = &w->xout[to];
+	if (len + sizeof(sig_xmsg_rx) > shm_ring_max_payload(p->ring))
+		return SBC_E_MSG_TOO_BIG;
+	sig_xmsg_rx *m = shm_ring_reserve(p, SIG_XMSG_RX, 1, (uint32_t)(sizeof(*m) + len));
+	if (!m) {
+		sig_stat_add(w->stats, SIG_TP_UDP, SIG_ST_xworker_full, 1);
+		return SBC_E_RING_FULL;
+	}
+	m->src = *rx->src;
+	m->local = *rx->local;
+	m->trunk = rx->trunk;
+	m->hdr_len = rx->hdr_len;
+	m->body_len = rx->body_len;
+	memcpy(m->data, rx->msg, len);
+	shm_ring_publish(p);
+	return 0;
+}
+
+static void xrx_deliver(sig_worker *w, const sig_xmsg_rx *m)
+{
+	for (unsigned i = 0; i < w->n_lst; i++) {
+		sig_listener *l = &w->lst[i];
+		if (l->tp != SIG_TP_UDP || !sbc_addr_equal(&l->addr, &m->local))
+			continue;
+		sig_rx rx = {.worker = w, .worker_idx = w->idx, .tp = SIG_TP_UDP, .conn = 0, .src = &m->src,
+			     .local = &l->addr, .trunk = m->trunk, .msg = m->data, .hdr_len = m->hdr_len,
+			     .body_len = m->body_len};
+		sig_worker_deliver(w, &rx);
+		return;
+	}
+}
+
 int sig_close_conn(sig_worker *w, sig_conn_id id)
 {
 	unsigned owner = (unsigned)(id >> 56);
@@ -196,6 +234,10 @@ static void xrings_drain(sig_worker *w)
 					sig_conn *cn = sig_conn_lookup(w, id);
 					if (cn)
 						sig_conn_close(cn, 0);
+				} else if (r->type == SIG_XMSG_RX && r->len >= sizeof(sig_xmsg_rx)) {
+					const sig_xmsg_rx *m = (const sig_xmsg_rx *)r->data;
+					if ((uint64_t)m->hdr_len + m->body_len <= r->len - sizeof(*m))
+						xrx_deliver(w, m);
 				} else if (r->type == SIG_XMSG_SEND && r->len >= sizeof(sig_xmsg_send)) {
 					const sig_xmsg_send *m = (const sig_xmsg_send *)r->data;
 					if (m->len <= r->len - sizeof(*m)) {

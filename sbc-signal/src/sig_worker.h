@@ -109,6 +109,15 @@ typedef struct sig_xmsg_send {
 
 #define SIG_XMSG_SEND 1
 #define SIG_XMSG_CLOSE 2 /* payload: sig_conn_id */
+#define SIG_XMSG_RX 3    /* a received UDP message for the worker that owns its call */
+
+typedef struct sig_xmsg_rx {
+	sbc_addr src;
+	sbc_addr local;    /* the listener it came in on (same address on every worker) */
+	const char *trunk; /* interned */
+	uint32_t hdr_len, body_len;
+	char data[];
+} sig_xmsg_rx;
 
 typedef struct sig_worker {
 	unsigned idx;

@@ -64,14 +64,14 @@ class Sbc:
     optional), demo-out toward `outbound` (UDP, SRTP off)."""
 
     def __init__(self, procs, tmp, outbound_port, rtp_timeout_ms=30000, log_level="debug", media_ports=60,
-                 dns_servers=None):
+                 dns_servers=None, workers=1):
         self.procs = procs
         self.port = free_port()
         self.tls_port = free_port()
         mbase = free_port_range(media_ports)
         self.data = tmp / "data"
         cfg = {"log_level": log_level, "data_dir": str(self.data), "store_path": str(self.data / "store"),
-               "signal": {"workers": 1, "listen": [
+               "signal": {"workers": workers, "listen": [
                    {"transport": "udp", "address": f"127.0.0.1:{self.port}"},
                    {"transport": "tcp", "address": f"127.0.0.1:{self.port}"},
                    {"transport": "tls", "address": f"127.0.0.1:{self.tls_port}", "tls_profile": "default"}]},
@@ -210,7 +210,7 @@ class Uas(threading.Thread):
             elif data.startswith(b"ACK ") and self.plan == "bye":
                 inv = self.invite
                 bye = (f"BYE {hdr(inv, 'Contact').strip('<>')} SIP/2.0\r\n"
-                       f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bKuasbye\r\n"
+                       f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bKuasbye{len(self.got)}\r\n"
                        f"From: {hdr(inv, 'To')};tag={self.tag}\r\nTo: {hdr(inv, 'From')}\r\n"
                        f"Call-ID: {hdr(inv, 'Call-ID')}\r\nCSeq: 1 BYE\r\nMax-Forwards: 70\r\n"
                        f"Content-Length: 0\r\n\r\n").encode()

@@ -484,3 +484,30 @@ def test_trunk_destination_by_dns_name(procs, tmp_path):
         uas.close()
         if uac:
             uac.close()
+
+
+def test_two_signal_workers(procs, tmp_path):
+    """With two workers, SO_REUSEPORT spreads datagrams by source: a call's
+    messages that reach the other worker are forwarded to the call's one."""
+    uas = Uas("bye")
+    uacs = []
+    try:
+        sbc = Sbc(procs, tmp_path, uas.port, workers=2)
+        for i in range(16):
+            if i >= 8 and "message forwarded to worker" in sbc.log():
+                break
+            u = Uac(sbc.port)
+            uacs.append(u)
+            u.invite()
+            final = u.wait_final()
+            assert status(final) == 200, (i, sbc.log()[-2000:])
+            u.ack(final)
+            bye = u.recv_until(lambda d: d.startswith(b"BYE "))  # from the callee, through the B2BUA
+            assert hdr(bye, "Call-ID") == u.callid
+        wait_for(lambda: len([r for r in uas.responses() if "BYE" in (hdr(r, "CSeq") or "")]) == len(uacs),
+                 timeout=5, what="every BYE answered")
+        assert "message forwarded to worker" in sbc.log() and "ring full" not in sbc.log()
+    finally:
+        uas.close()
+        for u in uacs:
+            u.close()
