@@ -301,3 +301,24 @@ def test_calls_show_as_sessions_paged_across_workers_without_keys(env):
             uac.close()
     wait_for(lambda: sbc.rpc("media.stats")["totals"]["sessions"] == 0, timeout=5, what="sessions deleted")
     assert sbc.rpc("media.sessions")["total"] == 0
+
+
+def test_media_killed_while_asked_answers_at_once_then_recovers(env):
+    sbc, _ = env(media_workers=1, stats_timeout_ms=8000)
+    wait_for(sbc.media_ready, timeout=15, what="sbc-media answering")
+    pid = sbc.media_pid()
+    os.kill(pid, signal.SIGSTOP)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(str(sbc.sock))
+    s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"media.sessions","params":{"limit":10}}\n')
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    s.settimeout(6)
+    r = json.loads(s.makefile("rb").readline())
+    s.close()
+    assert time.monotonic() - t0 < 6  # not the 8 s timeout
+    assert r["error"]["code"] == -32010 and r["error"]["data"]["reason"] == "process exited", r
+    # sbc-control restarts sbc-media; the methods work again
+    wait_for(lambda: sbc.media_pid() != pid and sbc.media_ready(), timeout=15, what="sbc-media restarted")
+    assert sbc.rpc("media.sessions")["total"] == 0
