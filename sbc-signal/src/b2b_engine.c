@@ -138,6 +138,7 @@ typedef struct b2b_reinv {
 	sdp_session offer;
 	int has_sdp;
 	uint8_t leg;
+	uint8_t method; /* SIP_M_INVITE or SIP_M_UPDATE */
 	txn *in;  /* server INVITE transaction on `leg` */
 	txn *out; /* client INVITE transaction on the other leg */
 } b2b_reinv;
@@ -1459,7 +1460,8 @@ static void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp)
 		reinv_done(c);
 		return;
 	}
-	leg_request(c, other, SIP_M_ACK);
+	if (ri->method == SIP_M_INVITE)
+		leg_request(c, other, SIP_M_ACK);
 	if (!ri->has_sdp || !rsp->body.n) {
 		reinv_answer(c, rsp, 200, NULL, 0);
 		reinv_done(c);
@@ -1511,6 +1513,7 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	memcpy(raw, req->buf, req->len);
 	ri->raw = raw;
 	ri->leg = (uint8_t)leg;
+	ri->method = req->method == SIP_M_UPDATE ? SIP_M_UPDATE : SIP_M_INVITE;
 	ri->in = t;
 	c->ri = ri;
 	if (sip_parse(raw, req->len, &ri->m) < 0) {
@@ -1551,8 +1554,24 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	our_contact(c, other, contact, sizeof(contact));
 	b2b_via via = {.transport = tp_via(tp), .host = host, .port = sbc_addr_port(local), .branch = branch};
 	b2b_body b = {.type = "application/sdp", .data = k->body, .len = (size_t)bl};
+	/* session timer and extension headers cross (RFC 4028 on both legs) */
+	static const enum sip_hdr_id cross[] = {SIP_H_SESSION_EXPIRES, SIP_H_MIN_SE, SIP_H_SUPPORTED, SIP_H_REQUIRE};
+	char exbuf[4][B2B_HDR_MAX];
+	const char *ex[4];
+	unsigned nex = 0;
+	for (unsigned i = 0; i < 4; i++) {
+		const sip_hdr *h = sip_hdr_get(&ri->m, cross[i], 0);
+		if (!h)
+			continue;
+		int w = snprintf(exbuf[nex], sizeof(exbuf[nex]), "%s: %.*s", sip_header_name(cross[i]), (int)h->value.n,
+				 h->value.p);
+		if (w > 0 && (size_t)w < sizeof(exbuf[nex])) {
+			ex[nex] = exbuf[nex];
+			nex++;
+		}
+	}
 	char *out = malloc(B2B_MSG_MAX);
-	int n = out ? b2b_build_in_dialog(other ? &c->db : &c->da, SIP_M_INVITE, &via, contact, NULL, 0,
+	int n = out ? b2b_build_in_dialog(other ? &c->db : &c->da, (enum sip_method)ri->method, &via, contact, ex, nex,
 					  bl > 0 ? &b : NULL, out, B2B_MSG_MAX)
 		    : -ENOMEM;
 	tx_ctx *y = n > 0 ? ctx_new(k) : NULL;
@@ -1606,7 +1625,9 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		answer_plain(k, rx, t, req, 200, NULL);
 		return;
 	}
-	if (req->method == SIP_M_INVITE && c->state == CS_CONFIRMED) {
+	if ((req->method == SIP_M_INVITE || req->method == SIP_M_UPDATE) && c->state == CS_CONFIRMED) {
+		/* re-INVITE, or UPDATE (session refresh, RFC 4028; with SDP an
+		 * offer like a re-INVITE's): relayed to the other leg */
 		reinvite(c, leg, req, t, x);
 		return;
 	}

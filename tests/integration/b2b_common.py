@@ -215,6 +215,8 @@ class Uas(threading.Thread):
                        f"Call-ID: {hdr(inv, 'Call-ID')}\r\nCSeq: 1 BYE\r\nMax-Forwards: 70\r\n"
                        f"Content-Length: 0\r\n\r\n").encode()
                 self.send(bye)
+            elif data.startswith(b"UPDATE "):
+                self.send(response(data, 200, "OK", None, "Session-Expires: 1800;refresher=uac"))
             elif data.startswith(b"OPTIONS "):
                 if self.options:
                     self.send(response(data, self.options, "Health", None,
@@ -316,6 +318,16 @@ class Uac:
                f"Content-Length: 0\r\n\r\n").encode()
         self.sock.sendto(ack, self.dst)
         return ok
+
+    def update(self, final, cseq=5):
+        req = (f"UPDATE {hdr(final, 'Contact').strip('<>')} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacupd{cseq};rport\r\n"
+               f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
+               f"To: {hdr(final, 'To')}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} UPDATE\r\n"
+               f"Max-Forwards: 70\r\nContact: <sip:alice@{self.ip}:{self.port}>\r\n"
+               f"Session-Expires: 1800;refresher=uac\r\nContent-Length: 0\r\n\r\n").encode()
+        self.sock.sendto(req, self.dst)
+        return self.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == f"{cseq} UPDATE")
 
     def ack(self, final):
         self.sock.sendto(self._in_dialog("ACK", final, 1), self.dst)

@@ -511,3 +511,17 @@ def test_two_signal_workers(procs, tmp_path):
         uas.close()
         for u in uacs:
             u.close()
+
+
+def test_update_session_refresh_crosses(call_env):
+    sbc, uas, uac = call_env()
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200
+    uac.ack(final)
+    ok = uac.update(final)
+    assert status(ok) == 200 and hdr(ok, "Session-Expires").startswith("1800")
+    upd = uas.requests("UPDATE")
+    assert len(upd) == 1 and hdr(upd[0], "Call-ID") == hdr(uas.invite, "Call-ID")
+    assert hdr(upd[0], "Session-Expires").startswith("1800") and leaked(upd[0], uac) is None
+    assert status(uac.bye(final)) == 200
