@@ -1847,7 +1847,9 @@ static void wk_start(sig_worker *w, void *arg)
 					 .on_terminated = on_terminated, .on_ack = NULL};
 	txn_env env = env_tmpl;
 	env.ctx = k;
-	k->tbl = txn_table_create(&env, NULL, 4096);
+	/* UDP transactions linger 32 s (Timers J, K, L, M): at 1000 calls/s
+	 * about 200k live ones per worker */
+	k->tbl = txn_table_create(&env, NULL, 1u << 17);
 	if (!k->tbl) {
 		free(k);
 		SBC_ERROR("worker %u: no memory for transactions: calls refused", w->idx);
