@@ -121,7 +121,7 @@ static void stats_cb(json_t *res, void *arg)
 		return;
 	}
 	json_t *workers = json_array(), *totals = json_object(), *e;
-	const char *io = NULL;
+	const char *io = NULL, *backend = NULL;
 	size_t i;
 	json_array_foreach(arr, i, e)
 	{
@@ -129,12 +129,17 @@ static void stats_cb(json_t *res, void *arg)
 		const char *wio = json_string_value(json_object_get(st, "io"));
 		if (wio)
 			io = !io || !strcmp(io, wio) ? wio : "mixed";
+		/* the data path a worker really uses (it may fall back from the configured one) */
+		const char *wb = json_string_value(json_object_get(st, "backend"));
+		if (wb)
+			backend = !backend || !strcmp(backend, wb) ? wb : "mixed";
 		sum_into(totals, st);
 		json_array_append(workers, st);
 	}
 	json_object_set_new(totals, "kernel_drops",
 			    json_integer(json_integer_value(json_object_get(json_object_get(totals, "drops"), "kernel"))));
-	json_t *out = json_pack("{s:s, s:s, s:o, s:o}", "backend", job->ctx->cfg.media.backend, "io", io ? io : "",
+	json_t *out = json_pack("{s:s, s:s, s:s, s:o, s:o}", "backend", backend ? backend : job->ctx->cfg.media.backend,
+				"configured_backend", job->ctx->cfg.media.backend, "io", io ? io : "",
 				"totals", totals, "workers", workers);
 	json_decref(res);
 	ctl_rpc_complete(job->req, out, NULL);

@@ -141,7 +141,7 @@ def test_media_stats_merged_over_two_workers_and_no_sessions(env):
     sbc, _ = env(media_workers=2)
     wait_for(sbc.media_ready, timeout=15, what="sbc-media answering")
     st = sbc.rpc("media.stats")
-    assert st["backend"] == "socket" and st["io"] in ("epoll", "uring"), st
+    assert st["backend"] == "socket" and st["configured_backend"] == "socket" and st["io"] in ("epoll", "uring"), st
     assert [w["worker"] for w in st["workers"]] == [0, 1]
     tot = st["totals"]
     assert tot["sessions"] == 0 and tot["kernel_drops"] == 0
