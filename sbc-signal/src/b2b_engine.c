@@ -155,6 +155,9 @@ struct b2b_wk {
 	shm_ring_prod to_media[B2B_MEDIA_MAX];
 	shm_ring_cons from_media[B2B_MEDIA_MAX];
 	unsigned n_wait;    /* MEDIA_CREATE replies awaited (doorbell armed only then) */
+	struct {
+		uint64_t active, started, answered, failed, failovers, reinvites, forwarded;
+	} st;
 	uv_timer_t *ping;   /* health pings (own allocation: closed asynchronously) */
 	unsigned n_health;
 	struct {
@@ -573,6 +576,10 @@ static void call_end(b2b_cl *c, int cause, const char *reason)
 	b2b_wk *k = c->wk;
 	SBC_INFO("call %" PRIx64 ": ended (%d %s)", c->id, cause, reason ? reason : "");
 	call_event(c, "end", cause, reason);
+	if (!c->answer_ms)
+		k->st.failed++;
+	if (k->st.active)
+		k->st.active--;
 	c->state = CS_ENDED;
 	k->n_wait -= c->pending;
 	c->pending = 0;
@@ -856,6 +863,7 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 			return;
 		}
 		SBC_INFO("call %" PRIx64 ": failover to trunk %s", c->id, c->trunk_out);
+		c->wk->st.failovers++;
 		c->state = CS_CALLING;
 		send_b_invite(c);
 		return;
@@ -1140,6 +1148,7 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 		c->answer_ms = wall_ms();
 		mirror_to_a(c, rsp, 1);
 		call_event(c, "answer", 200, NULL);
+		c->wk->st.answered++;
 		SBC_INFO("call %" PRIx64 ": answered by %s", c->id, c->trunk_out);
 		return;
 	}
@@ -1286,6 +1295,7 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 	cid_link(c, 0);
 	c->trunk_in = rx->trunk;
 	c->start_ms = wall_ms();
+	k->st.active++;
 	respond_a(c, 100, NULL);
 
 	if (b2b_dialog_uas_init(&c->da, &c->a, c->a_tag, 1) < 0) {
@@ -1336,6 +1346,7 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 	}
 	SBC_INFO("call %" PRIx64 ": %s from trunk %s -> %s", c->id, c->number, rx->trunk, c->trunk_out);
 	call_event(c, "start", 0, NULL);
+	k->st.started++;
 	if (!c->pending) {
 		c->state = CS_CALLING;
 		send_b_invite(c);
@@ -1516,6 +1527,7 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	ri->method = req->method == SIP_M_UPDATE ? SIP_M_UPDATE : SIP_M_INVITE;
 	ri->in = t;
 	c->ri = ri;
+	k->st.reinvites++;
 	if (sip_parse(raw, req->len, &ri->m) < 0) {
 		answer_plain(k, NULL, t, req, 400, NULL);
 		reinv_done(c);
@@ -1706,8 +1718,10 @@ static void b2b_rx(const sig_rx *rx, void *arg)
 		if (owner >= 0 && (unsigned)owner != rx->worker_idx && (unsigned)owner < sig_worker_count()) {
 			if (sig_forward_rx(rx, (unsigned)owner) < 0)
 				SBC_WARN("worker %u: message for worker %d dropped (ring full)", rx->worker_idx, owner);
-			else
+			else {
+				k->st.forwarded++;
 				SBC_DEBUG("worker %u: message forwarded to worker %d", rx->worker_idx, owner);
+			}
 			return;
 		}
 	}
@@ -1826,6 +1840,24 @@ static void command_hook(sig_worker *w, uint64_t request_id, const char *json, s
 	sig_command_reply(w, request_id, reply, (size_t)n);
 }
 
+static int stats_hook(sig_worker *w, char *buf, size_t cap, void *arg)
+{
+	(void)arg;
+	b2b_wk *k = *sig_worker_user(w);
+	if (!k)
+		return 0;
+	unsigned down = 0;
+	for (unsigned i = 0; i < k->n_health; i++)
+		down += !k->health[i].h.up;
+	int n = snprintf(buf, cap,
+			 ",\"calls\":{\"active\":%" PRIu64 ",\"started\":%" PRIu64 ",\"answered\":%" PRIu64
+			 ",\"failed\":%" PRIu64 ",\"failovers\":%" PRIu64 ",\"reinvites\":%" PRIu64
+			 ",\"forwarded\":%" PRIu64 ",\"transactions\":%u,\"trunks_down\":%u}",
+			 k->st.active, k->st.started, k->st.answered, k->st.failed, k->st.failovers, k->st.reinvites,
+			 k->st.forwarded, txn_table_count(k->tbl), down);
+	return n > 0 && (size_t)n < cap ? n : 0;
+}
+
 /* ---- worker hooks ------------------------------------------------------------ */
 
 static void wk_start(sig_worker *w, void *arg)
@@ -1917,4 +1949,5 @@ void b2b_engine_install(void)
 	sig_set_worker_hooks(wk_start, wk_stop, NULL);
 	sig_set_ring_hook(ring_hook, NULL);
 	sig_set_command_hook(command_hook, NULL);
+	sig_set_stats_hook(stats_hook, NULL);
 }

@@ -104,6 +104,11 @@ void sig_set_ring_hook(sig_worker_hook fn, void *arg);
 typedef void (*sig_command_hook)(sig_worker *w, uint64_t request_id, const char *json, size_t len, void *arg);
 void sig_set_command_hook(sig_command_hook fn, void *arg);
 int sig_command_reply(sig_worker *w, uint64_t request_id, const char *json, size_t len);
+/* Appends the layer above's counters to a worker's stats object: writes
+ * ',"name":{...}' into buf (on the worker's thread) and returns the length,
+ * or 0 / a negative error to add nothing. */
+typedef int (*sig_stats_hook)(sig_worker *w, char *buf, size_t cap, void *arg);
+void sig_set_stats_hook(sig_stats_hook fn, void *arg);
 /* A JSON text event for sbc-control (SBC_MSG_CALL_EVENT), from the worker's
  * thread. SBC_E_STATE without the control ring (standalone). */
 int sig_call_event(sig_worker *w, const char *json, size_t len);

@@ -23,6 +23,15 @@ static void *g_hook_arg;
 static sig_worker_hook g_ring_hook;
 static void *g_ring_arg;
 
+static sig_stats_hook g_stats_hook;
+static void *g_stats_arg;
+
+void sig_set_stats_hook(sig_stats_hook fn, void *arg)
+{
+	g_stats_hook = fn;
+	g_stats_arg = arg;
+}
+
 static sig_command_hook g_cmd_hook;
 static void *g_cmd_arg;
 
@@ -319,6 +328,16 @@ static void ctl_handle(sig_worker *w, const shm_rec *r)
 		int n = sig_stats_json2(mine, tmine, 1, buf, sizeof(buf));
 		if (n < 0)
 			n = snprintf(buf, sizeof(buf), "{\"error\":\"stats too large\"}");
+		else if (g_stats_hook && n > 1 && buf[n - 1] == '}') {
+			char more[512];
+			int add = g_stats_hook(w, more, sizeof(more), g_stats_arg);
+			if (add > 0 && (size_t)add < sizeof(more) && (size_t)(n + add + 1) < sizeof(buf)) {
+				memcpy(buf + n - 1, more, (size_t)add);
+				n += add - 1;
+				buf[n++] = '}';
+				buf[n] = 0;
+			}
+		}
 		sbc_msg_push_text(&w->ctl_out, SBC_MSG_STATS_REPLY, m->request_id, buf, (uint32_t)n);
 		break;
 	}

@@ -67,6 +67,10 @@ def test_call_records_and_hangup(procs, tmp_path):
             sbc.rpc("call.get", {"id": active[0]["id"]})), what="hung-up call ended")
         assert rec["reason"] == "hangup"
         uac2.close()
+        # B2BUA counters in stats.get
+        calls = wait_for(lambda: (lambda c: c if c.get("active") == 0 else None)(
+            sbc.rpc("stats.get")["signal"][0]["stats"].get("calls", {})), what="call counters")
+        assert calls["started"] == 2 and calls["answered"] == 2 and calls["failed"] == 0
     finally:
         uas.close()
         uac.close()
