@@ -1524,7 +1524,7 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	memcpy(raw, req->buf, req->len);
 	ri->raw = raw;
 	ri->leg = (uint8_t)leg;
-	ri->method = req->method == SIP_M_UPDATE ? SIP_M_UPDATE : SIP_M_INVITE;
+	ri->method = req->method == SIP_M_UPDATE || req->method == SIP_M_PRACK ? req->method : SIP_M_INVITE;
 	ri->in = t;
 	c->ri = ri;
 	k->st.reinvites++;
@@ -1535,7 +1535,7 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	}
 	int other = 1 - leg;
 	int bl = 0;
-	if (ri->m.body.n) {
+	if (ri->m.body.n && ri->method != SIP_M_PRACK) { /* PRACK: offers in PRACK are not relayed */
 		int r = sdp_parse(ri->m.body.p, ri->m.body.n, &ri->offer);
 		if (r == 0 && ri->offer.n_media != c->sdp.n_media)
 			r = sbc_err_sip(488); /* adding or removing streams: not yet */
@@ -1571,7 +1571,19 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	char exbuf[4][B2B_HDR_MAX];
 	const char *ex[4];
 	unsigned nex = 0;
-	for (unsigned i = 0; i < 4; i++) {
+	if (ri->method == SIP_M_PRACK) {
+		/* 100rel: RSeq crossed unchanged, the CSeq in RAck is the other leg's INVITE's */
+		b2b_dialog *od = other ? &c->db : &c->da;
+		int w = b2b_map_rack(&ri->m, od->invite_cseq ? od->invite_cseq : od->remote_cseq, exbuf[0],
+				     sizeof(exbuf[0]));
+		if (w < 0) {
+			reinv_answer(c, NULL, sbc_err_sip_status(w) ? sbc_err_sip_status(w) : 400, NULL, 0);
+			reinv_done(c);
+			return;
+		}
+		ex[nex++] = exbuf[0];
+	}
+	for (unsigned i = 0; i < 4 && ri->method != SIP_M_PRACK; i++) {
 		const sip_hdr *h = sip_hdr_get(&ri->m, cross[i], 0);
 		if (!h)
 			continue;
@@ -1635,6 +1647,10 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 	}
 	if (req->method == SIP_M_OPTIONS) {
 		answer_plain(k, rx, t, req, 200, NULL);
+		return;
+	}
+	if (req->method == SIP_M_PRACK && leg == 0 && c->state == CS_EARLY) {
+		reinvite(c, leg, req, t, x); /* PRACK toward B for its reliable provisional */
 		return;
 	}
 	if ((req->method == SIP_M_INVITE || req->method == SIP_M_UPDATE) && c->state == CS_CONFIRMED) {

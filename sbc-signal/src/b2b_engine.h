@@ -17,9 +17,11 @@
  *     is; a DNS name is resolved per RFC 3263 (sig_dns) when the INVITE is
  *     due, the first target with a listener of its transport and family
  *     taken. Health pings (OPTIONS every 5 s) go to IP destinations only.
- *  5. In-dialog: BYE and re-INVITE (one at a time, 491 otherwise; the
- *     number of m= lines must not change) cross the legs; UPDATE, INFO,
- *     PRACK get 501 for now. CANCEL and ACK are handled.
+ *  5. In-dialog: BYE, re-INVITE and UPDATE (one at a time, 491
+ *     otherwise; the number of m= lines must not change) cross the legs,
+ *     and PRACK from the caller for a reliable provisional (RAck mapped,
+ *     an SDP body in a PRACK is not relayed); INFO and others get 501 for
+ *     now. CANCEL and ACK are handled.
  *  6. A B-leg INVITE without any response for B2B_NO_RESPONSE_MS (3 s)
  *     fails over; after a provisional response Timer B (32 s) applies.
  */

@@ -188,6 +188,11 @@ class Uas(threading.Thread):
                 if self.plan == "503":
                     self.send(response(data, 503, "Service Unavailable", self.tag, "Retry-After: 30"))
                     continue
+                if self.plan == "100rel":
+                    self.send(response(data, 183, "Session Progress", self.tag,
+                                       f"Contact: <sip:uas@127.0.0.1:{self.port}>\r\nRequire: 100rel\r\nRSeq: 7",
+                                       sdp("127.0.0.1", self.rtp_port, self.crypto)))
+                    continue  # the 200 follows the PRACK
                 if self.plan == "early":
                     self.send(response(data, 183, "Session Progress", self.tag,
                                        f"Contact: <sip:uas@127.0.0.1:{self.port}>",
@@ -215,6 +220,10 @@ class Uas(threading.Thread):
                        f"Call-ID: {hdr(inv, 'Call-ID')}\r\nCSeq: 1 BYE\r\nMax-Forwards: 70\r\n"
                        f"Content-Length: 0\r\n\r\n").encode()
                 self.send(bye)
+            elif data.startswith(b"PRACK "):
+                self.send(response(data, 200, "OK"))
+                self.send(response(self.invite, 200, "OK", self.tag, f"Contact: <sip:uas@127.0.0.1:{self.port}>",
+                                   sdp("127.0.0.1", self.rtp_port, self.crypto)))
             elif data.startswith(b"UPDATE "):
                 self.send(response(data, 200, "OK", None, "Session-Expires: 1800;refresher=uac"))
             elif data.startswith(b"OPTIONS "):
@@ -318,6 +327,15 @@ class Uac:
                f"Content-Length: 0\r\n\r\n").encode()
         self.sock.sendto(ack, self.dst)
         return ok
+
+    def prack(self, prov, cseq=2):
+        req = (f"PRACK {hdr(prov, 'Contact').strip('<>')} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacprack{cseq};rport\r\n"
+               f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
+               f"To: {hdr(prov, 'To')}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} PRACK\r\n"
+               f"RAck: {hdr(prov, 'RSeq')} 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
+        self.sock.sendto(req, self.dst)
+        return self.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == f"{cseq} PRACK")
 
     def update(self, final, cseq=5):
         req = (f"UPDATE {hdr(final, 'Contact').strip('<>')} SIP/2.0\r\n"

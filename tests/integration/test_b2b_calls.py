@@ -534,3 +534,20 @@ def test_update_session_refresh_crosses(call_env):
     assert len(upd) == 1 and hdr(upd[0], "Call-ID") == hdr(uas.invite, "Call-ID")
     assert hdr(upd[0], "Session-Expires").startswith("1800") and leaked(upd[0], uac) is None
     assert status(uac.bye(final)) == 200
+
+
+def test_100rel_prack_crosses(call_env):
+    sbc, uas, uac = call_env(plan="100rel")
+    uac.invite()
+    prov = uac.recv_until(lambda d: status(d) == 183)
+    assert hdr(prov, "Require") == "100rel" and hdr(prov, "RSeq") == "7"
+    assert sbc.mbase <= sdp_media(body(prov))[1] < sbc.mbase + 60
+    ok = uac.prack(prov)
+    assert status(ok) == 200
+    pr = uas.requests("PRACK")
+    assert len(pr) == 1 and hdr(pr[0], "RAck") == "7 1 INVITE"  # RSeq kept, the B leg's INVITE CSeq
+    assert hdr(pr[0], "Call-ID") == hdr(uas.invite, "Call-ID") and leaked(pr[0], uac) is None
+    final = uac.wait_final()
+    assert status(final) == 200
+    uac.ack(final)
+    assert status(uac.bye(final)) == 200
