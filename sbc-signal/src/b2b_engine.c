@@ -1524,7 +1524,9 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	memcpy(raw, req->buf, req->len);
 	ri->raw = raw;
 	ri->leg = (uint8_t)leg;
-	ri->method = req->method == SIP_M_UPDATE || req->method == SIP_M_PRACK ? req->method : SIP_M_INVITE;
+	ri->method = req->method == SIP_M_UPDATE || req->method == SIP_M_PRACK || req->method == SIP_M_INFO
+			     ? req->method
+			     : SIP_M_INVITE;
 	ri->in = t;
 	c->ri = ri;
 	k->st.reinvites++;
@@ -1535,7 +1537,26 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	}
 	int other = 1 - leg;
 	int bl = 0;
-	if (ri->m.body.n && ri->method != SIP_M_PRACK) { /* PRACK: offers in PRACK are not relayed */
+	b2b_body b = {.type = "application/sdp", .data = k->body, .len = 0};
+	if (ri->method == SIP_M_INFO && ri->m.body.n) {
+		/* DTMF (and nothing else: a body that could carry addresses does
+		 * not cross) */
+		const sip_hdr *ct = sip_hdr_get(&ri->m, SIP_H_CONTENT_TYPE, 0);
+		static const char *const ok_types[] = {"application/dtmf-relay", "application/dtmf"};
+		const char *type = NULL;
+		for (unsigned i = 0; ct && i < 2; i++)
+			if (sip_sv_ieq(ct->value, ok_types[i]))
+				type = ok_types[i];
+		if (!type || ri->m.body.n > sizeof(k->body)) {
+			reinv_answer(c, NULL, 415, NULL, 0);
+			reinv_done(c);
+			return;
+		}
+		memcpy(k->body, ri->m.body.p, ri->m.body.n);
+		b.type = type;
+		bl = (int)ri->m.body.n;
+	}
+	if (ri->m.body.n && ri->method != SIP_M_PRACK && ri->method != SIP_M_INFO) { /* PRACK: offers in PRACK are not relayed */
 		int r = sdp_parse(ri->m.body.p, ri->m.body.n, &ri->offer);
 		if (r == 0 && ri->offer.n_media != c->sdp.n_media)
 			r = sbc_err_sip(488); /* adding or removing streams: not yet */
@@ -1565,7 +1586,7 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	host_of(local, host, sizeof(host));
 	our_contact(c, other, contact, sizeof(contact));
 	b2b_via via = {.transport = tp_via(tp), .host = host, .port = sbc_addr_port(local), .branch = branch};
-	b2b_body b = {.type = "application/sdp", .data = k->body, .len = (size_t)bl};
+	b.len = (size_t)(bl > 0 ? bl : 0);
 	/* session timer and extension headers cross (RFC 4028 on both legs) */
 	static const enum sip_hdr_id cross[] = {SIP_H_SESSION_EXPIRES, SIP_H_MIN_SE, SIP_H_SUPPORTED, SIP_H_REQUIRE};
 	char exbuf[4][B2B_HDR_MAX];
@@ -1653,7 +1674,8 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		reinvite(c, leg, req, t, x); /* PRACK toward B for its reliable provisional */
 		return;
 	}
-	if ((req->method == SIP_M_INVITE || req->method == SIP_M_UPDATE) && c->state == CS_CONFIRMED) {
+	if ((req->method == SIP_M_INVITE || req->method == SIP_M_UPDATE || req->method == SIP_M_INFO) &&
+	    c->state == CS_CONFIRMED) {
 		/* re-INVITE, or UPDATE (session refresh, RFC 4028; with SDP an
 		 * offer like a re-INVITE's): relayed to the other leg */
 		reinvite(c, leg, req, t, x);

@@ -20,8 +20,9 @@
  *  5. In-dialog: BYE, re-INVITE and UPDATE (one at a time, 491
  *     otherwise; the number of m= lines must not change) cross the legs,
  *     and PRACK from the caller for a reliable provisional (RAck mapped,
- *     an SDP body in a PRACK is not relayed); INFO and others get 501 for
- *     now. CANCEL and ACK are handled.
+ *     an SDP body in a PRACK is not relayed), INFO with a DTMF body
+ *     (application/dtmf-relay, application/dtmf; other bodies: 415); other
+ *     methods get 501. CANCEL and ACK are handled.
  *  6. A B-leg INVITE without any response for B2B_NO_RESPONSE_MS (3 s)
  *     fails over; after a provisional response Timer B (32 s) applies.
  */

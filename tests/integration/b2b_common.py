@@ -224,6 +224,8 @@ class Uas(threading.Thread):
                 self.send(response(data, 200, "OK"))
                 self.send(response(self.invite, 200, "OK", self.tag, f"Contact: <sip:uas@127.0.0.1:{self.port}>",
                                    sdp("127.0.0.1", self.rtp_port, self.crypto)))
+            elif data.startswith(b"INFO "):
+                self.send(response(data, 200, "OK"))
             elif data.startswith(b"UPDATE "):
                 self.send(response(data, 200, "OK", None, "Session-Expires: 1800;refresher=uac"))
             elif data.startswith(b"OPTIONS "):
@@ -336,6 +338,15 @@ class Uac:
                f"RAck: {hdr(prov, 'RSeq')} 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
         self.sock.sendto(req, self.dst)
         return self.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == f"{cseq} PRACK")
+
+    def info(self, final, ctype, text, cseq=6):
+        req = (f"INFO {hdr(final, 'Contact').strip('<>')} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacinfo{cseq};rport\r\n"
+               f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
+               f"To: {hdr(final, 'To')}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} INFO\r\n"
+               f"Max-Forwards: 70\r\nContent-Type: {ctype}\r\nContent-Length: {len(text)}\r\n\r\n{text}").encode()
+        self.sock.sendto(req, self.dst)
+        return self.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == f"{cseq} INFO")
 
     def update(self, final, cseq=5):
         req = (f"UPDATE {hdr(final, 'Contact').strip('<>')} SIP/2.0\r\n"

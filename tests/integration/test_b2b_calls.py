@@ -551,3 +551,19 @@ def test_100rel_prack_crosses(call_env):
     assert status(final) == 200
     uac.ack(final)
     assert status(uac.bye(final)) == 200
+
+
+def test_info_dtmf_crosses_other_bodies_refused(call_env):
+    sbc, uas, uac = call_env()
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200
+    uac.ack(final)
+    dtmf = "Signal=5\r\nDuration=160\r\n"
+    assert status(uac.info(final, "application/dtmf-relay", dtmf)) == 200
+    infos = uas.requests("INFO")
+    assert len(infos) == 1 and body(infos[0]) == dtmf and hdr(infos[0], "Call-ID") == hdr(uas.invite, "Call-ID")
+    # a body that might carry addresses does not cross
+    assert status(uac.info(final, "application/xml", f"<a>{uac.ip}:{uac.port}</a>", cseq=7)) == 415
+    assert len(uas.requests("INFO")) == 1
+    assert status(uac.bye(final)) == 200
