@@ -642,6 +642,10 @@ static void leg_request(b2b_cl *c, int leg, enum sip_method m)
 			 sbc_strerror(n));
 		return;
 	}
+	if (m == SIP_M_ACK && leg == 0) { /* to the caller's 2xx to our re-INVITE */
+		send_to(k, tp, c->a_conn, &c->a_src, NULL, k->out, (size_t)n);
+		return;
+	}
 	if (m == SIP_M_ACK) {
 		char *p = realloc(c->b_ack, (size_t)n);
 		if (p) {

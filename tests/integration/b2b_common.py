@@ -212,6 +212,23 @@ class Uas(threading.Thread):
                 ans = sdp("127.0.0.1", self.rtp_port, crypto)
                 contact = f"Contact: <sip:uas@127.0.0.1:{self.port}>"
                 self.send(response(data, 200, "OK", self.tag, contact, ans))
+            elif data.startswith(b"ACK ") and self.plan == "reinv" and hdr(data, "CSeq") == "1 ACK":
+                inv = self.invite
+                b = sdp("127.0.0.1", self.rtp_port).replace("a=sendrecv", "a=sendonly")
+                self.reinv = (f"INVITE {hdr(inv, 'Contact').strip('<>')} SIP/2.0\r\n"
+                              f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bKuasreinv{len(self.got)}\r\n"
+                              f"From: {hdr(inv, 'To')};tag={self.tag}\r\nTo: {hdr(inv, 'From')}\r\n"
+                              f"Call-ID: {hdr(inv, 'Call-ID')}\r\nCSeq: 2 INVITE\r\nMax-Forwards: 70\r\n"
+                              f"Contact: <sip:uas@127.0.0.1:{self.port}>\r\nContent-Type: application/sdp\r\n"
+                              f"Content-Length: {len(b)}\r\n\r\n{b}").encode()
+                self.send(self.reinv)
+            elif data.startswith(b"SIP/2.0 200") and hdr(data, "CSeq") == "2 INVITE":
+                inv = self.invite
+                self.send((f"ACK {hdr(data, 'Contact').strip('<>')} SIP/2.0\r\n"
+                           f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bKuasreack{len(self.got)}\r\n"
+                           f"From: {hdr(inv, 'To')};tag={self.tag}\r\nTo: {hdr(data, 'To')}\r\n"
+                           f"Call-ID: {hdr(inv, 'Call-ID')}\r\nCSeq: 2 ACK\r\nMax-Forwards: 70\r\n"
+                           f"Content-Length: 0\r\n\r\n").encode())
             elif data.startswith(b"ACK ") and self.plan == "bye":
                 inv = self.invite
                 bye = (f"BYE {hdr(inv, 'Contact').strip('<>')} SIP/2.0\r\n"

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+import b2b_common
 from b2b_common import Sbc, Uac, Uas, body, hdr, sdp_media, status
 from conftest import BUILD, free_port, free_port_range, wait_for
 from test_signal_common import no_sanitizer_reports  # noqa: F401
@@ -566,4 +567,25 @@ def test_info_dtmf_crosses_other_bodies_refused(call_env):
     # a body that might carry addresses does not cross
     assert status(uac.info(final, "application/xml", f"<a>{uac.ip}:{uac.port}</a>", cseq=7)) == 415
     assert len(uas.requests("INFO")) == 1
+    assert status(uac.bye(final)) == 200
+
+
+def test_reinvite_hold_from_callee(call_env):
+    sbc, uas, uac = call_env(plan="reinv")
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200
+    uac.ack(final)
+    reinv = uac.recv_until(lambda d: d.startswith(b"INVITE "))
+    assert hdr(reinv, "Call-ID") == uac.callid and "a=sendonly" in body(reinv)
+    assert str(uas.rtp_port) not in body(reinv) and str(uas.port) not in reinv.decode()
+    ans = b2b_common.sdp(uac.ip, uac.rtp_port).replace("a=sendrecv", "a=recvonly")
+    uac.sock.sendto(b2b_common.response(reinv, 200, "OK", None, f"Contact: <sip:alice@{uac.ip}:{uac.port}>", ans),
+                    uac.dst)
+    # our ACK comes back to the caller (not to the callee), the callee gets the answer
+    ack = uac.recv_until(lambda d: d.startswith(b"ACK "))
+    assert hdr(ack, "Call-ID") == uac.callid
+    ok = wait_for(lambda: [r for r in uas.responses() if hdr(r, "CSeq") == "2 INVITE"], timeout=3,
+                  what="200 to the callee's re-INVITE")
+    assert status(ok[0]) == 200 and "a=recvonly" in body(ok[0]) and str(uac.rtp_port) not in body(ok[0])
     assert status(uac.bye(final)) == 200
