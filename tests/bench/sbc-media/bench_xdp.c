@@ -17,6 +17,11 @@
  * (AES_CM_128_HMAC_SHA1_80 unprotected in place through the srtp module,
  * xcrypt.h) at 50k and 100k pps, the generator sending packets protected
  * before the runs.
+ * Then the real sbc-media (driven by tests/tools/media/medtool in R: shared
+ * segment, one session per stream) on both backends, media.backend
+ * "socket" and "xdp", same namespaces, same generator and sink: plain RTP
+ * and SRTP->RTP rows with the XDP/socket ratios; sbc-media's own CPU (all
+ * its threads) is in "ours".
  * Needs root; prints the reason and exits 0 when it cannot run.
  *
  *   bench_xdp [seconds-per-run]     (default 1.5)
@@ -54,6 +59,7 @@ typedef struct shared {
 	_Atomic int ready;
 	char mode[64];
 	uint64_t kicks, polls, batches, rx; /* XDP relay, at exit */
+	_Atomic int media_pid; /* sbc-media under medtool: its CPU counts as ours */
 } shared;
 
 static shared *sh;
@@ -203,6 +209,8 @@ static int udp_bound(const char *ip, int port)
 /* --- roles (each in its own process and namespace) ------------------------- */
 
 /* Sends to dst_ip ports base+2k round-robin at rate pps (0: as fast as it can). */
+static int gen_stride = 2; /* sbc-media: 4 ports per session, leg 0 RTP first */
+
 static void role_gen(const char *dst_ip, int base, double rate)
 {
 	struct sockaddr_in dst[STREAMS];
@@ -217,7 +225,7 @@ static void role_gen(const char *dst_ip, int base, double rate)
 	int big = 8 << 20;
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
 	for (int k = 0; k < STREAMS; k++)
-		addr4(&dst[k], dst_ip, base + 2 * k);
+		addr4(&dst[k], dst_ip, base + (base == PORT_R ? gen_stride : 2) * k);
 	memset(mm, 0, sizeof(mm));
 	uint64_t seq = 0;
 	double t0 = now_s();
@@ -442,6 +450,112 @@ static void role_xdp_relay(int generic)
 	_exit(0);
 }
 
+/* --- the real sbc-media, under medtool ----------------------------------- */
+
+static char build_dir[512]; /* <build>: this binary is <build>/bench/bench_xdp */
+
+static int mt_cmd(FILE *to, FILE *from, char *reply, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static int mt_cmd(FILE *to, FILE *from, char *reply, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(to, fmt, ap);
+	va_end(ap);
+	fputc('\n', to);
+	fflush(to);
+	if (!fgets(reply, (int)len, from))
+		return -1;
+	return 0;
+}
+
+/* In R: medtool plays sbc-control + sbc-signal, starts sbc-media with
+ * media.backend `backend` and one session per stream (leg 0 from A on port
+ * PORT_R + 4k, leg 1 to B port PORT_B + 2k), plain or SRTP->RTP. */
+static void role_media(int xdp)
+{
+	char rt[128], reply[4096], line[1024], key[61];
+	int in[2], out[2];
+	snprintf(sh->mode, sizeof(sh->mode), "unavailable: sbc-media did not start");
+	snprintf(rt, sizeof(rt), "/tmp/bench_xdp.%d.runtime.json", (int)getpid());
+	FILE *f = fopen(rt, "w");
+	if (!f)
+		_exit(1);
+	fprintf(f, "{\"log_level\":\"warn\",\"media\":{\"workers\":1,\"address\":\"10.%d.1.1\","
+		   "\"port_min\":%d,\"port_max\":%d,\"backend\":\"%s\","
+		   "\"xdp_interfaces\":[\"%sra\",\"%srb\"]}}\n",
+		net_n, PORT_R, PORT_R + 4 * STREAMS - 1, xdp ? "xdp" : "socket", pfx, pfx);
+	fclose(f);
+	if (pipe(in) || pipe(out))
+		_exit(1);
+	pid_t mt = fork();
+	if (mt == 0) {
+		char bin[600];
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		int nul = open("/dev/null", O_WRONLY);
+		if (!getenv("BENCH_XDP_VERBOSE") && nul >= 0)
+			dup2(nul, 2);
+		snprintf(bin, sizeof(bin), "%s/tools/medtool", build_dir);
+		execl(bin, bin, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	FILE *to = fdopen(in[1], "w"), *from = fdopen(out[0], "r");
+	for (int i = 0; i < 30; i++)
+		snprintf(key + 2 * i, 3, "%02x", srtp_key.key[i]);
+	if (mt_cmd(to, from, reply, sizeof(reply), "seg /sbc-bx%d 1 1 %d", (int)getpid(), STREAMS) ||
+	    mt_cmd(to, from, reply, sizeof(reply), "spawn %s/sbc-media %s", build_dir, rt))
+		goto Out;
+	int pid = strstr(reply, "\"pid\"") ? atoi(strchr(reply, ':') + 1) : 0;
+	if (pid <= 0)
+		goto Out;
+	if (mt_cmd(to, from, reply, sizeof(reply), "stats 0"))
+		goto Out;
+	for (int k = 0; k < STREAMS; k++) {
+		snprintf(line, sizeof(line),
+			 "create {\"id\":%d,\"worker\":0,\"legs\":["
+			 "{\"remote\":\"10.%d.1.2:9\",\"latch\":0,\"rx\":{\"suite\":%d%s%s%s},\"tx\":{\"suite\":0}},"
+			 "{\"remote\":\"10.%d.2.2:%d\",\"latch\":0,\"rx\":{\"suite\":0},\"tx\":{\"suite\":0}}]}",
+			 k + 1, net_n, srtp_mode ? 1 : 0, srtp_mode ? ",\"key\":\"" : "", srtp_mode ? key : "",
+			 srtp_mode ? "\"" : "", net_n, PORT_B + 2 * k);
+		if (mt_cmd(to, from, reply, sizeof(reply), "%s", line) || !strstr(reply, "\"status\":0")) {
+			snprintf(sh->mode, sizeof(sh->mode), "unavailable: session not created");
+			goto Out;
+		}
+	}
+	if (mt_cmd(to, from, reply, sizeof(reply), "stats 0"))
+		goto Out;
+	{
+		char *b = strstr(reply, "\"backend\":\""), *m = strstr(reply, "\"xdp_mode\":\"");
+		char bk[16] = "?", md[32] = "";
+		if (b)
+			sscanf(b + 11, "%15[^\"]", bk);
+		if (m)
+			sscanf(m + 12, "%31[^\"]", md);
+		if (xdp && strcmp(bk, "xdp") != 0) {
+			snprintf(sh->mode, sizeof(sh->mode), "unavailable: sbc-media fell back to sockets");
+			goto Out;
+		}
+		snprintf(sh->mode, sizeof(sh->mode), "sbc-media %s%s%s", bk, md[0] ? " " : "", md);
+	}
+	atomic_store(&sh->media_pid, pid);
+	atomic_fetch_add(&sh->ready, 1);
+	while (!atomic_load(&sh->stop))
+		usleep(10000);
+Out:
+	atomic_store(&sh->media_pid, 0);
+	mt_cmd(to, from, reply, sizeof(reply), "term");
+	fprintf(to, "quit\n");
+	fflush(to);
+	waitpid(mt, NULL, 0);
+	unlink(rt);
+	if (strncmp(sh->mode, "unavailable", 11) == 0)
+		atomic_fetch_add(&sh->ready, 1); /* do not keep the runner waiting */
+	_exit(0);
+}
+
 /* --- measurement ----------------------------------------------------------- */
 
 static uint64_t cpu_busy_ticks(void)
@@ -502,6 +616,7 @@ static pid_t spawn(const char *ns, int role, double rate, const char *dst, int g
 	case 0: role_gen(dst, dst[strlen(dst) - 1] == '1' ? PORT_R : PORT_B, rate); break;
 	case 1: role_sink(); break;
 	case 2: role_sock_relay(); break;
+	case 4: role_media(generic); break; /* generic: 0 socket, 1 xdp backend */
 	default: role_xdp_relay(generic); break; /* 1: generic, 2: busy poll */
 	}
 	_exit(0);
@@ -516,7 +631,8 @@ typedef struct result {
 	int ok;
 } result;
 
-/* relay: 0 none (direct A->B), 1 socket, 2 xdp, 3 xdp generic, 4 xdp busy poll. */
+/* relay: 0 none (direct A->B), 1 socket, 2 xdp, 3 xdp generic, 4 xdp busy poll,
+ * 5 sbc-media socket backend, 6 sbc-media xdp backend. */
 static result run_once(int relay, double rate, double secs)
 {
 	result r = { 0 };
@@ -526,7 +642,10 @@ static result run_once(int relay, double rate, double secs)
 
 	memset(sh, 0, sizeof(*sh));
 	pids[np++] = spawn(ns_b, 1, 0, NULL, 0);
-	if (relay)
+	gen_stride = relay >= 5 ? 4 : 2;
+	if (relay >= 5)
+		pids[np++] = spawn(ns_r, 4, 0, NULL, relay - 5);
+	else if (relay)
 		pids[np++] = spawn(ns_r, relay == 1 ? 2 : 3, 0, NULL, relay >= 3 ? relay - 2 : 0);
 	double t0 = now_s();
 	while (atomic_load(&sh->ready) < np && now_s() - t0 < 10)
@@ -540,7 +659,8 @@ static result run_once(int relay, double rate, double secs)
 		snprintf(dst, sizeof(dst), "10.%d.3.2", net_n);
 	pids[np++] = spawn(ns_a, 0, rate, dst, 0);
 	usleep(500000); /* warm-up */
-	uint64_t o0 = irq_ticks();
+	pid_t media = (pid_t)atomic_load(&sh->media_pid);
+	uint64_t o0 = irq_ticks() + (media > 0 ? proc_ticks(media) : 0);
 	for (int i = 0; i < np; i++)
 		o0 += proc_ticks(pids[i]);
 	uint64_t c0 = cpu_busy_ticks(), s0 = atomic_load(&sh->sent), g0 = atomic_load(&sh->received);
@@ -548,7 +668,7 @@ static result run_once(int relay, double rate, double secs)
 	usleep((useconds_t)(secs * 1e6));
 	uint64_t c1 = cpu_busy_ticks(), s1 = atomic_load(&sh->sent), g1 = atomic_load(&sh->received);
 	double m1 = now_s();
-	uint64_t o1 = irq_ticks();
+	uint64_t o1 = irq_ticks() + (media > 0 ? proc_ticks(media) : 0);
 	for (int i = 0; i < np; i++)
 		o1 += proc_ticks(pids[i]);
 	long hz = sysconf(_SC_CLK_TCK);
@@ -579,6 +699,41 @@ static result run_best(int relay, double rate, double secs)
 	return best;
 }
 
+/* sbc-media on both backends at fixed rates, with the ratios. */
+static void media_rows(const char *what, const double *rates, unsigned nrates, double secs)
+{
+	char bin[600];
+	snprintf(bin, sizeof(bin), "%s/tools/medtool", build_dir);
+	if (access(bin, X_OK) != 0) {
+		printf("\nsbc-media rows skipped: %s not built\n", bin);
+		return;
+	}
+	for (unsigned i = 0; i < nrates; i++) {
+		double rate = rates[i];
+		result base = run_best(0, rate, secs);
+		result sock = run_best(5, rate, secs);
+		result xdp = run_best(6, rate, secs);
+		printf("\nsbc-media %s, offered %.0f pps:\n", what, rate);
+		printf("  %-34s %9s %9s %11s %11s %13s\n", "path", "sent/s", "relayed/s", "us/pkt:all",
+		       "us/pkt:ours", "us/pkt:relay");
+		printf("  %-34s %9.0f %9.0f %11.2f %11.2f %13s\n", "direct A->B (baseline)", base.offered,
+		       base.pps, base.us_pkt, base.us_ours, "-");
+		double sr = sock.us_ours - base.us_ours, xr = xdp.us_ours - base.us_ours;
+		if (!sock.ok || !xdp.ok) {
+			printf("  %s / %s\n", sock.mode, xdp.mode);
+			continue;
+		}
+		printf("  %-34s %9.0f %9.0f %11.2f %11.2f %13.2f\n", sock.mode, sock.offered, sock.pps,
+		       sock.us_pkt, sock.us_ours, sr);
+		printf("  %-34s %9.0f %9.0f %11.2f %11.2f %13.2f\n", xdp.mode, xdp.offered, xdp.pps,
+		       xdp.us_pkt, xdp.us_ours, xr);
+		printf("  ratio sbc-media xdp / socket: relayed pps %.2fx; relayed packets per CPU-second "
+		       "%.2fx whole machine, %.2fx ours, %.2fx relay alone (target >= 2x)\n",
+		       sock.pps > 0 ? xdp.pps / sock.pps : 0, xdp.us_pkt > 0 ? sock.us_pkt / xdp.us_pkt : 0,
+		       xdp.us_ours > 0 ? sock.us_ours / xdp.us_ours : 0, xr > 0 ? sr / xr : 0);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	double secs = argc > 1 ? atof(argv[1]) : 1.5;
@@ -596,6 +751,15 @@ int main(int argc, char **argv)
 	snprintf(ns_r, sizeof(ns_r), "sbc%sr", pfx);
 	snprintf(ns_b, sizeof(ns_b), "sbc%sb", pfx);
 	net_n = (int)(getpid() % 250) + 1;
+	{
+		ssize_t l = readlink("/proc/self/exe", build_dir, sizeof(build_dir) - 1);
+		build_dir[l > 0 ? l : 0] = 0;
+		for (int up = 0; up < 2; up++) {
+			char *sl = strrchr(build_dir, '/');
+			if (sl)
+				*sl = 0;
+		}
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (topo_up()) {
 		printf("bench_xdp: skipped: cannot build the namespaces\n");
@@ -607,7 +771,7 @@ int main(int argc, char **argv)
 	       STREAMS, PAYLOAD, secs);
 	const double rates[] = { 50000, 100000, 0 };
 	int rc = 0;
-	/* BENCH_XDP_ONLY=<relay 0..4>:<pps>: one run of one relay (for profiling). */
+	/* BENCH_XDP_ONLY=<relay 0..6>:<pps>: one run of one relay (for profiling). */
 	const char *only = getenv("BENCH_XDP_ONLY");
 	if (only) {
 		int relay = atoi(only);
@@ -659,6 +823,8 @@ int main(int argc, char **argv)
 			       xr > 0 ? sock_r / xr : 0);
 		}
 	}
+	const double mrates[] = { 50000, 100000 };
+	media_rows("RTP->RTP", mrates, 2, secs);
 	/* SRTP -> RTP (AES_CM_128_HMAC_SHA1_80) at fixed rates. */
 	char err[256];
 	if (med_xc_global_init(err, sizeof(err))) {
@@ -704,6 +870,7 @@ int main(int argc, char **argv)
 		       xdp.us_pkt > 0 ? sock.us_pkt / xdp.us_pkt : 0,
 		       xdp.us_ours > 0 ? sock.us_ours / xdp.us_ours : 0, xr > 0 ? sr / xr : 0);
 	}
+	media_rows("SRTP->RTP (AES_CM_128_HMAC_SHA1_80)", srates, 2, secs);
 	topo_down();
 	return rc;
 }
