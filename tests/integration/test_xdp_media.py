@@ -301,3 +301,23 @@ def test_fallback_to_sockets_says_why(tmp_path):
         assert m.cmd("recv b 0 - 5 2000")["ok"] == 5
     finally:
         m.close()
+
+
+def test_more_workers_than_queues_falls_back_cleanly(topo, tmp_path):
+    """Two workers on single-queue veths: AF_XDP cannot steer each session to
+    its worker, so sbc-media says so, detaches, and relays on sockets."""
+    t = topo
+    m = Medtool(tmp_path, netns=t.R, address=t.ra4, workers=2,
+                media={"backend": "xdp", "xdp_interfaces": [t.ra, t.rb]})
+    try:
+        st = m.spawn()
+        assert st["backend"] == "socket" and "RX queue" in st["xdp_unused"], st
+        assert t.xdp_attached(t.ra) is None and t.xdp_attached(t.rb) is None
+        pa = m.cmd(f"peer a v4 ns={t.A} addr={t.a4}")["port"]
+        pb = m.cmd(f"peer b v4 ns={t.B} addr={t.b4}")["port"]
+        r = m.create(1, [leg(pa, host=t.a4), leg(pb, host=t.b4)])
+        assert r["status"] == 0, r
+        assert m.cmd(f"send a {t.ra4}:{r['legs'][0]['port']} 0 - 1 1 5")["sent"] == 5
+        assert m.cmd("recv b 0 - 5 2000")["ok"] == 5
+    finally:
+        m.close()
