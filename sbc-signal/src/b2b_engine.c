@@ -1280,7 +1280,10 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 	c->a_tp = (uint8_t)rx->tp;
 	c->a_conn = rx->conn;
 	c->a_src = *rx->src;
-	c->a_local = *rx->local;
+	if (rx->local)
+		c->a_local = *rx->local;
+	else if (local_for(k, rx->tp, rx->src, &c->a_local) < 0) /* on a connection we opened */
+		memset(&c->a_local, 0, sizeof(c->a_local));
 	c->pol_in = tin->srtp_in;
 	c->media_w = (unsigned)(c->id % k->n_media);
 	b2b_failover_init(&c->fo, B2B_ROUTES_MAX);

@@ -589,3 +589,45 @@ def test_reinvite_hold_from_callee(call_env):
                   what="200 to the callee's re-INVITE")
     assert status(ok[0]) == 200 and "a=recvonly" in body(ok[0]) and str(uac.rtp_port) not in body(ok[0])
     assert status(uac.bye(final)) == 200
+
+
+def test_invite_on_a_connection_we_opened(call_env):
+    """A carrier that sends a new INVITE over the TCP connection we opened
+    toward it (connection reuse): a call like any other, no crash."""
+    import socket as so
+    sbc, uas, uac = call_env()
+    srv = so.socket(so.AF_INET, so.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    srv.settimeout(5)
+    try:
+        sbc.rpc("trunk.add", {"name": "tcp-out", "destinations": [
+            {"host": "127.0.0.1", "port": srv.getsockname()[1], "transport": "tcp"}],
+            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "tcp-out"})
+        time.sleep(1.2)
+        uac.invite()
+        conn, _ = srv.accept()
+        conn.settimeout(5)
+        got = b""
+        deadline = time.monotonic() + 5
+        while b"INVITE sip:" not in got and time.monotonic() < deadline:  # an OPTIONS ping may come first
+            got += conn.recv(65536)
+        assert b"INVITE sip:" in got
+        b = b2b_common.sdp("127.0.0.1", 40000)
+        inv = (f"INVITE sip:4930777@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKrev1\r\n"
+               f"From: <sip:carrier@127.0.0.1>;tag=rev\r\nTo: <sip:4930777@127.0.0.1>\r\nCall-ID: rev-1\r\n"
+               f"CSeq: 1 INVITE\r\nContact: <sip:carrier@127.0.0.1:9;transport=tcp>\r\nMax-Forwards: 70\r\n"
+               f"Content-Type: application/sdp\r\nContent-Length: {len(b)}\r\n\r\n{b}").encode()
+        conn.sendall(inv)
+        deadline = time.monotonic() + 5
+        while b"Call-ID: rev-1" not in got and time.monotonic() < deadline:
+            got += conn.recv(65536)
+        # answered on that connection (the transport layer names no trunk for a connection we
+        # opened, so today it is refused like an unknown source), never a crash
+        rsp = got[got.rindex(b"SIP/2.0 "):]
+        assert b"Call-ID: rev-1" in rsp and (rsp.startswith(b"SIP/2.0 100") or rsp.startswith(b"SIP/2.0 403"))
+        assert sbc.log().count("started: 1 worker(s)") == 1
+        conn.close()
+    finally:
+        srv.close()
