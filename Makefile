@@ -91,6 +91,7 @@ $(B)/obj/%.o: %.c
 BINS :=
 UNIT_TESTS :=
 BENCHES :=
+BENCH_TOOLS :=
 
 include shared/module.mk
 include sbc-control/module.mk
@@ -127,8 +128,8 @@ check-linkage: all
 	@tools/check-linkage.sh $(BINS)
 
 bench: bench-deps
-	@$(MAKE) --no-print-directory SAN=0 all $(BENCHES)
-	@SBC_BUILD="$(abspath $(B))" tools/run-bench.sh $(BENCHES)
+	@$(MAKE) --no-print-directory SAN=0 all $(BENCHES) $(BENCH_TOOLS)
+	@SBC_BUILD="$(abspath $(B))" tools/run-bench.sh $(BENCHES) $(BENCH_SCRIPTS)
 
 run: deps
 	@$(MAKE) --no-print-directory all

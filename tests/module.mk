@@ -43,13 +43,13 @@ $(MEDIA_TOOL_BINS): $(B)/tools/%: $(B)/obj/tests/tools/media/%.o $(SHARED_LIB)
 	$(LINK)
 BINS += $(MEDIA_TOOL_BINS)
 
-# Side-by-side comparison benches (Kamailio, rtpengine): python scripts
-# launched by a small bench_*.c each; they need these tools built first.
+# Benchmarks written in python (tests/bench/<component>/bench_*.py) run with
+# Debian's python3 beside the C ones; BENCH_TOOLS lists what they drive.
 # tests/tools/compare/*.c: load tools of our own, one binary each in $(B)/tools/.
 COMPARE_TOOL_BINS := $(patsubst tests/tools/compare/%.c,$(B)/tools/%,$(wildcard tests/tools/compare/*.c))
 $(B)/obj/tests/tools/compare/%.o: EXTRA_CFLAGS = $(call pc,cflags,libsrtp2)
 $(COMPARE_TOOL_BINS): EXTRA_LIBS = $(call pc,libs,libsrtp2)
 $(COMPARE_TOOL_BINS): $(B)/tools/%: $(B)/obj/tests/tools/compare/%.o
 	$(LINK)
-$(B)/bench/bench_kamailio_tls: $(SIGLOAD) $(B)/sbc-signal
-$(B)/bench/bench_rtpengine: $(COMPARE_TOOL_BINS) $(B)/sbc-media $(B)/tools/medtool
+BENCH_SCRIPTS := $(filter-out tests/bench/sbc-signal/bench_signal_tls.py,$(sort $(wildcard tests/bench/*/bench_*.py)))
+BENCH_TOOLS += $(SIGLOAD) $(COMPARE_TOOL_BINS) $(MEDIA_TOOL_BINS)
