@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""B2BUA call benchmark (run by bench_b2b_calls, see its header).
+"""B2BUA call benchmark: calls per second through sbc-signal + sbc-media (make bench).
 
 sbc-control starts the real sbc-signal and sbc-media (one worker each, log
 level warn); a SIPp UAS (-sn uas) is the demo-out carrier; a SIPp UAC
