@@ -64,6 +64,10 @@ int64_t x__store_ref_get(store *st, MDB_txn *txn, const char *trunk);
 /* LMDB return code -> sbc error. */
 int x__store_mdb_err(int rc);
 
+/* Positions cur on the first key after `after` (a name, for paging), or on
+ * the first key when after is NULL. Returns the mdb_cursor_get() code. */
+int x__store_cursor_after(MDB_cursor *cur, const char *after, MDB_val *k, MDB_val *v);
+
 void x__store_seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

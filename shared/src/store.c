@@ -35,6 +35,20 @@ bool x__store_strlcpy(char *dst, const char *s, size_t size)
 	return true;
 }
 
+int x__store_cursor_after(MDB_cursor *cur, const char *after, MDB_val *k, MDB_val *v)
+{
+	int rc;
+
+	if (!after)
+		return mdb_cursor_get(cur, k, v, MDB_FIRST);
+	k->mv_size = strlen(after);
+	k->mv_data = (void *)after;
+	rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+	if (rc == 0 && k->mv_size == strlen(after) && memcmp(k->mv_data, after, k->mv_size) == 0)
+		rc = mdb_cursor_get(cur, k, v, MDB_NEXT);
+	return rc;
+}
+
 int x__store_mdb_err(int rc)
 {
 	switch (rc) {

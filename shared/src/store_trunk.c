@@ -692,16 +692,7 @@ int store_trunk_list(store_reader *r, const char *after, store_trunk *out, size_
 		x__store_rd_end(r);
 		return x__store_mdb_err(rc);
 	}
-	if (after) {
-		k.mv_size = strlen(after);
-		k.mv_data = (void *)after;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (rc == 0 && k.mv_size == strlen(after) && memcmp(k.mv_data, after, k.mv_size) == 0)
-			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-	} else {
-		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	}
-	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rc = x__store_cursor_after(cur, after, &k, &v); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (n == max) {
 			*more = true;
 			break;
