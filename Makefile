@@ -141,7 +141,12 @@ install: all
 	install -m 0755 $(B)/sbc-control $(DESTDIR)$(PREFIX)/bin/sbc-control
 	install -m 0755 $(B)/sbc-signal $(B)/sbc-media $(DESTDIR)$(PREFIX)/lib/sbc/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 0644 deploy/sbc.service $(DESTDIR)$(PREFIX)/lib/systemd/system/sbc.service
+	sed 's|@PREFIX@|$(PREFIX)|g' deploy/sbc.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/sbc.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/sbc.service
+	install -d $(DESTDIR)$(PREFIX)/share/doc/sbc
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/sbc/README.md
+	install -m 0644 sbc-control/README.md $(DESTDIR)$(PREFIX)/share/doc/sbc/control.md
+	install -m 0644 deploy/sbc.json $(DESTDIR)$(PREFIX)/share/doc/sbc/sbc.json.example
 
 clean:
 	rm -rf build build-san
