@@ -51,6 +51,7 @@ static const cfg_key cfg_keys[] = {
 	{"signal.listen[].address", CFG_HOSTPORT, L(address), 0, 0, NULL},
 	{"signal.listen[].tls_profile", CFG_STR, L(tls_profile), 1, 0, NULL},
 	{"signal.dns_servers", CFG_STR, F(signal.dns_servers), 0, 0, NULL},
+	{"signal.unknown_sources", CFG_ENUM, F(signal.unknown_sources), 0, 0, "reject|drop"},
 	{"media", CFG_SECTION, NOF, 0, 0, NULL},
 	{"media.workers", CFG_UINT, F(media.workers), 1, SHM_MAX_WORKERS, NULL},
 	{"media.address", CFG_IP, F(media.address), 0, 0, NULL},
@@ -108,6 +109,7 @@ void ctl_config_defaults(ctl_config *c)
 	c->signal.listen[0] = (ctl_listen){"udp", "127.0.0.1:5060", ""};
 	c->signal.listen[1] = (ctl_listen){"tcp", "127.0.0.1:5060", ""};
 	c->signal.listen[2] = (ctl_listen){"tls", "127.0.0.1:5061", "default"};
+	set_str(c->signal.unknown_sources, sizeof(c->signal.unknown_sources), "reject");
 	c->media.workers = 1;
 	set_str(c->media.address, sizeof(c->media.address), "127.0.0.1");
 	c->media.port_min = 30000;
@@ -435,6 +437,9 @@ json_t *ctl_config_runtime_json(const ctl_config *c)
 			      "media", "workers", (json_int_t)c->media.workers, "address", c->media.address,
 			      "port_min", (json_int_t)c->media.port_min, "port_max", (json_int_t)c->media.port_max,
 			      "backend", c->media.backend, "rtp_timeout_ms", (json_int_t)c->media.rtp_timeout_ms);
+	if (o)
+		json_object_set_new(json_object_get(o, "signal"), "unknown_sources",
+				    json_string(c->signal.unknown_sources));
 	if (o && c->signal.dns_servers[0])
 		json_object_set_new(json_object_get(o, "signal"), "dns_servers", json_string(c->signal.dns_servers));
 	if (o && c->media.xdp_interfaces[0])

@@ -42,6 +42,7 @@ typedef struct ctl_config {
 		unsigned nlisten;
 		ctl_listen listen[CTL_MAX_LISTEN];
 		char dns_servers[256]; /* "ip[:port],..." for sbc-signal's resolver; "": resolv.conf */
+		char unknown_sources[8]; /* "reject" (403) or "drop" (no answer) */
 	} signal;
 
 	struct {

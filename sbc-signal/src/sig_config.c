@@ -201,6 +201,11 @@ int sig_config_load(const char *path, sig_config *cfg, char *err, size_t errlen)
 				CFG_FAIL("signal.dns_servers: \"ip[:port],...\" under %zu bytes",
 					 sizeof(cfg->dns_servers));
 			snprintf(cfg->dns_servers, sizeof(cfg->dns_servers), "%s", json_string_value(v));
+		} else if (strcmp(key, "unknown_sources") == 0) {
+			const char *s = json_string_value(v);
+			if (!s || (strcmp(s, "reject") != 0 && strcmp(s, "drop") != 0))
+				CFG_FAIL("signal.unknown_sources: \"reject\" or \"drop\"");
+			cfg->drop_unknown = strcmp(s, "drop") == 0;
 		} else if (strcmp(key, "limits") == 0) {
 			if (!json_is_object(v))
 				CFG_FAIL("signal.limits: an object");

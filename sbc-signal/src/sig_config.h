@@ -9,6 +9,7 @@
  *       ca?: PEM bundle, verify_client?: bool, verify_depth?: int,
  *       sni?: [names]}]
  *   dns_servers (optional): "ip[:port],..." instead of /etc/resolv.conf
+ *   unknown_sources (optional): "reject" (403, default) or "drop" (no answer)
  *   limits (optional): {max_header, max_body, handshake_timeout_ms,
  *     partial_timeout_ms, max_conns_per_source, handshakes_per_source_per_s,
  *     handshake_burst_per_source, ticket_rotate_s,
@@ -17,6 +18,7 @@
 #ifndef SIG_CONFIG_H
 #define SIG_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +71,7 @@ typedef struct sig_config {
 	unsigned n_profiles;
 	sig_limits lim;
 	char dns_servers[256]; /* "ip[:port],..."; "" = /etc/resolv.conf */
+	bool drop_unknown;     /* unknown_sources "drop": no answer to a source no trunk matches */
 } sig_config;
 
 void sig_config_defaults(sig_config *cfg);

@@ -32,6 +32,11 @@ void sig_local_handle(const sig_rx *rx, void *arg)
 	}
 	if (v.is_response || sig_sv_eq(v.method, "ACK"))
 		return;
+	if (!rx->trunk && rx->worker->srv->cfg.drop_unknown && sig_trunks_any(rx->worker->trunks)) {
+		/* unknown_sources "drop": a scanner learns nothing, not even that we exist */
+		sig_stat_add(rx->worker->stats, rx->tp, SIG_ST_unknown_dropped, 1);
+		return;
+	}
 	make_tag(tag, sizeof(tag));
 	int n;
 	if (!rx->trunk && sig_trunks_any(rx->worker->trunks)) {

@@ -43,6 +43,7 @@
 	X(stalled)                                                             \
 	X(send_errors)                                                         \
 	X(forbidden)                                                           \
+	X(unknown_dropped)                                                     \
 	X(xworker_sends)                                                       \
 	X(xworker_full)
 

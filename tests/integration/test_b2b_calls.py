@@ -37,9 +37,9 @@ def leaked(msg, uac):
 def call_env(procs, tmp_path):
     envs = []
 
-    def make(plan="answer", crypto=None, rtp_timeout_ms=30000):
+    def make(plan="answer", crypto=None, rtp_timeout_ms=30000, unknown_sources=None):
         uas = Uas(plan, crypto)
-        sbc = Sbc(procs, tmp_path, uas.port, rtp_timeout_ms=rtp_timeout_ms)
+        sbc = Sbc(procs, tmp_path, uas.port, rtp_timeout_ms=rtp_timeout_ms, unknown_sources=unknown_sources)
         uac = Uac(sbc.port)
         envs.append((uas, uac))
         return sbc, uas, uac
@@ -165,6 +165,19 @@ def test_unknown_source_403(call_env):
     uac.invite()
     assert status(uac.wait_final()) == 403
     assert uas.invite is None
+
+
+def test_unknown_source_dropped_by_setting(call_env):
+    # signal.unknown_sources "drop": no answer at all, but counted
+    sbc, uas, uac = call_env(unknown_sources="drop")
+    sbc.rpc("trunk.update", {"name": "demo-in", "cidrs": ["10.9.9.9/32"]})
+    time.sleep(1.2)
+    uac.invite()
+    with pytest.raises(AssertionError, match="no final response"):
+        uac.wait_final(timeout=2)
+    assert uac.got == [] and uas.invite is None
+    udp = sbc.rpc("stats.get")["signal"][0]["stats"]["udp"]
+    assert udp.get("unknown_dropped", 0) >= 1 and udp.get("forbidden", 0) == 0, udp
 
 
 def test_no_route_404(call_env):
