@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, free_port, wait_for
+from conftest import BUILD, free_port, free_port_range, wait_for
 
 SIGNAL = BUILD / "sbc-signal"
 
@@ -130,6 +130,31 @@ def write_runtime(path, listen, profiles=(), workers=1, limits=None, log_level="
            "store_path": str(pathlib.Path(path).parent / "store"), "signal": sig}
     pathlib.Path(path).write_text(json.dumps(doc, indent=1))
     return str(path)
+
+
+def start_control(procs, tmp_path, tls_profile, wait_tls):
+    """sbc-control with 2 signal workers, UDP/TCP/TLS on free ports and a
+    free media range; waits for the TLS listener (wait_tls) or the SIP port.
+    Returns (sip_port, tls_port, control socket path, sbc-control process)."""
+    port, tls_port = free_port(), free_port()
+    mbase = free_port_range(100)
+    data = tmp_path / "data"
+    cfg = {"log_level": "info", "data_dir": str(data), "store_path": str(data / "store"),
+           "signal": {"workers": 2, "listen": [
+               {"transport": "udp", "address": f"127.0.0.1:{port}"},
+               {"transport": "tcp", "address": f"127.0.0.1:{port}"},
+               {"transport": "tls", "address": f"127.0.0.1:{tls_port}", "tls_profile": tls_profile}]},
+           "media": {"workers": 1, "address": "127.0.0.1", "port_min": mbase,
+                     "port_max": mbase + 99, "backend": "socket", "rtp_timeout_ms": 30000}}
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    sock = data / "control.sock"
+    ctl = procs.start("control", [str(BUILD / "sbc-control"), "--config", str(tmp_path / "cfg.json"),
+                                  "--data-dir", str(data)])
+    up = tls_port if wait_tls else port
+    wait_for(lambda: sock.exists() and tcp_open(up) or ctl.poll() is not None, timeout=20,
+             what="sbc-control and its listeners")
+    assert ctl.poll() is None, procs.log(ctl)
+    return port, tls_port, sock, ctl
 
 
 def tcp_open(port, host="127.0.0.1"):

@@ -3,16 +3,15 @@ and runtime.json, TLS material from the LMDB store (sbc-control's
 self-signed default profile), counters through stats.get, a certificate
 replaced with `sbcctl tls update` while an established connection stays up."""
 import json
-import pathlib
 import socket
 import ssl
 import subprocess
 
 import pytest
 
-from conftest import BUILD, free_port, free_port_range, wait_for
+from conftest import BUILD, wait_for
 from test_signal_common import (no_sanitizer_reports,  # noqa: F401
-                                options, read_responses, tcp_open, Pki)
+                                options, read_responses, start_control, Pki)
 
 
 def sbcctl(sock, *args):
@@ -41,23 +40,7 @@ def test_signal_under_control(procs, tmp_path):
     for b in ("sbc-control", "sbcctl", "sbc-signal", "sbc-media"):
         if not (BUILD / b).exists():
             pytest.skip(f"{b} not built")
-    port, tls_port = free_port(), free_port()
-    mbase = free_port_range(100)
-    data = tmp_path / "data"
-    cfg = {"log_level": "info", "data_dir": str(data), "store_path": str(data / "store"),
-           "signal": {"workers": 2, "listen": [
-               {"transport": "udp", "address": f"127.0.0.1:{port}"},
-               {"transport": "tcp", "address": f"127.0.0.1:{port}"},
-               {"transport": "tls", "address": f"127.0.0.1:{tls_port}", "tls_profile": "default"}]},
-           "media": {"workers": 1, "address": "127.0.0.1", "port_min": mbase,
-                     "port_max": mbase + 99, "backend": "socket", "rtp_timeout_ms": 30000}}
-    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
-    sock = data / "control.sock"
-    ctl = procs.start("control", [str(BUILD / "sbc-control"), "--config", str(tmp_path / "cfg.json"),
-                                  "--data-dir", str(data)])
-    wait_for(lambda: sock.exists() and tcp_open(tls_port) or ctl.poll() is not None, timeout=20,
-             what="control socket and TLS listener")
-    assert ctl.poll() is None, procs.log(ctl)
+    port, tls_port, sock, ctl = start_control(procs, tmp_path, "default", wait_tls=True)
 
     # an established TLS connection with the store's certificate
     s = tls_client().wrap_socket(socket.create_connection(("127.0.0.1", tls_port), timeout=5))

@@ -6,13 +6,12 @@ import json
 import socket
 import ssl
 import subprocess
-import time
 
 import pytest
 
-from conftest import BUILD, free_port, free_port_range, wait_for
+from conftest import BUILD, wait_for
 from test_signal_common import (no_sanitizer_reports,  # noqa: F401
-                                Pki, client_ctx, options, read_responses, tcp_open, tls_connect)
+                                Pki, client_ctx, options, read_responses, start_control, tls_connect)
 
 
 def sbcctl(sock, *args, check=True):
@@ -49,23 +48,7 @@ def test_trunks_by_certificate_and_address(procs, tmp_path):
            client=True)
     k.leaf("stranger", "clientca", "ec", cn="stranger.example", san="DNS:stranger.example",
            client=True)
-    port, tls_port = free_port(), free_port()
-    mbase = free_port_range(100)
-    data = tmp_path / "data"
-    cfg = {"log_level": "info", "data_dir": str(data), "store_path": str(data / "store"),
-           "signal": {"workers": 2, "listen": [
-               {"transport": "udp", "address": f"127.0.0.1:{port}"},
-               {"transport": "tcp", "address": f"127.0.0.1:{port}"},
-               {"transport": "tls", "address": f"127.0.0.1:{tls_port}", "tls_profile": "mtls"}]},
-           "media": {"workers": 1, "address": "127.0.0.1", "port_min": mbase,
-                     "port_max": mbase + 99, "backend": "socket", "rtp_timeout_ms": 30000}}
-    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
-    sock = data / "control.sock"
-    ctl = procs.start("control", [str(BUILD / "sbc-control"), "--config", str(tmp_path / "cfg.json"),
-                                  "--data-dir", str(data)])
-    wait_for(lambda: sock.exists() and tcp_open(port) or ctl.poll() is not None, timeout=20,
-             what="control and signal up")
-    assert ctl.poll() is None, procs.log(ctl)
+    port, tls_port, sock, ctl = start_control(procs, tmp_path, "mtls", wait_tls=False)
     sbcctl(sock, "tls", "add", "mtls", "--cert", k.p("srv.pem"), "--key", k.p("srv.key"),
            "--ca", k.p("clientca.pem"), "--require-client-cert")
     sbcctl(sock, "trunk", "add", "carrier-a", "--cert-san", "carrier-a.example",
