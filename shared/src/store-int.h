@@ -68,6 +68,11 @@ int x__store_mdb_err(int rc);
  * the first key when after is NULL. Returns the mdb_cursor_get() code. */
 int x__store_cursor_after(MDB_cursor *cur, const char *after, MDB_val *k, MDB_val *v);
 
+/* Starts a paged list of a name-keyed database: checks `after`, opens the
+ * reader's transaction and a cursor on dbi. On success the caller closes
+ * the cursor and calls x__store_rd_end(). Returns 0 or an sbc error. */
+int x__store_list_begin(store_reader *r, MDB_dbi dbi, const char *after, MDB_cursor **cur);
+
 void x__store_seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -35,6 +35,22 @@ bool x__store_strlcpy(char *dst, const char *s, size_t size)
 	return true;
 }
 
+int x__store_list_begin(store_reader *r, MDB_dbi dbi, const char *after, MDB_cursor **cur)
+{
+	MDB_txn *txn;
+	int rc, ret;
+
+	if (after && !store_name_valid(after))
+		return SBC_E_INVAL;
+	if ((ret = x__store_rd_begin(r, &txn)) != 0)
+		return ret;
+	if ((rc = mdb_cursor_open(txn, dbi, cur)) != 0) {
+		x__store_rd_end(r);
+		return x__store_mdb_err(rc);
+	}
+	return 0;
+}
+
 int x__store_cursor_after(MDB_cursor *cur, const char *after, MDB_val *k, MDB_val *v)
 {
 	int rc;

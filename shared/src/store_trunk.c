@@ -678,20 +678,13 @@ int store_trunk_list(store_reader *r, const char *after, store_trunk *out, size_
 		     bool *more)
 {
 	MDB_cursor *cur;
-	MDB_txn *txn;
 	MDB_val k, v;
 	size_t n = 0;
 	int rc, ret;
 
 	*more = false;
-	if (after && !store_name_valid(after))
-		return SBC_E_INVAL;
-	if ((ret = x__store_rd_begin(r, &txn)) != 0)
+	if ((ret = x__store_list_begin(r, r->st->dbi_trunks, after, &cur)) != 0)
 		return ret;
-	if ((rc = mdb_cursor_open(txn, r->st->dbi_trunks, &cur)) != 0) {
-		x__store_rd_end(r);
-		return x__store_mdb_err(rc);
-	}
 	for (rc = x__store_cursor_after(cur, after, &k, &v); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (n == max) {
 			*more = true;
