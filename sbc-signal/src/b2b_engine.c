@@ -1758,7 +1758,10 @@ static void b2b_rx(const sig_rx *rx, void *arg)
 		sig_local_handle(rx, NULL); /* 400 (or silence for a response) */
 		return;
 	}
-	if (rx->tp == SIG_TP_UDP && sig_worker_count() > 1) {
+	if (sig_worker_count() > 1) {
+		/* UDP: SO_REUSEPORT spreads datagrams by source; TCP/TLS: a peer's
+		 * second connection (or the other carrier's) may sit on another
+		 * worker. Either way the call lives on one worker only. */
 		int owner = owner_of(m);
 		if (owner >= 0 && (unsigned)owner != rx->worker_idx && (unsigned)owner < sig_worker_count()) {
 			if (sig_forward_rx(rx, (unsigned)owner) < 0)

@@ -4,11 +4,15 @@
  * Caveats:
  *  1. Calls live on the worker that received the A-leg INVITE (its txn
  *     table, its uv timers, its media rings). Our branches, tags and
- *     Call-IDs carry that worker's seed (top byte: its index): a UDP
- *     message that SO_REUSEPORT hands to another worker (a B-leg response,
- *     an in-dialog request) is forwarded to the owner over the in-process
- *     ring (sig_forward_rx). TCP/TLS connections are owned by the worker
- *     that accepted or opened them, which is the call's.
+ *     Call-IDs carry that worker's seed (top byte: its index, so finding
+ *     the owner is O(1) and lock-free): a message that reaches another
+ *     worker (a UDP datagram SO_REUSEPORT spread by source, a B-leg
+ *     response, an in-dialog request or ACK on a TCP/TLS connection that
+ *     another worker accepted) is forwarded to the owner over the
+ *     in-process ring (sig_forward_rx). TCP/TLS connections stay with the
+ *     worker that accepted or opened them: the owner answers through
+ *     sig_send_conn, which crosses the ring back. A CANCEL carries none of
+ *     our tokens: one on another connection than its INVITE's gets 481.
  *  2. No trunks configured (standalone, empty store): the built-in
  *     responder (sig_local.c) keeps answering; out-of-dialog requests other
  *     than INVITE go there too (OPTIONS 200, others 501, unknown 403).

@@ -124,10 +124,13 @@ shm_seg *sig_segment(void);
  * the same UDP socket toward rx->src. Call during the rx callback. */
 int sig_reply(const sig_rx *rx, const void *buf, size_t len);
 
-/* Hands a received UDP message to worker `to` (the one owning its call,
- * e.g. a B-leg response that SO_REUSEPORT gave to another worker): it is
- * delivered there through the rx handler, with rx->local that worker's
- * listener of the same address. Call during the rx callback. */
+/* Hands a received message to worker `to` (the one owning its call, e.g.
+ * a B-leg response that SO_REUSEPORT gave to another worker, or a BYE on a
+ * TCP/TLS connection another worker accepted): it is delivered there
+ * through the rx handler, with rx->local that worker's listener of the same
+ * transport and address. TCP/TLS: rx->conn stays the sender's connection
+ * (sig_reply and sig_send_conn cross back to it), rx->peer is NULL there
+ * (rx->trunk carries the verdict). Call during the rx callback. */
 int sig_forward_rx(const sig_rx *rx, unsigned to);
 
 /* Sends buf on an existing connection (any worker's). */

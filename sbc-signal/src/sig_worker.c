@@ -155,7 +155,9 @@ int sig_send_conn(sig_worker *w, sig_conn_id id, const void *buf, size_t len)
 int sig_forward_rx(const sig_rx *rx, unsigned to)
 {
 	sig_worker *w = rx->worker;
-	if (rx->tp != SIG_TP_UDP || to >= w->srv->n_workers || to == w->idx)
+	if (rx->tp >= SIG_TP_MAX_ || to >= w->srv->n_workers || to == w->idx)
+		return SBC_E_INVAL;
+	if (rx->tp == SIG_TP_UDP ? !rx->local : !rx->conn)
 		return SBC_E_INVAL;
 	size_t len = (size_t)rx->hdr_len + rx->body_len;
 	shm_ring_prod *p = &w->xout[to];
@@ -163,12 +165,21 @@ int sig_forward_rx(const sig_rx *rx, unsigned to)
 		return SBC_E_MSG_TOO_BIG;
 	sig_xmsg_rx *m = shm_ring_reserve(p, SIG_XMSG_RX, 1, (uint32_t)(sizeof(*m) + len));
 	if (!m) {
-		sig_stat_add(w->stats, SIG_TP_UDP, SIG_ST_xworker_full, 1);
+		sig_stat_add(w->stats, rx->tp, SIG_ST_xworker_full, 1);
 		return SBC_E_RING_FULL;
 	}
+	memset(m, 0, sizeof(*m));
 	m->src = *rx->src;
-	m->local = *rx->local;
+	if (rx->local) {
+		m->local = *rx->local;
+		m->has_local = 1;
+	}
 	m->trunk = rx->trunk;
+	m->profile = rx->profile;
+	/* TCP/TLS: the connection stays with its worker; the owner of the call
+	 * answers through it with sig_send_conn, which crosses back */
+	m->conn = rx->conn;
+	m->tp = (uint8_t)rx->tp;
 	m->hdr_len = rx->hdr_len;
 	m->body_len = rx->body_len;
 	memcpy(m->data, rx->msg, len);
@@ -178,16 +189,26 @@ int sig_forward_rx(const sig_rx *rx, unsigned to)
 
 static void xrx_deliver(sig_worker *w, const sig_xmsg_rx *m)
 {
-	for (unsigned i = 0; i < w->n_lst; i++) {
-		sig_listener *l = &w->lst[i];
-		if (l->tp != SIG_TP_UDP || !sbc_addr_equal(&l->addr, &m->local))
-			continue;
-		sig_rx rx = {.worker = w, .worker_idx = w->idx, .tp = SIG_TP_UDP, .conn = 0, .src = &m->src,
-			     .local = &l->addr, .trunk = m->trunk, .msg = m->data, .hdr_len = m->hdr_len,
-			     .body_len = m->body_len};
-		sig_worker_deliver(w, &rx);
+	const sbc_addr *local = NULL;
+	if (m->tp >= SIG_TP_MAX_ || (m->tp == SIG_TP_UDP) != (m->conn == 0))
 		return;
+	/* rx->local points at this worker's listener of the same transport and
+	 * address (every worker has the same listeners) */
+	for (unsigned i = 0; m->has_local && i < w->n_lst; i++) {
+		sig_listener *l = &w->lst[i];
+		if (l->tp == m->tp && sbc_addr_equal(&l->addr, &m->local)) {
+			local = &l->addr;
+			break;
+		}
 	}
+	if (m->tp == SIG_TP_UDP && !local)
+		return; /* a UDP reply needs this worker's socket */
+	/* rx->peer (the TLS client identity) stays with the connection: the
+	 * call's trunk was decided on the first message, rx->trunk carries it */
+	sig_rx rx = {.worker = w, .worker_idx = w->idx, .tp = (enum sig_tp)m->tp, .conn = m->conn, .src = &m->src,
+		     .local = local, .profile = m->tp == SIG_TP_TLS ? m->profile : NULL, .peer = NULL,
+		     .trunk = m->trunk, .msg = m->data, .hdr_len = m->hdr_len, .body_len = m->body_len};
+	sig_worker_deliver(w, &rx);
 }
 
 int sig_close_conn(sig_worker *w, sig_conn_id id)

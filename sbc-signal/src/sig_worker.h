@@ -109,12 +109,17 @@ typedef struct sig_xmsg_send {
 
 #define SIG_XMSG_SEND 1
 #define SIG_XMSG_CLOSE 2 /* payload: sig_conn_id */
-#define SIG_XMSG_RX 3    /* a received UDP message for the worker that owns its call */
+#define SIG_XMSG_RX 3    /* a received message for the worker that owns its call */
 
 typedef struct sig_xmsg_rx {
 	sbc_addr src;
 	sbc_addr local;    /* the listener it came in on (same address on every worker) */
 	const char *trunk; /* interned */
+	const char *profile; /* TLS: interned profile name, else NULL */
+	sig_conn_id conn;  /* TCP/TLS: the connection it came on (still the sender's); 0 for UDP */
+	uint8_t tp;        /* enum sig_tp */
+	uint8_t has_local; /* 0: a connection we opened (no listener) */
+	uint16_t _reserved;
 	uint32_t hdr_len, body_len;
 	char data[];
 } sig_xmsg_rx;

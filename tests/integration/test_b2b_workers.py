@@ -1,0 +1,251 @@
+"""B2BUA calls with two sbc-signal workers over TCP: a call lives on the
+worker that accepted its INVITE, but a carrier may send the rest of the
+dialog on another connection (a second one it opened, or the other carrier's
+own connection toward us), which another worker may have accepted. The
+message must reach the call (forwarded over the in-process ring) and the
+answer must leave through the connection it came on (crossing back): the
+call ends with 200 on both legs, never 481.
+
+Which worker accepts a connection is the kernel's SO_REUSEPORT hash of the
+4-tuple: the tests open connections until stats.get shows one accepted by
+the worker that does not own the call (each try is a coin toss; 24 tries)."""
+import re
+import socket
+import ssl
+import time
+
+import pytest
+
+from b2b_common import Sbc, Uac, Uas, hdr, response, sdp, status
+from conftest import BUILD, wait_for
+from test_signal_common import no_sanitizer_reports  # noqa: F401
+
+pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
+                                reason="binaries not built")
+
+
+class TcpSip:
+    """One SIP-over-TCP connection (a carrier's), framed by Content-Length."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.sock.settimeout(0.2)
+        self.buf = b""
+        self.got = []
+
+    @classmethod
+    def connect(cls, port, tls=False):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if tls:  # sbc-control's self-signed default profile: no verification here
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            s = ctx.wrap_socket(s)
+        return cls(s)
+
+    @property
+    def port(self):
+        return self.sock.getsockname()[1]
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _one(self):
+        if b"\r\n\r\n" not in self.buf:
+            return None
+        head, rest = self.buf.split(b"\r\n\r\n", 1)
+        m = re.search(rb"^(?:Content-Length|l):\s*(\d+)", head, re.M | re.I)
+        n = int(m.group(1)) if m else 0
+        if len(rest) < n:
+            return None
+        self.buf = rest[n:]
+        return head + b"\r\n\r\n" + rest[:n]
+
+    def recv_until(self, pred, timeout=8.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = self._one()
+            if msg is None:
+                try:
+                    d = self.sock.recv(65536)
+                except socket.timeout:
+                    continue
+                if not d:
+                    break
+                self.buf += d
+                continue
+            self.got.append(msg)
+            if pred(msg):
+                return msg
+        raise AssertionError("not received; got: %r" % self.got)
+
+    def close(self):
+        self.sock.close()
+
+
+def worker_accepts(sbc, tp):
+    """Connections accepted over tp ("tcp", "tls") so far, per worker index."""
+    out = {}
+    for i, w in enumerate(sbc.rpc("stats.get")["signal"]):
+        st = w.get("stats", {})
+        out[w.get("worker", i)] = st.get(tp, {}).get("conns_accepted", 0)
+    return out
+
+
+def call_owner(sbc):
+    """The worker whose B2BUA holds the (only) active call."""
+    active = wait_for(lambda: [w.get("worker", i) for i, w in enumerate(sbc.rpc("stats.get")["signal"])
+                               if w.get("stats", {}).get("calls", {}).get("active", 0) > 0],
+                      timeout=3, what="an active call")
+    assert len(active) == 1, active
+    return active[0]
+
+
+def connect_on_other_worker(sbc, owner, tp="tcp", tries=24):
+    """A new TCP/TLS connection to sbc that a worker other than `owner` accepted."""
+    for _ in range(tries):
+        before = worker_accepts(sbc, tp)
+        c = TcpSip.connect(sbc.tls_port if tp == "tls" else sbc.port, tls=tp == "tls")
+        # the listener defers accept until data arrives: an OPTIONS (answered
+        # by whichever worker accepted it) makes the accept visible
+        c.send(tcp_request("OPTIONS", f"sip:x@127.0.0.1:{sbc.port}", c.port, "<sip:probe@127.0.0.1>;tag=p",
+                           "<sip:x@127.0.0.1>", f"probe-{c.port}", 1, f"probe{c.port}", tp=tp))
+        c.recv_until(lambda d: status(d) >= 200 and "OPTIONS" in hdr(d, "CSeq"))
+        after = wait_for(lambda: (lambda a: a if sum(a.values()) > sum(before.values()) else None)(
+            worker_accepts(sbc, tp)), timeout=3, what="the connection accepted")
+        took = [w for w in after if after[w] > before.get(w, 0)]
+        if took and took[0] != owner:
+            return c
+        c.close()
+    raise AssertionError(f"{tries} connections, all on worker {owner}")
+
+
+def tcp_request(method, ruri, via_port, from_hdr, to_hdr, callid, cseq, branch, extra="", tp="tcp", body_text=""):
+    out = (f"{method} {ruri} SIP/2.0\r\nVia: SIP/2.0/{tp.upper()} 127.0.0.1:{via_port};branch=z9hG4bK{branch}\r\n"
+           f"From: {from_hdr}\r\nTo: {to_hdr}\r\nCall-ID: {callid}\r\nCSeq: {cseq} {method}\r\n"
+           f"Max-Forwards: 70\r\n{extra}")
+    if body_text:
+        out += "Content-Type: application/sdp\r\n"
+    return (out + f"Content-Length: {len(body_text.encode())}\r\n\r\n{body_text}").encode()
+
+
+def accept_invite(srv, conns, timeout=8.0):
+    """Every worker pings the trunk with OPTIONS over its own connection:
+    accept them all (answering OPTIONS) until one carries the INVITE."""
+    srv.setblocking(False)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conns.append(TcpSip(srv.accept()[0]))
+        except BlockingIOError:
+            pass
+        for c in conns:
+            try:
+                m = c.recv_until(lambda d: d.startswith(b"INVITE ") or d.startswith(b"OPTIONS "), timeout=0.1)
+            except AssertionError:
+                continue
+            if m.startswith(b"OPTIONS "):
+                c.send(response(m, 200, "OK"))
+                continue
+            return c, m
+    raise AssertionError("no INVITE on any connection")
+
+
+@pytest.fixture
+def two_workers(procs, tmp_path):
+    made = []
+
+    def make(uas_port):
+        sbc = Sbc(procs, tmp_path, uas_port, workers=2)
+        assert len(sbc.rpc("stats.get")["signal"]) == 2
+        return sbc
+
+    yield make
+    for c in made:
+        c.close()
+
+
+@pytest.mark.parametrize("tp", ["tcp", "tls"])
+def test_caller_ack_and_bye_on_a_second_connection(two_workers, tp):
+    """The calling carrier sends INVITE on one TCP (TLS) connection, then ACK
+    and BYE on a new one that the other worker accepted."""
+    uas = Uas("answer")
+    conns = []
+    try:
+        sbc = two_workers(uas.port)
+        port = sbc.tls_port if tp == "tls" else sbc.port
+        a1 = TcpSip.connect(port, tls=tp == "tls")
+        conns.append(a1)
+        ftag, callid = "tcp-uac-tag", f"tcp-uac-call-{a1.port}"
+        frm = f"<sip:15550001111@127.0.0.1:{a1.port}>;tag={ftag}"
+        a1.send(tcp_request("INVITE", f"sip:4930123456@127.0.0.1:{port};transport={tp}", a1.port, frm,
+                            "<sip:4930123456@127.0.0.1>", callid, 1, "tcpinv1",
+                            f"Contact: <sip:alice@127.0.0.1:{a1.port};transport={tp}>\r\n", tp,
+                            sdp("127.0.0.1", 40002)))
+        final = a1.recv_until(lambda d: status(d) >= 200)
+        assert status(final) == 200, sbc.log()[-3000:]
+        owner = call_owner(sbc)
+        a2 = connect_on_other_worker(sbc, owner, tp)
+        conns.append(a2)
+        target, to = hdr(final, "Contact").strip("<>"), hdr(final, "To")
+        a2.send(tcp_request("ACK", target, a2.port, frm, to, callid, 1, "tcpack1", tp=tp))
+        a2.send(tcp_request("BYE", target, a2.port, frm, to, callid, 2, "tcpbye1", tp=tp))
+        ok = a2.recv_until(lambda d: status(d) and "BYE" in hdr(d, "CSeq"))
+        assert status(ok) == 200, (ok, sbc.log()[-3000:])
+        # the callee's leg ended too, on its own dialog
+        bye = wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")[0]
+        assert hdr(bye, "Call-ID") == hdr(uas.invite, "Call-ID")
+        assert len(uas.requests("ACK")) == 1  # the B leg's 2xx ACKed once
+        assert "message forwarded to worker" in sbc.log()
+        wait_for(lambda: call_owner_none(sbc), timeout=3, what="no call left active")
+    finally:
+        uas.close()
+        for c in conns:
+            c.close()
+
+
+def call_owner_none(sbc):
+    return all(w.get("stats", {}).get("calls", {}).get("active", 0) == 0 for w in sbc.rpc("stats.get")["signal"])
+
+
+def test_callee_bye_on_its_own_connection_to_us(two_workers):
+    """The called carrier is a TCP trunk: we open the connection toward it
+    (owned by the call's worker). It sends its BYE on a connection it opens
+    toward our listener, which the other worker accepted."""
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    srv.settimeout(5)
+    conns = []
+    uac = None
+    try:
+        sbc = two_workers(srv.getsockname()[1])
+        sbc.rpc("trunk.update", {"name": "demo-out", "destinations": [
+            {"host": "127.0.0.1", "port": srv.getsockname()[1], "transport": "tcp"}]})
+        time.sleep(1.2)
+        uac = Uac(sbc.port)
+        uac.invite()
+        b, inv = accept_invite(srv, conns)
+        b.send(response(inv, 200, "OK", "tcp-uas-tag", f"Contact: <sip:uas@127.0.0.1:{srv.getsockname()[1]};"
+                        "transport=tcp>", sdp("127.0.0.1", 40004)))
+        final = uac.wait_final()
+        assert status(final) == 200, sbc.log()[-3000:]
+        uac.ack(final)
+        b.recv_until(lambda d: d.startswith(b"ACK "))
+        owner = call_owner(sbc)
+        b2 = connect_on_other_worker(sbc, owner)
+        conns.append(b2)
+        b2.send(tcp_request("BYE", hdr(inv, "Contact").strip("<>"), b2.port, f"{hdr(inv, 'To')};tag=tcp-uas-tag",
+                            hdr(inv, "From"), hdr(inv, "Call-ID"), 1, "uasbye1"))
+        ok = b2.recv_until(lambda d: status(d) and "BYE" in hdr(d, "CSeq"))
+        assert status(ok) == 200, (ok, sbc.log()[-3000:])
+        bye = uac.recv_until(lambda d: d.startswith(b"BYE "))  # answered 200 by Uac
+        assert hdr(bye, "Call-ID") == uac.callid
+        assert "message forwarded to worker" in sbc.log()
+        wait_for(lambda: call_owner_none(sbc), timeout=3, what="no call left active")
+    finally:
+        srv.close()
+        if uac:
+            uac.close()
+        for c in conns:
+            c.close()
