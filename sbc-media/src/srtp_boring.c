@@ -397,8 +397,8 @@ static const srtp_cipher_type_t gcm256_type = {
 /* HMAC-SHA1 with the inner and outer pads absorbed once per key             */
 
 typedef struct hmac_state {
-	SHA_CTX inner; /* after key ^ ipad */
-	SHA_CTX outer; /* after key ^ opad */
+	SHA_CTX inner;     /* after key ^ ipad */
+	uint32_t outer[5]; /* chaining value after key ^ opad */
 	SHA_CTX work;
 } hmac_state;
 
@@ -449,8 +449,9 @@ static srtp_err_status_t hmac_init(void *state, const uint8_t *key, int key_len)
 	SHA1_Update(&s->inner, pad, sizeof(pad));
 	for (int i = 0; i < SHA_CBLOCK; i++)
 		pad[i] = k0[i] ^ 0x5c;
-	SHA1_Init(&s->outer);
-	SHA1_Update(&s->outer, pad, sizeof(pad));
+	SHA1_Init(&s->work);
+	SHA1_Update(&s->work, pad, sizeof(pad));
+	memcpy(s->outer, s->work.h, sizeof(s->outer));
 	s->work = s->inner;
 	OPENSSL_cleanse(k0, sizeof(k0));
 	OPENSSL_cleanse(pad, sizeof(pad));
@@ -480,6 +481,13 @@ static srtp_err_status_t hmac_compute(void *state, const uint8_t *buf, int len,
 				      int tag_len, uint8_t *tag)
 {
 	hmac_state *s = state;
+	/* The outer hash is always one block: the inner digest, 0x80, zeros and
+	 * the bit length of opad block + digest (84 bytes = 672 bits). It is
+	 * compressed straight from the saved chaining value instead of copying a
+	 * SHA_CTX and running SHA1_Update/SHA1_Final on it for every packet. */
+	uint8_t blk[SHA_CBLOCK] = {[SHA_DIGEST_LENGTH] = 0x80,
+				   [SHA_CBLOCK - 2] = (672 >> 8) & 0xff,
+				   [SHA_CBLOCK - 1] = 672 & 0xff};
 	uint8_t h[SHA_DIGEST_LENGTH];
 	SHA_CTX o;
 
@@ -487,14 +495,20 @@ static srtp_err_status_t hmac_compute(void *state, const uint8_t *buf, int len,
 		return srtp_err_status_bad_param;
 	if (len)
 		SHA1_Update(&s->work, buf, (size_t)len);
-	SHA1_Final(h, &s->work);
-	o = s->outer;
-	SHA1_Update(&o, h, sizeof(h));
-	SHA1_Final(h, &o);
+	SHA1_Final(blk, &s->work);
+	memcpy(o.h, s->outer, sizeof(s->outer));
+	SHA1_Transform(&o, blk);
+	for (int i = 0; i < 5; i++) {
+		h[4 * i] = (uint8_t)(o.h[i] >> 24);
+		h[4 * i + 1] = (uint8_t)(o.h[i] >> 16);
+		h[4 * i + 2] = (uint8_t)(o.h[i] >> 8);
+		h[4 * i + 3] = (uint8_t)o.h[i];
+	}
 	if (med_srtp__faults & MED_SRTP_FAULT_HMAC)
 		h[0] ^= 0x01;
 	memcpy(tag, h, (size_t)tag_len);
-	s->work = s->inner;
+	/* No reset of s->work here: libsrtp2 calls start() before every packet
+	 * and init() before every self-test case, and both reset it. */
 	return srtp_err_status_ok;
 }
 
