@@ -145,6 +145,16 @@ int b2b_dialog_uac_update(b2b_dialog *d, const sip_msg *rsp)
 	return 0;
 }
 
+int b2b_dialog_uac_take_fork(b2b_dialog *d, const sip_msg *rsp)
+{
+	if (!d->uac || d->state == B2B_DLG_CONFIRMED || d->state == B2B_DLG_TERMINATED || rsp->is_request ||
+	    rsp->status < 200 || rsp->status >= 300)
+		return SBC_E_STATE;
+	d->remote_tag[0] = 0;
+	d->state = B2B_DLG_INIT;
+	return b2b_dialog_uac_update(d, rsp);
+}
+
 int b2b_dialog_match(const b2b_dialog *d, const sip_msg *m)
 {
 	if (!sip_sv_eq(m->call_id, d->call_id))

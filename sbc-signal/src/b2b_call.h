@@ -100,6 +100,12 @@ int b2b_dialog_uac_init(b2b_dialog *d, const char *call_id, const char *local_ta
  * SBC_E_EXISTS for another fork's tag, or sbc_err_sip(400). */
 int b2b_dialog_uac_update(b2b_dialog *d, const sip_msg *rsp);
 
+/* A 2xx from another fork than the one whose provisional made the dialog
+ * early: the 2xx decides (RFC 3261 13.2.2.4), the early dialog is replaced
+ * by the 2xx's (remote tag, target, route set). Returns like
+ * b2b_dialog_uac_update, or SBC_E_STATE (confirmed already, not a 2xx). */
+int b2b_dialog_uac_take_fork(b2b_dialog *d, const sip_msg *rsp);
+
 /* Whether m belongs to this dialog: requests by Call-ID + To tag (ours) +
  * From tag (theirs); responses by Call-ID + From tag (ours). */
 int b2b_dialog_match(const b2b_dialog *d, const sip_msg *m);

@@ -67,6 +67,8 @@ typedef struct tx_ctx {
 	sbc_addr dst;
 	char profile[STORE_NAME_MAX + 1];
 	int16_t ping; /* CTX_PING: index into the worker's health table */
+	uint8_t cancel_sent; /* CTX_B_INVITE: our CANCEL for it is out */
+	uint32_t stray_tag;  /* CTX_B_INVITE given up: hash of the To tag last BYEd (0: none) */
 	uint64_t due[TXN_T_MAX_ + 1]; /* + our own: no response to a B-leg INVITE */
 	struct tx_ctx *next, *prev; /* every live ctx of the worker */
 } tx_ctx;
@@ -1058,6 +1060,89 @@ static void reinv_done(b2b_cl *c);
 static void reinv_answer(b2b_cl *c, const sip_msg *rsp, int status, const char *sdp, int sdp_len);
 static void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp);
 
+/* CANCEL for the B-leg INVITE of ctx x (at most once): built from the
+ * INVITE as sent, to the same destination. */
+static void cancel_b_invite(b2b_wk *k, tx_ctx *x)
+{
+	size_t rl = 0;
+	const char *q = x->t ? txn_request(x->t, &rl) : NULL;
+	if (x->cancel_sent || !q || sip_parse(q, rl, &k->tmp) < 0)
+		return;
+	int n = sip_build_cancel(&k->tmp, k->out, sizeof(k->out));
+	tx_ctx *y = n > 0 ? ctx_new(k) : NULL;
+	if (!y)
+		return;
+	x->cancel_sent = 1;
+	y->tp = x->tp;
+	y->conn = x->conn;
+	y->dst = x->dst;
+	snprintf(y->profile, sizeof(y->profile), "%s", x->profile);
+	ctx_bind(y, NULL, CTX_OTHER);
+	if (txn_client_start(k->tbl, k->out, (size_t)n, x->tp != SIG_TP_UDP, y, &y->t) < 0)
+		ctx_free(y);
+}
+
+static int sv_to_str(sip_sv v, char *out, size_t cap)
+{
+	if (!v.p || v.n >= cap)
+		return -ENOSPC;
+	memcpy(out, v.p, v.n);
+	out[v.n] = 0;
+	return 0;
+}
+
+/* A 2xx to a B-leg INVITE we no longer want: an attempt given up (failover
+ * after no answer in time, an early answer refused), one answered while
+ * our CANCEL was on its way, one for a call that has ended, or a second
+ * fork's 2xx after the call was answered by another. The UAS holds a
+ * dialog and retransmits the 2xx until it is ACKed (32 s over UDP): ACK it
+ * and end that dialog with BYE (RFC 3261 13.2.2.4). The dialog is built
+ * from the INVITE as sent and this 2xx, never from the call's current B
+ * leg, which may be another attempt's. Retransmissions are ACKed again; the
+ * BYE goes once per To tag. */
+static void hangup_stray_2xx(b2b_wk *k, tx_ctx *x, const sip_msg *rsp)
+{
+	static _Thread_local b2b_dialog d;
+	char cid[B2B_ID_MAX + 1], ftag[B2B_ID_MAX + 1], from[B2B_HDR_MAX + 1], to[B2B_HDR_MAX + 1];
+	char ruri[B2B_HDR_MAX + 1], branch[48], host[SBC_ADDR_STRLEN + 2];
+	size_t rl = 0;
+	const char *q = x->t ? txn_request(x->t, &rl) : NULL;
+	sbc_addr local;
+	if (!q || !rsp->to.has_tag || sip_parse(q, rl, &k->tmp) < 0 || local_for(k, x->tp, &x->dst, &local) < 0)
+		return;
+	const sip_msg *inv = &k->tmp;
+	if (sv_to_str(inv->call_id, cid, sizeof(cid)) < 0 || sv_to_str(inv->from.tag, ftag, sizeof(ftag)) < 0 ||
+	    sv_to_str(inv->from.raw, from, sizeof(from)) < 0 || sv_to_str(inv->to.raw, to, sizeof(to)) < 0 ||
+	    sv_to_str(inv->ruri_text, ruri, sizeof(ruri)) < 0 ||
+	    b2b_dialog_uac_init(&d, cid, ftag, from, to, ruri, inv->cseq) < 0 || b2b_dialog_uac_update(&d, rsp) < 0)
+		return;
+	uint32_t tag = hash_sv(rsp->to.tag) | 0x80000000u; /* never 0 */
+	int bye = x->stray_tag != tag;
+	x->stray_tag = tag;
+	host_of(&local, host, sizeof(host));
+	token(k, "z9hG4bK", branch, sizeof(branch));
+	b2b_via via = {.transport = tp_via(x->tp), .host = host, .port = sbc_addr_port(&local), .branch = branch};
+	int n = b2b_build_in_dialog(&d, SIP_M_ACK, &via, NULL, NULL, 0, NULL, k->out, sizeof(k->out));
+	if (n > 0)
+		send_to(k, x->tp, x->conn, &x->dst, x->profile, k->out, (size_t)n);
+	if (!bye)
+		return;
+	SBC_NOTICE("2xx from %s on an INVITE given up (Call-ID %s): ACK and BYE", sig_tp_name(x->tp), cid);
+	token(k, "z9hG4bK", branch, sizeof(branch));
+	const char *reason[1] = {"Reason: SIP;cause=200;text=\"Call completed elsewhere\""};
+	n = b2b_build_in_dialog(&d, SIP_M_BYE, &via, NULL, reason, 1, NULL, k->out, sizeof(k->out));
+	tx_ctx *y = n > 0 ? ctx_new(k) : NULL;
+	if (!y)
+		return;
+	y->tp = x->tp;
+	y->conn = x->conn;
+	y->dst = x->dst;
+	snprintf(y->profile, sizeof(y->profile), "%s", x->profile);
+	ctx_bind(y, NULL, CTX_OTHER);
+	if (txn_client_start(k->tbl, k->out, (size_t)n, x->tp != SIG_TP_UDP, y, &y->t) < 0)
+		ctx_free(y);
+}
+
 static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 {
 	tx_ctx *x = txn_user(t);
@@ -1081,16 +1166,16 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 	if (!x || x->role != CTX_B_INVITE || !x->call)
 		return;
 	b2b_cl *c = x->call;
+	b2b_wk *k = c->wk;
 	int st = rsp->status;
-	if (st < 200 && (c->state == CS_ENDED || c->cancelled))
-		return;
-	if (t != c->b_txn || c->state == CS_ENDED) {
-		/* a 2xx on an abandoned attempt (crossed our CANCEL): ACK it and hang up */
-		if (st >= 200 && st < 300 && t == c->b_txn) {
-			b2b_dialog_uac_update(&c->db, rsp);
-			leg_request(c, 1, SIP_M_ACK);
-			leg_request(c, 1, SIP_M_BYE);
-		}
+	if (t != c->b_txn || c->state == CS_ENDED || c->cancelled) {
+		/* an attempt given up (next route, no answer in time, CANCEL sent,
+		 * the call ended): a 2xx is ACKed and hung up; a ringing one is
+		 * cancelled, which it could not be before it answered at all */
+		if (st >= 200 && st < 300)
+			hangup_stray_2xx(k, x, rsp);
+		else if (st > 100 && st < 200)
+			cancel_b_invite(k, x);
 		return;
 	}
 	if (st == 100)
@@ -1105,22 +1190,7 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 				/* the early answer broke the policy: give up this attempt */
 				SBC_NOTICE("call %" PRIx64 ": early answer from %s refused (%d)", c->id, c->trunk_out,
 					   sbc_err_sip_status(r));
-				size_t rl = 0;
-				const char *req = txn_request(t, &rl);
-				if (req && sip_parse(req, rl, &c->wk->tmp) == 0) {
-					int n = sip_build_cancel(&c->wk->tmp, c->wk->out, sizeof(c->wk->out));
-					if (n > 0) {
-						tx_ctx *y = ctx_new(c->wk);
-						if (y) {
-							y->tp = c->b_tp;
-							y->dst = c->b_dst;
-							ctx_bind(y, NULL, CTX_OTHER);
-							if (txn_client_start(c->wk->tbl, c->wk->out, (size_t)n,
-									     c->b_tp != SIG_TP_UDP, y, &y->t) < 0)
-								ctx_free(y);
-						}
-					}
-				}
+				cancel_b_invite(k, x);
 				attempt_failed(c, B2B_FO_LOCAL_SRTP, -1, NULL);
 				return;
 			}
@@ -1131,12 +1201,24 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 		return;
 	}
 	if (st < 300) {
-		if (c->state == CS_CONFIRMED) { /* retransmitted 2xx: ACK again */
-			if (c->b_ack)
+		if (c->state == CS_CONFIRMED) {
+			if (rsp->to.has_tag && !sip_sv_eq(rsp->to.tag, c->db.remote_tag)) {
+				hangup_stray_2xx(k, x, rsp); /* a second fork answered too */
+				return;
+			}
+			if (c->b_ack) /* retransmitted 2xx: ACK again */
 				send_to(c->wk, c->b_tp, 0, &c->b_dst, c->b_profile, c->b_ack, c->b_ack_len);
 			return;
 		}
-		b2b_dialog_uac_update(&c->db, rsp);
+		if (b2b_dialog_uac_update(&c->db, rsp) == SBC_E_EXISTS) {
+			/* answered by another fork than the one that rang: its 2xx
+			 * makes the dialog (the early one is forgotten) */
+			if (b2b_dialog_uac_take_fork(&c->db, rsp) < 0) {
+				hangup_stray_2xx(k, x, rsp);
+				attempt_failed(c, 500, -1, NULL);
+				return;
+			}
+		}
 		leg_request(c, 1, SIP_M_ACK);
 		if (!c->b_sdp_done) {
 			int r = rsp->body.n ? b_answer(c, rsp) : sbc_err_sip(488);
@@ -1144,6 +1226,8 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 				SBC_NOTICE("call %" PRIx64 ": answer from %s refused (%d)", c->id, c->trunk_out,
 					   sbc_err_sip_status(r));
 				leg_request(c, 1, SIP_M_BYE);
+				/* its retransmissions are ACKed as strays, not BYEd twice */
+				x->stray_tag = hash_sv(rsp->to.tag) | 0x80000000u;
 				attempt_failed(c, B2B_FO_LOCAL_SRTP, -1, NULL);
 				return;
 			}
@@ -1403,22 +1487,9 @@ static void call_cancel(b2b_cl *c)
 {
 	b2b_wk *k = c->wk;
 	c->cancelled = 1;
-	if (c->b_txn) {
-		size_t rl = 0;
-		const char *q = txn_request(c->b_txn, &rl);
-		if (q && sip_parse(q, rl, &k->tmp) == 0) {
-			int n = sip_build_cancel(&k->tmp, k->out, sizeof(k->out));
-			tx_ctx *y = n > 0 ? ctx_new(k) : NULL;
-			if (y) {
-				y->tp = c->b_tp;
-				y->dst = c->b_dst;
-				snprintf(y->profile, sizeof(y->profile), "%s", c->b_profile);
-				ctx_bind(y, NULL, CTX_OTHER);
-				if (txn_client_start(k->tbl, k->out, (size_t)n, c->b_tp != SIG_TP_UDP, y, &y->t) < 0)
-					ctx_free(y);
-			}
-		}
-	}
+	tx_ctx *x = c->b_txn ? txn_user(c->b_txn) : NULL;
+	if (x)
+		cancel_b_invite(k, x);
 	fail_a(c, 487, NULL);
 }
 

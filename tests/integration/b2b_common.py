@@ -132,7 +132,12 @@ class Sbc:
 class Uas(threading.Thread):
     """The called carrier on UDP. plan: what to do with an INVITE:
     "answer" (100, 180, 200 with SDP), "503" (503 + Retry-After), "ring"
-    (100, 180 and wait: for CANCEL), "bye" (answer, then BYE after the ACK).
+    (100, 180 and wait: for CANCEL), "bye" (answer, then BYE after the ACK),
+    "silent" (nothing), "late200" (nothing, then 200 after late_s seconds),
+    "cancel200" (ring; a CANCEL crosses our 200: 200 to the INVITE, then to
+    the CANCEL, no 487), "fork2" (two forks answer: 180 and 200 with tag
+    fork-1, then 200 with fork-2), "forkswitch" (180 with fork-1, 200 with
+    fork-2).
     The UAS's SDP points media at self.rtp (a bound UDP socket)."""
 
     def __init__(self, plan="answer", crypto=None, options=None):
@@ -152,6 +157,7 @@ class Uas(threading.Thread):
         self.invite = None
         self.peer = None
         self.tag = "uas-tag-1"
+        self.late_s = 3.6
         self.start()
 
     def requests(self, method):
@@ -186,6 +192,18 @@ class Uas(threading.Thread):
                 self.invite = data
                 if self.plan == "silent":
                     continue
+                if self.plan == "late200":  # after the SBC gave up on us
+                    late = response(data, 200, "OK", self.tag, f"Contact: <sip:uas@127.0.0.1:{self.port}>",
+                                    sdp("127.0.0.1", self.rtp_port))
+                    threading.Timer(self.late_s, lambda: self.stop or self.send(late)).start()
+                    continue
+                if self.plan in ("fork2", "forkswitch"):
+                    ans = sdp("127.0.0.1", self.rtp_port)
+                    self.send(response(data, 180, "Ringing", "fork-1"))
+                    for tag in (("fork-1", "fork-2") if self.plan == "fork2" else ("fork-2",)):
+                        self.send(response(data, 200, "OK", tag, f"Contact: <sip:{tag}@127.0.0.1:{self.port}>", ans))
+                        time.sleep(0.1)
+                    continue
                 self.send(response(data, 100, "Trying"))
                 if self.plan == "503":
                     self.send(response(data, 503, "Service Unavailable", self.tag, "Retry-After: 30"))
@@ -202,7 +220,7 @@ class Uas(threading.Thread):
                     time.sleep(0.3)
                 else:
                     self.send(response(data, 180, "Ringing", self.tag))
-                if self.plan == "ring":
+                if self.plan in ("ring", "cancel200"):
                     continue
                 crypto = self.crypto
                 if crypto == "mirror":  # answer our first offered suite and tag with a fresh key
@@ -252,6 +270,10 @@ class Uas(threading.Thread):
                     self.send(response(data, self.options, "Health", None,
                                        "Retry-After: 60" if self.options == 503 else ""))
             elif data.startswith(b"BYE "):
+                self.send(response(data, 200, "OK"))
+            elif data.startswith(b"CANCEL ") and self.plan == "cancel200":
+                self.send(response(self.invite, 200, "OK", self.tag, f"Contact: <sip:uas@127.0.0.1:{self.port}>",
+                                   sdp("127.0.0.1", self.rtp_port)))
                 self.send(response(data, 200, "OK"))
             elif data.startswith(b"CANCEL "):
                 self.send(response(data, 200, "OK"))

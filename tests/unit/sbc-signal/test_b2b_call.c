@@ -366,6 +366,44 @@ static void test_strict_route_and_errors(void **state)
 	assert_non_null(strstr(out, "SIP/2.0 480 Temporarily Unavailable\r\n"));
 }
 
+/* 180 from one fork, 200 from another: the 2xx's fork becomes the dialog
+ * (tag, target, route set); a confirmed dialog or a non-2xx refuses. */
+static void test_answer_from_another_fork(void **state)
+{
+	(void)state;
+	static const char r180[] = "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+				   "From: <sip:a@h>;tag=t\r\nTo: <sip:b@h>;tag=fork-1\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n"
+				   "Contact: <sip:one@192.0.2.1>\r\nRecord-Route: <sip:p1;lr>\r\n\r\n";
+	static const char r200[] = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+				   "From: <sip:a@h>;tag=t\r\nTo: <sip:b@h>;tag=fork-2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n"
+				   "Contact: <sip:two@192.0.2.2>\r\n\r\n";
+	b2b_dialog d;
+	assert_int_equal(b2b_dialog_uac_init(&d, "c", "t", "<sip:a@h>;tag=t", "<sip:b@h>", "sip:b@h", 1), 0);
+	assert_int_equal(sip_parse(r180, sizeof(r180) - 1, &X), 0);
+	assert_int_equal(b2b_dialog_uac_take_fork(&d, &X), SBC_E_STATE); /* not a 2xx */
+	assert_int_equal(b2b_dialog_uac_update(&d, &X), 0);
+	assert_int_equal(d.state, B2B_DLG_EARLY);
+	assert_int_equal(d.n_route, 1);
+	assert_int_equal(sip_parse(r200, sizeof(r200) - 1, &R), 0);
+	assert_int_equal(b2b_dialog_uac_update(&d, &R), SBC_E_EXISTS);
+	assert_int_equal(b2b_dialog_uac_take_fork(&d, &R), 0);
+	assert_int_equal(d.state, B2B_DLG_CONFIRMED);
+	assert_string_equal(d.remote_tag, "fork-2");
+	assert_string_equal(d.remote_target, "sip:two@192.0.2.2");
+	assert_int_equal(d.n_route, 0);
+	assert_non_null(strstr(d.remote_hdr, "tag=fork-2"));
+	/* confirmed: a later fork's 2xx is another dialog, not a switch */
+	assert_int_equal(b2b_dialog_uac_take_fork(&d, &R), SBC_E_STATE);
+	char out[1024];
+	b2b_via v = {.transport = "UDP", .host = "203.0.113.5", .port = 5060, .branch = "z9hG4bKack"};
+	int n = b2b_build_in_dialog(&d, SIP_M_ACK, &v, NULL, NULL, 0, NULL, out, sizeof(out));
+	assert_true(n > 0);
+	assert_int_equal(sip_parse(out, (size_t)n, &X), 0);
+	assert_true(sip_sv_eq(X.to.tag, "fork-2"));
+	assert_true(sip_sv_eq(X.ruri_text, "sip:two@192.0.2.2"));
+	assert_null(sip_hdr_get(&X, SIP_H_ROUTE, 0));
+}
+
 static void test_rack_mapping(void **state)
 {
 	(void)state;
@@ -396,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_call_flow_topology_hiding),
 		cmocka_unit_test(test_strict_route_and_errors),
 		cmocka_unit_test(test_rack_mapping),
+		cmocka_unit_test(test_answer_from_another_fork),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,119 @@
+"""A 2xx that arrives on a B-leg INVITE the SBC no longer wants must be
+ACKed and then BYEd by the SBC, never left to be retransmitted for 32 s
+with a dialog hanging at the called carrier: after failover moved on (no
+answer in time), when a CANCEL crossed the answer, and from a second fork
+after the call was answered. The called carrier is a python UAS on UDP that
+records what it receives."""
+import time
+
+import pytest
+
+from b2b_common import Sbc, Uac, Uas, hdr, status
+from conftest import BUILD, wait_for
+from test_signal_common import no_sanitizer_reports  # noqa: F401
+
+pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
+                                reason="binaries not built")
+
+
+def to_tag(msg):
+    t = hdr(msg, "To") or ""
+    return t.split(";tag=", 1)[1].split(";")[0] if ";tag=" in t else None
+
+
+def in_dialog(uas, method, tag):
+    """Requests of `method` the UAS got on the dialog with its To tag `tag`."""
+    return [m for m in uas.requests(method) if to_tag(m) == tag and hdr(m, "Call-ID") == hdr(uas.invite, "Call-ID")]
+
+
+@pytest.fixture
+def env(procs, tmp_path):
+    made = []
+
+    def make(plan):
+        uas = Uas(plan)
+        made.append(uas)
+        sbc = Sbc(procs, tmp_path, uas.port)
+        uac = Uac(sbc.port)
+        made.append(uac)
+        return sbc, uas, uac
+
+    yield make
+    for x in made:
+        x.close()
+
+
+def test_late_2xx_after_failover_is_acked_and_byed(env):
+    # demo-out stays silent, the SBC fails over to alt-out after 3 s; then
+    # demo-out answers after all
+    sbc, late, uac = env("late200")
+    alt = Uas("answer")
+    try:
+        sbc.rpc("trunk.add", {"name": "alt-out", "destinations": [
+            {"host": "127.0.0.1", "port": alt.port, "transport": "udp"}],
+            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
+        time.sleep(1.2)
+        uac.invite()
+        final = uac.wait_final(timeout=15)
+        assert status(final) == 200 and alt.invite is not None, sbc.log()[-3000:]
+        uac.ack(final)
+        # the late 200 (sent 3.6 s after the INVITE): ACK, then BYE on its own dialog
+        wait_for(lambda: in_dialog(late, "ACK", late.tag) and in_dialog(late, "BYE", late.tag), timeout=6,
+                 what="ACK and BYE for the late 200")
+        ack, bye = in_dialog(late, "ACK", late.tag)[0], in_dialog(late, "BYE", late.tag)[0]
+        assert hdr(ack, "CSeq") == "1 ACK" and hdr(bye, "CSeq").endswith(" BYE")
+        assert hdr(bye, "From") == hdr(late.invite, "From")
+        assert bye.split(b" ")[1] == f"sip:uas@127.0.0.1:{late.port}".encode()  # its Contact
+        # it never reached the caller, whose call goes on with alt-out
+        assert len([m for m in uac.got if status(m) == 200 and "INVITE" in hdr(m, "CSeq")]) == 1
+        assert status(uac.bye(final)) == 200
+        wait_for(lambda: alt.requests("BYE"), timeout=3, what="BYE at alt-out")
+        assert not alt.requests("BYE")[1:] and len(in_dialog(late, "BYE", late.tag)) == 1
+    finally:
+        alt.close()
+
+
+def test_2xx_crossing_our_cancel_is_acked_and_byed(env):
+    sbc, uas, uac = env("cancel200")
+    uac.invite()
+    uac.recv_until(lambda d: status(d) == 180)
+    uac.cancel()
+    assert status(uac.wait_final()) == 487
+    wait_for(lambda: in_dialog(uas, "ACK", uas.tag) and in_dialog(uas, "BYE", uas.tag), timeout=3,
+             what="ACK and BYE for the 200 that crossed the CANCEL")
+    assert uas.requests("CANCEL")
+    assert hdr(in_dialog(uas, "ACK", uas.tag)[0], "CSeq") == "1 ACK"
+    # the caller saw no 200 at all
+    assert not [m for m in uac.got if status(m) == 200 and "INVITE" in hdr(m, "CSeq")]
+
+
+def test_second_fork_2xx_is_acked_and_byed(env):
+    sbc, uas, uac = env("fork2")
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200
+    uac.ack(final)
+    wait_for(lambda: in_dialog(uas, "ACK", "fork-2") and in_dialog(uas, "BYE", "fork-2"), timeout=3,
+             what="ACK and BYE for the second fork")
+    # the first fork's dialog is the call: ACKed, not BYEd until the caller hangs up
+    assert len(in_dialog(uas, "ACK", "fork-1")) == 1 and not in_dialog(uas, "BYE", "fork-1")
+    assert status(uac.bye(final)) == 200
+    wait_for(lambda: in_dialog(uas, "BYE", "fork-1"), timeout=3, what="the caller's BYE on fork-1")
+    assert len(in_dialog(uas, "BYE", "fork-2")) == 1
+
+
+def test_answer_from_another_fork_than_the_ringing_one(env):
+    # 180 from fork-1, 200 from fork-2: the call is fork-2's dialog
+    sbc, uas, uac = env("forkswitch")
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200
+    uac.ack(final)
+    wait_for(lambda: in_dialog(uas, "ACK", "fork-2"), timeout=3, what="ACK on fork-2")
+    assert not in_dialog(uas, "ACK", "fork-1") and not uas.requests("BYE")
+    assert status(uac.bye(final)) == 200
+    wait_for(lambda: in_dialog(uas, "BYE", "fork-2"), timeout=3, what="BYE on fork-2")
+    bye = in_dialog(uas, "BYE", "fork-2")[0]
+    assert bye.split(b" ")[1] == f"sip:fork-2@127.0.0.1:{uas.port}".encode()
