@@ -133,7 +133,8 @@ class Uas(threading.Thread):
     """The called carrier on UDP. plan: what to do with an INVITE:
     "answer" (100, 180, 200 with SDP), "503" (503 + Retry-After), "ring"
     (100, 180 and wait: for CANCEL), "bye" (answer, then BYE after the ACK),
-    "silent" (nothing), "late200" (nothing, then 200 after late_s seconds),
+    "silent" (nothing), "late200" / "late180" (nothing, then 200 / 180 after
+    late_s seconds),
     "cancel200" (ring; a CANCEL crosses our 200: 200 to the INVITE, then to
     the CANCEL, no 487), "fork2" (two forks answer: 180 and 200 with tag
     fork-1, then 200 with fork-2), "forkswitch" (180 with fork-1, 200 with
@@ -192,9 +193,10 @@ class Uas(threading.Thread):
                 self.invite = data
                 if self.plan == "silent":
                     continue
-                if self.plan == "late200":  # after the SBC gave up on us
+                if self.plan in ("late200", "late180"):  # after the SBC gave up on us
                     late = response(data, 200, "OK", self.tag, f"Contact: <sip:uas@127.0.0.1:{self.port}>",
-                                    sdp("127.0.0.1", self.rtp_port))
+                                    sdp("127.0.0.1", self.rtp_port)) if self.plan == "late200" else \
+                        response(data, 180, "Ringing", self.tag)
                     threading.Timer(self.late_s, lambda: self.stop or self.send(late)).start()
                     continue
                 if self.plan in ("fork2", "forkswitch"):

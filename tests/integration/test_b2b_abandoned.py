@@ -75,6 +75,32 @@ def test_late_2xx_after_failover_is_acked_and_byed(env):
         alt.close()
 
 
+def test_late_ringing_after_failover_is_cancelled(env):
+    # demo-out only rings after the SBC moved on to alt-out: CANCEL it
+    # (before any response a CANCEL may not be sent, RFC 3261 9.1)
+    sbc, late, uac = env("late180")
+    alt = Uas("answer")
+    try:
+        sbc.rpc("trunk.add", {"name": "alt-out", "destinations": [
+            {"host": "127.0.0.1", "port": alt.port, "transport": "udp"}],
+            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
+        time.sleep(1.2)
+        uac.invite()
+        final = uac.wait_final(timeout=15)
+        assert status(final) == 200 and alt.invite is not None, sbc.log()[-3000:]
+        uac.ack(final)
+        cancel = wait_for(lambda: late.requests("CANCEL"), timeout=6, what="CANCEL for the late ringing")[0]
+        assert hdr(cancel, "Call-ID") == hdr(late.invite, "Call-ID") and hdr(cancel, "CSeq") == "1 CANCEL"
+        # the 487 that follows does not disturb the call on alt-out
+        time.sleep(0.3)
+        assert status(uac.bye(final)) == 200
+        assert len(late.requests("CANCEL")) == 1 and not late.requests("BYE")
+    finally:
+        alt.close()
+
+
 def test_2xx_crossing_our_cancel_is_acked_and_byed(env):
     sbc, uas, uac = env("cancel200")
     uac.invite()
