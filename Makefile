@@ -11,6 +11,8 @@
 #   PYTEST_ARGS= extra arguments for the integration tests (e.g. -k tls)
 #   TESTS=       run only the unit tests whose names match this shell glob
 #   CC=          compiler (default cc)
+#   BORINGSSL=rebuilt  link Debian's BoringSSL source rebuilt without OPENSSL_SMALL
+#                (faster handshakes; see README.md); default BORINGSSL=debian
 
 SAN     ?= 0
 DEBUG   ?= 0
@@ -42,8 +44,28 @@ DEB_TEST_PKGS  := libcmocka-dev python3 python3-pytest python3-pytest-xdist sip-
 DEB_BENCH_PKGS := kamailio kamailio-tls-modules rtpengine-daemon
 DEB_PKGS := $(DEB_BUILD_PKGS) $(DEB_TEST_PKGS)
 
+# BORINGSSL=debian (default): Debian's android-libboringssl as installed.
+# BORINGSSL=rebuilt: Debian's own source package of it rebuilt without
+#   -DOPENSSL_SMALL (x86_64 P-256 assembly and X25519 tables back in; see
+#   README.md), by tools/boringssl-rebuild.sh into BORINGSSL_DIR (fetched and
+#   built once); our binaries get its headers and an rpath to it.
+BORINGSSL ?= debian
 BORINGSSL_INC := /usr/include/android
 BORINGSSL_LIB := /usr/lib/x86_64-linux-gnu/android
+ifeq ($(BORINGSSL),rebuilt)
+BORINGSSL_DIR ?= $(B)/boringssl
+BORINGSSL_INC := $(abspath $(BORINGSSL_DIR))/include
+BORINGSSL_LIB := $(abspath $(BORINGSSL_DIR))/lib
+# A missing included makefile is made before anything else (then make
+# restarts): the library exists before the first object is compiled.
+ifeq ($(filter clean help deps bench-deps,$(MAKECMDGOALS)),)
+include $(BORINGSSL_DIR)/boringssl.mk
+endif
+$(BORINGSSL_DIR)/boringssl.mk:
+	@tools/boringssl-rebuild.sh $(BORINGSSL_DIR)
+else ifneq ($(BORINGSSL),debian)
+$(error BORINGSSL=$(BORINGSSL): use debian or rebuilt)
+endif
 BORINGSSL_CFLAGS := -I$(BORINGSSL_INC)
 BORINGSSL_LIBS := -L$(BORINGSSL_LIB) -Wl,-rpath,$(BORINGSSL_LIB) -lssl -lcrypto
 
@@ -125,7 +147,7 @@ test: deps
 
 # A binary that links BoringSSL must never also pull in OpenSSL's libssl/libcrypto.
 check-linkage: all
-	@tools/check-linkage.sh $(BINS)
+	@BORINGSSL_LIB=$(BORINGSSL_LIB) tools/check-linkage.sh $(BINS)
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory SAN=0 all $(BENCHES) $(BENCH_TOOLS)

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# boringssl-rebuild.sh OUTDIR — rebuild Debian's BoringSSL without -DOPENSSL_SMALL.
+#
+# Debian's android-platform-external-boringssl is compiled with -DOPENSSL_SMALL
+# (debian/rules), which in BoringSSL compiles out the x86_64 P-256 assembly
+# (p256-nistz) and the precomputed X25519/Ed25519 base-point tables: ECDHE and
+# ECDSA run 2-3x slower than they could. This script fetches Debian's own source
+# package (the same version as the installed android-libboringssl, through apt
+# but without touching the system's apt configuration), unpacks it with
+# dpkg-source (Debian's patches applied), and builds libcrypto.so.0/libssl.so.0
+# with Debian's makefiles (debian/libcrypto.mk, debian/libssl.mk) and Debian's
+# hardening flags, dropping only -DOPENSSL_SMALL.
+#
+# Result:  OUTDIR/lib/{libcrypto,libssl}.so{,.0}   OUTDIR/include -> the package's headers
+#          OUTDIR/boringssl.mk                      (make fragment: BORINGSSL_INC/LIB)
+# Cached: nothing is fetched or built again once OUTDIR/lib holds both libraries
+# (delete OUTDIR to start over). Exit 0 on success; otherwise says why and exits
+# non-zero (benchmarks then skip their "rebuilt" rows).
+set -eu
+out=${1:?usage: boringssl-rebuild.sh OUTDIR}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+pkg=android-platform-external-boringssl
+jobs=${BORINGSSL_JOBS:-2}
+
+write_mk() {
+	cat >"$out/boringssl.mk.tmp" <<-EOF
+	# written by tools/boringssl-rebuild.sh: BoringSSL rebuilt without -DOPENSSL_SMALL
+	BORINGSSL_INC := $out/include
+	BORINGSSL_LIB := $out/lib
+	EOF
+	mv "$out/boringssl.mk.tmp" "$out/boringssl.mk"
+}
+
+if [ -e "$out/lib/libcrypto.so.0" ] && [ -e "$out/lib/libssl.so.0" ] && [ -d "$out/include/openssl" ]; then
+	write_mk
+	exit 0
+fi
+
+for t in apt-get dpkg-source dpkg-buildflags dpkg-architecture make; do
+	command -v "$t" >/dev/null || { echo "boringssl-rebuild: $t not found (install dpkg-dev/apt)" >&2; exit 1; }
+done
+
+# The installed binary package tells which source version to fetch, so the
+# rebuilt libraries match the headers and ABI we already compile against.
+ver=$(dpkg-query -W -f='${source:Version}' android-libboringssl 2>/dev/null || true)
+[ -n "$ver" ] || { echo "boringssl-rebuild: android-libboringssl is not installed (make deps)" >&2; exit 1; }
+
+# --- fetch (once) -------------------------------------------------------------
+dl="$out/download"
+mkdir -p "$dl"
+dsc="$dl/${pkg}_${ver#*:}.dsc"
+if [ ! -e "$dsc" ]; then
+	apt_dir="$dl/apt"
+	mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+	# deb-src twins of the system's deb entries, in a private list directory.
+	srcs=""
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -e "$f" ] && srcs="$srcs$(sed 's/^Types:.*$/Types: deb-src/' "$f")"$'\n\n'
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -e "$f" ] && srcs="$srcs$(sed -n 's/^deb /deb-src /p' "$f")"$'\n'
+	done
+	printf '%s' "$srcs" >"$apt_dir/src.sources"
+	if grep -q '^deb-src ' "$apt_dir/src.sources"; then
+		grep '^deb-src ' "$apt_dir/src.sources" >"$apt_dir/src.list"
+		grep -v '^deb-src ' "$apt_dir/src.sources" >"$apt_dir/src.sources.tmp" || true
+		mv "$apt_dir/src.sources.tmp" "$apt_dir/src.sources"
+	fi
+	aptopt=(-o "Dir::Etc::SourceList=/dev/null" -o "Dir::Etc::SourceParts=$apt_dir"
+		-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
+		-o "Debug::NoLocking=1" -o "APT::Sandbox::User=root" -q)
+	echo "boringssl-rebuild: fetching Debian source $pkg $ver" >&2
+	if ! apt-get "${aptopt[@]}" update >"$dl/apt-update.log" 2>&1; then
+		echo "boringssl-rebuild: apt-get update (deb-src) failed, see $dl/apt-update.log" >&2; exit 1
+	fi
+	if ! (cd "$dl" && apt-get "${aptopt[@]}" source --download-only "$pkg=$ver") >"$dl/apt-source.log" 2>&1; then
+		echo "boringssl-rebuild: apt-get source $pkg=$ver failed, see $dl/apt-source.log" >&2; exit 1
+	fi
+fi
+
+# --- unpack (Debian's patches applied) ---------------------------------------
+srcdir="$out/src"
+if [ ! -e "$srcdir/debian/libcrypto.mk" ]; then
+	rm -rf "$srcdir"
+	dpkg-source --no-check -x "$dsc" "$srcdir" >"$dl/dpkg-source.log" 2>&1 ||
+		{ echo "boringssl-rebuild: dpkg-source -x failed, see $dl/dpkg-source.log" >&2; exit 1; }
+fi
+
+# --- build ----------------------------------------------------------------------
+# Debian's flags from debian/rules, as dh_auto_build would export them, minus
+# -DOPENSSL_SMALL. -Wl,-rpath,$ORIGIN comes before the rpath libssl.mk adds
+# (/usr/lib/<triplet>/android), so our libssl finds our libcrypto first.
+export DEB_BUILD_MAINT_OPTIONS="hardening=+all optimize=-lto"
+export DEB_CFLAGS_MAINT_APPEND="-fPIC"
+export DEB_CXXFLAGS_MAINT_APPEND="-fPIC"
+export DEB_LDFLAGS_MAINT_APPEND="-fPIC"
+export DEB_CPPFLAGS_MAINT_APPEND="-DNDEBUG -UDEBUG -DBORINGSSL_ANDROID_SYSTEM -DBORINGSSL_IMPLEMENTATION \
+-DBORINGSSL_SHARED_LIBRARY -fmessage-length=0 -fno-exceptions -fno-strict-aliasing -no-canonical-prefixes"
+if command -v clang >/dev/null && command -v clang++ >/dev/null; then
+	export CC=clang CXX=clang++
+	DEB_CFLAGS_MAINT_APPEND="$DEB_CFLAGS_MAINT_APPEND -gdwarf-4"
+	DEB_CXXFLAGS_MAINT_APPEND="$DEB_CXXFLAGS_MAINT_APPEND -gdwarf-4"
+fi
+if command -v ld.lld >/dev/null; then
+	DEB_LDFLAGS_MAINT_APPEND="$DEB_LDFLAGS_MAINT_APPEND -fuse-ld=lld -Wl,--build-id=sha1"
+fi
+eval "$(dpkg-buildflags --export=sh)"
+eval "$(dpkg-architecture -s 2>/dev/null)"
+export DEB_HOST_ARCH DEB_HOST_MULTIARCH
+# (make expands $$ to $, the recipe's shell then sees \$ORIGIN: a literal $ORIGIN.)
+export LDFLAGS="-Wl,-rpath,\\\$\$ORIGIN $LDFLAGS"
+case " $CPPFLAGS $CFLAGS " in *OPENSSL_SMALL*) echo "boringssl-rebuild: OPENSSL_SMALL still set" >&2; exit 1 ;; esac
+
+echo "boringssl-rebuild: building libcrypto/libssl ($CC, -j$jobs) in $srcdir" >&2
+log="$out/build.log"
+if ! (cd "$srcdir" && make -j"$jobs" -f debian/libcrypto.mk build && make -j"$jobs" -f debian/libssl.mk build) >"$log" 2>&1; then
+	echo "boringssl-rebuild: build failed, last lines of $log:" >&2; tail -n 20 "$log" >&2; exit 1
+fi
+# Proof the fast paths are in: the x86_64 P-256 method and the X25519
+# base-point table exist only without OPENSSL_SMALL (the library keeps its
+# local symbols: Debian strips only at packaging time).
+so="$srcdir/debian/out/libcrypto.so.0"
+[ -e "$so" ] && [ -e "$srcdir/debian/out/libssl.so.0" ] || { echo "boringssl-rebuild: libraries not built, see $log" >&2; exit 1; }
+if [ "$DEB_HOST_ARCH" = amd64 ] && ! nm "$so" | grep -q ' EC_GFp_nistz256_method$'; then
+	echo "boringssl-rebuild: $so lacks the P-256 assembly path (OPENSSL_SMALL?)" >&2; exit 1
+fi
+if ! nm "$so" | grep -q ' k25519Precomp$'; then
+	echo "boringssl-rebuild: $so lacks the X25519 tables (OPENSSL_SMALL?)" >&2; exit 1
+fi
+if ! readelf -d "$srcdir/debian/out/libssl.so.0" | grep -q 'RUNPATH.*\[\$ORIGIN:'; then
+	echo "boringssl-rebuild: libssl.so.0 does not look next to itself for libcrypto" >&2; exit 1
+fi
+
+mkdir -p "$out/lib.tmp"
+cp -a "$srcdir/debian/out/libcrypto.so.0" "$srcdir/debian/out/libssl.so.0" "$out/lib.tmp/"
+ln -sf libcrypto.so.0 "$out/lib.tmp/libcrypto.so"
+ln -sf libssl.so.0 "$out/lib.tmp/libssl.so"
+rm -rf "$out/lib" && mv "$out/lib.tmp" "$out/lib"
+ln -sfn "$srcdir/src/include" "$out/include"
+write_mk
+echo "boringssl-rebuild: done: $out/lib" >&2
