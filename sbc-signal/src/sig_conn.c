@@ -185,6 +185,12 @@ static void conn_update_poll(sig_conn *c)
 	int ev = UV_READABLE;
 	if (c->want_write || c->state == SIG_CS_CONNECTING)
 		ev |= UV_WRITABLE;
+	/* uv_poll_start takes the fd out of epoll and puts it back (two
+	 * syscalls) even when nothing changes: a handshake would pay that
+	 * twice for nothing */
+	if (c->poll_ev == ev)
+		return;
+	c->poll_ev = (uint8_t)ev;
 	uv_poll_start(&c->poll, ev, conn_poll_cb);
 }
 
@@ -445,16 +451,31 @@ static enum sig_stat classify_tls_failure(SSL *ssl)
 static int conn_peer_hook(void *owner, X509 *leaf)
 {
 	sig_conn *c = owner;
-	/* the identity is taken here: the session keeps only the fingerprint */
-	sig_peer_store *ps = sig_peer_from_x509(leaf, 1);
-	if (!ps)
-		return 0;
-	sig_peer_store *cached = sig_peer_cache_find(ps->id.sha256);
-	if (cached) { /* share the one object every connection of this carrier uses */
-		sig_peer_unref(ps);
-		ps = cached;
-	} else {
-		sig_peer_cache_put(ps);
+	/* the identity is taken here: the session keeps only the fingerprint.
+	 * BoringSSL has already hashed the leaf's DER into the session being
+	 * built (retain_only_sha256): a carrier seen before is found in the
+	 * cache by that hash, without re-encoding the certificate and printing
+	 * its names again on every handshake */
+	sig_peer_store *ps = NULL;
+	SSL_SESSION *sess = SSL_get_session(c->ssl);
+	if (sess && SSL_SESSION_has_peer_sha256(sess)) {
+		const uint8_t *sha;
+		size_t len;
+		SSL_SESSION_get0_peer_sha256(sess, &sha, &len);
+		if (len == SIG_FP_LEN)
+			ps = sig_peer_cache_find(sha);
+	}
+	if (!ps) {
+		ps = sig_peer_from_x509(leaf, 1);
+		if (!ps)
+			return 0;
+		sig_peer_store *cached = sig_peer_cache_find(ps->id.sha256);
+		if (cached) { /* share the one object every connection of this carrier uses */
+			sig_peer_unref(ps);
+			ps = cached;
+		} else {
+			sig_peer_cache_put(ps);
+		}
 	}
 	sig_peer_unref(c->peer);
 	c->peer = ps;

@@ -63,7 +63,7 @@ typedef struct sig_conn {
 	uint8_t tp;         /* enum sig_tp */
 	uint8_t state;      /* enum sig_conn_state */
 	uint8_t list;       /* enum sig_conn_list */
-	uint8_t _spare;
+	uint8_t poll_ev;    /* UV_READABLE/UV_WRITABLE now polled (0: not yet) */
 	uint8_t outbound;   /* we opened it (client role) */
 	uint8_t want_write; /* poll for POLLOUT */
 	uint16_t listener;  /* index into the worker's listeners; 0xffff outbound */
