@@ -1,5 +1,7 @@
 /* bench_signal_tls — sbc-signal TLS benchmark.
  *
+ * Usage: bench_signal_tls [--quick] [--tls-only] [--reps N] | --floor-only
+ *
  * 1. Measures the crypto floor of this BoringSSL build in CPU time (what
  *    one full handshake cannot go below on this machine): X25519 key share,
  *    ECDSA P-256 and RSA-2048 signatures, ECDSA verification (mutual TLS).
@@ -24,8 +26,31 @@
 
 static double per_op_us(uint64_t t0, int n) { return (double)(sbc_process_cpu_ns() - t0) / n / 1e3; }
 
+/* The file the dynamic linker took libcrypto from (Debian's or a rebuilt one
+ * under LD_LIBRARY_PATH), so every figure says which build it measured. */
+static const char *libcrypto_path(void)
+{
+	static char line[PATH_MAX + 128];
+	FILE *f = fopen("/proc/self/maps", "r");
+	const char *r = "?";
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, '/');
+		if (p && strstr(p, "/libcrypto.so.0")) {
+			p[strcspn(p, "\n")] = 0;
+			r = p;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
+	/* --floor-only: print the floors as key=value and stop (the script calls
+	 * this once per BoringSSL build, with LD_LIBRARY_PATH choosing it) */
+	int floor_only = argc > 1 && strcmp(argv[1], "--floor-only") == 0;
 	uint8_t pub[32], priv[32], out[32], dg[32] = {1}, sig[80], rs[256];
 	unsigned sl, rl;
 	const int n = 400;
@@ -53,6 +78,14 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 50; i++)
 		RSA_sign(NID_sha256, dg, 32, rs, &rl, r);
 	double rsasign = per_op_us(t, 50);
+	if (floor_only) {
+		printf("x25519=%.1f ecsign=%.1f ecverify=%.1f rsasign=%.1f lib=%s\n", x25519, ecsign,
+		       ecverify, rsasign, libcrypto_path());
+		RSA_free(r);
+		BN_free(e);
+		EC_KEY_free(k);
+		return 0;
+	}
 	printf("crypto floor of this BoringSSL build (CPU us per op): X25519 share %.1f, "
 	       "ECDSA-P256 sign %.1f, ECDSA-P256 verify %.1f, RSA-2048 sign %.1f\n",
 	       x25519, ecsign, ecverify, rsasign);

@@ -6,7 +6,16 @@ utime+stime from /proc/PID/stat over the handshakes it counted) for ECDSA
 P-256, RSA-2048 and mutual TLS; resumed handshakes/s; PSS per idle TLS
 connection at 1k, 10k and ~18k connections (every process is capped at
 20,000 open files here, so the load is split over several tool processes).
-Usage: bench_signal_tls [--quick]
+The rate figures are taken for each BoringSSL build in the same run, on the
+same sbc-signal binary: Debian's android-libboringssl (built with
+-DOPENSSL_SMALL) and Debian's source rebuilt without it by
+tools/boringssl-rebuild.sh (make BORINGSSL=rebuilt; built here the first time
+into $SBC_BUILD/boringssl, or taken from $SBC_BORINGSSL_REBUILT), chosen with
+LD_LIBRARY_PATH and checked in /proc/PID/maps. The load tool keeps the library
+it was linked with, so only the server side changes between the rows. Each
+figure is measured --reps times (interleaved) and given as a range.
+Usage: bench_signal_tls [--quick] [--tls-only] [--reps N]
+  --tls-only: only the handshake rows (no idle memory, UDP or Kamailio)
 """
 import json
 import os
@@ -28,7 +37,10 @@ import test_signal_common as C  # noqa: E402
 C.SIGNAL = BUILD / "sbc-signal"
 LOAD = BUILD / "tools" / "sig-tlsload"
 QUICK = "--quick" in sys.argv
+TLS_ONLY = "--tls-only" in sys.argv
+REPS = int(sys.argv[sys.argv.index("--reps") + 1]) if "--reps" in sys.argv else (1 if QUICK else 2)
 SECS = 2 if QUICK else 5
+DEBIAN_LIB = "/usr/lib/x86_64-linux-gnu/android"
 UNLIMITED = {"max_conns_per_source": 10000000, "handshakes_per_source_per_s": 10000000,
              "handshake_burst_per_source": 10000000}
 
@@ -50,13 +62,43 @@ def start(procs, tmp, pki, prof, workers):
     return C.Signal(procs, d, pki, profiles=[prof], workers=workers, limits=UNLIMITED)
 
 
-def rate_run(procs, tmp, pki, prof, mode, extra=(), conc=32):
-    sig = start(procs, tmp, pki, prof, 1)
+def loaded_libcrypto(pid):
+    """The libcrypto.so.0 file a running process mapped."""
+    for line in open(f"/proc/{pid}/maps"):
+        if "/libcrypto.so.0" in line:
+            return line.split(None, 5)[5].strip()
+    return "?"
+
+
+def lib_env(libdir):
+    """Environment for a process that must load BoringSSL from libdir."""
+    e = dict(os.environ)
+    e.pop("LD_LIBRARY_PATH", None)
+    if libdir:
+        e["LD_LIBRARY_PATH"] = libdir
+    return e
+
+
+def rate_run(procs, tmp, pki, prof, mode, extra=(), conc=32, libdir=None):
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(lib_env(libdir))  # sbc-signal takes its environment from ours
+    try:
+        sig = start(procs, tmp, pki, prof, 1)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    lib = loaded_libcrypto(sig.p.pid)
+    if libdir and os.path.dirname(lib) != libdir:
+        procs.stop_all()
+        procs.items.clear()
+        raise RuntimeError(f"sbc-signal loaded {lib}, not the one in {libdir}")
     h0 = sig.stats()["tls"].get("handshakes", 0)
     c0 = cpu_s(sig.p.pid)
     out = subprocess.run([str(LOAD), "--target", f"127.0.0.1:{sig.tls_port}", "--mode", mode,
                           "--seconds", str(SECS), "--concurrency", str(conc), "--sources", "64",
-                          *extra], capture_output=True, text=True, timeout=SECS + 60)
+                          *extra], capture_output=True, text=True, timeout=SECS + 60,
+                         env=lib_env(None))
     c1 = cpu_s(sig.p.pid)
     st = sig.stats()["tls"]
     procs.stop_all()
@@ -64,7 +106,104 @@ def rate_run(procs, tmp, pki, prof, mode, extra=(), conc=32):
     kv = dict(x.split("=") for x in out.stdout.split())
     hs = st.get("handshakes", 0) - h0
     return {"rate": float(kv.get("rate", 0)), "server_hs": hs, "failed": int(kv.get("failed", 0)),
-            "resumed": st.get("resumed", 0), "cpu_ms": (c1 - c0) * 1000 / max(hs, 1)}
+            "resumed": st.get("resumed", 0), "cpu_ms": (c1 - c0) * 1000 / max(hs, 1), "lib": lib}
+
+
+def rebuilt_libdir():
+    """Directory of the BoringSSL rebuilt without OPENSSL_SMALL, building it
+    (tools/boringssl-rebuild.sh) the first time; (None, why) when unavailable."""
+    d = os.environ.get("SBC_BORINGSSL_REBUILT")
+    if d:
+        d = pathlib.Path(d)
+        return (str(d.resolve()), "") if (d / "libcrypto.so.0").exists() else \
+            (None, f"SBC_BORINGSSL_REBUILT={d} holds no libcrypto.so.0")
+    top = BUILD / "boringssl"
+    if not (top / "lib" / "libcrypto.so.0").exists():
+        print(f"building BoringSSL without OPENSSL_SMALL into {top} (once; fetches Debian's "
+              "source package)...", flush=True)
+        r = subprocess.run([str(REPO / "tools" / "boringssl-rebuild.sh"), str(top)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            return None, (r.stderr.strip().splitlines() or ["failed"])[-1]
+    return str((top / "lib").resolve()), ""
+
+
+def floors(libdir):
+    """Crypto floors (us per op) of one BoringSSL build, from the C half of the bench."""
+    exe = BUILD / "bench" / "bench_signal_tls"
+    r = subprocess.run([str(exe), "--floor-only"], capture_output=True, text=True, timeout=120,
+                       env=lib_env(libdir))
+    try:
+        kv = dict(x.split("=", 1) for x in r.stdout.split())
+        return {k: (v if k == "lib" else float(v)) for k, v in kv.items()}
+    except ValueError:
+        return None
+
+
+SCENARIOS = (  # name, profile key, mode, client cert, target ms, floor(f) in ms
+    ("full handshake, ECDSA P-256 (TLS 1.3)", "ec", "full", False, 0.12,
+     lambda f: (f["x25519"] + f["ecsign"]) / 1000),
+    ("full handshake, RSA-2048 (TLS 1.3)", "rsa", "full", False, None,
+     lambda f: (f["x25519"] + f["rsasign"]) / 1000),
+    ("full handshake, mutual TLS (ECDSA chain verified)", "mtls", "full", True, 0.3,
+     lambda f: (f["x25519"] + f["ecsign"] + 2 * f["ecverify"]) / 1000),
+    ("resumed handshake (TLS 1.3 ticket, ECDHE)", "ec", "resume", False, None,
+     lambda f: f["x25519"] / 1000),
+)
+
+
+def handshake_rows(procs, tmp, pki, profs):
+    """Every scenario on every BoringSSL build, REPS times interleaved; prints
+    the table and returns rows (name, Debian-build result, target, floor) for
+    the Kamailio comparison."""
+    builds = [("debian", DEBIAN_LIB)]
+    rb, why = rebuilt_libdir()
+    if rb:
+        builds.append(("rebuilt", rb))
+    fl = {}
+    for b, d in builds:
+        fl[b] = floors(d)
+        f = fl[b]
+        if f:
+            print(f"crypto floor, {b:7s} ({f['lib']}): X25519 share {f['x25519']:.1f} us, ECDSA-P256 "
+                  f"sign {f['ecsign']:.1f}, verify {f['ecverify']:.1f}, RSA-2048 sign {f['rsasign']:.1f}")
+    if not rb:
+        print(f"crypto floor, rebuilt: skipped ({why})")
+    res = {}  # (scenario, build) -> [results]
+    for _ in range(REPS):
+        for name, pk, mode, cc, _t, _f in SCENARIOS:
+            extra = ("--cert", pki.p("client.pem"), "--key", pki.p("client.key")) if cc else ()
+            for b, d in builds:
+                res.setdefault((name, b), []).append(
+                    rate_run(procs, tmp, pki, profs[pk], mode, extra=extra, libdir=d))
+    rng = lambda v, fmt: (fmt % min(v)) if len(v) == 1 else (fmt % min(v)) + "-" + (fmt % max(v))
+    print(f"server CPU ms per handshake (sbc-signal utime+stime / handshakes it counted), "
+          f"{REPS} run(s) of {SECS}s each, range:")
+    hdr = f"{'scenario':52s} {'build':8s} {'hs/s':>11s} {'CPU ms/hs':>13s} {'target':>8s} {'floor':>7s}"
+    print(hdr)
+    rows = []
+    for name, pk, mode, cc, target, floor in SCENARIOS:
+        for b, d in builds:
+            rs = res[(name, b)]
+            cpu = [r["cpu_ms"] for r in rs]
+            tg = f"<= {target}" if target else "-"
+            fs = f"{floor(fl[b]):.3f}" if fl.get(b) else "?"
+            met = "" if not target else ("  meets target" if max(cpu) <= target else "  above target")
+            print(f"{name:52s} {b:8s} {rng([r['rate'] for r in rs], '%.0f'):>11s} "
+                  f"{rng(cpu, '%.3f'):>13s} {tg:>8s} {fs:>7s}{met}"
+                  f"   ({sum(r['server_hs'] for r in rs)} handshakes, "
+                  f"{sum(r['failed'] for r in rs)} failed)")
+        if len(builds) == 2:
+            a = [r["cpu_ms"] for r in res[(name, "debian")]]
+            z = [r["cpu_ms"] for r in res[(name, "rebuilt")]]
+            print(f"{'':52s} {'ratio':8s} {'':>11s} {min(a) / max(z):.2f}-{max(a) / min(z):.2f}x "
+                  "less CPU per handshake with the rebuilt library")
+        rows.append((name, {"cpu_ms": min(r["cpu_ms"] for r in res[(name, "debian")]),
+                            "rate": max(r["rate"] for r in res[(name, "debian")])}, target, 0))
+    print("  floor = the server's public-key crypto per handshake for that build (X25519 share + "
+          "signature [+ 2 ECDSA verifications for mutual TLS]), CPU ms; reference Kamailio 6.0.7: "
+          "0.55 ms ECDSA, 0.65 ms RSA, 2.3 ms mutual TLS")
+    return rows
 
 
 def hold_run(procs, tmp, pki, prof, total, per_proc=6000, extra=()):
@@ -288,10 +427,6 @@ def main():
     if not LOAD.exists() or not C.SIGNAL.exists():
         print(f"build first: {LOAD} / {C.SIGNAL}")
         return 1
-    fx = float(os.environ.get("SIG_FLOOR_X25519_US", "0"))
-    fs = float(os.environ.get("SIG_FLOOR_ECSIGN_US", "0"))
-    fv = float(os.environ.get("SIG_FLOOR_ECVERIFY_US", "0"))
-    fr = float(os.environ.get("SIG_FLOOR_RSASIGN_US", "0"))
     tmp = tempfile.mkdtemp(prefix="sigbench-")
     procs = conftest.Procs(tmp)
     try:
@@ -306,26 +441,9 @@ def main():
         mtls = C.profile("default", pki, certs=("srv-ec",), verify_client=True)
         print(f"sbc-signal TLS benchmark ({'quick' if QUICK else 'full'}; {os.cpu_count()} cores "
               "shared by sbc-signal and the load tool; 1 worker for the rate figures)")
-        rows = []
-        r = rate_run(procs, tmp, pki, ec, "full")
-        rows.append(("full handshake, ECDSA P-256 (TLS 1.3)", r, 0.12, (fx + fs) / 1000))
-        r = rate_run(procs, tmp, pki, rsa, "full")
-        rows.append(("full handshake, RSA-2048 (TLS 1.3)", r, None, (fx + fr) / 1000))
-        r = rate_run(procs, tmp, pki, mtls, "full",
-                     extra=("--cert", pki.p("client.pem"), "--key", pki.p("client.key")))
-        rows.append(("full handshake, mutual TLS (ECDSA chain verified)", r, 0.3,
-                     (fx + fs + 2 * fv) / 1000))
-        r = rate_run(procs, tmp, pki, ec, "resume")
-        rows.append(("resumed handshake (TLS 1.3 ticket, ECDHE)", r, None, fx / 1000))
-        print(f"{'scenario':52s} {'hs/s':>8s} {'CPU ms/hs':>10s} {'target':>8s} "
-              f"{'crypto floor':>13s}")
-        for name, r, target, floor in rows:
-            tg = f"<= {target}" if target else "-"
-            print(f"{name:52s} {r['rate']:8.0f} {r['cpu_ms']:10.3f} {tg:>8s} {floor:10.3f} ms"
-                  f"   ({r['server_hs']} handshakes, {r['failed']} failed)")
-        print("  crypto floor = this machine's BoringSSL (a build without assembly) in CPU time for "
-              "the server's share of one handshake; reference Kamailio 6.0.7: 0.55 ms ECDSA, "
-              "0.65 ms RSA, 2.3 ms mutual TLS")
+        rows = handshake_rows(procs, tmp, pki, {"ec": ec, "rsa": rsa, "mtls": mtls})
+        if TLS_ONLY:
+            return 0
         sizes = (1000, 2000) if QUICK else (1000, 10000, 18000)
         print(f"{'idle TLS connections':>22s} {'PSS total':>10s} {'PSS/conn':>9s} "
               f"{'(all mem)/conn':>15s} {'target':>9s}")
