@@ -116,6 +116,7 @@ typedef struct med_worker {
 	unsigned npeers;
 	med_totals tot;
 	uint64_t now_ms; /* monotonic, refreshed per loop turn */
+	uint64_t now_ns;      /* monotonic, refreshed per loop turn (socket path) */
 	uint64_t now_real_ns; /* CLOCK_REALTIME of the current batch (packet ages) */
 	uint64_t next_sweep_ms;
 	uint64_t idle_ms;  /* last time epoll found nothing to do */
@@ -172,6 +173,8 @@ uint16_t med_sess_port(const med_worker *w, const med_sess *s, unsigned leg, uns
 
 /* ---- relay.c ---- */
 void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp);
+/* Sets up the worker's receive headers once (med_worker_init does). */
+void med_relay_init_batch(med_worker *w);
 /* One packet p (*plen bytes, buffer of cap bytes) that arrived on leg's RTP
  * (rtcp_sock 0) or RTCP socket from src: checked, unprotected, counted,
  * protected for the other leg in place. Returns where to send it (*plen

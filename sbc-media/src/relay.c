@@ -166,7 +166,8 @@ const sbc_addr *med_relay_packet(med_worker *w, med_sess *s, unsigned leg, unsig
 		in->bytes_in += (uint64_t)len;
 		med_rtp_rx_update(&in->rx, (uint16_t)(p[2] << 8 | p[3]),
 				  (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7],
-				  (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11], now_ns);
+				  (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11],
+				  rx_ns ? rx_ns : now_ns); /* the kernel's arrival time when there is one */
 	}
 	const sbc_addr *dst = rtcp && !(sl->flags & SBC_MEDIA_F_RTCP_MUX) ? &out->peer_rtcp : &out->peer_rtp;
 	if (dst->sa.sa_family == 0) {
@@ -214,30 +215,46 @@ static void send_batch(med_worker *w, med_sess *s, unsigned o, int fd, unsigned 
 	}
 }
 
+/* Sets up receive header i. The kernel only writes back msg_namelen,
+ * msg_controllen, msg_flags and msg_len of the entries it filled, and the
+ * iovecs are never changed (sends use their own), so after a receive only
+ * those n entries are reset, not the whole batch: at 50 packets/s per
+ * socket a receive mostly returns one packet. */
+static inline void reset_rmsg(med_worker *w, unsigned i)
+{
+	struct msghdr *mh = &w->rmsg[i].msg_hdr;
+	mh->msg_namelen = sizeof(w->rsrc[i]);
+	mh->msg_controllen = sizeof(w->rctl[i]);
+	mh->msg_flags = 0;
+}
+
+void med_relay_init_batch(med_worker *w)
+{
+	for (unsigned i = 0; i < MED_BATCH; i++) {
+		struct msghdr *mh = &w->rmsg[i].msg_hdr;
+		w->riov[i].iov_base = w->buf[i];
+		w->riov[i].iov_len = MED_PKT_BUF - MED_XC_MAX_TRAILER;
+		mh->msg_name = &w->rsrc[i];
+		mh->msg_iov = &w->riov[i];
+		mh->msg_iovlen = 1;
+		mh->msg_control = w->rctl[i];
+		reset_rmsg(w, i);
+	}
+}
+
 void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
 {
 	int fd = s->fd[leg][rtcp];
 	unsigned o = leg ^ 1;
 
 	for (int round = 0; round < 4; round++) {
-		for (unsigned i = 0; i < MED_BATCH; i++) {
-			struct msghdr *mh = &w->rmsg[i].msg_hdr;
-			w->riov[i].iov_base = w->buf[i];
-			w->riov[i].iov_len = MED_PKT_BUF - MED_XC_MAX_TRAILER;
-			mh->msg_name = &w->rsrc[i];
-			mh->msg_namelen = sizeof(w->rsrc[i]);
-			mh->msg_iov = &w->riov[i];
-			mh->msg_iovlen = 1;
-			mh->msg_control = w->rctl[i];
-			mh->msg_controllen = sizeof(w->rctl[i]);
-			mh->msg_flags = 0;
-		}
 		int n = recvmmsg(fd, w->rmsg, MED_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
-		uint64_t now_ns = sbc_mono_ns();
-		w->now_ms = now_ns / SBC_NS_PER_MS;
-		w->now_real_ns = med_real_ns();
+		/* One clock read per worker turn (w->now_ns, set by the loop)
+		 * instead of two per receive: a packet's own arrival time is
+		 * its SO_TIMESTAMPNS; this is only for the counters. */
+		uint64_t now_ns = w->now_ns;
 		/* Packets of one receive batch all leave through one socket; RTP
 		 * and RTCP muxed on one port are sent in order, in runs. */
 		unsigned k = 0, first = 0;
@@ -250,6 +267,7 @@ void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
 				struct msghdr *mh = &w->rmsg[i].msg_hdr;
 				for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
 					med_relay_cmsg(s, leg, rtcp, c, &rx_ns);
+				reset_rmsg(w, i);
 			}
 		}
 		for (unsigned i = first; i < (unsigned)n; i++) {
@@ -262,9 +280,9 @@ void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
 			const sbc_addr *dst =
 				med_relay_packet(w, s, leg, rtcp, w->buf[i], &len, MED_PKT_BUF,
 						 (mh->msg_flags & MSG_TRUNC) != 0, &w->rsrc[i], now_ns, rx_ns, &is_rtcp);
+			reset_rmsg(w, i);
 			if (!dst)
 				continue;
-			w->riov[i].iov_len = (size_t)len;
 			if (k && (is_rtcp != run_rtcp)) {
 				int pfd = s->fd[o][run_rtcp && !(s->slot->flags & SBC_MEDIA_F_RTCP_MUX) ? 1 : 0];
 				send_batch(w, s, o, pfd, k, run_rtcp);
@@ -272,7 +290,7 @@ void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
 			}
 			run_rtcp = is_rtcp;
 			struct msghdr *sh = &w->smsg[k].msg_hdr;
-			w->siov[k] = w->riov[i];
+			w->siov[k] = (struct iovec){w->buf[i], (size_t)len};
 			sh->msg_name = (void *)dst;
 			sh->msg_namelen = sbc_addr_len(dst);
 			sh->msg_iov = &w->siov[k];

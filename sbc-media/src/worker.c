@@ -435,6 +435,10 @@ static void *worker_main(void *arg)
 				}
 			}
 		}
+		/* the clocks once per turn, not per socket read */
+		w->now_ns = sbc_mono_ns();
+		w->now_ms = w->now_ns / SBC_NS_PER_MS;
+		w->now_real_ns = med_real_ns();
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = ev[i].data.u64;
 			if (tag == BELL_TAG) {
@@ -502,6 +506,7 @@ int med_worker_init(med_worker *w, unsigned idx, const med_config *cfg, shm_seg 
 		w->use_uring = io && strcmp(io, "uring") == 0;
 	}
 	w->bell = -1;
+	med_relay_init_batch(w);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epfd < 0)
 		return -errno;
