@@ -2,9 +2,10 @@
  * (--config), and runtime.json for the children.
  *
  * Caveats:
- *  1. Every key is declared once in the table in ctl_config.c (name, type,
- *     range, field); the loader walks the JSON against it, so an unknown key
- *     or a bad value is an error naming the key path ("signal.workers").
+ *  1. Every key is declared once, in the table in shared/src/config.c (name,
+ *     type, default, range, readers); the loader walks the JSON against it,
+ *     so an unknown key or a bad value is an error naming the key path
+ *     ("signal.workers").
  *  2. The loaded ctl_config is immutable once ctl_config_finalize() ran: the
  *     supervisor and the methods read it, nobody patches it at run time
  *     (system.reload re-reads the file into a fresh snapshot).
@@ -21,68 +22,17 @@
 
 #include <jansson.h>
 
+#include "sbc/config-t.h"
 #include "sbc/sockaddr.h"
 
-#define CTL_MAX_LISTEN 16
-#define CTL_NAME_MAX 64
+#define CTL_MAX_LISTEN SBC_CFG_MAX_LISTEN
+#define CTL_NAME_MAX SBC_CFG_NAME_MAX
 
-typedef struct ctl_listen {
-	char transport[4];           /* udp | tcp | tls */
-	char address[SBC_ADDR_STRLEN];
-	char tls_profile[CTL_NAME_MAX]; /* tls only */
-} ctl_listen;
-
-typedef struct ctl_config {
-	char log_level[16];
-	char data_dir[PATH_MAX];
-	char store_path[PATH_MAX];
-
-	struct {
-		unsigned workers;
-		unsigned nlisten;
-		ctl_listen listen[CTL_MAX_LISTEN];
-		char dns_servers[256]; /* "ip[:port],..." for sbc-signal's resolver; "": resolv.conf */
-		char unknown_sources[8]; /* "reject" (403) or "drop" (no answer) */
-	} signal;
-
-	struct {
-		unsigned workers;
-		char address[INET6_ADDRSTRLEN];
-		unsigned port_min, port_max;
-		char backend[16];          /* "socket" | "xdp" */
-		unsigned rtp_timeout_ms;
-		char xdp_interfaces[80];   /* "eth0,eth1": where backend "xdp" attaches */
-	} media;
-
-	/* sbc-control's own knobs (not in runtime.json). */
-	struct {
-		char socket[PATH_MAX];        /* empty: <data_dir>/control.sock */
-		unsigned max_request_bytes;   /* longest request line */
-		unsigned max_clients;
-		unsigned client_queue_bytes;  /* unsent replies per client before it is closed */
-		unsigned requests_per_sec;    /* per client; 0: unlimited */
-		unsigned partial_timeout_ms;  /* an unfinished request line older than this closes the client */
-		unsigned restart_max;         /* quick deaths in a row before "failed" */
-		unsigned backoff_initial_ms;
-		unsigned backoff_max_ms;
-		unsigned stable_ms;           /* uptime after which a child counts as healthy */
-		unsigned stop_timeout_ms;     /* SIGKILL after this on shutdown */
-		unsigned drain_ms;            /* deadline passed to signal in SBC_MSG_DRAIN */
-		unsigned stats_timeout_ms;
-		unsigned ring_bytes;          /* signal<->media rings */
-		unsigned ctl_ring_bytes;      /* control<->child rings */
-	} control;
-
-	/* The demo trunks and route, seeded into an empty store only. */
-	struct {
-		bool enabled;                    /* default: true without --config, false with */
-		bool enabled_set;
-		char outbound[SBC_ADDR_STRLEN];  /* demo-out's destination (udp) */
-		char inbound_cidr[SBC_ADDR_STRLEN + 4];
-	} demo;
-
-	bool from_file; /* false: the embedded default */
-} ctl_config;
+/* The keys, their types, defaults and ranges are shared/src/config.c's
+ * (one table for the three processes); sbc-control reads them all but
+ * signal.tls_profiles. */
+typedef sbc_cfg_listen ctl_listen;
+typedef sbc_config ctl_config;
 
 /* The embedded default: loopback listeners 5060 udp/tcp + 5061 tls (profile
  * "default"), media on 127.0.0.1 30000-39999, one worker each, data dir

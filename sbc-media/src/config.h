@@ -24,8 +24,10 @@ typedef struct med_config {
 	uint32_t rcvbuf;         /* SO_RCVBUF per socket */
 } med_config;
 
-/* Parses the runtime.json text file at path. Returns 0 or SBC_E_CONFIG
- * with a sentence naming the key in errbuf. */
+/* Parses the runtime.json text file at path (the shared loader, reader
+ * SBC_CFG_MEDIA: sections of the other processes are not looked at).
+ * Returns 0, -ENOMEM, or SBC_E_CONFIG with a sentence naming the key in
+ * errbuf. */
 int med_config_load(const char *path, med_config *cfg, char *errbuf, size_t errlen);
 
 #endif

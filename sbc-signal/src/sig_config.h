@@ -1,10 +1,11 @@
-/* sbc-signal — configuration read from runtime.json (see the process
- * contract) plus signal-only knobs with defaults.
+/* sbc-signal — configuration read from runtime.json with the shared loader
+ * (shared/src/config.c declares every key once: type, default, range;
+ * sbc-signal reads log_level, store_path and the "signal" section):
  *
- * runtime.json "signal" section:
- *   workers: int (0 or absent: one per core)
- *   listen: [{transport, address, tls_profile?}]
- *   tls_profiles (optional, until the LMDB store carries them):
+ *   workers: 1..32 (sig_config.workers 0, one per core, is left to callers
+ *     that build a sig_config themselves)
+ *   listen: [{transport, address (ip:port), tls_profile? (tls only)}]
+ *   tls_profiles (optional, for sbc-signal without sbc-control):
  *     [{name, certs:[{cert:PEM path (chain, leaf first), key:PEM path}],
  *       ca?: PEM bundle, verify_client?: bool, verify_depth?: int,
  *       sni?: [names]}]
@@ -22,14 +23,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sbc/config-t.h"
 #include "sbc/log.h"
 #include "sbc/sockaddr.h"
 
-#define SIG_NAME_MAX 64
-#define SIG_MAX_LISTEN 16
-#define SIG_MAX_PROFILES 16
-#define SIG_MAX_CERTS 4
-#define SIG_MAX_SNI 8
+/* What the shared table allows. */
+#define SIG_NAME_MAX SBC_CFG_NAME_MAX
+#define SIG_MAX_LISTEN SBC_CFG_MAX_LISTEN
+#define SIG_MAX_PROFILES SBC_CFG_MAX_PROFILES
+#define SIG_MAX_CERTS SBC_CFG_MAX_CERTS
+#define SIG_MAX_SNI SBC_CFG_MAX_SNI
 #define SIG_MAX_WORKERS 64
 
 typedef struct sig_listen_cfg {
@@ -74,8 +77,10 @@ typedef struct sig_config {
 	bool drop_unknown;     /* unknown_sources "drop": no answer to a source no trunk matches */
 } sig_config;
 
+/* The table's defaults (no listeners, no profiles). */
 void sig_config_defaults(sig_config *cfg);
-/* Loads runtime.json. Returns 0 or SBC_E_CONFIG with a sentence in err. */
+/* Loads runtime.json. Returns 0, -ENOMEM, or SBC_E_CONFIG with a sentence
+ * naming the key in err; on error there is nothing to free. */
 int sig_config_load(const char *path, sig_config *cfg, char *err, size_t errlen);
 void sig_config_free(sig_config *cfg);
 
