@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -38,11 +39,13 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "sbc/base64.h"
 #include "sbc/log.h"
 #include "../../../sbc-media/src/xcrypt.h"
 #include "../../../sbc-media/src/xdp_backend.h"
@@ -59,16 +62,20 @@ typedef struct shared {
 	_Atomic int ready;
 	char mode[64];
 	uint64_t kicks, polls, batches, rx; /* XDP relay, at exit */
-	_Atomic int media_pid; /* sbc-media under medtool: its CPU counts as ours */
+	_Atomic int media_pid; /* sbc-media under medtool, or rtpengine: its CPU counts as ours */
+	uint16_t dst_port[STREAMS]; /* set by a relay that picks its own ports (rtpengine) */
 } shared;
 
 static shared *sh;
 
 /* SRTP -> RTP mode: the generator sends pre-protected SRTP (packets made
  * before the run, so its cost does not change), the relays unprotect with
- * one inbound context per stream (the srtp module through xcrypt.h). */
+ * one inbound context per stream (the srtp module through xcrypt.h).
+ * RTP -> SRTP mode: the generator sends plain RTP, the relays protect with
+ * one outbound context per stream (the sink only counts). */
 #define SRTP_PKTS 4096 /* per stream: enough for the run at the SRTP rates */
-static int srtp_mode;
+enum { MODE_RTP = 0, MODE_SRTP_RTP = 1, MODE_RTP_SRTP = 2 };
+static int srtp_mode; /* MODE_* */
 static sbc_srtp_params srtp_key;
 static med_xc *rx_ctx[STREAMS];
 static med_xc_state rx_state[STREAMS];
@@ -113,7 +120,7 @@ static int srtp_prepare(void)
 static void srtp_contexts(void)
 {
 	for (int k = 0; k < STREAMS; k++)
-		if (med_xc_create(&rx_ctx[k], &srtp_key, false, &rx_state[k]))
+		if (med_xc_create(&rx_ctx[k], &srtp_key, srtp_mode == MODE_RTP_SRTP, &rx_state[k]))
 			_exit(3);
 }
 static char ns_a[32], ns_r[32], ns_b[32], pfx[10];
@@ -225,12 +232,13 @@ static void role_gen(const char *dst_ip, int base, double rate)
 	int big = 8 << 20;
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
 	for (int k = 0; k < STREAMS; k++)
-		addr4(&dst[k], dst_ip, base + (base == PORT_R ? gen_stride : 2) * k);
+		addr4(&dst[k], dst_ip, sh->dst_port[k] ? sh->dst_port[k] :
+			   base + (base == PORT_R ? gen_stride : 2) * k);
 	memset(mm, 0, sizeof(mm));
 	uint64_t seq = 0;
 	double t0 = now_s();
 	while (!atomic_load(&sh->stop)) {
-		if (srtp_mode && seq + BATCH > (uint64_t)STREAMS * SRTP_PKTS)
+		if (srtp_mode == MODE_SRTP_RTP && seq + BATCH > (uint64_t)STREAMS * SRTP_PKTS)
 			break; /* out of fresh packets (a replay would be dropped) */
 		if (rate > 0) {
 			/* Paced in 1 ms steps: what is due goes out in batches. */
@@ -242,12 +250,21 @@ static void role_gen(const char *dst_ip, int base, double rate)
 			}
 		}
 		for (int i = 0; i < BATCH; i++) {
-			if (srtp_mode) {
-				iov[i].iov_base = pre + (seq + (uint64_t)i) * 256;
-				iov[i].iov_len = pre_len[seq + (uint64_t)i];
+			uint64_t j = seq + (uint64_t)i;
+			if (srtp_mode == MODE_SRTP_RTP) {
+				iov[i].iov_base = pre + j * 256;
+				iov[i].iov_len = pre_len[j];
 			} else {
+				/* A valid RTP header per stream (sequence, timestamp,
+				 * SSRC): relays that protect or parse RTP take it. */
+				uint16_t sq = htons((uint16_t)(j / STREAMS));
+				uint32_t ts = htonl((uint32_t)(160u * (j / STREAMS)));
+				uint32_t ssrc = htonl(0x5bc00000u + (uint32_t)(j % STREAMS));
 				buf[i][0] = 0x80;
-				memcpy(buf[i] + 4, &seq, sizeof(seq));
+				buf[i][1] = 0;
+				memcpy(buf[i] + 2, &sq, 2);
+				memcpy(buf[i] + 4, &ts, 4);
+				memcpy(buf[i] + 8, &ssrc, 4);
 				iov[i].iov_base = buf[i];
 				iov[i].iov_len = PAYLOAD;
 			}
@@ -471,7 +488,7 @@ static int mt_cmd(FILE *to, FILE *from, char *reply, size_t len, const char *fmt
 
 /* In R: medtool plays sbc-control + sbc-signal, starts sbc-media with
  * media.backend `backend` and one session per stream (leg 0 from A on port
- * PORT_R + 4k, leg 1 to B port PORT_B + 2k), plain or SRTP->RTP. */
+ * PORT_R + 4k, leg 1 to B port PORT_B + 2k): plain, SRTP->RTP or RTP->SRTP. */
 static void role_media(int xdp)
 {
 	char rt[128], reply[4096], line[1024], key[61];
@@ -513,13 +530,18 @@ static void role_media(int xdp)
 		goto Out;
 	if (mt_cmd(to, from, reply, sizeof(reply), "stats 0"))
 		goto Out;
+	/* leg 0 takes SRTP in (SRTP->RTP), leg 1 gives SRTP out (RTP->SRTP) */
+	char in_p[100] = "{\"suite\":0}", out_p[100] = "{\"suite\":0}";
+	if (srtp_mode == MODE_SRTP_RTP)
+		snprintf(in_p, sizeof(in_p), "{\"suite\":1,\"key\":\"%s\"}", key);
+	if (srtp_mode == MODE_RTP_SRTP)
+		snprintf(out_p, sizeof(out_p), "{\"suite\":1,\"key\":\"%s\"}", key);
 	for (int k = 0; k < STREAMS; k++) {
 		snprintf(line, sizeof(line),
 			 "create {\"id\":%d,\"worker\":0,\"legs\":["
-			 "{\"remote\":\"10.%d.1.2:9\",\"latch\":0,\"rx\":{\"suite\":%d%s%s%s},\"tx\":{\"suite\":0}},"
-			 "{\"remote\":\"10.%d.2.2:%d\",\"latch\":0,\"rx\":{\"suite\":0},\"tx\":{\"suite\":0}}]}",
-			 k + 1, net_n, srtp_mode ? 1 : 0, srtp_mode ? ",\"key\":\"" : "", srtp_mode ? key : "",
-			 srtp_mode ? "\"" : "", net_n, PORT_B + 2 * k);
+			 "{\"remote\":\"10.%d.1.2:9\",\"latch\":0,\"rx\":%s,\"tx\":{\"suite\":0}},"
+			 "{\"remote\":\"10.%d.2.2:%d\",\"latch\":0,\"rx\":{\"suite\":0},\"tx\":%s}]}",
+			 k + 1, net_n, in_p, net_n, PORT_B + 2 * k, out_p);
 		if (mt_cmd(to, from, reply, sizeof(reply), "%s", line) || !strstr(reply, "\"status\":0")) {
 			snprintf(sh->mode, sizeof(sh->mode), "unavailable: session not created");
 			goto Out;
@@ -553,6 +575,300 @@ Out:
 	unlink(rt);
 	if (strncmp(sh->mode, "unavailable", 11) == 0)
 		atomic_fetch_add(&sh->ready, 1); /* do not keep the runner waiting */
+	_exit(0);
+}
+
+/* --- rtpengine in userspace, driven over its ng protocol ------------------ */
+
+/* rtpengine (Debian's rtpengine-daemon) in R with the kernel module off
+ * (--table=-1: every packet goes through its userspace worker), one thread,
+ * bound to R's address on the A side; it sends to B through R's routing, as
+ * the socket backend does. Sessions come from its ng protocol (bencoded
+ * dictionaries over UDP on R's loopback): "offer" from the caller (A, SRTP
+ * with a=crypto in SRTP->RTP mode) and "answer" from the callee (B, SRTP in
+ * RTP->SRTP mode), transport-protocol set so that rtpengine transcrypts. The
+ * port it answers for the caller is where the generator sends (dst_port). */
+#define RTPENGINE "/usr/bin/rtpengine"
+#define NG_MAX 8192
+
+/* Appends "<len>:<s>" for each string given (keys and values alike). */
+static void benc(char *b, size_t *n, size_t cap, int count, ...)
+{
+	va_list ap;
+	va_start(ap, count);
+	for (int i = 0; i < count; i++) {
+		const char *s = va_arg(ap, const char *);
+		int w = *n < cap ? snprintf(b + *n, cap - *n, "%zu:%s", strlen(s), s) : -1;
+		*n = w >= 0 && (size_t)w < cap - *n ? *n + (size_t)w : cap;
+	}
+	va_end(ap);
+}
+
+/* A string at b[i]: its text and length; returns the index after it, -1 if
+ * malformed (the reply is rtpengine's, but checked all the same). */
+static long bstr(const char *b, size_t n, size_t i, const char **s, size_t *l)
+{
+	size_t len = 0, d = 0;
+	while (i < n && b[i] >= '0' && b[i] <= '9' && d++ < 9)
+		len = len * 10 + (size_t)(b[i++] - '0');
+	if (!d || i >= n || b[i] != ':' || len > n - i - 1)
+		return -1;
+	*s = b + i + 1;
+	*l = len;
+	return (long)(i + 1 + len);
+}
+
+/* Skips the value at b[i]; returns the index after it or -1. */
+static long bskip(const char *b, size_t n, size_t i, int depth)
+{
+	const char *s;
+	size_t l;
+	if (i >= n || depth > 16)
+		return -1;
+	if (b[i] == 'i') {
+		const char *e = memchr(b + i, 'e', n - i);
+		return e ? (long)(e - b) + 1 : -1;
+	}
+	if (b[i] == 'l' || b[i] == 'd') {
+		for (i++; i < n && b[i] != 'e';) {
+			long j = bskip(b, n, i, depth + 1);
+			if (j < 0)
+				return -1;
+			i = (size_t)j;
+		}
+		return i < n ? (long)i + 1 : -1;
+	}
+	return bstr(b, n, i, &s, &l);
+}
+
+/* The string value of key in the top-level dictionary, NUL-terminated in out. */
+static int bget(const char *b, size_t n, const char *key, char *out, size_t cap)
+{
+	size_t i = 1;
+	if (!n || b[0] != 'd')
+		return -1;
+	while (i < n && b[i] != 'e') {
+		const char *k, *v;
+		size_t kl, vl;
+		long j = bstr(b, n, i, &k, &kl);
+		if (j < 0)
+			return -1;
+		if (kl == strlen(key) && memcmp(k, key, kl) == 0 && bstr(b, n, (size_t)j, &v, &vl) > 0) {
+			if (vl >= cap)
+				return -1;
+			memcpy(out, v, vl);
+			out[vl] = 0;
+			return 0;
+		}
+		j = bskip(b, n, (size_t)j, 0);
+		if (j < 0)
+			return -1;
+		i = (size_t)j;
+	}
+	return -1;
+}
+
+/* One ng command (req: a bencoded dictionary); the reply's dictionary in
+ * resp. Returns its length or -1 (no reply within the socket's timeout). */
+static int ng_call(int fd, const char *req, size_t reqlen, char *resp, size_t cap)
+{
+	static unsigned cookie;
+	char msg[NG_MAX + 32], ck[24], in[NG_MAX + 32];
+	int cl = snprintf(ck, sizeof(ck), "bx%u ", ++cookie);
+	if (reqlen > NG_MAX)
+		return -1;
+	memcpy(msg, ck, (size_t)cl);
+	memcpy(msg + cl, req, reqlen);
+	if (send(fd, msg, (size_t)cl + reqlen, 0) < 0)
+		return -1;
+	for (;;) {
+		ssize_t got = recv(fd, in, sizeof(in), 0);
+		if (got < 0)
+			return -1;
+		if (got < cl || memcmp(in, ck, (size_t)cl) != 0)
+			continue; /* a late reply to an earlier command */
+		if ((size_t)(got - cl) > cap)
+			return -1;
+		memcpy(resp, in + cl, (size_t)(got - cl));
+		return (int)(got - cl);
+	}
+}
+
+static void rtpe_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void rtpe_fail(const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(sh->mode, sizeof(sh->mode), "unavailable: rtpengine: ");
+	va_start(ap, fmt);
+	vsnprintf(sh->mode + n, sizeof(sh->mode) - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static int sdp_port(const char *sdp)
+{
+	const char *m = strstr(sdp, "m=audio ");
+	return m ? atoi(m + 8) : 0;
+}
+
+static void role_rtpengine(void)
+{
+	char log[128], pidf[128], ngarg[64], ifarg[64], pmin[32], pmax[32];
+	char req[NG_MAX], resp[NG_MAX], sdp[1024], out[NG_MAX], key64[64], cid[32];
+	pid_t pid = 0;
+	int fd = -1;
+
+	if (access(RTPENGINE, X_OK) != 0) {
+		rtpe_fail("%s not installed (Debian rtpengine-daemon)", RTPENGINE);
+		goto Out;
+	}
+	/* A free port for ng on R's loopback (the namespace is ours alone). */
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	addr4(&a, "127.0.0.1", 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(fd, (struct sockaddr *)&a, &al)) {
+		rtpe_fail("no ng port");
+		goto Out;
+	}
+	int ngport = ntohs(a.sin_port);
+	close(fd);
+	snprintf(log, sizeof(log), "/tmp/bench_xdp.%d.rtpengine.log", (int)getpid());
+	snprintf(pidf, sizeof(pidf), "/tmp/bench_xdp.%d.rtpengine.pid", (int)getpid());
+	snprintf(ngarg, sizeof(ngarg), "--listen-ng=127.0.0.1:%d", ngport);
+	snprintf(ifarg, sizeof(ifarg), "--interface=10.%d.1.1", net_n);
+	snprintf(pmin, sizeof(pmin), "--port-min=%d", PORT_R);
+	snprintf(pmax, sizeof(pmax), "--port-max=%d", PORT_R + 4 * STREAMS + 63);
+	pid = fork();
+	if (pid == 0) {
+		char pf[160];
+		int lf = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (lf >= 0) {
+			dup2(lf, 1);
+			dup2(lf, 2);
+		}
+		snprintf(pf, sizeof(pf), "--pidfile=%s", pidf);
+		execl(RTPENGINE, RTPENGINE, "--config-file=none", "--foreground", "--log-stderr",
+		      "--table=-1", ifarg, ngarg, pmin, pmax, "--num-threads=1", "--log-level=3",
+		      "--timeout=600", "--delete-delay=0", pf, (char *)NULL);
+		_exit(127);
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { 0, 200000 };
+	addr4(&a, "127.0.0.1", ngport);
+	if (pid < 0 || fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		rtpe_fail("cannot start");
+		goto Out;
+	}
+	int up = 0;
+	for (int i = 0; i < 50 && !up; i++) {
+		size_t n = 0;
+		req[n++] = 'd';
+		benc(req, &n, sizeof(req) - 1, 2, "command", "ping");
+		req[n++] = 'e';
+		int rl = ng_call(fd, req, n, resp, sizeof(resp));
+		up = rl > 0 && bget(resp, (size_t)rl, "result", out, sizeof(out)) == 0 &&
+		     strcmp(out, "pong") == 0;
+		if (!up && waitpid(pid, NULL, WNOHANG) == pid) {
+			pid = 0;
+			break;
+		}
+		if (!up)
+			usleep(100000); /* not listening yet: ECONNREFUSED comes at once */
+	}
+	if (!up) {
+		rtpe_fail("no answer to ping (see %s)", log);
+		goto Out;
+	}
+	sbc_base64_encode(srtp_key.key, 30, key64, sizeof(key64));
+	for (int k = 0; k < STREAMS; k++) {
+		/* offer, from A: SRTP with our key in SRTP->RTP mode */
+		snprintf(cid, sizeof(cid), "bx-%d", k);
+		snprintf(sdp, sizeof(sdp),
+			 "v=0\r\no=- 1 1 IN IP4 10.%d.1.2\r\ns=-\r\nc=IN IP4 10.%d.1.2\r\nt=0 0\r\n"
+			 "m=audio 7000 RTP/%s 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n%s%s%s",
+			 net_n, net_n, srtp_mode == MODE_SRTP_RTP ? "SAVP" : "AVP",
+			 srtp_mode == MODE_SRTP_RTP ? "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" : "",
+			 srtp_mode == MODE_SRTP_RTP ? key64 : "", srtp_mode == MODE_SRTP_RTP ? "\r\n" : "");
+		size_t n = 0;
+		req[n++] = 'd';
+		benc(req, &n, sizeof(req) - 1, 10, "command", "offer", "call-id", cid, "from-tag",
+		     "caller", "sdp", sdp, "transport-protocol",
+		     srtp_mode == MODE_RTP_SRTP ? "RTP/SAVP" : "RTP/AVP");
+		req[n++] = 'e';
+		int rl = ng_call(fd, req, n, resp, sizeof(resp));
+		if (rl <= 0 || bget(resp, (size_t)rl, "result", out, sizeof(out)) || strcmp(out, "ok") ||
+		    bget(resp, (size_t)rl, "sdp", out, sizeof(out))) {
+			rtpe_fail("offer %d refused", k);
+			goto Out;
+		}
+		/* answer, from B: SRTP in RTP->SRTP mode with the tag of the
+		 * suite rtpengine offered (its key protects what B gets) */
+		int tag = 1;
+		if (srtp_mode == MODE_RTP_SRTP) {
+			const char *c = strstr(out, " AES_CM_128_HMAC_SHA1_80 inline:");
+			const char *l = c;
+			while (l && l > out && l[-1] != '\n')
+				l--;
+			if (!c || sscanf(l, "a=crypto:%d", &tag) != 1) {
+				rtpe_fail("offered no AES_CM_128_HMAC_SHA1_80");
+				goto Out;
+			}
+		}
+		snprintf(sdp, sizeof(sdp),
+			 "v=0\r\no=- 1 1 IN IP4 10.%d.2.2\r\ns=-\r\nc=IN IP4 10.%d.2.2\r\nt=0 0\r\n"
+			 "m=audio %d RTP/%s 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n",
+			 net_n, net_n, PORT_B + 2 * k, srtp_mode == MODE_RTP_SRTP ? "SAVP" : "AVP");
+		if (srtp_mode == MODE_RTP_SRTP) {
+			size_t sl = strlen(sdp);
+			snprintf(sdp + sl, sizeof(sdp) - sl,
+				 "a=crypto:%d AES_CM_128_HMAC_SHA1_80 inline:%s\r\n", tag, key64);
+		}
+		n = 0;
+		req[n++] = 'd';
+		benc(req, &n, sizeof(req) - 1, 10, "command", "answer", "call-id", cid, "from-tag",
+		     "caller", "to-tag", "callee", "sdp", sdp);
+		req[n++] = 'e';
+		rl = ng_call(fd, req, n, resp, sizeof(resp));
+		if (rl <= 0 || bget(resp, (size_t)rl, "result", out, sizeof(out)) || strcmp(out, "ok") ||
+		    bget(resp, (size_t)rl, "sdp", out, sizeof(out)) || sdp_port(out) <= 0) {
+			rtpe_fail("answer %d refused", k);
+			goto Out;
+		}
+		if (srtp_mode == MODE_SRTP_RTP && !strstr(out, "RTP/SAVP")) {
+			rtpe_fail("answered the SRTP caller without SRTP");
+			goto Out;
+		}
+		sh->dst_port[k] = (uint16_t)sdp_port(out);
+	}
+	snprintf(sh->mode, sizeof(sh->mode), "rtpengine userspace, 1 thread");
+	atomic_store(&sh->media_pid, pid);
+	atomic_fetch_add(&sh->ready, 1);
+	while (!atomic_load(&sh->stop))
+		usleep(10000);
+Out:
+	atomic_store(&sh->media_pid, 0);
+	if (fd >= 0)
+		close(fd);
+	if (pid > 0) {
+		int reaped = 0;
+		kill(pid, SIGTERM);
+		for (int i = 0; i < 300 && !reaped; i++) {
+			reaped = waitpid(pid, NULL, WNOHANG) == pid;
+			if (!reaped)
+				usleep(10000);
+		}
+		if (!reaped) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+	}
+	if (strncmp(sh->mode, "unavailable", 11) == 0)
+		atomic_fetch_add(&sh->ready, 1); /* do not keep the runner waiting */
+	else
+		unlink(log);
+	unlink(pidf);
 	_exit(0);
 }
 
@@ -591,6 +907,35 @@ static uint64_t proc_ticks(pid_t pid)
 	return ut + st;
 }
 
+/* CPU time of every thread of a process in microseconds (schedstat: ns
+ * precision, where /proc/<pid>/stat counts 10 ms ticks). Falls back to the
+ * ticks when schedstat is not there. */
+static double proc_us(pid_t pid)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	double us = 0;
+	int seen = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		unsigned long long ns;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/schedstat", (int)pid, e->d_name);
+		FILE *f = fopen(path, "r");
+		if (f && fscanf(f, "%llu", &ns) == 1) {
+			us += (double)ns / 1000.0;
+			seen = 1;
+		}
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return seen ? us : (double)proc_ticks(pid) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* irq + softirq ticks of the whole machine (network work not in a task). */
 static uint64_t irq_ticks(void)
 {
@@ -617,22 +962,36 @@ static pid_t spawn(const char *ns, int role, double rate, const char *dst, int g
 	case 1: role_sink(); break;
 	case 2: role_sock_relay(); break;
 	case 4: role_media(generic); break; /* generic: 0 socket, 1 xdp backend */
+	case 5: role_rtpengine(); break;
 	default: role_xdp_relay(generic); break; /* 1: generic, 2: busy poll */
 	}
 	_exit(0);
+}
+
+/* Busy ticks per second of the machine with nothing of ours running,
+ * measured in the same run (compare_rows): others' work on shared cores. */
+static double idle_tps;
+
+static double idle_rate(double secs)
+{
+	uint64_t c0 = cpu_busy_ticks();
+	double t0 = now_s();
+	usleep((useconds_t)(secs * 1e6));
+	return (double)(cpu_busy_ticks() - c0) / (now_s() - t0);
 }
 
 typedef struct result {
 	double pps;      /* reaching the sink */
 	double us_pkt;   /* whole machine */
 	double us_ours;  /* our processes + irq/softirq */
+	double us_net;   /* whole machine minus the idle baseline (idle_tps) */
 	double offered;
 	char mode[64];
 	int ok;
 } result;
 
 /* relay: 0 none (direct A->B), 1 socket, 2 xdp, 3 xdp generic, 4 xdp busy poll,
- * 5 sbc-media socket backend, 6 sbc-media xdp backend. */
+ * 5 sbc-media socket backend, 6 sbc-media xdp backend, 7 rtpengine. */
 static result run_once(int relay, double rate, double secs)
 {
 	result r = { 0 };
@@ -643,7 +1002,9 @@ static result run_once(int relay, double rate, double secs)
 	memset(sh, 0, sizeof(*sh));
 	pids[np++] = spawn(ns_b, 1, 0, NULL, 0);
 	gen_stride = relay >= 5 ? 4 : 2;
-	if (relay >= 5)
+	if (relay == 7)
+		pids[np++] = spawn(ns_r, 5, 0, NULL, 0);
+	else if (relay >= 5)
 		pids[np++] = spawn(ns_r, 4, 0, NULL, relay - 5);
 	else if (relay)
 		pids[np++] = spawn(ns_r, relay == 1 ? 2 : 3, 0, NULL, relay >= 3 ? relay - 2 : 0);
@@ -660,22 +1021,27 @@ static result run_once(int relay, double rate, double secs)
 	pids[np++] = spawn(ns_a, 0, rate, dst, 0);
 	usleep(500000); /* warm-up */
 	pid_t media = (pid_t)atomic_load(&sh->media_pid);
-	uint64_t o0 = irq_ticks() + (media > 0 ? proc_ticks(media) : 0);
+	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t i0 = irq_ticks();
+	double o0 = media > 0 ? proc_us(media) : 0;
 	for (int i = 0; i < np; i++)
-		o0 += proc_ticks(pids[i]);
+		o0 += proc_us(pids[i]);
 	uint64_t c0 = cpu_busy_ticks(), s0 = atomic_load(&sh->sent), g0 = atomic_load(&sh->received);
 	double m0 = now_s();
 	usleep((useconds_t)(secs * 1e6));
 	uint64_t c1 = cpu_busy_ticks(), s1 = atomic_load(&sh->sent), g1 = atomic_load(&sh->received);
 	double m1 = now_s();
-	uint64_t o1 = irq_ticks() + (media > 0 ? proc_ticks(media) : 0);
+	uint64_t i1 = irq_ticks();
+	double o1 = media > 0 ? proc_us(media) : 0;
 	for (int i = 0; i < np; i++)
-		o1 += proc_ticks(pids[i]);
-	long hz = sysconf(_SC_CLK_TCK);
+		o1 += proc_us(pids[i]);
+	o1 += (double)(i1 - i0) * 1e6 / (double)hz;
 	r.offered = (double)(s1 - s0) / (m1 - m0);
 	r.pps = (double)(g1 - g0) / (m1 - m0);
 	r.us_pkt = g1 > g0 ? (double)(c1 - c0) * 1e6 / (double)hz / (double)(g1 - g0) : 0;
-	r.us_ours = g1 > g0 ? (double)(o1 - o0) * 1e6 / (double)hz / (double)(g1 - g0) : 0;
+	r.us_ours = g1 > g0 ? (o1 - o0) / (double)(g1 - g0) : 0;
+	r.us_net = g1 > g0 ? ((double)(c1 - c0) - idle_tps * (m1 - m0)) * 1e6 / (double)hz /
+				     (double)(g1 - g0) : 0;
 	r.ok = 1;
 Stop:
 	atomic_store(&sh->stop, 1);
@@ -699,39 +1065,110 @@ static result run_best(int relay, double rate, double secs)
 	return best;
 }
 
-/* sbc-media on both backends at fixed rates, with the ratios. */
-static void media_rows(const char *what, const double *rates, unsigned nrates, double secs)
+/* Packets per CPU-second of x over y, from their CPU per packet. */
+static double per_cpu(double x_us, double y_us)
 {
+	return x_us > 0 && y_us > 0 ? y_us / x_us : 0;
+}
+
+/* The real sbc-media on both backends and rtpengine, one mode at one rate,
+ * same namespaces, same generator and sink, with an idle baseline and a
+ * direct A->B baseline measured just before. Four ways to count CPU per
+ * relayed packet:
+ *   machine-idle   whole machine (/proc/stat) minus the idle baseline:
+ *                  relay + generator + sink + softirq wherever it lands
+ *                  (+ whatever else changed on the machine meanwhile);
+ *   relay:machine  machine-idle minus the direct run's: what relaying adds
+ *                  to the whole machine;
+ *   ours           the bench's processes (all threads, schedstat) plus the
+ *                  machine's irq+softirq time;
+ *   relay:ours     ours minus the direct run's.
+ * Returns 1 when a target is not met (SRTP modes only; the plain row has no
+ * target), 0 otherwise. */
+static int compare_rows(const char *what, double rate, double secs, int targets)
+{
+	static const char *const acct[4] = { "machine-idle", "relay:machine", "ours",
+					     "relay:ours" };
 	char bin[600];
+	int miss = 0;
+
 	snprintf(bin, sizeof(bin), "%s/tools/medtool", build_dir);
 	if (access(bin, X_OK) != 0) {
-		printf("\nsbc-media rows skipped: %s not built\n", bin);
-		return;
+		printf("\n%s rows skipped: %s not built\n", what, bin);
+		return 0;
 	}
-	for (unsigned i = 0; i < nrates; i++) {
-		double rate = rates[i];
-		result base = run_best(0, rate, secs);
-		result sock = run_best(5, rate, secs);
-		result xdp = run_best(6, rate, secs);
-		printf("\nsbc-media %s, offered %.0f pps:\n", what, rate);
-		printf("  %-34s %9s %9s %11s %11s %13s\n", "path", "sent/s", "relayed/s", "us/pkt:all",
-		       "us/pkt:ours", "us/pkt:relay");
-		printf("  %-34s %9.0f %9.0f %11.2f %11.2f %13s\n", "direct A->B (baseline)", base.offered,
-		       base.pps, base.us_pkt, base.us_ours, "-");
-		double sr = sock.us_ours - base.us_ours, xr = xdp.us_ours - base.us_ours;
-		if (!sock.ok || !xdp.ok) {
-			printf("  %s / %s\n", sock.mode, xdp.mode);
+	idle_tps = idle_rate(secs);
+	result r[4] = { run_best(0, rate, secs), run_best(5, rate, secs), run_best(6, rate, secs),
+			run_best(7, rate, secs) };
+	const char *names[4] = { "direct A->B (baseline)", "", "", "" };
+	printf("\n%s, offered %.0f pps (idle baseline %.1f%% of one core):\n", what, rate,
+	       idle_tps * 100.0 / (double)sysconf(_SC_CLK_TCK));
+	printf("  %-34s %9s %9s %13s %13s %11s %11s\n", "path", "sent/s", "relayed/s",
+	       "us/pkt:mach-i", "relay:machine", "us/pkt:ours", "relay:ours");
+	double v[4][4]; /* [row][acct] */
+	for (int i = 0; i < 4; i++) {
+		v[i][0] = r[i].us_net;
+		v[i][1] = r[i].us_net - r[0].us_net;
+		v[i][2] = r[i].us_ours;
+		v[i][3] = r[i].us_ours - r[0].us_ours;
+		if (!r[i].ok) {
+			printf("  %s\n", r[i].mode);
 			continue;
 		}
-		printf("  %-34s %9.0f %9.0f %11.2f %11.2f %13.2f\n", sock.mode, sock.offered, sock.pps,
-		       sock.us_pkt, sock.us_ours, sr);
-		printf("  %-34s %9.0f %9.0f %11.2f %11.2f %13.2f\n", xdp.mode, xdp.offered, xdp.pps,
-		       xdp.us_pkt, xdp.us_ours, xr);
-		printf("  ratio sbc-media xdp / socket: relayed pps %.2fx; relayed packets per CPU-second "
-		       "%.2fx whole machine, %.2fx ours, %.2fx relay alone (target >= 2x)\n",
-		       sock.pps > 0 ? xdp.pps / sock.pps : 0, xdp.us_pkt > 0 ? sock.us_pkt / xdp.us_pkt : 0,
-		       xdp.us_ours > 0 ? sock.us_ours / xdp.us_ours : 0, xr > 0 ? sr / xr : 0);
+		if (i == 0)
+			printf("  %-34s %9.0f %9.0f %13.2f %13s %11.2f %11s\n", names[0], r[0].offered,
+			       r[0].pps, v[0][0], "-", v[0][2], "-");
+		else
+			printf("  %-34s %9.0f %9.0f %13.2f %13.2f %11.2f %11.2f\n", r[i].mode,
+			       r[i].offered, r[i].pps, v[i][0], v[i][1], v[i][2], v[i][3]);
 	}
+	if (!r[0].ok || !r[2].ok)
+		return 0;
+	/* relayed packets per CPU-second: xdp over socket, xdp over rtpengine */
+	for (int o = 1; o <= 3; o += 2) {
+		if (!r[o].ok)
+			continue;
+		double lossy = r[2].pps < r[o].pps * 0.98 ? 1 : 0;
+		printf("  sbc-media xdp / %-9s packets per CPU-second:", o == 1 ? "socket" : "rtpengine");
+		for (int c = 0; c < 4; c++)
+			printf(" %s %.2fx%s", acct[c], per_cpu(v[2][c], v[o][c]), c < 3 ? "," : "");
+		printf("%s\n", lossy ? " (xdp relayed less!)" : "");
+		if (targets) {
+			double need = o == 1 ? 2.0 : 3.0;
+			double got = per_cpu(v[2][1], v[o][1]), got_ours = per_cpu(v[2][3], v[o][3]);
+			int met = got >= need && got_ours >= need && !lossy;
+			printf("    target >= %.0fx over %s (relay:machine and relay:ours): %s\n", need,
+			       o == 1 ? "our socket path" : "rtpengine", met ? "met" : "NOT MET");
+			miss |= !met;
+		}
+	}
+	return miss;
+}
+
+/* sbc-media (socket and xdp backends) against rtpengine: RTP->RTP,
+ * SRTP->RTP and RTP->SRTP at 50k and 100k pps. */
+static void compare_section(double secs, int srtp_ok)
+{
+	static const struct { int mode; const char *name; } modes[] = {
+		{ MODE_RTP, "RTP->RTP" },
+		{ MODE_SRTP_RTP, "SRTP->RTP (AES_CM_128_HMAC_SHA1_80)" },
+		{ MODE_RTP_SRTP, "RTP->SRTP (AES_CM_128_HMAC_SHA1_80)" },
+	};
+	const double rates[] = { 50000, 100000 };
+	int miss = 0;
+
+	printf("\nsbc-media (1 worker; socket and xdp backends, sessions over the rings via "
+	       "medtool) against rtpengine (Debian, userspace: --table=-1, --num-threads=1, "
+	       "sessions over ng offer/answer with SDES)\n");
+	for (unsigned m = 0; m < (srtp_ok ? sizeof(modes) / sizeof(modes[0]) : 1); m++)
+		for (unsigned i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+			srtp_mode = modes[m].mode;
+			miss |= compare_rows(modes[m].name, rates[i], secs,
+					     modes[m].mode != MODE_RTP);
+		}
+	srtp_mode = MODE_RTP;
+	printf("\ntargets (issue 7): xdp >= 3x rtpengine and >= 2x our socket path in relayed "
+	       "SRTP<->RTP packets per CPU-second: %s\n", miss ? "NOT all met" : "all met");
 }
 
 int main(int argc, char **argv)
@@ -771,14 +1208,37 @@ int main(int argc, char **argv)
 	       STREAMS, PAYLOAD, secs);
 	const double rates[] = { 50000, 100000, 0 };
 	int rc = 0;
-	/* BENCH_XDP_ONLY=<relay 0..6>:<pps>: one run of one relay (for profiling). */
+	/* SRTP (AES_CM_128_HMAC_SHA1_80): the key, and the generator's packets
+	 * for SRTP->RTP protected before any run. */
+	char srtp_why[256] = "";
+	int srtp_ok = med_xc_global_init(srtp_why, sizeof(srtp_why)) == 0;
+	srtp_key.suite = SBC_SRTP_AES_CM_128_HMAC_SHA1_80;
+	srtp_key.key_len = 30;
+	for (int i = 0; i < 30; i++)
+		srtp_key.key[i] = (uint8_t)(i * 7 + 1);
+	if (srtp_ok && srtp_prepare()) {
+		snprintf(srtp_why, sizeof(srtp_why), "cannot protect the packets");
+		srtp_ok = 0;
+	}
+	/* BENCH_XDP_ONLY=<relay 0..7>:<pps>[:<mode 0..2>]: one run of one relay
+	 * (for profiling and tuning); BENCH_XDP_ONLY=compare: only the sbc-media
+	 * against rtpengine section. */
 	const char *only = getenv("BENCH_XDP_ONLY");
+	if (only && strcmp(only, "compare") == 0) {
+		compare_section(secs, srtp_ok);
+		topo_down();
+		return 0;
+	}
 	if (only) {
 		int relay = atoi(only);
-		const char *c = strchr(only, ':');
+		const char *c = strchr(only, ':'), *m = c ? strchr(c + 1, ':') : NULL;
+		srtp_mode = m && srtp_ok ? atoi(m + 1) : MODE_RTP;
+		idle_tps = idle_rate(secs);
 		result r = run_once(relay, c ? atof(c + 1) : 100000, secs);
-		printf("relay %d: %s: sent %.0f/s relayed %.0f/s, %.2f us/pkt all, %.2f ours\n", relay,
-		       r.mode, r.offered, r.pps, r.us_pkt, r.us_ours);
+		printf("relay %d mode %d: %s: sent %.0f/s relayed %.0f/s, %.2f us/pkt all, "
+		       "%.2f machine-idle (idle %.1f%% of a core), %.2f ours\n", relay, srtp_mode,
+		       r.mode, r.offered, r.pps, r.us_pkt, r.us_net,
+		       idle_tps * 100.0 / (double)sysconf(_SC_CLK_TCK), r.us_ours);
 		topo_down();
 		return 0;
 	}
@@ -823,25 +1283,13 @@ int main(int argc, char **argv)
 			       xr > 0 ? sock_r / xr : 0);
 		}
 	}
-	const double mrates[] = { 50000, 100000 };
-	media_rows("RTP->RTP", mrates, 2, secs);
-	/* SRTP -> RTP (AES_CM_128_HMAC_SHA1_80) at fixed rates. */
-	char err[256];
-	if (med_xc_global_init(err, sizeof(err))) {
-		printf("\nSRTP rows skipped: %s\n", err);
+	if (!srtp_ok) {
+		printf("\nSRTP rows skipped: %s\n", srtp_why);
+		compare_section(secs, 0);
 		topo_down();
 		return rc;
 	}
-	srtp_key.suite = SBC_SRTP_AES_CM_128_HMAC_SHA1_80;
-	srtp_key.key_len = 30;
-	for (int i = 0; i < 30; i++)
-		srtp_key.key[i] = (uint8_t)(i * 7 + 1);
-	if (srtp_prepare()) {
-		printf("\nSRTP rows skipped: cannot protect the packets\n");
-		topo_down();
-		return rc;
-	}
-	srtp_mode = 1;
+	srtp_mode = MODE_SRTP_RTP;
 	const double srates[] = { 50000, 100000 };
 	for (unsigned i = 0; i < sizeof(srates) / sizeof(srates[0]); i++) {
 		double rate = srates[i];
@@ -870,7 +1318,7 @@ int main(int argc, char **argv)
 		       xdp.us_pkt > 0 ? sock.us_pkt / xdp.us_pkt : 0,
 		       xdp.us_ours > 0 ? sock.us_ours / xdp.us_ours : 0, xr > 0 ? sr / xr : 0);
 	}
-	media_rows("SRTP->RTP (AES_CM_128_HMAC_SHA1_80)", srates, 2, secs);
+	compare_section(secs, 1);
 	topo_down();
 	return rc;
 }
