@@ -73,6 +73,23 @@ int x__store_cursor_after(MDB_cursor *cur, const char *after, MDB_val *k, MDB_va
  * the cursor and calls x__store_rd_end(). Returns 0 or an sbc error. */
 int x__store_list_begin(store_reader *r, MDB_dbi dbi, const char *after, MDB_cursor **cur);
 
+/* Records keyed by name, held as JSON text (store_named.c). `what` names the
+ * kind in err ("trunk", "tls profile"). Each returns 0 or an sbc error. */
+/* Serialises o (consumed, may be NULL) as the stored text; -ENOMEM. */
+int x__store_json_text(json_t *o, char **text, char *err, size_t errlen);
+/* Writes text under name in txn: create refuses an existing name, an
+ * update a missing one. The caller commits or aborts txn. */
+int x__store_put_named(MDB_txn *txn, MDB_dbi dbi, const char *what, const char *name, const char *text,
+		       bool create, char *err, size_t errlen);
+int x__store_del_named(MDB_txn *txn, MDB_dbi dbi, const char *what, const char *name, char *err, size_t errlen);
+/* Reads name's record in the reader's transaction through decode(). */
+int x__store_get_named(store_reader *r, MDB_dbi dbi, const char *name,
+		       int (*decode)(const MDB_val *v, void *out), void *out);
+/* Pages dbi: each(k, v, i, arg) for up to max records after `after` (NULL:
+ * from the first); *more when more remain. Returns the count or an error. */
+int x__store_list_named(store_reader *r, MDB_dbi dbi, const char *after, size_t max, bool *more,
+			int (*each)(const MDB_val *k, const MDB_val *v, size_t i, void *arg), void *arg);
+
 void x__store_seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

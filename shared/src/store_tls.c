@@ -254,7 +254,7 @@ json_t *store_tls_to_json(const store_tls_profile *p, bool include_key)
 
 /* ---- CRUD ------------------------------------------------------------------ */
 
-static int tls_decode(const MDB_val *v, store_tls_profile *out)
+static int tls_decode(const MDB_val *v, void *out)
 {
 	json_t *o = x__store_json_load(v);
 	int ret;
@@ -270,10 +270,8 @@ static int tls_decode(const MDB_val *v, store_tls_profile *out)
 int store_tls_put(store *st, const store_tls_profile *p, bool create, char *err, size_t errlen)
 {
 	MDB_txn *txn;
-	MDB_val k, v;
-	json_t *o;
 	char *text = NULL;
-	int rc, ret;
+	int ret;
 
 	if (!store_name_valid(p->name))
 		return E("name: must be 1..%d characters of A-Z a-z 0-9 . _ -", STORE_NAME_MAX);
@@ -284,39 +282,19 @@ int store_tls_put(store *st, const store_tls_profile *p, bool create, char *err,
 	if (strstr(p->cert_pem, "PRIVATE KEY") || (p->ca_pem && strstr(p->ca_pem, "PRIVATE KEY")))
 		return E("%s: contains a private key; give it as key_pem",
 			 strstr(p->cert_pem, "PRIVATE KEY") ? "cert_pem" : "ca_pem");
-	if (!(o = store_tls_to_json(p, true)) ||
-	    !(text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS))) {
-		json_decref(o);
-		x__store_seterr(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	json_decref(o);
+	if ((ret = x__store_json_text(store_tls_to_json(p, true), &text, err, errlen)) != 0)
+		return ret;
 	if ((ret = x__store_wr_begin(st, &txn, err, errlen)) != 0)
 		goto Exit;
-	k.mv_size = strlen(p->name);
-	k.mv_data = (void *)p->name;
-	if (!create && (rc = mdb_get(txn, st->dbi_tls, &k, &v)) != 0) {
-		ret = x__store_mdb_err(rc);
-		x__store_seterr(err, errlen, "tls profile '%s' does not exist", p->name);
-		mdb_txn_abort(txn);
-		goto Exit;
-	}
-	v.mv_size = strlen(text);
-	v.mv_data = text;
-	if ((rc = mdb_put(txn, st->dbi_tls, &k, &v, create ? MDB_NOOVERWRITE : 0)) != 0) {
-		ret = x__store_mdb_err(rc);
-		x__store_seterr(err, errlen, rc == MDB_KEYEXIST ? "tls profile '%s' already exists"
-								: "tls profile '%s': store write failed",
-				p->name);
+	if ((ret = x__store_put_named(txn, st->dbi_tls, "tls profile", p->name, text, create, err, errlen)) != 0) {
 		mdb_txn_abort(txn);
 		goto Exit;
 	}
 	ret = x__store_wr_commit(st, txn, STORE_AREA_TLS, err, errlen);
 Exit:
-	if (text) {
-		explicit_bzero(text, strlen(text));
-		free(text);
-	}
+	/* the text holds the private key */
+	explicit_bzero(text, strlen(text));
+	free(text);
 	return ret;
 }
 
@@ -352,13 +330,8 @@ int store_tls_remove(store *st, const char *name, char *err, size_t errlen)
 		}
 	}
 	mdb_cursor_close(cur);
-	k.mv_size = strlen(name);
-	k.mv_data = (void *)name;
-	if ((rc = mdb_del(txn, st->dbi_tls, &k, NULL)) != 0) {
-		ret = x__store_mdb_err(rc);
-		x__store_seterr(err, errlen, "tls profile '%s' does not exist", name);
+	if ((ret = x__store_del_named(txn, st->dbi_tls, "tls profile", name, err, errlen)) != 0)
 		goto Abort;
-	}
 	return x__store_wr_commit(st, txn, STORE_AREA_TLS, err, errlen);
 Abort:
 	mdb_txn_abort(txn);
@@ -367,52 +340,23 @@ Abort:
 
 int store_tls_get(store_reader *r, const char *name, store_tls_profile *out)
 {
-	MDB_txn *txn;
-	MDB_val k, v;
-	int rc, ret;
+	store_tls_init(out, NULL); /* the caller may clear it whatever happens */
+	return x__store_get_named(r, r->st->dbi_tls, name, tls_decode, out);
+}
 
-	store_tls_init(out, NULL);
-	if (!store_name_valid(name))
-		return SBC_E_INVAL;
-	if ((ret = x__store_rd_begin(r, &txn)) != 0)
-		return ret;
-	k.mv_size = strlen(name);
-	k.mv_data = (void *)name;
-	if ((rc = mdb_get(txn, r->st->dbi_tls, &k, &v)) != 0)
-		ret = x__store_mdb_err(rc);
-	else
-		ret = tls_decode(&v, out);
-	x__store_rd_end(r);
-	return ret;
+static int list_name(const MDB_val *k, const MDB_val *v, size_t i, void *arg)
+{
+	char(*names)[STORE_NAME_MAX + 1] = arg;
+	(void)v;
+	if (k->mv_size > STORE_NAME_MAX)
+		return SBC_E_PARSE;
+	memcpy(names[i], k->mv_data, k->mv_size);
+	names[i][k->mv_size] = '\0';
+	return 0;
 }
 
 int store_tls_list(store_reader *r, const char *after, char (*names)[STORE_NAME_MAX + 1],
 		   size_t max, bool *more)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	size_t n = 0;
-	int rc, ret;
-
-	*more = false;
-	if ((ret = x__store_list_begin(r, r->st->dbi_tls, after, &cur)) != 0)
-		return ret;
-	for (rc = x__store_cursor_after(cur, after, &k, &v); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (n == max) {
-			*more = true;
-			break;
-		}
-		if (k.mv_size > STORE_NAME_MAX) {
-			ret = SBC_E_PARSE;
-			break;
-		}
-		memcpy(names[n], k.mv_data, k.mv_size);
-		names[n][k.mv_size] = '\0';
-		n++;
-	}
-	if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
-		ret = x__store_mdb_err(rc);
-	mdb_cursor_close(cur);
-	x__store_rd_end(r);
-	return ret ? ret : (int)n;
+	return x__store_list_named(r, r->st->dbi_tls, after, max, more, list_name, names);
 }

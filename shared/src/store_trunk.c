@@ -542,7 +542,7 @@ json_t *store_trunk_to_json(const store_trunk *t)
 
 /* ---- CRUD ------------------------------------------------------------------------ */
 
-static int trunk_decode(const MDB_val *v, store_trunk *out)
+static int trunk_decode(const MDB_val *v, void *out)
 {
 	json_t *o = x__store_json_load(v);
 	int ret;
@@ -558,19 +558,13 @@ int store_trunk_put(store *st, const store_trunk *t, bool create, char *err, siz
 {
 	MDB_txn *txn;
 	MDB_val k, v;
-	json_t *o;
 	char *text = NULL;
 	int rc, ret;
 
 	if ((ret = store_trunk_validate(t, err, errlen)) != 0)
 		return ret;
-	if (!(o = store_trunk_to_json(t)) ||
-	    !(text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS))) {
-		json_decref(o);
-		x__store_seterr(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	json_decref(o);
+	if ((ret = x__store_json_text(store_trunk_to_json(t), &text, err, errlen)) != 0)
+		return ret;
 	if ((ret = x__store_wr_begin(st, &txn, err, errlen)) != 0)
 		goto Exit;
 	if (t->tls_profile[0]) {
@@ -583,23 +577,8 @@ int store_trunk_put(store *st, const store_trunk *t, bool create, char *err, siz
 			goto Abort;
 		}
 	}
-	k.mv_size = strlen(t->name);
-	k.mv_data = (void *)t->name;
-	if (!create && (rc = mdb_get(txn, st->dbi_trunks, &k, &v)) != 0) {
-		ret = x__store_mdb_err(rc);
-		x__store_seterr(err, errlen, "trunk '%s' does not exist", t->name);
+	if ((ret = x__store_put_named(txn, st->dbi_trunks, "trunk", t->name, text, create, err, errlen)) != 0)
 		goto Abort;
-	}
-	v.mv_size = strlen(text);
-	v.mv_data = text;
-	rc = mdb_put(txn, st->dbi_trunks, &k, &v, create ? MDB_NOOVERWRITE : 0);
-	if (rc) {
-		ret = x__store_mdb_err(rc);
-		x__store_seterr(err, errlen, rc == MDB_KEYEXIST ? "trunk '%s' already exists"
-								: "trunk '%s': store write failed",
-				t->name);
-		goto Abort;
-	}
 	if (create) {
 		uint32_t tid;
 
@@ -621,9 +600,8 @@ Exit:
 int store_trunk_remove(store *st, const char *name, char *err, size_t errlen)
 {
 	MDB_txn *txn;
-	MDB_val k;
 	int64_t refs;
-	int rc, ret;
+	int ret;
 
 	if (!store_name_valid(name)) {
 		x__store_seterr(err, errlen, "name: not a valid trunk name");
@@ -637,13 +615,8 @@ int store_trunk_remove(store *st, const char *name, char *err, size_t errlen)
 		ret = SBC_E_STATE;
 		goto Abort;
 	}
-	k.mv_size = strlen(name);
-	k.mv_data = (void *)name;
-	if ((rc = mdb_del(txn, st->dbi_trunks, &k, NULL)) != 0) {
-		ret = x__store_mdb_err(rc);
-		x__store_seterr(err, errlen, "trunk '%s' does not exist", name);
+	if ((ret = x__store_del_named(txn, st->dbi_trunks, "trunk", name, err, errlen)) != 0)
 		goto Abort;
-	}
 	if ((ret = x__store_tid_del(st, txn, name)) != 0) {
 		x__store_seterr(err, errlen, "trunk '%s': removing its id failed", name);
 		goto Abort;
@@ -656,49 +629,19 @@ Abort:
 
 int store_trunk_get(store_reader *r, const char *name, store_trunk *out)
 {
-	MDB_txn *txn;
-	MDB_val k, v;
-	int rc, ret;
+	return x__store_get_named(r, r->st->dbi_trunks, name, trunk_decode, out);
+}
 
-	if (!store_name_valid(name))
-		return SBC_E_INVAL;
-	if ((ret = x__store_rd_begin(r, &txn)) != 0)
-		return ret;
-	k.mv_size = strlen(name);
-	k.mv_data = (void *)name;
-	if ((rc = mdb_get(txn, r->st->dbi_trunks, &k, &v)) != 0)
-		ret = x__store_mdb_err(rc);
-	else
-		ret = trunk_decode(&v, out);
-	x__store_rd_end(r);
-	return ret;
+static int list_trunk(const MDB_val *k, const MDB_val *v, size_t i, void *out)
+{
+	(void)k;
+	return trunk_decode(v, (store_trunk *)out + i);
 }
 
 int store_trunk_list(store_reader *r, const char *after, store_trunk *out, size_t max,
 		     bool *more)
 {
-	MDB_cursor *cur;
-	MDB_val k, v;
-	size_t n = 0;
-	int rc, ret;
-
-	*more = false;
-	if ((ret = x__store_list_begin(r, r->st->dbi_trunks, after, &cur)) != 0)
-		return ret;
-	for (rc = x__store_cursor_after(cur, after, &k, &v); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (n == max) {
-			*more = true;
-			break;
-		}
-		if ((ret = trunk_decode(&v, &out[n])) != 0)
-			break;
-		n++;
-	}
-	if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
-		ret = x__store_mdb_err(rc);
-	mdb_cursor_close(cur);
-	x__store_rd_end(r);
-	return ret ? ret : (int)n;
+	return x__store_list_named(r, r->st->dbi_trunks, after, max, more, list_trunk, out);
 }
 
 /* ---- snapshot --------------------------------------------------------------------------- */
