@@ -2,7 +2,6 @@
  * file through the shared loader (shared/src/config.c), paths, runtime.json. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,17 +12,6 @@
 #include "sbc/err.h"
 #include "sbc/log.h"
 #include "ctl_config.h"
-
-static void errf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	if (!buf || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
 
 static void set_str(char *dst, size_t size, const char *src) { snprintf(dst, size, "%s", src); }
 
@@ -73,7 +61,7 @@ static int absolutize(char *p, size_t size, const char *base, const char *what, 
 	if (p[0] == '/')
 		return 0;
 	if (snprintf(tmp, sizeof(tmp), "%s/%s", base, p) >= (int)size) {
-		errf(err, errlen, "%s: path too long", what);
+		sbc_errf(err, errlen, "%s: path too long", what);
 		return SBC_E_CONFIG;
 	}
 	set_str(p, size, tmp);
@@ -86,14 +74,14 @@ int ctl_config_finalize(ctl_config *c, char *err, size_t errlen)
 	int ret;
 
 	if (!getcwd(cwd, sizeof(cwd))) {
-		errf(err, errlen, "getcwd: %s", strerror(errno));
+		sbc_errf(err, errlen, "getcwd: %s", strerror(errno));
 		return -errno;
 	}
 	if ((ret = absolutize(c->data_dir, sizeof(c->data_dir), cwd, "data_dir", err, errlen)))
 		return ret;
 	if (!c->store_path[0] &&
 	    snprintf(c->store_path, sizeof(c->store_path), "%s/store", c->data_dir) >= (int)sizeof(c->store_path)) {
-		errf(err, errlen, "store_path: path too long");
+		sbc_errf(err, errlen, "store_path: path too long");
 		return SBC_E_CONFIG;
 	}
 	if ((ret = absolutize(c->store_path, sizeof(c->store_path), cwd, "store_path", err, errlen)))
@@ -101,7 +89,7 @@ int ctl_config_finalize(ctl_config *c, char *err, size_t errlen)
 	if (!c->control.socket[0]) {
 		if (snprintf(c->control.socket, sizeof(c->control.socket), "%s/control.sock", c->data_dir) >=
 		    (int)sizeof(c->control.socket)) {
-			errf(err, errlen, "control.socket: path too long");
+			sbc_errf(err, errlen, "control.socket: path too long");
 			return SBC_E_CONFIG;
 		}
 	} else if ((ret = absolutize(c->control.socket, sizeof(c->control.socket), cwd, "control.socket",
@@ -109,7 +97,7 @@ int ctl_config_finalize(ctl_config *c, char *err, size_t errlen)
 		return ret;
 	/* sockaddr_un.sun_path is 108 bytes. */
 	if (strlen(c->control.socket) >= 108) {
-		errf(err, errlen, "control.socket: \"%s\" is longer than a Unix socket path may be (107)",
+		sbc_errf(err, errlen, "control.socket: \"%s\" is longer than a Unix socket path may be (107)",
 		     c->control.socket);
 		return SBC_E_CONFIG;
 	}
@@ -126,7 +114,7 @@ int ctl_config_write_runtime(const ctl_config *c, const char *path, char *err, s
 	char *text = NULL;
 
 	if (!o) {
-		errf(err, errlen, "runtime.json: cannot build");
+		sbc_errf(err, errlen, "runtime.json: cannot build");
 		return -ENOMEM;
 	}
 	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -137,7 +125,7 @@ int ctl_config_write_runtime(const ctl_config *c, const char *path, char *err, s
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		ret = -errno;
-		errf(err, errlen, "open(%s): %s", tmp, strerror(errno));
+		sbc_errf(err, errlen, "open(%s): %s", tmp, strerror(errno));
 		goto Exit;
 	}
 	size_t len = strlen(text), done = 0;
@@ -147,21 +135,21 @@ int ctl_config_write_runtime(const ctl_config *c, const char *path, char *err, s
 			continue;
 		if (n <= 0) {
 			ret = -errno;
-			errf(err, errlen, "write(%s): %s", tmp, strerror(errno));
+			sbc_errf(err, errlen, "write(%s): %s", tmp, strerror(errno));
 			goto Exit;
 		}
 		done += (size_t)n;
 	}
 	if (write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
 		ret = -errno;
-		errf(err, errlen, "write(%s): %s", tmp, strerror(errno));
+		sbc_errf(err, errlen, "write(%s): %s", tmp, strerror(errno));
 		goto Exit;
 	}
 	close(fd);
 	fd = -1;
 	if (rename(tmp, path) < 0) {
 		ret = -errno;
-		errf(err, errlen, "rename(%s): %s", path, strerror(errno));
+		sbc_errf(err, errlen, "rename(%s): %s", path, strerror(errno));
 	}
 Exit:
 	if (fd >= 0)

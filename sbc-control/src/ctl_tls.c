@@ -1,7 +1,6 @@
 /* sbc-control — TLS material with BoringSSL (see ctl_tls.h). */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,20 +20,6 @@
 
 #include "ctl_tls.h"
 #include "sbc/err.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void iso8601(int64_t t, char buf[32])
 {
@@ -155,11 +140,11 @@ static int x509_info(X509 *x, ctl_tls_info *info, char *err, size_t errlen)
 	fill_sans(x, info);
 	if (asn1_time_posix(X509_get0_notBefore(x), &info->not_before) != 0 ||
 	    asn1_time_posix(X509_get0_notAfter(x), &info->not_after) != 0) {
-		seterr(err, errlen, "certificate has an unreadable validity period");
+		sbc_errf(err, errlen, "certificate has an unreadable validity period");
 		return SBC_E_CERT;
 	}
 	if (!X509_digest(x, EVP_sha256(), info->sha256, &mdlen) || mdlen != 32) {
-		seterr(err, errlen, "cannot hash the certificate");
+		sbc_errf(err, errlen, "cannot hash the certificate");
 		return SBC_E_CERT;
 	}
 	for (i = 0; i < 32; i++) {
@@ -204,12 +189,12 @@ static int read_chain(const char *pem, X509 **leaf, char *err, size_t errlen)
 			ERR_clear_error();
 			X509_free(*leaf);
 			*leaf = NULL;
-			seterr(err, errlen, "certificate %d does not parse as PEM X.509", n + 1);
+			sbc_errf(err, errlen, "certificate %d does not parse as PEM X.509", n + 1);
 			return SBC_E_CERT;
 		}
 	}
 	if (n == 0) {
-		seterr(err, errlen, "no PEM certificate found");
+		sbc_errf(err, errlen, "no PEM certificate found");
 		return SBC_E_CERT;
 	}
 	return n;
@@ -222,7 +207,7 @@ int ctl_tls_cert_info(const char *pem, ctl_tls_info *info, char *err, size_t err
 
 	memset(info, 0, sizeof(*info));
 	if (!pem)
-		return seterr(err, errlen, "no certificate"), SBC_E_CERT;
+		return sbc_errf(err, errlen, "no certificate"), SBC_E_CERT;
 	if ((n = read_chain(pem, &leaf, err, errlen)) < 0)
 		return n;
 	info->chain_len = (unsigned)n;
@@ -247,21 +232,21 @@ int ctl_tls_inspect(const char *cert_pem, const char *key_pem, time_t now, ctl_t
 	if (!now)
 		now = time(NULL);
 	if (!cert_pem || !*cert_pem) {
-		seterr(err, errlen, "cert_pem: missing");
+		sbc_errf(err, errlen, "cert_pem: missing");
 		return SBC_E_CERT;
 	}
 	if ((n = read_chain(cert_pem, &leaf, err, errlen)) < 0) {
 		char why[200];
 
 		snprintf(why, sizeof(why), "%s", err ? err : "");
-		seterr(err, errlen, "cert_pem: %s", why);
+		sbc_errf(err, errlen, "cert_pem: %s", why);
 		return n;
 	}
 	info->chain_len = (unsigned)n;
 	if ((ret = x509_info(leaf, info, err, errlen)) != 0)
 		goto Exit;
 	if (!key_pem || !*key_pem) {
-		seterr(err, errlen, "key_pem: missing");
+		sbc_errf(err, errlen, "key_pem: missing");
 		ret = SBC_E_CERT;
 		goto Exit;
 	}
@@ -272,27 +257,27 @@ int ctl_tls_inspect(const char *cert_pem, const char *key_pem, time_t now, ctl_t
 	pk = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
 	ERR_clear_error();
 	if (!pk) {
-		seterr(err, errlen, "key_pem: not a PEM private key (encrypted keys are not "
+		sbc_errf(err, errlen, "key_pem: not a PEM private key (encrypted keys are not "
 				    "supported)");
 		ret = SBC_E_CERT;
 		goto Exit;
 	}
 	if (!X509_check_private_key(leaf, pk)) {
 		ERR_clear_error();
-		seterr(err, errlen, "key_pem: the private key does not match the certificate "
+		sbc_errf(err, errlen, "key_pem: the private key does not match the certificate "
 				    "(subject %s)", info->subject);
 		ret = SBC_E_CERT;
 		goto Exit;
 	}
 	if ((int64_t)now < info->not_before) {
 		iso8601(info->not_before, t);
-		seterr(err, errlen, "cert_pem: certificate not valid yet (not before %s)", t);
+		sbc_errf(err, errlen, "cert_pem: certificate not valid yet (not before %s)", t);
 		ret = SBC_E_CERT;
 		goto Exit;
 	}
 	if ((int64_t)now > info->not_after) {
 		iso8601(info->not_after, t);
-		seterr(err, errlen, "cert_pem: certificate expired at %s", t);
+		sbc_errf(err, errlen, "cert_pem: certificate expired at %s", t);
 		ret = SBC_E_CERT;
 		goto Exit;
 	}
@@ -316,13 +301,13 @@ int ctl_tls_profile_check(const store_tls_profile *p, time_t now, ctl_tls_info *
 		return ret;
 	if (p->ca_pem && *p->ca_pem) {
 		if ((n = read_chain(p->ca_pem, &x, why, sizeof(why))) < 0) {
-			seterr(err, errlen, "ca_pem: %s", why);
+			sbc_errf(err, errlen, "ca_pem: %s", why);
 			return n;
 		}
 		X509_free(x);
 	}
 	if (p->min_version != 0x0303 && p->min_version != 0x0304) {
-		seterr(err, errlen, "min_version: must be 1.2 or 1.3");
+		sbc_errf(err, errlen, "min_version: must be 1.2 or 1.3");
 		return SBC_E_INVAL;
 	}
 	if (p->ciphers[0]) {
@@ -332,7 +317,7 @@ int ctl_tls_profile_check(const store_tls_profile *p, time_t now, ctl_tls_info *
 		SSL_CTX_free(ctx);
 		ERR_clear_error();
 		if (!n) {
-			seterr(err, errlen, "ciphers: '%s' is not a cipher list BoringSSL accepts",
+			sbc_errf(err, errlen, "ciphers: '%s' is not a cipher list BoringSSL accepts",
 			       p->ciphers);
 			return SBC_E_INVAL;
 		}
@@ -484,7 +469,7 @@ int ctl_tls_make_cert(const ctl_tls_cert_req *req, char **cert_pem, char **key_p
 
 	*cert_pem = *key_pem = NULL;
 	if (!req->cn || !*req->cn || req->not_after <= req->not_before) {
-		seterr(err, errlen, "certificate request: need a CN and not_after > not_before");
+		sbc_errf(err, errlen, "certificate request: need a CN and not_after > not_before");
 		return SBC_E_INVAL;
 	}
 	if (!(pk = new_key(req->rsa)))
@@ -544,7 +529,7 @@ int ctl_tls_make_cert(const ctl_tls_cert_req *req, char **cert_pem, char **key_p
 	goto Exit;
 Fail:
 	if (ret == SBC_E_TLS)
-		seterr(err, errlen, "making a certificate failed at %s", what);
+		sbc_errf(err, errlen, "making a certificate failed at %s", what);
 	ERR_clear_error();
 Exit:
 	if (kb) {

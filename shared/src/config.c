@@ -1,7 +1,6 @@
 /* sbc — configuration keys of all three processes, declared once, and the
  * loader that walks JSON against them (see config.h). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,17 +125,6 @@ const sbc_cfg_key *sbc_config_keys(size_t *n)
 	return keys;
 }
 
-static void errf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	if (!buf || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
-
 static void set_str(char *dst, size_t size, const char *src) { snprintf(dst, size, "%s", src); }
 
 static const sbc_cfg_key *find_key(const char *path)
@@ -236,13 +224,13 @@ static int check_element(const sbc_cfg_key *k, void *elem, const char *shown, ch
 		if (tls && !l->tls_profile[0])
 			set_str(l->tls_profile, sizeof(l->tls_profile), "default");
 		if (!tls && l->tls_profile[0]) {
-			errf(err, errlen, "%s.tls_profile: only allowed on a tls listener", shown);
+			sbc_errf(err, errlen, "%s.tls_profile: only allowed on a tls listener", shown);
 			return SBC_E_CONFIG;
 		}
 	} else if (strcmp(k->path, "signal.tls_profiles") == 0) {
 		sbc_cfg_tls_profile *p = elem;
 		if (p->verify_client && !p->ca[0]) {
-			errf(err, errlen, "%s.verify_client: needs a ca bundle (%s.ca)", shown, shown);
+			sbc_errf(err, errlen, "%s.verify_client: needs a ca bundle (%s.ca)", shown, shown);
 			return SBC_E_CONFIG;
 		}
 	}
@@ -254,12 +242,12 @@ static int apply_array(void *base, const sbc_cfg_key *k, json_t *v, const char *
 {
 	char elem_path[128];
 	if (!json_is_array(v)) {
-		errf(err, errlen, "%s: expected an array of %s", shown, k->choices);
+		sbc_errf(err, errlen, "%s: expected an array of %s", shown, k->choices);
 		return SBC_E_CONFIG;
 	}
 	size_t n = json_array_size(v);
 	if (n < k->min || n > k->max) {
-		errf(err, errlen, "%s: %zu %s, allowed %llu..%llu", shown, n, k->choices, k->min, k->max);
+		sbc_errf(err, errlen, "%s: %zu %s, allowed %llu..%llu", shown, n, k->choices, k->min, k->max);
 		return SBC_E_CONFIG;
 	}
 	snprintf(elem_path, sizeof(elem_path), "%s[]", k->path);
@@ -279,7 +267,7 @@ static int apply_array(void *base, const sbc_cfg_key *k, json_t *v, const char *
 			continue;
 		}
 		if (!json_is_object(e)) {
-			errf(err, errlen, "%s: expected an object", at);
+			sbc_errf(err, errlen, "%s: expected an object", at);
 			return SBC_E_CONFIG;
 		}
 		set_defaults(elem, elem_path);
@@ -288,7 +276,7 @@ static int apply_array(void *base, const sbc_cfg_key *k, json_t *v, const char *
 		for (size_t j = 0; j < NKEYS; j++)
 			if ((keys[j].flags & SBC_CFG_REQUIRED) && child_of(&keys[j], elem_path) &&
 			    !json_object_get(e, leaf_of(&keys[j]))) {
-				errf(err, errlen, "%s.%s: missing", at, leaf_of(&keys[j]));
+				sbc_errf(err, errlen, "%s.%s: missing", at, leaf_of(&keys[j]));
 				return SBC_E_CONFIG;
 			}
 		if ((ret = check_element(k, elem, at, err, errlen)))
@@ -317,13 +305,13 @@ static int apply_ifnames(void *field, const sbc_cfg_key *k, json_t *v, const cha
 		/* sbc-control's form: "eth0,eth1" */
 		char list[128], *save = NULL, *tok;
 		if (json_string_length(v) >= sizeof(list) || strlen(json_string_value(v)) != json_string_length(v)) {
-			errf(err, errlen, "%s: not a list of interface names", shown);
+			sbc_errf(err, errlen, "%s: not a list of interface names", shown);
 			return SBC_E_CONFIG;
 		}
 		set_str(list, sizeof(list), json_string_value(v));
 		for (tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
 			if (tmp.n == k->max || !ifname_ok(tok)) {
-				errf(err, errlen, "%s: \"%s\" is not an interface name (at most %llu, comma-separated)",
+				sbc_errf(err, errlen, "%s: \"%s\" is not an interface name (at most %llu, comma-separated)",
 				     shown, tok, k->max);
 				return SBC_E_CONFIG;
 			}
@@ -333,19 +321,19 @@ static int apply_ifnames(void *field, const sbc_cfg_key *k, json_t *v, const cha
 		size_t i;
 		json_t *e;
 		if (json_array_size(v) > k->max) {
-			errf(err, errlen, "%s: %zu interfaces, allowed at most %llu", shown, json_array_size(v), k->max);
+			sbc_errf(err, errlen, "%s: %zu interfaces, allowed at most %llu", shown, json_array_size(v), k->max);
 			return SBC_E_CONFIG;
 		}
 		json_array_foreach(v, i, e) {
 			const char *name = json_string_value(e);
 			if (!name || strlen(name) != json_string_length(e) || !ifname_ok(name)) {
-				errf(err, errlen, "%s[%zu]: expected an interface name", shown, i);
+				sbc_errf(err, errlen, "%s[%zu]: expected an interface name", shown, i);
 				return SBC_E_CONFIG;
 			}
 			set_str(tmp.name[tmp.n++], sizeof(tmp.name[0]), name);
 		}
 	} else {
-		errf(err, errlen, "%s: expected interface names (\"eth0,eth1\" or [\"eth0\",\"eth1\"])", shown);
+		sbc_errf(err, errlen, "%s: expected interface names (\"eth0,eth1\" or [\"eth0\",\"eth1\"])", shown);
 		return SBC_E_CONFIG;
 	}
 	memcpy(field, &tmp, sizeof(tmp));
@@ -356,41 +344,41 @@ static int apply_string(char *field, const sbc_cfg_key *k, json_t *v, const char
 			size_t errlen)
 {
 	if (!json_is_string(v)) {
-		errf(err, errlen, "%s: expected a string", shown);
+		sbc_errf(err, errlen, "%s: expected a string", shown);
 		return SBC_E_CONFIG;
 	}
 	const char *s = json_string_value(v);
 	if (strlen(s) >= k->size || (k->min && !*s) || (k->type == SBC_CFG_PATH && !*s)) {
-		errf(err, errlen, "%s: %s", shown, *s ? "too long" : "must not be empty");
+		sbc_errf(err, errlen, "%s: %s", shown, *s ? "too long" : "must not be empty");
 		return SBC_E_CONFIG;
 	}
 	if (strlen(s) != json_string_length(v)) {
-		errf(err, errlen, "%s: contains a NUL byte", shown);
+		sbc_errf(err, errlen, "%s: contains a NUL byte", shown);
 		return SBC_E_CONFIG;
 	}
 	if (k->type == SBC_CFG_ENUM && !choice_ok(k->choices, s)) {
-		errf(err, errlen, "%s: \"%s\" is not one of %s", shown, s, k->choices);
+		sbc_errf(err, errlen, "%s: \"%s\" is not one of %s", shown, s, k->choices);
 		return SBC_E_CONFIG;
 	}
 	if (k->type == SBC_CFG_IP) {
 		sbc_addr a;
 		if (strchr(s, ']') || strchr(s, '[') || sbc_addr_parse(s, 0, &a) != 0 ||
 		    (a.sa.sa_family == AF_INET && strchr(s, ':'))) {
-			errf(err, errlen, "%s: \"%s\" is not an IP address", shown, s);
+			sbc_errf(err, errlen, "%s: \"%s\" is not an IP address", shown, s);
 			return SBC_E_CONFIG;
 		}
 	}
 	if (k->type == SBC_CFG_CIDR) {
 		sbc_cidr cidr;
 		if (sbc_cidr_parse(s, &cidr) != 0) {
-			errf(err, errlen, "%s: \"%s\" is not an address prefix (e.g. 127.0.0.0/8)", shown, s);
+			sbc_errf(err, errlen, "%s: \"%s\" is not an address prefix (e.g. 127.0.0.0/8)", shown, s);
 			return SBC_E_CONFIG;
 		}
 	}
 	if (k->type == SBC_CFG_HOSTPORT) {
 		sbc_addr a;
 		if (sbc_addr_parse(s, -1, &a) != 0 || sbc_addr_port(&a) == 0) {
-			errf(err, errlen, "%s: \"%s\" is not an address:port (e.g. 127.0.0.1:5060, [::1]:5061)",
+			sbc_errf(err, errlen, "%s: \"%s\" is not an address:port (e.g. 127.0.0.1:5060, [::1]:5061)",
 			     shown, s);
 			return SBC_E_CONFIG;
 		}
@@ -407,7 +395,7 @@ static int apply_value(void *base, const sbc_cfg_key *k, json_t *v, const char *
 	switch (k->type) {
 	case SBC_CFG_SECTION:
 		if (!json_is_object(v)) {
-			errf(err, errlen, "%s: expected an object", shown);
+			sbc_errf(err, errlen, "%s: expected an object", shown);
 			return SBC_E_CONFIG;
 		}
 		return apply_object(base, v, k->path, shown, reader, err, errlen);
@@ -417,7 +405,7 @@ static int apply_value(void *base, const sbc_cfg_key *k, json_t *v, const char *
 		return apply_ifnames(field, k, v, shown, err, errlen);
 	case SBC_CFG_BOOL:
 		if (!json_is_boolean(v)) {
-			errf(err, errlen, "%s: expected true or false", shown);
+			sbc_errf(err, errlen, "%s: expected true or false", shown);
 			return SBC_E_CONFIG;
 		}
 		*(bool *)field = json_is_true(v);
@@ -425,16 +413,16 @@ static int apply_value(void *base, const sbc_cfg_key *k, json_t *v, const char *
 	case SBC_CFG_UINT:
 	case SBC_CFG_POW2: {
 		if (!json_is_integer(v)) {
-			errf(err, errlen, "%s: expected an integer", shown);
+			sbc_errf(err, errlen, "%s: expected an integer", shown);
 			return SBC_E_CONFIG;
 		}
 		json_int_t n = json_integer_value(v);
 		if (n < 0 || (unsigned long long)n < k->min || (unsigned long long)n > k->max) {
-			errf(err, errlen, "%s: %lld out of range %llu..%llu", shown, (long long)n, k->min, k->max);
+			sbc_errf(err, errlen, "%s: %lld out of range %llu..%llu", shown, (long long)n, k->min, k->max);
 			return SBC_E_CONFIG;
 		}
 		if (k->type == SBC_CFG_POW2 && (n & (n - 1)) != 0) {
-			errf(err, errlen, "%s: %lld is not a power of two", shown, (long long)n);
+			sbc_errf(err, errlen, "%s: %lld is not a power of two", shown, (long long)n);
 			return SBC_E_CONFIG;
 		}
 		*(unsigned *)field = (unsigned)n;
@@ -467,7 +455,7 @@ static int apply_object(void *base, json_t *obj, const char *prefix, const char 
 				SBC_WARN("configuration: unknown key \"%.64s\" ignored", key);
 				continue;
 			}
-			errf(err, errlen, "%s: unknown key \"%.64s\"", at, key);
+			sbc_errf(err, errlen, "%s: unknown key \"%.64s\"", at, key);
 			return SBC_E_CONFIG;
 		}
 		int ret = apply_value(base, k, v, at, reader, err, errlen);
@@ -480,7 +468,7 @@ static int apply_object(void *base, json_t *obj, const char *prefix, const char 
 int sbc_config_apply_json(sbc_config *c, json_t *root, unsigned reader, char *err, size_t errlen)
 {
 	if (!json_is_object(root)) {
-		errf(err, errlen, "configuration: expected a JSON object");
+		sbc_errf(err, errlen, "configuration: expected a JSON object");
 		return SBC_E_CONFIG;
 	}
 	/* Apply to a copy so a failure leaves c untouched. */
@@ -501,14 +489,14 @@ int sbc_config_load_file(sbc_config *c, const char *path, unsigned reader, char 
 	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
 		if (je.line < 1) /* could not be read: jansson's text names the path and the reason */
-			errf(err, errlen, "%s", je.text);
+			sbc_errf(err, errlen, "%s", je.text);
 		else
-			errf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+			sbc_errf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
 		return SBC_E_CONFIG;
 	}
 	int ret = SBC_E_CONFIG;
 	if (!json_is_object(root))
-		errf(err, errlen, "%s: expected a JSON object", path);
+		sbc_errf(err, errlen, "%s: expected a JSON object", path);
 	else
 		ret = sbc_config_apply_json(c, root, reader, err, errlen);
 	json_decref(root);
@@ -519,12 +507,12 @@ int sbc_config_check(const sbc_config *c, unsigned reader, char *err, size_t err
 {
 	/* sbc-media sets up RTP and RTCP of both legs: four ports at least. */
 	if ((reader & (C | M)) && c->media.port_min + 3 > c->media.port_max) {
-		errf(err, errlen, "media.port_min: %u must be at least 3 below media.port_max (%u): 4 ports or more",
+		sbc_errf(err, errlen, "media.port_min: %u must be at least 3 below media.port_max (%u): 4 ports or more",
 		     c->media.port_min, c->media.port_max);
 		return SBC_E_CONFIG;
 	}
 	if ((reader & C) && c->control.backoff_initial_ms > c->control.backoff_max_ms) {
-		errf(err, errlen, "control.backoff_initial_ms: %u exceeds control.backoff_max_ms (%u)",
+		sbc_errf(err, errlen, "control.backoff_initial_ms: %u exceeds control.backoff_max_ms (%u)",
 		     c->control.backoff_initial_ms, c->control.backoff_max_ms);
 		return SBC_E_CONFIG;
 	}
@@ -532,12 +520,12 @@ int sbc_config_check(const sbc_config *c, unsigned reader, char *err, size_t err
 	 * ways for each pair (see shm-t.h). */
 	unsigned s = c->signal.workers, m = c->media.workers;
 	if ((reader & C) && 2 * (s + m + s * m) > SHM_MAX_RINGS) {
-		errf(err, errlen, "signal.workers: %u signal x %u media workers need more than %d rings", s, m,
+		sbc_errf(err, errlen, "signal.workers: %u signal x %u media workers need more than %d rings", s, m,
 		     SHM_MAX_RINGS);
 		return SBC_E_CONFIG;
 	}
 	if ((reader & S) && c->signal.nlisten == 0) {
-		errf(err, errlen, "signal.listen: no listeners");
+		sbc_errf(err, errlen, "signal.listen: no listeners");
 		return SBC_E_CONFIG;
 	}
 	if (reader & (C | S))
@@ -545,7 +533,7 @@ int sbc_config_check(const sbc_config *c, unsigned reader, char *err, size_t err
 			for (unsigned j = 0; j < i; j++)
 				if (strcmp(c->signal.listen[i].transport, c->signal.listen[j].transport) == 0 &&
 				    strcmp(c->signal.listen[i].address, c->signal.listen[j].address) == 0) {
-					errf(err, errlen, "signal.listen[%u]: duplicates signal.listen[%u] (%s %s)", i, j,
+					sbc_errf(err, errlen, "signal.listen[%u]: duplicates signal.listen[%u] (%s %s)", i, j,
 					     c->signal.listen[i].transport, c->signal.listen[i].address);
 					return SBC_E_CONFIG;
 				}

@@ -1,3 +1,4 @@
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,4 +28,14 @@ const char *sbc_strerror(int err)
 		return "success";
 	snprintf(buf, sizeof(buf), "unknown error %d", err);
 	return buf;
+}
+
+void sbc_errf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	if (!buf || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
 }

@@ -1,6 +1,5 @@
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdbool.h>
@@ -28,17 +27,6 @@ static const char *const role_names[] = {"control", "signal", "media"};
 const char *shm_role_name(enum shm_role role)
 {
 	return (unsigned)role < SHM_ROLE_MAX_ ? role_names[role] : "?";
-}
-
-static void errf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	if (!buf || !len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
 }
 
 /* FNV-1a over the sizes and offsets that both sides must agree on: a child
@@ -92,21 +80,21 @@ static unsigned plan_rings(const shm_seg_config *cfg, ring_plan *plan)
 static int validate_config(const shm_seg_config *cfg, char *errbuf, size_t errlen)
 {
 	if (cfg->signal_workers < 1 || cfg->signal_workers > SHM_MAX_WORKERS) {
-		errf(errbuf, errlen, "signal_workers %u out of range 1..%d", cfg->signal_workers, SHM_MAX_WORKERS);
+		sbc_errf(errbuf, errlen, "signal_workers %u out of range 1..%d", cfg->signal_workers, SHM_MAX_WORKERS);
 		return SBC_E_INVAL;
 	}
 	if (cfg->media_workers < 1 || cfg->media_workers > SHM_MAX_WORKERS) {
-		errf(errbuf, errlen, "media_workers %u out of range 1..%d", cfg->media_workers, SHM_MAX_WORKERS);
+		sbc_errf(errbuf, errlen, "media_workers %u out of range 1..%d", cfg->media_workers, SHM_MAX_WORKERS);
 		return SBC_E_INVAL;
 	}
 	if (2 * (cfg->signal_workers + cfg->media_workers + cfg->signal_workers * cfg->media_workers) >
 	    SHM_MAX_RINGS) {
-		errf(errbuf, errlen, "%u signal x %u media workers need more than %d rings",
+		sbc_errf(errbuf, errlen, "%u signal x %u media workers need more than %d rings",
 		     cfg->signal_workers, cfg->media_workers, SHM_MAX_RINGS);
 		return SBC_E_INVAL;
 	}
 	if (!pow2(cfg->ring_bytes) || !pow2(cfg->ctl_ring_bytes)) {
-		errf(errbuf, errlen, "ring sizes must be powers of two >= 256 (got %u and %u)",
+		sbc_errf(errbuf, errlen, "ring sizes must be powers of two >= 256 (got %u and %u)",
 		     cfg->ring_bytes, cfg->ctl_ring_bytes);
 		return SBC_E_INVAL;
 	}
@@ -162,18 +150,18 @@ int shm_seg_create(const char *name, const shm_seg_config *cfg, shm_seg **out, c
 	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		ret = -errno;
-		errf(errbuf, errlen, "shm_open(%s): %s", name, strerror(errno));
+		sbc_errf(errbuf, errlen, "shm_open(%s): %s", name, strerror(errno));
 		goto Exit;
 	}
 	if (ftruncate(fd, (off_t)total) < 0) {
 		ret = -errno;
-		errf(errbuf, errlen, "ftruncate(%s, %llu): %s", name, (unsigned long long)total, strerror(errno));
+		sbc_errf(errbuf, errlen, "ftruncate(%s, %llu): %s", name, (unsigned long long)total, strerror(errno));
 		goto Exit;
 	}
 	h = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (h == MAP_FAILED) {
 		ret = -errno;
-		errf(errbuf, errlen, "mmap(%s): %s", name, strerror(errno));
+		sbc_errf(errbuf, errlen, "mmap(%s): %s", name, strerror(errno));
 		goto Exit;
 	}
 	memset(h, 0, sizeof(*h));
@@ -186,7 +174,7 @@ int shm_seg_create(const char *name, const shm_seg_config *cfg, shm_seg **out, c
 	h->workers[SHM_ROLE_SIGNAL] = cfg->signal_workers;
 	h->workers[SHM_ROLE_MEDIA] = cfg->media_workers;
 	if ((ret = create_doorbells(h, cfg)) != 0) {
-		errf(errbuf, errlen, "eventfd: %s", sbc_strerror(ret));
+		sbc_errf(errbuf, errlen, "eventfd: %s", sbc_strerror(ret));
 		goto Exit;
 	}
 	off = align_up(sizeof(shm_seg_hdr), 4096);
@@ -257,35 +245,35 @@ static bool fd_is_eventfd(int fd)
 static int validate_header(const shm_seg_hdr *h, size_t bytes, char *errbuf, size_t errlen)
 {
 	if (h->magic != SHM_MAGIC) {
-		errf(errbuf, errlen, "bad magic %#llx (want %#llx): not an sbc segment or not yet initialised",
+		sbc_errf(errbuf, errlen, "bad magic %#llx (want %#llx): not an sbc segment or not yet initialised",
 		     (unsigned long long)h->magic, (unsigned long long)SHM_MAGIC);
 		return SBC_E_SHM_MAGIC;
 	}
 	if (h->layout_version != SHM_LAYOUT_VERSION) {
-		errf(errbuf, errlen, "layout version %u, this binary expects %u: restart all sbc processes from one build",
+		sbc_errf(errbuf, errlen, "layout version %u, this binary expects %u: restart all sbc processes from one build",
 		     h->layout_version, SHM_LAYOUT_VERSION);
 		return SBC_E_SHM_VERSION;
 	}
 	if (h->layout_sig != layout_signature()) {
-		errf(errbuf, errlen, "layout signature %#x, this binary expects %#x: structures differ between builds",
+		sbc_errf(errbuf, errlen, "layout signature %#x, this binary expects %#x: structures differ between builds",
 		     h->layout_sig, layout_signature());
 		return SBC_E_SHM_LAYOUT;
 	}
 	if (h->hdr_bytes != sizeof(*h) || h->total_bytes != bytes) {
-		errf(errbuf, errlen, "sizes disagree: header %u (want %zu), total %llu (object is %zu)",
+		sbc_errf(errbuf, errlen, "sizes disagree: header %u (want %zu), total %llu (object is %zu)",
 		     h->hdr_bytes, sizeof(*h), (unsigned long long)h->total_bytes, bytes);
 		return SBC_E_SHM_SIZE;
 	}
 	if (h->nrings > SHM_MAX_RINGS || h->nregions > SHM_MAX_REGIONS ||
 	    h->ndoorbells > sizeof(h->doorbells) / sizeof(h->doorbells[0])) {
-		errf(errbuf, errlen, "directory counts out of range (%u rings, %u regions)", h->nrings, h->nregions);
+		sbc_errf(errbuf, errlen, "directory counts out of range (%u rings, %u regions)", h->nrings, h->nregions);
 		return SBC_E_SHM_SIZE;
 	}
 	for (unsigned i = 0; i < h->nrings; i++) {
 		const shm_ring_desc *d = &h->rings[i];
 		if (d->offset + d->bytes > bytes ||
 		    shm_ring_check((const shm_ring_hdr *)((const uint8_t *)h + d->offset), d->bytes)) {
-			errf(errbuf, errlen, "ring %u (%s %u -> %s %u) is damaged or out of bounds", i,
+			sbc_errf(errbuf, errlen, "ring %u (%s %u -> %s %u) is damaged or out of bounds", i,
 			     shm_role_name(d->producer_role), d->producer_idx, shm_role_name(d->consumer_role),
 			     d->consumer_idx);
 			return SBC_E_SHM_SIZE;
@@ -293,7 +281,7 @@ static int validate_header(const shm_seg_hdr *h, size_t bytes, char *errbuf, siz
 	}
 	for (unsigned i = 0; i < h->nregions; i++)
 		if (h->regions[i].offset + h->regions[i].bytes > bytes) {
-			errf(errbuf, errlen, "region %.*s out of bounds", SHM_NAME_LEN, h->regions[i].name);
+			sbc_errf(errbuf, errlen, "region %.*s out of bounds", SHM_NAME_LEN, h->regions[i].name);
 			return SBC_E_SHM_SIZE;
 		}
 	return 0;
@@ -309,16 +297,16 @@ int shm_seg_attach(const char *name, shm_seg **out, char *errbuf, size_t errlen)
 	fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
 	if (fd < 0) {
 		ret = -errno;
-		errf(errbuf, errlen, "shm_open(%s): %s (is sbc-control running?)", name, strerror(errno));
+		sbc_errf(errbuf, errlen, "shm_open(%s): %s (is sbc-control running?)", name, strerror(errno));
 		return ret;
 	}
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
-		errf(errbuf, errlen, "fstat(%s): %s", name, strerror(errno));
+		sbc_errf(errbuf, errlen, "fstat(%s): %s", name, strerror(errno));
 		goto Exit;
 	}
 	if ((size_t)st.st_size < sizeof(shm_seg_hdr)) {
-		errf(errbuf, errlen, "segment %s is %lld bytes, smaller than its header (%zu)", name,
+		sbc_errf(errbuf, errlen, "segment %s is %lld bytes, smaller than its header (%zu)", name,
 		     (long long)st.st_size, sizeof(shm_seg_hdr));
 		ret = SBC_E_SHM_SIZE;
 		goto Exit;
@@ -326,7 +314,7 @@ int shm_seg_attach(const char *name, shm_seg **out, char *errbuf, size_t errlen)
 	mem = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED) {
 		ret = -errno;
-		errf(errbuf, errlen, "mmap(%s): %s", name, strerror(errno));
+		sbc_errf(errbuf, errlen, "mmap(%s): %s", name, strerror(errno));
 		goto Exit;
 	}
 	if ((ret = validate_header(mem, (size_t)st.st_size, errbuf, errlen)) != 0)

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <lmdb.h>
 
+#include "sbc/err.h"
 #include "sbc/store.h"
 
 struct store {
@@ -90,8 +91,8 @@ int x__store_get_named(store_reader *r, MDB_dbi dbi, const char *name,
 int x__store_list_named(store_reader *r, MDB_dbi dbi, const char *after, size_t max, bool *more,
 			int (*each)(const MDB_val *k, const MDB_val *v, size_t i, void *arg), void *arg);
 
-void x__store_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* The store's name for sbc_errf (err.h). */
+#define x__store_seterr sbc_errf
 
 /* Copies s into a fixed buffer; false when it does not fit. */
 bool x__store_strlcpy(char *dst, const char *s, size_t size);

@@ -1,6 +1,5 @@
 /* sbc — LMDB store: environment, readers, generations, small parsers. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,17 +12,6 @@
 #define STORE_DEFAULT_MAP ((size_t)4 << 30)
 
 static const char *const area_names[STORE_AREA_MAX_] = {"trunks", "routes", "tls"};
-
-void x__store_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 bool x__store_strlcpy(char *dst, const char *s, size_t size)
 {

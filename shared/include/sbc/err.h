@@ -14,6 +14,8 @@
 #ifndef SBC_ERR_H
 #define SBC_ERR_H
 
+#include <stddef.h>
+
 #define SBC_ERR_BASE (-4000)
 
 /* X(name, value offset, text) */
@@ -65,5 +67,9 @@ static inline int sbc_err_sip_status(int err)
 /* Text for any error code: errno, sbc code or SIP-carrying code. Thread-safe;
  * the SIP case uses a thread-local buffer. */
 const char *sbc_strerror(int err);
+
+/* Formats an error sentence into buf for the caller's err/errlen pair
+ * (the "<key>: <reason>" texts of loaders). buf NULL or len 0: nothing. */
+void sbc_errf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif
