@@ -4,14 +4,16 @@
  * segment it creates as sbc-control would, creates sessions over the rings,
  * and drives N streams at 50 packets/s each (160-byte payloads, one sender
  * socket, batched sendmmsg) into leg 0; the relay forwards out of leg 1 to
- * our receiver (recvmmsg). Modes: RTP->RTP, SRTP->RTP, RTP->SRTP
+ * our receiver (recvmmsg). The load and its loss and latency accounting are
+ * tests/tools/compare/rtpgen.h, the same code rtpload (bench_rtpengine.py)
+ * runs on. Modes: RTP->RTP, SRTP->RTP, RTP->SRTP
  * (AES_CM_128_HMAC_SHA1_80). For each N it prints: packets/s relayed, loss,
  * relay CPU us per relayed packet (/proc/<pid>/task/ * /schedstat), whole
  * machine CPU us per packet (every task's schedstat: generator, receiver
  * and whatever else runs on the machine included), and p50/p99
  * latency added between our send and our receive (send timestamps looked up
  * by SSRC+sequence, so encrypted payloads need no decryption on the clock;
- * the receiver polls every 100 us, see rx_main).
+ * the receiver polls every 100 us, see rtpgen.h).
  * Every 64th SRTP packet per stream is decrypted at the receiver as a check.
  * Then an overload phase: 2x the last passing rate for 2 s, back to half,
  * and every stream must be heard again.
@@ -52,10 +54,9 @@
 #include "sbc/msg.h"
 #include "sbc/shm.h"
 #include "../../../sbc-media/src/xcrypt.h"
+#include "../../tools/compare/rtpgen.h"
 
-#define MAXN 5000
-#define HIST 20000 /* 10 us buckets up to 200 ms */
-#define SEQW 256
+#define MAXN RTPGEN_MAXN
 
 enum mode { M_RTP, M_SRTP_RTP, M_RTP_SRTP };
 static const char *mode_names[] = {"RTP->RTP", "SRTP->RTP", "RTP->SRTP"};
@@ -67,28 +68,14 @@ static shm_ring_prod ctl_out;
 static pid_t relay_pid, measure_pid;
 static _Atomic pid_t measure_tid; /* a thread of ours instead (the floor loop) */
 static uint16_t port_base;
-static int tx_fd, rx_fd;
-static sbc_addr rx_addr, dst[MAXN];
-static uint64_t (*sent_at)[SEQW]; /* [stream][seq % SEQW] */
+static sbc_addr rx_addr;
+static rtpgen *gen; /* the load: sender on cpu 1, receiver on cpu 1 */
 static med_xc *gen_ctx[MAXN], *chk_ctx[MAXN];
 static med_xc_state gen_st[MAXN], chk_st[MAXN];
 static uint8_t key_a[30], key_b[30];
 static uint8_t (*chk_key)[30]; /* per stream: key of the relay's outbound SRTP */
 
-static _Atomic int gen_run, rx_run;
-static _Atomic unsigned gen_streams;
-static _Atomic uint64_t gen_pps_x1000; /* per stream packets/s * 1000 */
-static _Atomic uint64_t tx_count, rx_count, rx_bad, rx_checked;
-/* Loss is judged on the packets SENT inside the window [win_lo, win_hi):
- * sent in it, and received whenever (up to 200 ms later). */
-static _Atomic uint64_t win_lo = UINT64_MAX, win_hi = UINT64_MAX, tx_win, rx_win;
-static _Atomic uint64_t hist[HIST + 1];
-static _Atomic uint64_t last_rx_ns[MAXN]; /* send time of the newest packet heard */
-
 static enum mode cur_mode;
-/* SSRC = gen << 16 | stream + 1: packets of an earlier run still in flight
- * are recognised and ignored. */
-static _Atomic unsigned cur_gen;
 
 static void pin(int cpu)
 {
@@ -287,8 +274,8 @@ static int create_sessions(unsigned n, enum mode m)
 			delete_sessions(k, m);
 			return -1;
 		}
-		dst[k] = rx_addr;
-		sbc_addr_set_port(&dst[k], port); /* the relay's leg 0 RTP port */
+		gen->dst[k] = rx_addr.in4;
+		gen->dst[k].sin_port = htons(port); /* the relay's leg 0 RTP port */
 	}
 	return 0;
 }
@@ -443,10 +430,10 @@ static unsigned rtpe_gen;
 
 static int rtpe_create(unsigned n, enum mode m)
 {
-	unsigned gen = ++rtpe_gen;
+	unsigned call = ++rtpe_gen;
 	for (unsigned k = 0; k < n; k++) {
 		char callid[64], sdp[2048], rsdp[8192];
-		snprintf(callid, sizeof(callid), "bench-%u-%u", gen, k);
+		snprintf(callid, sizeof(callid), "bench-%u-%u", call, k);
 		/* caller = our generator (leg 0), callee = our receiver (leg 1) */
 		int tag = 1;
 		make_sdp(sdp, sizeof(sdp), 9, m == M_SRTP_RTP, key_a, 1);
@@ -464,160 +451,47 @@ static int rtpe_create(unsigned n, enum mode m)
 		int port = sdp_port(rsdp);
 		if (port <= 0)
 			return -1;
-		dst[k] = rx_addr;
-		sbc_addr_set_port(&dst[k], (uint16_t)port);
+		gen->dst[k] = rx_addr.in4;
+		gen->dst[k].sin_port = htons((uint16_t)port);
 	}
 	return 0;
 }
 
 static void rtpe_delete(unsigned n)
 {
-	unsigned gen = rtpe_gen;
+	unsigned call = rtpe_gen;
 	for (unsigned k = 0; k < n; k++) {
 		char callid[64], rsdp[256];
-		snprintf(callid, sizeof(callid), "bench-%u-%u", gen, k);
+		snprintf(callid, sizeof(callid), "bench-%u-%u", call, k);
 		const char *del[] = {"command", "delete", "call-id", callid, NULL};
 		ng_call(del, rsdp, sizeof(rsdp)); /* no sdp in the reply: ignore the result */
 	}
 }
 
-static void put32(uint8_t *p, uint32_t v)
+/* rtpgen's make(): SRTP->RTP encrypts each stream's packet in its own
+ * context (the generator's CPU, on cpu 1, not the relay's). */
+static const uint8_t *make_pkt(void *arg, unsigned s, uint16_t seq, uint8_t *buf, int *len)
 {
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
+	(void)arg;
+	(void)seq;
+	if (cur_mode == M_SRTP_RTP && med_xc_rtp(gen_ctx[s], buf, len, RTPGEN_BUF) != 0)
+		return NULL;
+	return buf;
 }
 
-static void *gen_main(void *arg)
+/* rtpgen's check(): RTP->SRTP decrypts every 64th packet of each stream
+ * with the relay's outbound key; the plain modes must arrive unchanged. */
+static int check_pkt(void *arg, unsigned id, uint16_t seq, uint8_t *p, int len)
 {
-	enum { B = 64 };
-	static uint8_t bufs[B][512];
-	struct mmsghdr mm[B];
-	struct iovec iov[B];
-	static uint16_t seq[MAXN];
-	pin(1);
-	uint64_t tick = sbc_mono_ns();
-	unsigned slot = 0;
-	while (atomic_load(&gen_run)) {
-		unsigned n = atomic_load(&gen_streams);
-		uint64_t per = atomic_load(&gen_pps_x1000); /* per-stream rate * 1000 */
-		/* 1 ms ticks; each stream sends once per period_ms, at its phase. */
-		unsigned period_ms = (unsigned)(1000000 / (per ? per : 50000));
-		if (period_ms < 1)
-			period_ms = 1;
-		tick += 1000000;
-		struct timespec ts = {.tv_sec = (time_t)(tick / SBC_NS_PER_SEC), .tv_nsec = (long)(tick % SBC_NS_PER_SEC)};
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-		slot = (slot + 1) % period_ms;
-		unsigned k = 0;
-		for (unsigned s = slot; s < n; s += period_ms) {
-			uint8_t *p = bufs[k];
-			uint16_t q = seq[s]++;
-			p[0] = 0x80;
-			p[1] = 0;
-			p[2] = (uint8_t)(q >> 8);
-			p[3] = (uint8_t)q;
-			put32(p + 4, (uint32_t)q * 160);
-			put32(p + 8, (atomic_load_explicit(&cur_gen, memory_order_relaxed) << 16) | (s + 1));
-			memset(p + 12, 0xd5, 160);
-			int len = 172;
-			if (cur_mode == M_SRTP_RTP && med_xc_rtp(gen_ctx[s], p, &len, 512) != 0)
-				continue;
-			iov[k] = (struct iovec){p, (size_t)len};
-			mm[k].msg_hdr = (struct msghdr){.msg_name = &dst[s], .msg_namelen = sizeof(dst[s].in4),
-							.msg_iov = &iov[k], .msg_iovlen = 1};
-			uint64_t now_tx = sbc_mono_ns();
-			atomic_store_explicit(&sent_at[s][q % SEQW], now_tx, memory_order_relaxed);
-			if (now_tx >= atomic_load_explicit(&win_lo, memory_order_relaxed) &&
-			    now_tx < atomic_load_explicit(&win_hi, memory_order_relaxed))
-				atomic_fetch_add_explicit(&tx_win, 1, memory_order_relaxed);
-			if (++k == B) {
-				int r = sendmmsg(tx_fd, mm, k, 0);
-				atomic_fetch_add(&tx_count, r > 0 ? (unsigned)r : 0);
-				k = 0;
-			}
-		}
-		if (k) {
-			int r = sendmmsg(tx_fd, mm, k, 0);
-			atomic_fetch_add(&tx_count, r > 0 ? (unsigned)r : 0);
-		}
+	(void)arg;
+	if (cur_mode == M_RTP_SRTP) {
+		if (seq % 64)
+			return 0;
+		if (med_xc_rtp(chk_ctx[id], p, &len, 2048) != 0 || len != 172 || p[12] != 0xd5)
+			return -1;
+		return 1;
 	}
-	return NULL;
-}
-
-static void *rx_main(void *arg)
-{
-	enum { B = 64 };
-	static uint8_t bufs[B][512];
-	struct mmsghdr mm[B];
-	struct iovec iov[B];
-	pin(1);
-	/* Poll every 100 us instead of sleeping in recvmmsg: a sleeping
-	 * receiver on loopback makes every send of the relay pay for waking it
-	 * (sock_def_readable), a cost a relay sending to a NIC never has. The
-	 * price: up to 100 us more in the latency figures. */
-	while (atomic_load(&rx_run)) {
-		for (unsigned i = 0; i < B; i++) {
-			iov[i] = (struct iovec){bufs[i], sizeof(bufs[i])};
-			mm[i].msg_hdr = (struct msghdr){.msg_iov = &iov[i], .msg_iovlen = 1};
-		}
-		int n = recvmmsg(rx_fd, mm, B, MSG_DONTWAIT, NULL);
-		if (n <= 0) {
-			struct timespec ts = {0, 100000};
-			nanosleep(&ts, NULL);
-			continue;
-		}
-		uint64_t now = sbc_mono_ns();
-		for (int i = 0; i < n; i++) {
-			uint8_t *p = bufs[i];
-			int len = (int)mm[i].msg_len;
-			if (len < 12) {
-				atomic_fetch_add(&rx_bad, 1);
-				continue;
-			}
-			uint32_t ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
-			uint16_t q = (uint16_t)(p[2] << 8 | p[3]);
-			if ((ssrc >> 16) != atomic_load_explicit(&cur_gen, memory_order_relaxed))
-				continue; /* a straggler of an earlier run */
-			if ((ssrc & 0xffff) < 1 || (ssrc & 0xffff) > MAXN) {
-				atomic_fetch_add(&rx_bad, 1);
-				continue;
-			}
-			unsigned s = (ssrc & 0xffff) - 1;
-			uint64_t t0 = atomic_load_explicit(&sent_at[s][q % SEQW], memory_order_relaxed);
-			uint64_t us10 = now > t0 ? (now - t0) / 10000 : 0;
-			if (t0 >= atomic_load_explicit(&win_lo, memory_order_relaxed) &&
-			    t0 < atomic_load_explicit(&win_hi, memory_order_relaxed))
-				atomic_fetch_add_explicit(&rx_win, 1, memory_order_relaxed);
-			atomic_fetch_add_explicit(&hist[us10 < HIST ? us10 : HIST], 1, memory_order_relaxed);
-			if (t0 > atomic_load_explicit(&last_rx_ns[s], memory_order_relaxed))
-				atomic_store_explicit(&last_rx_ns[s], t0, memory_order_relaxed);
-			if (cur_mode == M_RTP_SRTP && q % 64 == 0) {
-				if (med_xc_rtp(chk_ctx[s], p, &len, 512) != 0 || len != 172 || p[12] != 0xd5)
-					atomic_fetch_add(&rx_bad, 1);
-				else
-					atomic_fetch_add(&rx_checked, 1);
-			} else if (cur_mode != M_RTP_SRTP && (len != 172 || p[12] != 0xd5)) {
-				atomic_fetch_add(&rx_bad, 1);
-			}
-		}
-		atomic_fetch_add(&rx_count, (unsigned)n);
-	}
-	return NULL;
-}
-
-static uint64_t pct(double q)
-{
-	uint64_t total = 0, acc = 0;
-	for (unsigned i = 0; i <= HIST; i++)
-		total += atomic_load(&hist[i]);
-	for (unsigned i = 0; i <= HIST; i++) {
-		acc += atomic_load(&hist[i]);
-		if (total && acc >= (uint64_t)(q * (double)total))
-			return (uint64_t)i * 10;
-	}
-	return 0;
+	return len == 172 && p[12] == 0xd5 && p[171] == 0xd5 ? 0 : -1;
 }
 
 typedef struct result {
@@ -628,39 +502,26 @@ typedef struct result {
 static result run_step(unsigned n, double seconds, uint64_t pps_x1000)
 {
 	result r = {0};
-	atomic_store(&gen_streams, n);
-	atomic_store(&gen_pps_x1000, pps_x1000);
+	atomic_store(&gen->streams, n);
+	atomic_store(&gen->pps_x1000, pps_x1000);
 	usleep(700000); /* warm up at this load */
-	for (unsigned i = 0; i <= HIST; i++)
-		atomic_store(&hist[i], 0);
-	uint64_t rx0 = atomic_load(&rx_count);
 	static task_snap snap0, snap1;
 	machine_snap(&snap0);
 	uint64_t c0 = measure_tid ? tid_cpu_ns(measure_tid) : task_cpu_ns(measure_pid);
-	uint64_t w0 = sbc_mono_ns();
-	atomic_store(&tx_win, 0);
-	atomic_store(&rx_win, 0);
-	atomic_store(&win_hi, UINT64_MAX);
-	atomic_store(&win_lo, w0);
+	rtpgen_window_begin(gen);
 	usleep((useconds_t)(seconds * 1e6));
-	uint64_t w1 = sbc_mono_ns();
-	atomic_store(&win_hi, w1);
-	uint64_t rx1 = atomic_load(&rx_count);
+	rtpgen_window_end(gen);
 	uint64_t c1 = measure_tid ? tid_cpu_ns(measure_tid) : task_cpu_ns(measure_pid);
 	machine_snap(&snap1);
-	double wall = (double)(w1 - w0) / 1e9;
 	usleep(200000); /* stragglers of the window */
-	uint64_t txw = atomic_load(&tx_win), rxw = atomic_load(&rx_win);
-	atomic_store(&win_lo, UINT64_MAX);
-	double relayed = (double)(rx1 - rx0);
-	r.pps = relayed / wall;
-	r.loss = txw ? 1.0 - (double)rxw / (double)txw : 1.0;
-	if (r.loss < 0)
-		r.loss = 0;
+	rtpgen_result g = rtpgen_window_result(gen);
+	double relayed = (double)g.received;
+	r.pps = g.pps;
+	r.loss = g.loss;
 	r.relay_us = relayed > 0 ? (double)(c1 - c0) / 1e3 / relayed : 0;
 	r.machine_us = relayed > 0 ? (double)machine_delta_ns(&snap0, &snap1) / 1e3 / relayed : 0;
-	r.p50 = pct(0.50);
-	r.p99 = pct(0.99);
+	r.p50 = g.p50_us;
+	r.p99 = g.p99_us;
 	return r;
 }
 
@@ -740,23 +601,18 @@ static void run_floor(const unsigned *steps, unsigned nsteps, unsigned maxn, dou
 		bind(floor_fds[k], &a.sa, sizeof(a.in4));
 		int rcv = 65536;
 		setsockopt(floor_fds[k], SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-		socklen_t al = sizeof(dst[k]);
-		getsockname(floor_fds[k], &dst[k].sa, &al);
+		socklen_t al = sizeof(gen->dst[k]);
+		getsockname(floor_fds[k], (struct sockaddr *)&gen->dst[k], &al);
 	}
 	cur_mode = M_RTP;
-	atomic_fetch_add(&cur_gen, 1);
+	rtpgen_new_run(gen);
 	atomic_store(&floor_run, 1);
 	atomic_store(&measure_tid, 0);
-	pthread_t ft, gt, rt2;
+	pthread_t ft;
 	pthread_create(&ft, NULL, floor_main, &n);
 	while (!atomic_load(&measure_tid))
 		usleep(1000);
-	memset(sent_at, 0, MAXN * sizeof(*sent_at));
-	atomic_store(&gen_streams, 0);
-	atomic_store(&gen_run, 1);
-	atomic_store(&rx_run, 1);
-	pthread_create(&gt, NULL, gen_main, NULL);
-	pthread_create(&rt2, NULL, rx_main, NULL);
+	rtpgen_start(gen);
 	printf("%-10s %6s %10s %8s %10s %10s %8s %8s   [%s]\n", "mode", "N", "relayed/s", "loss%", "floor us",
 	       "machine us", "p50 us", "p99 us", "bare recvmmsg/sendmmsg loop");
 	for (unsigned i = 0; i < nsteps; i++) {
@@ -765,11 +621,7 @@ static void run_floor(const unsigned *steps, unsigned nsteps, unsigned maxn, dou
 		       r.loss * 100, r.relay_us, r.machine_us, r.p50, r.p99, r.loss > 0.001 ? "  (loss above 0.1%)" : "");
 		us_out[i] = r.loss <= 0.001 ? r.relay_us : 0;
 	}
-	atomic_store(&gen_run, 0);
-	pthread_join(gt, NULL);
-	usleep(200000);
-	atomic_store(&rx_run, 0);
-	pthread_join(rt2, NULL);
+	rtpgen_stop(gen, 200000);
 	atomic_store(&floor_run, 0);
 	pthread_join(ft, NULL);
 	atomic_store(&measure_tid, 0);
@@ -791,7 +643,7 @@ static int run_target(int target, const bool *want, const unsigned *steps, unsig
 		if (!want[m])
 			continue;
 		cur_mode = (enum mode)m;
-		atomic_fetch_add(&cur_gen, 1);
+		rtpgen_new_run(gen);
 		for (unsigned k = 0; k < maxn; k++)
 			memcpy(chk_key[k], key_b, 30);
 		if ((target ? rtpe_create(maxn, (enum mode)m) : create_sessions(maxn, (enum mode)m)) ||
@@ -800,15 +652,7 @@ static int run_target(int target, const bool *want, const unsigned *steps, unsig
 			rc = 1;
 			break;
 		}
-		memset(sent_at, 0, MAXN * sizeof(*sent_at));
-		for (unsigned k = 0; k < MAXN; k++)
-			atomic_store(&last_rx_ns[k], 0);
-		atomic_store(&gen_streams, 0);
-		atomic_store(&gen_run, 1);
-		atomic_store(&rx_run, 1);
-		pthread_t gt, rt2;
-		pthread_create(&gt, NULL, gen_main, NULL);
-		pthread_create(&rt2, NULL, rx_main, NULL);
+		rtpgen_start(gen);
 		result last_ok = {0};
 		unsigned last_ok_n = 0;
 		for (unsigned i = 0; i < nsteps; i++) {
@@ -831,13 +675,10 @@ static int run_target(int target, const bool *want, const unsigned *steps, unsig
 			/* Overload: offer twice the rate, then half; every stream must recover. */
 			unsigned n = last_ok_n;
 			result o = run_step(n, 1.5, 100000);
-			uint64_t mark = sbc_mono_ns();
+			uint64_t mark = rtpgen_now_ns();
 			result back = run_step(n, 1.0, 25000);
-			unsigned alive = 0;
 			/* a stream is back when a packet SENT after the overload arrived */
-			for (unsigned k = 0; k < n; k++)
-				if (atomic_load(&last_rx_ns[k]) > mark)
-					alive++;
+			unsigned alive = rtpgen_heard_since(gen, n, mark);
 			printf("overload   offered 2x (%u streams at 100 pps): relayed %.0f/s, loss %.1f%%; then 25 pps: loss %.3f%%, "
 			       "streams heard again %u/%u%s\n",
 			       n, o.pps, o.loss * 100, back.loss * 100, alive, n, alive == n ? "" : "  (STREAMS LEFT DEAD)");
@@ -850,20 +691,16 @@ static int run_target(int target, const bool *want, const unsigned *steps, unsig
 			printf("overload   relay counters: %.*s%s\n", d && e ? (int)(e - d + 1) : 0, d ? d : "",
 			       strstr(st, "uring_rearms") ? strstr(st, "\"uring_rearms\"") : "");
 		}
-		atomic_store(&gen_run, 0);
-		pthread_join(gt, NULL);
-		usleep(200000);
-		atomic_store(&rx_run, 0);
-		pthread_join(rt2, NULL);
+		rtpgen_stop(gen, 200000);
 		if (cur_mode == M_RTP_SRTP)
 			printf("%-10s receiver check: %" PRIu64 " sampled SRTP packets decrypted, %" PRIu64 " bad\n",
-			       mode_names[m], atomic_load(&rx_checked), atomic_load(&rx_bad));
-		else if (atomic_load(&rx_bad))
-			printf("%-10s %" PRIu64 " packets arrived damaged\n", mode_names[m], atomic_load(&rx_bad));
-		if (atomic_load(&rx_bad))
+			       mode_names[m], atomic_load(&gen->rx_checked), atomic_load(&gen->rx_bad));
+		else if (atomic_load(&gen->rx_bad))
+			printf("%-10s %" PRIu64 " packets arrived damaged\n", mode_names[m], atomic_load(&gen->rx_bad));
+		if (atomic_load(&gen->rx_bad))
 			rc = 1;
-		atomic_store(&rx_bad, 0);
-		atomic_store(&rx_checked, 0);
+		atomic_store(&gen->rx_bad, 0);
+		atomic_store(&gen->rx_checked, 0);
 		if (target)
 			rtpe_delete(maxn);
 		else
@@ -905,8 +742,15 @@ int main(void)
 		key_a[i] = (uint8_t)(i * 3 + 1);
 		key_b[i] = (uint8_t)(i * 5 + 2);
 	}
-	sent_at = calloc(MAXN, sizeof(*sent_at));
+	gen = rtpgen_new();
 	chk_key = calloc(MAXN, sizeof(*chk_key));
+	if (!gen || !chk_key) {
+		printf("bench_relay: out of memory\n");
+		return 1;
+	}
+	gen->make = make_pkt;
+	gen->check = check_pkt;
+	gen->cpu = 1;
 	for (unsigned k = 0; k < MAXN; k++)
 		memcpy(chk_key[k], key_b, 30);
 
@@ -958,8 +802,10 @@ int main(void)
 
 	pin(1); /* the relay's worker takes the first CPU; we stay off it */
 
-	tx_fd = socket(AF_INET, SOCK_DGRAM, 0);
-	rx_fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int tx_fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int rx_fd = socket(AF_INET, SOCK_DGRAM, 0);
+	gen->tx_fd = tx_fd;
+	gen->rx_fd = rx_fd;
 	int big = 8 << 20;
 	setsockopt(tx_fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	setsockopt(rx_fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
