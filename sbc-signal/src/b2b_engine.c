@@ -1060,6 +1060,25 @@ static void reinv_done(b2b_cl *c);
 static void reinv_answer(b2b_cl *c, const sip_msg *rsp, int status, const char *sdp, int sdp_len);
 static void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp);
 
+/* Sends the non-INVITE request in buf as a client transaction of no call,
+ * toward the peer of ctx x (same transport, connection, destination and
+ * TLS profile). Returns 0 or an error. */
+static int request_like(b2b_wk *k, const tx_ctx *x, const char *buf, size_t n)
+{
+	tx_ctx *y = ctx_new(k);
+	if (!y)
+		return -ENOMEM;
+	y->tp = x->tp;
+	y->conn = x->conn;
+	y->dst = x->dst;
+	snprintf(y->profile, sizeof(y->profile), "%s", x->profile);
+	ctx_bind(y, NULL, CTX_OTHER);
+	int r = txn_client_start(k->tbl, buf, n, x->tp != SIG_TP_UDP, y, &y->t);
+	if (r < 0)
+		ctx_free(y);
+	return r;
+}
+
 /* CANCEL for the B-leg INVITE of ctx x (at most once): built from the
  * INVITE as sent, to the same destination. */
 static void cancel_b_invite(b2b_wk *k, tx_ctx *x)
@@ -1069,17 +1088,8 @@ static void cancel_b_invite(b2b_wk *k, tx_ctx *x)
 	if (x->cancel_sent || !q || sip_parse(q, rl, &k->tmp) < 0)
 		return;
 	int n = sip_build_cancel(&k->tmp, k->out, sizeof(k->out));
-	tx_ctx *y = n > 0 ? ctx_new(k) : NULL;
-	if (!y)
-		return;
-	x->cancel_sent = 1;
-	y->tp = x->tp;
-	y->conn = x->conn;
-	y->dst = x->dst;
-	snprintf(y->profile, sizeof(y->profile), "%s", x->profile);
-	ctx_bind(y, NULL, CTX_OTHER);
-	if (txn_client_start(k->tbl, k->out, (size_t)n, x->tp != SIG_TP_UDP, y, &y->t) < 0)
-		ctx_free(y);
+	if (n > 0 && request_like(k, x, k->out, (size_t)n) == 0)
+		x->cancel_sent = 1;
 }
 
 static int sv_to_str(sip_sv v, char *out, size_t cap)
@@ -1129,18 +1139,9 @@ static void hangup_stray_2xx(b2b_wk *k, tx_ctx *x, const sip_msg *rsp)
 		return;
 	SBC_NOTICE("2xx from %s on an INVITE given up (Call-ID %s): ACK and BYE", sig_tp_name(x->tp), cid);
 	token(k, "z9hG4bK", branch, sizeof(branch));
-	const char *reason[1] = {"Reason: SIP;cause=200;text=\"Call completed elsewhere\""};
-	n = b2b_build_in_dialog(&d, SIP_M_BYE, &via, NULL, reason, 1, NULL, k->out, sizeof(k->out));
-	tx_ctx *y = n > 0 ? ctx_new(k) : NULL;
-	if (!y)
-		return;
-	y->tp = x->tp;
-	y->conn = x->conn;
-	y->dst = x->dst;
-	snprintf(y->profile, sizeof(y->profile), "%s", x->profile);
-	ctx_bind(y, NULL, CTX_OTHER);
-	if (txn_client_start(k->tbl, k->out, (size_t)n, x->tp != SIG_TP_UDP, y, &y->t) < 0)
-		ctx_free(y);
+	n = b2b_build_in_dialog(&d, SIP_M_BYE, &via, NULL, NULL, 0, NULL, k->out, sizeof(k->out));
+	if (n > 0)
+		request_like(k, x, k->out, (size_t)n);
 }
 
 static void on_response(void *ctx, txn *t, const sip_msg *rsp)

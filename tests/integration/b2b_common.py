@@ -106,6 +106,18 @@ class Sbc:
         finally:
             s.close()
 
+    def add_failover(self, port, wait=True):
+        """Routes for 49... to demo-out first, then to a new trunk alt-out
+        (UDP toward port, SRTP off); waits for the workers' view of the
+        store to refresh (within a second) unless told not to."""
+        self.rpc("trunk.add", {"name": "alt-out", "destinations": [
+            {"host": "127.0.0.1", "port": port, "transport": "udp"}],
+            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
+        self.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
+        self.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
+        if wait:
+            time.sleep(1.2)
+
     def rpc(self, method, params=None):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(str(self.sock))
@@ -346,75 +358,52 @@ class Uac:
                 return data
         raise AssertionError("not received; got: %r" % self.got)
 
-    def _in_dialog(self, method, final, cseq):
-        tt = hdr(final, "To")
-        return (f"{method} {hdr(final, 'Contact').strip('<>') if method != 'CANCEL' else self.inv.split(b' ')[1].decode()} SIP/2.0\r\n"
-                f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuac{method.lower()}{cseq};rport\r\n"
+    def _request(self, method, dlg, cseq, extra="", ctype=None, body_text="", ruri=None, to=None, branch=None):
+        """A request of ours on the dialog that message dlg (the 200, or a
+        reliable provisional) set up: to its Contact, with its To (tag)."""
+        ruri = ruri or hdr(dlg, "Contact").strip("<>")
+        branch = branch or f"z9hG4bKuac{method.lower()}{cseq}"
+        if ctype:
+            extra += f"Content-Type: {ctype}\r\n"
+        return (f"{method} {ruri} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch={branch};rport\r\n"
                 f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
-                f"To: {tt}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n"
-                f"Content-Length: 0\r\n\r\n").encode()
+                f"To: {to or hdr(dlg, 'To')}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} {method}\r\n"
+                f"Max-Forwards: 70\r\n{extra}Content-Length: {len(body_text.encode())}\r\n\r\n{body_text}").encode()
+
+    def _transaction(self, method, dlg, cseq, **kw):
+        """Sends the request and returns its final response."""
+        self.sock.sendto(self._request(method, dlg, cseq, **kw), self.dst)
+        return self.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == f"{cseq} {method}")
 
     def reinvite(self, final, direction, cseq=3):
         b = sdp(self.ip, self.rtp_port).replace("a=sendrecv", f"a={direction}")
-        tt = hdr(final, "To")
-        req = (f"INVITE {hdr(final, 'Contact').strip('<>')} SIP/2.0\r\n"
-               f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacre{cseq};rport\r\n"
-               f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
-               f"To: {tt}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} INVITE\r\nMax-Forwards: 70\r\n"
-               f"Contact: <sip:alice@{self.ip}:{self.port}>\r\n"
-               f"Content-Type: application/sdp\r\nContent-Length: {len(b.encode())}\r\n\r\n{b}").encode()
-        self.sock.sendto(req, self.dst)
-        ok = self.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == f"{cseq} INVITE")
-        ack = (f"ACK {hdr(final, 'Contact').strip('<>')} SIP/2.0\r\n"
-               f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacreack{cseq};rport\r\n"
-               f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
-               f"To: {tt}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} ACK\r\nMax-Forwards: 70\r\n"
-               f"Content-Length: 0\r\n\r\n").encode()
-        self.sock.sendto(ack, self.dst)
+        ok = self._transaction("INVITE", final, cseq, extra=f"Contact: <sip:alice@{self.ip}:{self.port}>\r\n",
+                               ctype="application/sdp", body_text=b)
+        self.sock.sendto(self._request("ACK", final, cseq), self.dst)
         return ok
 
     def prack(self, prov, cseq=2):
-        req = (f"PRACK {hdr(prov, 'Contact').strip('<>')} SIP/2.0\r\n"
-               f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacprack{cseq};rport\r\n"
-               f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
-               f"To: {hdr(prov, 'To')}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} PRACK\r\n"
-               f"RAck: {hdr(prov, 'RSeq')} 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
-        self.sock.sendto(req, self.dst)
-        return self.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == f"{cseq} PRACK")
+        return self._transaction("PRACK", prov, cseq, extra=f"RAck: {hdr(prov, 'RSeq')} 1 INVITE\r\n")
 
     def info(self, final, ctype, text, cseq=6):
-        req = (f"INFO {hdr(final, 'Contact').strip('<>')} SIP/2.0\r\n"
-               f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacinfo{cseq};rport\r\n"
-               f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
-               f"To: {hdr(final, 'To')}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} INFO\r\n"
-               f"Max-Forwards: 70\r\nContent-Type: {ctype}\r\nContent-Length: {len(text)}\r\n\r\n{text}").encode()
-        self.sock.sendto(req, self.dst)
-        return self.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == f"{cseq} INFO")
+        return self._transaction("INFO", final, cseq, ctype=ctype, body_text=text)
 
     def update(self, final, cseq=5):
-        req = (f"UPDATE {hdr(final, 'Contact').strip('<>')} SIP/2.0\r\n"
-               f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacupd{cseq};rport\r\n"
-               f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
-               f"To: {hdr(final, 'To')}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} UPDATE\r\n"
-               f"Max-Forwards: 70\r\nContact: <sip:alice@{self.ip}:{self.port}>\r\n"
-               f"Session-Expires: 1800;refresher=uac\r\nContent-Length: 0\r\n\r\n").encode()
-        self.sock.sendto(req, self.dst)
-        return self.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == f"{cseq} UPDATE")
+        return self._transaction("UPDATE", final, cseq, extra=f"Contact: <sip:alice@{self.ip}:{self.port}>\r\n"
+                                 "Session-Expires: 1800;refresher=uac\r\n")
 
     def ack(self, final):
-        self.sock.sendto(self._in_dialog("ACK", final, 1), self.dst)
+        self.sock.sendto(self._request("ACK", final, 1), self.dst)
 
     def bye(self, final):
-        self.sock.sendto(self._in_dialog("BYE", final, 2), self.dst)
+        self.sock.sendto(self._request("BYE", final, 2), self.dst)
         return self.recv_until(lambda d: status(d) and "BYE" in hdr(d, "CSeq"))
 
     def cancel(self):
-        c = (f"CANCEL {self.inv.split(b' ')[1].decode()} SIP/2.0\r\n"
-             f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacinv1;rport\r\n"
-             f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
-             f"To: <sip:4930123456@127.0.0.1>\r\nCall-ID: {self.callid}\r\nCSeq: 1 CANCEL\r\n"
-             f"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
-        self.sock.sendto(c, self.dst)
+        # the INVITE's Request-URI, To and branch (RFC 3261 9.1)
+        self.sock.sendto(self._request("CANCEL", self.inv, 1, ruri=self.inv.split(b" ")[1].decode(),
+                                       to=hdr(self.inv, "To"), branch="z9hG4bKuacinv1"), self.dst)
 
     def close(self):
         self.sock.close()

@@ -30,75 +30,66 @@ def in_dialog(uas, method, tag):
 def env(procs, tmp_path):
     made = []
 
-    def make(plan):
+    def make(plan, failover=False):
+        """sbc, the UAS on demo-out with `plan`, a UAC; with failover, also
+        alt-out (an answering UAS) routed after demo-out: (..., alt)."""
         uas = Uas(plan)
         made.append(uas)
         sbc = Sbc(procs, tmp_path, uas.port)
         uac = Uac(sbc.port)
         made.append(uac)
-        return sbc, uas, uac
+        if not failover:
+            return sbc, uas, uac
+        alt = Uas("answer")
+        made.append(alt)
+        sbc.add_failover(alt.port)
+        return sbc, uas, uac, alt
 
     yield make
     for x in made:
         x.close()
 
 
+def answered_by_alt(sbc, uac, alt):
+    """A call from uac that demo-out does not answer in time (3 s): it ends
+    up answered by alt-out. Returns the caller's 200 (ACKed)."""
+    uac.invite()
+    final = uac.wait_final(timeout=15)
+    assert status(final) == 200 and alt.invite is not None, sbc.log()[-3000:]
+    uac.ack(final)
+    return final
+
+
 def test_late_2xx_after_failover_is_acked_and_byed(env):
     # demo-out stays silent, the SBC fails over to alt-out after 3 s; then
     # demo-out answers after all
-    sbc, late, uac = env("late200")
-    alt = Uas("answer")
-    try:
-        sbc.rpc("trunk.add", {"name": "alt-out", "destinations": [
-            {"host": "127.0.0.1", "port": alt.port, "transport": "udp"}],
-            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
-        sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
-        sbc.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
-        time.sleep(1.2)
-        uac.invite()
-        final = uac.wait_final(timeout=15)
-        assert status(final) == 200 and alt.invite is not None, sbc.log()[-3000:]
-        uac.ack(final)
-        # the late 200 (sent 3.6 s after the INVITE): ACK, then BYE on its own dialog
-        wait_for(lambda: in_dialog(late, "ACK", late.tag) and in_dialog(late, "BYE", late.tag), timeout=6,
-                 what="ACK and BYE for the late 200")
-        ack, bye = in_dialog(late, "ACK", late.tag)[0], in_dialog(late, "BYE", late.tag)[0]
-        assert hdr(ack, "CSeq") == "1 ACK" and hdr(bye, "CSeq").endswith(" BYE")
-        assert hdr(bye, "From") == hdr(late.invite, "From")
-        assert bye.split(b" ")[1] == f"sip:uas@127.0.0.1:{late.port}".encode()  # its Contact
-        # it never reached the caller, whose call goes on with alt-out
-        assert len([m for m in uac.got if status(m) == 200 and "INVITE" in hdr(m, "CSeq")]) == 1
-        assert status(uac.bye(final)) == 200
-        wait_for(lambda: alt.requests("BYE"), timeout=3, what="BYE at alt-out")
-        assert not alt.requests("BYE")[1:] and len(in_dialog(late, "BYE", late.tag)) == 1
-    finally:
-        alt.close()
+    sbc, late, uac, alt = env("late200", failover=True)
+    final = answered_by_alt(sbc, uac, alt)
+    # the late 200 (sent 3.6 s after the INVITE): ACK, then BYE on its own dialog
+    wait_for(lambda: in_dialog(late, "ACK", late.tag) and in_dialog(late, "BYE", late.tag), timeout=6,
+             what="ACK and BYE for the late 200")
+    ack, bye = in_dialog(late, "ACK", late.tag)[0], in_dialog(late, "BYE", late.tag)[0]
+    assert hdr(ack, "CSeq") == "1 ACK" and hdr(bye, "CSeq").endswith(" BYE")
+    assert hdr(bye, "From") == hdr(late.invite, "From")
+    assert bye.split(b" ")[1] == f"sip:uas@127.0.0.1:{late.port}".encode()  # its Contact
+    # it never reached the caller, whose call goes on with alt-out
+    assert len([m for m in uac.got if status(m) == 200 and "INVITE" in hdr(m, "CSeq")]) == 1
+    assert status(uac.bye(final)) == 200
+    wait_for(lambda: alt.requests("BYE"), timeout=3, what="BYE at alt-out")
+    assert not alt.requests("BYE")[1:] and len(in_dialog(late, "BYE", late.tag)) == 1
 
 
 def test_late_ringing_after_failover_is_cancelled(env):
     # demo-out only rings after the SBC moved on to alt-out: CANCEL it
     # (before any response a CANCEL may not be sent, RFC 3261 9.1)
-    sbc, late, uac = env("late180")
-    alt = Uas("answer")
-    try:
-        sbc.rpc("trunk.add", {"name": "alt-out", "destinations": [
-            {"host": "127.0.0.1", "port": alt.port, "transport": "udp"}],
-            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
-        sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
-        sbc.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
-        time.sleep(1.2)
-        uac.invite()
-        final = uac.wait_final(timeout=15)
-        assert status(final) == 200 and alt.invite is not None, sbc.log()[-3000:]
-        uac.ack(final)
-        cancel = wait_for(lambda: late.requests("CANCEL"), timeout=6, what="CANCEL for the late ringing")[0]
-        assert hdr(cancel, "Call-ID") == hdr(late.invite, "Call-ID") and hdr(cancel, "CSeq") == "1 CANCEL"
-        # the 487 that follows does not disturb the call on alt-out
-        time.sleep(0.3)
-        assert status(uac.bye(final)) == 200
-        assert len(late.requests("CANCEL")) == 1 and not late.requests("BYE")
-    finally:
-        alt.close()
+    sbc, late, uac, alt = env("late180", failover=True)
+    final = answered_by_alt(sbc, uac, alt)
+    cancel = wait_for(lambda: late.requests("CANCEL"), timeout=6, what="CANCEL for the late ringing")[0]
+    assert hdr(cancel, "Call-ID") == hdr(late.invite, "Call-ID") and hdr(cancel, "CSeq") == "1 CANCEL"
+    # the 487 that follows does not disturb the call on alt-out
+    time.sleep(0.3)
+    assert status(uac.bye(final)) == 200
+    assert len(late.requests("CANCEL")) == 1 and not late.requests("BYE")
 
 
 def test_2xx_crossing_our_cancel_is_acked_and_byed(env):

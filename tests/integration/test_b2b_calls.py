@@ -193,12 +193,7 @@ def test_failover_on_503(call_env):
     sbc, uas1, uac = call_env(plan="503")
     uas2 = Uas("answer")
     try:
-        sbc.rpc("trunk.add", {"name": "alt-out", "destinations": [
-            {"host": "127.0.0.1", "port": uas2.port, "transport": "udp"}],
-            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
-        sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
-        sbc.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
-        time.sleep(1.2)
+        sbc.add_failover(uas2.port)
         uac.invite()
         final = uac.wait_final()
         assert status(final) == 200, sbc.log()[-3000:]
@@ -340,12 +335,7 @@ def test_failover_on_no_response(call_env):
     sbc, uas1, uac = call_env(plan="silent")
     uas2 = Uas("answer")
     try:
-        sbc.rpc("trunk.add", {"name": "alt-out", "destinations": [
-            {"host": "127.0.0.1", "port": uas2.port, "transport": "udp"}],
-            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
-        sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
-        sbc.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
-        time.sleep(1.2)
+        sbc.add_failover(uas2.port)
         t0 = time.monotonic()
         uac.invite()
         final = uac.wait_final(timeout=15)
@@ -459,11 +449,7 @@ def test_trunk_down_by_options_is_routed_around(call_env):
     uas1.options = 503  # overloaded: 503 + Retry-After to our OPTIONS pings
     uas2 = Uas("answer", options=200)
     try:
-        sbc.rpc("trunk.add", {"name": "alt-out", "destinations": [
-            {"host": "127.0.0.1", "port": uas2.port, "transport": "udp"}],
-            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
-        sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
-        sbc.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
+        sbc.add_failover(uas2.port, wait=False)
         wait_for(lambda: uas1.requests("OPTIONS"), timeout=8, what="OPTIONS ping to demo-out")
         time.sleep(1.2)
         uac.invite()
