@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sbc/clock.h"
 #include "sbc/err.h"
 #include "sbc/log.h"
 #include "sbc/shm.h"
@@ -27,13 +28,6 @@ typedef struct ctl_app {
 	uv_signal_t sigterm, sigint, sighup;
 	int exit_code;
 } ctl_app;
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void ctl_config_changed(ctl_ctx *ctx, unsigned area)
 {
@@ -210,7 +204,7 @@ int ctl_app_run(const ctl_options *opt)
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&app.loop);
 	ctx->loop = &app.loop;
-	ctx->started_ms = mono_ms();
+	ctx->started_ms = sbc_mono_ms();
 	remove_stale_segments();
 
 	ret = store_open(ctx->cfg.store_path, STORE_CREATE, 0, &ctx->st, err, sizeof(err));

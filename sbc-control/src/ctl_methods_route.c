@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sbc/clock.h"
 #include "sbc/err.h"
 #include "sbc/log.h"
 #include "sbc/store.h"
@@ -131,13 +132,6 @@ typedef struct route_job {
 	uint64_t ms;
 } route_job;
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int parse_format(json_t *params, const char *path, enum store_fmt *fmt, ctl_rpc_err *err)
 {
 	const char *f = json_string_value(json_object_get(params, "format"));
@@ -178,7 +172,7 @@ static int append_cb(const char *line, size_t len, void *arg)
 static void job_work_cb(uv_work_t *w)
 {
 	route_job *j = w->data;
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = sbc_mono_ms();
 	if (j->is_import) {
 		if (j->path) {
 			FILE *f = fopen(j->path, "re");
@@ -228,7 +222,7 @@ static void job_work_cb(uv_work_t *w)
 		}
 		store_reader_close(r);
 	}
-	j->ms = mono_ms() - t0;
+	j->ms = sbc_mono_ms() - t0;
 }
 
 static void job_after_cb(uv_work_t *w, int status)

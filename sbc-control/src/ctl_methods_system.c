@@ -5,18 +5,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sbc/clock.h"
 #include "sbc/log.h"
 #include "sbc/store.h"
 #include "ctl_bus.h"
 #include "ctl_methods.h"
 #include "ctl_super.h"
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static json_t *generations_json(ctl_ctx *ctx)
 {
@@ -31,7 +25,7 @@ static json_t *generations_json(ctl_ctx *ctx)
 CTL_METHOD_DECL(ctl_m_system_status)
 {
 	json_t *o = json_pack("{s:s, s:I, s:f, s:s, s:s, s:s, s:o, s:s}", "version", CTL_VERSION, "pid",
-			      (json_int_t)getpid(), "uptime_s", (double)(mono_ms() - ctx->started_ms) / 1000.0,
+			      (json_int_t)getpid(), "uptime_s", (double)(sbc_mono_ms() - ctx->started_ms) / 1000.0,
 			      "state", ctx->shutting_down ? "stopping" : "running", "data_dir", ctx->cfg.data_dir,
 			      "socket", ctx->cfg.control.socket, "config",
 			      ctx->config_path ? json_string(ctx->config_path) : json_string("embedded default"),

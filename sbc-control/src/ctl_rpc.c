@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "sbc/clock.h"
 #include "sbc/err.h"
 #include "sbc/log.h"
 #include "ctl_rpc.h"
@@ -64,13 +65,6 @@ typedef struct rpc_write {
 	size_t len;  /* bytes on the wire, newline included */
 	char *text;  /* json_dumps() output */
 } rpc_write;
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int ctl_rpc_fail(ctl_rpc_err *err, int code, const char *fmt, ...)
 {
@@ -399,7 +393,7 @@ static bool rate_ok(rpc_client *c)
 	unsigned rps = c->rpc->ctx->cfg.control.requests_per_sec;
 	if (!rps)
 		return true;
-	uint64_t now = now_ms();
+	uint64_t now = sbc_mono_ms();
 	c->tokens += (double)(now - c->last_ms) * rps / 1000.0;
 	if (c->tokens > rps)
 		c->tokens = rps;
@@ -624,7 +618,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		else if (c->len == 0)
 			c->partial_since = 0;
 		else if (start > 0 || !c->partial_since)
-			c->partial_since = now_ms(); /* a new line began (the last one ended) */
+			c->partial_since = sbc_mono_ms(); /* a new line began (the last one ended) */
 		if (!c->discard && c->cap > RPC_READ_CHUNK && c->len < RPC_READ_CHUNK / 2) {
 			/* A big request went through: give the memory back. */
 			char *nb = realloc(c->buf, RPC_READ_CHUNK);
@@ -644,7 +638,7 @@ static void connection_cb(uv_stream_t *server, int status)
 	if (status < 0) {
 		/* EMFILE and friends repeat on every loop turn: log once a second. */
 		static uint64_t last_log;
-		uint64_t now = now_ms();
+		uint64_t now = sbc_mono_ms();
 		ctx->counters.rpc_clients_refused++;
 		if (now - last_log >= 1000) {
 			last_log = now;
@@ -658,7 +652,7 @@ static void connection_cb(uv_stream_t *server, int status)
 	c->rpc = rpc;
 	c->refs = 1;
 	c->tokens = ctx->cfg.control.requests_per_sec;
-	c->last_ms = now_ms();
+	c->last_ms = sbc_mono_ms();
 	uv_pipe_init(ctx->loop, &c->pipe, 0);
 	c->pipe.data = c;
 	c->next = rpc->clients;
@@ -701,7 +695,7 @@ static void sweep_cb(uv_timer_t *t)
 {
 	ctl_rpc *rpc = t->data;
 	unsigned limit = rpc->ctx->cfg.control.partial_timeout_ms;
-	uint64_t now = now_ms();
+	uint64_t now = sbc_mono_ms();
 	for (rpc_client *c = rpc->clients; c; c = c->next) {
 		if (c->closing || c->discard || !c->partial_since || now - c->partial_since < limit)
 			continue;

@@ -54,13 +54,6 @@ struct ctl_super {
 	unsigned open_handles;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int cmp_int(const void *a, const void *b)
 {
 	int x = *(const int *)a, y = *(const int *)b;
@@ -141,7 +134,7 @@ static int spawn(super_child *c)
 		return -fork_errno;
 	}
 	c->pid = pid;
-	c->started_ms = now_ms();
+	c->started_ms = sbc_mono_ms();
 	set_state(c, CHILD_STARTING);
 	ctl_bus_child_alive(ctx->bus, c->role, true);
 	SBC_NOTICE("started %s (pid %d): %s --shm %s --runtime %s", c->name, (int)pid, c->path, shm_name,
@@ -186,7 +179,7 @@ static void child_died(super_child *c, int status)
 {
 	ctl_super *s = c->super;
 	const ctl_config *cfg = &s->ctx->cfg;
-	uint64_t lived = now_ms() - c->started_ms;
+	uint64_t lived = sbc_mono_ms() - c->started_ms;
 
 	if (WIFEXITED(status))
 		snprintf(c->last_exit, sizeof(c->last_exit), "exit %d", WEXITSTATUS(status));
@@ -400,7 +393,7 @@ void ctl_super_destroy(ctl_super *s)
 json_t *ctl_super_status_json(ctl_super *s)
 {
 	json_t *arr = json_array();
-	uint64_t now = now_ms();
+	uint64_t now = sbc_mono_ms();
 	for (unsigned i = 0; i < 2; i++) {
 		super_child *c = &s->child[i];
 		json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "name", c->name, "path", c->path, "state",
