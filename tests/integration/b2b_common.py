@@ -328,22 +328,12 @@ class Uac:
         self.sock.sendto(self.inv, self.dst)
 
     def wait_final(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        self.sock.settimeout(0.2)
-        while time.monotonic() < deadline:
-            try:
-                data, _ = self.sock.recvfrom(65536)
-            except socket.timeout:
-                continue
-            self.got.append(data)
-            st = status(data)
-            if st >= 200 and hdr(data, "CSeq").endswith("INVITE"):
-                return data
-            if data.startswith(b"BYE "):
-                self.sock.sendto(response(data, 200, "OK"), self.dst)
-        raise AssertionError("no final response; got: %r" % self.got)
+        return self.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq").endswith("INVITE"), timeout,
+                               "no final response")
 
-    def recv_until(self, pred, timeout=10.0):
+    def recv_until(self, pred, timeout=10.0, what="not received"):
+        """The first message for which pred holds; every message is kept in
+        self.got, a BYE from the SBC answered 200 on the way."""
         deadline = time.monotonic() + timeout
         self.sock.settimeout(0.2)
         while time.monotonic() < deadline:
@@ -356,7 +346,7 @@ class Uac:
                 self.sock.sendto(response(data, 200, "OK"), self.dst)
             if pred(data):
                 return data
-        raise AssertionError("not received; got: %r" % self.got)
+        raise AssertionError(f"{what}; got: {self.got!r}")
 
     def _request(self, method, dlg, cseq, extra="", ctype=None, body_text="", ruri=None, to=None, branch=None):
         """A request of ours on the dialog that message dlg (the 200, or a

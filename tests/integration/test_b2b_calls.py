@@ -149,21 +149,17 @@ def test_srtp_in_plain_out(call_env):
     assert status(uac.bye(final)) == 200
 
 
-def test_required_srtp_without_crypto_488(call_env):
+@pytest.mark.parametrize("method,params,expect", [
+    ("trunk.update", {"name": "demo-in", "srtp_inbound": {"mode": "required"}}, 488),  # no crypto offered
+    ("trunk.update", {"name": "demo-in", "cidrs": ["10.9.9.9/32"]}, 403),  # the caller is no trunk's
+    ("route.remove", {"prefix": ""}, 404),  # no route
+], ids=["required_srtp_without_crypto_488", "unknown_source_403", "no_route_404"])
+def test_refused_before_any_b_leg(call_env, method, params, expect):
     sbc, uas, uac = call_env()
-    sbc.rpc("trunk.update", {"name": "demo-in", "srtp_inbound": {"mode": "required"}})
+    sbc.rpc(method, params)
     time.sleep(1.2)  # the worker's view refreshes within a second
     uac.invite()
-    assert status(uac.wait_final()) == 488
-    assert uas.invite is None
-
-
-def test_unknown_source_403(call_env):
-    sbc, uas, uac = call_env()
-    sbc.rpc("trunk.update", {"name": "demo-in", "cidrs": ["10.9.9.9/32"]})
-    time.sleep(1.2)
-    uac.invite()
-    assert status(uac.wait_final()) == 403
+    assert status(uac.wait_final()) == expect
     assert uas.invite is None
 
 
@@ -178,15 +174,6 @@ def test_unknown_source_dropped_by_setting(call_env):
     assert uac.got == [] and uas.invite is None
     udp = sbc.rpc("stats.get")["signal"][0]["stats"]["udp"]
     assert udp.get("unknown_dropped", 0) >= 1 and udp.get("forbidden", 0) == 0, udp
-
-
-def test_no_route_404(call_env):
-    sbc, uas, uac = call_env()
-    sbc.rpc("route.remove", {"prefix": ""})
-    time.sleep(0.3)
-    uac.invite()
-    assert status(uac.wait_final()) == 404
-    assert uas.invite is None
 
 
 def test_failover_on_503(call_env):

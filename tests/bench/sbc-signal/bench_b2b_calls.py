@@ -139,11 +139,15 @@ def run(tp):
         line("sbc-signal", tp, res, f" (target <= {TARGET_US:.0f} us/call, < 0.1 % failed)")
         return res
     finally:
-        procs.stop_all()
-        if os.environ.get("BENCH_KEEP"):
-            print(f"  (kept {tmp})")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(procs, tmp)
+
+
+def cleanup(procs, tmp):
+    procs.stop_all()
+    if os.environ.get("BENCH_KEEP"):
+        print(f"  (kept {tmp})")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_retry(tp):
@@ -263,11 +267,7 @@ def kamailio_run(tp):
             except subprocess.TimeoutExpired:
                 os.killpg(kam.pid, signal.SIGKILL)
                 kam.wait(timeout=10)
-        procs.stop_all()
-        if os.environ.get("BENCH_KEEP"):
-            print(f"  (kept {tmp})")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(procs, tmp)
 
 
 def kamailio_compare(sbc_res):
