@@ -68,6 +68,18 @@ static int lifetime_ok(sip_sv s)
 	return all_digits(s) && s.n <= 20;
 }
 
+/* The next field of v at *i (fields are separated by SP/HTAB runs); an
+ * empty view (p NULL) once v is used up. */
+static sip_sv next_field(sip_sv v, size_t *i)
+{
+	while (*i < v.n && (v.p[*i] == ' ' || v.p[*i] == '\t'))
+		(*i)++;
+	size_t st = *i;
+	while (*i < v.n && v.p[*i] != ' ' && v.p[*i] != '\t')
+		(*i)++;
+	return *i > st ? (sip_sv){v.p + st, *i - st} : SIP_SV_NULL;
+}
+
 int sdes_parse(sip_sv v, sdes_crypto *c)
 {
 	sip_sv f[3];
@@ -77,16 +89,8 @@ int sdes_parse(sip_sv v, sdes_crypto *c)
 
 	memset(c, 0, sizeof(*c));
 	/* tag SP suite SP key-params [SP session-params...] */
-	while (nf < 3) {
-		while (i < v.n && (v.p[i] == ' ' || v.p[i] == '\t'))
-			i++;
-		if (i == v.n)
-			break;
-		size_t st = i;
-		while (i < v.n && v.p[i] != ' ' && v.p[i] != '\t')
-			i++;
-		f[nf++] = (sip_sv){v.p + st, i - st};
-	}
+	while (nf < 3 && (f[nf] = next_field(v, &i)).p)
+		nf++;
 	if (nf < 3 || !all_digits(f[0]) || f[0].n > 9)
 		return SBC_E_PARSE;
 	for (size_t k = 0; k < f[0].n; k++)
@@ -143,15 +147,7 @@ int sdes_parse(sip_sv v, sdes_crypto *c)
 	OPENSSL_cleanse(raw, sizeof(raw));
 
 	/* session parameters */
-	while (i < v.n) {
-		while (i < v.n && (v.p[i] == ' ' || v.p[i] == '\t'))
-			i++;
-		if (i == v.n)
-			break;
-		size_t st = i;
-		while (i < v.n && v.p[i] != ' ' && v.p[i] != '\t')
-			i++;
-		sip_sv sp = {v.p + st, i - st};
+	for (sip_sv sp; (sp = next_field(v, &i)).p;) {
 		if (sip_sv_eq(sp, "KDR=0") || (sp.n > 4 && memcmp(sp.p, "WSH=", 4) == 0) ||
 		    (sp.n > 10 && memcmp(sp.p, "FEC_ORDER=", 10) == 0) || sp.p[0] == '-')
 			continue; /* harmless or optional */
