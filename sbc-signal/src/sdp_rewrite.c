@@ -41,13 +41,9 @@ static void w_str(wr *w, const char *s) { w_put(w, s, strlen(s)); }
 static void w_sv(wr *w, sip_sv s) { w_put(w, s.p, s.n); }
 static void w_u(wr *w, uint64_t v)
 {
-	char t[24];
-	size_t i = sizeof(t);
-	do {
-		t[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	w_put(w, t + i, sizeof(t) - i);
+	char t[SIP_U64_DIGITS];
+	const char *p = sip_u64_dec(v, t);
+	w_put(w, p, (size_t)(t + sizeof(t) - p));
 }
 
 /* Line iterator over raw SDP lines. */

@@ -35,13 +35,9 @@ void sip_buf_sv(sip_buf *b, sip_sv s) { sip_buf_put(b, s.p, s.n); }
 
 void sip_buf_u64(sip_buf *b, uint64_t v)
 {
-	char tmp[24];
-	size_t i = sizeof(tmp);
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	sip_buf_put(b, tmp + i, sizeof(tmp) - i);
+	char t[SIP_U64_DIGITS];
+	const char *p = sip_u64_dec(v, t);
+	sip_buf_put(b, p, (size_t)(t + sizeof(t) - p));
 }
 
 void sip_buf_printf(sip_buf *b, const char *fmt, ...)

@@ -25,6 +25,20 @@ typedef struct sip_buf {
 	int err; /* 0 or the first failure */
 } sip_buf;
 
+/* v in decimal at the end of buf (no NUL; any uint64_t fits in
+ * SIP_U64_DIGITS); returns where the digits start. For writers that are not
+ * a sip_buf (SDP rewrite, transaction keys). */
+#define SIP_U64_DIGITS 20
+static inline const char *sip_u64_dec(uint64_t v, char buf[SIP_U64_DIGITS])
+{
+	char *p = buf + SIP_U64_DIGITS;
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return p;
+}
+
 void sip_buf_init(sip_buf *b, char *mem, size_t cap);
 void sip_buf_put(sip_buf *b, const void *p, size_t n);
 void sip_buf_str(sip_buf *b, const char *s);

@@ -148,13 +148,9 @@ static void kput_lower(keybuf *k, sip_sv s)
 
 static void kput_u(keybuf *k, unsigned long v)
 {
-	char t[24];
-	size_t i = sizeof(t);
-	do {
-		t[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	kput(k, t + i, sizeof(t) - i);
+	char t[SIP_U64_DIGITS];
+	const char *p = sip_u64_dec(v, t);
+	kput(k, p, (size_t)(t + sizeof(t) - p));
 }
 
 static int has_cookie(sip_sv branch) { return branch.n > 7 && memcmp(branch.p, "z9hG4bK", 7) == 0; }
