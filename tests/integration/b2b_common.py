@@ -327,6 +327,14 @@ class Uac:
                     f"Content-Type: application/sdp\r\nContent-Length: {len(b.encode())}\r\n\r\n{b}").encode()
         self.sock.sendto(self.inv, self.dst)
 
+    def answered(self, **invite_kw):
+        """An INVITE answered 200 and ACKed: returns the 200."""
+        self.invite(**invite_kw)
+        final = self.wait_final()
+        assert status(final) == 200, final
+        self.ack(final)
+        return final
+
     def wait_final(self, timeout=10.0):
         return self.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq").endswith("INVITE"), timeout,
                                "no final response")

@@ -108,10 +108,7 @@ def test_2xx_crossing_our_cancel_is_acked_and_byed(env):
 
 def test_second_fork_2xx_is_acked_and_byed(env):
     sbc, uas, uac = env("fork2")
-    uac.invite()
-    final = uac.wait_final()
-    assert status(final) == 200
-    uac.ack(final)
+    final = uac.answered()
     wait_for(lambda: in_dialog(uas, "ACK", "fork-2") and in_dialog(uas, "BYE", "fork-2"), timeout=3,
              what="ACK and BYE for the second fork")
     # the first fork's dialog is the call: ACKed, not BYEd until the caller hangs up
@@ -124,10 +121,7 @@ def test_second_fork_2xx_is_acked_and_byed(env):
 def test_answer_from_another_fork_than_the_ringing_one(env):
     # 180 from fork-1, 200 from fork-2: the call is fork-2's dialog
     sbc, uas, uac = env("forkswitch")
-    uac.invite()
-    final = uac.wait_final()
-    assert status(final) == 200
-    uac.ack(final)
+    final = uac.answered()
     wait_for(lambda: in_dialog(uas, "ACK", "fork-2"), timeout=3, what="ACK on fork-2")
     assert not in_dialog(uas, "ACK", "fork-1") and not uas.requests("BYE")
     assert status(uac.bye(final)) == 200

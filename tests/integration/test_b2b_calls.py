@@ -209,10 +209,7 @@ def test_cancel_before_answer(call_env):
 
 def test_bye_from_callee(call_env):
     sbc, uas, uac = call_env(plan="bye")
-    uac.invite()
-    final = uac.wait_final()
-    assert status(final) == 200
-    uac.ack(final)
+    final = uac.answered()
     bye = uac.recv_until(lambda d: d.startswith(b"BYE "))
     assert hdr(bye, "Call-ID") == uac.callid and str(uas.port) not in bye.decode()
     wait = time.monotonic() + 3
@@ -252,10 +249,7 @@ def test_over_call_limit_503(call_env):
     sbc, uas, uac = call_env()
     sbc.rpc("trunk.update", {"name": "demo-in", "max_calls": 1})
     time.sleep(1.2)
-    uac.invite()
-    final = uac.wait_final()
-    assert status(final) == 200
-    uac.ack(final)
+    final = uac.answered()
     second = Uac(sbc.port)
     try:
         second.invite()
@@ -279,10 +273,7 @@ def test_over_call_limit_503(call_env):
 
 def test_media_timeout_ends_call_with_bye_on_both_legs(call_env):
     sbc, uas, uac = call_env(rtp_timeout_ms=1000)
-    uac.invite()
-    final = uac.wait_final()
-    assert status(final) == 200
-    uac.ack(final)
+    final = uac.answered()
     # no RTP at all: sbc-media reports the timeout, sbc-signal sends BYE both ways
     bye = uac.recv_until(lambda d: d.startswith(b"BYE "), timeout=8)
     assert hdr(bye, "Call-ID") == uac.callid
@@ -291,10 +282,7 @@ def test_media_timeout_ends_call_with_bye_on_both_legs(call_env):
 
 def test_reinvite_hold_and_resume(call_env):
     sbc, uas, uac = call_env()
-    uac.invite()
-    final = uac.wait_final()
-    assert status(final) == 200
-    uac.ack(final)
+    final = uac.answered()
     relay_a = sdp_media(body(final))[1]
     relay_b = sdp_media(body(uas.invite))[1]
     # hold: a=sendonly from the caller reaches the callee on its own dialog
@@ -511,10 +499,7 @@ def test_two_signal_workers(procs, tmp_path):
 
 def test_update_session_refresh_crosses(call_env):
     sbc, uas, uac = call_env()
-    uac.invite()
-    final = uac.wait_final()
-    assert status(final) == 200
-    uac.ack(final)
+    final = uac.answered()
     ok = uac.update(final)
     assert status(ok) == 200 and hdr(ok, "Session-Expires").startswith("1800")
     upd = uas.requests("UPDATE")
@@ -542,10 +527,7 @@ def test_100rel_prack_crosses(call_env):
 
 def test_info_dtmf_crosses_other_bodies_refused(call_env):
     sbc, uas, uac = call_env()
-    uac.invite()
-    final = uac.wait_final()
-    assert status(final) == 200
-    uac.ack(final)
+    final = uac.answered()
     dtmf = "Signal=5\r\nDuration=160\r\n"
     assert status(uac.info(final, "application/dtmf-relay", dtmf)) == 200
     infos = uas.requests("INFO")
@@ -558,10 +540,7 @@ def test_info_dtmf_crosses_other_bodies_refused(call_env):
 
 def test_reinvite_hold_from_callee(call_env):
     sbc, uas, uac = call_env(plan="reinv")
-    uac.invite()
-    final = uac.wait_final()
-    assert status(final) == 200
-    uac.ack(final)
+    final = uac.answered()
     reinv = uac.recv_until(lambda d: d.startswith(b"INVITE "))
     assert hdr(reinv, "Call-ID") == uac.callid and "a=sendonly" in body(reinv)
     assert str(uas.rtp_port) not in body(reinv) and str(uas.port) not in reinv.decode()
