@@ -543,18 +543,29 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(c->buf + c->len, (unsigned)(c->cap - c->len));
 }
 
-static void refuse_oversized(rpc_client *c)
+/* A client that broke the framing rules gets one error line saying why (text
+ * ends "; closing the connection") and is closed once it is written. */
+static void drop_client(rpc_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void drop_client(rpc_client *c, const char *fmt, ...)
 {
 	ctl_rpc *rpc = c->rpc;
 	char text[160];
-	snprintf(text, sizeof(text), "request line exceeds the limit of %u bytes; closing the connection",
-		 rpc->ctx->cfg.control.max_request_bytes);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
 	rpc->ctx->counters.rpc_errors++;
 	rpc->ctx->counters.rpc_clients_dropped++;
 	send_error(c, NULL, CTL_RPC_INVALID_REQUEST, text, NULL);
 	c->discard = true;
 	uv_read_stop((uv_stream_t *)&c->pipe);
 	client_maybe_finish(c);
+}
+
+static void refuse_oversized(rpc_client *c)
+{
+	drop_client(c, "request line exceeds the limit of %u bytes; closing the connection",
+		    c->rpc->ctx->cfg.control.max_request_bytes);
 }
 
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -699,14 +710,7 @@ static void sweep_cb(uv_timer_t *t)
 	for (rpc_client *c = rpc->clients; c; c = c->next) {
 		if (c->closing || c->discard || !c->partial_since || now - c->partial_since < limit)
 			continue;
-		char text[160];
-		snprintf(text, sizeof(text), "request line still incomplete after %u ms; closing the connection", limit);
-		rpc->ctx->counters.rpc_errors++;
-		rpc->ctx->counters.rpc_clients_dropped++;
-		send_error(c, NULL, CTL_RPC_INVALID_REQUEST, text, NULL);
-		c->discard = true;
-		uv_read_stop((uv_stream_t *)&c->pipe);
-		client_maybe_finish(c);
+		drop_client(c, "request line still incomplete after %u ms; closing the connection", limit);
 	}
 }
 
