@@ -21,6 +21,11 @@
  *   send NAME DST SUITE KEYHEX SSRC SEQ0 COUNT [rtcp] [gap_us]
  *   resend NAME DST                 -> the last packet sent again, byte for byte
  *   recv NAME SUITE KEYHEX COUNT MS -> what arrived, decrypted and checked
+ *   flood NAME MS SSRC SEQ0 PORT... -> plain RTP from NAME to 127.0.0.1:PORT,
+ *                                      round robin, as fast as sendmmsg goes, for MS
+ *                                      (overload); stream i: SSRC + i, SEQ0, SEQ0 + 1, ...
+ *                                      -> {"sent":N, "per_port":[...], "errors":E}
+ *   drain NAME                      -> {"drained":N}: what waits in NAME's socket, discarded
  *   rekey NAME                      -> forget NAME's SRTP contexts
  *   ringraw W TYPE VERSION LEN      -> a raw (hostile) record to media worker W
  *   quit
@@ -48,7 +53,7 @@
 #include "sbc/sockaddr.h"
 
 #define MAXW 8
-#define MAXPEERS 16
+#define MAXPEERS 40
 #define MAXEV 256
 
 static shm_seg *seg;
@@ -599,6 +604,104 @@ static void cmd_resend(const char *arg)
 	out(json_pack("{s:i}", "sent", n == p->last_len));
 }
 
+#define FLOOD_MAX 64
+
+/* Load beyond what one relay worker carries: plain RTP round robin over the
+ * ports, batches of 64 per sendmmsg, until MS have passed. */
+static void cmd_flood(const char *arg)
+{
+	char name[32];
+	unsigned ms, ports[FLOOD_MAX], np = 0;
+	unsigned long ssrc0, seq0;
+	int used = 0;
+	peer *p;
+	if (sscanf(arg, "%31s %u %lu %lu%n", name, &ms, &ssrc0, &seq0, &used) != 4 || !(p = find_peer(name)) ||
+	    ms > 10000) {
+		fail("usage: flood NAME MS SSRC SEQ0 PORT...", NULL);
+		return;
+	}
+	for (const char *a = arg + used; np < FLOOD_MAX;) {
+		char *e;
+		unsigned long v = strtoul(a, &e, 10);
+		if (e == a)
+			break;
+		if (v == 0 || v > 65535) {
+			fail("bad port", NULL);
+			return;
+		}
+		ports[np++] = (unsigned)v;
+		a = e;
+	}
+	if (np == 0) {
+		fail("usage: flood NAME MS SSRC SEQ0 PORT...", NULL);
+		return;
+	}
+	enum { B = 64 };
+	static uint8_t pkts[B][172];
+	static sbc_addr to[FLOOD_MAX];
+	static unsigned long sent_to[FLOOD_MAX], built[FLOOD_MAX];
+	struct mmsghdr mm[B];
+	struct iovec iov[B];
+	for (unsigned i = 0; i < np; i++) {
+		sbc_addr_parse("127.0.0.1:0", -1, &to[i]);
+		sbc_addr_set_port(&to[i], (uint16_t)ports[i]);
+		sent_to[i] = built[i] = 0;
+	}
+	unsigned long sent = 0, errs = 0, turn = 0;
+	uint64_t end = sbc_mono_ms() + ms;
+	while (sbc_mono_ms() < end) {
+		for (unsigned k = 0; k < B; k++) {
+			unsigned i = (unsigned)((turn + k) % np);
+			uint16_t seq = (uint16_t)(seq0 + built[i]++); /* unsent ones leave a gap */
+			uint8_t *q = pkts[k];
+			uint32_t ts = (uint32_t)seq * 160, ssrc = (uint32_t)(ssrc0 + i);
+			q[0] = 0x80;
+			q[1] = 0;
+			q[2] = (uint8_t)(seq >> 8);
+			q[3] = (uint8_t)seq;
+			q[4] = (uint8_t)(ts >> 24);
+			q[5] = (uint8_t)(ts >> 16);
+			q[6] = (uint8_t)(ts >> 8);
+			q[7] = (uint8_t)ts;
+			q[8] = (uint8_t)(ssrc >> 24);
+			q[9] = (uint8_t)(ssrc >> 16);
+			q[10] = (uint8_t)(ssrc >> 8);
+			q[11] = (uint8_t)ssrc;
+			fill_payload(q + 12, 160, seq);
+			iov[k] = (struct iovec){q, sizeof(pkts[k])};
+			mm[k].msg_hdr = (struct msghdr){.msg_name = &to[i], .msg_namelen = sbc_addr_len(&to[i]),
+							.msg_iov = &iov[k], .msg_iovlen = 1};
+		}
+		int r = sendmmsg(p->fd, mm, B, 0);
+		if (r < 0)
+			errs++;
+		for (int k = 0; k < r; k++)
+			sent_to[(turn + (unsigned)k) % np]++;
+		sent += r > 0 ? (unsigned)r : 0;
+		turn += B;
+	}
+	json_t *per = json_array();
+	for (unsigned i = 0; i < np; i++)
+		json_array_append_new(per, json_integer((json_int_t)sent_to[i]));
+	out(json_pack("{s:I, s:o, s:I}", "sent", (json_int_t)sent, "per_port", per, "errors", (json_int_t)errs));
+}
+
+/* Discards what waits in a peer's socket. */
+static void cmd_drain(const char *arg)
+{
+	char name[32];
+	peer *p;
+	if (sscanf(arg, "%31s", name) != 1 || !(p = find_peer(name))) {
+		fail("usage: drain NAME", NULL);
+		return;
+	}
+	uint8_t pkt[2048];
+	long n = 0;
+	while (recv(p->fd, pkt, sizeof(pkt), MSG_DONTWAIT) >= 0)
+		n++;
+	out(json_pack("{s:I}", "drained", (json_int_t)n));
+}
+
 static void cmd_recv(const char *arg)
 {
 	char name[32], keyhex[200];
@@ -751,6 +854,8 @@ int main(void)
 		else if (!strcmp(line, "send")) cmd_send(arg);
 		else if (!strcmp(line, "resend")) cmd_resend(arg);
 		else if (!strcmp(line, "recv")) cmd_recv(arg);
+		else if (!strcmp(line, "flood")) cmd_flood(arg);
+		else if (!strcmp(line, "drain")) cmd_drain(arg);
 		else if (!strcmp(line, "rekey")) cmd_rekey(arg);
 		else if (!strcmp(line, "ringraw")) cmd_ringraw(arg);
 		else if (!strcmp(line, "quit")) break;
