@@ -32,7 +32,7 @@ whole machine's (/proc/stat busy time; on these shared cores it includes
 other work and is only a rough check). Ratio = rtpengine's CPU
 per packet over sbc-media's = sbc-media's packets per CPU-second over
 rtpengine's. Target: >= 1.5 on SRTP<->RTP at 2,000 streams. Also p50/p99
-latency from the send of a packet's 1 ms slot to its arrival.
+latency from the send of a packet to its arrival.
 Usage: bench_rtpengine [--quick]
 """
 import base64
@@ -440,7 +440,7 @@ def main():
               "CPU-second / rtpengine's); * = loss above 0.1%")
         print("  receiver checks: plain payloads compared byte for byte; RTP->SRTP: every 64th packet "
               f"of {CHECKED} streams decrypted with the relay's key (" + ", ".join(chk) + ")")
-        print("  latency: from the send of the packet's 1 ms slot to its arrival at the receiver, "
+        print("  latency: from the packet's send to its arrival at the receiver, "
               "which polls every 100 us (as bench_relay's does): up to ~0.1 ms of it is ours")
         print("  reference on this kind of machine: kernel UDP path ~4.1-4.4 us CPU per relayed "
               "packet (receive + send); rtpengine userspace ~7.4 us per SRTP->RTP packet")
