@@ -573,16 +573,21 @@ sig_tls_set *sig_tls_publish(sig_tls_set *s)
 	return atomic_exchange_explicit(&g_current, s, memory_order_acq_rel);
 }
 
-SSL *sig_tls_server_new(sig_tls_hs *hs, int fd)
+/* A connection's SSL on the handshake's profile (its EC context when it has
+ * one; the certificate callback may switch), tied to hs. */
+static SSL *profile_ssl(sig_tls_hs *hs, SSL_CTX **base)
 {
 	const sig_tls_profile *p = &hs->set->p[hs->profile];
-	SSL_CTX *base = p->ctx_ec ? p->ctx_ec : p->ctx_rsa;
-	SSL *ssl = SSL_new(base);
-	if (!ssl)
-		return NULL;
-	SSL_set_ex_data(ssl, g_ex_idx, hs);
-	SSL_set_accept_state(ssl);
-	SSL_set_shed_handshake_config(ssl, 1);
+	*base = p->ctx_ec ? p->ctx_ec : p->ctx_rsa;
+	SSL *ssl = SSL_new(*base);
+	if (ssl)
+		SSL_set_ex_data(ssl, g_ex_idx, hs);
+	return ssl;
+}
+
+/* Gives ssl its socket; frees it on failure. */
+static SSL *with_fd(SSL *ssl, int fd)
+{
 	if (!SSL_set_fd(ssl, fd)) {
 		SSL_free(ssl);
 		return NULL;
@@ -590,14 +595,23 @@ SSL *sig_tls_server_new(sig_tls_hs *hs, int fd)
 	return ssl;
 }
 
-SSL *sig_tls_client_new(sig_tls_hs *hs, int fd, const char *server_name)
+SSL *sig_tls_server_new(sig_tls_hs *hs, int fd)
 {
-	const sig_tls_profile *p = &hs->set->p[hs->profile];
-	SSL_CTX *base = p->ctx_ec ? p->ctx_ec : p->ctx_rsa;
-	SSL *ssl = SSL_new(base);
+	SSL_CTX *base;
+	SSL *ssl = profile_ssl(hs, &base);
 	if (!ssl)
 		return NULL;
-	SSL_set_ex_data(ssl, g_ex_idx, hs);
+	SSL_set_accept_state(ssl);
+	SSL_set_shed_handshake_config(ssl, 1);
+	return with_fd(ssl, fd);
+}
+
+SSL *sig_tls_client_new(sig_tls_hs *hs, int fd, const char *server_name)
+{
+	SSL_CTX *base;
+	SSL *ssl = profile_ssl(hs, &base);
+	if (!ssl)
+		return NULL;
 	SSL_set_connect_state(ssl);
 	if (server_name && server_name[0]) {
 		struct in6_addr ip6;
@@ -616,9 +630,5 @@ SSL *sig_tls_client_new(sig_tls_hs *hs, int fd, const char *server_name)
 		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
 	else
 		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
-	if (!SSL_set_fd(ssl, fd)) {
-		SSL_free(ssl);
-		return NULL;
-	}
-	return ssl;
+	return with_fd(ssl, fd);
 }
