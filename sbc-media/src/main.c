@@ -1,13 +1,13 @@
 /* sbc-media — entry point (wiring only): arguments, configuration, the
  * shared segment and its session region, the workers, signals. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "sbc/args.h"
 #include "sbc/err.h"
 #include "sbc/log.h"
 #include "sbc/shm.h"
@@ -15,22 +15,12 @@
 #include "media.h"
 #include "xdp_backend.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: sbc-media --shm /sbc-NNNN --runtime <data-dir>/runtime.json\n"
-		   "       sbc-media --version\n");
-}
+static const char usage[] = "usage: sbc-media --shm /sbc-NNNN --runtime <data-dir>/runtime.json\n"
+			    "       sbc-media --version\n";
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"shm", required_argument, NULL, 's'},
-		{"runtime", required_argument, NULL, 'r'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *shm_name = NULL, *runtime = NULL;
+	sbc_child_args args;
 	char err[256];
 	med_config cfg;
 	shm_seg *seg = NULL;
@@ -41,22 +31,12 @@ int main(int argc, char **argv)
 	med_worker **w = NULL;
 	_Atomic int stop = 0;
 	sigset_t sigs;
-	int c, ret, sig;
+	int ret, sig;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': shm_name = optarg; break;
-		case 'r': runtime = optarg; break;
-		case 'V': printf("sbc-media 0.1.0\n"); return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
+	if ((ret = sbc_child_args_parse(argc, argv, usage, "sbc-media 0.1.0", true, &args)) >= 0)
+		return ret;
 	sbc_log_init("sbc-media", SBC_LOG_INFO, false);
-	if (!shm_name || !runtime) {
-		usage(stderr);
-		return 2;
-	}
+	const char *shm_name = args.shm, *runtime = args.runtime;
 	if ((ret = med_config_load(runtime, &cfg, err, sizeof(err))) != 0) {
 		SBC_ERROR("fatal: configuration %s: %s", runtime, err);
 		return 1;
