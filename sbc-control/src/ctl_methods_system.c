@@ -64,7 +64,7 @@ int ctl_reload(ctl_ctx *ctx, json_t **result, ctl_rpc_err *err)
 		if ((ret = ctl_config_load_file(&next, ctx->config_path, e, sizeof(e))) != 0 ||
 		    (ret = ctl_config_finalize(&next, e, sizeof(e))) != 0) {
 			json_decref(restarted);
-			return ctl_rpc_fail(err, CTL_RPC_INVALID_PARAMS, "config %s: %s", ctx->config_path, e);
+			return ctl_rpc_fail(err, CTL_RPC_INVALID_PARAMS, "config: %s", e); /* e names the file */
 		}
 		/* What lives in the segment cannot change under the children. */
 		if (next.signal.workers != ctx->cfg.signal.workers || next.media.workers != ctx->cfg.media.workers ||

@@ -38,7 +38,7 @@ int main(int argc, char **argv)
 	sbc_log_init("sbc-media", SBC_LOG_INFO, false);
 	const char *shm_name = args.shm, *runtime = args.runtime;
 	if ((ret = med_config_load(runtime, &cfg, err, sizeof(err))) != 0) {
-		SBC_ERROR("fatal: configuration %s: %s", runtime, err);
+		SBC_ERROR("fatal: configuration: %s", err); /* err names the file */
 		return 1;
 	}
 	sbc_log_set_level(cfg.log_level);

@@ -494,12 +494,13 @@ int sbc_config_load_file(sbc_config *c, const char *path, unsigned reader, char 
 			sbc_errf(err, errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
 		return SBC_E_CONFIG;
 	}
-	int ret = SBC_E_CONFIG;
-	if (!json_is_object(root))
-		sbc_errf(err, errlen, "%s: expected a JSON object", path);
-	else
-		ret = sbc_config_apply_json(c, root, reader, err, errlen);
+	char why[400] = "";
+	int ret = sbc_config_apply_json(c, root, reader, why, sizeof(why));
 	json_decref(root);
+	if (ret == SBC_E_CONFIG) /* the key says what, the file where */
+		sbc_errf(err, errlen, "%s: %s", path, why);
+	else if (ret)
+		sbc_errf(err, errlen, "%s: %s", path, sbc_strerror(ret));
 	return ret;
 }
 

@@ -33,8 +33,9 @@ void sbc_config_defaults(sbc_config *c);
 /* Applies a JSON object over c as reader reads it. */
 int sbc_config_apply_json(sbc_config *c, json_t *root, unsigned reader, char *err, size_t errlen);
 
-/* Reads path (duplicate keys refused) and applies it. A syntax error names
- * "path:line:column"; a file that cannot be read names path and the reason. */
+/* Reads path (duplicate keys refused) and applies it. Errors begin with the
+ * file: "path:line:column: ..." for a syntax error, "path: <key>: ..." for
+ * a bad key; a file that cannot be read names path and the reason. */
 int sbc_config_load_file(sbc_config *c, const char *path, unsigned reader, char *err, size_t errlen);
 
 /* Rules across keys, for what reader reads: media.port_min..port_max spans

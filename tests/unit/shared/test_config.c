@@ -325,6 +325,12 @@ static void files(void **state)
 	assert_int_equal(sbc_config_load_file(c, p, SBC_CFG_SIGNAL, err, sizeof(err)), SBC_E_CONFIG);
 	assert_non_null(strstr(err, "expected a JSON object"));
 	unlink(p);
+	/* a bad value: the file and the key */
+	p = temp_file("{\"media\":{\"workers\":0}}");
+	assert_int_equal(sbc_config_load_file(c, p, SBC_CFG_MEDIA, err, sizeof(err)), SBC_E_CONFIG);
+	assert_non_null(strstr(err, p));
+	assert_non_null(strstr(err, ": media.workers: 0 out of range"));
+	unlink(p);
 	/* a good one */
 	p = temp_file("{\"media\":{\"workers\":2}}");
 	assert_int_equal(sbc_config_load_file(c, p, SBC_CFG_MEDIA, err, sizeof(err)), 0);
