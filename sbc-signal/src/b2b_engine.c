@@ -1767,6 +1767,17 @@ static void cancel_req(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 {
 	txn *t = NULL;
 	tx_ctx *x = NULL;
+	unsigned n = sig_worker_count();
+	if (rx->tp != SIG_TP_UDP && n > 1 && rx->hops + 1 < n && !txn_find_cancel_target(k->tbl, req)) {
+		/* its INVITE came in on a connection of another worker (the peer
+		 * sent the CANCEL on a new one) and a CANCEL names none of our
+		 * tokens: it visits the workers in turn, the last one answers 481.
+		 * (UDP: the same source lands on the same worker.) */
+		if (sig_forward_rx(rx, (rx->worker_idx + 1) % n) == 0) {
+			k->st.forwarded++;
+			return;
+		}
+	}
 	int r = server_txn(k, rx, req, &t, &x);
 	if (r != TXN_RX_NEW)
 		return;

@@ -12,7 +12,8 @@
  *     in-process ring (sig_forward_rx). TCP/TLS connections stay with the
  *     worker that accepted or opened them: the owner answers through
  *     sig_send_conn, which crosses the ring back. A CANCEL carries none of
- *     our tokens: one on another connection than its INVITE's gets 481.
+ *     our tokens: one on another connection than its INVITE's visits the
+ *     workers in turn until one holds the INVITE (481 from the last).
  *  2. No trunks configured (standalone, empty store): the built-in
  *     responder (sig_local.c) keeps answering; out-of-dialog requests other
  *     than INVITE go there too (OPTIONS 200, others 501, unknown 403).

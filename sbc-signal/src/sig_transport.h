@@ -79,6 +79,7 @@ typedef struct sig_rx {
 	const char *msg;           /* the whole message */
 	uint32_t hdr_len;          /* start line + headers + empty line */
 	uint32_t body_len;
+	unsigned hops;             /* times handed on between workers (sig_forward_rx) */
 } sig_rx;
 
 /* The layer above installs one handler for the whole process before the

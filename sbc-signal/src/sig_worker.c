@@ -155,7 +155,7 @@ int sig_send_conn(sig_worker *w, sig_conn_id id, const void *buf, size_t len)
 int sig_forward_rx(const sig_rx *rx, unsigned to)
 {
 	sig_worker *w = rx->worker;
-	if (rx->tp >= SIG_TP_MAX_ || to >= w->srv->n_workers || to == w->idx)
+	if (rx->tp >= SIG_TP_MAX_ || to >= w->srv->n_workers || to == w->idx || rx->hops >= SIG_MAX_WORKERS)
 		return SBC_E_INVAL;
 	if (rx->tp == SIG_TP_UDP ? !rx->local : !rx->conn)
 		return SBC_E_INVAL;
@@ -180,6 +180,7 @@ int sig_forward_rx(const sig_rx *rx, unsigned to)
 	 * answers through it with sig_send_conn, which crosses back */
 	m->conn = rx->conn;
 	m->tp = (uint8_t)rx->tp;
+	m->hops = (uint16_t)(rx->hops + 1);
 	m->hdr_len = rx->hdr_len;
 	m->body_len = rx->body_len;
 	memcpy(m->data, rx->msg, len);
@@ -207,7 +208,8 @@ static void xrx_deliver(sig_worker *w, const sig_xmsg_rx *m)
 	 * call's trunk was decided on the first message, rx->trunk carries it */
 	sig_rx rx = {.worker = w, .worker_idx = w->idx, .tp = (enum sig_tp)m->tp, .conn = m->conn, .src = &m->src,
 		     .local = local, .profile = m->tp == SIG_TP_TLS ? m->profile : NULL, .peer = NULL,
-		     .trunk = m->trunk, .msg = m->data, .hdr_len = m->hdr_len, .body_len = m->body_len};
+		     .trunk = m->trunk, .msg = m->data, .hdr_len = m->hdr_len, .body_len = m->body_len,
+		     .hops = m->hops};
 	sig_worker_deliver(w, &rx);
 }
 

@@ -119,7 +119,7 @@ typedef struct sig_xmsg_rx {
 	sig_conn_id conn;  /* TCP/TLS: the connection it came on (still the sender's); 0 for UDP */
 	uint8_t tp;        /* enum sig_tp */
 	uint8_t has_local; /* 0: a connection we opened (no listener) */
-	uint16_t _reserved;
+	uint16_t hops;     /* sig_rx.hops on arrival */
 	uint32_t hdr_len, body_len;
 	char data[];
 } sig_xmsg_rx;

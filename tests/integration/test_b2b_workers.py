@@ -153,16 +153,33 @@ def accept_invite(srv, conns, timeout=8.0):
 
 @pytest.fixture
 def two_workers(procs, tmp_path):
-    made = []
-
     def make(uas_port):
         sbc = Sbc(procs, tmp_path, uas_port, workers=2)
         assert len(sbc.rpc("stats.get")["signal"]) == 2
         return sbc
 
-    yield make
-    for c in made:
-        c.close()
+    return make
+
+
+class Caller:
+    """The calling carrier over TCP or TLS: sends its INVITE on a first
+    connection (self.c); in-dialog requests and CANCEL may go on another."""
+
+    def __init__(self, sbc, tp, conns):
+        self.tp = tp
+        port = sbc.tls_port if tp == "tls" else sbc.port
+        self.c = TcpSip.connect(port, tls=tp == "tls")
+        conns.append(self.c)
+        self.frm = f"<sip:15550001111@127.0.0.1:{self.c.port}>;tag=tcp-uac-tag"
+        self.callid = f"tcp-uac-call-{self.c.port}"
+        self.ruri = f"sip:4930123456@127.0.0.1:{port};transport={tp}"
+        self.to = "<sip:4930123456@127.0.0.1>"
+        self.c.send(self.request("INVITE", self.c, 1, "tcpinv1", extra=(
+            f"Contact: <sip:alice@127.0.0.1:{self.c.port};transport={tp}>\r\n"), body_text=sdp("127.0.0.1", 40002)))
+
+    def request(self, method, conn, cseq, branch, ruri=None, to=None, **kw):
+        return tcp_request(method, ruri or self.ruri, conn.port, self.frm, to or self.to, self.callid, cseq, branch,
+                           tp=self.tp, **kw)
 
 
 @pytest.mark.parametrize("tp", ["tcp", "tls"])
@@ -173,23 +190,14 @@ def test_caller_ack_and_bye_on_a_second_connection(two_workers, tp):
     conns = []
     try:
         sbc = two_workers(uas.port)
-        port = sbc.tls_port if tp == "tls" else sbc.port
-        a1 = TcpSip.connect(port, tls=tp == "tls")
-        conns.append(a1)
-        ftag, callid = "tcp-uac-tag", f"tcp-uac-call-{a1.port}"
-        frm = f"<sip:15550001111@127.0.0.1:{a1.port}>;tag={ftag}"
-        a1.send(tcp_request("INVITE", f"sip:4930123456@127.0.0.1:{port};transport={tp}", a1.port, frm,
-                            "<sip:4930123456@127.0.0.1>", callid, 1, "tcpinv1",
-                            f"Contact: <sip:alice@127.0.0.1:{a1.port};transport={tp}>\r\n", tp,
-                            sdp("127.0.0.1", 40002)))
-        final = a1.recv_until(lambda d: status(d) >= 200)
+        a = Caller(sbc, tp, conns)
+        final = a.c.recv_until(lambda d: status(d) >= 200)
         assert status(final) == 200, sbc.log()[-3000:]
-        owner = call_owner(sbc)
-        a2 = connect_on_other_worker(sbc, owner, tp)
+        a2 = connect_on_other_worker(sbc, call_owner(sbc), tp)
         conns.append(a2)
         target, to = hdr(final, "Contact").strip("<>"), hdr(final, "To")
-        a2.send(tcp_request("ACK", target, a2.port, frm, to, callid, 1, "tcpack1", tp=tp))
-        a2.send(tcp_request("BYE", target, a2.port, frm, to, callid, 2, "tcpbye1", tp=tp))
+        a2.send(a.request("ACK", a2, 1, "tcpack1", target, to))
+        a2.send(a.request("BYE", a2, 2, "tcpbye1", target, to))
         ok = a2.recv_until(lambda d: status(d) and "BYE" in hdr(d, "CSeq"))
         assert status(ok) == 200, (ok, sbc.log()[-3000:])
         # the callee's leg ended too, on its own dialog
@@ -197,6 +205,30 @@ def test_caller_ack_and_bye_on_a_second_connection(two_workers, tp):
         assert hdr(bye, "Call-ID") == hdr(uas.invite, "Call-ID")
         assert len(uas.requests("ACK")) == 1  # the B leg's 2xx ACKed once
         assert "message forwarded to worker" in sbc.log()
+        wait_for(lambda: call_owner_none(sbc), timeout=3, what="no call left active")
+    finally:
+        uas.close()
+        for c in conns:
+            c.close()
+
+
+def test_caller_cancel_on_a_second_connection(two_workers):
+    """A CANCEL names none of our tokens: on a connection of the worker
+    that does not hold its INVITE it is handed on until one does."""
+    uas = Uas("ring")
+    conns = []
+    try:
+        sbc = two_workers(uas.port)
+        a = Caller(sbc, "tcp", conns)
+        a.c.recv_until(lambda d: status(d) == 180)
+        a2 = connect_on_other_worker(sbc, call_owner(sbc))
+        conns.append(a2)
+        # the INVITE's branch and sent-by (RFC 3261 9.1), on the new connection
+        a2.send(a.request("CANCEL", a.c, 1, "tcpinv1"))
+        ok = a2.recv_until(lambda d: status(d) and "CANCEL" in hdr(d, "CSeq"))
+        assert status(ok) == 200, (ok, sbc.log()[-3000:])
+        assert status(a.c.recv_until(lambda d: status(d) >= 200 and "INVITE" in hdr(d, "CSeq"))) == 487
+        wait_for(lambda: uas.requests("CANCEL"), timeout=3, what="CANCEL at the callee")
         wait_for(lambda: call_owner_none(sbc), timeout=3, what="no call left active")
     finally:
         uas.close()
