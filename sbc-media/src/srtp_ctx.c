@@ -399,7 +399,6 @@ int med_srtp_ctx_roc(med_srtp_ctx *c, uint32_t ssrc, uint32_t *roc)
 	return 0;
 }
 
-/* Shared RTP path for protect (outbound) and unprotect (inbound). */
 /* Shared RTP path for protect (outbound) and unprotect (inbound).
  * Restored stream (srtp.h caveat 6): until its first packet passes, its
  * index is estimated against the saved one and the ROC handed to libsrtp2;
