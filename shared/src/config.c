@@ -19,8 +19,12 @@
 #define L(field) offsetof(sbc_cfg_listen, field), sizeof(((sbc_cfg_listen *)0)->field)
 #define P(field) offsetof(sbc_cfg_tls_profile, field), sizeof(((sbc_cfg_tls_profile *)0)->field)
 #define CE(field) offsetof(sbc_cfg_cert, field), sizeof(((sbc_cfg_cert *)0)->field)
-/* An array: where it starts, one element's size; its count goes in count_off. */
-#define ARR(type, field) offsetof(type, field), sizeof(((type *)0)->field[0])
+/* An array of at least lo elements: where it starts, one element's size, lo,
+ * and its capacity as the most (so the loader never writes past it); its
+ * count goes in count_off. */
+#define ARR(type, field, lo)                                                                                 \
+	offsetof(type, field), sizeof(((type *)0)->field[0]), lo,                                            \
+		sizeof(((type *)0)->field) / sizeof(((type *)0)->field[0])
 #define NOF 0, 0
 
 /* Every configuration key, once: path, type, readers, flags, field, range,
@@ -33,7 +37,7 @@ static const sbc_cfg_key keys[] = {
 
 	{"signal", SBC_CFG_SECTION, C | S, 0, NOF, 0, 0, NULL, NULL, 0},
 	{"signal.workers", SBC_CFG_UINT, C | S, 0, F(signal.workers), 1, SHM_MAX_WORKERS, NULL, "1", 0},
-	{"signal.listen", SBC_CFG_ARRAY, C | S, 0, ARR(sbc_config, signal.listen), 1, SBC_CFG_MAX_LISTEN,
+	{"signal.listen", SBC_CFG_ARRAY, C | S, 0, ARR(sbc_config, signal.listen, 1),
 	 "listeners", NULL, offsetof(sbc_config, signal.nlisten)},
 	{"signal.listen[].transport", SBC_CFG_ENUM, C | S, SBC_CFG_REQUIRED, L(transport), 0, 0, "udp|tcp|tls", NULL, 0},
 	{"signal.listen[].address", SBC_CFG_HOSTPORT, C | S, SBC_CFG_REQUIRED, L(address), 0, 0, NULL, NULL, 0},
@@ -58,17 +62,17 @@ static const sbc_cfg_key keys[] = {
 	{"signal.limits.max_conns", SBC_CFG_UINT, C | S, 0, F(signal.limits.max_conns), 1, 100000000, NULL, "1000000", 0},
 	/* TLS material from files: sbc-signal started without sbc-control only
 	 * (under sbc-control the profiles come from the store's tls.* area). */
-	{"signal.tls_profiles", SBC_CFG_ARRAY, S, 0, ARR(sbc_config, signal.tls_profiles), 0, SBC_CFG_MAX_PROFILES,
+	{"signal.tls_profiles", SBC_CFG_ARRAY, S, 0, ARR(sbc_config, signal.tls_profiles, 0),
 	 "profiles", NULL, offsetof(sbc_config, signal.n_tls_profiles)},
 	{"signal.tls_profiles[].name", SBC_CFG_STR, S, SBC_CFG_REQUIRED, P(name), 1, 0, NULL, NULL, 0},
-	{"signal.tls_profiles[].certs", SBC_CFG_ARRAY, S, SBC_CFG_REQUIRED, ARR(sbc_cfg_tls_profile, certs), 1,
-	 SBC_CFG_MAX_CERTS, "certificates", NULL, offsetof(sbc_cfg_tls_profile, n_certs)},
+	{"signal.tls_profiles[].certs", SBC_CFG_ARRAY, S, SBC_CFG_REQUIRED, ARR(sbc_cfg_tls_profile, certs, 1),
+	 "certificates", NULL, offsetof(sbc_cfg_tls_profile, n_certs)},
 	{"signal.tls_profiles[].certs[].cert", SBC_CFG_PATH, S, SBC_CFG_REQUIRED, CE(cert), 0, 0, NULL, NULL, 0},
 	{"signal.tls_profiles[].certs[].key", SBC_CFG_PATH, S, SBC_CFG_REQUIRED, CE(key), 0, 0, NULL, NULL, 0},
 	{"signal.tls_profiles[].ca", SBC_CFG_PATH, S, 0, P(ca), 0, 0, NULL, NULL, 0},
 	{"signal.tls_profiles[].verify_client", SBC_CFG_BOOL, S, 0, P(verify_client), 0, 0, NULL, "false", 0},
 	{"signal.tls_profiles[].verify_depth", SBC_CFG_UINT, S, 0, P(verify_depth), 0, 16, NULL, "4", 0},
-	{"signal.tls_profiles[].sni", SBC_CFG_ARRAY, S, 0, ARR(sbc_cfg_tls_profile, sni), 0, SBC_CFG_MAX_SNI, "names",
+	{"signal.tls_profiles[].sni", SBC_CFG_ARRAY, S, 0, ARR(sbc_cfg_tls_profile, sni, 0), "names",
 	 NULL, offsetof(sbc_cfg_tls_profile, n_sni)},
 	{"signal.tls_profiles[].sni[]", SBC_CFG_STR, S, 0, 0, SBC_CFG_SNI_MAX, 1, 0, NULL, NULL, 0},
 

@@ -61,8 +61,24 @@ static void table_is_consistent(void **state)
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(k[i].path, k[j].path) == 0)
 				fail_msg("%s declared twice", k[i].path);
-		if (k[i].type == SBC_CFG_ARRAY)
+		if (k[i].type == SBC_CFG_ARRAY) {
 			assert_true(k[i].choices && k[i].max > 0 && k[i].size > 0);
+			/* max is the capacity: the loader clears max elements, so
+			 * they and the count must lie inside the container (the
+			 * config, or the element of the enclosing array) */
+			size_t container = sizeof(sbc_config);
+			const char *el = strstr(k[i].path, "[].");
+			if (el) {
+				char outer[160];
+				snprintf(outer, sizeof(outer), "%.*s", (int)(el - k[i].path), k[i].path);
+				for (size_t j = 0; j < n; j++)
+					if (strcmp(k[j].path, outer) == 0)
+						container = k[j].size;
+			}
+			if (k[i].off + k[i].size * k[i].max > container ||
+			    k[i].count_off + sizeof(unsigned) > container)
+				fail_msg("%s: %llu elements do not fit where the table says", k[i].path, k[i].max);
+		}
 		if (k[i].type == SBC_CFG_ENUM && k[i].def)
 			assert_non_null(strstr(k[i].choices, k[i].def));
 		/* the parent: "a.b" -> "a"; "a[].b" and "a[]" -> "a" (the array) */
