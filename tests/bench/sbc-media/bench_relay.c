@@ -546,48 +546,20 @@ static int setup_crypto(unsigned n, enum mode m)
 }
 
 /* ---- the kernel floor: a bare relay loop on the same machine and load ----
- * One thread pinned to the relay's CPU, N+1 sockets, epoll, and for each
- * ready socket one recvmmsg and one sendmmsg to our receiver: no sessions,
- * no checks, no crypto. What it costs per packet is what the kernel's UDP
- * path costs here, now; sbc-media's figures are read against it. */
+ * One thread pinned to the relay's CPU running rtpgen_floor_loop() over N
+ * sockets (epoll, one recvmmsg and one sendmmsg per ready socket, to our
+ * receiver: no sessions, no checks, no crypto). What it costs per packet is
+ * what the kernel's UDP path costs here, now; sbc-media's figures are read
+ * against it. */
 static _Atomic int floor_run;
 static int floor_fds[MAXN];
 
 static void *floor_main(void *arg)
 {
 	unsigned n = *(unsigned *)arg;
-	enum { B = 32 };
-	static uint8_t bufs[B][512];
-	struct mmsghdr mm[B];
-	struct iovec iov[B];
-	struct epoll_event ev[256];
 	pin(0);
 	atomic_store(&measure_tid, (pid_t)gettid());
-	int ep = epoll_create1(0);
-	for (unsigned k = 0; k < n; k++) {
-		struct epoll_event e = {.events = EPOLLIN, .data.u32 = k};
-		epoll_ctl(ep, EPOLL_CTL_ADD, floor_fds[k], &e);
-	}
-	while (atomic_load(&floor_run)) {
-		int ne = epoll_wait(ep, ev, 256, 20);
-		for (int i = 0; i < ne; i++) {
-			int fd = floor_fds[ev[i].data.u32];
-			for (unsigned j = 0; j < B; j++) {
-				iov[j] = (struct iovec){bufs[j], sizeof(bufs[j])};
-				mm[j].msg_hdr = (struct msghdr){.msg_iov = &iov[j], .msg_iovlen = 1};
-			}
-			int r = recvmmsg(fd, mm, B, MSG_DONTWAIT, NULL);
-			if (r <= 0)
-				continue;
-			for (int j = 0; j < r; j++) {
-				iov[j].iov_len = mm[j].msg_len;
-				mm[j].msg_hdr.msg_name = &rx_addr;
-				mm[j].msg_hdr.msg_namelen = sizeof(rx_addr.in4);
-			}
-			sendmmsg(fd, mm, (unsigned)r, MSG_DONTWAIT);
-		}
-	}
-	close(ep);
+	rtpgen_floor_loop(floor_fds, n, &rx_addr.in4, &floor_run);
 	return NULL;
 }
 

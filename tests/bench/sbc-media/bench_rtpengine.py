@@ -61,6 +61,7 @@ SECS = 1.0 if QUICK else 3.0
 STEPS = (500, 2000)
 RTPENGINE = "/usr/bin/rtpengine"
 LOAD = BUILD / "tools" / "rtpload"
+FLOOR = BUILD / "tools" / "udpfloor"
 MODES = ("rtp", "srtp-rtp", "rtp-srtp")
 NAMES = {"rtp": "RTP->RTP", "srtp-rtp": "SRTP->RTP", "rtp-srtp": "RTP->SRTP"}
 SUITE = "AES_CM_128_HMAC_SHA1_80"
@@ -260,6 +261,50 @@ class SbcMedia:
             self.mt.close()
 
 
+class Floor:
+    """The kernel floor (tests/tools/compare/udpfloor.c): a bare epoll +
+    recvmmsg + sendmmsg loop on cpu 0 over one socket per stream, relaying
+    plain RTP to the load's receiver; its CPU per packet is what the
+    kernel's UDP path costs here, now."""
+
+    def __init__(self, tmp, streams):
+        self.p = subprocess.Popen([str(FLOOR), "--ports", str(streams), "--cpu", "0"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        LIVE.append(self)
+        line = self.p.stdout.readline()
+        if not line.startswith("ports="):
+            raise RuntimeError(f"udpfloor: {line!r}")
+        self.ports = [int(x) for x in line.strip()[6:].split(",")]
+        self.pid = self.p.pid
+        self.to = None
+
+    def create(self, k, mode, tx_port, rx_port):
+        if mode != "rtp":
+            raise RuntimeError("the floor relays plain RTP only")
+        if self.to is None:
+            self.to = rx_port
+            self.p.stdin.write(f"to {rx_port}\n")
+            self.p.stdin.flush()
+            if self.p.stdout.readline().strip() != "ok":
+                raise RuntimeError("udpfloor refused its destination")
+        return self.ports[k], None
+
+    def tail(self, n=10):
+        return ""
+
+    def stop(self):
+        if self in LIVE:
+            LIVE.remove(self)
+        if self.p.poll() is None:
+            try:
+                self.p.stdin.write("quit\n")
+                self.p.stdin.close()
+                self.p.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.p.kill()
+                self.p.wait()
+
+
 class Load:
     def __init__(self, mode, pid):
         self.p = subprocess.Popen([str(LOAD), "--mode", mode, "--key", KEY_A.hex(), "--pid",
@@ -354,7 +399,7 @@ def main():
     if r.returncode != 0 or not os.access(RTPENGINE, os.X_OK):
         print("bench_rtpengine: rtpengine-daemon could not be installed: no comparison")
         return 1
-    for need in (LOAD, BUILD / "sbc-media", BUILD / "tools" / "medtool"):
+    for need in (LOAD, FLOOR, BUILD / "sbc-media", BUILD / "tools" / "medtool"):
         if not need.exists():
             print(f"bench_rtpengine: build first: {need}")
             return 1
@@ -373,6 +418,12 @@ def main():
     res = {}
     load0 = loadavg()
     try:
+        try:
+            floor = measure(Floor, tmp, "rtp", maxn)
+        except Exception as e:  # noqa: BLE001 (reported; the relays still run)
+            print(f"  FAILED: {e}")
+            floor = {}
+            rc = 1
         for mode in MODES:
             for name, cls in (("sbc-media", SbcMedia), ("rtpengine", Rtpengine)):
                 try:
@@ -407,6 +458,11 @@ def main():
                       f"{format(ratio, '7.2f') + 'x' if ratio else '-':>8s}")
                 pcs = lambda d: format(1e6 / d["relay_us"], "11.0f") if d and d["relay_us"] > 0 else f"{'-':>11s}"  # noqa: E731
                 print(f"{'   packets per relay CPU-second':44s} {pcs(s)} {pcs(k)}")
+                fl = floor.get(n)
+                fus = fl["relay_us"] if fl and fl["loss"] <= 0.001 else None
+                print(f"{'   kernel floor us per packet (bare loop)':44s} {fmt(fus, '11.2f'):>11s}")
+                xf = [format(d["relay_us"] / fus, "10.2f") + "x" if d and fus else "-" for d in (s, k)]
+                print(f"{'   relay CPU / kernel floor':44s} {xf[0]:>11s} {xf[1]:>11s}")
                 for label, f in (("whole path CPU us per packet",
                                   lambda d: d["relay_us"] + d["tool_us"] + d["ksoftirq_us"]),
                                  ("whole machine CPU us per packet (/proc/stat)",
@@ -442,6 +498,9 @@ def main():
               f"of {CHECKED} streams decrypted with the relay's key (" + ", ".join(chk) + ")")
         print("  latency: from the packet's send to its arrival at the receiver, "
               "which polls every 100 us (as bench_relay's does): up to ~0.1 ms of it is ours")
+        print("  kernel floor = udpfloor (the loop bench_relay measures too: epoll + recvmmsg + sendmmsg, "
+              "no sessions, no checks, no crypto) on cpu 0 under the same load, plain RTP; "
+              "'-' where it lost over 0.1%; the target for sbc-media is <= 1.1x plus the crypto")
         print("  reference on this kind of machine: kernel UDP path ~4.1-4.4 us CPU per relayed "
               "packet (receive + send); rtpengine userspace ~7.4 us per SRTP->RTP packet")
         print("  whole path = relay + load tool (generator and receiver) + the kernel's ksoftirqd "

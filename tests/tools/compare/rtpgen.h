@@ -42,8 +42,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define RTPGEN_MAXN 5000
 #define RTPGEN_HLEN 12
@@ -388,6 +390,52 @@ static inline unsigned rtpgen_heard_since(rtpgen *g, unsigned n, uint64_t mark)
 		if (atomic_load(&g->last_rx_ns[k]) > mark)
 			alive++;
 	return alive;
+}
+
+/* The kernel floor: a bare relay loop over fds[0..n) (bound UDP sockets):
+ * epoll, and for each ready socket one recvmmsg and one sendmmsg of what it
+ * got to *to: no sessions, no checks, no crypto, and no user-space work
+ * beyond that (the headers are set up once; only what a receive filled is
+ * reset). What it costs per packet is what the kernel's UDP path costs
+ * here, now; a relay's figures are read against it. Runs until *run is 0
+ * (checked at least every 20 ms). bench_relay runs it in a thread,
+ * udpfloor (bench_rtpengine.py's) in a process of its own. */
+static inline void rtpgen_floor_loop(const int *fds, unsigned n, const struct sockaddr_in *to, _Atomic int *run)
+{
+	enum { B = 32 };
+	static uint8_t bufs[B][2048];
+	struct mmsghdr mm[B];
+	struct iovec iov[B], siov[B];
+	struct mmsghdr sm[B];
+	struct epoll_event ev[256];
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return;
+	for (unsigned k = 0; k < n; k++) {
+		struct epoll_event e = {.events = EPOLLIN, .data.u32 = k};
+		epoll_ctl(ep, EPOLL_CTL_ADD, fds[k], &e);
+	}
+	for (unsigned j = 0; j < B; j++) {
+		iov[j] = (struct iovec){bufs[j], sizeof(bufs[j])};
+		mm[j].msg_hdr = (struct msghdr){.msg_iov = &iov[j], .msg_iovlen = 1};
+		sm[j].msg_hdr = (struct msghdr){.msg_name = (void *)to, .msg_namelen = sizeof(*to),
+						.msg_iov = &siov[j], .msg_iovlen = 1};
+	}
+	while (atomic_load_explicit(run, memory_order_relaxed)) {
+		int ne = epoll_wait(ep, ev, 256, 20);
+		for (int i = 0; i < ne; i++) {
+			int fd = fds[ev[i].data.u32];
+			int r = recvmmsg(fd, mm, B, MSG_DONTWAIT, NULL);
+			if (r <= 0)
+				continue;
+			for (int j = 0; j < r; j++) {
+				siov[j] = (struct iovec){bufs[j], mm[j].msg_len};
+				mm[j].msg_hdr.msg_flags = 0;
+			}
+			sendmmsg(fd, sm, (unsigned)r, MSG_DONTWAIT);
+		}
+	}
+	close(ep);
 }
 
 #endif
