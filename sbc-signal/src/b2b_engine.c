@@ -1721,6 +1721,20 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	ri->out = y->t;
 }
 
+/* A request of the caller's dialog on another TCP/TLS connection than the
+ * one we use toward it (it opened a new one, the old may be gone): our next
+ * requests toward the caller go on that newest connection, since a closed
+ * one cannot be reopened toward a carrier's ephemeral port. Only from the
+ * trunk the call came from, over the same transport. */
+static void follow_a_conn(b2b_cl *c, int leg, const sig_rx *rx)
+{
+	if (leg != 0 || rx->tp == SIG_TP_UDP || !rx->conn || rx->conn == c->a_conn || rx->tp != c->a_tp ||
+	    rx->trunk != c->trunk_in)
+		return;
+	SBC_DEBUG("call %" PRIx64 ": the caller moved to another connection", c->id);
+	c->a_conn = rx->conn;
+}
+
 static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 {
 	int leg = 0;
@@ -1734,6 +1748,7 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		answer_plain(k, rx, t, req, 481, NULL);
 		return;
 	}
+	follow_a_conn(c, leg, rx);
 	if (req->method == SIP_M_BYE) {
 		answer_plain(k, rx, t, req, 200, NULL);
 		if (leg == 0 && c->state != CS_CONFIRMED) {
@@ -1868,6 +1883,10 @@ static void b2b_rx(const sig_rx *rx, void *arg)
 		txn *t = NULL;
 		tx_ctx *x = NULL;
 		server_txn(k, rx, m, &t, &x);
+		int leg = 0;
+		b2b_cl *c = rx->tp != SIG_TP_UDP && m->to.has_tag ? find_by_cid(k, m->call_id, &leg) : NULL;
+		if (c && b2b_dialog_match(leg ? &c->db : &c->da, m))
+			follow_a_conn(c, leg, rx);
 		return;
 	}
 	if (m->method == SIP_M_CANCEL) {

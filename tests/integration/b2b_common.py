@@ -264,13 +264,7 @@ class Uas(threading.Thread):
                            f"Call-ID: {hdr(inv, 'Call-ID')}\r\nCSeq: 2 ACK\r\nMax-Forwards: 70\r\n"
                            f"Content-Length: 0\r\n\r\n").encode())
             elif data.startswith(b"ACK ") and self.plan == "bye":
-                inv = self.invite
-                bye = (f"BYE {hdr(inv, 'Contact').strip('<>')} SIP/2.0\r\n"
-                       f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bKuasbye{len(self.got)}\r\n"
-                       f"From: {hdr(inv, 'To')};tag={self.tag}\r\nTo: {hdr(inv, 'From')}\r\n"
-                       f"Call-ID: {hdr(inv, 'Call-ID')}\r\nCSeq: 1 BYE\r\nMax-Forwards: 70\r\n"
-                       f"Content-Length: 0\r\n\r\n").encode()
-                self.send(bye)
+                self.bye()
             elif data.startswith(b"PRACK "):
                 self.send(response(data, 200, "OK"))
                 self.send(response(self.invite, 200, "OK", self.tag, f"Contact: <sip:uas@127.0.0.1:{self.port}>",
@@ -292,6 +286,15 @@ class Uas(threading.Thread):
             elif data.startswith(b"CANCEL "):
                 self.send(response(data, 200, "OK"))
                 self.send(response(self.invite, 487, "Request Terminated", self.tag))
+
+    def bye(self):
+        """Hangs up the answered call: BYE on the dialog of self.invite."""
+        inv = self.invite
+        self.send((f"BYE {hdr(inv, 'Contact').strip('<>')} SIP/2.0\r\n"
+                   f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bKuasbye{len(self.got)}\r\n"
+                   f"From: {hdr(inv, 'To')};tag={self.tag}\r\nTo: {hdr(inv, 'From')}\r\n"
+                   f"Call-ID: {hdr(inv, 'Call-ID')}\r\nCSeq: 1 BYE\r\nMax-Forwards: 70\r\n"
+                   f"Content-Length: 0\r\n\r\n").encode())
 
     def close(self):
         self.stop = True

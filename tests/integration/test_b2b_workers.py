@@ -212,6 +212,35 @@ def test_caller_ack_and_bye_on_a_second_connection(two_workers, tp):
             c.close()
 
 
+def test_bye_toward_a_caller_that_moved_to_a_new_connection(two_workers):
+    """The caller's first connection is gone; it sends its ACK on a new one
+    (the other worker's). The callee's BYE must reach the caller there."""
+    uas = Uas("answer")
+    conns = []
+    try:
+        sbc = two_workers(uas.port)
+        a = Caller(sbc, "tcp", conns)
+        final = a.c.recv_until(lambda d: status(d) >= 200)
+        assert status(final) == 200, sbc.log()[-3000:]
+        owner = call_owner(sbc)
+        a.c.close()
+        a2 = connect_on_other_worker(sbc, owner)
+        conns.append(a2)
+        a2.send(a.request("ACK", a2, 1, "tcpack1", hdr(final, "Contact").strip("<>"), hdr(final, "To")))
+        time.sleep(0.2)
+        uas.bye()
+        bye = a2.recv_until(lambda d: d.startswith(b"BYE "))
+        assert hdr(bye, "Call-ID") == a.callid and str(uas.port) not in bye.decode()
+        a2.send(response(bye, 200, "OK"))
+        wait_for(lambda: [r for r in uas.responses() if "BYE" in (hdr(r, "CSeq") or "") and status(r) == 200],
+                 timeout=3, what="the callee's BYE answered")
+        wait_for(lambda: call_owner_none(sbc), timeout=3, what="no call left active")
+    finally:
+        uas.close()
+        for c in conns:
+            c.close()
+
+
 def test_caller_cancel_on_a_second_connection(two_workers):
     """A CANCEL names none of our tokens: on a connection of the worker
     that does not hold its INVITE it is handed on until one does."""
