@@ -25,6 +25,7 @@
 
 #include "sbc/err.h"
 #include "sbc/log.h"
+#include "sig_batch.h"
 #include "sig_sip.h"
 #include "sig_worker.h"
 
@@ -202,12 +203,21 @@ static void conn_free_cb(uv_handle_t *h)
 	free(c);
 }
 
+static ssize_t conn_write_raw(sig_conn *c, const char *buf, size_t len);
+
 void sig_conn_close(sig_conn *c, int reason)
 {
 	sig_worker *w = c->w;
 	if (c->state == SIG_CS_CLOSING)
 		return;
 	(void)reason;
+	/* output batched this iteration (sig_conn_send) goes before the close,
+	 * as it did when every message was written at once; best effort */
+	if (c->state == SIG_CS_OPEN && !c->want_write && c->out_len > c->out_off) {
+		ssize_t n = conn_write_raw(c, c->out + c->out_off, c->out_len - c->out_off);
+		if (n > 0)
+			sig_stat_add(w->stats, c->tp, SIG_ST_bytes_out, (uint64_t)n);
+	}
 	int was_open = c->state == SIG_CS_OPEN;
 	c->state = SIG_CS_CLOSING;
 	list_remove(c);
@@ -674,11 +684,24 @@ static int conn_queue(sig_conn *c, const char *buf, size_t len)
 	return 0;
 }
 
+void sig_conn_flush_batched(sig_conn *c)
+{
+	if (c->state == SIG_CS_OPEN && !c->want_write && c->out_len > c->out_off)
+		conn_flush(c);
+}
+
 int sig_conn_send(sig_conn *c, const void *buf, size_t len)
 {
 	if (c->state == SIG_CS_CLOSING)
 		return SBC_E_CLOSED;
 	sig_stat_add(c->w->stats, c->tp, SIG_ST_msgs_out, 1);
+	/* Batched: queued now, written with whatever else this loop iteration
+	 * sends on the connection (sig_batch.h): one write and, over TLS, one
+	 * record for all of them. Output pending on an open connection that is
+	 * not waiting for POLLOUT is always on the batch list already. */
+	if (c->state == SIG_CS_OPEN && !c->want_write &&
+	    (c->out_len > c->out_off || sig_batch_conn(c->w, sig_conn_id_of(c)) == 0))
+		return conn_queue(c, buf, len);
 	if (c->out_len || c->state != SIG_CS_OPEN) {
 		int r = conn_queue(c, buf, len);
 		if (r < 0 || c->state != SIG_CS_OPEN)
@@ -879,7 +902,12 @@ static void conn_read(sig_conn *c)
 		}
 		sig_stat_add(w->stats, c->tp, SIG_ST_bytes_in, (uint64_t)n);
 		conn_feed(c, w->scratch, (size_t)n);
-		if (c->tp == SIG_TP_TCP && (size_t)n < SIG_SCRATCH_BYTES)
+		/* the poll is level-triggered: rather than a read that would only
+		 * say EAGAIN, stop when the socket was drained (TCP: a short read)
+		 * or nothing is buffered in the SSL object (TLS) */
+		if (c->state != SIG_CS_OPEN)
+			return;
+		if (c->tp == SIG_TP_TCP ? (size_t)n < SIG_SCRATCH_BYTES : !SSL_has_pending(c->ssl))
 			return;
 	}
 }

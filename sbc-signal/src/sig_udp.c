@@ -15,15 +15,18 @@
 #include <sys/socket.h>
 
 #include "sbc/err.h"
+#include "sig_batch.h"
 #include "sig_sip.h"
 #include "sig_worker.h"
 
 #define UDP_RX_BYTES (SIG_UDP_BATCH * 65536u)
 #define UDP_OUT_MAX 64		   /* datagrams queued per iteration before a flush */
 #define UDP_OUT_BYTES (128u * 1024u) /* their bytes */
+#define CONN_OUT_MAX 256	   /* stream connections written per iteration */
 
-/* The send queue lives behind the recvmmsg slots in w->udp_buf (one
- * allocation per worker, freed with it by sig_server_destroy). */
+/* The batch (sig_batch.h) lives behind the recvmmsg slots in w->udp_buf:
+ * one allocation per worker, made by the first UDP listener or the first
+ * batched stream send, freed by sig_server_destroy. */
 typedef struct udp_out {
 	uv_prepare_t flush; /* closed with every other handle when the worker stops */
 	unsigned n;
@@ -32,6 +35,8 @@ typedef struct udp_out {
 	sbc_addr dst[UDP_OUT_MAX];
 	struct iovec iov[UDP_OUT_MAX];
 	struct mmsghdr mm[UDP_OUT_MAX];
+	unsigned n_conn;
+	sig_conn_id conn[CONN_OUT_MAX]; /* sig_batch_conn */
 	char bytes[UDP_OUT_BYTES];
 } udp_out;
 
@@ -85,8 +90,45 @@ static void out_flush(sig_worker *w)
 static void out_flush_cb(uv_prepare_t *h)
 {
 	sig_worker *w = h->data;
-	if (out_of(w)->n)
+	udp_out *o = out_of(w);
+	if (o->n)
 		out_flush(w);
+	/* by id: a connection closed since it was queued is simply not found */
+	for (unsigned i = 0; i < o->n_conn; i++) {
+		sig_conn *c = sig_conn_lookup(w, o->conn[i]);
+		if (c)
+			sig_conn_flush_batched(c);
+	}
+	o->n_conn = 0;
+}
+
+static udp_out *batch_get(sig_worker *w)
+{
+	if (w->udp_buf)
+		return out_of(w);
+	w->udp_buf = malloc(UDP_RX_BYTES + sizeof(udp_out));
+	if (!w->udp_buf)
+		return NULL;
+	udp_out *o = out_of(w);
+	o->n = 0;
+	o->used = 0;
+	o->n_conn = 0;
+	uv_prepare_init(&w->loop, &o->flush);
+	o->flush.data = w;
+	uv_prepare_start(&o->flush, out_flush_cb);
+	uv_unref((uv_handle_t *)&o->flush); /* never what keeps the loop alive */
+	return o;
+}
+
+int sig_batch_conn(sig_worker *w, sig_conn_id id)
+{
+	udp_out *o = w->stopping ? NULL : batch_get(w);
+	if (!o)
+		return SBC_E_STATE;
+	if (o->n_conn == CONN_OUT_MAX)
+		return SBC_E_LIMIT;
+	o->conn[o->n_conn++] = id;
+	return 0;
 }
 
 static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
@@ -145,18 +187,8 @@ static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
 
 int sig_udp_start(sig_worker *w, sig_listener *l)
 {
-	if (!w->udp_buf) {
-		w->udp_buf = malloc(UDP_RX_BYTES + sizeof(udp_out));
-		if (!w->udp_buf)
-			return UV_ENOMEM;
-		udp_out *o = out_of(w);
-		o->n = 0;
-		o->used = 0;
-		uv_prepare_init(&w->loop, &o->flush);
-		o->flush.data = w;
-		uv_prepare_start(&o->flush, out_flush_cb);
-		uv_unref((uv_handle_t *)&o->flush); /* never what keeps the loop alive */
-	}
+	if (!batch_get(w))
+		return UV_ENOMEM;
 	int r = uv_udp_init_ex(&w->loop, &l->h.udp, AF_UNSPEC | UV_UDP_RECVMMSG);
 	if (r < 0)
 		return r;

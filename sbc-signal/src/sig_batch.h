@@ -1,0 +1,23 @@
+/* sbc-signal — output batched per loop iteration (sig_udp.c, sig_conn.c).
+ *
+ * What a worker sends while it handles one batch of input leaves together
+ * just before the loop blocks again (a uv_prepare handle): UDP datagrams in
+ * one sendmmsg per socket, each stream connection's messages in one write
+ * (over TLS one record). Fewer system calls, and the peers we wake preempt
+ * us once per iteration rather than once per message.
+ * LOCK: the worker's thread only. */
+#ifndef SIG_BATCH_H
+#define SIG_BATCH_H
+
+#include "sig_worker.h"
+
+/* Puts connection id on the list flushed at the end of this iteration
+ * (sig_conn_flush_batched). Returns 0, or a negative error when the worker
+ * is stopping, the batch cannot be allocated or its list is full: the
+ * caller writes at once. */
+int sig_batch_conn(sig_worker *w, sig_conn_id id);
+
+/* sig_conn.c: writes what sig_conn_send queued on c this iteration. */
+void sig_conn_flush_batched(sig_conn *c);
+
+#endif
