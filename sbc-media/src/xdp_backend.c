@@ -30,8 +30,10 @@
 #define DEFAULT_FRAME 2048
 #define IDLE_SPINS 8          /* empty rounds before sleeping in poll() */
 #define MAINTAIN_EVERY_MS 100 /* neighbour housekeeping */
-#define KICK_RETRIES 64       /* copy mode sends 32 per sendto */
+#define KICK_RETRIES 64       /* copy mode sends tx_budget (else 32) per sendto */
 #define MED_XDP_GROW_ROOM 64  /* SRTP trailer (<= 20 + MKI) + IPv4->IPv6 (20) */
+/* XDP_MAX_TX_SKB_BUDGET (uapi linux/if_xdp.h since 6.17; our headers are older). */
+#define MED_XDP_MAX_TX_SKB_BUDGET 9
 #ifndef XDP_PACKET_HEADROOM
 #define XDP_PACKET_HEADROOM 256
 #endif
@@ -487,6 +489,14 @@ static int worker_sockets(med_xdp_worker *w, bool zc, char *why, size_t whylen)
 			return ret;
 		}
 		s->in_map = true;
+		/* Copy mode sends at most 32 descriptors per sendto() by default;
+		 * with the whole ring as the budget one kick per round sends all
+		 * that round queued (Linux >= 6.17; older kernels say ENOPROTOOPT
+		 * and we kick per 32 as before). */
+		unsigned tx_budget = w->ring;
+		if (!zc && setsockopt(s->fd, SOL_XDP, MED_XDP_MAX_TX_SKB_BUDGET, &tx_budget,
+				      sizeof(tx_budget)) == 0)
+			w->st.tx_budget = tx_budget;
 		if (x->cfg.busy_poll_us) {
 			int one = 1, us = (int)x->cfg.busy_poll_us, budget = MED_XDP_BATCH;
 			if (setsockopt(s->fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof(one)) ||

@@ -182,6 +182,7 @@ typedef struct med_xdp_worker_stats {
 	uint64_t fill_wakeups; /* recvfrom() for a fill ring needing wake-up */
 	uint64_t batches;      /* non-empty RX batches */
 	uint64_t fill_empty;   /* times a fill ring could not be fed (no frames) */
+	uint32_t tx_budget;    /* descriptors one TX kick sends in copy mode (0: kernel's 32) */
 	bool zerocopy;         /* sockets bound in zero-copy mode */
 	bool need_wakeup;      /* XDP_USE_NEED_WAKEUP in effect */
 } med_xdp_worker_stats;
