@@ -10,11 +10,13 @@
 #include <openssl/pem.h>
 #include <openssl/mem.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "sbc/err.h"
 #include "sbc/log.h"
@@ -40,6 +42,110 @@ static int verify_cb(int ok, X509_STORE_CTX *xs)
 	}
 	return 1;
 }
+/* Client chains a mutual-TLS profile verified (sig_tls_profile.h caveat 5):
+ * direct-mapped on the chain's hash, shared by the workers under one lock
+ * (held for a compare and a copy; a handshake is ~0.3 ms of crypto). */
+#define VCACHE_SLOTS 256
+#define VCACHE_MAX_S 3600
+typedef struct sig_tls_vcache {
+	pthread_mutex_t mu;
+	struct {
+		uint8_t key[SHA256_DIGEST_LENGTH];
+		int64_t until; /* wall-clock seconds; 0 = empty */
+	} e[VCACHE_SLOTS];
+} sig_tls_vcache;
+
+/* SHA-256 over the chain exactly as the client presented it (lengths
+ * included): the same key means the same certificates, so the same
+ * path to the same trust store; 0 when there is no chain. */
+static int chain_key(SSL *ssl, uint8_t key[SHA256_DIGEST_LENGTH])
+{
+	const STACK_OF(CRYPTO_BUFFER) *chain = SSL_get0_peer_certificates(ssl);
+	if (!chain || sk_CRYPTO_BUFFER_num(chain) == 0)
+		return 0;
+	SHA256_CTX h;
+	SHA256_Init(&h);
+	for (size_t i = 0; i < sk_CRYPTO_BUFFER_num(chain); i++) {
+		const CRYPTO_BUFFER *b = sk_CRYPTO_BUFFER_value(chain, i);
+		uint32_t len = (uint32_t)CRYPTO_BUFFER_len(b);
+		SHA256_Update(&h, &len, sizeof(len));
+		SHA256_Update(&h, CRYPTO_BUFFER_data(b), len);
+	}
+	SHA256_Final(key, &h);
+	return 1;
+}
+
+static int vcache_hit(sig_tls_vcache *vc, const uint8_t key[SHA256_DIGEST_LENGTH], int64_t now)
+{
+	unsigned s;
+	memcpy(&s, key, sizeof(s));
+	s %= VCACHE_SLOTS;
+	pthread_mutex_lock(&vc->mu);
+	int hit = vc->e[s].until > now && memcmp(vc->e[s].key, key, SHA256_DIGEST_LENGTH) == 0;
+	pthread_mutex_unlock(&vc->mu);
+	return hit;
+}
+
+static void vcache_put(sig_tls_vcache *vc, const uint8_t key[SHA256_DIGEST_LENGTH], int64_t until)
+{
+	unsigned s;
+	memcpy(&s, key, sizeof(s));
+	s %= VCACHE_SLOTS;
+	pthread_mutex_lock(&vc->mu);
+	memcpy(vc->e[s].key, key, SHA256_DIGEST_LENGTH);
+	vc->e[s].until = until;
+	pthread_mutex_unlock(&vc->mu);
+}
+
+/* Until when a just-verified path may be trusted again without checking:
+ * its earliest notAfter, at most VCACHE_MAX_S from now; 0 if not at all. */
+static int64_t path_until(X509_STORE_CTX *xs, int64_t now)
+{
+	int64_t left = VCACHE_MAX_S;
+	STACK_OF(X509) *path = X509_STORE_CTX_get0_chain(xs);
+	for (size_t i = 0; path && i < sk_X509_num(path); i++) {
+		int days, secs;
+		if (!ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(sk_X509_value(path, i))))
+			return 0;
+		int64_t l = (int64_t)days * 86400 + secs;
+		if (l < left)
+			left = l;
+	}
+	return left > 0 && path ? now + left : 0;
+}
+
+/* The chain verification of a server SSL of a mutual-TLS profile (in place
+ * of X509_verify_cert; SSL_CTX_set_cert_verify_callback): a chain this
+ * profile verified before is taken as verified, and only the peer hook runs
+ * (verify_cb does that on the full path). */
+static int cert_verify_cb(X509_STORE_CTX *xs, void *arg)
+{
+	sig_tls_vcache *vc = arg;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	uint8_t key[SHA256_DIGEST_LENGTH];
+	if (!ssl || !vc || !SSL_is_server(ssl) || !chain_key(ssl, key))
+		return X509_verify_cert(xs);
+	int64_t now = (int64_t)time(NULL);
+	if (!vcache_hit(vc, key, now)) {
+		int ok = X509_verify_cert(xs);
+		/* only a path that verified with the peer hook content is kept:
+		 * a refusal by the hook is decided again next time */
+		int64_t until = ok == 1 ? path_until(xs, now) : 0;
+		if (until)
+			vcache_put(vc, key, until);
+		return ok;
+	}
+	sig_tls_hs *hs = SSL_get_ex_data(ssl, g_ex_idx);
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+	if (hs && hs->owner && g_peer_hook && (!leaf || !g_peer_hook(hs->owner, leaf))) {
+		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
+	X509_STORE_CTX_set_error(xs, X509_V_OK);
+	SBC_DEBUG("tls: client chain verified before, not verified again");
+	return 1;
+}
+
 static pthread_mutex_t g_names_mu = PTHREAD_MUTEX_INITIALIZER;
 static char *g_names[SIG_TLS_MAX_NAMES];
 
@@ -379,6 +485,14 @@ Fail:;
 	return NULL;
 }
 
+static void vcache_free(sig_tls_vcache *vc)
+{
+	if (vc) {
+		pthread_mutex_destroy(&vc->mu);
+		free(vc);
+	}
+}
+
 static void set_free(sig_tls_set *s)
 {
 	for (unsigned i = 0; i < s->n; i++) {
@@ -386,6 +500,7 @@ static void set_free(sig_tls_set *s)
 		SSL_CTX_free(s->p[i].ctx_rsa);
 		for (unsigned j = 0; j < s->p[i].n_sni; j++)
 			free(s->p[i].sni[j]);
+		vcache_free(s->p[i].vcache);
 	}
 	free(s);
 }
@@ -400,6 +515,7 @@ static int add_profile(sig_tls_set *s, const material *m, char *err, size_t errl
 		SSL_CTX_free(p->ctx_rsa);
 		for (unsigned j = 0; j < p->n_sni; j++)
 			free(p->sni[j]);
+		vcache_free(p->vcache);
 		memset(p, 0, sizeof(*p));
 		p->idx = (unsigned)idx;
 	} else {
@@ -416,11 +532,21 @@ static int add_profile(sig_tls_set *s, const material *m, char *err, size_t errl
 	p->verify_depth = m->verify_depth;
 	for (unsigned j = 0; j < m->n_sni; j++)
 		p->sni[p->n_sni++] = strdup(m->sni[j]);
+	if (m->verify_client) {
+		p->vcache = calloc(1, sizeof(*p->vcache));
+		if (!p->vcache) {
+			snprintf(err, errlen, "tls profile %s: out of memory", m->name);
+			return -ENOMEM;
+		}
+		pthread_mutex_init(&p->vcache->mu, NULL);
+	}
 	for (unsigned c = 0; c < m->n_certs; c++) {
 		int is_ec = 0;
 		SSL_CTX *ctx = make_ctx(m, c, &is_ec, err, errlen);
 		if (!ctx)
 			return SBC_E_TLS;
+		if (p->vcache)
+			SSL_CTX_set_cert_verify_callback(ctx, cert_verify_cb, p->vcache);
 		SSL_CTX **slot = is_ec ? &p->ctx_ec : &p->ctx_rsa;
 		if (*slot) {
 			snprintf(err, errlen, "tls profile %s: two %s certificates", m->name,

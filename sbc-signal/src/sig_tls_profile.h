@@ -18,6 +18,14 @@
  *     decrypts (and asks for a fresh ticket). sig_tls_rotate_ticket_keys()
  *     moves the ring; the main thread calls it every ticket_rotate_s.
  *  4. Only TLS 1.2 and 1.3, ECDHE key exchange only, AEAD suites only.
+ *  5. The one mutable part of a snapshot: a mutual-TLS profile remembers
+ *     client chains it verified (sig_tls_vcache: SHA-256 of the chain as
+ *     presented, until the earliest notAfter in the verified path, at most
+ *     an hour). A carrier reconnecting with the same chain skips
+ *     X509_verify_cert (one ECDSA verification and the path building);
+ *     its CertificateVerify signature is still checked, and the peer hook
+ *     (identity to trunk) still runs on every handshake. A new snapshot
+ *     (certificates or CA replaced) starts with an empty memory.
  */
 #ifndef SIG_TLS_PROFILE_H
 #define SIG_TLS_PROFILE_H
@@ -40,6 +48,7 @@ typedef struct sig_tls_profile {
 	int verify_depth;
 	char *sni[SIG_MAX_SNI];
 	unsigned n_sni;
+	struct sig_tls_vcache *vcache; /* verify_client: chains verified (caveat 5) */
 } sig_tls_profile;
 
 typedef struct sig_tls_set {
