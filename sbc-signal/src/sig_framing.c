@@ -1,6 +1,7 @@
 /* sbc-signal — SIP framing (see sig_framing.h). */
 #include "sig_framing.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -72,12 +73,34 @@ static int start_line_plausible(const char *buf, size_t n)
 	return 0;
 }
 
+/* Eight bytes at a time: nonzero when one of them is below 0x20 (CR, LF,
+ * tab and the forbidden controls) or is DEL, i.e. when the byte loop has to
+ * look. Bytes >= 0x80 (UTF-8) are ordinary: the borrow trick only flags
+ * bytes whose top bit is clear. Framing scans every header byte of every
+ * message, so this is the hot loop of sbc-signal's input path. */
+static inline uint64_t word_special(const char *p)
+{
+	uint64_t x;
+	memcpy(&x, p, sizeof(x));
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t below = (x - ones * 0x20) & ~x & highs;
+	uint64_t d = x ^ (ones * 0x7f);
+	uint64_t del = (d - ones) & ~d & highs;
+	return below | del;
+}
+
 /* Finds the end of the headers ("\r\n\r\n") in buf[0..n); returns the offset
- * just past it, or 0 when absent. Also reports a forbidden byte. */
+ * just past it, or 0 when absent. Also reports a forbidden byte: a control
+ * other than tab, DEL, a CR not followed by LF or an LF not preceded by CR. */
 static size_t find_hdr_end(const char *buf, size_t n, int *bad)
 {
 	*bad = 0;
-	for (size_t i = 0; i + 3 < n; i++) {
+	size_t i = 0;
+	while (i + 3 < n) {
+		if (i + 8 <= n && !word_special(buf + i)) {
+			i += 8;
+			continue;
+		}
 		unsigned char c = (unsigned char)buf[i];
 		if (c == '\r') {
 			if (buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n')
@@ -95,9 +118,10 @@ static size_t find_hdr_end(const char *buf, size_t n, int *bad)
 			*bad = 1;
 			return 0;
 		}
+		i++;
 	}
 	/* bytes past the last full window still need checking for binaries */
-	for (size_t i = n >= 3 ? n - 3 : 0; i < n; i++) {
+	for (i = n >= 3 ? n - 3 : 0; i < n; i++) {
 		unsigned char c = (unsigned char)buf[i];
 		if (c != '\r' && c != '\n' && !hdr_byte_ok(c)) {
 			*bad = 1;
@@ -109,50 +133,51 @@ static size_t find_hdr_end(const char *buf, size_t n, int *bad)
 
 /* Parses Content-Length among the header lines in hdr[0..len) (start line
  * included, final empty line included). Returns 1 found (*out), 0 absent,
- * -1 malformed or conflicting. */
+ * -1 malformed or conflicting. find_hdr_end has checked that every CR is
+ * followed by LF and every LF preceded by CR, so lines are found with
+ * memchr for LF, and only lines starting with c, C, l or L are looked at. */
 static int find_content_length(const char *hdr, size_t len, uint64_t *out)
 {
-	size_t p = 0;
 	int found = 0;
 	uint64_t val = 0;
+	const char *end = hdr + len;
 	/* skip the start line */
-	while (p + 1 < len && !(hdr[p] == '\r' && hdr[p + 1] == '\n'))
-		p++;
-	p += 2;
-	while (p + 1 < len) {
-		size_t ls = p, le = p;
-		while (le + 1 < len && !(hdr[le] == '\r' && hdr[le + 1] == '\n'))
-			le++;
-		p = le + 2;
+	const char *p = memchr(hdr, '\n', len);
+	p = p ? p + 1 : end;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			break;
+		const char *ls = p, *le = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+		p = nl + 1;
 		if (le == ls)
 			break; /* the empty line */
-		if (hdr[ls] == ' ' || hdr[ls] == '\t')
-			continue; /* folded continuation */
-		size_t ne = ls;
-		while (ne < le && hdr[ne] != ':')
-			ne++;
-		if (ne == le)
+		char c0 = *ls;
+		if (c0 != 'c' && c0 != 'C' && c0 != 'l' && c0 != 'L')
+			continue; /* neither name form: also skips folded continuations */
+		const char *ne = memchr(ls, ':', (size_t)(le - ls));
+		if (!ne)
 			continue; /* no colon: not our business here */
-		size_t nend = ne;
-		while (nend > ls && (hdr[nend - 1] == ' ' || hdr[nend - 1] == '\t'))
+		const char *nend = ne;
+		while (nend > ls && (nend[-1] == ' ' || nend[-1] == '\t'))
 			nend--;
-		size_t nlen = nend - ls;
-		if (!((nlen == 14 && strncasecmp(hdr + ls, "content-length", 14) == 0) ||
-		      (nlen == 1 && (hdr[ls] == 'l' || hdr[ls] == 'L'))))
+		size_t nlen = (size_t)(nend - ls);
+		if (!((nlen == 14 && strncasecmp(ls, "content-length", 14) == 0) ||
+		      (nlen == 1 && (c0 == 'l' || c0 == 'L'))))
 			continue;
-		size_t v = ne + 1;
-		while (v < le && (hdr[v] == ' ' || hdr[v] == '\t'))
+		const char *v = ne + 1;
+		while (v < le && (*v == ' ' || *v == '\t'))
 			v++;
-		if (v == le || hdr[v] < '0' || hdr[v] > '9')
+		if (v == le || *v < '0' || *v > '9')
 			return -1;
 		uint64_t x = 0;
-		while (v < le && hdr[v] >= '0' && hdr[v] <= '9') {
-			x = x * 10 + (uint64_t)(hdr[v] - '0');
+		while (v < le && *v >= '0' && *v <= '9') {
+			x = x * 10 + (uint64_t)(*v - '0');
 			if (x > 0xffffffffull)
 				return -1;
 			v++;
 		}
-		while (v < le && (hdr[v] == ' ' || hdr[v] == '\t'))
+		while (v < le && (*v == ' ' || *v == '\t'))
 			v++;
 		if (v != le)
 			return -1;

@@ -36,6 +36,33 @@ static void test_single(void **st)
 	(void)st;
 }
 
+/* Compact forms: "c" (Content-Type) is not "l" (Content-Length); header
+ * lines long enough for the eight-byte scan, UTF-8 in a value; a control
+ * byte or DEL anywhere in a long line is still refused. */
+static void test_compact_and_long_lines(void **st)
+{
+	static const char m[] = "INVITE sip:a@b SIP/2.0\r\n"
+				"Via: SIP/2.0/UDP host.example.com:5060;branch=z9hG4bK-0123456789abcdef\r\n"
+				"c: application/sdp\r\n"
+				"Subject: caf\xc3\xa9 \xe2\x98\x8e long subject line with many words in it\r\n"
+				"l: 4\r\n"
+				"\r\n"
+				"v=0\n";
+	sig_frame f;
+	assert_int_equal(frame(m, strlen(m), &f), SIG_FRAME_MESSAGE);
+	assert_int_equal(f.body_len, 4);
+	assert_int_equal(f.hdr_len, strlen(m) - 4);
+	char bad[sizeof(m)];
+	static const char inject[] = {0x01, 0x7f, 0x00, 0x1f};
+	for (size_t k = 0; k < sizeof(inject); k++) {
+		memcpy(bad, m, sizeof(m));
+		bad[40 + k * 9] = inject[k]; /* inside the Via line */
+		assert_true(frame(bad, sizeof(m) - 1, &f) < 0);
+		assert_int_equal(f.why, SIG_FRAME_E_GARBAGE);
+	}
+	(void)st;
+}
+
 static void test_pipelined(void **st)
 {
 	char buf[512];
@@ -306,6 +333,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_single),
+		cmocka_unit_test(test_compact_and_long_lines),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_split_every_prefix),
 		cmocka_unit_test(test_keepalive),
