@@ -657,8 +657,13 @@ static void test_build_request_ack_cancel(void **state)
 	char branch[64], tag[40];
 	assert_int_equal(sip_gen_token("z9hG4bK", 1, 0xabcdef, branch, sizeof(branch)), 39);
 	assert_int_equal(sip_gen_token("", 2, 3, tag, sizeof(tag)), 32);
+	assert_string_equal(tag, "00000000000000020000000000000003");
+	assert_int_equal(sip_gen_token("", UINT64_MAX, 0x0123456789abcdefull, tag, 33), 32);
+	assert_string_equal(tag, "ffffffffffffffff0123456789abcdef");
+	assert_int_equal(sip_gen_token("", 1, 2, tag, 32), -ENOSPC); /* no room for the NUL */
 	assert_int_equal(sip_gen_token("z9hG4bK", 1, 2, branch, 10), -ENOSPC);
 	assert_int_equal(sip_gen_token("z9hG4bK", 1, 0xabcdef, branch, sizeof(branch)), 39);
+	assert_string_equal(branch, "z9hG4bK00000000000000010000000000abcdef");
 	sip_sv routes[] = {SIP_SV("<sip:p1.example.net;lr>")};
 	sip_sv extra[] = {SIP_SV("Supported: timer"), SIP_SV("Session-Expires: 1800")};
 	sip_req_spec s = {
