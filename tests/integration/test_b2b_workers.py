@@ -129,7 +129,7 @@ def tcp_request(method, ruri, via_port, from_hdr, to_hdr, callid, cseq, branch, 
     return (out + f"Content-Length: {len(body_text.encode())}\r\n\r\n{body_text}").encode()
 
 
-def accept_invite(srv, conns, timeout=8.0):
+def accept_invite(srv, conns, why, timeout=8.0):
     """Every worker pings the trunk with OPTIONS over its own connection:
     accept them all (answering OPTIONS) until one carries the INVITE."""
     srv.setblocking(False)
@@ -148,7 +148,7 @@ def accept_invite(srv, conns, timeout=8.0):
                 c.send(response(m, 200, "OK"))
                 continue
             return c, m
-    raise AssertionError("no INVITE on any connection")
+    raise AssertionError("no INVITE on any connection: " + why())
 
 
 @pytest.fixture
@@ -286,7 +286,7 @@ def test_callee_bye_on_its_own_connection_to_us(two_workers):
         time.sleep(1.2)
         uac = Uac(sbc.port)
         uac.invite()
-        b, inv = accept_invite(srv, conns)
+        b, inv = accept_invite(srv, conns, lambda: f"caller got {uac.got!r}\n{sbc.log()[-3000:]}")
         b.send(response(inv, 200, "OK", "tcp-uas-tag", f"Contact: <sip:uas@127.0.0.1:{srv.getsockname()[1]};"
                         "transport=tcp>", sdp("127.0.0.1", 40004)))
         final = uac.wait_final()
