@@ -117,6 +117,10 @@ typedef struct med_worker {
 	med_totals tot;
 	uint64_t now_ms; /* monotonic, refreshed per loop turn */
 	uint64_t now_ns;      /* monotonic, refreshed per loop turn (socket path) */
+	/* Session sockets are edge-triggered: one left with packets queued
+	 * (MED_RELAY_ROUNDS full batches read) is read again next turn. */
+	uint64_t pending[2 * MED_MAX_EVENTS];
+	unsigned npending;
 	uint64_t now_real_ns; /* CLOCK_REALTIME of the current batch (packet ages) */
 	uint64_t next_sweep_ms;
 	uint64_t idle_ms;  /* last time epoll found nothing to do */
@@ -172,7 +176,9 @@ void med_sess_fill_reply(med_worker *w, med_sess *s, sbc_msg_media_reply *r);
 uint16_t med_sess_port(const med_worker *w, const med_sess *s, unsigned leg, unsigned rtcp);
 
 /* ---- relay.c ---- */
-void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp);
+/* Reads leg's RTP (rtcp 0) or RTCP socket and relays what came; false when
+ * packets may be left in it (read it again: it is edge-triggered). */
+bool med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp);
 /* Sets up the worker's receive headers once (med_worker_init does). */
 void med_relay_init_batch(med_worker *w);
 /* One packet p (*plen bytes, buffer of cap bytes) that arrived on leg's RTP

@@ -242,15 +242,17 @@ void med_relay_init_batch(med_worker *w)
 	}
 }
 
-void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
+bool med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
 {
 	int fd = s->fd[leg][rtcp];
 	unsigned o = leg ^ 1;
 
+	/* At most 4 batches, then the other sockets get their turn. A short
+	 * batch means the queue is empty (UDP receives stop at EAGAIN). */
 	for (int round = 0; round < 4; round++) {
 		int n = recvmmsg(fd, w->rmsg, MED_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
-			return;
+			return n < 0 && errno == EINTR ? false : true;
 		/* One clock read per worker turn (w->now_ns, set by the loop)
 		 * instead of two per receive: a packet's own arrival time is
 		 * its SO_TIMESTAMPNS; this is only for the counters. */
@@ -305,6 +307,7 @@ void med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
 			send_batch(w, s, o, pfd, k, run_rtcp);
 		}
 		if (n < MED_BATCH)
-			return;
+			return true;
 	}
+	return false;
 }

@@ -364,6 +364,17 @@ void med_worker__publish_all(med_worker *w)
 			shm_ring_publish(&w->peers[i].out);
 }
 
+/* One session socket's turn (tag as registered with epoll). A socket not
+ * emptied in its turn is queued for the next; if the queue is full it is
+ * served at its next packet's edge instead (only under heavy overload). */
+static void relay_tag(med_worker *w, uint64_t tag)
+{
+	med_sess *s = &w->sess[tag >> 2];
+	if (s->active && !med_relay_readable(w, s, (tag >> 1) & 1, tag & 1) &&
+	    w->npending < sizeof(w->pending) / sizeof(w->pending[0]))
+		w->pending[w->npending++] = tag;
+}
+
 static void *worker_main(void *arg)
 {
 	med_worker *w = arg;
@@ -406,7 +417,7 @@ static void *worker_main(void *arg)
 		for (uint32_t i = 0; i < n; i++)
 			for (unsigned l = 0; l < 2 && w->sess[i].active; l++)
 				for (unsigned r = 0; r < 2; r++) {
-					struct epoll_event e = {.events = EPOLLIN,
+					struct epoll_event e = {.events = EPOLLIN | EPOLLET, /* as session.c */
 								.data.u64 = ((uint64_t)i << 2) | (l << 1) | r};
 					epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->sess[i].fd[l][r], &e);
 				}
@@ -418,10 +429,10 @@ static void *worker_main(void *arg)
 		if (w->xw)
 			msgs += med_worker_xdp_poll(w); /* AF_XDP rings: no system call when busy */
 		int n = epoll_wait(w->epfd, ev, MED_MAX_EVENTS, 0);
-		if (n == 0)
+		if (n == 0 && w->npending == 0)
 			w->idle_ms = w->now_ms;
 		w->overloaded = w->now_ms > w->idle_ms + MED_OVERLOAD_MS;
-		if (n == 0 && msgs == 0) {
+		if (n == 0 && msgs == 0 && w->npending == 0) {
 			int timeout = (int)(w->next_sweep_ms > w->now_ms ? w->next_sweep_ms - w->now_ms : 0);
 			if (med_worker__prepare_sleep(w)) {
 				n = epoll_wait(w->epfd, ev, MED_MAX_EVENTS, timeout);
@@ -439,6 +450,13 @@ static void *worker_main(void *arg)
 		w->now_ns = sbc_mono_ns();
 		w->now_ms = w->now_ns / SBC_NS_PER_MS;
 		w->now_real_ns = med_real_ns();
+		/* sockets left with packets last turn first, then the new events */
+		uint64_t pend[2 * MED_MAX_EVENTS];
+		unsigned np = w->npending;
+		memcpy(pend, w->pending, np * sizeof(pend[0]));
+		w->npending = 0;
+		for (unsigned i = 0; i < np; i++)
+			relay_tag(w, pend[i]);
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = ev[i].data.u64;
 			if (tag == BELL_TAG) {
@@ -449,9 +467,7 @@ static void *worker_main(void *arg)
 				xdp_ready = true;
 				continue;
 			}
-			med_sess *s = &w->sess[tag >> 2];
-			if (s->active)
-				med_relay_readable(w, s, (tag >> 1) & 1, tag & 1);
+			relay_tag(w, tag);
 		}
 		if (xdp_ready)
 			med_worker_xdp_poll(w);
