@@ -27,7 +27,7 @@ struct txn {
 	uint32_t retrans_ms; /* current A/E/G interval */
 	uint64_t deadline[TXN_T_MAX_];
 	int last_status;
-	char *key;
+	char *key; /* points into this allocation, behind the struct */
 	size_t key_len;
 	char *req; /* client: the request as sent */
 	size_t req_len;
@@ -84,7 +84,6 @@ txn_table *txn_table_create(const txn_env *env, const txn_cfg *cfg, unsigned buc
 static void txn_free(txn *t)
 {
 	free(t->key2);
-	free(t->key);
 	free(t->req);
 	free(t->out);
 	free(t);
@@ -250,14 +249,11 @@ static txn *lookup(txn_table *tbl, const keybuf *k)
 
 static txn *txn_new(txn_table *tbl, const keybuf *k, enum txn_kind kind, int reliable, void *user)
 {
-	txn *t = calloc(1, sizeof(*t));
+	/* one allocation for the transaction and its key */
+	txn *t = calloc(1, sizeof(*t) + k->n);
 	if (!t)
 		return NULL;
-	t->key = malloc(k->n);
-	if (!t->key) {
-		free(t);
-		return NULL;
-	}
+	t->key = (char *)(t + 1);
 	memcpy(t->key, k->b, k->n);
 	t->key_len = k->n;
 	t->hash = fnv(k->b, k->n);
