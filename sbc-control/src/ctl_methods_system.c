@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "sbc/clock.h"
+#include "sbc/config.h"
 #include "sbc/log.h"
 #include "sbc/store.h"
 #include "ctl_bus.h"
@@ -46,12 +47,6 @@ CTL_METHOD_DECL(ctl_m_system_version)
 	return CTL_RPC_OK;
 }
 
-static bool listen_differs(const ctl_config *a, const ctl_config *b)
-{
-	return a->signal.nlisten != b->signal.nlisten ||
-	       memcmp(a->signal.listen, b->signal.listen, sizeof(a->signal.listen)) != 0;
-}
-
 int ctl_reload(ctl_ctx *ctx, json_t **result, ctl_rpc_err *err)
 {
 	ctl_config next = ctx->cfg;
@@ -86,11 +81,10 @@ int ctl_reload(ctl_ctx *ctx, json_t **result, ctl_rpc_err *err)
 			json_decref(restarted);
 			return ctl_rpc_fail(err, CTL_RPC_INTERNAL, "%s", e);
 		}
-		bool log_changed = strcmp(next.log_level, ctx->cfg.log_level) != 0;
-		bool sig_changed = log_changed || listen_differs(&next, &ctx->cfg);
-		bool med_changed = log_changed || strcmp(next.media.address, ctx->cfg.media.address) != 0 ||
-				   strcmp(next.media.backend, ctx->cfg.media.backend) != 0 ||
-				   next.media.rtp_timeout_ms != ctx->cfg.media.rtp_timeout_ms;
+		/* Every key a child reads, from the table: a new key cannot be
+		 * forgotten here. */
+		bool sig_changed = sbc_config_differs(&next, &ctx->cfg, SBC_CFG_SIGNAL);
+		bool med_changed = sbc_config_differs(&next, &ctx->cfg, SBC_CFG_MEDIA);
 		ctx->cfg = next;
 		enum sbc_log_level lvl;
 		if (sbc_log_level_parse(ctx->cfg.log_level, &lvl) == 0)

@@ -545,6 +545,63 @@ int sbc_config_check(const sbc_config *c, unsigned reader, char *err, size_t err
 	return 0;
 }
 
+/* ---- comparing ----------------------------------------------------------------- */
+
+static bool object_differs(const void *a, const void *b, const char *prefix, unsigned reader);
+
+static bool value_differs(const void *a, const void *b, const sbc_cfg_key *k, unsigned reader)
+{
+	const char *fa = (const char *)a + k->off, *fb = (const char *)b + k->off;
+	switch (k->type) {
+	case SBC_CFG_SECTION:
+		return object_differs(a, b, k->path, reader);
+	case SBC_CFG_ARRAY: {
+		char elem_path[128];
+		unsigned n = *(const unsigned *)((const char *)a + k->count_off);
+		if (n != *(const unsigned *)((const char *)b + k->count_off))
+			return true;
+		snprintf(elem_path, sizeof(elem_path), "%s[]", k->path);
+		const sbc_cfg_key *value_key = find_key(elem_path);
+		for (unsigned i = 0; i < n; i++) {
+			const char *ea = fa + (size_t)i * k->size, *eb = fb + (size_t)i * k->size;
+			if (value_key ? value_differs(ea, eb, value_key, reader)
+				      : object_differs(ea, eb, elem_path, reader))
+				return true;
+		}
+		return false;
+	}
+	case SBC_CFG_IFNAMES: {
+		const sbc_cfg_ifnames *la = (const sbc_cfg_ifnames *)fa, *lb = (const sbc_cfg_ifnames *)fb;
+		if (la->n != lb->n)
+			return true;
+		for (unsigned i = 0; i < la->n; i++)
+			if (strcmp(la->name[i], lb->name[i]) != 0)
+				return true;
+		return false;
+	}
+	case SBC_CFG_BOOL:
+		return *(const bool *)fa != *(const bool *)fb;
+	case SBC_CFG_UINT:
+	case SBC_CFG_POW2:
+		return *(const unsigned *)fa != *(const unsigned *)fb;
+	default:
+		return strcmp(fa, fb) != 0; /* not memcmp: bytes after the NUL are not the value */
+	}
+}
+
+static bool object_differs(const void *a, const void *b, const char *prefix, unsigned reader)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (child_of(&keys[i], prefix) && (keys[i].readers & reader) && value_differs(a, b, &keys[i], reader))
+			return true;
+	return false;
+}
+
+bool sbc_config_differs(const sbc_config *a, const sbc_config *b, unsigned reader)
+{
+	return object_differs(a, b, "", reader);
+}
+
 /* ---- runtime.json ------------------------------------------------------------ */
 
 /* What sbc-control passes on: keys it reads that a child reads too. */

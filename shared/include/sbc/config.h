@@ -20,6 +20,7 @@
 #ifndef SBC_CONFIG_H
 #define SBC_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -43,6 +44,10 @@ int sbc_config_load_file(sbc_config *c, const char *path, unsigned reader, char 
  * CONTROL: backoff_initial_ms <= backoff_max_ms, the rings the worker
  * counts need fit in the segment. */
 int sbc_config_check(const sbc_config *c, unsigned reader, char *err, size_t errlen);
+
+/* Whether a and b differ in a key reader reads (sbc-control: restart a
+ * child after a reload only when its settings changed). */
+bool sbc_config_differs(const sbc_config *a, const sbc_config *b, unsigned reader);
 
 /* runtime.json for the children (new reference, NULL on ENOMEM): every key
  * sbc-control reads that a child reads too, in table order. */

@@ -388,6 +388,54 @@ static void runtime_json_round_trip(void **state)
 	free(back);
 }
 
+/* A reload restarts a child only when a key it reads changed. */
+static void differs_per_reader(void **state)
+{
+	(void)state;
+	sbc_config *a = new_config(), *b = new_config();
+	char err[256] = "";
+	const char *base = "{\"signal\":{\"listen\":[{\"transport\":\"udp\",\"address\":\"1.2.3.4:5\"}]},"
+			   "\"media\":{\"address\":\"::1\"}}";
+	assert_int_equal(apply(a, base, SBC_CFG_CONTROL, err, sizeof(err)), 0);
+	/* b reached the same values another way: longer strings first leave
+	 * other bytes behind their NUL */
+	assert_int_equal(apply(b, "{\"media\":{\"address\":\"2001:db8::1234:5678\"}}", SBC_CFG_CONTROL, err,
+			       sizeof(err)),
+			 0);
+	assert_int_equal(apply(b, base, SBC_CFG_CONTROL, err, sizeof(err)), 0);
+	assert_false(sbc_config_differs(a, b, ALL_READERS));
+	/* a control-only key: no child concerned */
+	assert_int_equal(apply(b, "{\"control\":{\"max_clients\":5}}", SBC_CFG_CONTROL, err, sizeof(err)), 0);
+	assert_false(sbc_config_differs(a, b, SBC_CFG_SIGNAL | SBC_CFG_MEDIA));
+	assert_true(sbc_config_differs(a, b, SBC_CFG_CONTROL));
+	/* keys added late (limits, rcvbuf) are seen like the others */
+	assert_int_equal(apply(b, "{\"signal\":{\"limits\":{\"max_conns\":9}}}", SBC_CFG_CONTROL, err, sizeof(err)), 0);
+	assert_true(sbc_config_differs(a, b, SBC_CFG_SIGNAL));
+	assert_false(sbc_config_differs(a, b, SBC_CFG_MEDIA));
+	sbc_config_defaults(b);
+	assert_int_equal(apply(b, base, SBC_CFG_CONTROL, err, sizeof(err)), 0);
+	assert_int_equal(apply(b, "{\"media\":{\"xdp_interfaces\":\"eth0\"}}", SBC_CFG_CONTROL, err, sizeof(err)), 0);
+	assert_true(sbc_config_differs(a, b, SBC_CFG_MEDIA));
+	assert_false(sbc_config_differs(a, b, SBC_CFG_SIGNAL));
+	/* an element of an array; the log level concerns everyone */
+	sbc_config_defaults(b);
+	assert_int_equal(apply(b,
+			       "{\"signal\":{\"listen\":[{\"transport\":\"tcp\",\"address\":\"1.2.3.4:5\"}]},"
+			       "\"media\":{\"address\":\"::1\"}}",
+			       SBC_CFG_CONTROL, err, sizeof(err)),
+			 0);
+	assert_true(sbc_config_differs(a, b, SBC_CFG_SIGNAL));
+	assert_false(sbc_config_differs(a, b, SBC_CFG_MEDIA));
+	assert_int_equal(apply(b, "{\"log_level\":\"debug\",\"signal\":{\"listen\":[{\"transport\":\"udp\","
+				  "\"address\":\"1.2.3.4:5\"}]}}",
+			       SBC_CFG_CONTROL, err, sizeof(err)),
+			 0);
+	assert_true(sbc_config_differs(a, b, SBC_CFG_SIGNAL));
+	assert_true(sbc_config_differs(a, b, SBC_CFG_MEDIA));
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +446,7 @@ int main(void)
 		cmocka_unit_test(cross_field_checks),
 		cmocka_unit_test(files),
 		cmocka_unit_test(runtime_json_round_trip),
+		cmocka_unit_test(differs_per_reader),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
