@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "sbc/clock.h"
 #include "sbc/err.h"
@@ -189,12 +191,26 @@ Parse:
 	return NULL;
 }
 
+/* recvmmsg/sendmmsg straight through syscall(): glibc's wrappers are
+ * thread cancellation points and switch asynchronous cancellation on and
+ * off around every call, work this thread (never cancelled) does not need
+ * on every packet. */
+static inline int rx_mmsg(int fd, struct mmsghdr *m, unsigned n)
+{
+	return (int)syscall(SYS_recvmmsg, fd, m, n, MSG_DONTWAIT, NULL);
+}
+
+static inline int tx_mmsg(int fd, struct mmsghdr *m, unsigned n)
+{
+	return (int)syscall(SYS_sendmmsg, fd, m, n, MSG_DONTWAIT);
+}
+
 static void send_batch(med_worker *w, med_sess *s, unsigned o, int fd, unsigned k, bool rtcp)
 {
 	med_leg_rt *out = &s->slot->rt[o];
 	unsigned sent = 0;
 	while (sent < k) {
-		int r = sendmmsg(fd, w->smsg + sent, k - sent, MSG_DONTWAIT);
+		int r = tx_mmsg(fd, w->smsg + sent, k - sent);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -250,7 +266,7 @@ bool med_relay_readable(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
 	/* At most 4 batches, then the other sockets get their turn. A short
 	 * batch means the queue is empty (UDP receives stop at EAGAIN). */
 	for (int round = 0; round < 4; round++) {
-		int n = recvmmsg(fd, w->rmsg, MED_BATCH, MSG_DONTWAIT, NULL);
+		int n = rx_mmsg(fd, w->rmsg, MED_BATCH);
 		if (n <= 0)
 			return n < 0 && errno == EINTR ? false : true;
 		/* One clock read per worker turn (w->now_ns, set by the loop)
