@@ -247,22 +247,13 @@ class Uas(threading.Thread):
                 contact = f"Contact: <sip:uas@127.0.0.1:{self.port}>"
                 self.send(response(data, 200, "OK", self.tag, contact, ans))
             elif data.startswith(b"ACK ") and self.plan == "reinv" and hdr(data, "CSeq") == "1 ACK":
-                inv = self.invite
                 b = sdp("127.0.0.1", self.rtp_port).replace("a=sendrecv", "a=sendonly")
-                self.reinv = (f"INVITE {hdr(inv, 'Contact').strip('<>')} SIP/2.0\r\n"
-                              f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bKuasreinv{len(self.got)}\r\n"
-                              f"From: {hdr(inv, 'To')};tag={self.tag}\r\nTo: {hdr(inv, 'From')}\r\n"
-                              f"Call-ID: {hdr(inv, 'Call-ID')}\r\nCSeq: 2 INVITE\r\nMax-Forwards: 70\r\n"
-                              f"Contact: <sip:uas@127.0.0.1:{self.port}>\r\nContent-Type: application/sdp\r\n"
-                              f"Content-Length: {len(b)}\r\n\r\n{b}").encode()
+                self.reinv = self._request("INVITE", hdr(self.invite, "Contact").strip("<>"), 2,
+                                           hdr(self.invite, "From"), "uasreinv",
+                                           f"Contact: <sip:uas@127.0.0.1:{self.port}>\r\n", b)
                 self.send(self.reinv)
             elif data.startswith(b"SIP/2.0 200") and hdr(data, "CSeq") == "2 INVITE":
-                inv = self.invite
-                self.send((f"ACK {hdr(data, 'Contact').strip('<>')} SIP/2.0\r\n"
-                           f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bKuasreack{len(self.got)}\r\n"
-                           f"From: {hdr(inv, 'To')};tag={self.tag}\r\nTo: {hdr(data, 'To')}\r\n"
-                           f"Call-ID: {hdr(inv, 'Call-ID')}\r\nCSeq: 2 ACK\r\nMax-Forwards: 70\r\n"
-                           f"Content-Length: 0\r\n\r\n").encode())
+                self.send(self._request("ACK", hdr(data, "Contact").strip("<>"), 2, hdr(data, "To"), "uasreack"))
             elif data.startswith(b"ACK ") and self.plan == "bye":
                 self.bye()
             elif data.startswith(b"PRACK "):
@@ -287,14 +278,19 @@ class Uas(threading.Thread):
                 self.send(response(data, 200, "OK"))
                 self.send(response(self.invite, 487, "Request Terminated", self.tag))
 
+    def _request(self, method, ruri, cseq, to, branch, extra="", body_text=""):
+        """A request of ours (the callee's) on the dialog of self.invite."""
+        inv = self.invite
+        ctype = "Content-Type: application/sdp\r\n" if body_text else ""
+        return (f"{method} {ruri} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK{branch}{len(self.got)}\r\n"
+                f"From: {hdr(inv, 'To')};tag={self.tag}\r\nTo: {to}\r\n"
+                f"Call-ID: {hdr(inv, 'Call-ID')}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n"
+                f"{extra}{ctype}Content-Length: {len(body_text.encode())}\r\n\r\n{body_text}").encode()
+
     def bye(self):
         """Hangs up the answered call: BYE on the dialog of self.invite."""
-        inv = self.invite
-        self.send((f"BYE {hdr(inv, 'Contact').strip('<>')} SIP/2.0\r\n"
-                   f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bKuasbye{len(self.got)}\r\n"
-                   f"From: {hdr(inv, 'To')};tag={self.tag}\r\nTo: {hdr(inv, 'From')}\r\n"
-                   f"Call-ID: {hdr(inv, 'Call-ID')}\r\nCSeq: 1 BYE\r\nMax-Forwards: 70\r\n"
-                   f"Content-Length: 0\r\n\r\n").encode())
+        self.send(self._request("BYE", hdr(self.invite, "Contact").strip("<>"), 1, hdr(self.invite, "From"), "uasbye"))
 
     def close(self):
         self.stop = True

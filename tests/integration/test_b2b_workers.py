@@ -101,8 +101,9 @@ def call_owner(sbc):
     return active[0]
 
 
-def connect_on_other_worker(sbc, owner, tp="tcp", tries=24):
-    """A new TCP/TLS connection to sbc that a worker other than `owner` accepted."""
+def connect_on_other_worker(sbc, owner, conns, tp="tcp", tries=24):
+    """A new TCP/TLS connection to sbc that a worker other than `owner`
+    accepted (added to conns)."""
     for _ in range(tries):
         before = worker_accepts(sbc, tp)
         c = TcpSip.connect(sbc.tls_port if tp == "tls" else sbc.port, tls=tp == "tls")
@@ -115,6 +116,7 @@ def connect_on_other_worker(sbc, owner, tp="tcp", tries=24):
             worker_accepts(sbc, tp)), timeout=3, what="the connection accepted")
         took = [w for w in after if after[w] > before.get(w, 0)]
         if took and took[0] != owner:
+            conns.append(c)
             return c
         c.close()
     raise AssertionError(f"{tries} connections, all on worker {owner}")
@@ -139,7 +141,7 @@ def accept_invite(srv, conns, why, timeout=8.0):
             conns.append(TcpSip(srv.accept()[0]))
         except BlockingIOError:
             pass
-        for c in conns:
+        for c in [x for x in conns if isinstance(x, TcpSip)]:
             try:
                 m = c.recv_until(lambda d: d.startswith(b"INVITE ") or d.startswith(b"OPTIONS "), timeout=0.1)
             except AssertionError:
@@ -151,14 +153,32 @@ def accept_invite(srv, conns, why, timeout=8.0):
     raise AssertionError("no INVITE on any connection: " + why())
 
 
-@pytest.fixture
-def two_workers(procs, tmp_path):
-    def make(uas_port):
-        sbc = Sbc(procs, tmp_path, uas_port, workers=2)
-        assert len(sbc.rpc("stats.get")["signal"]) == 2
-        return sbc
+class Env:
+    """make(): sbc-control with two sbc-signal workers whose demo-out trunk
+    points at a python UAS (plan as in b2b_common.Uas) or at `port`; every
+    socket in self.conns is closed at the end."""
 
-    return make
+    def __init__(self, procs, tmp_path):
+        self.procs, self.tmp = procs, tmp_path
+        self.conns = []
+
+    def make(self, plan="answer", port=None):
+        uas = None
+        if port is None:
+            uas = Uas(plan)
+            self.conns.append(uas)
+            port = uas.port
+        sbc = Sbc(self.procs, self.tmp, port, workers=2)
+        assert len(sbc.rpc("stats.get")["signal"]) == 2
+        return sbc, uas
+
+
+@pytest.fixture
+def env(procs, tmp_path):
+    e = Env(procs, tmp_path)
+    yield e
+    for c in e.conns:
+        c.close()
 
 
 class Caller:
@@ -183,130 +203,96 @@ class Caller:
 
 
 @pytest.mark.parametrize("tp", ["tcp", "tls"])
-def test_caller_ack_and_bye_on_a_second_connection(two_workers, tp):
+def test_caller_ack_and_bye_on_a_second_connection(env, tp):
     """The calling carrier sends INVITE on one TCP (TLS) connection, then ACK
     and BYE on a new one that the other worker accepted."""
-    uas = Uas("answer")
-    conns = []
-    try:
-        sbc = two_workers(uas.port)
-        a = Caller(sbc, tp, conns)
-        final = a.c.recv_until(lambda d: status(d) >= 200)
-        assert status(final) == 200, sbc.log()[-3000:]
-        a2 = connect_on_other_worker(sbc, call_owner(sbc), tp)
-        conns.append(a2)
-        target, to = hdr(final, "Contact").strip("<>"), hdr(final, "To")
-        a2.send(a.request("ACK", a2, 1, "tcpack1", target, to))
-        a2.send(a.request("BYE", a2, 2, "tcpbye1", target, to))
-        ok = a2.recv_until(lambda d: status(d) and "BYE" in hdr(d, "CSeq"))
-        assert status(ok) == 200, (ok, sbc.log()[-3000:])
-        # the callee's leg ended too, on its own dialog
-        bye = wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")[0]
-        assert hdr(bye, "Call-ID") == hdr(uas.invite, "Call-ID")
-        assert len(uas.requests("ACK")) == 1  # the B leg's 2xx ACKed once
-        assert "message forwarded to worker" in sbc.log()
-        wait_for(lambda: call_owner_none(sbc), timeout=3, what="no call left active")
-    finally:
-        uas.close()
-        for c in conns:
-            c.close()
+    sbc, uas = env.make("answer")
+    a = Caller(sbc, tp, env.conns)
+    final = a.c.recv_until(lambda d: status(d) >= 200)
+    assert status(final) == 200, sbc.log()[-3000:]
+    a2 = connect_on_other_worker(sbc, call_owner(sbc), env.conns, tp)
+    target, to = hdr(final, "Contact").strip("<>"), hdr(final, "To")
+    a2.send(a.request("ACK", a2, 1, "tcpack1", target, to))
+    a2.send(a.request("BYE", a2, 2, "tcpbye1", target, to))
+    ok = a2.recv_until(lambda d: status(d) and "BYE" in hdr(d, "CSeq"))
+    assert status(ok) == 200, (ok, sbc.log()[-3000:])
+    # the callee's leg ended too, on its own dialog
+    bye = wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")[0]
+    assert hdr(bye, "Call-ID") == hdr(uas.invite, "Call-ID")
+    assert len(uas.requests("ACK")) == 1  # the B leg's 2xx ACKed once
+    assert "message forwarded to worker" in sbc.log()
+    wait_for(lambda: no_call(sbc), timeout=3, what="no call left active")
 
 
-def test_bye_toward_a_caller_that_moved_to_a_new_connection(two_workers):
+def test_bye_toward_a_caller_that_moved_to_a_new_connection(env):
     """The caller's first connection is gone; it sends its ACK on a new one
     (the other worker's). The callee's BYE must reach the caller there."""
-    uas = Uas("answer")
-    conns = []
-    try:
-        sbc = two_workers(uas.port)
-        a = Caller(sbc, "tcp", conns)
-        final = a.c.recv_until(lambda d: status(d) >= 200)
-        assert status(final) == 200, sbc.log()[-3000:]
-        owner = call_owner(sbc)
-        a.c.close()
-        a2 = connect_on_other_worker(sbc, owner)
-        conns.append(a2)
-        a2.send(a.request("ACK", a2, 1, "tcpack1", hdr(final, "Contact").strip("<>"), hdr(final, "To")))
-        time.sleep(0.2)
-        uas.bye()
-        bye = a2.recv_until(lambda d: d.startswith(b"BYE "))
-        assert hdr(bye, "Call-ID") == a.callid and str(uas.port) not in bye.decode()
-        a2.send(response(bye, 200, "OK"))
-        wait_for(lambda: [r for r in uas.responses() if "BYE" in (hdr(r, "CSeq") or "") and status(r) == 200],
-                 timeout=3, what="the callee's BYE answered")
-        wait_for(lambda: call_owner_none(sbc), timeout=3, what="no call left active")
-    finally:
-        uas.close()
-        for c in conns:
-            c.close()
+    sbc, uas = env.make("answer")
+    a = Caller(sbc, "tcp", env.conns)
+    final = a.c.recv_until(lambda d: status(d) >= 200)
+    assert status(final) == 200, sbc.log()[-3000:]
+    owner = call_owner(sbc)
+    a.c.close()
+    a2 = connect_on_other_worker(sbc, owner, env.conns)
+    a2.send(a.request("ACK", a2, 1, "tcpack1", hdr(final, "Contact").strip("<>"), hdr(final, "To")))
+    time.sleep(0.2)
+    uas.bye()
+    bye = a2.recv_until(lambda d: d.startswith(b"BYE "))
+    assert hdr(bye, "Call-ID") == a.callid and str(uas.port) not in bye.decode()
+    a2.send(response(bye, 200, "OK"))
+    wait_for(lambda: [r for r in uas.responses() if "BYE" in (hdr(r, "CSeq") or "") and status(r) == 200],
+             timeout=3, what="the callee's BYE answered")
+    wait_for(lambda: no_call(sbc), timeout=3, what="no call left active")
 
 
-def test_caller_cancel_on_a_second_connection(two_workers):
+def test_caller_cancel_on_a_second_connection(env):
     """A CANCEL names none of our tokens: on a connection of the worker
     that does not hold its INVITE it is handed on until one does."""
-    uas = Uas("ring")
-    conns = []
-    try:
-        sbc = two_workers(uas.port)
-        a = Caller(sbc, "tcp", conns)
-        a.c.recv_until(lambda d: status(d) == 180)
-        a2 = connect_on_other_worker(sbc, call_owner(sbc))
-        conns.append(a2)
-        # the INVITE's branch and sent-by (RFC 3261 9.1), on the new connection
-        a2.send(a.request("CANCEL", a.c, 1, "tcpinv1"))
-        ok = a2.recv_until(lambda d: status(d) and "CANCEL" in hdr(d, "CSeq"))
-        assert status(ok) == 200, (ok, sbc.log()[-3000:])
-        assert status(a.c.recv_until(lambda d: status(d) >= 200 and "INVITE" in hdr(d, "CSeq"))) == 487
-        wait_for(lambda: uas.requests("CANCEL"), timeout=3, what="CANCEL at the callee")
-        wait_for(lambda: call_owner_none(sbc), timeout=3, what="no call left active")
-    finally:
-        uas.close()
-        for c in conns:
-            c.close()
+    sbc, uas = env.make("ring")
+    a = Caller(sbc, "tcp", env.conns)
+    a.c.recv_until(lambda d: status(d) == 180)
+    a2 = connect_on_other_worker(sbc, call_owner(sbc), env.conns)
+    # the INVITE's branch and sent-by (RFC 3261 9.1), on the new connection
+    a2.send(a.request("CANCEL", a.c, 1, "tcpinv1"))
+    ok = a2.recv_until(lambda d: status(d) and "CANCEL" in hdr(d, "CSeq"))
+    assert status(ok) == 200, (ok, sbc.log()[-3000:])
+    assert status(a.c.recv_until(lambda d: status(d) >= 200 and "INVITE" in hdr(d, "CSeq"))) == 487
+    wait_for(lambda: uas.requests("CANCEL"), timeout=3, what="CANCEL at the callee")
+    wait_for(lambda: no_call(sbc), timeout=3, what="no call left active")
 
 
-def call_owner_none(sbc):
+def no_call(sbc):
     return all(w.get("stats", {}).get("calls", {}).get("active", 0) == 0 for w in sbc.rpc("stats.get")["signal"])
 
 
-def test_callee_bye_on_its_own_connection_to_us(two_workers):
+def test_callee_bye_on_its_own_connection_to_us(env):
     """The called carrier is a TCP trunk: we open the connection toward it
     (owned by the call's worker). It sends its BYE on a connection it opens
     toward our listener, which the other worker accepted."""
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    env.conns.append(srv)
     srv.bind(("127.0.0.1", 0))
     srv.listen(4)
-    srv.settimeout(5)
-    conns = []
-    uac = None
-    try:
-        sbc = two_workers(srv.getsockname()[1])
-        sbc.rpc("trunk.update", {"name": "demo-out", "destinations": [
-            {"host": "127.0.0.1", "port": srv.getsockname()[1], "transport": "tcp"}]})
-        time.sleep(1.2)
-        uac = Uac(sbc.port)
-        uac.invite()
-        b, inv = accept_invite(srv, conns, lambda: f"caller got {uac.got!r}\n{sbc.log()[-3000:]}")
-        b.send(response(inv, 200, "OK", "tcp-uas-tag", f"Contact: <sip:uas@127.0.0.1:{srv.getsockname()[1]};"
-                        "transport=tcp>", sdp("127.0.0.1", 40004)))
-        final = uac.wait_final()
-        assert status(final) == 200, sbc.log()[-3000:]
-        uac.ack(final)
-        b.recv_until(lambda d: d.startswith(b"ACK "))
-        owner = call_owner(sbc)
-        b2 = connect_on_other_worker(sbc, owner)
-        conns.append(b2)
-        b2.send(tcp_request("BYE", hdr(inv, "Contact").strip("<>"), b2.port, f"{hdr(inv, 'To')};tag=tcp-uas-tag",
-                            hdr(inv, "From"), hdr(inv, "Call-ID"), 1, "uasbye1"))
-        ok = b2.recv_until(lambda d: status(d) and "BYE" in hdr(d, "CSeq"))
-        assert status(ok) == 200, (ok, sbc.log()[-3000:])
-        bye = uac.recv_until(lambda d: d.startswith(b"BYE "))  # answered 200 by Uac
-        assert hdr(bye, "Call-ID") == uac.callid
-        assert "message forwarded to worker" in sbc.log()
-        wait_for(lambda: call_owner_none(sbc), timeout=3, what="no call left active")
-    finally:
-        srv.close()
-        if uac:
-            uac.close()
-        for c in conns:
-            c.close()
+    sbc, _ = env.make(port=srv.getsockname()[1])
+    sbc.rpc("trunk.update", {"name": "demo-out", "destinations": [
+        {"host": "127.0.0.1", "port": srv.getsockname()[1], "transport": "tcp"}]})
+    time.sleep(1.2)
+    uac = Uac(sbc.port)
+    env.conns.append(uac)
+    uac.invite()
+    b, inv = accept_invite(srv, env.conns, lambda: f"caller got {uac.got!r}\n{sbc.log()[-3000:]}")
+    b.send(response(inv, 200, "OK", "tcp-uas-tag", f"Contact: <sip:uas@127.0.0.1:{srv.getsockname()[1]};"
+                    "transport=tcp>", sdp("127.0.0.1", 40004)))
+    final = uac.wait_final()
+    assert status(final) == 200, sbc.log()[-3000:]
+    uac.ack(final)
+    b.recv_until(lambda d: d.startswith(b"ACK "))
+    b2 = connect_on_other_worker(sbc, call_owner(sbc), env.conns)
+    b2.send(tcp_request("BYE", hdr(inv, "Contact").strip("<>"), b2.port, f"{hdr(inv, 'To')};tag=tcp-uas-tag",
+                        hdr(inv, "From"), hdr(inv, "Call-ID"), 1, "uasbye1"))
+    ok = b2.recv_until(lambda d: status(d) and "BYE" in hdr(d, "CSeq"))
+    assert status(ok) == 200, (ok, sbc.log()[-3000:])
+    bye = uac.recv_until(lambda d: d.startswith(b"BYE "))  # answered 200 by Uac
+    assert hdr(bye, "Call-ID") == uac.callid
+    assert "message forwarded to worker" in sbc.log()
+    wait_for(lambda: no_call(sbc), timeout=3, what="no call left active")
