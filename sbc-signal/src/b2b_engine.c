@@ -1862,9 +1862,15 @@ static void b2b_rx(const sig_rx *rx, void *arg)
 		 * worker. Either way the call lives on one worker only. */
 		int owner = owner_of(m);
 		if (owner >= 0 && (unsigned)owner != rx->worker_idx && (unsigned)owner < sig_worker_count()) {
-			if (sig_forward_rx(rx, (unsigned)owner) < 0)
-				SBC_WARN("worker %u: message for worker %d dropped (ring full)", rx->worker_idx, owner);
-			else {
+			int r = sig_forward_rx(rx, (unsigned)owner);
+			if (r < 0) {
+				SBC_WARN("worker %u: message for worker %d dropped: %s", rx->worker_idx, owner,
+					 sbc_strerror(r));
+				/* over TCP/TLS nothing is retransmitted: say so rather
+				 * than leave the peer waiting for its Timer F */
+				if (m->is_request && m->method != SIP_M_ACK && rx->tp != SIG_TP_UDP)
+					answer_plain(k, rx, NULL, m, 503, "Retry-After: 1");
+			} else {
 				k->st.forwarded++;
 				SBC_DEBUG("worker %u: message forwarded to worker %d", rx->worker_idx, owner);
 			}
