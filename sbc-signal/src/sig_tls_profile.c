@@ -532,7 +532,10 @@ static int add_profile(sig_tls_set *s, const material *m, char *err, size_t errl
 	p->verify_depth = m->verify_depth;
 	for (unsigned j = 0; j < m->n_sni; j++)
 		p->sni[p->n_sni++] = strdup(m->sni[j]);
-	if (m->verify_client) {
+	/* SBC_TLS_VERIFY_CACHE=0 turns the memory off: for the benchmark's
+	 * every-handshake-verifies row, or to rule it out when investigating */
+	const char *vc_env = getenv("SBC_TLS_VERIFY_CACHE");
+	if (m->verify_client && !(vc_env && strcmp(vc_env, "0") == 0)) {
 		p->vcache = calloc(1, sizeof(*p->vcache));
 		if (!p->vcache) {
 			snprintf(err, errlen, "tls profile %s: out of memory", m->name);

@@ -1,6 +1,6 @@
 /* bench_signal_tls — sbc-signal TLS benchmark.
  *
- * Usage: bench_signal_tls [--quick] [--tls-only] [--reps N] | --floor-only
+ * Usage: bench_signal_tls [--quick] [--tls-only] [--reps N] [--side-by-side] | --floor-only
  *
  * 1. Measures the crypto floor of this BoringSSL build in CPU time (what
  *    one full handshake cannot go below on this machine): X25519 key share,
