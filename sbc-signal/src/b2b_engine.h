@@ -30,6 +30,16 @@
  *     methods get 501. CANCEL and ACK are handled.
  *  6. A B-leg INVITE without any response for B2B_NO_RESPONSE_MS (3 s)
  *     fails over; after a provisional response Timer B (32 s) applies.
+ *  7. A B-leg INVITE given up (failover, no answer in time, CANCEL sent,
+ *     call ended) stays a transaction until it ends on its own: a
+ *     provisional on it gets CANCEL, a 2xx gets ACK and BYE on the dialog
+ *     that 2xx made (built from the INVITE as sent), and so does a second
+ *     fork's 2xx after the call was answered. A 2xx from another fork than
+ *     the one that rang makes the call's dialog.
+ *  8. TCP/TLS: in-dialog requests (and the ACK) from the caller on another
+ *     connection than the one we use toward it move our next requests to
+ *     that connection (the first may be gone; a carrier's ephemeral port
+ *     cannot be connected to again).
  */
 #ifndef B2B_ENGINE_H
 #define B2B_ENGINE_H
