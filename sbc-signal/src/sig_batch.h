@@ -17,6 +17,11 @@
  * caller writes at once. */
 int sig_batch_conn(sig_worker *w, sig_conn_id id);
 
+/* Sends everything queued now (the loop's prepare handle does it each
+ * iteration; sig_conn_close_all when the worker stops, since the handle is
+ * closed with the others then). */
+void sig_batch_flush(sig_worker *w);
+
 /* sig_conn.c: writes what sig_conn_send queued on c this iteration. */
 void sig_conn_flush_batched(sig_conn *c);
 

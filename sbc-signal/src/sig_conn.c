@@ -248,6 +248,7 @@ void sig_conn_close(sig_conn *c, int reason)
 
 void sig_conn_close_all(sig_worker *w)
 {
+	sig_batch_flush(w); /* the worker stops: what this iteration queued leaves now */
 	for (uint32_t s = 0; s < w->n_slots; s++)
 		if (w->slots[s])
 			sig_conn_close(w->slots[s], CR_NORMAL);

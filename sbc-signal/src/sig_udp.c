@@ -87,9 +87,10 @@ static void out_flush(sig_worker *w)
 	o->used = 0;
 }
 
-static void out_flush_cb(uv_prepare_t *h)
+void sig_batch_flush(sig_worker *w)
 {
-	sig_worker *w = h->data;
+	if (!w->udp_buf)
+		return;
 	udp_out *o = out_of(w);
 	if (o->n)
 		out_flush(w);
@@ -101,6 +102,8 @@ static void out_flush_cb(uv_prepare_t *h)
 	}
 	o->n_conn = 0;
 }
+
+static void out_flush_cb(uv_prepare_t *h) { sig_batch_flush(h->data); }
 
 static udp_out *batch_get(sig_worker *w)
 {
