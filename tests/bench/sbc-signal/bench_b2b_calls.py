@@ -56,6 +56,22 @@ def cpu_s(pid):
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def proc_detail(pid):
+    """user and system CPU seconds, minor page faults, context switches
+    (all threads) of pid: where sbc-signal's CPU per call goes."""
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    tck = os.sysconf("SC_CLK_TCK")
+    d = {"user": int(f[11]) / tck, "sys": int(f[12]) / tck, "faults": int(f[7]), "cs": 0}
+    for t in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        try:
+            for ln in (t / "status").read_text().splitlines():
+                if "ctxt_switches:" in ln:
+                    d["cs"] += int(ln.split(":")[1])
+        except OSError:
+            pass
+    return d
+
+
 def child_pid(ppid, name):
     for d in pathlib.Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -135,8 +151,14 @@ def run(tp):
         spid = child_pid(sbc.ctl.pid, "sbc-signal")
         assert spid, "sbc-signal pid not found"
         target = f"127.0.0.1:{stunnel_to(procs, tmp, sbc.tls_port)}" if tp == "tls" else f"127.0.0.1:{sbc.port}"
+        d0 = proc_detail(spid)
         res = sipp_calls(tmp, target, tp == "tls", lambda: cpu_s(spid))
+        d1 = proc_detail(spid)
         line("sbc-signal", tp, res, f" (target <= {TARGET_US:.0f} us/call, < 0.1 % failed)")
+        n = max(res["ok"], 1)
+        print(f"  {'':10} {'':4} per call: user {(d1['user'] - d0['user']) * 1e6 / n:.0f} us, "
+              f"system {(d1['sys'] - d0['sys']) * 1e6 / n:.0f} us, {(d1['cs'] - d0['cs']) / n:.2f} context switches, "
+              f"{(d1['faults'] - d0['faults']) / n:.1f} page faults")
         return res
     finally:
         cleanup(procs, tmp)
