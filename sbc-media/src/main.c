@@ -82,11 +82,11 @@ int main(int argc, char **argv)
 	/* media.backend "xdp": the program attached and checked before the
 	 * workers exist; any reason not to use it is logged, sockets carry on. */
 	med_xdp *xdp = med_xdp_backend_open(&cfg, workers);
-	if (xdp && getenv("SBC_MEDIA_IO")) {
+	if (xdp && getenv("SBC_MEDIA_IO") && strcmp(getenv("SBC_MEDIA_IO"), "epoll") != 0)
 		SBC_NOTICE("media.backend \"xdp\": SBC_MEDIA_IO=%s ignored (the AF_XDP path is epoll-driven)",
 			   getenv("SBC_MEDIA_IO"));
-		unsetenv("SBC_MEDIA_IO");
-	}
+	if (xdp) /* io_uring is the default data path otherwise */
+		setenv("SBC_MEDIA_IO", "epoll", 1);
 
 	w = calloc(workers, sizeof(*w));
 	if (!w)
