@@ -81,6 +81,7 @@ struct b2b_cl {
 	int refs;
 	uint8_t state; /* enum call_state */
 	uint8_t cancelled, b_sdp_done, hangup;
+	uint64_t b_sdp_hash; /* of the B answer applied (b_sdp_done) */
 	const char *trunk_in; /* interned */
 	uint64_t start_ms, answer_ms; /* wall clock */
 	char number_out[STORE_NUMBER_MAX + 1];
@@ -682,6 +683,10 @@ static void fail_a(b2b_cl *c, int status, const char *extra)
 /* Starts the offer toward the current route's trunk (fresh SRTP keys). */
 static int make_offer(b2b_cl *c)
 {
+	/* a new attempt: its answer is still to come (an early one from the
+	 * trunk given up does not stand for it) */
+	c->b_sdp_done = 0;
+	c->b_sdp_hash = 0;
 	b2b_sdp_wipe(&c->sdp);
 	b2b_sdp_init(&c->sdp, &c->pol_in, &c->pol_out, NULL, NULL, c->id);
 	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
@@ -1008,6 +1013,22 @@ static void send_b_invite(b2b_cl *c)
 	ctx_reschedule(x);
 }
 
+static uint64_t body_hash(sip_sv b)
+{
+	uint64_t h = 14695981039346656037ull;
+	for (size_t i = 0; i < b.n; i++)
+		h = (h ^ (uint8_t)b.p[i]) * 1099511628211ull;
+	return h | 1; /* never 0 */
+}
+
+/* Whether rsp carries a B answer other than the one applied: the first
+ * one, or a 2xx whose SDP differs from the early answer's (another fork
+ * answered, or the carrier moved its media for the answer). */
+static int b_answer_new(const b2b_cl *c, const sip_msg *rsp)
+{
+	return !c->b_sdp_done || (rsp->body.n && body_hash(rsp->body) != c->b_sdp_hash);
+}
+
 /* B's SDP answer: checks it, completes and sends the media sessions, and
  * builds the answer toward A (kept in c->a_answer). Returns 0 or an error. */
 static int b_answer(b2b_cl *c, const sip_msg *rsp)
@@ -1017,6 +1038,14 @@ static int b_answer(b2b_cl *c, const sip_msg *rsp)
 	int r = sdp_parse(rsp->body.p, rsp->body.n, &sb);
 	if (r < 0)
 		return sbc_err_sip(488);
+	if (c->b_sdp_done) {
+		/* a second answer to the same offer: the media messages lost A's
+		 * keys when the first went out; A's side again, B's anew */
+		for (unsigned i = 0; i < c->sdp.n_media && i < SDP_MAX_MEDIA; i++)
+			if (c->msgs[i].session_id && c->sdp.s[i].active &&
+			    b2b_media_fill_leg(&c->msgs[i].leg[0], &c->a_sdp, i, &c->sdp.s[i].off_res, 1) < 0)
+				return sbc_err_sip(500);
+	}
 	r = b2b_sdp_answer(&c->sdp, &sb, c->msgs);
 	if (r < 0)
 		return r;
@@ -1036,6 +1065,7 @@ static int b_answer(b2b_cl *c, const sip_msg *rsp)
 		return sbc_err_sip(500);
 	c->a_answer_len = r;
 	c->b_sdp_done = 1;
+	c->b_sdp_hash = body_hash(rsp->body);
 	return 0;
 }
 
@@ -1221,7 +1251,7 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 			}
 		}
 		leg_request(c, 1, SIP_M_ACK);
-		if (!c->b_sdp_done) {
+		if (b_answer_new(c, rsp)) {
 			int r = rsp->body.n ? b_answer(c, rsp) : sbc_err_sip(488);
 			if (r < 0) {
 				SBC_NOTICE("call %" PRIx64 ": answer from %s refused (%d)", c->id, c->trunk_out,

@@ -146,7 +146,9 @@ class Uas(threading.Thread):
     "answer" (100, 180, 200 with SDP), "503" (503 + Retry-After), "ring"
     (100, 180 and wait: for CANCEL), "bye" (answer, then BYE after the ACK),
     "silent" (nothing), "late200" / "late180" (nothing, then 200 / 180 after
-    late_s seconds),
+    late_s seconds), "early" (183 with SDP, then 200), "early2" (183 with
+    SDP, then 200 with media on self.rtp2), "early503" (183 with SDP, then
+    503),
     "cancel200" (ring; a CANCEL crosses our 200: 200 to the INVITE, then to
     the CANCEL, no 487), "fork2" (two forks answer: 180 and 200 with tag
     fork-1, then 200 with fork-2), "forkswitch" (180 with fork-1, 200 with
@@ -162,6 +164,9 @@ class Uas(threading.Thread):
         self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.rtp.bind(("127.0.0.1", 0))
         self.rtp_port = self.rtp.getsockname()[1]
+        self.rtp2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.rtp2.bind(("127.0.0.1", 0))
+        self.rtp2_port = self.rtp2.getsockname()[1]
         self.plan = plan
         self.crypto = crypto
         self.options = options  # None: OPTIONS ignored, else the status to answer
@@ -227,11 +232,14 @@ class Uas(threading.Thread):
                                        f"Contact: <sip:uas@127.0.0.1:{self.port}>\r\nRequire: 100rel\r\nRSeq: 7",
                                        sdp("127.0.0.1", self.rtp_port, self.crypto)))
                     continue  # the 200 follows the PRACK
-                if self.plan == "early":
+                if self.plan in ("early", "early2", "early503"):
                     self.send(response(data, 183, "Session Progress", self.tag,
                                        f"Contact: <sip:uas@127.0.0.1:{self.port}>",
                                        sdp("127.0.0.1", self.rtp_port, self.crypto)))
                     time.sleep(0.3)
+                    if self.plan == "early503":
+                        self.send(response(data, 503, "Service Unavailable", self.tag))
+                        continue
                 else:
                     self.send(response(data, 180, "Ringing", self.tag))
                 if self.plan in ("ring", "cancel200"):
@@ -243,7 +251,8 @@ class Uas(threading.Thread):
                             "AES_256_CM_HMAC_SHA1_32": 46}.get(m.group(2), 30)
                     self.answer_key = os.urandom(klen)
                     crypto = [f"{m.group(1)} {m.group(2)} inline:{base64.b64encode(self.answer_key).decode()}"]
-                ans = sdp("127.0.0.1", self.rtp_port, crypto)
+                # early2: the answer moves the media to another port than the 183's
+                ans = sdp("127.0.0.1", self.rtp2_port if self.plan == "early2" else self.rtp_port, crypto)
                 contact = f"Contact: <sip:uas@127.0.0.1:{self.port}>"
                 self.send(response(data, 200, "OK", self.tag, contact, ans))
             elif data.startswith(b"ACK ") and self.plan == "reinv" and hdr(data, "CSeq") == "1 ACK":
@@ -297,6 +306,7 @@ class Uas(threading.Thread):
         self.join(2)
         self.sock.close()
         self.rtp.close()
+        self.rtp2.close()
 
 
 class Uac:

@@ -245,6 +245,46 @@ def test_early_media_183_with_sdp(call_env):
     assert status(uac.bye(final)) == 200
 
 
+def test_answer_moves_the_early_media(call_env):
+    """183 with SDP, then a 200 whose SDP puts the callee's media elsewhere
+    (an announcement first, then the called party; or another fork): the
+    relay follows the answer, the caller's side stays where it was."""
+    sbc, uas, uac = call_env(plan="early2")
+    uac.invite()
+    early = uac.recv_until(lambda d: status(d) == 183)
+    final = uac.wait_final()
+    assert status(final) == 200, sbc.log()[-3000:]
+    uac.ack(final)
+    aip, aport, _ = sdp_media(body(final))
+    assert aport == sdp_media(body(early))[1]
+    pkt = bytes([0x80, 0x00, 0x00, 0x11]) + b"\x00" * 8 + b"answered" * 8
+    uas.rtp2.settimeout(2)
+    send_stream(uac.rtp, pkt, (aip, aport))
+    got, _ = uas.rtp2.recvfrom(2048)
+    assert got[12:] == pkt[12:]
+    assert status(uac.bye(final)) == 200
+
+
+def test_failover_after_early_media(call_env):
+    """The first trunk sent 183 with SDP, then 503: the next trunk's answer
+    sets the media up anew (not the given-up trunk's early SDP)."""
+    sbc, uas1, uac = call_env(plan="early503")
+    uas2 = Uas("answer")
+    try:
+        sbc.add_failover(uas2.port)
+        final = uac.answered()
+        assert uas1.invite is not None and uas2.invite is not None
+        aip, aport, _ = sdp_media(body(final))
+        pkt = bytes([0x80, 0x00, 0x00, 0x21]) + b"\x00" * 8 + b"failover" * 8
+        uas2.rtp.settimeout(2)
+        send_stream(uac.rtp, pkt, (aip, aport))
+        got, _ = uas2.rtp.recvfrom(2048)
+        assert got[12:] == pkt[12:]
+        assert status(uac.bye(final)) == 200
+    finally:
+        uas2.close()
+
+
 def test_over_call_limit_503(call_env):
     sbc, uas, uac = call_env()
     sbc.rpc("trunk.update", {"name": "demo-in", "max_calls": 1})
