@@ -36,7 +36,11 @@
  *     that 2xx made (built from the INVITE as sent), and so does a second
  *     fork's 2xx after the call was answered. A 2xx from another fork than
  *     the one that rang makes the call's dialog.
- *  8. TCP/TLS: in-dialog requests (and the ACK) from the caller on another
+ *  8. Early media: the first provisional with SDP is B's answer for the
+ *     media sessions; a 2xx with another SDP replaces it (forks, media
+ *     moved for the answer); a failover to the next route starts over with
+ *     fresh keys, and that trunk's answer is the one that counts.
+ *  9. TCP/TLS: in-dialog requests (and the ACK) from the caller on another
  *     connection than the one we use toward it move our next requests to
  *     that connection (the first may be gone; a carrier's ephemeral port
  *     cannot be connected to again).
