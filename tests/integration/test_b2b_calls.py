@@ -227,6 +227,16 @@ def send_stream(sock, pkt, dst, count=5):
         time.sleep(0.02)
 
 
+def reaches(uac, dst, sock, word):
+    """A short RTP stream from the caller to dst (the relay) arrives at sock
+    (the callee's media socket) with its payload intact."""
+    pkt = bytes([0x80, 0x00, 0x00, len(word)]) + b"\x00" * 8 + word * 8
+    sock.settimeout(2)
+    send_stream(uac.rtp, pkt, dst)
+    got, _ = sock.recvfrom(2048)
+    return got[12:] == pkt[12:]
+
+
 def test_early_media_183_with_sdp(call_env):
     sbc, uas, uac = call_env(plan="early")
     uac.invite()
@@ -234,11 +244,7 @@ def test_early_media_183_with_sdp(call_env):
     eip, eport, _ = sdp_media(body(early))
     assert eip == "127.0.0.1" and sbc.mbase <= eport < sbc.mbase + 60
     # media flows before the answer: caller -> relay -> callee
-    pkt = bytes([0x80, 0x00, 0x00, 0x07]) + b"\x00" * 8 + b"ringback" * 8
-    uas.rtp.settimeout(2)
-    send_stream(uac.rtp, pkt, (eip, eport))
-    got, _ = uas.rtp.recvfrom(2048)
-    assert got[12:] == pkt[12:]
+    assert reaches(uac, (eip, eport), uas.rtp, b"ringback")
     final = uac.wait_final()
     assert status(final) == 200 and sdp_media(body(final))[1] == eport
     uac.ack(final)
@@ -257,11 +263,7 @@ def test_answer_moves_the_early_media(call_env):
     uac.ack(final)
     aip, aport, _ = sdp_media(body(final))
     assert aport == sdp_media(body(early))[1]
-    pkt = bytes([0x80, 0x00, 0x00, 0x11]) + b"\x00" * 8 + b"answered" * 8
-    uas.rtp2.settimeout(2)
-    send_stream(uac.rtp, pkt, (aip, aport))
-    got, _ = uas.rtp2.recvfrom(2048)
-    assert got[12:] == pkt[12:]
+    assert reaches(uac, (aip, aport), uas.rtp2, b"answered")
     assert status(uac.bye(final)) == 200
 
 
@@ -275,11 +277,7 @@ def test_failover_after_early_media(call_env):
         final = uac.answered()
         assert uas1.invite is not None and uas2.invite is not None
         aip, aport, _ = sdp_media(body(final))
-        pkt = bytes([0x80, 0x00, 0x00, 0x21]) + b"\x00" * 8 + b"failover" * 8
-        uas2.rtp.settimeout(2)
-        send_stream(uac.rtp, pkt, (aip, aport))
-        got, _ = uas2.rtp.recvfrom(2048)
-        assert got[12:] == pkt[12:]
+        assert reaches(uac, (aip, aport), uas2.rtp, b"failover")
         assert status(uac.bye(final)) == 200
     finally:
         uas2.close()
@@ -338,11 +336,7 @@ def test_reinvite_hold_and_resume(call_env):
     res = uac.reinvite(final, "sendrecv", cseq=4)
     assert status(res) == 200 and "a=sendrecv" in body(res)
     # media still flows after the re-INVITEs
-    pkt = bytes([0x80, 0x00, 0x00, 0x09]) + b"\x00" * 8 + b"resumed" * 8
-    uas.rtp.settimeout(2)
-    send_stream(uac.rtp, pkt, ("127.0.0.1", relay_a))
-    got, _ = uas.rtp.recvfrom(2048)
-    assert got[12:] == pkt[12:]
+    assert reaches(uac, ("127.0.0.1", relay_a), uas.rtp, b"resumed")
     assert status(uac.bye(final)) == 200
 
 
