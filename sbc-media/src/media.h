@@ -199,7 +199,7 @@ uint32_t med_rtp_rx_jitter_us(const med_rtp_rx *r);
 int med_uring_init(med_worker *w);
 void med_uring_fini(med_worker *w);
 int med_uring_arm(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp);
-void med_uring_cancel(med_worker *w, int fd);
+void med_uring_cancel(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp);
 void med_uring_loop(med_worker *w);
 uint64_t med_uring_rearms(med_worker *w);
 

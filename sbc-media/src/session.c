@@ -109,7 +109,7 @@ static void close_sockets(med_worker *w, med_sess *s)
 		for (unsigned r = 0; r < 2; r++)
 			if (s->fd[l][r] >= 0) {
 				if (w->uring)
-					med_uring_cancel(w, s->fd[l][r]);
+					med_uring_cancel(w, s, l, r);
 				else if (!w->use_uring)
 					epoll_ctl(w->epfd, EPOLL_CTL_DEL, s->fd[l][r], NULL);
 				close(s->fd[l][r]);

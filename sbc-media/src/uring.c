@@ -1,12 +1,13 @@
-/* sbc-media — the io_uring data path (an alternative to epoll + recvmmsg +
- * sendmmsg): one multishot recvmsg per socket into a ring of provided
- * buffers, the packet processed in its buffer, and a SENDMSG per packet,
- * all of a loop turn submitted with one io_uring_enter. The buffer goes back
- * to the ring when its send completes.
+/* sbc-media — the io_uring data path (the default; the other is epoll +
+ * recvmmsg/sendmmsg in relay.c): one multishot recvmsg per socket into a
+ * ring of provided buffers, the packet processed in its buffer, and a
+ * SENDMSG per packet, all of a loop turn submitted with one io_uring_enter.
+ * The buffer goes back to the ring when its send completes. The sockets are
+ * registered files (slot 4 * session + 2 * leg + rtcp): no file lookup and
+ * reference count per receive and per send.
  *
- * Selected with SBC_MEDIA_IO=uring (the default is the epoll +
- * recvmmsg/sendmmsg path in relay.c, also the fallback where io_uring is
- * refused; worker.c says why).
+ * SBC_MEDIA_IO=epoll selects the other path, also the fallback where
+ * io_uring is refused (worker.c says why).
  * Same rules as relay.c: no allocation, no log, no lock per packet.
  */
 #include <errno.h>
@@ -55,7 +56,26 @@ struct med_uring {
 		struct iovec iov;
 	} sd[U_NBUFS];
 	uint64_t rearm_needed; /* multishot recvs that ended (counted) */
+	bool fixed;            /* sockets are registered files (else plain fds) */
 };
+
+/* A socket's registered-file slot. */
+static inline unsigned fslot(const med_worker *w, const med_sess *s, unsigned leg, unsigned rtcp)
+{
+	return (unsigned)(s - w->sess) * 4 + leg * 2 + rtcp;
+}
+
+/* Points sqe at the socket: its registered slot, or its descriptor. */
+static inline void sqe_socket(const med_worker *w, struct io_uring_sqe *sqe, const med_sess *s, unsigned leg,
+			      unsigned rtcp)
+{
+	if (w->uring->fixed) {
+		sqe->fd = (int)fslot(w, s, leg, rtcp);
+		sqe->flags |= IOSQE_FIXED_FILE;
+	} else {
+		sqe->fd = s->fd[leg][rtcp];
+	}
+}
 
 static struct io_uring_sqe *get_sqe(med_uring *u)
 {
@@ -82,30 +102,51 @@ static void flush_recycled(med_uring *u)
 	}
 }
 
-int med_uring_arm(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
+static int arm_recv(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
 {
 	med_uring *u = w->uring;
 	struct io_uring_sqe *sqe = get_sqe(u);
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_recvmsg_multishot(sqe, s->fd[leg][rtcp], &u->rtmpl, 0);
+	sqe_socket(w, sqe, s, leg, rtcp);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = U_BGID;
 	io_uring_sqe_set_data64(sqe, ud_make(UT_RECV, s->gen, 0, (unsigned)(s - w->sess), leg, rtcp));
 	return 0;
 }
 
-void med_uring_cancel(med_worker *w, int fd)
+int med_uring_arm(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
+{
+	med_uring *u = w->uring;
+	if (u->fixed) {
+		int fd = s->fd[leg][rtcp];
+		int ret = io_uring_register_files_update(&u->ring, fslot(w, s, leg, rtcp), &fd, 1);
+		if (ret < 0)
+			return ret;
+	}
+	return arm_recv(w, s, leg, rtcp);
+}
+
+void med_uring_cancel(med_worker *w, med_sess *s, unsigned leg, unsigned rtcp)
 {
 	med_uring *u = w->uring;
 	struct io_uring_sqe *sqe = get_sqe(u);
-	if (!sqe)
-		return;
-	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
-	io_uring_sqe_set_data64(sqe, 0);
-	/* submitted now, so that the close() that follows drops the last
-	 * reference and the port is free at once */
-	io_uring_submit(&u->ring);
+	if (sqe) {
+		if (u->fixed)
+			io_uring_prep_cancel_fd(sqe, (int)fslot(w, s, leg, rtcp),
+						IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
+		else
+			io_uring_prep_cancel_fd(sqe, s->fd[leg][rtcp], IORING_ASYNC_CANCEL_ALL);
+		io_uring_sqe_set_data64(sqe, 0);
+		/* submitted now, so that the close() that follows drops the
+		 * last reference and the port is free at once */
+		io_uring_submit(&u->ring);
+	}
+	if (u->fixed) {
+		int none = -1; /* the table's reference goes too */
+		io_uring_register_files_update(&u->ring, fslot(w, s, leg, rtcp), &none, 1);
+	}
 }
 
 static void arm_bell(med_worker *w)
@@ -142,6 +183,9 @@ int med_uring_init(med_worker *w)
 	struct io_uring_buf_reg reg = {.ring_addr = (unsigned long)u->br, .ring_entries = U_NBUFS, .bgid = U_BGID};
 	if ((ret = io_uring_register_buf_ring(&u->ring, &reg, 0)) < 0)
 		goto Fail;
+	/* one registered-file slot per socket the worker may open; a kernel
+	 * that refuses leaves plain descriptors (same path, a lookup more) */
+	u->fixed = io_uring_register_files_sparse(&u->ring, 4 * (w->slot_hi - w->slot_lo)) == 0;
 	for (unsigned b = 0; b < U_NBUFS; b++)
 		recycle(u, b);
 	flush_recycled(u);
@@ -198,9 +242,10 @@ static void on_recv(med_worker *w, struct io_uring_cqe *cqe, uint64_t now_ns)
 	unsigned leg = UD_LEG(ud), rtcp = UD_RTCP(ud);
 
 	if (!(cqe->flags & IORING_CQE_F_MORE) && s) {
-		/* the multishot ended (no buffers, or an error): arm it again */
+		/* the multishot ended (no buffers, or an error): arm it again
+		 * (the socket is still in its registered slot) */
 		u->rearm_needed++;
-		med_uring_arm(w, s, leg, rtcp);
+		arm_recv(w, s, leg, rtcp);
 	}
 	if (cqe->res < 0 || !(cqe->flags & IORING_CQE_F_BUFFER))
 		return;
@@ -244,6 +289,7 @@ static void on_recv(med_worker *w, struct io_uring_cqe *cqe, uint64_t now_ns)
 	u->sd[bid].mh = (struct msghdr){.msg_name = (void *)dst, .msg_namelen = sbc_addr_len(dst),
 					.msg_iov = &u->sd[bid].iov, .msg_iovlen = 1};
 	io_uring_prep_sendmsg(sqe, s->fd[ol][ortcp], &u->sd[bid].mh, MSG_DONTWAIT);
+	sqe_socket(w, sqe, s, ol, ortcp);
 	io_uring_sqe_set_data64(sqe, ud_make(UT_SEND, s->gen, bid, (unsigned)(s - w->sess), ol, is_rtcp));
 }
 
