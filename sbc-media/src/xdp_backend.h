@@ -49,7 +49,7 @@
  *     CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF (or CAP_SYS_ADMIN), and the UMEM
  *     is pinned memory (RLIMIT_MEMLOCK unless CAP_IPC_LOCK): per worker
  *     interfaces x ring_size x 3 frames of frame_size bytes (2 interfaces,
- *     1024, 2048: 12 MiB). Without them open/worker_create fail with the
+ *     4096, 2048: 48 MiB). Without them open/worker_create fail with the
  *     reason and the socket backend carries on.
  *  8. Plugging into the media worker (what the session code provides):
  *     - the callback: session by p->dst port (slot and leg from the port),
@@ -103,7 +103,7 @@ typedef struct med_xdp_config {
 	enum med_xdp_attach attach;
 	bool force_copy;   /* never try zero-copy */
 	bool port_filter;  /* only ports enabled by med_xdp_port_set() go to AF_XDP */
-	unsigned ring_size;  /* per ring (fill, completion, RX, TX); 0: 1024 */
+	unsigned ring_size;  /* per ring (fill, completion, RX, TX); 0: 4096 */
 	unsigned frame_size; /* UMEM frame; 0: 2048 (a power of two, >= 2048) */
 	unsigned neigh_refresh_ms; /* re-read known next hops this often; 0: 5000 */
 	unsigned busy_poll_us; /* >0: preferred busy polling (SO_BUSY_POLL, this
@@ -190,6 +190,12 @@ typedef struct med_xdp_worker_stats {
 	uint64_t batches;      /* non-empty RX batches */
 	uint64_t fill_empty;   /* times a fill ring could not be fed (no frames) */
 	uint32_t tx_budget;    /* descriptors one TX kick sends in copy mode (0: kernel's 32) */
+	/* The kernel's own counters (XDP_STATISTICS), summed over the sockets:
+	 * packets the XDP program sent us that never reached the RX ring. */
+	uint64_t k_rx_ring_full;  /* RX ring full: the worker fell behind */
+	uint64_t k_fill_empty;    /* no frame in the fill ring */
+	uint64_t k_rx_dropped;    /* other reasons (frame too small, ...) */
+	uint64_t k_tx_invalid;    /* TX descriptors the kernel refused */
 	bool zerocopy;         /* sockets bound in zero-copy mode */
 	bool need_wakeup;      /* XDP_USE_NEED_WAKEUP in effect */
 } med_xdp_worker_stats;
@@ -216,7 +222,9 @@ void med_xdp_worker_stats_get(const med_xdp_worker *w, med_xdp_worker_stats *out
 
 /* The worker's counters as a JSON object for media.stats:
  * {"backend":"xdp","mode":"native-copy","rx":N,"tx":N,"tx_bytes":N,
- *  "tx_kicks":N,"sleeps":N,"fill_empty":N,"drops":{"parse":N,...}}.
+ *  "tx_kicks":N,"sleeps":N,"fill_empty":N,"tx_budget":N,
+ *  "kernel":{"rx_ring_full":N,"fill_empty":N,"rx_dropped":N,"tx_invalid":N},
+ *  "drops":{"parse":N,...}}.
  * Returns the length written (NUL-terminated) or SBC_E_LIMIT. */
 int med_xdp_worker_stats_json(const med_xdp_worker *w, char *buf, size_t len);
 

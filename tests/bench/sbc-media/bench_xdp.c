@@ -69,6 +69,7 @@ typedef struct shared {
 	uint64_t kicks, polls, batches, rx; /* XDP relay, at exit */
 	_Atomic int media_pid; /* sbc-media under medtool, or rtpengine: its CPU counts as ours */
 	uint16_t dst_port[STREAMS]; /* set by a relay that picks its own ports (rtpengine) */
+	uint64_t k_ring_full, k_fill_empty; /* sbc-media xdp: kernel drops, at exit */
 } shared;
 
 static shared *sh;
@@ -589,6 +590,14 @@ static void role_media(int xdp)
 	atomic_fetch_add(&sh->ready, 1);
 	while (!atomic_load(&sh->stop))
 		usleep(10000);
+	/* What the kernel dropped before the AF_XDP RX ring (media.stats
+	 * "xdp"."kernel"): says whether a loss was the worker falling behind. */
+	if (xdp && mt_cmd(to, from, reply, sizeof(reply), "stats 0") == 0) {
+		char *k = strstr(reply, "\"rx_ring_full\":"), *kf = strstr(reply, "\"kernel\":{");
+		sh->k_ring_full = k ? strtoull(k + 15, NULL, 10) : 0;
+		kf = kf ? strstr(kf, "\"fill_empty\":") : NULL;
+		sh->k_fill_empty = kf ? strtoull(kf + 13, NULL, 10) : 0;
+	}
 Out:
 	atomic_store(&sh->media_pid, 0);
 	mt_cmd(to, from, reply, sizeof(reply), "term");
@@ -1032,6 +1041,7 @@ typedef struct result {
 	double us_ours;  /* our processes + the ksoftirqd threads (schedstat) */
 	double us_proc;  /* the relay's own process (all threads) */
 	double proc_pct; /* the same in % of a core (idle: should be ~0) */
+	uint64_t k_ring_full, k_fill_empty; /* sbc-media xdp: kernel drops before the RX ring */
 	double us_net;   /* whole machine minus the idle baseline (idle_tps) */
 	double offered;
 	char mode[64];
@@ -1101,6 +1111,8 @@ Stop:
 		waitpid(pids[i], NULL, 0);
 	if (relay == 4)
 		napi_set(0, 0);
+	r.k_ring_full = sh->k_ring_full;
+	r.k_fill_empty = sh->k_fill_empty;
 	if (sh->rx && getenv("BENCH_XDP_VERBOSE"))
 		printf("    [xdp relay: %.3f kicks/pkt, %.3f sleeps/pkt, %.1f pkts/batch]\n",
 		       (double)sh->kicks / (double)sh->rx, (double)sh->polls / (double)sh->rx,
@@ -1182,6 +1194,10 @@ static int compare_rows(const char *what, double rate, double secs, int targets)
 	}
 	if (!r[0].ok || !r[2].ok)
 		return 0;
+	if (r[2].k_ring_full || r[2].k_fill_empty)
+		printf("  sbc-media xdp: the kernel dropped %llu packets on a full RX ring and %llu "
+		       "with no fill frame (the worker was not running: other work on its core)\n",
+		       (unsigned long long)r[2].k_ring_full, (unsigned long long)r[2].k_fill_empty);
 	/* relayed packets per CPU-second: xdp over socket, xdp over rtpengine */
 	for (int o = 1; o <= 3; o += 2) {
 		if (!r[o].ok)
@@ -1322,6 +1338,10 @@ int main(int argc, char **argv)
 		       relay, srtp_mode, r.mode, r.offered, r.pps, r.us_pkt, r.us_net,
 		       idle_tps * 100.0 / (double)sysconf(_SC_CLK_TCK), r.us_ours, r.us_proc,
 		       r.proc_pct);
+		if (relay == 6)
+			printf("  kernel drops before the AF_XDP RX ring: %llu ring full, %llu no fill "
+			       "frame\n", (unsigned long long)r.k_ring_full,
+			       (unsigned long long)r.k_fill_empty);
 		topo_down();
 		return 0;
 	}

@@ -136,11 +136,15 @@ static void test_attach_worker_detach(void **state)
 	assert_true(n > 0 && (size_t)n == strlen(js));
 	assert_non_null(strstr(js, "\"backend\":\"xdp\",\"mode\":\"native-copy\",\"rx\":0"));
 	assert_non_null(strstr(js, "\"tx_full\":0}}"));
+	assert_non_null(strstr(js, "\"kernel\":{\"rx_ring_full\":0,\"fill_empty\":"));
 	assert_int_equal(med_xdp_worker_stats_json(w, js, 20), SBC_E_LIMIT);
 	med_xdp_worker_stats st;
 	med_xdp_worker_stats_get(w, &st);
 	assert_false(st.zerocopy);
 	assert_true(st.need_wakeup);
+	/* copy mode: one kick sends the ring (Linux >= 6.17), else the kernel's 32 */
+	assert_true(st.tx_budget == 0 || st.tx_budget == 256); /* c.ring_size */
+	assert_int_equal(st.k_rx_ring_full, 0);
 
 	med_xdp_worker_destroy(w);
 	med_xdp_close(x);
