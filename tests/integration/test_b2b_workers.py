@@ -1,10 +1,12 @@
-"""B2BUA calls with two sbc-signal workers over TCP: a call lives on the
-worker that accepted its INVITE, but a carrier may send the rest of the
+"""B2BUA calls with two sbc-signal workers over TCP and TLS: a call lives on
+the worker that accepted its INVITE, but a carrier may send the rest of the
 dialog on another connection (a second one it opened, or the other carrier's
 own connection toward us), which another worker may have accepted. The
 message must reach the call (forwarded over the in-process ring) and the
 answer must leave through the connection it came on (crossing back): the
-call ends with 200 on both legs, never 481.
+call ends with 200 on both legs, never 481. Also: a CANCEL on another
+connection (it names none of our tokens), and our BYE toward a caller whose
+first connection is gone.
 
 Which worker accepts a connection is the kernel's SO_REUSEPORT hash of the
 4-tuple: the tests open connections until stats.get shows one accepted by
