@@ -128,8 +128,9 @@ static int cert_verify_cb(X509_STORE_CTX *xs, void *arg)
 	int64_t now = (int64_t)time(NULL);
 	if (!vcache_hit(vc, key, now)) {
 		int ok = X509_verify_cert(xs);
-		/* only a path that verified with the peer hook content is kept:
-		 * a refusal by the hook is decided again next time */
+		/* kept only when the chain verified and the peer hook accepted
+		 * it (a refusal by the hook fails the verification): a refused
+		 * carrier is judged again on its next attempt */
 		int64_t until = ok == 1 ? path_until(xs, now) : 0;
 		if (until)
 			vcache_put(vc, key, until);
