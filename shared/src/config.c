@@ -33,7 +33,8 @@ static const sbc_cfg_key keys[] = {
 	{"log_level", SBC_CFG_ENUM, ALL, 0, F(log_level), 0, 0, "error|warn|notice|info|debug", "info", 0},
 	/* The children accept data_dir (it is in runtime.json) but use store_path. */
 	{"data_dir", SBC_CFG_PATH, ALL, 0, F(data_dir), 0, 0, NULL, "run", 0},
-	{"store_path", SBC_CFG_PATH, C | S, 0, F(store_path), 0, 0, NULL, NULL, 0},
+	/* Empty: sbc-control's finalize puts <data_dir>/store; sbc-signal then has no store. */
+	{"store_path", SBC_CFG_PATH, C | S, SBC_CFG_OMIT_EMPTY, F(store_path), 0, 0, NULL, NULL, 0},
 
 	{"signal", SBC_CFG_SECTION, C | S, 0, NOF, 0, 0, NULL, NULL, 0},
 	{"signal.workers", SBC_CFG_UINT, C | S, 0, F(signal.workers), 1, SHM_MAX_WORKERS, NULL, "1", 0},
@@ -529,7 +530,8 @@ int sbc_config_check(const sbc_config *c, unsigned reader, char *err, size_t err
 		     SHM_MAX_RINGS);
 		return SBC_E_CONFIG;
 	}
-	if ((reader & S) && c->signal.nlisten == 0) {
+	/* (sbc-control's embedded default has listeners; a file's must have one) */
+	if ((reader & (C | S)) && c->signal.nlisten == 0) {
 		sbc_errf(err, errlen, "signal.listen: no listeners");
 		return SBC_E_CONFIG;
 	}

@@ -40,9 +40,9 @@ int sbc_config_apply_json(sbc_config *c, json_t *root, unsigned reader, char *er
 int sbc_config_load_file(sbc_config *c, const char *path, unsigned reader, char *err, size_t errlen);
 
 /* Rules across keys, for what reader reads: media.port_min..port_max spans
- * at least 4 ports, no listener twice; SIGNAL: at least one listener;
- * CONTROL: backoff_initial_ms <= backoff_max_ms, the rings the worker
- * counts need fit in the segment. */
+ * at least 4 ports, at least one listener and none twice; CONTROL:
+ * backoff_initial_ms <= backoff_max_ms, the rings the worker counts need
+ * fit in the segment. */
 int sbc_config_check(const sbc_config *c, unsigned reader, char *err, size_t errlen);
 
 /* Whether a and b differ in a key reader reads (sbc-control: restart a

@@ -105,11 +105,14 @@ static void table_is_consistent(void **state)
 		if ((k[i].readers & ~k[p].readers) != 0)
 			fail_msg("%s is read by a process that does not read %s", k[i].path, parent);
 	}
-	/* the defaults pass the cross-field checks of every reader but signal's
-	 * (it needs listeners) */
+	/* the defaults pass sbc-media's cross-field checks; sbc-control and
+	 * sbc-signal need listeners besides (sbc-control's embedded default
+	 * adds them) */
 	sbc_config *c = new_config();
 	char err[256] = "";
-	assert_int_equal(sbc_config_check(c, SBC_CFG_CONTROL | SBC_CFG_MEDIA, err, sizeof(err)), 0);
+	assert_int_equal(sbc_config_check(c, SBC_CFG_MEDIA, err, sizeof(err)), 0);
+	assert_int_equal(sbc_config_check(c, SBC_CFG_CONTROL, err, sizeof(err)), SBC_E_CONFIG);
+	assert_non_null(strstr(err, "signal.listen: no listeners"));
 	assert_string_equal(c->media.backend, "socket");
 	assert_int_equal(c->media.port_min, 30000);
 	assert_int_equal(c->media.rcvbuf, 65536);
