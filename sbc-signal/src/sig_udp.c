@@ -37,19 +37,35 @@ typedef struct udp_out {
 	struct mmsghdr mm[UDP_OUT_MAX];
 	unsigned n_conn;
 	sig_conn_id conn[CONN_OUT_MAX]; /* sig_batch_conn */
+	uint8_t rx_burst;		/* udp_alloc_cb: inside one readable callback */
+	unsigned rx_got;		/* datagrams the last recvmmsg returned */
 	char bytes[UDP_OUT_BYTES];
 } udp_out;
 
 static udp_out *out_of(sig_worker *w) { return (udp_out *)(void *)(w->udp_buf + UDP_RX_BYTES); }
 
 /* recvmmsg: libuv splits the buffer into 64 KiB slots, one datagram each;
- * only the pages datagrams land on are ever touched. */
+ * only the pages datagrams land on are ever touched.
+ * libuv (1.44) calls recvmmsg again and again until it says EAGAIN: one
+ * wasted system call per wake-up, most wake-ups at our rates. When the last
+ * recvmmsg returned fewer datagrams than it had slots for, the socket is
+ * drained: an empty buffer makes libuv stop (UV_ENOBUFS to udp_recv_cb,
+ * ignored); the poll is level-triggered, so a datagram that arrives just
+ * after is read on the next iteration. */
 static void udp_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	sig_listener *l = h->data;
+	udp_out *o = out_of(l->w);
 	(void)suggested;
+	if (o->rx_burst && o->rx_got < SIG_UDP_BATCH) {
+		o->rx_burst = 0;
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
+	o->rx_burst = 1;
+	o->rx_got = 0;
 	buf->base = l->w->udp_buf;
-	buf->len = l->w->udp_buf ? UDP_RX_BYTES : 0;
+	buf->len = UDP_RX_BYTES;
 }
 
 static void udp_sent(sig_worker *w, size_t len)
@@ -116,6 +132,8 @@ static udp_out *batch_get(sig_worker *w)
 	o->n = 0;
 	o->used = 0;
 	o->n_conn = 0;
+	o->rx_burst = 0;
+	o->rx_got = 0;
 	uv_prepare_init(&w->loop, &o->flush);
 	o->flush.data = w;
 	uv_prepare_start(&o->flush, out_flush_cb);
@@ -139,7 +157,15 @@ static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
 {
 	sig_listener *l = h->data;
 	sig_worker *w = l->w;
-	if (nread <= 0 || !addr)
+	if (!addr) {
+		/* the buffer handed back (UV_UDP_MMSG_FREE), or the end of this
+		 * readable callback: EAGAIN (0), an error, our own UV_ENOBUFS */
+		if (!(flags & UV_UDP_MMSG_FREE))
+			out_of(w)->rx_burst = 0;
+		return;
+	}
+	out_of(w)->rx_got++;
+	if (nread <= 0)
 		return;
 	sig_stats *st = w->stats;
 	sig_stat_add(st, SIG_TP_UDP, SIG_ST_bytes_in, (uint64_t)nread);

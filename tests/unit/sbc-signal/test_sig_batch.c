@@ -7,7 +7,10 @@
  *     connection (one batch, one write).
  *  3. TCP and TLS: replies queued and the connection closed in the same
  *     handler call: the replies still arrive before the close.
- *  4. UDP to an unroutable destination: the queued datagram fails at the
+ *  4. UDP: 100 requests sent before reading (several recvmmsg batches of
+ *     16, and the early stop of libuv's read loop when one returns fewer)
+ *     all get their reply; then a lone request after a pause still does.
+ *  5. UDP to an unroutable destination: the queued datagram fails at the
  *     flush, is counted as a send error, and the next one still goes out.
  * Exit 77 when the openssl CLI (for the test certificate) is missing. */
 #include <arpa/inet.h>
@@ -168,6 +171,37 @@ static void test_udp_burst(void **st)
 	for (int i = 0; i < 200 && stats_sum(SIG_TP_UDP, SIG_ST_msgs_out) - before < BURST; i++)
 		usleep(10000);
 	assert_int_equal(stats_sum(SIG_TP_UDP, SIG_ST_msgs_out) - before, BURST);
+	close(s);
+}
+
+static void test_udp_many_requests(void **st)
+{
+	(void)st;
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	int rcv = 1 << 20;
+	setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(g_udp_port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	char buf[1024];
+	req("X-Burst: 1", buf, sizeof(buf));
+	for (int round = 0; round < 2; round++) {
+		int want = round == 0 ? 100 : 1, got = 0;
+		for (int i = 0; i < want; i++)
+			assert_true(sendto(s, buf, strlen(buf), 0, (struct sockaddr *)&a, sizeof(a)) > 0);
+		char in[512];
+		for (;;) {
+			struct pollfd pf = {.fd = s, .events = POLLIN};
+			if (poll(&pf, 1, 3000) <= 0)
+				break;
+			ssize_t n = recv(s, in, sizeof(in), 0);
+			assert_true(n > 0);
+			assert_non_null(memmem(in, (size_t)n, "X-Seq: 0", 8));
+			if (++got == want)
+				break;
+		}
+		assert_int_equal(got, want);
+		usleep(50000); /* the worker goes back to sleep in between */
+	}
 	close(s);
 }
 
@@ -346,6 +380,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_udp_burst),
+		cmocka_unit_test(test_udp_many_requests),
 		cmocka_unit_test(test_udp_send_error_counted),
 		cmocka_unit_test(test_tcp_burst),
 		cmocka_unit_test(test_tls_burst),
