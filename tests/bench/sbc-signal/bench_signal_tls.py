@@ -258,7 +258,8 @@ def handshake_rows(procs, tmp, pki, profs):
 
 
 def hold_run(procs, tmp, pki, prof, total, per_proc=6000, extra=()):
-    sig = start(procs, tmp, pki, prof, 0)
+    # one worker per core (the configuration wants the number: 1..32)
+    sig = start(procs, tmp, pki, prof, os.cpu_count() or 1)
     time.sleep(0.3)
     base = pss_kb(sig.p.pid)
     loaders = []
