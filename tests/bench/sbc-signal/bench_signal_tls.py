@@ -144,6 +144,11 @@ def _rate_runs(sigs, mode, extra, conc, libdirs):
     return res
 
 
+def rate_run(procs, tmp, pki, prof, mode, extra=(), conc=32, libdir=None, env=None):
+    """One sbc-signal (BoringSSL from libdir, or as linked) under one load tool."""
+    return rate_runs(procs, tmp, pki, prof, mode, extra, conc, (libdir,), env)[0]
+
+
 def rebuilt_libdir():
     """Directory of the BoringSSL rebuilt without OPENSSL_SMALL, building it
     (tools/boringssl-rebuild.sh) the first time; (None, why) when unavailable."""
