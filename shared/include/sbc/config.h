@@ -14,6 +14,11 @@
  *  3. Applying is all or nothing: on error the config is left untouched.
  *  4. Cross-field rules (port range span, duplicate listeners, ...) are in
  *     sbc_config_check(), run after the last apply.
+ *  5. Adding a key: a field in sbc_config (config-t.h), one line in the
+ *     table (readers C|S or C|M makes sbc-control accept it and pass it on
+ *     in runtime.json, and system.reload restart that child when it
+ *     changes), and the copy into the child's own struct (sig_config.c,
+ *     sbc-media's config.c). Document it in sbc-control/README.md.
  *
  * Return convention: 0, SBC_E_CONFIG with a sentence in err, or -ENOMEM.
  */
