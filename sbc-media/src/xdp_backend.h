@@ -79,7 +79,11 @@
 #include "xdp_prog.h"
 
 #define MED_XDP_MAX_IFS 4
-#define MED_XDP_BATCH 64
+/* Most packets taken from one RX ring per round: a backlog (after the worker
+ * was off its core) drains in big rounds, each with one TX kick and one
+ * refill (bench_xdp: 0.022-0.026 -> 0.015-0.024 kicks per packet, relay
+ * 2.0-2.2 -> 1.3-1.9 us per packet against 64). */
+#define MED_XDP_BATCH 256
 
 typedef struct med_xdp med_xdp;
 typedef struct med_xdp_worker med_xdp_worker;
