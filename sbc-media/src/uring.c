@@ -185,7 +185,11 @@ int med_uring_init(med_worker *w)
 		goto Fail;
 	/* one registered-file slot per socket the worker may open; a kernel
 	 * that refuses leaves plain descriptors (same path, a lookup more) */
-	u->fixed = io_uring_register_files_sparse(&u->ring, 4 * (w->slot_hi - w->slot_lo)) == 0;
+	ret = io_uring_register_files_sparse(&u->ring, 4 * (w->slot_hi - w->slot_lo));
+	u->fixed = ret == 0;
+	if (ret < 0) /* e.g. EMFILE: the table is bounded by RLIMIT_NOFILE */
+		SBC_NOTICE("worker %u: io_uring refused %u registered files (%s): plain descriptors", w->idx,
+			   4 * (w->slot_hi - w->slot_lo), strerror(-ret));
 	for (unsigned b = 0; b < U_NBUFS; b++)
 		recycle(u, b);
 	flush_recycled(u);
