@@ -92,6 +92,7 @@ typedef struct med_peer {
 typedef struct med_totals {
 	uint64_t sessions_created, sessions_deleted, sessions_restored, sessions_lost;
 	uint64_t timeouts, latches;
+	uint64_t ports_busy; /* session port blocks a CREATE skipped: another socket held one */
 	uint64_t ctl_msgs, ctl_bad, replies_dropped, events_dropped;
 	/* counters of deleted sessions, so that totals never go backwards */
 	uint64_t packets_in, bytes_in, packets_out, bytes_out, rtcp_in, rtcp_out;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sbc/clock.h"
@@ -271,7 +272,12 @@ int med_sess_create(med_worker *w, const sbc_msg_media *m, unsigned role, unsign
 		}
 		if (ret != -EADDRINUSE && ret != -EACCES)
 			return ret;
+		w->tot.ports_busy++; /* counted (media.stats ports_busy), the next block tried */
 	}
+	if (tries > (s ? 1 : 0)) /* one line per CREATE, not per busy block */
+		SBC_WARN("worker %u: session %llu: skipped %d port block(s) that another socket holds%s", w->idx,
+			 (unsigned long long)m->session_id, s ? tries - 1 : tries,
+			 s ? "" : ": no free block left");
 	if (!s)
 		return ret == -EADDRINUSE ? SBC_E_LIMIT : ret;
 	for (unsigned l = 0; l < 2; l++)
@@ -384,6 +390,43 @@ void med_sess_delete(med_worker *w, med_sess *s)
 	memset(s->slot->cfg, 0, sizeof(s->slot->cfg));
 }
 
+/* How long a restore waits for ports that are still bound. A predecessor
+ * killed with SIGKILL that used io_uring does not release its sockets when
+ * it dies: the kernel tears its rings down (and drops their registered
+ * files and armed receives) in deferred work some 30-40 ms later on an idle
+ * machine, longer on a loaded one. Binding at once then fails with
+ * EADDRINUSE and every call would be lost across the restart. */
+#define MED_REBIND_WAIT_MS 3000
+#define MED_REBIND_STEP_NS (5 * SBC_NS_PER_MS)
+
+/* The wait's deadline, for the whole process (0: not started): workers are
+ * restored one after another on the boot thread, and a port some stranger
+ * holds must not cost the wait once per worker. Boot thread only. */
+static uint64_t rebind_deadline_ms;
+
+/* open_sockets() for a restored session, retrying EADDRINUSE until the
+ * deadline (boot code: sleeping here delays nothing but the start). */
+static int rebind_sockets(med_worker *w, med_sess *s)
+{
+	uint64_t t0 = sbc_mono_ms();
+	int ret;
+	while ((ret = open_sockets(w, s)) == -EADDRINUSE) {
+		uint64_t now = sbc_mono_ms();
+		if (!rebind_deadline_ms)
+			rebind_deadline_ms = now + MED_REBIND_WAIT_MS;
+		if (now >= rebind_deadline_ms)
+			return ret;
+		struct timespec ts = {0, MED_REBIND_STEP_NS};
+		nanosleep(&ts, NULL);
+	}
+	if (ret == 0 && sbc_mono_ms() - t0 >= 1)
+		SBC_NOTICE("worker %u: session %llu: ports %u-%u were still bound (the previous instance's "
+			   "sockets are released after it exits): rebound after %llu ms",
+			   w->idx, (unsigned long long)s->slot->session_id, med_sess_port(w, s, 0, 0),
+			   med_sess_port(w, s, 1, 1), (unsigned long long)(sbc_mono_ms() - t0));
+	return ret;
+}
+
 void med_sessions_restore(med_worker *w)
 {
 	uint32_t n = w->slot_hi - w->slot_lo;
@@ -393,7 +436,7 @@ void med_sessions_restore(med_worker *w)
 		int ret;
 		if (atomic_load_explicit(&sl->state, memory_order_acquire) != MED_SLOT_ACTIVE)
 			continue;
-		if ((ret = open_sockets(w, s)) != 0) {
+		if ((ret = rebind_sockets(w, s)) != 0) {
 			SBC_ERROR("worker %u: session %llu: cannot rebind ports %u-%u: %s; session lost", w->idx,
 				  (unsigned long long)sl->session_id, med_sess_port(w, s, 0, 0),
 				  med_sess_port(w, s, 1, 1), sbc_strerror(ret));

@@ -119,8 +119,10 @@ static json_t *stats_json(med_worker *w)
 			 "latches", (json_int_t)t.latches, "events_dropped", (json_int_t)t.events_dropped,
 			 "ring_full", (json_int_t)ring_full, "ctl_msgs", (json_int_t)t.ctl_msgs,
 			 "ctl_bad", (json_int_t)t.ctl_bad);
-	if (j)
+	if (j) {
 		json_object_set_new(j, "io", json_string(w->uring ? "uring" : "epoll"));
+		json_object_set_new(j, "ports_busy", json_integer((json_int_t)t.ports_busy));
+	}
 	if (j && w->uring)
 		json_object_set_new(j, "uring_rearms", json_integer((json_int_t)med_uring_rearms(w)));
 	json_t *x = j ? med_worker_xdp_json(w) : NULL;
