@@ -32,11 +32,38 @@ def free_port(kind=socket.SOCK_STREAM, host="127.0.0.1"):
     raise RuntimeError("no free port")
 
 
+def _port_window():
+    """The ports free_port_range() picks from: below the kernel's ephemeral
+    range (which every bind to port 0 and every outgoing TCP connection draws
+    from, so a media range inside it gets taken from under sbc-media, e.g.
+    between a kill -9 and the restart that rebinds the same ports), and split
+    between pytest-xdist workers so that two tests running at once never pick
+    overlapping ranges."""
+    lo, hi = 10000, 32768
+    try:
+        eph_lo, eph_hi = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+        if eph_lo - lo >= 4000:
+            hi = eph_lo
+        else:  # an unusual ephemeral range: take what lies above it
+            lo, hi = eph_hi + 1, 65536
+    except (OSError, ValueError):
+        pass
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    n = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    i = int(worker[2:]) % n if worker[2:].isdigit() else 0
+    step = (hi - lo) // n
+    return lo + i * step, lo + (i + 1) * step
+
+
 def free_port_range(count, host="127.0.0.1"):
-    """A run of `count` consecutive free UDP ports (even first port)."""
+    """A run of `count` consecutive free UDP ports (even first port), from
+    this xdist worker's share of the ports below the ephemeral range."""
     import random
+    lo, hi = _port_window()
     for _ in range(200):
-        base = random.randrange(20000, 60000 - count) & ~1
+        base = random.randrange(lo, hi - count) & ~1
+        if base < lo:
+            base += 2
         socks = []
         try:
             for p in range(base, base + count):
