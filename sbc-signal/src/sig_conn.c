@@ -538,6 +538,7 @@ static void conn_do_handshake(sig_conn *c)
 	sig_worker *w = c->w;
 	int r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
+		sig_tls_handshake_done(c->ssl); /* reads stop reading ahead */
 		list_remove(c);
 		c->state = SIG_CS_OPEN;
 		sig_stat_add(w->stats, SIG_TP_TLS, SIG_ST_handshakes, 1);
@@ -578,6 +579,15 @@ static void conn_do_handshake(sig_conn *c)
 		sig_out_conn_opened(c);
 		conn_update_poll(c);
 		conn_read(c); /* application data may already be buffered */
+		/* ...in BoringSSL or in the read-ahead, where epoll cannot see it:
+		 * read on (past conn_read's per-wake-up cap) while that shrinks */
+		for (size_t left = sig_tls_read_ahead_left(c->ssl); left && c->state == SIG_CS_OPEN;) {
+			conn_read(c);
+			size_t now = c->state == SIG_CS_OPEN ? sig_tls_read_ahead_left(c->ssl) : 0;
+			if (now >= left)
+				break; /* no progress (SSL_read waits to write): goes on when writable */
+			left = now;
+		}
 		return;
 	}
 	int e = SSL_get_error(c->ssl, r);
@@ -965,7 +975,9 @@ static void conn_poll_cb(uv_poll_t *h, int status, int events)
 			c->want_write = 0;
 			conn_update_poll(c);
 		}
-		if (events & (UV_READABLE | UV_DISCONNECT))
+		/* bytes the handshake read ahead wait for no readable event */
+		if ((events & (UV_READABLE | UV_DISCONNECT)) ||
+		    (c->tp == SIG_TP_TLS && sig_tls_read_ahead_left(c->ssl)))
 			conn_read(c);
 		return;
 	default:

@@ -26,6 +26,11 @@
  *     its CertificateVerify signature is still checked, and the peer hook
  *     (identity to trunk) still runs on every handshake. A new snapshot
  *     (certificates or CA replaced) starts with an empty memory.
+ *  6. A server handshake reads through a read-ahead BIO: one recv() takes
+ *     what the client sent (several records) instead of two read()s per
+ *     record; bytes not yet consumed are kept (allocated) until BoringSSL
+ *     asks for them. When the handshake is done the connection must drain
+ *     them (sig_tls_handshake_done), since epoll will not report them.
  */
 #ifndef SIG_TLS_PROFILE_H
 #define SIG_TLS_PROFILE_H
@@ -96,6 +101,12 @@ sig_tls_set *sig_tls_publish(sig_tls_set *s);
 
 /* A server SSL for a new connection on fd. hs must outlive the handshake. */
 SSL *sig_tls_server_new(sig_tls_hs *hs, int fd);
+/* A server SSL's handshake finished: its reads stop reading ahead (caveat
+ * 6). Returns the bytes already read ahead that the connection must still
+ * take with SSL_read (the client's first requests), as does
+ * sig_tls_read_ahead_left; 0 for SSLs without read-ahead. */
+size_t sig_tls_handshake_done(SSL *ssl);
+size_t sig_tls_read_ahead_left(SSL *ssl);
 /* A client SSL toward server_name (may be NULL), verifying the server with
  * the profile's CA bundle when it has one. */
 SSL *sig_tls_client_new(sig_tls_hs *hs, int fd, const char *server_name);
