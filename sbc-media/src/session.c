@@ -409,6 +409,7 @@ static uint64_t rebind_deadline_ms;
 static int rebind_sockets(med_worker *w, med_sess *s)
 {
 	uint64_t t0 = sbc_mono_ms();
+	unsigned waited = 0;
 	int ret;
 	while ((ret = open_sockets(w, s)) == -EADDRINUSE) {
 		uint64_t now = sbc_mono_ms();
@@ -416,10 +417,14 @@ static int rebind_sockets(med_worker *w, med_sess *s)
 			rebind_deadline_ms = now + MED_REBIND_WAIT_MS;
 		if (now >= rebind_deadline_ms)
 			return ret;
+		if (!waited++) /* said once per session, before the first sleep */
+			SBC_NOTICE("worker %u: session %llu: ports %u-%u still bound: waiting up to %llu ms", w->idx,
+				   (unsigned long long)s->slot->session_id, med_sess_port(w, s, 0, 0),
+				   med_sess_port(w, s, 1, 1), (unsigned long long)(rebind_deadline_ms - now));
 		struct timespec ts = {0, MED_REBIND_STEP_NS};
 		nanosleep(&ts, NULL);
 	}
-	if (ret == 0 && sbc_mono_ms() - t0 >= 1)
+	if (ret == 0 && waited)
 		SBC_NOTICE("worker %u: session %llu: ports %u-%u were still bound (the previous instance's "
 			   "sockets are released after it exits): rebound after %llu ms",
 			   w->idx, (unsigned long long)s->slot->session_id, med_sess_port(w, s, 0, 0),

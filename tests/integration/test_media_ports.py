@@ -5,7 +5,6 @@ bound for a while (a killed io_uring predecessor releases its sockets some
 ms after it died) instead of losing the call."""
 import socket
 import threading
-import time
 
 import pytest
 
@@ -66,20 +65,25 @@ def test_restart_waits_for_ports_still_bound(mt):
         assert mt.cmd("kill9")["signal"] == 9
 
         # Stand in for a predecessor whose sockets outlive it: hold the
-        # session's RTCP port for 300 ms after the restart began.
+        # session's RTCP port until the new instance says it waits for it.
         def grab():
             try:
                 return hold(ra + 1)
             except OSError:  # the dead io_uring instance still has it
                 return None
         h = wait_for(grab, timeout=5, interval=0.002, what="the killed instance's ports")
-        threading.Timer(0.3, h.close).start()
-        t0 = time.monotonic()
-        mt.spawn()
-        waited = time.monotonic() - t0
+        spawned = []
+        t = threading.Thread(target=lambda: spawned.append(mt.spawn()))
+        t.start()
+        try:
+            wait_for(lambda: "still bound: waiting up to" in mt.media_log(), timeout=10,
+                     what="the restart to wait for the held port")
+        finally:
+            h.close()
+            t.join(15)
+        assert spawned, mt.media_log()
         st = mt.cmd("stats 0")
         assert st["restored"] == 1 and st["lost"] == 0, (st, mt.media_log())
-        assert waited >= 0.25, waited
         assert "were still bound" in mt.media_log()
         tx.sendto(bytes([0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 5]) + bytes(160), ("127.0.0.1", ra))
         assert len(rx.recv(2048)) == 172

@@ -62,7 +62,10 @@ def test_kill9_restart_calls_carry_on(mt):
         assert got["ok"] == 30 and got["auth_fail"] == 0 and got["replay"] == 0, (s, got)
         assert back["ok"] == 30 and back["auth_fail"] == 0, (s, back)
     elapsed = time.monotonic() - t0
-    assert elapsed < 3.0  # spawn + 4 sessions x 60 packets; carries on well within a second each
+    # spawn + 4 sessions x 60 packets: about 0.3 s on an idle box; the bound only
+    # says the calls carried on without a recv timing out (2 s each), also
+    # under ASan on a CI box that runs another test on the other core
+    assert elapsed < 8.0, elapsed
     st0, st1 = mt.cmd("stats 0"), mt.cmd("stats 1")
     assert st0["restored"] + st1["restored"] == 4, (st0, st1)
     for st in (st0, st1):
