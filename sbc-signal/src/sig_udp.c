@@ -3,11 +3,10 @@
  * Sending is deferred to the end of the loop iteration: the datagrams a
  * worker produces while it handles one batch of input (a recvmmsg batch,
  * timers, ring messages) leave in one sendmmsg per socket from a
- * uv_prepare handle, which runs before the loop blocks again. A call costs
- * seven datagrams out; one system call per iteration instead of one per
- * datagram also means the peers we wake preempt us once, not once per
- * datagram (bench_b2b_calls, UDP, 1000 calls/s: 15.8 -> 6.4 system calls and
- * 3.6 -> 1.9 context switches per call). */
+ * uv_prepare handle, which runs before the loop blocks again (sig_batch.h).
+ * A call costs seven datagrams out. With the early stop of libuv's read
+ * loop below, bench_b2b_calls over UDP at 1000 calls/s went from 13.8-14.8
+ * to 8.4-9.7 system calls per call (three runs each). */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
