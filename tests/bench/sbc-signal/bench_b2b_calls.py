@@ -22,10 +22,15 @@ Target: <= 65 µs of sbc-signal CPU per call, < 0.1 % failed calls; reference:
 Kamailio 6.0.7 as a stateful TLS proxy spends about 135 µs per call.
 Usage: bench_b2b_calls [--quick] [--no-kamailio]
 Environment: BENCH_RATE, BENCH_CALLS (both runs), BENCH_KAM_MEM (Kamailio's memory
-manager, fm by default: see KAM_MEM), SBC_BUILD.
+manager, fm by default: see KAM_MEM), SBC_BUILD; BENCH_ATTACH: a command run
+against sbc-signal while SIPp calls ({pid} and {tp} replaced), stopped with
+SIGINT, e.g. "perf record -q --call-graph dwarf -o /tmp/sig-{tp}.data -p {pid}"
+(then: perf script -i /tmp/sig-udp.data | tools/sig-cpu-breakdown.py),
+"perf stat -e raw_syscalls:sys_enter -p {pid}" or "strace -c -f -p {pid}".
 """
 import os
 import pathlib
+import shlex
 import shutil
 import signal
 import subprocess
@@ -151,9 +156,17 @@ def run(tp):
         spid = child_pid(sbc.ctl.pid, "sbc-signal")
         assert spid, "sbc-signal pid not found"
         target = f"127.0.0.1:{stunnel_to(procs, tmp, sbc.tls_port)}" if tp == "tls" else f"127.0.0.1:{sbc.port}"
+        prof = None
+        if os.environ.get("BENCH_ATTACH"):
+            prof = subprocess.Popen(shlex.split(os.environ["BENCH_ATTACH"].replace("{pid}", str(spid))
+                                                .replace("{tp}", tp)))
+            time.sleep(1.0)  # attached before the first call
         d0 = proc_detail(spid)
         res = sipp_calls(tmp, target, tp == "tls", lambda: cpu_s(spid))
         d1 = proc_detail(spid)
+        if prof:
+            prof.send_signal(signal.SIGINT)
+            prof.wait(timeout=120)
         line("sbc-signal", tp, res, f" (target <= {TARGET_US:.0f} us/call, < 0.1 % failed)")
         n = max(res["ok"], 1)
         print(f"  {'':10} {'':4} per call: user {(d1['user'] - d0['user']) * 1e6 / n:.0f} us, "
