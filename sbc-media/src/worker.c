@@ -518,9 +518,11 @@ int med_worker_init(med_worker *w, unsigned idx, const med_config *cfg, shm_seg 
 		/* io_uring by default: bench_relay at 2,000 streams measured it
 		 * at 0.7-0.95x the CPU per packet of epoll + recvmmsg/sendmmsg
 		 * (1.07-1.26x the kernel floor, against 1.25-1.58x), equal within
-		 * the noise at 500-1,000 streams, and at twice the capacity it
-		 * relayed 134-168k packets/s against epoll's 55k: no receive
-		 * system call per socket, and a turn's sends in one submit.
+		 * the noise at 500-1,000 streams, and offered twice the capacity
+		 * it relayed 134-168k packets/s (epoll, in the one run where both
+		 * got that far: 55k). No receive system call per socket, and a
+		 * turn's sends in one submit. The machine was shared (load 4-8):
+		 * worth measuring again on a quiet one.
 		 * Where io_uring cannot be set up the worker says why and uses
 		 * epoll; SBC_MEDIA_IO=epoll selects epoll (the AF_XDP backend
 		 * does, main.c). */
