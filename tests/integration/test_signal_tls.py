@@ -239,7 +239,7 @@ def test_sipp_options_through_stunnel_mutual_tls(procs, tmp_path, pki):
     if not shutil.which("sipp") or not shutil.which("stunnel4"):
         pytest.skip("sipp or stunnel4 not installed")
     sig = Signal(procs, tmp_path, pki, profiles=[profile("default", pki, verify_client=True)])
-    from conftest import free_port
+    from conftest import free_port, free_port_range
     local = free_port()
     conf = tmp_path / "stunnel.conf"
     conf.write_text(f"""foreground = yes
@@ -274,7 +274,10 @@ Content-Length: 0
   <recv response="200"/>
 </scenario>
 """)
+    # -mp: sipp binds its RTP sockets even for OPTIONS, by default from 6000
+    # up, which a sipp of another test (or engineer) may hold at that moment
     r = subprocess.run(["sipp", "-sf", str(scen), "-t", "t1", f"127.0.0.1:{local}", "-m", "20",
+                        "-i", "127.0.0.1", "-mp", str(free_port_range(8)),
                         "-r", "50", "-timeout", "20s", "-trace_err", "-nostdin",
                         "-error_file", str(tmp_path / "sipp_err.log")],
                        cwd=tmp_path, capture_output=True, timeout=60)
