@@ -83,6 +83,8 @@ fi
 srcdir="$out/src"
 if [ ! -e "$srcdir/debian/libcrypto.mk" ]; then
 	rm -rf "$srcdir"
+	# --no-check: the .dsc's uploader signature needs debian-keyring; the
+	# files were already checked by apt against the signed archive index.
 	dpkg-source --no-check -x "$dsc" "$srcdir" >"$dl/dpkg-source.log" 2>&1 ||
 		{ echo "boringssl-rebuild: dpkg-source -x failed, see $dl/dpkg-source.log" >&2; exit 1; }
 fi
