@@ -1813,11 +1813,13 @@ static void cancel_req(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 	txn *t = NULL;
 	tx_ctx *x = NULL;
 	unsigned n = sig_worker_count();
-	if (rx->tp != SIG_TP_UDP && n > 1 && rx->hops + 1 < n && !txn_find_cancel_target(k->tbl, req)) {
-		/* its INVITE came in on a connection of another worker (the peer
-		 * sent the CANCEL on a new one) and a CANCEL names none of our
-		 * tokens: it visits the workers in turn, the last one answers 481.
-		 * (UDP: the same source lands on the same worker.) */
+	if (n > 1 && rx->hops + 1 < n && !txn_find_cancel_target(k->tbl, req)) {
+		/* its INVITE reached another worker (TCP/TLS: the peer sent the
+		 * CANCEL on a new connection; UDP: from another source port, which
+		 * SO_REUSEPORT may hash to another worker's socket) and a CANCEL
+		 * names none of our tokens: it visits the workers in turn, the last
+		 * one answers 481. A UDP CANCEL is answered from the worker that
+		 * holds the INVITE, on its socket of the same listener address. */
 		if (sig_forward_rx(rx, (rx->worker_idx + 1) % n) == 0) {
 			k->st.forwarded++;
 			return;

@@ -6,7 +6,8 @@ message must reach the call (forwarded over the in-process ring) and the
 answer must leave through the connection it came on (crossing back): the
 call ends with 200 on both legs, never 481. Also: a CANCEL on another
 connection (it names none of our tokens), and our BYE toward a caller whose
-first connection is gone.
+first connection is gone; a UDP CANCEL from another source port that
+SO_REUSEPORT hashed to the other worker.
 
 Which worker accepts a connection is the kernel's SO_REUSEPORT hash of the
 4-tuple: the tests open connections until stats.get shows one accepted by
@@ -297,4 +298,51 @@ def test_callee_bye_on_its_own_connection_to_us(env):
     bye = uac.recv_until(lambda d: d.startswith(b"BYE "))  # answered 200 by Uac
     assert hdr(bye, "Call-ID") == uac.callid
     assert "message forwarded to worker" in sbc.log()
+    wait_for(lambda: no_call(sbc), timeout=3, what="no call left active")
+
+
+def worker_udp_in(sbc):
+    """UDP messages received so far, per worker index."""
+    return {w.get("worker", i): w.get("stats", {}).get("udp", {}).get("msgs_in", 0)
+            for i, w in enumerate(sbc.rpc("stats.get")["signal"])}
+
+
+def udp_on_other_worker(sbc, owner, conns, tries=24):
+    """A UDP socket whose datagrams to sbc's port SO_REUSEPORT hands to a
+    worker other than `owner` (an OPTIONS shows which one counted it)."""
+    for i in range(tries):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(2)
+        before = worker_udp_in(sbc)
+        p = s.getsockname()[1]
+        s.sendto(tcp_request("OPTIONS", f"sip:x@127.0.0.1:{sbc.port}", p, "<sip:probe@127.0.0.1>;tag=p",
+                             "<sip:x@127.0.0.1>", f"uprobe-{p}", 1, f"uprobe{p}", tp="udp"), ("127.0.0.1", sbc.port))
+        assert status(s.recv(65536)) == 200
+        after = worker_udp_in(sbc)
+        took = [w for w in after if after[w] > before.get(w, 0)]
+        if len(took) == 1 and took[0] != owner:
+            conns.append(s)
+            return s
+        s.close()
+    raise AssertionError(f"{tries} UDP sockets, all on worker {owner}")
+
+
+def test_udp_cancel_from_another_port(env):
+    """A UDP caller's CANCEL comes from another source port than its INVITE
+    and lands on the worker that does not hold the INVITE: it is handed on
+    (200, 487 for the INVITE, CANCEL at the callee), not answered 481."""
+    sbc, uas = env.make("ring")
+    uac = Uac(sbc.port)
+    env.conns.append(uac)
+    uac.invite()
+    uac.recv_until(lambda d: status(d) == 180)
+    s = udp_on_other_worker(sbc, call_owner(sbc), env.conns)
+    # the INVITE's Via (branch, sent-by with rport): the 200 goes to our new port
+    s.sendto(uac._request("CANCEL", uac.inv, 1, ruri=uac.inv.split(b" ")[1].decode(), to=hdr(uac.inv, "To"),
+                          branch="z9hG4bKuacinv1"), ("127.0.0.1", sbc.port))
+    ok = s.recv(65536)
+    assert status(ok) == 200 and "CANCEL" in hdr(ok, "CSeq"), (ok, sbc.log()[-3000:])
+    assert status(uac.wait_final()) == 487
+    wait_for(lambda: uas.requests("CANCEL"), timeout=3, what="CANCEL at the callee")
     wait_for(lambda: no_call(sbc), timeout=3, what="no call left active")
