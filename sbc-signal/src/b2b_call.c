@@ -43,10 +43,11 @@ static int contact_target(const sip_msg *m, char *out, size_t cap)
 	return copy_sv(out, cap, na.uri_text) < 0 ? sbc_err_sip(400) : 0;
 }
 
-/* Record-Route values in order (reverse for a UAC). */
-static int route_set(b2b_dialog *d, const sip_msg *m, int reverse)
+/* Record-Route values of m in order (reverse for a UAC's view) into
+ * out[] (at most cap). Returns the count, -E2BIG past cap, or
+ * sbc_err_sip(400). */
+static int rr_values(const sip_msg *m, int reverse, sip_sv *out, unsigned cap)
 {
-	char tmp[B2B_ROUTES_MAX][B2B_HDR_MAX + 1];
 	unsigned n = 0;
 	for (unsigned i = 0; i < m->n_hdr; i++) {
 		if (m->hdr[i].id != SIP_H_RECORD_ROUTE)
@@ -54,16 +55,44 @@ static int route_set(b2b_dialog *d, const sip_msg *m, int reverse)
 		sip_sv rest = m->hdr[i].value, one;
 		int r;
 		while ((r = sip_next_value(&rest, &one)) == 1) {
-			if (n == B2B_ROUTES_MAX || copy_sv(tmp[n], sizeof(tmp[n]), one) < 0)
+			if (n == cap)
+				return -E2BIG;
+			if (!one.n || memchr(one.p, 0, one.n))
 				return sbc_err_sip(400);
-			n++;
+			out[n++] = one;
 		}
 		if (r < 0)
 			return sbc_err_sip(400);
 	}
-	for (unsigned i = 0; i < n; i++)
-		memcpy(d->route[i], tmp[reverse ? n - 1 - i : i], sizeof(d->route[i]));
-	d->n_route = n;
+	for (unsigned i = 0; reverse && i < n / 2; i++) {
+		sip_sv t = out[i];
+		out[i] = out[n - 1 - i];
+		out[n - 1 - i] = t;
+	}
+	return (int)n;
+}
+
+/* The route set of d from m's Record-Route (reversed for a UAC), packed
+ * into route_buf. -E2BIG: it does not fit (d keeps no route set). */
+static int route_set(b2b_dialog *d, const sip_msg *m, int reverse)
+{
+	sip_sv v[B2B_RSET_MAX];
+	size_t used = 0;
+	int n = rr_values(m, reverse, v, B2B_RSET_MAX);
+	d->n_route = 0;
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		if (v[i].n >= sizeof(d->route_buf) - used) {
+			d->n_route = 0;
+			return -E2BIG;
+		}
+		memcpy(d->route_buf + used, v[i].p, v[i].n);
+		d->route_buf[used + v[i].n] = 0;
+		d->route_off[i] = (uint16_t)used;
+		used += v[i].n + 1;
+		d->n_route = (unsigned)i + 1;
+	}
 	return 0;
 }
 
@@ -84,7 +113,7 @@ int b2b_dialog_uas_init(b2b_dialog *d, const sip_msg *req, const char *local_tag
 	if ((r = contact_target(req, d->remote_target, sizeof(d->remote_target))) < 0)
 		return r;
 	if ((r = route_set(d, req, 0)) < 0)
-		return r;
+		return sbc_err_sip(400); /* a route set we could not keep: refused up front */
 	d->remote_cseq = req->cseq;
 	d->local_cseq = first_cseq;
 	d->state = B2B_DLG_EARLY;
@@ -139,10 +168,14 @@ int b2b_dialog_uac_update(b2b_dialog *d, const sip_msg *rsp)
 		return r;
 	if (target[0])
 		memcpy(d->remote_target, target, sizeof(target));
-	if ((r = route_set(d, rsp, 1)) < 0)
+	r = route_set(d, rsp, 1);
+	if (r < 0 && r != -E2BIG)
 		return r;
+	/* too long a route set: the dialog stands (the 2xx must be ACKed and
+	 * BYEd) but cannot carry requests of its own */
+	d->rset_overflow = r == -E2BIG;
 	d->state = rsp->status >= 200 ? B2B_DLG_CONFIRMED : B2B_DLG_EARLY;
-	return 0;
+	return r;
 }
 
 int b2b_dialog_uac_take_fork(b2b_dialog *d, const sip_msg *rsp)
@@ -177,33 +210,37 @@ int b2b_dialog_check_cseq(b2b_dialog *d, const sip_msg *req)
 	return 0;
 }
 
-int b2b_build_in_dialog(b2b_dialog *d, enum sip_method m, const b2b_via *via, const char *contact,
-			const char *const *extra, unsigned n_extra, const b2b_body *body, char *out, size_t cap)
+/* The request on d with the route set rs (n values, in the order they go
+ * on the wire, first = next hop). */
+static int build_in_dialog(b2b_dialog *d, const sip_sv *rs, unsigned n, enum sip_method m, const b2b_via *via,
+			   const char *contact, const char *const *extra, unsigned n_extra, const b2b_body *body,
+			   char *out, size_t cap)
 {
-	sip_sv routes[B2B_ROUTES_MAX + 1], ex[16];
+	static _Thread_local sip_sv routes[B2B_RR_WIRE_MAX + 1];
+	sip_sv ex[16];
 	char last_route[B2B_HDR_MAX + 3];
 	const char *ruri = d->remote_target;
 	unsigned nr = 0;
 	uint32_t cseq;
 
-	if (m == SIP_M_CANCEL || m == SIP_M_UNKNOWN || n_extra > 16)
+	if (m == SIP_M_CANCEL || m == SIP_M_UNKNOWN || n_extra > 16 || n > B2B_RR_WIRE_MAX)
 		return -EINVAL; /* CANCEL: sip_build_cancel() of the INVITE as sent */
 	if (!d->remote_target[0] || d->state == B2B_DLG_TERMINATED)
 		return SBC_E_STATE;
-	if (d->n_route) {
+	if (n) {
 		sip_naddr first;
-		if (sip_naddr_parse(sv_of(d->route[0]), 0, &first) < 0)
+		if (sip_naddr_parse(rs[0], 0, &first) < 0)
 			return -EINVAL;
 		if (first.uri.lr) {
-			for (unsigned i = 0; i < d->n_route; i++)
-				routes[nr++] = sv_of(d->route[i]);
+			for (unsigned i = 0; i < n; i++)
+				routes[nr++] = rs[i];
 		} else { /* strict routing (RFC 3261 12.2.1.1) */
 			static _Thread_local char strict_ruri[B2B_HDR_MAX + 1];
 			if (copy_sv(strict_ruri, sizeof(strict_ruri), first.uri_text) < 0)
 				return -ENOSPC;
 			ruri = strict_ruri;
-			for (unsigned i = 1; i < d->n_route; i++)
-				routes[nr++] = sv_of(d->route[i]);
+			for (unsigned i = 1; i < n; i++)
+				routes[nr++] = rs[i];
 			snprintf(last_route, sizeof(last_route), "<%s>", d->remote_target);
 			routes[nr++] = sv_of(last_route);
 		}
@@ -241,6 +278,29 @@ int b2b_build_in_dialog(b2b_dialog *d, enum sip_method m, const b2b_via *via, co
 		s.body = (sip_sv){body->data, body->len};
 	}
 	return sip_build_request(&s, out, cap);
+}
+
+int b2b_build_in_dialog(b2b_dialog *d, enum sip_method m, const b2b_via *via, const char *contact,
+			const char *const *extra, unsigned n_extra, const b2b_body *body, char *out, size_t cap)
+{
+	sip_sv rs[B2B_RSET_MAX];
+	if (d->rset_overflow)
+		return SBC_E_STATE; /* its route set was not kept: see b2b_build_in_dialog_rr */
+	for (unsigned i = 0; i < d->n_route; i++)
+		rs[i] = sv_of(b2b_dialog_route(d, i));
+	return build_in_dialog(d, rs, d->n_route, m, via, contact, extra, n_extra, body, out, cap);
+}
+
+int b2b_build_in_dialog_rr(b2b_dialog *d, const sip_msg *rsp, enum sip_method m, const b2b_via *via, char *out,
+			   size_t cap)
+{
+	static _Thread_local sip_sv rs[B2B_RR_WIRE_MAX];
+	if (!d->uac || rsp->is_request || (m != SIP_M_ACK && m != SIP_M_BYE))
+		return -EINVAL;
+	int n = rr_values(rsp, 1, rs, B2B_RR_WIRE_MAX);
+	if (n < 0)
+		return n == -E2BIG ? -ENOSPC : n;
+	return build_in_dialog(d, rs, (unsigned)n, m, via, NULL, NULL, 0, NULL, out, cap);
 }
 
 /* ---- topology hiding ------------------------------------------------------------- */

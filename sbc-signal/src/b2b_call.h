@@ -60,7 +60,13 @@
 
 #define B2B_ID_MAX 128    /* Call-ID, tags */
 #define B2B_HDR_MAX 320   /* From/To values, URIs */
-#define B2B_ROUTES_MAX 8
+#define B2B_ROUTES_MAX 8    /* routes (trunks) tried for one call */
+/* A dialog's route set (Record-Route): carriers chain many proxies, so it
+ * is kept packed (each value NUL-terminated in route_buf) rather than in
+ * fixed slots. A route set beyond these bounds still gets its 2xx ACKed and
+ * BYEd with b2b_build_in_dialog_rr (routes taken from the 2xx itself). */
+#define B2B_RSET_MAX 32
+#define B2B_RSET_BUF 4096
 
 enum b2b_dialog_state {
 	B2B_DLG_INIT = 0, /* UAC: request sent, no tag yet */
@@ -78,12 +84,20 @@ typedef struct b2b_dialog {
 	char local_hdr[B2B_HDR_MAX + 1];  /* our From (uac) / To (uas) value, with our tag */
 	char remote_hdr[B2B_HDR_MAX + 1]; /* the peer's, with its tag once known */
 	char remote_target[B2B_HDR_MAX + 1]; /* peer Contact URI */
-	char route[B2B_ROUTES_MAX][B2B_HDR_MAX + 1]; /* route set values "<sip:..;lr>" */
+	char route_buf[B2B_RSET_BUF];     /* route set values "<sip:..;lr>", packed */
+	uint16_t route_off[B2B_RSET_MAX]; /* where each starts in route_buf */
 	unsigned n_route;
+	uint8_t rset_overflow; /* the 2xx's route set did not fit (n_route 0) */
 	uint32_t local_cseq;
 	uint32_t remote_cseq;
 	uint32_t invite_cseq; /* CSeq of the last INVITE we sent (for ACK/CANCEL) */
 } b2b_dialog;
+
+/* Route set value i (< n_route) of d. */
+static inline const char *b2b_dialog_route(const b2b_dialog *d, unsigned i)
+{
+	return d->route_buf + d->route_off[i];
+}
 
 /* The leg as UAS: from the initial request received (A leg). local_tag is
  * ours (put in every response). Returns 0 or sbc_err_sip(400). */
@@ -97,7 +111,10 @@ int b2b_dialog_uac_init(b2b_dialog *d, const char *call_id, const char *local_ta
 /* A response to our INVITE on a UAC leg: a 1xx with To tag makes the dialog
  * early, a 2xx confirms it (remote tag, target from Contact, route set from
  * Record-Route reversed). 3xx-6xx terminate an early/init dialog. Returns 0,
- * SBC_E_EXISTS for another fork's tag, or sbc_err_sip(400). */
+ * SBC_E_EXISTS for another fork's tag, or sbc_err_sip(400); -E2BIG when the
+ * route set exceeds B2B_RSET_MAX/B2B_RSET_BUF: the dialog is updated all
+ * the same but marked rset_overflow (b2b_build_in_dialog refuses it; the
+ * 2xx can only be ACKed and BYEd with b2b_build_in_dialog_rr). */
 int b2b_dialog_uac_update(b2b_dialog *d, const sip_msg *rsp);
 
 /* A 2xx from another fork than the one whose provisional made the dialog
@@ -138,6 +155,14 @@ typedef struct b2b_body {
 int b2b_build_in_dialog(b2b_dialog *d, enum sip_method m, const b2b_via *via, const char *contact,
 			const char *const *extra, unsigned n_extra, const b2b_body *body, char *out,
 			size_t cap);
+
+/* ACK or BYE on a UAC dialog whose route set is taken from the 2xx rsp
+ * itself (its Record-Route reversed, up to B2B_RR_WIRE_MAX values), not
+ * from d: for a 2xx we only end (one of an attempt given up, or one whose
+ * route set d could not hold). Returns like b2b_build_in_dialog. */
+#define B2B_RR_WIRE_MAX 256
+int b2b_build_in_dialog_rr(b2b_dialog *d, const sip_msg *rsp, enum sip_method m, const b2b_via *via, char *out,
+			   size_t cap);
 
 typedef struct b2b_bleg_spec {
 	const char *request_uri; /* sip:<number>@<carrier>;user=phone ... */

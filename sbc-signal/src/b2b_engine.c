@@ -1154,7 +1154,10 @@ static void hangup_stray_2xx(b2b_wk *k, tx_ctx *x, const sip_msg *rsp)
 	if (sv_to_str(inv->call_id, cid, sizeof(cid)) < 0 || sv_to_str(inv->from.tag, ftag, sizeof(ftag)) < 0 ||
 	    sv_to_str(inv->from.raw, from, sizeof(from)) < 0 || sv_to_str(inv->to.raw, to, sizeof(to)) < 0 ||
 	    sv_to_str(inv->ruri_text, ruri, sizeof(ruri)) < 0 ||
-	    b2b_dialog_uac_init(&d, cid, ftag, from, to, ruri, inv->cseq) < 0 || b2b_dialog_uac_update(&d, rsp) < 0)
+	    b2b_dialog_uac_init(&d, cid, ftag, from, to, ruri, inv->cseq) < 0)
+		return;
+	int r = b2b_dialog_uac_update(&d, rsp);
+	if (r < 0 && r != -E2BIG) /* a route set too long for a dialog still gets its ACK and BYE */
 		return;
 	uint32_t tag = hash_sv(rsp->to.tag) | 0x80000000u; /* never 0 */
 	int bye = x->stray_tag != tag;
@@ -1162,14 +1165,17 @@ static void hangup_stray_2xx(b2b_wk *k, tx_ctx *x, const sip_msg *rsp)
 	host_of(&local, host, sizeof(host));
 	token(k, "z9hG4bK", branch, sizeof(branch));
 	b2b_via via = {.transport = tp_via(x->tp), .host = host, .port = sbc_addr_port(&local), .branch = branch};
-	int n = b2b_build_in_dialog(&d, SIP_M_ACK, &via, NULL, NULL, 0, NULL, k->out, sizeof(k->out));
+	/* the route set straight from the 2xx: any number of Record-Route */
+	int n = b2b_build_in_dialog_rr(&d, rsp, SIP_M_ACK, &via, k->out, sizeof(k->out));
 	if (n > 0)
 		send_to(k, x->tp, x->conn, &x->dst, x->profile, k->out, (size_t)n);
+	else
+		SBC_WARN("2xx on an INVITE given up (Call-ID %s): no ACK (%s)", cid, sbc_strerror(n));
 	if (!bye)
 		return;
 	SBC_NOTICE("2xx from %s on an INVITE given up (Call-ID %s): ACK and BYE", sig_tp_name(x->tp), cid);
 	token(k, "z9hG4bK", branch, sizeof(branch));
-	n = b2b_build_in_dialog(&d, SIP_M_BYE, &via, NULL, NULL, 0, NULL, k->out, sizeof(k->out));
+	n = b2b_build_in_dialog_rr(&d, rsp, SIP_M_BYE, &via, k->out, sizeof(k->out));
 	if (n > 0)
 		request_like(k, x, k->out, (size_t)n);
 }
@@ -1241,14 +1247,21 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 				send_to(c->wk, c->b_tp, 0, &c->b_dst, c->b_profile, c->b_ack, c->b_ack_len);
 			return;
 		}
-		if (b2b_dialog_uac_update(&c->db, rsp) == SBC_E_EXISTS) {
+		int dr = b2b_dialog_uac_update(&c->db, rsp), fork = dr == SBC_E_EXISTS;
+		if (fork) {
 			/* answered by another fork than the one that rang: its 2xx
 			 * makes the dialog (the early one is forgotten) */
-			if (b2b_dialog_uac_take_fork(&c->db, rsp) < 0) {
-				hangup_stray_2xx(k, x, rsp);
-				attempt_failed(c, 500, -1, NULL);
-				return;
-			}
+			dr = b2b_dialog_uac_take_fork(&c->db, rsp);
+		}
+		if ((fork && dr < 0) || dr == -E2BIG) {
+			/* a dialog we cannot hold (another fork's we cannot take,
+			 * more Record-Route than a dialog keeps): ACKed and BYEd on
+			 * the 2xx's own route set, the call goes on to the next route */
+			SBC_NOTICE("call %" PRIx64 ": 2xx from %s not taken (%s)", c->id, c->trunk_out,
+				   dr == -E2BIG ? "route set too long" : "another fork's");
+			hangup_stray_2xx(k, x, rsp);
+			attempt_failed(c, 500, -1, NULL);
+			return;
 		}
 		leg_request(c, 1, SIP_M_ACK);
 		if (b_answer_new(c, rsp)) {

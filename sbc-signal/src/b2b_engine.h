@@ -35,7 +35,10 @@
  *     provisional on it gets CANCEL, a 2xx gets ACK and BYE on the dialog
  *     that 2xx made (built from the INVITE as sent), and so does a second
  *     fork's 2xx after the call was answered. A 2xx from another fork than
- *     the one that rang makes the call's dialog.
+ *     the one that rang makes the call's dialog. A dialog keeps up to
+ *     B2B_RSET_MAX (32) Record-Route values (4 KB); a 2xx with more is
+ *     ACKed and BYEd along its own route set (any length) and the attempt
+ *     fails (500, next route): never a dialog nobody can end.
  *  8. Early media: the first provisional with SDP is B's answer for the
  *     media sessions; a 2xx with another SDP replaces it (forks, media
  *     moved for the answer); a failover to the next route starts over with

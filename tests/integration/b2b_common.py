@@ -153,9 +153,11 @@ class Uas(threading.Thread):
     the CANCEL, no 487), "fork2" (two forks answer: 180 and 200 with tag
     fork-1, then 200 with fork-2), "forkswitch" (180 with fork-1, 200 with
     fork-2).
-    The UAS's SDP points media at self.rtp (a bound UDP socket)."""
+    The UAS's SDP points media at self.rtp (a bound UDP socket). rr: that
+    many Record-Route values (proxies p0..) on its 200 (plans answer,
+    late200, cancel200), two per header line."""
 
-    def __init__(self, plan="answer", crypto=None, options=None):
+    def __init__(self, plan="answer", crypto=None, options=None, rr=0):
         super().__init__(daemon=True)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
@@ -176,6 +178,8 @@ class Uas(threading.Thread):
         self.peer = None
         self.tag = "uas-tag-1"
         self.late_s = 3.6
+        self.rr = "".join(f"\r\nRecord-Route: <sip:p{i}.carrier.example;lr>, <sip:p{i + 1}.carrier.example;lr>"
+                          for i in range(0, rr, 2)) if rr else ""
         self.start()
 
     def requests(self, method):
@@ -211,7 +215,7 @@ class Uas(threading.Thread):
                 if self.plan == "silent":
                     continue
                 if self.plan in ("late200", "late180"):  # after the SBC gave up on us
-                    late = response(data, 200, "OK", self.tag, f"Contact: <sip:uas@127.0.0.1:{self.port}>",
+                    late = response(data, 200, "OK", self.tag, f"Contact: <sip:uas@127.0.0.1:{self.port}>{self.rr}",
                                     sdp("127.0.0.1", self.rtp_port)) if self.plan == "late200" else \
                         response(data, 180, "Ringing", self.tag)
                     threading.Timer(self.late_s, lambda: self.stop or self.send(late)).start()
@@ -253,7 +257,7 @@ class Uas(threading.Thread):
                     crypto = [f"{m.group(1)} {m.group(2)} inline:{base64.b64encode(self.answer_key).decode()}"]
                 # early2: the answer moves the media to another port than the 183's
                 ans = sdp("127.0.0.1", self.rtp2_port if self.plan == "early2" else self.rtp_port, crypto)
-                contact = f"Contact: <sip:uas@127.0.0.1:{self.port}>"
+                contact = f"Contact: <sip:uas@127.0.0.1:{self.port}>{self.rr}"
                 self.send(response(data, 200, "OK", self.tag, contact, ans))
             elif data.startswith(b"ACK ") and self.plan == "reinv" and hdr(data, "CSeq") == "1 ACK":
                 b = sdp("127.0.0.1", self.rtp_port).replace("a=sendrecv", "a=sendonly")
@@ -280,7 +284,7 @@ class Uas(threading.Thread):
             elif data.startswith(b"BYE "):
                 self.send(response(data, 200, "OK"))
             elif data.startswith(b"CANCEL ") and self.plan == "cancel200":
-                self.send(response(self.invite, 200, "OK", self.tag, f"Contact: <sip:uas@127.0.0.1:{self.port}>",
+                self.send(response(self.invite, 200, "OK", self.tag, f"Contact: <sip:uas@127.0.0.1:{self.port}>{self.rr}",
                                    sdp("127.0.0.1", self.rtp_port)))
                 self.send(response(data, 200, "OK"))
             elif data.startswith(b"CANCEL "):

@@ -2,7 +2,8 @@
 ACKed and then BYEd by the SBC, never left to be retransmitted for 32 s
 with a dialog hanging at the called carrier: after failover moved on (no
 answer in time), when a CANCEL crossed the answer, and from a second fork
-after the call was answered. The called carrier is a python UAS on UDP that
+after the call was answered; also a 2xx with more Record-Route than a
+dialog keeps (ACKed and BYEd along the whole route set). The called carrier is a python UAS on UDP that
 records what it receives."""
 import time
 
@@ -30,10 +31,11 @@ def in_dialog(uas, method, tag):
 def env(procs, tmp_path):
     made = []
 
-    def make(plan, failover=False):
-        """sbc, the UAS on demo-out with `plan`, a UAC; with failover, also
-        alt-out (an answering UAS) routed after demo-out: (..., alt)."""
-        uas = Uas(plan)
+    def make(plan, failover=False, rr=0):
+        """sbc, the UAS on demo-out with `plan` (rr Record-Route on its
+        200), a UAC; with failover, also alt-out (an answering UAS) routed
+        after demo-out: (..., alt)."""
+        uas = Uas(plan, rr=rr)
         made.append(uas)
         sbc = Sbc(procs, tmp_path, uas.port)
         uac = Uac(sbc.port)
@@ -128,3 +130,57 @@ def test_answer_from_another_fork_than_the_ringing_one(env):
     wait_for(lambda: in_dialog(uas, "BYE", "fork-2"), timeout=3, what="BYE on fork-2")
     bye = in_dialog(uas, "BYE", "fork-2")[0]
     assert bye.split(b" ")[1] == f"sip:fork-2@127.0.0.1:{uas.port}".encode()
+
+
+def routes(msg):
+    """The Route values of msg, in order."""
+    out = []
+    for line in msg.split(b"\r\n\r\n", 1)[0].decode().split("\r\n"):
+        if line.lower().startswith("route:"):
+            out += [v.strip() for v in line.split(":", 1)[1].split(",")]
+    return out
+
+
+def proxies(n):
+    """The route set toward the UAS for its n Record-Route (reversed)."""
+    return [f"<sip:p{i}.carrier.example;lr>" for i in reversed(range(n))]
+
+
+def test_answer_with_many_record_routes(env):
+    # 12 Record-Route (8 was the limit): an ordinary call, its ACK and BYE
+    # along the whole route set
+    sbc, uas, uac = env("answer", rr=12)
+    final = uac.answered()
+    ack = wait_for(lambda: in_dialog(uas, "ACK", uas.tag), timeout=3, what="ACK at the callee")[0]
+    assert routes(ack) == proxies(12), ack
+    assert status(uac.bye(final)) == 200
+    bye = wait_for(lambda: in_dialog(uas, "BYE", uas.tag), timeout=3, what="BYE at the callee")[0]
+    assert routes(bye) == proxies(12) and hdr(bye, "CSeq").endswith(" BYE")
+
+
+def test_answer_with_a_route_set_too_long_for_a_dialog(env):
+    # 40 Record-Route: more than a dialog keeps: that 2xx is ACKed and BYEd
+    # along its whole route set and the caller gets an error, never a call
+    # nobody can end
+    sbc, uas, uac = env("answer", rr=40)
+    uac.invite()
+    assert status(uac.wait_final()) >= 500, sbc.log()[-3000:]
+    wait_for(lambda: in_dialog(uas, "ACK", uas.tag) and in_dialog(uas, "BYE", uas.tag), timeout=3,
+             what="ACK and BYE for the 200")
+    assert routes(in_dialog(uas, "ACK", uas.tag)[0]) == proxies(40)
+    assert routes(in_dialog(uas, "BYE", uas.tag)[0]) == proxies(40)
+    assert "route set too long" in sbc.log()
+
+
+def test_2xx_crossing_our_cancel_with_many_record_routes(env):
+    # a 2xx on an INVITE given up, with 40 Record-Route: ACK and BYE, once
+    sbc, uas, uac = env("cancel200", rr=40)
+    uac.invite()
+    uac.recv_until(lambda d: status(d) == 180)
+    uac.cancel()
+    assert status(uac.wait_final()) == 487
+    wait_for(lambda: in_dialog(uas, "ACK", uas.tag) and in_dialog(uas, "BYE", uas.tag), timeout=3,
+             what="ACK and BYE for the 200 that crossed the CANCEL")
+    assert routes(in_dialog(uas, "BYE", uas.tag)[0]) == proxies(40)
+    time.sleep(0.3)
+    assert len(in_dialog(uas, "BYE", uas.tag)) == 1

@@ -246,7 +246,7 @@ static void test_call_flow_topology_hiding(void **state)
 	assert_int_equal(R.status, 200);
 	assert_int_equal(b2b_dialog_uac_update(&DB, &R), 0);
 	assert_int_equal(DB.state, B2B_DLG_CONFIRMED);
-	assert_string_equal(DB.route[0], "<sip:192.0.2.79;lr>");
+	assert_string_equal(b2b_dialog_route(&DB, 0), "<sip:192.0.2.79;lr>");
 	char ack[2048];
 	b2b_via vb = {.transport = "UDP", .host = "203.0.113.5", .port = 5060, .branch = "z9hG4bKsbc-b-ack"};
 	n = b2b_build_in_dialog(&DB, SIP_M_ACK, &vb, NULL, NULL, 0, NULL, ack, sizeof(ack));
@@ -404,6 +404,73 @@ static void test_answer_from_another_fork(void **state)
 	assert_null(sip_hdr_get(&X, SIP_H_ROUTE, 0));
 }
 
+/* A 2xx with n Record-Route values p0..p(n-1), half of them in one
+ * comma-separated header. */
+static int rr_2xx(char *out, size_t cap, unsigned n)
+{
+	int len = snprintf(out, cap, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+			   "From: <sip:a@h>;tag=t\r\nTo: <sip:b@h>;tag=u\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n"
+			   "Contact: <sip:uas@192.0.2.9>\r\nRecord-Route: ");
+	for (unsigned i = 0; i < n; i++)
+		len += snprintf(out + len, cap - (size_t)len, "%s<sip:p%u.carrier.example;lr>",
+				i == 0 ? "" : i % 2 ? ", " : "\r\nRecord-Route: ", i);
+	len += snprintf(out + len, cap - (size_t)len, "\r\nContent-Length: 0\r\n\r\n");
+	return len;
+}
+
+/* More Record-Route than the 8 a dialog once held: kept up to
+ * B2B_RSET_MAX, in reverse for the UAC; beyond that the dialog is marked
+ * (no requests of its own) and ACK/BYE still go with the whole route set
+ * from the 2xx. */
+static void test_long_route_set(void **state)
+{
+	(void)state;
+	static char m[16384], out[16384];
+	b2b_dialog d;
+	b2b_via v = {.transport = "UDP", .host = "203.0.113.5", .port = 5060, .branch = "z9hG4bKrr"};
+	int len = rr_2xx(m, sizeof(m), 20);
+	assert_int_equal(b2b_dialog_uac_init(&d, "c", "t", "<sip:a@h>;tag=t", "<sip:b@h>", "sip:b@h", 1), 0);
+	assert_int_equal(sip_parse(m, (size_t)len, &R), 0);
+	assert_int_equal(b2b_dialog_uac_update(&d, &R), 0);
+	assert_int_equal(d.n_route, 20);
+	assert_int_equal(d.rset_overflow, 0);
+	assert_string_equal(b2b_dialog_route(&d, 0), "<sip:p19.carrier.example;lr>");
+	assert_string_equal(b2b_dialog_route(&d, 19), "<sip:p0.carrier.example;lr>");
+	int n = b2b_build_in_dialog(&d, SIP_M_BYE, &v, NULL, NULL, 0, NULL, out, sizeof(out));
+	assert_true(n > 0);
+	assert_int_equal(sip_parse(out, (size_t)n, &X), 0);
+	unsigned routes = 0;
+	for (unsigned i = 0; i < X.n_hdr; i++)
+		routes += X.hdr[i].id == SIP_H_ROUTE;
+	assert_int_equal(routes, 20);
+	assert_true(sip_sv_eq(sip_hdr_get(&X, SIP_H_ROUTE, 0)->value, "<sip:p19.carrier.example;lr>"));
+
+	/* beyond B2B_RSET_MAX: the dialog stands, marked; its own builder
+	 * refuses, the 2xx's route set serves for ACK and BYE */
+	len = rr_2xx(m, sizeof(m), B2B_RSET_MAX + 8);
+	assert_int_equal(b2b_dialog_uac_init(&d, "c", "t", "<sip:a@h>;tag=t", "<sip:b@h>", "sip:b@h", 1), 0);
+	assert_int_equal(sip_parse(m, (size_t)len, &R), 0);
+	assert_int_equal(b2b_dialog_uac_update(&d, &R), -E2BIG);
+	assert_int_equal(d.state, B2B_DLG_CONFIRMED);
+	assert_int_equal(d.rset_overflow, 1);
+	assert_int_equal(d.n_route, 0);
+	assert_int_equal(b2b_build_in_dialog(&d, SIP_M_ACK, &v, NULL, NULL, 0, NULL, out, sizeof(out)), SBC_E_STATE);
+	n = b2b_build_in_dialog_rr(&d, &R, SIP_M_ACK, &v, out, sizeof(out));
+	assert_true(n > 0);
+	assert_int_equal(sip_parse(out, (size_t)n, &X), 0);
+	assert_int_equal(X.method, SIP_M_ACK);
+	assert_true(sip_sv_eq(X.ruri_text, "sip:uas@192.0.2.9"));
+	routes = 0;
+	for (unsigned i = 0; i < X.n_hdr; i++)
+		routes += X.hdr[i].id == SIP_H_ROUTE;
+	assert_int_equal(routes, B2B_RSET_MAX + 8);
+	n = b2b_build_in_dialog_rr(&d, &R, SIP_M_BYE, &v, out, sizeof(out));
+	assert_true(n > 0);
+	assert_int_equal(b2b_build_in_dialog_rr(&d, &R, SIP_M_INVITE, &v, out, sizeof(out)), -EINVAL);
+	/* too small an output buffer is an error, never a truncated request */
+	assert_true(b2b_build_in_dialog_rr(&d, &R, SIP_M_BYE, &v, out, 512) < 0);
+}
+
 static void test_rack_mapping(void **state)
 {
 	(void)state;
@@ -435,6 +502,7 @@ int main(void)
 		cmocka_unit_test(test_strict_route_and_errors),
 		cmocka_unit_test(test_rack_mapping),
 		cmocka_unit_test(test_answer_from_another_fork),
+		cmocka_unit_test(test_long_route_set),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
