@@ -447,6 +447,10 @@ int store_trunk_from_json(const json_t *obj, store_trunk *out, bool partial_upda
 			if ((ret = json_u32_field(v, key, 0, MAX_CPS_LIMIT, &t.max_cps, err,
 						  errlen)))
 				return ret;
+		} else if (strcmp(key, "reuse_inbound") == 0) {
+			if (!json_is_boolean(v))
+				return E("reuse_inbound: must be true or false");
+			t.reuse_inbound = json_is_true(v);
 		} else {
 			return E("%s: unknown key", key);
 		}
@@ -533,7 +537,8 @@ json_t *store_trunk_to_json(const store_trunk *t)
 	json_object_set_new(o, "srtp_outbound", srtp_to_json(&t->srtp_out));
 	json_object_set_new(o, "max_calls", json_integer(t->max_calls));
 	json_object_set_new(o, "max_cps", json_integer(t->max_cps));
-	if (json_object_size(o) != 10) { /* an allocation failed on the way */
+	json_object_set_new(o, "reuse_inbound", json_boolean(t->reuse_inbound));
+	if (json_object_size(o) != 11) { /* an allocation failed on the way */
 		json_decref(o);
 		return NULL;
 	}

@@ -144,6 +144,9 @@ typedef struct store_trunk {
 	store_srtp_policy srtp_out; /* calls sent to this trunk */
 	uint32_t max_calls;         /* 0: unlimited */
 	uint32_t max_cps;           /* calls per second, 0: unlimited */
+	/* new calls toward the trunk go on a live TCP/TLS connection it opened
+	 * to us (RFC 5923 style; carriers behind NAT/firewalls), else out */
+	bool reuse_inbound;
 } store_trunk;
 
 /* Immutable set of all trunks with a generation; see store.h. */

@@ -190,7 +190,8 @@ void store_trunk_init(store_trunk *t, const char *name);
  * Keys: name, enabled, cidrs[], certs[] ({"type":"subject|san|fingerprint",
  * "value":..}), destinations[] ({"host","port","transport"} or the string
  * "[transport:]host[:port]"), tls_profile, srtp_inbound / srtp_outbound
- * ({"mode":"off|optional|required","suites":[names]}), max_calls, max_cps.
+ * ({"mode":"off|optional|required","suites":[names]}), max_calls, max_cps,
+ * reuse_inbound (bool, default false: absent in records written before it).
  * A policy with mode optional/required and no suites gets the default list
  * (AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32, AEAD_AES_128_GCM,
  * AEAD_AES_256_GCM, AES_256_CM_HMAC_SHA1_80, AES_256_CM_HMAC_SHA1_32). */

@@ -67,6 +67,7 @@ static void test_trunk_field_errors(void **state)
 		{"{\"name\":\"t\",\"srtp_inbound\":{\"mode\":\"off\",\"x\":1}}", "srtp_inbound.x: unknown key"},
 		{"{\"name\":\"t\",\"max_calls\":-1}", "max_calls: must be 0..10000000"},
 		{"{\"name\":\"t\",\"max_cps\":\"10\"}", "max_cps: must be an integer"},
+		{"{\"name\":\"t\",\"reuse_inbound\":1}", "reuse_inbound: must be true or false"},
 	};
 	char err[256];
 	store_trunk t;
@@ -101,7 +102,7 @@ static void test_trunk_json_round_trip(void **state)
 		"\"srtp_inbound\":\"optional\","
 		"\"srtp_outbound\":{\"mode\":\"required\",\"suites\":[\"AEAD_AES_256_GCM\","
 		"\"AES_CM_128_HMAC_SHA1_80\"]},"
-		"\"max_calls\":500,\"max_cps\":20}";
+		"\"max_calls\":500,\"max_cps\":20,\"reuse_inbound\":true}";
 	store_trunk t, t2;
 	char err[256], *a, *b;
 	json_t *o = json_loads(in, 0, NULL), *o2;
@@ -133,6 +134,7 @@ static void test_trunk_json_round_trip(void **state)
 	assert_int_equal(t.srtp_out.suites[0], SBC_SRTP_AEAD_AES_256_GCM);
 	assert_int_equal(t.max_calls, 500);
 	assert_int_equal(t.max_cps, 20);
+	assert_true(t.reuse_inbound);
 	/* to_json -> from_json -> to_json is stable */
 	o2 = store_trunk_to_json(&t);
 	assert_int_equal(store_trunk_from_json(o2, &t2, false, err, sizeof(err)), 0);
@@ -141,9 +143,15 @@ static void test_trunk_json_round_trip(void **state)
 	o2 = store_trunk_to_json(&t2);
 	b = json_dumps(o2, JSON_SORT_KEYS);
 	assert_string_equal(a, b);
+	assert_non_null(strstr(a, "\"reuse_inbound\": true"));
 	free(a);
 	free(b);
 	json_decref(o2);
+	json_decref(o);
+	/* a record written before reuse_inbound existed: off */
+	o = json_loads("{\"name\":\"old\",\"max_calls\":5}", 0, NULL);
+	assert_int_equal(store_trunk_from_json(o, &t, false, err, sizeof(err)), 0);
+	assert_false(t.reuse_inbound);
 	json_decref(o);
 }
 
