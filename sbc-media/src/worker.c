@@ -425,6 +425,29 @@ static void *worker_main(void *arg)
 				}
 	}
 
+	if (w->xw) {
+		/* What reached the kernel sockets of restored sessions before our
+		 * AF_XDP socket took over (main attaches XDP after the restore
+		 * bound them) is older than anything in the XDP rings: relay it
+		 * first, or the first turn's ring poll sends newer packets ahead
+		 * of it (media reordered across a restart, seen in
+		 * test_xdp_media kill -9). Bounded: new packets go to the rings. */
+		w->now_ns = sbc_mono_ns();
+		w->now_ms = w->now_ns / SBC_NS_PER_MS;
+		w->now_real_ns = med_real_ns();
+		uint32_t n = w->slot_hi - w->slot_lo;
+		for (uint32_t i = 0; i < n; i++)
+			for (unsigned t = 0; t < 4 && w->sess[i].active; t++)
+				relay_tag(w, ((uint64_t)i << 2) | t); /* tag: session, leg, rtcp */
+		for (unsigned round = 0; round < 16 && w->npending; round++) {
+			uint64_t pend[2 * MED_MAX_EVENTS];
+			unsigned np = w->npending;
+			memcpy(pend, w->pending, np * sizeof(pend[0]));
+			w->npending = 0;
+			for (unsigned i = 0; i < np; i++)
+				relay_tag(w, pend[i]);
+		}
+	}
 	while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
 		unsigned msgs = med_worker__poll_rings(w);
 		bool xdp_ready = false;
