@@ -71,14 +71,22 @@ typedef struct tx_ctx {
 	uint32_t stray_tag;  /* CTX_B_INVITE given up: hash of the To tag last BYEd (0: none) */
 	uint64_t due[TXN_T_MAX_ + 1]; /* + our own: no response to a B-leg INVITE */
 	struct tx_ctx *next, *prev; /* every live ctx of the worker */
+	struct tx_ctx *cl_next, *cl_prev; /* the ctxs bound to the same call */
 } tx_ctx;
 
 enum call_state { CS_MEDIA = 1, CS_CALLING, CS_EARLY, CS_CONFIRMED, CS_ENDED };
 
+/* A call: everything it needs while it lives (the A-leg INVITE, both
+ * dialogs, routes, the SDP state with its keys, media messages: ~44 KB).
+ * Its transactions outlive it (Timers J, K, L, M: 32 s over UDP) but need
+ * nothing of it once it ended: the end detaches them (call_reap) and the
+ * object goes back to the worker's free list within the loop iteration,
+ * so a finished call costs only its transactions and their contexts. */
 struct b2b_cl {
 	b2b_wk *wk;
 	uint64_t id;
 	int refs;
+	tx_ctx *ctxs; /* bound to this call (cl_next); detached when it ended */
 	uint8_t state; /* enum call_state */
 	uint8_t cancelled, b_sdp_done, hangup;
 	uint64_t b_sdp_hash; /* of the B answer applied (b_sdp_done) */
@@ -170,6 +178,10 @@ struct b2b_wk {
 	} health[B2B_HEALTH_MAX];
 	b2b_cl *free_calls; /* recycled call objects (id_next links them) */
 	unsigned n_free;
+	unsigned n_objs;    /* call objects in use (not on the free list) */
+	b2b_cl *ended;      /* ended this iteration, to be reaped (id_next links them) */
+	uv_prepare_t *flush; /* per iteration: ring doorbells, reap ended calls */
+	uint32_t to_publish; /* bit j: records reserved on to_media[j], unpublished */
 	sip_msg msg, tmp;
 	char out[B2B_MSG_MAX];
 	char body[B2B_BODY_MAX];
@@ -272,18 +284,32 @@ static void ctx_free(tx_ctx *c)
 		c->next->prev = c->prev;
 	if (c->call) {
 		b2b_cl *call = c->call;
+		if (c->cl_prev)
+			c->cl_prev->cl_next = c->cl_next;
+		else
+			call->ctxs = c->cl_next;
+		if (c->cl_next)
+			c->cl_next->cl_prev = c->cl_prev;
 		c->call = NULL;
 		call_unref(call);
 	}
 	uv_close((uv_handle_t *)&c->h, ctx_closed);
 }
 
+/* A ctx started for a call that has ended already (its BYE, a CANCEL)
+ * stays unbound: nothing after the end needs the call (call_reap). */
 static void ctx_bind(tx_ctx *c, b2b_cl *call, enum ctx_role role)
 {
-	c->call = call;
 	c->role = (uint8_t)role;
-	if (call)
-		call->refs++;
+	if (!call || call->state == CS_ENDED)
+		return;
+	c->call = call;
+	call->refs++;
+	c->cl_prev = NULL;
+	c->cl_next = call->ctxs;
+	if (call->ctxs)
+		call->ctxs->cl_prev = c;
+	call->ctxs = c;
 }
 
 static void timer_cb(uv_timer_t *h);
@@ -386,12 +412,24 @@ static void on_terminated(void *ctx, txn *t)
 
 /* ---- media ----------------------------------------------------------------- */
 
+/* Writes the message into ring j; it is published (and the doorbell rung
+ * if sbc-media sleeps) once per loop iteration by wk_flush: a call pushes
+ * about three messages, and each publish that finds the consumer asleep
+ * costs an eventfd write (a system call and a wake-up of sbc-media). The
+ * records wait at most for the rest of this iteration's input. */
 static int media_push(b2b_wk *k, unsigned j, unsigned type, const void *m, uint32_t len)
 {
 	if (j >= k->n_media)
 		return SBC_E_STATE;
-	uint16_t v = sbc_msg_version(type);
-	return shm_ring_push(&k->to_media[j], (uint16_t)type, v, m, len);
+	shm_ring_prod *p = &k->to_media[j];
+	if (len > shm_ring_max_payload(p->ring))
+		return SBC_E_MSG_TOO_BIG;
+	void *dst = shm_ring_reserve(p, (uint16_t)type, sbc_msg_version(type), len);
+	if (!dst)
+		return SBC_E_RING_FULL;
+	memcpy(dst, m, len);
+	k->to_publish |= 1u << j;
+	return 0;
 }
 
 static void media_delete_all(b2b_cl *c)
@@ -466,6 +504,7 @@ static void call_free(b2b_cl *c)
 	b2b_sdp_wipe(&c->sdp);
 	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
 		b2b_media_wipe(&c->msgs[i]);
+	k->n_objs--;
 	free(c->a_raw);
 	free(c->b_ack);
 	if (c->ri) {
@@ -487,8 +526,12 @@ static void call_free(b2b_cl *c)
 static b2b_cl *call_alloc(b2b_wk *k)
 {
 	b2b_cl *c = k->free_calls;
-	if (!c)
-		return calloc(1, sizeof(*c));
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		k->n_objs += c != NULL;
+		return c;
+	}
+	k->n_objs++;
 	k->free_calls = c->id_next;
 	k->n_free--;
 	memset(c, 0, sizeof(*c));
@@ -597,8 +640,51 @@ static void call_end(b2b_cl *c, int cause, const char *reason)
 		*pp = c->id_next;
 	cid_unlink(c, 0);
 	cid_unlink(c, 1);
-	call_unref(c); /* the call's own reference */
+	/* the call's own reference goes in call_reap at the end of this
+	 * iteration: callers up the stack may still look at c */
+	c->id_next = k->ended;
+	k->ended = c;
 }
+
+/* An ended call lets go of its transactions (they absorb retransmissions
+ * on their own for up to 32 s) and of its own reference: the object is
+ * recycled now, not when the last transaction timer fires. */
+static void call_reap(b2b_cl *c)
+{
+	while (c->ctxs) {
+		tx_ctx *x = c->ctxs;
+		c->ctxs = x->cl_next;
+		x->cl_next = x->cl_prev = NULL;
+		x->call = NULL;
+		if (x->role == CTX_B_INVITE && x->t && x->t == c->b_txn && c->answer_ms && c->db.remote_tag[0])
+			/* the answered attempt (BYEd when the call ended): its 2xx
+			 * again is ACKed as a stray (hangup_stray_2xx) but not BYEd
+			 * twice. A 2xx of an attempt that was only ringing (crossing
+			 * our CANCEL) still gets its BYE. */
+			x->stray_tag = hash_sv(sip_sv_from(c->db.remote_tag, strlen(c->db.remote_tag))) | 0x80000000u;
+		c->refs--;
+	}
+	call_unref(c);
+}
+
+/* Once per loop iteration (uv_prepare, before the loop blocks): publishes
+ * what media_push wrote, then recycles the calls ended meanwhile. */
+static void wk_flush(b2b_wk *k)
+{
+	while (k->to_publish) {
+		unsigned j = (unsigned)__builtin_ctz(k->to_publish);
+		k->to_publish &= k->to_publish - 1;
+		shm_ring_publish(&k->to_media[j]);
+	}
+	while (k->ended) {
+		b2b_cl *c = k->ended;
+		k->ended = c->id_next;
+		c->id_next = NULL;
+		call_reap(c);
+	}
+}
+
+static void flush_cb(uv_prepare_t *h) { wk_flush(h->data); }
 
 /* A response on the A leg through its INVITE server transaction. */
 static void respond_a(b2b_cl *c, int status, const char *extra)
@@ -1200,11 +1286,19 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 		reinv_response(x->call, t, rsp);
 		return;
 	}
-	if (!x || x->role != CTX_B_INVITE || !x->call)
+	if (!x || x->role != CTX_B_INVITE)
 		return;
+	int st = rsp->status;
+	if (!x->call) {
+		/* the call has ended (call_reap): as for an attempt given up below */
+		if (st >= 200 && st < 300)
+			hangup_stray_2xx(x->wk, x, rsp);
+		else if (st > 100 && st < 200)
+			cancel_b_invite(x->wk, x);
+		return;
+	}
 	b2b_cl *c = x->call;
 	b2b_wk *k = c->wk;
-	int st = rsp->status;
 	if (t != c->b_txn || c->state == CS_ENDED || c->cancelled) {
 		/* an attempt given up (next route, no answer in time, CANCEL sent,
 		 * the call ended): a 2xx is ACKed and hung up; a ringing one is
@@ -1389,7 +1483,10 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 	b2b_cl *c = call_alloc(k);
 	char *raw = malloc(req->len ? req->len : 1);
 	if (!c || !raw) {
-		free(c);
+		if (c) {
+			c->wk = k;
+			call_free(c); /* back to the free list, counted */
+		}
 		free(raw);
 		if (lim)
 			b2b_limit_release(lim);
@@ -1843,13 +1940,13 @@ static void cancel_req(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		return;
 	txn *inv = txn_find_cancel_target(k->tbl, req);
 	tx_ctx *ix = inv ? txn_user(inv) : NULL;
-	if (!ix || !ix->call || ix->role != CTX_A_INVITE) {
+	if (!ix || ix->role != CTX_A_INVITE) {
 		answer_plain(k, rx, t, req, 481, NULL);
 		return;
 	}
 	answer_plain(k, rx, t, req, 200, NULL);
 	b2b_cl *c = ix->call;
-	if (c->state == CS_CONFIRMED || c->state == CS_ENDED || c->cancelled)
+	if (!c || c->state == CS_CONFIRMED || c->state == CS_ENDED || c->cancelled)
 		return;
 	call_cancel(c);
 }
@@ -2053,9 +2150,9 @@ static int stats_hook(sig_worker *w, char *buf, size_t cap, void *arg)
 	int n = snprintf(buf, cap,
 			 ",\"calls\":{\"active\":%" PRIu64 ",\"started\":%" PRIu64 ",\"answered\":%" PRIu64
 			 ",\"failed\":%" PRIu64 ",\"failovers\":%" PRIu64 ",\"reinvites\":%" PRIu64
-			 ",\"forwarded\":%" PRIu64 ",\"transactions\":%u,\"trunks_down\":%u}",
+			 ",\"forwarded\":%" PRIu64 ",\"transactions\":%u,\"objects\":%u,\"trunks_down\":%u}",
 			 k->st.active, k->st.started, k->st.answered, k->st.failed, k->st.failovers, k->st.reinvites,
-			 k->st.forwarded, txn_table_count(k->tbl), down);
+			 k->st.forwarded, txn_table_count(k->tbl), k->n_objs, down);
 	return n > 0 && (size_t)n < cap ? n : 0;
 }
 
@@ -2113,6 +2210,19 @@ static void wk_start(sig_worker *w, void *arg)
 		k->ping->data = k;
 		uv_timer_start(k->ping, ping_cb, B2B_PING_FIRST_MS, 0);
 	}
+	k->flush = malloc(sizeof(*k->flush));
+	if (!k->flush) {
+		/* without the per-iteration flush no media message would leave */
+		txn_table_destroy(k->tbl);
+		if (k->ping)
+			uv_close((uv_handle_t *)k->ping, ping_closed);
+		free(k);
+		SBC_ERROR("worker %u: no memory for the B2BUA: calls refused", w->idx);
+		return;
+	}
+	uv_prepare_init(sig_worker_loop(w), k->flush);
+	k->flush->data = k;
+	uv_prepare_start(k->flush, flush_cb);
 	*sig_worker_user(w) = k;
 	ring_hook(w, NULL);
 }
@@ -2126,10 +2236,12 @@ static void wk_stop(sig_worker *w, void *arg)
 	*sig_worker_user(w) = NULL;
 	if (k->ping)
 		uv_close((uv_handle_t *)k->ping, ping_closed);
+	uv_close((uv_handle_t *)k->flush, ping_closed);
 	/* end every call (media sessions deleted), then drop the transactions */
 	for (unsigned b = 0; b < B2B_BUCKETS; b++)
 		while (k->by_id[b])
 			call_end(k->by_id[b], 503, "shutdown");
+	wk_flush(k); /* the MEDIA_DELETEs leave, the ended calls are reaped */
 	txn_table_destroy(k->tbl); /* no callbacks: the contexts go below */
 	while (k->ctxs) {
 		tx_ctx *c = k->ctxs;

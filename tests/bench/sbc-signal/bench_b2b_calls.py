@@ -66,7 +66,10 @@ def proc_detail(pid):
     (all threads) of pid: where sbc-signal's CPU per call goes."""
     f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     tck = os.sysconf("SC_CLK_TCK")
-    d = {"user": int(f[11]) / tck, "sys": int(f[12]) / tck, "faults": int(f[7]), "cs": 0}
+    d = {"user": int(f[11]) / tck, "sys": int(f[12]) / tck, "faults": int(f[7]), "cs": 0, "rss": 0, "hwm": 0}
+    for ln in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if ln.startswith(("VmRSS:", "VmHWM:")):  # kB
+            d["rss" if ln.startswith("VmRSS") else "hwm"] = int(ln.split()[1])
     for t in pathlib.Path(f"/proc/{pid}/task").iterdir():
         try:
             for ln in (t / "status").read_text().splitlines():
@@ -172,6 +175,10 @@ def run(tp):
         print(f"  {'':10} {'':4} per call: user {(d1['user'] - d0['user']) * 1e6 / n:.0f} us, "
               f"system {(d1['sys'] - d0['sys']) * 1e6 / n:.0f} us, {(d1['cs'] - d0['cs']) / n:.2f} context switches, "
               f"{(d1['faults'] - d0['faults']) / n:.1f} page faults")
+        # transactions linger 32 s over UDP after a call: RSS at the end of
+        # the run is the memory of the calls of the last ~32 s
+        print(f"  {'':10} {'':4} sbc-signal RSS {d0['rss'] / 1024:.0f} MB before, {d1['rss'] / 1024:.0f} MB after "
+              f"(peak {d1['hwm'] / 1024:.0f} MB)")
         return res
     finally:
         cleanup(procs, tmp)
