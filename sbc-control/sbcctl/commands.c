@@ -59,6 +59,8 @@ static const cli_opt trunk_opts[] = {
 	{"srtp-out-suites", O_SUITES, "srtp_outbound", "allowed suites, preferred first (comma-separated)"},
 	{"max-calls", O_INT, "max_calls", "concurrent call limit (0: none)"},
 	{"max-cps", O_INT, "max_cps", "calls per second limit (0: none)"},
+	{"reuse-inbound", O_TRUE, "reuse_inbound", "send new calls on a TCP/TLS connection the trunk opened to us"},
+	{"no-reuse-inbound", O_FALSE, "reuse_inbound", "send new calls on our own connections (default)"},
 	{"enable", O_TRUE, "enabled", "enable the trunk"},
 	{"disable", O_FALSE, "enabled", "disable the trunk"},
 	{NULL, 0, NULL, NULL},

@@ -68,6 +68,7 @@ typedef struct tx_ctx {
 	char profile[STORE_NAME_MAX + 1];
 	int16_t ping; /* CTX_PING: index into the worker's health table */
 	uint8_t cancel_sent; /* CTX_B_INVITE: our CANCEL for it is out */
+	uint8_t starting;    /* inside client_start: its caller frees it on failure */
 	uint32_t stray_tag;  /* CTX_B_INVITE given up: hash of the To tag last BYEd (0: none) */
 	uint64_t due[TXN_T_MAX_ + 1]; /* + our own: no response to a B-leg INVITE */
 	struct tx_ctx *next, *prev; /* every live ctx of the worker */
@@ -122,6 +123,8 @@ struct b2b_cl {
 	uint16_t b_port;      /* 0: none given */
 	char b_host[STORE_HOST_MAX + 1];
 	uint8_t b_tp;
+	uint8_t b_no_reuse;   /* this attempt: the trunk's inbound connection failed */
+	sig_conn_id b_conn;   /* a connection the trunk opened to us (reuse_inbound), else 0 */
 	sbc_addr b_dst, b_local;
 	char b_callid[128], b_tag[48];
 	char b_from[B2B_HDR_MAX + 1];
@@ -176,6 +179,8 @@ struct b2b_wk {
 		b2b_health h;
 		uint8_t busy; /* a ping is in flight */
 	} health[B2B_HEALTH_MAX];
+	sig_conn_id inb_last; /* last connection noted in g_inb by this worker */
+	unsigned inb_gen;     /* g_inb_forgets when it was noted */
 	b2b_cl *free_calls; /* recycled call objects (id_next links them) */
 	unsigned n_free;
 	unsigned n_objs;    /* call objects in use (not on the free list) */
@@ -213,6 +218,100 @@ static b2b_limit *limit_for(const char *trunk)
 	}
 	pthread_mutex_unlock(&g_lim_mu);
 	return r;
+}
+
+/* ---- connections trunks opened to us (reuse_inbound), shared by the workers ---
+ * A carrier behind NAT or a firewall that refuses connections from us
+ * connects in (usually TLS) and expects its calls back on that connection
+ * (RFC 5923, RFC 3261 18.2.2 style). Per trunk we remember the inbound
+ * TCP/TLS connection it last sent a message on; its worker may be any
+ * (sig_send_conn crosses the ring). Connections close without telling us:
+ * an entry is dropped when a send on it fails here or an INVITE sent on it
+ * gets no response at all (B2B_NO_RESPONSE_MS). */
+#define B2B_INBOUND_MAX 256
+static pthread_mutex_t g_inb_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned g_inb_forgets; /* bumped by inbound_forget (under g_inb_mu) */
+static struct {
+	char trunk[STORE_NAME_MAX + 1]; /* "" ends the used part (entries stay) */
+	sig_conn_id conn;               /* 0: none known to be live */
+	uint8_t tp;
+	sbc_addr peer, local;           /* local: the listener it came in on */
+} g_inb[B2B_INBOUND_MAX];
+
+typedef struct inb_conn {
+	sig_conn_id conn;
+	uint8_t tp;
+	sbc_addr peer, local;
+} inb_conn;
+
+/* rx came on a connection a trunk opened: remember it for that trunk. The
+ * per-worker cache keeps the lock off the path of every message. */
+static void inbound_note(b2b_wk *k, const sig_rx *rx)
+{
+	if (rx->tp == SIG_TP_UDP || !rx->conn || !rx->local || !rx->trunk || rx->hops)
+		return;
+	unsigned gen = __atomic_load_n(&g_inb_forgets, __ATOMIC_RELAXED);
+	if (rx->conn == k->inb_last && gen == k->inb_gen)
+		return;
+	k->inb_last = rx->conn;
+	k->inb_gen = gen;
+	pthread_mutex_lock(&g_inb_mu);
+	for (unsigned i = 0; i < B2B_INBOUND_MAX; i++) {
+		if (g_inb[i].trunk[0] && strcmp(g_inb[i].trunk, rx->trunk) != 0)
+			continue;
+		if (!g_inb[i].trunk[0])
+			snprintf(g_inb[i].trunk, sizeof(g_inb[i].trunk), "%s", rx->trunk);
+		g_inb[i].conn = rx->conn;
+		g_inb[i].tp = (uint8_t)rx->tp;
+		g_inb[i].peer = *rx->src;
+		g_inb[i].local = *rx->local;
+		break;
+	}
+	pthread_mutex_unlock(&g_inb_mu);
+}
+
+/* The live inbound connection of trunk over tp (-1: TCP or TLS). */
+static int inbound_get(const char *trunk, int tp, inb_conn *out)
+{
+	int found = 0;
+	pthread_mutex_lock(&g_inb_mu);
+	for (unsigned i = 0; i < B2B_INBOUND_MAX && g_inb[i].trunk[0]; i++) {
+		if (strcmp(g_inb[i].trunk, trunk) != 0)
+			continue;
+		if (g_inb[i].conn && (tp < 0 || g_inb[i].tp == tp)) {
+			*out = (inb_conn){.conn = g_inb[i].conn, .tp = g_inb[i].tp, .peer = g_inb[i].peer,
+					  .local = g_inb[i].local};
+			found = 1;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&g_inb_mu);
+	return found;
+}
+
+/* conn no longer carries trunk's requests (gone, or silent). */
+static void inbound_forget(const char *trunk, sig_conn_id conn)
+{
+	pthread_mutex_lock(&g_inb_mu);
+	for (unsigned i = 0; i < B2B_INBOUND_MAX && g_inb[i].trunk[0]; i++) {
+		if (strcmp(g_inb[i].trunk, trunk) == 0) {
+			if (g_inb[i].conn == conn) {
+				g_inb[i].conn = 0;
+				__atomic_add_fetch(&g_inb_forgets, 1, __ATOMIC_RELAXED);
+				SBC_INFO("trunk %s: its connection %" PRIx64 " is no longer used for requests", trunk,
+					 conn);
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g_inb_mu);
+}
+
+/* The transport a reuse_inbound trunk's connection must have: its first
+ * destination's when that is TCP or TLS, else either. */
+static int inbound_tp(const store_dest *d)
+{
+	return d->transport == STORE_TP_TLS ? SIG_TP_TLS : d->transport == STORE_TP_TCP ? SIG_TP_TCP : -1;
 }
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -339,6 +438,8 @@ static void timer_cb(uv_timer_t *h)
 		if (call && c->role == CTX_B_INVITE && c->t && c->t == call->b_txn && call->state == CS_CALLING) {
 			SBC_NOTICE("call %" PRIx64 ": no response from trunk %s in %u ms: next route", call->id,
 				   call->trunk_out, B2B_NO_RESPONSE_MS);
+			if (c->conn && c->conn == call->b_conn)
+				inbound_forget(call->trunk_out, c->conn); /* closed at its worker, most likely */
 			call->b_txn = NULL; /* abandoned: the transaction times out on its own */
 			attempt_failed(call, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
 		}
@@ -407,7 +508,20 @@ static void on_terminated(void *ctx, txn *t)
 			c->call->ri->out = NULL;
 	}
 	c->t = NULL;
+	if (c->starting)
+		return; /* the send failed in client_start: its caller frees c */
 	ctx_free(c);
+}
+
+/* txn_client_start for ctx x (x->t set on success). A send that fails at
+ * once terminates the transaction inside txn_client_start; x survives that
+ * (on_terminated leaves it) so that every caller frees it on failure, once. */
+static int client_start(b2b_wk *k, const char *buf, size_t n, int reliable, tx_ctx *x)
+{
+	x->starting = 1;
+	int r = txn_client_start(k->tbl, buf, n, reliable, x, &x->t);
+	x->starting = 0;
+	return r;
 }
 
 /* ---- media ----------------------------------------------------------------- */
@@ -742,18 +856,18 @@ static void leg_request(b2b_cl *c, int leg, enum sip_method m)
 			c->b_ack = p;
 			c->b_ack_len = (size_t)n;
 		}
-		send_to(k, tp, 0, &c->b_dst, c->b_profile, k->out, (size_t)n);
+		send_to(k, tp, c->b_conn, &c->b_dst, c->b_profile, k->out, (size_t)n);
 		return;
 	}
 	tx_ctx *x = ctx_new(k);
 	if (!x)
 		return;
 	x->tp = (uint8_t)tp;
-	x->conn = leg ? 0 : c->a_conn;
+	x->conn = leg ? c->b_conn : c->a_conn;
 	x->dst = leg ? c->b_dst : c->a_src;
 	snprintf(x->profile, sizeof(x->profile), "%s", leg ? c->b_profile : "");
 	ctx_bind(x, NULL, CTX_OTHER);
-	if (txn_client_start(k->tbl, k->out, (size_t)n, tp != SIG_TP_UDP, x, &x->t) < 0)
+	if (client_start(k, k->out, (size_t)n, tp != SIG_TP_UDP, x) < 0)
 		ctx_free(x);
 }
 
@@ -816,11 +930,18 @@ static void ping_trunk(b2b_wk *k, const store_trunk *t)
 {
 	const store_dest *d = &t->dests[0];
 	int hi = health_idx(k, t->name, 1);
-	if (hi < 0 || k->health[hi].busy || !d->is_ip)
+	inb_conn ic = {0};
+	if (hi < 0 || k->health[hi].busy)
 		return;
-	unsigned tp = d->transport == STORE_TP_TLS ? SIG_TP_TLS : d->transport == STORE_TP_TCP ? SIG_TP_TCP : SIG_TP_UDP;
-	sbc_addr local;
-	if (local_for(k, tp, &d->addr, &local) < 0)
+	/* a reuse_inbound trunk is pinged where its calls go: on its own
+	 * connection while it has one (it may refuse ours) */
+	if (!(t->reuse_inbound && inbound_get(t->name, inbound_tp(d), &ic)) && !d->is_ip)
+		return;
+	const sbc_addr *dst = ic.conn ? &ic.peer : &d->addr;
+	unsigned tp = ic.conn ? ic.tp : d->transport == STORE_TP_TLS ? SIG_TP_TLS
+				      : d->transport == STORE_TP_TCP ? SIG_TP_TCP : SIG_TP_UDP;
+	sbc_addr local = ic.local;
+	if (!ic.conn && local_for(k, tp, dst, &local) < 0)
 		return;
 	char branch[48], tag[48], cid[48], host[SBC_ADDR_STRLEN + 2], dhost[SBC_ADDR_STRLEN + 2];
 	char ruri[B2B_HDR_MAX], from[B2B_HDR_MAX], to[B2B_HDR_MAX];
@@ -828,9 +949,9 @@ static void ping_trunk(b2b_wk *k, const store_trunk *t)
 	token(k, "p", tag, sizeof(tag));
 	token(k, "ping", cid, sizeof(cid));
 	host_of(&local, host, sizeof(host));
-	host_of(&d->addr, dhost, sizeof(dhost));
+	host_of(dst, dhost, sizeof(dhost));
 	const char *tpp = tp == SIG_TP_TLS ? ";transport=tls" : tp == SIG_TP_TCP ? ";transport=tcp" : "";
-	snprintf(ruri, sizeof(ruri), "sip:%s:%u%s", dhost, sbc_addr_port(&d->addr), tpp);
+	snprintf(ruri, sizeof(ruri), "sip:%s:%u%s", dhost, sbc_addr_port(dst), tpp);
 	snprintf(from, sizeof(from), "<sip:ping@%s>;tag=%s", host, tag);
 	snprintf(to, sizeof(to), "<sip:%s>", dhost);
 	sip_req_spec r = {.method = SIP_M_OPTIONS,
@@ -850,14 +971,17 @@ static void ping_trunk(b2b_wk *k, const store_trunk *t)
 	if (!x)
 		return;
 	x->tp = (uint8_t)tp;
-	x->dst = d->addr;
+	x->conn = ic.conn;
+	x->dst = *dst;
 	snprintf(x->profile, sizeof(x->profile), "%s", t->tls_profile);
 	ctx_bind(x, NULL, CTX_PING);
 	x->ping = (int16_t)hi;
 	k->health[hi].busy = 1;
-	if (txn_client_start(k->tbl, k->out, (size_t)n, tp != SIG_TP_UDP, x, &x->t) < 0) {
+	if (client_start(k, k->out, (size_t)n, tp != SIG_TP_UDP, x) < 0) {
 		k->health[hi].busy = 0;
 		ctx_free(x);
+		if (ic.conn)
+			inbound_forget(t->name, ic.conn);
 		health_record(k, hi, 0, -1);
 	}
 }
@@ -899,6 +1023,17 @@ static int next_route(b2b_cl *c)
 		snprintf(c->trunk_out, sizeof(c->trunk_out), "%s", t->name);
 		snprintf(c->b_profile, sizeof(c->b_profile), "%s", t->tls_profile);
 		c->pol_out = t->srtp_out;
+		c->b_conn = 0;
+		inb_conn ic;
+		if (t->reuse_inbound && !c->b_no_reuse && inbound_get(t->name, inbound_tp(d), &ic)) {
+			/* the connection the trunk opened to us: no DNS, no connect */
+			c->b_need_dns = 0;
+			c->b_tp = ic.tp;
+			c->b_conn = ic.conn;
+			c->b_dst = ic.peer;
+			c->b_local = ic.local;
+			return 0;
+		}
 		if (!d->is_ip) { /* resolved (RFC 3263) when the INVITE is due */
 			c->b_need_dns = 1;
 			snprintf(c->b_host, sizeof(c->b_host), "%s", d->host);
@@ -953,6 +1088,7 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 	if (status == 503 && retry_after > 0)
 		health_record(c->wk, health_idx(c->wk, c->trunk_out, 1), 503, retry_after);
 	enum b2b_fo_action a = b2b_failover_on_final(&c->fo, status, retry_after, peer);
+	c->b_no_reuse = 0;
 	if (a == B2B_FO_NEXT && next_route(c) == 0) {
 		int r = make_offer(c);
 		if (r < 0) {
@@ -1084,12 +1220,28 @@ static void send_b_invite(b2b_cl *c)
 		return;
 	}
 	x->tp = c->b_tp;
+	x->conn = c->b_conn;
 	x->dst = c->b_dst;
 	snprintf(x->profile, sizeof(x->profile), "%s", c->b_profile);
 	ctx_bind(x, c, CTX_B_INVITE);
-	int r = txn_client_start(k->tbl, k->out, (size_t)n, c->b_tp != SIG_TP_UDP, x, &x->t);
+	int r = client_start(k, k->out, (size_t)n, c->b_tp != SIG_TP_UDP, x);
 	if (r < 0) {
 		ctx_free(x);
+		if (c->b_conn && !c->b_no_reuse) {
+			/* the trunk's own connection is gone: the same route over a
+			 * connection of ours */
+			SBC_INFO("call %" PRIx64 ": trunk %s: its connection failed (%s): sending out", c->id,
+				 c->trunk_out, sbc_strerror(r));
+			inbound_forget(c->trunk_out, c->b_conn);
+			cid_unlink(c, 1);
+			c->b_callid[0] = 0;
+			c->b_no_reuse = 1; /* until attempt_failed moves on */
+			c->cur--;
+			if (next_route(c) == 0) {
+				send_b_invite(c);
+				return;
+			}
+		}
 		attempt_failed(c, B2B_FO_LOCAL_TRANSPORT, -1, NULL);
 		return;
 	}
@@ -1189,7 +1341,7 @@ static int request_like(b2b_wk *k, const tx_ctx *x, const char *buf, size_t n)
 	y->dst = x->dst;
 	snprintf(y->profile, sizeof(y->profile), "%s", x->profile);
 	ctx_bind(y, NULL, CTX_OTHER);
-	int r = txn_client_start(k->tbl, buf, n, x->tp != SIG_TP_UDP, y, &y->t);
+	int r = client_start(k, buf, n, x->tp != SIG_TP_UDP, y);
 	if (r < 0)
 		ctx_free(y);
 	return r;
@@ -1338,7 +1490,7 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 				return;
 			}
 			if (c->b_ack) /* retransmitted 2xx: ACK again */
-				send_to(c->wk, c->b_tp, 0, &c->b_dst, c->b_profile, c->b_ack, c->b_ack_len);
+				send_to(c->wk, c->b_tp, c->b_conn, &c->b_dst, c->b_profile, c->b_ack, c->b_ack_len);
 			return;
 		}
 		int dr = b2b_dialog_uac_update(&c->db, rsp), fork = dr == SBC_E_EXISTS;
@@ -1846,11 +1998,11 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 		return;
 	}
 	y->tp = (uint8_t)tp;
-	y->conn = other ? 0 : c->a_conn;
+	y->conn = other ? c->b_conn : c->a_conn;
 	y->dst = other ? c->b_dst : c->a_src;
 	snprintf(y->profile, sizeof(y->profile), "%s", other ? c->b_profile : "");
 	ctx_bind(y, c, CTX_REINV_OUT);
-	int r = txn_client_start(k->tbl, out, (size_t)n, tp != SIG_TP_UDP, y, &y->t);
+	int r = client_start(k, out, (size_t)n, tp != SIG_TP_UDP, y);
 	free(out);
 	if (r < 0) {
 		ctx_free(y);
@@ -1998,6 +2150,7 @@ static void b2b_rx(const sig_rx *rx, void *arg)
 		sig_local_handle(rx, NULL); /* 400 (or silence for a response) */
 		return;
 	}
+	inbound_note(k, rx);
 	if (sig_worker_count() > 1) {
 		/* UDP: SO_REUSEPORT spreads datagrams by source; TCP/TLS: a peer's
 		 * second connection (or the other carrier's) may sit on another

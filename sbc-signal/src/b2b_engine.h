@@ -13,7 +13,8 @@
  *     worker that accepted or opened them: the owner answers through
  *     sig_send_conn, which crosses the ring back. A CANCEL carries none of
  *     our tokens: one on another connection than its INVITE's visits the
- *     workers in turn until one holds the INVITE (481 from the last).
+ *     workers in turn until one holds the INVITE (481 from the last);
+ *     so does a UDP CANCEL from another source port than its INVITE's.
  *  2. No trunks configured (standalone, empty store): the built-in
  *     responder (sig_local.c) keeps answering; out-of-dialog requests other
  *     than INVITE go there too (OPTIONS 200, others 501, unknown 403).
@@ -47,6 +48,14 @@
  *     connection than the one we use toward it move our next requests to
  *     that connection (the first may be gone; a carrier's ephemeral port
  *     cannot be connected to again).
+ * 10. A trunk with reuse_inbound gets its new calls (and pings) on the
+ *     TCP/TLS connection it last sent a message on, when one is known
+ *     (g_inb, shared by the workers; the connection's worker sends). We
+ *     learn of a closed connection only when a send on it fails at once
+ *     (our worker's: the call goes out on our own connection instead) or
+ *     an INVITE on it gets no response at all (another worker's: after
+ *     B2B_NO_RESPONSE_MS the call fails over like any silent trunk, and
+ *     the next call goes out on ours).
  */
 #ifndef B2B_ENGINE_H
 #define B2B_ENGINE_H
