@@ -225,9 +225,10 @@ static b2b_limit *limit_for(const char *trunk)
  * connects in (usually TLS) and expects its calls back on that connection
  * (RFC 5923, RFC 3261 18.2.2 style). Per trunk we remember the inbound
  * TCP/TLS connection it last sent a message on; its worker may be any
- * (sig_send_conn crosses the ring). Connections close without telling us:
- * an entry is dropped when a send on it fails here or an INVITE sent on it
- * gets no response at all (B2B_NO_RESPONSE_MS). */
+ * (sig_send_conn crosses the ring). An entry is dropped when its
+ * connection closes (the closed hook, on the connection's worker), and
+ * should that race a send, when a send on it fails here or an INVITE sent
+ * on it gets no response at all (B2B_NO_RESPONSE_MS). */
 #define B2B_INBOUND_MAX 256
 static pthread_mutex_t g_inb_mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned g_inb_forgets; /* bumped by inbound_forget (under g_inb_mu) */
@@ -302,6 +303,21 @@ static void inbound_forget(const char *trunk, sig_conn_id conn)
 					 conn);
 			}
 			break;
+		}
+	}
+	pthread_mutex_unlock(&g_inb_mu);
+}
+
+/* A connection a peer opened closed (on its worker's thread): no trunk's
+ * requests go there any more. */
+static void inbound_closed(sig_worker *w, sig_conn_id conn)
+{
+	(void)w;
+	pthread_mutex_lock(&g_inb_mu);
+	for (unsigned i = 0; i < B2B_INBOUND_MAX && g_inb[i].trunk[0]; i++) {
+		if (g_inb[i].conn == conn) {
+			g_inb[i].conn = 0;
+			__atomic_add_fetch(&g_inb_forgets, 1, __ATOMIC_RELAXED);
 		}
 	}
 	pthread_mutex_unlock(&g_inb_mu);
@@ -2412,6 +2428,7 @@ static void wk_stop(sig_worker *w, void *arg)
 void b2b_engine_install(void)
 {
 	sig_set_rx_handler(b2b_rx, NULL);
+	sig_set_conn_closed_hook(inbound_closed);
 	sig_set_worker_hooks(wk_start, wk_stop, NULL);
 	sig_set_ring_hook(ring_hook, NULL);
 	sig_set_command_hook(command_hook, NULL);

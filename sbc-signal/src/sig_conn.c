@@ -229,6 +229,7 @@ void sig_conn_close(sig_conn *c, int reason)
 		sig_rl_release(w->rl, c->rl_ticket);
 	sig_stat_add(w->stats, c->tp, SIG_ST_conns_closed, 1);
 	sig_stat_sub(w->stats, c->tp, SIG_ST_conns_open, 1);
+	sig_conn_closed_notify(c);
 	slot_free(w, c);
 	if (c->hs.set) {
 		sig_tls_set_unref(c->hs.set);

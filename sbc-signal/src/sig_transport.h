@@ -99,6 +99,10 @@ void sig_set_worker_hooks(sig_worker_hook start, sig_worker_hook stop, void *arg
  * 100 ms tick): the layer above drains its own rings from sbc-media there
  * (they share the worker's doorbell with the control ring). */
 void sig_set_ring_hook(sig_worker_hook fn, void *arg);
+/* Runs on the connection's worker thread when a TCP/TLS connection a peer
+ * opened to us closes (the layer above forgets what it kept about it). */
+typedef void (*sig_conn_closed_hook)(sig_worker *w, sig_conn_id id);
+void sig_set_conn_closed_hook(sig_conn_closed_hook fn);
 /* Runs on the worker's thread for an SBC_MSG_COMMAND from sbc-control
  * (JSON text, not NUL-terminated); the hook answers with
  * sig_command_reply(). */

@@ -74,6 +74,16 @@ void sig_set_ring_hook(sig_worker_hook fn, void *arg)
 	g_ring_arg = arg;
 }
 
+static sig_conn_closed_hook g_closed_hook;
+
+void sig_set_conn_closed_hook(sig_conn_closed_hook fn) { g_closed_hook = fn; }
+
+void sig_conn_closed_notify(sig_conn *c)
+{
+	if (g_closed_hook && !c->outbound)
+		g_closed_hook(c->w, sig_conn_id_of(c));
+}
+
 void sig_set_worker_hooks(sig_worker_hook start, sig_worker_hook stop, void *arg)
 {
 	g_start_hook = start;

@@ -208,6 +208,7 @@ sig_conn *sig_conn_lookup(sig_worker *w, sig_conn_id id);
 sig_conn_id sig_conn_id_of(const sig_conn *c);
 int sig_conn_send(sig_conn *c, const void *buf, size_t len);
 void sig_conn_close(sig_conn *c, int reason);
+void sig_conn_closed_notify(sig_conn *c); /* sig_conn_close: the closed hook */
 void sig_conn_expire(sig_worker *w, uint64_t now_ms);
 void sig_conn_close_all(sig_worker *w);
 void sig_conn_init_hooks(void);
