@@ -227,22 +227,43 @@ def test_caller_ack_and_bye_on_a_second_connection(env, tp):
     wait_for(lambda: no_call(sbc), timeout=3, what="no call left active")
 
 
-def test_bye_toward_a_caller_that_moved_to_a_new_connection(env):
+@pytest.mark.parametrize("tp", ["tcp", "tls"])
+def test_bye_toward_a_caller_that_moved_to_a_new_connection(env, tp):
     """The caller's first connection is gone; it sends its ACK on a new one
     (the other worker's). The callee's BYE must reach the caller there."""
     sbc, uas = env.make("answer")
-    a = Caller(sbc, "tcp", env.conns)
+    a = Caller(sbc, tp, env.conns)
     final = a.c.recv_until(lambda d: status(d) >= 200)
     assert status(final) == 200, sbc.log()[-3000:]
     owner = call_owner(sbc)
     a.c.close()
-    a2 = connect_on_other_worker(sbc, owner, env.conns)
+    a2 = connect_on_other_worker(sbc, owner, env.conns, tp)
     a2.send(a.request("ACK", a2, 1, "tcpack1", hdr(final, "Contact").strip("<>"), hdr(final, "To")))
     time.sleep(0.2)
     uas.bye()
     bye = a2.recv_until(lambda d: d.startswith(b"BYE "))
     assert hdr(bye, "Call-ID") == a.callid and str(uas.port) not in bye.decode()
     a2.send(response(bye, 200, "OK"))
+    wait_for(lambda: [r for r in uas.responses() if "BYE" in (hdr(r, "CSeq") or "") and status(r) == 200],
+             timeout=3, what="the callee's BYE answered")
+    wait_for(lambda: no_call(sbc), timeout=3, what="no call left active")
+
+
+@pytest.mark.parametrize("tp", ["tcp", "tls"])
+def test_callee_bye_reaches_the_caller_on_its_connection(env, tp):
+    """A carrier that called in over TCP/TLS gets the callee's BYE on the
+    connection it called on (never a new one toward its Contact port), the
+    other worker's or not."""
+    sbc, uas = env.make("answer")
+    a = Caller(sbc, tp, env.conns)
+    final = a.c.recv_until(lambda d: status(d) >= 200)
+    assert status(final) == 200, sbc.log()[-3000:]
+    a.c.send(a.request("ACK", a.c, 1, "tcpack1", hdr(final, "Contact").strip("<>"), hdr(final, "To")))
+    wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
+    uas.bye()
+    bye = a.c.recv_until(lambda d: d.startswith(b"BYE "))
+    assert hdr(bye, "Call-ID") == a.callid and f"SIP/2.0/{tp.upper()} " in hdr(bye, "Via")
+    a.c.send(response(bye, 200, "OK"))
     wait_for(lambda: [r for r in uas.responses() if "BYE" in (hdr(r, "CSeq") or "") and status(r) == 200],
              timeout=3, what="the callee's BYE answered")
     wait_for(lambda: no_call(sbc), timeout=3, what="no call left active")
