@@ -377,6 +377,26 @@ static void relay_tag(med_worker *w, uint64_t tag)
 		w->pending[w->npending++] = tag;
 }
 
+/* The worker's clocks, read once per loop turn. */
+static void read_clocks(med_worker *w)
+{
+	w->now_ns = sbc_mono_ns();
+	w->now_ms = w->now_ns / SBC_NS_PER_MS;
+	w->now_real_ns = med_real_ns();
+}
+
+/* Reads the sockets a previous turn left with packets (edge-triggered
+ * epoll will not report them again); relay_tag may queue them anew. */
+static void relay_pending(med_worker *w)
+{
+	uint64_t pend[2 * MED_MAX_EVENTS];
+	unsigned np = w->npending;
+	memcpy(pend, w->pending, np * sizeof(pend[0]));
+	w->npending = 0;
+	for (unsigned i = 0; i < np; i++)
+		relay_tag(w, pend[i]);
+}
+
 static void *worker_main(void *arg)
 {
 	med_worker *w = arg;
@@ -432,21 +452,13 @@ static void *worker_main(void *arg)
 		 * first, or the first turn's ring poll sends newer packets ahead
 		 * of it (media reordered across a restart, seen in
 		 * test_xdp_media kill -9). Bounded: new packets go to the rings. */
-		w->now_ns = sbc_mono_ns();
-		w->now_ms = w->now_ns / SBC_NS_PER_MS;
-		w->now_real_ns = med_real_ns();
+		read_clocks(w);
 		uint32_t n = w->slot_hi - w->slot_lo;
 		for (uint32_t i = 0; i < n; i++)
 			for (unsigned t = 0; t < 4 && w->sess[i].active; t++)
 				relay_tag(w, ((uint64_t)i << 2) | t); /* tag: session, leg, rtcp */
-		for (unsigned round = 0; round < 16 && w->npending; round++) {
-			uint64_t pend[2 * MED_MAX_EVENTS];
-			unsigned np = w->npending;
-			memcpy(pend, w->pending, np * sizeof(pend[0]));
-			w->npending = 0;
-			for (unsigned i = 0; i < np; i++)
-				relay_tag(w, pend[i]);
-		}
+		for (unsigned round = 0; round < 16 && w->npending; round++)
+			relay_pending(w);
 	}
 	while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
 		unsigned msgs = med_worker__poll_rings(w);
@@ -471,17 +483,9 @@ static void *worker_main(void *arg)
 				}
 			}
 		}
-		/* the clocks once per turn, not per socket read */
-		w->now_ns = sbc_mono_ns();
-		w->now_ms = w->now_ns / SBC_NS_PER_MS;
-		w->now_real_ns = med_real_ns();
+		read_clocks(w); /* once per turn, not per socket read */
 		/* sockets left with packets last turn first, then the new events */
-		uint64_t pend[2 * MED_MAX_EVENTS];
-		unsigned np = w->npending;
-		memcpy(pend, w->pending, np * sizeof(pend[0]));
-		w->npending = 0;
-		for (unsigned i = 0; i < np; i++)
-			relay_tag(w, pend[i]);
+		relay_pending(w);
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = ev[i].data.u64;
 			if (tag == BELL_TAG) {
