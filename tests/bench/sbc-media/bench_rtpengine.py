@@ -146,6 +146,21 @@ def sdp_crypto(s):
 LIVE = []  # every relay / load process started and not yet stopped
 
 
+def quit_tool(tool):
+    """Asks a line-driven tool (udpfloor, rtpload) to quit, killing it if
+    it does not within 10 s."""
+    if tool in LIVE:
+        LIVE.remove(tool)
+    if tool.p.poll() is None:
+        try:
+            tool.p.stdin.write("quit\n")
+            tool.p.stdin.close()
+            tool.p.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            tool.p.kill()
+            tool.p.wait()
+
+
 class Rtpengine:
     def __init__(self, tmp, streams):
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rtpe-", dir=tmp))
@@ -293,16 +308,7 @@ class Floor:
         return ""
 
     def stop(self):
-        if self in LIVE:
-            LIVE.remove(self)
-        if self.p.poll() is None:
-            try:
-                self.p.stdin.write("quit\n")
-                self.p.stdin.close()
-                self.p.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                self.p.kill()
-                self.p.wait()
+        quit_tool(self)
 
 
 class Load:
@@ -333,16 +339,7 @@ class Load:
         return {k: float(v) for k, v in kv.items()}
 
     def stop(self):
-        if self in LIVE:
-            LIVE.remove(self)
-        if self.p.poll() is None:
-            try:
-                self.p.stdin.write("quit\n")
-                self.p.stdin.close()
-                self.p.wait(timeout=10)
-            except (OSError, subprocess.TimeoutExpired):
-                self.p.kill()
-                self.p.wait()
+        quit_tool(self)
 
 
 def measure(target_cls, tmp, mode, maxn):
