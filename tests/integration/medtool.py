@@ -95,3 +95,13 @@ def leg(remote_port, rx_suite=0, rx_key="-", tx_suite=0, tx_key="-", latch=0, re
     if remote_rtcp:
         d["remote_rtcp"] = f"{h}:{remote_rtcp}"
     return d
+
+
+def all_stopped(pid):
+    """True once every thread of pid is stopped (after SIGSTOP): the relay
+    then takes no packet at all, whatever its threads were doing."""
+    for t in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{t}/stat") as f:
+            if f.read().rsplit(")", 1)[1].split()[0] != "T":
+                return False
+    return True

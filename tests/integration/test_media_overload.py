@@ -7,16 +7,7 @@ import time
 import pytest
 
 from conftest import BUILD, wait_for
-from medtool import Medtool, key_for, leg
-
-
-def all_stopped(pid):
-    tasks = os.listdir(f"/proc/{pid}/task")
-    for t in tasks:
-        with open(f"/proc/{pid}/task/{t}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] != "T":
-                return False
-    return True
+from medtool import Medtool, all_stopped, key_for, leg
 
 
 @pytest.fixture(params=["uring", "epoll"])

@@ -19,18 +19,10 @@ import time
 import pytest
 
 from conftest import BUILD, wait_for
-from medtool import Medtool, leg
+from medtool import Medtool, all_stopped, leg
 
 STREAMS = 16
 SSRC0 = 0x51000000
-
-
-def all_stopped(pid):
-    for t in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{t}/stat") as f:
-            if f.read().rsplit(")", 1)[1].split()[0] != "T":
-                return False
-    return True
 
 
 @pytest.fixture(params=["uring", "epoll"])
