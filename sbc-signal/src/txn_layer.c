@@ -22,6 +22,7 @@ struct txn {
 	uint8_t state; /* enum txn_state */
 	uint8_t reliable;
 	uint8_t in_table;
+	uint8_t acked; /* server INVITE in Accepted: the ACK to our 2xx came */
 	int busy;
 	uint16_t armed; /* bit per enum txn_timer */
 	uint32_t retrans_ms; /* current A/E/G interval */
@@ -325,7 +326,10 @@ static void timeout(txn_table *tbl, txn *t)
 {
 	if (t->state == TXN_S_TERMINATED)
 		return;
-	if (tbl->env.on_timeout)
+	/* Accepted and ACKed: the dialog is confirmed, the transaction only
+	 * lingers to absorb duplicates; Timer L or a transport error then is
+	 * no failure the TU must act on (it would hang up a good call). */
+	if (tbl->env.on_timeout && !(t->kind == TXN_SERVER_INVITE && t->acked))
 		tbl->env.on_timeout(tbl->env.ctx, t);
 	terminate(tbl, t);
 }
@@ -546,10 +550,22 @@ int txn_recv_request(txn_table *tbl, const sip_msg *req, int reliable, void *use
 			/* the ACK to a 2xx: its own branch, matched on the dialog */
 			if (ack2xx_key(req, &k) < 0 || !(t = lookup2(tbl, &k)) || t->state != TXN_S_ACCEPTED)
 				return TXN_RX_NO_MATCH;
+			/* RFC 6026 8.x: the transaction stays Accepted until Timer L,
+			 * so that a duplicate of the INVITE (same branch) arriving
+			 * after the ACK is still absorbed here instead of starting a
+			 * new call. Only the 2xx retransmission stops; its copy is
+			 * dropped to keep the lingering transaction small. Every ACK
+			 * goes to the TU (the caller re-ACKs each 2xx it sees). */
 			enter(t);
+			if (!t->acked) {
+				t->acked = 1;
+				cancel(tbl, t, TXN_T_G);
+				free(t->out);
+				t->out = NULL;
+				t->out_len = 0;
+			}
 			if (tbl->env.on_ack)
 				tbl->env.on_ack(tbl->env.ctx, t, req);
-			terminate(tbl, t);
 			leave(t);
 			return TXN_RX_ACK_2XX;
 		}

@@ -25,8 +25,11 @@
  *     (T1 doubling up to T2, reusing timer G) until the ACK arrives or
  *     Timer L (64*T1) fires (on_timeout: the TU ends the dialog with BYE).
  *     The ACK to a 2xx has its own branch: it is matched on Call-ID, CSeq
- *     number and From tag, reported with env->on_ack and ends the
- *     transaction (txn_recv_request returns TXN_RX_ACK_2XX). The client
+ *     number and From tag and reported with env->on_ack (txn_recv_request
+ *     returns TXN_RX_ACK_2XX); it stops the 2xx retransmission, but the
+ *     transaction stays Accepted until Timer L, absorbing duplicates of the
+ *     INVITE (which must never become a new call) and passing further ACKs
+ *     up; L after the ACK ends it silently (no on_timeout). The client
  *     transaction stays Accepted until Timer M (64*T1) and passes every
  *     further 2xx (retransmissions, other forks) up, so the TU re-ACKs.
  *     Sending the ACK to a 2xx is the TU's job (it is a new request).
@@ -80,7 +83,8 @@ typedef struct txn_env {
 	/* Timer B/F (client: act as 408), H (server: no ACK), transport error. */
 	void (*on_timeout)(void *ctx, txn *t);
 	void (*on_terminated)(void *ctx, txn *t);
-	/* Server INVITE: the ACK to our 2xx arrived (may be NULL). */
+	/* Server INVITE: an ACK to our 2xx arrived, the first or a repeat
+	 * (may be NULL). */
 	void (*on_ack)(void *ctx, txn *t, const sip_msg *ack);
 } txn_env;
 
@@ -109,7 +113,7 @@ enum txn_rx {
 	TXN_RX_NEW = 1,     /* a new server transaction *out: the TU handles the request */
 	TXN_RX_ABSORBED,    /* a retransmission (or ACK to a non-2xx): handled here */
 	TXN_RX_NO_MATCH,    /* ACK that matches no transaction (stray or late) */
-	TXN_RX_ACK_2XX,     /* the ACK to a 2xx: env->on_ack ran, the transaction ended */
+	TXN_RX_ACK_2XX,     /* an ACK to a 2xx: env->on_ack ran, the transaction lingers until L */
 };
 
 /* Hands a received request to the layer: matches a server transaction or

@@ -513,11 +513,72 @@ static void test_server_invite_2xx_and_ack_2xx(void **state)
 			 TXN_RX_ACK_2XX);
 	assert_null(m);
 	assert_int_equal(F.acks, 1);
+	/* RFC 6026: still Accepted until Timer L, no more 2xx retransmission */
+	assert_int_equal(F.terminated, 0);
+	assert_int_equal(txn_get_state(t), TXN_S_ACCEPTED);
+	assert_false(armed(t, TXN_T_G));
+	assert_true(armed(t, TXN_T_L));
+	assert_int_equal(txn_table_count(F.tbl), 1);
+	/* a duplicate of the INVITE after the ACK is absorbed by this
+	 * transaction (never TXN_RX_NEW: that would be a new call) */
+	assert_int_equal(txn_recv_request(F.tbl, parsed_request("INVITE", "z9hG4bKsi5", "192.0.2.9:5070"), 0, NULL, &m),
+			 TXN_RX_ABSORBED);
+	assert_ptr_equal(m, t);
+	advance(8000);
+	assert_int_equal(F.sends, 5);
+	/* a second ACK (the caller saw a 2xx again) goes up too */
+	assert_int_equal(txn_recv_request(F.tbl, parsed_request("ACK", "z9hG4bKack2xx", "192.0.2.9:5070"), 0, NULL, &m),
+			 TXN_RX_ACK_2XX);
+	assert_int_equal(F.acks, 2);
+	/* L (64*T1 from the first 2xx) ends it, silently: the call is fine */
+	advance(32000 - (F.now - t0) - 1);
+	assert_int_equal(F.terminated, 0);
+	advance(1);
 	assert_int_equal(F.terminated, 1);
+	assert_int_equal(F.timeouts, 0);
+	assert_int_equal(F.sends, 5);
 	assert_int_equal(live_timers(), 0);
-	/* a second ACK matches nothing any more */
+	assert_int_equal(txn_table_count(F.tbl), 0);
+	/* now a late ACK matches nothing */
 	assert_int_equal(txn_recv_request(F.tbl, parsed_request("ACK", "z9hG4bKack2xx", "192.0.2.9:5070"), 0, NULL, &m),
 			 TXN_RX_NO_MATCH);
+}
+
+/* A duplicate INVITE (same branch) right after the ACK, for every
+ * transport: matched and absorbed, also over TCP where nothing is
+ * retransmitted; a transport error while lingering is no timeout. */
+static void test_server_invite_duplicate_after_ack(void **state)
+{
+	(void)state;
+	for (int reliable = 0; reliable <= 1; reliable++) {
+		const char *br = reliable ? "z9hG4bKdupT" : "z9hG4bKdupU";
+		txn *t = new_server("INVITE", br, reliable), *m = NULL;
+		int sends = F.sends, term = F.terminated;
+		assert_int_equal(txn_respond(F.tbl, t, 200, RESP200, sizeof(RESP200) - 1), 0);
+		assert_int_equal(txn_recv_request(F.tbl, parsed_request("ACK", "z9hG4bKa", "192.0.2.9:5070"), reliable,
+						  NULL, &m),
+				 TXN_RX_ACK_2XX);
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(txn_recv_request(F.tbl, parsed_request("INVITE", br, "192.0.2.9:5070"), reliable,
+							  NULL, &m),
+					 TXN_RX_ABSORBED);
+			assert_ptr_equal(m, t);
+		}
+		assert_int_equal(F.sends, sends + 1); /* only the first 2xx */
+		assert_int_equal(F.terminated, term);
+		if (reliable) {
+			/* the connection drops while lingering: ended, no on_timeout
+			 * (which would make the TU hang up a confirmed call) */
+			txn_transport_error(F.tbl, t);
+			assert_int_equal(F.terminated, term + 1);
+		} else {
+			advance(32000);
+			assert_int_equal(F.terminated, term + 1);
+		}
+		assert_int_equal(F.timeouts, 0);
+		assert_int_equal(txn_table_count(F.tbl), 0);
+	}
+	assert_int_equal(live_timers(), 0);
 }
 
 static void test_server_invite_2xx_timer_l(void **state)
@@ -540,8 +601,13 @@ static void test_server_invite_2xx_timer_l(void **state)
 	assert_int_equal(F.sends, 12);
 	assert_int_equal(txn_recv_request(F.tbl, parsed_request("ACK", "z9hG4bKother", "192.0.2.9:5070"), 1, NULL, &m),
 			 TXN_RX_ACK_2XX);
-	assert_int_equal(F.terminated, 2);
 	assert_int_equal(F.acks, 1);
+	/* Timer L applies over reliable transports too (RFC 6026) */
+	assert_int_equal(F.terminated, 1);
+	assert_true(armed(t, TXN_T_L));
+	advance(22000);
+	assert_int_equal(F.terminated, 2);
+	assert_int_equal(F.timeouts, 1);
 	assert_string_equal(txn_state_name(TXN_S_ACCEPTED), "accepted");
 	assert_string_equal(txn_timer_name(TXN_T_M), "M");
 }
@@ -711,6 +777,7 @@ int main(void)
 		T(test_server_invite_reliable),
 		T(test_server_invite_2xx_and_ack_2xx),
 		T(test_server_invite_2xx_timer_l),
+		T(test_server_invite_duplicate_after_ack),
 		T(test_server_non_invite_timer_j),
 		T(test_matching),
 		T(test_stale_and_early_timers),
