@@ -94,14 +94,21 @@ def test_late_ringing_after_failover_is_cancelled(env):
     assert len(late.requests("CANCEL")) == 1 and not late.requests("BYE")
 
 
-def test_2xx_crossing_our_cancel_is_acked_and_byed(env):
-    sbc, uas, uac = env("cancel200")
+def cancel_crossed_by_200(env, **kw):
+    """The caller cancels after 180 while the callee answers 200: the caller
+    gets 487 and the callee's 200 is ACKed and BYEd by us."""
+    sbc, uas, uac = env("cancel200", **kw)
     uac.invite()
     uac.recv_until(lambda d: status(d) == 180)
     uac.cancel()
     assert status(uac.wait_final()) == 487
     wait_for(lambda: in_dialog(uas, "ACK", uas.tag) and in_dialog(uas, "BYE", uas.tag), timeout=3,
              what="ACK and BYE for the 200 that crossed the CANCEL")
+    return sbc, uas, uac
+
+
+def test_2xx_crossing_our_cancel_is_acked_and_byed(env):
+    sbc, uas, uac = cancel_crossed_by_200(env)
     assert uas.requests("CANCEL")
     assert hdr(in_dialog(uas, "ACK", uas.tag)[0], "CSeq") == "1 ACK"
     # the caller saw no 200 at all
@@ -174,13 +181,7 @@ def test_answer_with_a_route_set_too_long_for_a_dialog(env):
 
 def test_2xx_crossing_our_cancel_with_many_record_routes(env):
     # a 2xx on an INVITE given up, with 40 Record-Route: ACK and BYE, once
-    sbc, uas, uac = env("cancel200", rr=40)
-    uac.invite()
-    uac.recv_until(lambda d: status(d) == 180)
-    uac.cancel()
-    assert status(uac.wait_final()) == 487
-    wait_for(lambda: in_dialog(uas, "ACK", uas.tag) and in_dialog(uas, "BYE", uas.tag), timeout=3,
-             what="ACK and BYE for the 200 that crossed the CANCEL")
+    sbc, uas, uac = cancel_crossed_by_200(env, rr=40)
     assert routes(in_dialog(uas, "BYE", uas.tag)[0]) == proxies(40)
     time.sleep(0.3)
     assert len(in_dialog(uas, "BYE", uas.tag)) == 1
