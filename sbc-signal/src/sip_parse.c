@@ -58,17 +58,6 @@ int sip_sv_eq(sip_sv a, const char *lit)
 	return a.n == n && (n == 0 || memcmp(a.p, lit, n) == 0);
 }
 
-int sip_sv_ieq(sip_sv a, const char *lit)
-{
-	size_t n = strlen(lit);
-	if (a.n != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (lower(a.p[i]) != lower(lit[i]))
-			return 0;
-	return 1;
-}
-
 /* Case-insensitive compare with a literal of known length (no strlen). */
 static inline int sv_ieq_n(sip_sv a, const char *lit, size_t n)
 {
@@ -80,6 +69,11 @@ static inline int sv_ieq_n(sip_sv a, const char *lit, size_t n)
 	return 1;
 }
 #define SV_IEQ(a, lit) sv_ieq_n((a), (lit), sizeof(lit) - 1)
+
+int sip_sv_ieq(sip_sv a, const char *lit)
+{
+	return sv_ieq_n(a, lit, strlen(lit));
+}
 
 int sip_sv_eq_sv(sip_sv a, sip_sv b) { return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0); }
 
