@@ -55,6 +55,7 @@
 #include "sbc/shm.h"
 #include "../../../sbc-media/src/xcrypt.h"
 #include "../../tools/compare/rtpgen.h"
+#include "../../tools/compare/taskcpu.h"
 
 #define MAXN RTPGEN_MAXN
 
@@ -99,31 +100,6 @@ static uint64_t tid_cpu_ns(pid_t tid)
 	return run;
 }
 
-static uint64_t task_cpu_ns(pid_t pid)
-{
-	char path[64];
-	uint64_t total = 0;
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	DIR *d = opendir(path);
-	struct dirent *e;
-	if (!d)
-		return 0;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char p2[400];
-		unsigned long long run = 0;
-		snprintf(p2, sizeof(p2), "%s/%s/schedstat", path, e->d_name);
-		FILE *f = fopen(p2, "r");
-		if (f) {
-			if (fscanf(f, "%llu", &run) == 1)
-				total += run;
-			fclose(f);
-		}
-	}
-	closedir(d);
-	return total;
-}
 
 /* CPU time of every task on the machine, from the scheduler's own
  * accounting (/proc/<pid>/task/<tid>/schedstat, ns): tick-sampled /proc/stat
@@ -507,11 +483,11 @@ static result run_step(unsigned n, double seconds, uint64_t pps_x1000)
 	usleep(700000); /* warm up at this load */
 	static task_snap snap0, snap1;
 	machine_snap(&snap0);
-	uint64_t c0 = measure_tid ? tid_cpu_ns(measure_tid) : task_cpu_ns(measure_pid);
+	uint64_t c0 = measure_tid ? tid_cpu_ns(measure_tid) : taskcpu_ns(measure_pid);
 	rtpgen_window_begin(gen);
 	usleep((useconds_t)(seconds * 1e6));
 	rtpgen_window_end(gen);
-	uint64_t c1 = measure_tid ? tid_cpu_ns(measure_tid) : task_cpu_ns(measure_pid);
+	uint64_t c1 = measure_tid ? tid_cpu_ns(measure_tid) : taskcpu_ns(measure_pid);
 	machine_snap(&snap1);
 	usleep(200000); /* stragglers of the window */
 	rtpgen_result g = rtpgen_window_result(gen);

@@ -54,6 +54,7 @@
 #include "sbc/log.h"
 #include "../../../sbc-media/src/xcrypt.h"
 #include "../../../sbc-media/src/xdp_backend.h"
+#include "../../tools/compare/taskcpu.h"
 
 #define STREAMS 64        /* sessions: A sends to R port 40000 + 2k */
 #define PORT_R 40000
@@ -944,65 +945,17 @@ static uint64_t proc_ticks(pid_t pid)
  * ticks when schedstat is not there. */
 static double proc_us(pid_t pid)
 {
-	char path[96];
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	DIR *d = opendir(path);
-	double us = 0;
-	int seen = 0;
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		unsigned long long ns;
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/schedstat", (int)pid, e->d_name);
-		FILE *f = fopen(path, "r");
-		if (f && fscanf(f, "%llu", &ns) == 1) {
-			us += (double)ns / 1000.0;
-			seen = 1;
-		}
-		if (f)
-			fclose(f);
-	}
-	if (d)
-		closedir(d);
-	return seen ? us : (double)proc_ticks(pid) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+	uint64_t ns = taskcpu_ns(pid);
+	return ns ? (double)ns / 1000.0 : (double)proc_ticks(pid) * 1e6 / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* CPU of the kernel's ksoftirqd threads in microseconds. With tick-based
- * accounting (no CONFIG_IRQ_TIME_ACCOUNTING) softirq work done in a task's
- * context is in that task's schedstat; what the kernel defers lands in
- * ksoftirqd/N. Our processes plus these is the CPU the traffic costs,
- * without the softirq of other work on a shared machine (which /proc/stat's
- * softirq column would add). */
-static pid_t ksoftirqd[256];
-static int nksoftirqd;
-
-static void ksoftirqd_find(void)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	while (d && (e = readdir(d)) && nksoftirqd < 256) {
-		char path[300], comm[64] = "";
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && strncmp(comm, "ksoftirqd/", 10) == 0)
-			ksoftirqd[nksoftirqd++] = (pid_t)atoi(e->d_name);
-		fclose(f);
-	}
-	if (d)
-		closedir(d);
-}
+/* CPU of the kernel's ksoftirqd threads in microseconds (see taskcpu.h for
+ * why they count). */
+static taskcpu_ksoftirqd g_ksoft;
 
 static double ksoftirqd_us(void)
 {
-	double us = 0;
-	for (int i = 0; i < nksoftirqd; i++)
-		us += proc_us(ksoftirqd[i]);
-	return us;
+	return (double)taskcpu_ksoftirqd_ns(&g_ksoft) / 1000.0;
 }
 
 static pid_t spawn(const char *ns, int role, double rate, const char *dst, int generic)
@@ -1294,7 +1247,7 @@ int main(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
-	ksoftirqd_find();
+	taskcpu_ksoftirqd_find(&g_ksoft);
 	if (topo_up()) {
 		printf("bench_xdp: skipped: cannot build the namespaces\n");
 		topo_down();

@@ -55,6 +55,7 @@
 #include <srtp2/srtp.h>
 
 #include "rtpgen.h"
+#include "taskcpu.h"
 
 #define NPRE 8192 /* pre-encrypted sequence numbers: 2.7 minutes per stream */
 #define MAXCHECK 16
@@ -139,67 +140,7 @@ static int check_rx(void *arg, unsigned id, uint16_t seq, uint8_t *p, int len)
 	return 0;
 }
 
-static uint64_t task_cpu_ns(int pid)
-{
-	char path[64];
-	uint64_t total = 0;
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	DIR *d = opendir(path);
-	struct dirent *e;
-	if (!d)
-		return 0;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char p2[400];
-		unsigned long long run = 0;
-		snprintf(p2, sizeof(p2), "%s/%s/schedstat", path, e->d_name);
-		FILE *f = fopen(p2, "r");
-		if (f) {
-			if (fscanf(f, "%llu", &run) == 1)
-				total += run;
-			fclose(f);
-		}
-	}
-	closedir(d);
-	return total;
-}
-
-/* CPU of the kernel's softirq threads (ksoftirqd/N): packet work the
- * kernel defers there under load is nobody's process time otherwise. */
-static int ksoft_pid[64];
-static unsigned nksoft;
-
-static void find_ksoftirqd(void)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	if (!d)
-		return;
-	while ((e = readdir(d)) != NULL && nksoft < 64) {
-		char path[300], comm[64] = "";
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && strncmp(comm, "ksoftirqd/", 10) == 0)
-			ksoft_pid[nksoft++] = atoi(e->d_name);
-		fclose(f);
-	}
-	closedir(d);
-}
-
-static uint64_t ksoft_cpu_ns(void)
-{
-	uint64_t total = 0;
-	for (unsigned i = 0; i < nksoft; i++)
-		total += task_cpu_ns(ksoft_pid[i]);
-	return total;
-}
+static taskcpu_ksoftirqd g_ksoft; /* found once at start */
 
 /* Busy jiffies of the whole machine (all CPUs). */
 static uint64_t machine_busy(void)
@@ -227,11 +168,11 @@ static void run(unsigned n, double seconds)
 	atomic_store(&gen->streams, n);
 	usleep(700000); /* warm up at this load */
 	uint64_t bad0 = atomic_load(&gen->rx_bad);
-	uint64_t c0 = task_cpu_ns(g_pid), m0 = machine_busy(), t0 = task_cpu_ns(getpid()), k0 = ksoft_cpu_ns();
+	uint64_t c0 = taskcpu_ns(g_pid), m0 = machine_busy(), t0 = taskcpu_ns(getpid()), k0 = taskcpu_ksoftirqd_ns(&g_ksoft);
 	rtpgen_window_begin(gen);
 	usleep((useconds_t)(seconds * 1e6));
 	rtpgen_window_end(gen);
-	uint64_t c1 = task_cpu_ns(g_pid), m1 = machine_busy(), t1 = task_cpu_ns(getpid()), k1 = ksoft_cpu_ns();
+	uint64_t c1 = taskcpu_ns(g_pid), m1 = machine_busy(), t1 = taskcpu_ns(getpid()), k1 = taskcpu_ksoftirqd_ns(&g_ksoft);
 	usleep(300000); /* the window's last packets */
 	rtpgen_result r = rtpgen_window_result(gen);
 	double got = (double)r.received;
@@ -278,7 +219,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: rtpload --mode rtp|srtp-rtp|rtp-srtp [--key HEX] [--pid PID] [--cpu C]\n");
 		return 2;
 	}
-	find_ksoftirqd();
+	taskcpu_ksoftirqd_find(&g_ksoft);
 	if (srtp_init() != srtp_err_status_ok) {
 		fprintf(stderr, "rtpload: srtp_init failed\n");
 		return 1;
