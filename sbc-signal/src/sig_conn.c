@@ -129,7 +129,7 @@ sig_conn *sig_conn_lookup(sig_worker *w, sig_conn_id id)
 {
 	uint32_t slot = (uint32_t)(id >> 32) & 0xffffff;
 	uint32_t gen = (uint32_t)id;
-	if ((id >> 56) != w->idx || slot >= w->n_slots)
+	if (sig_conn_id_worker(id) != w->idx || slot >= w->n_slots)
 		return NULL;
 	sig_conn *c = w->slots[slot];
 	if (!c || c->gen != gen || c->state == SIG_CS_CLOSING)

@@ -48,6 +48,9 @@ int sig_tp_parse(const char *s);
  * 0 means "no connection" (UDP). */
 typedef uint64_t sig_conn_id;
 
+/* The index of the worker that owns a connection (its top 8 bits). */
+static inline unsigned sig_conn_id_worker(sig_conn_id id) { return (unsigned)(id >> 56); }
+
 #define SIG_FP_LEN 32
 
 /* The verified identity of a TLS peer's certificate. */

@@ -128,6 +128,14 @@ void sig_worker_deliver(sig_worker *w, const sig_rx *rx)
 
 /* --- API --- */
 
+/* The worker that owns connection id, or SBC_E_INVAL for no connection or
+ * an index past this server's workers. */
+static int conn_owner(const sig_worker *w, sig_conn_id id)
+{
+	unsigned owner = sig_conn_id_worker(id);
+	return id == 0 || owner >= w->srv->n_workers ? SBC_E_INVAL : (int)owner;
+}
+
 int sig_reply(const sig_rx *rx, const void *buf, size_t len)
 {
 	if (rx->tp == SIG_TP_UDP)
@@ -137,10 +145,10 @@ int sig_reply(const sig_rx *rx, const void *buf, size_t len)
 
 int sig_send_conn(sig_worker *w, sig_conn_id id, const void *buf, size_t len)
 {
-	unsigned owner = (unsigned)(id >> 56);
-	if (id == 0 || owner >= w->srv->n_workers)
-		return SBC_E_INVAL;
-	if (owner == w->idx) {
+	int owner = conn_owner(w, id);
+	if (owner < 0)
+		return owner;
+	if ((unsigned)owner == w->idx) {
 		sig_conn *c = sig_conn_lookup(w, id);
 		if (!c)
 			return SBC_E_CLOSED;
@@ -225,10 +233,10 @@ static void xrx_deliver(sig_worker *w, const sig_xmsg_rx *m)
 
 int sig_close_conn(sig_worker *w, sig_conn_id id)
 {
-	unsigned owner = (unsigned)(id >> 56);
-	if (id == 0 || owner >= w->srv->n_workers)
-		return SBC_E_INVAL;
-	if (owner == w->idx) {
+	int owner = conn_owner(w, id);
+	if (owner < 0)
+		return owner;
+	if ((unsigned)owner == w->idx) {
 		sig_conn *c = sig_conn_lookup(w, id);
 		if (!c)
 			return SBC_E_CLOSED;
