@@ -35,6 +35,7 @@
 #include "sbc/log.h"
 #include "../../../sbc-signal/src/sig_sip.h"
 #include "../../../sbc-signal/src/sig_worker.h"
+#include "sig_testutil.h"
 
 #define BURST 150
 
@@ -43,32 +44,6 @@ static uint16_t g_udp_port, g_tcp_port, g_tls_port;
 static char g_dir[] = "/tmp/sigbatchXXXXXX";
 static _Atomic int g_handler_err; /* the handler runs on the worker: no cmocka asserts there */
 
-static int header_value(const sig_rx *rx, const char *name, char *out, size_t cap)
-{
-	size_t nl = strlen(name);
-	const char *p = rx->msg, *end = rx->msg + rx->hdr_len;
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		if (!eol)
-			break;
-		if ((size_t)(eol - p) > nl + 1 && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-			const char *v = p + nl + 1;
-			while (*v == ' ')
-				v++;
-			size_t n = (size_t)(eol - v);
-			if (n && v[n - 1] == '\r')
-				n--;
-			if (n >= cap)
-				n = cap - 1;
-			memcpy(out, v, n);
-			out[n] = 0;
-			return 1;
-		}
-		p = eol + 1;
-	}
-	return 0;
-}
-
 /* X-Burst: n [close] -> n numbered replies ("SIP/2.0 200 OK" with X-Seq),
  * then (stream) the connection closed. X-Unroutable: a datagram to a
  * destination the kernel refuses, then one reply. */
@@ -76,7 +51,7 @@ static void handler(const sig_rx *rx, void *arg)
 {
 	char v[64], out[256];
 	(void)arg;
-	if (header_value(rx, "X-Unroutable", v, sizeof(v))) {
+	if (stu_header_value(rx, "X-Unroutable", v, sizeof(v))) {
 		sbc_addr bad;
 		sbc_addr_parse("0.0.0.0:0", -1, &bad); /* port 0: EINVAL from sendmmsg */
 		sig_send_addr(rx->worker, SIG_TP_UDP, &bad, NULL, NULL, "x", 1);
@@ -84,7 +59,7 @@ static void handler(const sig_rx *rx, void *arg)
 		sig_reply(rx, out, (size_t)n);
 		return;
 	}
-	if (!header_value(rx, "X-Burst", v, sizeof(v)))
+	if (!stu_header_value(rx, "X-Burst", v, sizeof(v)))
 		return;
 	int count = atoi(v);
 	for (int i = 0; i < count; i++) {
@@ -94,17 +69,6 @@ static void handler(const sig_rx *rx, void *arg)
 	}
 	if (strstr(v, "close") && sig_close_conn(rx->worker, rx->conn) != 0)
 		g_handler_err++;
-}
-
-static uint16_t free_port(int type)
-{
-	int s = socket(AF_INET, type, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	bind(s, (struct sockaddr *)&a, sizeof(a));
-	getsockname(s, (struct sockaddr *)&a, &l);
-	close(s);
-	return ntohs(a.sin_port);
 }
 
 static const char *req(const char *burst, char *buf, size_t cap)
@@ -310,23 +274,17 @@ static void test_tls_burst_then_close(void **st)
 
 static int setup(void **st)
 {
-	char cmd[1024], err[512] = "";
+	char err[512] = "";
 	(void)st;
-	if (!mkdtemp(g_dir))
-		return -1;
-	snprintf(cmd, sizeof(cmd),
-		 "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-		 "-keyout k.pem -out c.pem -subj /CN=sbc.example -days 2 >/dev/null 2>&1",
-		 g_dir);
-	if (system(cmd) != 0)
+	if (stu_make_cert(g_dir) != 0)
 		return -1;
 	sbc_log_init("test", SBC_LOG_ERROR, false);
 	sig_config cfg;
 	sig_config_defaults(&cfg);
 	cfg.workers = 1;
-	g_udp_port = free_port(SOCK_DGRAM);
-	g_tcp_port = free_port(SOCK_STREAM);
-	g_tls_port = free_port(SOCK_STREAM);
+	g_udp_port = stu_free_port(SOCK_DGRAM);
+	g_tcp_port = stu_free_port(SOCK_STREAM);
+	g_tls_port = stu_free_port(SOCK_STREAM);
 	char a[64];
 	const uint16_t ports[3] = {g_udp_port, g_tcp_port, g_tls_port};
 	const enum sig_tp tps[3] = {SIG_TP_UDP, SIG_TP_TCP, SIG_TP_TLS};
@@ -337,14 +295,7 @@ static int setup(void **st)
 	}
 	snprintf(cfg.listen[2].profile, sizeof(cfg.listen[2].profile), "default");
 	cfg.n_listen = 3;
-	sig_profile_cfg *p = &cfg.profiles[cfg.n_profiles++];
-	snprintf(p->name, sizeof(p->name), "default");
-	snprintf(cmd, sizeof(cmd), "%s/c.pem", g_dir);
-	p->cert[0] = strdup(cmd);
-	snprintf(cmd, sizeof(cmd), "%s/k.pem", g_dir);
-	p->key[0] = strdup(cmd);
-	p->n_certs = 1;
-	p->verify_depth = 4;
+	stu_default_profile(&cfg, g_dir, 0);
 	sig_tls_init();
 	sig_tls_set *set = NULL;
 	if (sig_tls_set_build(&cfg, 1, &set, err, sizeof(err)) < 0) {

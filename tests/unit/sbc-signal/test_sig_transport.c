@@ -28,6 +28,7 @@
 #include "../../../sbc-signal/src/sig_dns.h"
 #include "../../../sbc-signal/src/sig_sip.h"
 #include "../../../sbc-signal/src/sig_worker.h"
+#include "sig_testutil.h"
 
 #define NCLI 16
 
@@ -77,28 +78,6 @@ static void fo_cb(void *arg, int status, enum sig_tp tp, const sbc_addr *addr, s
 	pthread_mutex_unlock(&g_mu);
 }
 
-static int header_value(const sig_rx *rx, const char *name, char *out, size_t cap)
-{
-	size_t nl = strlen(name);
-	const char *p = rx->msg, *end = rx->msg + rx->hdr_len;
-	while (p < end) {
-		const char *le = memchr(p, '\r', (size_t)(end - p));
-		if (!le)
-			break;
-		if ((size_t)(le - p) > nl + 1 && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-			const char *v = p + nl + 1;
-			while (*v == ' ')
-				v++;
-			size_t n = (size_t)(le - v) < cap - 1 ? (size_t)(le - v) : cap - 1;
-			memcpy(out, v, n);
-			out[n] = 0;
-			return 1;
-		}
-		p = le + 2;
-	}
-	return 0;
-}
-
 static void handler(const sig_rx *rx, void *arg)
 {
 	char v[128];
@@ -116,12 +95,12 @@ static void handler(const sig_rx *rx, void *arg)
 		pthread_mutex_unlock(&g_mu);
 		return;
 	}
-	if (header_value(rx, "X-Close-Self", v, sizeof(v))) {
+	if (stu_header_value(rx, "X-Close-Self", v, sizeof(v))) {
 		/* the far side of an outbound connection goes away */
 		sig_close_conn(rx->worker, rx->conn);
 		return;
 	}
-	if (header_value(rx, "X-Client", v, sizeof(v))) {
+	if (stu_header_value(rx, "X-Client", v, sizeof(v))) {
 		int i = atoi(v);
 		if (i >= 0 && i < NCLI) {
 			pthread_mutex_lock(&g_mu);
@@ -130,7 +109,7 @@ static void handler(const sig_rx *rx, void *arg)
 			pthread_mutex_unlock(&g_mu);
 		}
 	}
-	if (header_value(rx, "X-Relay", v, sizeof(v))) {
+	if (stu_header_value(rx, "X-Relay", v, sizeof(v))) {
 		sig_conn_id to = strtoull(v, NULL, 16);
 		int r = sig_send_conn(rx->worker, to, rx->msg + rx->hdr_len, rx->body_len);
 		pthread_mutex_lock(&g_mu);
@@ -138,7 +117,7 @@ static void handler(const sig_rx *rx, void *arg)
 		pthread_mutex_unlock(&g_mu);
 		return;
 	}
-	if (header_value(rx, "X-Failover", v, sizeof(v))) {
+	if (stu_header_value(rx, "X-Failover", v, sizeof(v))) {
 		/* "tcp|tls dead-first|all-dead|uri" */
 		static const char req[] = "OPTIONS sip:self@127.0.0.1 SIP/2.0\r\n"
 					  "Via: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bK-fo\r\n"
@@ -163,7 +142,7 @@ static void handler(const sig_rx *rx, void *arg)
 		}
 		return;
 	}
-	if (header_value(rx, "X-Out", v, sizeof(v))) {
+	if (stu_header_value(rx, "X-Out", v, sizeof(v))) {
 		static const char req[] = "OPTIONS sip:self@127.0.0.1 SIP/2.0\r\n"
 					  "Via: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bK-out\r\n"
 					  "From: <sip:t@127.0.0.1>;tag=o\r\nTo: <sip:self@127.0.0.1>\r\n"
@@ -188,17 +167,6 @@ static void handler(const sig_rx *rx, void *arg)
 		return;
 	}
 	sig_local_handle(rx, NULL);
-}
-
-static uint16_t free_port(void)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	bind(s, (struct sockaddr *)&a, sizeof(a));
-	getsockname(s, (struct sockaddr *)&a, &l);
-	close(s);
-	return ntohs(a.sin_port);
 }
 
 static int connect_to(uint16_t port)
@@ -269,24 +237,18 @@ static int tls_answered(void)
 
 static int setup(void **st)
 {
-	char cmd[1024], err[512] = "";
+	char err[512] = "";
 	(void)st;
 	if (system("command -v openssl >/dev/null 2>&1") != 0)
 		return -1;
-	if (!mkdtemp(g_dir))
-		return -1;
-	snprintf(cmd, sizeof(cmd),
-		 "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-		 "-keyout k.pem -out c.pem -subj /CN=sbc.example -days 2 >/dev/null 2>&1",
-		 g_dir);
-	if (system(cmd) != 0)
+	if (stu_make_cert(g_dir) != 0)
 		return -1;
 	sbc_log_init("test", SBC_LOG_WARN, false);
 	sig_config cfg;
 	sig_config_defaults(&cfg);
 	cfg.workers = 2;
-	g_tcp_port = free_port();
-	g_tls_port = free_port();
+	g_tcp_port = stu_free_port(SOCK_STREAM);
+	g_tls_port = stu_free_port(SOCK_STREAM);
 	char a[64];
 	snprintf(a, sizeof(a), "127.0.0.1:%u", g_tcp_port);
 	sbc_addr_parse(a, -1, &cfg.listen[0].addr);
@@ -296,15 +258,7 @@ static int setup(void **st)
 	cfg.listen[1].tp = SIG_TP_TLS;
 	snprintf(cfg.listen[1].profile, sizeof(cfg.listen[1].profile), "default");
 	cfg.n_listen = 2;
-	sig_profile_cfg *p = &cfg.profiles[cfg.n_profiles++];
-	snprintf(p->name, sizeof(p->name), "default");
-	snprintf(cmd, sizeof(cmd), "%s/c.pem", g_dir);
-	p->cert[0] = strdup(cmd);
-	p->ca = strdup(cmd); /* the client role verifies the server with it */
-	snprintf(cmd, sizeof(cmd), "%s/k.pem", g_dir);
-	p->key[0] = strdup(cmd);
-	p->n_certs = 1;
-	p->verify_depth = 4;
+	stu_default_profile(&cfg, g_dir, 1); /* the client role verifies the server with it */
 	sig_tls_init();
 	sig_tls_set *set = NULL;
 	if (sig_tls_set_build(&cfg, 1, &set, err, sizeof(err)) < 0) {
@@ -461,7 +415,7 @@ static int fo_done(void)
 static void test_failover(void **st)
 {
 	(void)st;
-	g_dead_port = free_port(); /* nothing listens there: connection refused */
+	g_dead_port = stu_free_port(SOCK_STREAM); /* nothing listens there: connection refused */
 	int s = connect_to(g_tcp_port);
 	static const char *cases[] = {"tcp dead-first", "tls dead-first", "tcp uri", "tls uri"};
 	for (unsigned i = 0; i < 4; i++) {
