@@ -96,4 +96,37 @@ static inline void stu_default_profile(sig_config *cfg, const char *dir, int wit
 	p->verify_depth = 4;
 }
 
+/* Publishes cfg's TLS profiles, installs handler and starts srv on cfg
+ * (which srv then owns); worker hooks, if any, are set before. Returns
+ * sig_server_start's result, or -1 with the reason on stderr. */
+static inline int stu_start_server(sig_server *srv, sig_config *cfg, sig_rx_cb handler)
+{
+	char err[512] = "";
+	sig_tls_init();
+	sig_tls_set *set = NULL;
+	if (sig_tls_set_build(cfg, 1, &set, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tls: %s\n", err);
+		return -1;
+	}
+	sig_tls_publish(set);
+	sig_set_rx_handler(handler, NULL);
+	if (sig_server_init(srv, cfg, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "server: %s\n", err);
+		return -1;
+	}
+	return sig_server_start(srv);
+}
+
+/* Frees what stu_start_server set up (srv already stopped) and removes the
+ * certificate directory; returns 0, or -1 when the directory stays. */
+static inline int stu_destroy_server(sig_server *srv, const char *dir)
+{
+	char cmd[256];
+	sig_config_free(&srv->cfg);
+	sig_server_destroy(srv);
+	sig_tls_set_unref(sig_tls_publish(NULL));
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 #endif

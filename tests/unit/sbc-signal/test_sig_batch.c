@@ -274,7 +274,6 @@ static void test_tls_burst_then_close(void **st)
 
 static int setup(void **st)
 {
-	char err[512] = "";
 	(void)st;
 	if (stu_make_cert(g_dir) != 0)
 		return -1;
@@ -296,31 +295,14 @@ static int setup(void **st)
 	snprintf(cfg.listen[2].profile, sizeof(cfg.listen[2].profile), "default");
 	cfg.n_listen = 3;
 	stu_default_profile(&cfg, g_dir, 0);
-	sig_tls_init();
-	sig_tls_set *set = NULL;
-	if (sig_tls_set_build(&cfg, 1, &set, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tls: %s\n", err);
-		return -1;
-	}
-	sig_tls_publish(set);
-	sig_set_rx_handler(handler, NULL);
-	if (sig_server_init(&g_srv, &cfg, NULL, err, sizeof(err)) < 0) {
-		fprintf(stderr, "server: %s\n", err);
-		return -1;
-	}
-	return sig_server_start(&g_srv);
+	return stu_start_server(&g_srv, &cfg, handler);
 }
 
 static int teardown(void **st)
 {
 	(void)st;
 	sig_server_stop(&g_srv);
-	sig_config_free(&g_srv.cfg);
-	sig_server_destroy(&g_srv);
-	sig_tls_set_unref(sig_tls_publish(NULL));
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return stu_destroy_server(&g_srv, g_dir);
 }
 
 int main(void)

@@ -237,7 +237,6 @@ static int tls_answered(void)
 
 static int setup(void **st)
 {
-	char err[512] = "";
 	(void)st;
 	if (system("command -v openssl >/dev/null 2>&1") != 0)
 		return -1;
@@ -259,20 +258,8 @@ static int setup(void **st)
 	snprintf(cfg.listen[1].profile, sizeof(cfg.listen[1].profile), "default");
 	cfg.n_listen = 2;
 	stu_default_profile(&cfg, g_dir, 1); /* the client role verifies the server with it */
-	sig_tls_init();
-	sig_tls_set *set = NULL;
-	if (sig_tls_set_build(&cfg, 1, &set, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tls: %s\n", err);
-		return -1;
-	}
-	sig_tls_publish(set);
-	sig_set_rx_handler(handler, NULL);
 	sig_set_worker_hooks(start_hook, stop_hook, NULL);
-	if (sig_server_init(&g_srv, &cfg, NULL, err, sizeof(err)) < 0) {
-		fprintf(stderr, "server: %s\n", err);
-		return -1;
-	}
-	return sig_server_start(&g_srv);
+	return stu_start_server(&g_srv, &cfg, handler);
 }
 
 static int teardown(void **st)
@@ -283,14 +270,7 @@ static int teardown(void **st)
 		fprintf(stderr, "worker hooks: started %d stopped %d\n", g_started_hooks, g_stopped_hooks);
 		return -1;
 	}
-	sig_config_free(&g_srv.cfg);
-	sig_server_destroy(&g_srv);
-	sig_tls_set_unref(sig_tls_publish(NULL));
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-	if (system(cmd) != 0)
-		return -1;
-	return 0;
+	return stu_destroy_server(&g_srv, g_dir);
 }
 
 static void test_cross_worker_send(void **st)
