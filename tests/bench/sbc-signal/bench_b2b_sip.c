@@ -18,6 +18,7 @@
 #include "../../../sbc-signal/src/sip_build.h"
 #include "../../../sbc-signal/src/sip_msg.h"
 #include "../../../sbc-signal/src/txn_layer.h"
+#include "../../unit/sbc-signal/b2b_fixture.h"
 
 static double cpu_ns(void)
 {
@@ -40,18 +41,8 @@ static const char A_INVITE[] =
 	"Session-Expires: 1800;refresher=uac\r\n"
 	"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE\r\n"
 	"Content-Type: application/sdp\r\n"
-	"Content-Length: 288\r\n"
-	"\r\n"
-	"v=0\r\n"
-	"o=carrierA 1 1 IN IP4 198.51.100.20\r\n"
-	"s=CarrierA media 10.1.2.3\r\n"
-	"c=IN IP4 198.51.100.20\r\n"
-	"t=0 0\r\n"
-	"m=audio 40000 RTP/SAVP 0 101\r\n"
-	"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:TCkr9L8rtn4+aJXoeA1eiQcTAniJOvkYXUnZ5KTw\r\n"
-	"a=rtpmap:0 PCMU/8000\r\n"
-	"a=rtpmap:101 telephone-event/8000\r\n"
-	"a=fmtp:101 0-16\r\n";
+	"Content-Length: " B2B_FIX_A_SDP_LEN "\r\n"
+	"\r\n" B2B_FIX_A_SDP;
 
 static const char A_ACK[] = "ACK sip:sbc@203.0.113.5:5061;transport=tls SIP/2.0\r\n"
 			    "Via: SIP/2.0/TLS 198.51.100.10:5061;branch=z9hG4bKack1;rport\r\n"

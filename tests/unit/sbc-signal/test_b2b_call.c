@@ -19,6 +19,7 @@
 #include "../../../sbc-signal/src/b2b_route.h"
 #include "../../../sbc-signal/src/sdes_policy.h"
 #include "../../../sbc-signal/src/sdp_session.h"
+#include "b2b_fixture.h"
 
 static const char A_INVITE[] =
 	"INVITE sip:+4930123456@203.0.113.5:5060;user=phone SIP/2.0\r\n"
@@ -42,18 +43,8 @@ static const char A_INVITE[] =
 	"X-Carrier-Internal: node=10.1.2.3\r\n"
 	"P-Charging-Vector: icid-value=abc;orig-ioi=carrier-a.example\r\n"
 	"Content-Type: application/sdp\r\n"
-	"Content-Length: 288\r\n"
-	"\r\n"
-	"v=0\r\n"
-	"o=carrierA 1 1 IN IP4 198.51.100.20\r\n"
-	"s=CarrierA media 10.1.2.3\r\n"
-	"c=IN IP4 198.51.100.20\r\n"
-	"t=0 0\r\n"
-	"m=audio 40000 RTP/SAVP 0 101\r\n"
-	"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:TCkr9L8rtn4+aJXoeA1eiQcTAniJOvkYXUnZ5KTw\r\n"
-	"a=rtpmap:0 PCMU/8000\r\n"
-	"a=rtpmap:101 telephone-event/8000\r\n"
-	"a=fmtp:101 0-16\r\n";
+	"Content-Length: " B2B_FIX_A_SDP_LEN "\r\n"
+	"\r\n" B2B_FIX_A_SDP;
 
 static const char *const A_SECRETS[] = {"198.51.100.10", "198.51.100.20", "10.1.2.3", "carrier-a", "CarrierA",
 					"77abc", "a-tag-1", "z9hG4bKa1", "TCkr9L8rtn4", "Diversion",
