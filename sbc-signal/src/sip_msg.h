@@ -205,6 +205,14 @@ typedef struct sip_msg {
  * with msg->err_reason set (see caveat 3). Never reads outside the buffer. */
 int sip_parse(const char *buf, size_t len, sip_msg *msg);
 
+/* Moves a parsed message onto a copy of its bytes: every sip_sv of msg that
+ * points into [msg->buf, msg->buf + msg->len] is made to point at the same
+ * offset of nbuf, which holds those msg->len bytes. For a message kept
+ * beyond its receive buffer (a call's A-leg INVITE): a struct copy and this
+ * cost far less than parsing the copy again. Keep it in step with sip_msg
+ * (test_sip_parse compares it against a fresh parse of the copy). */
+void sip_msg_rebase(sip_msg *msg, const char *nbuf);
+
 /* ---- helpers over parsed parts ------------------------------------------- */
 
 enum sip_method sip_method_from_sv(sip_sv name);

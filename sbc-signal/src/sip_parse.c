@@ -1072,6 +1072,71 @@ int sip_parse(const char *buf, size_t len, sip_msg *m)
 	return 0;
 }
 
+/* ---- rebasing onto a copy ------------------------------------------------ */
+
+typedef struct rebase {
+	uintptr_t lo, hi; /* the old buffer, hi included (an empty value at its end) */
+	const char *nbuf;
+} rebase;
+
+static void rb_sv(const rebase *rb, sip_sv *v)
+{
+	uintptr_t a = (uintptr_t)v->p;
+	if (v->p && a >= rb->lo && a <= rb->hi) /* literals and NULL stay */
+		v->p = rb->nbuf + (a - rb->lo);
+}
+
+static void rb_uri(const rebase *rb, sip_uri *u)
+{
+	rb_sv(rb, &u->user);
+	rb_sv(rb, &u->password);
+	rb_sv(rb, &u->host);
+	rb_sv(rb, &u->params);
+	rb_sv(rb, &u->headers);
+	rb_sv(rb, &u->transport);
+	rb_sv(rb, &u->maddr);
+}
+
+static void rb_naddr(const rebase *rb, sip_naddr *na)
+{
+	rb_sv(rb, &na->raw);
+	rb_sv(rb, &na->display);
+	rb_sv(rb, &na->uri_text);
+	rb_uri(rb, &na->uri);
+	rb_sv(rb, &na->params);
+	rb_sv(rb, &na->tag);
+}
+
+void sip_msg_rebase(sip_msg *m, const char *nbuf)
+{
+	rebase rb = {(uintptr_t)m->buf, (uintptr_t)m->buf + m->len, nbuf};
+	rb_sv(&rb, &m->method_name);
+	rb_sv(&rb, &m->ruri_text);
+	rb_uri(&rb, &m->ruri);
+	rb_sv(&rb, &m->reason);
+	for (unsigned i = 0; i < m->n_hdr && i < SIP_MAX_HEADERS; i++) {
+		rb_sv(&rb, &m->hdr[i].name);
+		rb_sv(&rb, &m->hdr[i].value);
+		rb_sv(&rb, &m->hdr[i].line);
+	}
+	for (unsigned i = 0; i < m->n_via && i < SIP_MAX_VIA; i++) {
+		sip_via *v = &m->via[i];
+		rb_sv(&rb, &v->raw);
+		rb_sv(&rb, &v->transport);
+		rb_sv(&rb, &v->host);
+		rb_sv(&rb, &v->branch);
+		rb_sv(&rb, &v->received);
+		rb_sv(&rb, &v->maddr);
+		rb_sv(&rb, &v->params);
+	}
+	rb_naddr(&rb, &m->from);
+	rb_naddr(&rb, &m->to);
+	rb_sv(&rb, &m->call_id);
+	rb_sv(&rb, &m->cseq_method_name);
+	rb_sv(&rb, &m->body);
+	m->buf = nbuf;
+}
+
 const sip_hdr *sip_hdr_get(const sip_msg *m, enum sip_hdr_id id, unsigned idx)
 {
 	if (id <= SIP_H_OTHER || id >= SIP_H_MAX_ || m->first[id] < 0)

@@ -736,6 +736,137 @@ static void test_build_request_ack_cancel(void **state)
 	assert_int_equal(sip_build_request(&s, out, sizeof(out)), -EINVAL);
 }
 
+/* sip_msg_rebase: a message parsed in one buffer and moved onto a copy
+ * must equal a fresh parse of the copy, field by field (pointers included),
+ * and keep nothing pointing into the first buffer. */
+static void same_sv(sip_sv a, sip_sv b)
+{
+	assert_ptr_equal(a.p, b.p);
+	assert_int_equal(a.n, b.n);
+}
+
+static void same_uri(const sip_uri *a, const sip_uri *b)
+{
+	assert_int_equal(a->scheme, b->scheme);
+	assert_int_equal(a->host_v6, b->host_v6);
+	assert_int_equal(a->user_phone, b->user_phone);
+	assert_int_equal(a->lr, b->lr);
+	assert_int_equal(a->port, b->port);
+	same_sv(a->user, b->user);
+	same_sv(a->password, b->password);
+	same_sv(a->host, b->host);
+	same_sv(a->params, b->params);
+	same_sv(a->headers, b->headers);
+	same_sv(a->transport, b->transport);
+	same_sv(a->maddr, b->maddr);
+}
+
+static void same_naddr(const sip_naddr *a, const sip_naddr *b)
+{
+	same_sv(a->raw, b->raw);
+	same_sv(a->display, b->display);
+	same_sv(a->uri_text, b->uri_text);
+	same_uri(&a->uri, &b->uri);
+	same_sv(a->params, b->params);
+	same_sv(a->tag, b->tag);
+	assert_int_equal(a->star, b->star);
+	assert_int_equal(a->has_tag, b->has_tag);
+}
+
+static void same_msg(const sip_msg *a, const sip_msg *b)
+{
+	assert_ptr_equal(a->buf, b->buf);
+	assert_int_equal(a->len, b->len);
+	assert_int_equal(a->is_request, b->is_request);
+	assert_int_equal(a->method, b->method);
+	same_sv(a->method_name, b->method_name);
+	same_sv(a->ruri_text, b->ruri_text);
+	same_uri(&a->ruri, &b->ruri);
+	assert_int_equal(a->status, b->status);
+	same_sv(a->reason, b->reason);
+	assert_int_equal(a->n_hdr, b->n_hdr);
+	for (unsigned i = 0; i < a->n_hdr; i++) {
+		assert_int_equal(a->hdr[i].id, b->hdr[i].id);
+		same_sv(a->hdr[i].name, b->hdr[i].name);
+		same_sv(a->hdr[i].value, b->hdr[i].value);
+		same_sv(a->hdr[i].line, b->hdr[i].line);
+	}
+	assert_memory_equal(a->first, b->first, sizeof(a->first));
+	assert_int_equal(a->n_via, b->n_via);
+	for (unsigned i = 0; i < a->n_via; i++) {
+		const sip_via *x = &a->via[i], *y = &b->via[i];
+		same_sv(x->raw, y->raw);
+		same_sv(x->transport, y->transport);
+		same_sv(x->host, y->host);
+		assert_int_equal(x->port, y->port);
+		assert_int_equal(x->host_v6, y->host_v6);
+		assert_int_equal(x->rport_present, y->rport_present);
+		assert_int_equal(x->rport, y->rport);
+		same_sv(x->branch, y->branch);
+		same_sv(x->received, y->received);
+		same_sv(x->maddr, y->maddr);
+		same_sv(x->params, y->params);
+	}
+	same_naddr(&a->from, &b->from);
+	same_naddr(&a->to, &b->to);
+	same_sv(a->call_id, b->call_id);
+	assert_int_equal(a->cseq, b->cseq);
+	assert_int_equal(a->cseq_method, b->cseq_method);
+	same_sv(a->cseq_method_name, b->cseq_method_name);
+	assert_int_equal(a->max_forwards, b->max_forwards);
+	assert_int_equal(a->content_length, b->content_length);
+	assert_int_equal(a->n_contact, b->n_contact);
+	same_sv(a->body, b->body);
+}
+
+static sip_msg M2; /* the fresh parse of the copy */
+
+static void test_rebase(void **state)
+{
+	(void)state;
+	static const char *const msgs[] = {
+		INVITE_BASIC,
+		"SIP/2.0 180 Ringing\r\n"
+		"Via: SIP/2.0/UDP p1.example.com;branch=z9hG4bKa, SIP/2.0/TLS [2001:db8::5]:5061;branch=z9hG4bKb\r\n"
+		"v: SIP/2.0/UDP 192.0.2.9:5070;branch=z9hG4bKc;received=198.51.100.7;rport=40000;maddr=h.example\r\n"
+		"f: <sip:a:pw@example.com?subject=x>;tag=x\r\n"
+		"t: \"B, the \\\"second\\\"\" <tel:+15551234567;phone-context=x>;tag=y\r\n"
+		"i: m1\r\n"
+		"CSeq: 2 INVITE\r\n"
+		"m: <sip:b1@[2001:db8::7]:5080;transport=tls>;q=0.5, \"Two, Three\" <sip:b2@h>\r\n"
+		"X-Odd: folded\r\n  value\r\n"
+		"l: 4\r\n\r\nbodyEXTRA", /* bytes past Content-Length: not part of the message */
+		"BYE sips:[2001:db8::9]:5061;transport=tcp;lr SIP/2.0\r\n"
+		"Via: SIP/2.0/TLS 192.0.2.1;branch=z9hG4bKq;rport\r\n"
+		"From: <sip:x@y>;tag=1\r\nTo: <sip:z@w>;tag=2\r\nCall-ID: c\r\nCSeq: 7 BYE\r\nMax-Forwards: 9\r\n"
+		"Content-Length: 0\r\n\r\n", /* an empty body at the very end */
+	};
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+		size_t len = strlen(msgs[i]);
+		char *one = malloc(len), *two = malloc(len);
+		assert_non_null(one);
+		assert_non_null(two);
+		memcpy(one, msgs[i], len);
+		assert_int_equal(sip_parse(one, len, &M), 0);
+		memcpy(two, one, M.len); /* what the B2BUA keeps: the message's own bytes */
+		sip_msg_rebase(&M, two);
+		assert_int_equal(sip_parse(two, M.len, &M2), 0);
+		same_msg(&M, &M2);
+		memset(one, 'X', len); /* the receive buffer is reused: nothing may read it */
+		free(one);
+		assert_true(M.body.n == 0 || M.body.p[0] == two[M.body.p - two]);
+		free(two);
+	}
+	/* literals (not in the buffer) stay where they are */
+	M.body = SIP_SV("lit");
+	const char *lit = M.body.p;
+	char other[8] = "abc";
+	M.buf = other;
+	M.len = sizeof(other);
+	sip_msg_rebase(&M, "zzzzzzzz");
+	assert_ptr_equal(M.body.p, lit);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -752,6 +883,7 @@ int main(void)
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_build_response),
 		cmocka_unit_test(test_build_request_ack_cancel),
+		cmocka_unit_test(test_rebase),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
