@@ -9,8 +9,8 @@ import subprocess
 import pytest
 
 from b2b_common import Sbc, Uas, body, hdr, sdp_media
-from conftest import BUILD, free_port, free_port_range, wait_for
-from test_signal_common import no_sanitizer_reports, tcp_open  # noqa: F401
+from conftest import BUILD, free_port_range, wait_for
+from test_signal_common import no_sanitizer_reports, stunnel_client  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media"))
@@ -18,28 +18,11 @@ pytestmark = pytest.mark.skipif(
     reason="binaries, sipp or stunnel4 missing")
 
 
-def stunnel(procs, tmp_path, tls_port):
-    local = free_port()
-    conf = tmp_path / "stunnel.conf"
-    conf.write_text(f"""foreground = yes
-pid =
-[sip]
-client = yes
-accept = 127.0.0.1:{local}
-connect = 127.0.0.1:{tls_port}
-verifyChain = no
-sslVersionMin = TLSv1.2
-""")
-    procs.start("stunnel", ["stunnel4", str(conf)])
-    wait_for(lambda: tcp_open(local), what="stunnel listening")
-    return local
-
-
 def test_sipp_call_over_tls(procs, tmp_path):
     uas = Uas("answer")
     try:
         sbc = Sbc(procs, tmp_path, uas.port)
-        local = stunnel(procs, tmp_path, sbc.tls_port)
+        local = stunnel_client(procs, tmp_path, sbc.tls_port)
         r = subprocess.run(["sipp", "-sn", "uac", "-t", "t1", f"127.0.0.1:{local}", "-s", "4930123456",
                             "-m", "3", "-r", "10", "-i", "127.0.0.1", "-mp", str(free_port_range(8)), "-timeout", "30", "-d", "100",
                             "-nostdin", "-trace_stat", "-stf", str(tmp_path / "stat.csv")],

@@ -165,6 +165,43 @@ def tcp_open(port, host="127.0.0.1"):
         return False
 
 
+def stunnel_client(procs, tmp, tls_port, pki=None):
+    """stunnel4 in client mode from a free local TCP port toward tls_port on
+    127.0.0.1 (SIPp has no TLS here); returns the local port once it listens.
+    With pki: presents client.pem and verifies the server's chain against
+    ca.pem (mutual TLS); without, the server is not verified."""
+    local = free_port()
+    auth = (f"cert = {pki.p('client.pem')}\nkey = {pki.p('client.key')}\n"
+            f"CAfile = {pki.p('ca.pem')}\nverifyChain = yes\n" if pki else "verifyChain = no\n")
+    conf = pathlib.Path(tmp) / "stunnel.conf"
+    conf.write_text(f"foreground = yes\npid =\n[sip]\nclient = yes\n"
+                    f"accept = 127.0.0.1:{local}\nconnect = 127.0.0.1:{tls_port}\n"
+                    f"{auth}sslVersionMin = TLSv1.2\n")
+    procs.start("stunnel", ["stunnel4", str(conf)])
+    wait_for(lambda: tcp_open(local), what="stunnel listening")
+    return local
+
+
+# SIPp scenario (-sf): one OPTIONS, answered 200 by sbc-signal's built-in
+# responder; for test_signal_tls and bench_signal_tls.
+SIPP_OPTIONS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="options">
+  <send><![CDATA[
+OPTIONS sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:sipp@[local_ip]:[local_port]>;tag=[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 OPTIONS
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+
+
 class Signal:
     """A standalone sbc-signal with UDP, TCP and TLS listeners."""
 

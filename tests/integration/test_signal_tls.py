@@ -239,41 +239,11 @@ def test_sipp_options_through_stunnel_mutual_tls(procs, tmp_path, pki):
     if not shutil.which("sipp") or not shutil.which("stunnel4"):
         pytest.skip("sipp or stunnel4 not installed")
     sig = Signal(procs, tmp_path, pki, profiles=[profile("default", pki, verify_client=True)])
-    from conftest import free_port, free_port_range
-    local = free_port()
-    conf = tmp_path / "stunnel.conf"
-    conf.write_text(f"""foreground = yes
-pid =
-[sip]
-client = yes
-accept = 127.0.0.1:{local}
-connect = 127.0.0.1:{sig.tls_port}
-cert = {pki.p("client.pem")}
-key = {pki.p("client.key")}
-CAfile = {pki.p("ca.pem")}
-verifyChain = yes
-sslVersionMin = TLSv1.2
-""")
-    procs.start("stunnel", ["stunnel4", str(conf)])
-    from test_signal_common import tcp_open
-    wait_for(lambda: tcp_open(local), what="stunnel listening")
+    from conftest import free_port_range
+    from test_signal_common import SIPP_OPTIONS, stunnel_client
+    local = stunnel_client(procs, tmp_path, sig.tls_port, pki)
     scen = tmp_path / "options.xml"
-    scen.write_text("""<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="options">
-  <send><![CDATA[
-OPTIONS sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:sipp@[local_ip]:[local_port]>;tag=[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 OPTIONS
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="200"/>
-</scenario>
-""")
+    scen.write_text(SIPP_OPTIONS)
     # -mp: sipp binds its RTP sockets even for OPTIONS, by default from 6000
     # up, which a sipp of another test (or engineer) may hold at that moment
     r = subprocess.run(["sipp", "-sf", str(scen), "-t", "t1", f"127.0.0.1:{local}", "-m", "20",

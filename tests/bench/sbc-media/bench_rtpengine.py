@@ -40,7 +40,6 @@ import os
 import pathlib
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -55,6 +54,8 @@ import conftest  # noqa: E402
 conftest.BUILD = BUILD
 import medtool as MT  # noqa: E402
 MT.BUILD = BUILD
+sys.path.insert(0, str(REPO / "tests" / "bench"))
+from benchlib import fmt, run_main, time_bound  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 SECS = 1.0 if QUICK else 3.0
@@ -113,10 +114,6 @@ def bdec(b, i=0):
             raise ValueError("bencode: string past the end")
         return b[j + 1:j + 1 + n].decode("latin-1"), j + 1 + n
     raise ValueError(f"bencode: unexpected {c!r} at {i}")
-
-
-def fmt(v, spec):
-    return format(v, spec) if v is not None else "-"
 
 
 def loadavg():
@@ -378,20 +375,10 @@ def measure(target_cls, tmp, mode, maxn):
         relay.stop()
 
 
-class OverTime(BaseException):
-    """Not an Exception: no scenario's error handling swallows it."""
-
-
-def on_alarm(sig, frm):
-    raise OverTime("bench_rtpengine: over its time bound, stopping")
-
-
 def main():
     # bounded run time; SIGTERM/SIGINT and the bound both unwind through the
     # finally clauses, which stop every relay and load process started here
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, lambda s, f: sys.exit(143))
-    signal.alarm(150 if QUICK else 300)
+    time_bound("bench_rtpengine", 150 if QUICK else 300)
     r = subprocess.run([str(REPO / "tools" / "deps.sh"), "rtpengine-daemon"])
     if r.returncode != 0 or not os.access(RTPENGINE, os.X_OK):
         print("bench_rtpengine: rtpengine-daemon could not be installed: no comparison")
@@ -518,8 +505,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except OverTime as e:
-        print(e)
-        sys.exit(1)
+    run_main(main)

@@ -44,6 +44,7 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import bench_signal_tls as S  # noqa: E402  (sets up conftest/test_signal_common)
+from benchlib import fmt, run_main, time_bound  # noqa: E402  (on the path through S)
 
 C, conftest = S.C, S.conftest
 REPO, LOAD = S.REPO, S.LOAD
@@ -368,24 +369,10 @@ def sbc_run(notes, what, fn, *args, **kw):
     return None
 
 
-def fmt(v, spec):
-    return format(v, spec) if v is not None else "-"
-
-
-class OverTime(BaseException):
-    """Not an Exception: no scenario's error handling swallows it."""
-
-
-def on_alarm(sig, frm):
-    raise OverTime("bench_kamailio_tls: over its time bound, stopping")
-
-
 def main():
     # bounded run time; SIGTERM/SIGINT and the bound both unwind through the
     # finally clauses, which stop every server and load process started here
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, lambda s, f: sys.exit(143))
-    signal.alarm(200 if QUICK else 480)
+    time_bound("bench_kamailio_tls", 200 if QUICK else 480)
     r = subprocess.run([str(REPO / "tools" / "deps.sh"), "kamailio", "kamailio-tls-modules"])
     if r.returncode != 0 or not os.access(KAMAILIO, os.X_OK):
         print("bench_kamailio_tls: kamailio could not be installed: no comparison")
@@ -399,15 +386,7 @@ def main():
     notes = []
     rc = 0
     try:
-        pki = C.Pki(pathlib.Path(tmp) / "pki")
-        pki.ca("ca")
-        pki.ca("clientca")
-        pki.leaf("srv-ec", "ca", "ec", cn="sbc.example")
-        pki.leaf("srv-rsa", "ca", "rsa", cn="sbc.example")
-        pki.leaf("client", "clientca", "ec", cn="carrier.example", client=True)
-        ec = C.profile("default", pki, certs=("srv-ec",))
-        rsa = C.profile("default", pki, certs=("srv-rsa",))
-        mtls = C.profile("default", pki, certs=("srv-ec",), verify_client=True)
+        pki, ec, rsa, mtls = S.bench_pki(tmp)
         print(f"Kamailio vs sbc-signal, TLS ({'quick' if QUICK else 'full'} run; "
               f"{os.cpu_count()} cores shared by the server and the load tool)")
         print(f"  kamailio: {ver.strip()} (Debian), tls module, TLSv1.2+, "
@@ -510,8 +489,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except OverTime as e:
-        print(e)
-        sys.exit(1)
+    run_main(main)

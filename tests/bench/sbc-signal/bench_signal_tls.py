@@ -20,11 +20,8 @@ processes on two cores inflate every figure).
 Usage: bench_signal_tls [--quick] [--tls-only] [--reps N] [--side-by-side]
   --tls-only: only the handshake rows (no idle memory, UDP or Kamailio)
 """
-import json
 import os
 import pathlib
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +29,8 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
+sys.path.insert(0, str(REPO / "tests" / "bench"))
+from benchlib import cpu_s, pss_kb  # noqa: E402,F401  (cpu_s: bench_kamailio_tls uses S.cpu_s)
 BUILD = pathlib.Path(os.environ.get("SBC_BUILD", REPO / "build"))
 os.environ["SBC_BUILD"] = str(BUILD)
 import conftest  # noqa: E402
@@ -47,18 +46,6 @@ SECS = 2 if QUICK else 5
 DEBIAN_LIB = "/usr/lib/x86_64-linux-gnu/android"
 UNLIMITED = {"max_conns_per_source": 10000000, "handshakes_per_source_per_s": 10000000,
              "handshake_burst_per_source": 10000000}
-
-
-def cpu_s(pid):
-    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def pss_kb(pid):
-    for line in open(f"/proc/{pid}/smaps_rollup"):
-        if line.startswith("Pss:"):
-            return int(line.split()[1])
-    return 0
 
 
 def start(procs, tmp, pki, prof, workers):
@@ -299,24 +286,6 @@ def hold_run(procs, tmp, pki, prof, total, per_proc=6000, extra=()):
             "total_per_conn_b": pss * 1024 / max(st.get("conns_open", 1), 1), "seconds": took}
 
 
-SIPP_OPTIONS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="options">
-  <send><![CDATA[
-OPTIONS sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:sipp@[local_ip]:[local_port]>;tag=[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 OPTIONS
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="200"/>
-</scenario>
-"""
-
-
 def udp_options(procs, tmp):
     """SIPp over UDP: OPTIONS answered by the built-in responder."""
     import shutil
@@ -324,7 +293,7 @@ def udp_options(procs, tmp):
         print("UDP OPTIONS: sipp not installed")
         return
     d = pathlib.Path(tempfile.mkdtemp(dir=tmp, prefix="udp-"))
-    (d / "options.xml").write_text(SIPP_OPTIONS)
+    (d / "options.xml").write_text(C.SIPP_OPTIONS)
     sig = C.Signal(procs, d, workers=1, limits=UNLIMITED)
     n = 5000 if QUICK else 20000
     c0 = cpu_s(sig.p.pid)
@@ -480,6 +449,23 @@ def kamailio_side_by_side(procs, tmp, pki, rows):
         procs.items.clear()
 
 
+def bench_pki(tmp):
+    """The benches' PKI under tmp/pki (server CA with an ECDSA P-256 and an
+    RSA-2048 sbc.example leaf, client CA with an ECDSA carrier.example
+    client leaf) and the three "default" profiles measured: (pki, ECDSA,
+    RSA, mutual TLS with ECDSA). bench_kamailio_tls uses the same."""
+    pki = C.Pki(pathlib.Path(tmp) / "pki")
+    pki.ca("ca")
+    pki.ca("clientca")
+    pki.leaf("srv-ec", "ca", "ec", cn="sbc.example")
+    pki.leaf("srv-rsa", "ca", "rsa", cn="sbc.example")
+    pki.leaf("client", "clientca", "ec", cn="carrier.example", client=True)
+    ec = C.profile("default", pki, certs=("srv-ec",))
+    rsa = C.profile("default", pki, certs=("srv-rsa",))
+    mtls = C.profile("default", pki, certs=("srv-ec",), verify_client=True)
+    return pki, ec, rsa, mtls
+
+
 def main():
     if not LOAD.exists() or not C.SIGNAL.exists():
         print(f"build first: {LOAD} / {C.SIGNAL}")
@@ -487,15 +473,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="sigbench-")
     procs = conftest.Procs(tmp)
     try:
-        pki = C.Pki(pathlib.Path(tmp) / "pki")
-        pki.ca("ca")
-        pki.ca("clientca")
-        pki.leaf("srv-ec", "ca", "ec", cn="sbc.example")
-        pki.leaf("srv-rsa", "ca", "rsa", cn="sbc.example")
-        pki.leaf("client", "clientca", "ec", cn="carrier.example", client=True)
-        ec = C.profile("default", pki, certs=("srv-ec",))
-        rsa = C.profile("default", pki, certs=("srv-rsa",))
-        mtls = C.profile("default", pki, certs=("srv-ec",), verify_client=True)
+        pki, ec, rsa, mtls = bench_pki(tmp)
         print(f"sbc-signal TLS benchmark ({'quick' if QUICK else 'full'}; {os.cpu_count()} cores "
               "shared by sbc-signal and the load tool; 1 worker for the rate figures)")
         rows = handshake_rows(procs, tmp, pki, {"ec": ec, "rsa": rsa, "mtls": mtls})
