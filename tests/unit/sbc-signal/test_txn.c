@@ -146,6 +146,17 @@ static void advance(uint64_t ms)
 	F.now = target;
 }
 
+/* The transaction's last timer (D, I, K or M) ends it exactly ms from now:
+ * not a millisecond earlier, and as a normal end (no timeout reported). */
+static void assert_ends_after(uint64_t ms)
+{
+	advance(ms - 1);
+	assert_int_equal(F.terminated, 0);
+	advance(1);
+	assert_int_equal(F.terminated, 1);
+	assert_int_equal(F.timeouts, 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -278,11 +289,7 @@ static void test_client_invite_provisional_then_2xx(void **state)
 	assert_int_equal(txn_recv_response(F.tbl, response(500, "INVITE", "z9hG4bKci3")), 1);
 	assert_int_equal(F.up, 3);
 	assert_int_equal(F.sends, 2); /* the transaction never ACKs a 2xx */
-	advance(31999);
-	assert_int_equal(F.terminated, 0);
-	advance(1); /* M = 64*T1 */
-	assert_int_equal(F.terminated, 1);
-	assert_int_equal(F.timeouts, 0);
+	assert_ends_after(32000); /* M = 64*T1 */
 	assert_int_equal(txn_recv_response(F.tbl, response(200, "INVITE", "z9hG4bKci3")), 0);
 }
 
@@ -304,11 +311,7 @@ static void test_client_invite_non2xx_ack_and_timer_d(void **state)
 	assert_int_equal(txn_recv_response(F.tbl, response(486, "INVITE", "z9hG4bKci4")), 1);
 	assert_int_equal(F.sends, 3);
 	assert_int_equal(F.up, 1);
-	advance(31999);
-	assert_int_equal(F.terminated, 0);
-	advance(1); /* D = 32 s */
-	assert_int_equal(F.terminated, 1);
-	assert_int_equal(F.timeouts, 0);
+	assert_ends_after(32000); /* D = 32 s */
 	assert_int_equal(live_timers(), 0);
 }
 
@@ -369,11 +372,7 @@ static void test_client_non_invite_proceeding_then_k(void **state)
 	/* retransmitted 200 absorbed */
 	assert_int_equal(txn_recv_response(F.tbl, response(200, "BYE", "z9hG4bKcn2")), 1);
 	assert_int_equal(F.up, 2);
-	advance(4999);
-	assert_int_equal(F.terminated, 0);
-	advance(1); /* K = T4 */
-	assert_int_equal(F.terminated, 1);
-	assert_int_equal(F.timeouts, 0);
+	assert_ends_after(5000); /* K = T4 */
 }
 
 static void test_client_non_invite_reliable(void **state)
@@ -459,11 +458,7 @@ static void test_server_invite_ack_timer_i(void **state)
 	txn_recv_request(F.tbl, parsed_request("ACK", "z9hG4bKsi2", "192.0.2.9:5070"), 0, NULL, &m);
 	txn_recv_request(F.tbl, parsed_request("INVITE", "z9hG4bKsi2", "192.0.2.9:5070"), 0, NULL, &m);
 	assert_int_equal(F.sends, 2);
-	advance(4999);
-	assert_int_equal(F.terminated, 0);
-	advance(1); /* I = T4 */
-	assert_int_equal(F.terminated, 1);
-	assert_int_equal(F.timeouts, 0);
+	assert_ends_after(5000); /* I = T4 */
 }
 
 static void test_server_invite_reliable(void **state)
