@@ -44,6 +44,32 @@ void med_srtp__inject_fault(unsigned faults)
 }
 
 /* ------------------------------------------------------------------------ */
+/* cipher objects                                                            */
+
+/* A cipher with its state_size bytes of state right behind it, in one
+ * allocation (zeroed); the algorithm field carries the type id (convention
+ * 1). NULL when out of memory. */
+static srtp_cipher_t *cipher_new(const srtp_cipher_type_t *type, int key_len, size_t state_size)
+{
+	srtp_cipher_t *c = calloc(1, sizeof(*c) + state_size);
+
+	if (!c)
+		return NULL;
+	c->type = type;
+	c->state = c + 1;
+	c->key_len = key_len;
+	c->algorithm = type->id;
+	return c;
+}
+
+/* Wipes (key schedules live in the state) and frees a cipher_new one. */
+static void cipher_free(srtp_cipher_t *c, size_t state_size)
+{
+	OPENSSL_cleanse(c, sizeof(*c) + state_size);
+	free(c);
+}
+
+/* ------------------------------------------------------------------------ */
 /* AES-ICM (counter mode, RFC 3711 4.1.1)                                    */
 
 typedef struct icm_state {
@@ -67,13 +93,9 @@ static srtp_err_status_t icm_alloc(srtp_cipher_t **cp, int key_len, int tag_len,
 	(void)tag_len;
 	if (key_len != want_len)
 		return srtp_err_status_bad_param;
-	c = calloc(1, sizeof(*c) + sizeof(icm_state));
+	c = cipher_new(type, key_len, sizeof(icm_state));
 	if (!c)
 		return srtp_err_status_alloc_fail;
-	c->type = type;
-	c->state = c + 1;
-	c->key_len = key_len;
-	c->algorithm = type->id;
 	((icm_state *)c->state)->key_size = key_size;
 	*cp = c;
 	return srtp_err_status_ok;
@@ -93,10 +115,8 @@ static srtp_err_status_t icm256_alloc(srtp_cipher_pointer_t *cp, int key_len, in
 
 static srtp_err_status_t icm_dealloc(srtp_cipher_pointer_t c)
 {
-	if (c) {
-		OPENSSL_cleanse(c, sizeof(*c) + sizeof(icm_state));
-		free(c);
-	}
+	if (c)
+		cipher_free(c, sizeof(icm_state));
 	return srtp_err_status_ok;
 }
 
@@ -208,13 +228,9 @@ static srtp_err_status_t gcm_alloc(srtp_cipher_t **cp, int key_len, int tag_len,
 		return srtp_err_status_bad_param;
 	if (tag_len != 8 && tag_len != 12 && tag_len != 16)
 		return srtp_err_status_bad_param;
-	c = calloc(1, sizeof(*c) + sizeof(gcm_state));
+	c = cipher_new(type, key_len, sizeof(gcm_state));
 	if (!c)
 		return srtp_err_status_alloc_fail;
-	c->type = type;
-	c->state = c + 1;
-	c->key_len = key_len;
-	c->algorithm = type->id;
 	s = c->state;
 	EVP_CIPHER_CTX_init(&s->ctx);
 	s->key_size = key_size;
@@ -241,8 +257,7 @@ static srtp_err_status_t gcm_dealloc(srtp_cipher_pointer_t c)
 	if (c) {
 		gcm_state *s = c->state;
 		EVP_CIPHER_CTX_cleanup(&s->ctx);
-		OPENSSL_cleanse(c, sizeof(*c) + sizeof(gcm_state));
-		free(c);
+		cipher_free(c, sizeof(gcm_state));
 	}
 	return srtp_err_status_ok;
 }
