@@ -13,6 +13,9 @@
  *           server's side is complete), then closes. Prints the count.
  *   resume  as full, offering a session obtained by a first handshake.
  *
+ * --groups LIST (e.g. "P-256:X25519"): the client's key-exchange groups in
+ * order of preference; the key share is for the first one.
+ *
  * Output: one line "key=value ..." on stdout for the benchmark to parse.
  */
 #include <arpa/inet.h>
@@ -211,9 +214,9 @@ int main(int argc, char **argv)
 		{"seconds", required_argument, NULL, 's'}, {"sources", required_argument, NULL, 'S'},
 		{"source-base", required_argument, NULL, 'B'}, {"cert", required_argument, NULL, 'C'},
 		{"key", required_argument, NULL, 'K'}, {"tls12", no_argument, NULL, '2'},
-		{NULL, 0, NULL, 0},
+		{"groups", required_argument, NULL, 'G'}, {NULL, 0, NULL, 0},
 	};
-	const char *target = "127.0.0.1:5061", *cert = NULL, *key = NULL;
+	const char *target = "127.0.0.1:5061", *cert = NULL, *key = NULL, *groups = NULL;
 	long conns = 1000, conc = 64;
 	double seconds = 5;
 	int tls12 = 0, o;
@@ -228,6 +231,7 @@ int main(int argc, char **argv)
 		case 'C': cert = optarg; break;
 		case 'K': key = optarg; break;
 		case '2': tls12 = 1; break;
+		case 'G': groups = optarg; break;
 		case 'm':
 			g_mode = strcmp(optarg, "full") == 0 ? M_FULL : strcmp(optarg, "resume") == 0 ? M_RESUME : M_HOLD;
 			break;
@@ -257,6 +261,12 @@ int main(int argc, char **argv)
 	SSL_CTX_set_min_proto_version(g_ctx, TLS1_2_VERSION);
 	SSL_CTX_set_max_proto_version(g_ctx, tls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
 	SSL_CTX_set_verify(g_ctx, SSL_VERIFY_NONE, NULL);
+	/* --groups "P-256:X25519": the key share goes with the first group (a
+	 * BoringSSL client sends one), the server follows the client's order */
+	if (groups && !SSL_CTX_set1_curves_list(g_ctx, groups)) {
+		fprintf(stderr, "bad --groups %s\n", groups);
+		return 2;
+	}
 	SSL_CTX_set_session_cache_mode(g_ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
 	SSL_CTX_sess_set_new_cb(g_ctx, new_session_cb);
 	if (cert && (!SSL_CTX_use_certificate_chain_file(g_ctx, cert) ||
