@@ -454,12 +454,24 @@ static int rtp_packet(med_srtp_ctx *c, uint8_t *pkt, int *len, bool protect)
 	return 0;
 }
 
-int med_srtp_protect(med_srtp_ctx *c, uint8_t *pkt, int *len, int cap)
+/* What every packet call checks first: a set-up context (SBC_E_STATE if
+ * not) of the call's direction, a packet and a length that is not negative
+ * (SBC_E_INVAL if not). Returns 0 when all hold. */
+static int packet_args(const med_srtp_ctx *c, const uint8_t *pkt, const int *len, bool outbound)
 {
-	if (!c || !c->_srtp || !c->_outbound)
+	if (!c || !c->_srtp || !c->_outbound != !outbound)
 		return c && !c->_srtp ? SBC_E_STATE : SBC_E_INVAL;
 	if (!pkt || !len || *len < 0)
 		return SBC_E_INVAL;
+	return 0;
+}
+
+int med_srtp_protect(med_srtp_ctx *c, uint8_t *pkt, int *len, int cap)
+{
+	int r = packet_args(c, pkt, len, true);
+
+	if (r)
+		return r;
 	if (cap < *len || cap - *len < c->_rtp_trailer)
 		return SBC_E_LIMIT;
 	return rtp_packet(c, pkt, len, true);
@@ -467,21 +479,18 @@ int med_srtp_protect(med_srtp_ctx *c, uint8_t *pkt, int *len, int cap)
 
 int med_srtp_unprotect(med_srtp_ctx *c, uint8_t *pkt, int *len)
 {
-	if (!c || !c->_srtp || c->_outbound)
-		return c && !c->_srtp ? SBC_E_STATE : SBC_E_INVAL;
-	if (!pkt || !len || *len < 0)
-		return SBC_E_INVAL;
-	return rtp_packet(c, pkt, len, false);
+	int r = packet_args(c, pkt, len, false);
+
+	return r ? r : rtp_packet(c, pkt, len, false);
 }
 
 int med_srtp_protect_rtcp(med_srtp_ctx *c, uint8_t *pkt, int *len, int cap)
 {
 	srtp_err_status_t e;
+	int r = packet_args(c, pkt, len, true);
 
-	if (!c || !c->_srtp || !c->_outbound)
-		return c && !c->_srtp ? SBC_E_STATE : SBC_E_INVAL;
-	if (!pkt || !len || *len < 0)
-		return SBC_E_INVAL;
+	if (r)
+		return r;
 	if (*len < 8)
 		return SBC_E_PARSE;
 	if (cap < *len || cap - *len < c->_rtcp_trailer)
@@ -497,11 +506,10 @@ int med_srtp_unprotect_rtcp(med_srtp_ctx *c, uint8_t *pkt, int *len)
 {
 	srtp_err_status_t e;
 	uint32_t ssrc, index;
+	int r = packet_args(c, pkt, len, false);
 
-	if (!c || !c->_srtp || c->_outbound)
-		return c && !c->_srtp ? SBC_E_STATE : SBC_E_INVAL;
-	if (!pkt || !len || *len < 0)
-		return SBC_E_INVAL;
+	if (r)
+		return r;
 	if (*len < 8 + c->_rtcp_trailer)
 		return SBC_E_PARSE;
 	ssrc = rd32(pkt + 4);

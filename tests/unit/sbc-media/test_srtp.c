@@ -782,6 +782,12 @@ static void hostile_input(void **state)
 		assert_int_equal(med_srtp_unprotect(&out, pkt, &n), SBC_E_INVAL); /* wrong way */
 		assert_int_equal(med_srtp_protect(&in, pkt, &n, sizeof(pkt)), SBC_E_INVAL);
 		assert_int_equal(med_srtp_unprotect(&zero, pkt, &n), SBC_E_STATE);
+		assert_int_equal(med_srtp_unprotect_rtcp(&out, pkt, &n), SBC_E_INVAL);
+		assert_int_equal(med_srtp_protect_rtcp(&in, pkt, &n, sizeof(pkt)), SBC_E_INVAL);
+		assert_int_equal(med_srtp_protect_rtcp(&zero, pkt, &n, sizeof(pkt)), SBC_E_STATE);
+		n = -1;
+		assert_int_equal(med_srtp_protect(&out, pkt, &n, sizeof(pkt)), SBC_E_INVAL);
+		assert_int_equal(med_srtp_unprotect_rtcp(&in, pkt, &n), SBC_E_INVAL);
 		n = 7;
 		assert_int_equal(med_srtp_unprotect_rtcp(&in, pkt, &n), SBC_E_PARSE);
 		/* CSRC count / extension length pointing past the end */
