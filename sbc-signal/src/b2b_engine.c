@@ -71,6 +71,7 @@ typedef struct tx_ctx {
 	int16_t ping; /* CTX_PING: index into the worker's health table */
 	uint8_t cancel_sent; /* CTX_B_INVITE: our CANCEL for it is out */
 	uint8_t starting;    /* inside client_start: its caller frees it on failure */
+	uint8_t lost;        /* its request was lost at the transport (send-failed hook) */
 	uint32_t stray_tag;  /* CTX_B_INVITE given up: hash of the To tag last BYEd (0: none) */
 	uint64_t due[TXN_T_MAX_ + 1]; /* + our own: no response to a B-leg INVITE */
 	struct tx_ctx *next, *prev; /* every live ctx of the worker */
@@ -1666,11 +1667,69 @@ static void on_timeout(void *ctx, txn *t)
 		return;
 	}
 	if (x->role == CTX_B_INVITE && t == c->b_txn && c->state != CS_CONFIRMED && c->state != CS_ENDED) {
+		if (x->lost) {
+			/* RFC 3261 8.1.3.1: a transport error counts as a 503 from
+			 * that target, and the trunk's health as a failed ping */
+			health_record(c->wk, health_idx(c->wk, c->trunk_out, 1), 0, -1);
+			attempt_failed(c, B2B_FO_LOCAL_TRANSPORT, -1, NULL);
+			return;
+		}
 		attempt_failed(c, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
 	} else if (x->role == CTX_A_INVITE && c->state == CS_CONFIRMED) {
 		/* A never ACKed our 2xx (Timer L/H): end the call */
 		leg_request(c, 1, SIP_M_BYE);
 		call_end(c, 408, "no ACK");
+	}
+}
+
+/* ---- transport errors found after the send returned ---------------------------
+ * The transport reports bytes it had accepted but could not deliver: an
+ * outbound connection refused, timed out or whose TLS handshake failed, a
+ * write error at the batch flush, a UDP datagram the kernel refused then.
+ * Every client transaction toward that destination (or on that
+ * connection) still without a response had its request in those bytes:
+ * each gets a transport error now (17.1.4), which fails a B-leg INVITE
+ * over to the next route (as a 503, on_timeout) and counts a ping as
+ * failed, instead of waiting for B2B_NO_RESPONSE_MS or Timer B/F.
+ * One pass over the worker's contexts: a failure path, not per message. */
+#define B2B_LOST_MAX 256
+
+static int ctx_lost_match(const tx_ctx *x, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn)
+{
+	if (!x->t || (x->role != CTX_B_INVITE && x->role != CTX_PING && x->role != CTX_OTHER &&
+		      x->role != CTX_REINV_OUT))
+		return 0;
+	enum txn_state st = txn_get_state(x->t);
+	if (st != TXN_S_CALLING && st != TXN_S_TRYING)
+		return 0; /* a response came: the request was delivered */
+	if (x->conn)
+		return conn && x->conn == conn;
+	return x->tp == tp && sbc_addr_equal(&x->dst, dst);
+}
+
+static void send_failed(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err)
+{
+	b2b_wk *k = *sig_worker_user(w);
+	tx_ctx *hit[B2B_LOST_MAX];
+	unsigned n = 0;
+	if (!k)
+		return;
+	for (tx_ctx *x = k->ctxs; x && n < B2B_LOST_MAX; x = x->next)
+		if (ctx_lost_match(x, tp, dst, conn))
+			hit[n++] = x;
+	if (n && sbc_log_enabled(SBC_LOG_INFO)) {
+		char a[SBC_ADDR_STRLEN];
+		SBC_INFO("%s to %s failed (%s): %u transaction(s) fail now", sig_tp_name(tp),
+			 sbc_addr_format(dst, a, sizeof(a)), sbc_strerror(err), n);
+	}
+	/* a failover may free ctxs (kept until wk_flush) or end others' calls:
+	 * each is checked again before its turn */
+	for (unsigned i = 0; i < n; i++) {
+		tx_ctx *x = hit[i];
+		if (!ctx_lost_match(x, tp, dst, conn))
+			continue;
+		x->lost = 1;
+		txn_transport_error(k->tbl, x->t);
 	}
 }
 
@@ -2530,6 +2589,7 @@ void b2b_engine_install(void)
 {
 	sig_set_rx_handler(b2b_rx, NULL);
 	sig_set_conn_closed_hook(inbound_closed);
+	sig_set_send_failed_hook(send_failed);
 	sig_set_worker_hooks(wk_start, wk_stop, NULL);
 	sig_set_ring_hook(ring_hook, NULL);
 	sig_set_command_hook(command_hook, NULL);

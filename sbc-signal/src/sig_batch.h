@@ -22,6 +22,12 @@ int sig_batch_conn(sig_worker *w, sig_conn_id id);
  * closed with the others then). */
 void sig_batch_flush(sig_worker *w);
 
+/* Notes a loss for the send-failed hook (sig_transport.h): queued and
+ * delivered by a zero timer, so that the layer above never runs inside the
+ * send or flush that found it. Dropped when the worker is stopping or the
+ * queue is full (the transaction timers still cover it). */
+void sig_batch_lost(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err);
+
 /* sig_conn.c: writes what sig_conn_send queued on c this iteration. */
 void sig_conn_flush_batched(sig_conn *c);
 

@@ -218,11 +218,19 @@ void sig_conn_close(sig_conn *c, int reason)
 		if (n > 0)
 			sig_stat_add(w->stats, c->tp, SIG_ST_bytes_out, (uint64_t)n);
 	}
-	int was_open = c->state == SIG_CS_OPEN;
+	int was_open = c->state == SIG_CS_OPEN, was_hs = c->state == SIG_CS_HANDSHAKE;
 	c->state = SIG_CS_CLOSING;
 	list_remove(c);
 	if (c->job && !was_open)
 		sig_out_conn_failed(c); /* the send moves on to its next target */
+	else if (c->out_len > c->out_off && !w->stopping)
+		/* output the senders were told had left (sig_conn_send returned 0)
+		 * dies with the connection: connect refused or timed out, TLS
+		 * handshake failed, a write error at the batch flush. Their
+		 * transactions fail over now (send-failed hook), not after a
+		 * timer. (A job's sig_out resends it to its next target.) */
+		sig_batch_lost(w, (enum sig_tp)c->tp, &c->addr, sig_conn_id_of(c),
+			       was_hs ? SBC_E_TLS : SBC_E_CLOSED);
 	if (c->outbound)
 		out_hash_remove(c);
 	else
@@ -279,8 +287,9 @@ static sig_conn *conn_new(sig_worker *w, int fd, uint8_t tp, const sbc_addr *add
 		return NULL;
 	}
 	c->poll.data = c;
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* TCP_NODELAY: accepted sockets inherit it from the listener
+	 * (sig_socket_listen), outbound ones get it in sig_conn_connect: one
+	 * setsockopt per accepted connection less */
 	sig_stat_add(w->stats, tp, SIG_ST_conns_open, 1);
 	return c;
 }
@@ -579,10 +588,16 @@ static void conn_do_handshake(sig_conn *c)
 			return;
 		sig_out_conn_opened(c);
 		conn_update_poll(c);
-		conn_read(c); /* application data may already be buffered */
-		/* ...in BoringSSL or in the read-ahead, where epoll cannot see it:
-		 * read on (past conn_read's per-wake-up cap) while that shrinks */
-		for (size_t left = sig_tls_read_ahead_left(c->ssl); left && c->state == SIG_CS_OPEN;) {
+		/* application data may already be buffered in BoringSSL or in the
+		 * read-ahead, where epoll cannot see it; what is still in the
+		 * socket, epoll reports (level-triggered). Nothing buffered (the
+		 * usual case): no SSL_read that would only end in EAGAIN. */
+		size_t left = sig_tls_read_ahead_left(c->ssl);
+		if (!left && !SSL_has_pending(c->ssl))
+			return;
+		conn_read(c);
+		/* read on (past conn_read's per-wake-up cap) while that shrinks */
+		for (left = sig_tls_read_ahead_left(c->ssl); left && c->state == SIG_CS_OPEN;) {
 			conn_read(c);
 			size_t now = c->state == SIG_CS_OPEN ? sig_tls_read_ahead_left(c->ssl) : 0;
 			if (now >= left)
@@ -1017,6 +1032,8 @@ sig_conn *sig_conn_connect(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, c
 	int fd = socket(dst->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (!w->out_hash) {
 		w->out_mask = 1023;
 		w->out_hash = calloc(w->out_mask + 1, sizeof(sig_conn *));

@@ -106,6 +106,21 @@ void sig_set_ring_hook(sig_worker_hook fn, void *arg);
  * opened to us closes (the layer above forgets what it kept about it). */
 typedef void (*sig_conn_closed_hook)(sig_worker *w, sig_conn_id id);
 void sig_set_conn_closed_hook(sig_conn_closed_hook fn);
+/* Runs on the worker's thread when bytes it handed to the transport are
+ * known lost without the sender having been told (the send call had
+ * returned 0): an outbound TCP/TLS connection that could not be opened
+ * (refused, unreachable, connect timed out, TLS handshake failed) or any
+ * connection closed with output still queued (a write error at the batch
+ * flush, the output limit); a UDP datagram the kernel refused at the batch
+ * flush (EPERM, ENETUNREACH, ENOBUFS...; EAGAIN is not reported: UDP
+ * transactions retransmit). The layer above treats it as a transport
+ * error of the transactions toward tp/dst (or on conn) that have no
+ * response yet (RFC 3261 8.1.3.1, 17.1.4). Delivered from a zero timer at
+ * the start of the next loop iteration, never inside a send call.
+ * conn: the connection (0 for UDP); err: a negative sbc error. */
+typedef void (*sig_send_failed_hook)(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn,
+				     int err);
+void sig_set_send_failed_hook(sig_send_failed_hook fn);
 /* Runs on the worker's thread for an SBC_MSG_COMMAND from sbc-control
  * (JSON text, not NUL-terminated); the hook answers with
  * sig_command_reply(). */

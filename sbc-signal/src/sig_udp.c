@@ -22,6 +22,7 @@
 #define UDP_OUT_MAX 64		   /* datagrams queued per iteration before a flush */
 #define UDP_OUT_BYTES (128u * 1024u) /* their bytes */
 #define CONN_OUT_MAX 256	   /* stream connections written per iteration */
+#define UDP_LOST_MAX 64		   /* losses waiting for the send-failed hook */
 
 /* The batch (sig_batch.h) lives behind the recvmmsg slots in w->udp_buf:
  * one allocation per worker, made by the first UDP listener or the first
@@ -36,6 +37,16 @@ typedef struct udp_out {
 	struct mmsghdr mm[UDP_OUT_MAX];
 	unsigned n_conn;
 	sig_conn_id conn[CONN_OUT_MAX]; /* sig_batch_conn */
+	/* losses for the send-failed hook (sig_batch_lost), delivered by
+	 * lost_timer at 0 ms: the next iteration's timers, before its poll */
+	uv_timer_t lost_timer;
+	unsigned n_lost;
+	struct udp_lost {
+		uint8_t tp;
+		sbc_addr dst;
+		sig_conn_id conn;
+		int err;
+	} lost[UDP_LOST_MAX];
 	uint8_t rx_burst;		/* udp_alloc_cb: inside one readable callback */
 	unsigned rx_got;		/* datagrams the last recvmmsg returned */
 	char bytes[UDP_OUT_BYTES];
@@ -74,9 +85,12 @@ static void udp_sent(sig_worker *w, size_t len)
 }
 
 /* Sends the queue: one sendmmsg per run of datagrams on the same socket. A
- * datagram the kernel refuses (EAGAIN on a full socket buffer, no route) is
- * counted as a send error and skipped, as a direct send would have been:
- * UDP transactions retransmit. */
+ * datagram the kernel refuses is counted as a send error and skipped, as a
+ * direct send would have been. Its sender was told 0 when it was queued, so
+ * a hard error (no route, EPERM from a firewall, ENOBUFS) goes to the
+ * send-failed hook: the transaction fails over now instead of after its
+ * timer. EAGAIN (a full socket buffer) does not: UDP transactions
+ * retransmit, and a busy moment must not fail calls over. */
 static void out_flush(sig_worker *w)
 {
 	udp_out *o = out_of(w);
@@ -90,7 +104,10 @@ static void out_flush(sig_worker *w)
 			r = sendmmsg(o->fd[i], &o->mm[i], run, MSG_DONTWAIT);
 		while (r < 0 && errno == EINTR);
 		if (r <= 0) { /* the first one failed: skip it, go on with the rest */
+			int e = r < 0 ? errno : EIO;
 			sig_stat_add(w->stats, SIG_TP_UDP, SIG_ST_send_errors, 1);
+			if (e != EAGAIN && e != EWOULDBLOCK)
+				sig_batch_lost(w, SIG_TP_UDP, &o->dst[i], 0, -e);
 			i++;
 			continue;
 		}
@@ -120,6 +137,24 @@ void sig_batch_flush(sig_worker *w)
 
 static void out_flush_cb(uv_prepare_t *h) { sig_batch_flush(h->data); }
 
+static sig_send_failed_hook g_send_failed_hook;
+
+void sig_set_send_failed_hook(sig_send_failed_hook fn) { g_send_failed_hook = fn; }
+
+/* The losses noted since the last run: a copy first, since the hook sends
+ * again (failover) and may note new losses. */
+static void lost_cb(uv_timer_t *h)
+{
+	sig_worker *w = h->data;
+	udp_out *o = out_of(w);
+	struct udp_lost l[UDP_LOST_MAX];
+	unsigned n = o->n_lost;
+	memcpy(l, o->lost, n * sizeof(l[0]));
+	o->n_lost = 0;
+	for (unsigned i = 0; i < n && g_send_failed_hook && !w->stopping; i++)
+		g_send_failed_hook(w, (enum sig_tp)l[i].tp, &l[i].dst, l[i].conn, l[i].err);
+}
+
 static udp_out *batch_get(sig_worker *w)
 {
 	if (w->udp_buf)
@@ -137,7 +172,25 @@ static udp_out *batch_get(sig_worker *w)
 	o->flush.data = w;
 	uv_prepare_start(&o->flush, out_flush_cb);
 	uv_unref((uv_handle_t *)&o->flush); /* never what keeps the loop alive */
+	o->n_lost = 0;
+	uv_timer_init(&w->loop, &o->lost_timer);
+	o->lost_timer.data = w;
+	uv_unref((uv_handle_t *)&o->lost_timer);
 	return o;
+}
+
+void sig_batch_lost(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err)
+{
+	udp_out *o = w->stopping || !g_send_failed_hook ? NULL : batch_get(w);
+	if (!o || o->n_lost == UDP_LOST_MAX)
+		return;
+	struct udp_lost *l = &o->lost[o->n_lost++];
+	l->tp = (uint8_t)tp;
+	l->dst = *dst;
+	l->conn = conn;
+	l->err = err;
+	if (!uv_is_active((uv_handle_t *)&o->lost_timer))
+		uv_timer_start(&o->lost_timer, lost_cb, 0, 0);
 }
 
 int sig_batch_conn(sig_worker *w, sig_conn_id id)

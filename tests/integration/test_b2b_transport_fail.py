@@ -1,0 +1,174 @@
+"""Transport failures toward a called trunk fail the call over at once
+(RFC 3261 8.1.3.1: a transport error counts as a 503 from that target;
+RFC 3263 4: then the next target), and count against the trunk's health:
+
+- an outbound TCP or TLS connection refused (RST), or a TLS handshake the
+  trunk fails (a real TLS 1.2 server that wants a client certificate we do
+  not have), is noticed as the connection closes with our INVITE still
+  queued on it;
+- a UDP datagram the kernel refuses when the batched output is flushed
+  (here EACCES: a broadcast address without SO_BROADCAST) is reported to
+  the transaction that owns it.
+
+Before, each of these waited for the 3 s no-response timer. The calls here
+are answered by the second route well inside one second. Our UDP socket is
+not connected (one socket serves every peer), so an ICMP port unreachable
+is not reported to it (Linux reports ICMP errors on unconnected UDP
+sockets only through IP_RECVERR's error queue): a silent UDP target is the
+no-response timer's case (test_b2b_calls.test_failover_on_no_response),
+whose failover cause (408) the call record shows (last test here)."""
+import json
+import socket
+import ssl
+import threading
+import time
+
+import pytest
+
+from b2b_common import Sbc, Uac, Uas, status
+from conftest import BUILD, free_port, wait_for
+from test_signal_common import Pki, no_sanitizer_reports  # noqa: F401
+
+pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
+                                reason="binaries not built")
+
+
+def cdr_end(sbc):
+    p = sbc.data / "cdr.jsonl"
+    ends = [e for e in (json.loads(ln) for ln in p.read_text().splitlines()) if e["event"] == "end"] \
+        if p.exists() else []
+    return ends or None
+
+
+def calls_stats(sbc):
+    return sbc.rpc("stats.get")["signal"][0]["stats"].get("calls", {})
+
+
+class RefusingTlsServer(threading.Thread):
+    """A TLS 1.2 server that requires a client certificate from its own CA:
+    sbc-signal's client (no certificate for it) fails the handshake on the
+    server's alert. Counts the handshakes it saw."""
+
+    def __init__(self, tmp):
+        super().__init__(daemon=True)
+        pki = Pki(tmp / "pki")
+        pki.ca("ca")
+        cert, key = pki.leaf("trunk", "ca", cn="trunk.example")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # the alert comes inside the client's handshake
+        ctx.load_cert_chain(cert, key)
+        ctx.load_verify_locations(pki.p("ca.pem"))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        self.ctx = ctx
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.handshakes = 0
+        self.stop = False
+        self.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            c.settimeout(2)
+            try:
+                self.handshakes += 1
+                self.ctx.wrap_socket(c, server_side=True).close()
+            except (ssl.SSLError, OSError):
+                pass
+            finally:
+                c.close()
+
+    def close(self):
+        self.stop = True
+        self.join(2)
+        self.sock.close()
+
+
+@pytest.fixture
+def env(procs, tmp_path):
+    made = []
+
+    def make(first_dest):
+        """Routes for 49...: trunk dead-out toward first_dest first, then
+        demo-out (a UDP UAS that answers)."""
+        uas = Uas("answer")
+        made.append(uas)
+        sbc = Sbc(procs, tmp_path, uas.port)
+        sbc.rpc("trunk.add", {"name": "dead-out", "destinations": [first_dest], "tls_profile": "default",
+                              "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "dead-out", "priority": 5})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
+        time.sleep(1.2)  # the workers' view of the store
+        uac = Uac(sbc.port)
+        made.append(uac)
+        return sbc, uas, uac
+
+    yield make
+    for x in made:
+        x.close()
+
+
+def call_fails_over_at_once(sbc, uas, uac, number="4930123456"):
+    t0 = time.monotonic()
+    uac.invite(number=number)
+    final = uac.wait_final(timeout=8)
+    took = time.monotonic() - t0
+    assert status(final) == 200, (final, sbc.log()[-3000:])
+    # the no-response timer would have taken 3 s
+    assert took < 1.5, (took, sbc.log()[-3000:])
+    uac.ack(final)
+    assert status(uac.bye(final)) == 200
+    return took
+
+
+@pytest.mark.parametrize("tp", ["tcp", "tls"])
+def test_refused_connection_fails_over_at_once(env, tp):
+    closed = free_port()  # nothing listens: the connect gets an RST
+    sbc, uas, uac = env({"host": "127.0.0.1", "port": closed, "transport": tp})
+    call_fails_over_at_once(sbc, uas, uac)
+    assert len(uas.requests("INVITE")) == 1
+    ends = wait_for(lambda: cdr_end(sbc), what="end event")
+    assert ends[-1]["trunk_out"] == "demo-out", ends
+    assert "failed (" in sbc.log() and "fail now" in sbc.log()
+    # two failures (calls, or a call and an OPTIONS ping, which fails as
+    # fast) mark the trunk down: a later call does not even try it
+    for _ in range(2):
+        uac2 = Uac(sbc.port)
+        try:
+            call_fails_over_at_once(sbc, uas, uac2)
+        finally:
+            uac2.close()
+    wait_for(lambda: calls_stats(sbc).get("trunks_down", 0) >= 1, timeout=3, what="dead-out down")
+    log = sbc.log()
+    assert "trunk dead-out is down: routed around" in log and "trunk dead-out is down: skipped" in log
+    st = calls_stats(sbc)
+    assert 1 <= st["failovers"] <= 2 and st["answered"] == 3 and st["failed"] == 0, st
+
+
+def test_tls_handshake_failure_fails_over_at_once(env, tmp_path):
+    srv = RefusingTlsServer(tmp_path)
+    try:
+        sbc, uas, uac = env({"host": "127.0.0.1", "port": srv.port, "transport": "tls"})
+        call_fails_over_at_once(sbc, uas, uac)
+        assert srv.handshakes >= 1  # it did reach the trunk's TLS server
+        assert len(uas.requests("INVITE")) == 1
+        tls = sbc.rpc("stats.get")["signal"][0]["stats"]["tls"]
+        assert tls["conns_opened"] >= 1, tls
+    finally:
+        srv.close()
+
+
+def test_udp_send_refused_at_flush_fails_over_at_once(env):
+    # sendmmsg to the limited broadcast address without SO_BROADCAST: EACCES
+    sbc, uas, uac = env({"host": "255.255.255.255", "port": 5060, "transport": "udp"})
+    before = sbc.rpc("stats.get")["signal"][0]["stats"]["udp"]["send_errors"]
+    call_fails_over_at_once(sbc, uas, uac)
+    udp = sbc.rpc("stats.get")["signal"][0]["stats"]["udp"]
+    assert udp["send_errors"] > before, udp
+    assert "udp to 255.255.255.255:5060 failed" in sbc.log()
