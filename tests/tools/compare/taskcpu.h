@@ -13,11 +13,15 @@
 #include <sys/types.h>
 
 /* CPU time of every thread of pid in ns; 0 when none can be read (pid gone,
- * or a kernel without schedstat). */
-static inline uint64_t taskcpu_ns(pid_t pid)
+ * or a kernel without schedstat). With slices: also how many times its
+ * threads were put on a CPU (schedstat's third field: wake-ups plus
+ * preemptions), the figure that says how often a relay slept. */
+static inline uint64_t taskcpu_ns_slices(pid_t pid, uint64_t *slices)
 {
 	char path[64];
 	uint64_t total = 0;
+	if (slices)
+		*slices = 0;
 	if (pid <= 0)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
@@ -29,17 +33,25 @@ static inline uint64_t taskcpu_ns(pid_t pid)
 		if (e->d_name[0] == '.')
 			continue;
 		char p2[400];
-		unsigned long long run = 0;
+		unsigned long long run = 0, wait = 0, n = 0;
 		snprintf(p2, sizeof(p2), "%s/%s/schedstat", path, e->d_name);
 		FILE *f = fopen(p2, "r");
 		if (f) {
-			if (fscanf(f, "%llu", &run) == 1)
+			int got = fscanf(f, "%llu %llu %llu", &run, &wait, &n);
+			if (got >= 1)
 				total += run;
+			if (got == 3 && slices)
+				*slices += n;
 			fclose(f);
 		}
 	}
 	closedir(d);
 	return total;
+}
+
+static inline uint64_t taskcpu_ns(pid_t pid)
+{
+	return taskcpu_ns_slices(pid, NULL);
 }
 
 /* The kernel's ksoftirqd/N threads. With tick-based accounting (no
