@@ -223,12 +223,16 @@ void sig_conn_close(sig_conn *c, int reason)
 	list_remove(c);
 	if (c->job && !was_open)
 		sig_out_conn_failed(c); /* the send moves on to its next target */
-	else if (c->out_len > c->out_off && !w->stopping)
+	else if ((c->out_len > c->out_off || c->outbound) && !w->stopping)
 		/* output the senders were told had left (sig_conn_send returned 0)
 		 * dies with the connection: connect refused or timed out, TLS
 		 * handshake failed, a write error at the batch flush. Their
 		 * transactions fail over now (send-failed hook), not after a
-		 * timer. (A job's sig_out resends it to its next target.) */
+		 * timer. (A job's sig_out resends it to its next target.) Also
+		 * any connection we opened toward a trunk that closes: a request
+		 * on it still without a response is taken as lost (the trunk
+		 * would have to connect back to answer it); few close, so the
+		 * hook's pass over the transactions stays off the busy path. */
 		sig_batch_lost(w, (enum sig_tp)c->tp, &c->addr, sig_conn_id_of(c),
 			       was_hs ? SBC_E_TLS : SBC_E_CLOSED);
 	if (c->outbound)
@@ -592,6 +596,8 @@ static void conn_do_handshake(sig_conn *c)
 		 * read-ahead, where epoll cannot see it; what is still in the
 		 * socket, epoll reports (level-triggered). Nothing buffered (the
 		 * usual case): no SSL_read that would only end in EAGAIN. */
+		if (c->state != SIG_CS_OPEN)
+			return;
 		size_t left = sig_tls_read_ahead_left(c->ssl);
 		if (!left && !SSL_has_pending(c->ssl))
 			return;

@@ -109,9 +109,10 @@ void sig_set_conn_closed_hook(sig_conn_closed_hook fn);
 /* Runs on the worker's thread when bytes it handed to the transport are
  * known lost without the sender having been told (the send call had
  * returned 0): an outbound TCP/TLS connection that could not be opened
- * (refused, unreachable, connect timed out, TLS handshake failed) or any
- * connection closed with output still queued (a write error at the batch
- * flush, the output limit); a UDP datagram the kernel refused at the batch
+ * (refused, unreachable, connect timed out, TLS handshake failed), one
+ * that closes later (what is still unanswered on it is taken as lost), or
+ * any connection closed with output still queued (a write error at the
+ * batch flush, the output limit); a UDP datagram the kernel refused at the batch
  * flush (EPERM, ENETUNREACH, ENOBUFS...; EAGAIN is not reported: UDP
  * transactions retransmit). The layer above treats it as a transport
  * error of the transactions toward tp/dst (or on conn) that have no

@@ -44,6 +44,46 @@ def calls_stats(sbc):
     return sbc.rpc("stats.get")["signal"][0]["stats"].get("calls", {})
 
 
+class ClosingTcpServer(threading.Thread):
+    """A TCP trunk that reads our INVITE and closes the connection without
+    a response (a carrier restarting, or its proxy failing)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.got = []  # the first bytes of each connection
+        self.stop = False
+        self.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            c.settimeout(2)
+            got = b""
+            try:
+                while b"\r\n\r\n" not in got:
+                    d = c.recv(65536)
+                    if not d:
+                        break
+                    got += d
+            except OSError:
+                pass
+            self.got.append(got)
+            c.close()
+
+    def close(self):
+        self.stop = True
+        self.join(2)
+        self.sock.close()
+
+
 class RefusingTlsServer(threading.Thread):
     """A TLS 1.2 server that requires a client certificate from its own CA:
     sbc-signal's client (no certificate for it) fails the handshake on the
@@ -160,6 +200,17 @@ def test_tls_handshake_failure_fails_over_at_once(env, tmp_path):
         assert len(uas.requests("INVITE")) == 1
         tls = sbc.rpc("stats.get")["signal"][0]["stats"]["tls"]
         assert tls["conns_opened"] >= 1, tls
+    finally:
+        srv.close()
+
+
+def test_connection_closed_without_response_fails_over_at_once(env):
+    srv = ClosingTcpServer()
+    try:
+        sbc, uas, uac = env({"host": "127.0.0.1", "port": srv.port, "transport": "tcp"})
+        call_fails_over_at_once(sbc, uas, uac)
+        assert [g for g in srv.got if g.startswith(b"INVITE ")], srv.got  # it got our INVITE, then hung up
+        assert len(uas.requests("INVITE")) == 1
     finally:
         srv.close()
 
