@@ -130,6 +130,7 @@ struct b2b_cl {
 	store_route routes[B2B_ROUTES_MAX];
 	int n_routes, cur;
 	b2b_failover fo;
+	const char *fo_reason; /* fo.best was a local outcome: which (call record), else NULL */
 	/* B leg (current attempt) */
 	store_srtp_policy pol_out;
 	char trunk_out[STORE_NAME_MAX + 1];
@@ -1202,7 +1203,13 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 	peer_id(c, peer, sizeof(peer));
 	if (status == 503 && retry_after > 0)
 		health_record(c->wk, health_idx(c->wk, c->trunk_out, 1), 503, retry_after);
+	int best = c->fo.best;
 	enum b2b_fo_action a = b2b_failover_on_final(&c->fo, status, retry_after, peer);
+	if (c->fo.best != best) /* the cause relayed if every route fails: local or the trunk's */
+		c->fo_reason = status == B2B_FO_LOCAL_TIMEOUT	  ? "no response"
+			       : status == B2B_FO_LOCAL_TRANSPORT ? "transport error"
+			       : status == B2B_FO_LOCAL_SRTP	  ? "answer broke the SRTP policy"
+								  : NULL;
 	c->b_no_reuse = 0;
 	if (a == B2B_FO_NEXT && next_route(c) == 0) {
 		int r = make_offer(c);
@@ -1230,7 +1237,10 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 			return;
 		}
 	}
-	fail_a(c, final, NULL);
+	/* a 408 or 503 of our own (no response, transport error) says so in
+	 * the call record: the trunk sent no such response */
+	respond_a(c, final, NULL);
+	call_end(c, final, c->hangup ? "hangup" : final == c->fo.best ? c->fo_reason : NULL);
 }
 
 static void dns_cb(void *arg, int status, const sig_target *t, unsigned n)
@@ -1837,6 +1847,7 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 	c->pol_in = tin->srtp_in;
 	c->media_w = (unsigned)(c->id % k->n_media);
 	b2b_failover_init(&c->fo, B2B_ROUTES_MAX);
+	c->fo_reason = NULL;
 	/* req was parsed from the receive buffer: moved onto the call's copy
 	 * instead of parsed a second time */
 	c->a = *req;

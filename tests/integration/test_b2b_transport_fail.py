@@ -223,3 +223,55 @@ def test_udp_send_refused_at_flush_fails_over_at_once(env):
     udp = sbc.rpc("stats.get")["signal"][0]["stats"]["udp"]
     assert udp["send_errors"] > before, udp
     assert "udp to 255.255.255.255:5060 failed" in sbc.log()
+
+
+def test_every_route_refused_503_transport_error_in_cdr(procs, tmp_path):
+    uas = Uas("answer")
+    uac = Uac(0)
+    try:
+        sbc = Sbc(procs, tmp_path, uas.port)
+        uac.dst = ("127.0.0.1", sbc.port)
+        sbc.rpc("trunk.update", {"name": "demo-out", "destinations": [
+            {"host": "127.0.0.1", "port": free_port(), "transport": "tcp"}]})
+        time.sleep(1.2)
+        t0 = time.monotonic()
+        uac.invite()
+        final = uac.wait_final(timeout=8)
+        assert status(final) == 503 and time.monotonic() - t0 < 1.5, (final, sbc.log()[-3000:])
+        end = wait_for(lambda: cdr_end(sbc), what="end event")[-1]
+        assert end["cause"] == 503 and end["reason"] == "transport error", end
+        assert not uas.requests("INVITE")
+    finally:
+        uas.close()
+        uac.close()
+
+
+def test_no_response_per_target_then_408_no_response_in_cdr(procs, tmp_path):
+    """Each silent target is given up after the no-response timeout (3 s,
+    B2B_NO_RESPONSE_MS; Timer B's 32 s is the limit only once a trunk
+    answered 100), then the next; all silent: 408, and the record says it
+    was no response, not a 408 from the trunk."""
+    uas1, uas2 = Uas("silent"), Uas("silent")
+    uac = Uac(0)
+    try:
+        sbc = Sbc(procs, tmp_path, uas1.port)
+        uac.dst = ("127.0.0.1", sbc.port)
+        sbc.add_failover(uas2.port)
+        t0 = time.monotonic()
+        uac.invite()
+        wait_for(lambda: uas1.requests("INVITE"), timeout=2, interval=0.01, what="INVITE at trunk 1")
+        t1 = time.monotonic()
+        wait_for(lambda: uas2.requests("INVITE"), timeout=5, interval=0.01, what="INVITE at trunk 2")
+        t2 = time.monotonic()
+        final = uac.wait_final(timeout=6)
+        t3 = time.monotonic()
+        assert status(final) == 408, final
+        assert 2.8 < t2 - t1 < 3.6 and 2.8 < t3 - t2 < 3.6, (t1 - t0, t2 - t1, t3 - t2)
+        end = wait_for(lambda: cdr_end(sbc), what="end event")[-1]
+        assert end["cause"] == 408 and end["reason"] == "no response", end
+        assert end["trunk_out"] == "alt-out"
+        assert len(uas1.requests("INVITE")) >= 2  # UDP: Timer A retransmitted meanwhile
+    finally:
+        uas1.close()
+        uas2.close()
+        uac.close()
