@@ -550,6 +550,7 @@ static int conn_flush(sig_conn *c);
 static void conn_do_handshake(sig_conn *c)
 {
 	sig_worker *w = c->w;
+	sig_tls_wakeup(c->ssl); /* the read-ahead may recv again */
 	int r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
 		sig_tls_handshake_done(c->ssl); /* reads stop reading ahead */

@@ -29,6 +29,9 @@ int sig_socket_listen(int tp, const sbc_addr *a, int *fd_out)
 		 * ClientHello, a SIP request): silent connections cost no accept */
 		int defer = 5;
 		setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
+		/* accepted connections inherit TCP_NODELAY from the listener
+		 * (Linux copies it at accept): no setsockopt per connection */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (listen(fd, 4096) < 0)
 			goto Fail;
 	} else {

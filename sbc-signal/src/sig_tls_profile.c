@@ -203,6 +203,7 @@ void sig_tls_rotate_ticket_keys(void)
 typedef struct ra_state {
 	int fd;
 	int ahead;     /* 1 during the handshake */
+	int drained;   /* a recv in this wake-up emptied the socket */
 	uint32_t off, len;
 	uint8_t *left; /* bytes read but not yet asked for, or NULL */
 } ra_state;
@@ -227,10 +228,21 @@ static int ra_read(BIO *b, char *out, int outl)
 		}
 		return (int)n;
 	}
+	if (st->ahead && st->drained) {
+		/* BoringSSL wants the client's next flight right after writing
+		 * ours: it cannot be here yet, and if it were, epoll (level-
+		 * triggered) would wake us for it. No recv that would only say
+		 * EAGAIN (one system call per handshake). */
+		BIO_set_retry_read(b);
+		errno = EAGAIN;
+		return -1;
+	}
 	uint8_t *dst = st->ahead ? t_ra_buf : (uint8_t *)out;
 	ssize_t r = recv(st->fd, dst, st->ahead ? sizeof(t_ra_buf) : (size_t)outl, 0);
 	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		BIO_set_retry_read(b);
+	if (st->ahead && r != (ssize_t)sizeof(t_ra_buf))
+		st->drained = 1; /* a short read (or none): the socket is empty */
 	if (r <= 0 || !st->ahead)
 		return (int)r;
 	uint32_t n = (size_t)r < (size_t)outl ? (uint32_t)r : (uint32_t)outl;
@@ -303,6 +315,13 @@ size_t sig_tls_handshake_done(SSL *ssl)
 		return 0;
 	st->ahead = 0;
 	return st->len - st->off;
+}
+
+void sig_tls_wakeup(SSL *ssl)
+{
+	ra_state *st = ra_of(ssl);
+	if (st)
+		st->drained = 0;
 }
 
 size_t sig_tls_read_ahead_left(SSL *ssl)

@@ -31,6 +31,8 @@
  *     record; bytes not yet consumed are kept (allocated) until BoringSSL
  *     asks for them. When the handshake is done the connection must drain
  *     them (sig_tls_handshake_done), since epoll will not report them.
+ *     Within one poll wake-up (sig_tls_wakeup) it stops calling recv once a
+ *     read came back short: the socket was empty, epoll reports what comes.
  */
 #ifndef SIG_TLS_PROFILE_H
 #define SIG_TLS_PROFILE_H
@@ -107,6 +109,9 @@ SSL *sig_tls_server_new(sig_tls_hs *hs, int fd);
  * sig_tls_read_ahead_left; 0 for SSLs without read-ahead. */
 size_t sig_tls_handshake_done(SSL *ssl);
 size_t sig_tls_read_ahead_left(SSL *ssl);
+/* A server handshake goes on after a poll wake-up: the read-ahead may recv
+ * again (it reads the socket at most until a short read per wake-up). */
+void sig_tls_wakeup(SSL *ssl);
 /* A client SSL toward server_name (may be NULL), verifying the server with
  * the profile's CA bundle when it has one. */
 SSL *sig_tls_client_new(sig_tls_hs *hs, int fd, const char *server_name);
