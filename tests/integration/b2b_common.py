@@ -109,14 +109,26 @@ class Sbc:
     def add_failover(self, port, wait=True):
         """Routes for 49... to demo-out first, then to a new trunk alt-out
         (UDP toward port, SRTP off); waits for the workers' view of the
-        store to refresh (within a second) unless told not to."""
+        store to take it in (signal_synced) unless told not to."""
         self.rpc("trunk.add", {"name": "alt-out", "destinations": [
             {"host": "127.0.0.1", "port": port, "transport": "udp"}],
             "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
         self.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
         self.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
         if wait:
-            time.sleep(1.2)
+            self.signal_synced()
+
+    def signal_synced(self):
+        """Returns once every sbc-signal worker has handled everything
+        sbc-control sent it before this call, so a trunk change made over
+        RPC is in the workers' view (routes are read from the store on each
+        call anyway). sbc-control tells each worker of a change on its
+        control ring, and the worker reloads its trunks as it handles that
+        message (sig_worker.c, SBC_MSG_CONFIG_CHANGED); stats.get asks every
+        worker on the same ring, behind it, and answers once all replied.
+        Faster and surer than sleeping past the workers' 1 s store poll."""
+        wait_for(lambda: all(w.get("available") for w in self.rpc("stats.get")["signal"]),
+                 timeout=10, what="every sbc-signal worker answering stats (config changes taken in)")
 
     def rpc(self, method, params=None):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -173,6 +185,7 @@ class Uas(threading.Thread):
         self.crypto = crypto
         self.options = options  # None: OPTIONS ignored, else the status to answer
         self.got = []      # (bytes, addr)
+        self.sent = []     # bytes, once sent (got records a request before its answer goes)
         self.stop = False
         self.invite = None
         self.peer = None
@@ -190,6 +203,7 @@ class Uas(threading.Thread):
 
     def send(self, data):
         self.sock.sendto(data, self.peer)
+        self.sent.append(data)
 
     def run(self):
         while not self.stop:

@@ -157,7 +157,7 @@ def test_srtp_in_plain_out(call_env):
 def test_refused_before_any_b_leg(call_env, method, params, expect):
     sbc, uas, uac = call_env()
     sbc.rpc(method, params)
-    time.sleep(1.2)  # the worker's view refreshes within a second
+    sbc.signal_synced()  # the worker's view of the store
     uac.invite()
     assert status(uac.wait_final()) == expect
     assert uas.invite is None
@@ -167,7 +167,7 @@ def test_unknown_source_dropped_by_setting(call_env):
     # signal.unknown_sources "drop": no answer at all, but counted
     sbc, uas, uac = call_env(unknown_sources="drop")
     sbc.rpc("trunk.update", {"name": "demo-in", "cidrs": ["10.9.9.9/32"]})
-    time.sleep(1.2)
+    sbc.signal_synced()
     uac.invite()
     with pytest.raises(AssertionError, match="no final response"):
         uac.wait_final(timeout=2)
@@ -288,7 +288,7 @@ def test_failover_after_early_media(call_env):
 def test_over_call_limit_503(call_env):
     sbc, uas, uac = call_env()
     sbc.rpc("trunk.update", {"name": "demo-in", "max_calls": 1})
-    time.sleep(1.2)
+    sbc.signal_synced()
     final = uac.answered()
     second = Uac(sbc.port)
     try:
@@ -422,7 +422,7 @@ def test_srtp_both_legs_different_suites(call_env):
     sbc, uas, uac = call_env(crypto="mirror")
     sbc.rpc("trunk.update", {"name": "demo-out", "srtp_outbound": {"mode": "required",
                                                                     "suites": ["AEAD_AES_128_GCM"]}})
-    time.sleep(1.2)
+    sbc.signal_synced()
     uac.invite(crypto=[CRYPTO_A])
     final = uac.wait_final()
     assert status(final) == 200, sbc.log()[-3000:]
@@ -462,14 +462,18 @@ def test_trunk_down_by_options_is_routed_around(call_env):
     try:
         sbc.add_failover(uas2.port, wait=False)
         wait_for(lambda: uas1.requests("OPTIONS"), timeout=8, what="OPTIONS ping to demo-out")
-        time.sleep(1.2)
+        # its 503 + Retry-After holds demo-out; sent before our INVITE, it is
+        # read first (one worker: one UDP socket, in arrival order)
+        wait_for(lambda: any(m.startswith(b"SIP/2.0 503") for m in uas1.sent), timeout=5,
+                 what="the 503 to the ping sent")
+        sbc.signal_synced()  # and alt-out in the worker's view
         uac.invite()
         final = uac.wait_final()
         assert status(final) == 200
         assert uas1.invite is None and uas2.invite is not None  # demo-out not even tried
         ping = uas1.requests("OPTIONS")[0]
         assert hdr(ping, "Max-Forwards") == "70" and "127.0.0.1" in hdr(ping, "Via")
-        assert "down" in sbc.log()
+        assert "down" in sbc.log(), [ln for ln in sbc.log().splitlines() if "down" in ln]
         uac.ack(final)
         assert status(uac.bye(final)) == 200
     finally:
@@ -491,7 +495,7 @@ def test_trunk_destination_by_dns_name(procs, tmp_path):
         sbc.rpc("trunk.add", {"name": "named-out", "destinations": [{"host": "carrier.example"}],
                               "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
         sbc.rpc("route.add", {"prefix": "49", "trunk": "named-out"})
-        time.sleep(1.2)
+        sbc.signal_synced()
         uac.invite()
         final = uac.wait_final()
         assert status(final) == 200, sbc.log()[-2000:]
@@ -606,7 +610,7 @@ def test_invite_on_a_connection_we_opened(call_env):
             {"host": "127.0.0.1", "port": srv.getsockname()[1], "transport": "tcp"}],
             "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
         sbc.rpc("route.add", {"prefix": "49", "trunk": "tcp-out"})
-        time.sleep(1.2)
+        sbc.signal_synced()
         uac.invite()
         conn, _ = srv.accept()
         conn.settimeout(5)
