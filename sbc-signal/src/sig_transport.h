@@ -112,13 +112,14 @@ void sig_set_conn_closed_hook(sig_conn_closed_hook fn);
  * (refused, unreachable, connect timed out, TLS handshake failed), one
  * that closes later (what is still unanswered on it is taken as lost), or
  * any connection closed with output still queued (a write error at the
- * batch flush, the output limit); a UDP datagram the kernel refused at the batch
- * flush (EPERM, ENETUNREACH, ENOBUFS...; EAGAIN is not reported: UDP
- * transactions retransmit). The layer above treats it as a transport
- * error of the transactions toward tp/dst (or on conn) that have no
- * response yet (RFC 3261 8.1.3.1, 17.1.4). Delivered from a zero timer at
- * the start of the next loop iteration, never inside a send call.
- * conn: the connection (0 for UDP); err: a negative sbc error. */
+ * batch flush, the output limit); a UDP datagram the kernel refused at the
+ * batch flush (EPERM, EACCES, ENETUNREACH...; not EAGAIN or ENOBUFS, our
+ * own congestion: UDP transactions retransmit) or an ICMP port, host or
+ * network unreachable for one (sig_udp.c). The layer above treats it as
+ * a transport error of the transactions toward tp/dst (or on conn) that
+ * have no response yet (RFC 3261 8.1.3.1, 17.1.4, 18.4). Delivered from a
+ * zero timer at the start of the next loop iteration, never inside a send
+ * call. conn: the connection (0 for UDP); err: a negative sbc error. */
 typedef void (*sig_send_failed_hook)(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn,
 				     int err);
 void sig_set_send_failed_hook(sig_send_failed_hook fn);

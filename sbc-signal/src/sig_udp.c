@@ -8,6 +8,9 @@
  * loop below, bench_b2b_calls over UDP at 1000 calls/s went from 13.8-14.8
  * to 8.4-9.7 system calls per call (three runs each). */
 #include <errno.h>
+#include <time.h> /* before linux/errqueue.h: struct timespec */
+#include <linux/errqueue.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,10 +90,12 @@ static void udp_sent(sig_worker *w, size_t len)
 /* Sends the queue: one sendmmsg per run of datagrams on the same socket. A
  * datagram the kernel refuses is counted as a send error and skipped, as a
  * direct send would have been. Its sender was told 0 when it was queued, so
- * a hard error (no route, EPERM from a firewall, ENOBUFS) goes to the
- * send-failed hook: the transaction fails over now instead of after its
- * timer. EAGAIN (a full socket buffer) does not: UDP transactions
- * retransmit, and a busy moment must not fail calls over. */
+ * a hard error (no route, EPERM/EACCES from a firewall or a broadcast
+ * address) goes to the send-failed hook: the transaction fails over now
+ * instead of after its timer. EAGAIN (a full socket buffer) and ENOBUFS (a
+ * full device queue; reported since IP_RECVERR is on) do not: they are our
+ * own congestion, not the peer's failure, the next route would leave the
+ * same way, and UDP transactions retransmit. */
 static void out_flush(sig_worker *w)
 {
 	udp_out *o = out_of(w);
@@ -106,7 +111,7 @@ static void out_flush(sig_worker *w)
 		if (r <= 0) { /* the first one failed: skip it, go on with the rest */
 			int e = r < 0 ? errno : EIO;
 			sig_stat_add(w->stats, SIG_TP_UDP, SIG_ST_send_errors, 1);
-			if (e != EAGAIN && e != EWOULDBLOCK)
+			if (e != EAGAIN && e != EWOULDBLOCK && e != ENOBUFS)
 				sig_batch_lost(w, SIG_TP_UDP, &o->dst[i], 0, -e);
 			i++;
 			continue;
@@ -204,6 +209,44 @@ int sig_batch_conn(sig_worker *w, sig_conn_id id)
 	return 0;
 }
 
+/* ICMP errors for datagrams we sent (IP_RECVERR, sig_udp_start). Our UDP
+ * sockets are not connected (one socket serves every peer), and Linux
+ * tells an unconnected socket about an ICMP error only through its error
+ * queue, with the datagram's original destination in msg_name. A port or
+ * host unreachable for a peer means the requests we sent it are lost: they
+ * go to the send-failed hook, so that a trunk whose host is up but whose
+ * SIP process is not fails over at once (RFC 3261 18.4, RFC 3263 4.3)
+ * instead of after the no-response timer. Like any ICMP it can be forged
+ * by whoever can guess the peer and port; the worst it does is move a
+ * call that has had no response yet to its next route. */
+static void udp_drain_errors(sig_worker *w, int fd)
+{
+	for (int i = 0; i < 64; i++) {
+		sbc_addr dst;
+		char ctl[256], one;
+		struct iovec iov = {.iov_base = &one, .iov_len = 1};
+		memset(&dst, 0, sizeof(dst));
+		struct msghdr mh = {.msg_name = &dst.sa, .msg_namelen = sizeof(struct sockaddr_in6),
+				    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+				    .msg_controllen = sizeof(ctl)};
+		if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return; /* EAGAIN: empty */
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			if (!((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
+			      (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)))
+				continue;
+			struct sock_extended_err ee;
+			memcpy(&ee, CMSG_DATA(cm), sizeof(ee));
+			if (ee.ee_origin != SO_EE_ORIGIN_ICMP && ee.ee_origin != SO_EE_ORIGIN_ICMP6)
+				continue;
+			sig_stat_add(w->stats, SIG_TP_UDP, SIG_ST_send_errors, 1);
+			if (ee.ee_errno == ECONNREFUSED || ee.ee_errno == EHOSTUNREACH ||
+			    ee.ee_errno == ENETUNREACH)
+				sig_batch_lost(w, SIG_TP_UDP, &dst, 0, -(int)ee.ee_errno);
+		}
+	}
+}
+
 static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
 			unsigned flags)
 {
@@ -211,7 +254,12 @@ static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
 	sig_worker *w = l->w;
 	if (!addr) {
 		/* the buffer handed back (UV_UDP_MMSG_FREE), or the end of this
-		 * readable callback: EAGAIN (0), an error, our own UV_ENOBUFS */
+		 * readable callback: EAGAIN (0), an error, our own UV_ENOBUFS.
+		 * An ICMP error queued on the socket shows as an error here
+		 * (ECONNREFUSED...) once: the queue is drained now, or it would
+		 * keep the socket polling as readable. */
+		if (nread < 0 && nread != UV_ENOBUFS)
+			udp_drain_errors(w, l->fd);
 		if (!(flags & UV_UDP_MMSG_FREE))
 			out_of(w)->rx_burst = 0;
 		return;
@@ -277,7 +325,12 @@ int sig_udp_start(sig_worker *w, sig_listener *l)
 	r = uv_udp_open(&l->h.udp, l->fd);
 	if (r < 0)
 		return r;
-	int fam = l->addr.sa.sa_family == AF_INET6;
+	int fam = l->addr.sa.sa_family == AF_INET6, on = 1;
+	/* ICMP errors for what we send (udp_drain_errors); without it they
+	 * are never seen on an unconnected socket. Best effort. */
+	if (fam)
+		setsockopt(l->fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof(on));
+	setsockopt(l->fd, SOL_IP, IP_RECVERR, &on, sizeof(on)); /* v4 (also v4-mapped on v6) */
 	if (w->udp_fd_for_send[fam] < 0)
 		w->udp_fd_for_send[fam] = (int)(l - w->lst);
 	return uv_udp_recv_start(&l->h.udp, udp_alloc_cb, udp_recv_cb);

@@ -11,12 +11,13 @@ RFC 3263 4: then the next target), and count against the trunk's health:
   the transaction that owns it.
 
 Before, each of these waited for the 3 s no-response timer. The calls here
-are answered by the second route well inside one second. Our UDP socket is
-not connected (one socket serves every peer), so an ICMP port unreachable
-is not reported to it (Linux reports ICMP errors on unconnected UDP
-sockets only through IP_RECVERR's error queue): a silent UDP target is the
-no-response timer's case (test_b2b_calls.test_failover_on_no_response),
-whose failover cause (408) the call record shows (last test here)."""
+are answered by the second route well inside one second. Our UDP sockets
+are not connected (one socket serves every peer): Linux reports ICMP errors
+to them only through the error queue (IP_RECVERR), which sbc-signal reads,
+so a UDP trunk whose host answers "port unreachable" fails over at once
+too. A silent UDP target is the no-response timer's case: each target is
+given up after 3 s and the call record says "no response" (last test).
+"""
 import json
 import socket
 import ssl
@@ -144,7 +145,7 @@ def env(procs, tmp_path):
                               "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
         sbc.rpc("route.add", {"prefix": "49", "trunk": "dead-out", "priority": 5})
         sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
-        time.sleep(1.2)  # the workers' view of the store
+        sbc.signal_synced()  # the workers' view of the store
         uac = Uac(sbc.port)
         made.append(uac)
         return sbc, uas, uac
@@ -225,6 +226,15 @@ def test_udp_send_refused_at_flush_fails_over_at_once(env):
     assert "udp to 255.255.255.255:5060 failed" in sbc.log()
 
 
+def test_udp_port_unreachable_fails_over_at_once(env):
+    # nothing bound: loopback answers our INVITE with ICMP port unreachable
+    # (loopback is exempt from the ICMP rate limit)
+    sbc, uas, uac = env({"host": "127.0.0.1", "port": free_port(socket.SOCK_DGRAM), "transport": "udp"})
+    call_fails_over_at_once(sbc, uas, uac)
+    assert "(Connection refused): 1 transaction(s) fail now" in sbc.log()
+    assert len(uas.requests("INVITE")) == 1
+
+
 def test_every_route_refused_503_transport_error_in_cdr(procs, tmp_path):
     uas = Uas("answer")
     uac = Uac(0)
@@ -233,7 +243,7 @@ def test_every_route_refused_503_transport_error_in_cdr(procs, tmp_path):
         uac.dst = ("127.0.0.1", sbc.port)
         sbc.rpc("trunk.update", {"name": "demo-out", "destinations": [
             {"host": "127.0.0.1", "port": free_port(), "transport": "tcp"}]})
-        time.sleep(1.2)
+        sbc.signal_synced()
         t0 = time.monotonic()
         uac.invite()
         final = uac.wait_final(timeout=8)
