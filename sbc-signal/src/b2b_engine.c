@@ -37,6 +37,13 @@
  * given up and the next route tried (Timer B alone would wait 32 s). */
 #define B2B_NO_RESPONSE_MS 3000
 #define T_NO_RESPONSE TXN_T_MAX_
+/* The same slot on an A-leg INVITE's ctx: its 100 (Trying) is due. RFC 3261
+ * 17.2.1 asks for a 100 when no other response goes out within 200 ms; a
+ * carrier that rings or answers sooner (most do) gets no 100 at all: one
+ * message fewer per call to build, keep in the transaction, encrypt and
+ * send (and for the peer to read). */
+#define T_TRYING T_NO_RESPONSE
+#define B2B_TRYING_MS 100
 /* Trunk health: OPTIONS to the first destination of every enabled trunk. */
 #define B2B_PING_MS 5000
 #define B2B_PING_FIRST_MS 500
@@ -499,6 +506,7 @@ static void ctx_bind(tx_ctx *c, b2b_cl *call, enum ctx_role role)
 }
 
 static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp);
+static void respond_a(b2b_cl *c, int status, const char *extra);
 
 static void ctx_reschedule(tx_ctx *c)
 {
@@ -521,6 +529,13 @@ static void ctx_reschedule(tx_ctx *c)
 static void timer_cb(tx_ctx *c)
 {
 	uint64_t now = now_ms(c->wk);
+	if (c->due[T_TRYING] && c->due[T_TRYING] <= now && c->role == CTX_A_INVITE) {
+		c->due[T_TRYING] = 0;
+		b2b_cl *call = c->call;
+		/* nothing sent on the A leg yet (a 18x or final cancels the 100) */
+		if (call && c->t && c->t == call->a_txn && txn_last_status(c->t) == 0)
+			respond_a(call, 100, NULL);
+	}
 	if (c->due[T_NO_RESPONSE] && c->due[T_NO_RESPONSE] <= now) {
 		c->due[T_NO_RESPONSE] = 0;
 		b2b_cl *call = c->call;
@@ -1861,7 +1876,8 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 	c->trunk_in = rx->trunk;
 	c->start_ms = wall_ms();
 	k->st.active++;
-	respond_a(c, 100, NULL);
+	x->due[T_TRYING] = now_ms(k) + B2B_TRYING_MS; /* unless B answers first */
+	ctx_reschedule(x);
 
 	if (b2b_dialog_uas_init(&c->da, &c->a, c->a_tag, 1) < 0) {
 		fail_a(c, 400, NULL);
