@@ -684,12 +684,14 @@ int med_xdp_worker_stats_json(const med_xdp_worker *w, char *buf, size_t len)
 	int n = snprintf(buf, len,
 			 "{\"backend\":\"xdp\",\"mode\":\"%s\",\"rx\":%llu,\"tx\":%llu,"
 			 "\"tx_bytes\":%llu,\"tx_kicks\":%llu,\"sleeps\":%llu,\"fill_empty\":%llu,"
+			 "\"fill_wakeups\":%llu,\"batches\":%llu,"
 			 "\"tx_budget\":%u,\"kernel\":{\"rx_ring_full\":%llu,\"fill_empty\":%llu,"
 			 "\"rx_dropped\":%llu,\"tx_invalid\":%llu},\"drops\":{",
 			 med_xdp_worker_mode(w), (unsigned long long)st->rx_packets,
 			 (unsigned long long)st->tx_packets, (unsigned long long)st->tx_bytes,
 			 (unsigned long long)st->tx_kicks, (unsigned long long)st->polls,
-			 (unsigned long long)st->fill_empty, st->tx_budget,
+			 (unsigned long long)st->fill_empty, (unsigned long long)st->fill_wakeups,
+			 (unsigned long long)st->batches, st->tx_budget,
 			 (unsigned long long)st->k_rx_ring_full, (unsigned long long)st->k_fill_empty,
 			 (unsigned long long)st->k_rx_dropped, (unsigned long long)st->k_tx_invalid);
 	for (int i = 0; i < MED_XDP_DROP_MAX_ && n >= 0 && (size_t)n < len; i++)

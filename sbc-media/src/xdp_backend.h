@@ -226,7 +226,7 @@ void med_xdp_worker_stats_get(const med_xdp_worker *w, med_xdp_worker_stats *out
 
 /* The worker's counters as a JSON object for media.stats:
  * {"backend":"xdp","mode":"native-copy","rx":N,"tx":N,"tx_bytes":N,
- *  "tx_kicks":N,"sleeps":N,"fill_empty":N,"tx_budget":N,
+ *  "tx_kicks":N,"sleeps":N,"fill_empty":N,"fill_wakeups":N,"batches":N,"tx_budget":N,
  *  "kernel":{"rx_ring_full":N,"fill_empty":N,"rx_dropped":N,"tx_invalid":N},
  *  "drops":{"parse":N,...}}.
  * Returns the length written (NUL-terminated) or SBC_E_LIMIT. */

@@ -71,6 +71,7 @@ typedef struct shared {
 	_Atomic int media_pid; /* sbc-media under medtool, or rtpengine: its CPU counts as ours */
 	uint16_t dst_port[STREAMS]; /* set by a relay that picks its own ports (rtpengine) */
 	uint64_t k_ring_full, k_fill_empty; /* sbc-media xdp: kernel drops, at exit */
+	uint64_t m_rx, m_kicks, m_fill_wakeups, m_batches; /* sbc-media xdp, at exit */
 } shared;
 
 static shared *sh;
@@ -598,6 +599,14 @@ static void role_media(int xdp)
 		sh->k_ring_full = k ? strtoull(k + 15, NULL, 10) : 0;
 		kf = kf ? strstr(kf, "\"fill_empty\":") : NULL;
 		sh->k_fill_empty = kf ? strtoull(kf + 13, NULL, 10) : 0;
+		/* the worker loop's own figures (whole run, warm-up included) */
+		static const char *const keys[4] = { "\"rx\":", "\"tx_kicks\":",
+						     "\"fill_wakeups\":", "\"batches\":" };
+		uint64_t *vals[4] = { &sh->m_rx, &sh->m_kicks, &sh->m_fill_wakeups, &sh->m_batches };
+		for (int i = 0; i < 4; i++) {
+			char *v = strstr(reply, keys[i]);
+			*vals[i] = v ? strtoull(v + strlen(keys[i]), NULL, 10) : 0;
+		}
 	}
 Out:
 	atomic_store(&sh->media_pid, 0);
@@ -1338,10 +1347,16 @@ int main(int argc, char **argv)
 		       relay, srtp_mode, r.mode, r.offered, r.pps, r.us_pkt, r.us_net,
 		       idle_tps * 100.0 / (double)sysconf(_SC_CLK_TCK), r.us_ours, r.us_proc,
 		       r.proc_pct, r.wakes);
-		if (relay == 6)
+		if (relay == 6) {
 			printf("  kernel drops before the AF_XDP RX ring: %llu ring full, %llu no fill "
 			       "frame\n", (unsigned long long)r.k_ring_full,
 			       (unsigned long long)r.k_fill_empty);
+			double rx = sh->m_rx ? (double)sh->m_rx : 1;
+			printf("  worker: %.1f TX kicks, %.1f fill-ring wake-ups per 1000 packets, %.1f "
+			       "packets per RX batch\n", 1000.0 * (double)sh->m_kicks / rx,
+			       1000.0 * (double)sh->m_fill_wakeups / rx,
+			       rx / (double)(sh->m_batches ? sh->m_batches : 1));
+		}
 		topo_down();
 		return 0;
 	}

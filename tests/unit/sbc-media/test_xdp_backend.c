@@ -137,6 +137,9 @@ static void test_attach_worker_detach(void **state)
 	assert_non_null(strstr(js, "\"backend\":\"xdp\",\"mode\":\"native-copy\",\"rx\":0"));
 	assert_non_null(strstr(js, "\"tx_full\":0}}"));
 	assert_non_null(strstr(js, "\"kernel\":{\"rx_ring_full\":0,\"fill_empty\":"));
+	/* the loop's figures bench_xdp reads: nothing received, no batch */
+	assert_non_null(strstr(js, "\"fill_wakeups\":"));
+	assert_non_null(strstr(js, "\"batches\":0,"));
 	assert_int_equal(med_xdp_worker_stats_json(w, js, 20), SBC_E_LIMIT);
 	med_xdp_worker_stats st;
 	med_xdp_worker_stats_get(w, &st);
