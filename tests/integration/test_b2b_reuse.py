@@ -13,7 +13,6 @@ the call's: the INVITE crosses the in-process ring and the carrier's
 responses are forwarded back by our branch token."""
 import socket
 import ssl
-import time
 
 import pytest
 
@@ -81,7 +80,7 @@ def env(procs, tmp_path):
                                                   {"host": CARRIER_IP, "port": closed, "transport": "tls"}],
                                  "reuse_inbound": reuse})
         assert sbc.rpc("trunk.get", {"name": "demo-out"})["reuse_inbound"] is reuse
-        time.sleep(1.2)  # the workers' view of the store
+        sbc.signal_synced()  # the workers' view of the store
         uac = Uac(sbc.port)
         made.append(uac)
         return sbc, uac, closed

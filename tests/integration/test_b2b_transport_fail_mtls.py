@@ -66,7 +66,7 @@ def test_mtls_trunk_kept_across_workers(env, monkeypatch, tmp_path):
         except (ssl.SSLError, OSError):
             return False
     wait_for(mtls_options_ok, timeout=15, what="mutual TLS profile and carrier-a in service")
-    time.sleep(1.2)  # both workers' view of the trunks
+    sbc.signal_synced()  # both workers' view of the trunks
 
     a = Caller(sbc, "tls", env.conns)
     final = a.c.recv_until(lambda d: status(d) >= 200)

@@ -300,7 +300,7 @@ def test_callee_bye_on_its_own_connection_to_us(env):
     sbc, _ = env.make(port=srv.getsockname()[1])
     sbc.rpc("trunk.update", {"name": "demo-out", "destinations": [
         {"host": "127.0.0.1", "port": srv.getsockname()[1], "transport": "tcp"}]})
-    time.sleep(1.2)
+    sbc.signal_synced()
     uac = Uac(sbc.port)
     env.conns.append(uac)
     uac.invite()
