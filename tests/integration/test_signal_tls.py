@@ -264,10 +264,13 @@ def test_ticket_keys_rotate(procs, tmp_path, pki):
     ask_options(s)
     sess = s.session
     s.close()
+    rotations = sig.log().count("tls ticket keys rotated")  # counted after the ticket was made
     s = tls_connect(sig.tls_port, ctx, session=sess)
     assert s.session_reused  # at most one rotation since: the previous key still decrypts
     s.close()
-    time.sleep(2.6)  # two or more rotations: the key that made the ticket is gone
+    # two more rotations: the key that made the ticket is gone
+    wait_for(lambda: sig.log().count("tls ticket keys rotated") >= rotations + 2, timeout=10,
+             what="two ticket key rotations")
     s = tls_connect(sig.tls_port, ctx, session=sess)
     assert not s.session_reused
     ask_options(s)
