@@ -14,6 +14,7 @@
 #include "sbc/msg.h"
 #include "sbc/shm.h"
 #include "../../../sbc-control/src/ctl_bus.h"
+#include "ctl_bus_testutil.h"
 
 typedef struct fixture {
 	ctl_ctx ctx;
@@ -23,30 +24,11 @@ typedef struct fixture {
 	int hellos;
 } fixture;
 
-/* ctl_bus.c needs these from ctl_app.c; not linked here. */
-void ctl_config_changed(ctl_ctx *ctx, unsigned area) {}
-void ctl_shutdown(ctl_ctx *ctx, const char *why) {}
-
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	char err[256];
-	uv_loop_init(&f->loop);
-	f->ctx.loop = &f->loop;
-	ctl_config_defaults(&f->ctx.cfg);
-	f->ctx.cfg.signal.workers = 2;
-	f->ctx.cfg.media.workers = 1;
-	f->ctx.cfg.control.ctl_ring_bytes = 16384;
-	f->ctx.cfg.media.port_min = 40000;
-	f->ctx.cfg.media.port_max = 40099;
-	if (ctl_bus_create(&f->ctx, &f->ctx.bus, err, sizeof(err)) != 0) {
-		fprintf(stderr, "bus: %s\n", err);
+	if (!f || ctb_open(&f->ctx, &f->loop, 2, 1, &f->child_seg) != 0)
 		return -1;
-	}
-	if (shm_seg_attach(ctl_bus_name(f->ctx.bus), &f->child_seg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "attach: %s\n", err);
-		return -1;
-	}
 	*state = f;
 	return 0;
 }
@@ -56,11 +38,8 @@ static int teardown(void **state)
 	fixture *f = *state;
 	char name[64];
 	snprintf(name, sizeof(name), "/dev/shm%s", ctl_bus_name(f->ctx.bus));
-	shm_seg_detach(f->child_seg);
-	ctl_bus_destroy(f->ctx.bus);
-	uv_run(&f->loop, UV_RUN_DEFAULT);
+	ctb_close(&f->ctx, &f->loop, f->child_seg);
 	assert_int_not_equal(access(name, F_OK), 0); /* unlinked */
-	uv_loop_close(&f->loop);
 	json_decref(f->stats);
 	free(f);
 	return 0;
