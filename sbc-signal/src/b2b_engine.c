@@ -797,63 +797,75 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Appends a JSON string (quoted, escaped; bytes outside printable ASCII as
- * \u00XX) to b. */
-static void json_str(sip_buf *b, const char *p, size_t n)
-{
-	sip_buf_put(b, "\"", 1);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)p[i];
-		if (ch == '"' || ch == '\\')
-			sip_buf_printf(b, "\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			sip_buf_printf(b, "\\u%04x", ch);
-		else
-			sip_buf_put(b, &p[i], 1);
-	}
-	sip_buf_put(b, "\"", 1);
-}
+#define buf_lit(b, lit) sip_buf_put((b), (lit), sizeof(lit) - 1)
 
-static void call_name(const b2b_cl *c, char *out, size_t cap)
+/* call records are appended piece by piece: three per call, no printf */
+static void json_cstr(sip_buf *b, const char *s) { sip_buf_json(b, s ? s : "", s ? strlen(s) : 0); }
+
+/* A call's name in call records, "<worker>-<id in hex>" (call.get and
+ * call.hangup take it), appended to b without printf. */
+static void call_name_put(sip_buf *b, const b2b_cl *c)
 {
-	snprintf(out, cap, "%u-%" PRIx64, sig_worker_index(c->wk->w), c->id);
+	char h[16];
+	size_t i = sizeof(h);
+	uint64_t v = c->id;
+	sip_buf_u64(b, sig_worker_index(c->wk->w));
+	buf_lit(b, "-");
+	do
+		h[--i] = "0123456789abcdef"[v & 15];
+	while ((v >>= 4) && i);
+	sip_buf_put(b, h + i, sizeof(h) - i);
 }
 
 /* One call record event to sbc-control: never any key material. */
 static void call_event(b2b_cl *c, const char *ev, int cause, const char *reason)
 {
 	b2b_wk *k = c->wk;
-	char text[1024], id[40];
+	char text[1024];
 	sip_buf b;
 	sip_buf_init(&b, text, sizeof(text));
-	call_name(c, id, sizeof(id));
-	sip_buf_printf(&b, "{\"event\":\"%s\",\"id\":\"%s\",\"time_ms\":%" PRIu64 ",\"start_ms\":%" PRIu64, ev,
-		       id, wall_ms(), c->start_ms);
-	if (c->answer_ms)
-		sip_buf_printf(&b, ",\"answer_ms\":%" PRIu64, c->answer_ms);
-	sip_buf_str(&b, ",\"trunk_in\":");
-	json_str(&b, c->trunk_in ? c->trunk_in : "", c->trunk_in ? strlen(c->trunk_in) : 0);
-	sip_buf_str(&b, ",\"trunk_out\":");
-	json_str(&b, c->trunk_out, strlen(c->trunk_out));
-	sip_buf_str(&b, ",\"from\":");
-	json_str(&b, c->a.from.uri.user.p ? c->a.from.uri.user.p : "", c->a.from.uri.user.n);
-	sip_buf_str(&b, ",\"to_in\":");
-	json_str(&b, c->a.ruri.user.p ? c->a.ruri.user.p : "", c->a.ruri.user.n);
-	sip_buf_str(&b, ",\"to\":");
-	json_str(&b, c->number, strlen(c->number));
-	sip_buf_str(&b, ",\"to_out\":");
-	json_str(&b, c->number_out, strlen(c->number_out));
-	if (cause)
-		sip_buf_printf(&b, ",\"cause\":%d", cause);
-	if (reason) {
-		sip_buf_str(&b, ",\"reason\":");
-		json_str(&b, reason, strlen(reason));
+	buf_lit(&b, "{\"event\":");
+	json_cstr(&b, ev);
+	buf_lit(&b, ",\"id\":\"");
+	call_name_put(&b, c);
+	buf_lit(&b, "\",\"time_ms\":");
+	sip_buf_u64(&b, wall_ms());
+	buf_lit(&b, ",\"start_ms\":");
+	sip_buf_u64(&b, c->start_ms);
+	if (c->answer_ms) {
+		buf_lit(&b, ",\"answer_ms\":");
+		sip_buf_u64(&b, c->answer_ms);
 	}
-	if (c->b_sdp_done)
-		sip_buf_printf(&b, ",\"srtp_in\":\"%s\",\"srtp_out\":\"%s\"",
-			       store_srtp_suite_name(b2b_sdp_suite(&c->sdp, 0)),
-			       store_srtp_suite_name(b2b_sdp_suite(&c->sdp, 1)));
-	sip_buf_put(&b, "}", 1);
+	buf_lit(&b, ",\"trunk_in\":");
+	json_cstr(&b, c->trunk_in);
+	buf_lit(&b, ",\"trunk_out\":");
+	json_cstr(&b, c->trunk_out);
+	buf_lit(&b, ",\"from\":");
+	sip_buf_json(&b, c->a.from.uri.user.p ? c->a.from.uri.user.p : "", c->a.from.uri.user.n);
+	buf_lit(&b, ",\"to_in\":");
+	sip_buf_json(&b, c->a.ruri.user.p ? c->a.ruri.user.p : "", c->a.ruri.user.n);
+	buf_lit(&b, ",\"to\":");
+	json_cstr(&b, c->number);
+	buf_lit(&b, ",\"to_out\":");
+	json_cstr(&b, c->number_out);
+	if (cause) {
+		buf_lit(&b, ",\"cause\":");
+		if (cause < 0)
+			buf_lit(&b, "-");
+		sip_buf_u64(&b, cause < 0 ? -(uint64_t)cause : (uint64_t)cause);
+	}
+	if (reason) {
+		buf_lit(&b, ",\"reason\":");
+		json_cstr(&b, reason);
+	}
+	if (c->b_sdp_done) {
+		buf_lit(&b, ",\"srtp_in\":\"");
+		sip_buf_str(&b, store_srtp_suite_name(b2b_sdp_suite(&c->sdp, 0)));
+		buf_lit(&b, "\",\"srtp_out\":\"");
+		sip_buf_str(&b, store_srtp_suite_name(b2b_sdp_suite(&c->sdp, 1)));
+		buf_lit(&b, "\"");
+	}
+	buf_lit(&b, "}");
 	int n = sip_buf_end(&b);
 	if (n > 0)
 		sig_call_event(k->w, text, (size_t)n);

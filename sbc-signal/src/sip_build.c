@@ -40,6 +40,29 @@ void sip_buf_u64(sip_buf *b, uint64_t v)
 	sip_buf_put(b, p, (size_t)(t + sizeof(t) - p));
 }
 
+void sip_buf_json(sip_buf *b, const char *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0; /* the plain bytes from here on are not copied yet */
+	sip_buf_put(b, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\')
+			continue;
+		sip_buf_put(b, p + run, i - run);
+		run = i + 1;
+		if (ch == '"' || ch == '\\') {
+			const char e[2] = {'\\', (char)ch};
+			sip_buf_put(b, e, sizeof(e));
+		} else {
+			const char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+			sip_buf_put(b, e, sizeof(e));
+		}
+	}
+	sip_buf_put(b, p + run, n - run);
+	sip_buf_put(b, "\"", 1);
+}
+
 void sip_buf_printf(sip_buf *b, const char *fmt, ...)
 {
 	va_list ap;

@@ -45,6 +45,9 @@ void sip_buf_str(sip_buf *b, const char *s);
 void sip_buf_sv(sip_buf *b, sip_sv s);
 void sip_buf_u64(sip_buf *b, uint64_t v);
 void sip_buf_printf(sip_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A JSON string: quoted, '"' and '\\' escaped, bytes outside printable
+ * ASCII as \u00XX (call records). Plain runs go in one copy, no printf. */
+void sip_buf_json(sip_buf *b, const char *p, size_t n);
 /* "Name: value\r\n", refusing a value with a bare CR or LF (-EINVAL). */
 void sip_buf_hdr(sip_buf *b, const char *name, sip_sv value);
 /* NUL-terminates when there is room (not counted). Returns len or the error. */

@@ -867,6 +867,26 @@ static void test_rebase(void **state)
 	assert_ptr_equal(M.body.p, lit);
 }
 
+/* sip_buf_json: call records' strings (plain runs, escapes, bounds). */
+static void test_buf_json(void **state)
+{
+	(void)state;
+	char out[64];
+	sip_buf b;
+	sip_buf_init(&b, out, sizeof(out));
+	sip_buf_json(&b, "ab\"c\\d\x01\x7f\xc3\xbc", 10);
+	assert_int_equal(sip_buf_end(&b), 34);
+	assert_string_equal(out, "\"ab\\\"c\\\\d\\u0001\\u007f\\u00c3\\u00bc\"");
+	sip_buf_init(&b, out, sizeof(out));
+	sip_buf_json(&b, "", 0);
+	sip_buf_json(&b, "+4930", 5);
+	assert_int_equal(sip_buf_end(&b), 9);
+	assert_string_equal(out, "\"\"\"+4930\"");
+	sip_buf_init(&b, out, 8); /* never past cap: the error is kept */
+	sip_buf_json(&b, "\x01\x02", 2);
+	assert_int_equal(sip_buf_end(&b), -ENOSPC);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -884,6 +904,7 @@ int main(void)
 		cmocka_unit_test(test_build_response),
 		cmocka_unit_test(test_build_request_ack_cancel),
 		cmocka_unit_test(test_rebase),
+		cmocka_unit_test(test_buf_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
