@@ -5,6 +5,8 @@ import os
 import pathlib
 import subprocess
 
+import pytest
+
 from conftest import BUILD, free_port_range
 
 SUITES = {  # enum sbc_srtp_suite -> master key + salt bytes
@@ -84,6 +86,18 @@ class Medtool:
             self.p.kill()
             self.p.wait()
         self.log.close()
+
+
+def running(tmp_path, io, **kw):
+    """The body of the tests' mt fixtures: a spawned sbc-media under
+    medtool on data path io ("uring" or "epoll"), kw for Medtool; skips when
+    medtool is not built; closed after the test. Use with yield from."""
+    if not (BUILD / "tools" / "medtool").exists():
+        pytest.skip(f"medtool not built in {BUILD}")
+    m = Medtool(tmp_path, io=io, **kw)
+    m.spawn()
+    yield m
+    m.close()
 
 
 def leg(remote_port, rx_suite=0, rx_key="-", tx_suite=0, tx_key="-", latch=0, remote_rtcp=None,

@@ -6,18 +6,13 @@ import time
 
 import pytest
 
-from conftest import BUILD, wait_for
-from medtool import Medtool, all_stopped, key_for, leg
+from conftest import wait_for
+from medtool import all_stopped, key_for, leg, running
 
 
 @pytest.fixture(params=["uring", "epoll"])
 def mt(tmp_path, request):
-    if not (BUILD / "tools" / "medtool").exists():
-        pytest.skip(f"medtool not built in {BUILD}")
-    m = Medtool(tmp_path, io=request.param)
-    m.spawn()
-    yield m
-    m.close()
+    yield from running(tmp_path, request.param)
 
 
 def test_stale_backlog_shed_then_recovers(mt):

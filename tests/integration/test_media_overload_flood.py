@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from conftest import BUILD, wait_for
-from medtool import Medtool, all_stopped, leg
+from conftest import wait_for
+from medtool import all_stopped, leg, running
 
 STREAMS = 16
 SSRC0 = 0x51000000
@@ -27,12 +27,7 @@ SSRC0 = 0x51000000
 
 @pytest.fixture(params=["uring", "epoll"])
 def mt(tmp_path, request):
-    if not (BUILD / "tools" / "medtool").exists():
-        pytest.skip(f"medtool not built in {BUILD}")
-    m = Medtool(tmp_path, io=request.param, slots=STREAMS + 4)
-    m.spawn()
-    yield m
-    m.close()
+    yield from running(tmp_path, request.param, slots=STREAMS + 4)
 
 
 def offered_total(st):

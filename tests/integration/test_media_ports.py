@@ -8,18 +8,13 @@ import threading
 
 import pytest
 
-from conftest import BUILD, wait_for
-from medtool import Medtool, leg
+from conftest import wait_for
+from medtool import leg, running
 
 
 @pytest.fixture(params=["uring", "epoll"])
 def mt(tmp_path, request):
-    if not (BUILD / "tools" / "medtool").exists():
-        pytest.skip(f"medtool not built in {BUILD}")
-    m = Medtool(tmp_path, workers=1, slots=4, io=request.param)
-    m.spawn()
-    yield m
-    m.close()
+    yield from running(tmp_path, request.param, workers=1, slots=4)
 
 
 def hold(port):

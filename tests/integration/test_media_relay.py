@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from conftest import BUILD, wait_for
-from medtool import Medtool, key_for, leg
+from conftest import wait_for
+from medtool import Medtool, key_for, leg, running
 
 ALL_SUITES = [1, 2, 3, 4, 5, 6, 7]
 
@@ -13,12 +13,7 @@ ALL_SUITES = [1, 2, 3, 4, 5, 6, 7]
 @pytest.fixture(params=["uring", "epoll"])
 def mt(tmp_path, request):
     """A running sbc-media, once per data path (io_uring, epoll)."""
-    if not (BUILD / "tools" / "medtool").exists():
-        pytest.skip(f"medtool not built in {BUILD}")
-    m = Medtool(tmp_path, io=request.param)
-    m.spawn()
-    yield m
-    m.close()
+    yield from running(tmp_path, request.param)
 
 
 def session(mt, sid, a_suite, b_suite, latch=0, **kw):

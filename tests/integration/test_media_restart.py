@@ -5,19 +5,14 @@ import time
 
 import pytest
 
-from conftest import BUILD, wait_for
-from medtool import Medtool, key_for, leg
+from conftest import wait_for
+from medtool import key_for, leg, running
 
 
 @pytest.fixture(params=["uring", "epoll"])
 def mt(tmp_path, request):
     """A running sbc-media, once per data path (io_uring, epoll)."""
-    if not (BUILD / "tools" / "medtool").exists():
-        pytest.skip(f"medtool not built in {BUILD}")
-    m = Medtool(tmp_path, workers=2, io=request.param)
-    m.spawn()
-    yield m
-    m.close()
+    yield from running(tmp_path, request.param, workers=2)
 
 
 def make(mt, sid, sa, sb, worker, latch=1):
