@@ -867,8 +867,14 @@ int med_xdp_worker_poll(med_xdp_worker *w, med_xdp_pkt_cb cb, void *arg, int tim
 			}
 			continue;
 		}
-		for (uint32_t k = 0; k < n; k++)
+		for (uint32_t k = 0; k < n; k++) {
+			/* The kernel wrote the next frame from another CPU: ask
+			 * for its headers now, so the miss overlaps this
+			 * packet's SRTP instead of stalling the next parse. */
+			if (k + 1 < n)
+				__builtin_prefetch(w->area + xsk_ring_cons__rx_desc(&s->rx, idx + k + 1)->addr);
 			handle(w, s, xsk_ring_cons__rx_desc(&s->rx, idx + k), cb, arg);
+		}
 		xsk_ring_cons__release(&s->rx, n);
 		w->st.rx_packets += n;
 		w->st.batches++;

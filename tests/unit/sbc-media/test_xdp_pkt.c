@@ -116,6 +116,12 @@ static void test_csum_rfc1071(void **state)
 		for (unsigned len = 0; len + off <= sizeof(buf); len += 7)
 			assert_int_equal(med_xdp_ip4_csum(buf + off, len),
 					 (uint16_t)~ref_fold(ref_sum(0, buf + off, len)));
+	/* All ones: every word carries, in every length and alignment. */
+	memset(buf, 0xff, sizeof(buf));
+	for (unsigned off = 0; off < 4; off++)
+		for (unsigned len = 0; len + off <= sizeof(buf); len++)
+			assert_int_equal(med_xdp_ip4_csum(buf + off, len),
+					 (uint16_t)~ref_fold(ref_sum(0, buf + off, len)));
 }
 
 static void test_parse_ipv4(void **state)
