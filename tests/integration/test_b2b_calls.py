@@ -107,6 +107,20 @@ def test_sipp_basic_call(call_env, tmp_path):
     wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")
 
 
+def send_srtp_from_caller(uac, aip, aport):
+    """5 SRTP packets (AES_CM_128_HMAC_SHA1_80 with CRYPTO_A's key, as the
+    caller offered) from the caller's RTP address to the relay's aip:aport,
+    by srtp_peer (the caller's RTP socket is closed to free its port).
+    Returns that address, "ip:port"."""
+    bind = f"{uac.ip}:{uac.rtp_port}"
+    uac.rtp.close()
+    key_in = base64.b64decode(CRYPTO_A.split("inline:")[1]).hex()
+    p = subprocess.run([str(SRTP_PEER), "send", bind, f"{aip}:{aport}", "5", "160",
+                        "AES_CM_128_HMAC_SHA1_80", key_in], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0, p.stderr
+    return bind
+
+
 def test_srtp_in_plain_out(call_env):
     sbc, uas, uac = call_env()
     uac.invite(crypto=[CRYPTO_A])
@@ -123,12 +137,7 @@ def test_srtp_in_plain_out(call_env):
     if SRTP_PEER.exists():
         # real SRTP from the caller, decrypted by sbc-media, plain at the callee
         aip, aport, _ = sdp_media(fb)
-        bind = f"{uac.ip}:{uac.rtp_port}"
-        uac.rtp.close()
-        key_in = base64.b64decode(CRYPTO_A.split("inline:")[1]).hex()
-        p = subprocess.run([str(SRTP_PEER), "send", bind, f"{aip}:{aport}", "5", "160",
-                            "AES_CM_128_HMAC_SHA1_80", key_in], capture_output=True, text=True, timeout=10)
-        assert p.returncode == 0, p.stderr
+        bind = send_srtp_from_caller(uac, aip, aport)
         uas.rtp.settimeout(2)
         got = []
         for _ in range(5):
@@ -443,12 +452,7 @@ def test_srtp_both_legs_different_suites(call_env):
         rcv = subprocess.Popen([str(SRTP_PEER), "recv", ub, "5", "4000", "AEAD_AES_128_GCM", key_b],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert rcv.stdout.readline().strip() == "READY"
-        bind = f"{uac.ip}:{uac.rtp_port}"
-        uac.rtp.close()
-        key_in = base64.b64decode(CRYPTO_A.split("inline:")[1]).hex()
-        p = subprocess.run([str(SRTP_PEER), "send", bind, f"{aip}:{aport}", "5", "160",
-                            "AES_CM_128_HMAC_SHA1_80", key_in], capture_output=True, text=True, timeout=10)
-        assert p.returncode == 0, p.stderr
+        send_srtp_from_caller(uac, aip, aport)
         out, err = rcv.communicate(timeout=10)
         res = json.loads(out.strip().splitlines()[-1])
         assert res["ok"] == 5 and res["auth_fail"] == 0, (res, err)
