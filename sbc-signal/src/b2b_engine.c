@@ -778,7 +778,16 @@ static b2b_cl *call_alloc(b2b_wk *k)
 	k->n_objs++;
 	k->free_calls = c->id_next;
 	k->n_free--;
-	memset(c, 0, sizeof(*c));
+	/* zeroed but for its two largest buffers, written before they are
+	 * read: a (new_call copies the parsed INVITE in) and a_answer (read
+	 * up to a_answer_len only); 12 of the 48 KB per call */
+	_Static_assert(offsetof(b2b_cl, a) < offsetof(b2b_cl, a_answer), "layout");
+	char *p = (char *)c;
+	size_t a0 = offsetof(b2b_cl, a), a1 = a0 + sizeof(c->a);
+	size_t s0 = offsetof(b2b_cl, a_answer), s1 = s0 + sizeof(c->a_answer);
+	memset(p, 0, a0);
+	memset(p + a1, 0, s0 - a1);
+	memset(p + s1, 0, sizeof(*c) - s1);
 	return c;
 }
 
