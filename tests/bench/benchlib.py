@@ -24,6 +24,18 @@ def pss_kb(pid):
     return 0
 
 
+def summed(fn, pids):
+    """fn(pid) summed over pids (cpu_s, pss_kb); a process that is gone by
+    then counts nothing."""
+    total = 0
+    for p in pids:
+        try:
+            total += fn(p)
+        except OSError:
+            pass
+    return total
+
+
 def fmt(v, spec):
     """v formatted with spec, or "-" for a figure that could not be taken."""
     return format(v, spec) if v is not None else "-"

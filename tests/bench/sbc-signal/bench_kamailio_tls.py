@@ -44,7 +44,7 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import bench_signal_tls as S  # noqa: E402  (sets up conftest/test_signal_common)
-from benchlib import fmt, run_main, time_bound  # noqa: E402  (on the path through S)
+from benchlib import cpu_s, fmt, run_main, summed, time_bound  # noqa: E402  (on the path through S)
 
 C, conftest = S.C, S.conftest
 REPO, LOAD = S.REPO, S.LOAD
@@ -79,13 +79,7 @@ def group_pids(pgid):
 
 
 def group_cpu_s(pgid):
-    total = 0.0
-    for p in group_pids(pgid):
-        try:
-            total += S.cpu_s(p)
-        except OSError:
-            pass
-    return total
+    return summed(cpu_s, group_pids(pgid))
 
 
 def group_pss_kb(pgid, pool_kb):
