@@ -657,6 +657,35 @@ static int run_target(int target, const bool *want, const unsigned *steps, unsig
 	return rc;
 }
 
+/* A table of CPU-per-packet ratios, one row per data path and mode that
+ * ran, one column per step: sbc-media's (us[io]) over the bare loop's
+ * (floor_us), or with vs_rtpengine rtpengine's (us[2]) over sbc-media's;
+ * "-" where a figure is missing (a loss above 0.1%). */
+static void ratio_table(const char *title, const unsigned *steps, unsigned nsteps, const bool want[3],
+			const bool ran_io[2], const char *const io_names[2], double us[3][3][16],
+			const double floor_us[16], bool vs_rtpengine)
+{
+	printf("\n%s:\n%-18s", title, "mode");
+	for (unsigned i = 0; i < nsteps; i++)
+		printf(" %8s%-5u", "N=", steps[i]);
+	printf("\n");
+	for (int io = 0; io < 2; io++)
+		for (int m = 0; m < 3; m++) {
+			if (!want[m] || !ran_io[io])
+				continue;
+			printf("%-10s %-7s", mode_names[m], io_names[io]);
+			for (unsigned i = 0; i < nsteps; i++) {
+				double num = vs_rtpengine ? us[2][m][i] : us[io][m][i];
+				double den = vs_rtpengine ? us[io][m][i] : floor_us[i];
+				if (num > 0 && den > 0)
+					printf(" %12.2fx", num / den);
+				else
+					printf(" %13s", "-");
+			}
+			printf("\n");
+		}
+}
+
 int main(void)
 {
 	char err[256], bin[512], rt[256], name[64];
@@ -816,22 +845,8 @@ int main(void)
 		waitpid(relay_pid, &st, 0);
 	}
 
-	printf("\nsbc-media CPU per packet / the bare loop's (the target is <= 1.1 plus the crypto):\n%-18s", "mode");
-	for (unsigned i = 0; i < nsteps; i++)
-		printf(" %8s%-5u", "N=", steps[i]);
-	printf("\n");
-	for (int io = 0; io < 2; io++)
-		for (int m = 0; m < 3; m++) {
-			if (!want[m] || !ran_io[io])
-				continue;
-			printf("%-10s %-7s", mode_names[m], io_names[io]);
-			for (unsigned i = 0; i < nsteps; i++)
-				if (us[io][m][i] > 0 && floor_us[i] > 0)
-					printf(" %12.2fx", us[io][m][i] / floor_us[i]);
-				else
-					printf(" %13s", "-");
-			printf("\n");
-		}
+	ratio_table("sbc-media CPU per packet / the bare loop's (the target is <= 1.1 plus the crypto)", steps, nsteps,
+		    want, ran_io, io_names, us, floor_us, false);
 
 	const char *re = getenv("BENCH_RTPENGINE");
 	bool have_rtpe = access("/usr/bin/rtpengine", X_OK) == 0;
@@ -851,23 +866,9 @@ int main(void)
 		rc |= run_target(1, want, steps, nsteps, maxn, seconds, us[2]);
 		kill(rtpe_pid, SIGTERM);
 		waitpid(rtpe_pid, &st, 0);
-		printf("\nratio rtpengine CPU / sbc-media CPU per relayed packet (= sbc-media packets per CPU-second / rtpengine's; target >= 1.5 for SRTP<->RTP at 2000+ streams):\n");
-		printf("%-18s", "mode");
-		for (unsigned i = 0; i < nsteps; i++)
-			printf(" %8s%-5u", "N=", steps[i]);
-		printf("\n");
-		for (int io = 0; io < 2; io++)
-			for (int m = 0; m < 3; m++) {
-				if (!want[m] || !ran_io[io])
-					continue;
-				printf("%-10s %-7s", mode_names[m], io_names[io]);
-				for (unsigned i = 0; i < nsteps; i++)
-					if (us[io][m][i] > 0 && us[2][m][i] > 0)
-						printf(" %12.2fx", us[2][m][i] / us[io][m][i]);
-					else
-						printf(" %13s", "-");
-				printf("\n");
-			}
+		ratio_table("ratio rtpengine CPU / sbc-media CPU per relayed packet (= sbc-media packets per CPU-second / "
+			    "rtpengine's; target >= 1.5 for SRTP<->RTP at 2000+ streams)",
+			    steps, nsteps, want, ran_io, io_names, us, floor_us, true);
 		printf("('-': a loss above 0.1%% on either side at that N)\n");
 	}
 	shm_seg_detach(seg);
