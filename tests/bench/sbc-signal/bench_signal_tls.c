@@ -4,7 +4,8 @@
  *
  * 1. Measures the crypto floor of this BoringSSL build in CPU time (what
  *    one full handshake cannot go below on this machine): X25519 key share,
- *    ECDSA P-256 and RSA-2048 signatures, ECDSA verification (mutual TLS).
+ *    P-256 ECDHE share (a client whose key share is P-256), ECDSA P-256 and
+ *    RSA-2048 signatures, ECDSA verification (mutual TLS).
  * 2. Runs the load scenarios against a real sbc-signal with our epoll load
  *    tool (tests/tools/signal/sig_tlsload.c): tests/bench/sbc-signal/
  *    bench_signal_tls.py does the orchestration and prints the figures with
