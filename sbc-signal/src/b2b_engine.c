@@ -34,8 +34,12 @@
 #define B2B_BODY_MAX 4096
 #define B2B_LIMITS_MAX 128
 /* A B-leg INVITE without any response (not even 100) after this long is
- * given up and the next route tried (Timer B alone would wait 32 s). */
+ * given up and the next route tried (Timer B alone would wait 32 s); one
+ * with a provisional but no final response this long after the last
+ * provisional is CANCELled and the next route tried (Timer C, RFC 3261
+ * 16.6 step 11). Defaults of signal.timers.no_response_ms / no_answer_ms. */
 #define B2B_NO_RESPONSE_MS 3000
+#define B2B_NO_ANSWER_MS 180000
 #define T_NO_RESPONSE TXN_T_MAX_
 /* The same slot on an A-leg INVITE's ctx: its 100 (Trying) is due. RFC 3261
  * 17.2.1 asks for a 100 when no other response goes out within 200 ms; a
@@ -138,6 +142,7 @@ struct b2b_cl {
 	int n_routes, cur;
 	b2b_failover fo;
 	const char *fo_reason; /* fo.best was a local outcome: which (call record), else NULL */
+	uint8_t b_no_answer;   /* the attempt failing now rang but did not answer in time */
 	/* B leg (current attempt) */
 	store_srtp_policy pol_out;
 	char trunk_out[STORE_NAME_MAX + 1];
@@ -388,6 +393,18 @@ static void token(b2b_wk *k, const char *prefix, char *out, size_t cap)
 
 static uint64_t now_ms(b2b_wk *k) { return uv_now(sig_worker_loop(k->w)); }
 
+static uint32_t no_response_ms(const b2b_wk *k)
+{
+	uint32_t v = k->w->srv->cfg.no_response_ms;
+	return v ? v : B2B_NO_RESPONSE_MS;
+}
+
+static uint32_t no_answer_ms(const b2b_wk *k)
+{
+	uint32_t v = k->w->srv->cfg.no_answer_ms;
+	return v ? v : B2B_NO_ANSWER_MS;
+}
+
 static int send_to(b2b_wk *k, unsigned tp, sig_conn_id conn, const sbc_addr *dst, const char *profile,
 		   const void *buf, size_t len)
 {
@@ -506,6 +523,7 @@ static void ctx_bind(tx_ctx *c, b2b_cl *call, enum ctx_role role)
 }
 
 static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp);
+static void cancel_b_invite(b2b_wk *k, tx_ctx *x);
 static void respond_a(b2b_cl *c, int status, const char *extra);
 
 static void ctx_reschedule(tx_ctx *c)
@@ -539,9 +557,18 @@ static void timer_cb(tx_ctx *c)
 	if (c->due[T_NO_RESPONSE] && c->due[T_NO_RESPONSE] <= now) {
 		c->due[T_NO_RESPONSE] = 0;
 		b2b_cl *call = c->call;
-		if (call && c->role == CTX_B_INVITE && c->t && c->t == call->b_txn && call->state == CS_CALLING) {
+		if (call && c->role == CTX_B_INVITE && c->t && c->t == call->b_txn &&
+		    txn_get_state(c->t) == TXN_S_PROCEEDING && (call->state == CS_CALLING || call->state == CS_EARLY)) {
+			/* it rang (or said 100) but never answered */
+			SBC_NOTICE("call %" PRIx64 ": no answer from trunk %s in %u ms: CANCEL, next route", call->id,
+				   call->trunk_out, no_answer_ms(c->wk));
+			cancel_b_invite(c->wk, c);
+			call->b_txn = NULL; /* its 487 (or a late 2xx: ACK and BYE) finds an attempt given up */
+			call->b_no_answer = 1;
+			attempt_failed(call, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
+		} else if (call && c->role == CTX_B_INVITE && c->t && c->t == call->b_txn && call->state == CS_CALLING) {
 			SBC_NOTICE("call %" PRIx64 ": no response from trunk %s in %u ms: next route", call->id,
-				   call->trunk_out, B2B_NO_RESPONSE_MS);
+				   call->trunk_out, no_response_ms(c->wk));
 			if (c->conn && c->conn == call->b_conn)
 				inbound_forget(call->trunk_out, c->conn); /* closed at its worker, most likely */
 			call->b_txn = NULL; /* abandoned: the transaction times out on its own */
@@ -1242,11 +1269,12 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 	int best = c->fo.best;
 	enum b2b_fo_action a = b2b_failover_on_final(&c->fo, status, retry_after, peer);
 	if (c->fo.best != best) /* the cause relayed if every route fails: local or the trunk's */
-		c->fo_reason = status == B2B_FO_LOCAL_TIMEOUT	  ? "no response"
+		c->fo_reason = status == B2B_FO_LOCAL_TIMEOUT	  ? (c->b_no_answer ? "no answer" : "no response")
 			       : status == B2B_FO_LOCAL_TRANSPORT ? "transport error"
 			       : status == B2B_FO_LOCAL_SRTP	  ? "answer broke the SRTP policy"
 								  : NULL;
 	c->b_no_reuse = 0;
+	c->b_no_answer = 0;
 	if (a == B2B_FO_NEXT && next_route(c) == 0) {
 		int r = make_offer(c);
 		if (r < 0) {
@@ -1408,7 +1436,7 @@ static void send_b_invite(b2b_cl *c)
 	}
 	c->b_txn = x->t;
 	c->state = CS_CALLING;
-	x->due[T_NO_RESPONSE] = now_ms(k) + B2B_NO_RESPONSE_MS;
+	x->due[T_NO_RESPONSE] = now_ms(k) + no_response_ms(k);
 	ctx_reschedule(x);
 }
 
@@ -1583,8 +1611,13 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 {
 	tx_ctx *x = txn_user(t);
 	(void)ctx;
-	if (x && x->due[T_NO_RESPONSE]) {
-		x->due[T_NO_RESPONSE] = 0; /* the peer answers: Timer B and the no-answer rules apply */
+	if (x && x->role == CTX_B_INVITE && rsp->status < 200 && x->call && t == x->call->b_txn) {
+		/* the peer is there: now it has no_answer_ms from each provisional
+		 * to answer (Timer C is reset by every one, RFC 3261 16.7) */
+		x->due[T_NO_RESPONSE] = now_ms(x->wk) + no_answer_ms(x->wk);
+		ctx_reschedule(x);
+	} else if (x && x->due[T_NO_RESPONSE]) {
+		x->due[T_NO_RESPONSE] = 0; /* a final response: nothing more to wait for */
 		ctx_reschedule(x);
 	}
 	if (x && x->role == CTX_PING) {

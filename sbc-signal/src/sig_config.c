@@ -65,6 +65,8 @@ static int adopt(sig_config *cfg, const sbc_config *c, char *err, size_t errlen)
 	cfg->lim.max_conns = c->signal.limits.max_conns;
 	snprintf(cfg->dns_servers, sizeof(cfg->dns_servers), "%s", c->signal.dns_servers);
 	cfg->drop_unknown = strcmp(c->signal.unknown_sources, "drop") == 0;
+	cfg->no_response_ms = c->signal.timers.no_response_ms;
+	cfg->no_answer_ms = c->signal.timers.no_answer_ms;
 	return 0;
 }
 

@@ -15,6 +15,8 @@
  *     partial_timeout_ms, max_conns_per_source, handshakes_per_source_per_s,
  *     handshake_burst_per_source, ticket_rotate_s,
  *     max_conns}
+ *   timers (optional, the B2BUA's per target): {no_response_ms (3000),
+ *     no_answer_ms (180000, Timer C)}
  */
 #ifndef SIG_CONFIG_H
 #define SIG_CONFIG_H
@@ -75,6 +77,8 @@ typedef struct sig_config {
 	sig_limits lim;
 	char dns_servers[256]; /* "ip[:port],..."; "" = /etc/resolv.conf */
 	bool drop_unknown;     /* unknown_sources "drop": no answer to a source no trunk matches */
+	uint32_t no_response_ms; /* signal.timers: B2BUA per-target timeouts */
+	uint32_t no_answer_ms;
 } sig_config;
 
 /* The table's defaults (no listeners, no profiles). */

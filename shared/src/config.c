@@ -61,6 +61,15 @@ static const sbc_cfg_key keys[] = {
 	{"signal.limits.ticket_rotate_s", SBC_CFG_UINT, C | S, 0, F(signal.limits.ticket_rotate_s), 1, 86400 * 7, NULL,
 	 "3600", 0},
 	{"signal.limits.max_conns", SBC_CFG_UINT, C | S, 0, F(signal.limits.max_conns), 1, 100000000, NULL, "1000000", 0},
+	/* B2BUA, per target: an INVITE without any response this long goes to
+	 * the next route (Timer B alone would wait 64*T1 = 32 s); one that got
+	 * a provisional but no final response this long since the last one is
+	 * CANCELled and goes to the next route (Timer C, RFC 3261 16.6: > 3 min) */
+	{"signal.timers", SBC_CFG_SECTION, C | S, 0, NOF, 0, 0, NULL, NULL, 0},
+	{"signal.timers.no_response_ms", SBC_CFG_UINT, C | S, 0, F(signal.timers.no_response_ms), 100, 32000, NULL,
+	 "3000", 0},
+	{"signal.timers.no_answer_ms", SBC_CFG_UINT, C | S, 0, F(signal.timers.no_answer_ms), 500, 3600000, NULL,
+	 "180000", 0},
 	/* TLS material from files: sbc-signal started without sbc-control only
 	 * (under sbc-control the profiles come from the store's tls.* area). */
 	{"signal.tls_profiles", SBC_CFG_ARRAY, S, 0, ARR(sbc_config, signal.tls_profiles, 0),

@@ -64,7 +64,7 @@ class Sbc:
     optional), demo-out toward `outbound` (UDP, SRTP off)."""
 
     def __init__(self, procs, tmp, outbound_port, rtp_timeout_ms=30000, log_level="debug", media_ports=60,
-                 dns_servers=None, workers=1, unknown_sources=None):
+                 dns_servers=None, workers=1, unknown_sources=None, timers=None):
         self.procs = procs
         self.port = free_port()
         self.tls_port = free_port()
@@ -81,6 +81,8 @@ class Sbc:
                         "inbound_cidr": "127.0.0.0/8"}}
         if dns_servers:
             cfg["signal"]["dns_servers"] = dns_servers
+        if timers:  # {"no_response_ms": ..., "no_answer_ms": ...}
+            cfg["signal"]["timers"] = timers
         if unknown_sources:
             cfg["signal"]["unknown_sources"] = unknown_sources
         (tmp / "cfg.json").write_text(json.dumps(cfg))

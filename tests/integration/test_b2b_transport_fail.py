@@ -285,3 +285,61 @@ def test_no_response_per_target_then_408_no_response_in_cdr(procs, tmp_path):
         uas1.close()
         uas2.close()
         uac.close()
+
+
+def test_ringing_without_answer_cancelled_then_next_route(procs, tmp_path):
+    """signal.timers.no_answer_ms (Timer C; 1 s here instead of 3 min): a
+    trunk that rings but never answers is CANCELled and the next route
+    answers; the per-target no-response time is the configured one too."""
+    uas1, uas2 = Uas("ring"), Uas("answer")
+    uac = Uac(0)
+    try:
+        sbc = Sbc(procs, tmp_path, uas1.port, timers={"no_answer_ms": 1000, "no_response_ms": 1500})
+        uac.dst = ("127.0.0.1", sbc.port)
+        sbc.add_failover(uas2.port)
+        t0 = time.monotonic()
+        uac.invite()
+        final = uac.wait_final(timeout=8)
+        took = time.monotonic() - t0
+        assert status(final) == 200 and 0.9 < took < 2.5, (took, sbc.log()[-3000:])
+        assert uas1.requests("CANCEL"), "the ringing trunk was not cancelled"
+        assert [r for r in uac.got if status(r) == 180], "the caller heard no ringing"
+        uac.ack(final)
+        assert status(uac.bye(final)) == 200
+        assert "no answer from trunk demo-out in 1000 ms" in sbc.log()
+    finally:
+        uas1.close()
+        uas2.close()
+        uac.close()
+
+
+def test_configured_timers_408_no_answer_in_cdr(procs, tmp_path):
+    uas = Uas("ring")
+    uac = Uac(0)
+    try:
+        sbc = Sbc(procs, tmp_path, uas.port, timers={"no_answer_ms": 700, "no_response_ms": 400})
+        uac.dst = ("127.0.0.1", sbc.port)
+        t0 = time.monotonic()
+        uac.invite()
+        final = uac.wait_final(timeout=8)
+        took = time.monotonic() - t0
+        assert status(final) == 408 and 0.6 < took < 2.0, (took, final)
+        end = wait_for(lambda: cdr_end(sbc), what="end event")[-1]
+        assert end["cause"] == 408 and end["reason"] == "no answer", end
+        assert uas.requests("CANCEL")
+        # a silent trunk is given up after the configured no_response_ms
+        uas.plan = "silent"
+        uac2 = Uac(sbc.port)
+        try:
+            t0 = time.monotonic()
+            uac2.invite()
+            final = uac2.wait_final(timeout=8)
+            took = time.monotonic() - t0
+            assert status(final) == 408 and 0.35 < took < 1.2, (took, final)
+        finally:
+            uac2.close()
+        end = wait_for(lambda: (lambda e: e if e and len(e) == 2 else None)(cdr_end(sbc)), what="2nd end")[-1]
+        assert end["reason"] == "no response", end
+    finally:
+        uas.close()
+        uac.close()

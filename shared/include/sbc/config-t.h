@@ -127,6 +127,10 @@ typedef struct sbc_config {
 			unsigned ticket_rotate_s;
 			unsigned max_conns;
 		} limits;
+		struct {
+			unsigned no_response_ms; /* B2BUA: no response at all from a target */
+			unsigned no_answer_ms;   /* B2BUA: a provisional, then no final (Timer C) */
+		} timers;
 		unsigned n_tls_profiles;
 		sbc_cfg_tls_profile tls_profiles[SBC_CFG_MAX_PROFILES];
 	} signal;
