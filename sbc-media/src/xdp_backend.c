@@ -604,15 +604,30 @@ int med_xdp_worker_create(med_xdp *x, unsigned queue, med_xdp_worker **out, char
 		why_set(why, whylen, "out of memory");
 		goto Fail;
 	}
+	/* A queue stays taken for a moment after the socket that had it is
+	 * closed: the kernel lets go of the buffer pool from a workqueue
+	 * (xp_release_deferred), so binding the same queue right after (a
+	 * worker re-created, a process restarted) can see EBUSY while that
+	 * work waits for a CPU (seen in test_xdp_backend on a loaded machine).
+	 * EBUSY in any mode starts over from zero-copy after 10 ms, for up to
+	 * half a second; a queue really held by another socket fails then. */
 	ret = SBC_E_STATE;
-	for (int zc = x->cfg.force_copy ? 0 : 1; zc >= 0; zc--) {
-		ret = worker_sockets(w, zc, why, whylen);
-		if (!ret) {
-			w->st.zerocopy = zc;
-			break;
+	for (int tries = 0;; tries++) {
+		for (int zc = x->cfg.force_copy ? 0 : 1; zc >= 0; zc--) {
+			ret = worker_sockets(w, zc, why, whylen);
+			if (!ret) {
+				w->st.zerocopy = zc;
+				break;
+			}
+			worker_teardown(w);
+			memset(w->socks, 0, sizeof(w->socks));
+			if (ret == -EBUSY && tries < 50)
+				break; /* the last round tries every mode (its reason) */
 		}
-		worker_teardown(w);
-		memset(w->socks, 0, sizeof(w->socks));
+		if (ret != -EBUSY || tries >= 50)
+			break;
+		struct timespec ts = {0, 10 * 1000000L};
+		nanosleep(&ts, NULL);
 	}
 	if (ret)
 		goto Fail;
