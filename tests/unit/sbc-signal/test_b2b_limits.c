@@ -74,27 +74,28 @@ static void *cps_racer(void *arg)
 	return NULL;
 }
 
-static void test_race(void **state)
+/* Two threads run fn at the same time against a fresh shared limit. */
+static void race2(void *(*fn)(void *))
 {
 	pthread_t a, b;
-	(void)state;
 	b2b_limit_init(&shared);
 	atomic_store(&admitted, 0);
-	pthread_create(&a, NULL, racer, NULL);
-	pthread_create(&b, NULL, racer, NULL);
+	assert_int_equal(pthread_create(&a, NULL, fn, NULL), 0);
+	assert_int_equal(pthread_create(&b, NULL, fn, NULL), 0);
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
+}
+
+static void test_race(void **state)
+{
+	(void)state;
+	race2(racer);
 	assert_int_equal(atomic_load(&over), 0);
 	/* nothing released: exactly the call limit got in (CPS 1000 > 50) */
 	assert_int_equal(atomic_load(&admitted), 50);
 	assert_int_equal(b2b_limit_active(&shared), 50);
 	/* CPS race: 2 threads, limit 1000 in one second, no call limit */
-	b2b_limit_init(&shared);
-	atomic_store(&admitted, 0);
-	pthread_create(&a, NULL, cps_racer, NULL);
-	pthread_create(&b, NULL, cps_racer, NULL);
-	pthread_join(a, NULL);
-	pthread_join(b, NULL);
+	race2(cps_racer);
 	assert_int_equal(atomic_load(&admitted), 1000);
 	assert_int_equal(b2b_limit_active(&shared), 1000);
 }
