@@ -83,6 +83,7 @@ typedef struct tx_ctx {
 	uint8_t cancel_sent; /* CTX_B_INVITE: our CANCEL for it is out */
 	uint8_t starting;    /* inside client_start: its caller frees it on failure */
 	uint8_t lost;        /* its request was lost at the transport (send-failed hook) */
+	uint64_t sent_ns;    /* client: uv_hrtime() as it was started (send_failed matches only older ones) */
 	uint32_t stray_tag;  /* CTX_B_INVITE given up: hash of the To tag last BYEd (0: none) */
 	uint64_t due[TXN_T_MAX_ + 1]; /* + our own: no response to a B-leg INVITE */
 	struct tx_ctx *next, *prev; /* every live ctx of the worker */
@@ -682,6 +683,7 @@ static void on_terminated(void *ctx, txn *t)
 static int client_start(b2b_wk *k, const char *buf, size_t n, int reliable, tx_ctx *x)
 {
 	x->starting = 1;
+	x->sent_ns = uv_hrtime();
 	int r = txn_client_start(k->tbl, buf, n, reliable, x, &x->t);
 	x->starting = 0;
 	return r;
@@ -1800,10 +1802,14 @@ static void on_timeout(void *ctx, txn *t)
  * One pass over the worker's contexts: a failure path, not per message. */
 #define B2B_LOST_MAX 256
 
-static int ctx_lost_match(const tx_ctx *x, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn)
+static int ctx_lost_match(const tx_ctx *x, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn,
+			  uint64_t at_ns)
 {
-	if (!x->t || (x->role != CTX_B_INVITE && x->role != CTX_PING && x->role != CTX_OTHER &&
-		      x->role != CTX_REINV_OUT))
+	/* started after the loss was found: its request went out on a new
+	 * connection (or is a new datagram), not in the bytes lost */
+	if (!x->t || !x->sent_ns || x->sent_ns > at_ns)
+		return 0;
+	if (x->role != CTX_B_INVITE && x->role != CTX_PING && x->role != CTX_OTHER && x->role != CTX_REINV_OUT)
 		return 0;
 	enum txn_state st = txn_get_state(x->t);
 	if (st != TXN_S_CALLING && st != TXN_S_TRYING)
@@ -1813,7 +1819,8 @@ static int ctx_lost_match(const tx_ctx *x, enum sig_tp tp, const sbc_addr *dst, 
 	return x->tp == tp && sbc_addr_equal(&x->dst, dst);
 }
 
-static void send_failed(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err)
+static void send_failed(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err,
+			uint64_t at_ns)
 {
 	b2b_wk *k = *sig_worker_user(w);
 	tx_ctx *hit[B2B_LOST_MAX];
@@ -1821,7 +1828,7 @@ static void send_failed(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_
 	if (!k)
 		return;
 	for (tx_ctx *x = k->ctxs; x && n < B2B_LOST_MAX; x = x->next)
-		if (ctx_lost_match(x, tp, dst, conn))
+		if (ctx_lost_match(x, tp, dst, conn, at_ns))
 			hit[n++] = x;
 	if (n && sbc_log_enabled(SBC_LOG_INFO)) {
 		char a[SBC_ADDR_STRLEN];
@@ -1832,7 +1839,7 @@ static void send_failed(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_
 	 * each is checked again before its turn */
 	for (unsigned i = 0; i < n; i++) {
 		tx_ctx *x = hit[i];
-		if (!ctx_lost_match(x, tp, dst, conn))
+		if (!ctx_lost_match(x, tp, dst, conn, at_ns))
 			continue;
 		x->lost = 1;
 		txn_transport_error(k->tbl, x->t);

@@ -119,9 +119,11 @@ void sig_set_conn_closed_hook(sig_conn_closed_hook fn);
  * a transport error of the transactions toward tp/dst (or on conn) that
  * have no response yet (RFC 3261 8.1.3.1, 17.1.4, 18.4). Delivered from a
  * zero timer at the start of the next loop iteration, never inside a send
- * call. conn: the connection (0 for UDP); err: a negative sbc error. */
+ * call. conn: the connection (0 for UDP); err: a negative sbc error;
+ * at_ns: uv_hrtime() when the loss was found: what was handed to the
+ * transport after it (a new connection to the same peer) was not lost. */
 typedef void (*sig_send_failed_hook)(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn,
-				     int err);
+				     int err, uint64_t at_ns);
 void sig_set_send_failed_hook(sig_send_failed_hook fn);
 /* Runs on the worker's thread for an SBC_MSG_COMMAND from sbc-control
  * (JSON text, not NUL-terminated); the hook answers with

@@ -49,6 +49,7 @@ typedef struct udp_out {
 		sbc_addr dst;
 		sig_conn_id conn;
 		int err;
+		uint64_t at_ns;
 	} lost[UDP_LOST_MAX];
 	uint8_t rx_burst;		/* udp_alloc_cb: inside one readable callback */
 	unsigned rx_got;		/* datagrams the last recvmmsg returned */
@@ -157,7 +158,7 @@ static void lost_cb(uv_timer_t *h)
 	memcpy(l, o->lost, n * sizeof(l[0]));
 	o->n_lost = 0;
 	for (unsigned i = 0; i < n && g_send_failed_hook && !w->stopping; i++)
-		g_send_failed_hook(w, (enum sig_tp)l[i].tp, &l[i].dst, l[i].conn, l[i].err);
+		g_send_failed_hook(w, (enum sig_tp)l[i].tp, &l[i].dst, l[i].conn, l[i].err, l[i].at_ns);
 }
 
 static udp_out *batch_get(sig_worker *w)
@@ -194,6 +195,7 @@ void sig_batch_lost(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn
 	l->dst = *dst;
 	l->conn = conn;
 	l->err = err;
+	l->at_ns = uv_hrtime();
 	if (!uv_is_active((uv_handle_t *)&o->lost_timer))
 		uv_timer_start(&o->lost_timer, lost_cb, 0, 0);
 }
