@@ -1095,7 +1095,12 @@ static result run_once(int relay, double rate, double secs)
 	r.wakes = g1 > g0 ? (double)(sl1 - sl0) / (double)(g1 - g0) : 0;
 	r.us_net = g1 > g0 ? ((c1 - c0) - r.idle_run * (m1 - m0)) * 1e6 / (double)hz /
 				     (double)(g1 - g0) : 0;
-	r.ok = 1;
+	/* A relay that passed nothing on (it died, or never got a CPU) has no
+	 * per-packet figure: reported as such, kept out of the ratios. */
+	if (g1 > g0)
+		r.ok = 1;
+	else
+		snprintf(r.mode, sizeof(r.mode), "%.30s: relayed nothing", relay ? sh->mode : "direct");
 Stop:
 	atomic_store(&sh->stop, 1);
 	for (int i = 0; i < np; i++)
