@@ -229,10 +229,11 @@ static int ra_read(BIO *b, char *out, int outl)
 		return (int)n;
 	}
 	if (st->ahead && st->drained) {
-		/* BoringSSL wants the client's next flight right after writing
-		 * ours: it cannot be here yet, and if it were, epoll (level-
-		 * triggered) would wake us for it. No recv that would only say
-		 * EAGAIN (one system call per handshake). */
+		/* a short read emptied the socket in this wake-up; BoringSSL
+		 * wants more (the client's next flight, right after writing
+		 * ours, or the rest of a split one): it can hardly be here yet,
+		 * and if it is, epoll (level-triggered) wakes us for it. No recv
+		 * that would only say EAGAIN (one system call per handshake). */
 		BIO_set_retry_read(b);
 		errno = EAGAIN;
 		return -1;
