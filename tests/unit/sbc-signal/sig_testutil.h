@@ -62,6 +62,19 @@ static inline uint16_t stu_free_port(int type)
 	return ntohs(a.sin_port);
 }
 
+/* Adds a listener on 127.0.0.1:port over tp to cfg; a TLS one serves the
+ * profile "default" (stu_default_profile). */
+static inline void stu_listen(sig_config *cfg, enum sig_tp tp, uint16_t port)
+{
+	char a[64];
+	sig_listen_cfg *l = &cfg->listen[cfg->n_listen++];
+	snprintf(a, sizeof(a), "127.0.0.1:%u", port);
+	sbc_addr_parse(a, -1, &l->addr);
+	l->tp = tp;
+	if (tp == SIG_TP_TLS)
+		snprintf(l->profile, sizeof(l->profile), "default");
+}
+
 /* Makes the directory from template dir (mkdtemp) and a P-256 self-signed
  * certificate for CN sbc.example in it (c.pem, key k.pem) with the openssl
  * CLI, a separate process (the test binary links BoringSSL only). Returns

@@ -284,16 +284,9 @@ static int setup(void **st)
 	g_udp_port = stu_free_port(SOCK_DGRAM);
 	g_tcp_port = stu_free_port(SOCK_STREAM);
 	g_tls_port = stu_free_port(SOCK_STREAM);
-	char a[64];
-	const uint16_t ports[3] = {g_udp_port, g_tcp_port, g_tls_port};
-	const enum sig_tp tps[3] = {SIG_TP_UDP, SIG_TP_TCP, SIG_TP_TLS};
-	for (int i = 0; i < 3; i++) {
-		snprintf(a, sizeof(a), "127.0.0.1:%u", ports[i]);
-		sbc_addr_parse(a, -1, &cfg.listen[i].addr);
-		cfg.listen[i].tp = tps[i];
-	}
-	snprintf(cfg.listen[2].profile, sizeof(cfg.listen[2].profile), "default");
-	cfg.n_listen = 3;
+	stu_listen(&cfg, SIG_TP_UDP, g_udp_port);
+	stu_listen(&cfg, SIG_TP_TCP, g_tcp_port);
+	stu_listen(&cfg, SIG_TP_TLS, g_tls_port);
 	stu_default_profile(&cfg, g_dir, 0);
 	return stu_start_server(&g_srv, &cfg, handler);
 }

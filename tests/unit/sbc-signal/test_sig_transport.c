@@ -248,15 +248,8 @@ static int setup(void **st)
 	cfg.workers = 2;
 	g_tcp_port = stu_free_port(SOCK_STREAM);
 	g_tls_port = stu_free_port(SOCK_STREAM);
-	char a[64];
-	snprintf(a, sizeof(a), "127.0.0.1:%u", g_tcp_port);
-	sbc_addr_parse(a, -1, &cfg.listen[0].addr);
-	cfg.listen[0].tp = SIG_TP_TCP;
-	snprintf(a, sizeof(a), "127.0.0.1:%u", g_tls_port);
-	sbc_addr_parse(a, -1, &cfg.listen[1].addr);
-	cfg.listen[1].tp = SIG_TP_TLS;
-	snprintf(cfg.listen[1].profile, sizeof(cfg.listen[1].profile), "default");
-	cfg.n_listen = 2;
+	stu_listen(&cfg, SIG_TP_TCP, g_tcp_port);
+	stu_listen(&cfg, SIG_TP_TLS, g_tls_port);
 	stu_default_profile(&cfg, g_dir, 1); /* the client role verifies the server with it */
 	sig_set_worker_hooks(start_hook, stop_hook, NULL);
 	return stu_start_server(&g_srv, &cfg, handler);
