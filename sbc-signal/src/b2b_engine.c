@@ -40,6 +40,8 @@
  * 16.6 step 11). Defaults of signal.timers.no_response_ms / no_answer_ms. */
 #define B2B_NO_RESPONSE_MS 3000
 #define B2B_NO_ANSWER_MS 180000
+/* RFC 3263 targets kept per call for failover within a trunk's DNS name */
+#define B2B_TARGETS_MAX 8
 #define T_NO_RESPONSE TXN_T_MAX_
 /* The same slot on an A-leg INVITE's ctx: its 100 (Trying) is due. RFC 3261
  * 17.2.1 asks for a 100 when no other response goes out within 200 ms; a
@@ -152,6 +154,8 @@ struct b2b_cl {
 	char trunk_out[STORE_NAME_MAX + 1];
 	char b_profile[STORE_NAME_MAX + 1];
 	uint8_t b_need_dns;   /* the destination is a DNS name: resolve first */
+	uint8_t b_tn, b_ti;   /* RFC 3263 targets of the current route's name; next to try */
+	sig_target b_tg[B2B_TARGETS_MAX];
 	int b_tpreq;          /* enum sig_tp, -1: RFC 3263 chooses */
 	uint16_t b_port;      /* 0: none given */
 	char b_host[STORE_HOST_MAX + 1];
@@ -531,6 +535,7 @@ static void ctx_bind(tx_ctx *c, b2b_cl *call, enum ctx_role role)
 
 static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp);
 static void cancel_b_invite(b2b_wk *k, tx_ctx *x);
+static int next_target(b2b_cl *c);
 static void respond_a(b2b_cl *c, int status, const char *extra);
 
 static void ctx_reschedule(tx_ctx *c)
@@ -1128,6 +1133,15 @@ static void health_record(b2b_wk *k, int i, int status, int retry_after)
 			   k->health[i].h.up ? "up again" : "down: routed around", status);
 }
 
+/* Whether OPTIONS pings can bring the trunk back up once a call's outcome
+ * marked it down: its first destination is an address (a DNS name is not
+ * pinged; ping_trunk). */
+static int trunk_pinged(b2b_wk *k, const char *trunk)
+{
+	const store_trunk *t = sig_trunk_get(k->w->trunks, trunk);
+	return t && t->n_dests && t->dests[0].is_ip;
+}
+
 static int trunk_usable(b2b_wk *k, const char *trunk)
 {
 	int i = health_idx(k, trunk, 0);
@@ -1230,6 +1244,7 @@ static int next_route(b2b_cl *c)
 		}
 		snprintf(c->trunk_out, sizeof(c->trunk_out), "%s", t->name);
 		snprintf(c->b_profile, sizeof(c->b_profile), "%s", t->tls_profile);
+		c->b_tn = c->b_ti = 0;
 		c->pol_out = t->srtp_out;
 		c->b_conn = 0;
 		inb_conn ic;
@@ -1295,7 +1310,7 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 	peer_id(c, peer, sizeof(peer));
 	if (status == 503 && retry_after > 0)
 		health_record(c->wk, health_idx(c->wk, c->trunk_out, 1), 503, retry_after);
-	int best = c->fo.best;
+	int best = c->fo.best, rang = c->b_no_answer;
 	enum b2b_fo_action a = b2b_failover_on_final(&c->fo, status, retry_after, peer);
 	if (c->fo.best != best) /* the cause relayed if every route fails: local or the trunk's */
 		c->fo_reason = status == B2B_FO_LOCAL_TIMEOUT	  ? (c->b_no_answer ? "no answer" : "no response")
@@ -1304,6 +1319,22 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 								  : NULL;
 	c->b_no_reuse = 0;
 	c->b_no_answer = 0;
+	/* RFC 3263 4.3: a transport error, a timeout or a 503 moves on to the
+	 * next target of the trunk's DNS name before the next route (one that
+	 * rang and did not answer is the trunk's answer: next route) */
+	if (a == B2B_FO_NEXT && !rang &&
+	    (status == B2B_FO_LOCAL_TRANSPORT || status == B2B_FO_LOCAL_TIMEOUT || status == 503) &&
+	    next_target(c) == 0) {
+		int r = make_offer(c);
+		if (r < 0) {
+			fail_a(c, sbc_err_sip_status(r) ? sbc_err_sip_status(r) : 500, NULL);
+			return;
+		}
+		SBC_INFO("call %" PRIx64 ": trunk %s: next target (%u of %u)", c->id, c->trunk_out, c->b_ti, c->b_tn);
+		c->state = CS_CALLING;
+		send_b_invite(c);
+		return;
+	}
 	if (a == B2B_FO_NEXT && next_route(c) == 0) {
 		int r = make_offer(c);
 		if (r < 0) {
@@ -1336,6 +1367,23 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 	call_end(c, final, c->hangup ? "hangup" : final == c->fo.best ? c->fo_reason : NULL);
 }
 
+/* The next RFC 3263 target of the current route's name that we have a
+ * listener to send toward (c->b_tg from dns_cb). Returns 0 or -1. */
+static int next_target(b2b_cl *c)
+{
+	while (c->b_ti < c->b_tn) {
+		const sig_target *t = &c->b_tg[c->b_ti++];
+		if (local_for(c->wk, t->tp, &t->addr, &c->b_local) == 0) {
+			c->b_need_dns = 0;
+			c->b_conn = 0;
+			c->b_tp = t->tp;
+			c->b_dst = t->addr;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static void dns_cb(void *arg, int status, const sig_target *t, unsigned n)
 {
 	b2b_cl *c = arg;
@@ -1344,18 +1392,16 @@ static void dns_cb(void *arg, int status, const sig_target *t, unsigned n)
 		call_unref(c);
 		return;
 	}
-	unsigned i;
-	for (i = 0; status == 0 && i < n; i++)
-		if (local_for(k, t[i].tp, &t[i].addr, &c->b_local) == 0)
-			break;
-	if (status < 0 || i >= n) {
+	c->b_tn = c->b_ti = 0;
+	if (status == 0) { /* kept for failover to the next target (attempt_failed) */
+		c->b_tn = (uint8_t)(n < B2B_TARGETS_MAX ? n : B2B_TARGETS_MAX);
+		memcpy(c->b_tg, t, c->b_tn * sizeof(*t));
+	}
+	if (status < 0 || next_target(c) < 0) {
 		SBC_NOTICE("call %" PRIx64 ": trunk %s: %s: %s", c->id, c->trunk_out, c->b_host,
 			   status < 0 ? sbc_strerror(status) : "no target we can reach");
 		attempt_failed(c, B2B_FO_LOCAL_TRANSPORT, -1, NULL);
 	} else {
-		c->b_need_dns = 0;
-		c->b_tp = t[i].tp;
-		c->b_dst = t[i].addr;
 		send_b_invite(c);
 	}
 	call_unref(c);
@@ -1777,8 +1823,10 @@ static void on_timeout(void *ctx, txn *t)
 	if (x->role == CTX_B_INVITE && t == c->b_txn && c->state != CS_CONFIRMED && c->state != CS_ENDED) {
 		if (x->lost) {
 			/* RFC 3261 8.1.3.1: a transport error counts as a 503 from
-			 * that target, and the trunk's health as a failed ping */
-			health_record(c->wk, health_idx(c->wk, c->trunk_out, 1), 0, -1);
+			 * that target, and the trunk's health as a failed ping
+			 * where pings can bring it back */
+			if (trunk_pinged(c->wk, c->trunk_out))
+				health_record(c->wk, health_idx(c->wk, c->trunk_out, 1), 0, -1);
 			attempt_failed(c, B2B_FO_LOCAL_TRANSPORT, -1, NULL);
 			return;
 		}

@@ -343,3 +343,37 @@ def test_configured_timers_408_no_answer_in_cdr(procs, tmp_path):
     finally:
         uas.close()
         uac.close()
+
+
+def test_next_dns_target_before_next_route(procs, tmp_path):
+    """RFC 3263 4.3: the trunk's name resolves (our DNS server on loopback)
+    to two SRV targets; the first refuses (ICMP port unreachable), the
+    second answers at once, with no route failover. The trunk is not marked
+    down by it (a DNS name gets no OPTIONS pings to bring it back)."""
+    from test_signal_dns import DnsServer
+    uas = Uas("answer")
+    dns = DnsServer({("carrier.example", "NAPTR"): [(10, 10, "s", "SIP+D2U", "", "_sip._udp.carrier.example")],
+                     ("_sip._udp.carrier.example", "SRV"): [(10, 0, free_port(socket.SOCK_DGRAM), "gw1.carrier.example"),
+                                                           (20, 0, uas.port, "gw2.carrier.example")],
+                     ("gw1.carrier.example", "A"): ["127.0.0.1"],
+                     ("gw2.carrier.example", "A"): ["127.0.0.1"]})
+    uacs = []
+    try:
+        sbc = Sbc(procs, tmp_path, free_port(), dns_servers=f"127.0.0.1:{dns.port}")
+        sbc.rpc("trunk.add", {"name": "named-out", "destinations": [{"host": "carrier.example"}],
+                              "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "named-out"})
+        sbc.signal_synced()
+        for _ in range(3):
+            uacs.append(Uac(sbc.port))
+            call_fails_over_at_once(sbc, uas, uacs[-1])
+        assert len(uas.requests("INVITE")) == 3
+        log = sbc.log()
+        assert log.count("trunk named-out: next target (2 of 2)") == 3, log[-3000:]
+        st = calls_stats(sbc)
+        assert st["failovers"] == 0 and st["answered"] == 3 and st.get("trunks_down", 0) == 0, st
+    finally:
+        dns.close()
+        uas.close()
+        for u in uacs:
+            u.close()
