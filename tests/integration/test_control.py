@@ -397,17 +397,25 @@ def test_route_import_export_paging(ctl, tmp_path):
     assert ctl.ok("route.lookup", {"number": "+7011"})["prefix"] == ""
 
 
+def start_large_import(c, tmp_path, header, row, n=400000):
+    """Writes tmp_path/big.csv (header, then row(i) for i < n: one import
+    takes a while) and sends route.import of it on a connection of its own,
+    which is returned; the answer is left to the caller."""
+    csv = tmp_path / "big.csv"
+    with open(csv, "w") as f:
+        f.write(header + "\n")
+        for i in range(n):
+            f.write(row(i) + "\n")
+    s = c.connect()
+    s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "route.import",
+                          "params": {"path": str(csv)}}).encode() + b"\n")
+    return s
+
+
 def test_import_does_not_block_other_clients_and_writes_queue_behind_it(procs, tmp_path, build_dir):
     c = Ctl(procs, tmp_path).start()
     n = 400000
-    csv = tmp_path / "big.csv"
-    with open(csv, "w") as f:
-        f.write("prefix,trunk\n")
-        for i in range(n):
-            f.write(f"+8{i:07d},demo-out\n")
-    imp = c.connect()
-    imp.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "route.import",
-                            "params": {"path": str(csv)}}).encode() + b"\n")
+    imp = start_large_import(c, tmp_path, "prefix,trunk", lambda i: f"+8{i:07d},demo-out", n)
     time.sleep(0.05)
     t0 = time.monotonic()
     assert "result" in c.call("system.version")
@@ -552,16 +560,10 @@ def test_system_shutdown_method(ctl):
 def test_kill9_during_large_import_is_all_or_nothing(procs, tmp_path, build_dir):
     c = Ctl(procs, tmp_path).start()
     n = 400000
-    csv = tmp_path / "big.csv"
-    with open(csv, "w") as f:
-        f.write("prefix,trunk,priority,weight,strip,prepend\n")
-        for i in range(n):
-            f.write(f"+9{i:07d},demo-out,1,1,0,\n")
     wait_for(lambda: all(ch["state"] == "running" for ch in c.status()["children"]), what="running")
     old_children = [ch["pid"] for ch in c.status()["children"]]
-    s = c.connect()
-    s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "route.import",
-                          "params": {"path": str(csv)}}).encode() + b"\n")
+    s = start_large_import(c, tmp_path, "prefix,trunk,priority,weight,strip,prepend",
+                           lambda i: f"+9{i:07d},demo-out,1,1,0,", n)
     time.sleep(0.3)
     s.setblocking(False)
     try:
