@@ -288,16 +288,8 @@ def kam_hold(tmp, pki, total, notes, per_proc=6000, conc=64):
         loaders = []
         try:
             base_pss, base_shm = k.pss_kb(), k.shm_used_kb()
-            left, i = n, 0
             t0 = time.monotonic()
-            while left > 0:
-                m = min(per_proc, left)
-                loaders.append(subprocess.Popen(
-                    [str(LOAD), "--target", f"127.0.0.1:{k.port}", "--mode", "hold", "--conns",
-                     str(m), "--concurrency", str(c), "--sources", "32", "--source-base",
-                     str(40 + i)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
-                left -= m
-                i += 1
+            loaders = S.hold_loaders(k.port, n, per_proc, conc=c, source_base=40)
             ready = failed = 0
             # A Kamailio that stalls (alive, handshakes stuck) would keep the
             # loaders waiting for ever: give them a deadline.

@@ -282,23 +282,33 @@ def verdicts(res, fl, builds):
                   f"kernel, ours) {rest} ms: {why}")
 
 
+def hold_loaders(port, total, per_proc=6000, conc=64, source_base=10, extra=()):
+    """sig-tlsload processes that open `total` TLS connections to port
+    between them and hold them (at most per_proc each: a process may have
+    20,000 open files here), each from its own 32 source addresses; each
+    prints a "ready=N ..." line when its connections are open and quits when
+    its stdin closes."""
+    loaders = []
+    left, i = total, 0
+    while left > 0:
+        n = min(per_proc, left)
+        loaders.append(subprocess.Popen(
+            [str(LOAD), "--target", f"127.0.0.1:{port}", "--mode", "hold", "--conns", str(n),
+             "--concurrency", str(conc), "--sources", "32", "--source-base", str(source_base + i),
+             *extra],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        left -= n
+        i += 1
+    return loaders
+
+
 def hold_run(procs, tmp, pki, prof, total, per_proc=6000, extra=()):
     # one worker per core (the configuration wants the number: 1..32)
     sig = start(procs, tmp, pki, prof, os.cpu_count() or 1)
     time.sleep(0.3)
     base = pss_kb(sig.p.pid)
-    loaders = []
-    left, i = total, 0
     t0 = time.monotonic()
-    while left > 0:
-        n = min(per_proc, left)
-        loaders.append(subprocess.Popen(
-            [str(LOAD), "--target", f"127.0.0.1:{sig.tls_port}", "--mode", "hold", "--conns",
-             str(n), "--concurrency", "64", "--sources", "32", "--source-base", str(10 + i),
-             *extra],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
-        left -= n
-        i += 1
+    loaders = hold_loaders(sig.tls_port, total, per_proc, extra=extra)
     ready = 0
     for ld in loaders:
         line = ld.stdout.readline()
