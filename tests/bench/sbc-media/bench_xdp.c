@@ -1116,20 +1116,30 @@ Stop:
 	return r;
 }
 
+/* The better of BENCH_XDP_RUNS runs (default 2, at most 5): other work on
+ * a shared machine only adds CPU, so the lowest figure is the closest to
+ * the relay's own. */
 static result run_best(int relay, double rate, double secs)
 {
+	const char *e = getenv("BENCH_XDP_RUNS");
+	int runs = e ? atoi(e) : 2;
+	runs = runs < 1 ? 1 : runs > 5 ? 5 : runs;
 	result best = run_once(relay, rate, secs);
-	result again = run_once(relay, rate, secs);
-	double net = again.ok && again.us_net < best.us_net ? again.us_net : best.us_net;
-	if (!best.ok || (again.ok && again.us_ours < best.us_ours && again.pps >= best.pps * 0.98))
-		best = again;
-	/* Each CPU column is the better of the two: other work only adds, and
-	 * it does not add to the same run for the whole machine (/proc/stat)
-	 * and for our own processes (schedstat). */
-	if (best.ok && again.ok && again.pps >= best.pps * 0.98 && best.pps >= again.pps * 0.98)
-		best.us_net = net;
-	if (again.ok && again.pps > best.pps * 1.02 && rate <= 0)
-		best = again;
+	for (int i = 1; i < runs; i++) {
+		result again = run_once(relay, rate, secs);
+		double net = again.ok && again.us_net < best.us_net ? again.us_net : best.us_net;
+		if (!best.ok ||
+		    (again.ok && again.us_ours < best.us_ours && again.pps >= best.pps * 0.98))
+			best = again;
+		/* Each CPU column is the better of the runs: other work does
+		 * not add to the same run for the whole machine (/proc/stat)
+		 * and for our own processes (schedstat). */
+		if (best.ok && again.ok && again.pps >= best.pps * 0.98 &&
+		    best.pps >= again.pps * 0.98)
+			best.us_net = net;
+		if (again.ok && again.pps > best.pps * 1.02 && rate <= 0)
+			best = again;
+	}
 	return best;
 }
 
@@ -1155,7 +1165,7 @@ static double per_cpu(double x_us, double y_us)
  *   wake/kpkt      times the relay's threads were put on a CPU per 1000
  *                  relayed packets (schedstat): how often it slept.
  * The idle baseline is taken for 0.5 s just before each run, and each CPU
- * column is the better of two runs (run_best).
+ * column is the better of two runs (run_best; BENCH_XDP_RUNS=3 for three).
  * Returns 1 when a target is not met (SRTP modes only; the plain row has no
  * target), 0 otherwise. */
 static int compare_rows(const char *what, double rate, double secs, int targets)
