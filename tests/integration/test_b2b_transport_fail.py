@@ -6,17 +6,22 @@ RFC 3263 4: then the next target), and count against the trunk's health:
   trunk fails (a real TLS 1.2 server that wants a client certificate we do
   not have), is noticed as the connection closes with our INVITE still
   queued on it;
+- a TCP connection we opened that the trunk closes after reading our
+  INVITE, without a response;
 - a UDP datagram the kernel refuses when the batched output is flushed
   (here EACCES: a broadcast address without SO_BROADCAST) is reported to
-  the transaction that owns it.
+  the transaction that owns it;
+- a trunk named in DNS tries its next RFC 3263 target before the next route.
 
 Before, each of these waited for the 3 s no-response timer. The calls here
 are answered by the second route well inside one second. Our UDP sockets
 are not connected (one socket serves every peer): Linux reports ICMP errors
 to them only through the error queue (IP_RECVERR), which sbc-signal reads,
 so a UDP trunk whose host answers "port unreachable" fails over at once
-too. A silent UDP target is the no-response timer's case: each target is
-given up after 3 s and the call record says "no response" (last test).
+too. A silent target is the no-response timer's case (signal.timers.
+no_response_ms, 3 s), one that rings but never answers Timer C's
+(no_answer_ms, 3 min: CANCEL, next route); the call record says "no
+response" / "no answer" / "transport error" when that was the cause.
 """
 import json
 import socket
