@@ -11,13 +11,22 @@
 #include "sip_build.h"
 #include "txn_layer.h"
 
-struct txn {
-	txn *next; /* hash chain; LOCK: owning worker thread */
+/* A transaction's place in one of the table's two hash chains (enum chain).
+ * LOCK: owning worker thread. */
+typedef struct txn_link {
+	txn *next;
 	uint32_t hash;
-	txn *next2; /* second chain: server INVITE in Accepted, keyed for the 2xx ACK */
-	uint32_t hash2;
-	char *key2;
-	size_t key2_len;
+	char *key; /* CH_MAIN: behind the struct; CH_ACK2XX: own allocation */
+	size_t key_len;
+} txn_link;
+
+/* CH_MAIN: every transaction, by its key (in_table while linked);
+ * CH_ACK2XX: a server INVITE in Accepted, by the key of the ACK to its 2xx
+ * (the key is made when the INVITE arrives, linked on the 2xx). */
+enum chain { CH_MAIN, CH_ACK2XX, CH_N };
+
+struct txn {
+	txn_link link[CH_N];
 	uint8_t kind;  /* enum txn_kind */
 	uint8_t state; /* enum txn_state */
 	uint8_t reliable;
@@ -28,8 +37,6 @@ struct txn {
 	uint32_t retrans_ms; /* current A/E/G interval */
 	uint64_t deadline[TXN_T_MAX_];
 	int last_status;
-	char *key; /* points into this allocation, behind the struct */
-	size_t key_len;
 	char *req; /* client: the request as sent */
 	size_t req_len;
 	char *out; /* server: last response sent; client INVITE: the ACK */
@@ -40,8 +47,7 @@ struct txn {
 struct txn_table {
 	txn_env env;
 	uint32_t t1, t2, t4;
-	txn **bucket;
-	txn **bucket2; /* Accepted server INVITEs by ack2xx key */
+	txn **bucket[CH_N]; /* the chains' heads (enum chain) */
 	uint32_t mask;
 	unsigned count;
 	sip_msg scratch; /* re-parse of a client request (no callbacks while used) */
@@ -66,11 +72,11 @@ txn_table *txn_table_create(const txn_env *env, const txn_cfg *cfg, unsigned buc
 		return NULL;
 	while (n < buckets && n < (1u << 24))
 		n <<= 1;
-	tbl->bucket = calloc(n, sizeof(*tbl->bucket));
-	tbl->bucket2 = calloc(n, sizeof(*tbl->bucket2));
-	if (!tbl->bucket || !tbl->bucket2) {
-		free(tbl->bucket);
-		free(tbl->bucket2);
+	tbl->bucket[CH_MAIN] = calloc(n, sizeof(txn *));
+	tbl->bucket[CH_ACK2XX] = calloc(n, sizeof(txn *));
+	if (!tbl->bucket[CH_MAIN] || !tbl->bucket[CH_ACK2XX]) {
+		free(tbl->bucket[CH_MAIN]);
+		free(tbl->bucket[CH_ACK2XX]);
 		free(tbl);
 		return NULL;
 	}
@@ -84,7 +90,7 @@ txn_table *txn_table_create(const txn_env *env, const txn_cfg *cfg, unsigned buc
 
 static void txn_free(txn *t)
 {
-	free(t->key2);
+	free(t->link[CH_ACK2XX].key);
 	free(t->req);
 	free(t->out);
 	free(t);
@@ -95,14 +101,14 @@ void txn_table_destroy(txn_table *tbl)
 	if (!tbl)
 		return;
 	for (uint32_t i = 0; i <= tbl->mask; i++) {
-		txn *t = tbl->bucket[i], *n;
+		txn *t = tbl->bucket[CH_MAIN][i], *n;
 		for (; t; t = n) {
-			n = t->next;
+			n = t->link[CH_MAIN].next;
 			txn_free(t);
 		}
 	}
-	free(tbl->bucket);
-	free(tbl->bucket2);
+	free(tbl->bucket[CH_MAIN]);
+	free(tbl->bucket[CH_ACK2XX]);
 	free(tbl);
 }
 
@@ -216,36 +222,34 @@ static int ack2xx_key(const sip_msg *m, keybuf *k)
 	return k->overflow ? SBC_E_INVAL : 0;
 }
 
-static txn *lookup2(txn_table *tbl, const keybuf *k)
+static txn *lookup(txn_table *tbl, enum chain ch, const keybuf *k)
 {
 	uint32_t h = fnv(k->b, k->n);
-	for (txn *t = tbl->bucket2[h & tbl->mask]; t; t = t->next2)
-		if (t->hash2 == h && t->key2_len == k->n && memcmp(t->key2, k->b, k->n) == 0)
+	for (txn *t = tbl->bucket[ch][h & tbl->mask]; t; t = t->link[ch].next) {
+		const txn_link *l = &t->link[ch];
+		if (l->hash == h && l->key_len == k->n && memcmp(l->key, k->b, k->n) == 0)
 			return t;
+	}
 	return NULL;
 }
 
-static void unlink2(txn_table *tbl, txn *t)
+/* Links t at the head of chain ch (its key and hash set already). */
+static void link_chain(txn_table *tbl, enum chain ch, txn *t)
 {
-	if (!t->key2)
-		return;
-	txn **pp = &tbl->bucket2[t->hash2 & tbl->mask];
-	for (; *pp; pp = &(*pp)->next2)
+	txn **head = &tbl->bucket[ch][t->link[ch].hash & tbl->mask];
+	t->link[ch].next = *head;
+	*head = t;
+}
+
+/* Takes t off chain ch; returns whether it was there. */
+static int unlink_chain(txn_table *tbl, enum chain ch, txn *t)
+{
+	for (txn **pp = &tbl->bucket[ch][t->link[ch].hash & tbl->mask]; *pp; pp = &(*pp)->link[ch].next)
 		if (*pp == t) {
-			*pp = t->next2;
-			break;
+			*pp = t->link[ch].next;
+			return 1;
 		}
-	free(t->key2);
-	t->key2 = NULL;
-}
-
-static txn *lookup(txn_table *tbl, const keybuf *k)
-{
-	uint32_t h = fnv(k->b, k->n);
-	for (txn *t = tbl->bucket[h & tbl->mask]; t; t = t->next)
-		if (t->hash == h && t->key_len == k->n && memcmp(t->key, k->b, k->n) == 0)
-			return t;
-	return NULL;
+	return 0;
 }
 
 static txn *txn_new(txn_table *tbl, const keybuf *k, enum txn_kind kind, int reliable, void *user)
@@ -254,16 +258,15 @@ static txn *txn_new(txn_table *tbl, const keybuf *k, enum txn_kind kind, int rel
 	txn *t = calloc(1, sizeof(*t) + k->n);
 	if (!t)
 		return NULL;
-	t->key = (char *)(t + 1);
-	memcpy(t->key, k->b, k->n);
-	t->key_len = k->n;
-	t->hash = fnv(k->b, k->n);
+	txn_link *l = &t->link[CH_MAIN];
+	l->key = (char *)(t + 1);
+	memcpy(l->key, k->b, k->n);
+	l->key_len = k->n;
+	l->hash = fnv(k->b, k->n);
 	t->kind = (uint8_t)kind;
 	t->reliable = reliable ? 1 : 0;
 	t->user = user;
-	uint32_t b = t->hash & tbl->mask;
-	t->next = tbl->bucket[b];
-	tbl->bucket[b] = t;
+	link_chain(tbl, CH_MAIN, t);
 	t->in_table = 1;
 	tbl->count++;
 	return t;
@@ -271,14 +274,20 @@ static txn *txn_new(txn_table *tbl, const keybuf *k, enum txn_kind kind, int rel
 
 static void unlink_txn(txn_table *tbl, txn *t)
 {
-	txn **pp = &tbl->bucket[t->hash & tbl->mask];
-	for (; *pp; pp = &(*pp)->next)
-		if (*pp == t) {
-			*pp = t->next;
-			tbl->count--;
-			break;
-		}
+	if (unlink_chain(tbl, CH_MAIN, t))
+		tbl->count--;
 	t->in_table = 0;
+}
+
+/* Off the ACK-to-2xx chain, if it was on it, and its key freed. */
+static void unlink_ack2xx(txn_table *tbl, txn *t)
+{
+	txn_link *l = &t->link[CH_ACK2XX];
+	if (!l->key)
+		return;
+	unlink_chain(tbl, CH_ACK2XX, t);
+	free(l->key);
+	l->key = NULL;
 }
 
 /* ---- timers ---------------------------------------------------------------------- */
@@ -309,7 +318,7 @@ static void terminate(txn_table *tbl, txn *t)
 	t->state = TXN_S_TERMINATED;
 	if (t->in_table)
 		unlink_txn(tbl, t);
-	unlink2(tbl, t);
+	unlink_ack2xx(tbl, t);
 	if (tbl->env.on_terminated)
 		tbl->env.on_terminated(tbl->env.ctx, t);
 }
@@ -408,7 +417,7 @@ int txn_client_start(txn_table *tbl, const char *req, size_t len, int reliable, 
 		return r;
 	if (method == SIP_M_ACK)
 		return SBC_E_INVAL;
-	if (lookup(tbl, &k))
+	if (lookup(tbl, CH_MAIN, &k))
 		return SBC_E_EXISTS;
 	int invite = method == SIP_M_INVITE;
 	t = txn_new(tbl, &k, invite ? TXN_CLIENT_INVITE : TXN_CLIENT_NON_INVITE, reliable, user);
@@ -520,7 +529,7 @@ int txn_recv_response(txn_table *tbl, const sip_msg *rsp)
 	txn *t;
 	if (rsp->is_request || client_key(rsp, &k) < 0)
 		return 0;
-	if (!(t = lookup(tbl, &k)))
+	if (!(t = lookup(tbl, CH_MAIN, &k)))
 		return 0;
 	enter(t);
 	if (t->kind == TXN_CLIENT_INVITE)
@@ -545,10 +554,10 @@ int txn_recv_request(txn_table *tbl, const sip_msg *req, int reliable, void *use
 	if (req->method == SIP_M_ACK) {
 		if ((r = server_key(req, "INVITE", &k)) < 0)
 			return r;
-		t = lookup(tbl, &k);
+		t = lookup(tbl, CH_MAIN, &k);
 		if (!t || t->kind != TXN_SERVER_INVITE || t->state == TXN_S_ACCEPTED) {
 			/* the ACK to a 2xx: its own branch, matched on the dialog */
-			if (ack2xx_key(req, &k) < 0 || !(t = lookup2(tbl, &k)) || t->state != TXN_S_ACCEPTED)
+			if (ack2xx_key(req, &k) < 0 || !(t = lookup(tbl, CH_ACK2XX, &k)) || t->state != TXN_S_ACCEPTED)
 				return TXN_RX_NO_MATCH;
 			/* RFC 6026 8.x: the transaction stays Accepted until Timer L,
 			 * so that a duplicate of the INVITE (same branch) arriving
@@ -590,7 +599,7 @@ int txn_recv_request(txn_table *tbl, const sip_msg *req, int reliable, void *use
 	mname[req->method_name.n] = 0;
 	if ((r = server_key(req, mname, &k)) < 0)
 		return r;
-	if ((t = lookup(tbl, &k)) != NULL) {
+	if ((t = lookup(tbl, CH_MAIN, &k)) != NULL) {
 		*out = t;
 		enter(t);
 		if (t->out && (t->state == TXN_S_PROCEEDING || t->state == TXN_S_COMPLETED))
@@ -604,14 +613,15 @@ int txn_recv_request(txn_table *tbl, const sip_msg *req, int reliable, void *use
 		return -ENOMEM;
 	if (invite) {
 		keybuf k2;
-		if (ack2xx_key(req, &k2) < 0 || !(t->key2 = malloc(k2.n))) {
+		txn_link *l = &t->link[CH_ACK2XX];
+		if (ack2xx_key(req, &k2) < 0 || !(l->key = malloc(k2.n))) {
 			unlink_txn(tbl, t);
 			txn_free(t);
 			return -ENOMEM;
 		}
-		memcpy(t->key2, k2.b, k2.n);
-		t->key2_len = k2.n;
-		t->hash2 = fnv(k2.b, k2.n);
+		memcpy(l->key, k2.b, k2.n);
+		l->key_len = k2.n;
+		l->hash = fnv(k2.b, k2.n);
 	}
 	t->state = invite ? TXN_S_PROCEEDING : TXN_S_TRYING;
 	*out = t;
@@ -647,9 +657,7 @@ int txn_respond(txn_table *tbl, txn *t, int status, const char *buf, size_t len)
 		} else if (status >= 200 && !again_2xx) {
 			/* Accepted: retransmit the 2xx until the ACK, give up at L */
 			t->state = TXN_S_ACCEPTED;
-			uint32_t b2 = t->hash2 & tbl->mask;
-			t->next2 = tbl->bucket2[b2];
-			tbl->bucket2[b2] = t;
+			link_chain(tbl, CH_ACK2XX, t);
 			if (!t->reliable) {
 				t->retrans_ms = tbl->t1;
 				arm(tbl, t, TXN_T_G, tbl->t1);
@@ -680,7 +688,7 @@ txn *txn_find_cancel_target(txn_table *tbl, const sip_msg *cancel_req)
 		return NULL;
 	if (server_key(cancel_req, "INVITE", &k) < 0)
 		return NULL;
-	txn *t = lookup(tbl, &k);
+	txn *t = lookup(tbl, CH_MAIN, &k);
 	return (t && t->kind == TXN_SERVER_INVITE) ? t : NULL;
 }
 
