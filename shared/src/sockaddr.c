@@ -84,6 +84,22 @@ int sbc_addr_parse(const char *text, int default_port, sbc_addr *out)
 
 char *sbc_addr_format_ip(const sbc_addr *a, char *buf, unsigned len)
 {
+	if (a->sa.sa_family == AF_INET && len >= INET_ADDRSTRLEN) {
+		/* by hand: glibc's inet_ntop formats IPv4 through sprintf, and
+		 * sbc-signal writes addresses into every SDP it rewrites */
+		const uint8_t *b = (const uint8_t *)&a->in4.sin_addr;
+		char *p = buf;
+		for (int i = 0; i < 4; i++) {
+			unsigned v = b[i];
+			if (v >= 100)
+				*p++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char)('0' + v / 10 % 10);
+			*p++ = (char)('0' + v % 10);
+			*p++ = i < 3 ? '.' : '\0';
+		}
+		return buf;
+	}
 	const void *src = a->sa.sa_family == AF_INET6 ? (const void *)&a->in6.sin6_addr
 						      : (const void *)&a->in4.sin_addr;
 	if (!inet_ntop(a->sa.sa_family == AF_INET6 ? AF_INET6 : AF_INET, src, buf, len))

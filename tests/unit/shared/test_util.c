@@ -70,6 +70,16 @@ static void test_addr_parse_and_format(void **state)
 	assert_int_equal(sbc_addr_parse("[2001:db8::1]:5061", -1, &b), 0);
 	assert_string_equal(sbc_addr_format(&b, buf, sizeof(buf)), "[2001:db8::1]:5061");
 	assert_string_equal(sbc_addr_format_ip(&b, buf, sizeof(buf)), "2001:db8::1");
+	/* IPv4 is formatted by hand: every digit count, and a buffer too
+	 * small for the longest address goes through inet_ntop */
+	static const char *const v4[] = {"0.0.0.0", "255.255.255.255", "10.0.100.7", "1.22.3.199", "100.9.90.0"};
+	for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
+		sbc_addr x;
+		char ip[INET_ADDRSTRLEN];
+		assert_int_equal(sbc_addr_parse(v4[i], 9, &x), 0);
+		assert_string_equal(sbc_addr_format_ip(&x, ip, sizeof(ip)), v4[i]);
+		assert_string_equal(sbc_addr_format_ip(&x, buf, 9), strlen(v4[i]) < 9 ? v4[i] : "?");
+	}
 	assert_int_equal(sbc_addr_port(&b), 5061);
 	assert_int_equal(sbc_addr_parse("2001:db8::1", 5060, &b), 0);
 	assert_int_equal(sbc_addr_port(&b), 5060);
