@@ -53,6 +53,7 @@ typedef struct udp_out {
 	} lost[UDP_LOST_MAX];
 	uint8_t rx_burst;		/* udp_alloc_cb: inside one readable callback */
 	unsigned rx_got;		/* datagrams the last recvmmsg returned */
+	unsigned rx_wake;		/* datagrams this readable callback (0: EPOLLERR?) */
 	char bytes[UDP_OUT_BYTES];
 } udp_out;
 
@@ -76,6 +77,8 @@ static void udp_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 		*buf = uv_buf_init(NULL, 0);
 		return;
 	}
+	if (!o->rx_burst)
+		o->rx_wake = 0;
 	o->rx_burst = 1;
 	o->rx_got = 0;
 	buf->base = l->w->udp_buf;
@@ -174,6 +177,7 @@ static udp_out *batch_get(sig_worker *w)
 	o->n_conn = 0;
 	o->rx_burst = 0;
 	o->rx_got = 0;
+	o->rx_wake = 0;
 	uv_prepare_init(&w->loop, &o->flush);
 	o->flush.data = w;
 	uv_prepare_start(&o->flush, out_flush_cb);
@@ -223,7 +227,11 @@ int sig_batch_conn(sig_worker *w, sig_conn_id id)
  * call that has had no response yet to its next route. */
 static void udp_drain_errors(sig_worker *w, int fd)
 {
-	for (int i = 0; i < 64; i++) {
+	/* to the end: entries left behind would keep epoll reporting EPOLLERR
+	 * (seen by libuv as readable) with no socket error for recvmmsg to
+	 * return, so nothing would call this again: a busy loop. The queue is
+	 * bounded by the socket's receive buffer. */
+	for (int i = 0; i < 65536; i++) {
 		sbc_addr dst;
 		char ctl[256], one;
 		struct iovec iov = {.iov_base = &one, .iov_len = 1};
@@ -257,16 +265,21 @@ static void udp_recv_cb(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const s
 	if (!addr) {
 		/* the buffer handed back (UV_UDP_MMSG_FREE), or the end of this
 		 * readable callback: EAGAIN (0), an error, our own UV_ENOBUFS.
-		 * An ICMP error queued on the socket shows as an error here
-		 * (ECONNREFUSED...) once: the queue is drained now, or it would
-		 * keep the socket polling as readable. */
-		if (nread < 0 && nread != UV_ENOBUFS)
+		 * An ICMP error queued on the socket makes epoll report EPOLLERR,
+		 * which libuv passes on as readable: recvmmsg then finds no
+		 * datagram (EAGAIN: the kernel does not always return the socket
+		 * error to a non-blocking read), or returns the error. Either
+		 * way the queue is drained now, or the socket would stay "ready"
+		 * and the loop spin. A wake-up that brought datagrams needs no
+		 * check: the next one finds the error again (level-triggered). */
+		if ((nread < 0 && nread != UV_ENOBUFS) || (nread == 0 && out_of(w)->rx_wake == 0))
 			udp_drain_errors(w, l->fd);
 		if (!(flags & UV_UDP_MMSG_FREE))
 			out_of(w)->rx_burst = 0;
 		return;
 	}
 	out_of(w)->rx_got++;
+	out_of(w)->rx_wake++;
 	if (nread <= 0)
 		return;
 	sig_stats *st = w->stats;

@@ -24,8 +24,10 @@ no_response_ms, 3 s), one that rings but never answers Timer C's
 response" / "no answer" / "transport error" when that was the cause.
 """
 import json
+import os
 import socket
 import ssl
+import subprocess
 import threading
 import time
 
@@ -44,6 +46,14 @@ def cdr_end(sbc):
     ends = [e for e in (json.loads(ln) for ln in p.read_text().splitlines()) if e["event"] == "end"] \
         if p.exists() else []
     return ends or None
+
+
+def signal_cpu_s(sbc):
+    """sbc-signal's CPU time so far (utime + stime), a child of sbc-control."""
+    pid = int(subprocess.run(["pgrep", "-P", str(sbc.ctl.pid), "sbc-signal"], capture_output=True,
+                             text=True).stdout.split()[0])
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def calls_stats(sbc):
@@ -238,6 +248,11 @@ def test_udp_port_unreachable_fails_over_at_once(env):
     call_fails_over_at_once(sbc, uas, uac)
     assert "(Connection refused): 1 transaction(s) fail now" in sbc.log()
     assert len(uas.requests("INVITE")) == 1
+    # the ICMP errors were taken off the socket's error queue: one left
+    # there keeps epoll reporting the socket, a busy loop
+    c0 = signal_cpu_s(sbc)
+    time.sleep(1.0)
+    assert signal_cpu_s(sbc) - c0 < 0.15, "sbc-signal busy while idle"
 
 
 def test_every_route_refused_503_transport_error_in_cdr(procs, tmp_path):
