@@ -536,6 +536,7 @@ static void ctx_bind(tx_ctx *c, b2b_cl *call, enum ctx_role role)
 static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp);
 static void cancel_b_invite(b2b_wk *k, tx_ctx *x);
 static int next_target(b2b_cl *c);
+static void trunk_count(b2b_wk *k, const char *trunk, enum sig_trunk_stat st);
 static void respond_a(b2b_cl *c, int status, const char *extra);
 
 static void ctx_reschedule(tx_ctx *c)
@@ -575,6 +576,7 @@ static void timer_cb(tx_ctx *c)
 			SBC_NOTICE("call %" PRIx64 ": no answer from trunk %s in %u ms: CANCEL, next route", call->id,
 				   call->trunk_out, no_answer_ms(c->wk));
 			cancel_b_invite(c->wk, c);
+			trunk_count(c->wk, call->trunk_out, SIG_TS_timeouts);
 			call->b_txn = NULL; /* its 487 (or a late 2xx: ACK and BYE) finds an attempt given up */
 			call->b_no_answer = 1;
 			attempt_failed(call, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
@@ -583,6 +585,7 @@ static void timer_cb(tx_ctx *c)
 				   call->trunk_out, no_response_ms(c->wk));
 			if (c->conn && c->conn == call->b_conn)
 				inbound_forget(call->trunk_out, c->conn); /* closed at its worker, most likely */
+			trunk_count(c->wk, call->trunk_out, SIG_TS_timeouts);
 			call->b_txn = NULL; /* abandoned: the transaction times out on its own */
 			attempt_failed(call, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
 		}
@@ -1142,6 +1145,13 @@ static int trunk_pinged(b2b_wk *k, const char *trunk)
 	return t && t->n_dests && t->dests[0].is_ip;
 }
 
+/* Per-trunk counters of B-leg attempts that failed without a response
+ * (stats.get trunks.<name>); failure paths only: the name is interned here. */
+static void trunk_count(b2b_wk *k, const char *trunk, enum sig_trunk_stat st)
+{
+	sig_trunk_stat(k->w->tstats, sig_tls_intern(trunk), st, 1);
+}
+
 static int trunk_usable(b2b_wk *k, const char *trunk)
 {
 	int i = health_idx(k, trunk, 0);
@@ -1506,6 +1516,7 @@ static void send_b_invite(b2b_cl *c)
 				return;
 			}
 		}
+		trunk_count(k, c->trunk_out, SIG_TS_transport_errors);
 		attempt_failed(c, B2B_FO_LOCAL_TRANSPORT, -1, NULL);
 		return;
 	}
@@ -1827,9 +1838,11 @@ static void on_timeout(void *ctx, txn *t)
 			 * where pings can bring it back */
 			if (trunk_pinged(c->wk, c->trunk_out))
 				health_record(c->wk, health_idx(c->wk, c->trunk_out, 1), 0, -1);
+			trunk_count(c->wk, c->trunk_out, SIG_TS_transport_errors);
 			attempt_failed(c, B2B_FO_LOCAL_TRANSPORT, -1, NULL);
 			return;
 		}
+		trunk_count(c->wk, c->trunk_out, SIG_TS_timeouts); /* Timer B */
 		attempt_failed(c, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
 	} else if (x->role == CTX_A_INVITE && c->state == CS_CONFIRMED) {
 		/* A never ACKed our 2xx (Timer L/H): end the call */

@@ -180,7 +180,8 @@ void sig_trunk_stat(sig_trunk_stats *s, const char *trunk, enum sig_trunk_stat s
 
 int sig_trunk_stats_json(sig_trunk_stats *const *blocks, unsigned n, char *buf, size_t cap)
 {
-	static const char *const names[SIG_TS_MAX_] = {"conns", "handshakes", "msgs_in", "refused"};
+	static const char *const names[SIG_TS_MAX_] = {"conns", "handshakes", "msgs_in", "refused",
+							       "transport_errors", "timeouts"};
 	const char *seen[SIG_TRUNK_STATS_MAX];
 	uint64_t sum[SIG_TRUNK_STATS_MAX][SIG_TS_MAX_];
 	unsigned ns = 0;

@@ -29,6 +29,8 @@ enum sig_trunk_stat {
 	SIG_TS_handshakes,
 	SIG_TS_msgs_in,
 	SIG_TS_refused,
+	SIG_TS_transport_errors, /* B2BUA: an attempt toward the trunk lost at the transport */
+	SIG_TS_timeouts,         /* B2BUA: an attempt given up (no response, no answer) */
 	SIG_TS_MAX_,
 };
 

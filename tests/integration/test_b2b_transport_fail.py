@@ -56,6 +56,11 @@ def signal_cpu_s(sbc):
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def trunk_stat(sbc, trunk, key):
+    """A per-trunk counter of stats.get summed over the workers."""
+    return sum(w.get("stats", {}).get("trunks", {}).get(trunk, {}).get(key, 0) for w in sbc.rpc("stats.get")["signal"])
+
+
 def calls_stats(sbc):
     return sbc.rpc("stats.get")["signal"][0]["stats"].get("calls", {})
 
@@ -205,6 +210,8 @@ def test_refused_connection_fails_over_at_once(env, tp):
     assert "trunk dead-out is down: routed around" in log and "trunk dead-out is down: skipped" in log
     st = calls_stats(sbc)
     assert 1 <= st["failovers"] <= 2 and st["answered"] == 3 and st["failed"] == 0, st
+    assert 1 <= trunk_stat(sbc, "dead-out", "transport_errors") <= 2
+    assert trunk_stat(sbc, "dead-out", "timeouts") == 0
 
 
 def test_tls_handshake_failure_fails_over_at_once(env, tmp_path):
@@ -301,6 +308,7 @@ def test_no_response_per_target_then_408_no_response_in_cdr(procs, tmp_path):
         assert end["cause"] == 408 and end["reason"] == "no response", end
         assert end["trunk_out"] == "alt-out"
         assert len(uas1.requests("INVITE")) >= 2  # UDP: Timer A retransmitted meanwhile
+        assert trunk_stat(sbc, "demo-out", "timeouts") == 1 and trunk_stat(sbc, "alt-out", "timeouts") == 1
     finally:
         uas1.close()
         uas2.close()
