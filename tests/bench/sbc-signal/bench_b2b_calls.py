@@ -17,7 +17,9 @@ run is repeated over TCP and the output says which transport the figure is.
 Figures: calls attempted / successful / failed, calls per second, and the
 server's CPU (utime+stime from /proc/PID/stat; Kamailio: summed over all its
 processes) per successful call, and the ratio Kamailio / sbc-signal on the
-same transport (Kamailio does less: no media, no second dialog).
+same transport (Kamailio does less: no media, no second dialog). For
+sbc-signal also: user/system split, context switches, page faults, RSS and,
+where perf may attach, its system calls per call (raw_syscalls tracepoint).
 Target: <= 65 µs of sbc-signal CPU per call, < 0.1 % failed calls; reference:
 Kamailio 6.0.7 as a stateful TLS proxy spends about 135 µs per call.
 Usage: bench_b2b_calls [--quick] [--no-kamailio] [--tls-only | --udp-only]
@@ -78,6 +80,29 @@ def proc_detail(pid):
         except OSError:
             pass
     return d
+
+
+def syscall_counter(pid, tmp):
+    """perf stat counting pid's system calls (raw_syscalls tracepoint) while
+    SIPp calls; None where perf or the permission for it is missing."""
+    if not shutil.which("perf"):
+        return None
+    out = tmp / "syscalls.csv"
+    p = subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-o", str(out), "-p", str(pid)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # attached before the first call
+    return (p, out) if p.poll() is None else None
+
+
+def syscall_count(sc):
+    p, out = sc
+    p.send_signal(signal.SIGINT)
+    p.wait(timeout=30)
+    for ln in out.read_text().splitlines() if out.exists() else []:
+        f = ln.split(",")
+        if len(f) > 2 and f[2] == "raw_syscalls:sys_enter" and f[0].isdigit():
+            return int(f[0])
+    return None
 
 
 def child_pid(ppid, name):
@@ -164,9 +189,11 @@ def run(tp):
             prof = subprocess.Popen(shlex.split(os.environ["BENCH_ATTACH"].replace("{pid}", str(spid))
                                                 .replace("{tp}", tp)))
             time.sleep(1.0)  # attached before the first call
+        sc = syscall_counter(spid, tmp)
         d0 = proc_detail(spid)
         res = sipp_calls(tmp, target, tp == "tls", lambda: cpu_s(spid))
         d1 = proc_detail(spid)
+        nsys = syscall_count(sc) if sc else None
         if prof:
             prof.send_signal(signal.SIGINT)
             prof.wait(timeout=120)
@@ -174,7 +201,11 @@ def run(tp):
         n = max(res["ok"], 1)
         print(f"  {'':10} {'':4} per call: user {(d1['user'] - d0['user']) * 1e6 / n:.0f} us, "
               f"system {(d1['sys'] - d0['sys']) * 1e6 / n:.0f} us, {(d1['cs'] - d0['cs']) / n:.2f} context switches, "
-              f"{(d1['faults'] - d0['faults']) / n:.1f} page faults")
+              f"{(d1['faults'] - d0['faults']) / n:.1f} page faults"
+              + (f", {nsys / n:.1f} system calls" if nsys is not None else ""))
+        # user/system come from the kernel's tick sampling: on a VM their
+        # split swings by +-30 us per call between identical runs (the sum
+        # holds); perf record -p gives the real split
         # transactions linger 32 s over UDP after a call: RSS at the end of
         # the run is the memory of the calls of the last ~32 s
         print(f"  {'':10} {'':4} sbc-signal RSS {d0['rss'] / 1024:.0f} MB before, {d1['rss'] / 1024:.0f} MB after "
