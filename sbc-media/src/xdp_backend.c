@@ -43,6 +43,39 @@
 #define XDP_PACKET_HEADROOM 256
 #endif
 
+/* AF_XDP TX metadata (uapi since Linux 6.8; our headers and libxdp 1.3 are
+ * older, which is why the sockets and the UMEM are set up here and not
+ * through libxdp): a UMEM registered with tx_metadata_len has that many
+ * bytes before each TX packet for a struct xsk_tx_metadata, used when the
+ * descriptor says XDP_TX_METADATA. With XDP_TXMD_FLAGS_CHECKSUM copy mode
+ * makes the skb CHECKSUM_PARTIAL: the NIC (or the kernel, for a device
+ * without checksum offload) finishes the UDP checksum, and a veth peer's
+ * stack trusts it instead of verifying it in software (bench_xdp: 0.05-0.08
+ * us per packet in the sink, plus our own sum). A kernel that does not know
+ * XDP_UMEM_TX_METADATA_LEN (before 6.11) refuses the flag: the UMEM is then
+ * registered without metadata and checksums are summed here as before. */
+#define MED_XDP_TX_METADATA (1u << 1)      /* xdp_desc.options */
+#define MED_XDP_UMEM_TX_METADATA_LEN (1u << 2) /* xdp_umem_reg.flags, Linux >= 6.11 */
+#define MED_XDP_TXMD_CHECKSUM (1ull << 1)  /* xsk_tx_metadata.flags */
+struct med_xdp_umem_reg {
+	uint64_t addr, len;
+	uint32_t chunk_size, headroom, flags, tx_metadata_len;
+};
+struct med_xsk_tx_metadata {
+	uint64_t flags;
+	union {
+		struct {
+			uint16_t csum_start, csum_offset;
+			uint64_t launch_time;
+		} request;
+		struct {
+			uint64_t tx_timestamp;
+		} completion;
+	};
+};
+#define MED_XDP_TXMD_LEN 24
+_Static_assert(sizeof(struct med_xsk_tx_metadata) == MED_XDP_TXMD_LEN, "xsk_tx_metadata layout");
+
 typedef struct xdp_ifc {
 	char name[IF_NAMESIZE];
 	int ifindex;
@@ -64,8 +97,10 @@ struct med_xdp {
 };
 
 typedef struct xdp_sock {
-	struct xsk_socket *xsk;
+	bool open;
 	int fd;
+	void *map[4];      /* fill, completion, RX, TX rings */
+	size_t map_len[4];
 	xdp_ifc *ifc;
 	struct xsk_ring_cons rx;
 	struct xsk_ring_prod tx;
@@ -81,7 +116,7 @@ struct med_xdp_worker {
 	unsigned queue;
 	uint8_t *area;
 	size_t area_len;
-	struct xsk_umem *umem;
+	bool txmd;         /* UMEM with TX metadata: UDP checksums left to the device */
 	uint32_t frame_size, ring;
 	uint64_t *free_frames; /* stack of frame base addresses */
 	uint32_t nfree, nframes;
@@ -430,67 +465,146 @@ const char *med_xdp_drop_name(int why)
 	return why >= 0 && why < MED_XDP_DROP_MAX_ ? drop_names[why] : "unknown";
 }
 
+static void sock_close(xdp_sock *s)
+{
+	for (int i = 0; i < 4; i++)
+		if (s->map[i])
+			munmap(s->map[i], s->map_len[i]);
+	if (s->open)
+		close(s->fd);
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+}
+
 static void worker_teardown(med_xdp_worker *w)
 {
-	for (unsigned i = 0; i < w->nsocks; i++) {
+	for (unsigned i = 0; i < MED_XDP_MAX_IFS; i++) {
 		xdp_sock *s = &w->socks[i];
 		if (s->in_map) {
 			uint32_t q = w->queue;
 			bpf_map_delete_elem(s->ifc->xsks_fd, &q);
-			s->in_map = false;
 		}
-		if (s->xsk)
-			xsk_socket__delete(s->xsk);
-		s->xsk = NULL;
+		sock_close(s);
 	}
 	w->nsocks = 0;
-	if (w->umem)
-		xsk_umem__delete(w->umem);
-	w->umem = NULL;
 }
 
-/* Creates the UMEM and one socket per interface; zc: try zero-copy binds. */
+/* Maps one ring of n entries of esz bytes at pgoff (offsets from
+ * XDP_MMAP_OFFSETS) and fills r, a struct xsk_ring_prod or _cons (same
+ * layout): the producer rings (fill, TX) start with the whole ring free. */
+static int ring_map(xdp_sock *s, int i, uint64_t pgoff, const struct xdp_ring_offset *off,
+		    uint32_t n, size_t esz, bool prod, struct xsk_ring_cons *r)
+{
+	size_t len = off->desc + (size_t)n * esz;
+	uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, s->fd,
+			  (off_t)pgoff);
+	if (m == MAP_FAILED)
+		return -errno;
+	s->map[i] = m;
+	s->map_len[i] = len;
+	r->mask = n - 1;
+	r->size = n;
+	r->producer = (uint32_t *)(m + off->producer);
+	r->consumer = (uint32_t *)(m + off->consumer);
+	r->ring = m + off->desc;
+	r->flags = (uint32_t *)(m + off->flags);
+	r->cached_prod = *r->producer;
+	r->cached_cons = *r->consumer + (prod ? n : 0);
+	return 0;
+}
+
+/* One AF_XDP socket on ifc, queue w->queue: the UMEM's owner (registers it)
+ * when shared_fd < 0, else sharing shared_fd's UMEM with rings of its own. */
+static int sock_open(med_xdp_worker *w, xdp_sock *s, xdp_ifc *ifc, int shared_fd, bool zc,
+		     char *why, size_t whylen)
+{
+	struct xdp_mmap_offsets off;
+	socklen_t ol = sizeof(off);
+	uint32_t n = w->ring;
+	const char *step = "socket";
+	int ret;
+
+	s->ifc = ifc;
+	s->fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (s->fd < 0)
+		goto Err;
+	s->open = true;
+	if (shared_fd < 0) {
+		struct med_xdp_umem_reg mr = {
+			.addr = (uint64_t)(uintptr_t)w->area,
+			.len = w->area_len,
+			.chunk_size = w->frame_size,
+			.flags = MED_XDP_UMEM_TX_METADATA_LEN,
+			.tx_metadata_len = MED_XDP_TXMD_LEN,
+		};
+		step = "UMEM registration";
+		w->txmd = setsockopt(s->fd, SOL_XDP, XDP_UMEM_REG, &mr, sizeof(mr)) == 0;
+		if (!w->txmd) {
+			mr.flags = 0;
+			mr.tx_metadata_len = 0;
+			if (errno != EINVAL || setsockopt(s->fd, SOL_XDP, XDP_UMEM_REG, &mr, sizeof(mr)))
+				goto Err;
+		}
+	}
+	step = "ring set-up";
+	if (setsockopt(s->fd, SOL_XDP, XDP_UMEM_FILL_RING, &n, sizeof(n)) ||
+	    setsockopt(s->fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, &n, sizeof(n)) ||
+	    setsockopt(s->fd, SOL_XDP, XDP_RX_RING, &n, sizeof(n)) ||
+	    setsockopt(s->fd, SOL_XDP, XDP_TX_RING, &n, sizeof(n)) ||
+	    getsockopt(s->fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &ol))
+		goto Err;
+	if ((ret = ring_map(s, 0, XDP_UMEM_PGOFF_FILL_RING, &off.fr, n, sizeof(uint64_t), true,
+			    (struct xsk_ring_cons *)&s->fq)) ||
+	    (ret = ring_map(s, 1, XDP_UMEM_PGOFF_COMPLETION_RING, &off.cr, n, sizeof(uint64_t),
+			    false, &s->cq)) ||
+	    (ret = ring_map(s, 2, XDP_PGOFF_RX_RING, &off.rx, n, sizeof(struct xdp_desc), false,
+			    &s->rx)) ||
+	    (ret = ring_map(s, 3, XDP_PGOFF_TX_RING, &off.tx, n, sizeof(struct xdp_desc), true,
+			    (struct xsk_ring_cons *)&s->tx))) {
+		errno = -ret;
+		goto Err;
+	}
+	struct sockaddr_xdp sa = {
+		.sxdp_family = AF_XDP,
+		.sxdp_ifindex = (uint32_t)ifc->ifindex,
+		.sxdp_queue_id = w->queue,
+	};
+	if (shared_fd >= 0) {
+		/* mode and need_wakeup come from the UMEM's owner */
+		sa.sxdp_flags = XDP_SHARED_UMEM;
+		sa.sxdp_shared_umem_fd = (uint32_t)shared_fd;
+	} else {
+		sa.sxdp_flags = (uint16_t)(XDP_USE_NEED_WAKEUP | (zc ? XDP_ZEROCOPY : XDP_COPY));
+	}
+	step = "socket bind";
+	if (bind(s->fd, (struct sockaddr *)&sa, sizeof(sa)))
+		goto Err;
+	return 0;
+Err:
+	ret = -errno;
+	why_set(why, whylen, "AF_XDP: %s queue %u: %s failed in %s mode (%s)", ifc->name, w->queue,
+		step, zc ? "zero-copy" : "copy", strerror(errno));
+	sock_close(s);
+	return ret;
+}
+
+/* Registers the UMEM and opens one socket per interface; zc: zero-copy. */
 static int worker_sockets(med_xdp_worker *w, bool zc, char *why, size_t whylen)
 {
 	med_xdp *x = w->x;
-	struct xsk_umem_config uc = {
-		.fill_size = w->ring,
-		.comp_size = w->ring,
-		.frame_size = w->frame_size,
-		.frame_headroom = 0,
-		.flags = 0,
-	};
-	int ret = xsk_umem__create(&w->umem, w->area, w->area_len, &w->socks[0].fq,
-				   &w->socks[0].cq, &uc);
-	if (ret) {
-		w->umem = NULL;
-		why_set(why, whylen, "AF_XDP: UMEM registration failed (%s)", strerror(-ret));
-		return ret;
-	}
+	int ret;
+
 	for (unsigned i = 0; i < x->nifs; i++) {
 		xdp_sock *s = &w->socks[i];
-		struct xsk_socket_config sc = {
-			.rx_size = w->ring,
-			.tx_size = w->ring,
-			.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
-			.xdp_flags = 0,
-			.bind_flags = (uint16_t)(XDP_USE_NEED_WAKEUP | (zc ? XDP_ZEROCOPY : XDP_COPY)),
-		};
-		s->ifc = &x->ifs[i];
-		ret = xsk_socket__create_shared(&s->xsk, s->ifc->name, w->queue, w->umem, &s->rx,
-						&s->tx, &s->fq, &s->cq, &sc);
-		if (ret) {
-			s->xsk = NULL;
-			why_set(why, whylen, "AF_XDP: %s queue %u: socket bind failed in %s mode (%s)",
-				s->ifc->name, w->queue, zc ? "zero-copy" : "copy", strerror(-ret));
+		ret = sock_open(w, s, &x->ifs[i], i ? w->socks[0].fd : -1, zc, why, whylen);
+		if (ret)
 			return ret;
-		}
 		w->nsocks++;
-		s->fd = xsk_socket__fd(s->xsk);
-		ret = xsk_socket__update_xskmap(s->xsk, s->ifc->xsks_fd);
-		if (ret) {
+		uint32_t q = w->queue;
+		if (bpf_map_update_elem(s->ifc->xsks_fd, &q, &s->fd, BPF_ANY)) {
+			ret = -errno;
 			why_set(why, whylen, "AF_XDP: %s queue %u: XSKMAP update failed (%s)",
-				s->ifc->name, w->queue, strerror(-ret));
+				s->ifc->name, w->queue, strerror(errno));
 			return ret;
 		}
 		s->in_map = true;
@@ -700,13 +814,14 @@ int med_xdp_worker_stats_json(const med_xdp_worker *w, char *buf, size_t len)
 			 "{\"backend\":\"xdp\",\"mode\":\"%s\",\"rx\":%llu,\"tx\":%llu,"
 			 "\"tx_bytes\":%llu,\"tx_kicks\":%llu,\"sleeps\":%llu,\"fill_empty\":%llu,"
 			 "\"fill_wakeups\":%llu,\"batches\":%llu,"
-			 "\"tx_budget\":%u,\"kernel\":{\"rx_ring_full\":%llu,\"fill_empty\":%llu,"
+			 "\"tx_budget\":%u,\"csum_offload\":%s,\"kernel\":{\"rx_ring_full\":%llu,\"fill_empty\":%llu,"
 			 "\"rx_dropped\":%llu,\"tx_invalid\":%llu},\"drops\":{",
 			 med_xdp_worker_mode(w), (unsigned long long)st->rx_packets,
 			 (unsigned long long)st->tx_packets, (unsigned long long)st->tx_bytes,
 			 (unsigned long long)st->tx_kicks, (unsigned long long)st->polls,
 			 (unsigned long long)st->fill_empty, (unsigned long long)st->fill_wakeups,
 			 (unsigned long long)st->batches, st->tx_budget,
+			 w->txmd && !st->zerocopy ? "true" : "false",
 			 (unsigned long long)st->k_rx_ring_full, (unsigned long long)st->k_fill_empty,
 			 (unsigned long long)st->k_rx_dropped, (unsigned long long)st->k_tx_invalid);
 	for (int i = 0; i < MED_XDP_DROP_MAX_ && n >= 0 && (size_t)n < len; i++)
@@ -803,8 +918,14 @@ static void handle(med_xdp_worker *w, xdp_sock *in, const struct xdp_desc *d,
 		goto Drop;
 	}
 	uint8_t *start;
-	int n = med_xdp_build(p.payload, p.out_len, (uint32_t)(p.payload - frame), out->ifc->mac,
-			      mac, &p.out_src, &p.out_dst, p.tos, &start);
+	/* Copy mode only: a zero-copy driver without checksum offload would
+	 * send the partial sum as it is. The metadata goes before the frame. */
+	bool partial = w->txmd && !w->st.zerocopy;
+	uint32_t hdr = p.out_dst.sa.sa_family == AF_INET ? MED_XDP_HDR4 : MED_XDP_HDR6;
+	if (p.payload - frame < (ptrdiff_t)(hdr + MED_XDP_TXMD_LEN))
+		partial = false;
+	int n = med_xdp_build_ex(p.payload, p.out_len, (uint32_t)(p.payload - frame), out->ifc->mac,
+				 mac, &p.out_src, &p.out_dst, p.tos, partial, &start);
 	if (n < 0) {
 		why = MED_XDP_DROP_BUILD;
 		goto Drop;
@@ -818,6 +939,13 @@ static void handle(med_xdp_worker *w, xdp_sock *in, const struct xdp_desc *d,
 	td->addr = base + (uint64_t)(start - frame);
 	td->len = (uint32_t)n;
 	td->options = 0;
+	if (partial) {
+		struct med_xsk_tx_metadata md = { .flags = MED_XDP_TXMD_CHECKSUM };
+		md.request.csum_start = (uint16_t)(hdr - 8); /* the UDP header */
+		md.request.csum_offset = 6;
+		memcpy(start - MED_XDP_TXMD_LEN, &md, sizeof(md));
+		td->options = MED_XDP_TX_METADATA;
+	}
 	out->tx_reserved++;
 	w->st.tx_packets++;
 	w->st.tx_bytes += (uint64_t)n;

@@ -32,7 +32,11 @@
  *     need_wakeup only when the kernel asks). In copy mode one kick sends
  *     the whole ring (XDP_MAX_TX_SKB_BUDGET, Linux >= 6.17; else 32 per
  *     kick, looped). When every ring is empty it spins briefly and then
- *     sleeps in poll() up to timeout_ms.
+ *     sleeps in poll() up to timeout_ms. In copy mode on Linux >= 6.11 the
+ *     UDP checksum is left to the device through AF_XDP TX metadata
+ *     (CHECKSUM_PARTIAL; the kernel finishes it for a device without
+ *     offload): media.stats "csum_offload". The sockets and the UMEM are set
+ *     up here, not through libxdp (1.3 cannot register TX metadata).
  *     Measured on veth (bench_xdp): busy polling (busy_poll_us) and NAPI
  *     deferral (napi_defer_hard_irqs + gro_flush_timeout on the veths)
  *     cost more CPU per packet than interrupts + need_wakeup at 100k pps,
@@ -227,6 +231,7 @@ void med_xdp_worker_stats_get(const med_xdp_worker *w, med_xdp_worker_stats *out
 /* The worker's counters as a JSON object for media.stats:
  * {"backend":"xdp","mode":"native-copy","rx":N,"tx":N,"tx_bytes":N,
  *  "tx_kicks":N,"sleeps":N,"fill_empty":N,"fill_wakeups":N,"batches":N,"tx_budget":N,
+ *  "csum_offload":bool,
  *  "kernel":{"rx_ring_full":N,"fill_empty":N,"rx_dropped":N,"tx_invalid":N},
  *  "drops":{"parse":N,...}}.
  * Returns the length written (NUL-terminated) or SBC_E_LIMIT. */

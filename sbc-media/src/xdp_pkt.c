@@ -212,10 +212,42 @@ int med_xdp_parse(const uint8_t *frame, uint32_t len, med_xdp_parsed *out)
 	return MED_XDP_PKT_NOT_IP;
 }
 
+/* The pseudo-header's sum, not folded (RFC 768 / RFC 8200 section 8.1). */
+static uint64_t pseudo_sum(const sbc_addr *src, const sbc_addr *dst, uint32_t udp_len)
+{
+	uint64_t sum = 0;
+	uint8_t tail[8] = { 0 };
+
+	if (src->sa.sa_family == AF_INET) {
+		sum = csum_add(sum, (const uint8_t *)&src->in4.sin_addr, 4);
+		sum = csum_add(sum, (const uint8_t *)&dst->in4.sin_addr, 4);
+		wr16(tail, PROTO_UDP);
+		wr16(tail + 2, (uint16_t)udp_len);
+		return csum_add(sum, tail, 4);
+	}
+	sum = csum_add(sum, (const uint8_t *)&src->in6.sin6_addr, 16);
+	sum = csum_add(sum, (const uint8_t *)&dst->in6.sin6_addr, 16);
+	tail[0] = (uint8_t)(udp_len >> 24);
+	tail[1] = (uint8_t)(udp_len >> 16);
+	tail[2] = (uint8_t)(udp_len >> 8);
+	tail[3] = (uint8_t)udp_len;
+	tail[7] = PROTO_UDP;
+	return csum_add(sum, tail, 8);
+}
+
 int med_xdp_build(uint8_t *payload, uint32_t payload_len, uint32_t room,
 		  const uint8_t src_mac[6], const uint8_t dst_mac[6],
 		  const sbc_addr *src, const sbc_addr *dst, uint8_t tos,
 		  uint8_t **start)
+{
+	return med_xdp_build_ex(payload, payload_len, room, src_mac, dst_mac, src, dst, tos,
+				false, start);
+}
+
+int med_xdp_build_ex(uint8_t *payload, uint32_t payload_len, uint32_t room,
+		     const uint8_t src_mac[6], const uint8_t dst_mac[6],
+		     const sbc_addr *src, const sbc_addr *dst, uint8_t tos,
+		     bool csum_partial, uint8_t **start)
 {
 	int fam = src->sa.sa_family;
 
@@ -263,7 +295,10 @@ int med_xdp_build(uint8_t *payload, uint32_t payload_len, uint32_t room,
 	wr16(udp + 2, sbc_addr_port(dst));
 	wr16(udp + 4, (uint16_t)udp_len);
 	wr16(udp + 6, 0);
-	wr16(udp + 6, med_xdp_udp_csum(src, dst, udp, udp_len));
+	if (csum_partial) /* the device (or the kernel for it) sums the rest */
+		wr16(udp + 6, csum_fold(pseudo_sum(src, dst, udp_len)));
+	else
+		wr16(udp + 6, med_xdp_udp_csum(src, dst, udp, udp_len));
 	*start = f;
 	return (int)(hdr + payload_len);
 }

@@ -24,6 +24,7 @@
 #ifndef MED_XDP_PKT_H
 #define MED_XDP_PKT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sbc/sockaddr.h"
@@ -67,6 +68,16 @@ int med_xdp_build(uint8_t *payload, uint32_t payload_len, uint32_t room,
 		  const uint8_t src_mac[6], const uint8_t dst_mac[6],
 		  const sbc_addr *src, const sbc_addr *dst, uint8_t tos,
 		  uint8_t **start);
+
+/* med_xdp_build() with the UDP checksum left partial when csum_partial:
+ * the checksum field holds the pseudo-header's folded sum (not
+ * complemented), as Linux leaves it for CHECKSUM_PARTIAL, for a device or
+ * the kernel to finish from the UDP header on (AF_XDP TX metadata
+ * XDP_TXMD_FLAGS_CHECKSUM: csum_start = the UDP header, csum_offset = 6). */
+int med_xdp_build_ex(uint8_t *payload, uint32_t payload_len, uint32_t room,
+		     const uint8_t src_mac[6], const uint8_t dst_mac[6],
+		     const sbc_addr *src, const sbc_addr *dst, uint8_t tos,
+		     bool csum_partial, uint8_t **start);
 
 /* Internet checksum helpers (RFC 1071), exposed for tests and benches. */
 uint16_t med_xdp_ip4_csum(const uint8_t *hdr, unsigned len);

@@ -14,6 +14,7 @@ namespaces or AF_XDP. The fallback to sockets (why logged and in
 media.stats) is checked everywhere.
 """
 import json
+import os
 import pathlib
 import sys
 import time
@@ -147,6 +148,26 @@ def test_srtp_transcrypt_and_srtcp(xm, a_suite, b_suite):
     assert r["rtcp"] == 2 and r["ok"] == 2 and r["auth_fail"] == 0, r
     st = xm.stats()
     assert st["rtcp_in"] == 5 and st["rtcp_out"] == 5 and sum(st["drops"].values()) == 0, st
+
+
+@pytest.mark.parametrize("a_suite,b_suite", [(0, 0), (0, 1)])
+def test_udp_checksum_right_when_the_kernel_finishes_it(xm, a_suite, b_suite):
+    """In copy mode the UDP checksum is left to the device (TX metadata,
+    CHECKSUM_PARTIAL) where the kernel has it; a veth passes such packets
+    on unchecked, so R's veths are set to finish checksums in software
+    (tx-checksumming off): the receivers' kernels then verify every packet."""
+    t = xm.t
+    for dev in (t.ra, t.rb):
+        t.tx_csum_off(t.R, dev)
+    errs = (t.udp_csum_errors(t.A), t.udp_csum_errors(t.B))
+    s = xm.session(30 + b_suite, a_suite, b_suite)
+    got, back = xm.flow(s, 500, 20)
+    assert got["ok"] == 20 and back["ok"] == 20, (got, back)
+    assert (t.udp_csum_errors(t.A), t.udp_csum_errors(t.B)) == errs
+    st = xm.stats()["xdp"]
+    # TX metadata needs XDP_UMEM_TX_METADATA_LEN (Linux >= 6.11), copy mode
+    rel = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+    assert st["csum_offload"] is (rel >= (6, 11) and st["mode"] != "native-zerocopy"), st
 
 
 def test_wrong_key_dropped_and_counted(xm):

@@ -116,6 +116,25 @@ class Topology:
     def peer(self, ns, *args, **kw):
         return self.popen(ns, "/usr/bin/python3", str(TOOLS / "udp_peer.py"), *args, **kw)
 
+    def tx_csum_off(self, ns, dev):
+        """Turns tx-checksumming off on dev in ns (SIOCETHTOOL ETHTOOL_STXCSUM,
+        no ethtool binary needed): a CHECKSUM_PARTIAL packet sent there gets
+        its checksum finished by the kernel (skb_checksum_help) and the peer
+        verifies it, where veth would otherwise pass it on unchecked."""
+        code = (
+            "import ctypes, fcntl, socket, struct, sys\n"
+            "ev = ctypes.create_string_buffer(struct.pack('II', 0x17, 0))\n"
+            "ifr = struct.pack('16sP', sys.argv[1].encode(), ctypes.addressof(ev)).ljust(40, b'\\0')\n"
+            "s = socket.socket()\n"
+            "fcntl.ioctl(s.fileno(), 0x8946, ifr)\n")
+        self.run(ns, "/usr/bin/python3", "-c", code, dev)
+
+    def udp_csum_errors(self, ns):
+        """Udp InCsumErrors of ns (/proc/net/snmp)."""
+        out = self.run(ns, "cat", "/proc/net/snmp").stdout.splitlines()
+        udp = [line.split() for line in out if line.startswith("Udp:")]
+        return int(udp[1][udp[0].index("InCsumErrors")])
+
     def xdp_attached(self, dev):
         """The XDP program id on dev in R, or None ('ip -d link' text)."""
         out = _ip("-n", self.R, "-d", "link", "show", dev).stdout

@@ -332,6 +332,24 @@ static void test_build(void **state)
 		check_udp(start, (size_t)n);
 		for (uint32_t i = 0; i < plen; i++)
 			assert_int_equal(payload[i], (uint8_t)(i ^ plen));
+
+		/* Partial (left to the device): summing from the UDP header
+		 * on, as a NIC or skb_checksum_help() does, and storing the
+		 * complement (0 sent as 0xffff) gives the full checksum. */
+		const sbc_addr *src[2] = { &s4, &s6 }, *dst[2] = { &d4, &d6 };
+		const uint32_t hl[2] = { MED_XDP_HDR4, MED_XDP_HDR6 };
+		for (int f = 0; f < 2; f++) {
+			uint8_t *st2;
+			n = med_xdp_build(payload, plen, 256, MAC_A, MAC_B, src[f], dst[f], 0, &start);
+			uint16_t full = (uint16_t)(start[hl[f] - 2] << 8 | start[hl[f] - 1]);
+			n = med_xdp_build_ex(payload, plen, 256, MAC_A, MAC_B, src[f], dst[f], 0, true,
+					     &st2);
+			assert_int_equal(n, (int)(hl[f] + plen));
+			uint16_t fin = (uint16_t)~ref_fold(ref_sum(0, st2 + hl[f] - 8, 8 + plen));
+			assert_int_equal(fin ? fin : 0xffff, full);
+			put16(st2 + hl[f] - 2, fin ? fin : 0xffff);
+			check_udp(st2, (size_t)n); /* the finished sum stored back checks */
+		}
 	}
 	/* Not enough room before the payload; mixed families; too long. */
 	assert_int_equal(med_xdp_build(payload, 10, MED_XDP_HDR4 - 1, MAC_A, MAC_B, &s4, &d4, 0,
