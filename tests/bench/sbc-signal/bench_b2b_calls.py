@@ -19,11 +19,12 @@ server's CPU (utime+stime from /proc/PID/stat; Kamailio: summed over all its
 processes) per successful call, and the ratio Kamailio / sbc-signal on the
 same transport (Kamailio does less: no media, no second dialog). For
 sbc-signal also: user/system split, context switches, page faults, RSS and,
-where perf may attach, its system calls per call (raw_syscalls tracepoint).
+with BENCH_SYSCALLS=1 where perf may attach, its system calls per call
+(raw_syscalls tracepoint; off by default: counting adds to the CPU figure).
 Target: <= 65 µs of sbc-signal CPU per call, < 0.1 % failed calls; reference:
 Kamailio 6.0.7 as a stateful TLS proxy spends about 135 µs per call.
 Usage: bench_b2b_calls [--quick] [--no-kamailio] [--tls-only | --udp-only]
-Environment: BENCH_RATE, BENCH_CALLS (both runs), BENCH_KAM_MEM (Kamailio's memory
+Environment: BENCH_RATE, BENCH_CALLS (both runs), BENCH_SYSCALLS, BENCH_KAM_MEM (Kamailio's memory
 manager, fm by default: see KAM_MEM), SBC_BUILD; BENCH_ATTACH: a command run
 against sbc-signal while SIPp calls ({pid} and {tp} replaced), stopped with
 SIGINT, e.g. "perf record -q --call-graph dwarf -o /tmp/sig-{tp}.data -p {pid}"
@@ -85,7 +86,7 @@ def proc_detail(pid):
 def syscall_counter(pid, tmp):
     """perf stat counting pid's system calls (raw_syscalls tracepoint) while
     SIPp calls; None where perf or the permission for it is missing."""
-    if not shutil.which("perf"):
+    if not os.environ.get("BENCH_SYSCALLS") or not shutil.which("perf"):
         return None
     out = tmp / "syscalls.csv"
     p = subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-o", str(out), "-p", str(pid)],
