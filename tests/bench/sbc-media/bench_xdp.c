@@ -1156,7 +1156,9 @@ static result run_best(int relay, double rate, double secs)
 /* Packets per CPU-second of x over y, from their CPU per packet. */
 static double per_cpu(double x_us, double y_us)
 {
-	return x_us > 0 && y_us > 0 ? y_us / x_us : 0;
+	/* under 0.1 us a relay's figure is the noise of other work (a
+	 * whole-machine difference near zero), not its cost: no ratio */
+	return x_us >= 0.1 && y_us > 0 ? y_us / x_us : 0;
 }
 
 /* The real sbc-media on both backends and rtpengine, one mode at one rate,
