@@ -490,11 +490,14 @@ static void worker_teardown(med_xdp_worker *w)
 }
 
 /* Maps one ring of n entries of esz bytes at pgoff (offsets from
- * XDP_MMAP_OFFSETS) and fills r, a struct xsk_ring_prod or _cons (same
- * layout): the producer rings (fill, TX) start with the whole ring free. */
+ * XDP_MMAP_OFFSETS) and fills out, a struct xsk_ring_prod or _cons (one
+ * layout, copied in whole rather than written through the other type): the
+ * producer rings (fill, TX) start with the whole ring free. */
+_Static_assert(sizeof(struct xsk_ring_prod) == sizeof(struct xsk_ring_cons), "xsk ring layout");
 static int ring_map(xdp_sock *s, int i, uint64_t pgoff, const struct xdp_ring_offset *off,
-		    uint32_t n, size_t esz, bool prod, struct xsk_ring_cons *r)
+		    uint32_t n, size_t esz, bool prod, void *out)
 {
+	struct xsk_ring_cons ring, *r = &ring;
 	size_t len = off->desc + (size_t)n * esz;
 	uint8_t *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, s->fd,
 			  (off_t)pgoff);
@@ -510,6 +513,7 @@ static int ring_map(xdp_sock *s, int i, uint64_t pgoff, const struct xdp_ring_of
 	r->flags = (uint32_t *)(m + off->flags);
 	r->cached_prod = *r->producer;
 	r->cached_cons = *r->consumer + (prod ? n : 0);
+	memcpy(out, &ring, sizeof(ring));
 	return 0;
 }
 
@@ -554,13 +558,13 @@ static int sock_open(med_xdp_worker *w, xdp_sock *s, xdp_ifc *ifc, int shared_fd
 	    getsockopt(s->fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &ol))
 		goto Err;
 	if ((ret = ring_map(s, 0, XDP_UMEM_PGOFF_FILL_RING, &off.fr, n, sizeof(uint64_t), true,
-			    (struct xsk_ring_cons *)&s->fq)) ||
+			    &s->fq)) ||
 	    (ret = ring_map(s, 1, XDP_UMEM_PGOFF_COMPLETION_RING, &off.cr, n, sizeof(uint64_t),
 			    false, &s->cq)) ||
 	    (ret = ring_map(s, 2, XDP_PGOFF_RX_RING, &off.rx, n, sizeof(struct xdp_desc), false,
 			    &s->rx)) ||
 	    (ret = ring_map(s, 3, XDP_PGOFF_TX_RING, &off.tx, n, sizeof(struct xdp_desc), true,
-			    (struct xsk_ring_cons *)&s->tx))) {
+			    &s->tx))) {
 		errno = -ret;
 		goto Err;
 	}
