@@ -21,10 +21,17 @@ same transport (Kamailio does less: no media, no second dialog). For
 sbc-signal also: user/system split, context switches, page faults, RSS and,
 with BENCH_SYSCALLS=1 where perf may attach, its system calls per call
 (raw_syscalls tracepoint; off by default: counting adds to the CPU figure).
+Over TLS the rate then steps up (BENCH_LADDER, calls/s, each step
+BENCH_STEP_S seconds of calls on the same running processes) until a step
+fails 0.1 % of its calls or more: the highest step below that is the
+sustained rate, and Kamailio is measured at that rate too. CPU per call
+falls as the rate rises (at 1000/s nearly every message costs its own
+wake-up; at 4000/s one wake-up serves several), so each line names its rate.
 Target: <= 65 µs of sbc-signal CPU per call, < 0.1 % failed calls; reference:
 Kamailio 6.0.7 as a stateful TLS proxy spends about 135 µs per call.
 Usage: bench_b2b_calls [--quick] [--no-kamailio] [--tls-only | --udp-only]
-Environment: BENCH_RATE, BENCH_CALLS (both runs), BENCH_SYSCALLS, BENCH_KAM_MEM (Kamailio's memory
+Environment: BENCH_RATE, BENCH_CALLS (the first run of each transport), BENCH_LADDER
+("2000,3000,4000,5000"; "" for none), BENCH_STEP_S (8), BENCH_SYSCALLS, BENCH_KAM_MEM (Kamailio's memory
 manager, fm by default: see KAM_MEM), SBC_BUILD; BENCH_ATTACH: a command run
 against sbc-signal while SIPp calls ({pid} and {tp} replaced), stopped with
 SIGINT, e.g. "perf record -q --call-graph dwarf -o /tmp/sig-{tp}.data -p {pid}"
@@ -56,6 +63,9 @@ from test_signal_common import tcp_open  # noqa: E402
 QUICK = "--quick" in sys.argv
 RATE = int(os.environ.get("BENCH_RATE", 400 if QUICK else 1000))
 CALLS = int(os.environ.get("BENCH_CALLS", 2000 if QUICK else 10000))
+LADDER = [int(r) for r in os.environ.get("BENCH_LADDER", "" if QUICK else "2000,3000,4000,5000").split(",") if r]
+STEP_S = float(os.environ.get("BENCH_STEP_S", 8))
+MAX_FAIL_PCT = 0.1
 TARGET_US = 65.0
 
 
@@ -149,34 +159,58 @@ def stunnel_to(procs, tmp, port):
     return local
 
 
-def sipp_calls(tmp, target, tcp, cpu):
-    """CALLS calls at RATE/s from a SIPp UAC to target; cpu() is the
+def sipp_calls(tmp, target, tcp, cpu, rate, calls):
+    """calls calls at rate/s from a SIPp UAC to target; cpu() is the
     server's CPU seconds so far. Returns a result dict."""
     extra = ["-t", "t1"] if tcp else []
     c0 = cpu()
     t0 = time.monotonic()
-    r = subprocess.run(["sipp", "-sn", "uac", *extra, target, "-s", "4930123456", "-m", str(CALLS),
-                        "-r", str(RATE), "-l", "2000", "-i", "127.0.0.1", "-mp", str(free_port_range(8)),
-                        "-p", str(free_port()), "-timeout", str(CALLS // RATE + 60), "-nostdin", "-trace_stat",
+    r = subprocess.run(["sipp", "-sn", "uac", *extra, target, "-s", "4930123456", "-m", str(calls),
+                        "-r", str(rate), "-l", "2000", "-i", "127.0.0.1", "-mp", str(free_port_range(8)),
+                        "-p", str(free_port()), "-timeout", str(calls // rate + 60), "-nostdin", "-trace_stat",
                         "-trace_err", "-stf", str(tmp / "stat.csv"), "-fd", "60"],
-                       capture_output=True, text=True, timeout=CALLS // RATE + 120, cwd=tmp)
+                       capture_output=True, text=True, timeout=calls // rate + 120, cwd=tmp)
     wall = time.monotonic() - t0
     time.sleep(0.3)
     c1 = cpu()
     st = stat_of(tmp / "stat.csv")
     ok, failed = int(st["SuccessfulCall(C)"]), int(st["FailedCall(C)"])
-    return {"ok": ok, "failed": failed, "rate": ok / wall, "rc": r.returncode,
+    return {"ok": ok, "failed": failed, "rate": ok / wall, "offered": rate, "rc": r.returncode,
             "us": (c1 - c0) * 1e6 / ok if ok else float("inf"),
             "fail_pct": 100.0 * failed / max(1, ok + failed)}
 
 
 def line(who, tp, res, target):
     print(f"  {who:10} {tp.upper():4} {res['ok']:6d} ok {res['failed']:5d} failed ({res['fail_pct']:.2f} %)  "
-          f"{res['rate']:7.1f} calls/s (offered {RATE}/s)   CPU {res['us']:7.1f} us/call{target}"
+          f"{res['rate']:7.1f} calls/s (offered {res['offered']}/s)   CPU {res['us']:7.1f} us/call{target}"
           f"{'' if res['rc'] == 0 else '  [sipp rc=%d]' % res['rc']}")
 
 
+def steps_for(tp):
+    """(rate, calls) of each run on one set of processes: BENCH_RATE with
+    BENCH_CALLS, then over TLS the ladder of higher rates."""
+    return [(RATE, CALLS)] + ([(r, int(r * STEP_S)) for r in LADDER if r > RATE] if tp == "tls" else [])
+
+
+def run_steps(steps, one):
+    """one(rate, calls) for each step until a step fails MAX_FAIL_PCT of its
+    calls or more; returns the results, the failing step last."""
+    out = []
+    for rate, calls in steps:
+        out.append(one(rate, calls))
+        if out[-1]["fail_pct"] >= MAX_FAIL_PCT:
+            break
+    return out
+
+
+def sustained(results):
+    """The result at the highest rate that failed under MAX_FAIL_PCT, or None."""
+    ok = [r for r in results if r["fail_pct"] < MAX_FAIL_PCT]
+    return max(ok, key=lambda r: r["offered"]) if ok else None
+
+
 def run(tp):
+    """sbc-signal over tp at each of steps_for(tp); returns the results."""
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="bench_b2b_"))
     procs = Procs(tmp)
     try:
@@ -185,35 +219,41 @@ def run(tp):
         spid = child_pid(sbc.ctl.pid, "sbc-signal")
         assert spid, "sbc-signal pid not found"
         target = f"127.0.0.1:{stunnel_to(procs, tmp, sbc.tls_port)}" if tp == "tls" else f"127.0.0.1:{sbc.port}"
-        prof = None
-        if os.environ.get("BENCH_ATTACH"):
-            prof = subprocess.Popen(shlex.split(os.environ["BENCH_ATTACH"].replace("{pid}", str(spid))
-                                                .replace("{tp}", tp)))
-            time.sleep(1.0)  # attached before the first call
-        sc = syscall_counter(spid, tmp)
-        d0 = proc_detail(spid)
-        res = sipp_calls(tmp, target, tp == "tls", lambda: cpu_s(spid))
-        d1 = proc_detail(spid)
-        nsys = syscall_count(sc) if sc else None
-        if prof:
-            prof.send_signal(signal.SIGINT)
-            prof.wait(timeout=120)
-        line("sbc-signal", tp, res, f" (target <= {TARGET_US:.0f} us/call, < 0.1 % failed)")
-        n = max(res["ok"], 1)
-        print(f"  {'':10} {'':4} per call: user {(d1['user'] - d0['user']) * 1e6 / n:.0f} us, "
-              f"system {(d1['sys'] - d0['sys']) * 1e6 / n:.0f} us, {(d1['cs'] - d0['cs']) / n:.2f} context switches, "
-              f"{(d1['faults'] - d0['faults']) / n:.1f} page faults"
-              + (f", {nsys / n:.1f} system calls" if nsys is not None else ""))
-        # user/system come from the kernel's tick sampling: on a VM their
-        # split swings by +-30 us per call between identical runs (the sum
-        # holds); perf record -p gives the real split
-        # transactions linger 32 s over UDP after a call: RSS at the end of
-        # the run is the memory of the calls of the last ~32 s
-        print(f"  {'':10} {'':4} sbc-signal RSS {d0['rss'] / 1024:.0f} MB before, {d1['rss'] / 1024:.0f} MB after "
-              f"(peak {d1['hwm'] / 1024:.0f} MB)")
-        return res
+        return run_steps(steps_for(tp), lambda rate, calls: measure(tmp, tp, spid, target, rate, calls))
     finally:
         cleanup(procs, tmp)
+
+
+def measure(tmp, tp, spid, target, rate, calls):
+    """One step through a running sbc-signal: SIPp's calls, sbc-signal's CPU
+    per call and where it went, printed; returns the result dict."""
+    prof = None
+    if os.environ.get("BENCH_ATTACH"):
+        prof = subprocess.Popen(shlex.split(os.environ["BENCH_ATTACH"].replace("{pid}", str(spid))
+                                            .replace("{tp}", tp)))
+        time.sleep(1.0)  # attached before the first call
+    sc = syscall_counter(spid, tmp)
+    d0 = proc_detail(spid)
+    res = sipp_calls(tmp, target, tp == "tls", lambda: cpu_s(spid), rate, calls)
+    d1 = proc_detail(spid)
+    nsys = syscall_count(sc) if sc else None
+    if prof:
+        prof.send_signal(signal.SIGINT)
+        prof.wait(timeout=120)
+    line("sbc-signal", tp, res, f" (target <= {TARGET_US:.0f} us/call, < {MAX_FAIL_PCT} % failed)")
+    n = max(res["ok"], 1)
+    print(f"  {'':10} {'':4} per call: user {(d1['user'] - d0['user']) * 1e6 / n:.0f} us, "
+          f"system {(d1['sys'] - d0['sys']) * 1e6 / n:.0f} us, {(d1['cs'] - d0['cs']) / n:.2f} context switches, "
+          f"{(d1['faults'] - d0['faults']) / n:.1f} page faults"
+          + (f", {nsys / n:.1f} system calls" if nsys is not None else ""))
+    # user/system come from the kernel's tick sampling: on a VM their
+    # split swings by +-30 us per call between identical runs (the sum
+    # holds); perf record -p gives the real split
+    # transactions linger 32 s over UDP after a call: RSS at the end of
+    # the run is the memory of the calls of the last ~32 s
+    print(f"  {'':10} {'':4} sbc-signal RSS {d0['rss'] / 1024:.0f} MB before, {d1['rss'] / 1024:.0f} MB after "
+          f"(peak {d1['hwm'] / 1024:.0f} MB)")
+    return res
 
 
 def cleanup(procs, tmp):
@@ -231,7 +271,7 @@ def run_retry(tp):
     repeated with a new range, at most twice."""
     for attempt in range(3):
         res = run(tp)
-        if res["fail_pct"] < 100.0:
+        if res[0]["fail_pct"] < 100.0:
             return res
         print(f"  {tp.upper():4} no call succeeded: repeated with other ports")
     return res
@@ -294,9 +334,10 @@ request_route {{
 """
 
 
-def kamailio_run(tp):
+def kamailio_run(tp, steps):
     """The same load through a fresh Kamailio over tp ("tls": SIPp through
-    stunnel4, or "tcp"). Returns the result dict, or None when it died."""
+    stunnel4, or "tcp") at each step of steps while it keeps up. Returns the
+    results, or None when it did not start."""
     import bench_kamailio_tls as K  # Kamailio's paths and process-group CPU
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="bench_b2b_kam_"))
     procs = Procs(tmp)
@@ -329,10 +370,15 @@ def kamailio_run(tp):
         time.sleep(0.3)
         nprocs = len(K.group_pids(kam.pid))
         target = f"127.0.0.1:{stunnel_to(procs, tmp, port)}" if tp == "tls" else f"127.0.0.1:{port}"
-        res = sipp_calls(tmp, target, True, lambda: K.group_cpu_s(kam.pid))
-        res["alive"] = kam.poll() is None and len(K.group_pids(kam.pid)) >= nprocs
-        res["log"] = (tmp / "kamailio.log").read_text(errors="replace")[-800:]
-        return res
+
+        def one(rate, calls):
+            res = sipp_calls(tmp, target, True, lambda: K.group_cpu_s(kam.pid), rate, calls)
+            res["alive"] = kam.poll() is None and len(K.group_pids(kam.pid)) >= nprocs
+            res["log"] = (tmp / "kamailio.log").read_text(errors="replace")[-800:]
+            if not res["alive"]:
+                res["fail_pct"] = 100.0  # no further step
+            return res
+        return run_steps(steps, one)
     finally:
         if kam is not None and kam.poll() is None:
             os.killpg(kam.pid, signal.SIGTERM)
@@ -344,9 +390,10 @@ def kamailio_run(tp):
         cleanup(procs, tmp)
 
 
-def kamailio_compare(sbc_res):
+def kamailio_compare(sbc_results):
     """Kamailio over TLS, or over TCP where Debian's 5.6.3 does not survive
-    TLS (kamailio issue #3791); printed beside sbc-signal's run on TLS."""
+    TLS (kamailio issue #3791), at BENCH_RATE and at sbc-signal's sustained
+    rate; printed beside sbc-signal's TLS figures at the same rate."""
     r = subprocess.run([str(REPO / "tools" / "deps.sh"), "kamailio", "kamailio-tls-modules"])
     import bench_kamailio_tls as K
     if r.returncode != 0 or not os.access(K.KAMAILIO, os.X_OK):
@@ -355,24 +402,34 @@ def kamailio_compare(sbc_res):
     ver = subprocess.run([K.KAMAILIO, "-v"], capture_output=True, text=True).stdout.split("\n")[0].strip()
     print(f"  kamailio: {ver} (Debian), stateful proxy (tm + rr + sl), 1 UDP + 1 TCP/TLS worker process, "
           f"memory manager {KAM_MEM} (-x/-X), B side over UDP like sbc-signal's")
+    top = sustained(sbc_results)
+    steps = [(RATE, CALLS)] + ([(top["offered"], int(top["offered"] * STEP_S))] if top and top["offered"] > RATE else [])
     res, tp = None, None
     for tp in ("tls", "tcp"):
-        res = kamailio_run(tp)
-        if res and res["alive"] and res["fail_pct"] < 1.0:
+        res = kamailio_run(tp, steps)
+        if res and res[0]["alive"] and res[0]["fail_pct"] < 1.0:
             break
-        why = "did not start" if not res else ("died" if not res["alive"] else f"failed {res['fail_pct']:.2f} % of calls")
-        print(f"  kamailio over {tp.upper()} {why}" + (" (kamailio issue #3791?)" if res and tp == "tls" else "")
+        first = res[0] if res else None
+        why = ("did not start" if not first else "died" if not first["alive"]
+               else f"failed {first['fail_pct']:.2f} % of calls")
+        print(f"  kamailio over {tp.upper()} {why}" + (" (kamailio issue #3791?)" if first and tp == "tls" else "")
               + (": repeated over TCP" if tp == "tls" else ""))
-        if res:
-            print("    its log ends: " + res["log"].strip().replace("\n", "\n    "))
+        if first:
+            print("    its log ends: " + first["log"].strip().replace("\n", "\n    "))
         res = None
     if not res:
         return
-    line("kamailio", tp, res, " (reference: Kamailio 6.0.7 stateful TLS proxy ~135 us/call)")
-    if sbc_res and sbc_res["ok"] and res["ok"]:
-        print(f"  ratio kamailio/sbc-signal CPU per call: {res['us'] / sbc_res['us']:.2f}x "
-              f"(kamailio over {tp.upper()}, sbc-signal over TLS; > 1: sbc-signal cheaper per call, "
-              "doing more: B2BUA, two dialogs, a media session per call)")
+    ours = {x["offered"]: x for x in sbc_results}
+    for k in res:
+        line("kamailio", tp, k, " (reference: Kamailio 6.0.7 stateful TLS proxy ~135 us/call)"
+             + ("" if k["alive"] else "  [died]"))
+        s = ours.get(k["offered"])
+        if s and s["ok"] and k["ok"] and k["fail_pct"] < MAX_FAIL_PCT:
+            print(f"  ratio kamailio/sbc-signal CPU per call at {k['offered']}/s: {k['us'] / s['us']:.2f}x "
+                  f"(kamailio over {tp.upper()}, sbc-signal over TLS; > 1: sbc-signal cheaper per call, "
+                  "doing more: B2BUA, two dialogs, a media session per call)")
+        elif k["fail_pct"] >= MAX_FAIL_PCT:
+            print(f"  kamailio did not sustain {k['offered']}/s (failed {k['fail_pct']:.2f} %): no ratio at that rate")
 
 
 def main():
@@ -383,7 +440,8 @@ def main():
     if not shutil.which("sipp"):
         print("bench_b2b_calls: sipp not installed (Debian sip-tester): skipped")
         return 0
-    print(f"bench_b2b_calls: {CALLS} calls at {RATE}/s per run, SIPp uac -> server -> SIPp uas; "
+    print(f"bench_b2b_calls: {CALLS} calls at {RATE}/s, then over TLS {STEP_S:g} s of calls at each of "
+          f"{LADDER or 'no higher rate'}/s, SIPp uac -> server -> SIPp uas; "
           f"sbc-signal: one media session per call")
     if "--tls-only" not in sys.argv:  # --tls-only: the run issue #5's target is about
         run_retry("udp")
@@ -393,6 +451,12 @@ def main():
         print("  TLS: stunnel4 not installed: skipped (and the Kamailio comparison with it)")
         return 0
     tls = run_retry("tls")
+    top = sustained(tls)
+    if LADDER:
+        print(f"  sbc-signal TLS sustained (< {MAX_FAIL_PCT} % failed, highest step of {RATE},"
+              f"{','.join(map(str, LADDER))}/s): "
+              + (f"{top['offered']} calls/s at {top['us']:.1f} us/call (target <= {TARGET_US:.0f})"
+                 if top else "none"))
     if "--no-kamailio" not in sys.argv:
         kamailio_compare(tls)
     return 0
