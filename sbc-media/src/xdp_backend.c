@@ -108,6 +108,7 @@ typedef struct xdp_sock {
 	struct xsk_ring_cons cq;
 	uint32_t tx_reserved;    /* reserved this round, not yet submitted */
 	uint32_t tx_outstanding; /* submitted, not yet completed */
+	uint32_t unkicked;       /* submitted since the last kick */
 	bool in_map;
 } xdp_sock;
 
@@ -959,16 +960,27 @@ Drop:
 	frame_free(w, d->addr);
 }
 
-/* Publishes what this round queued and kicks the TX ring when it must. */
-static void tx_flush(med_xdp_worker *w, xdp_sock *s)
+/* Publishes what this round queued and kicks the TX ring when it must:
+ * when force (a round that received nothing: the burst is over, the worker
+ * is about to sleep) or once MED_XDP_KICK_MIN descriptors wait. A burst
+ * that trickles in over several rounds (the sender's packets arrive one
+ * softirq at a time) then costs one kick, not one per round: at 50k
+ * packets/s bench_xdp saw 68 kicks per 1000 packets at 15 packets a round.
+ * A packet waits at most until the RX ring is found empty. */
+#define MED_XDP_KICK_MIN 64
+static void tx_flush(med_xdp_worker *w, xdp_sock *s, bool force)
 {
 	if (s->tx_reserved) {
 		xsk_ring_prod__submit(&s->tx, s->tx_reserved);
 		s->tx_outstanding += s->tx_reserved;
+		s->unkicked += s->tx_reserved;
 		s->tx_reserved = 0;
 	} else if (!s->tx_outstanding) {
 		return;
 	}
+	if (!force && s->unkicked < MED_XDP_KICK_MIN)
+		return;
+	s->unkicked = 0;
 	if (!xsk_ring_prod__needs_wakeup(&s->tx))
 		return;
 	/* Anything the kernel has not consumed yet needs a kick; in copy mode
@@ -1028,7 +1040,7 @@ int med_xdp_worker_poll(med_xdp_worker *w, med_xdp_pkt_cb cb, void *arg, int tim
 		total += (int)n;
 	}
 	for (unsigned i = 0; i < w->nsocks; i++)
-		tx_flush(w, &w->socks[i]);
+		tx_flush(w, &w->socks[i], total == 0);
 
 	uint64_t now = 0;
 	if (total == 0 || (w->st.batches & 255) == 0) {
