@@ -28,7 +28,8 @@
  *     It reaps completions, refills the fill rings, reads up to a batch from
  *     each RX ring, calls the callback per UDP packet, rewrites and queues
  *     the forwarded ones on the TX ring of the egress interface and kicks
- *     each TX ring at most once per batch (copy mode needs the kick; with
+ *     each TX ring once per burst: when 64 descriptors wait, else in the
+ *     first round that receives nothing (copy mode needs the kick; with
  *     need_wakeup only when the kernel asks). In copy mode one kick sends
  *     the whole ring (XDP_MAX_TX_SKB_BUDGET, Linux >= 6.17; else 32 per
  *     kick, looped). When every ring is empty it spins briefly and then
