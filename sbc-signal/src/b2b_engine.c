@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <openssl/rand.h>
+#include <openssl/siphash.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -85,6 +86,7 @@ typedef struct tx_ctx {
 	uint8_t cancel_sent; /* CTX_B_INVITE: our CANCEL for it is out */
 	uint8_t starting;    /* inside client_start: its caller frees it on failure */
 	uint8_t lost;        /* its request was lost at the transport (send-failed hook) */
+	uint8_t lost_icmp;   /* ... as an ICMP error said: no word on the trunk's health */
 	uint64_t sent_ns;    /* client: uv_hrtime() as it was started (send_failed matches only older ones) */
 	uint32_t stray_tag;  /* CTX_B_INVITE given up: hash of the To tag last BYEd (0: none) */
 	uint64_t due[TXN_T_MAX_ + 1]; /* + our own: no response to a B-leg INVITE */
@@ -202,6 +204,7 @@ struct b2b_wk {
 	b2b_cl *by_id[B2B_BUCKETS];
 	cid_node *by_cid[B2B_BUCKETS];
 	uint64_t seed, seq;
+	uint64_t branch_key[2]; /* secret: the unguessable part of our branches (new_branch()) */
 	unsigned n_media;
 	shm_ring_prod to_media[B2B_MEDIA_MAX];
 	shm_ring_cons from_media[B2B_MEDIA_MAX];
@@ -400,6 +403,27 @@ static void host_of(const sbc_addr *a, char *out, size_t cap)
 static void token(b2b_wk *k, const char *prefix, char *out, size_t cap)
 {
 	sip_gen_token(prefix, k->seed, ++k->seq, out, cap);
+}
+
+/* A Via branch for a request we start: the token (worker seed, sequence
+ * number: unique, but the seed is in every tag and Call-ID we send, and
+ * the sequence counts up) plus 64 bits no one can predict, a keyed hash of
+ * the sequence number. An ICMP error fails a transaction only when it
+ * quotes its branch (sig_udp.c udp_drain_errors, RFC 5927 4.1): with 64
+ * secret bits, an off-path attacker cannot forge one that does. */
+#define B2B_BRANCH_MAX 64 /* "z9hG4bK" + 48 hex digits + NUL fits */
+static void new_branch(b2b_wk *k, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	token(k, "z9hG4bK", out, cap);
+	size_t n = strlen(out);
+	if (n + 17 > cap)
+		return; /* the token alone: unique still (callers pass B2B_BRANCH_MAX) */
+	uint64_t seq = k->seq;
+	uint64_t mac = SIPHASH_24(k->branch_key, (const uint8_t *)&seq, sizeof(seq));
+	for (int i = 15; i >= 0; i--, mac >>= 4)
+		out[n + (size_t)i] = hex[mac & 15];
+	out[n + 16] = 0;
 }
 
 static uint64_t now_ms(b2b_wk *k) { return uv_now(sig_worker_loop(k->w)); }
@@ -1048,11 +1072,11 @@ static int local_for(b2b_wk *k, unsigned tp, const sbc_addr *dst, sbc_addr *out)
 static void leg_request(b2b_cl *c, int leg, enum sip_method m)
 {
 	b2b_wk *k = c->wk;
-	char branch[48], host[SBC_ADDR_STRLEN + 2];
+	char branch[B2B_BRANCH_MAX], host[SBC_ADDR_STRLEN + 2];
 	b2b_dialog *d = leg ? &c->db : &c->da;
 	unsigned tp = leg ? c->b_tp : c->a_tp;
 	const sbc_addr *local = leg ? &c->b_local : &c->a_local;
-	token(k, "z9hG4bK", branch, sizeof(branch));
+	new_branch(k, branch, sizeof(branch));
 	host_of(local, host, sizeof(host));
 	b2b_via via = {.transport = tp_via(tp), .host = host, .port = sbc_addr_port(local), .branch = branch};
 	int n = b2b_build_in_dialog(d, m, &via, NULL, NULL, 0, NULL, k->out, sizeof(k->out));
@@ -1175,9 +1199,9 @@ static void ping_trunk(b2b_wk *k, const store_trunk *t)
 	sbc_addr local = ic.local;
 	if (!ic.conn && local_for(k, tp, dst, &local) < 0)
 		return;
-	char branch[48], tag[48], cid[48], host[SBC_ADDR_STRLEN + 2], dhost[SBC_ADDR_STRLEN + 2];
+	char branch[B2B_BRANCH_MAX], tag[48], cid[48], host[SBC_ADDR_STRLEN + 2], dhost[SBC_ADDR_STRLEN + 2];
 	char ruri[B2B_HDR_MAX], from[B2B_HDR_MAX], to[B2B_HDR_MAX];
-	token(k, "z9hG4bK", branch, sizeof(branch));
+	new_branch(k, branch, sizeof(branch));
 	token(k, "p", tag, sizeof(tag));
 	token(k, "ping", cid, sizeof(cid));
 	host_of(&local, host, sizeof(host));
@@ -1444,7 +1468,7 @@ static void send_b_invite(b2b_cl *c)
 	}
 	const store_route *rt = &c->routes[c->cur];
 	char num[STORE_NUMBER_MAX + 1], host[SBC_ADDR_STRLEN + 2], dhost[SBC_ADDR_STRLEN + 2];
-	char ruri[B2B_HDR_MAX + 1], to[B2B_HDR_MAX + 1], contact[160], branch[48];
+	char ruri[B2B_HDR_MAX + 1], to[B2B_HDR_MAX + 1], contact[160], branch[B2B_BRANCH_MAX];
 	sbc_addr relay[SDP_MAX_MEDIA];
 	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
 		relay[i] = c->relay[1][i];
@@ -1464,7 +1488,7 @@ static void send_b_invite(b2b_cl *c)
 	snprintf(ruri, sizeof(ruri), "sip:%s@%s:%u%s", num, dhost, sbc_addr_port(&c->b_dst), tpp);
 	snprintf(to, sizeof(to), "<sip:%s@%s>", num, dhost);
 	snprintf(contact, sizeof(contact), "<sip:sbc@%s:%u%s>", host, sbc_addr_port(&c->b_local), tpp);
-	token(k, "z9hG4bK", branch, sizeof(branch));
+	new_branch(k, branch, sizeof(branch));
 	token(k, "b", c->b_tag, sizeof(c->b_tag));
 	char cid[48];
 	token(k, "", cid, sizeof(cid));
@@ -1631,8 +1655,13 @@ static void cancel_b_invite(b2b_wk *k, tx_ctx *x)
 	if (x->cancel_sent || !q || sip_parse(q, rl, &k->tmp) < 0)
 		return;
 	int n = sip_build_cancel(&k->tmp, k->out, sizeof(k->out));
-	if (n > 0 && request_like(k, x, k->out, (size_t)n) == 0)
+	if (n > 0 && request_like(k, x, k->out, (size_t)n) == 0) {
 		x->cancel_sent = 1;
+		/* a peer that neither answers the INVITE nor the CANCEL would
+		 * keep the transaction (Proceeding has no timer) and this ctx
+		 * for ever: it ends 64*T1 from now (RFC 3261 9.1) */
+		txn_client_cancelled(k->tbl, x->t);
+	}
 }
 
 static int sv_to_str(sip_sv v, char *out, size_t cap)
@@ -1657,7 +1686,7 @@ static void hangup_stray_2xx(b2b_wk *k, tx_ctx *x, const sip_msg *rsp)
 {
 	static _Thread_local b2b_dialog d;
 	char cid[B2B_ID_MAX + 1], ftag[B2B_ID_MAX + 1], from[B2B_HDR_MAX + 1], to[B2B_HDR_MAX + 1];
-	char ruri[B2B_HDR_MAX + 1], branch[48], host[SBC_ADDR_STRLEN + 2];
+	char ruri[B2B_HDR_MAX + 1], branch[B2B_BRANCH_MAX], host[SBC_ADDR_STRLEN + 2];
 	size_t rl = 0;
 	const char *q = x->t ? txn_request(x->t, &rl) : NULL;
 	sbc_addr local;
@@ -1676,7 +1705,7 @@ static void hangup_stray_2xx(b2b_wk *k, tx_ctx *x, const sip_msg *rsp)
 	int bye = x->stray_tag != tag;
 	x->stray_tag = tag;
 	host_of(&local, host, sizeof(host));
-	token(k, "z9hG4bK", branch, sizeof(branch));
+	new_branch(k, branch, sizeof(branch));
 	b2b_via via = {.transport = tp_via(x->tp), .host = host, .port = sbc_addr_port(&local), .branch = branch};
 	/* the route set straight from the 2xx: any number of Record-Route */
 	int n = b2b_build_in_dialog_rr(&d, rsp, SIP_M_ACK, &via, k->out, sizeof(k->out));
@@ -1687,7 +1716,7 @@ static void hangup_stray_2xx(b2b_wk *k, tx_ctx *x, const sip_msg *rsp)
 	if (!bye)
 		return;
 	SBC_NOTICE("2xx from %s on an INVITE given up (Call-ID %s): ACK and BYE", sig_tp_name(x->tp), cid);
-	token(k, "z9hG4bK", branch, sizeof(branch));
+	new_branch(k, branch, sizeof(branch));
 	n = b2b_build_in_dialog_rr(&d, rsp, SIP_M_BYE, &via, k->out, sizeof(k->out));
 	if (n > 0)
 		request_like(k, x, k->out, (size_t)n);
@@ -1819,7 +1848,8 @@ static void on_timeout(void *ctx, txn *t)
 	(void)ctx;
 	if (x && x->role == CTX_PING && x->ping >= 0 && (unsigned)x->ping < x->wk->n_health) {
 		x->wk->health[x->ping].busy = 0;
-		health_record(x->wk, x->ping, 0, -1);
+		if (!x->lost_icmp) /* anyone can send an ICMP: the next ping decides */
+			health_record(x->wk, x->ping, 0, -1);
 		x->ping = -1;
 		return;
 	}
@@ -1835,8 +1865,10 @@ static void on_timeout(void *ctx, txn *t)
 		if (x->lost) {
 			/* RFC 3261 8.1.3.1: a transport error counts as a 503 from
 			 * that target, and the trunk's health as a failed ping
-			 * where pings can bring it back */
-			if (trunk_pinged(c->wk, c->trunk_out))
+			 * where pings can bring it back; not one an ICMP error
+			 * reported: its source is not checked, and a forged one
+			 * must not mark a live trunk down for every call */
+			if (!x->lost_icmp && trunk_pinged(c->wk, c->trunk_out))
 				health_record(c->wk, health_idx(c->wk, c->trunk_out, 1), 0, -1);
 			trunk_count(c->wk, c->trunk_out, SIG_TS_transport_errors);
 			attempt_failed(c, B2B_FO_LOCAL_TRANSPORT, -1, NULL);
@@ -1860,8 +1892,22 @@ static void on_timeout(void *ctx, txn *t)
  * each gets a transport error now (17.1.4), which fails a B-leg INVITE
  * over to the next route (as a 503, on_timeout) and counts a ping as
  * failed, instead of waiting for B2B_NO_RESPONSE_MS or Timer B/F.
- * One pass over the worker's contexts: a failure path, not per message. */
+ * One pass over the worker's contexts per distinct peer and iteration
+ * (sig_batch_lost merges repeats): a failure path, not per message. An
+ * ICMP error names the one transaction it quotes: a table lookup. */
 #define B2B_LOST_MAX 256
+
+/* a v4-mapped IPv6 address compares equal to the IPv4 one (sig_udp.c
+ * unmaps what the kernel reports; a destination could be configured so) */
+static int addr_same(const sbc_addr *a, const sbc_addr *b)
+{
+	if (sbc_addr_equal(a, b))
+		return 1;
+	const sbc_addr *m = a->sa.sa_family == AF_INET6 ? a : b, *v4 = m == a ? b : a;
+	return m->sa.sa_family == AF_INET6 && v4->sa.sa_family == AF_INET &&
+	       IN6_IS_ADDR_V4MAPPED(&m->in6.sin6_addr) && m->in6.sin6_port == v4->in4.sin_port &&
+	       memcmp(&m->in6.sin6_addr.s6_addr[12], &v4->in4.sin_addr, 4) == 0;
+}
 
 static int ctx_lost_match(const tx_ctx *x, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn,
 			  uint64_t at_ns)
@@ -1877,17 +1923,35 @@ static int ctx_lost_match(const tx_ctx *x, enum sig_tp tp, const sbc_addr *dst, 
 		return 0; /* a response came: the request was delivered */
 	if (x->conn)
 		return conn && x->conn == conn;
-	return x->tp == tp && sbc_addr_equal(&x->dst, dst);
+	return x->tp == tp && addr_same(&x->dst, dst);
 }
 
 static void send_failed(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err,
-			uint64_t at_ns)
+			uint64_t at_ns, const sig_icmp_quote *icmp)
 {
 	b2b_wk *k = *sig_worker_user(w);
 	tx_ctx *hit[B2B_LOST_MAX];
 	unsigned n = 0;
 	if (!k)
 		return;
+	if (icmp) {
+		/* the transaction whose branch the ICMP quotes, if it is ours,
+		 * toward that peer and still without a response */
+		txn *t = txn_find_client(k->tbl, sip_sv_from(icmp->method, strlen(icmp->method)),
+					 sip_sv_from(icmp->branch, strlen(icmp->branch)));
+		tx_ctx *x = t ? txn_user(t) : NULL;
+		if (!x || !ctx_lost_match(x, tp, dst, conn, at_ns))
+			return;
+		if (sbc_log_enabled(SBC_LOG_INFO)) {
+			char a[SBC_ADDR_STRLEN];
+			SBC_INFO("%s %s to %s: ICMP %s: its transaction fails now", icmp->method, icmp->branch,
+				 sbc_addr_format(dst, a, sizeof(a)), sbc_strerror(err));
+		}
+		x->lost = 1;
+		x->lost_icmp = 1;
+		txn_transport_error(k->tbl, x->t);
+		return;
+	}
 	for (tx_ctx *x = k->ctxs; x && n < B2B_LOST_MAX; x = x->next)
 		if (ctx_lost_match(x, tp, dst, conn, at_ns))
 			hit[n++] = x;
@@ -2293,10 +2357,10 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 			return;
 		}
 	}
-	char branch[48], host[SBC_ADDR_STRLEN + 2], contact[160];
+	char branch[B2B_BRANCH_MAX], host[SBC_ADDR_STRLEN + 2], contact[160];
 	unsigned tp = other ? c->b_tp : c->a_tp;
 	const sbc_addr *local = other ? &c->b_local : &c->a_local;
-	token(k, "z9hG4bK", branch, sizeof(branch));
+	new_branch(k, branch, sizeof(branch));
 	host_of(local, host, sizeof(host));
 	our_contact(c, other, contact, sizeof(contact));
 	b2b_via via = {.transport = tp_via(tp), .host = host, .port = sbc_addr_port(local), .branch = branch};
@@ -2458,7 +2522,7 @@ static int hexval(char ch)
 
 static int token_owner(sip_sv t, size_t prefix)
 {
-	if (t.n != prefix + 32)
+	if (t.n != prefix + 32 && t.n != prefix + 48) /* tags, Call-IDs; branches (new_branch()) */
 		return -1;
 	uint64_t seed = 0;
 	for (size_t i = 0; i < 16; i++) {
@@ -2666,6 +2730,11 @@ static void wk_start(sig_worker *w, void *arg)
 	if (RAND_bytes((uint8_t *)&k->seed, sizeof(k->seed)) != 1)
 		k->seed = (uint64_t)uv_hrtime() ^ ((uint64_t)w->idx << 40);
 	k->seed = (k->seed & 0x00ffffffffffffffull) | ((uint64_t)w->idx << 56);
+	if (RAND_bytes((uint8_t *)k->branch_key, sizeof(k->branch_key)) != 1) {
+		SBC_WARN("worker %u: no random bytes: Via branches are guessable", w->idx);
+		k->branch_key[0] = (uint64_t)uv_hrtime();
+		k->branch_key[1] = k->seed;
+	}
 	if (w->idx < SIG_MAX_WORKERS)
 		atomic_store_explicit(&g_seeds[w->idx], k->seed, memory_order_relaxed);
 	static const txn_env env_tmpl = {.now_ms = env_now, .arm = env_arm, .cancel = env_cancel,

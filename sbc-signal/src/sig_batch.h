@@ -28,6 +28,11 @@ void sig_batch_flush(sig_worker *w);
  * queue is full (the transaction timers still cover it). */
 void sig_batch_lost(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err);
 
+/* The method and top Via branch quoted at the start of an ICMP error's
+ * datagram[0..len) (sig_udp.c). 0, or SBC_E_PARSE when either is missing
+ * or cut short. */
+int sig_icmp_quote_parse(const char *p, size_t len, sig_icmp_quote *q);
+
 /* sig_conn.c: writes what sig_conn_send queued on c this iteration. */
 void sig_conn_flush_batched(sig_conn *c);
 

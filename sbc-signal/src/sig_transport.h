@@ -121,9 +121,18 @@ void sig_set_conn_closed_hook(sig_conn_closed_hook fn);
  * zero timer at the start of the next loop iteration, never inside a send
  * call. conn: the connection (0 for UDP); err: a negative sbc error;
  * at_ns: uv_hrtime() when the loss was found: what was handed to the
- * transport after it (a new connection to the same peer) was not lost. */
+ * transport after it (a new connection to the same peer) was not lost.
+ * icmp: NULL, or for an ICMP error the request the ICMP quotes: then only
+ * the one client transaction with that method and Via branch toward dst
+ * is lost (RFC 5927 4.1: an ICMP that quotes no request of ours, e.g. a
+ * forged one, fails nothing), and the loss says nothing about the peer's
+ * health (anyone who knows the addresses can send one). */
+typedef struct sig_icmp_quote {
+	char method[16];  /* request line method of the quoted datagram */
+	char branch[96];  /* its top Via branch */
+} sig_icmp_quote;
 typedef void (*sig_send_failed_hook)(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn,
-				     int err, uint64_t at_ns);
+				     int err, uint64_t at_ns, const sig_icmp_quote *icmp);
 void sig_set_send_failed_hook(sig_send_failed_hook fn);
 /* Runs on the worker's thread for an SBC_MSG_COMMAND from sbc-control
  * (JSON text, not NUL-terminated); the hook answers with

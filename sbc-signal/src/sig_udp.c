@@ -46,10 +46,12 @@ typedef struct udp_out {
 	unsigned n_lost;
 	struct udp_lost {
 		uint8_t tp;
+		uint8_t icmp; /* q holds the request an ICMP error quoted */
 		sbc_addr dst;
 		sig_conn_id conn;
 		int err;
 		uint64_t at_ns;
+		sig_icmp_quote q;
 	} lost[UDP_LOST_MAX];
 	uint8_t rx_burst;		/* udp_alloc_cb: inside one readable callback */
 	unsigned rx_got;		/* datagrams the last recvmmsg returned */
@@ -161,7 +163,8 @@ static void lost_cb(uv_timer_t *h)
 	memcpy(l, o->lost, n * sizeof(l[0]));
 	o->n_lost = 0;
 	for (unsigned i = 0; i < n && g_send_failed_hook && !w->stopping; i++)
-		g_send_failed_hook(w, (enum sig_tp)l[i].tp, &l[i].dst, l[i].conn, l[i].err, l[i].at_ns);
+		g_send_failed_hook(w, (enum sig_tp)l[i].tp, &l[i].dst, l[i].conn, l[i].err, l[i].at_ns,
+				   l[i].icmp ? &l[i].q : NULL);
 }
 
 static udp_out *batch_get(sig_worker *w)
@@ -189,19 +192,45 @@ static udp_out *batch_get(sig_worker *w)
 	return o;
 }
 
-void sig_batch_lost(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err)
+/* One entry per distinct loss in an iteration: the hook scans the worker's
+ * transactions once per (tp, dst, conn) entry, so a burst of losses toward
+ * one peer (a refused connection's queued messages, flush errors, an ICMP
+ * flood quoting the same request) costs one scan or lookup, not one each.
+ * A repeat keeps the later time: what was sent before either loss is lost. */
+static void lost_add(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err,
+		     const sig_icmp_quote *q)
 {
 	udp_out *o = w->stopping || !g_send_failed_hook ? NULL : batch_get(w);
-	if (!o || o->n_lost == UDP_LOST_MAX)
+	if (!o)
+		return;
+	uint64_t now = uv_hrtime();
+	for (unsigned i = 0; i < o->n_lost; i++) {
+		struct udp_lost *l = &o->lost[i];
+		if (l->tp == tp && l->conn == conn && l->icmp == (q != NULL) && sbc_addr_equal(&l->dst, dst) &&
+		    (!q || (strcmp(l->q.branch, q->branch) == 0 && strcmp(l->q.method, q->method) == 0))) {
+			l->at_ns = now;
+			l->err = err;
+			return;
+		}
+	}
+	if (o->n_lost == UDP_LOST_MAX)
 		return;
 	struct udp_lost *l = &o->lost[o->n_lost++];
 	l->tp = (uint8_t)tp;
+	l->icmp = q != NULL;
 	l->dst = *dst;
 	l->conn = conn;
 	l->err = err;
-	l->at_ns = uv_hrtime();
+	l->at_ns = now;
+	if (q)
+		l->q = *q;
 	if (!uv_is_active((uv_handle_t *)&o->lost_timer))
 		uv_timer_start(&o->lost_timer, lost_cb, 0, 0);
+}
+
+void sig_batch_lost(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err)
+{
+	lost_add(w, tp, dst, conn, err, NULL);
 }
 
 int sig_batch_conn(sig_worker *w, sig_conn_id id)
@@ -215,16 +244,92 @@ int sig_batch_conn(sig_worker *w, sig_conn_id id)
 	return 0;
 }
 
+/* A v4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 one. Our
+ * listeners are IPV6_V6ONLY (sig_socket.c), so the kernel reports v4
+ * peers as v4; this keeps a mapped form, should one appear, comparing
+ * equal to the peer it maps. */
+static void addr_unmap(sbc_addr *a)
+{
+	if (a->sa.sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr))
+		return;
+	struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = a->in6.sin6_port};
+	memcpy(&v4.sin_addr, &a->in6.sin6_addr.s6_addr[12], 4);
+	memset(a, 0, sizeof(*a));
+	a->in4 = v4;
+}
+
+static int ci_prefix(const char *p, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+	if ((size_t)(end - p) < n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c + 32);
+		if (c != lit[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* The request line method and the top Via branch of the quoted start of a
+ * datagram we sent (an ICMP error returns what the router or host quoted:
+ * Linux quotes up to 576 bytes over IPv4, 1280 over IPv6; RFC 792 only
+ * asks for 8 bytes of payload: then nothing is found). Only requests we
+ * built are of interest, so the format is ours: "Via: SIP/2.0/UDP
+ * host:port;branch=z9hG4bK...". Returns 0 when both were found whole. */
+int sig_icmp_quote_parse(const char *p, size_t len, sig_icmp_quote *q)
+{
+	const char *end = p + len, *s = p;
+	size_t n = 0;
+	while (s + n < end && n < sizeof(q->method) - 1 && s[n] >= 'A' && s[n] <= 'Z')
+		n++;
+	if (n == 0 || s + n >= end || s[n] != ' ')
+		return SBC_E_PARSE;
+	memcpy(q->method, s, n);
+	q->method[n] = 0;
+	/* the first header line that is a Via (full or compact form) */
+	for (const char *l = memchr(s, '\n', (size_t)(end - s)); l; l = memchr(l, '\n', (size_t)(end - l))) {
+		l++;
+		if (!ci_prefix(l, end, "via:") && !ci_prefix(l, end, "v:"))
+			continue;
+		const char *eol = memchr(l, '\n', (size_t)(end - l));
+		if (!eol)
+			return SBC_E_PARSE; /* cut short: the branch may be too */
+		for (const char *b = l; b + 8 <= eol; b++) {
+			if (!ci_prefix(b, eol, ";branch="))
+				continue;
+			b += 8;
+			size_t m = 0;
+			while (b + m < eol && b[m] != ';' && b[m] != ',' && b[m] != ' ' && b[m] != '\t' &&
+			       b[m] != '\r')
+				m++;
+			if (m < 8 || m >= sizeof(q->branch) || memcmp(b, "z9hG4bK", 7) != 0)
+				return SBC_E_PARSE;
+			memcpy(q->branch, b, m);
+			q->branch[m] = 0;
+			return 0;
+		}
+		return SBC_E_PARSE; /* the top Via has no branch */
+	}
+	return SBC_E_PARSE;
+}
+
 /* ICMP errors for datagrams we sent (IP_RECVERR, sig_udp_start). Our UDP
  * sockets are not connected (one socket serves every peer), and Linux
  * tells an unconnected socket about an ICMP error only through its error
- * queue, with the datagram's original destination in msg_name. A port or
- * host unreachable for a peer means the requests we sent it are lost: they
- * go to the send-failed hook, so that a trunk whose host is up but whose
- * SIP process is not fails over at once (RFC 3261 18.4, RFC 3263 4.3)
- * instead of after the no-response timer. Like any ICMP it can be forged
- * by whoever can guess the peer and port; the worst it does is move a
- * call that has had no response yet to its next route. */
+ * queue, with the datagram's original destination in msg_name and the
+ * quoted start of the datagram as data. A port or host unreachable means
+ * the request it quotes is lost: it goes to the send-failed hook, so that
+ * a trunk whose host is up but whose SIP process is not fails over at
+ * once (RFC 3261 18.4, RFC 3263 4.3) instead of after the no-response
+ * timer. Anyone can send an ICMP that quotes our address and the peer's
+ * (the kernel checks nothing else on an unconnected socket), so, as RFC
+ * 5927 4.1 advises, only the transaction whose Via branch the quote holds
+ * is failed: our branches carry 64 random bits (b2b_engine.c new_branch()),
+ * which an off-path sender cannot guess. A quote without one fails
+ * nothing; the transaction timers still cover the loss. */
 static void udp_drain_errors(sig_worker *w, int fd)
 {
 	/* to the end: entries left behind would keep epoll reporting EPOLLERR
@@ -233,14 +338,16 @@ static void udp_drain_errors(sig_worker *w, int fd)
 	 * bounded by the socket's receive buffer. */
 	for (int i = 0; i < 65536; i++) {
 		sbc_addr dst;
-		char ctl[256], one;
-		struct iovec iov = {.iov_base = &one, .iov_len = 1};
+		char ctl[256], quote[512];
+		struct iovec iov = {.iov_base = quote, .iov_len = sizeof(quote)};
 		memset(&dst, 0, sizeof(dst));
 		struct msghdr mh = {.msg_name = &dst.sa, .msg_namelen = sizeof(struct sockaddr_in6),
 				    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
 				    .msg_controllen = sizeof(ctl)};
-		if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+		ssize_t got = recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+		if (got < 0)
 			return; /* EAGAIN: empty */
+		addr_unmap(&dst);
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 			if (!((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
 			      (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)))
@@ -250,9 +357,11 @@ static void udp_drain_errors(sig_worker *w, int fd)
 			if (ee.ee_origin != SO_EE_ORIGIN_ICMP && ee.ee_origin != SO_EE_ORIGIN_ICMP6)
 				continue;
 			sig_stat_add(w->stats, SIG_TP_UDP, SIG_ST_send_errors, 1);
-			if (ee.ee_errno == ECONNREFUSED || ee.ee_errno == EHOSTUNREACH ||
-			    ee.ee_errno == ENETUNREACH)
-				sig_batch_lost(w, SIG_TP_UDP, &dst, 0, -(int)ee.ee_errno);
+			sig_icmp_quote q;
+			if ((ee.ee_errno == ECONNREFUSED || ee.ee_errno == EHOSTUNREACH ||
+			     ee.ee_errno == ENETUNREACH) &&
+			    sig_icmp_quote_parse(quote, (size_t)got, &q) == 0)
+				lost_add(w, SIG_TP_UDP, &dst, 0, -(int)ee.ee_errno, &q);
 		}
 	}
 }

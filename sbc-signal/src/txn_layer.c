@@ -32,6 +32,7 @@ struct txn {
 	uint8_t reliable;
 	uint8_t in_table;
 	uint8_t acked; /* server INVITE in Accepted: the ACK to our 2xx came */
+	uint8_t cancelled; /* client INVITE: the TU sent a CANCEL for it (txn_client_cancelled) */
 	int busy;
 	uint16_t armed; /* bit per enum txn_timer */
 	uint32_t retrans_ms; /* current A/E/G interval */
@@ -731,6 +732,15 @@ void txn_timer_fire(txn_table *tbl, txn *t, enum txn_timer tm)
 		}
 		break;
 	case TXN_T_B: /* no final response: the TU acts as on 408 */
+		if (t->cancelled) {
+			/* 64*T1 after our CANCEL, or since the start, without a
+			 * final response (RFC 3261 9.1): the TU gave the request
+			 * up already, nothing to report */
+			terminate(tbl, t);
+			break;
+		}
+		timeout(tbl, t);
+		break;
 	case TXN_T_F:
 	case TXN_T_H: /* no ACK */
 	case TXN_T_L: /* no ACK to our 2xx: the TU sends BYE */
@@ -747,6 +757,33 @@ void txn_timer_fire(txn_table *tbl, txn *t, enum txn_timer tm)
 		break;
 	}
 	leave(t);
+}
+
+void txn_client_cancelled(txn_table *tbl, txn *t)
+{
+	if (t->kind != TXN_CLIENT_INVITE || t->cancelled)
+		return;
+	t->cancelled = 1;
+	/* Calling keeps its Timer B from the start (earlier than one from
+	 * now); Proceeding has no timer at all: without this a peer that never
+	 * answers the INVITE nor the CANCEL keeps the transaction for ever */
+	if (t->state == TXN_S_PROCEEDING)
+		arm(tbl, t, TXN_T_B, 64 * tbl->t1);
+}
+
+txn *txn_find_client(txn_table *tbl, sip_sv method, sip_sv branch)
+{
+	keybuf k;
+	k.n = 0;
+	k.overflow = 0;
+	kput(&k, "C", 1);
+	kput(&k, method.p, method.n);
+	kput(&k, "\x01", 1);
+	kput(&k, branch.p, branch.n);
+	if (k.overflow || !method.n || !branch.n)
+		return NULL;
+	txn *t = lookup(tbl, CH_MAIN, &k);
+	return t && (t->kind == TXN_CLIENT_INVITE || t->kind == TXN_CLIENT_NON_INVITE) ? t : NULL;
 }
 
 void txn_transport_error(txn_table *tbl, txn *t)

@@ -132,6 +132,16 @@ txn *txn_find_cancel_target(txn_table *tbl, const sip_msg *cancel);
 /* Called by the timer owner when an armed timer expires. */
 void txn_timer_fire(txn_table *tbl, txn *t, enum txn_timer tm);
 
+/* Client INVITE t: the TU sent a CANCEL for it. If no final response
+ * comes within 64*T1 (from now in Proceeding, Timer B's own deadline in
+ * Calling), t terminates without on_timeout (RFC 3261 9.1): a peer that
+ * ignores the CANCEL and never answers no longer keeps it for ever. */
+void txn_client_cancelled(txn_table *tbl, txn *t);
+
+/* The client transaction for a request with this CSeq method and top Via
+ * branch (what a response would match, 17.1.3), or NULL. */
+txn *txn_find_client(txn_table *tbl, sip_sv method, sip_sv branch);
+
 /* The transport under t failed (connection closed, ICMP): 17.1.4/17.2.4. */
 void txn_transport_error(txn_table *tbl, txn *t);
 

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "sbc/err.h"
+#include "../../../sbc-signal/src/sig_batch.h"
 #include "../../../sbc-signal/src/sig_ratelimit.h"
 #include "../../../sbc-signal/src/sig_sip.h"
 #include "../../../sbc-signal/src/sig_stats.h"
@@ -123,6 +124,49 @@ static void test_stats_json(void **st)
 	(void)st;
 }
 
+/* What an ICMP error quotes of a request we sent (sig_udp.c): the method
+ * and the top Via branch, only when both are there whole. */
+static void test_icmp_quote(void **state)
+{
+	(void)state;
+	static const char inv[] = "INVITE sip:+4930@192.0.2.7:5060 SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKaaaa0123;rport\r\n"
+				  "Via: SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bKsecond\r\n"
+				  "Max-Forwards: 70\r\n";
+	sig_icmp_quote q;
+	assert_int_equal(sig_icmp_quote_parse(inv, strlen(inv), &q), 0);
+	assert_string_equal(q.method, "INVITE");
+	assert_string_equal(q.branch, "z9hG4bKaaaa0123");
+	/* compact form, branch last on its line, lower case parameter name */
+	static const char opt[] = "OPTIONS sip:x SIP/2.0\r\nv: SIP/2.0/UDP h;BRANCH=z9hG4bKb1\r\n";
+	assert_int_equal(sig_icmp_quote_parse(opt, strlen(opt), &q), 0);
+	assert_string_equal(q.method, "OPTIONS");
+	assert_string_equal(q.branch, "z9hG4bKb1");
+	/* cut anywhere inside the Via line (RFC 792 quotes only 8 bytes):
+	 * nothing, never a shortened branch */
+	const char *via_end = strstr(inv, ";rport\r\n");
+	for (size_t n = 0; n < (size_t)(via_end - inv) + 7; n++)
+		assert_int_equal(sig_icmp_quote_parse(inv, n, &q), SBC_E_PARSE);
+	assert_int_equal(sig_icmp_quote_parse(inv, (size_t)(via_end - inv) + 8, &q), 0);
+	/* the forged quote of the review's repro, a response, no cookie, no
+	 * branch, a method too long, garbage */
+	static const char *const bad[] = {
+		"INVITE sip:x SIP/2.0\r\n",
+		"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKr1\r\n",
+		"INVITE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=1234567890\r\n",
+		"INVITE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;rport\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKr2\r\n",
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKr3\r\n",
+		"\x01\x02\x03\x04\x05\x06\x07\x08",
+		"",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(sig_icmp_quote_parse(bad[i], strlen(bad[i]), &q), SBC_E_PARSE);
+	/* a branch longer than the quote's field */
+	char big[300];
+	int n = snprintf(big, sizeof(big), "BYE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK%0150d\r\n", 0);
+	assert_int_equal(sig_icmp_quote_parse(big, (size_t)n, &q), SBC_E_PARSE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_rl_table_full_fails_open),
 		cmocka_unit_test(test_sip_response),
 		cmocka_unit_test(test_stats_json),
+		cmocka_unit_test(test_icmp_quote),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

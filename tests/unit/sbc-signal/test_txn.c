@@ -755,6 +755,78 @@ static void test_transport_errors(void **state)
 	assert_string_equal(txn_timer_name(TXN_T_K), "K");
 }
 
+/* RFC 3261 9.1: the TU CANCELs a ringing INVITE; the peer never sends a
+ * final response (nor a 487): the transaction ends 64*T1 after the CANCEL,
+ * silently (no timeout for the TU: it gave the INVITE up already). Without
+ * the CANCEL, Proceeding waits for ever (that is the TU's Timer C's job). */
+static void test_client_invite_cancelled_gives_up(void **state)
+{
+	(void)state;
+	txn *t = start_client("INVITE", "z9hG4bKcc1", 0);
+	txn *u = start_client("INVITE", "z9hG4bKcc2", 0);
+	assert_int_equal(txn_recv_response(F.tbl, response(180, "INVITE", "z9hG4bKcc1")), 1);
+	assert_int_equal(txn_recv_response(F.tbl, response(180, "INVITE", "z9hG4bKcc2")), 1);
+	assert_int_equal(live_timers(), 0);
+	advance(10000); /* Timer C's wait: still nothing armed */
+	txn_client_cancelled(F.tbl, t);
+	txn_client_cancelled(F.tbl, t); /* once only: the deadline is not pushed back */
+	assert_true(armed(t, TXN_T_B));
+	assert_false(armed(u, TXN_T_B));
+	advance(31999);
+	assert_int_equal(F.terminated, 0);
+	advance(1);
+	assert_int_equal(F.terminated, 1);
+	assert_int_equal(F.timeouts, 0);
+	assert_int_equal(txn_table_count(F.tbl), 1); /* u, never cancelled, is still there */
+	assert_int_equal(txn_recv_response(F.tbl, response(487, "INVITE", "z9hG4bKcc1")), 0);
+	/* a final response after the CANCEL ends it the normal way */
+	txn_client_cancelled(F.tbl, u);
+	assert_int_equal(txn_recv_response(F.tbl, response(487, "INVITE", "z9hG4bKcc2")), 1);
+	assert_false(armed(u, TXN_T_B));
+	assert_int_equal(txn_get_state(u), TXN_S_COMPLETED);
+	advance(32000); /* D */
+	assert_int_equal(txn_table_count(F.tbl), 0);
+	assert_int_equal(F.timeouts, 0);
+}
+
+/* CANCEL while still Calling (no provisional yet): Timer B from the start
+ * stays; when it fires, the cancelled transaction ends without a timeout. */
+static void test_client_invite_cancelled_in_calling(void **state)
+{
+	(void)state;
+	txn *t = start_client("INVITE", "z9hG4bKcc3", 0);
+	advance(1000);
+	txn_client_cancelled(F.tbl, t);
+	advance(30999);
+	assert_int_equal(F.terminated, 0);
+	advance(1);
+	assert_int_equal(F.terminated, 1);
+	assert_int_equal(F.timeouts, 0);
+	/* a non-INVITE is not affected */
+	txn *o = start_client("OPTIONS", "z9hG4bKcc4", 0);
+	txn_client_cancelled(F.tbl, o);
+	advance(32000); /* F */
+	assert_int_equal(F.timeouts, 1);
+}
+
+/* txn_find_client: by method and branch, client transactions only. */
+static void test_find_client(void **state)
+{
+	(void)state;
+	txn *t = start_client("INVITE", "z9hG4bKfc1", 0);
+	txn *o = start_client("OPTIONS", "z9hG4bKfc1", 0);
+	assert_ptr_equal(txn_find_client(F.tbl, sip_sv_from("INVITE", 6), sip_sv_from("z9hG4bKfc1", 10)), t);
+	assert_ptr_equal(txn_find_client(F.tbl, sip_sv_from("OPTIONS", 7), sip_sv_from("z9hG4bKfc1", 10)), o);
+	assert_null(txn_find_client(F.tbl, sip_sv_from("INVITE", 6), sip_sv_from("z9hG4bKfc", 9)));
+	assert_null(txn_find_client(F.tbl, sip_sv_from("BYE", 3), sip_sv_from("z9hG4bKfc1", 10)));
+	assert_null(txn_find_client(F.tbl, sip_sv_from("", 0), sip_sv_from("z9hG4bKfc1", 10)));
+	/* a server transaction with the same branch is not found */
+	txn *s = NULL;
+	assert_int_equal(txn_recv_request(F.tbl, parsed_request("INVITE", "z9hG4bKfc2", "192.0.2.9"), 0, NULL, &s),
+			 TXN_RX_NEW);
+	assert_null(txn_find_client(F.tbl, sip_sv_from("INVITE", 6), sip_sv_from("z9hG4bKfc2", 10)));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -777,6 +849,9 @@ int main(void)
 		T(test_matching),
 		T(test_stale_and_early_timers),
 		T(test_transport_errors),
+		T(test_client_invite_cancelled_gives_up),
+		T(test_client_invite_cancelled_in_calling),
+		T(test_find_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
