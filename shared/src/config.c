@@ -70,6 +70,10 @@ static const sbc_cfg_key keys[] = {
 	 "3000", 0},
 	{"signal.timers.no_answer_ms", SBC_CFG_UINT, C | S, 0, F(signal.timers.no_answer_ms), 500, 3600000, NULL,
 	 "180000", 0},
+	/* RFC 3261 T1, the RTT estimate every transaction timer derives from
+	 * (A, B, E, F, G, H, J, L, M: 64*T1 = 32 s by default); smaller in a
+	 * private network with a lower RTT, or in tests */
+	{"signal.timers.t1_ms", SBC_CFG_UINT, C | S, 0, F(signal.timers.t1_ms), 20, 10000, NULL, "500", 0},
 	/* TLS material from files: sbc-signal started without sbc-control only
 	 * (under sbc-control the profiles come from the store's tls.* area). */
 	{"signal.tls_profiles", SBC_CFG_ARRAY, S, 0, ARR(sbc_config, signal.tls_profiles, 0),

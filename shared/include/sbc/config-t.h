@@ -130,6 +130,7 @@ typedef struct sbc_config {
 		struct {
 			unsigned no_response_ms; /* B2BUA: no response at all from a target */
 			unsigned no_answer_ms;   /* B2BUA: a provisional, then no final (Timer C) */
+			unsigned t1_ms;          /* RFC 3261 T1 (transaction timers) */
 		} timers;
 		unsigned n_tls_profiles;
 		sbc_cfg_tls_profile tls_profiles[SBC_CFG_MAX_PROFILES];
