@@ -691,6 +691,11 @@ static void on_terminated(void *ctx, txn *t)
 	if (!c)
 		return;
 	txn_set_user(t, NULL);
+	if (c->role == CTX_B_INVITE && c->cancel_sent && txn_last_status(t) < 200 && sbc_log_enabled(SBC_LOG_INFO)) {
+		char a[SBC_ADDR_STRLEN];
+		SBC_INFO("INVITE to %s: no final response 64*T1 after our CANCEL: transaction given up",
+			 sbc_addr_format(&c->dst, a, sizeof(a)));
+	}
 	if (c->role == CTX_PING && c->ping >= 0 && (unsigned)c->ping < c->wk->n_health)
 		c->wk->health[c->ping].busy = 0;
 	if (c->call) {
@@ -2744,7 +2749,8 @@ static void wk_start(sig_worker *w, void *arg)
 	env.ctx = k;
 	/* UDP transactions linger 32 s (Timers J, K, L, M): at 1000 calls/s
 	 * about 200k live ones per worker */
-	k->tbl = txn_table_create(&env, NULL, 1u << 17);
+	txn_cfg tc = {.t1_ms = w->srv->cfg.t1_ms};
+	k->tbl = txn_table_create(&env, &tc, 1u << 17);
 	if (!k->tbl) {
 		free(k);
 		SBC_ERROR("worker %u: no memory for transactions: calls refused", w->idx);

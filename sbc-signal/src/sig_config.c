@@ -67,6 +67,7 @@ static int adopt(sig_config *cfg, const sbc_config *c, char *err, size_t errlen)
 	cfg->drop_unknown = strcmp(c->signal.unknown_sources, "drop") == 0;
 	cfg->no_response_ms = c->signal.timers.no_response_ms;
 	cfg->no_answer_ms = c->signal.timers.no_answer_ms;
+	cfg->t1_ms = c->signal.timers.t1_ms;
 	return 0;
 }
 

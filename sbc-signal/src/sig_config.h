@@ -16,7 +16,7 @@
  *     handshake_burst_per_source, ticket_rotate_s,
  *     max_conns}
  *   timers (optional, the B2BUA's per target): {no_response_ms (3000),
- *     no_answer_ms (180000, Timer C)}
+ *     no_answer_ms (180000, Timer C), t1_ms (500, RFC 3261 T1)}
  */
 #ifndef SIG_CONFIG_H
 #define SIG_CONFIG_H
@@ -79,6 +79,7 @@ typedef struct sig_config {
 	bool drop_unknown;     /* unknown_sources "drop": no answer to a source no trunk matches */
 	uint32_t no_response_ms; /* signal.timers: B2BUA per-target timeouts */
 	uint32_t no_answer_ms;
+	uint32_t t1_ms; /* signal.timers.t1_ms: RFC 3261 T1 (0: 500) */
 } sig_config;
 
 /* The table's defaults (no listeners, no profiles). */

@@ -102,6 +102,20 @@ static void udp_sent(sig_worker *w, size_t len)
  * full device queue; reported since IP_RECVERR is on) do not: they are our
  * own congestion, not the peer's failure, the next route would leave the
  * same way, and UDP transactions retransmit. */
+/* With IP_RECVERR on, every ICMP error for the socket (also a forged one:
+ * anyone can send them) sets the socket's pending error, and the next
+ * send returns that error instead of sending its datagram: a refused, or
+ * a host/network unreachable, that belongs to another datagram, long gone
+ * (the details are on the error queue: udp_drain_errors). That send
+ * consumed the pending error: sending again sends. ECONNREFUSED comes
+ * only that way on an unconnected socket; an unreachable may also be this
+ * datagram's own route failing, which the next try finds again. */
+static int async_icmp_errno(int e)
+{
+	return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN;
+}
+#define UDP_SEND_TRIES 4 /* a pending error between each: a flood's worth */
+
 static void out_flush(sig_worker *w)
 {
 	udp_out *o = out_of(w);
@@ -110,14 +124,16 @@ static void out_flush(sig_worker *w)
 		unsigned run = 1;
 		while (i + run < o->n && o->fd[i + run] == o->fd[i])
 			run++;
-		int r;
+		int r, tries = 0;
 		do
 			r = sendmmsg(o->fd[i], &o->mm[i], run, MSG_DONTWAIT);
-		while (r < 0 && errno == EINTR);
+		while (r < 0 && (errno == EINTR || (async_icmp_errno(errno) && ++tries < UDP_SEND_TRIES)));
 		if (r <= 0) { /* the first one failed: skip it, go on with the rest */
 			int e = r < 0 ? errno : EIO;
 			sig_stat_add(w->stats, SIG_TP_UDP, SIG_ST_send_errors, 1);
-			if (e != EAGAIN && e != EWOULDBLOCK && e != ENOBUFS)
+			/* ECONNREFUSED: an ICMP's pending error each time, not this
+			 * destination's (the ICMP itself is on the error queue) */
+			if (e != EAGAIN && e != EWOULDBLOCK && e != ENOBUFS && e != ECONNREFUSED)
 				sig_batch_lost(w, SIG_TP_UDP, &o->dst[i], 0, -e);
 			i++;
 			continue;
@@ -464,7 +480,10 @@ static int udp_send_now(sig_worker *w, sig_listener *l, const sbc_addr *dst, con
 			size_t len)
 {
 	uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-	int r = uv_udp_try_send(&l->h.udp, &b, 1, &dst->sa);
+	int r, tries = 0;
+	do /* a pending ICMP error consumed: again (out_flush) */
+		r = uv_udp_try_send(&l->h.udp, &b, 1, &dst->sa);
+	while (r < 0 && async_icmp_errno(-r) && ++tries < UDP_SEND_TRIES);
 	if (r < 0) {
 		sig_stat_add(w->stats, SIG_TP_UDP, SIG_ST_send_errors, 1);
 		return r == UV_EAGAIN ? -EAGAIN : r;

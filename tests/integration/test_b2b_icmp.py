@@ -1,0 +1,177 @@
+"""ICMP errors for our UDP requests (sig_udp.c udp_drain_errors, RFC 5927
+4.1). Linux hands an unconnected UDP socket with IP_RECVERR any ICMP whose
+quoted headers name our address and the peer's, from any source: only the
+quoted request's Via branch (64 secret bits) makes one credible.
+
+ 1. A flood of forged port unreachables for a live trunk (quoting no
+    branch, or a branch with our worker's token but a guessed tail) fails
+    no call over and never marks the trunk down.
+ 2. One that quotes our real INVITE (what the trunk's host would send if
+    its SIP process were gone) fails that call over at once, but only when
+    it names the peer the INVITE went to; the trunk's health is untouched
+    and a second call to it is still tried.
+
+Needs a raw ICMP socket (root or CAP_NET_RAW): skipped without one."""
+import re
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+from b2b_common import Sbc, Uac, Uas, status
+from conftest import wait_for
+from test_b2b_transport_fail import trunk_stat
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff)
+    s += s >> 16
+    return ~s & 0xffff
+
+
+def icmp_unreach(sport, dport, quoted):
+    """ICMP port unreachable for a datagram 127.0.0.1:sport -> 127.0.0.1:dport
+    whose payload began with quoted."""
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(quoted), 0) + quoted
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     socket.inet_aton("127.0.0.1"), socket.inet_aton("127.0.0.1"))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    body = ip + udp
+    c = csum(struct.pack("!BBHI", 3, 3, 0, 0) + body)
+    return struct.pack("!BBHI", 3, 3, c, 0) + body
+
+
+@pytest.fixture
+def raw_icmp():
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    except PermissionError:
+        pytest.skip("no raw ICMP socket (needs root or CAP_NET_RAW)")
+    yield s
+    s.close()
+
+
+def add_victim(sbc, port):
+    """Trunk victim (UDP to port) first for 49..., demo-out second."""
+    sbc.rpc("trunk.add", {"name": "victim", "destinations": [{"host": "127.0.0.1", "port": port,
+                                                              "transport": "udp"}],
+                          "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
+    sbc.rpc("route.add", {"prefix": "49", "trunk": "victim", "priority": 5})
+    sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
+    sbc.signal_synced()
+
+
+def call(sbc, timeout=8):
+    uac = Uac(sbc.port)
+    try:
+        uac.invite()
+        final = uac.wait_final(timeout=timeout)
+        assert status(final) == 200, final
+        uac.ack(final)
+        try:
+            uac.bye(final)
+        except AssertionError:
+            raise AssertionError("BYE: " + sbc.log()[-8000:])
+    finally:
+        uac.close()
+
+
+def test_forged_icmp_flood_fails_nothing(procs, tmp_path, raw_icmp):
+    victim = Uas("late200")
+    victim.late_s = 0.3  # alive: answers every INVITE after 300 ms
+    backup = Uas("answer")
+    try:
+        sbc = Sbc(procs, tmp_path, backup.port)
+        add_victim(sbc, victim.port)
+        # our worker's token is public (every tag and Call-ID carries it):
+        # learn it from a first call, then guess the branches that follow
+        call(sbc)
+        branch = re.search(rb"branch=(z9hG4bK[0-9a-f]+)", victim.requests("INVITE")[0]).group(1).decode()
+        assert len(branch) == 7 + 48, branch  # seed, sequence number, 64 secret bits
+        seed, seq = branch[7:23], int(branch[23:39], 16)
+        forged = [icmp_unreach(sbc.port, victim.port, b"INVITE sip:x SIP/2.0\r\n"[:20])]
+        for n in range(seq + 1, seq + 12):  # the next sequence numbers, a wrong tail
+            q = (f"INVITE sip:4930123456@127.0.0.1:{victim.port} SIP/2.0\r\n"
+                 f"Via: SIP/2.0/UDP 127.0.0.1:{sbc.port};branch=z9hG4bK{seed}{n:016x}{'0' * 16};rport\r\n")
+            forged.append(icmp_unreach(sbc.port, victim.port, q.encode()))
+        stop = []
+
+        def flood():
+            while not stop:
+                for p in forged:
+                    raw_icmp.sendto(p, ("127.0.0.1", 0))
+                time.sleep(0.005)
+        th = threading.Thread(target=flood, daemon=True)
+        th.start()
+        try:
+            for _ in range(3):
+                call(sbc)
+        finally:
+            stop.append(1)
+            th.join()
+        log = sbc.log()
+        assert len(victim.requests("INVITE")) == 4
+        assert len(backup.requests("INVITE")) == 0, "calls to a live trunk failed over on forged ICMP"
+        assert "trunk victim is down" not in log
+        assert "fails now" not in log
+        assert trunk_stat(sbc, "victim", "transport_errors") == 0
+        # the flood reached the socket (counted as send errors) and was read off it
+        assert sbc.rpc("stats.get")["signal"][0]["stats"]["udp"].get("send_errors", 0) > 0
+    finally:
+        victim.stop = backup.stop = True
+
+
+def test_icmp_quoting_our_invite_fails_that_call_over(procs, tmp_path, raw_icmp):
+    victim = Uas("silent")  # its host is up, its SIP process would answer ICMP
+    backup = Uas("answer")
+    uac = Uac(0)
+    try:
+        sbc = Sbc(procs, tmp_path, backup.port, timers={"no_response_ms": 8000})
+        uac.dst = ("127.0.0.1", sbc.port)
+        add_victim(sbc, victim.port)
+        uac.invite()
+        wait_for(lambda: victim.invite is not None, timeout=5, what="INVITE at the victim")
+        inv = victim.invite
+        # the right quote, but for another peer port: not the INVITE's destination
+        raw_icmp.sendto(icmp_unreach(sbc.port, victim.port + 1, inv), ("127.0.0.1", 0))
+        # the right peer, the quote's branch one digit off
+        bad = re.sub(rb"(branch=z9hG4bK[0-9a-f]{47})([0-9a-f])",
+                     lambda m: m.group(1) + (b"0" if m.group(2) != b"0" else b"1"), inv, count=1)
+        assert bad != inv
+        raw_icmp.sendto(icmp_unreach(sbc.port, victim.port, bad), ("127.0.0.1", 0))
+        with pytest.raises(AssertionError):
+            uac.wait_final(timeout=0.7)
+        assert len(backup.requests("INVITE")) == 0
+        # what the victim's host would send: its quote of our INVITE
+        t0 = time.monotonic()
+        raw_icmp.sendto(icmp_unreach(sbc.port, victim.port, inv[:512]), ("127.0.0.1", 0))
+        final = uac.wait_final(timeout=5)
+        assert status(final) == 200, final
+        assert time.monotonic() - t0 < 2.0  # at once, not after no_response_ms (8 s)
+        assert len(backup.requests("INVITE")) == 1
+        uac.ack(final)
+        uac.bye(final)
+        log = sbc.log()
+        assert re.search(r"INVITE z9hG4bK[0-9a-f]{48} to 127\.0\.0\.1:%d: ICMP Connection refused: "
+                         r"its transaction fails now" % victim.port, log), log
+        assert log.count("its transaction fails now") == 1
+        assert trunk_stat(sbc, "victim", "transport_errors") == 1
+        assert "trunk victim is down" not in log
+        # the victim still gets the next call first (not routed around)
+        uac2 = Uac(sbc.port)
+        try:
+            uac2.invite()
+            try:
+                wait_for(lambda: len(victim.requests("INVITE")) == 2, timeout=5, what="second INVITE at the victim")
+            except AssertionError:
+                raise AssertionError("second INVITE not at the victim: " + sbc.log()[-6000:])
+        finally:
+            uac2.close()
+    finally:
+        uac.close()
+        victim.stop = backup.stop = True
