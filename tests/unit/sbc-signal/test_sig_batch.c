@@ -11,7 +11,9 @@
  *     16, and the early stop of libuv's read loop when one returns fewer)
  *     all get their reply; then a lone request after a pause still does.
  *  5. UDP to an unroutable destination: the queued datagram fails at the
- *     flush, is counted as a send error, and the next one still goes out.
+ *     flush, is counted as a send error, and the next one still goes out;
+ *     five such in one iteration reach the send-failed hook as one loss
+ *     (one scan of the transactions per peer and iteration).
  * Exit 77 when the openssl CLI (for the test certificate) is missing. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,6 +45,16 @@ static sig_server g_srv;
 static uint16_t g_udp_port, g_tcp_port, g_tls_port;
 static char g_dir[] = "/tmp/sigbatchXXXXXX";
 static _Atomic int g_handler_err; /* the handler runs on the worker: no cmocka asserts there */
+static _Atomic int g_lost_calls, g_lost_icmp; /* the send-failed hook's calls */
+
+static void lost_hook(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err,
+		      uint64_t at_ns, const sig_icmp_quote *icmp)
+{
+	(void)w, (void)tp, (void)dst, (void)conn, (void)err, (void)at_ns;
+	g_lost_calls++;
+	if (icmp)
+		g_lost_icmp++;
+}
 
 /* X-Burst: n [close] -> n numbered replies ("SIP/2.0 200 OK" with X-Seq),
  * then (stream) the connection closed. X-Unroutable: a datagram to a
@@ -54,7 +66,8 @@ static void handler(const sig_rx *rx, void *arg)
 	if (stu_header_value(rx, "X-Unroutable", v, sizeof(v))) {
 		sbc_addr bad;
 		sbc_addr_parse("0.0.0.0:0", -1, &bad); /* port 0: EINVAL from sendmmsg */
-		sig_send_addr(rx->worker, SIG_TP_UDP, &bad, NULL, NULL, "x", 1);
+		for (int i = atoi(v); i > 0; i--)
+			sig_send_addr(rx->worker, SIG_TP_UDP, &bad, NULL, NULL, "x", 1);
 		int n = snprintf(out, sizeof(out), "SIP/2.0 200 OK\r\nX-Seq: after\r\nContent-Length: 0\r\n\r\n");
 		sig_reply(rx, out, (size_t)n);
 		return;
@@ -176,17 +189,21 @@ static void test_udp_send_error_counted(void **st)
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(g_udp_port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int errs = stats_sum(SIG_TP_UDP, SIG_ST_send_errors);
+	int lost0 = g_lost_calls;
 	char buf[1024];
-	req("X-Unroutable: 1", buf, sizeof(buf));
+	req("X-Unroutable: 5", buf, sizeof(buf));
 	assert_true(sendto(s, buf, strlen(buf), 0, (struct sockaddr *)&a, sizeof(a)) > 0);
 	struct pollfd pf = {.fd = s, .events = POLLIN};
 	assert_int_equal(poll(&pf, 1, 3000), 1);
 	ssize_t n = recv(s, buf, sizeof(buf) - 1, 0);
 	assert_true(n > 0);
 	assert_non_null(memmem(buf, (size_t)n, "X-Seq: after", 12));
-	for (int i = 0; i < 200 && stats_sum(SIG_TP_UDP, SIG_ST_send_errors) - errs < 1; i++)
+	for (int i = 0; i < 200 && (stats_sum(SIG_TP_UDP, SIG_ST_send_errors) - errs < 5 || g_lost_calls == lost0); i++)
 		usleep(10000);
-	assert_int_equal(stats_sum(SIG_TP_UDP, SIG_ST_send_errors) - errs, 1);
+	assert_int_equal(stats_sum(SIG_TP_UDP, SIG_ST_send_errors) - errs, 5);
+	usleep(50000); /* a second hook call would have come by now */
+	assert_int_equal(g_lost_calls - lost0, 1);
+	assert_int_equal(g_lost_icmp, 0);
 	close(s);
 }
 
@@ -288,6 +305,7 @@ static int setup(void **st)
 	stu_listen(&cfg, SIG_TP_TCP, g_tcp_port);
 	stu_listen(&cfg, SIG_TP_TLS, g_tls_port);
 	stu_default_profile(&cfg, g_dir, 0);
+	sig_set_send_failed_hook(lost_hook);
 	return stu_start_server(&g_srv, &cfg, handler);
 }
 
