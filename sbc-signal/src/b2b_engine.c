@@ -693,7 +693,7 @@ static void on_terminated(void *ctx, txn *t)
 	txn_set_user(t, NULL);
 	if (c->role == CTX_B_INVITE && c->cancel_sent && txn_last_status(t) < 200 && sbc_log_enabled(SBC_LOG_INFO)) {
 		char a[SBC_ADDR_STRLEN];
-		SBC_INFO("INVITE to %s: no final response 64*T1 after our CANCEL: transaction given up",
+		SBC_INFO("INVITE to %s: CANCELled, ended without a final response (64*T1 after the CANCEL, or a transport error)",
 			 sbc_addr_format(&c->dst, a, sizeof(a)));
 	}
 	if (c->role == CTX_PING && c->ping >= 0 && (unsigned)c->ping < c->wk->n_health)
@@ -1853,8 +1853,7 @@ static void on_timeout(void *ctx, txn *t)
 	(void)ctx;
 	if (x && x->role == CTX_PING && x->ping >= 0 && (unsigned)x->ping < x->wk->n_health) {
 		x->wk->health[x->ping].busy = 0;
-		if (!x->lost_icmp) /* anyone can send an ICMP: the next ping decides */
-			health_record(x->wk, x->ping, 0, -1);
+		health_record(x->wk, x->ping, 0, -1); /* Timer F (an ICMP error never fails a ping) */
 		x->ping = -1;
 		return;
 	}
@@ -1945,7 +1944,9 @@ static void send_failed(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_
 		txn *t = txn_find_client(k->tbl, sip_sv_from(icmp->method, strlen(icmp->method)),
 					 sip_sv_from(icmp->branch, strlen(icmp->branch)));
 		tx_ctx *x = t ? txn_user(t) : NULL;
-		if (!x || !ctx_lost_match(x, tp, dst, conn, at_ns))
+		/* a ping goes on: it is there to find out whether the trunk
+		 * answers, and only its own timeout (Timer F) says it does not */
+		if (!x || x->role == CTX_PING || !ctx_lost_match(x, tp, dst, conn, at_ns))
 			return;
 		if (sbc_log_enabled(SBC_LOG_INFO)) {
 			char a[SBC_ADDR_STRLEN];

@@ -126,7 +126,9 @@ void sig_set_conn_closed_hook(sig_conn_closed_hook fn);
  * the one client transaction with that method and Via branch toward dst
  * is lost (RFC 5927 4.1: an ICMP that quotes no request of ours, e.g. a
  * forged one, fails nothing), and the loss says nothing about the peer's
- * health (anyone who knows the addresses can send one). */
+ * health (anyone who knows the addresses can send one): the B2BUA fails
+ * a call's attempt over but never marks the trunk down for it, and lets
+ * an OPTIONS ping run to its own timeout. */
 typedef struct sig_icmp_quote {
 	char method[16];  /* request line method of the quoted datagram */
 	char branch[96];  /* its top Via branch */

@@ -175,3 +175,24 @@ def test_icmp_quoting_our_invite_fails_that_call_over(procs, tmp_path, raw_icmp)
     finally:
         uac.close()
         victim.stop = backup.stop = True
+
+
+def test_icmp_quoting_our_ping_fails_nothing(procs, tmp_path, raw_icmp):
+    # only a ping's own timeout (Timer F) says a trunk does not answer: an
+    # ICMP for it, even one quoting it whole, leaves it retransmitting
+    victim = Uas("silent")  # OPTIONS ignored
+    backup = Uas("answer")
+    try:
+        sbc = Sbc(procs, tmp_path, backup.port, timers={"t1_ms": 100})
+        add_victim(sbc, victim.port)
+        wait_for(lambda: victim.requests("OPTIONS"), timeout=5, what="a ping at the victim")
+        ping = victim.requests("OPTIONS")[0]
+        branch = re.search(rb"branch=(z9hG4bK[0-9a-f]+)", ping).group(1)
+        raw_icmp.sendto(icmp_unreach(sbc.port, victim.port, ping), ("127.0.0.1", 0))
+        n = sum(1 for p in victim.requests("OPTIONS") if branch in p)
+        # Timer E: 100, 200, 400 ms... the same ping again after the ICMP
+        wait_for(lambda: sum(1 for p in victim.requests("OPTIONS") if branch in p) >= n + 2, timeout=3,
+                 what="the ping retransmitted after the ICMP")
+        assert "fails now" not in sbc.log()
+    finally:
+        victim.stop = backup.stop = True
