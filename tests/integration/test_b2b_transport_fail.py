@@ -18,7 +18,8 @@ are answered by the second route well inside one second. Our UDP sockets
 are not connected (one socket serves every peer): Linux reports ICMP errors
 to them only through the error queue (IP_RECVERR), which sbc-signal reads,
 so a UDP trunk whose host answers "port unreachable" fails over at once
-too. A silent target is the no-response timer's case (signal.timers.
+too (only the transaction whose Via branch the ICMP quotes, and the
+trunk's health is not touched: test_b2b_icmp.py for forged ones). A silent target is the no-response timer's case (signal.timers.
 no_response_ms, 3 s), one that rings but never answers Timer C's
 (no_answer_ms, 3 min: CANCEL, next route); the call record says "no
 response" / "no answer" / "transport error" when that was the cause.
