@@ -67,9 +67,9 @@ def calls_stats(sbc):
     return sbc.rpc("stats.get")["signal"][0]["stats"].get("calls", {})
 
 
-class ClosingTcpServer(threading.Thread):
-    """A TCP trunk that reads our INVITE and closes the connection without
-    a response (a carrier restarting, or its proxy failing)."""
+class LoopbackServer(threading.Thread):
+    """A TCP listener on a free loopback port whose thread hands each
+    accepted connection (2 s timeout) to handle() and closes it after."""
 
     def __init__(self):
         super().__init__(daemon=True)
@@ -78,7 +78,6 @@ class ClosingTcpServer(threading.Thread):
         self.sock.listen(16)
         self.sock.settimeout(0.1)
         self.port = self.sock.getsockname()[1]
-        self.got = []  # the first bytes of each connection
         self.stop = False
         self.start()
 
@@ -89,17 +88,12 @@ class ClosingTcpServer(threading.Thread):
             except (socket.timeout, OSError):
                 continue
             c.settimeout(2)
-            got = b""
             try:
-                while b"\r\n\r\n" not in got:
-                    d = c.recv(65536)
-                    if not d:
-                        break
-                    got += d
+                self.handle(c)
             except OSError:
                 pass
-            self.got.append(got)
-            c.close()
+            finally:
+                c.close()
 
     def close(self):
         self.stop = True
@@ -107,13 +101,32 @@ class ClosingTcpServer(threading.Thread):
         self.sock.close()
 
 
-class RefusingTlsServer(threading.Thread):
+class ClosingTcpServer(LoopbackServer):
+    """A TCP trunk that reads our INVITE and closes the connection without
+    a response (a carrier restarting, or its proxy failing)."""
+
+    def __init__(self):
+        self.got = []  # the first bytes of each connection
+        super().__init__()
+
+    def handle(self, c):
+        got = b""
+        try:
+            while b"\r\n\r\n" not in got:
+                d = c.recv(65536)
+                if not d:
+                    break
+                got += d
+        finally:
+            self.got.append(got)
+
+
+class RefusingTlsServer(LoopbackServer):
     """A TLS 1.2 server that requires a client certificate from its own CA:
     sbc-signal's client (no certificate for it) fails the handshake on the
     server's alert. Counts the handshakes it saw."""
 
     def __init__(self, tmp):
-        super().__init__(daemon=True)
         pki = Pki(tmp / "pki")
         pki.ca("ca")
         cert, key = pki.leaf("trunk", "ca", cn="trunk.example")
@@ -123,34 +136,15 @@ class RefusingTlsServer(threading.Thread):
         ctx.load_verify_locations(pki.p("ca.pem"))
         ctx.verify_mode = ssl.CERT_REQUIRED
         self.ctx = ctx
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
         self.handshakes = 0
-        self.stop = False
-        self.start()
+        super().__init__()
 
-    def run(self):
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            c.settimeout(2)
-            try:
-                self.handshakes += 1
-                self.ctx.wrap_socket(c, server_side=True).close()
-            except (ssl.SSLError, OSError):
-                pass
-            finally:
-                c.close()
-
-    def close(self):
-        self.stop = True
-        self.join(2)
-        self.sock.close()
+    def handle(self, c):
+        self.handshakes += 1
+        try:
+            self.ctx.wrap_socket(c, server_side=True).close()
+        except ssl.SSLError:
+            pass
 
 
 @pytest.fixture
