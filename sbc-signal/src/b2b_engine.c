@@ -293,6 +293,50 @@ typedef struct inb_conn {
 	sbc_addr peer, local;
 } inb_conn;
 
+/* String assembly without snprintf: some 20 snprintf calls per call (host
+ * strings, Contact, R-URI, Call-ID, names copied with "%s") showed as
+ * 1.5-2 % of sbc-signal's CPU at 4000 calls/s in the format machinery.
+ * put_s appends s at out[n] like snprintf would: truncated to cap - 1,
+ * out always terminated when cap > 0; returns the untruncated length. */
+static size_t put_s(char *out, size_t cap, size_t n, const char *s)
+{
+	size_t l = strlen(s);
+	if (n + 1 < cap) {
+		size_t room = cap - 1 - n;
+		size_t w = l < room ? l : room;
+		memcpy(out + n, s, w);
+		out[n + w] = '\0';
+	} else if (cap) {
+		out[cap - 1] = '\0';
+	}
+	return n + l;
+}
+
+static size_t put_u(char *out, size_t cap, size_t n, unsigned v)
+{
+	char d[12];
+	size_t i = sizeof(d) - 1;
+	d[i] = '\0';
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	return put_s(out, cap, n, d + i);
+}
+
+/* snprintf(out, cap, "%s", s) */
+static void copy_s(char *out, size_t cap, const char *s) { put_s(out, cap, 0, s); }
+
+/* <sip:sbc@host:port;transport=..> */
+static void contact_of(char *out, size_t cap, const char *host, unsigned port, const char *tpp)
+{
+	size_t n = put_s(out, cap, 0, "<sip:sbc@");
+	n = put_s(out, cap, n, host);
+	n = put_s(out, cap, n, ":");
+	n = put_u(out, cap, n, port);
+	n = put_s(out, cap, n, tpp);
+	put_s(out, cap, n, ">");
+}
+
 /* rx came on a connection a trunk opened: remember it for that trunk. The
  * per-worker cache keeps the lock off the path of every message. */
 static void inbound_note(b2b_wk *k, const sig_rx *rx)
@@ -309,7 +353,7 @@ static void inbound_note(b2b_wk *k, const sig_rx *rx)
 		if (g_inb[i].trunk[0] && strcmp(g_inb[i].trunk, rx->trunk) != 0)
 			continue;
 		if (!g_inb[i].trunk[0])
-			snprintf(g_inb[i].trunk, sizeof(g_inb[i].trunk), "%s", rx->trunk);
+			copy_s(g_inb[i].trunk, sizeof(g_inb[i].trunk), rx->trunk);
 		g_inb[i].conn = rx->conn;
 		g_inb[i].tp = (uint8_t)rx->tp;
 		g_inb[i].peer = *rx->src;
@@ -395,9 +439,9 @@ static void host_of(const sbc_addr *a, char *out, size_t cap)
 	char ip[SBC_ADDR_STRLEN];
 	sbc_addr_format_ip(a, ip, sizeof(ip));
 	if (strchr(ip, ':'))
-		snprintf(out, cap, "[%s]", ip);
+		put_s(out, cap, put_s(out, cap, put_s(out, cap, 0, "["), ip), "]"); /* "[%s]" */
 	else
-		snprintf(out, cap, "%s", ip);
+		copy_s(out, cap, ip);
 }
 
 static void token(b2b_wk *k, const char *prefix, char *out, size_t cap)
@@ -1110,7 +1154,7 @@ static void leg_request(b2b_cl *c, int leg, enum sip_method m)
 	x->tp = (uint8_t)tp;
 	x->conn = leg ? c->b_conn : c->a_conn;
 	x->dst = leg ? c->b_dst : c->a_src;
-	snprintf(x->profile, sizeof(x->profile), "%s", leg ? c->b_profile : "");
+	copy_s(x->profile, sizeof(x->profile), leg ? c->b_profile : "");
 	ctx_bind(x, NULL, CTX_OTHER);
 	if (client_start(k, k->out, (size_t)n, tp != SIG_TP_UDP, x) < 0)
 		ctx_free(x);
@@ -1281,8 +1325,8 @@ static int next_route(b2b_cl *c)
 			SBC_INFO("call %" PRIx64 ": trunk %s is down: skipped", c->id, t->name);
 			continue;
 		}
-		snprintf(c->trunk_out, sizeof(c->trunk_out), "%s", t->name);
-		snprintf(c->b_profile, sizeof(c->b_profile), "%s", t->tls_profile);
+		copy_s(c->trunk_out, sizeof(c->trunk_out), t->name);
+		copy_s(c->b_profile, sizeof(c->b_profile), t->tls_profile);
 		c->b_tn = c->b_ti = 0;
 		c->pol_out = t->srtp_out;
 		c->b_conn = 0;
@@ -1298,7 +1342,7 @@ static int next_route(b2b_cl *c)
 		}
 		if (!d->is_ip) { /* resolved (RFC 3263) when the INVITE is due */
 			c->b_need_dns = 1;
-			snprintf(c->b_host, sizeof(c->b_host), "%s", d->host);
+			copy_s(c->b_host, sizeof(c->b_host), d->host);
 			c->b_port = d->port;
 			c->b_tpreq = d->transport == STORE_TP_TLS ? SIG_TP_TLS
 				     : d->transport == STORE_TP_TCP ? SIG_TP_TCP
@@ -1486,18 +1530,30 @@ static void send_b_invite(b2b_cl *c)
 		attempt_failed(c, 404, -1, NULL);
 		return;
 	}
-	snprintf(c->number_out, sizeof(c->number_out), "%s", num);
+	copy_s(c->number_out, sizeof(c->number_out), num);
 	host_of(&c->b_dst, dhost, sizeof(dhost));
 	host_of(&c->b_local, host, sizeof(host));
 	const char *tpp = c->b_tp == SIG_TP_TLS ? ";transport=tls" : c->b_tp == SIG_TP_TCP ? ";transport=tcp" : "";
-	snprintf(ruri, sizeof(ruri), "sip:%s@%s:%u%s", num, dhost, sbc_addr_port(&c->b_dst), tpp);
-	snprintf(to, sizeof(to), "<sip:%s@%s>", num, dhost);
-	snprintf(contact, sizeof(contact), "<sip:sbc@%s:%u%s>", host, sbc_addr_port(&c->b_local), tpp);
+	size_t un = put_s(ruri, sizeof(ruri), 0, "sip:");
+	un = put_s(ruri, sizeof(ruri), un, num);
+	un = put_s(ruri, sizeof(ruri), un, "@");
+	un = put_s(ruri, sizeof(ruri), un, dhost);
+	un = put_s(ruri, sizeof(ruri), un, ":");
+	un = put_u(ruri, sizeof(ruri), un, sbc_addr_port(&c->b_dst));
+	put_s(ruri, sizeof(ruri), un, tpp);
+	un = put_s(to, sizeof(to), 0, "<sip:");
+	un = put_s(to, sizeof(to), un, num);
+	un = put_s(to, sizeof(to), un, "@");
+	un = put_s(to, sizeof(to), un, dhost);
+	put_s(to, sizeof(to), un, ">");
+	contact_of(contact, sizeof(contact), host, sbc_addr_port(&c->b_local), tpp);
 	new_branch(k, branch, sizeof(branch));
 	token(k, "b", c->b_tag, sizeof(c->b_tag));
 	char cid[48];
 	token(k, "", cid, sizeof(cid));
-	snprintf(c->b_callid, sizeof(c->b_callid), "%s@%s", cid, host);
+	un = put_s(c->b_callid, sizeof(c->b_callid), 0, cid);
+	un = put_s(c->b_callid, sizeof(c->b_callid), un, "@");
+	put_s(c->b_callid, sizeof(c->b_callid), un, host);
 	b2b_bleg_spec s = {.request_uri = ruri,
 			   .via = {.transport = tp_via(c->b_tp), .host = host, .port = sbc_addr_port(&c->b_local),
 				   .branch = branch},
@@ -1525,7 +1581,7 @@ static void send_b_invite(b2b_cl *c)
 	x->tp = c->b_tp;
 	x->conn = c->b_conn;
 	x->dst = c->b_dst;
-	snprintf(x->profile, sizeof(x->profile), "%s", c->b_profile);
+	copy_s(x->profile, sizeof(x->profile), c->b_profile);
 	ctx_bind(x, c, CTX_B_INVITE);
 	int r = client_start(k, k->out, (size_t)n, c->b_tp != SIG_TP_UDP, x);
 	if (r < 0) {
@@ -1618,8 +1674,8 @@ static void mirror_to_a(b2b_cl *c, const sip_msg *rsp, int with_body)
 	if (!c->a_txn)
 		return;
 	host_of(&c->a_local, host, sizeof(host));
-	snprintf(contact, sizeof(contact), "<sip:sbc@%s:%u%s>", host, sbc_addr_port(&c->a_local),
-		 c->a_tp == SIG_TP_TLS ? ";transport=tls" : c->a_tp == SIG_TP_TCP ? ";transport=tcp" : "");
+	contact_of(contact, sizeof(contact), host, sbc_addr_port(&c->a_local),
+		   c->a_tp == SIG_TP_TLS ? ";transport=tls" : c->a_tp == SIG_TP_TCP ? ";transport=tcp" : "");
 	b2b_resp_spec rs = {.to_tag = c->a_tag, .contact = contact, .local_host = host};
 	if (with_body && c->a_answer_len > 0)
 		rs.body = (b2b_body){.type = "application/sdp", .data = c->a_answer, .len = (size_t)c->a_answer_len};
@@ -1643,7 +1699,7 @@ static int request_like(b2b_wk *k, const tx_ctx *x, const char *buf, size_t n)
 	y->tp = x->tp;
 	y->conn = x->conn;
 	y->dst = x->dst;
-	snprintf(y->profile, sizeof(y->profile), "%s", x->profile);
+	copy_s(y->profile, sizeof(y->profile), x->profile);
 	ctx_bind(y, NULL, CTX_OTHER);
 	int r = client_start(k, buf, n, x->tp != SIG_TP_UDP, y);
 	if (r < 0)
@@ -2217,8 +2273,8 @@ static void our_contact(const b2b_cl *c, int leg, char *out, size_t cap)
 	unsigned tp = leg ? c->b_tp : c->a_tp;
 	const sbc_addr *l = leg ? &c->b_local : &c->a_local;
 	host_of(l, host, sizeof(host));
-	snprintf(out, cap, "<sip:sbc@%s:%u%s>", host, sbc_addr_port(l),
-		 tp == SIG_TP_TLS ? ";transport=tls" : tp == SIG_TP_TCP ? ";transport=tcp" : "");
+	contact_of(out, cap, host, sbc_addr_port(l),
+		   tp == SIG_TP_TLS ? ";transport=tls" : tp == SIG_TP_TCP ? ";transport=tcp" : "");
 }
 
 /* Answers the relayed re-INVITE on its leg (status, optional SDP). */
@@ -2413,7 +2469,7 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	y->tp = (uint8_t)tp;
 	y->conn = other ? c->b_conn : c->a_conn;
 	y->dst = other ? c->b_dst : c->a_src;
-	snprintf(y->profile, sizeof(y->profile), "%s", other ? c->b_profile : "");
+	copy_s(y->profile, sizeof(y->profile), other ? c->b_profile : "");
 	ctx_bind(y, c, CTX_REINV_OUT);
 	int r = client_start(k, out, (size_t)n, tp != SIG_TP_UDP, y);
 	free(out);
