@@ -329,6 +329,17 @@ class Uas(threading.Thread):
         self.rtp2.close()
 
 
+def calls_one_after_another(sbc_port, n):
+    """n calls through sbc-signal one after the other, each answered and
+    hung up by the caller (its BYE answered 200)."""
+    for _ in range(n):
+        uac = Uac(sbc_port)
+        try:
+            assert status(uac.bye(uac.answered())) == 200
+        finally:
+            uac.close()
+
+
 class Uac:
     """The calling carrier on UDP, one call at a time."""
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from b2b_common import Sbc, Uac, Uas, hdr, response, sdp, status
+from b2b_common import Sbc, Uac, Uas, calls_one_after_another, hdr, response, sdp, status
 from conftest import BUILD, wait_for
 from test_signal_common import no_sanitizer_reports  # noqa: F401
 
@@ -82,13 +82,7 @@ def test_many_calls_objects_recycled(procs, tmp_path):
     uas = Uas("answer")
     sbc = Sbc(procs, tmp_path, uas.port)
     try:
-        for i in range(5):
-            uac = Uac(sbc.port)
-            try:
-                final = uac.answered()
-                assert status(uac.bye(final)) == 200
-            finally:
-                uac.close()
+        calls_one_after_another(sbc.port, 5)
         wait_for(lambda: calls(sbc)["active"] == 0, what="calls ended")
         st = calls(sbc)
         assert st["started"] == 5 and st["answered"] == 5 and st["objects"] == 0, st

@@ -2,7 +2,7 @@
 the next create/update toward that sbc-media worker, or by a 20 ms timer
 when none follows. Either way the session goes: the last call of a burst
 (nothing after it) and calls ended while others start."""
-from b2b_common import Sbc, Uac, Uas, status
+from b2b_common import Sbc, Uac, Uas, calls_one_after_another, status
 from conftest import wait_for
 
 
@@ -25,13 +25,7 @@ def test_last_call_session_deleted_without_another_record(procs, tmp_path):
                       what="the session deleted")
         assert st["created"] == 1 and st["deleted"] == 1, st
         # calls that end while the next one starts: every session goes
-        for i in range(3):
-            u = Uac(sbc.port)
-            try:
-                f = u.answered()
-                assert status(u.bye(f)) == 200
-            finally:
-                u.close()
+        calls_one_after_another(sbc.port, 3)
         st = wait_for(lambda: (lambda s: s if s["deleted"] == 4 else None)(media_stats(sbc)), timeout=2,
                       what="four sessions deleted")
         assert st["created"] == 4 and st["sessions"] == 0, st
