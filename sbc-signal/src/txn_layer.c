@@ -455,7 +455,10 @@ static void client_invite_rx(txn_table *tbl, txn *t, const sip_msg *rsp)
 		if (st < 200) {
 			t->state = TXN_S_PROCEEDING;
 			cancel(tbl, t, TXN_T_A);
-			cancel(tbl, t, TXN_T_B);
+			/* once CANCELled, Timer B is the give-up (RFC 3261 9.1):
+			 * a 100 or a repeated 180 must not switch it off */
+			if (!t->cancelled)
+				cancel(tbl, t, TXN_T_B);
 			tbl->env.on_response(tbl->env.ctx, t, rsp);
 		} else if (st < 300) {
 			cancel(tbl, t, TXN_T_A);

@@ -827,6 +827,33 @@ static void test_find_client(void **state)
 	assert_null(txn_find_client(F.tbl, sip_sv_from("INVITE", 6), sip_sv_from("z9hG4bKfc2", 10)));
 }
 
+/* A peer that ignores our CANCEL but repeats its 180 (RFC 3261 13.3.1.1)
+ * still loses the transaction 64*T1 after the CANCEL. */
+static void test_client_invite_cancelled_then_1xx_again(void **state)
+{
+	(void)state;
+	txn *t = start_client("INVITE", "z9hG4bKrv1", 0);
+	assert_int_equal(txn_recv_response(F.tbl, response(180, "INVITE", "z9hG4bKrv1")), 1);
+	txn_client_cancelled(F.tbl, t);
+	advance(1000);
+	assert_int_equal(txn_recv_response(F.tbl, response(180, "INVITE", "z9hG4bKrv1")), 1);
+	assert_true(armed(t, TXN_T_B));
+	advance(1000000);
+	assert_int_equal(F.terminated, 1);
+}
+
+/* CANCELled while still Calling, then the peer's 100: its Timer B stays. */
+static void test_client_invite_cancelled_in_calling_then_100(void **state)
+{
+	(void)state;
+	txn *t = start_client("INVITE", "z9hG4bKrv2", 0);
+	txn_client_cancelled(F.tbl, t);
+	assert_int_equal(txn_recv_response(F.tbl, response(100, "INVITE", "z9hG4bKrv2")), 1);
+	assert_true(armed(t, TXN_T_B));
+	advance(1000000);
+	assert_int_equal(F.terminated, 1);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -852,6 +879,8 @@ int main(void)
 		T(test_client_invite_cancelled_gives_up),
 		T(test_client_invite_cancelled_in_calling),
 		T(test_find_client),
+		T(test_client_invite_cancelled_then_1xx_again),
+		T(test_client_invite_cancelled_in_calling_then_100),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
