@@ -486,6 +486,11 @@ static int udp_send_now(sig_worker *w, sig_listener *l, const sbc_addr *dst, con
 	while (r < 0 && async_icmp_errno(-r) && ++tries < UDP_SEND_TRIES);
 	if (r < 0) {
 		sig_stat_add(w->stats, SIG_TP_UDP, SIG_ST_send_errors, 1);
+		/* still an ICMP's pending error, not this destination's: dropped
+		 * like a lost datagram (the transaction retransmits), never a
+		 * failure of this transaction (as out_flush) */
+		if (r == UV_ECONNREFUSED)
+			return 0;
 		return r == UV_EAGAIN ? -EAGAIN : r;
 	}
 	udp_sent(w, len);
