@@ -1986,6 +1986,8 @@ static int ctx_lost_match(const tx_ctx *x, enum sig_tp tp, const sbc_addr *dst, 
 	return x->tp == tp && addr_same(&x->dst, dst);
 }
 
+static int token_owner(sip_sv t, size_t prefix);
+
 static void send_failed(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err,
 			uint64_t at_ns, const sig_icmp_quote *icmp)
 {
@@ -1997,8 +1999,16 @@ static void send_failed(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_
 	if (icmp) {
 		/* the transaction whose branch the ICMP quotes, if it is ours,
 		 * toward that peer and still without a response */
-		txn *t = txn_find_client(k->tbl, sip_sv_from(icmp->method, strlen(icmp->method)),
-					 sip_sv_from(icmp->branch, strlen(icmp->branch)));
+		sip_sv branch = sip_sv_from(icmp->branch, strlen(icmp->branch));
+		txn *t = txn_find_client(k->tbl, sip_sv_from(icmp->method, strlen(icmp->method)), branch);
+		int owner = t ? -1 : token_owner(branch, 7);
+		if (owner >= 0 && (unsigned)owner != sig_worker_index(w)) {
+			/* the ICMP landed on this worker's socket (SO_REUSEPORT
+			 * hashes it like a datagram from the peer); the request
+			 * is the owner's: its own lookup decides there */
+			sig_forward_icmp(w, (unsigned)owner, dst, err, icmp);
+			return;
+		}
 		tx_ctx *x = t ? txn_user(t) : NULL;
 		/* a ping goes on: it is there to find out whether the trunk
 		 * answers, and only its own timeout (Timer F) says it does not */

@@ -32,6 +32,9 @@ void sig_batch_lost(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn
  * datagram[0..len) (sig_udp.c). 0, or SBC_E_PARSE when either is missing
  * or cut short. */
 int sig_icmp_quote_parse(const char *p, size_t len, sig_icmp_quote *q);
+/* An ICMP error another worker drained for a request of this one
+ * (SIG_XMSG_ICMP): noted like one of its own, for the send-failed hook. */
+void sig_batch_icmp(sig_worker *w, const sig_xmsg_icmp *m);
 
 /* sig_conn.c: writes what sig_conn_send queued on c this iteration. */
 void sig_conn_flush_batched(sig_conn *c);

@@ -136,6 +136,10 @@ typedef struct sig_icmp_quote {
 typedef void (*sig_send_failed_hook)(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn,
 				     int err, uint64_t at_ns, const sig_icmp_quote *icmp);
 void sig_set_send_failed_hook(sig_send_failed_hook fn);
+/* For the send-failed hook: an ICMP quote whose branch belongs to worker
+ * `to` (another one) is handed there, to reach the hook on that worker
+ * (it drains the same way as its own ICMP errors). */
+int sig_forward_icmp(sig_worker *w, unsigned to, const sbc_addr *dst, int err, const sig_icmp_quote *q);
 /* Runs on the worker's thread for an SBC_MSG_COMMAND from sbc-control
  * (JSON text, not NUL-terminated); the hook answers with
  * sig_command_reply(). */

@@ -249,6 +249,25 @@ void sig_batch_lost(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn
 	lost_add(w, tp, dst, conn, err, NULL);
 }
 
+int sig_forward_icmp(sig_worker *w, unsigned to, const sbc_addr *dst, int err, const sig_icmp_quote *q)
+{
+	if (to >= w->srv->n_workers || to == w->idx)
+		return SBC_E_INVAL;
+	sig_xmsg_icmp m = {.dst = *dst, .err = err, .q = *q};
+	int r = shm_ring_push(&w->xout[to], SIG_XMSG_ICMP, 1, &m, sizeof(m));
+	if (r < 0)
+		sig_stat_add(w->stats, SIG_TP_UDP, SIG_ST_xworker_full, 1);
+	return r;
+}
+
+void sig_batch_icmp(sig_worker *w, const sig_xmsg_icmp *m)
+{
+	sig_icmp_quote q = m->q; /* from another thread of ours, terminated anyway */
+	q.method[sizeof(q.method) - 1] = '\0';
+	q.branch[sizeof(q.branch) - 1] = '\0';
+	lost_add(w, SIG_TP_UDP, &m->dst, 0, m->err, &q);
+}
+
 int sig_batch_conn(sig_worker *w, sig_conn_id id)
 {
 	udp_out *o = w->stopping ? NULL : batch_get(w);

@@ -14,6 +14,7 @@
 #include "sbc/err.h"
 #include "sbc/log.h"
 #include "sbc/msg.h"
+#include "sig_batch.h"
 #include "sig_worker.h"
 
 static sig_server *g_srv;
@@ -289,6 +290,10 @@ static void xrings_drain(sig_worker *w)
 					const sig_xmsg_rx *m = (const sig_xmsg_rx *)r->data;
 					if ((uint64_t)m->hdr_len + m->body_len <= r->len - sizeof(*m))
 						xrx_deliver(w, m);
+				} else if (r->type == SIG_XMSG_ICMP && r->len == sizeof(sig_xmsg_icmp)) {
+					sig_xmsg_icmp m;
+					memcpy(&m, r->data, sizeof(m));
+					sig_batch_icmp(w, &m);
 				} else if (r->type == SIG_XMSG_SEND && r->len >= sizeof(sig_xmsg_send)) {
 					const sig_xmsg_send *m = (const sig_xmsg_send *)r->data;
 					if (m->len <= r->len - sizeof(*m)) {

@@ -110,6 +110,17 @@ typedef struct sig_xmsg_send {
 #define SIG_XMSG_SEND 1
 #define SIG_XMSG_CLOSE 2 /* payload: sig_conn_id */
 #define SIG_XMSG_RX 3    /* a received message for the worker that owns its call */
+#define SIG_XMSG_ICMP 4  /* an ICMP error quoting a request another worker sent */
+
+/* An ICMP lands on the SO_REUSEPORT socket its addresses hash to, not on
+ * the socket of the worker that sent the quoted request: the worker that
+ * drained it hands it to the branch's owner (sig_forward_icmp). */
+typedef struct sig_xmsg_icmp {
+	sbc_addr dst;      /* the peer the quoted datagram went to */
+	int32_t err;       /* -errno */
+	uint32_t _reserved;
+	sig_icmp_quote q;
+} sig_xmsg_icmp;
 
 typedef struct sig_xmsg_rx {
 	sbc_addr src;

@@ -196,3 +196,34 @@ def test_icmp_quoting_our_ping_fails_nothing(procs, tmp_path, raw_icmp):
         assert "fails now" not in sbc.log()
     finally:
         victim.stop = backup.stop = True
+
+
+def test_icmp_reaches_the_worker_that_sent(procs, tmp_path, raw_icmp):
+    # 4 workers share the UDP port (SO_REUSEPORT): an ICMP lands on the
+    # socket its addresses hash to, one worker for this victim, while the
+    # calls from 4 callers' ports spread over the workers: each call's
+    # ICMP still fails that call over at once (handed to the branch's
+    # owner), whichever worker drained it
+    victim = Uas("silent")
+    backup = Uas("answer")
+    try:
+        sbc = Sbc(procs, tmp_path, backup.port, workers=4, timers={"no_response_ms": 8000})
+        add_victim(sbc, victim.port)
+        for i in range(4):
+            uac = Uac(sbc.port)
+            try:
+                uac.invite()
+                wait_for(lambda: len(victim.requests("INVITE")) == i + 1, timeout=5, what="INVITE at the victim")
+                inv = victim.requests("INVITE")[i]
+                t0 = time.monotonic()
+                raw_icmp.sendto(icmp_unreach(sbc.port, victim.port, inv[:512]), ("127.0.0.1", 0))
+                final = uac.wait_final(timeout=5)
+                assert status(final) == 200, final
+                assert time.monotonic() - t0 < 2.0, f"call {i}: failed over after no_response_ms, not at once"
+                uac.ack(final)
+                uac.bye(final)
+            finally:
+                uac.close()
+        assert sbc.log().count("its transaction fails now") == 4
+    finally:
+        victim.stop = backup.stop = True
