@@ -229,7 +229,9 @@ static void lost_add(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_con
 			return;
 		}
 	}
-	if (o->n_lost == UDP_LOST_MAX)
+	/* ICMP quotes (anyone can send them) may take only half the entries:
+	 * a flood of distinct ones must not crowd out a real connection loss */
+	if (o->n_lost == UDP_LOST_MAX || (q && o->n_lost >= UDP_LOST_MAX / 2))
 		return;
 	struct udp_lost *l = &o->lost[o->n_lost++];
 	l->tp = (uint8_t)tp;

@@ -14,6 +14,7 @@
  *     flush, is counted as a send error, and the next one still goes out;
  *     five such in one iteration reach the send-failed hook as one loss
  *     (one scan of the transactions per peer and iteration).
+ *  6. A flood of ICMP quotes in one iteration leaves room for a real loss.
  * Exit 77 when the openssl CLI (for the test certificate) is missing. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +37,7 @@
 #include "sbc/err.h"
 #include "sbc/log.h"
 #include "../../../sbc-signal/src/sig_sip.h"
+#include "../../../sbc-signal/src/sig_batch.h"
 #include "../../../sbc-signal/src/sig_worker.h"
 #include "sig_testutil.h"
 
@@ -63,6 +65,21 @@ static void handler(const sig_rx *rx, void *arg)
 {
 	char v[64], out[256];
 	(void)arg;
+	if (stu_header_value(rx, "X-Icmp-Flood", v, sizeof(v))) {
+		/* as if another worker handed on that many distinct ICMP quotes */
+		sig_xmsg_icmp m = {.err = -ECONNREFUSED};
+		sbc_addr_parse("127.0.0.1:9", -1, &m.dst);
+		strcpy(m.q.method, "INVITE");
+		for (int i = atoi(v); i > 0; i--) {
+			snprintf(m.q.branch, sizeof(m.q.branch), "z9hG4bKflood%d", i);
+			sig_batch_icmp(rx->worker, &m);
+		}
+		/* then a connection lost in the same iteration */
+		sig_batch_lost(rx->worker, SIG_TP_TCP, &m.dst, 1, -ECONNRESET);
+		int n = snprintf(out, sizeof(out), "SIP/2.0 200 OK\r\nX-Seq: flood\r\nContent-Length: 0\r\n\r\n");
+		sig_reply(rx, out, (size_t)n);
+		return;
+	}
 	if (stu_header_value(rx, "X-Unroutable", v, sizeof(v))) {
 		sbc_addr bad;
 		sbc_addr_parse("0.0.0.0:0", -1, &bad); /* port 0: EINVAL from sendmmsg */
@@ -207,6 +224,30 @@ static void test_udp_send_error_counted(void **st)
 	close(s);
 }
 
+/* A flood of distinct ICMP quotes in one iteration takes at most half of
+ * the iteration's loss entries: a real loss noted after it still reaches
+ * the send-failed hook. */
+static void test_icmp_flood_leaves_room_for_real_losses(void **st)
+{
+	(void)st;
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(g_udp_port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int lost0 = g_lost_calls, icmp0 = g_lost_icmp;
+	char buf[1024];
+	req("X-Icmp-Flood: 200", buf, sizeof(buf));
+	assert_true(sendto(s, buf, strlen(buf), 0, (struct sockaddr *)&a, sizeof(a)) > 0);
+	struct pollfd pf = {.fd = s, .events = POLLIN};
+	assert_int_equal(poll(&pf, 1, 3000), 1);
+	for (int i = 0; i < 200 && (g_lost_calls - lost0) - (g_lost_icmp - icmp0) < 1; i++)
+		usleep(10000);
+	usleep(50000); /* the rest of the hook's calls would have come by now */
+	assert_int_equal((g_lost_calls - lost0) - (g_lost_icmp - icmp0), 1); /* the real one */
+	assert_true(g_lost_icmp - icmp0 > 0);
+	assert_true(g_lost_icmp - icmp0 < 200);
+	close(s);
+}
+
 /* Reads the stream until EOF or timeout (ms); TLS when ssl. */
 static size_t read_stream(int fd, SSL *ssl, char *buf, size_t cap, int want_eof, int *eof)
 {
@@ -326,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_udp_burst),
 		cmocka_unit_test(test_udp_many_requests),
 		cmocka_unit_test(test_udp_send_error_counted),
+		cmocka_unit_test(test_icmp_flood_leaves_room_for_real_losses),
 		cmocka_unit_test(test_tcp_burst),
 		cmocka_unit_test(test_tls_burst),
 		cmocka_unit_test(test_tcp_burst_then_close),
