@@ -109,6 +109,7 @@ typedef struct xdp_sock {
 	uint32_t tx_reserved;    /* reserved this round, not yet submitted */
 	uint32_t tx_outstanding; /* submitted, not yet completed */
 	uint32_t unkicked;       /* submitted since the last kick */
+	uint32_t unkicked_rounds; /* rounds those have waited (tx_flush) */
 	bool in_map;
 } xdp_sock;
 
@@ -966,8 +967,11 @@ Drop:
  * that trickles in over several rounds (the sender's packets arrive one
  * softirq at a time) then costs one kick, not one per round: at 50k
  * packets/s bench_xdp saw 68 kicks per 1000 packets at 15 packets a round.
- * A packet waits at most until the RX ring is found empty. */
+ * A packet waits at most until the worker's RX rings are all found empty,
+ * or MED_XDP_KICK_ROUNDS rounds: another interface of the worker that
+ * stays busy must not hold this one's few packets back. */
 #define MED_XDP_KICK_MIN 64
+#define MED_XDP_KICK_ROUNDS 16
 static void tx_flush(med_xdp_worker *w, xdp_sock *s, bool force)
 {
 	if (s->tx_reserved) {
@@ -978,9 +982,11 @@ static void tx_flush(med_xdp_worker *w, xdp_sock *s, bool force)
 	} else if (!s->tx_outstanding) {
 		return;
 	}
-	if (!force && s->unkicked < MED_XDP_KICK_MIN)
+	if (!force && s->unkicked < MED_XDP_KICK_MIN &&
+	    (!s->unkicked || ++s->unkicked_rounds < MED_XDP_KICK_ROUNDS))
 		return;
 	s->unkicked = 0;
+	s->unkicked_rounds = 0;
 	if (!xsk_ring_prod__needs_wakeup(&s->tx))
 		return;
 	/* Anything the kernel has not consumed yet needs a kick; in copy mode
