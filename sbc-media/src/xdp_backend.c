@@ -131,6 +131,11 @@ struct med_xdp_worker {
 	struct pollfd pfd[MED_XDP_MAX_IFS];
 };
 
+/* UDP checksums left to the device: copy mode on a UMEM with TX metadata
+ * (a zero-copy driver without checksum offload would send the partial sum
+ * as it is). */
+static bool csum_offload(const med_xdp_worker *w) { return w->txmd && !w->st.zerocopy; }
+
 static void why_set(char *why, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void why_set(char *why, size_t len, const char *fmt, ...)
@@ -827,7 +832,7 @@ int med_xdp_worker_stats_json(const med_xdp_worker *w, char *buf, size_t len)
 			 (unsigned long long)st->tx_kicks, (unsigned long long)st->polls,
 			 (unsigned long long)st->fill_empty, (unsigned long long)st->fill_wakeups,
 			 (unsigned long long)st->batches, st->tx_budget,
-			 w->txmd && !st->zerocopy ? "true" : "false",
+			 csum_offload(w) ? "true" : "false",
 			 (unsigned long long)st->k_rx_ring_full, (unsigned long long)st->k_fill_empty,
 			 (unsigned long long)st->k_rx_dropped, (unsigned long long)st->k_tx_invalid);
 	for (int i = 0; i < MED_XDP_DROP_MAX_ && n >= 0 && (size_t)n < len; i++)
@@ -924,9 +929,8 @@ static void handle(med_xdp_worker *w, xdp_sock *in, const struct xdp_desc *d,
 		goto Drop;
 	}
 	uint8_t *start;
-	/* Copy mode only: a zero-copy driver without checksum offload would
-	 * send the partial sum as it is. The metadata goes before the frame. */
-	bool partial = w->txmd && !w->st.zerocopy;
+	/* the metadata goes before the frame */
+	bool partial = csum_offload(w);
 	uint32_t hdr = p.out_dst.sa.sa_family == AF_INET ? MED_XDP_HDR4 : MED_XDP_HDR6;
 	if (p.payload - frame < (ptrdiff_t)(hdr + MED_XDP_TXMD_LEN))
 		partial = false;

@@ -84,31 +84,33 @@ uint16_t med_xdp_ip4_csum(const uint8_t *hdr, unsigned len)
 	return (uint16_t)~csum_fold(csum_add(0, hdr, len));
 }
 
-uint16_t med_xdp_udp_csum(const sbc_addr *src, const sbc_addr *dst,
-			  const uint8_t *udp, uint32_t udp_len)
+/* The pseudo-header's sum, not folded (RFC 768 / RFC 8200 section 8.1). */
+static uint64_t pseudo_sum(const sbc_addr *src, const sbc_addr *dst, uint32_t udp_len)
 {
 	uint64_t sum = 0;
-	uint8_t tail[4];
+	uint8_t tail[8] = { 0 };
 
 	if (src->sa.sa_family == AF_INET) {
 		sum = csum_add(sum, (const uint8_t *)&src->in4.sin_addr, 4);
 		sum = csum_add(sum, (const uint8_t *)&dst->in4.sin_addr, 4);
 		wr16(tail, PROTO_UDP);
 		wr16(tail + 2, (uint16_t)udp_len);
-		sum = csum_add(sum, tail, 4);
-	} else {
-		uint8_t ph[8] = { 0 };
-		sum = csum_add(sum, (const uint8_t *)&src->in6.sin6_addr, 16);
-		sum = csum_add(sum, (const uint8_t *)&dst->in6.sin6_addr, 16);
-		ph[0] = (uint8_t)(udp_len >> 24);
-		ph[1] = (uint8_t)(udp_len >> 16);
-		ph[2] = (uint8_t)(udp_len >> 8);
-		ph[3] = (uint8_t)udp_len;
-		ph[7] = PROTO_UDP;
-		sum = csum_add(sum, ph, 8);
+		return csum_add(sum, tail, 4);
 	}
-	sum = csum_add(sum, udp, udp_len);
-	uint16_t c = (uint16_t)~csum_fold(sum);
+	sum = csum_add(sum, (const uint8_t *)&src->in6.sin6_addr, 16);
+	sum = csum_add(sum, (const uint8_t *)&dst->in6.sin6_addr, 16);
+	tail[0] = (uint8_t)(udp_len >> 24);
+	tail[1] = (uint8_t)(udp_len >> 16);
+	tail[2] = (uint8_t)(udp_len >> 8);
+	tail[3] = (uint8_t)udp_len;
+	tail[7] = PROTO_UDP;
+	return csum_add(sum, tail, 8);
+}
+
+uint16_t med_xdp_udp_csum(const sbc_addr *src, const sbc_addr *dst,
+			  const uint8_t *udp, uint32_t udp_len)
+{
+	uint16_t c = (uint16_t)~csum_fold(csum_add(pseudo_sum(src, dst, udp_len), udp, udp_len));
 	return c ? c : 0xffff;
 }
 
@@ -210,29 +212,6 @@ int med_xdp_parse(const uint8_t *frame, uint32_t len, med_xdp_parsed *out)
 		return parse_udp(frame, MED_XDP_ETH_HLEN + 40, plen, out);
 	}
 	return MED_XDP_PKT_NOT_IP;
-}
-
-/* The pseudo-header's sum, not folded (RFC 768 / RFC 8200 section 8.1). */
-static uint64_t pseudo_sum(const sbc_addr *src, const sbc_addr *dst, uint32_t udp_len)
-{
-	uint64_t sum = 0;
-	uint8_t tail[8] = { 0 };
-
-	if (src->sa.sa_family == AF_INET) {
-		sum = csum_add(sum, (const uint8_t *)&src->in4.sin_addr, 4);
-		sum = csum_add(sum, (const uint8_t *)&dst->in4.sin_addr, 4);
-		wr16(tail, PROTO_UDP);
-		wr16(tail + 2, (uint16_t)udp_len);
-		return csum_add(sum, tail, 4);
-	}
-	sum = csum_add(sum, (const uint8_t *)&src->in6.sin6_addr, 16);
-	sum = csum_add(sum, (const uint8_t *)&dst->in6.sin6_addr, 16);
-	tail[0] = (uint8_t)(udp_len >> 24);
-	tail[1] = (uint8_t)(udp_len >> 16);
-	tail[2] = (uint8_t)(udp_len >> 8);
-	tail[3] = (uint8_t)udp_len;
-	tail[7] = PROTO_UDP;
-	return csum_add(sum, tail, 8);
 }
 
 int med_xdp_build(uint8_t *payload, uint32_t payload_len, uint32_t room,
