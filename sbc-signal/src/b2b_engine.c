@@ -434,6 +434,12 @@ static uint32_t hash_sv(sip_sv s)
 
 static const char *tp_via(unsigned tp) { return tp == SIG_TP_TLS ? "TLS" : tp == SIG_TP_TCP ? "TCP" : "UDP"; }
 
+/* The URI parameter naming tp in our R-URIs and Contacts ("" for UDP). */
+static const char *tp_uri_param(unsigned tp)
+{
+	return tp == SIG_TP_TLS ? ";transport=tls" : tp == SIG_TP_TCP ? ";transport=tcp" : "";
+}
+
 static void host_of(const sbc_addr *a, char *out, size_t cap)
 {
 	char ip[SBC_ADDR_STRLEN];
@@ -1255,7 +1261,7 @@ static void ping_trunk(b2b_wk *k, const store_trunk *t)
 	token(k, "ping", cid, sizeof(cid));
 	host_of(&local, host, sizeof(host));
 	host_of(dst, dhost, sizeof(dhost));
-	const char *tpp = tp == SIG_TP_TLS ? ";transport=tls" : tp == SIG_TP_TCP ? ";transport=tcp" : "";
+	const char *tpp = tp_uri_param(tp);
 	snprintf(ruri, sizeof(ruri), "sip:%s:%u%s", dhost, sbc_addr_port(dst), tpp);
 	snprintf(from, sizeof(from), "<sip:ping@%s>;tag=%s", host, tag);
 	snprintf(to, sizeof(to), "<sip:%s>", dhost);
@@ -1377,6 +1383,20 @@ static void peer_id(const b2b_cl *c, char *out, size_t cap)
 /* The attempt toward the current route failed with status (or a
  * B2B_FO_LOCAL_*): the next route, or the final answer to A. rsp: the
  * response to mirror when relayed as is (may be NULL). */
+/* A fresh offer for another B-leg attempt (the target or route just
+ * chosen); the caller then sends the INVITE. Answers A and returns < 0
+ * when no offer can be made. */
+static int offer_again(b2b_cl *c)
+{
+	int r = make_offer(c);
+	if (r < 0) {
+		fail_a(c, sbc_err_sip_status(r) ? sbc_err_sip_status(r) : 500, NULL);
+		return r;
+	}
+	c->state = CS_CALLING;
+	return 0;
+}
+
 static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp)
 {
 	char peer[STORE_NAME_MAX + STORE_HOST_MAX + 16];
@@ -1408,26 +1428,19 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 	if (a == B2B_FO_NEXT && !rang &&
 	    (status == B2B_FO_LOCAL_TRANSPORT || status == B2B_FO_LOCAL_TIMEOUT || status == 503) &&
 	    next_target(c) == 0) {
-		int r = make_offer(c);
-		if (r < 0) {
-			fail_a(c, sbc_err_sip_status(r) ? sbc_err_sip_status(r) : 500, NULL);
-			return;
+		if (offer_again(c) == 0) {
+			SBC_INFO("call %" PRIx64 ": trunk %s: next target (%u of %u)", c->id, c->trunk_out, c->b_ti,
+				 c->b_tn);
+			send_b_invite(c);
 		}
-		SBC_INFO("call %" PRIx64 ": trunk %s: next target (%u of %u)", c->id, c->trunk_out, c->b_ti, c->b_tn);
-		c->state = CS_CALLING;
-		send_b_invite(c);
 		return;
 	}
 	if (a == B2B_FO_NEXT && next_route(c) == 0) {
-		int r = make_offer(c);
-		if (r < 0) {
-			fail_a(c, sbc_err_sip_status(r) ? sbc_err_sip_status(r) : 500, NULL);
-			return;
+		if (offer_again(c) == 0) {
+			SBC_INFO("call %" PRIx64 ": failover to trunk %s", c->id, c->trunk_out);
+			c->wk->st.failovers++;
+			send_b_invite(c);
 		}
-		SBC_INFO("call %" PRIx64 ": failover to trunk %s", c->id, c->trunk_out);
-		c->wk->st.failovers++;
-		c->state = CS_CALLING;
-		send_b_invite(c);
 		return;
 	}
 	int final = a == B2B_FO_RELAY && rsp && status >= 300 ? status : b2b_failover_result(&c->fo);
@@ -1533,7 +1546,7 @@ static void send_b_invite(b2b_cl *c)
 	copy_s(c->number_out, sizeof(c->number_out), num);
 	host_of(&c->b_dst, dhost, sizeof(dhost));
 	host_of(&c->b_local, host, sizeof(host));
-	const char *tpp = c->b_tp == SIG_TP_TLS ? ";transport=tls" : c->b_tp == SIG_TP_TCP ? ";transport=tcp" : "";
+	const char *tpp = tp_uri_param(c->b_tp);
 	size_t un = put_s(ruri, sizeof(ruri), 0, "sip:");
 	un = put_s(ruri, sizeof(ruri), un, num);
 	un = put_s(ruri, sizeof(ruri), un, "@");
@@ -1674,8 +1687,7 @@ static void mirror_to_a(b2b_cl *c, const sip_msg *rsp, int with_body)
 	if (!c->a_txn)
 		return;
 	host_of(&c->a_local, host, sizeof(host));
-	contact_of(contact, sizeof(contact), host, sbc_addr_port(&c->a_local),
-		   c->a_tp == SIG_TP_TLS ? ";transport=tls" : c->a_tp == SIG_TP_TCP ? ";transport=tcp" : "");
+	contact_of(contact, sizeof(contact), host, sbc_addr_port(&c->a_local), tp_uri_param(c->a_tp));
 	b2b_resp_spec rs = {.to_tag = c->a_tag, .contact = contact, .local_host = host};
 	if (with_body && c->a_answer_len > 0)
 		rs.body = (b2b_body){.type = "application/sdp", .data = c->a_answer, .len = (size_t)c->a_answer_len};
@@ -2283,8 +2295,7 @@ static void our_contact(const b2b_cl *c, int leg, char *out, size_t cap)
 	unsigned tp = leg ? c->b_tp : c->a_tp;
 	const sbc_addr *l = leg ? &c->b_local : &c->a_local;
 	host_of(l, host, sizeof(host));
-	contact_of(out, cap, host, sbc_addr_port(l),
-		   tp == SIG_TP_TLS ? ";transport=tls" : tp == SIG_TP_TCP ? ";transport=tcp" : "");
+	contact_of(out, cap, host, sbc_addr_port(l), tp_uri_param(tp));
 }
 
 /* Answers the relayed re-INVITE on its leg (status, optional SDP). */
