@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "sbc/err.h"
@@ -295,19 +296,11 @@ static void addr_unmap(sbc_addr *a)
 	a->in4 = v4;
 }
 
+/* p[0..end) begins with lit, ASCII case-insensitively */
 static int ci_prefix(const char *p, const char *end, const char *lit)
 {
 	size_t n = strlen(lit);
-	if ((size_t)(end - p) < n)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = p[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c + 32);
-		if (c != lit[i])
-			return 0;
-	}
-	return 1;
+	return (size_t)(end - p) >= n && strncasecmp(p, lit, n) == 0;
 }
 
 /* The request line method and the top Via branch of the quoted start of a
