@@ -1973,12 +1973,10 @@ static void on_timeout(void *ctx, txn *t)
  * unmaps what the kernel reports; a destination could be configured so) */
 static int addr_same(const sbc_addr *a, const sbc_addr *b)
 {
-	if (sbc_addr_equal(a, b))
-		return 1;
-	const sbc_addr *m = a->sa.sa_family == AF_INET6 ? a : b, *v4 = m == a ? b : a;
-	return m->sa.sa_family == AF_INET6 && v4->sa.sa_family == AF_INET &&
-	       IN6_IS_ADDR_V4MAPPED(&m->in6.sin6_addr) && m->in6.sin6_port == v4->in4.sin_port &&
-	       memcmp(&m->in6.sin6_addr.s6_addr[12], &v4->in4.sin_addr, 4) == 0;
+	sbc_addr x = *a, y = *b;
+	sbc_addr_unmap(&x);
+	sbc_addr_unmap(&y);
+	return sbc_addr_equal(&x, &y);
 }
 
 static int ctx_lost_match(const tx_ctx *x, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn,

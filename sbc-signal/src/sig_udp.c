@@ -282,20 +282,6 @@ int sig_batch_conn(sig_worker *w, sig_conn_id id)
 	return 0;
 }
 
-/* A v4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 one. Our
- * listeners are IPV6_V6ONLY (sig_socket.c), so the kernel reports v4
- * peers as v4; this keeps a mapped form, should one appear, comparing
- * equal to the peer it maps. */
-static void addr_unmap(sbc_addr *a)
-{
-	if (a->sa.sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr))
-		return;
-	struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = a->in6.sin6_port};
-	memcpy(&v4.sin_addr, &a->in6.sin6_addr.s6_addr[12], 4);
-	memset(a, 0, sizeof(*a));
-	a->in4 = v4;
-}
-
 /* p[0..end) begins with lit, ASCII case-insensitively */
 static int ci_prefix(const char *p, const char *end, const char *lit)
 {
@@ -377,7 +363,10 @@ static void udp_drain_errors(sig_worker *w, int fd)
 		ssize_t got = recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
 		if (got < 0)
 			return; /* EAGAIN: empty */
-		addr_unmap(&dst);
+		/* our listeners are IPV6_V6ONLY (sig_socket.c), so the kernel
+		 * reports v4 peers as v4; a mapped form, should one appear,
+		 * still compares equal to the peer it maps */
+		sbc_addr_unmap(&dst);
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 			if (!((cm->cmsg_level == SOL_IP && cm->cmsg_type == IP_RECVERR) ||
 			      (cm->cmsg_level == SOL_IPV6 && cm->cmsg_type == IPV6_RECVERR)))

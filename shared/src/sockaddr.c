@@ -145,6 +145,16 @@ bool sbc_addr_equal_ip(const sbc_addr *a, const sbc_addr *b)
 	return a->in4.sin_addr.s_addr == b->in4.sin_addr.s_addr;
 }
 
+void sbc_addr_unmap(sbc_addr *a)
+{
+	if (a->sa.sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr))
+		return;
+	struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = a->in6.sin6_port};
+	memcpy(&v4.sin_addr, &a->in6.sin6_addr.s6_addr[12], 4);
+	memset(a, 0, sizeof(*a));
+	a->in4 = v4;
+}
+
 bool sbc_addr_equal(const sbc_addr *a, const sbc_addr *b)
 {
 	return sbc_addr_equal_ip(a, b) && sbc_addr_port(a) == sbc_addr_port(b);

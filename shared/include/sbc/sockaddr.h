@@ -36,6 +36,9 @@ uint16_t sbc_addr_port(const sbc_addr *a);
 void sbc_addr_set_port(sbc_addr *a, uint16_t port);
 bool sbc_addr_equal(const sbc_addr *a, const sbc_addr *b);      /* address and port */
 bool sbc_addr_equal_ip(const sbc_addr *a, const sbc_addr *b);   /* address only */
+/* A v4-mapped IPv6 address (::ffff:a.b.c.d) becomes the IPv4 one, port
+ * kept; any other address is left as it is. */
+void sbc_addr_unmap(sbc_addr *a);
 
 /* A CIDR prefix: "10.0.0.0/8", "2001:db8::/32", or a bare address (/32, /128). */
 typedef struct sbc_cidr {

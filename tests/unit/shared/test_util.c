@@ -100,6 +100,16 @@ static void test_addr_parse_and_format(void **state)
 	assert_false(sbc_addr_equal(&a, &b));
 	sbc_addr_set_port(&b, 5060);
 	assert_true(sbc_addr_equal(&a, &b));
+
+	/* a v4-mapped IPv6 address unmaps to the IPv4 one, port kept */
+	assert_int_equal(sbc_addr_parse("[::ffff:192.0.2.1]:5060", -1, &b), 0);
+	assert_false(sbc_addr_equal(&a, &b));
+	sbc_addr_unmap(&b);
+	assert_true(sbc_addr_equal(&a, &b));
+	assert_int_equal(sbc_addr_parse("[2001:db8::1]:5060", -1, &b), 0);
+	sbc_addr_unmap(&b); /* not mapped: left as it is */
+	assert_int_equal(b.sa.sa_family, AF_INET6);
+	assert_int_equal(sbc_addr_port(&b), 5060);
 }
 
 static void test_cidr(void **state)
