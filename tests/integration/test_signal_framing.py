@@ -148,8 +148,9 @@ def test_random_garbage_storm_survives(sig):
     s = tcp(sig)
     s.sendall(options(callid="alive", transport="TCP"))
     assert read_responses(s, 1)[0].startswith(b"SIP/2.0 200")
-    st = sig.stats()["tcp"]
-    assert st["frame_errors"] >= 20
+    # the closed garbage connections may still be waiting for their turn
+    # on the worker when "alive" is answered (seen under SAN on CI: 18)
+    wait_for(lambda: sig.stats()["tcp"]["frame_errors"] >= 20, what="20 garbage connections counted")
     wait_for(lambda: sig.stats()["tcp"]["conns_open"] <= 2, what="connections released")
 
 
