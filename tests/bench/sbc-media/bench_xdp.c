@@ -25,8 +25,9 @@
  * and sink: RTP->RTP, SRTP->RTP and RTP->SRTP at 50k and 100k pps, with an
  * idle baseline, the ratios and the issue's targets (compare_rows()).
  *
- * BENCH_XDP_ONLY=compare runs only that last part; BENCH_XDP_ONLY=R:PPS[:MODE]
- * one run of one relay (see main()).
+ * BENCH_XDP_ONLY=compare runs only that last part, BENCH_XDP_ONLY=compare:MODE:PPS
+ * one row of it; BENCH_XDP_ONLY=R:PPS[:MODE] one run of one relay (see main()).
+ * BENCH_XDP_RUNS: rounds of the comparison (default 3; medians and ranges).
  * Needs root; prints the reason and exits 0 when it cannot run.
  *
  *   bench_xdp [seconds-per-run]     (default 1.5)
@@ -1161,9 +1162,30 @@ static double per_cpu(double x_us, double y_us)
 	return x_us >= 0.1 && y_us > 0 ? y_us / x_us : 0;
 }
 
+/* Median of n values (n <= 8), sorted in place. */
+static double median(double *v, int n)
+{
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			double t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return n <= 0 ? 0 : n & 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Rounds of the comparison: BENCH_XDP_RUNS (default 3, at most 8). */
+#define MAX_ROUNDS 8
+static int compare_rounds(void)
+{
+	const char *e = getenv("BENCH_XDP_RUNS");
+	int runs = e ? atoi(e) : 3;
+	return runs < 1 ? 1 : runs > MAX_ROUNDS ? MAX_ROUNDS : runs;
+}
+
 /* The real sbc-media on both backends and rtpengine, one mode at one rate,
  * same namespaces, same generator and sink, with an idle baseline and a
- * direct A->B baseline measured just before. Four ways to count CPU per
+ * direct A->B baseline measured just before. Ways to count CPU per
  * relayed packet:
  *   machine-idle   whole machine (/proc/stat) minus the idle baseline:
  *                  relay + generator + sink + softirq wherever it lands
@@ -1176,9 +1198,15 @@ static double per_cpu(double x_us, double y_us)
  *   relay:proc     the relay's own process (sbc-media, rtpengine) alone;
  *   wake/kpkt      times the relay's threads were put on a CPU per 1000
  *                  relayed packets (schedstat): how often it slept.
- * The idle baseline is taken for 0.5 s just before each run; the four
- * relays run in turn, twice (BENCH_XDP_RUNS=3: three times), and each CPU
- * column is the better of a relay's runs (keep_best).
+ * Fairness on a shared, noisy machine (the ratio swung 1.37-2.45x between
+ * runs when each column was the best of two): the four relays run in turn,
+ * one round after the other (direct, socket, xdp, rtpengine, direct, ...),
+ * BENCH_XDP_RUNS rounds (default 3). Each ratio is taken WITHIN a round
+ * (the two relays ran seconds apart, against the direct run of the same
+ * round) and the rows report the median over the rounds with the range;
+ * the table's CPU columns are medians too. The idle baseline (0.5 s before
+ * each run) is printed as its range: how much other work moved under the
+ * whole-machine columns.
  * Returns 1 when a target is not met (SRTP modes only; the plain row has no
  * target), 0 otherwise. */
 static int compare_rows(const char *what, double rate, double secs, int targets)
@@ -1193,96 +1221,161 @@ static int compare_rows(const char *what, double rate, double secs, int targets)
 		printf("\n%s rows skipped: %s not built\n", what, bin);
 		return 0;
 	}
-	/* The four relays in turn, then again: other work that comes and goes
-	 * meets all of them alike instead of one relay's runs. */
 	static const int relays[4] = { 0, 5, 6, 7 };
-	result r[4];
+	static result rr[MAX_ROUNDS][4];
+	int rounds = compare_rounds();
 	per_run_idle = 0.5;
-	for (int i = 0; i < 4; i++)
-		r[i] = run_once(relays[i], rate, secs);
-	for (int k = 1; k < bench_runs(); k++)
-		for (int i = 0; i < 4; i++) {
-			result again = run_once(relays[i], rate, secs);
-			keep_best(&r[i], &again, rate);
-		}
+	for (int k = 0; k < rounds; k++)
+		for (int i = 0; i < 4; i++)
+			rr[k][i] = run_once(relays[i], rate, secs);
 	per_run_idle = 0;
-	/* the busiest idle baseline of the four rows says how far the
-	 * whole-machine columns can be trusted */
-	double idle_pct = 0, hz = (double)sysconf(_SC_CLK_TCK);
-	for (int i = 0; i < 4; i++)
-		if (r[i].ok && r[i].idle_run * 100.0 / hz > idle_pct)
-			idle_pct = r[i].idle_run * 100.0 / hz;
-	printf("\n%s, offered %.0f pps (idle baseline before each run: up to %.0f%% of one core busy "
-	       "with other work%s):\n", what, rate, idle_pct,
-	       idle_pct > 100 ? "; whole-machine columns are not meaningful" : "");
-	printf("  %-34s %9s %9s %13s %13s %11s %11s %9s %9s\n", "path", "sent/s", "relayed/s",
-	       "us/pkt:mach-i", "relay:machine", "us/pkt:ours", "relay:ours", "relay:proc",
-	       "wake/kpkt");
-	double v[4][5]; /* [row][acct] */
+
+	double hz = (double)sysconf(_SC_CLK_TCK), idle_lo = 1e9, idle_hi = 0;
+	for (int k = 0; k < rounds; k++)
+		for (int i = 0; i < 4; i++) {
+			double pct = rr[k][i].idle_run * 100.0 / hz;
+			idle_lo = pct < idle_lo ? pct : idle_lo;
+			idle_hi = pct > idle_hi ? pct : idle_hi;
+		}
+	printf("\n%s, offered %.0f pps, %d rounds of %.1f s (idle baseline before each run: "
+	       "%.0f-%.0f%% of one core busy with other work%s):\n", what, rate, rounds, secs,
+	       idle_lo, idle_hi, idle_hi > 100 ? "; whole-machine columns are not meaningful" : "");
+	printf("  %-34s %9s %9s %13s %13s %11s %11s %9s %9s\n", "path (medians over the rounds)",
+	       "sent/s", "relayed/s", "us/pkt:mach-i", "relay:machine", "us/pkt:ours",
+	       "relay:ours", "relay:proc", "wake/kpkt");
+	/* per round and relay the five CPU columns; a round whose direct run
+	 * failed has no relay:* figures */
+	double v[MAX_ROUNDS][4][5];
+	int ok[MAX_ROUNDS][4];
+	for (int k = 0; k < rounds; k++)
+		for (int i = 0; i < 4; i++) {
+			const result *r = &rr[k][i], *d = &rr[k][0];
+			ok[k][i] = r->ok && d->ok;
+			v[k][i][0] = r->us_net;
+			v[k][i][1] = r->us_net - d->us_net;
+			v[k][i][2] = r->us_ours;
+			v[k][i][3] = r->us_ours - d->us_ours;
+			v[k][i][4] = r->us_proc;
+		}
+	result med[4]; /* medians, for the table and the loss tests */
 	for (int i = 0; i < 4; i++) {
-		v[i][0] = r[i].us_net;
-		v[i][1] = r[i].us_net - r[0].us_net;
-		v[i][2] = r[i].us_ours;
-		v[i][3] = r[i].us_ours - r[0].us_ours;
-		v[i][4] = r[i].us_proc;
-		if (!r[i].ok) {
-			printf("  %s\n", r[i].mode);
+		double a[MAX_ROUNDS], col[5], wk, off, pps;
+		int n = 0;
+		const result *any = NULL;
+		for (int k = 0; k < rounds; k++)
+			if (ok[k][i])
+				any = &rr[k][i];
+		memset(&med[i], 0, sizeof(med[i]));
+		if (!any) {
+			printf("  %s\n", rr[rounds - 1][i].mode);
 			continue;
+		}
+		for (int c = 0; c < 5; c++) {
+			n = 0;
+			for (int k = 0; k < rounds; k++)
+				if (ok[k][i])
+					a[n++] = v[k][i][c];
+			col[c] = median(a, n);
+		}
+		n = 0;
+		for (int k = 0; k < rounds; k++)
+			if (ok[k][i])
+				a[n++] = rr[k][i].wakes * 1000.0;
+		wk = median(a, n);
+		n = 0;
+		for (int k = 0; k < rounds; k++)
+			if (ok[k][i])
+				a[n++] = rr[k][i].offered;
+		off = median(a, n);
+		n = 0;
+		for (int k = 0; k < rounds; k++)
+			if (ok[k][i])
+				a[n++] = rr[k][i].pps;
+		pps = median(a, n);
+		med[i] = *any;
+		med[i].offered = off;
+		med[i].pps = pps;
+		med[i].ok = 1;
+		med[i].k_ring_full = med[i].k_fill_empty = 0; /* the worst run's */
+		for (int k = 0; k < rounds; k++) {
+			if (ok[k][i]) {
+				med[i].k_ring_full = rr[k][i].k_ring_full > med[i].k_ring_full ?
+						     rr[k][i].k_ring_full : med[i].k_ring_full;
+				med[i].k_fill_empty = rr[k][i].k_fill_empty > med[i].k_fill_empty ?
+						      rr[k][i].k_fill_empty : med[i].k_fill_empty;
+			}
 		}
 		if (i == 0)
 			printf("  %-34s %9.0f %9.0f %13.2f %13s %11.2f %11s %9s\n",
-			       "direct A->B (baseline)", r[0].offered, r[0].pps, v[0][0], "-", v[0][2],
-			       "-", "-");
+			       "direct A->B (baseline)", off, pps, col[0], "-", col[2], "-", "-");
 		else
 			printf("  %-34s %9.0f %9.0f %13.2f %13.2f %11.2f %11.2f %9.2f %9.1f\n",
-			       r[i].mode, r[i].offered, r[i].pps, v[i][0], v[i][1], v[i][2], v[i][3],
-			       v[i][4], r[i].wakes * 1000.0);
+			       any->mode, off, pps, col[0], col[1], col[2], col[3], col[4], wk);
 	}
-	if (!r[0].ok || !r[2].ok)
+	if (!med[0].ok || !med[2].ok)
 		return 0;
-	if (r[2].k_ring_full || r[2].k_fill_empty)
-		printf("  sbc-media xdp: the kernel dropped %llu packets on a full RX ring and %llu "
-		       "with no fill frame (the worker was not running: other work on its core)\n",
-		       (unsigned long long)r[2].k_ring_full, (unsigned long long)r[2].k_fill_empty);
-	/* relayed packets per CPU-second: xdp over socket, xdp over rtpengine */
+	if (med[2].k_ring_full || med[2].k_fill_empty)
+		printf("  sbc-media xdp: the kernel dropped up to %llu packets on a full RX ring and "
+		       "%llu with no fill frame in a run (the worker was not running: other work on "
+		       "its core)\n", (unsigned long long)med[2].k_ring_full,
+		       (unsigned long long)med[2].k_fill_empty);
+	/* relayed packets per CPU-second: xdp over socket, xdp over rtpengine,
+	 * per round, then median and range */
 	for (int o = 1; o <= 3; o += 2) {
-		if (!r[o].ok)
+		if (!med[o].ok)
 			continue;
 		/* xdp lost packets: less than offered and less than the other
 		 * relayed (the other's count can run over what was offered in
 		 * the window when its backlog drains into it) */
-		int lossy = r[2].pps < r[2].offered * 0.98 && r[2].pps < r[o].pps * 0.98;
-		printf("  sbc-media xdp / %-9s packets per CPU-second:", o == 1 ? "socket" : "rtpengine");
-		for (int c = 0; c < 5; c++)
-			printf(" %s %.2fx%s", acct[c], per_cpu(v[2][c], v[o][c]), c < 4 ? "," : "");
-		printf("%s%s\n", lossy ? " (xdp relayed less!)" : "",
-		       r[o].pps < r[o].offered * 0.98 ? " (the other lost packets)" : "");
-		if (targets) {
-			/* judged on relay:ours: the traffic's own CPU (our processes +
-			 * ksoftirqd) minus the generator and sink's; the whole-machine
-			 * columns say the same only on an otherwise idle machine. A
-			 * relay that lost most of the load (rtpengine discards what
-			 * queues up once it falls behind) has no per-packet figure
-			 * worth a ratio: not judged. */
-			double need = o == 1 ? 2.0 : 3.0, got = per_cpu(v[2][3], v[o][3]);
+		int lossy = med[2].pps < med[2].offered * 0.98 && med[2].pps < med[o].pps * 0.98;
+		double gm[5], lo[5], hi[5];
+		int nr = 0;
+		printf("  sbc-media xdp / %-9s packets per CPU-second, median (range) over rounds:\n",
+		       o == 1 ? "socket" : "rtpengine");
+		for (int c = 0; c < 5; c++) {
+			double a[MAX_ROUNDS];
+			int n = 0;
+			for (int k = 0; k < rounds; k++) {
+				double x = ok[k][2] && ok[k][o] ? per_cpu(v[k][2][c], v[k][o][c]) : 0;
+				if (x > 0)
+					a[n++] = x;
+			}
+			lo[c] = hi[c] = 0;
+			for (int j = 0; j < n; j++) {
+				lo[c] = j == 0 || a[j] < lo[c] ? a[j] : lo[c];
+				hi[c] = j == 0 || a[j] > hi[c] ? a[j] : hi[c];
+			}
+			gm[c] = median(a, n);
+			nr = n > nr ? n : nr;
+			printf("    %-14s %.2fx (%.2f-%.2f, %d rounds)\n", acct[c], gm[c], lo[c], hi[c], n);
+		}
+		if (lossy || med[o].pps < med[o].offered * 0.98)
+			printf("   %s%s\n", lossy ? " (xdp relayed less!)" : "",
+			       med[o].pps < med[o].offered * 0.98 ? " (the other lost packets)" : "");
+		if (targets && nr) {
+			/* judged on the medians of relay:ours (the traffic's own CPU:
+			 * our processes + ksoftirqd, minus the generator and sink's)
+			 * and, on a quiet enough machine, relay:machine. A relay that
+			 * lost most of the load (rtpengine discards what queues up
+			 * once it falls behind) has no per-packet figure worth a
+			 * ratio: not judged. */
+			double need = o == 1 ? 2.0 : 3.0, got = gm[3];
 			const char *who = o == 1 ? "our socket path" : "rtpengine";
-			if (r[o].pps < r[o].offered * 0.5) {
+			if (med[o].pps < med[o].offered * 0.5) {
 				printf("    target >= %.0fx over %s: not judged (%s relayed %.0f%% of the "
-				       "load)\n", need, who, r[o].mode, 100.0 * r[o].pps / r[o].offered);
+				       "load)\n", need, who, med[o].mode, 100.0 * med[o].pps / med[o].offered);
 				continue;
 			}
 			int met = got >= need && !lossy;
-			printf("    target >= %.0fx over %s (relay:ours): %.2fx %s", need, who, got,
+			printf("    target >= %.0fx over %s (relay:ours median): %.2fx %s", need, who, got,
 			       met ? "met" : lossy ? "NOT MET (xdp lost more)" : "NOT MET");
-			/* the whole machine too, when other work leaves it quiet
-			 * enough for its busy time to mean something */
-			if (idle_pct < 50) {
-				double gm = per_cpu(v[2][1], v[o][1]);
-				printf("; relay:machine %.2fx %s\n", gm, gm >= need ? "met" : "NOT MET");
-				met = met && gm >= need;
+			if (idle_hi < 50) {
+				printf("; relay:machine median %.2fx %s\n", gm[1],
+				       gm[1] >= need ? "met" : "NOT MET");
+				met = met && gm[1] >= need;
 			} else {
-				printf("; relay:machine not judged (other work kept %.0f%% of a core "
-				       "busy)\n", idle_pct);
+				printf("; relay:machine not judged (other work kept up to %.0f%% of a core "
+				       "busy)\n", idle_hi);
 			}
 			miss |= !met;
 		}
@@ -1370,6 +1463,18 @@ int main(int argc, char **argv)
 	 * (for profiling and tuning); BENCH_XDP_ONLY=compare: only the sbc-media
 	 * against rtpengine section. */
 	const char *only = getenv("BENCH_XDP_ONLY");
+	if (only && strncmp(only, "compare:", 8) == 0) {
+		/* compare:<mode 0..2>:<pps>: one comparison row (tuning) */
+		const char *c = strchr(only + 8, ':');
+		srtp_mode = srtp_ok ? atoi(only + 8) : MODE_RTP;
+		int miss = compare_rows(srtp_mode == MODE_RTP ? "RTP->RTP" : srtp_mode == MODE_SRTP_RTP ?
+					"SRTP->RTP (AES_CM_128_HMAC_SHA1_80)" :
+					"RTP->SRTP (AES_CM_128_HMAC_SHA1_80)",
+					c ? atof(c + 1) : 50000, secs, srtp_mode != MODE_RTP);
+		(void)miss;
+		topo_down();
+		return 0;
+	}
 	if (only && strcmp(only, "compare") == 0) {
 		compare_section(secs, srtp_ok);
 		topo_down();
