@@ -80,6 +80,45 @@ def ns_pids(bench_pid):
     return out
 
 
+def split(relay, us, rows):
+    """The relay's share of the machine's CPU per packet, from the samples,
+    split into what a zero-copy NIC would remove and the rest (issue 7 item
+    6 on veth, where AF_XDP binds in copy mode only).
+
+    The relay's share is R's receive, run in the sender's softirq (A:
+    veth_poll with XDP attached, process_backlog without), plus the relay
+    process minus the sink's receive run inside its sends (process_backlog
+    in R: on a real network that is the next host's work; the bench takes
+    it out with the direct A->B baseline). A zero-copy NIC removes, on the
+    AF_XDP path: veth's copy of each skb for XDP (skb_pp_cow_data), the copy
+    into the UMEM (__xsk_rcv) and the skb built per TX descriptor with its
+    veth_xmit (__xsk_generic_xmit minus the sink's receive nested in it).
+    The socket path keeps its UDP stack on any NIC."""
+    a = rows.get("generator (A)", {})
+    r = rows.get("relay (R)", {})
+    if not a or not r:
+        return
+    inc = lambda rw, sym: rw.get(sym, (0, 0, ""))[0]
+    self_r = sum(x[1] for x in r.values())
+    peer_rx = inc(r, "process_backlog")
+    xdp = relay == "6"
+    r_rx = inc(a, "veth_poll") if xdp else inc(a, "process_backlog")
+    share = us(r_rx) + us(self_r - peer_rx)
+    print("\n  relay's share (R's receive in A's softirq %.2f + relay process %.2f - the sink's "
+          "receive inside its sends %.2f): %.2f us/pkt" % (us(r_rx), us(self_r), us(peer_rx),
+                                                         share))
+    if not xdp:
+        print("    socket path: its UDP receive and send stacks stay on any NIC")
+        return
+    cow = sum(inc(rw, "skb_pp_cow_data") for rw in rows.values())
+    xrcv = sum(inc(rw, "__xsk_rcv") for rw in rows.values())
+    xmit = max(0.0, inc(r, "__xsk_generic_xmit") - peer_rx)
+    zc = us(cow) + us(xrcv) + us(xmit)
+    print("    a zero-copy NIC removes %.2f us/pkt (veth skb copy for XDP %.2f, copy into the "
+          "UMEM %.2f, skb + veth_xmit per TX descriptor %.2f); the rest %.2f us/pkt"
+          % (zc, us(cow), us(xrcv), us(xmit), share - zc))
+
+
 def main():
     if len(sys.argv) < 5:
         print(__doc__)
@@ -141,6 +180,7 @@ def main():
                 print("    %-36s %6.3f" % (name, us(v)))
         user = sum(r[1] for r in rows.values() if r[2] == ".")
         print("    %-36s %6.3f" % ("user space (self)", us(user)))
+    split(relay, us, {role: rows for role, rows in detail})
     if os.environ.get("PERF_KEEP"):
         print("\nperf data kept in %s" % data)
     else:
