@@ -117,6 +117,45 @@ static int async_icmp_errno(int e)
 }
 #define UDP_SEND_TRIES 4 /* a pending error between each: a flood's worth */
 
+/* A send from fd to dst still failed with e after its tries: is that the
+ * destination's own failure? An unreachable returned by a send is either
+ * the route lookup failing for this datagram (a genuine local failure:
+ * the transaction fails over at once) or, since IP_RECVERR, the pending
+ * error of some ICMP (forged ones too) that a flood renewed between every
+ * try: never this destination's loss, or anyone could fail our calls and
+ * mark trunks down. The kernel does not say which, but the route lookup
+ * can be asked alone: a UDP socket connected to dst from fd's address
+ * looks the route up (and sends nothing, so no ICMP ever lands on it).
+ * Costs four system calls on this failure path only. Returns the error to
+ * report as the destination's loss, or 0 when there is none: the datagram
+ * is dropped like a lost one (UDP transactions retransmit). ECONNREFUSED
+ * comes only from an ICMP on an unconnected socket; EAGAIN and ENOBUFS
+ * are our own congestion, not the peer's failure (the next route would
+ * leave the same way). */
+static int udp_send_lost_err(int fd, const sbc_addr *dst, int e)
+{
+	if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS || e == ECONNREFUSED)
+		return 0;
+	if (!async_icmp_errno(e))
+		return e; /* EPERM/EACCES (firewall), EINVAL...: this datagram's */
+	int fam = dst->sa.sa_family;
+	socklen_t dl = fam == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int p = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (p < 0)
+		return 0; /* cannot tell: the transaction timers cover a real loss */
+	sbc_addr src;
+	socklen_t sl = sizeof(struct sockaddr_in6);
+	memset(&src, 0, sizeof(src));
+	/* from the listener's address (it may select the route); port 0 */
+	if (getsockname(fd, &src.sa, &sl) == 0 && src.sa.sa_family == fam) {
+		sbc_addr_set_port(&src, 0);
+		bind(p, &src.sa, sl); /* best effort: a wildcard, or a lookup without source */
+	}
+	int r = connect(p, &dst->sa, dl) < 0 ? errno : 0;
+	close(p);
+	return r;
+}
+
 static void out_flush(sig_worker *w)
 {
 	udp_out *o = out_of(w);
@@ -132,9 +171,7 @@ static void out_flush(sig_worker *w)
 		if (r <= 0) { /* the first one failed: skip it, go on with the rest */
 			int e = r < 0 ? errno : EIO;
 			sig_stat_add(w->stats, SIG_TP_UDP, SIG_ST_send_errors, 1);
-			/* ECONNREFUSED: an ICMP's pending error each time, not this
-			 * destination's (the ICMP itself is on the error queue) */
-			if (e != EAGAIN && e != EWOULDBLOCK && e != ENOBUFS && e != ECONNREFUSED)
+			if ((e = udp_send_lost_err(o->fd[i], &o->dst[i], e)) != 0)
 				sig_batch_lost(w, SIG_TP_UDP, &o->dst[i], 0, -e);
 			i++;
 			continue;
@@ -492,7 +529,7 @@ static int udp_send_now(sig_worker *w, sig_listener *l, const sbc_addr *dst, con
 		/* still an ICMP's pending error, not this destination's: dropped
 		 * like a lost datagram (the transaction retransmits), never a
 		 * failure of this transaction (as out_flush) */
-		if (r == UV_ECONNREFUSED)
+		if (async_icmp_errno(-r) && udp_send_lost_err(l->fd, dst, -r) == 0)
 			return 0;
 		return r == UV_EAGAIN ? -EAGAIN : r;
 	}

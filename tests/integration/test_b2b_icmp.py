@@ -15,6 +15,7 @@ Needs a raw ICMP socket (root or CAP_NET_RAW): skipped without one."""
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 
@@ -34,16 +35,31 @@ def csum(b):
     return ~s & 0xffff
 
 
-def icmp_unreach(sport, dport, quoted):
-    """ICMP port unreachable for a datagram 127.0.0.1:sport -> 127.0.0.1:dport
-    whose payload began with quoted."""
+def icmp_unreach(sport, dport, quoted, code=3):
+    """ICMP destination unreachable (code 3: port, 1: host) for a datagram
+    127.0.0.1:sport -> 127.0.0.1:dport whose payload began with quoted."""
     udp = struct.pack("!HHHH", sport, dport, 8 + len(quoted), 0) + quoted
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
                      socket.inet_aton("127.0.0.1"), socket.inet_aton("127.0.0.1"))
     ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
     body = ip + udp
-    c = csum(struct.pack("!BBHI", 3, 3, 0, 0) + body)
-    return struct.pack("!BBHI", 3, 3, c, 0) + body
+    c = csum(struct.pack("!BBHI", 3, code, 0, 0) + body)
+    return struct.pack("!BBHI", 3, code, c, 0) + body
+
+
+# A flood process: forged host unreachables (the quote is no request of
+# ours) for our socket, as fast as python sends them, for argv[3] seconds.
+FLOOD = """
+import socket, sys, time
+sys.path.insert(0, sys.argv[4])
+from test_b2b_icmp import icmp_unreach
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+p = icmp_unreach(int(sys.argv[1]), int(sys.argv[2]), b"", code=1)
+end = time.monotonic() + float(sys.argv[3])
+while time.monotonic() < end:
+    for _ in range(200):
+        s.sendto(p, ("127.0.0.1", 0))
+"""
 
 
 @pytest.fixture
@@ -225,5 +241,68 @@ def test_icmp_reaches_the_worker_that_sent(procs, tmp_path, raw_icmp):
             finally:
                 uac.close()
         assert sbc.log().count("its transaction fails now") == 4
+    finally:
+        victim.stop = backup.stop = True
+
+
+def call_through_loss(sbc):
+    """A call whose INVITE and BYE are sent again until answered (a flood
+    may have the kernel drop datagrams): True when it was answered."""
+    uac = Uac(sbc.port)
+    try:
+        uac.invite()
+        for _ in range(8):
+            try:
+                final = uac.wait_final(timeout=0.5)
+                break
+            except AssertionError:
+                uac.sock.sendto(uac.inv, uac.dst)
+        else:
+            return False
+        uac.ack(final)
+        for _ in range(4):
+            try:
+                uac.bye(final)
+                break
+            except AssertionError:
+                pass
+        return status(final) == 200
+    finally:
+        uac.close()
+
+
+def test_forged_host_unreachable_flood_fails_nothing(procs, tmp_path, raw_icmp):
+    # IP_RECVERR makes every ICMP error (a forged one too) the socket's
+    # pending error, which the next send returns instead of sending: a
+    # host unreachable flood makes sends fail with EHOSTUNREACH, which
+    # must never be taken as that destination being lost (a call failed
+    # over, the trunk's transport_errors, the trunk marked down): only the
+    # routing table can say so (sig_udp.c udp_send_lost_err; the case of
+    # a flood that beats every retry is test_sig_unreach's, the flood of
+    # this test rarely does)
+    victim = Uas("answer")
+    victim.options = 200
+    backup = Uas("answer")
+    try:
+        sbc = Sbc(procs, tmp_path, backup.port, log_level="info", timers={"t1_ms": 100})
+        add_victim(sbc, victim.port)
+        here = str(__import__("pathlib").Path(__file__).parent)
+        floods = [procs.start(f"flood{i}", [sys.executable, "-c", FLOOD, str(sbc.port), str(victim.port), "2.5", here])
+                  for i in range(2)]
+        time.sleep(0.3)
+        n = ok = 0
+        t_end = time.monotonic() + 2
+        while time.monotonic() < t_end:
+            ok += call_through_loss(sbc)
+            n += 1
+        for f in floods:
+            f.wait(timeout=10)
+        log = sbc.log()
+        assert ok > 0
+        assert "fail now" not in log, "a forged ICMP failed transactions over"
+        assert trunk_stat(sbc, "victim", "transport_errors") == 0
+        assert "trunk victim is down" not in log
+        # the flood reached the socket: sends met its pending errors
+        assert sbc.rpc("stats.get")["signal"][0]["stats"]["udp"].get("send_errors", 0) > 0
     finally:
         victim.stop = backup.stop = True
