@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "sbc/err.h"
 #include "sip_build.h"
@@ -48,6 +50,7 @@ struct txn {
 struct txn_table {
 	txn_env env;
 	uint32_t t1, t2, t4;
+	uint64_t seed; /* of key_hash: random per table, so chains cannot be aimed at */
 	txn **bucket[CH_N]; /* the chains' heads (enum chain) */
 	uint32_t mask;
 	unsigned count;
@@ -82,6 +85,11 @@ txn_table *txn_table_create(const txn_env *env, const txn_cfg *cfg, unsigned buc
 		return NULL;
 	}
 	tbl->mask = n - 1;
+	if (getrandom(&tbl->seed, sizeof(tbl->seed), GRND_NONBLOCK) != (ssize_t)sizeof(tbl->seed)) {
+		struct timespec ts; /* no entropy yet (early boot): weaker, still per table */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		tbl->seed = (uint64_t)(uintptr_t)tbl ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec;
+	}
 	tbl->env = *env;
 	tbl->t1 = cfg && cfg->t1_ms ? cfg->t1_ms : 500;
 	tbl->t2 = cfg && cfg->t2_ms ? cfg->t2_ms : 4000;
@@ -117,24 +125,51 @@ unsigned txn_table_count(const txn_table *tbl) { return tbl->count; }
 
 /* ---- keys ------------------------------------------------------------------- */
 
-static uint32_t fnv(const char *p, size_t n)
+/* The chain hash of a key, eight bytes per step (a multiply and a shift
+ * each) with a final mix, seeded per table. It replaced a byte-wise FNV-1a
+ * that cost some 4 cycles per byte: a call hashes about 14 keys of 40-100
+ * bytes (lookups, new transactions, the ACK-to-2xx key), and the hash was
+ * half of lookup(), itself ~3.5 % of the worker's CPU at 4000 calls/s. Keys
+ * are still compared in full: the hash only spreads them over the buckets. */
+static uint32_t key_hash(uint64_t seed, const char *p, size_t n)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 16777619u;
+	uint64_t h = seed ^ ((uint64_t)n * 0x9e3779b97f4a7c15ull), w;
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
 	}
-	return h;
+	w = 0;
+	for (size_t i = 0; i < n; i++)
+		w |= (uint64_t)(unsigned char)p[i] << (8 * i);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 29;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 32;
+	return (uint32_t)h;
 }
 
 typedef struct keybuf {
 	char b[1024];
 	size_t n;
 	int overflow;
+	int hashed; /* hash below is of b[0..n) (a lookup then txn_new hash once) */
+	uint32_t hash;
 } keybuf;
+
+/* Every key is built from k->n = 0 through kput, which clears hashed. */
+static uint32_t khash(const txn_table *tbl, keybuf *k)
+{
+	if (!k->hashed) {
+		k->hash = key_hash(tbl->seed, k->b, k->n);
+		k->hashed = 1;
+	}
+	return k->hash;
+}
 
 static void kput(keybuf *k, const char *p, size_t n)
 {
+	k->hashed = 0;
 	if (n > sizeof(k->b) - k->n) {
 		k->overflow = 1;
 		return;
@@ -223,9 +258,9 @@ static int ack2xx_key(const sip_msg *m, keybuf *k)
 	return k->overflow ? SBC_E_INVAL : 0;
 }
 
-static txn *lookup(txn_table *tbl, enum chain ch, const keybuf *k)
+static txn *lookup(txn_table *tbl, enum chain ch, keybuf *k)
 {
-	uint32_t h = fnv(k->b, k->n);
+	uint32_t h = khash(tbl, k);
 	for (txn *t = tbl->bucket[ch][h & tbl->mask]; t; t = t->link[ch].next) {
 		const txn_link *l = &t->link[ch];
 		if (l->hash == h && l->key_len == k->n && memcmp(l->key, k->b, k->n) == 0)
@@ -253,7 +288,7 @@ static int unlink_chain(txn_table *tbl, enum chain ch, txn *t)
 	return 0;
 }
 
-static txn *txn_new(txn_table *tbl, const keybuf *k, enum txn_kind kind, int reliable, void *user)
+static txn *txn_new(txn_table *tbl, keybuf *k, enum txn_kind kind, int reliable, void *user)
 {
 	/* one allocation for the transaction and its key */
 	txn *t = calloc(1, sizeof(*t) + k->n);
@@ -263,7 +298,7 @@ static txn *txn_new(txn_table *tbl, const keybuf *k, enum txn_kind kind, int rel
 	l->key = (char *)(t + 1);
 	memcpy(l->key, k->b, k->n);
 	l->key_len = k->n;
-	l->hash = fnv(k->b, k->n);
+	l->hash = khash(tbl, k);
 	t->kind = (uint8_t)kind;
 	t->reliable = reliable ? 1 : 0;
 	t->user = user;
@@ -625,7 +660,7 @@ int txn_recv_request(txn_table *tbl, const sip_msg *req, int reliable, void *use
 		}
 		memcpy(l->key, k2.b, k2.n);
 		l->key_len = k2.n;
-		l->hash = fnv(k2.b, k2.n);
+		l->hash = khash(tbl, &k2);
 	}
 	t->state = invite ? TXN_S_PROCEEDING : TXN_S_TRYING;
 	*out = t;
