@@ -34,13 +34,6 @@
 #define B2B_MSG_MAX 8192
 #define B2B_BODY_MAX 4096
 #define B2B_LIMITS_MAX 128
-/* A B-leg INVITE without any response (not even 100) after this long is
- * given up and the next route tried (Timer B alone would wait 32 s); one
- * with a provisional but no final response this long after the last
- * provisional is CANCELled and the next route tried (Timer C, RFC 3261
- * 16.6 step 11). Defaults of signal.timers.no_response_ms / no_answer_ms. */
-#define B2B_NO_RESPONSE_MS 3000
-#define B2B_NO_ANSWER_MS 180000
 /* RFC 3263 targets kept per call for failover within a trunk's DNS name */
 #define B2B_TARGETS_MAX 8
 #define T_NO_RESPONSE TXN_T_MAX_
@@ -276,7 +269,7 @@ static b2b_limit *limit_for(const char *trunk)
  * (sig_send_conn crosses the ring). An entry is dropped when its
  * connection closes (the closed hook, on the connection's worker), and
  * should that race a send, when a send on it fails here or an INVITE sent
- * on it gets no response at all (B2B_NO_RESPONSE_MS). */
+ * on it gets no response at all (signal.timers.no_response_ms). */
 #define B2B_INBOUND_MAX 256
 static pthread_mutex_t g_inb_mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned g_inb_forgets; /* bumped by inbound_forget (under g_inb_mu) */
@@ -478,17 +471,16 @@ static void new_branch(b2b_wk *k, char *out, size_t cap)
 
 static uint64_t now_ms(b2b_wk *k) { return uv_now(sig_worker_loop(k->w)); }
 
-static uint32_t no_response_ms(const b2b_wk *k)
-{
-	uint32_t v = k->w->srv->cfg.no_response_ms;
-	return v ? v : B2B_NO_RESPONSE_MS;
-}
+/* A B-leg INVITE without any response (not even 100) after
+ * signal.timers.no_response_ms is given up and the next route tried (Timer
+ * B alone would wait 64*T1); one with a provisional but no final response
+ * no_answer_ms after the last provisional is CANCELled and the next route
+ * tried (Timer C, RFC 3261 16.6 step 11). Their defaults have one home,
+ * the shared configuration table (shared/src/config.c), which every
+ * sig_config comes from (sig_config_load, sig_config_defaults). */
+static uint32_t no_response_ms(const b2b_wk *k) { return k->w->srv->cfg.no_response_ms; }
 
-static uint32_t no_answer_ms(const b2b_wk *k)
-{
-	uint32_t v = k->w->srv->cfg.no_answer_ms;
-	return v ? v : B2B_NO_ANSWER_MS;
-}
+static uint32_t no_answer_ms(const b2b_wk *k) { return k->w->srv->cfg.no_answer_ms; }
 
 static int send_to(b2b_wk *k, unsigned tp, sig_conn_id conn, const sbc_addr *dst, const char *profile,
 		   const void *buf, size_t len)
@@ -1963,7 +1955,7 @@ static void on_timeout(void *ctx, txn *t)
  * connection) still without a response had its request in those bytes:
  * each gets a transport error now (17.1.4), which fails a B-leg INVITE
  * over to the next route (as a 503, on_timeout) and counts a ping as
- * failed, instead of waiting for B2B_NO_RESPONSE_MS or Timer B/F.
+ * failed, instead of waiting for no_response_ms or Timer B/F.
  * One pass over the worker's contexts per distinct peer and iteration
  * (sig_batch_lost merges repeats): a failure path, not per message. An
  * ICMP error names the one transaction it quotes: a table lookup. */

@@ -29,8 +29,9 @@
  *     an SDP body in a PRACK is not relayed), INFO with a DTMF body
  *     (application/dtmf-relay, application/dtmf; other bodies: 415); other
  *     methods get 501. CANCEL and ACK are handled.
- *  6. A B-leg INVITE without any response for B2B_NO_RESPONSE_MS (3 s)
- *     fails over; after a provisional response Timer B (32 s) applies.
+ *  6. A B-leg INVITE without any response for signal.timers.no_response_ms
+ *     (its default: shared/src/config.c) fails over; after a provisional response, when
+ *     no_answer_ms (Timer C) passes without another.
  *  7. A B-leg INVITE given up (failover, no answer in time, CANCEL sent,
  *     call ended) stays a transaction until it ends on its own: a
  *     provisional on it gets CANCEL, a 2xx gets ACK and BYE on the dialog
@@ -54,7 +55,7 @@
  *     learn of a closed connection only when a send on it fails at once
  *     (our worker's: the call goes out on our own connection instead) or
  *     an INVITE on it gets no response at all (another worker's: after
- *     B2B_NO_RESPONSE_MS the call fails over like any silent trunk, and
+ *     no_response_ms the call fails over like any silent trunk, and
  *     the next call goes out on ours).
  */
 #ifndef B2B_ENGINE_H

@@ -15,8 +15,11 @@
  *     partial_timeout_ms, max_conns_per_source, handshakes_per_source_per_s,
  *     handshake_burst_per_source, ticket_rotate_s,
  *     max_conns}
- *   timers (optional, the B2BUA's per target): {no_response_ms (3000),
- *     no_answer_ms (180000, Timer C), t1_ms (500, RFC 3261 T1)}
+ *   timers (optional, the B2BUA's per target): {no_response_ms,
+ *     no_answer_ms (Timer C), t1_ms (RFC 3261 T1)}; their defaults live
+ *     in the shared table only: every sig_config comes from it
+ *     (sig_config_load, sig_config_defaults), so the B2BUA has none of
+ *     its own
  */
 #ifndef SIG_CONFIG_H
 #define SIG_CONFIG_H
@@ -79,7 +82,7 @@ typedef struct sig_config {
 	bool drop_unknown;     /* unknown_sources "drop": no answer to a source no trunk matches */
 	uint32_t no_response_ms; /* signal.timers: B2BUA per-target timeouts */
 	uint32_t no_answer_ms;
-	uint32_t t1_ms; /* signal.timers.t1_ms: RFC 3261 T1 (0: 500) */
+	uint32_t t1_ms; /* signal.timers.t1_ms: RFC 3261 T1 */
 } sig_config;
 
 /* The table's defaults (no listeners, no profiles). */
