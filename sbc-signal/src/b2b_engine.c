@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <openssl/rand.h>
 #include <openssl/siphash.h>
 #include <pthread.h>
@@ -212,6 +213,7 @@ struct b2b_wk {
 		b2b_health h;
 		uint8_t busy; /* a ping is in flight */
 	} health[B2B_HEALTH_MAX];
+	unsigned txn_hwm;     /* most live transactions seen since memory went back (mem_settle) */
 	sig_conn_id inb_last; /* last connection noted in g_inb by this worker */
 	unsigned inb_gen;     /* g_inb_forgets when it was noted */
 	b2b_cl *free_calls; /* recycled call objects (id_next links them) */
@@ -670,6 +672,9 @@ static void wheel_cb(uv_timer_t *h)
 {
 	b2b_wk *k = h->data;
 	uint64_t now = now_ms(k), until = now / B2B_TICK_MS;
+	unsigned live = txn_table_count(k->tbl); /* a burst's height, for mem_settle */
+	if (live > k->txn_hwm)
+		k->txn_hwm = live;
 	if (until > k->wheel_tick + B2B_WHEEL_SLOTS) /* late by a revolution: each slot once */
 		k->wheel_tick = until - B2B_WHEEL_SLOTS;
 	while (k->wheel_tick < until) {
@@ -912,16 +917,30 @@ static b2b_cl *call_alloc(b2b_wk *k)
 	k->n_objs++;
 	k->free_calls = c->id_next;
 	k->n_free--;
-	/* zeroed but for its two largest buffers, written before they are
-	 * read: a (new_call copies the parsed INVITE in) and a_answer (read
-	 * up to a_answer_len only); 12 of the 48 KB per call */
-	_Static_assert(offsetof(b2b_cl, a) < offsetof(b2b_cl, a_answer), "layout");
+	/* zeroed but for its largest buffers, each written before it is read
+	 * (one memset of the whole object was ~4 % of the worker's cycles):
+	 * a (new_call copies the parsed INVITE in), a_answer (read up to
+	 * a_answer_len only), the dialogs' route_buf (read only through
+	 * route_off[] below n_route) and the SDP streams, zero already: the
+	 * call_free before wiped them (b2b_sdp_wipe zeroes). 27 of 48 KB. */
+	_Static_assert(offsetof(b2b_cl, a) < offsetof(b2b_cl, da) && offsetof(b2b_cl, da) < offsetof(b2b_cl, db) &&
+			       offsetof(b2b_cl, db) < offsetof(b2b_cl, sdp) &&
+			       offsetof(b2b_cl, sdp) < offsetof(b2b_cl, a_answer),
+		       "call_alloc: skipped buffers in layout order");
+	const size_t skip[][2] = {
+		{offsetof(b2b_cl, a), sizeof(c->a)},
+		{offsetof(b2b_cl, da.route_buf), sizeof(c->da.route_buf)},
+		{offsetof(b2b_cl, db.route_buf), sizeof(c->db.route_buf)},
+		{offsetof(b2b_cl, sdp.s), sizeof(c->sdp.s)},
+		{offsetof(b2b_cl, a_answer), sizeof(c->a_answer)},
+	};
 	char *p = (char *)c;
-	size_t a0 = offsetof(b2b_cl, a), a1 = a0 + sizeof(c->a);
-	size_t s0 = offsetof(b2b_cl, a_answer), s1 = s0 + sizeof(c->a_answer);
-	memset(p, 0, a0);
-	memset(p + a1, 0, s0 - a1);
-	memset(p + s1, 0, sizeof(*c) - s1);
+	size_t at = 0;
+	for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++) {
+		memset(p + at, 0, skip[i][0] - at);
+		at = skip[i][0] + skip[i][1];
+	}
+	memset(p + at, 0, sizeof(*c) - at);
 	return c;
 }
 
@@ -1174,7 +1193,8 @@ static int make_offer(b2b_cl *c)
 	 * trunk given up does not stand for it) */
 	c->b_sdp_done = 0;
 	c->b_sdp_hash = 0;
-	b2b_sdp_wipe(&c->sdp);
+	/* b2b_sdp_init zeroes the whole state, the last attempt's keys with it
+	 * (a b2b_sdp_wipe first was a third 15 KB pass per call) */
 	b2b_sdp_init(&c->sdp, &c->pol_in, &c->pol_out, NULL, NULL, c->id);
 	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
 		b2b_media_wipe(&c->msgs[i]);
@@ -1289,9 +1309,38 @@ static void ping_trunk(b2b_wk *k, const store_trunk *t)
 	}
 }
 
+/* Memory after a burst. Transactions linger 64*T1 after their calls
+ * (Timers J, K over UDP; L, M on every transport, RFC 6026): a burst of
+ * calls leaves the worker's heap as large as the calls of its last 64*T1
+ * needed (some 3 KB a call; 250 MB after a ladder up to 5000 calls/s).
+ * Freed, that memory stays with the process: glibc gives a per-thread
+ * arena's pages back only when its top chunk passes M_TRIM_THRESHOLD,
+ * which sig_worker.c sets above an arena heap's size so that steady load
+ * never trims and refaults. So once the live transactions have fallen to
+ * an eighth of their high-water mark (the burst is over and its
+ * transactions are gone), malloc_trim hands every free page of every
+ * arena back (about 4 ms per 100 MB, once per burst; the next burst
+ * faults them in again). Checked on the ping timer (5 s). */
+#define B2B_TRIM_MIN_TXNS 4096 /* a burst worth the trim: some 10 MB */
+
+static void mem_settle(b2b_wk *k)
+{
+	unsigned n = txn_table_count(k->tbl);
+	/* txn_hwm: the most seen by the wheel's ticks (every 8 ms while
+	 * transactions run) */
+	if (k->txn_hwm < B2B_TRIM_MIN_TXNS || n > k->txn_hwm / 8)
+		return;
+	uint64_t t0 = uv_hrtime();
+	malloc_trim(0);
+	SBC_INFO("worker %u: %u transactions after a burst of %u: memory handed back (%.1f ms)",
+		 sig_worker_index(k->w), n, k->txn_hwm, (double)(uv_hrtime() - t0) / 1e6);
+	k->txn_hwm = n;
+}
+
 static void ping_cb(uv_timer_t *h)
 {
 	b2b_wk *k = h->data;
+	mem_settle(k);
 	sig_trunks *tr = k->w->trunks;
 	for (size_t i = 0;; i++) {
 		const store_trunk *t = sig_trunk_at(tr, i);

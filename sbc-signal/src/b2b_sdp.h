@@ -84,6 +84,8 @@ int b2b_sdp_build_answer(b2b_sdp *x, const sdp_session *answer, const sbc_addr r
 /* The SRTP suite used on a leg by the first active stream (call records). */
 enum sbc_srtp_suite b2b_sdp_suite(const b2b_sdp *x, unsigned leg);
 
+/* Erases the streams (their keys) with OPENSSL_cleanse: x->s is all zero
+ * afterwards, which call_alloc relies on for a recycled call. */
 void b2b_sdp_wipe(b2b_sdp *x);
 
 #endif
