@@ -180,12 +180,13 @@ static void kput(keybuf *k, const char *p, size_t n)
 
 static void kput_lower(keybuf *k, sip_sv s)
 {
-	for (size_t i = 0; i < s.n; i++) {
-		char c = s.p[i];
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c + 32);
-		kput(k, &c, 1);
-	}
+	size_t at = k->n;
+	kput(k, s.p, s.n); /* then lowered in place: one bounds check, not one per byte */
+	if (k->overflow)
+		return;
+	for (size_t i = at; i < k->n; i++)
+		if (k->b[i] >= 'A' && k->b[i] <= 'Z')
+			k->b[i] = (char)(k->b[i] + 32);
 }
 
 static void kput_u(keybuf *k, unsigned long v)
