@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <openssl/rand.h>
 #include <openssl/siphash.h>
 #include <pthread.h>
@@ -212,6 +213,7 @@ struct b2b_wk {
 		b2b_health h;
 		uint8_t busy; /* a ping is in flight */
 	} health[B2B_HEALTH_MAX];
+	unsigned txn_hwm;     /* most live transactions seen since memory went back (mem_settle) */
 	sig_conn_id inb_last; /* last connection noted in g_inb by this worker */
 	unsigned inb_gen;     /* g_inb_forgets when it was noted */
 	b2b_cl *free_calls; /* recycled call objects (id_next links them) */
@@ -670,6 +672,9 @@ static void wheel_cb(uv_timer_t *h)
 {
 	b2b_wk *k = h->data;
 	uint64_t now = now_ms(k), until = now / B2B_TICK_MS;
+	unsigned live = txn_table_count(k->tbl); /* a burst's height, for mem_settle */
+	if (live > k->txn_hwm)
+		k->txn_hwm = live;
 	if (until > k->wheel_tick + B2B_WHEEL_SLOTS) /* late by a revolution: each slot once */
 		k->wheel_tick = until - B2B_WHEEL_SLOTS;
 	while (k->wheel_tick < until) {
@@ -1304,9 +1309,38 @@ static void ping_trunk(b2b_wk *k, const store_trunk *t)
 	}
 }
 
+/* Memory after a burst. Transactions linger 64*T1 after their calls
+ * (Timers J, K over UDP; L, M on every transport, RFC 6026): a burst of
+ * calls leaves the worker's heap as large as the calls of its last 64*T1
+ * needed (some 3 KB a call; 250 MB after a ladder up to 5000 calls/s).
+ * Freed, that memory stays with the process: glibc gives a per-thread
+ * arena's pages back only when its top chunk passes M_TRIM_THRESHOLD,
+ * which sig_worker.c sets above an arena heap's size so that steady load
+ * never trims and refaults. So once the live transactions have fallen to
+ * an eighth of their high-water mark (the burst is over and its
+ * transactions are gone), malloc_trim hands every free page of every
+ * arena back (about 4 ms per 100 MB, once per burst; the next burst
+ * faults them in again). Checked on the ping timer (5 s). */
+#define B2B_TRIM_MIN_TXNS 4096 /* a burst worth the trim: some 10 MB */
+
+static void mem_settle(b2b_wk *k)
+{
+	unsigned n = txn_table_count(k->tbl);
+	/* txn_hwm: the most seen by the wheel's ticks (every 8 ms while
+	 * transactions run) */
+	if (k->txn_hwm < B2B_TRIM_MIN_TXNS || n > k->txn_hwm / 8)
+		return;
+	uint64_t t0 = uv_hrtime();
+	malloc_trim(0);
+	SBC_INFO("worker %u: %u transactions after a burst of %u: memory handed back (%.1f ms)",
+		 sig_worker_index(k->w), n, k->txn_hwm, (double)(uv_hrtime() - t0) / 1e6);
+	k->txn_hwm = n;
+}
+
 static void ping_cb(uv_timer_t *h)
 {
 	b2b_wk *k = h->data;
+	mem_settle(k);
 	sig_trunks *tr = k->w->trunks;
 	for (size_t i = 0;; i++) {
 		const store_trunk *t = sig_trunk_at(tr, i);
