@@ -462,6 +462,39 @@ static void test_long_route_set(void **state)
 	assert_true(b2b_build_in_dialog_rr(&d, &R, SIP_M_BYE, &v, out, 512) < 0);
 }
 
+/* A dialog object used before (a recycled call): init leaves route_buf as
+ * it was (4 KB not cleared per call) but nothing of the old dialog reaches
+ * a request: no Route, fresh CSeq and state. */
+static void test_dialog_reinit(void **state)
+{
+	(void)state;
+	static char m[16384], out[16384];
+	static b2b_dialog d;
+	b2b_via v = {.transport = "UDP", .host = "203.0.113.5", .port = 5060, .branch = "z9hG4bKri"};
+	memset(&d, 0xa5, sizeof(d));
+	int len = rr_2xx(m, sizeof(m), 5);
+	assert_int_equal(b2b_dialog_uac_init(&d, "c", "t", "<sip:a@h>;tag=t", "<sip:b@h>", "sip:b@h", 7), 0);
+	assert_int_equal(d.n_route, 0);
+	assert_int_equal(d.rset_overflow, 0);
+	assert_int_equal(d.remote_cseq, 0);
+	assert_string_equal(d.remote_tag, "");
+	assert_int_equal(sip_parse(m, (size_t)len, &R), 0);
+	assert_int_equal(b2b_dialog_uac_update(&d, &R), 0);
+	assert_int_equal(d.n_route, 5);
+	/* the same object for the next call: a dialog without Record-Route */
+	assert_int_equal(b2b_dialog_uac_init(&d, "c2", "t2", "<sip:a@h>;tag=t2", "<sip:b@h>", "sip:b@h", 1), 0);
+	assert_int_equal(d.n_route, 0);
+	assert_int_equal(d.state, B2B_DLG_INIT);
+	d.state = B2B_DLG_CONFIRMED; /* as a 2xx without Record-Route leaves it */
+	snprintf(d.remote_tag, sizeof(d.remote_tag), "rt2");
+	int n = b2b_build_in_dialog(&d, SIP_M_BYE, &v, NULL, NULL, 0, NULL, out, sizeof(out));
+	assert_true(n > 0);
+	assert_int_equal(sip_parse(out, (size_t)n, &X), 0);
+	assert_null(sip_hdr_get(&X, SIP_H_ROUTE, 0));
+	assert_true(sip_sv_eq(X.call_id, "c2"));
+	assert_null(strstr(out, "carrier.example"));
+}
+
 static void test_rack_mapping(void **state)
 {
 	(void)state;
@@ -494,6 +527,7 @@ int main(void)
 		cmocka_unit_test(test_rack_mapping),
 		cmocka_unit_test(test_answer_from_another_fork),
 		cmocka_unit_test(test_long_route_set),
+		cmocka_unit_test(test_dialog_reinit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
