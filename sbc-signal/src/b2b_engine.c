@@ -26,6 +26,7 @@
 #include "sbc/store.h"
 #include "sip_build.h"
 #include "sip_msg.h"
+#include "sig_batch.h"
 #include "sig_dns.h"
 #include "sig_worker.h"
 #include "txn_layer.h"
@@ -396,18 +397,35 @@ static void inbound_forget(const char *trunk, sig_conn_id conn)
 }
 
 /* A connection a peer opened closed (on its worker's thread): no trunk's
- * requests go there any more. */
+ * requests go there any more. What went out on it still without a
+ * response is lost (the trunk would have to connect again to answer): the
+ * transport reports that only for connections we opened, or with output
+ * still queued, so a trunk's connection is reported here, to this worker
+ * and to every other (any may have sent a B-leg request on it across the
+ * ring, SIG_XMSG_SEND): their transactions on it fail over now instead of
+ * after no_response_ms. Rare: carriers keep their connections. */
 static void inbound_closed(sig_worker *w, sig_conn_id conn)
 {
-	(void)w;
+	int was = 0;
+	enum sig_tp tp = SIG_TP_TLS;
+	sbc_addr peer;
 	pthread_mutex_lock(&g_inb_mu);
 	for (unsigned i = 0; i < B2B_INBOUND_MAX && g_inb[i].trunk[0]; i++) {
 		if (g_inb[i].conn == conn) {
 			g_inb[i].conn = 0;
 			__atomic_add_fetch(&g_inb_forgets, 1, __ATOMIC_RELAXED);
+			was = 1;
+			tp = (enum sig_tp)g_inb[i].tp;
+			peer = g_inb[i].peer;
 		}
 	}
 	pthread_mutex_unlock(&g_inb_mu);
+	if (!was || w->stopping)
+		return;
+	sig_batch_lost(w, tp, &peer, conn, SBC_E_CLOSED);
+	for (unsigned j = 0; j < w->srv->n_workers; j++)
+		if (j != sig_worker_index(w))
+			sig_forward_lost(w, j, tp, conn, SBC_E_CLOSED);
 }
 
 /* The transport a reuse_inbound trunk's connection must have: its first

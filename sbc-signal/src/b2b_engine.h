@@ -51,12 +51,14 @@
  *     cannot be connected to again).
  * 10. A trunk with reuse_inbound gets its new calls (and pings) on the
  *     TCP/TLS connection it last sent a message on, when one is known
- *     (g_inb, shared by the workers; the connection's worker sends). We
- *     learn of a closed connection only when a send on it fails at once
- *     (our worker's: the call goes out on our own connection instead) or
- *     an INVITE on it gets no response at all (another worker's: after
- *     no_response_ms the call fails over like any silent trunk, and
- *     the next call goes out on ours).
+ *     (g_inb, shared by the workers; the connection's worker sends). A
+ *     send on it that fails at once (our worker's) sends the call out on
+ *     our own connection instead; when the connection closes, its worker
+ *     tells every worker (inbound_closed, SIG_XMSG_LOST), and a request
+ *     that crossed the ring to find it gone is bounced back the same way:
+ *     the INVITEs on it still unanswered fail over at once, and the next
+ *     call goes out on ours. An INVITE on it that gets no response at all
+ *     fails over after no_response_ms like on any silent trunk.
  */
 #ifndef B2B_ENGINE_H
 #define B2B_ENGINE_H

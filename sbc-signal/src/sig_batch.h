@@ -36,6 +36,12 @@ int sig_icmp_quote_parse(const char *p, size_t len, sig_icmp_quote *q);
  * (SIG_XMSG_ICMP): noted like one of its own, for the send-failed hook. */
 void sig_batch_icmp(sig_worker *w, const sig_xmsg_icmp *m);
 
+/* Tells worker `to` that connection conn (this worker's) lost what `to`
+ * sent on it (SIG_XMSG_LOST): `to` notes it as its own loss, for the
+ * send-failed hook. 0, or a negative error (ring full: counted; the
+ * transaction timers still cover it). */
+int sig_forward_lost(sig_worker *w, unsigned to, enum sig_tp tp, sig_conn_id conn, int err);
+
 /* sig_conn.c: writes what sig_conn_send queued on c this iteration. */
 void sig_conn_flush_batched(sig_conn *c);
 

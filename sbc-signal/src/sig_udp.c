@@ -300,6 +300,17 @@ int sig_forward_icmp(sig_worker *w, unsigned to, const sbc_addr *dst, int err, c
 	return r;
 }
 
+int sig_forward_lost(sig_worker *w, unsigned to, enum sig_tp tp, sig_conn_id conn, int err)
+{
+	if (to >= w->srv->n_workers || to == w->idx)
+		return SBC_E_INVAL;
+	sig_xmsg_lost m = {.conn = conn, .err = err, .tp = (uint8_t)tp};
+	int r = shm_ring_push(&w->xout[to], SIG_XMSG_LOST, 1, &m, sizeof(m));
+	if (r < 0)
+		sig_stat_add(w->stats, tp, SIG_ST_xworker_full, 1);
+	return r;
+}
+
 void sig_batch_icmp(sig_worker *w, const sig_xmsg_icmp *m)
 {
 	sig_icmp_quote q = m->q; /* from another thread of ours, terminated anyway */

@@ -294,14 +294,24 @@ static void xrings_drain(sig_worker *w)
 					sig_xmsg_icmp m;
 					memcpy(&m, r->data, sizeof(m));
 					sig_batch_icmp(w, &m);
+				} else if (r->type == SIG_XMSG_LOST && r->len == sizeof(sig_xmsg_lost)) {
+					sig_xmsg_lost m;
+					sbc_addr none;
+					memcpy(&m, r->data, sizeof(m));
+					memset(&none, 0, sizeof(none)); /* a connection's loss is matched by its id */
+					if (m.tp < SIG_TP_MAX_)
+						sig_batch_lost(w, (enum sig_tp)m.tp, &none, m.conn, m.err);
 				} else if (r->type == SIG_XMSG_SEND && r->len >= sizeof(sig_xmsg_send)) {
 					const sig_xmsg_send *m = (const sig_xmsg_send *)r->data;
 					if (m->len <= r->len - sizeof(*m)) {
 						sig_conn *cn = sig_conn_lookup(w, m->conn);
-						if (cn)
-							sig_conn_send(cn, m->data, m->len);
-						else
+						if (!cn || sig_conn_send(cn, m->data, m->len) < 0) {
+							/* the sender was told 0: its transaction
+							 * learns of the loss now, not from a timer */
 							sig_stat_add(w->stats, SIG_TP_TCP, SIG_ST_send_errors, 1);
+							sig_forward_lost(w, j, cn ? (enum sig_tp)cn->tp : SIG_TP_TCP, m->conn,
+									 SBC_E_CLOSED);
+						}
 					}
 				}
 				shm_ring_next(c, r);

@@ -111,6 +111,7 @@ typedef struct sig_xmsg_send {
 #define SIG_XMSG_CLOSE 2 /* payload: sig_conn_id */
 #define SIG_XMSG_RX 3    /* a received message for the worker that owns its call */
 #define SIG_XMSG_ICMP 4  /* an ICMP error quoting a request another worker sent */
+#define SIG_XMSG_LOST 5  /* a connection lost what another worker sent on it (sig_forward_lost) */
 
 /* An ICMP lands on the SO_REUSEPORT socket its addresses hash to, not on
  * the socket of the worker that sent the quoted request: the worker that
@@ -121,6 +122,18 @@ typedef struct sig_xmsg_icmp {
 	uint32_t _reserved;
 	sig_icmp_quote q;
 } sig_xmsg_icmp;
+
+/* What a worker sends on another worker's connection (SIG_XMSG_SEND: a
+ * B-leg request on a trunk's inbound connection) is lost when that
+ * connection is gone as the bytes arrive, or closes before answering: the
+ * connection's worker tells the worker whose transaction waits, which
+ * takes it as a loss of its own (sig_batch_lost). */
+typedef struct sig_xmsg_lost {
+	sig_conn_id conn;
+	int32_t err;       /* negative sbc error */
+	uint8_t tp;        /* enum sig_tp */
+	uint8_t _reserved[3];
+} sig_xmsg_lost;
 
 typedef struct sig_xmsg_rx {
 	sbc_addr src;

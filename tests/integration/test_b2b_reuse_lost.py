@@ -1,0 +1,89 @@
+"""reuse_inbound: a carrier's connection that closes with our INVITE on it
+unanswered. The INVITE is lost (the carrier would have to connect again to
+answer it): the call fails over to the next route at once, not after
+no_response_ms, also when the INVITE came from another worker than the
+connection's (it crossed the in-process ring: SIG_XMSG_SEND), which
+learns of the loss through the ring too (SIG_XMSG_LOST).
+
+The UAC's socket is chosen so that its call lands on the other worker than
+the carrier's connection (SO_REUSEPORT spreads them by address hash: each
+worker's counters say where they went)."""
+import time
+
+import pytest
+
+from b2b_common import Sbc, Uac, Uas, hdr, status
+from conftest import BUILD, wait_for
+from test_b2b_reuse import CARRIER_IP, carrier_connects, next_request
+from test_signal_common import no_sanitizer_reports  # noqa: F401
+
+pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
+                                reason="binaries not built")
+
+
+def per_worker(sbc, tp, key):
+    return [w.get("stats", {}).get(tp, {}).get(key, 0) for w in sbc.rpc("stats.get")["signal"]]
+
+
+def uac_on_worker(sbc, want):
+    """A Uac whose datagrams the worker `want` reads (its OPTIONS counted
+    there); None after 24 tries."""
+    for _ in range(24):
+        uac = Uac(sbc.port)
+        before = per_worker(sbc, "udp", "msgs_in")
+        for i in range(3):
+            uac.sock.sendto((f"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{uac.port};"
+                             f"branch=z9hG4bKwhere{i}\r\nFrom: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\n"
+                             f"Call-ID: where-{uac.port}\r\nCSeq: {i + 1} OPTIONS\r\nMax-Forwards: 70\r\n"
+                             "Content-Length: 0\r\n\r\n").encode(), uac.dst)
+            uac.recv_until(lambda d: status(d) == 200, timeout=3)
+        after = per_worker(sbc, "udp", "msgs_in")
+        if after[want] - before[want] >= 3:
+            return uac
+        uac.close()
+    return None
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_carrier_connection_closed_with_our_invite_fails_over_at_once(procs, tmp_path, workers):
+    pinger = Uas("answer", options=200)  # demo-out's destination: answers our pings
+    backup = Uas("answer")
+    uac = c = None
+    try:
+        sbc = Sbc(procs, tmp_path, pinger.port, workers=workers, timers={"no_response_ms": 6000})
+        sbc.rpc("trunk.update", {"name": "demo-out", "cidrs": [f"{CARRIER_IP}/32"], "tls_profile": "default",
+                                 "destinations": [{"host": "127.0.0.1", "port": pinger.port, "transport": "udp"}],
+                                 "reuse_inbound": True})
+        sbc.rpc("trunk.add", {"name": "alt-out", "destinations": [
+            {"host": "127.0.0.1", "port": backup.port, "transport": "udp"}],
+            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
+        sbc.signal_synced()
+        c = carrier_connects(sbc)
+        owner = per_worker(sbc, "tls", "conns_open").index(1)  # the carrier connection's worker
+        other = (owner + 1) % workers
+        uac = uac_on_worker(sbc, other)
+        assert uac, f"no caller socket landed on worker {other}"
+        uac.invite()
+        inv = next_request(c, "INVITE")
+        assert hdr(inv, "Via").startswith("SIP/2.0/TLS ")
+        t0 = time.monotonic()
+        c.close()  # the carrier's connection goes, our INVITE unanswered
+        final = uac.wait_final(timeout=10)
+        took = time.monotonic() - t0
+        assert status(final) == 200, final
+        assert len(backup.requests("INVITE")) == 1
+        assert took < 2.5, f"failed over after {took:.1f} s: no_response_ms (6 s), not the loss"
+        if workers == 2:  # the INVITE crossed the ring to the connection's worker
+            assert per_worker(sbc, "tcp", "xworker_sends")[other] > 0
+        assert "transaction(s) fail now" in sbc.log()
+        uac.ack(final)
+        assert status(uac.bye(final)) == 200
+        wait_for(lambda: backup.requests("BYE"), timeout=3, what="BYE at the backup")
+    finally:
+        for x in (uac, c):
+            if x:
+                x.close()
+        pinger.close()
+        backup.close()
