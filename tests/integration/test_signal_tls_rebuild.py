@@ -1,0 +1,100 @@
+"""tools/boringssl-rebuild.sh: its build options are checked before anything
+is fetched or built (no network, no compiler run beyond `cc -dM -E`, fast).
+A -march level whose instructions this CPU lacks must be refused: the
+library it would build dies with SIGILL on the machine that runs it."""
+import os
+import subprocess
+
+import pytest
+
+from conftest import REPO
+
+SCRIPT = REPO / "tools" / "boringssl-rebuild.sh"
+
+# -march level -> /proc/cpuinfo flags it needs that some x86-64 CPUs lack
+CANDIDATES = (
+    ("x86-64-v4", ("avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512cd")),
+    ("znver3", ("sse4a", "clzero")),
+    ("sapphirerapids", ("amx_tile", "avx512_fp16")),
+    ("x86-64-v3", ("avx2", "bmi2", "fma", "movbe")),
+)
+
+
+def cpu_flags():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def run(outdir, **opts):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BORINGSSL_")}
+    env.update(opts)
+    # a check that wrongly passes would go on to fetch: the timeout bounds it
+    return subprocess.run([str(SCRIPT), str(outdir)], env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def compilers():
+    return [c for c in ("gcc", "clang") if subprocess.run(["sh", "-c", f"command -v {c}"],
+                                                          capture_output=True).returncode == 0]
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+def test_march_the_cpu_lacks_is_refused(tmp_path, cc):
+    if cc not in compilers():
+        pytest.skip(f"{cc} not installed")
+    have = cpu_flags()
+    for march, needs in CANDIDATES:
+        lacks = [f for f in needs if f not in have]
+        known = subprocess.run([cc, f"-march={march}", "-dM", "-E", "-x", "c", "/dev/null"],
+                               capture_output=True).returncode == 0
+        if lacks and known:
+            break
+    else:
+        pytest.skip("this CPU has every candidate level's features")
+    r = run(tmp_path / "out", BORINGSSL_CC=cc, BORINGSSL_MARCH=march)
+    assert r.returncode != 0
+    assert "lacks" in r.stderr and all(f in r.stderr for f in lacks), r.stderr
+    assert not (tmp_path / "out" / "download").exists()  # nothing fetched
+
+
+def test_bad_options_are_refused(tmp_path):
+    for opts, word in (({"BORINGSSL_OPT": "-O9"}, "BORINGSSL_OPT"),
+                       ({"BORINGSSL_CC": "tcc"}, "BORINGSSL_CC"),
+                       ({"BORINGSSL_MARCH": "no-such-cpu", "BORINGSSL_CC": (compilers() or ["gcc"])[0]},
+                        "does not know"),
+                       ({"BORINGSSL_MARCH": "native -fplugin=x"}, "not a CPU name")):
+        r = run(tmp_path / "out", **opts)
+        assert r.returncode != 0 and word in r.stderr, (opts, r.stderr)
+    assert not (tmp_path / "out" / "download").exists()
+
+
+def test_cached_build_is_kept_only_for_the_same_options(tmp_path):
+    """A directory holding a build of the same options is taken at once; one
+    of other options is not (the script goes on to unpack and build: here a
+    bogus source package stops it at dpkg-source, before any compiling)."""
+    ver = subprocess.run(["dpkg-query", "-W", "-f=${source:Version}", "android-libboringssl"],
+                         capture_output=True, text=True).stdout.strip()
+    if not ver:
+        pytest.skip("android-libboringssl not installed")
+    out = tmp_path / "out"
+    (out / "lib").mkdir(parents=True)
+    (out / "src" / "src" / "include" / "openssl").mkdir(parents=True)
+    os.symlink(out / "src" / "src" / "include", out / "include")
+    for f in ("libcrypto.so.0", "libssl.so.0"):
+        (out / "lib" / f).write_bytes(b"")
+    cc = (compilers() or ["gcc"])[0]
+    (out / "lib" / "build-options").write_text(f"cc={cc} opt=-O3 march=default\n")
+    r = run(out, BORINGSSL_CC=cc, BORINGSSL_OPT="-O3")
+    assert r.returncode == 0, r.stderr
+    mk = (out / "boringssl.mk").read_text()
+    assert f"options: cc={cc} opt=-O3 march=default" in mk and f"BORINGSSL_LIB := {out}/lib" in mk
+    # other options: not the cache; the (fake) fetched source is unpacked
+    (out / "download").mkdir()
+    ver = ver.split(":", 1)[-1]
+    (out / "download" / f"android-platform-external-boringssl_{ver}.dsc").write_text("bogus\n")
+    r = run(out, BORINGSSL_CC=cc, BORINGSSL_OPT="-O2")
+    assert r.returncode != 0 and "dpkg-source -x failed" in r.stderr, r.stderr
+    assert (out / "lib" / "libcrypto.so.0").exists()  # the old build stays until a new one is done
