@@ -288,7 +288,7 @@ def test_forged_host_unreachable_flood_fails_nothing(procs, tmp_path, raw_icmp):
         add_victim(sbc, victim.port)
         here = str(__import__("pathlib").Path(__file__).parent)
         floods = [procs.start(f"flood{i}", [sys.executable, "-c", FLOOD, str(sbc.port), str(victim.port), "2.5", here])
-                  for i in range(2)]
+                  for i in range(1)]  # one: the CI box has two cores for everything
         time.sleep(0.3)
         n = ok = 0
         t_end = time.monotonic() + 2
