@@ -274,11 +274,11 @@ def handshake_rows(procs, tmp, pki, profs):
                   f"{sum(r['failed'] for r in rs)} failed)")
         # paired: within a run the builds were measured back to back (or
         # side by side), so their ratio is steadier than the ranges
-        for i in range(1, len(builds)):
+        for i, j in ((i, j) for j in range(1, len(builds)) for i in range(j)):
             q = sorted(a["cpu_ms"] / max(z["cpu_ms"], 1e-9)
-                       for a, z in zip(res[(name, builds[0][0])], res[(name, builds[i][0])]))
+                       for a, z in zip(res[(name, builds[i][0])], res[(name, builds[j][0])]))
             print(f"{'':60s} {'ratio':8s} {'':>11s} {rng(q, '%.2f'):>12s}x less CPU per handshake with "
-                  f"{builds[i][0]} than {builds[0][0]} (median {q[len(q) // 2]:.2f}x, runs paired)")
+                  f"{builds[j][0]} than {builds[i][0]} (median {q[len(q) // 2]:.2f}x, runs paired)")
         b0 = builds[0][0]  # Debian's when measured: what the Kamailio rows compare
         rows.append((name, {"cpu_ms": min(r["cpu_ms"] for r in res[(name, b0)]),
                             "rate": max(r["rate"] for r in res[(name, b0)])}, target, 0))
