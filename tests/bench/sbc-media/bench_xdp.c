@@ -1244,7 +1244,8 @@ static int compare_rows(const char *what, double rate, double secs, int targets)
 			quiet[k][i] = rr[k][i].idle_run * 100.0 / hz < QUIET_PCT;
 	printf("\n%s, offered %.0f pps, %d rounds of %.1f s (idle baseline before each run: "
 	       "%.0f-%.0f%% of one core busy with other work%s):\n", what, rate, rounds, secs,
-	       idle_lo, idle_hi, idle_hi > 100 ? "; whole-machine columns are not meaningful" : "");
+	       idle_lo, idle_hi, idle_hi >= QUIET_PCT ? "; whole-machine figures from the quiet rounds "
+	       "only" : "");
 	printf("  (machine columns: medians of the rounds with idle baselines under %.0f%% of a "
 	       "core, of all rounds when none was)\n", QUIET_PCT);
 	printf("  %-34s %9s %9s %13s %13s %11s %11s %9s %9s\n", "path (medians over the rounds)",
