@@ -126,7 +126,7 @@ static int async_icmp_errno(int e)
  * mark trunks down. The kernel does not say which, but the route lookup
  * can be asked alone: a UDP socket connected to dst from fd's address
  * looks the route up (and sends nothing, so no ICMP ever lands on it).
- * Costs four system calls on this failure path only. Returns the error to
+ * Costs five system calls on this failure path only. Returns the error to
  * report as the destination's loss, or 0 when there is none: the datagram
  * is dropped like a lost one (UDP transactions retransmit). ECONNREFUSED
  * comes only from an ICMP on an unconnected socket; EAGAIN and ENOBUFS
