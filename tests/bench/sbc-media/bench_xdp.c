@@ -165,7 +165,8 @@ static void topo_down(void)
  * NAPI is then driven by a timer (gro_flush_timeout) or by the relay's busy
  * polling (SO_PREFER_BUSY_POLL) instead of by every packet the peer sends.
  * BENCH_XDP_NAPI=<defer>:<gro_flush_timeout ns> sets it for every run; the
- * busy-poll rows set 2:200000 for their own runs. */
+ * busy-poll rows set 2:200000 for their own runs (BENCH_XDP_BUSY_NAPI
+ * instead when set). */
 static void napi_set(int defer, long gft)
 {
 	for (int i = 0; i < 2; i++)
@@ -1041,8 +1042,15 @@ static result run_once(int relay, double rate, double secs)
 	/* Other work on a shared machine comes and goes within a section:
 	 * the whole-machine baseline is taken just before each run. */
 	r.idle_run = per_run_idle ? idle_rate(per_run_idle) : idle_tps;
-	if (relay == 4)
-		napi_set(2, 200000);
+	if (relay == 4) {
+		/* BENCH_XDP_BUSY_NAPI=<defer>:<ns>: the busy-poll row's deferral
+		 * (0:0 measures busy polling alone) */
+		const char *bn = getenv("BENCH_XDP_BUSY_NAPI");
+		if (bn && strchr(bn, ':'))
+			napi_set(atoi(bn), atol(strchr(bn, ':') + 1));
+		else
+			napi_set(2, 200000);
+	}
 	pids[np++] = spawn(ns_b, 1, 0, NULL, 0);
 	gen_stride = relay >= 5 ? 4 : 2;
 	if (relay == 7)
