@@ -15,8 +15,9 @@ LD_LIBRARY_PATH and checked in /proc/PID/maps. A third build, "tuned", is the
 same rebuild with BORINGSSL_CC=gcc BORINGSSL_OPT=-O3 BORINGSSL_MARCH=x86-64-v3
 (into $SBC_BUILD/boringssl-tuned, or $SBC_BORINGSSL_TUNED): code for this CPU
 generation (AVX2/BMI2, refused by the script on a CPU without them); gcc's
-code for the fiat-crypto X25519 field arithmetic is the faster one here. The load tool keeps the library
-it was linked with, so only the server side changes between the rows. The
+code for the fiat-crypto X25519 field arithmetic is the faster one here.
+The load tool keeps the library it was linked with, so only the server side
+changes between the rows. The
 builds run one after the other within each of --reps runs (ratios paired per
 run), or with --side-by-side at the same time (one sbc-signal and one load
 tool each: the machine's other load weighs on both alike, but four busy
@@ -166,8 +167,13 @@ def rebuilt_libdir(name="rebuilt"):
     top = BUILD / sub
     want = " ".join(f"{k}={v}" for k, v in opts.items())
     # the script keeps a build made with the same options and rebuilds otherwise
-    print(f"BoringSSL without OPENSSL_SMALL {want or '(Debian flags)'} in {top} (built once; "
-          "fetches Debian's source package)...", flush=True)
+    print(f"BoringSSL without OPENSSL_SMALL, {want or 'Debian flags'}, in {top} (built the "
+          "first time, kept while the options stay the same)", flush=True)
+    # the source package another rebuild here fetched already serves this one
+    first = BUILD / REBUILDS["rebuilt"][0] / "download"
+    if sub != REBUILDS["rebuilt"][0] and first.is_dir() and not (top / "download").exists():
+        top.mkdir(parents=True, exist_ok=True)
+        (top / "download").symlink_to(first.resolve())
     env = dict(os.environ)
     for k in ("BORINGSSL_CC", "BORINGSSL_OPT", "BORINGSSL_MARCH"):
         env.pop(k, None)
