@@ -42,7 +42,10 @@
  *     deferral (napi_defer_hard_irqs + gro_flush_timeout on the veths)
  *     cost more CPU per packet than interrupts + need_wakeup at 100k pps,
  *     and native vs generic attach were within the noise, so the defaults
- *     are: auto attach, no busy polling.
+ *     are: auto attach, no busy polling. (Busy polling alone changes
+ *     nothing in copy mode: the kernel gives an AF_XDP socket a NAPI id at
+ *     bind only in zero-copy mode, and a copy-mode TX still needs the
+ *     sendto() kick, busy polling or not.)
  *  5. Next hop: the egress interface and destination MAC come from the
  *     kernel's route and neighbour tables (xdp_neigh.h). A packet to a next
  *     hop not yet known is dropped and counted (MED_XDP_DROP_NEIGH) while
