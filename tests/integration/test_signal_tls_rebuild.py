@@ -43,8 +43,10 @@ def run(outdir, **opts):
 
 
 def compilers():
-    return [c for c in ("gcc", "clang") if subprocess.run(["sh", "-c", f"command -v {c}"],
-                                                          capture_output=True).returncode == 0]
+    """The C compilers the script can use (it needs the C++ twin too)."""
+    return [c for c, cxx in (("gcc", "g++"), ("clang", "clang++"))
+            if subprocess.run(["sh", "-c", f"command -v {c} && command -v {cxx}"],
+                              capture_output=True).returncode == 0]
 
 
 @pytest.mark.parametrize("cc", ["gcc", "clang"])
