@@ -79,7 +79,8 @@ def proc_detail(pid):
     (all threads) of pid: where sbc-signal's CPU per call goes."""
     f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     tck = os.sysconf("SC_CLK_TCK")
-    d = {"user": int(f[11]) / tck, "sys": int(f[12]) / tck, "faults": int(f[7]), "cs": 0, "rss": 0, "hwm": 0}
+    d = {"user": int(f[11]) / tck, "sys": int(f[12]) / tck, "faults": int(f[7]), "cs": 0, "ncs": 0, "rss": 0,
+         "hwm": 0}
     for ln in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
         if ln.startswith(("VmRSS:", "VmHWM:")):  # kB
             d["rss" if ln.startswith("VmRSS") else "hwm"] = int(ln.split()[1])
@@ -88,6 +89,8 @@ def proc_detail(pid):
             for ln in (t / "status").read_text().splitlines():
                 if "ctxt_switches:" in ln:
                     d["cs"] += int(ln.split(":")[1])
+                    if ln.startswith("nonvoluntary"):  # preempted (a peer we woke took the CPU)
+                        d["ncs"] += int(ln.split(":")[1])
         except OSError:
             pass
     return d
@@ -243,7 +246,8 @@ def measure(tmp, tp, spid, target, rate, calls):
     line("sbc-signal", tp, res, f" (target <= {TARGET_US:.0f} us/call, < {MAX_FAIL_PCT} % failed)")
     n = max(res["ok"], 1)
     print(f"  {'':10} {'':4} per call: user {(d1['user'] - d0['user']) * 1e6 / n:.0f} us, "
-          f"system {(d1['sys'] - d0['sys']) * 1e6 / n:.0f} us, {(d1['cs'] - d0['cs']) / n:.2f} context switches, "
+          f"system {(d1['sys'] - d0['sys']) * 1e6 / n:.0f} us, {(d1['cs'] - d0['cs']) / n:.2f} context switches "
+          f"({(d1['ncs'] - d0['ncs']) / n:.2f} of them preemptions), "
           f"{(d1['faults'] - d0['faults']) / n:.1f} page faults"
           + (f", {nsys / n:.1f} system calls" if nsys is not None else ""))
     # user/system come from the kernel's tick sampling: on a VM their
