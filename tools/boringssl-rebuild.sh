@@ -23,13 +23,12 @@
 #                            CPU generation and newer only. The library is meant to
 #                            be built on the machine that runs it; a LEVEL whose
 #                            instructions this CPU lacks is refused (the library
-#                            would die with SIGILL). BMI2 gives the compiler mulx
-#                            for the fiat-crypto X25519 field arithmetic (P-256
-#                            runs on BoringSSL's own assembly either way).
+#                            would die with SIGILL).
 #   BORINGSSL_CC=gcc|clang   compiler (default: clang when installed, else gcc)
 # Debian's hardening flags stay in every case. Measured (README.md): gcc -O3
-# -march=x86-64-v3 takes the X25519 share from ~57 to ~52 us (clang: ~57 with
-# or without), ~1.01-1.04x less CPU per full handshake; nothing else changes.
+# takes the X25519 share (fiat-crypto C: no assembly in this BoringSSL) from
+# ~57 to ~51 us, with or without -march=x86-64-v3; clang -O3 -march=x86-64-v3
+# and gcc -O2 stay at ~57; P-256 runs on BoringSSL's own assembly either way.
 set -eu
 out=${1:?usage: boringssl-rebuild.sh OUTDIR}
 mkdir -p "$out"
