@@ -2287,6 +2287,15 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 		send_b_invite(c);
 		return;
 	}
+	/* The B-leg INVITE waits for the replies (its SDP needs the relay's
+	 * ports): usually one more wake-up of this worker per call, and the
+	 * INVITE leaves in an iteration of its own. Measured with a build that
+	 * sent it at once with made-up ports (TLS, SIPp, same runs): 0.2-0.7
+	 * fewer context switches per call, about 5-10 us less CPU per call at
+	 * 1000-2000 calls/s, 0-5 us at 4000/s. A way out: ports leased ahead
+	 * of need (sbc-media hands each signal worker a few pre-bound pairs,
+	 * MEDIA_CREATE names the lease and is not waited for; an empty pool
+	 * or a restarted sbc-media falls back to this round trip). */
 	ring_hook(k->w, NULL); /* arms the media doorbell for the replies (may complete c) */
 }
 
