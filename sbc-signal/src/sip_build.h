@@ -13,8 +13,10 @@
 #ifndef SIP_BUILD_H
 #define SIP_BUILD_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "sip_msg.h"
 
@@ -40,16 +42,35 @@ static inline const char *sip_u64_dec(uint64_t v, char buf[SIP_U64_DIGITS])
 }
 
 void sip_buf_init(sip_buf *b, char *mem, size_t cap);
-void sip_buf_put(sip_buf *b, const void *p, size_t n);
-void sip_buf_str(sip_buf *b, const char *s);
-void sip_buf_sv(sip_buf *b, sip_sv s);
+/* put, str and sv are inline: builders call them a few dozen times per
+ * message, mostly with literals, whose strlen the compiler then folds
+ * (out of line each was a call plus a libc strlen). */
+static inline void sip_buf_put(sip_buf *b, const void *p, size_t n)
+{
+	if (b->err)
+		return;
+	if (n > b->cap - b->len) {
+		b->err = -ENOSPC;
+		return;
+	}
+	if (n)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+static inline void sip_buf_str(sip_buf *b, const char *s) { sip_buf_put(b, s, strlen(s)); }
+static inline void sip_buf_sv(sip_buf *b, sip_sv s) { sip_buf_put(b, s.p, s.n); }
 void sip_buf_u64(sip_buf *b, uint64_t v);
 void sip_buf_printf(sip_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A JSON string: quoted, '"' and '\\' escaped, bytes outside printable
  * ASCII as \u00XX (call records). Plain runs go in one copy, no printf. */
 void sip_buf_json(sip_buf *b, const char *p, size_t n);
-/* "Name: value\r\n", refusing a value with a bare CR or LF (-EINVAL). */
-void sip_buf_hdr(sip_buf *b, const char *name, sip_sv value);
+/* "Name: value\r\n", refusing a value with a bare CR or LF (-EINVAL).
+ * (The name's length is taken inline: a literal's folds.) */
+void x__sip_buf_hdr(sip_buf *b, const char *name, size_t name_len, sip_sv value);
+static inline void sip_buf_hdr(sip_buf *b, const char *name, sip_sv value)
+{
+	x__sip_buf_hdr(b, name, strlen(name), value);
+}
 /* NUL-terminates when there is room (not counted). Returns len or the error. */
 int sip_buf_end(sip_buf *b);
 

@@ -52,12 +52,6 @@ static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; 
 
 /* ---- string views --------------------------------------------------------- */
 
-int sip_sv_eq(sip_sv a, const char *lit)
-{
-	size_t n = strlen(lit);
-	return a.n == n && (n == 0 || memcmp(a.p, lit, n) == 0);
-}
-
 /* Case-insensitive compare with a literal of known length (no strlen). */
 static inline int sv_ieq_n(sip_sv a, const char *lit, size_t n)
 {
@@ -69,11 +63,6 @@ static inline int sv_ieq_n(sip_sv a, const char *lit, size_t n)
 	return 1;
 }
 #define SV_IEQ(a, lit) sv_ieq_n((a), (lit), sizeof(lit) - 1)
-
-int sip_sv_ieq(sip_sv a, const char *lit)
-{
-	return sv_ieq_n(a, lit, strlen(lit));
-}
 
 int sip_sv_eq_sv(sip_sv a, sip_sv b) { return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0); }
 
@@ -763,6 +752,42 @@ static size_t line_end(const char *b, size_t len, size_t pos, size_t *eol)
 	return e + 1;
 }
 
+/* line_end for header lines, in one pass instead of a memchr for the LF
+ * and two more over the value (NUL, bare CR): sets *bad when [pos, *eol)
+ * holds a NUL or a CR not followed by LF, and leaves it alone otherwise.
+ * Ordinary bytes go eight at a time; other controls (tab...) are allowed,
+ * as before. Returns the index after the line break, or 0 when none. */
+static size_t line_scan(const char *b, size_t len, size_t pos, size_t *eol, int *bad)
+{
+	size_t j = pos;
+	while (j < len) {
+		if (j + 8 <= len) {
+			uint64_t k = sip_ctl8(b + j);
+			if (!k) {
+				j += 8;
+				continue;
+			}
+			j += (size_t)__builtin_ctzll(k) >> 3; /* the first control */
+		}
+		char c = b[j];
+		if (c == '\n') { /* a bare LF: a CR before it returned below */
+			*eol = j;
+			return j + 1;
+		}
+		if (c == '\r') {
+			if (j + 1 < len && b[j + 1] == '\n') {
+				*eol = j;
+				return j + 2;
+			}
+			*bad = 1;
+		} else if (c == 0) {
+			*bad = 1;
+		}
+		j++;
+	}
+	return 0;
+}
+
 static int parse_start_line(sip_msg *m, sip_sv line)
 {
 	if (line.n >= 4 && memcmp(line.p, "SIP/", 4) == 0) {
@@ -825,9 +850,10 @@ static int parse_headers(sip_msg *m, size_t pos, size_t *body_start)
 
 	for (;;) {
 		size_t eol, next;
+		int bad = 0; /* NUL or bare CR in this header's lines */
 		if (pos >= len)
 			return fail(m, E400, "no empty line after headers");
-		next = line_end(b, len, pos, &eol);
+		next = line_scan(b, len, pos, &eol, &bad);
 		if (!next)
 			return fail(m, E400, "no empty line after headers");
 		if (eol == pos) { /* empty line */
@@ -850,21 +876,18 @@ static int parse_headers(sip_msg *m, size_t pos, size_t *body_start)
 		size_t vstart = i + 1, vend = eol;
 		/* folded continuation lines */
 		while (next < len && (b[next] == ' ' || b[next] == '\t')) {
-			size_t e2, n2 = line_end(b, len, next, &e2);
+			size_t e2, n2 = line_scan(b, len, next, &e2, &bad);
 			if (!n2)
 				return fail(m, E400, "no empty line after headers");
 			vend = e2;
 			next = n2;
 		}
-		if (vend > vstart) {
-			/* NUL anywhere, or a CR that does not start a fold (CRLF) */
-			if (memchr(b + vstart, 0, vend - vstart))
-				return fail(m, E400, "bad character in header");
-			for (const char *cr = memchr(b + vstart, '\r', vend - vstart); cr;
-			     cr = memchr(cr + 1, '\r', (size_t)(b + vend - cr - 1)))
-				if (cr[1] != '\n')
-					return fail(m, E400, "bad character in header");
-		}
+		/* NUL anywhere in the value, or a CR that does not start a fold
+		 * (CRLF). line_scan flagged them over the whole lines, but the
+		 * name, the blanks and ':' before vstart passed the checks
+		 * above, so a flag can only come from the value. */
+		if (bad)
+			return fail(m, E400, "bad character in header");
 		if (m->n_hdr == SIP_MAX_HEADERS)
 			return fail(m, sbc_err_sip(513), "too many headers");
 		sip_hdr *h = &m->hdr[m->n_hdr];

@@ -887,6 +887,113 @@ static void test_buf_json(void **state)
 	assert_int_equal(sip_buf_end(&b), -ENOSPC);
 }
 
+/* The header scan goes eight bytes at a time (line_scan in sip_parse.c,
+ * value_safe in sip_build.c): a NUL, a bare CR, a tab or another control at
+ * every offset of a value, in the first line or in a folded one, must give
+ * what a plain byte-by-byte rule says. */
+static int ref_value_bad(const char *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == 0 || (v[i] == '\r' && (i + 1 >= n || v[i + 1] != '\n')))
+			return 1;
+	return 0;
+}
+
+static void test_scan_every_offset(void **state)
+{
+	(void)state;
+	static const char specials[] = {0, '\r', '\t', 0x01, 0x1f, 0x7f, (char)0xc3, ' '};
+	static char msg[512];
+	char val[64];
+	unsigned bad = 0, good = 0;
+	for (size_t vlen = 1; vlen <= 40; vlen += 3) {
+		for (int fold = -1; fold < (int)vlen; fold += 7) {
+			for (size_t k = 0; k < vlen; k++) {
+				for (size_t s = 0; s < sizeof(specials); s++) {
+					/* the value: 'a's, a fold "\r\n " at fold (or none),
+					 * one special byte at k */
+					size_t n = 0;
+					for (size_t i = 0; i < vlen; i++) {
+						if ((int)i == fold && i > 0) {
+							memcpy(val + n, "\r\n ", 3);
+							n += 3;
+						}
+						val[n++] = i == k ? specials[s] : (char)('a' + i % 26);
+					}
+					/* leading and trailing blanks are trimmed: keep values comparable */
+					if (val[n - 1] == ' ' || val[n - 1] == '\t')
+						val[n - 1] = 'z';
+					if (val[0] == ' ' || val[0] == '\t')
+						val[0] = 'z';
+					int want_bad = ref_value_bad(val, n);
+					size_t m = 0;
+					memcpy(msg, RL VIA FROM TO CID CSEQ "X-Pad: ", strlen(RL VIA FROM TO CID CSEQ "X-Pad: "));
+					m = strlen(RL VIA FROM TO CID CSEQ "X-Pad: ");
+					memcpy(msg + m, val, n);
+					m += n;
+					memcpy(msg + m, "\r\nContent-Length: 0\r\n\r\n", 23);
+					m += 23;
+					char *copy = malloc(m); /* exact size: ASan sees any overread */
+					memcpy(copy, msg, m);
+					int r = sip_parse(copy, m, &M);
+					if (want_bad) {
+						bad++;
+						if (r != sbc_err_sip(400) || strcmp(M.err_reason, "bad character in header") != 0) {
+							print_error("vlen %zu fold %d k %zu byte %02x: got %d\n", vlen, fold, k,
+								    (unsigned char)specials[s], r);
+							fail();
+						}
+					} else {
+						good++;
+						if (r != 0) {
+							print_error("vlen %zu fold %d k %zu byte %02x: got %d (%s)\n", vlen, fold, k,
+								    (unsigned char)specials[s], r, M.err_reason);
+							fail();
+						}
+						const sip_hdr *h = sip_hdr_find(&M, "X-Pad");
+						assert_non_null(h);
+						assert_int_equal(h->value.n, n);
+						assert_memory_equal(h->value.p, val, n);
+						assert_int_equal(M.content_length, 0);
+					}
+					/* the builder's check (a fold needs SP/HTAB after LF, no NUL,
+					 * no bare CR): the same rule plus bare LF */
+					int want_bad_b = want_bad;
+					for (size_t i = 0; i < n; i++)
+						if (val[i] == '\n' && (i + 1 >= n || (val[i + 1] != ' ' && val[i + 1] != '\t')))
+							want_bad_b = 1;
+					char out[256];
+					sip_buf b;
+					sip_buf_init(&b, out, sizeof(out));
+					sip_buf_hdr(&b, "X-Pad", (sip_sv){copy + m - n - 23, n});
+					assert_int_equal(sip_buf_end(&b) < 0, want_bad_b);
+					free(copy);
+				}
+			}
+		}
+	}
+	assert_true(bad > 100 && good > 100);
+	/* bare LF inside a built value, a CR or LF as the last byte */
+	char out[64];
+	sip_buf b;
+	static const char *const evil[] = {"a\nb", "ab\r", "ab\n", "abcdefghijklmn\nX-Evil: 1", "abcdefghij\r"};
+	for (size_t i = 0; i < sizeof(evil) / sizeof(evil[0]); i++) {
+		sip_buf_init(&b, out, sizeof(out));
+		sip_buf_hdr(&b, "X", (sip_sv){evil[i], strlen(evil[i])});
+		assert_int_equal(sip_buf_end(&b), -EINVAL);
+	}
+	sip_buf_init(&b, out, sizeof(out));
+	sip_buf_hdr(&b, "X", SIP_SV("abcdefghij\r\n\tklm"));
+	assert_int_equal(sip_buf_end(&b), (int)strlen("X: abcdefghij\r\n\tklm\r\n"));
+	/* a line that ends at the buffer's end with a bare CR: no empty line */
+	static const char trunc[] = RL VIA FROM TO CID CSEQ "X-Pad: abcdefghijklmnop\r";
+	char *copy = malloc(sizeof(trunc) - 1);
+	memcpy(copy, trunc, sizeof(trunc) - 1);
+	assert_int_equal(sip_parse(copy, sizeof(trunc) - 1, &M), sbc_err_sip(400));
+	assert_string_equal(M.err_reason, "no empty line after headers");
+	free(copy);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -905,6 +1012,7 @@ int main(void)
 		cmocka_unit_test(test_build_request_ack_cancel),
 		cmocka_unit_test(test_rebase),
 		cmocka_unit_test(test_buf_json),
+		cmocka_unit_test(test_scan_every_offset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
