@@ -89,26 +89,71 @@ static inline uint64_t word_special(const char *p)
 	return below | del;
 }
 
+/* Lines that may be Content-Length ("Content-Length" or "l": they start
+ * with c, C, l or L), noted by find_hdr_end as it passes their line breaks,
+ * so that find_content_length looks at those few lines without a memchr per
+ * line of its own. More than CL_MAX of them (many Contact or Call-Info
+ * lines): every line is looked at, as before this list existed. */
+#define CL_MAX 8
+typedef struct cl_lines {
+	uint32_t start[CL_MAX], end[CL_MAX]; /* [start, end): end is the line's CR */
+	unsigned n;
+	int open;     /* the last noted line has no end yet */
+	int overflow; /* more than CL_MAX */
+} cl_lines;
+
+static inline void cl_note(cl_lines *cl, const char *buf, size_t i)
+{
+	/* buf[i], buf[i + 1] is a CRLF that is not the end of the headers */
+	if (cl->open) {
+		cl->end[cl->n - 1] = (uint32_t)i;
+		cl->open = 0;
+	}
+	char c = buf[i + 2];
+	if (c != 'c' && c != 'C' && c != 'l' && c != 'L')
+		return;
+	if (cl->n == CL_MAX) {
+		cl->overflow = 1;
+		return;
+	}
+	cl->start[cl->n++] = (uint32_t)(i + 2);
+	cl->open = 1;
+}
+
 /* Finds the end of the headers ("\r\n\r\n") in buf[0..n); returns the offset
  * just past it, or 0 when absent. Also reports a forbidden byte: a control
- * other than tab, DEL, a CR not followed by LF or an LF not preceded by CR. */
-static size_t find_hdr_end(const char *buf, size_t n, int *bad)
+ * other than tab, DEL, a CR not followed by LF or an LF not preceded by CR.
+ * Notes the Content-Length candidates in *cl on the way. */
+static size_t find_hdr_end(const char *buf, size_t n, int *bad, cl_lines *cl)
 {
 	*bad = 0;
 	size_t i = 0;
 	while (i + 3 < n) {
-		if (i + 8 <= n && !word_special(buf + i)) {
-			i += 8;
-			continue;
+		if (i + 8 <= n) {
+			uint64_t k = word_special(buf + i);
+			if (!k) {
+				i += 8;
+				continue;
+			}
+			/* straight to the first special byte (little-endian: the
+			 * lowest flagged byte is exact) */
+			i += (size_t)__builtin_ctzll(k) >> 3;
+			if (i + 3 >= n)
+				break; /* the tail loop below checks it */
 		}
 		unsigned char c = (unsigned char)buf[i];
 		if (c == '\r') {
-			if (buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n')
+			if (buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n') {
+				if (cl->open)
+					cl->end[cl->n - 1] = (uint32_t)i;
+				cl->open = 0;
 				return i + 4;
+			}
 			if (buf[i + 1] != '\n') {
 				*bad = 1;
 				return 0;
 			}
+			cl_note(cl, buf, i);
 		} else if (c == '\n') {
 			if (i == 0 || buf[i - 1] != '\r') {
 				*bad = 1;
@@ -131,15 +176,67 @@ static size_t find_hdr_end(const char *buf, size_t n, int *bad)
 	return 0;
 }
 
+/* One header line ls..le (no CRLF). Returns 1 with *x when it is a
+ * Content-Length, 0 when it is another header (or a continuation), -1 when
+ * it is a malformed Content-Length. */
+static int clen_line(const char *ls, const char *le, uint64_t *x)
+{
+	if (le == ls)
+		return 0;
+	char c0 = *ls;
+	if (c0 != 'c' && c0 != 'C' && c0 != 'l' && c0 != 'L')
+		return 0; /* neither name form: also skips folded continuations */
+	const char *ne = memchr(ls, ':', (size_t)(le - ls));
+	if (!ne)
+		return 0; /* no colon: not our business here */
+	const char *nend = ne;
+	while (nend > ls && (nend[-1] == ' ' || nend[-1] == '\t'))
+		nend--;
+	size_t nlen = (size_t)(nend - ls);
+	if (!((nlen == 14 && strncasecmp(ls, "content-length", 14) == 0) || (nlen == 1 && (c0 == 'l' || c0 == 'L'))))
+		return 0;
+	const char *v = ne + 1;
+	while (v < le && (*v == ' ' || *v == '\t'))
+		v++;
+	if (v == le || *v < '0' || *v > '9')
+		return -1;
+	uint64_t val = 0;
+	while (v < le && *v >= '0' && *v <= '9') {
+		val = val * 10 + (uint64_t)(*v - '0');
+		if (val > 0xffffffffull)
+			return -1;
+		v++;
+	}
+	while (v < le && (*v == ' ' || *v == '\t'))
+		v++;
+	if (v != le)
+		return -1;
+	*x = val;
+	return 1;
+}
+
 /* Parses Content-Length among the header lines in hdr[0..len) (start line
- * included, final empty line included). Returns 1 found (*out), 0 absent,
+ * included, final empty line included): the lines find_hdr_end noted in cl,
+ * or every line when it noted too many. Returns 1 found (*out), 0 absent,
  * -1 malformed or conflicting. find_hdr_end has checked that every CR is
- * followed by LF and every LF preceded by CR, so lines are found with
- * memchr for LF, and only lines starting with c, C, l or L are looked at. */
-static int find_content_length(const char *hdr, size_t len, uint64_t *out)
+ * followed by LF and every LF preceded by CR. */
+static int find_content_length(const char *hdr, size_t len, const cl_lines *cl, uint64_t *out)
 {
 	int found = 0;
-	uint64_t val = 0;
+	uint64_t val = 0, x = 0;
+	if (!cl->overflow) {
+		for (unsigned k = 0; k < cl->n; k++) {
+			int r = clen_line(hdr + cl->start[k], hdr + cl->end[k], &x);
+			if (r < 0 || (r && found && x != val))
+				return -1;
+			if (r) {
+				found = 1;
+				val = x;
+			}
+		}
+		*out = val;
+		return found;
+	}
 	const char *end = hdr + len;
 	/* skip the start line */
 	const char *p = memchr(hdr, '\n', len);
@@ -152,39 +249,13 @@ static int find_content_length(const char *hdr, size_t len, uint64_t *out)
 		p = nl + 1;
 		if (le == ls)
 			break; /* the empty line */
-		char c0 = *ls;
-		if (c0 != 'c' && c0 != 'C' && c0 != 'l' && c0 != 'L')
-			continue; /* neither name form: also skips folded continuations */
-		const char *ne = memchr(ls, ':', (size_t)(le - ls));
-		if (!ne)
-			continue; /* no colon: not our business here */
-		const char *nend = ne;
-		while (nend > ls && (nend[-1] == ' ' || nend[-1] == '\t'))
-			nend--;
-		size_t nlen = (size_t)(nend - ls);
-		if (!((nlen == 14 && strncasecmp(ls, "content-length", 14) == 0) ||
-		      (nlen == 1 && (c0 == 'l' || c0 == 'L'))))
-			continue;
-		const char *v = ne + 1;
-		while (v < le && (*v == ' ' || *v == '\t'))
-			v++;
-		if (v == le || *v < '0' || *v > '9')
+		int r = clen_line(ls, le, &x);
+		if (r < 0 || (r && found && x != val))
 			return -1;
-		uint64_t x = 0;
-		while (v < le && *v >= '0' && *v <= '9') {
-			x = x * 10 + (uint64_t)(*v - '0');
-			if (x > 0xffffffffull)
-				return -1;
-			v++;
+		if (r) {
+			found = 1;
+			val = x;
 		}
-		while (v < le && (*v == ' ' || *v == '\t'))
-			v++;
-		if (v != le)
-			return -1;
-		if (found && x != val)
-			return -1;
-		found = 1;
-		val = x;
 	}
 	*out = val;
 	return found;
@@ -213,7 +284,9 @@ static int frame_headers(const char *buf, size_t len, const sig_frame_limits *li
 	if (start_line_plausible(buf, eol ? (size_t)(eol - buf) : scan) < 0)
 		return frame_fail(f, SIG_FRAME_E_GARBAGE);
 	int bad;
-	size_t hend = find_hdr_end(buf, scan, &bad);
+	cl_lines cl;
+	cl.n = 0, cl.open = 0, cl.overflow = 0;
+	size_t hend = find_hdr_end(buf, scan, &bad, &cl);
 	if (bad)
 		return frame_fail(f, SIG_FRAME_E_GARBAGE);
 	if (hend == 0) {
@@ -221,7 +294,7 @@ static int frame_headers(const char *buf, size_t len, const sig_frame_limits *li
 			return frame_fail(f, SIG_FRAME_E_HDR_TOO_BIG);
 		return SIG_FRAME_NEED_MORE;
 	}
-	int r = find_content_length(buf, hend, clen);
+	int r = find_content_length(buf, hend, &cl, clen);
 	if (r < 0)
 		return frame_fail(f, SIG_FRAME_E_BAD_CLEN);
 	*has_clen = r;

@@ -329,10 +329,115 @@ static void test_fuzz_random(void **st)
 	(void)st;
 }
 
+/* find_hdr_end notes the lines that start with c/C/l/L and only those are
+ * read for Content-Length, up to 8 of them; past 8 every line is read. With
+ * 0..14 such decoy lines around the real one (and a second, conflicting or
+ * equal, one at every place), the result must be what the rule says: the
+ * value when the lines agree, 400 when they conflict, 400 without any. */
+static void test_clen_among_many(void **st)
+{
+	static const char *const decoys[] = {"Call-ID: x@h", "CSeq: 1 INVITE", "Contact: <sip:a@b>", "contact: <sip:c@d>",
+					     "Content-Type: application/sdp", "Lx: 4", "Content-Lengthy: 7", "C: text/plain",
+					     "Call-Info: <http://x>;purpose=icon", "Via: SIP/2.0/TCP h"};
+	static char buf[2048];
+	unsigned checked = 0;
+	for (int ndec = 0; ndec <= 14; ndec++) {
+		for (int at = 0; at <= ndec; at++) {
+			for (int second = -1; second <= ndec; second++) {
+				for (int conflict = 0; conflict < 2; conflict++) {
+					if (second < 0 && conflict)
+						continue;
+					size_t n = (size_t)snprintf(buf, sizeof(buf), "INVITE sip:x SIP/2.0\r\n");
+					for (int d = 0; d <= ndec; d++) {
+						if (d == at)
+							n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s: 3\r\n",
+									      d % 2 ? "l" : "Content-Length");
+						if (d == second)
+							n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s:%s\r\n",
+									      d % 2 ? "content-length" : "L",
+									      conflict ? " 4" : "\t3 ");
+						if (d < ndec)
+							n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s\r\n",
+									      decoys[(d + at) % 10]);
+						if (d == 3) /* a folded line that would look like l: */
+							n += (size_t)snprintf(buf + n, sizeof(buf) - n, "Subject: a\r\n l: 9\r\n");
+					}
+					n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\r\nabcd");
+					sig_frame f;
+					int r = frame(buf, n, &f);
+					if (conflict) {
+						assert_int_equal(r, sbc_err_sip(400));
+						assert_int_equal(f.why, SIG_FRAME_E_BAD_CLEN);
+					} else {
+						assert_int_equal(r, SIG_FRAME_MESSAGE);
+						assert_int_equal(f.body_len, 3);
+						assert_int_equal(f.consumed, n - 1);
+					}
+					checked++;
+				}
+			}
+		}
+	}
+	/* no Content-Length among 12 decoys: refused on a stream */
+	size_t n = (size_t)snprintf(buf, sizeof(buf), "INVITE sip:x SIP/2.0\r\n");
+	for (int d = 0; d < 12; d++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s\r\n", decoys[d % 10]);
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\r\n");
+	sig_frame f;
+	assert_int_equal(frame(buf, n, &f), sbc_err_sip(400));
+	assert_int_equal(f.why, SIG_FRAME_E_NO_CLEN);
+	/* a start line that begins with C (CANCEL) is not a header */
+	static const char cancel[] = "CANCEL sip:x SIP/2.0\r\nl: 0\r\n\r\n";
+	assert_int_equal(frame(cancel, sizeof(cancel) - 1, &f), SIG_FRAME_MESSAGE);
+	assert_int_equal(f.consumed, sizeof(cancel) - 1);
+	assert_true(checked > 1000);
+	(void)st;
+}
+
+/* The scan jumps to the first special byte of each eight: a forbidden byte,
+ * a bare CR or a bare LF at every offset of the headers is found. */
+static void test_bad_byte_every_offset(void **st)
+{
+	static const char base[] = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n"
+				   "Subject: abcdefghijklmnopqrstuvwxyz\r\nContent-Length: 0\r\n\r\n";
+	static const char bad[] = {0x00, 0x01, 0x1f, 0x7f};
+	char buf[sizeof(base)];
+	size_t n = sizeof(base) - 1;
+	size_t first_eol = (size_t)(strchr(base, '\r') - base);
+	for (size_t at = first_eol + 2; at < n - 4; at++) {
+		if (base[at] == '\r' || base[at] == '\n')
+			continue;
+		for (size_t b = 0; b < sizeof(bad) + 2; b++) {
+			memcpy(buf, base, n);
+			buf[at] = b < sizeof(bad) ? bad[b] : (b == sizeof(bad) ? '\r' : '\n');
+			sig_frame f;
+			int r = frame(buf, n, &f);
+			if (r != sbc_err_sip(400) || f.why != SIG_FRAME_E_GARBAGE) {
+				print_error("byte %02x at %zu: got %d why %u\n", (unsigned char)buf[at], at, r, f.why);
+				fail();
+			}
+		}
+		/* a tab or a UTF-8 byte there is fine */
+		memcpy(buf, base, n);
+		buf[at] = at % 2 ? '\t' : (char)0xc3;
+		sig_frame f;
+		int r = frame(buf, n, &f);
+		if ((base[at - 1] == '\n' && buf[at] == '\t') || at >= (size_t)(strstr(base, "Content-") - base))
+			continue; /* a fold, or Content-Length's own line changed */
+		if (r != SIG_FRAME_MESSAGE) {
+			print_error("byte %02x at %zu: got %d why %u\n", (unsigned char)buf[at], at, r, f.why);
+			fail();
+		}
+	}
+	(void)st;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_single),
+		cmocka_unit_test(test_clen_among_many),
+		cmocka_unit_test(test_bad_byte_every_offset),
 		cmocka_unit_test(test_compact_and_long_lines),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_split_every_prefix),
