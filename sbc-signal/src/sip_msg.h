@@ -186,6 +186,7 @@ typedef struct sip_msg {
 	sip_hdr hdr[SIP_MAX_HEADERS];
 	unsigned n_hdr;
 	int16_t first[SIP_H_MAX_]; /* index into hdr[] of the first header of each id, or -1 */
+	uint8_t n_of[SIP_H_MAX_];  /* header lines of each id (single-header checks need no scan) */
 
 	sip_via via[SIP_MAX_VIA]; /* every Via value, top first */
 	unsigned n_via;

@@ -239,8 +239,10 @@ const char *sip_header_name(enum sip_hdr_id id)
 }
 
 /* Header-name lookup: a 128-slot open-addressing table keyed on the first
- * letter, the last letter and the length, built once (pthread_once). */
+ * letter, the last letter and the length, built once (pthread_once), with
+ * the names in lower case for the compare below. */
 static uint8_t hdr_slot[128];
+static char hdr_lc[SIP_H_MAX_][24]; /* lower-case names, zero-padded */
 static pthread_once_t hdr_once = PTHREAD_ONCE_INIT;
 
 static unsigned hdr_hash(const char *p, size_t n)
@@ -255,7 +257,39 @@ static void hdr_build(void)
 		while (hdr_slot[h])
 			h = (h + 1) & 127u;
 		hdr_slot[h] = (uint8_t)i;
+		for (unsigned k = 0; k < header_len[i]; k++)
+			hdr_lc[i][k] = lower(header_names[i].name[k]);
 	}
+}
+
+/* Eight bytes of a name against eight of a lower-case known name (letters
+ * and '-' only): OR-ing 0x20 folds A-Z onto a-z and leaves '-'; the only
+ * other byte it would turn into one of those is CR (0x0d -> '-'), so a
+ * control byte never matches. */
+static inline int fold8_eq(const char *name, const char *lc)
+{
+	uint64_t a, k;
+	memcpy(&a, name, 8);
+	memcpy(&k, lc, 8);
+	return (a | 0x2020202020202020ull) == k && !sip_ctl8(name);
+}
+
+/* name[0..n) against the known name id (same length n), any case. */
+static int hdr_name_eq(const char *name, size_t n, unsigned id)
+{
+	const char *lc = hdr_lc[id];
+	if (n < 8) {
+		for (size_t i = 0; i < n; i++)
+			if (lower(name[i]) != lc[i])
+				return 0;
+		return 1;
+	}
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		if (!fold8_eq(name + i, lc + i))
+			return 0;
+	/* the last eight bytes again, overlapping: no read past the name */
+	return i == n || fold8_eq(name + n - 8, lc + n - 8);
 }
 
 enum sip_hdr_id sip_header_id(sip_sv name)
@@ -274,7 +308,7 @@ enum sip_hdr_id sip_header_id(sip_sv name)
 		unsigned id = hdr_slot[h];
 		if (id == 0)
 			return SIP_H_OTHER;
-		if (header_len[id] == name.n && sv_ieq_n(name, header_names[id].name, name.n))
+		if (header_len[id] == name.n && hdr_name_eq(name.p, name.n, id))
 			return (enum sip_hdr_id)id;
 	}
 }
@@ -482,15 +516,24 @@ static const unsigned char uri_tab[256] = {
 	[0x5d] = 1, [0x5f] = 1, [0x61 ... 0x7a] = 1, [0x7e] = 1,
 };
 
-/* Every character allowed and every %HH complete. */
+/* Every character allowed and every %HH complete. Eight table lookups
+ * ANDed per step: they are all 1 exactly when none is 0 or '%' (2), and the
+ * usual URI has neither, so one branch per eight bytes instead of eight. */
 static int uri_chars_ok(sip_sv s)
 {
-	for (size_t i = 0; i < s.n; i++) {
-		unsigned char k = uri_tab[(unsigned char)s.p[i]];
-		if (k == 1)
+	const unsigned char *p = (const unsigned char *)s.p;
+	size_t i = 0;
+	while (i < s.n) {
+		if (i + 8 <= s.n &&
+		    (uri_tab[p[i]] & uri_tab[p[i + 1]] & uri_tab[p[i + 2]] & uri_tab[p[i + 3]] & uri_tab[p[i + 4]] &
+		     uri_tab[p[i + 5]] & uri_tab[p[i + 6]] & uri_tab[p[i + 7]]) == 1) {
+			i += 8;
 			continue;
-		if (k == 0 || i + 2 >= s.n || !is_hex(s.p[i + 1]) || !is_hex(s.p[i + 2]))
+		}
+		unsigned char k = uri_tab[p[i]];
+		if (k != 1 && (k == 0 || i + 2 >= s.n || !is_hex(s.p[i + 1]) || !is_hex(s.p[i + 2])))
 			return 0;
+		i++;
 	}
 	return 1;
 }
@@ -897,18 +940,13 @@ static int parse_headers(sip_msg *m, size_t pos, size_t *body_start)
 		h->line = (sip_sv){b + pos, vend - pos};
 		if (m->first[h->id] < 0)
 			m->first[h->id] = (int16_t)m->n_hdr;
+		m->n_of[h->id]++; /* n_hdr <= SIP_MAX_HEADERS (96): fits */
 		m->n_hdr++;
 		pos = next;
 	}
 }
 
-static unsigned count_id(const sip_msg *m, enum sip_hdr_id id)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < m->n_hdr; i++)
-		n += m->hdr[i].id == id;
-	return n;
-}
+static unsigned count_id(const sip_msg *m, enum sip_hdr_id id) { return m->n_of[id]; }
 
 static int single_header(sip_msg *m, enum sip_hdr_id id, const char *missing, const char *dup, sip_sv *out)
 {
@@ -945,8 +983,8 @@ static int parse_core(sip_msg *m)
 	int r;
 	unsigned long num;
 
-	/* Via: every line, every value */
-	for (unsigned i = 0; i < m->n_hdr; i++) {
+	/* Via: every line, every value (from the first: none before it) */
+	for (unsigned i = m->first[SIP_H_VIA] < 0 ? m->n_hdr : (unsigned)m->first[SIP_H_VIA]; i < m->n_hdr; i++) {
 		if (m->hdr[i].id != SIP_H_VIA)
 			continue;
 		rest = m->hdr[i].value;
@@ -1020,7 +1058,7 @@ static int parse_core(sip_msg *m)
 		m->content_length = (long)num;
 	}
 	/* Contact values must parse */
-	for (unsigned i = 0; i < m->n_hdr; i++) {
+	for (unsigned i = 0; m->n_of[SIP_H_CONTACT] && i < m->n_hdr; i++) {
 		if (m->hdr[i].id != SIP_H_CONTACT)
 			continue;
 		sip_naddr na;
@@ -1036,7 +1074,7 @@ static int parse_core(sip_msg *m)
 			return fail(m, E400, "bad Contact");
 	}
 	/* Route / Record-Route: each value must be a name-addr */
-	for (unsigned i = 0; i < m->n_hdr; i++) {
+	for (unsigned i = 0; (m->n_of[SIP_H_ROUTE] || m->n_of[SIP_H_RECORD_ROUTE]) && i < m->n_hdr; i++) {
 		if (m->hdr[i].id != SIP_H_ROUTE && m->hdr[i].id != SIP_H_RECORD_ROUTE)
 			continue;
 		sip_naddr na;
@@ -1060,6 +1098,7 @@ int sip_parse(const char *buf, size_t len, sip_msg *m)
 	memset(m, 0, offsetof(sip_msg, hdr));
 	m->n_hdr = 0;
 	memset(m->first, 0xff, sizeof(m->first));
+	memset(m->n_of, 0, sizeof(m->n_of));
 	memset(&m->n_via, 0, sizeof(*m) - offsetof(sip_msg, n_via));
 	m->buf = buf;
 	m->len = len;

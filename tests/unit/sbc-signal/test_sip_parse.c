@@ -994,6 +994,63 @@ static void test_scan_every_offset(void **state)
 	free(copy);
 }
 
+/* sip_header_id compares eight bytes at a time with case folding: every
+ * known name in mixed case is found, and one changed byte anywhere (a
+ * neighbour letter, CR for '-', '_' or '@' beside letters' cases) is not. */
+static void test_header_id_every_byte(void **state)
+{
+	(void)state;
+	static const char subst[] = {'\r', '_', '@', '`', '{', 0x00, 0x0d ^ 0x20, (char)0xc1};
+	char name[32];
+	unsigned found = 0, refused = 0;
+	for (int id = 1; id < SIP_H_MAX_; id++) {
+		const char *ln = sip_header_name((enum sip_hdr_id)id);
+		size_t n = strlen(ln);
+		assert_true(n < sizeof(name));
+		for (int mix = 0; mix < 4; mix++) {
+			for (size_t i = 0; i < n; i++) {
+				char c = ln[i];
+				int up = mix == 0 ? 0 : mix == 1 ? 1 : (int)((i + (size_t)mix) % 2);
+				if (c >= 'a' && c <= 'z' && up)
+					c = (char)(c - 32);
+				else if (c >= 'A' && c <= 'Z' && !up)
+					c = (char)(c + 32);
+				name[i] = c;
+			}
+			assert_int_equal(sip_header_id((sip_sv){name, n}), id);
+			found++;
+		}
+		memcpy(name, ln, n);
+		for (size_t i = 0; i < n; i++) {
+			char keep = name[i];
+			for (size_t k = 0; k < sizeof(subst) + 1; k++) {
+				name[i] = k < sizeof(subst) ? subst[k] : (char)(keep == 'z' || keep == 'Z' ? keep - 1 : keep + 1);
+				char a = name[i];
+				int letters = ((a | 0x20) >= 'a' && (a | 0x20) <= 'z') &&
+					      ((keep | 0x20) >= 'a' && (keep | 0x20) <= 'z');
+				if (a == keep || (letters && (a | 0x20) == (keep | 0x20)))
+					continue; /* the same byte, or the same letter in the other case */
+				enum sip_hdr_id got = sip_header_id((sip_sv){name, n});
+				if ((int)got == id) {
+					print_error("%s with byte %zu = %02x still found\n", ln, i, (unsigned char)name[i]);
+					fail();
+				}
+				refused++;
+			}
+			name[i] = keep;
+		}
+		/* one byte shorter or longer: never the same id */
+		if (n > 2) /* "T" is To's compact form */
+			assert_int_not_equal(sip_header_id((sip_sv){ln, n - 1}), id);
+		name[n] = 'x';
+		assert_int_not_equal(sip_header_id((sip_sv){name, n + 1}), id);
+	}
+	assert_true(found > 150 && refused > 1000);
+	assert_int_equal(sip_header_id(SIP_SV("p-asserted-identity")), SIP_H_P_ASSERTED_IDENTITY);
+	assert_int_equal(sip_header_id(SIP_SV("Content\rLength")), SIP_H_OTHER);
+	assert_int_equal(sip_header_id(SIP_SV("l")), SIP_H_CONTENT_LENGTH);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1013,6 +1070,7 @@ int main(void)
 		cmocka_unit_test(test_rebase),
 		cmocka_unit_test(test_buf_json),
 		cmocka_unit_test(test_scan_every_offset),
+		cmocka_unit_test(test_header_id_every_byte),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
