@@ -127,7 +127,8 @@ static int async_icmp_errno(int e)
  * can be asked alone: a UDP socket connected to dst from fd's address
  * looks the route up (and sends nothing, so no ICMP ever lands on it).
  * Costs five system calls on this failure path only. Returns the error to
- * report as the destination's loss, or 0 when there is none: the datagram
+ * report as the destination's loss, or 0 when there is none or the probe
+ * itself failed (see below): the datagram
  * is dropped like a lost one (UDP transactions retransmit). ECONNREFUSED
  * comes only from an ICMP on an unconnected socket; EAGAIN and ENOBUFS
  * are our own congestion, not the peer's failure (the next route would
@@ -153,7 +154,18 @@ static int udp_send_lost_err(int fd, const sbc_addr *dst, int e)
 	}
 	int r = connect(p, &dst->sa, dl) < 0 ? errno : 0;
 	close(p);
-	return r;
+	/* Only the routing table's answers are the destination's loss: no
+	 * route or a "throw" (ENETUNREACH), an "unreachable" route
+	 * (EHOSTUNREACH), "prohibit" (EACCES), "blackhole" (EINVAL), for IPv4
+	 * and IPv6 alike (measured with ip route add in a namespace). Any
+	 * other failure is the probe's own, before the lookup: connect binds
+	 * an ephemeral port first, so with the local port range used up it
+	 * returns EAGAIN whatever the route, and a forged unreachable flood
+	 * under a port shortage must not fail calls over nor mark trunks
+	 * down; nor must EMFILE/ENOBUFS. */
+	if (r == ENETUNREACH || r == EHOSTUNREACH || r == EACCES || r == EINVAL)
+		return r;
+	return 0;
 }
 
 static void out_flush(sig_worker *w)
