@@ -408,7 +408,6 @@ static void inbound_closed(sig_worker *w, sig_conn_id conn)
 {
 	int was = 0;
 	enum sig_tp tp = SIG_TP_TLS;
-	sbc_addr peer;
 	pthread_mutex_lock(&g_inb_mu);
 	for (unsigned i = 0; i < B2B_INBOUND_MAX && g_inb[i].trunk[0]; i++) {
 		if (g_inb[i].conn == conn) {
@@ -416,13 +415,19 @@ static void inbound_closed(sig_worker *w, sig_conn_id conn)
 			__atomic_add_fetch(&g_inb_forgets, 1, __ATOMIC_RELAXED);
 			was = 1;
 			tp = (enum sig_tp)g_inb[i].tp;
-			peer = g_inb[i].peer;
 		}
 	}
 	pthread_mutex_unlock(&g_inb_mu);
 	if (!was || w->stopping)
 		return;
-	sig_batch_lost(w, tp, &peer, conn, SBC_E_CLOSED);
+	/* No address, as SIG_XMSG_LOST's receiver reports it: the id names
+	 * the loss. With the trunk's address, ctx_lost_match would also take
+	 * the requests sent by address (x->conn 0) on our OWN connection to
+	 * that ip:port, healthy, when the carrier connects from its listening
+	 * port: they would fail over and count as transport errors. */
+	sbc_addr none;
+	memset(&none, 0, sizeof(none));
+	sig_batch_lost(w, tp, &none, conn, SBC_E_CLOSED);
 	for (unsigned j = 0; j < w->srv->n_workers; j++)
 		if (j != sig_worker_index(w))
 			sig_forward_lost(w, j, tp, conn, SBC_E_CLOSED);
