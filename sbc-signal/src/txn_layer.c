@@ -9,7 +9,10 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <openssl/siphash.h>
+
 #include "sbc/err.h"
+#include "sbc/log.h"
 #include "sip_build.h"
 #include "txn_layer.h"
 
@@ -50,7 +53,10 @@ struct txn {
 struct txn_table {
 	txn_env env;
 	uint32_t t1, t2, t4;
-	uint64_t seed; /* of key_hash: random per table, so chains cannot be aimed at */
+	/* SipHash key of key_hash, random per table: a peer that cannot learn it
+	 * cannot choose keys that share a chain (see key_hash). */
+	uint64_t seed[2];
+	unsigned long long_walks; /* lookups that walked over TXN_LONG_CHAIN entries */
 	txn **bucket[CH_N]; /* the chains' heads (enum chain) */
 	uint32_t mask;
 	unsigned count;
@@ -85,10 +91,12 @@ txn_table *txn_table_create(const txn_env *env, const txn_cfg *cfg, unsigned buc
 		return NULL;
 	}
 	tbl->mask = n - 1;
-	if (getrandom(&tbl->seed, sizeof(tbl->seed), GRND_NONBLOCK) != (ssize_t)sizeof(tbl->seed)) {
+	if (getrandom(tbl->seed, sizeof(tbl->seed), GRND_NONBLOCK) != (ssize_t)sizeof(tbl->seed)) {
 		struct timespec ts; /* no entropy yet (early boot): weaker, still per table */
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		tbl->seed = (uint64_t)(uintptr_t)tbl ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec;
+		tbl->seed[0] = (uint64_t)(uintptr_t)tbl ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		tbl->seed[1] = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)&ts;
 	}
 	tbl->env = *env;
 	tbl->t1 = cfg && cfg->t1_ms ? cfg->t1_ms : 500;
@@ -125,29 +133,24 @@ unsigned txn_table_count(const txn_table *tbl) { return tbl->count; }
 
 /* ---- keys ------------------------------------------------------------------- */
 
-/* The chain hash of a key, eight bytes per step (a multiply and a shift
- * each) with a final mix, seeded per table. It replaced a byte-wise FNV-1a
- * that cost some 4 cycles per byte: a call hashes about 14 keys of 40-100
- * bytes (lookups, new transactions, the ACK-to-2xx key), and the hash was
- * half of lookup(), itself ~3.5 % of the worker's CPU at 4000 calls/s. Keys
- * are still compared in full: the hash only spreads them over the buckets. */
-static uint32_t key_hash(uint64_t seed, const char *p, size_t n)
+/* The chain hash of a key: SipHash-2-4 under the table's random 128-bit
+ * key. Every key byte comes from the peer (Call-ID, branch, From tag,
+ * sent-by), and server_txn inserts before any admission limit, so the hash
+ * must be a keyed PRF: the secret has to enter every step. The unkeyed
+ * multiply-xorshift this replaced (30b68e4) only seeded the start value, and
+ * flipping bit 63 of one 8-byte word plus bits 63 and 31 of the next left
+ * its state equal for every seed: 16384 such INVITEs cost 1.77 s against
+ * 0.03 s for distinct ones (one chain). SipHash costs more per byte than
+ * that hash, measured in bench_b2b_sip's server INVITE step (commit message).
+ * Keys are still compared in full: the hash only spreads them. */
+static uint32_t key_hash(const uint64_t seed[2], const char *p, size_t n)
 {
-	uint64_t h = seed ^ ((uint64_t)n * 0x9e3779b97f4a7c15ull), w;
-	for (; n >= 8; p += 8, n -= 8) {
-		memcpy(&w, p, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
-	w = 0;
-	for (size_t i = 0; i < n; i++)
-		w |= (uint64_t)(unsigned char)p[i] << (8 * i);
-	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 29;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 32;
-	return (uint32_t)h;
+	return (uint32_t)SIPHASH_24(seed, (const uint8_t *)p, n);
 }
+
+uint32_t x__txn_key_hash(const txn_table *tbl, const char *key, size_t n) { return key_hash(tbl->seed, key, n); }
+
+unsigned long txn_table_long_walks(const txn_table *tbl) { return tbl->long_walks; }
 
 typedef struct keybuf {
 	char b[1024];
@@ -259,15 +262,35 @@ static int ack2xx_key(const sip_msg *m, keybuf *k)
 	return k->overflow ? SBC_E_INVAL : 0;
 }
 
+/* Defence in depth: with a keyed hash a chain this long means the table is
+ * far over its size or the hash is broken; such walks are counted (and
+ * logged at powers of two) so it shows instead of only costing CPU. The walk
+ * itself is not cut short: a lookup that gave up would miss a live
+ * transaction and turn a retransmission into a new call. */
+#define TXN_LONG_CHAIN 64
+
+static void long_walk(txn_table *tbl, enum chain ch, unsigned steps)
+{
+	unsigned long n = ++tbl->long_walks;
+	if ((n & (n - 1)) == 0)
+		SBC_WARN("txn: %lu lookups walked chains over %d entries (this one %u, %s chain, %u transactions, %u "
+			 "buckets)",
+			 n, TXN_LONG_CHAIN, steps, ch == CH_MAIN ? "main" : "ack-2xx", tbl->count, tbl->mask + 1);
+}
+
 static txn *lookup(txn_table *tbl, enum chain ch, keybuf *k)
 {
 	uint32_t h = khash(tbl, k);
-	for (txn *t = tbl->bucket[ch][h & tbl->mask]; t; t = t->link[ch].next) {
+	unsigned steps = 0;
+	txn *t = tbl->bucket[ch][h & tbl->mask];
+	for (; t; t = t->link[ch].next, steps++) {
 		const txn_link *l = &t->link[ch];
 		if (l->hash == h && l->key_len == k->n && memcmp(l->key, k->b, k->n) == 0)
-			return t;
+			break;
 	}
-	return NULL;
+	if (steps > TXN_LONG_CHAIN)
+		long_walk(tbl, ch, steps);
+	return t;
 }
 
 /* Links t at the head of chain ch (its key and hash set already). */

@@ -98,6 +98,12 @@ txn_table *txn_table_create(const txn_env *env, const txn_cfg *cfg, unsigned buc
 /* Frees every transaction without callbacks (shutdown). */
 void txn_table_destroy(txn_table *tbl);
 unsigned txn_table_count(const txn_table *tbl);
+/* Lookups that walked a hash chain over 64 entries: with the keyed hash
+ * that needs a table far over its size; anything else is a hash failure. */
+unsigned long txn_table_long_walks(const txn_table *tbl);
+/* Internal, for the unit tests: the chain hash of key[0..n) in tbl (its
+ * bucket is the low bits). */
+uint32_t x__txn_key_hash(const txn_table *tbl, const char *key, size_t n);
 
 /* Starts a client transaction for the request req[0..len) (copied; must
  * parse and carry a Via branch): sends it and arms the timers. Returns 0

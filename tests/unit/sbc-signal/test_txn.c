@@ -854,6 +854,92 @@ static void test_client_invite_cancelled_in_calling_then_100(void **state)
 	assert_int_equal(F.terminated, 1);
 }
 
+/* ---- hash flooding ---------------------------------------------------------------- */
+
+/* The family of keys that collided for every seed under the unkeyed
+ * multiply-xorshift hash (30b68e4): key i flips, for each set bit j of i,
+ * bit 63 of 8-byte word 2j+1 (byte 8(2j+1)+7) and bits 31 and 63 of the
+ * next word (bytes 8(2j+2)+3 and +7). At offset 8 starts the Call-ID of
+ * an 'O' key ("O" "INVITE" 0x01, a Via without the z9hG4bK cookie). */
+#define FLOOD_N 1024
+#define FLOOD_CID 400
+
+static void flood_callid(char *cid, unsigned i)
+{
+	memset(cid, 'a', FLOOD_CID);
+	cid[FLOOD_CID] = 0;
+	for (unsigned j = 0; j < 10; j++)
+		if (i >> j & 1) {
+			unsigned w = 2 * j + 1; /* key offset = Call-ID offset + 8 */
+			cid[8 * w + 7 - 8] ^= (char)0x80;
+			cid[8 * (w + 1) + 3 - 8] ^= (char)0x80;
+			cid[8 * (w + 1) + 7 - 8] ^= (char)0x80;
+		}
+}
+
+static void n_arm(void *c, txn *t, enum txn_timer tm, uint32_t ms) { (void)c, (void)t, (void)tm, (void)ms; }
+static void n_cancel(void *c, txn *t, enum txn_timer tm) { (void)c, (void)t, (void)tm; }
+static int n_send(void *c, txn *t, const char *b, size_t n) { (void)c, (void)t, (void)b, (void)n; return 0; }
+
+/* The keyed hash spreads the family like any keys: over 4096 buckets
+ * 1024 random keys fill ~906 (the old hash put all in one). */
+static void test_hash_flood_family_spreads(void **state)
+{
+	(void)state;
+	static unsigned short load[4096];
+	static char key[8 + FLOOD_CID];
+	unsigned used = 0, most = 0;
+	memset(load, 0, sizeof(load));
+	for (unsigned i = 0; i < FLOOD_N; i++) {
+		memcpy(key, "OINVITE\x01", 8);
+		flood_callid(key + 8, i);
+		unsigned b = x__txn_key_hash(F.tbl, key, sizeof(key)) & 4095;
+		used += load[b]++ == 0;
+		if (load[b] > most)
+			most = load[b];
+	}
+	assert_true(used >= 800);
+	assert_true(most <= 10);
+	/* the family is not special: one key's neighbours differ too */
+	memcpy(key, "OINVITE\x01", 8);
+	flood_callid(key + 8, 0);
+	uint32_t h0 = x__txn_key_hash(F.tbl, key, sizeof(key));
+	key[8 + 7] ^= (char)0x80, key[16 + 3] ^= (char)0x80, key[16 + 7] ^= (char)0x80;
+	assert_int_not_equal(h0, x__txn_key_hash(F.tbl, key, sizeof(key)));
+}
+
+/* The same family as INVITEs through the table: every one a new server
+ * transaction, every retransmission found, and no lookup walks a long
+ * chain (each walked the whole chain before: 1023 entries at the end). */
+static void test_hash_flood_invites(void **state)
+{
+	(void)state;
+	txn_env env = {.now_ms = f_now, .ctx = &F, .arm = n_arm, .cancel = n_cancel, .send = n_send};
+	txn_table *tbl = txn_table_create(&env, NULL, 4096);
+	static char cid[FLOOD_CID + 1], buf[1024];
+	assert_non_null(tbl);
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned i = 0; i < FLOOD_N; i++) {
+			flood_callid(cid, i);
+			int n = snprintf(buf, sizeof(buf),
+					 "INVITE sip:b@198.51.100.1 SIP/2.0\r\n"
+					 "Via: SIP/2.0/UDP 192.0.2.1;branch=nocookie1\r\n"
+					 "From: <sip:a@192.0.2.1>;tag=f1\r\n"
+					 "To: <sip:b@198.51.100.1>\r\n"
+					 "Call-ID: %s\r\n"
+					 "CSeq: 1 INVITE\r\n"
+					 "Content-Length: 0\r\n\r\n",
+					 cid);
+			assert_true(n > 0 && (size_t)n < sizeof(buf));
+			assert_int_equal(sip_parse(buf, (size_t)n, &P), 0);
+			txn *t = NULL;
+			assert_int_equal(txn_recv_request(tbl, &P, 0, NULL, &t), pass ? TXN_RX_ABSORBED : TXN_RX_NEW);
+		}
+	assert_int_equal(txn_table_count(tbl), FLOOD_N);
+	assert_int_equal(txn_table_long_walks(tbl), 0);
+	txn_table_destroy(tbl);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -881,6 +967,8 @@ int main(void)
 		T(test_find_client),
 		T(test_client_invite_cancelled_then_1xx_again),
 		T(test_client_invite_cancelled_in_calling_then_100),
+		T(test_hash_flood_family_spreads),
+		T(test_hash_flood_invites),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
