@@ -214,7 +214,7 @@ struct b2b_wk {
 		b2b_health h;
 		uint8_t busy; /* a ping is in flight */
 	} health[B2B_HEALTH_MAX];
-	unsigned txn_hwm;     /* most live transactions seen since memory went back (mem_settle) */
+	unsigned txn_pub;     /* live transactions counted in g_txn_live (mem_settle) */
 	sig_conn_id inb_last; /* last connection noted in g_inb by this worker */
 	unsigned inb_gen;     /* g_inb_forgets when it was noted */
 	b2b_cl *free_calls; /* recycled call objects (id_next links them) */
@@ -549,6 +549,7 @@ static void wheel_unlink(b2b_wk *k, tx_ctx *c)
 }
 
 static void wheel_cb(uv_timer_t *h);
+static void txn_publish(b2b_wk *k, unsigned live);
 
 /* Files c under its deadline c->wdue: the tick at or after it, never one
  * already worked through. */
@@ -695,9 +696,7 @@ static void wheel_cb(uv_timer_t *h)
 {
 	b2b_wk *k = h->data;
 	uint64_t now = now_ms(k), until = now / B2B_TICK_MS;
-	unsigned live = txn_table_count(k->tbl); /* a burst's height, for mem_settle */
-	if (live > k->txn_hwm)
-		k->txn_hwm = live;
+	txn_publish(k, txn_table_count(k->tbl)); /* a burst's height, for mem_settle */
 	if (until > k->wheel_tick + B2B_WHEEL_SLOTS) /* late by a revolution: each slot once */
 		k->wheel_tick = until - B2B_WHEEL_SLOTS;
 	while (k->wheel_tick < until) {
@@ -1332,32 +1331,100 @@ static void ping_trunk(b2b_wk *k, const store_trunk *t)
 	}
 }
 
-/* Memory after a burst. Transactions linger 64*T1 after their calls
- * (Timers J, K over UDP; L, M on every transport, RFC 6026): a burst of
- * calls leaves the worker's heap as large as the calls of its last 64*T1
- * needed (some 3 KB a call; 250 MB after a ladder up to 5000 calls/s).
- * Freed, that memory stays with the process: glibc gives a per-thread
- * arena's pages back only when its top chunk passes M_TRIM_THRESHOLD,
- * which sig_worker.c sets above an arena heap's size so that steady load
- * never trims and refaults. So once the live transactions have fallen to
- * an eighth of their high-water mark (the burst is over and its
- * transactions are gone), malloc_trim hands every free page of every
- * arena back (about 4 ms per 100 MB, once per burst; the next burst
- * faults them in again). Checked on the ping timer (5 s). */
-#define B2B_TRIM_MIN_TXNS 4096 /* a burst worth the trim: some 10 MB */
+/* Memory after a burst. Transactions linger after their calls: over UDP
+ * the non-INVITE server's Timer J 64*T1, the non-INVITE client's K T4 (5
+ * s), the INVITE client's D 32 s after a non-2xx; L and M 64*T1 after a
+ * 2xx on every transport (RFC 6026). A burst of calls leaves the workers'
+ * heaps as large as the transactions of its last ~32 s needed (some 3 KB
+ * each; 250 MB after a ladder up to 5000 calls/s). Freed, that memory
+ * stays with the process: glibc gives a per-thread arena's pages back only
+ * when its top chunk passes M_TRIM_THRESHOLD, which sig_worker.c sets
+ * above an arena heap's size so that steady load never trims and
+ * refaults. So malloc_trim hands the free pages of every arena back once
+ * the process's live transactions (all workers: g_txn_live) have fallen
+ * to 1/64 of their high-water mark, if that reached
+ * signal.limits.trim_min_transactions.
+ * What it costs: malloc_trim walks every arena under that arena's lock,
+ * and each free run of pages is one madvise: the more live chunks are
+ * left scattered through the freed heap, the longer. Measured on this
+ * 2-core box (/tmp/fix1/trim3.c: two workers' arenas of 125 MB, 3 KB
+ * chunks, both allocating during the trim): with 1/8 of the chunks live
+ * (the old trigger) the trim took 82 ms and a worker's malloc waited up to
+ * 53 ms; at 1/64 live 20 ms in all, 7-12 ms at worst for a worker's malloc
+ * (1/256: 15-19 ms, 2-13 ms: no better; the pages' own madvise, some 6-8
+ * ms per 100 MB, is the floor). Hence: 1/64; once per process, whichever
+ * worker's 5 s ping timer sees it first (g_trimming is the claim); and on
+ * a thread of its own, so that no event loop waits for the whole walk
+ * (a worker only waits if it allocates while its own arena is trimmed). */
+#define B2B_TRIM_FRACTION 64
+
+static _Atomic long g_txn_live;  /* live transactions of all workers (txn_pub's sum) */
+static _Atomic long g_txn_hwm;   /* their most since memory last went back */
+static _Atomic int g_trimming;   /* a trim thread runs */
+
+static void txn_publish(b2b_wk *k, unsigned live)
+{
+	long d = (long)live - (long)k->txn_pub;
+	if (!d)
+		return;
+	k->txn_pub = live;
+	long tot = atomic_fetch_add_explicit(&g_txn_live, d, memory_order_relaxed) + d;
+	long hwm = atomic_load_explicit(&g_txn_hwm, memory_order_relaxed);
+	while (tot > hwm && !atomic_compare_exchange_weak_explicit(&g_txn_hwm, &hwm, tot, memory_order_relaxed,
+								    memory_order_relaxed))
+		;
+}
+
+static long rss_bytes(void)
+{
+	long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+	if (f) {
+		if (fscanf(f, "%*d %ld", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	return pages * sysconf(_SC_PAGESIZE);
+}
+
+static void *trim_main(void *arg)
+{
+	long hwm = (long)(intptr_t)arg, r0 = rss_bytes();
+	uint64_t t0 = uv_hrtime();
+	malloc_trim(0);
+	double ms = (double)(uv_hrtime() - t0) / 1e6;
+	long r1 = rss_bytes();
+	SBC_INFO("%ld transactions after a burst of %ld: memory handed back (%.1f MB in %.1f ms)",
+		 atomic_load_explicit(&g_txn_live, memory_order_relaxed), hwm, (double)(r0 - r1) / 1048576.0, ms);
+	atomic_store(&g_trimming, 0);
+	return NULL;
+}
 
 static void mem_settle(b2b_wk *k)
 {
-	unsigned n = txn_table_count(k->tbl);
-	/* txn_hwm: the most seen by the wheel's ticks (every 8 ms while
-	 * transactions run) */
-	if (k->txn_hwm < B2B_TRIM_MIN_TXNS || n > k->txn_hwm / 8)
+	txn_publish(k, txn_table_count(k->tbl)); /* also when its wheel has stopped */
+	long live = atomic_load_explicit(&g_txn_live, memory_order_relaxed);
+	long hwm = atomic_load_explicit(&g_txn_hwm, memory_order_relaxed);
+	if (hwm < (long)k->w->srv->cfg.lim.trim_min_txns || live > hwm / B2B_TRIM_FRACTION)
 		return;
-	uint64_t t0 = uv_hrtime();
-	malloc_trim(0);
-	SBC_INFO("worker %u: %u transactions after a burst of %u: memory handed back (%.1f ms)",
-		 sig_worker_index(k->w), n, k->txn_hwm, (double)(uv_hrtime() - t0) / 1e6);
-	k->txn_hwm = n;
+	if (atomic_exchange(&g_trimming, 1))
+		return; /* another worker's trim runs */
+	/* from here on a new burst is measured: no worker trims again for
+	 * this one */
+	atomic_store_explicit(&g_txn_hwm, live, memory_order_relaxed);
+	pthread_t th;
+	pthread_attr_t a;
+	int r = pthread_attr_init(&a);
+	if (r == 0) {
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		r = pthread_create(&th, &a, trim_main, (void *)(intptr_t)hwm);
+		pthread_attr_destroy(&a);
+	}
+	if (r != 0) {
+		SBC_WARN("memory not handed back after a burst of %ld transactions: no thread (%s)", hwm,
+			 strerror(r));
+		atomic_store(&g_trimming, 0);
+	}
 }
 
 static void ping_cb(uv_timer_t *h)
@@ -2981,6 +3048,7 @@ static void wk_stop(sig_worker *w, void *arg)
 			call_end(k->by_id[b], 503, "shutdown");
 	wk_flush(k); /* the MEDIA_DELETEs leave, the ended calls are reaped */
 	txn_table_destroy(k->tbl); /* no callbacks: the contexts go below */
+	txn_publish(k, 0);         /* gone from the process's count */
 	while (k->ctxs) {
 		tx_ctx *c = k->ctxs;
 		c->t = NULL;

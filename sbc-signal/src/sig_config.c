@@ -63,6 +63,7 @@ static int adopt(sig_config *cfg, const sbc_config *c, char *err, size_t errlen)
 	cfg->lim.hs_burst_per_source = c->signal.limits.handshake_burst_per_source;
 	cfg->lim.ticket_rotate_s = c->signal.limits.ticket_rotate_s;
 	cfg->lim.max_conns = c->signal.limits.max_conns;
+	cfg->lim.trim_min_txns = c->signal.limits.trim_min_transactions;
 	snprintf(cfg->dns_servers, sizeof(cfg->dns_servers), "%s", c->signal.dns_servers);
 	cfg->drop_unknown = strcmp(c->signal.unknown_sources, "drop") == 0;
 	cfg->no_response_ms = c->signal.timers.no_response_ms;

@@ -14,7 +14,7 @@
  *   limits (optional): {max_header, max_body, handshake_timeout_ms,
  *     partial_timeout_ms, max_conns_per_source, handshakes_per_source_per_s,
  *     handshake_burst_per_source, ticket_rotate_s,
- *     max_conns}
+ *     max_conns, trim_min_transactions}
  *   timers (optional, the B2BUA's per target): {no_response_ms,
  *     no_answer_ms (Timer C), t1_ms (RFC 3261 T1)}; their defaults live
  *     in the shared table only: every sig_config comes from it
@@ -67,6 +67,7 @@ typedef struct sig_limits {
 	uint32_t hs_burst_per_source;
 	uint32_t ticket_rotate_s;
 	uint32_t max_conns;
+	uint32_t trim_min_txns; /* B2BUA: a burst worth malloc_trim (mem_settle) */
 } sig_limits;
 
 typedef struct sig_config {

@@ -61,6 +61,11 @@ static const sbc_cfg_key keys[] = {
 	{"signal.limits.ticket_rotate_s", SBC_CFG_UINT, C | S, 0, F(signal.limits.ticket_rotate_s), 1, 86400 * 7, NULL,
 	 "3600", 0},
 	{"signal.limits.max_conns", SBC_CFG_UINT, C | S, 0, F(signal.limits.max_conns), 1, 100000000, NULL, "1000000", 0},
+	/* B2BUA: the live transactions (all workers) a burst must have reached
+	 * for its freed heap to be handed back once they are gone (mem_settle;
+	 * ~3 KB each: 4096 is some 12 MB); lower in tests */
+	{"signal.limits.trim_min_transactions", SBC_CFG_UINT, C | S, 0, F(signal.limits.trim_min_transactions), 256,
+	 100000000, NULL, "4096", 0},
 	/* B2BUA, per target: an INVITE without any response this long goes to
 	 * the next route (Timer B alone would wait 64*T1 = 32 s); one that got
 	 * a provisional but no final response this long since the last one is

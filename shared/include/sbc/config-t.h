@@ -126,6 +126,7 @@ typedef struct sbc_config {
 			unsigned handshake_burst_per_source;
 			unsigned ticket_rotate_s;
 			unsigned max_conns;
+			unsigned trim_min_transactions; /* B2BUA: a burst worth malloc_trim */
 		} limits;
 		struct {
 			unsigned no_response_ms; /* B2BUA: no response at all from a target */
