@@ -11,11 +11,14 @@
 # with Debian's makefiles (debian/libcrypto.mk, debian/libssl.mk) and Debian's
 # hardening flags, dropping only -DOPENSSL_SMALL.
 #
-# Result:  OUTDIR/lib/{libcrypto,libssl}.so{,.0}   OUTDIR/include -> the package's headers
+# Result:  OUTDIR/lib/{libcrypto,libssl}.so{,.0}   OUTDIR/include (copy of the package's headers)
 #          OUTDIR/boringssl.mk                      (make fragment: BORINGSSL_INC/LIB)
 # Cached: nothing is fetched or built again once OUTDIR/lib holds both libraries
-# built with the same options (delete OUTDIR to start over). Exit 0 on success;
-# otherwise says why and exits non-zero (benchmarks then skip their "rebuilt" rows).
+# built with the same options (OUTDIR/lib/build-options; a directory without it
+# is rebuilt; delete OUTDIR to start over). A build of other options happens in
+# OUTDIR/src.new and replaces lib/, include/ and src/ only when it succeeded.
+# Exit 0 on success; otherwise says why and exits non-zero (benchmarks then
+# skip their "rebuilt" rows).
 #
 # Options (environment), all off by default:
 #   BORINGSSL_OPT=-O3        optimisation level instead of Debian's -O2
@@ -84,11 +87,15 @@ fi
 # what the libraries in OUTDIR were built with: a different request rebuilds
 stamp="cc=$cc opt=${opt:--O2} march=${march:-default}"
 
+# A directory without a stamp (an older script's) is of unknown options:
+# never taken for any request (its compiler cannot be proven), rebuilt.
+have=$(cat "$out/lib/build-options" 2>/dev/null || echo unknown)
 if [ -e "$out/lib/libcrypto.so.0" ] && [ -e "$out/lib/libssl.so.0" ] && [ -d "$out/include/openssl" ] &&
-	[ "$(cat "$out/lib/build-options" 2>/dev/null || echo "cc=clang opt=-O2 march=default")" = "$stamp" ]; then
+	[ "$have" = "$stamp" ]; then
 	write_mk
 	exit 0
 fi
+[ ! -e "$out/lib/libcrypto.so.0" ] || echo "boringssl-rebuild: $out/lib holds a build of '$have', not of '$stamp': rebuilding" >&2
 
 for t in apt-get dpkg-source dpkg-buildflags dpkg-architecture make; do
 	command -v "$t" >/dev/null || { echo "boringssl-rebuild: $t not found (install dpkg-dev/apt)" >&2; exit 1; }
@@ -133,17 +140,19 @@ if [ ! -e "$dsc" ]; then
 fi
 
 # --- unpack (Debian's patches applied) ---------------------------------------
+# A tree unpacked for these options (an earlier attempt) is built on; any
+# other request unpacks into src.new and replaces src only after its build
+# succeeded: a failed build leaves the previous lib/, include/ and src/ as
+# they were (objects of other options are never linked in).
+tree_for_stamp() { [ -e "$1/debian/libcrypto.mk" ] && [ "$(cat "$1/.build-options" 2>/dev/null)" = "$stamp" ]; }
 srcdir="$out/src"
-# objects of other options must not be linked in: unpack afresh then
-if [ -e "$srcdir/debian/libcrypto.mk" ] && [ "$(cat "$srcdir/.build-options" 2>/dev/null)" != "$stamp" ]; then
-	rm -rf "$srcdir"
-fi
-if [ ! -e "$srcdir/debian/libcrypto.mk" ]; then
+tree_for_stamp "$srcdir" || srcdir="$out/src.new"
+if ! tree_for_stamp "$srcdir"; then
 	rm -rf "$srcdir"
 	# --no-check: the .dsc's uploader signature needs debian-keyring; the
 	# files were already checked by apt against the signed archive index.
 	dpkg-source --no-check -x "$dsc" "$srcdir" >"$dl/dpkg-source.log" 2>&1 ||
-		{ echo "boringssl-rebuild: dpkg-source -x failed, see $dl/dpkg-source.log" >&2; exit 1; }
+		{ echo "boringssl-rebuild: dpkg-source -x failed, see $dl/dpkg-source.log" >&2; rm -rf "$srcdir"; exit 1; }
 fi
 
 # --- build ----------------------------------------------------------------------
@@ -198,12 +207,20 @@ if ! readelf -d "$srcdir/debian/out/libssl.so.0" | grep -q 'RUNPATH.*\[\$ORIGIN:
 	echo "boringssl-rebuild: libssl.so.0 does not look next to itself for libcrypto" >&2; exit 1
 fi
 
+# Install: the headers are copied (include/ no longer points into a source
+# tree that a later attempt may replace), then lib/, then the new tree
+# takes src/'s place.
+rm -rf "$out/include.tmp" "$out/lib.tmp"
+cp -a "$srcdir/src/include" "$out/include.tmp"
 mkdir -p "$out/lib.tmp"
 cp -a "$srcdir/debian/out/libcrypto.so.0" "$srcdir/debian/out/libssl.so.0" "$out/lib.tmp/"
 ln -sf libcrypto.so.0 "$out/lib.tmp/libcrypto.so"
 ln -sf libssl.so.0 "$out/lib.tmp/libssl.so"
 echo "$stamp" >"$out/lib.tmp/build-options"
+rm -rf "$out/include" && mv "$out/include.tmp" "$out/include"
 rm -rf "$out/lib" && mv "$out/lib.tmp" "$out/lib"
-ln -sfn "$srcdir/src/include" "$out/include"
+if [ "$srcdir" != "$out/src" ]; then
+	rm -rf "$out/src" && mv "$srcdir" "$out/src"
+fi
 write_mk
 echo "boringssl-rebuild: done: $out/lib" >&2

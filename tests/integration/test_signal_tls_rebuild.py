@@ -1,7 +1,9 @@
 """tools/boringssl-rebuild.sh: its build options are checked before anything
 is fetched or built (no network, no compiler run beyond `cc -dM -E`, fast).
 A -march level whose instructions this CPU lacks must be refused: the
-library it would build dies with SIGILL on the machine that runs it."""
+library it would build dies with SIGILL on the machine that runs it. The
+cache is taken only for the same options, and a failed rebuild leaves the
+previous build usable."""
 import os
 import subprocess
 
@@ -79,30 +81,69 @@ def test_bad_options_are_refused(tmp_path):
     assert not (tmp_path / "out" / "download").exists()
 
 
-def test_cached_build_is_kept_only_for_the_same_options(tmp_path):
-    """A directory holding a build of the same options is taken at once; one
-    of other options is not (the script goes on to unpack and build: here a
-    bogus source package stops it at dpkg-source, before any compiling)."""
-    ver = subprocess.run(["dpkg-query", "-W", "-f=${source:Version}", "android-libboringssl"],
-                         capture_output=True, text=True).stdout.strip()
-    if not ver:
-        pytest.skip("android-libboringssl not installed")
-    out = tmp_path / "out"
+def debian_version():
+    return subprocess.run(["dpkg-query", "-W", "-f=${source:Version}", "android-libboringssl"],
+                          capture_output=True, text=True).stdout.strip()
+
+
+def fake_build(out, stamp, ver):
+    """OUTDIR as an earlier run left it: lib/ with a stamp (None: an older
+    script's, without one), the source tree of that build, include -> its
+    headers, and a fetched source package that is bogus (so a rebuild stops
+    at dpkg-source, before any compiling: offline and fast)."""
     (out / "lib").mkdir(parents=True)
     (out / "src" / "src" / "include" / "openssl").mkdir(parents=True)
+    (out / "src" / "debian").mkdir()
+    (out / "src" / "debian" / "libcrypto.mk").write_text("# fake\n")
     os.symlink(out / "src" / "src" / "include", out / "include")
     for f in ("libcrypto.so.0", "libssl.so.0"):
         (out / "lib" / f).write_bytes(b"")
+    if stamp is not None:
+        (out / "lib" / "build-options").write_text(stamp + "\n")
+        (out / "src" / ".build-options").write_text(stamp + "\n")
+    (out / "download").mkdir()
+    ver = ver.split(":", 1)[-1]
+    (out / "download" / f"android-platform-external-boringssl_{ver}.dsc").write_text("bogus\n")
+
+
+def test_cached_build_is_kept_only_for_the_same_options(tmp_path):
+    """A directory holding a build of the same options is taken at once; one
+    of other options is not (the script goes on to unpack and build: here a
+    bogus source package stops it at dpkg-source, before any compiling), and
+    that failed attempt leaves the old build whole: lib/, include/openssl
+    (the headers boringssl.mk points at) and its source tree."""
+    ver = debian_version()
+    if not ver:
+        pytest.skip("android-libboringssl not installed")
+    out = tmp_path / "out"
     cc = (compilers() or ["gcc"])[0]
-    (out / "lib" / "build-options").write_text(f"cc={cc} opt=-O3 march=default\n")
+    fake_build(out, f"cc={cc} opt=-O3 march=default", ver)
     r = run(out, BORINGSSL_CC=cc, BORINGSSL_OPT="-O3")
     assert r.returncode == 0, r.stderr
     mk = (out / "boringssl.mk").read_text()
     assert f"options: cc={cc} opt=-O3 march=default" in mk and f"BORINGSSL_LIB := {out}/lib" in mk
     # other options: not the cache; the (fake) fetched source is unpacked
-    (out / "download").mkdir()
-    ver = ver.split(":", 1)[-1]
-    (out / "download" / f"android-platform-external-boringssl_{ver}.dsc").write_text("bogus\n")
     r = run(out, BORINGSSL_CC=cc, BORINGSSL_OPT="-O2")
     assert r.returncode != 0 and "dpkg-source -x failed" in r.stderr, r.stderr
+    assert "not of" in r.stderr, r.stderr
     assert (out / "lib" / "libcrypto.so.0").exists()  # the old build stays until a new one is done
+    assert (out / "include" / "openssl").is_dir()  # and so do the headers it was built from
+    assert (out / "src" / "debian" / "libcrypto.mk").exists()
+    assert not (out / "src.new").exists()
+    # the old build is still the cache for its own options
+    r = run(out, BORINGSSL_CC=cc, BORINGSSL_OPT="-O3")
+    assert r.returncode == 0, r.stderr
+
+
+def test_unstamped_build_is_not_the_cache(tmp_path):
+    """A build an older script left without build-options is of unknown
+    compiler and flags: no request takes it, the default one included."""
+    ver = debian_version()
+    if not ver:
+        pytest.skip("android-libboringssl not installed")
+    out = tmp_path / "out"
+    fake_build(out, None, ver)
+    r = run(out)
+    assert r.returncode != 0 and "dpkg-source -x failed" in r.stderr, r.stderr
+    assert "'unknown'" in r.stderr, r.stderr
+    assert (out / "include" / "openssl").is_dir()
