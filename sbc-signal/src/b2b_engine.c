@@ -1347,7 +1347,7 @@ static void ping_trunk(b2b_wk *k, const store_trunk *t)
  * What it costs: malloc_trim walks every arena under that arena's lock,
  * and each free run of pages is one madvise: the more live chunks are
  * left scattered through the freed heap, the longer. Measured on this
- * 2-core box (/tmp/fix1/trim3.c: two workers' arenas of 125 MB, 3 KB
+ * 2-core box (a test program: two workers' arenas of 125 MB, 3 KB
  * chunks, both allocating during the trim): with 1/8 of the chunks live
  * (the old trigger) the trim took 82 ms and a worker's malloc waited up to
  * 53 ms; at 1/64 live 20 ms in all, 7-12 ms at worst for a worker's malloc
