@@ -24,9 +24,12 @@
 #   BORINGSSL_OPT=-O3        optimisation level instead of Debian's -O2
 #   BORINGSSL_MARCH=LEVEL    -march=LEVEL (x86-64-v3, native, ...): code for this
 #                            CPU generation and newer only. The library is meant to
-#                            be built on the machine that runs it; a LEVEL whose
-#                            instructions this CPU lacks is refused (the library
-#                            would die with SIGILL).
+#                            be built on the machine that runs it; a LEVEL for
+#                            which the compiler predefines an instruction-set
+#                            macro that -march=native does not is refused (the
+#                            library would die with SIGILL), and the stamp holds
+#                            a hash of the level's macros (a native build from
+#                            another CPU is no cache hit).
 #   BORINGSSL_CC=gcc|clang   compiler (default: clang when installed, else gcc)
 # Debian's hardening flags stay in every case. Measured (README.md): gcc -O3
 # takes the X25519 share (fiat-crypto C: no assembly in this BoringSSL) from
@@ -64,28 +67,29 @@ command -v "$cc" >/dev/null && command -v "$cxx" >/dev/null ||
 	{ echo "boringssl-rebuild: $cc/$cxx not installed" >&2; exit 1; }
 # a CPU name (it lands in CFLAGS unquoted): letters, digits, '.', '-', '_' only
 [[ "$march" =~ ^[a-z0-9._-]*$ ]] || { echo "boringssl-rebuild: BORINGSSL_MARCH=$march: not a CPU name" >&2; exit 1; }
+isa=""
 if [ -n "$march" ]; then
-	# Every instruction-set extension the compiler enables for LEVEL (its
-	# predefined macros) must be one this CPU reports in /proc/cpuinfo.
+	# What the compiler predefines for LEVEL against what it predefines for
+	# this very CPU (-march=native): every instruction-set macro (an
+	# upper-case name defined to 1, e.g. __AVX2__, __PKU__, __WIDEKL__) the
+	# level sets and native does not names an extension this CPU lacks
+	# (the library would die with SIGILL). Lower-case names (__tigerlake__,
+	# __tune_*__) are CPU names and tuning, not instructions; the __FLT*
+	# family only follows __AVX512FP16__. No hand-kept list to fall behind.
 	defs=$("$cc" -march="$march" -dM -E -x c /dev/null 2>/dev/null) ||
 		{ echo "boringssl-rebuild: $cc does not know -march=$march" >&2; exit 1; }
-	cpu=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
-	lack=""
-	for pair in __SSE3__:pni __SSSE3__:ssse3 __SSE4_1__:sse4_1 __SSE4_2__:sse4_2 __POPCNT__:popcnt \
-		__AVX__:avx __AVX2__:avx2 __BMI__:bmi1 __BMI2__:bmi2 __FMA__:fma __F16C__:f16c \
-		__LZCNT__:abm __MOVBE__:movbe __ADX__:adx __AES__:aes __PCLMUL__:pclmulqdq \
-		__SHA__:sha_ni __AVX512F__:avx512f __AVX512BW__:avx512bw __AVX512VL__:avx512vl \
-		__AVX512DQ__:avx512dq __AVX512CD__:avx512cd __AVX512IFMA__:avx512ifma \
-		__AVX512VBMI__:avx512vbmi __AVX512VNNI__:avx512_vnni __AVX512BF16__:avx512_bf16 \
-		__AVX512FP16__:avx512_fp16 __VAES__:vaes __VPCLMULQDQ__:vpclmulqdq __GFNI__:gfni \
-		__RDSEED__:rdseed __SSE4A__:sse4a __CLZERO__:clzero __AMX_TILE__:amx_tile; do
-		m=${pair%%:*} f=${pair#*:}
-		if grep -q "#define $m 1" <<<"$defs" && [[ "$cpu" != *" $f "* ]]; then lack="$lack $f"; fi
-	done
-	[ -z "$lack" ] || { echo "boringssl-rebuild: -march=$march needs CPU features this machine lacks:$lack" >&2; exit 1; }
+	native=$("$cc" -march=native -dM -E -x c /dev/null 2>/dev/null) ||
+		{ echo "boringssl-rebuild: $cc -march=native fails: cannot check -march=$march" >&2; exit 1; }
+	isa_macros() { sed -n 's/^#define \(__[A-Z0-9_]*\) 1$/\1/p' | grep -v '^__\(FLT\|DBL\|LDBL\)' | sort -u; }
+	lack=$(comm -23 <(isa_macros <<<"$defs") <(isa_macros <<<"$native") | tr '\n' ' ')
+	[ -z "$lack" ] || { echo "boringssl-rebuild: -march=$march needs CPU features this machine lacks: $lack" >&2; exit 1; }
+	# The target actually compiled for, in the stamp: LEVEL alone would let
+	# a native build made on another CPU (or by another compiler version)
+	# pass for this one.
+	isa=" isa=$(sort <<<"$defs" | sha256sum | cut -c1-16)"
 fi
 # what the libraries in OUTDIR were built with: a different request rebuilds
-stamp="cc=$cc opt=${opt:--O2} march=${march:-default}"
+stamp="cc=$cc opt=${opt:--O2} march=${march:-default}$isa"
 
 # A directory without a stamp (an older script's) is of unknown options:
 # never taken for any request (its compiler cannot be proven), rebuilt.

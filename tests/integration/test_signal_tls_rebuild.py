@@ -2,9 +2,10 @@
 is fetched or built (no network, no compiler run beyond `cc -dM -E`, fast).
 A -march level whose instructions this CPU lacks must be refused: the
 library it would build dies with SIGILL on the machine that runs it. The
-cache is taken only for the same options, and a failed rebuild leaves the
-previous build usable."""
+cache is taken only for the same options (for -march, the same resolved
+target), and a failed rebuild leaves the previous build usable."""
 import os
+import re
 import subprocess
 
 import pytest
@@ -66,7 +67,8 @@ def test_march_the_cpu_lacks_is_refused(tmp_path, cc):
         pytest.skip("this CPU has every candidate level's features")
     r = run(tmp_path / "out", BORINGSSL_CC=cc, BORINGSSL_MARCH=march)
     assert r.returncode != 0
-    assert "lacks" in r.stderr and all(f in r.stderr for f in lacks), r.stderr
+    # named by the compiler's macro for each (what the script compares)
+    assert "lacks" in r.stderr and all(MACRO[f] in r.stderr for f in lacks), r.stderr
     assert not (tmp_path / "out" / "download").exists()  # nothing fetched
 
 
@@ -147,3 +149,68 @@ def test_unstamped_build_is_not_the_cache(tmp_path):
     assert r.returncode != 0 and "dpkg-source -x failed" in r.stderr, r.stderr
     assert "'unknown'" in r.stderr, r.stderr
     assert (out / "include" / "openssl").is_dir()
+
+
+def isa_macros(cc, march):
+    """The instruction-set macros (upper-case names defined to 1) cc sets for
+    -march=march, or None when cc does not know the level."""
+    r = subprocess.run([cc, f"-march={march}", "-dM", "-E", "-x", "c", "/dev/null"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    return {m.group(1) for m in re.finditer(r"^#define (__[A-Z0-9_]*) 1$", r.stdout, re.M)
+            if not m.group(1).startswith(("__FLT", "__DBL", "__LDBL"))}
+
+
+# the list of macros the script checked before it compared with -march=native
+OLD_LIST = {"__SSE3__", "__SSSE3__", "__SSE4_1__", "__SSE4_2__", "__POPCNT__", "__AVX__", "__AVX2__",
+            "__BMI__", "__BMI2__", "__FMA__", "__F16C__", "__LZCNT__", "__MOVBE__", "__ADX__", "__AES__",
+            "__PCLMUL__", "__SHA__", "__AVX512F__", "__AVX512BW__", "__AVX512VL__", "__AVX512DQ__",
+            "__AVX512CD__", "__AVX512IFMA__", "__AVX512VBMI__", "__AVX512VNNI__", "__AVX512BF16__",
+            "__AVX512FP16__", "__VAES__", "__VPCLMULQDQ__", "__GFNI__", "__RDSEED__", "__SSE4A__",
+            "__CLZERO__", "__AMX_TILE__"}
+LEVELS = ("skylake-avx512", "cascadelake", "cooperlake", "icelake-client", "icelake-server", "tigerlake",
+          "rocketlake", "alderlake", "sapphirerapids", "x86-64-v4", "znver2", "znver3", "znver4",
+          "goldmont-plus", "tremont", "haswell", "broadwell")
+
+
+@pytest.mark.parametrize("cc", ["gcc", "clang"])
+def test_march_beyond_the_old_list_is_refused(tmp_path, cc):
+    """A level whose only extensions this CPU lacks are ones a hand-kept
+    list missed (PKU, SGX, KL, WAITPKG, ...): taken from the compiler's own
+    macro difference against -march=native, so it must be refused too."""
+    if cc not in compilers():
+        pytest.skip(f"{cc} not installed")
+    native = isa_macros(cc, "native")
+    assert native, f"{cc} -march=native failed"
+    for march in LEVELS:
+        level = isa_macros(cc, march)
+        lacks = level - native if level is not None else set()
+        if lacks and not lacks & OLD_LIST:
+            break
+    else:
+        pytest.skip("no level here lacks only extensions the old list knew of")
+    r = run(tmp_path / "out", BORINGSSL_CC=cc, BORINGSSL_MARCH=march)
+    assert r.returncode != 0
+    assert "lacks" in r.stderr and all(m in r.stderr for m in lacks), (march, r.stderr)
+    assert not (tmp_path / "out" / "download").exists()  # nothing fetched
+
+
+def test_native_build_of_another_cpu_is_not_the_cache(tmp_path):
+    """-march=native means the CPU that built it: a build stamped with
+    another CPU's macro hash (a copied build directory) is rebuilt, one
+    stamped with this CPU's is taken."""
+    ver = debian_version()
+    if not ver:
+        pytest.skip("android-libboringssl not installed")
+    cc = (compilers() or ["gcc"])[0]
+    out = tmp_path / "out"
+    fake_build(out, f"cc={cc} opt=-O2 march=native isa=0123456789abcdef", ver)
+    r = run(out, BORINGSSL_CC=cc, BORINGSSL_MARCH="native")
+    assert r.returncode != 0 and "dpkg-source -x failed" in r.stderr, r.stderr
+    m = re.search(r"not of '(cc=\S+ opt=-O2 march=native isa=[0-9a-f]{16})'", r.stderr)
+    assert m and "0123456789abcdef" not in m.group(1), r.stderr
+    (out / "lib" / "build-options").write_text(m.group(1) + "\n")
+    r = run(out, BORINGSSL_CC=cc, BORINGSSL_MARCH="native")
+    assert r.returncode == 0, r.stderr
+    assert f"options: {m.group(1)}" in (out / "boringssl.mk").read_text()
