@@ -166,6 +166,9 @@ int sig_send_conn(sig_worker *w, sig_conn_id id, const void *buf, size_t len)
 	}
 	m->conn = id;
 	m->len = (uint32_t)len;
+	/* a response's loss fails no transaction of the sender's: only a
+	 * request's is bounced (a SIP response starts with its version) */
+	m->flags = len >= 8 && memcmp(buf, "SIP/2.0 ", 8) == 0 ? 0 : SIG_XSEND_REQUEST;
 	memcpy(m->data, buf, len);
 	shm_ring_publish(p);
 	sig_stat_add(w->stats, SIG_TP_TCP, SIG_ST_xworker_sends, 1);
@@ -306,11 +309,20 @@ static void xrings_drain(sig_worker *w)
 					if (m->len <= r->len - sizeof(*m)) {
 						sig_conn *cn = sig_conn_lookup(w, m->conn);
 						if (!cn || sig_conn_send(cn, m->data, m->len) < 0) {
-							/* the sender was told 0: its transaction
-							 * learns of the loss now, not from a timer */
 							sig_stat_add(w->stats, SIG_TP_TCP, SIG_ST_send_errors, 1);
-							sig_forward_lost(w, j, cn ? (enum sig_tp)cn->tp : SIG_TP_TCP, m->conn,
-									 SBC_E_CLOSED);
+							/* the sender was told 0: a request's
+							 * transaction learns of the loss now, not
+							 * from a timer, when the connection is
+							 * gone: missing, or closed by this send
+							 * (a write error, output past
+							 * SIG_OUTBUF_MAX; cn is freed only once
+							 * its handle has closed, later in the
+							 * loop). -ENOMEM from the output queue
+							 * leaves it open: that message alone is
+							 * lost, its timers retransmit or fail it */
+							if ((m->flags & SIG_XSEND_REQUEST) && (!cn || cn->state == SIG_CS_CLOSING))
+								sig_forward_lost(w, j, cn ? (enum sig_tp)cn->tp : SIG_TP_TCP,
+										 m->conn, SBC_E_CLOSED);
 						}
 					}
 				}

@@ -103,9 +103,11 @@ typedef struct sig_listener {
 typedef struct sig_xmsg_send {
 	sig_conn_id conn;
 	uint32_t len;
-	uint32_t _reserved;
+	uint32_t flags; /* SIG_XSEND_* */
 	char data[];
 } sig_xmsg_send;
+/* a request (not a response): its loss is bounced back (SIG_XMSG_LOST) */
+#define SIG_XSEND_REQUEST 1u
 
 #define SIG_XMSG_SEND 1
 #define SIG_XMSG_CLOSE 2 /* payload: sig_conn_id */

@@ -8,6 +8,11 @@
  *     gone and tells the sender: the send-failed hook runs on the sending
  *     worker with that connection's id (before, only a send error was
  *     counted over there, and the transaction waited for its timer).
+ *     Just before, the same worker sends a response across the ring to a
+ *     gone connection (the noted one's id with another generation): no
+ *     loss comes back for it (a response is no transaction's request;
+ *     only requests bounce). Its bounce would have come first (the rings
+ *     are in order), so the request's arrival proves it did not.
  *  2. sig_forward_lost refuses its own worker and one out of range. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +44,8 @@ static _Atomic int g_conn_worker = -1; /* its worker */
 static _Atomic int g_lost_worker = -1, g_lost_err;
 static _Atomic uint64_t g_lost_conn;
 static _Atomic int g_lost_calls;
+static _Atomic uint64_t g_fake_conn;  /* a gone connection a response is sent to */
+static _Atomic int g_fake_lost;       /* losses reported for it */
 
 static void lost_hook(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err,
 		      uint64_t at_ns, const sig_icmp_quote *icmp)
@@ -46,6 +53,10 @@ static void lost_hook(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_co
 	(void)tp, (void)dst, (void)at_ns, (void)icmp;
 	if (!conn)
 		return;
+	if (conn == g_fake_conn) {
+		g_fake_lost++;
+		return;
+	}
 	g_lost_conn = conn;
 	g_lost_err = err;
 	g_lost_worker = (int)sig_worker_index(w);
@@ -68,7 +79,11 @@ static void handler(const sig_rx *rx, void *arg)
 		if ((int)rx->worker_idx == g_conn_worker) {
 			n = snprintf(out, sizeof(out), "SIP/2.0 200 OK\r\nX-Seq: same\r\nContent-Length: 0\r\n\r\n");
 		} else {
+			/* the noted id with another generation: no such connection */
+			g_fake_conn = g_conn ^ 0x80000000u;
+			int rr = sig_send_conn(rx->worker, g_fake_conn, "SIP/2.0 200 OK\r\n\r\n", 19);
 			int r = sig_send_conn(rx->worker, g_conn, "INVITE x\r\n\r\n", 13);
+			r = r ? r : rr;
 			n = snprintf(out, sizeof(out), "SIP/2.0 200 OK\r\nX-Seq: sent %d %u\r\nContent-Length: 0\r\n\r\n", r,
 				     rx->worker_idx);
 		}
@@ -151,6 +166,7 @@ static void test_send_to_gone_connection_reaches_sender(void **st)
 	assert_int_equal(g_lost_worker, sender); /* where the transaction would wait */
 	assert_true(g_lost_conn == g_conn);
 	assert_int_equal(g_lost_err, SBC_E_CLOSED);
+	assert_int_equal(g_fake_lost, 0); /* the response did not bounce */
 }
 
 static void test_forward_lost_bounds(void **st)
