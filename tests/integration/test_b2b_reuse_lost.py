@@ -8,13 +8,16 @@ learns of the loss through the ring too (SIG_XMSG_LOST).
 The UAC's socket is chosen so that its call lands on the other worker than
 the carrier's connection (SO_REUSEPORT spreads them by address hash: each
 worker's counters say where they went)."""
+import socket
 import time
 
 import pytest
 
-from b2b_common import Sbc, Uac, Uas, hdr, status
+from b2b_common import Sbc, Uac, Uas, hdr, response, sdp, status
 from conftest import BUILD, wait_for
+from test_b2b_transport_fail import trunk_stat
 from test_b2b_reuse import CARRIER_IP, carrier_connects, next_request
+from test_b2b_workers import TcpSip
 from test_signal_common import no_sanitizer_reports  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
@@ -86,4 +89,76 @@ def test_carrier_connection_closed_with_our_invite_fails_over_at_once(procs, tmp
             if x:
                 x.close()
         pinger.close()
+        backup.close()
+
+
+def test_carrier_connection_closed_leaves_our_own_connection_to_it(procs, tmp_path):
+    """A carrier that connects from its listening port (127.0.0.2:P, where
+    it also accepts our connections): its connection closing is the loss of
+    that connection only. A call of another trunk whose INVITE waits on OUR
+    connection to 127.0.0.2:P is not failed over (it was, when the loss was
+    reported with the carrier's address: same transport and ip:port), and
+    is answered there afterwards."""
+    backup = Uas("answer")
+    lst = c = ours = uac = None
+    try:
+        lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            lst.bind((CARRIER_IP, 0))
+        except OSError as e:
+            pytest.skip(f"cannot bind {CARRIER_IP}: {e}")
+        lst.listen(4)
+        cport = lst.getsockname()[1]
+        sbc = Sbc(procs, tmp_path, backup.port, timers={"no_response_ms": 8000})
+        # the carrier's trunk: its connection (TCP) is reused for its calls
+        sbc.rpc("trunk.update", {"name": "demo-out", "cidrs": [f"{CARRIER_IP}/32"], "reuse_inbound": True,
+                                 "destinations": [{"host": CARRIER_IP, "port": cport, "transport": "tcp"}]})
+        # another trunk toward the same ip:port, over our own connection
+        sbc.rpc("trunk.add", {"name": "direct", "destinations": [
+            {"host": CARRIER_IP, "port": cport, "transport": "tcp"}],
+            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
+        sbc.rpc("trunk.add", {"name": "alt-out", "destinations": [
+            {"host": "127.0.0.1", "port": backup.port, "transport": "udp"}],
+            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "direct", "priority": 10})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
+        sbc.signal_synced()
+        # the carrier connects from its listening port
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind((CARRIER_IP, cport))
+        s.settimeout(5)
+        s.connect(("127.0.0.1", sbc.port))
+        c = TcpSip(s)
+        c.send((f"OPTIONS sip:sbc@127.0.0.1:{sbc.port};transport=tcp SIP/2.0\r\n"
+                f"Via: SIP/2.0/TCP {CARRIER_IP}:{cport};branch=z9hG4bKcarrierping\r\n"
+                f"From: <sip:carrier@{CARRIER_IP}>;tag=cp\r\nTo: <sip:sbc@127.0.0.1>\r\n"
+                f"Call-ID: carrier-ping-{cport}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+                "Content-Length: 0\r\n\r\n").encode())
+        assert status(c.recv_until(lambda d: status(d) >= 200)) == 200
+        uac = Uac(sbc.port)
+        uac.invite()
+        lst.settimeout(5)
+        a, _ = lst.accept()  # our own connection to the carrier's listener
+        ours = TcpSip(a)
+        inv = next_request(ours, "INVITE")  # left unanswered for now
+        c.close()  # the carrier's own connection goes
+        c = None
+        wait_for(lambda: sum(w.get("stats", {}).get("tcp", {}).get("conns_closed", 0)
+                             for w in sbc.rpc("stats.get")["signal"]) >= 1, timeout=5, what="its close seen")
+        # the worker has handled the close (and any loss it reported): a
+        # request it answers after that ran through the loop behind it
+        assert sbc.options_ok()
+        ours.send(response(inv, 200, "OK", "carrier-tag", f"Contact: <sip:c@{CARRIER_IP}:{cport};transport=tcp>",
+                           sdp(CARRIER_IP, 40020)))
+        final = uac.wait_final(timeout=10)
+        assert status(final) == 200, final
+        assert backup.requests("INVITE") == [], "the call failed over: our own connection taken as lost"
+        assert "transaction(s) fail now" not in sbc.log()
+        assert trunk_stat(sbc, "direct", "transport_errors") == 0
+    finally:
+        for x in (uac, c, ours, lst):
+            if x:
+                x.close()
         backup.close()
