@@ -215,6 +215,22 @@ static int clen_line(const char *ls, const char *le, uint64_t *x)
 	return 1;
 }
 
+/* One header line [ls, le) into a Content-Length search: a Content-Length
+ * sets *val (and *found), a second one must repeat it. Returns -1 when the
+ * line is a malformed Content-Length or conflicts with the one found. */
+static int clen_merge(const char *ls, const char *le, int *found, uint64_t *val)
+{
+	uint64_t x = 0;
+	int r = clen_line(ls, le, &x);
+	if (r < 0 || (r && *found && x != *val))
+		return -1;
+	if (r) {
+		*found = 1;
+		*val = x;
+	}
+	return 0;
+}
+
 /* Parses Content-Length among the header lines in hdr[0..len) (start line
  * included, final empty line included): the lines find_hdr_end noted in cl,
  * or every line when it noted too many. Returns 1 found (*out), 0 absent,
@@ -223,16 +239,11 @@ static int clen_line(const char *ls, const char *le, uint64_t *x)
 static int find_content_length(const char *hdr, size_t len, const cl_lines *cl, uint64_t *out)
 {
 	int found = 0;
-	uint64_t val = 0, x = 0;
+	uint64_t val = 0;
 	if (!cl->overflow) {
 		for (unsigned k = 0; k < cl->n; k++) {
-			int r = clen_line(hdr + cl->start[k], hdr + cl->end[k], &x);
-			if (r < 0 || (r && found && x != val))
+			if (clen_merge(hdr + cl->start[k], hdr + cl->end[k], &found, &val) < 0)
 				return -1;
-			if (r) {
-				found = 1;
-				val = x;
-			}
 		}
 		*out = val;
 		return found;
@@ -249,13 +260,8 @@ static int find_content_length(const char *hdr, size_t len, const cl_lines *cl, 
 		p = nl + 1;
 		if (le == ls)
 			break; /* the empty line */
-		int r = clen_line(ls, le, &x);
-		if (r < 0 || (r && found && x != val))
+		if (clen_merge(ls, le, &found, &val) < 0)
 			return -1;
-		if (r) {
-			found = 1;
-			val = x;
-		}
 	}
 	*out = val;
 	return found;
