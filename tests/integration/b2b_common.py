@@ -5,6 +5,7 @@ record every message they received."""
 import base64
 import json
 import os
+import pathlib
 import re
 import socket
 import threading
@@ -448,3 +449,18 @@ class Uac:
     def close(self):
         self.sock.close()
         self.rtp.close()
+
+
+def child_pid(ppid, name):
+    """The pid of ppid's child process called name (e.g. sbc-control's
+    sbc-signal), or None."""
+    for d in pathlib.Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            st = (d / "stat").read_text()
+        except OSError:
+            continue
+        if st[st.index("(") + 1:st.rindex(")")] == name and int(st.rsplit(")", 1)[1].split()[1]) == ppid:
+            return int(d.name)
+    return None

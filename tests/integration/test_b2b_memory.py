@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from b2b_common import Sbc
+from b2b_common import Sbc, child_pid
 from conftest import BUILD, free_port, free_port_range, wait_for
 
 pytestmark = pytest.mark.skipif(not (BUILD / "sbc-signal").exists(), reason="binaries not built")
@@ -33,19 +33,6 @@ def rss_kb(pid):
         if ln.startswith("VmRSS:"):
             return int(ln.split()[1])
     return 0
-
-
-def child_pid(ppid, name):
-    for d in pathlib.Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            st = (d / "stat").read_text()
-        except OSError:
-            continue
-        if st[st.index("(") + 1:st.rindex(")")] == name and int(st.rsplit(")", 1)[1].split()[1]) == ppid:
-            return int(d.name)
-    return None
 
 
 def transactions(sbc):

@@ -121,20 +121,6 @@ def syscall_count(sc):
     return None
 
 
-def child_pid(ppid, name):
-    for d in pathlib.Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            st = (d / "stat").read_text()
-        except OSError:
-            continue
-        comm = st[st.index("(") + 1:st.rindex(")")]
-        if comm == name and int(st.rsplit(")", 1)[1].split()[1]) == ppid:
-            return int(d.name)
-    return None
-
-
 def stat_of(path):
     lines = path.read_text().splitlines()
     head, last = lines[0].split(";"), lines[-1].split(";")
@@ -231,7 +217,7 @@ def run(tp):
     try:
         uas_port = start_uas(procs, tmp)
         sbc = b2b_common.Sbc(procs, tmp, uas_port, log_level="warn", media_ports=2000)
-        spid = child_pid(sbc.ctl.pid, "sbc-signal")
+        spid = b2b_common.child_pid(sbc.ctl.pid, "sbc-signal")
         assert spid, "sbc-signal pid not found"
         target = f"127.0.0.1:{stunnel_to(procs, tmp, sbc.tls_port)}" if tp == "tls" else f"127.0.0.1:{sbc.port}"
         return run_steps(steps_for(tp), lambda rate, calls: measure(tmp, tp, spid, target, rate, calls))

@@ -131,13 +131,16 @@ static inline int stu_start_server(sig_server *srv, sig_config *cfg, sig_rx_cb h
 }
 
 /* Frees what stu_start_server set up (srv already stopped) and removes the
- * certificate directory; returns 0, or -1 when the directory stays. */
+ * certificate directory, if any (dir NULL: none); returns 0, or -1 when the
+ * directory stays. */
 static inline int stu_destroy_server(sig_server *srv, const char *dir)
 {
 	char cmd[256];
 	sig_config_free(&srv->cfg);
 	sig_server_destroy(srv);
 	sig_tls_set_unref(sig_tls_publish(NULL));
+	if (!dir)
+		return 0;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : -1;
 }

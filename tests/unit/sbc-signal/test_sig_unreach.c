@@ -285,22 +285,14 @@ static int setup(void **st)
 	g_udp_port = stu_free_port(SOCK_DGRAM);
 	stu_listen(&cfg, SIG_TP_UDP, g_udp_port);
 	sig_set_send_failed_hook(lost_hook);
-	sig_set_rx_handler(handler, NULL);
-	char err[256] = "";
-	if (sig_server_init(&g_srv, &cfg, NULL, err, sizeof(err)) < 0) {
-		fprintf(stderr, "server: %s\n", err);
-		return -1;
-	}
-	return sig_server_start(&g_srv);
+	return stu_start_server(&g_srv, &cfg, handler);
 }
 
 static int teardown(void **st)
 {
 	(void)st;
 	sig_server_stop(&g_srv);
-	sig_config_free(&g_srv.cfg);
-	sig_server_destroy(&g_srv);
-	return 0;
+	return stu_destroy_server(&g_srv, NULL);
 }
 
 int main(void)
