@@ -1409,9 +1409,6 @@ static void mem_settle(b2b_wk *k)
 		return;
 	if (atomic_exchange(&g_trimming, 1))
 		return; /* another worker's trim runs */
-	/* from here on a new burst is measured: no worker trims again for
-	 * this one */
-	atomic_store_explicit(&g_txn_hwm, live, memory_order_relaxed);
 	pthread_t th;
 	pthread_attr_t a;
 	int r = pthread_attr_init(&a);
@@ -1421,10 +1418,15 @@ static void mem_settle(b2b_wk *k)
 		pthread_attr_destroy(&a);
 	}
 	if (r != 0) {
+		/* the burst's mark stays: the next ping timer tries again */
 		SBC_WARN("memory not handed back after a burst of %ld transactions: no thread (%s)", hwm,
 			 strerror(r));
 		atomic_store(&g_trimming, 0);
+		return;
 	}
+	/* from here on a new burst is measured: no worker trims again for
+	 * this one */
+	atomic_store_explicit(&g_txn_hwm, live, memory_order_relaxed);
 }
 
 static void ping_cb(uv_timer_t *h)
