@@ -242,7 +242,13 @@ const char *sip_header_name(enum sip_hdr_id id)
  * letter, the last letter and the length, built once (pthread_once), with
  * the names in lower case for the compare below. */
 static uint8_t hdr_slot[128];
-static char hdr_lc[SIP_H_MAX_][24]; /* lower-case names, zero-padded */
+#define SIP_HDR_LC_MAX 24
+static char hdr_lc[SIP_H_MAX_][SIP_HDR_LC_MAX]; /* lower-case names, zero-padded */
+/* hdr_build writes and hdr_name_eq reads a known name's whole length here */
+#define SIP_HDR_FITS_(id, name, compact) \
+	_Static_assert(sizeof(name) - 1 <= SIP_HDR_LC_MAX, "header name " name " longer than hdr_lc's row");
+SIP_HEADER_MAP(SIP_HDR_FITS_)
+#undef SIP_HDR_FITS_
 static pthread_once_t hdr_once = PTHREAD_ONCE_INIT;
 
 static unsigned hdr_hash(const char *p, size_t n)
