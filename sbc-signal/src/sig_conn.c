@@ -710,8 +710,14 @@ static int conn_queue(sig_conn *c, const char *buf, size_t len)
 		c->out_off = 0;
 	}
 	char *n = realloc(c->out, pending + len);
-	if (!n)
+	if (!n) {
+		/* a stream cannot skip a message silently (over TCP/TLS nothing
+		 * retransmits it): closed, the connection's requests fail over
+		 * and the peer reconnects */
+		sig_stat_add(c->w->stats, c->tp, SIG_ST_send_errors, 1);
+		sig_conn_close(c, CR_ERROR);
 		return -ENOMEM;
+	}
 	memcpy(n + pending, buf, len);
 	c->out = n;
 	c->out_len = (uint32_t)(pending + len);

@@ -315,11 +315,9 @@ static void xrings_drain(sig_worker *w)
 							 * from a timer, when the connection is
 							 * gone: missing, or closed by this send
 							 * (a write error, output past
-							 * SIG_OUTBUF_MAX; cn is freed only once
-							 * its handle has closed, later in the
-							 * loop). -ENOMEM from the output queue
-							 * leaves it open: that message alone is
-							 * lost, its timers retransmit or fail it */
+							 * SIG_OUTBUF_MAX or no memory for it; cn
+							 * is freed only once its handle has
+							 * closed, later in the loop) */
 							if ((m->flags & SIG_XSEND_REQUEST) && (!cn || cn->state == SIG_CS_CLOSING))
 								sig_forward_lost(w, j, cn ? (enum sig_tp)cn->tp : SIG_TP_TCP,
 										 m->conn, SBC_E_CLOSED);
