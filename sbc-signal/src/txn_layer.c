@@ -6,9 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
+#include <openssl/rand.h>
 #include <openssl/siphash.h>
 
 #include "sbc/err.h"
@@ -91,13 +90,8 @@ txn_table *txn_table_create(const txn_env *env, const txn_cfg *cfg, unsigned buc
 		return NULL;
 	}
 	tbl->mask = n - 1;
-	if (getrandom(tbl->seed, sizeof(tbl->seed), GRND_NONBLOCK) != (ssize_t)sizeof(tbl->seed)) {
-		struct timespec ts; /* no entropy yet (early boot): weaker, still per table */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		tbl->seed[0] = (uint64_t)(uintptr_t)tbl ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		tbl->seed[1] = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)&ts;
-	}
+	/* BoringSSL's generator, as for the B2BUA's branch key and SRTP keys */
+	RAND_bytes((uint8_t *)tbl->seed, sizeof(tbl->seed));
 	tbl->env = *env;
 	tbl->t1 = cfg && cfg->t1_ms ? cfg->t1_ms : 500;
 	tbl->t2 = cfg && cfg->t2_ms ? cfg->t2_ms : 4000;
