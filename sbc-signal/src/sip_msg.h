@@ -265,9 +265,9 @@ static inline int sip_sv_eq(sip_sv a, const char *lit)
 	size_t n = strlen(lit);
 	return a.n == n && (n == 0 || memcmp(a.p, lit, n) == 0);
 }
-static inline int sip_sv_ieq(sip_sv a, const char *lit)
+/* ASCII case-insensitive compare with lit[0..n) */
+static inline int sip_sv_ieq_n(sip_sv a, const char *lit, size_t n)
 {
-	size_t n = strlen(lit);
 	if (a.n != n)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
@@ -279,6 +279,7 @@ static inline int sip_sv_ieq(sip_sv a, const char *lit)
 	}
 	return 1;
 }
+static inline int sip_sv_ieq(sip_sv a, const char *lit) { return sip_sv_ieq_n(a, lit, strlen(lit)); }
 int sip_sv_eq_sv(sip_sv a, sip_sv b);
 int sip_sv_ieq_sv(sip_sv a, sip_sv b);
 /* Nonzero when one of the eight bytes at p is a control below 0x20 (NUL,

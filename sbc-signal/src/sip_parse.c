@@ -52,17 +52,8 @@ static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; 
 
 /* ---- string views --------------------------------------------------------- */
 
-/* Case-insensitive compare with a literal of known length (no strlen). */
-static inline int sv_ieq_n(sip_sv a, const char *lit, size_t n)
-{
-	if (a.n != n)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (lower(a.p[i]) != lower(lit[i]))
-			return 0;
-	return 1;
-}
-#define SV_IEQ(a, lit) sv_ieq_n((a), (lit), sizeof(lit) - 1)
+/* Case-insensitive compare with a literal (its length from sizeof). */
+#define SV_IEQ(a, lit) sip_sv_ieq_n((a), (lit), sizeof(lit) - 1)
 
 int sip_sv_eq_sv(sip_sv a, sip_sv b) { return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0); }
 
