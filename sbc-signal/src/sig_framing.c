@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "sbc/err.h"
+#include "sip_msg.h"
 
 static const char *const why_names[] = {
 	[SIG_FRAME_OK] = "ok",
@@ -83,10 +84,9 @@ static inline uint64_t word_special(const char *p)
 	uint64_t x;
 	memcpy(&x, p, sizeof(x));
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-	uint64_t below = (x - ones * 0x20) & ~x & highs;
 	uint64_t d = x ^ (ones * 0x7f);
 	uint64_t del = (d - ones) & ~d & highs;
-	return below | del;
+	return sip_ctl8(p) | del;
 }
 
 /* Lines that may be Content-Length ("Content-Length" or "l": they start
@@ -102,13 +102,19 @@ typedef struct cl_lines {
 	int overflow; /* more than CL_MAX */
 } cl_lines;
 
-static inline void cl_note(cl_lines *cl, const char *buf, size_t i)
+/* The CRLF at i ends the line noted last, if it is still open. */
+static inline void cl_close(cl_lines *cl, size_t i)
 {
-	/* buf[i], buf[i + 1] is a CRLF that is not the end of the headers */
 	if (cl->open) {
 		cl->end[cl->n - 1] = (uint32_t)i;
 		cl->open = 0;
 	}
+}
+
+static inline void cl_note(cl_lines *cl, const char *buf, size_t i)
+{
+	/* buf[i], buf[i + 1] is a CRLF that is not the end of the headers */
+	cl_close(cl, i);
 	char c = buf[i + 2];
 	if (c != 'c' && c != 'C' && c != 'l' && c != 'L')
 		return;
@@ -144,9 +150,7 @@ static size_t find_hdr_end(const char *buf, size_t n, int *bad, cl_lines *cl)
 		unsigned char c = (unsigned char)buf[i];
 		if (c == '\r') {
 			if (buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n') {
-				if (cl->open)
-					cl->end[cl->n - 1] = (uint32_t)i;
-				cl->open = 0;
+				cl_close(cl, i);
 				return i + 4;
 			}
 			if (buf[i + 1] != '\n') {
