@@ -1513,9 +1513,6 @@ static void peer_id(const b2b_cl *c, char *out, size_t cap)
 		snprintf(out, cap, "%s", rt->trunk);
 }
 
-/* The attempt toward the current route failed with status (or a
- * B2B_FO_LOCAL_*): the next route, or the final answer to A. rsp: the
- * response to mirror when relayed as is (may be NULL). */
 /* A fresh offer for another B-leg attempt (the target or route just
  * chosen); the caller then sends the INVITE. Answers A and returns < 0
  * when no offer can be made. */
@@ -1530,6 +1527,9 @@ static int offer_again(b2b_cl *c)
 	return 0;
 }
 
+/* The attempt toward the current route failed with status (or a
+ * B2B_FO_LOCAL_*): the next route, or the final answer to A. rsp: the
+ * response to mirror when relayed as is (may be NULL). */
 static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp)
 {
 	char peer[STORE_NAME_MAX + STORE_HOST_MAX + 16];

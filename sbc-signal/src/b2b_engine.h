@@ -30,8 +30,9 @@
  *     (application/dtmf-relay, application/dtmf; other bodies: 415); other
  *     methods get 501. CANCEL and ACK are handled.
  *  6. A B-leg INVITE without any response for signal.timers.no_response_ms
- *     (its default: shared/src/config.c) fails over; after a provisional response, when
- *     no_answer_ms (Timer C) passes without another.
+ *     (its default: shared/src/config.c) fails over; after a provisional
+ *     response, it is CANCELled and fails over when no_answer_ms (Timer C)
+ *     passes without another.
  *  7. A B-leg INVITE given up (failover, no answer in time, CANCEL sent,
  *     call ended) stays a transaction until it ends on its own: a
  *     provisional on it gets CANCEL, a 2xx gets ACK and BYE on the dialog
