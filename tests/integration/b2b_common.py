@@ -111,14 +111,14 @@ class Sbc:
         finally:
             s.close()
 
-    def add_failover(self, port, wait=True):
-        """Routes for 49... to demo-out first, then to a new trunk alt-out
+    def add_failover(self, port, wait=True, first="demo-out"):
+        """Routes for 49... to trunk first, then to a new trunk alt-out
         (UDP toward port, SRTP off); waits for the workers' view of the
         store to take it in (signal_synced) unless told not to."""
         self.rpc("trunk.add", {"name": "alt-out", "destinations": [
             {"host": "127.0.0.1", "port": port, "transport": "udp"}],
             "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
-        self.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
+        self.rpc("route.add", {"prefix": "49", "trunk": first, "priority": 10})
         self.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
         if wait:
             self.signal_synced()

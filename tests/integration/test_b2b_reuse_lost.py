@@ -57,12 +57,7 @@ def test_carrier_connection_closed_with_our_invite_fails_over_at_once(procs, tmp
         sbc.rpc("trunk.update", {"name": "demo-out", "cidrs": [f"{CARRIER_IP}/32"], "tls_profile": "default",
                                  "destinations": [{"host": "127.0.0.1", "port": pinger.port, "transport": "udp"}],
                                  "reuse_inbound": True})
-        sbc.rpc("trunk.add", {"name": "alt-out", "destinations": [
-            {"host": "127.0.0.1", "port": backup.port, "transport": "udp"}],
-            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
-        sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "priority": 10})
-        sbc.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
-        sbc.signal_synced()
+        sbc.add_failover(backup.port)
         c = carrier_connects(sbc)
         owner = per_worker(sbc, "tls", "conns_open").index(1)  # the carrier connection's worker
         other = (owner + 1) % workers
@@ -118,12 +113,7 @@ def test_carrier_connection_closed_leaves_our_own_connection_to_it(procs, tmp_pa
         sbc.rpc("trunk.add", {"name": "direct", "destinations": [
             {"host": CARRIER_IP, "port": cport, "transport": "tcp"}],
             "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
-        sbc.rpc("trunk.add", {"name": "alt-out", "destinations": [
-            {"host": "127.0.0.1", "port": backup.port, "transport": "udp"}],
-            "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
-        sbc.rpc("route.add", {"prefix": "49", "trunk": "direct", "priority": 10})
-        sbc.rpc("route.add", {"prefix": "49", "trunk": "alt-out", "priority": 20})
-        sbc.signal_synced()
+        sbc.add_failover(backup.port, first="direct")
         # the carrier connects from its listening port
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
