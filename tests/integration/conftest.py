@@ -55,21 +55,32 @@ def _port_window():
     return lo + i * step, lo + (i + 1) * step
 
 
+# Ranges free_port_range() handed out during the current test. A range is
+# only free when it is picked; the process it is for may bind it a while
+# later (SIPp's media ports, sbc-media's range), so a second range picked
+# meanwhile must not overlap it. Cleared per test by _forget_port_ranges.
+_ranges_given = []
+
+
 def free_port_range(count, host="127.0.0.1"):
     """A run of `count` consecutive free UDP ports (even first port), from
-    this xdist worker's share of the ports below the ephemeral range."""
+    this xdist worker's share of the ports below the ephemeral range, not
+    overlapping any range already handed out in this test."""
     import random
     lo, hi = _port_window()
     for _ in range(200):
         base = random.randrange(lo, hi - count) & ~1
         if base < lo:
             base += 2
+        if any(base < b + n and b < base + count for b, n in _ranges_given):
+            continue
         socks = []
         try:
             for p in range(base, base + count):
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 socks.append(s)
                 s.bind((host, p))
+            _ranges_given.append((base, count))
             return base
         except OSError:
             continue
@@ -124,6 +135,14 @@ class Procs:
                 except ProcessLookupError:
                     pass
                 p.wait()
+
+
+@pytest.fixture(autouse=True)
+def _forget_port_ranges():
+    """Each test starts with no ranges handed out (the last test's
+    processes are gone)."""
+    _ranges_given.clear()
+    yield
 
 
 @pytest.fixture
