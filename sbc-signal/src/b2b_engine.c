@@ -400,25 +400,24 @@ static void inbound_forget(const char *trunk, sig_conn_id conn)
  * requests go there any more. What went out on it still without a
  * response is lost (the trunk would have to connect again to answer): the
  * transport reports that only for connections we opened, or with output
- * still queued, so a trunk's connection is reported here, to this worker
- * and to every other (any may have sent a B-leg request on it across the
- * ring, SIG_XMSG_SEND): their transactions on it fail over now instead of
- * after no_response_ms. Rare: carriers keep their connections. */
-static void inbound_closed(sig_worker *w, sig_conn_id conn)
+ * still queued, so a connection that carried requests of ours (any of a
+ * trunk's, not only the newest this table holds: calls sent on an older
+ * one are still waiting there) is reported here, to this worker and to
+ * every other (any may have sent a B-leg request on it across the ring,
+ * SIG_XMSG_SEND): their transactions on it fail over now instead of after
+ * no_response_ms. A connection that never carried one costs no worker a
+ * pass over its transactions, so a reconnect storm is not amplified. */
+static void inbound_closed(sig_worker *w, sig_conn_id conn, enum sig_tp tp, int carried_requests)
 {
-	int was = 0;
-	enum sig_tp tp = SIG_TP_TLS;
 	pthread_mutex_lock(&g_inb_mu);
 	for (unsigned i = 0; i < B2B_INBOUND_MAX && g_inb[i].trunk[0]; i++) {
 		if (g_inb[i].conn == conn) {
 			g_inb[i].conn = 0;
 			__atomic_add_fetch(&g_inb_forgets, 1, __ATOMIC_RELAXED);
-			was = 1;
-			tp = (enum sig_tp)g_inb[i].tp;
 		}
 	}
 	pthread_mutex_unlock(&g_inb_mu);
-	if (!was || w->stopping)
+	if (!carried_requests || w->stopping)
 		return;
 	/* No address, as SIG_XMSG_LOST's receiver reports it: the id names
 	 * the loss. With the trunk's address, ctx_lost_match would also take

@@ -103,8 +103,12 @@ void sig_set_worker_hooks(sig_worker_hook start, sig_worker_hook stop, void *arg
  * (they share the worker's doorbell with the control ring). */
 void sig_set_ring_hook(sig_worker_hook fn, void *arg);
 /* Runs on the connection's worker thread when a TCP/TLS connection a peer
- * opened to us closes (the layer above forgets what it kept about it). */
-typedef void (*sig_conn_closed_hook)(sig_worker *w, sig_conn_id id);
+ * opened to us closes (the layer above forgets what it kept about it).
+ * tp: its transport. carried_requests: a request of ours went out on it (sig_send_conn with
+ * bytes that are not a response), so some transaction may wait on it; a
+ * connection that only brought requests in and took responses out has
+ * none, and its close needs no search for them. */
+typedef void (*sig_conn_closed_hook)(sig_worker *w, sig_conn_id id, enum sig_tp tp, int carried_requests);
 void sig_set_conn_closed_hook(sig_conn_closed_hook fn);
 /* Runs on the worker's thread when bytes it handed to the transport are
  * known lost without the sender having been told (the send call had

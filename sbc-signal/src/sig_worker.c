@@ -83,7 +83,7 @@ void sig_set_conn_closed_hook(sig_conn_closed_hook fn) { g_closed_hook = fn; }
 void sig_conn_closed_notify(sig_conn *c)
 {
 	if (g_closed_hook && !c->outbound)
-		g_closed_hook(c->w, sig_conn_id_of(c));
+		g_closed_hook(c->w, sig_conn_id_of(c), (enum sig_tp)c->tp, c->carries_req);
 }
 
 void sig_set_worker_hooks(sig_worker_hook start, sig_worker_hook stop, void *arg)
@@ -145,15 +145,26 @@ int sig_reply(const sig_rx *rx, const void *buf, size_t len)
 	return sig_send_conn(rx->worker, rx->conn, buf, len);
 }
 
+/* Whether bytes handed to sig_send_conn are a request (a SIP response
+ * starts with its version): a request's loss fails a transaction of the
+ * sender's, a response's none. */
+static int is_request(const void *buf, size_t len)
+{
+	return !(len >= 8 && memcmp(buf, "SIP/2.0 ", 8) == 0);
+}
+
 int sig_send_conn(sig_worker *w, sig_conn_id id, const void *buf, size_t len)
 {
 	int owner = conn_owner(w, id);
 	if (owner < 0)
 		return owner;
+	int req = is_request(buf, len);
 	if ((unsigned)owner == w->idx) {
 		sig_conn *c = sig_conn_lookup(w, id);
 		if (!c)
 			return SBC_E_CLOSED;
+		if (req)
+			c->carries_req = 1; /* its close is now a loss to report */
 		return sig_conn_send(c, buf, len);
 	}
 	shm_ring_prod *p = &w->xout[owner];
@@ -167,8 +178,8 @@ int sig_send_conn(sig_worker *w, sig_conn_id id, const void *buf, size_t len)
 	m->conn = id;
 	m->len = (uint32_t)len;
 	/* a response's loss fails no transaction of the sender's: only a
-	 * request's is bounced (a SIP response starts with its version) */
-	m->flags = len >= 8 && memcmp(buf, "SIP/2.0 ", 8) == 0 ? 0 : SIG_XSEND_REQUEST;
+	 * request's is bounced, and only a request marks the connection */
+	m->flags = req ? SIG_XSEND_REQUEST : 0;
 	memcpy(m->data, buf, len);
 	shm_ring_publish(p);
 	sig_stat_add(w->stats, SIG_TP_TCP, SIG_ST_xworker_sends, 1);
@@ -308,6 +319,8 @@ static void xrings_drain(sig_worker *w)
 					const sig_xmsg_send *m = (const sig_xmsg_send *)r->data;
 					if (m->len <= r->len - sizeof(*m)) {
 						sig_conn *cn = sig_conn_lookup(w, m->conn);
+						if (cn && (m->flags & SIG_XSEND_REQUEST))
+							cn->carries_req = 1; /* its close is a loss to report */
 						if (!cn || sig_conn_send(cn, m->data, m->len) < 0) {
 							sig_stat_add(w->stats, SIG_TP_TCP, SIG_ST_send_errors, 1);
 							/* the sender was told 0: a request's

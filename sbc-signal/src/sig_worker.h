@@ -66,6 +66,8 @@ typedef struct sig_conn {
 	uint8_t poll_ev;    /* UV_READABLE/UV_WRITABLE now polled (0: not yet) */
 	uint8_t outbound;   /* we opened it (client role) */
 	uint8_t want_write; /* poll for POLLOUT */
+	uint8_t carries_req; /* a request of ours went out on it (sig_send_conn, from any
+			      * worker): its close is reported (the closed hook) */
 	uint16_t listener;  /* index into the worker's listeners; 0xffff outbound */
 	uint32_t rl_ticket; /* sig_ratelimit entry, released at close */
 	SSL *ssl;

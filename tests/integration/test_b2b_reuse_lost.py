@@ -152,3 +152,45 @@ def test_carrier_connection_closed_leaves_our_own_connection_to_it(procs, tmp_pa
             if x:
                 x.close()
         backup.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_older_carrier_connection_closed_with_our_invite_fails_over_at_once(procs, tmp_path, workers):
+    """The carrier holds two connections to us. Our INVITE went on the
+    first (then its newest); the carrier then opened a second and used it,
+    so new calls go there. The first closing with our INVITE unanswered is
+    that INVITE's loss all the same: the call fails over at once. (Only the
+    trunk's newest connection was reported as it closed, so the older one's
+    requests waited for no_response_ms; each connection a request of ours
+    went out on is now reported, whichever is newest.)"""
+    pinger = Uas("answer", options=200)
+    backup = Uas("answer")
+    uac = c1 = c2 = None
+    try:
+        sbc = Sbc(procs, tmp_path, pinger.port, workers=workers, timers={"no_response_ms": 6000})
+        sbc.rpc("trunk.update", {"name": "demo-out", "cidrs": [f"{CARRIER_IP}/32"], "tls_profile": "default",
+                                 "destinations": [{"host": "127.0.0.1", "port": pinger.port, "transport": "udp"}],
+                                 "reuse_inbound": True})
+        sbc.add_failover(backup.port)
+        c1 = carrier_connects(sbc)
+        uac = Uac(sbc.port)
+        uac.invite()
+        next_request(c1, "INVITE")  # left unanswered
+        c2 = carrier_connects(sbc)  # its OPTIONS makes it the trunk's newest connection
+        t0 = time.monotonic()
+        c1.close()
+        c1 = None
+        final = uac.wait_final(timeout=10)
+        took = time.monotonic() - t0
+        assert status(final) == 200, final
+        assert len(backup.requests("INVITE")) == 1
+        assert took < 2.5, f"failed over after {took:.1f} s: no_response_ms (6 s), not the loss"
+        assert "transaction(s) fail now" in sbc.log()
+        uac.ack(final)
+        assert status(uac.bye(final)) == 200
+    finally:
+        for x in (uac, c1, c2):
+            if x:
+                x.close()
+        pinger.close()
+        backup.close()
