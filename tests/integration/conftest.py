@@ -16,29 +16,13 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD = pathlib.Path(os.environ.get("SBC_BUILD", REPO / "build"))
 
 
-def free_port(kind=socket.SOCK_STREAM, host="127.0.0.1"):
-    """A port that is free for TCP and UDP right now (the kernel picks it)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, kind) as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
-        try:
-            with socket.socket(socket.AF_INET, other) as s2:
-                s2.bind((host, port))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port")
-
-
 def _port_window():
-    """The ports free_port_range() picks from: below the kernel's ephemeral
-    range (which every bind to port 0 and every outgoing TCP connection draws
-    from, so a media range inside it gets taken from under sbc-media, e.g.
-    between a kill -9 and the restart that rebinds the same ports), and split
-    between pytest-xdist workers so that two tests running at once never pick
-    overlapping ranges."""
+    """The ports free_port() and free_port_range() pick from: below the
+    kernel's ephemeral range (which every bind to port 0 and every outgoing
+    TCP connection draws from, so a media range inside it gets taken from
+    under sbc-media, e.g. between a kill -9 and the restart that rebinds the
+    same ports), and split between pytest-xdist workers so that two tests
+    running at once never pick overlapping ports."""
     lo, hi = 10000, 32768
     try:
         eph_lo, eph_hi = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
@@ -55,31 +39,35 @@ def _port_window():
     return lo + i * step, lo + (i + 1) * step
 
 
-# Ranges free_port_range() handed out during the current test. A range is
-# only free when it is picked; the process it is for may bind it a while
-# later (SIPp's media ports, sbc-media's range), so a second range picked
-# meanwhile must not overlap it. Cleared per test by _forget_port_ranges.
+# Ports and ranges free_port() and free_port_range() handed out during the
+# current test. A port is only free when it is picked; the process it is
+# for may bind it a while later (SIPp's ports, sbc-signal's listeners,
+# sbc-media's range), so a port or range picked meanwhile must not overlap
+# it. Cleared per test by _forget_port_ranges.
 _ranges_given = []
 
 
-def free_port_range(count, host="127.0.0.1"):
-    """A run of `count` consecutive free UDP ports (even first port), from
-    this xdist worker's share of the ports below the ephemeral range, not
-    overlapping any range already handed out in this test."""
+def _pick_ports(count, host, kinds, even):
+    """The first port of `count` consecutive ports that each of `kinds`
+    (socket types) can bind on host now, from this xdist worker's window,
+    overlapping nothing handed out in this test."""
     import random
     lo, hi = _port_window()
     for _ in range(200):
-        base = random.randrange(lo, hi - count) & ~1
-        if base < lo:
-            base += 2
+        base = random.randrange(lo, hi - count)
+        if even:
+            base &= ~1
+            if base < lo:
+                base += 2
         if any(base < b + n and b < base + count for b, n in _ranges_given):
             continue
         socks = []
         try:
             for p in range(base, base + count):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind((host, p))
+                for kind in kinds:
+                    s = socket.socket(socket.AF_INET, kind)
+                    socks.append(s)
+                    s.bind((host, p))
             _ranges_given.append((base, count))
             return base
         except OSError:
@@ -87,7 +75,28 @@ def free_port_range(count, host="127.0.0.1"):
         finally:
             for s in socks:
                 s.close()
-    raise RuntimeError("no free port range")
+    raise RuntimeError("no free port" if count == 1 else "no free port range")
+
+
+def free_port(kind=socket.SOCK_STREAM, host="127.0.0.1"):
+    """A port that is free for TCP and UDP right now (kind is kept for the
+    callers that name one: both are checked), from this xdist worker's share
+    of the ports below the ephemeral range, and none handed out before in
+    this test. Not a port the kernel picks (bind to port 0): those come from
+    the ephemeral range, which every outgoing connection and every bind to
+    port 0 (this test's, the other xdist worker's) draws from meanwhile, so
+    the port could be taken before the process it is for binds it (sbc-signal
+    binds its listeners a second or more after sbc-control starts, later
+    under ASan), and the kernel could hand the same unbound port out twice."""
+    del kind
+    return _pick_ports(1, host, (socket.SOCK_STREAM, socket.SOCK_DGRAM), even=False)
+
+
+def free_port_range(count, host="127.0.0.1"):
+    """A run of `count` consecutive free UDP ports (even first port), from
+    this xdist worker's share of the ports below the ephemeral range, not
+    overlapping any port or range already handed out in this test."""
+    return _pick_ports(count, host, (socket.SOCK_DGRAM,), even=True)
 
 
 def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
