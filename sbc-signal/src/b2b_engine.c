@@ -3075,12 +3075,16 @@ static int stats_hook(sig_worker *w, char *buf, size_t cap, void *arg)
 	unsigned down = 0;
 	for (unsigned i = 0; i < k->n_health; i++)
 		down += !k->health[i].h.up;
+	/* txn_long_walks: transaction lookups that walked a hash chain over
+	 * 64 entries (txn_layer.c long_walk); with the keyed hash anything but
+	 * 0 means a table far over its size, or a flood that beat the hash */
 	int n = snprintf(buf, cap,
 			 ",\"calls\":{\"active\":%" PRIu64 ",\"started\":%" PRIu64 ",\"answered\":%" PRIu64
 			 ",\"failed\":%" PRIu64 ",\"failovers\":%" PRIu64 ",\"reinvites\":%" PRIu64
-			 ",\"forwarded\":%" PRIu64 ",\"transactions\":%u,\"objects\":%u,\"trunks_down\":%u}",
+			 ",\"forwarded\":%" PRIu64 ",\"transactions\":%u,\"txn_long_walks\":%lu,\"objects\":%u"
+			 ",\"trunks_down\":%u}",
 			 k->st.active, k->st.started, k->st.answered, k->st.failed, k->st.failovers, k->st.reinvites,
-			 k->st.forwarded, txn_table_count(k->tbl), k->n_objs, down);
+			 k->st.forwarded, txn_table_count(k->tbl), txn_table_long_walks(k->tbl), k->n_objs, down);
 	if (n <= 0 || (size_t)n >= cap)
 		return 0;
 	return n + leases_stats(k, buf + n, cap - (size_t)n);
