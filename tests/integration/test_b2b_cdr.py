@@ -2,7 +2,6 @@
 appended by sbc-control to <data-dir>/cdr.jsonl and served by call.list /
 call.get; call.hangup ends an answered call with BYE on both legs."""
 import json
-import time
 
 import pytest
 
@@ -28,7 +27,7 @@ def test_call_records_and_hangup(procs, tmp_path):
         sbc = Sbc(procs, tmp_path, uas.port)
         uac.dst = ("127.0.0.1", sbc.port)
         sbc.rpc("route.add", {"prefix": "49", "trunk": "demo-out", "strip": 2, "prepend": "0049"})
-        time.sleep(0.3)
+        sbc.signal_synced()  # not a fixed sleep: in the workers' view for sure
         uac.invite(number="4930123456", crypto=[CRYPTO_A])
         final = uac.wait_final()
         assert status(final) == 200, sbc.log()[-3000:]

@@ -239,7 +239,11 @@ def test_bye_toward_a_caller_that_moved_to_a_new_connection(env, tp):
     a.c.close()
     a2 = connect_on_other_worker(sbc, owner, env.conns, tp)
     a2.send(a.request("ACK", a2, 1, "tcpack1", hdr(final, "Contact").strip("<>"), hdr(final, "To")))
-    time.sleep(0.2)
+    # the call's worker took the ACK (its connection is the caller's now)
+    # before the callee hangs up: a fixed wait could be too short on a
+    # loaded box, and the BYE would go to the closed first connection
+    wait_for(lambda: "the caller moved to another connection" in sbc.log(), timeout=5,
+             what="the ACK on the new connection handled")
     uas.bye()
     bye = a2.recv_until(lambda d: d.startswith(b"BYE "))
     assert hdr(bye, "Call-ID") == a.callid and str(uas.port) not in bye.decode()
