@@ -62,7 +62,7 @@ def test_no_route_fails_over_at_once(procs, tmp_path, own_netns):
         final = uac.wait_final(timeout=10)
         took = time.monotonic() - t0
         assert status(final) == 200, final
-        assert took < 2.0, f"failed over after {took:.1f} s: no_response_ms (8 s), not the loss"
+        assert took < 4.0, f"failed over after {took:.1f} s: no_response_ms (8 s), not the loss"
         assert len(backup.requests("INVITE")) == 1
         log = sbc.log()
         assert re.search(r"udp to 192\.0\.2\.1:5060 failed \([^)]*\): 1 transaction\(s\) fail now", log), log[-4000:]

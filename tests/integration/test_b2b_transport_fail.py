@@ -177,8 +177,9 @@ def call_fails_over_at_once(sbc, uas, uac, number="4930123456"):
     final = uac.wait_final(timeout=8)
     took = time.monotonic() - t0
     assert status(final) == 200, (final, sbc.log()[-3000:])
-    # the no-response timer would have taken 3 s
-    assert took < 1.5, (took, sbc.log()[-3000:])
+    # the no-response timer would have taken 3 s (the bound leaves a
+    # loaded box a second over the loss's own time)
+    assert took < 2.5, (took, sbc.log()[-3000:])
     uac.ack(final)
     assert status(uac.bye(final)) == 200
     return took
@@ -274,7 +275,8 @@ def test_every_route_refused_503_transport_error_in_cdr(procs, tmp_path):
         t0 = time.monotonic()
         uac.invite()
         final = uac.wait_final(timeout=8)
-        assert status(final) == 503 and time.monotonic() - t0 < 1.5, (final, sbc.log()[-3000:])
+        # at once: not after the no-response timer's 3 s
+        assert status(final) == 503 and time.monotonic() - t0 < 2.5, (final, sbc.log()[-3000:])
         end = wait_for(lambda: cdr_end(sbc), what="end event")[-1]
         assert end["cause"] == 503 and end["reason"] == "transport error", end
         assert not uas.requests("INVITE")
@@ -304,7 +306,8 @@ def test_no_response_per_target_then_408_no_response_in_cdr(procs, tmp_path):
         final = uac.wait_final(timeout=6)
         t3 = time.monotonic()
         assert status(final) == 408, final
-        assert 1.4 < t2 - t1 < 2.1 and 1.4 < t3 - t2 < 2.1, (t1 - t0, t2 - t1, t3 - t2)
+        # 1.5 s each, not the default 3 s (a loaded box may add a second)
+        assert 1.4 < t2 - t1 < 2.6 and 1.4 < t3 - t2 < 2.6, (t1 - t0, t2 - t1, t3 - t2)
         end = wait_for(lambda: cdr_end(sbc), what="end event")[-1]
         assert end["cause"] == 408 and end["reason"] == "no response", end
         assert end["trunk_out"] == "alt-out"
@@ -352,7 +355,7 @@ def test_configured_timers_408_no_answer_in_cdr(procs, tmp_path):
         uac.invite()
         final = uac.wait_final(timeout=8)
         took = time.monotonic() - t0
-        assert status(final) == 408 and 0.6 < took < 2.0, (took, final)
+        assert status(final) == 408 and 0.6 < took < 3.0, (took, final)  # 0.7 s, not Timer C's 3 min
         end = wait_for(lambda: cdr_end(sbc), what="end event")[-1]
         assert end["cause"] == 408 and end["reason"] == "no answer", end
         assert uas.requests("CANCEL")
@@ -364,7 +367,7 @@ def test_configured_timers_408_no_answer_in_cdr(procs, tmp_path):
             uac2.invite()
             final = uac2.wait_final(timeout=8)
             took = time.monotonic() - t0
-            assert status(final) == 408 and 0.35 < took < 1.2, (took, final)
+            assert status(final) == 408 and 0.35 < took < 2.5, (took, final)  # 0.4 s, not 3 s
         finally:
             uac2.close()
         end = wait_for(lambda: (lambda e: e if e and len(e) == 2 else None)(cdr_end(sbc)), what="2nd end")[-1]
