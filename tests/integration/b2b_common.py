@@ -18,6 +18,15 @@ SDP_TMPL = ("v=0\r\no=uac 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n"
             "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n")
 
 
+def rtp_port(ip="127.0.0.1"):
+    """A UDP port for a test peer's RTP socket: not one the kernel picks
+    (port 0) but from the window below the ephemeral range (free_port_range),
+    since a test may close that socket to let srtp_peer bind the same port,
+    and a port of the ephemeral range can be taken meanwhile by any socket
+    bound to port 0 or connected (the other xdist worker's too)."""
+    return free_port_range(1, ip)
+
+
 def sdp(ip, port, crypto=None):
     lines = "".join(f"a=crypto:{c}\r\n" for c in (crypto or []))
     return SDP_TMPL.format(ip=ip, port=port, proto="RTP/SAVP" if crypto else "RTP/AVP",
@@ -181,10 +190,10 @@ class Uas(threading.Thread):
         self.sock.settimeout(0.1)
         self.port = self.sock.getsockname()[1]
         self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.rtp.bind(("127.0.0.1", 0))
+        self.rtp.bind(("127.0.0.1", rtp_port()))
         self.rtp_port = self.rtp.getsockname()[1]
         self.rtp2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.rtp2.bind(("127.0.0.1", 0))
+        self.rtp2.bind(("127.0.0.1", rtp_port()))
         self.rtp2_port = self.rtp2.getsockname()[1]
         self.plan = plan
         self.crypto = crypto
@@ -352,7 +361,7 @@ class Uac:
         self.ip = ip
         self.port = self.sock.getsockname()[1]
         self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.rtp.bind((ip, 0))
+        self.rtp.bind((ip, rtp_port(ip)))
         self.rtp_port = self.rtp.getsockname()[1]
         self.dst = ("127.0.0.1", sbc_port)
         self.callid = f"uac-call-{self.port}@{ip}"
