@@ -23,7 +23,9 @@ run), or with --side-by-side at the same time (one sbc-signal and one load
 tool each: the machine's other load weighs on both alike, but four busy
 processes on two cores inflate every figure).
 Usage: bench_signal_tls [--quick] [--tls-only] [--reps N] [--side-by-side] [--builds B,..]
+                        [--only WORD,..]
   --tls-only: only the handshake rows (no idle memory, UDP or Kamailio)
+  --only: only the handshake scenarios whose name holds one of the words
   --builds: which BoringSSL builds to measure (default debian,rebuilt,tuned)
 """
 import os
@@ -51,6 +53,9 @@ REPS = int(sys.argv[sys.argv.index("--reps") + 1]) if "--reps" in sys.argv else 
 SECS = 2 if QUICK else 5
 BUILDS = (sys.argv[sys.argv.index("--builds") + 1] if "--builds" in sys.argv
           else "debian,rebuilt,tuned").split(",")
+# --only WORD[,WORD..]: just the handshake scenarios whose name holds one of
+# the words (e.g. --only "verified each time"), for measuring one change
+ONLY = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else None
 DEBIAN_LIB = "/usr/lib/x86_64-linux-gnu/android"
 UNLIMITED = {"max_conns_per_source": 10000000, "handshakes_per_source_per_s": 10000000,
              "handshake_burst_per_source": 10000000}
@@ -205,6 +210,28 @@ def floors(libdir, runs=3):
     return best
 
 
+def lib_handshake(libdir, pki, mtls, runs=3):
+    """CPU ms the library itself takes per full TLS 1.3 server handshake
+    (bench_signal_tls --hs-only: client and server in one process over a
+    BIO pair, only the server's calls timed; no kernel, no sbc-signal),
+    the least of `runs` (each already the least of its batches); None
+    when it fails."""
+    exe = BUILD / "bench" / "bench_signal_tls"
+    args = [pki.p("srv-ec.pem"), pki.p("srv-ec.key")]
+    if mtls:
+        args += [pki.p("clientca.pem"), pki.p("client.pem"), pki.p("client.key")]
+    best = None
+    for _ in range(runs):
+        r = subprocess.run([str(exe), "--hs-only", *args], capture_output=True, text=True,
+                           timeout=120, env=lib_env(libdir))
+        kv = dict(x.split("=", 1) for x in r.stdout.split() if "=" in x)
+        if r.returncode != 0 or "hs_us" not in kv:
+            continue
+        v = float(kv["hs_us"]) / 1000
+        best = v if best is None else min(best, v)
+    return best
+
+
 SCENARIOS = (  # name, profile key, mode, client cert, target ms, floor(f) in ms, sbc-signal env
     ("full handshake, ECDSA P-256 (TLS 1.3)", "ec", "full", False, 0.12,
      lambda f: (f["x25519"] + f["ecsign"]) / 1000, None),
@@ -226,6 +253,8 @@ SCENARIOS = (  # name, profile key, mode, client cert, target ms, floor(f) in ms
     ("resumed handshake (TLS 1.3 ticket, ECDHE)", "ec", "resume", False, None,
      lambda f: f["x25519"] / 1000, None),
 )
+if ONLY:
+    SCENARIOS = tuple(s for s in SCENARIOS if any(w in s[0] for w in ONLY))
 
 
 def handshake_rows(procs, tmp, pki, profs):
@@ -254,6 +283,19 @@ def handshake_rows(procs, tmp, pki, profs):
                   f"{f['ecverify']:.1f}, RSA-2048 sign {f['rsasign']:.1f}")
     for name, why in skipped.items():
         print(f"crypto floor, {name}: skipped ({why})")
+    # the library's own handshake cost, for the verdicts of the targets
+    # measured against (a scenario's row with a target and a chain verified
+    # every time, or no client certificate at all)
+    libhs = {}
+    for b, d in builds:
+        for name, _pk, _m, cc, target, _f, env in SCENARIOS:
+            if target and (not cc or env):
+                libhs[(name, b)] = lib_handshake(d, pki, cc)
+        shown = [f"{'mutual TLS' if 'mutual' in n else 'ECDSA'} {v * 1000:.1f} us"
+                 for (n, bb), v in libhs.items() if bb == b and v]
+        if shown:
+            print(f"library alone, {b:7s}: CPU per full TLS 1.3 server handshake in memory "
+                  f"(no kernel, no sbc-signal): {', '.join(shown)}")
     res = {}  # (scenario, build) -> [results]
     for _ in range(REPS):
         for name, pk, mode, cc, _t, _f, env in SCENARIOS:
@@ -296,7 +338,7 @@ def handshake_rows(procs, tmp, pki, profs):
         b0 = builds[0][0]  # Debian's when measured: what the Kamailio rows compare
         rows.append((name, {"cpu_ms": min(r["cpu_ms"] for r in res[(name, b0)]),
                             "rate": max(r["rate"] for r in res[(name, b0)])}, target, 0))
-    verdicts(res, fl, builds)
+    verdicts(res, fl, builds, libhs)
     print("  floor = the server's public-key crypto per handshake for that build (X25519 share + "
           "signature [+ 1 ECDSA verification (CertificateVerify) for mutual TLS with a known chain, "
           "+ 2 when the chain is verified too]), CPU ms; reference Kamailio 6.0.7: "
@@ -305,9 +347,15 @@ def handshake_rows(procs, tmp, pki, profs):
     return rows
 
 
-def verdicts(res, fl, builds):
+def verdicts(res, fl, builds, libhs=None):
     """Per target and build: the crypto floor against the target and what the
-    rest (libssl, kernel, our code) took, so an unreachable target says so."""
+    rest (libssl, kernel, our code) took, so an unreachable target says so.
+    With the library's own in-memory handshake (libhs) the rest is split
+    into the library's non-public-key work, the kernel and what is left
+    (sbc-signal, libuv, the socket BIO, caches shared with the load tool),
+    and the ECDSA target says what the X25519 share would have to cost for
+    it to be met with everything else as measured."""
+    libhs = libhs or {}
     for name, _pk, _m, _cc, target, floor, _env in SCENARIOS:
         if not target:
             continue
@@ -338,6 +386,24 @@ def verdicts(res, fl, builds):
                        f"user-space may take at most {target - f - min(ks):.3f} ms")
             print(f"  target {target} ms, {name} [{b}]: floor {f:.3f} ms{fk}; the rest (libssl, "
                   f"kernel, ours) {rest} ms: {why}")
+            lib = libhs.get((name, b))
+            if lib:
+                left = [c - k - lib for c, k in zip(cpu, ks)]
+                print(f"    split: library in memory {lib:.3f} ms = floor {f:.3f} + its own "
+                      f"non-public-key work {lib - f:.3f} (transcript hash, HKDF, record AEAD, "
+                      f"ticket, X.509, malloc); kernel {min(ks):.3f}-{max(ks):.3f}; left to "
+                      f"sbc-signal/libuv/socket BIO/cache sharing {min(left):.3f}-{max(left):.3f}")
+                if "x25519" in fl[b] and not _cc:
+                    # everything but the X25519 share, as measured in these runs
+                    x = fl[b]["x25519"] / 1000
+                    others = min(cpu) - x
+                    need = target - others
+                    print(f"    X25519: for {target} ms with all else as measured (the least run: "
+                          f"{others:.3f} ms = signature {f - x:.3f} + library's other work "
+                          f"{lib - f:.3f} + kernel and sbc-signal {min(cpu) - lib:.3f}) the X25519 "
+                          f"share (now {x * 1000:.1f} us) would have to take "
+                          + (f"at most {need * 1000:.1f} us ({x / need:.1f}x faster)" if need > 0
+                             else "less than nothing"))
 
 
 def hold_loaders(port, total, per_proc=6000, conc=64, source_base=10, extra=()):
