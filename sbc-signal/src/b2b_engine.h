@@ -54,12 +54,15 @@
  *     TCP/TLS connection it last sent a message on, when one is known
  *     (g_inb, shared by the workers; the connection's worker sends). A
  *     send on it that fails at once (our worker's) sends the call out on
- *     our own connection instead; when the connection closes, its worker
- *     tells every worker (inbound_closed, SIG_XMSG_LOST), and a request
- *     that crossed the ring to find it gone is bounced back the same way:
- *     the INVITEs on it still unanswered fail over at once, and the next
- *     call goes out on ours. An INVITE on it that gets no response at all
- *     fails over after no_response_ms like on any silent trunk.
+ *     our own connection instead; when a connection a request of ours
+ *     went out on closes (this one or an older one of the trunk's:
+ *     sig_conn.carries_req), its worker tells every worker
+ *     (inbound_closed, SIG_XMSG_LOST; one that never carried a request
+ *     costs them nothing), and a request that crossed the ring to find it
+ *     gone is bounced back the same way: the INVITEs on it still
+ *     unanswered fail over at once, and the next call goes out on ours.
+ *     An INVITE on it that gets no response at all fails over after
+ *     no_response_ms like on any silent trunk.
  */
 #ifndef B2B_ENGINE_H
 #define B2B_ENGINE_H
