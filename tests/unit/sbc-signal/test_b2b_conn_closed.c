@@ -68,7 +68,8 @@ static void handler(const sig_rx *rx, void *arg)
 		if (same != (strcmp(v, "same") == 0)) {
 			n = snprintf(out, sizeof(out), "SIP/2.0 200 OK\r\nX-Seq: miss\r\nContent-Length: 0\r\n\r\n");
 		} else {
-			int r = sig_send_conn(rx->worker, g_conn, "BYE sip:x SIP/2.0\r\n\r\n", 23);
+			static const char ours[] = "BYE sip:x SIP/2.0\r\n\r\n";
+			int r = sig_send_conn(rx->worker, g_conn, ours, sizeof(ours) - 1);
 			n = snprintf(out, sizeof(out), "SIP/2.0 200 OK\r\nX-Seq: sent %d\r\nContent-Length: 0\r\n\r\n", r);
 		}
 	} else {
