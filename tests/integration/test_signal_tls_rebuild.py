@@ -214,3 +214,52 @@ def test_native_build_of_another_cpu_is_not_the_cache(tmp_path):
     r = run(out, BORINGSSL_CC=cc, BORINGSSL_MARCH="native")
     assert r.returncode == 0, r.stderr
     assert f"options: {m.group(1)}" in (out / "boringssl.mk").read_text()
+
+
+def test_lto_and_pgo_options_are_checked(tmp_path):
+    """BORINGSSL_LTO takes 1 or 0; BORINGSSL_PGO takes generate or use:DIR
+    with counters in DIR, and gcc only (the counters are gcc's .gcda format):
+    anything else is refused before anything is fetched."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for opts, word in (({"BORINGSSL_LTO": "yes"}, "BORINGSSL_LTO"),
+                       ({"BORINGSSL_PGO": "train"}, "BORINGSSL_PGO"),
+                       ({"BORINGSSL_PGO": "use:", "BORINGSSL_CC": "gcc"}, "BORINGSSL_PGO"),
+                       ({"BORINGSSL_PGO": f"use:{empty}", "BORINGSSL_CC": "gcc"}, "no .gcda"),
+                       ({"BORINGSSL_PGO": "generate", "BORINGSSL_CC": "clang"}, "needs BORINGSSL_CC=gcc")):
+        r = run(tmp_path / "out", **opts)
+        assert r.returncode != 0 and word in r.stderr, (opts, r.stderr)
+    assert not (tmp_path / "out" / "download").exists()
+
+
+def test_pgo_build_is_the_cache_only_for_its_counters(tmp_path):
+    """A profile-guided build is stamped with a hash of the counters it was
+    built from: the same counters take it, other counters (a new training
+    run) rebuild; LTO is part of the stamp too."""
+    ver = debian_version()
+    if not ver:
+        pytest.skip("android-libboringssl not installed")
+    if "gcc" not in compilers():
+        pytest.skip("gcc not installed")
+    prof = tmp_path / "prof"
+    prof.mkdir()
+    (prof / "src#crypto#mem.gcda").write_bytes(b"counters one")
+    out = tmp_path / "out"
+    fake_build(out, "cc=gcc opt=-O3 march=default lto=1 pgo=0123456789abcdef", ver)
+    opts = {"BORINGSSL_CC": "gcc", "BORINGSSL_OPT": "-O3", "BORINGSSL_LTO": "1",
+            "BORINGSSL_PGO": f"use:{prof}"}
+    r = run(out, **opts)
+    assert r.returncode != 0 and "dpkg-source -x failed" in r.stderr, r.stderr
+    m = re.search(r"not of '(cc=gcc opt=-O3 march=default lto=1 pgo=[0-9a-f]{16})'", r.stderr)
+    assert m and "0123456789abcdef" not in m.group(1), r.stderr
+    (out / "lib" / "build-options").write_text(m.group(1) + "\n")
+    r = run(out, **opts)
+    assert r.returncode == 0, r.stderr
+    # new counters: not the cache
+    (prof / "src#crypto#mem.gcda").write_bytes(b"counters two")
+    r = run(out, **opts)
+    assert r.returncode != 0 and "not of" in r.stderr, r.stderr
+    # the same counters without LTO: not the cache either
+    (prof / "src#crypto#mem.gcda").write_bytes(b"counters one")
+    r = run(out, **{**opts, "BORINGSSL_LTO": "0"})
+    assert r.returncode != 0 and "not of" in r.stderr, r.stderr
