@@ -170,6 +170,8 @@ static int hs_only(int argc, char **argv)
 	SSL_CTX *cc = hs_client_ctx(mtls ? argv[5] : NULL, mtls ? argv[6] : NULL);
 	if (!sc || !cc) {
 		fprintf(stderr, "bench_signal_tls: cannot set up the TLS contexts\n");
+		SSL_CTX_free(sc);
+		SSL_CTX_free(cc);
 		return 1;
 	}
 	/* what one timed section's two clock reads cost, to subtract */
