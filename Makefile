@@ -49,8 +49,9 @@ DEB_PKGS := $(DEB_BUILD_PKGS) $(DEB_TEST_PKGS)
 #   -DOPENSSL_SMALL (x86_64 P-256 assembly and X25519 tables back in; see
 #   README.md), by tools/boringssl-rebuild.sh into BORINGSSL_DIR (fetched and
 #   built once); our binaries get its headers and an rpath to it. Compiler
-#   flags of the rebuild: BORINGSSL_CC=gcc BORINGSSL_OPT=-O3 (BORINGSSL_MARCH=;
-#   see the script and README.md; use a BORINGSSL_DIR of its own).
+#   flags of the rebuild: BORINGSSL_CC=gcc BORINGSSL_OPT=-O3 (BORINGSSL_MARCH=,
+#   BORINGSSL_LTO=1, BORINGSSL_PGO=generate|use:DIR; see the script and
+#   README.md; use a BORINGSSL_DIR of its own).
 BORINGSSL ?= debian
 BORINGSSL_INC := /usr/include/android
 BORINGSSL_LIB := /usr/lib/x86_64-linux-gnu/android
