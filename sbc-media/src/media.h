@@ -77,8 +77,6 @@ typedef struct med_sess {
 	uint16_t gen;     /* bumped per use of the slot: io_uring completions of a
 			   * previous session are recognised and ignored */
 	uint8_t active;
-	uint8_t leased;    /* sockets bound, granted to signal worker lease_idx */
-	uint8_t lease_idx;
 } med_sess;
 
 /* One peer (control or a signal worker) with its ring in each direction. */
@@ -89,9 +87,6 @@ typedef struct med_peer {
 	uint8_t ok;        /* rings found */
 	uint8_t bad;       /* HELLO refused: ignore its messages */
 	uint8_t got_hello;
-	uint8_t lease_want; /* a signal worker's HELLO asked for leases */
-	uint16_t hello_seq; /* of that HELLO, echoed in MEDIA_LEASES */
-	uint32_t hello_pid;
 } med_peer;
 
 typedef struct med_totals {
@@ -103,10 +98,6 @@ typedef struct med_totals {
 	uint64_t packets_in, bytes_in, packets_out, bytes_out, rtcp_in, rtcp_out;
 	uint64_t drops[MED_DROP_MAX_];
 	uint64_t xdp_foreign; /* AF_XDP: a packet for no session of this worker */
-	/* port blocks leased ahead: granted, named by a CREATE, honoured though
-	 * granted by an earlier instance, taken back (signal worker's HELLO) */
-	uint64_t leases_granted, leases_used, leases_adopted, leases_reclaimed;
-	uint64_t lease_batches;
 } med_totals;
 
 typedef struct med_worker {
@@ -125,8 +116,6 @@ typedef struct med_worker {
 	med_peer peers[1 + SHM_MAX_WORKERS];
 	unsigned npeers;
 	med_totals tot;
-	uint32_t lease_epoch; /* random, nonzero: names this instance's leases */
-	uint16_t leased_to[SHM_MAX_WORKERS]; /* leases outstanding per signal worker */
 	uint64_t now_ms; /* monotonic, refreshed per loop turn */
 	uint64_t now_ns;      /* monotonic, refreshed per loop turn (socket path) */
 	/* Session sockets are edge-triggered: one left with packets queued
@@ -183,13 +172,6 @@ med_sess *med_sess_by_port(med_worker *w, uint16_t port, unsigned *leg, unsigned
 int med_sess_create(med_worker *w, const sbc_msg_media *m, unsigned role, unsigned idx,
 		    med_sess **out);
 int med_sess_update(med_worker *w, med_sess *s, const sbc_msg_media *m);
-/* Leases (sbc_msg_media rule 7). grant: up to max free blocks bound for
- * signal worker idx, described in out[]; returns how many. return: the
- * lease's block closed again (unknown ids ignored). reclaim: every lease of
- * signal worker idx returned; returns how many. */
-unsigned med_lease_grant(med_worker *w, unsigned idx, sbc_media_lease *out, unsigned max);
-void med_lease_return(med_worker *w, uint32_t id);
-unsigned med_lease_reclaim(med_worker *w, unsigned idx);
 void med_sess_delete(med_worker *w, med_sess *s);
 void med_sess_fill_reply(med_worker *w, med_sess *s, sbc_msg_media_reply *r);
 uint16_t med_sess_port(const med_worker *w, const med_sess *s, unsigned leg, unsigned rtcp);

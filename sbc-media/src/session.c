@@ -109,9 +109,7 @@ static void close_sockets(med_worker *w, med_sess *s)
 	for (unsigned l = 0; l < 2; l++)
 		for (unsigned r = 0; r < 2; r++)
 			if (s->fd[l][r] >= 0) {
-				if (s->leased)
-					; /* bound only: registered nowhere */
-				else if (w->uring)
+				if (w->uring)
 					med_uring_cancel(w, s, l, r);
 				else if (!w->use_uring)
 					epoll_ctl(w->epfd, EPOLL_CTL_DEL, s->fd[l][r], NULL);
@@ -149,27 +147,16 @@ static int open_socket(med_worker *w, uint16_t port, int *out)
 	return 0;
 }
 
-/* Binds the four ports of s->gidx (a lease stops here: bound, unread). */
-static int bind_sockets(med_worker *w, med_sess *s)
-{
-	int ret;
-	s->gen++;
-	for (unsigned l = 0; l < 2; l++)
-		for (unsigned r = 0; r < 2; r++)
-			if ((ret = open_socket(w, med_sess_port(w, s, l, r), &s->fd[l][r])) != 0) {
-				close_sockets(w, s);
-				return ret;
-			}
-	return 0;
-}
-
-/* Registers the bound sockets of s with the data path (epoll or io_uring). */
-static int arm_sockets(med_worker *w, med_sess *s)
+/* Binds the four ports of s->gidx and registers them with epoll. */
+static int open_sockets(med_worker *w, med_sess *s)
 {
 	uint32_t local = (uint32_t)(s - w->sess);
 	int ret;
+	s->gen++;
 	for (unsigned l = 0; l < 2; l++)
 		for (unsigned r = 0; r < 2; r++) {
+			if ((ret = open_socket(w, med_sess_port(w, s, l, r), &s->fd[l][r])) != 0)
+				goto Fail;
 			if (w->use_uring) {
 				/* before the worker thread made its ring (restore), it
 				 * arms every restored socket itself */
@@ -180,9 +167,7 @@ static int arm_sockets(med_worker *w, med_sess *s)
 			/* edge-triggered: level-triggered epoll polls every socket
 			 * it reported once more on the next wait only to find it
 			 * empty, a cost per packet at 50 packets/s per socket; the
-			 * relay reads until empty or queues it (w->pending). A
-			 * leased socket with packets already queued is reported at
-			 * once when added. */
+			 * relay reads until empty or queues it (w->pending) */
 			struct epoll_event ev = {.events = EPOLLIN | EPOLLET,
 						 .data.u64 = ((uint64_t)local << 2) | (l << 1) | r};
 			if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, s->fd[l][r], &ev) < 0) {
@@ -194,124 +179,6 @@ static int arm_sockets(med_worker *w, med_sess *s)
 Fail:
 	close_sockets(w, s);
 	return ret;
-}
-
-/* Binds the four ports of s->gidx and registers them with the data path. */
-static int open_sockets(med_worker *w, med_sess *s)
-{
-	int ret = bind_sockets(w, s);
-	return ret ? ret : arm_sockets(w, s);
-}
-
-/* A free block (not active, not leased, free in the region) from the
- * cursor on whose four ports can be bound; blocks whose ports another
- * socket holds are skipped (counted). *out: bound, not armed. */
-static int claim_block(med_worker *w, uint64_t session_id, med_sess **out)
-{
-	uint32_t n = w->slot_hi - w->slot_lo;
-	med_sess *s = NULL;
-	int ret = SBC_E_LIMIT, tries = 0;
-	for (uint32_t k = 0; k < n && tries < 1024; k++) { /* ports someone else holds are skipped */
-		uint32_t i = (w->cursor + k) % n;
-		med_sess *c = &w->sess[i];
-		if (c->active || c->leased || atomic_load(&c->slot->state) != MED_SLOT_FREE)
-			continue;
-		tries++;
-		ret = bind_sockets(w, c);
-		if (ret == 0) {
-			s = c;
-			w->cursor = (i + 1) % n;
-			break;
-		}
-		if (ret != -EADDRINUSE && ret != -EACCES)
-			return ret;
-		w->tot.ports_busy++; /* counted (media.stats ports_busy), the next block tried */
-	}
-	if (tries > (s ? 1 : 0)) /* one line per CREATE, not per busy block */
-		SBC_WARN("worker %u: session %llu: skipped %d port block(s) that another socket holds%s", w->idx,
-			 (unsigned long long)session_id, s ? tries - 1 : tries, s ? "" : ": no free block left");
-	if (!s)
-		return ret == -EADDRINUSE || ret == -EACCES ? SBC_E_LIMIT : ret;
-	*out = s;
-	return 0;
-}
-
-/* The block a CREATE's lease names: the lease itself when this instance
- * granted it to the creator, else (a lease of an earlier sbc-media, or one
- * taken back) the block when it is free and its ports can be bound now. */
-static int lease_block(med_worker *w, const sbc_msg_media *m, unsigned role, unsigned idx, med_sess **out)
-{
-	uint32_t g = m->lease - 1;
-	int ret;
-	if (g < w->slot_lo || g >= w->slot_hi)
-		return SBC_E_INVAL;
-	med_sess *c = &w->sess[g - w->slot_lo];
-	if (c->leased) {
-		if (m->lease_epoch != w->lease_epoch || role != SHM_ROLE_SIGNAL || idx != c->lease_idx)
-			return SBC_E_LIMIT; /* another worker's: never two sessions on one block */
-		c->leased = 0;
-		if (idx < SHM_MAX_WORKERS && w->leased_to[idx])
-			w->leased_to[idx]--;
-		w->tot.leases_used++;
-		*out = c;
-		return 0;
-	}
-	if (c->active || atomic_load(&c->slot->state) != MED_SLOT_FREE)
-		return SBC_E_LIMIT;
-	if ((ret = bind_sockets(w, c)) != 0)
-		return ret == -EADDRINUSE || ret == -EACCES ? SBC_E_LIMIT : ret;
-	w->tot.leases_adopted++;
-	*out = c;
-	return 0;
-}
-
-unsigned med_lease_grant(med_worker *w, unsigned idx, sbc_media_lease *out, unsigned max)
-{
-	unsigned n = 0;
-	while (n < max) {
-		med_sess *s = NULL;
-		if (claim_block(w, 0, &s) != 0)
-			break;
-		s->leased = 1;
-		s->lease_idx = (uint8_t)idx;
-		out[n].id = s->gidx + 1;
-		out[n].port[0] = med_sess_port(w, s, 0, 0);
-		out[n].port[1] = med_sess_port(w, s, 1, 0);
-		n++;
-	}
-	if (idx < SHM_MAX_WORKERS)
-		w->leased_to[idx] += n;
-	w->tot.leases_granted += n;
-	return n;
-}
-
-void med_lease_return(med_worker *w, uint32_t id)
-{
-	uint32_t g = id - 1;
-	if (g < w->slot_lo || g >= w->slot_hi)
-		return;
-	med_sess *s = &w->sess[g - w->slot_lo];
-	if (!s->leased)
-		return;
-	close_sockets(w, s);
-	s->leased = 0;
-	if (s->lease_idx < SHM_MAX_WORKERS && w->leased_to[s->lease_idx])
-		w->leased_to[s->lease_idx]--;
-}
-
-unsigned med_lease_reclaim(med_worker *w, unsigned idx)
-{
-	uint32_t n = w->slot_hi - w->slot_lo;
-	unsigned got = 0;
-	for (uint32_t i = 0; i < n && (idx >= SHM_MAX_WORKERS || w->leased_to[idx]); i++) {
-		med_sess *s = &w->sess[i];
-		if (s->leased && s->lease_idx == idx) {
-			med_lease_return(w, s->gidx + 1);
-			got++;
-		}
-	}
-	w->tot.leases_reclaimed += got;
-	return got;
 }
 
 static int make_crypto(med_sess *s, unsigned leg, const sbc_media_leg *cfg)
@@ -380,8 +247,9 @@ static void apply_remote(med_slot *sl, unsigned leg, uint32_t flags)
 int med_sess_create(med_worker *w, const sbc_msg_media *m, unsigned role, unsigned idx,
 		    med_sess **out)
 {
+	uint32_t n = w->slot_hi - w->slot_lo;
 	med_sess *s = NULL;
-	int ret;
+	int ret = SBC_E_LIMIT, tries = 0;
 
 	if ((ret = check_media(w, m)) != 0)
 		return ret;
@@ -389,11 +257,29 @@ int med_sess_create(med_worker *w, const sbc_msg_media *m, unsigned role, unsign
 		*out = s; /* a repeated CREATE (e.g. replayed after our restart) */
 		return 0;
 	}
-	ret = m->lease ? lease_block(w, m, role, idx, &s) : claim_block(w, m->session_id, &s);
-	if (ret != 0)
-		return ret;
-	if ((ret = arm_sockets(w, s)) != 0)
-		return ret;
+	ret = SBC_E_LIMIT;
+	for (uint32_t k = 0; k < n && tries < 1024; k++) { /* ports someone else holds are skipped */
+		uint32_t i = (w->cursor + k) % n;
+		med_sess *c = &w->sess[i];
+		if (c->active || atomic_load(&c->slot->state) != MED_SLOT_FREE)
+			continue;
+		tries++;
+		ret = open_sockets(w, c);
+		if (ret == 0) {
+			s = c;
+			w->cursor = (i + 1) % n;
+			break;
+		}
+		if (ret != -EADDRINUSE && ret != -EACCES)
+			return ret;
+		w->tot.ports_busy++; /* counted (media.stats ports_busy), the next block tried */
+	}
+	if (tries > (s ? 1 : 0)) /* one line per CREATE, not per busy block */
+		SBC_WARN("worker %u: session %llu: skipped %d port block(s) that another socket holds%s", w->idx,
+			 (unsigned long long)m->session_id, s ? tries - 1 : tries,
+			 s ? "" : ": no free block left");
+	if (!s)
+		return ret == -EADDRINUSE ? SBC_E_LIMIT : ret;
 	for (unsigned l = 0; l < 2; l++)
 		if ((ret = make_crypto(s, l, &m->leg[l])) != 0) {
 			free_crypto(s, 0);

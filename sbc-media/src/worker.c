@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -124,17 +123,6 @@ static json_t *stats_json(med_worker *w)
 		json_object_set_new(j, "io", json_string(w->uring ? "uring" : "epoll"));
 		json_object_set_new(j, "ports_busy", json_integer((json_int_t)t.ports_busy));
 	}
-	if (j) {
-		unsigned leased = 0;
-		for (unsigned i = 0; i < SHM_MAX_WORKERS; i++)
-			leased += w->leased_to[i];
-		json_object_set_new(j, "leases",
-				    json_pack("{s:I, s:I, s:I, s:I, s:I, s:i}", "granted",
-					      (json_int_t)t.leases_granted, "used", (json_int_t)t.leases_used,
-					      "adopted", (json_int_t)t.leases_adopted, "reclaimed",
-					      (json_int_t)t.leases_reclaimed, "batches", (json_int_t)t.lease_batches,
-					      "outstanding", (int)leased));
-	}
 	if (j && w->uring)
 		json_object_set_new(j, "uring_rearms", json_integer((json_int_t)med_uring_rearms(w)));
 	json_t *x = j ? med_worker_xdp_json(w) : NULL;
@@ -247,14 +235,6 @@ static void handle_msg(med_worker *w, med_peer *p, const shm_rec *rec)
 		} else {
 			p->bad = 0;
 			p->got_hello = 1;
-			if (p->role == SHM_ROLE_SIGNAL && h->seq) {
-				/* a (re)started signal worker, or one that saw our
-				 * HELLO: whatever it was granted before is void */
-				med_lease_reclaim(w, p->idx);
-				p->lease_want = 1;
-				p->hello_seq = h->seq;
-				p->hello_pid = h->pid;
-			}
 		}
 		return;
 	}
@@ -318,53 +298,6 @@ static void handle_msg(med_worker *w, med_peer *p, const shm_rec *rec)
 	}
 }
 
-/* How many leases each signal worker holds at most: a batch's worth, but
- * never more than a quarter of the worker's blocks in all (a pool is
- * capacity the other signal workers cannot use). */
-static unsigned lease_cap(const med_worker *w)
-{
-	unsigned sig = 0, cap;
-	for (unsigned i = 0; i < w->npeers; i++)
-		sig += w->peers[i].ok && w->peers[i].role == SHM_ROLE_SIGNAL;
-	if (!sig)
-		return 0;
-	cap = (w->slot_hi - w->slot_lo) / (4 * sig);
-	return cap < SBC_MSG_LEASES_MAX ? cap : SBC_MSG_LEASES_MAX;
-}
-
-/* Tops up p's pool in one MEDIA_LEASES once fewer than half its leases
- * are left unused (not per CREATE: one message per batch). */
-static void lease_topup(med_worker *w, med_peer *p)
-{
-	sbc_msg_media_leases *m;
-	sbc_media_lease got[SBC_MSG_LEASES_MAX];
-	unsigned cap = lease_cap(w), have, n;
-	if (!p->lease_want || p->bad || p->idx >= SHM_MAX_WORKERS)
-		return;
-	have = w->leased_to[p->idx];
-	if (2 * have >= cap)
-		return;
-	n = med_lease_grant(w, p->idx, got, cap - have);
-	if (!n)
-		return; /* no free block: again after the next message */
-	m = shm_ring_reserve(&p->out, SBC_MSG_MEDIA_LEASES, SBC_MSG_V_MEDIA, sizeof(*m));
-	if (!m) {
-		for (unsigned i = 0; i < n; i++)
-			med_lease_return(w, got[i].id);
-		w->tot.leases_granted -= n;
-		return;
-	}
-	memset(m, 0, sizeof(*m));
-	m->epoch = w->lease_epoch;
-	m->peer_pid = p->hello_pid;
-	m->peer_seq = p->hello_seq;
-	m->n = (uint16_t)n;
-	m->addr = w->cfg->address;
-	memcpy(m->lease, got, n * sizeof(got[0]));
-	shm_ring_publish(&p->out);
-	w->tot.lease_batches++;
-}
-
 /* Drains every ring; returns the number of messages handled. */
 unsigned med_worker__poll_rings(med_worker *w)
 {
@@ -380,10 +313,8 @@ unsigned med_worker__poll_rings(med_worker *w)
 			shm_ring_next(&p->in, r);
 			n++;
 		}
-		if (n) {
+		if (n)
 			shm_ring_release(&p->in);
-			lease_topup(w, p);
-		}
 		total += n;
 	}
 	return total;
@@ -626,11 +557,6 @@ int med_worker_init(med_worker *w, unsigned idx, const med_config *cfg, shm_seg 
 		w->use_uring = !io || strcmp(io, "epoll") != 0;
 	}
 	w->bell = -1;
-	/* names this instance's leases: a CREATE naming an earlier instance's
-	 * lease is told apart from one of ours (session.c lease_block) */
-	while (!w->lease_epoch)
-		if (getrandom(&w->lease_epoch, sizeof(w->lease_epoch), 0) != sizeof(w->lease_epoch))
-			w->lease_epoch = (uint32_t)(sbc_mono_ns() ^ ((uint64_t)getpid() << 20) ^ idx);
 	med_relay_init_batch(w);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epfd < 0)

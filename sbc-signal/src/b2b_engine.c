@@ -91,21 +91,6 @@ typedef struct tx_ctx {
 
 enum call_state { CS_MEDIA = 1, CS_CALLING, CS_EARLY, CS_CONFIRMED, CS_ENDED };
 
-/* Media port leases (msg-t.h, sbc_msg_media rule 7): relay ports sbc-media
- * worker j bound ahead for this signal worker. A call takes one per media
- * stream, names it in its MEDIA_CREATE and sends the B-leg INVITE at once
- * with the leased ports, instead of waiting for the REPLY in a wake-up of
- * its own. An empty pool falls back to that round trip. A batch is taken
- * only when it answers our last HELLO (pid, seq): a batch of an earlier
- * sbc-media, or granted before sbc-media took our leases back, is void. */
-#define B2B_POOL_MAX (2 * SBC_MSG_LEASES_MAX)
-typedef struct b2b_pool {
-	uint32_t epoch; /* the batches' (0: none) */
-	unsigned n;
-	sbc_addr addr;
-	sbc_media_lease l[B2B_POOL_MAX]; /* taken from the end */
-} b2b_pool;
-
 /* Transaction timers: one hashed wheel per worker (B2B_WHEEL_SLOTS slots of
  * B2B_TICK_MS), driven by one uv_timer that runs while the wheel holds a
  * ctx. A ctx sits in the slot of its earliest deadline; one further away
@@ -184,7 +169,6 @@ struct b2b_cl {
 	/* media */
 	unsigned media_w;
 	unsigned pending;
-	uint16_t lease_wait; /* bit i: msgs[i]'s CREATE named a lease, its REPLY is still to come */
 	b2b_sdp sdp;
 	sbc_msg_media msgs[SDP_MAX_MEDIA];
 	uint64_t created[SDP_MAX_MEDIA];
@@ -220,11 +204,6 @@ struct b2b_wk {
 	shm_ring_prod to_media[B2B_MEDIA_MAX];
 	shm_ring_cons from_media[B2B_MEDIA_MAX];
 	unsigned n_wait;    /* MEDIA_CREATE replies awaited (doorbell armed only then) */
-	b2b_pool pool[B2B_MEDIA_MAX]; /* port blocks leased by media worker j */
-	uint16_t hello_seq[B2B_MEDIA_MAX]; /* our last HELLO's seq on to_media[j] */
-	struct {
-		uint64_t granted, used, fallbacks, stale;
-	} ls;
 	struct {
 		uint64_t active, started, answered, failed, failovers, reinvites, forwarded;
 	} st;
@@ -2361,37 +2340,17 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 		fail_a(c, st ? st : 500, NULL);
 		return;
 	}
-	b2b_pool *pl = &k->pool[c->media_w];
 	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
 		if (!c->msgs[i].session_id)
 			continue;
 		c->msgs[i].request_id = c->msgs[i].session_id;
-		int leased = pl->n > 0;
-		if (leased) {
-			const sbc_media_lease *l = &pl->l[pl->n - 1];
-			c->msgs[i].lease = l->id;
-			c->msgs[i].lease_epoch = pl->epoch;
-			c->relay[0][i] = c->relay[1][i] = pl->addr;
-			sbc_addr_set_port(&c->relay[0][i], l->port[0]);
-			sbc_addr_set_port(&c->relay[1][i], l->port[1]);
-		} else {
-			c->msgs[i].lease = c->msgs[i].lease_epoch = 0;
-		}
 		if (media_push(k, c->media_w, SBC_MSG_MEDIA_CREATE, &c->msgs[i], sizeof(c->msgs[i])) < 0) {
-			/* a lease not named in a CREATE stays in the pool */
 			fail_a(c, 503, "Retry-After: 1");
 			return;
 		}
 		c->created[i] = c->msgs[i].session_id;
-		if (leased) {
-			pl->n--;
-			k->ls.used++;
-			c->lease_wait |= (uint16_t)(1u << i);
-		} else {
-			k->ls.fallbacks++;
-			c->pending++;
-			k->n_wait++;
-		}
+		c->pending++;
+		k->n_wait++;
 	}
 	SBC_INFO("call %" PRIx64 ": %s from trunk %s -> %s", c->id, c->number, rx->trunk, c->trunk_out);
 	call_event(c, "start", 0, NULL);
@@ -2401,68 +2360,28 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 		send_b_invite(c);
 		return;
 	}
-	/* Without a lease the B-leg INVITE waits for the replies (its SDP
-	 * needs the relay's ports): usually one more wake-up of this worker
-	 * per call, and the INVITE leaves in an iteration of its own. Measured
-	 * with a build that sent it at once with made-up ports (TLS, SIPp,
-	 * same runs): 0.2-0.7 fewer context switches per call, about 5-10 us
-	 * less CPU per call at 1000-2000 calls/s, 0-5 us at 4000/s. Hence the
-	 * leases above; this round trip is their fallback (empty pool). */
+	/* The B-leg INVITE waits for the replies (its SDP needs the relay's
+	 * ports): usually one more wake-up of this worker per call, and the
+	 * INVITE leaves in an iteration of its own. Measured with a build that
+	 * sent it at once with made-up ports (TLS, SIPp, same runs): 0.2-0.7
+	 * fewer context switches per call, about 5-10 us less CPU per call at
+	 * 1000-2000 calls/s, 0-5 us at 4000/s. Ports leased ahead of need
+	 * were built and taken out again (f65437a, reverted): 0.1-0.5 fewer
+	 * context switches per call, CPU per call within the VM's swing, and
+	 * a lease is safe only if it lives in the shared segment (a restarted
+	 * sbc-media must not grant an old lease's ports again), is handed back
+	 * on every refused CREATE, and its REPLY is read before B's answer is
+	 * relayed to A. */
 	ring_hook(k->w, NULL); /* arms the media doorbell for the replies (may complete c) */
-}
-
-/* A CREATE that named a lease was refused after the B-leg INVITE left:
- * the call fails as a refused CREATE fails it before (503 to A), the B leg
- * is CANCELled or BYEd as its state requires. */
-static void lease_refused(b2b_cl *c)
-{
-	b2b_wk *k = c->wk;
-	switch (c->state) {
-	case CS_MEDIA: /* another stream's REPLY still awaited */
-		fail_a(c, 503, "Retry-After: 1");
-		break;
-	case CS_CALLING:
-	case CS_EARLY: {
-		c->cancelled = 1;
-		tx_ctx *x = c->b_txn ? txn_user(c->b_txn) : NULL;
-		if (x)
-			cancel_b_invite(k, x);
-		fail_a(c, 503, "Retry-After: 1");
-		break;
-	}
-	case CS_CONFIRMED:
-		leg_request(c, 0, SIP_M_BYE);
-		leg_request(c, 1, SIP_M_BYE);
-		call_end(c, 503, "media refused");
-		break;
-	default:
-		break;
-	}
 }
 
 static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
 {
 	b2b_cl *c = find_by_id(k, (m->session_id >> 4) & ((1ull << 52) - 1));
-	if (!c)
+	if (!c || c->state != CS_MEDIA)
 		return;
 	unsigned i = (unsigned)(m->session_id & 15);
 	if (i >= SDP_MAX_MEDIA || c->created[i] != m->session_id || m->request_id != m->session_id)
-		return;
-	if (c->lease_wait & (1u << i)) {
-		/* the REPLY to a leased CREATE (FIFO: before any UPDATE's); the
-		 * ports it names are the lease's unless sbc-media broke rule 7 */
-		c->lease_wait &= (uint16_t)~(1u << i);
-		if (m->status == 0 && sbc_addr_equal(&m->local_rtp[0], &c->relay[0][i]) &&
-		    sbc_addr_equal(&m->local_rtp[1], &c->relay[1][i]))
-			return;
-		SBC_WARN("call %" PRIx64 ": media session on a leased block refused: %s", c->id,
-			 m->status < 0 ? sbc_strerror(m->status) : "other ports");
-		if (m->status < 0)
-			c->created[i] = 0;
-		lease_refused(c);
-		return;
-	}
-	if (c->state != CS_MEDIA)
 		return;
 	if (m->status < 0) {
 		SBC_WARN("call %" PRIx64 ": media session refused: %s", c->id, sbc_strerror(m->status));
@@ -2926,49 +2845,6 @@ static void b2b_rx(const sig_rx *rx, void *arg)
 
 /* ---- rings from sbc-media ------------------------------------------------- */
 
-/* HELLO toward media worker j asking for leases (seq: msg-t.h rule 5). */
-static void hello_to_media(b2b_wk *k, unsigned j)
-{
-	sbc_msg_hello h;
-	sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, sig_worker_index(k->w));
-	if (++k->hello_seq[j] == 0)
-		k->hello_seq[j] = 1;
-	h.seq = k->hello_seq[j];
-	if (shm_ring_push(&k->to_media[j], SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h)) < 0)
-		SBC_WARN("worker %u: HELLO to media %u not sent (ring full): no leases from it",
-			 sig_worker_index(k->w), j);
-}
-
-/* A (restarted) sbc-media said HELLO: the leases of the one before are
- * void; ours again (it grants a pool in answer). */
-static void media_hello(b2b_wk *k, unsigned j)
-{
-	k->pool[j].n = 0;
-	k->pool[j].epoch = 0;
-	hello_to_media(k, j);
-}
-
-static void leases_in(b2b_wk *k, unsigned j, const sbc_msg_media_leases *m)
-{
-	b2b_pool *pl = &k->pool[j];
-	if (m->peer_pid != (uint32_t)getpid() || m->peer_seq != k->hello_seq[j] || !m->epoch ||
-	    m->n > SBC_MSG_LEASES_MAX || m->addr.sa.sa_family == 0) {
-		k->ls.stale++; /* granted to an earlier HELLO: sbc-media took them back */
-		return;
-	}
-	if (pl->epoch != m->epoch) {
-		pl->n = 0;
-		pl->epoch = m->epoch;
-	}
-	pl->addr = m->addr;
-	for (unsigned i = 0; i < m->n && pl->n < B2B_POOL_MAX; i++) {
-		if (!m->lease[i].id || !m->lease[i].port[0] || !m->lease[i].port[1])
-			continue;
-		pl->l[pl->n++] = m->lease[i];
-		k->ls.granted++;
-	}
-}
-
 static void ring_hook(sig_worker *w, void *arg)
 {
 	(void)arg;
@@ -2986,15 +2862,11 @@ static void ring_hook(sig_worker *w, void *arg)
 						media_reply(k, (const sbc_msg_media_reply *)rec->data);
 					else if (rec->type == SBC_MSG_MEDIA_EVENT)
 						media_event(k, (const sbc_msg_media_event *)rec->data);
-					else if (rec->type == SBC_MSG_MEDIA_LEASES)
-						leases_in(k, j, (const sbc_msg_media_leases *)rec->data);
 					else if (rec->type == SBC_MSG_HELLO) {
 						unsigned bad = 0;
 						if (sbc_msg_hello_check((const sbc_msg_hello *)rec->data, &bad) < 0)
 							SBC_ERROR("worker %u: media %u HELLO size mismatch (type %u)",
 								  w->idx, j, bad);
-						else
-							media_hello(k, j);
 					}
 				} else {
 					SBC_WARN("worker %u: media message type %u rejected", w->idx, rec->type);
@@ -3051,21 +2923,6 @@ static void command_hook(sig_worker *w, uint64_t request_id, const char *json, s
 	sig_command_reply(w, request_id, reply, (size_t)n);
 }
 
-/* ,"media_leases":{...} (granted: leases taken into the pools, used: named
- * by a CREATE, fallbacks: CREATEs that waited for their REPLY, stale:
- * batches dropped as void, pooled: unused now); 0 when it does not fit. */
-static int leases_stats(const b2b_wk *k, char *buf, size_t cap)
-{
-	unsigned pooled = 0;
-	for (unsigned j = 0; j < k->n_media; j++)
-		pooled += k->pool[j].n;
-	int n = snprintf(buf, cap,
-			 ",\"media_leases\":{\"granted\":%" PRIu64 ",\"used\":%" PRIu64 ",\"fallbacks\":%" PRIu64
-			 ",\"stale\":%" PRIu64 ",\"pooled\":%u}",
-			 k->ls.granted, k->ls.used, k->ls.fallbacks, k->ls.stale, pooled);
-	return n > 0 && (size_t)n < cap ? n : 0;
-}
-
 static int stats_hook(sig_worker *w, char *buf, size_t cap, void *arg)
 {
 	(void)arg;
@@ -3085,9 +2942,7 @@ static int stats_hook(sig_worker *w, char *buf, size_t cap, void *arg)
 			 ",\"trunks_down\":%u}",
 			 k->st.active, k->st.started, k->st.answered, k->st.failed, k->st.failovers, k->st.reinvites,
 			 k->st.forwarded, txn_table_count(k->tbl), txn_table_long_walks(k->tbl), k->n_objs, down);
-	if (n <= 0 || (size_t)n >= cap)
-		return 0;
-	return n + leases_stats(k, buf + n, cap - (size_t)n);
+	return n > 0 && (size_t)n < cap ? n : 0;
 }
 
 /* ---- worker hooks ------------------------------------------------------------ */
@@ -3135,7 +2990,9 @@ static void wk_start(sig_worker *w, void *arg)
 			if (shm_seg_producer(seg, &k->to_media[j], SHM_ROLE_SIGNAL, w->idx, SHM_ROLE_MEDIA, j) < 0 ||
 			    shm_seg_consumer(seg, &k->from_media[j], SHM_ROLE_MEDIA, j, SHM_ROLE_SIGNAL, w->idx) < 0)
 				break;
-			hello_to_media(k, j);
+			sbc_msg_hello h;
+			sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, w->idx);
+			shm_ring_push(&k->to_media[j], SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h));
 			ok++;
 		}
 		k->n_media = ok;

@@ -22,7 +22,6 @@ static const msg_info msg_table[SBC_MSG_TYPE_MAX] = {
 	[SBC_MSG_MEDIA_REPLY] = {sizeof(sbc_msg_media_reply), SBC_MSG_V_MEDIA, false},
 	[SBC_MSG_MEDIA_EVENT] = {sizeof(sbc_msg_media_event), SBC_MSG_V_MEDIA, false},
 	[SBC_MSG_MEDIA_QUERY] = {sizeof(sbc_msg_media_delete), SBC_MSG_V_MEDIA, false},
-	[SBC_MSG_MEDIA_LEASES] = {sizeof(sbc_msg_media_leases), SBC_MSG_V_MEDIA, false},
 	[SBC_MSG_CALL_EVENT] = {sizeof(sbc_msg_text), SBC_MSG_V_CALL_EVENT, true},
 	[SBC_MSG_COMMAND] = {sizeof(sbc_msg_text), SBC_MSG_V_COMMAND, true},
 	[SBC_MSG_COMMAND_REPLY] = {sizeof(sbc_msg_text), SBC_MSG_V_COMMAND, true},

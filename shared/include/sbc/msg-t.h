@@ -10,11 +10,6 @@
  *     sizeof() of every message type as the sender was built; the receiver
  *     refuses a peer whose sizes differ (sbc_msg_hello_check()).
  *  4. SRTP keys travel only in MEDIA_CREATE/UPDATE; nobody logs those.
- *  5. HELLO's seq (0 from sbc_msg_hello_fill) counts the HELLOs a signal
- *     worker sent on that ring: one at start and one for each HELLO of a
- *     (restarted) sbc-media. Nonzero asks for leases (sbc_msg_media rule 7);
- *     MEDIA_LEASES echo the pid and seq they answer, so that a batch granted
- *     to an earlier HELLO (or an earlier process) is recognised and dropped.
  */
 #ifndef SBC_MSG_T_H
 #define SBC_MSG_T_H
@@ -36,7 +31,6 @@ enum sbc_msg_type {
 	SBC_MSG_MEDIA_REPLY = 19,   /* media -> signal: result of create/update/delete */
 	SBC_MSG_MEDIA_EVENT = 20,   /* media -> signal: timeout, latched address */
 	SBC_MSG_MEDIA_QUERY = 21,   /* signal -> media: sbc_msg_media_delete layout; answered by REPLY */
-	SBC_MSG_MEDIA_LEASES = 22,  /* media -> signal: relay ports leased ahead of need */
 	SBC_MSG_CALL_EVENT = 32,    /* signal -> control: call record event */
 	SBC_MSG_COMMAND = 33,       /* control -> child: JSON command (e.g. call.hangup) */
 	SBC_MSG_COMMAND_REPLY = 34, /* child -> control: JSON reply */
@@ -47,14 +41,14 @@ enum sbc_msg_type {
 #define SBC_MSG_V_CONFIG_CHANGED 1
 #define SBC_MSG_V_DRAIN 1
 #define SBC_MSG_V_STATS 1
-#define SBC_MSG_V_MEDIA 3 /* v2: reply carries per-leg stats; MEDIA_QUERY; v3: leases */
+#define SBC_MSG_V_MEDIA 2 /* v2: reply carries per-leg stats; MEDIA_QUERY */
 #define SBC_MSG_V_CALL_EVENT 1
 #define SBC_MSG_V_COMMAND 1
 
 typedef struct sbc_msg_hello {
 	uint32_t pid;
 	uint8_t role, idx;
-	uint16_t seq; /* rule 5; 0: no leases wanted */
+	uint16_t _reserved;
 	uint16_t sizes[SBC_MSG_TYPE_MAX]; /* sizeof each message, 0 when unused */
 } sbc_msg_hello;
 
@@ -133,45 +127,14 @@ enum sbc_media_flags {
  *     for timeout_ms (again after media resumed and stopped again).
  *  5. A restarted sbc-media sends HELLO again on every ring.
  *  6. Errors: SBC_E_INVAL (suite, key length, address family), SBC_E_LIMIT
- *     (no free ports/slots, or a lease whose ports are taken), SBC_E_NOT_FOUND
- *     (unknown session).
- *  7. Leases: each media worker grants each signal worker whose HELLO it got
- *     a pool of session port blocks, bound ahead of need (MEDIA_LEASES, one
- *     message per batch, topped up when fewer than half remain unused). A
- *     CREATE naming a lease (lease = its id, lease_epoch = the batch's epoch)
- *     gets that block: the caller knows the relay ports before the REPLY
- *     and need not wait for it (an error REPLY still fails the session).
- *     A lease of another epoch (an earlier sbc-media) is honoured when its
- *     block is free and its ports can be bound, refused otherwise. A HELLO
- *     from a signal worker takes back every lease granted to it before. */
+ *     (no free ports/slots), SBC_E_NOT_FOUND (unknown session). */
 typedef struct sbc_msg_media {
 	uint64_t session_id; /* chosen by sbc-signal, unique per instance */
 	uint64_t request_id;
 	uint32_t flags;
 	uint32_t timeout_ms; /* RTP inactivity timeout; 0: default */
 	sbc_media_leg leg[2];
-	uint32_t lease;       /* CREATE: a lease's id, 0: none (any free block) */
-	uint32_t lease_epoch; /* CREATE: the epoch of the batch that granted it */
 } sbc_msg_media;
-
-/* One leased port block: RTP ports of leg 0 (toward A) and leg 1 (toward
- * B); RTCP is +1 each. */
-typedef struct sbc_media_lease {
-	uint32_t id; /* nonzero */
-	uint16_t port[2];
-} sbc_media_lease;
-
-#define SBC_MSG_LEASES_MAX 32
-
-typedef struct sbc_msg_media_leases {
-	uint32_t epoch;    /* the granting sbc-media's (random, nonzero) */
-	uint32_t peer_pid; /* the HELLO (pid, seq) of the signal worker it answers */
-	uint16_t peer_seq;
-	uint16_t n;        /* leases used in lease[] */
-	uint32_t _reserved;
-	sbc_addr addr;     /* the relay's address; ports from lease[] */
-	sbc_media_lease lease[SBC_MSG_LEASES_MAX];
-} sbc_msg_media_leases;
 
 typedef struct sbc_msg_media_delete {
 	uint64_t session_id;
