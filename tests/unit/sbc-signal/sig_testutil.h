@@ -130,6 +130,25 @@ static inline int stu_start_server(sig_server *srv, sig_config *cfg, sig_rx_cb h
 	return sig_server_start(srv);
 }
 
+/* A server of `workers` workers listening on UDP (and on TCP when tcp is
+ * not NULL) on free ports, written to *udp and *tcp, logging errors only:
+ * the set-up of the tests that drive the transport itself. Hooks are set
+ * before. */
+static inline int stu_start_plain(sig_server *srv, unsigned workers, sig_rx_cb handler, uint16_t *udp, uint16_t *tcp)
+{
+	sbc_log_init("test", SBC_LOG_ERROR, false);
+	sig_config cfg;
+	sig_config_defaults(&cfg);
+	cfg.workers = workers;
+	*udp = stu_free_port(SOCK_DGRAM);
+	stu_listen(&cfg, SIG_TP_UDP, *udp);
+	if (tcp) {
+		*tcp = stu_free_port(SOCK_STREAM);
+		stu_listen(&cfg, SIG_TP_TCP, *tcp);
+	}
+	return stu_start_server(srv, &cfg, handler);
+}
+
 /* Frees what stu_start_server set up (srv already stopped) and removes the
  * certificate directory, if any (dir NULL: none); returns 0, or -1 when the
  * directory stays. */
@@ -143,6 +162,13 @@ static inline int stu_destroy_server(sig_server *srv, const char *dir)
 		return 0;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Stops srv and frees it, with no certificate directory. */
+static inline int stu_stop_server(sig_server *srv)
+{
+	sig_server_stop(srv);
+	return stu_destroy_server(srv, NULL);
 }
 
 #endif

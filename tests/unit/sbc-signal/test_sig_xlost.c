@@ -180,23 +180,14 @@ static void test_forward_lost_bounds(void **st)
 static int setup(void **st)
 {
 	(void)st;
-	sbc_log_init("test", SBC_LOG_ERROR, false);
-	sig_config cfg;
-	sig_config_defaults(&cfg);
-	cfg.workers = 2;
-	g_udp_port = stu_free_port(SOCK_DGRAM);
-	g_tcp_port = stu_free_port(SOCK_STREAM);
-	stu_listen(&cfg, SIG_TP_UDP, g_udp_port);
-	stu_listen(&cfg, SIG_TP_TCP, g_tcp_port);
 	sig_set_send_failed_hook(lost_hook);
-	return stu_start_server(&g_srv, &cfg, handler);
+	return stu_start_plain(&g_srv, 2, handler, &g_udp_port, &g_tcp_port);
 }
 
 static int teardown(void **st)
 {
 	(void)st;
-	sig_server_stop(&g_srv);
-	return stu_destroy_server(&g_srv, NULL);
+	return stu_stop_server(&g_srv);
 }
 
 int main(void)
