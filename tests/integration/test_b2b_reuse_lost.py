@@ -47,17 +47,26 @@ def uac_on_worker(sbc, want):
     return None
 
 
+def carrier_reused_sbc(procs, tmp_path, workers, pinger, backup):
+    """An Sbc whose demo-out is the carrier's trunk, reached over its own
+    inbound connection (reuse_inbound; pinger answers the pings to its
+    listed destination), with backup as the failover route; a lost request
+    would wait no_response_ms 6 s."""
+    sbc = Sbc(procs, tmp_path, pinger.port, workers=workers, timers={"no_response_ms": 6000})
+    sbc.rpc("trunk.update", {"name": "demo-out", "cidrs": [f"{CARRIER_IP}/32"], "tls_profile": "default",
+                             "destinations": [{"host": "127.0.0.1", "port": pinger.port, "transport": "udp"}],
+                             "reuse_inbound": True})
+    sbc.add_failover(backup.port)
+    return sbc
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_carrier_connection_closed_with_our_invite_fails_over_at_once(procs, tmp_path, workers):
     pinger = Uas("answer", options=200)  # demo-out's destination: answers our pings
     backup = Uas("answer")
     uac = c = None
     try:
-        sbc = Sbc(procs, tmp_path, pinger.port, workers=workers, timers={"no_response_ms": 6000})
-        sbc.rpc("trunk.update", {"name": "demo-out", "cidrs": [f"{CARRIER_IP}/32"], "tls_profile": "default",
-                                 "destinations": [{"host": "127.0.0.1", "port": pinger.port, "transport": "udp"}],
-                                 "reuse_inbound": True})
-        sbc.add_failover(backup.port)
+        sbc = carrier_reused_sbc(procs, tmp_path, workers, pinger, backup)
         c = carrier_connects(sbc)
         owner = per_worker(sbc, "tls", "conns_open").index(1)  # the carrier connection's worker
         other = (owner + 1) % workers
@@ -167,11 +176,7 @@ def test_older_carrier_connection_closed_with_our_invite_fails_over_at_once(proc
     backup = Uas("answer")
     uac = c1 = c2 = None
     try:
-        sbc = Sbc(procs, tmp_path, pinger.port, workers=workers, timers={"no_response_ms": 6000})
-        sbc.rpc("trunk.update", {"name": "demo-out", "cidrs": [f"{CARRIER_IP}/32"], "tls_profile": "default",
-                                 "destinations": [{"host": "127.0.0.1", "port": pinger.port, "transport": "udp"}],
-                                 "reuse_inbound": True})
-        sbc.add_failover(backup.port)
+        sbc = carrier_reused_sbc(procs, tmp_path, workers, pinger, backup)
         c1 = carrier_connects(sbc)
         uac = Uac(sbc.port)
         uac.invite()
