@@ -1,6 +1,7 @@
 /* sbc-media — sessions: the shared table, their sockets and SRTP contexts.
  * Control path only (create/update/delete/restore): may allocate and log. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +245,31 @@ static void apply_remote(med_slot *sl, unsigned leg, uint32_t flags)
 	}
 }
 
+static bool srtp_same(const sbc_srtp_params *a, const sbc_srtp_params *b)
+{
+	return a->suite == b->suite && a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+}
+
+/* Whether a CREATE for a live session is that session's own: a record seen
+ * again after our restart is byte for byte the one that made it, on the
+ * same ring, so the creator, both legs (SDP addresses, keys, latching) and
+ * the flags match. A session UPDATEd since no longer matches its CREATE: a
+ * replay of that CREATE is then refused too, harmlessly (the session
+ * stays; sbc-signal takes a CREATE's REPLY only while it waits for it,
+ * before any UPDATE). */
+static bool same_session(const med_slot *sl, const sbc_msg_media *m, unsigned role, unsigned idx)
+{
+	if (sl->creator_role != role || sl->creator_idx != idx || sl->flags != m->flags)
+		return false;
+	for (unsigned l = 0; l < 2; l++) {
+		const sbc_media_leg *g = &m->leg[l], *o = &sl->cfg[l];
+		if (!sbc_addr_equal(&g->remote_rtp, &o->remote_rtp) || !sbc_addr_equal(&g->remote_rtcp, &o->remote_rtcp) ||
+		    g->latch != o->latch || !srtp_same(&g->rx, &o->rx) || !srtp_same(&g->tx, &o->tx))
+			return false;
+	}
+	return true;
+}
+
 int med_sess_create(med_worker *w, const sbc_msg_media *m, unsigned role, unsigned idx,
 		    med_sess **out)
 {
@@ -254,7 +280,18 @@ int med_sess_create(med_worker *w, const sbc_msg_media *m, unsigned role, unsign
 	if ((ret = check_media(w, m)) != 0)
 		return ret;
 	if ((s = med_sess_find(w, m->session_id)) != NULL) {
-		*out = s; /* a repeated CREATE (e.g. replayed after our restart) */
+		/* A repeated CREATE (e.g. replayed after our restart) is answered
+		 * with the session. One with other legs is another call under a
+		 * live session's id (an sbc-signal that reused its ids): this
+		 * session's relay would cross the two calls' media. */
+		if (!same_session(s->slot, m, role, idx)) {
+			SBC_WARN("worker %u: CREATE for live session %" PRIu64 " refused: not that session (other "
+				 "addresses, keys or flags: another call under its id?); the session is kept",
+				 w->idx, m->session_id);
+			w->tot.ctl_bad++;
+			return SBC_E_EXISTS;
+		}
+		*out = s;
 		return 0;
 	}
 	ret = SBC_E_LIMIT;
@@ -308,11 +345,6 @@ int med_sess_create(med_worker *w, const sbc_msg_media *m, unsigned role, unsign
 	atomic_store_explicit(&sl->state, MED_SLOT_ACTIVE, memory_order_release);
 	*out = s;
 	return 0;
-}
-
-static bool srtp_same(const sbc_srtp_params *a, const sbc_srtp_params *b)
-{
-	return a->suite == b->suite && a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
 }
 
 int med_sess_update(med_worker *w, med_sess *s, const sbc_msg_media *m)

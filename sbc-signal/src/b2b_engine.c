@@ -467,6 +467,51 @@ static void host_of(const sbc_addr *a, char *out, size_t cap)
 		copy_s(out, cap, ip);
 }
 
+/* ---- call ids ------------------------------------------------------------- */
+
+/* A call's id names its media sessions, (worker << 56) | (id << 4) | stream
+ * (make_offer; media_reply takes it back), and its call records
+ * ("<worker>-<id in hex>": call.get, call.hangup). A killed sbc-signal's
+ * sessions stay in sbc-media until their RTP timeout, and sbc-media answers
+ * a CREATE for a session it holds with that session (msg-t.h rule 1): a
+ * restarted process that numbered its calls from 1 again put its first
+ * calls on the old calls' relays (two calls' media crossed). So a worker's
+ * sequence (ids, and the tokens' counter: token()) starts where no earlier
+ * process of this boot can have got to: CLOCK_BOOTTIME in 256 ns units.
+ * That clock never goes back within a boot (the wall clock may be set
+ * back), and whatever holds our ids lives no longer than one (the shared
+ * segment with sbc-media's session table is in /dev/shm; call records
+ * name the worker and id, the CDR file has the times). To catch up with
+ * the next process's start, one would have to take over 3.9 million
+ * numbers a second, every second since it started (a call takes a handful:
+ * id, tags, Call-ID, branches). 52 bits of 256 ns wrap after 36 years of
+ * uptime; a random start would only make a repeat unlikely. */
+#define B2B_ID_BITS 52
+#define B2B_ID_MASK ((1ull << B2B_ID_BITS) - 1)
+#define B2B_SEQ_SHIFT 8 /* 256 ns per number */
+
+uint64_t x__b2b_seq_start(uint64_t boot_ns)
+{
+	return (boot_ns >> B2B_SEQ_SHIFT) & B2B_ID_MASK;
+}
+
+uint64_t x__b2b_next_call_id(uint64_t *seq)
+{
+	uint64_t id;
+	do
+		id = ++*seq & B2B_ID_MASK;
+	while (!id); /* 0 means none (session id 0 is "not created": c->created) */
+	return id;
+}
+
+static uint64_t boot_ns(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
+		clock_gettime(CLOCK_MONOTONIC, &ts); /* also since boot on Linux */
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void token(b2b_wk *k, const char *prefix, char *out, size_t cap)
 {
 	sip_gen_token(prefix, k->seed, ++k->seq, out, cap);
@@ -2273,7 +2318,7 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 	memcpy(raw, req->buf, req->len);
 	c->wk = k;
 	c->refs = 1;
-	c->id = ++k->seq & ((1ull << 52) - 1);
+	c->id = x__b2b_next_call_id(&k->seq); /* never one of an earlier process's: x__b2b_seq_start */
 	c->lim = lim;
 	c->a_raw = raw;
 	c->a_len = req->len;
@@ -2377,7 +2422,7 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 
 static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
 {
-	b2b_cl *c = find_by_id(k, (m->session_id >> 4) & ((1ull << 52) - 1));
+	b2b_cl *c = find_by_id(k, (m->session_id >> 4) & B2B_ID_MASK);
 	if (!c || c->state != CS_MEDIA)
 		return;
 	unsigned i = (unsigned)(m->session_id & 15);
@@ -2402,7 +2447,7 @@ static void media_event(b2b_wk *k, const sbc_msg_media_event *e)
 {
 	if (e->kind != SBC_MEDIA_EV_TIMEOUT)
 		return;
-	b2b_cl *c = find_by_id(k, (e->session_id >> 4) & ((1ull << 52) - 1));
+	b2b_cl *c = find_by_id(k, (e->session_id >> 4) & B2B_ID_MASK);
 	if (!c || c->state != CS_CONFIRMED)
 		return;
 	SBC_NOTICE("call %" PRIx64 ": media timeout: BYE on both legs", c->id);
@@ -2959,6 +3004,7 @@ static void wk_start(sig_worker *w, void *arg)
 	if (RAND_bytes((uint8_t *)&k->seed, sizeof(k->seed)) != 1)
 		k->seed = (uint64_t)uv_hrtime() ^ ((uint64_t)w->idx << 40);
 	k->seed = (k->seed & 0x00ffffffffffffffull) | ((uint64_t)w->idx << 56);
+	k->seq = x__b2b_seq_start(boot_ns()); /* ids unseen since boot (call ids above) */
 	if (RAND_bytes((uint8_t *)k->branch_key, sizeof(k->branch_key)) != 1) {
 		SBC_WARN("worker %u: no random bytes: Via branches are guessable", w->idx);
 		k->branch_key[0] = (uint64_t)uv_hrtime();

@@ -67,8 +67,17 @@
 #ifndef B2B_ENGINE_H
 #define B2B_ENGINE_H
 
+#include <stdint.h>
+
 /* Installs the rx handler and the worker hooks; call before the workers
  * start. */
 void b2b_engine_install(void);
+
+/* Call ids (internal, exported for tests/unit/sbc-signal/test_b2b_ids.c):
+ * the first number of a worker's sequence for a process started boot_ns
+ * after boot (beyond any an earlier process of this boot can have taken),
+ * and the next call id from *seq (52 bits, never 0). */
+uint64_t x__b2b_seq_start(uint64_t boot_ns);
+uint64_t x__b2b_next_call_id(uint64_t *seq);
 
 #endif

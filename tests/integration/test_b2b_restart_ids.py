@@ -1,0 +1,155 @@
+"""Call and media session ids across a restart of sbc-signal.
+
+sbc-signal names a call's media sessions (worker << 56) | (call id << 4) |
+stream, and sbc-media answers a CREATE for a session id it already holds with
+that session (idempotent, for ring records seen again after its own restart).
+A killed sbc-signal leaves its calls' sessions in sbc-media until their RTP
+timeout: if the restarted process numbered its calls from 1 again, its first
+call's CREATE named a live session of the old process, and the new call was
+put on the old call's relay ports (crosstalk between two calls). The ids must
+not repeat across restarts, and sbc-media must refuse a repeated CREATE whose
+legs are not the session's own rather than hand out another call's relay."""
+import os
+import signal
+import socket
+import time
+
+import pytest
+
+from b2b_common import Sbc, Uac, Uas, body, child_pid, rtp_port, sdp_media, status
+from conftest import BUILD, wait_for
+from medtool import key_for, leg, running
+
+pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
+                                reason="binaries not built")
+
+RTP = bytes([0x80, 0x00, 0x00, 0x01]) + b"\x00" * 8 + b"restart-ids" * 8
+
+
+def relayed(src_sock, dst_addr, sink, tag):
+    """Sends RTP packets tagged `tag` from src_sock to the relay port
+    dst_addr until one arrives at sink; returns the relay port it came
+    from. Several packets: the relay may still be latching."""
+    pkt = RTP + tag
+    sink.settimeout(0.2)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        src_sock.sendto(pkt, dst_addr)
+        try:
+            while True:
+                got, src = sink.recvfrom(2048)
+                if got.endswith(tag):
+                    return src[1]
+        except socket.timeout:
+            continue
+    raise AssertionError(f"RTP {tag!r} toward {dst_addr} never reached the far end")
+
+
+def test_new_call_after_signal_kill9_gets_its_own_relay(procs, tmp_path):
+    uas = Uas("answer")
+    sbc = Sbc(procs, tmp_path, uas.port, rtp_timeout_ms=30000)
+    uac1 = uac2 = rtp_b1 = None
+    try:
+        # call 1, answered, media flowing both ways through the relay
+        uac1 = Uac(sbc.port)
+        final1 = uac1.answered()
+        aip1, aport1, _ = sdp_media(body(final1))
+        _, bport1, _ = sdp_media(body(uas.invite))
+        rtp_b1 = uas.rtp
+        assert relayed(uac1.rtp, (aip1, aport1), rtp_b1, b"c1-ab") == bport1
+        assert relayed(rtp_b1, ("127.0.0.1", bport1), uac1.rtp, b"c1-ba") == aport1
+        before = sbc.rpc("media.sessions")
+        assert before["total"] == 1, before
+        id1 = before["sessions"][0]["id"]
+
+        # sbc-signal killed: sbc-control starts another; call 1's session
+        # stays in sbc-media (no DELETE was sent, its RTP timeout is 30 s)
+        pid = child_pid(sbc.ctl.pid, "sbc-signal")
+        assert pid, "sbc-signal not found under sbc-control"
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: child_pid(sbc.ctl.pid, "sbc-signal") not in (None, pid), timeout=15,
+                 what="sbc-signal restarted by sbc-control")
+        wait_for(sbc.options_ok, timeout=15, what="the restarted sbc-signal answering")
+        sbc.signal_synced()
+        sig = next(c for c in sbc.rpc("system.status")["children"] if c["name"] == "sbc-signal")
+        assert sig["restarts"] == 1 and "signal 9" in sig["last_exit"], sig
+
+        # call 2 from another caller, the callee's media on another socket
+        uas.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        uas.rtp.bind(("127.0.0.1", rtp_port()))
+        uas.rtp_port = uas.rtp.getsockname()[1]
+        uac2 = Uac(sbc.port)
+        uac2.invite()
+        final2 = uac2.wait_final()
+        assert status(final2) == 200, (final2, sbc.log()[-4000:])
+        uac2.ack(final2)
+        aip2, aport2, _ = sdp_media(body(final2))
+        _, bport2, _ = sdp_media(body(uas.invite))
+        # its own relay ports, not call 1's (before the fix: the CREATE of the
+        # restarted process's first call named call 1's live session, and B
+        # was offered bport1 again)
+        assert bport2 != bport1 and aport2 != aport1, (aport1, bport1, aport2, bport2)
+        after = sbc.rpc("media.sessions")
+        ids = sorted(s["id"] for s in after["sessions"])
+        assert after["total"] == 2 and len(set(ids)) == 2 and id1 in ids, after
+        # the new call's media is its own ...
+        assert relayed(uac2.rtp, (aip2, aport2), uas.rtp, b"c2-ab") == bport2
+        assert relayed(uas.rtp, ("127.0.0.1", bport2), uac2.rtp, b"c2-ba") == aport2
+        # ... and call 1's session still relays between call 1's peers only
+        assert relayed(uac1.rtp, (aip1, aport1), rtp_b1, b"c1-ab2") == bport1
+        assert relayed(rtp_b1, ("127.0.0.1", bport1), uac1.rtp, b"c1-ba2") == aport1
+        uas.rtp.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            while True:  # nothing of call 1 reached call 2's callee
+                if uas.rtp.recv(2048).startswith(RTP + b"c1-"):
+                    break
+        assert "refused: not that session" not in sbc.log()
+    finally:
+        for u in (uac1, uac2):
+            if u:
+                u.close()
+        if rtp_b1 is not None and rtp_b1 is not uas.rtp:
+            rtp_b1.close()
+        uas.close()
+
+
+@pytest.fixture
+def mt(tmp_path):
+    yield from running(tmp_path, "epoll", signal_workers=2)
+
+
+def test_repeated_create_must_be_the_same_session(mt):
+    """sbc-media: a CREATE naming a session it holds is answered with that
+    session only when its legs are the session's (a record replayed after
+    a restart); other legs (another call under a reused id) are refused,
+    logged, and the session keeps its ports, peers and keys."""
+    pa, pb, pc = (mt.cmd(f"peer {n}")["port"] for n in ("a", "b", "c"))
+    ka, kb = key_for(1, 41), key_for(1, 42)
+    legs = [leg(pa, 1, ka, 1, ka), leg(pb)]
+    r = mt.create(41, legs)
+    assert r["status"] == 0, r
+    ports = [lg["port"] for lg in r["legs"]]
+    # the same CREATE again: idempotent
+    again = mt.create(41, legs)
+    assert again["status"] == 0 and [lg["port"] for lg in again["legs"]] == ports, again
+    # another call's legs under the same id: refused, nothing changed
+    for other in ([leg(pc, 1, ka, 1, ka), leg(pb)],   # another caller address
+                  [leg(pa, 1, kb, 1, ka), leg(pb)],   # other keys
+                  [leg(pa), leg(pb)],                 # plain RTP
+                  [leg(pa, 1, ka, 1, ka), leg(pc)]):  # another callee address
+        bad = mt.create(41, other)
+        assert bad["status"] != 0 and "exists" in bad["error"], (other, bad)
+    # the same legs from another signal worker's ring: not a replay either
+    bad = mt.create(41, legs, signal=1)
+    assert bad["status"] != 0 and "exists" in bad["error"], bad
+    log = mt.media_log()
+    assert log.count("refused: not that session") == 5, log[-3000:]
+    assert ka not in log and kb not in log  # no key material in the log
+    assert mt.cmd("stats 0")["sessions"] == 1
+    q = mt.cmd("query 41")
+    assert q["status"] == 0 and [lg["port"] for lg in q["legs"]] == ports, q
+    assert q["legs"][0]["peer"] == f"127.0.0.1:{pa}" and q["legs"][1]["peer"] == f"127.0.0.1:{pb}", q
+    # still relaying with the first CREATE's keys: A (SRTP) -> B (plain)
+    mt.cmd(f"send a 127.0.0.1:{ports[0]} 1 {ka} 4141 1 5")
+    got = mt.cmd("recv b 0 - 5 2000")
+    assert got["ok"] == 5 and got["auth_fail"] == 0, got
