@@ -115,7 +115,11 @@ enum sbc_media_flags {
  *  1. CREATE gets a REPLY with the relay's local RTP address per leg (RTCP
  *     is +1); a CREATE for a session the worker already has is answered
  *     with that session (idempotent: after an sbc-media restart, records it
- *     consumed but had not yet released are seen again).
+ *     consumed but had not yet released are seen again) when it is that
+ *     session's record (same ring, legs, keys, flags); one that is not
+ *     (another call under a live session's id) gets SBC_E_EXISTS and the
+ *     session stays as it was. Session ids must therefore not repeat
+ *     while a session lives, also across restarts of sbc-signal.
  *  2. UPDATE replaces both legs (re-INVITE): new keys start new SRTP streams,
  *     a new remote address restarts latching; a failed UPDATE leaves the
  *     session as it was. DELETE answers with the final counters, then frees.
@@ -127,7 +131,8 @@ enum sbc_media_flags {
  *     for timeout_ms (again after media resumed and stopped again).
  *  5. A restarted sbc-media sends HELLO again on every ring.
  *  6. Errors: SBC_E_INVAL (suite, key length, address family), SBC_E_LIMIT
- *     (no free ports/slots), SBC_E_NOT_FOUND (unknown session). */
+ *     (no free ports/slots), SBC_E_NOT_FOUND (unknown session), SBC_E_EXISTS
+ *     (CREATE for a live session that is not its own, rule 1). */
 typedef struct sbc_msg_media {
 	uint64_t session_id; /* chosen by sbc-signal, unique per instance */
 	uint64_t request_id;
