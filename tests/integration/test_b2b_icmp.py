@@ -179,7 +179,7 @@ def test_icmp_quoting_our_invite_fails_that_call_over(procs, tmp_path, raw_icmp)
         raw_icmp.sendto(icmp_unreach(sbc.port, victim.port, inv[:512]), ("127.0.0.1", 0))
         final = uac.wait_final(timeout=5)
         assert status(final) == 200, final
-        assert time.monotonic() - t0 < 2.0  # at once, not after no_response_ms (8 s)
+        assert time.monotonic() - t0 < 4.0  # at once, not after no_response_ms (8 s)
         assert len(backup.requests("INVITE")) == 1
         uac.ack(final)
         uac.bye(final)
