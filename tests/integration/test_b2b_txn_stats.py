@@ -5,7 +5,7 @@ picks the chains its Call-IDs land in)."""
 import pytest
 
 from b2b_common import Sbc, Uas, calls_one_after_another
-from conftest import BUILD
+from conftest import BUILD, wait_for
 from test_signal_common import no_sanitizer_reports  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
@@ -17,8 +17,12 @@ def test_stats_show_long_transaction_walks(procs, tmp_path):
     try:
         sbc = Sbc(procs, tmp_path, uas.port, workers=2)
         calls_one_after_another(sbc.port, 3)
-        workers = sbc.rpc("stats.get")["signal"]
-        assert len(workers) == 2 and all(w.get("available") for w in workers), workers
+        # both workers' answers waited for: one stats.get may miss a worker
+        # on a loaded box (available false); a worker that never answers fails
+        def both_answered():
+            ws = sbc.rpc("stats.get")["signal"]
+            return ws if len(ws) == 2 and all(w.get("available") for w in ws) else None
+        workers = wait_for(both_answered, timeout=10, what="both sbc-signal workers answering stats.get")
         for w in workers:
             calls = w["stats"]["calls"]
             walks = calls.get("txn_long_walks")
