@@ -16,27 +16,39 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD = pathlib.Path(os.environ.get("SBC_BUILD", REPO / "build"))
 
 
+# Fewer ports than this on either side of the ephemeral range: no window of
+# our own (free_port asks the kernel instead, see _port_window).
+_MIN_WINDOW = 4000
+
+
 def _port_window():
-    """The ports free_port() and free_port_range() pick from: below the
-    kernel's ephemeral range (which every bind to port 0 and every outgoing
-    TCP connection draws from, so a media range inside it gets taken from
-    under sbc-media, e.g. between a kill -9 and the restart that rebinds the
-    same ports), and split between pytest-xdist workers so that two tests
-    running at once never pick overlapping ports."""
-    lo, hi = 10000, 32768
+    """The ports free_port() and free_port_range() pick from, and whether
+    they lie outside the kernel's ephemeral range. Outside is what we want:
+    every bind to port 0 and every outgoing TCP connection draws from the
+    ephemeral range, so a media range inside it gets taken from under
+    sbc-media, e.g. between a kill -9 and the restart that rebinds the same
+    ports. The window is split between pytest-xdist workers so that two
+    tests running at once never pick overlapping ports. With no room on
+    either side of the ephemeral range (e.g. "1024 65535", a common tuning)
+    the window is ports 10000-65535, inside it (outside=False)."""
+    lo, hi, outside = 10000, 32768, True
     try:
         eph_lo, eph_hi = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
-        if eph_lo - lo >= 4000:
+        if eph_lo - lo >= _MIN_WINDOW:
             hi = eph_lo
-        else:  # an unusual ephemeral range: take what lies above it
+        elif 65536 - (eph_hi + 1) >= _MIN_WINDOW:  # an unusual range: take what lies above it
             lo, hi = eph_hi + 1, 65536
+        else:
+            lo, hi, outside = 10000, 65536, False
     except (OSError, ValueError):
         pass
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     n = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
     i = int(worker[2:]) % n if worker[2:].isdigit() else 0
     step = (hi - lo) // n
-    return lo + i * step, lo + (i + 1) * step
+    if step < 1000:  # absurdly many workers: share the whole window
+        return lo, hi, outside
+    return lo + i * step, lo + (i + 1) * step, outside
 
 
 # Ports and ranges free_port() and free_port_range() handed out during the
@@ -52,7 +64,9 @@ def _pick_ports(count, host, kinds, even):
     (socket types) can bind on host now, from this xdist worker's window,
     overlapping nothing handed out in this test."""
     import random
-    lo, hi = _port_window()
+    lo, hi, _ = _port_window()
+    if hi - lo <= count:
+        raise RuntimeError(f"no room for {count} ports in {lo}-{hi - 1}")
     for _ in range(200):
         base = random.randrange(lo, hi - count)
         if even:
@@ -87,14 +101,41 @@ def free_port(kind=socket.SOCK_STREAM, host="127.0.0.1"):
     port 0 (this test's, the other xdist worker's) draws from meanwhile, so
     the port could be taken before the process it is for binds it (sbc-signal
     binds its listeners a second or more after sbc-control starts, later
-    under ASan), and the kernel could hand the same unbound port out twice."""
+    under ASan), and the kernel could hand the same unbound port out twice.
+    Only when the ephemeral range leaves no room outside it is the port the
+    kernel's pick (_kernel_port)."""
     del kind
+    if not _port_window()[2]:
+        return _kernel_port(host)
     return _pick_ports(1, host, (socket.SOCK_STREAM, socket.SOCK_DGRAM), even=False)
+
+
+def _kernel_port(host):
+    """free_port() when the ephemeral range leaves no window outside it
+    (see _port_window): a port the kernel picks (TCP bind to port 0) that
+    UDP can bind too and that overlaps nothing handed out in this test.
+    Such a port may be handed out again before its process binds it; a
+    random pick in the same range would be no better."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            t.bind((host, 0))
+            p = t.getsockname()[1]
+            if any(b <= p < b + n for b, n in _ranges_given):
+                continue
+            try:
+                u.bind((host, p))
+            except OSError:
+                continue
+        _ranges_given.append((p, 1))
+        return p
+    raise RuntimeError("no free port: the kernel's picks were all taken for UDP")
 
 
 def free_port_range(count, host="127.0.0.1"):
     """A run of `count` consecutive free UDP ports (even first port), from
-    this xdist worker's share of the ports below the ephemeral range, not
+    this xdist worker's share of the ports outside the ephemeral range (or,
+    with no room outside it, of ports 10000-65535: whatever binds), not
     overlapping any port or range already handed out in this test."""
     return _pick_ports(count, host, (socket.SOCK_DGRAM,), even=True)
 
