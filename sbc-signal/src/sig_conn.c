@@ -223,7 +223,7 @@ void sig_conn_close(sig_conn *c, int reason)
 	list_remove(c);
 	if (c->job && !was_open)
 		sig_out_conn_failed(c); /* the send moves on to its next target */
-	else if ((c->out_len > c->out_off || c->outbound) && !w->stopping)
+	else if ((c->out_len > c->out_off || c->outbound) && !w->stopping) {
 		/* output the senders were told had left (sig_conn_send returned 0)
 		 * dies with the connection: connect refused or timed out, TLS
 		 * handshake failed, a write error at the batch flush. Their
@@ -232,9 +232,18 @@ void sig_conn_close(sig_conn *c, int reason)
 		 * any connection we opened toward a trunk that closes: a request
 		 * on it still without a response is taken as lost (the trunk
 		 * would have to connect back to answer it); few close, so the
-		 * hook's pass over the transactions stays off the busy path. */
-		sig_batch_lost(w, (enum sig_tp)c->tp, &c->addr, sig_conn_id_of(c),
+		 * hook's pass over the transactions stays off the busy path.
+		 * An inbound connection's loss names its id only: a request sent
+		 * by address goes out on a connection of ours (the destination
+		 * hash holds outbound ones only), so the peer's address would
+		 * also fail those on our own healthy connection to that ip:port
+		 * when a carrier connects from its listening port (as the
+		 * B2BUA's inbound_closed reports it, for the same reason). */
+		sbc_addr none;
+		memset(&none, 0, sizeof(none));
+		sig_batch_lost(w, (enum sig_tp)c->tp, c->outbound ? &c->addr : &none, sig_conn_id_of(c),
 			       was_hs ? SBC_E_TLS : SBC_E_CLOSED);
+	}
 	if (c->outbound)
 		out_hash_remove(c);
 	else
