@@ -125,11 +125,21 @@ if [ -n "$march" ]; then
 fi
 # what the libraries in OUTDIR were built with: a different request rebuilds
 stamp="cc=$cc opt=${opt:--O2} march=${march:-default}$isa${lto:+ lto=1}"
-# the counters a profile-guided build used, by content: other counters rebuild
+# the counters a profile-guided build used, by content: other counters
+# rebuild. The build reads a copy, made first and hashed: DIR may be the
+# generate build's OUTDIR/profile, which its next run (or this OUTDIR's
+# next generate build) replaces, so a hash of DIR taken before a later copy
+# could name counters other than those built from.
 case "$pgo" in
 generate) stamp="$stamp pgo=generate" ;;
-use:*) stamp="$stamp pgo=$( (cd "$pgo_dir" && find . -name '*.gcda' -type f | LC_ALL=C sort |
-	xargs sha256sum) | sha256sum | cut -c1-16)" ;;
+use:*)
+	if [ "$pgo_dir" != "$out/profile-used" ]; then
+		rm -rf "$out/profile-used.tmp" && cp -a "$pgo_dir" "$out/profile-used.tmp" &&
+			rm -rf "$out/profile-used" && mv "$out/profile-used.tmp" "$out/profile-used" ||
+			{ echo "boringssl-rebuild: cannot copy $pgo_dir to $out/profile-used" >&2; exit 1; }
+	fi
+	stamp="$stamp pgo=$( (cd "$out/profile-used" && find . -name '*.gcda' -type f | LC_ALL=C sort |
+		xargs sha256sum) | sha256sum | cut -c1-16)" ;;
 esac
 
 # A directory without a stamp (an older script's) is of unknown options:
@@ -240,12 +250,11 @@ generate)
 	rm -rf "$out/profile"
 	pgoflags="-fprofile-generate=$out/profile -fprofile-update=prefer-atomic -fprofile-prefix-path=$srcdir" ;;
 use:*)
-	# a copy: DIR may be the generate build's OUTDIR/profile, which its
-	# next run (or this OUTDIR's next generate build) replaces
-	if [ "$pgo_dir" != "$out/profile-used" ]; then
-		rm -rf "$out/profile-used" && cp -a "$pgo_dir" "$out/profile-used"
-	fi
-	pgoflags="-fprofile-use=$out/profile-used -fprofile-partial-training -Wno-missing-profile -fprofile-prefix-path=$srcdir" ;;
+	# the copy made and hashed above. Counters of another source (a
+	# Debian update since the training) are an error in gcc by default
+	# (-Wcoverage-mismatch): those functions are built without the profile
+	# instead, and the mismatch is reported after the build
+	pgoflags="-fprofile-use=$out/profile-used -fprofile-partial-training -Wno-missing-profile -Wno-error=coverage-mismatch -fprofile-prefix-path=$srcdir" ;;
 esac
 tune="$tune${ltoflags:+ $ltoflags}"
 if [ -n "$tune$pgoflags" ]; then
@@ -271,6 +280,12 @@ log="$out/build.log"
 echo "$stamp" >"$srcdir/.build-options"
 if ! (cd "$srcdir" && make -j"$jobs" -f debian/libcrypto.mk build && make -j"$jobs" -f debian/libssl.mk build) >"$log" 2>&1; then
 	echo "boringssl-rebuild: build failed, last lines of $log:" >&2; tail -n 20 "$log" >&2; exit 1
+fi
+if [ -n "$pgo_dir" ]; then
+	nmis=$(grep -c 'Wcoverage-mismatch' "$log" || true)
+	[ "$nmis" = 0 ] || echo "boringssl-rebuild: WARNING: the profile in $pgo_dir does not match this source" \
+		"($nmis coverage-mismatch warnings in $log: trained on another version?): those functions are" \
+		"built without it; train a new profile (BORINGSSL_PGO=generate) for its full effect" >&2
 fi
 # Proof the fast paths are in: the x86_64 P-256 method and the X25519
 # base-point table exist only without OPENSSL_SMALL (the library keeps its

@@ -252,6 +252,8 @@ def test_pgo_build_is_the_cache_only_for_its_counters(tmp_path):
     assert r.returncode != 0 and "dpkg-source -x failed" in r.stderr, r.stderr
     m = re.search(r"not of '(cc=gcc opt=-O3 march=default lto=1 pgo=[0-9a-f]{16})'", r.stderr)
     assert m and "0123456789abcdef" not in m.group(1), r.stderr
+    # the copy the build reads is the one hashed (made before the stamp)
+    assert (out / "profile-used" / "src#crypto#mem.gcda").read_bytes() == b"counters one"
     (out / "lib" / "build-options").write_text(m.group(1) + "\n")
     r = run(out, **opts)
     assert r.returncode == 0, r.stderr

@@ -33,6 +33,7 @@ Usage: bench_signal_tls [--quick] [--tls-only] [--reps N] [--side-by-side] [--bu
 """
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -197,8 +198,8 @@ def rebuilt_libdir(name="rebuilt", trainer=None):
     building it (tools/boringssl-rebuild.sh) the first time; (None, why)
     when unavailable (no source, a CPU without the -march level, ...).
     A profile-guided one is built instrumented first (OUTDIR-gen), trained
-    with trainer(profile, mode, client cert, env, libdir) once (while its
-    profile directory holds no counters) and then built from them."""
+    with trainer(profile, mode, client cert, env, libdir) once (until a
+    training has finished: profile/.trained) and then built from them."""
     sub, opts, var, pgo = REBUILDS[name]
     d = os.environ.get(var)
     if d:
@@ -218,12 +219,19 @@ def rebuilt_libdir(name="rebuilt", trainer=None):
         if why:
             return None, why
         prof = gen / "profile"
-        if not (prof.is_dir() and any(prof.rglob("*.gcda"))):
+        # written once every scenario has trained: counters without it are
+        # an interrupted training's (some scenarios only), which would skew
+        # the build silently; the instrumented rebuild removes the profile
+        # directory, marker included, so new options train anew
+        trained = prof / ".trained"
+        if not trained.exists():
+            shutil.rmtree(prof, ignore_errors=True)
             print(f"  training: sbc-signal's handshakes on the instrumented build in {gen}",
                   flush=True)
             train_pgo(str((gen / "lib").resolve()), trainer)
             if not any(prof.rglob("*.gcda")):
                 return None, f"training wrote no counters into {prof}"
+            trained.write_text("every scenario of bench_signal_tls trained\n")
         opts = {**opts, "BORINGSSL_PGO": f"use:{prof}"}
     why = rebuild(top, opts)
     if why:
