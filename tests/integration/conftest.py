@@ -27,10 +27,11 @@ def _port_window():
     every bind to port 0 and every outgoing TCP connection draws from the
     ephemeral range, so a media range inside it gets taken from under
     sbc-media, e.g. between a kill -9 and the restart that rebinds the same
-    ports. The window is split between pytest-xdist workers so that two
-    tests running at once never pick overlapping ports. With no room on
-    either side of the ephemeral range (e.g. "1024 65535", a common tuning)
-    the window is ports 10000-65535, inside it (outside=False)."""
+    ports. The window is split into slots, one per test process (xdist
+    worker or pytest run, _window_slot), so that two tests running at once
+    never pick overlapping ports. With no room on either side of the
+    ephemeral range (e.g. "1024 65535", a common tuning) the window is
+    ports 10000-65535, inside it (outside=False)."""
     lo, hi, outside = 10000, 32768, True
     try:
         eph_lo, eph_hi = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
@@ -42,13 +43,54 @@ def _port_window():
             lo, hi, outside = 10000, 65536, False
     except (OSError, ValueError):
         pass
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    n = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-    i = int(worker[2:]) % n if worker[2:].isdigit() else 0
-    step = (hi - lo) // n
-    if step < 1000:  # absurdly many workers: share the whole window
+    slot, slots = _window_slot()
+    step = (hi - lo) // slots
+    if step < 512:  # too few ports to split (a test takes up to 400 in a row): share them
         return lo, hi, outside
-    return lo + i * step, lo + (i + 1) * step, outside
+    return lo + slot * step, lo + (slot + 1) * step, outside
+
+
+# The window is split into this many slots (more when there are more xdist
+# workers); fixed, so that separate pytest runs on one box agree on them.
+_SLOTS = 8
+_slot_claimed = None  # (slot, slots, fd of its lock file or None)
+
+
+def _window_slot():
+    """This process's share of the port window: the first of the slots whose
+    lock file (/tmp/sbc-test-portwin-<slots>-<i>.lock) it can flock, held
+    for the process's lifetime (the kernel drops it when the process dies).
+    So a crashed xdist worker's replacement (gw2 with -n 2), whose number
+    would land on a running worker's share, and a second pytest run on the
+    same box each get a share of their own. With every slot held, the one
+    the xdist worker's number gives (as before: overlap is possible)."""
+    global _slot_claimed
+    if _slot_claimed is None:
+        import fcntl
+        n = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+        slots = max(_SLOTS, n)
+        for i in range(slots):
+            path = f"/tmp/sbc-test-portwin-{slots}-{i}.lock"
+            try:  # without O_CREAT first: another user's file in sticky /tmp (protected_regular)
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                try:
+                    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
+                except OSError:
+                    continue
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            _slot_claimed = (i, slots, fd)
+            break
+        else:
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+            _slot_claimed = (int(worker[2:]) % slots if worker[2:].isdigit() else 0, slots, None)
+    return _slot_claimed[0], _slot_claimed[1]
 
 
 # Ports and ranges free_port() and free_port_range() handed out during the

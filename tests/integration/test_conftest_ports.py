@@ -3,7 +3,10 @@ other than Debian's default, each set in a network namespace of its own
 (ip_local_port_range is per namespace), so the box's setting is never
 touched. "1024 65535" (a common tuning) leaves no window outside the
 ephemeral range: free_port() must still hand out a port (the kernel's pick)
-and free_port_range() a range, instead of failing every test."""
+and free_port_range() a range, instead of failing every test. Two test
+processes that would have the same share of the ports by their xdist
+worker number (a crashed worker's replacement; a second pytest run) get
+different shares (conftest._window_slot's lock files)."""
 import os
 import shutil
 import subprocess
@@ -66,3 +69,34 @@ def test_free_port_any_ephemeral_range(rng, port_where, range_where, workers):
     words = r.stdout.split()
     assert words[0] == "port" and words[2] == port_where, r.stdout
     assert words[3] == "range" and range_where in (None, words[5]), r.stdout
+
+
+# Runs as a test process of its own: prints its share of the port window,
+# then holds it until its stdin closes.
+HOLD = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import conftest
+lo, hi, _ = conftest._port_window()
+print(conftest._window_slot()[0], lo, hi, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_two_processes_same_worker_number_get_separate_windows():
+    # both claim to be gw0 of -n 2: by the number alone they would share
+    env = dict(os.environ, PYTEST_XDIST_WORKER="gw0", PYTEST_XDIST_WORKER_COUNT="2")
+    argv = [sys.executable, "-c", HOLD, str(REPO / "tests" / "integration")]
+    a = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        wa = a.stdout.readline().split()
+        b = subprocess.run(argv, input="", capture_output=True, text=True, env=env, timeout=30)
+        assert b.returncode == 0, b.stderr
+        wb = b.stdout.split()
+    finally:
+        a.stdin.close()
+        a.wait(timeout=30)
+    assert len(wa) == 3 and len(wb) == 3, (wa, wb)
+    assert wa[0] != wb[0], (wa, wb)
+    a_lo, a_hi, b_lo, b_hi = int(wa[1]), int(wa[2]), int(wb[1]), int(wb[2])
+    assert a_hi <= b_lo or b_hi <= a_lo, (wa, wb)  # no port in both
