@@ -131,7 +131,8 @@ def _pick_ports(count, host, kinds, even):
         finally:
             for s in socks:
                 s.close()
-    raise RuntimeError("no free port" if count == 1 else "no free port range")
+    raise RuntimeError(f"no {count} free consecutive port(s) in {lo}-{hi - 1} after 200 tries "
+                       "(this test process's share of the window, see _port_window)")
 
 
 def free_port(kind=socket.SOCK_STREAM, host="127.0.0.1"):
