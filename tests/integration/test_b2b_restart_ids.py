@@ -19,6 +19,7 @@ import pytest
 from b2b_common import Sbc, Uac, Uas, body, child_pid, rtp_port, sdp_media, status
 from conftest import BUILD, wait_for
 from medtool import key_for, leg, running
+from test_signal_common import no_sanitizer_reports  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
                                 reason="binaries not built")
@@ -61,6 +62,10 @@ def test_new_call_after_signal_kill9_gets_its_own_relay(procs, tmp_path):
         before = sbc.rpc("media.sessions")
         assert before["total"] == 1, before
         id1 = before["sessions"][0]["id"]
+        # its call record in sbc-control (start and answer events arrive
+        # on their own ring, not at once)
+        wait_for(lambda: [c for c in sbc.rpc("call.list")["calls"] if c["state"] == "answered"],
+                 what="call 1 answered in call.list")
 
         # sbc-signal killed: sbc-control starts another; call 1's session
         # stays in sbc-media (no DELETE was sent, its RTP timeout is 30 s)
@@ -104,6 +109,33 @@ def test_new_call_after_signal_kill9_gets_its_own_relay(procs, tmp_path):
                 if uas.rtp.recv(2048).startswith(RTP + b"c1-"):
                     break
         assert "refused: not that session" not in sbc.log()
+
+        # call records: two calls under two names (sbc-control keys them by
+        # name: a repeated one overwrote call 1's), and call.hangup with call
+        # 1's name (its process is gone) does not end call 2
+        seen = []
+
+        def both():
+            seen[:] = sbc.rpc("call.list")["calls"]
+            return len(seen) == 2 and all(c["state"] == "answered" for c in seen) and seen
+        try:
+            calls = wait_for(both, what="both calls in call.list")
+        except AssertionError:
+            raise AssertionError(f"call.list: {seen}")
+        # a call's name is "<worker>-<id in hex>", its sessions' ids
+        # (worker << 56) | (id << 4) | stream
+        name1 = f"0-{(id1 >> 4) & ((1 << 52) - 1):x}"
+        name2 = next(c["id"] for c in calls if c["id"] != name1)
+        assert sorted(c["id"] for c in calls) == sorted((name1, name2)), (name1, calls)
+        sbc.rpc("call.hangup", {"id": name1})
+        uac2.sock.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            while True:
+                if uac2.sock.recv(65536).startswith(b"BYE "):
+                    break
+        sbc.rpc("call.hangup", {"id": name2})
+        bye = uac2.recv_until(lambda d: d.startswith(b"BYE "), timeout=5, what="BYE for call 2's hangup")
+        assert bye
     finally:
         for u in (uac1, uac2):
             if u:
