@@ -2443,12 +2443,29 @@ static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
 	}
 }
 
-static void media_event(b2b_wk *k, const sbc_msg_media_event *e)
+/* An event from media worker j. */
+static void media_event(b2b_wk *k, unsigned j, const sbc_msg_media_event *e)
 {
 	if (e->kind != SBC_MEDIA_EV_TIMEOUT)
 		return;
 	b2b_cl *c = find_by_id(k, (e->session_id >> 4) & B2B_ID_MASK);
-	if (!c || c->state != CS_CONFIRMED)
+	if (!c) {
+		/* No call of ours under that id (ids never repeat across our
+		 * restarts): a session of a killed predecessor's call, or one
+		 * whose DELETE is on its way (deleted twice: "not found").
+		 * sbc-media keeps a session until it is told, and nobody else
+		 * will tell it: its ports would be held until sbc-media's
+		 * table is formatted anew. */
+		sbc_msg_media_delete d = {.session_id = e->session_id, .request_id = 0};
+		if (media_push(k, j, SBC_MSG_MEDIA_DELETE, &d, sizeof(d)) < 0)
+			SBC_WARN("media session %" PRIx64 ": timed out, no call of ours: MEDIA_DELETE not sent (ring full)",
+				 e->session_id);
+		else
+			SBC_NOTICE("media session %" PRIx64 ": timed out, no call of ours (an earlier process's?): deleted",
+				   e->session_id);
+		return;
+	}
+	if (c->state != CS_CONFIRMED)
 		return;
 	SBC_NOTICE("call %" PRIx64 ": media timeout: BYE on both legs", c->id);
 	leg_request(c, 0, SIP_M_BYE);
@@ -2906,7 +2923,7 @@ static void ring_hook(sig_worker *w, void *arg)
 					if (rec->type == SBC_MSG_MEDIA_REPLY)
 						media_reply(k, (const sbc_msg_media_reply *)rec->data);
 					else if (rec->type == SBC_MSG_MEDIA_EVENT)
-						media_event(k, (const sbc_msg_media_event *)rec->data);
+						media_event(k, j, (const sbc_msg_media_event *)rec->data);
 					else if (rec->type == SBC_MSG_HELLO) {
 						unsigned bad = 0;
 						if (sbc_msg_hello_check((const sbc_msg_hello *)rec->data, &bad) < 0)

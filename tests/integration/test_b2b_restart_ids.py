@@ -145,6 +145,35 @@ def test_new_call_after_signal_kill9_gets_its_own_relay(procs, tmp_path):
         uas.close()
 
 
+def test_killed_signal_sessions_deleted_at_rtp_timeout(procs, tmp_path):
+    """A killed sbc-signal's call leaves its media session in sbc-media,
+    which keeps a session until told to delete it; its RTP timeout goes to
+    the restarted process, which has no call under that id: it deletes the
+    session (before, its ports stayed held for good)."""
+    uas = Uas("answer")
+    sbc = Sbc(procs, tmp_path, uas.port, rtp_timeout_ms=1500)
+    uac = Uac(sbc.port)
+    try:
+        final = uac.answered()
+        aip, aport, _ = sdp_media(body(final))
+        _, bport, _ = sdp_media(body(uas.invite))
+        assert relayed(uac.rtp, (aip, aport), uas.rtp, b"o-ab") == bport
+        sid = sbc.rpc("media.sessions")["sessions"][0]["id"]
+        pid = child_pid(sbc.ctl.pid, "sbc-signal")
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: child_pid(sbc.ctl.pid, "sbc-signal") not in (None, pid), timeout=15,
+                 what="sbc-signal restarted by sbc-control")
+        # no more RTP: the session times out 1.5 s after the last packet
+        wait_for(lambda: sbc.rpc("media.sessions")["total"] == 0, timeout=15,
+                 what="the killed process's session deleted after its RTP timeout")
+        assert f"media session {sid:x}: timed out, no call of ours" in sbc.log()
+        st = sbc.rpc("media.stats")["totals"]
+        assert st["timeouts"] >= 1 and st["deleted"] >= 1, st
+    finally:
+        uac.close()
+        uas.close()
+
+
 @pytest.fixture
 def mt(tmp_path):
     yield from running(tmp_path, "epoll", signal_workers=2)
