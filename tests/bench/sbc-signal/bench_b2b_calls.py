@@ -176,6 +176,11 @@ def sipp_calls(tmp, target, tcp, cpu, rate, calls):
     c1 = cpu()
     st = stat_of(tmp / "stat.csv")
     ok, failed = int(st["SuccessfulCall(C)"]), int(st["FailedCall(C)"])
+    # calls SIPp never completed count as failed: a SIPp that exits on a
+    # fatal error (rc 255, e.g. its connection closed under it) stops
+    # placing calls and its counters miss the rest (Kamailio at 2000/s:
+    # 7024 ok, 0 failed of 16000, taken for a sustained rate)
+    failed += max(0, calls - ok - failed)
     return {"ok": ok, "failed": failed, "rate": ok / wall, "offered": rate, "rc": r.returncode,
             "us": (c1 - c0) * 1e6 / ok if ok else float("inf"),
             "fail_pct": 100.0 * failed / max(1, ok + failed)}
