@@ -77,6 +77,7 @@ typedef struct med_sess {
 	uint16_t gen;     /* bumped per use of the slot: io_uring completions of a
 			   * previous session are recognised and ignored */
 	uint8_t active;
+	uint64_t timeout_sent_ms; /* when its last TIMEOUT event went out (med_worker__sweep) */
 } med_sess;
 
 /* One peer (control or a signal worker) with its ring in each direction. */

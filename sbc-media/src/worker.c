@@ -349,11 +349,20 @@ void med_worker__sweep(med_worker *w)
 		med_slot *sl = s->slot;
 		uint64_t last = sl->rt[0].last_rx_ms > sl->rt[1].last_rx_ms ? sl->rt[0].last_rx_ms
 									    : sl->rt[1].last_rx_ms;
-		if (!sl->timed_out && w->now_ms > last + sl->timeout_ms) {
-			sl->timed_out = 1;
-			w->tot.timeouts++;
+		if (w->now_ms > last + sl->timeout_ms) {
+			/* TIMEOUT again every timeout_ms while it stays silent: one
+			 * event can be missed for good (ignored by a call still
+			 * ringing, taken by an sbc-signal killed before its DELETE,
+			 * dropped on a full ring), and we keep a session until told */
+			if (sl->timed_out && w->now_ms < s->timeout_sent_ms + sl->timeout_ms)
+				continue;
+			if (!sl->timed_out) {
+				sl->timed_out = 1;
+				w->tot.timeouts++; /* silences, not events */
+			}
+			s->timeout_sent_ms = w->now_ms;
 			med_worker_event(w, s, SBC_MEDIA_EV_TIMEOUT, 0, NULL);
-		} else if (sl->timed_out && w->now_ms <= last + sl->timeout_ms) {
+		} else if (sl->timed_out) {
 			sl->timed_out = 0; /* media came back */
 		}
 	}

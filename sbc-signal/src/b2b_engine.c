@@ -2457,9 +2457,10 @@ static void media_event(b2b_wk *k, unsigned j, const sbc_msg_media_event *e)
 		 * will tell it: its ports would be held until sbc-media's
 		 * table is formatted anew. */
 		sbc_msg_media_delete d = {.session_id = e->session_id, .request_id = 0};
-		if (media_push(k, j, SBC_MSG_MEDIA_DELETE, &d, sizeof(d)) < 0)
-			SBC_WARN("media session %" PRIx64 ": timed out, no call of ours: MEDIA_DELETE not sent (ring full)",
-				 e->session_id);
+		int r = media_push(k, j, SBC_MSG_MEDIA_DELETE, &d, sizeof(d));
+		if (r < 0) /* sbc-media repeats the TIMEOUT every timeout_ms: tried again then */
+			SBC_WARN("media session %" PRIx64 ": timed out, no call of ours: MEDIA_DELETE not sent (%s)",
+				 e->session_id, sbc_strerror(r));
 		else
 			SBC_NOTICE("media session %" PRIx64 ": timed out, no call of ours (an earlier process's?): deleted",
 				   e->session_id);

@@ -174,6 +174,37 @@ def test_killed_signal_sessions_deleted_at_rtp_timeout(procs, tmp_path):
         uas.close()
 
 
+def test_killed_signal_ringing_session_deleted(procs, tmp_path):
+    """A call still ringing past its RTP timeout ignores the TIMEOUT (only
+    an answered call ends on it); when that sbc-signal is killed, the
+    restarted one hears of the session only because sbc-media repeats the
+    TIMEOUT every timeout_ms while the session stays silent (before, one
+    event: the session held its ports for good)."""
+    uas = Uas("ring")
+    sbc = Sbc(procs, tmp_path, uas.port, rtp_timeout_ms=1000)
+    uac = Uac(sbc.port)
+    try:
+        uac.invite()
+        wait_for(lambda: sbc.rpc("media.sessions")["total"] == 1, timeout=5, what="the call's session")
+        wait_for(lambda: sbc.rpc("media.sessions")["sessions"][0]["timed_out"], timeout=5,
+                 what="its TIMEOUT sent while the call rings")
+        # the old process takes the event off the ring on its 100 ms tick
+        # (not in a hurry: a ringing call ignores it); killed before that,
+        # the restarted one would read it there (the same either way, but
+        # then the test would not show the repeat)
+        time.sleep(1.0)
+        pid = child_pid(sbc.ctl.pid, "sbc-signal")
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: child_pid(sbc.ctl.pid, "sbc-signal") not in (None, pid), timeout=15,
+                 what="sbc-signal restarted by sbc-control")
+        wait_for(lambda: sbc.rpc("media.sessions")["total"] == 0, timeout=15,
+                 what="the ringing call's session deleted on a repeated TIMEOUT")
+        assert sbc.rpc("media.stats")["totals"]["timeouts"] == 1  # silences, not events
+    finally:
+        uac.close()
+        uas.close()
+
+
 @pytest.fixture
 def mt(tmp_path):
     yield from running(tmp_path, "epoll", signal_workers=2)

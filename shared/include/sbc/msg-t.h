@@ -127,8 +127,10 @@ enum sbc_media_flags {
  *  3. Sessions belong to the worker that got the CREATE: send UPDATE,
  *     DELETE, QUERY there (session_id % media workers is the suggestion).
  *  4. EVENTs go to the creator: LATCHED once per leg (addr = the far end
- *     learnt from the first authentic packet), TIMEOUT once when no RTP came
- *     for timeout_ms (again after media resumed and stopped again).
+ *     learnt from the first authentic packet), TIMEOUT when no RTP came
+ *     for timeout_ms, and again every timeout_ms while none comes (one
+ *     event can be missed: a call still ringing, an sbc-signal killed
+ *     before its DELETE; the session stays until DELETE).
  *  5. A restarted sbc-media sends HELLO again on every ring.
  *  6. Errors: SBC_E_INVAL (suite, key length, address family), SBC_E_LIMIT
  *     (no free ports/slots), SBC_E_NOT_FOUND (unknown session), SBC_E_EXISTS
