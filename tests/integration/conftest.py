@@ -52,8 +52,8 @@ def _port_window(split=True):
     return lo + slot * step, lo + (slot + 1) * step, outside
 
 
-# The window is split into this many slots (more when there are more xdist
-# workers); fixed, so that separate pytest runs on one box agree on them.
+# The window is split into this many slots; fixed, so that separate pytest
+# runs on one box agree on them.
 _SLOTS = 8
 _slot_claimed = None  # (slot, slots, fd of its lock file or None)
 
@@ -69,8 +69,10 @@ def _window_slot():
     global _slot_claimed
     if _slot_claimed is None:
         import fcntl
-        n = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-        slots = max(_SLOTS, n)
+        # always _SLOTS lock files, whatever the worker count, so that runs
+        # with different -n exclude each other (more workers than slots:
+        # the number's slot below, shared)
+        slots = _SLOTS
         for i in range(slots):
             path = f"/tmp/sbc-test-portwin-{slots}-{i}.lock"
             try:  # without O_CREAT first: another user's file in sticky /tmp (protected_regular)
@@ -109,9 +111,10 @@ def _pick_ports(count, host, kinds, even):
     overlapping nothing handed out in this test."""
     import random
     lo, hi, _ = _port_window()
-    if 4 * count > hi - lo:
+    if 4 * count > hi - lo and "PYTEST_XDIST_WORKER" not in os.environ:
         # more than a share holds comfortably (bench_b2b_calls' 2000 media
-        # ports, outside pytest): the whole window, overlap checked by binding
+        # ports, outside pytest-xdist): the whole window, overlap checked
+        # by binding (under xdist another worker's pick could overlap)
         lo, hi, _ = _port_window(split=False)
     if hi - lo <= count:
         raise RuntimeError(f"no room for {count} ports in {lo}-{hi - 1}")
