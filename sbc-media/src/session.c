@@ -286,7 +286,8 @@ int med_sess_create(med_worker *w, const sbc_msg_media *m, unsigned role, unsign
 		 * session's relay would cross the two calls' media. */
 		if (!same_session(s->slot, m, role, idx)) {
 			SBC_WARN("worker %u: CREATE for live session %" PRIu64 " refused: not that session (other "
-				 "addresses, keys or flags: another call under its id?); the session is kept",
+				 "addresses, keys or flags: a replay of an UPDATEd session's CREATE, or another "
+				 "call under its id); the session is kept",
 				 w->idx, m->session_id);
 			w->tot.ctl_bad++;
 			return SBC_E_EXISTS;
