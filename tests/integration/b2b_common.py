@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import re
+import signal
 import socket
 import threading
 import time
@@ -143,6 +144,15 @@ class Sbc:
         Faster and surer than sleeping past the workers' 1 s store poll."""
         wait_for(lambda: all(w.get("available") for w in self.rpc("stats.get")["signal"]),
                  timeout=10, what="every sbc-signal worker answering stats (config changes taken in)")
+
+    def kill_signal(self):
+        """Kills sbc-signal with SIGKILL; returns once sbc-control has
+        started another."""
+        pid = child_pid(self.ctl.pid, "sbc-signal")
+        assert pid, "sbc-signal not found under sbc-control"
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: child_pid(self.ctl.pid, "sbc-signal") not in (None, pid), timeout=15,
+                 what="sbc-signal restarted by sbc-control")
 
     def rpc(self, method, params=None):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -9,14 +9,12 @@ call's CREATE named a live session of the old process, and the new call was
 put on the old call's relay ports (crosstalk between two calls). The ids must
 not repeat across restarts, and sbc-media must refuse a repeated CREATE whose
 legs are not the session's own rather than hand out another call's relay."""
-import os
-import signal
 import socket
 import time
 
 import pytest
 
-from b2b_common import Sbc, Uac, Uas, body, child_pid, rtp_port, sdp_media, status
+from b2b_common import Sbc, Uac, Uas, body, rtp_port, sdp_media, status
 from conftest import BUILD, wait_for
 from medtool import key_for, leg, running
 from test_signal_common import no_sanitizer_reports  # noqa: F401
@@ -69,11 +67,7 @@ def test_new_call_after_signal_kill9_gets_its_own_relay(procs, tmp_path):
 
         # sbc-signal killed: sbc-control starts another; call 1's session
         # stays in sbc-media (no DELETE was sent, its RTP timeout is 30 s)
-        pid = child_pid(sbc.ctl.pid, "sbc-signal")
-        assert pid, "sbc-signal not found under sbc-control"
-        os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: child_pid(sbc.ctl.pid, "sbc-signal") not in (None, pid), timeout=15,
-                 what="sbc-signal restarted by sbc-control")
+        sbc.kill_signal()
         wait_for(sbc.options_ok, timeout=15, what="the restarted sbc-signal answering")
         sbc.signal_synced()
         sig = next(c for c in sbc.rpc("system.status")["children"] if c["name"] == "sbc-signal")
@@ -159,10 +153,7 @@ def test_killed_signal_sessions_deleted_at_rtp_timeout(procs, tmp_path):
         _, bport, _ = sdp_media(body(uas.invite))
         assert relayed(uac.rtp, (aip, aport), uas.rtp, b"o-ab") == bport
         sid = sbc.rpc("media.sessions")["sessions"][0]["id"]
-        pid = child_pid(sbc.ctl.pid, "sbc-signal")
-        os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: child_pid(sbc.ctl.pid, "sbc-signal") not in (None, pid), timeout=15,
-                 what="sbc-signal restarted by sbc-control")
+        sbc.kill_signal()
         # no more RTP: the session times out 1.5 s after the last packet
         wait_for(lambda: sbc.rpc("media.sessions")["total"] == 0, timeout=15,
                  what="the killed process's session deleted after its RTP timeout")
@@ -193,10 +184,7 @@ def test_killed_signal_ringing_session_deleted(procs, tmp_path):
         # the restarted one would read it there (the same either way, but
         # then the test would not show the repeat)
         time.sleep(1.0)
-        pid = child_pid(sbc.ctl.pid, "sbc-signal")
-        os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: child_pid(sbc.ctl.pid, "sbc-signal") not in (None, pid), timeout=15,
-                 what="sbc-signal restarted by sbc-control")
+        sbc.kill_signal()
         wait_for(lambda: sbc.rpc("media.sessions")["total"] == 0, timeout=15,
                  what="the ringing call's session deleted on a repeated TIMEOUT")
         assert sbc.rpc("media.stats")["totals"]["timeouts"] == 1  # silences, not events
