@@ -3,6 +3,7 @@
 Rules: no fixed ports (ask free_port()), every process started through
 `procs` is killed at teardown, logs land in the test's tmp_path.
 """
+import functools
 import os
 import pathlib
 import signal
@@ -21,6 +22,7 @@ BUILD = pathlib.Path(os.environ.get("SBC_BUILD", REPO / "build"))
 _MIN_WINDOW = 4000
 
 
+@functools.lru_cache(maxsize=None)  # the ephemeral range and our slot stay for the process
 def _port_window(split=True):
     """The ports free_port() and free_port_range() pick from, and whether
     they lie outside the kernel's ephemeral range. Outside is what we want:
