@@ -410,7 +410,7 @@ def verdicts(res, fl, builds, libhs=None):
     and the ECDSA target says what the X25519 share would have to cost for
     it to be met with everything else as measured."""
     libhs = libhs or {}
-    for name, _pk, _m, _cc, target, floor, _env in SCENARIOS:
+    for name, _pk, _m, client_cert, target, floor, _env in SCENARIOS:
         if not target:
             continue
         for b, _d in builds:
@@ -447,7 +447,7 @@ def verdicts(res, fl, builds, libhs=None):
                       f"non-public-key work {lib - f:.3f} (transcript hash, HKDF, record AEAD, "
                       f"ticket, X.509, malloc); kernel {min(ks):.3f}-{max(ks):.3f}; left to "
                       f"sbc-signal/libuv/socket BIO/cache sharing {min(left):.3f}-{max(left):.3f}")
-                if "x25519" in fl[b] and not _cc:
+                if "x25519" in fl[b] and not client_cert:
                     # everything but the X25519 share, as measured in these runs
                     x = fl[b]["x25519"] / 1000
                     others = min(cpu) - x
