@@ -129,10 +129,9 @@ static int async_icmp_errno(int e)
  * Costs five system calls on this failure path only. Returns the error to
  * report as the destination's loss, or 0 when there is none or the probe
  * itself failed (see below): the datagram is dropped like a lost one (UDP
- * transactions retransmit). ECONNREFUSED
- * comes only from an ICMP on an unconnected socket; EAGAIN and ENOBUFS
- * are our own congestion, not the peer's failure (the next route would
- * leave the same way). */
+ * transactions retransmit). ECONNREFUSED comes only from an ICMP on an
+ * unconnected socket; EAGAIN and ENOBUFS are our own congestion, not the
+ * peer's failure (the next route would leave the same way). */
 static int udp_send_lost_err(int fd, const sbc_addr *dst, int e)
 {
 	if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS || e == ECONNREFUSED)
