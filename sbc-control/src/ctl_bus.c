@@ -40,6 +40,7 @@ struct ctl_bus {
 	shm_ring_prod out[BUS_CHILD_ROLES][SHM_MAX_WORKERS]; /* control -> child */
 	shm_ring_cons in[BUS_CHILD_ROLES][SHM_MAX_WORKERS];  /* child -> control */
 	bool alive[BUS_CHILD_ROLES];
+	pid_t pid[BUS_CHILD_ROLES][SHM_MAX_WORKERS]; /* of the last HELLO read on in[][] */
 	int bell;
 	uv_poll_t poll;
 	bool polling;
@@ -99,6 +100,8 @@ static void handle_record(ctl_bus *bus, unsigned r, unsigned idx, const shm_rec 
 				  "rebuild and restart all sbc processes", shm_role_name(role_of(r)), idx, h->pid, bad);
 			return;
 		}
+		/* what follows on this ring is that process's (see ctl_cdr.h) */
+		bus->pid[r][idx] = (pid_t)h->pid;
 		if (bus->hello_cb)
 			bus->hello_cb(bus->hello_arg, role_of(r), idx, (pid_t)h->pid);
 		break;
@@ -109,7 +112,7 @@ static void handle_record(ctl_bus *bus, unsigned r, unsigned idx, const shm_rec 
 		break;
 	case SBC_MSG_CALL_EVENT:
 		if (r == 0)
-			ctl_cdr_event(bus->ctx, idx, (const sbc_msg_text *)rec->data);
+			ctl_cdr_event(bus->ctx, idx, bus->pid[r][idx], (const sbc_msg_text *)rec->data);
 		break;
 	default:
 		SBC_DEBUG("%s worker %u: message type %u ignored", shm_role_name(role_of(r)), idx, rec->type);
@@ -305,6 +308,16 @@ void ctl_bus_child_alive(ctl_bus *bus, enum shm_role role, bool alive)
 			if (q->waiting == 0)
 				stats_finish(q);
 		}
+}
+
+void ctl_bus_child_exited(ctl_bus *bus, enum shm_role role, pid_t pid, const char *reason)
+{
+	/* What the process published before it ended is still on its rings
+	 * (a call's end, an answer): read it first, or its calls would be ended
+	 * twice or with the wrong times. Nothing new comes from it now. */
+	bus_consume(bus);
+	if (role == SHM_ROLE_SIGNAL)
+		ctl_cdr_signal_gone(bus->ctx, pid, reason);
 }
 
 uint64_t ctl_bus_notify(ctl_bus *bus, unsigned area, uint64_t gen)

@@ -48,6 +48,10 @@ unsigned ctl_bus_inherit_fds(const ctl_bus *bus, int *fds, unsigned max);
 /* Before spawning role's process: reset its inbound rings, push HELLO. */
 void ctl_bus_child_reset(ctl_bus *bus, enum shm_role role);
 void ctl_bus_child_alive(ctl_bus *bus, enum shm_role role, bool alive);
+/* After role's process pid ended (reaped, before its successor starts):
+ * reads what it left on its rings, then ends the call records it held with
+ * reason (see ctl_cdr.h caveat 3). */
+void ctl_bus_child_exited(ctl_bus *bus, enum shm_role role, pid_t pid, const char *reason);
 
 /* Publishes area's new generation in the segment and pushes CONFIG_CHANGED
  * to every live child worker. gen is the store's generation for the area

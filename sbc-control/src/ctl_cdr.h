@@ -8,17 +8,39 @@
  *     "id" is counted as a bad ring message and dropped.
  *  2. call.hangup sends SBC_MSG_COMMAND {"method":"call.hangup","id":..} to
  *     the signal worker named by the id ("<worker>-<hex>") and answers at
- *     once ({"requested":true}); the call's "end" event follows.
+ *     once ({"requested":true}); the call's "end" event follows. On a call
+ *     that has ended it fails (not found, with the end's reason).
+ *  3. A call's state lives in the sbc-signal process that holds it: when that
+ *     process ends (killed, crashed, stopped for a restart or shutdown) its
+ *     calls are gone and no end event will come. ctl_cdr_signal_gone() ends
+ *     their records for it (cause CTL_CDR_LOST_CAUSE, the reason saying what
+ *     happened). A record belongs to the pid of the last HELLO read on its
+ *     worker's ring before its first event ("signal_pid"): the ring is FIFO
+ *     and each worker thread pushes HELLO first, so a successor's calls are
+ *     never taken for the dead process's, whatever the order in which the
+ *     death and the successor's events are seen. The caller reads the dead
+ *     process's rings to the end first (ctl_bus_child_exited), so that its
+ *     last events (an end, an answer) are applied before.
  */
 #ifndef CTL_CDR_H
 #define CTL_CDR_H
+
+#include <sys/types.h>
 
 #include "ctl_ctx.h"
 #include "sbc/msg-t.h"
 
 #define CTL_CDR_KEEP 10000
+/* SIP cause of a call ended because its sbc-signal process ended */
+#define CTL_CDR_LOST_CAUSE 500
 
-void ctl_cdr_event(ctl_ctx *ctx, unsigned worker, const sbc_msg_text *t);
+/* One SBC_MSG_CALL_EVENT of signal worker `worker`, sent by process pid (0:
+ * unknown). */
+void ctl_cdr_event(ctl_ctx *ctx, unsigned worker, pid_t pid, const sbc_msg_text *t);
+/* Ends every record not ended yet of sbc-signal process pid (and those of
+ * no known process): an "end" line in cdr.jsonl with cause
+ * CTL_CDR_LOST_CAUSE and reason, state "ended". Returns how many. */
+unsigned ctl_cdr_signal_gone(ctl_ctx *ctx, pid_t pid, const char *reason);
 void ctl_cdr_free(void);
 
 #endif

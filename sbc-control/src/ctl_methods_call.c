@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "sbc/clock.h"
 #include "sbc/log.h"
 #include "ctl_bus.h"
 #include "ctl_cdr.h"
@@ -37,18 +38,13 @@ static void append_line(ctl_ctx *ctx, const char *line)
 		SBC_WARN("call records: %s: %s", path, strerror(errno));
 }
 
-void ctl_cdr_event(ctl_ctx *ctx, unsigned worker, const sbc_msg_text *t)
+/* Appends ev (an event object: "event", "id", ...) to cdr.jsonl and merges
+ * it into the call's record. Takes ev's reference. */
+static void cdr_apply(ctl_ctx *ctx, unsigned worker, pid_t pid, json_t *ev, const char *id)
 {
-	json_error_t je;
-	json_t *ev = t->len <= SBC_MSG_TEXT_MAX ? json_loadb(t->text, t->len, JSON_REJECT_DUPLICATES, &je) : NULL;
-	const char *id = json_string_value(json_object_get(ev, "id"));
-	if (!json_is_object(ev) || !id) {
-		json_decref(ev);
-		ctx->counters.ring_bad_messages++;
-		SBC_WARN("signal worker %u: call event that is not a JSON object with an id", worker);
-		return;
-	}
 	json_object_set_new(ev, "worker", json_integer(worker));
+	if (pid > 0)
+		json_object_set_new(ev, "signal_pid", json_integer(pid));
 	char *line = json_dumps(ev, JSON_COMPACT);
 	if (line) {
 		append_line(ctx, line);
@@ -75,6 +71,54 @@ void ctl_cdr_event(ctl_ctx *ctx, unsigned worker, const sbc_msg_text *t)
 	json_object_set_new(rec, "state", json_string(kind && !strcmp(kind, "end") ? "ended"
 						      : kind && !strcmp(kind, "answer") ? "answered" : "calling"));
 	json_decref(ev);
+}
+
+void ctl_cdr_event(ctl_ctx *ctx, unsigned worker, pid_t pid, const sbc_msg_text *t)
+{
+	json_error_t je;
+	json_t *ev = t->len <= SBC_MSG_TEXT_MAX ? json_loadb(t->text, t->len, JSON_REJECT_DUPLICATES, &je) : NULL;
+	const char *id = json_string_value(json_object_get(ev, "id"));
+	if (!json_is_object(ev) || !id) {
+		json_decref(ev);
+		ctx->counters.ring_bad_messages++;
+		SBC_WARN("signal worker %u: call event that is not a JSON object with an id", worker);
+		return;
+	}
+	cdr_apply(ctx, worker, pid, ev, id);
+}
+
+unsigned ctl_cdr_signal_gone(ctl_ctx *ctx, pid_t pid, const char *reason)
+{
+	unsigned n = 0;
+	size_t total = json_array_size(g_order);
+	for (size_t i = 0; i < total; i++) {
+		const char *id = json_string_value(json_array_get(g_order, i));
+		json_t *rec = json_object_get(g_calls, id);
+		const char *state = json_string_value(json_object_get(rec, "state"));
+		json_int_t owner = json_integer_value(json_object_get(rec, "signal_pid"));
+		/* pid 0 (no HELLO seen on the ring before its events): no process
+		 * but the one that ended can have sent it, see caveat 3 */
+		if (!rec || !state || !strcmp(state, "ended") || (owner != 0 && owner != pid))
+			continue;
+		/* an end event as sbc-signal would have sent it: the record's
+		 * fields (times, trunks, numbers, suites) plus the end's own */
+		json_t *ev = json_deep_copy(rec);
+		json_object_del(ev, "state");
+		json_object_del(ev, "worker");
+		json_object_del(ev, "signal_pid");
+		json_object_set_new(ev, "event", json_string("end"));
+		json_object_set_new(ev, "time_ms", json_integer((json_int_t)sbc_wall_ms()));
+		json_object_set_new(ev, "cause", json_integer(CTL_CDR_LOST_CAUSE));
+		json_object_set_new(ev, "reason", json_string(reason));
+		/* the id string belongs to g_order, which cdr_apply does not
+		 * shrink for a known id */
+		cdr_apply(ctx, (unsigned)json_integer_value(json_object_get(rec, "worker")), (pid_t)owner, ev, id);
+		n++;
+	}
+	if (n)
+		SBC_WARN("sbc-signal pid %d: %u call record(s) left open, ended with cause %d: %s", (int)pid, n,
+			 CTL_CDR_LOST_CAUSE, reason);
+	return n;
 }
 
 CTL_METHOD_DECL(ctl_m_call_list)
@@ -116,8 +160,11 @@ CTL_METHOD_DECL(ctl_m_call_hangup)
 	uint64_t x = 0;
 	if (!rec || sscanf(id, "%u-%" SCNx64, &w, &x) != 2)
 		return ctl_rpc_fail(err, CTL_RPC_NOT_FOUND, "call \"%s\" not found", id);
-	if (!strcmp(json_string_value(json_object_get(rec, "state")), "ended"))
-		return ctl_rpc_fail(err, CTL_RPC_NOT_FOUND, "call \"%s\" has ended", id);
+	if (!strcmp(json_string_value(json_object_get(rec, "state")), "ended")) {
+		const char *why = json_string_value(json_object_get(rec, "reason"));
+		return ctl_rpc_fail(err, CTL_RPC_NOT_FOUND, "call \"%s\" has ended%s%s%s", id, why ? " (" : "",
+				    why ? why : "", why ? ")" : "");
+	}
 	char text[256];
 	int n = snprintf(text, sizeof(text), "{\"method\":\"call.hangup\",\"id\":\"%s\"}", id);
 	if (n <= 0 || (size_t)n >= sizeof(text) || ctl_bus_command(ctx->bus, SHM_ROLE_SIGNAL, w, text, (size_t)n) < 0)

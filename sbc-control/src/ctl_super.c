@@ -188,9 +188,17 @@ static void child_died(super_child *c, int status)
 			 strsignal(WTERMSIG(status)));
 	else
 		snprintf(c->last_exit, sizeof(c->last_exit), "status %#x", status);
+	pid_t pid = c->pid;
 	c->pid = 0;
 	uv_timer_stop(&c->timer);
 	ctl_bus_child_alive(s->ctx->bus, c->role, false);
+	/* Its calls ended with it, whatever the cause: their records are ended
+	 * now, before a successor is spawned below or by the backoff timer. */
+	char why[128];
+	snprintf(why, sizeof(why), "%s exited (%s%s%s): call state lost", c->name,
+		 s->stopping ? "shutdown, " : c->planned ? "restart, " : "",
+		 WIFSIGNALED(status) ? "killed by " : "", c->last_exit);
+	ctl_bus_child_exited(s->ctx->bus, c->role, pid, why);
 
 	if (s->stopping) {
 		SBC_NOTICE("%s stopped (%s)", c->name, c->last_exit);

@@ -1,0 +1,264 @@
+/* sbc-control: call records of an sbc-signal process that ended. Its calls
+ * are gone with it and no end event will come: sbc-control ends their
+ * records itself, and only theirs (never a successor's calls, whatever order
+ * the death and the successor's events are seen in). This process plays the
+ * signal workers on the other end of the rings. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sbc/msg.h"
+#include "sbc/shm.h"
+#include "../../../sbc-control/src/ctl_bus.h"
+#include "../../../sbc-control/src/ctl_cdr.h"
+#include "../../../sbc-control/src/ctl_methods.h"
+#include "ctl_bus_testutil.h"
+
+#define OLD_PID 4001
+#define NEW_PID 4002
+
+typedef struct fixture {
+	ctl_ctx ctx;
+	uv_loop_t loop;
+	shm_seg *child_seg;
+	shm_ring_prod to_ctl[2]; /* signal worker i -> control */
+	char dir[64];
+} fixture;
+
+static int setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	if (!f || ctb_open(&f->ctx, &f->loop, 2, 1, &f->child_seg) != 0)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/sbc-test-cdr-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->ctx.cfg.data_dir, sizeof(f->ctx.cfg.data_dir), "%s", f->dir);
+	for (unsigned w = 0; w < 2; w++)
+		if (shm_seg_producer(f->child_seg, &f->to_ctl[w], SHM_ROLE_SIGNAL, w, SHM_ROLE_CONTROL, 0) != 0)
+			return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+	char path[128];
+	ctb_close(&f->ctx, &f->loop, f->child_seg);
+	ctl_cdr_free();
+	snprintf(path, sizeof(path), "%s/cdr.jsonl", f->dir);
+	unlink(path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Worker w of process pid says HELLO, as each worker thread does first. */
+static void hello(fixture *f, unsigned w, pid_t pid)
+{
+	sbc_msg_hello h;
+	sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, w);
+	h.pid = (uint32_t)pid;
+	assert_int_equal(shm_ring_push(&f->to_ctl[w], SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h)), 0);
+}
+
+static void event(fixture *f, unsigned w, const char *kind, const char *id, const char *extra)
+{
+	char text[512];
+	int n = snprintf(text, sizeof(text),
+			 "{\"event\":\"%s\",\"id\":\"%s\",\"time_ms\":1700000000500,\"start_ms\":1700000000000,"
+			 "\"trunk_in\":\"carrier-a\",\"trunk_out\":\"carrier-b\",\"to\":\"4930123\"%s}",
+			 kind, id, extra ? extra : "");
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	assert_int_equal(sbc_msg_push_text(&f->to_ctl[w], SBC_MSG_CALL_EVENT, 0, text, (uint32_t)n), 0);
+}
+
+/* Lets the bus read everything pushed so far (the doorbell wakes it). */
+static void pump(fixture *f)
+{
+	for (int i = 0; i < 20; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+static json_t *call_get(fixture *f, const char *id)
+{
+	json_t *params = json_pack("{s:s}", "id", id), *res = NULL;
+	ctl_rpc_err err = {0};
+	int ret = ctl_m_call_get(&f->ctx, NULL, params, &res, &err);
+	json_decref(params);
+	return ret == CTL_RPC_OK ? res : NULL;
+}
+
+static const char *state_of(json_t *rec) { return json_string_value(json_object_get(rec, "state")); }
+
+/* call.list ids, newest first, space-separated; active only if asked. */
+static void list_ids(fixture *f, int active, char *out, size_t len)
+{
+	json_t *params = json_pack("{s:b}", "active", active), *res = NULL;
+	ctl_rpc_err err = {0};
+	assert_int_equal(ctl_m_call_list(&f->ctx, NULL, params, &res, &err), CTL_RPC_OK);
+	json_t *calls = json_object_get(res, "calls"), *c;
+	size_t i;
+	out[0] = '\0';
+	json_array_foreach(calls, i, c) {
+		size_t used = strlen(out);
+		snprintf(out + used, len - used, "%s%s", used ? " " : "", json_string_value(json_object_get(c, "id")));
+	}
+	json_decref(params);
+	json_decref(res);
+}
+
+/* The cdr.jsonl lines that are end events, as "<id>:<cause>:<reason>" joined
+ * by '|'. */
+static void end_lines(fixture *f, char *out, size_t len)
+{
+	char path[128], line[2048];
+	snprintf(path, sizeof(path), "%s/cdr.jsonl", f->dir);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), fp)) {
+		json_error_t je;
+		json_t *ev = json_loads(line, 0, &je);
+		assert_non_null(ev);
+		if (!strcmp(json_string_value(json_object_get(ev, "event")), "end")) {
+			size_t used = strlen(out);
+			const char *why = json_string_value(json_object_get(ev, "reason"));
+			snprintf(out + used, len - used, "%s%s:%lld:%s", used ? "|" : "",
+				 json_string_value(json_object_get(ev, "id")),
+				 (long long)json_integer_value(json_object_get(ev, "cause")), why ? why : "");
+			/* an end line has the times of a normal one */
+			assert_true(json_integer_value(json_object_get(ev, "time_ms")) > 0);
+			assert_true(json_integer_value(json_object_get(ev, "start_ms")) > 0);
+		}
+		json_decref(ev);
+	}
+	fclose(fp);
+}
+
+static void test_dead_process_calls_ended(void **state)
+{
+	fixture *f = *state;
+	char got[1024];
+
+	ctl_bus_child_alive(f->ctx.bus, SHM_ROLE_SIGNAL, true);
+	hello(f, 0, OLD_PID);
+	hello(f, 1, OLD_PID);
+	event(f, 0, "start", "0-a1", NULL);
+	event(f, 0, "answer", "0-a1", ",\"answer_ms\":1700000000400");
+	event(f, 1, "start", "1-b1", NULL); /* still ringing */
+	event(f, 0, "start", "0-c1", NULL);
+	event(f, 0, "end", "0-c1", ",\"cause\":486,\"reason\":\"busy\"");
+	pump(f);
+	json_t *a = call_get(f, "0-a1");
+	assert_string_equal(state_of(a), "answered");
+	assert_int_equal(json_integer_value(json_object_get(a, "signal_pid")), OLD_PID);
+	json_decref(a);
+
+	/* Published by the old process before it died but not read yet: its
+	 * last answer, and an end of its own that must not be overwritten. */
+	event(f, 1, "answer", "1-b1", ",\"answer_ms\":1700000000600");
+	event(f, 0, "start", "0-d1", NULL);
+	event(f, 0, "end", "0-d1", ",\"cause\":200,\"reason\":\"BYE from caller\"");
+	/* The worst order: the successor's calls already queued behind (on the
+	 * same rings) when the death is handled. */
+	hello(f, 0, NEW_PID);
+	event(f, 0, "start", "0-e2", NULL);
+	event(f, 0, "answer", "0-e2", ",\"answer_ms\":1700000001000");
+	ctl_bus_child_alive(f->ctx.bus, SHM_ROLE_SIGNAL, false);
+	ctl_bus_child_exited(f->ctx.bus, SHM_ROLE_SIGNAL, OLD_PID,
+			     "sbc-signal exited (killed by signal 9 (Killed)): call state lost");
+
+	a = call_get(f, "0-a1");
+	assert_non_null(a);
+	assert_string_equal(state_of(a), "ended");
+	assert_int_equal(json_integer_value(json_object_get(a, "cause")), CTL_CDR_LOST_CAUSE);
+	assert_string_equal(json_string_value(json_object_get(a, "reason")),
+			    "sbc-signal exited (killed by signal 9 (Killed)): call state lost");
+	assert_int_equal(json_integer_value(json_object_get(a, "answer_ms")), 1700000000400);
+	assert_string_equal(json_string_value(json_object_get(a, "trunk_out")), "carrier-b");
+	json_decref(a);
+	json_t *b = call_get(f, "1-b1");
+	assert_string_equal(state_of(b), "ended");
+	assert_int_equal(json_integer_value(json_object_get(b, "answer_ms")), 1700000000600); /* read first */
+	assert_int_equal(json_integer_value(json_object_get(b, "worker")), 1);
+	json_decref(b);
+	json_t *d = call_get(f, "0-d1");
+	assert_int_equal(json_integer_value(json_object_get(d, "cause")), 200); /* its own end kept */
+	json_decref(d);
+	json_t *e = call_get(f, "0-e2");
+	assert_string_equal(state_of(e), "answered"); /* the successor's call untouched */
+	assert_int_equal(json_integer_value(json_object_get(e, "signal_pid")), NEW_PID);
+	json_decref(e);
+
+	list_ids(f, 1, got, sizeof(got));
+	assert_string_equal(got, "0-e2");
+	list_ids(f, 0, got, sizeof(got)); /* ended calls stay listed (rings read in worker order) */
+	assert_string_equal(got, "0-e2 0-d1 1-b1 0-c1 0-a1");
+	end_lines(f, got, sizeof(got));
+	assert_string_equal(got, "0-c1:486:busy|0-d1:200:BYE from caller|"
+				 "0-a1:500:sbc-signal exited (killed by signal 9 (Killed)): call state lost|"
+				 "1-b1:500:sbc-signal exited (killed by signal 9 (Killed)): call state lost");
+
+	/* call.hangup: an error for the dead process's call, naming why it
+	 * ended; the successor's call is asked of its worker */
+	ctl_bus_child_alive(f->ctx.bus, SHM_ROLE_SIGNAL, true);
+	json_t *params = json_pack("{s:s}", "id", "0-a1"), *res = NULL;
+	ctl_rpc_err err = {0};
+	assert_int_equal(ctl_m_call_hangup(&f->ctx, NULL, params, &res, &err), CTL_RPC_FAIL);
+	assert_int_equal(err.code, CTL_RPC_NOT_FOUND);
+	assert_non_null(strstr(err.msg, "has ended (sbc-signal exited"));
+	assert_null(res);
+	json_decref(params);
+	params = json_pack("{s:s}", "id", "0-e2");
+	assert_int_equal(ctl_m_call_hangup(&f->ctx, NULL, params, &res, &err), CTL_RPC_OK);
+	assert_true(json_is_true(json_object_get(res, "requested")));
+	json_decref(res);
+	json_decref(params);
+
+	/* The successor's own death ends its call, and nothing else again. */
+	ctl_bus_child_alive(f->ctx.bus, SHM_ROLE_SIGNAL, false);
+	ctl_bus_child_exited(f->ctx.bus, SHM_ROLE_SIGNAL, NEW_PID, "sbc-signal exited (exit 1): call state lost");
+	e = call_get(f, "0-e2");
+	assert_string_equal(state_of(e), "ended");
+	json_decref(e);
+	end_lines(f, got, sizeof(got));
+	assert_non_null(strstr(got, "|0-e2:500:sbc-signal exited (exit 1): call state lost"));
+	assert_null(strstr(strstr(got, "|0-e2:") + 1, "|")); /* the last line, and the only new one */
+}
+
+static void test_media_exit_ends_no_call(void **state)
+{
+	fixture *f = *state;
+	char got[256];
+	hello(f, 0, OLD_PID);
+	event(f, 0, "start", "0-f1", NULL);
+	pump(f);
+	/* sbc-media's death does not end calls: sbc-signal still holds them */
+	ctl_bus_child_exited(f->ctx.bus, SHM_ROLE_MEDIA, OLD_PID, "sbc-media exited (exit 1): call state lost");
+	list_ids(f, 1, got, sizeof(got));
+	assert_string_equal(got, "0-f1");
+	/* nor does another sbc-signal pid's */
+	ctl_bus_child_exited(f->ctx.bus, SHM_ROLE_SIGNAL, NEW_PID, "sbc-signal exited (exit 1): call state lost");
+	list_ids(f, 1, got, sizeof(got));
+	assert_string_equal(got, "0-f1");
+	ctl_bus_child_exited(f->ctx.bus, SHM_ROLE_SIGNAL, OLD_PID, "sbc-signal exited (exit 1): call state lost");
+	list_ids(f, 1, got, sizeof(got));
+	assert_string_equal(got, "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_dead_process_calls_ended, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_media_exit_ends_no_call, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
