@@ -494,6 +494,8 @@ static void stop_cb(uv_async_t *a)
 	sig_out_destroy(w);
 	if (g_stop_hook)
 		g_stop_hook(w, g_hook_arg);
+	if (w->has_ctl) /* the stop hook's call end events: no tick comes now */
+		shm_ring_publish(&w->ctl_out);
 	sig_trunks_close(w->trunks);
 	w->trunks = NULL;
 	uv_walk(&w->loop, close_walk_cb, NULL);
