@@ -105,13 +105,14 @@ def test_new_call_after_signal_kill9_gets_its_own_relay(procs, tmp_path):
         assert "refused: not that session" not in sbc.log()
 
         # call records: two calls under two names (sbc-control keys them by
-        # name: a repeated one overwrote call 1's), and call.hangup with call
-        # 1's name (its process is gone) does not end call 2
+        # name: a repeated one overwrote call 1's); call 1 ended with its
+        # process (test_b2b_orphan_calls), and call.hangup with call 1's name
+        # is refused and does not end call 2
         seen = []
 
         def both():
             seen[:] = sbc.rpc("call.list")["calls"]
-            return len(seen) == 2 and all(c["state"] == "answered" for c in seen) and seen
+            return len(seen) == 2 and sorted(c["state"] for c in seen) == ["answered", "ended"] and seen
         try:
             calls = wait_for(both, what="both calls in call.list")
         except AssertionError:
@@ -121,7 +122,9 @@ def test_new_call_after_signal_kill9_gets_its_own_relay(procs, tmp_path):
         name1 = f"0-{(id1 >> 4) & ((1 << 52) - 1):x}"
         name2 = next(c["id"] for c in calls if c["id"] != name1)
         assert sorted(c["id"] for c in calls) == sorted((name1, name2)), (name1, calls)
-        sbc.rpc("call.hangup", {"id": name1})
+        assert next(c for c in calls if c["id"] == name1)["state"] == "ended", calls
+        with pytest.raises(AssertionError, match="has ended"):
+            sbc.rpc("call.hangup", {"id": name1})
         uac2.sock.settimeout(0.5)
         with pytest.raises(socket.timeout):
             while True:
