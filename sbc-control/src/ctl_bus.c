@@ -94,14 +94,15 @@ static void handle_record(ctl_bus *bus, unsigned r, unsigned idx, const shm_rec 
 	case SBC_MSG_HELLO: {
 		const sbc_msg_hello *h = (const sbc_msg_hello *)rec->data;
 		unsigned bad;
+		/* what follows on this ring is that process's (see ctl_cdr.h),
+		 * even from one of another build */
+		bus->pid[r][idx] = (pid_t)h->pid;
 		if (sbc_msg_hello_check(h, &bad) != 0) {
 			bus->ctx->counters.ring_bad_messages++;
 			SBC_ERROR("%s worker %u (pid %u) was built with another size of message type %u: "
 				  "rebuild and restart all sbc processes", shm_role_name(role_of(r)), idx, h->pid, bad);
 			return;
 		}
-		/* what follows on this ring is that process's (see ctl_cdr.h) */
-		bus->pid[r][idx] = (pid_t)h->pid;
 		if (bus->hello_cb)
 			bus->hello_cb(bus->hello_arg, role_of(r), idx, (pid_t)h->pid);
 		break;

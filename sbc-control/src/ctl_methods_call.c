@@ -45,6 +45,8 @@ static void cdr_apply(ctl_ctx *ctx, unsigned worker, pid_t pid, json_t *ev, cons
 	json_object_set_new(ev, "worker", json_integer(worker));
 	if (pid > 0)
 		json_object_set_new(ev, "signal_pid", json_integer(pid));
+	else
+		json_object_del(ev, "signal_pid"); /* ours to say, not the event's */
 	char *line = json_dumps(ev, JSON_COMPACT);
 	if (line) {
 		append_line(ctx, line);
@@ -96,8 +98,9 @@ unsigned ctl_cdr_signal_gone(ctl_ctx *ctx, pid_t pid, const char *reason)
 		json_t *rec = json_object_get(g_calls, id);
 		const char *state = json_string_value(json_object_get(rec, "state"));
 		json_int_t owner = json_integer_value(json_object_get(rec, "signal_pid"));
-		/* pid 0 (no HELLO seen on the ring before its events): no process
-		 * but the one that ended can have sent it, see caveat 3 */
+		/* pid 0: read before any HELLO on its ring, so sent by the first
+		 * sbc-signal (a successor starts only after this ran): this one or
+		 * one that ended before it, whose records were ended then */
 		if (!rec || !state || !strcmp(state, "ended") || (owner != 0 && owner != pid))
 			continue;
 		/* an end event as sbc-signal would have sent it: the record's
