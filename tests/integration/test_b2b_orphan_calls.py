@@ -59,7 +59,7 @@ def test_killed_signal_calls_are_ended_and_only_theirs(procs, tmp_path):
     uac1 = Uac(sbc.port)
     uac2 = None
     try:
-        uac1.answered()
+        final1 = uac1.answered()
         rec1 = answered_record(sbc)
         id1 = rec1["id"]
         old_pid = child_pid(sbc.ctl.pid, "sbc-signal")
@@ -90,6 +90,9 @@ def test_killed_signal_calls_are_ended_and_only_theirs(procs, tmp_path):
         # (its record is the new process's, not closed by the death handling)
         wait_for(sbc.options_ok, timeout=15, what="the restarted sbc-signal answering")
         new_pid = child_pid(sbc.ctl.pid, "sbc-signal")
+        # the caller was not told; its BYE now finds no dialog, and adds no
+        # second end to call 1's record
+        assert status(uac1.bye(final1)) == 481
         uac2 = Uac(sbc.port)
         final2 = uac2.answered()
         rec2 = answered_record(sbc, exclude=(id1,))
