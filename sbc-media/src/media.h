@@ -88,6 +88,10 @@ typedef struct med_peer {
 	uint8_t ok;        /* rings found */
 	uint8_t bad;       /* HELLO refused: ignore its messages */
 	uint8_t got_hello;
+	/* pid of the process on the other end: from its last HELLO, or (after
+	 * our restart, whose HELLO we read before it) the creator of the ring's
+	 * newest restored session; 0 unknown. New sessions record it. */
+	uint32_t pid;
 } med_peer;
 
 typedef struct med_totals {
@@ -99,6 +103,8 @@ typedef struct med_totals {
 	uint64_t packets_in, bytes_in, packets_out, bytes_out, rtcp_in, rtcp_out;
 	uint64_t drops[MED_DROP_MAX_];
 	uint64_t xdp_foreign; /* AF_XDP: a packet for no session of this worker */
+	/* sessions deleted because a new process said HELLO on their ring */
+	uint64_t orphans_deleted;
 } med_totals;
 
 typedef struct med_worker {

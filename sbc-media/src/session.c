@@ -270,6 +270,15 @@ static bool same_session(const med_slot *sl, const sbc_msg_media *m, unsigned ro
 	return true;
 }
 
+/* The pid of the process on the ring a CREATE came from (med_peer.pid). */
+static uint32_t peer_pid(const med_worker *w, unsigned role, unsigned idx)
+{
+	for (unsigned i = 0; i < w->npeers; i++)
+		if (w->peers[i].role == role && w->peers[i].idx == idx)
+			return w->peers[i].pid;
+	return 0;
+}
+
 int med_sess_create(med_worker *w, const sbc_msg_media *m, unsigned role, unsigned idx,
 		    med_sess **out)
 {
@@ -330,6 +339,7 @@ int med_sess_create(med_worker *w, const sbc_msg_media *m, unsigned role, unsign
 	sl->owner = (uint8_t)w->idx;
 	sl->creator_role = (uint8_t)role;
 	sl->creator_idx = (uint8_t)idx;
+	sl->creator_pid = peer_pid(w, role, idx);
 	sl->session_id = m->session_id;
 	sl->flags = m->flags;
 	sl->timeout_ms = m->timeout_ms ? m->timeout_ms : w->cfg->rtp_timeout_ms;

@@ -18,7 +18,8 @@
 #include "xcrypt.h"
 
 #define MED_REGION_MAGIC 0x5353454d44454d53ull /* "SMEDMESS" */
-#define MED_REGION_VERSION 1u
+/* v2: med_slot.creator_pid (a region of v1 is formatted: its sessions lost) */
+#define MED_REGION_VERSION 2u
 
 typedef struct med_region_hdr {
 	uint64_t magic;     /* written last when formatting */
@@ -89,6 +90,12 @@ typedef struct med_slot {
 	uint64_t session_id;
 	uint32_t flags, timeout_ms;
 	uint64_t created_wall_ms;
+	/* pid in the HELLO that preceded the CREATE on the creator's ring (0:
+	 * none seen). A HELLO naming another pid deletes the sessions of the
+	 * ring's previous process (worker.c): kept here, not in the worker, so
+	 * that it outlives our own restart. Never read by the packet path. */
+	uint32_t creator_pid;
+	uint32_t _reserved;
 	sbc_media_leg cfg[2]; /* as last created/updated (keys included) */
 	med_leg_rt rt[2];
 } med_slot;

@@ -122,6 +122,7 @@ static json_t *stats_json(med_worker *w)
 	if (j) {
 		json_object_set_new(j, "io", json_string(w->uring ? "uring" : "epoll"));
 		json_object_set_new(j, "ports_busy", json_integer((json_int_t)t.ports_busy));
+		json_object_set_new(j, "orphans_deleted", json_integer((json_int_t)t.orphans_deleted));
 	}
 	if (j && w->uring)
 		json_object_set_new(j, "uring_rearms", json_integer((json_int_t)med_uring_rearms(w)));
@@ -214,6 +215,52 @@ static void handle_command(med_worker *w, med_peer *p, const sbc_msg_text *m)
 	reply_text(w, p, SBC_MSG_COMMAND_REPLY, m->request_id, res);
 }
 
+/* A HELLO names the process whose records follow on its ring: sbc-signal
+ * pushes it first on each of its rings to us as a worker starts, and every
+ * CREATE of that process comes after it on the same ring. So a HELLO with
+ * another pid on a signal worker's ring means the process that created the
+ * ring's sessions is gone (killed, crashed, or restarted after a drain that
+ * left some): its calls and dialogs died with it and sbc-control closed
+ * their records, but their media would keep relaying, unbilled, for as long
+ * as a far end streams (nothing else will ever DELETE them). Every session
+ * created on this ring by another pid is deleted now, its ports back in the
+ * pool. One walk over the worker's slots per HELLO (rare); the packet path
+ * is untouched.
+ * Sessions created while the ring's pid was unknown (0: our restart with no
+ * session of that ring to learn it from, before any HELLO) are the
+ * predecessor's too, unless the HELLO repeats the pid we knew: the process
+ * that created them said its one HELLO before our restart, so a HELLO we
+ * read now is a later process's. The control ring's HELLOs come from
+ * sbc-control (our parent), with no sessions of its own: only noted. */
+static void hello_from(med_worker *w, med_peer *p, uint32_t pid)
+{
+	uint32_t n = w->slot_hi - w->slot_lo, old = p->pid, gone_pid = old;
+	unsigned count = 0;
+	p->pid = pid;
+	if (p->role != SHM_ROLE_SIGNAL)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		med_sess *s = &w->sess[i];
+		const med_slot *sl = s->slot;
+		if (!s->active || sl->creator_role != p->role || sl->creator_idx != p->idx ||
+		    sl->creator_pid == pid || (sl->creator_pid == 0 && old == pid))
+			continue;
+		if (sl->creator_pid)
+			gone_pid = sl->creator_pid;
+		med_xdp_sess_ports(w, s, false);
+		med_sess_delete(w, s);
+		w->tot.orphans_deleted++;
+		count++;
+	}
+	if (count)
+		SBC_NOTICE("worker %u: %s worker %u is now pid %u (was pid %u): deleted its %u media session(s) "
+			   "(their calls ended with that process)",
+			   w->idx, shm_role_name(p->role), p->idx, pid, gone_pid, count);
+	else if (old && old != pid)
+		SBC_INFO("worker %u: %s worker %u is now pid %u (was pid %u): no session of it left", w->idx,
+			 shm_role_name(p->role), p->idx, pid, old);
+}
+
 static void handle_msg(med_worker *w, med_peer *p, const shm_rec *rec)
 {
 	int ret = sbc_msg_check(rec);
@@ -227,6 +274,8 @@ static void handle_msg(med_worker *w, med_peer *p, const shm_rec *rec)
 	if (rec->type == SBC_MSG_HELLO) {
 		unsigned bad;
 		const sbc_msg_hello *h = (const sbc_msg_hello *)rec->data;
+		/* the process changed even if it is of another build */
+		hello_from(w, p, h->pid);
 		if (sbc_msg_hello_check(h, &bad)) {
 			SBC_ERROR("worker %u: %s %u (pid %u) was built with another size of message type %u: "
 				  "ignoring its ring",
@@ -605,6 +654,21 @@ int med_worker_init(med_worker *w, unsigned idx, const med_config *cfg, shm_seg 
 	}
 	w->now_ms = sbc_mono_ms();
 	med_sessions_restore(w);
+	/* Each ring's process as the newest session it created says: we read
+	 * its HELLO before our restart, and the next HELLO on that ring names
+	 * its successor. */
+	for (unsigned k = 0; k < w->npeers; k++) {
+		med_peer *p = &w->peers[k];
+		uint64_t newest = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			const med_slot *sl = w->sess[i].slot;
+			if (w->sess[i].active && sl->creator_role == p->role && sl->creator_idx == p->idx &&
+			    sl->creator_pid && (!p->pid || sl->created_wall_ms >= newest)) {
+				p->pid = sl->creator_pid;
+				newest = sl->created_wall_ms;
+			}
+		}
+	}
 	return 0;
 }
 

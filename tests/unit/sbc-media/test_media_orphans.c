@@ -1,0 +1,260 @@
+/* sbc-media: a HELLO with a new pid on a signal worker's ring deletes the
+ * sessions the ring's previous process created (a killed sbc-signal's
+ * calls are gone; nothing else would end their relay), and only those.
+ * A real shared segment with real rings; one media worker driven in this
+ * thread (med_worker__poll_rings), its sessions on real loopback ports. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sbc/err.h"
+#include "sbc/msg.h"
+#include "sbc/shm.h"
+#include "../../../sbc-media/src/media.h"
+
+static med_config cfg;
+static void *region;
+static size_t region_bytes;
+static med_worker *w;
+static _Atomic int stop_flag;
+static shm_seg *seg;
+static char seg_name[64];
+static shm_ring_prod to_media[2]; /* from signal worker 0 and 1 */
+static shm_ring_cons from_media[2];
+static shm_ring_prod ctl_to_media;
+
+static int worker_up(void)
+{
+	w = calloc(1, sizeof(*w));
+	return w ? med_worker_init(w, 0, &cfg, seg, region, &stop_flag) : -1;
+}
+
+static void worker_down(void)
+{
+	med_worker_fini(w);
+	free(w);
+	w = NULL;
+}
+
+static int setup(void **state)
+{
+	char err[256];
+	bool reused;
+	(void)state;
+	if (med_xc_global_init(err, sizeof(err)) != 0) {
+		fprintf(stderr, "srtp init: %s\n", err);
+		return -1;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	sbc_addr_parse("127.0.0.1", 0, &cfg.address);
+	/* a port range of our own (16 sessions), apart from the other tests' */
+	cfg.port_min = (uint16_t)(30000 + (getpid() % 40) * 64);
+	cfg.port_max = (uint16_t)(cfg.port_min + 63);
+	cfg.rtp_timeout_ms = 30000;
+	cfg.rcvbuf = 65536;
+	snprintf(cfg.backend, sizeof(cfg.backend), "socket");
+	region_bytes = MED_SESSION_REGION_BYTES(med_region_slots_for(&cfg));
+	region = calloc(1, region_bytes);
+	if (!region || med_region_open(region, region_bytes, &cfg, 1, &reused, err, sizeof(err)))
+		return -1;
+	shm_seg_config sc = {.signal_workers = 2, .media_workers = 1, .ring_bytes = 1u << 16,
+			     .ctl_ring_bytes = 4096};
+	snprintf(seg_name, sizeof(seg_name), "/sbc-test-orphans-%d", (int)getpid());
+	if (shm_seg_create(seg_name, &sc, &seg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "segment: %s\n", err);
+		return -1;
+	}
+	for (unsigned i = 0; i < 2; i++)
+		if (shm_seg_producer(seg, &to_media[i], SHM_ROLE_SIGNAL, i, SHM_ROLE_MEDIA, 0) != 0 ||
+		    shm_seg_consumer(seg, &from_media[i], SHM_ROLE_MEDIA, 0, SHM_ROLE_SIGNAL, i) != 0)
+			return -1;
+	if (shm_seg_producer(seg, &ctl_to_media, SHM_ROLE_CONTROL, 0, SHM_ROLE_MEDIA, 0) != 0)
+		return -1;
+	setenv("SBC_MEDIA_IO", "epoll", 1);
+	return worker_up();
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (w)
+		worker_down();
+	shm_seg_detach(seg);
+	shm_seg_unlink(seg_name);
+	free(region);
+	return 0;
+}
+
+static void hello(unsigned sig, uint32_t pid)
+{
+	sbc_msg_hello h;
+	sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, sig);
+	h.pid = pid;
+	assert_int_equal(shm_ring_push(&to_media[sig], SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h)), 0);
+}
+
+static void create(unsigned sig, uint64_t id)
+{
+	sbc_msg_media m;
+	memset(&m, 0, sizeof(m));
+	m.session_id = id;
+	m.request_id = id;
+	sbc_addr_parse("127.0.0.1:9", -1, &m.leg[0].remote_rtp);
+	sbc_addr_parse("127.0.0.1:7", -1, &m.leg[1].remote_rtp);
+	assert_int_equal(shm_ring_push(&to_media[sig], SBC_MSG_MEDIA_CREATE, SBC_MSG_V_MEDIA, &m, sizeof(m)), 0);
+}
+
+/* Everything pushed so far handled; every reply on sig's ring read: the
+ * number of successful ones. */
+static unsigned run(unsigned sig)
+{
+	const shm_rec *r;
+	unsigned ok = 0;
+	while (med_worker__poll_rings(w))
+		;
+	med_worker__publish_all(w);
+	for (unsigned i = 0; i < 2; i++) {
+		while ((r = shm_ring_peek(&from_media[i])) != NULL) {
+			if (i == sig && r->type == SBC_MSG_MEDIA_REPLY &&
+			    ((const sbc_msg_media_reply *)r->data)->status == 0)
+				ok++;
+			shm_ring_next(&from_media[i], r);
+		}
+		shm_ring_release(&from_media[i]);
+	}
+	return ok;
+}
+
+/* Whether the RTP port of the session's leg 0 can be bound (by us). */
+static bool port_free(uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000001)};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), ret;
+	assert_true(fd >= 0);
+	ret = bind(fd, (struct sockaddr *)&a, sizeof(a));
+	close(fd);
+	return ret == 0;
+}
+
+static med_sess *by_id(uint64_t id)
+{
+	return med_sess_find(w, id);
+}
+
+static void new_pid_deletes_the_rings_previous_sessions_only(void **state)
+{
+	(void)state;
+	hello(0, 100);
+	create(0, 1);
+	create(0, 2);
+	hello(1, 200);
+	create(1, 3);
+	assert_int_equal(run(0), 2);
+	assert_int_equal(w->nactive, 3);
+	assert_int_equal(by_id(1)->slot->creator_pid, 100);
+	assert_int_equal(by_id(3)->slot->creator_pid, 200);
+	uint16_t port1 = med_sess_port(w, by_id(1), 0, 0), port2 = med_sess_port(w, by_id(2), 0, 0);
+	assert_false(port_free(port1));
+	assert_false(port_free(port2));
+
+	/* the same process again: nothing deleted */
+	hello(0, 100);
+	run(0);
+	assert_int_equal(w->nactive, 3);
+	assert_int_equal(w->tot.orphans_deleted, 0);
+
+	/* signal worker 0 restarted (pid 101), and at once reuses id 1: the
+	 * predecessor's records before its HELLO, its own after; both read in
+	 * one turn */
+	hello(0, 101);
+	create(0, 1);
+	assert_int_equal(run(0), 1); /* id 1 created anew, not refused as another call's */
+	assert_int_equal(w->tot.orphans_deleted, 2);
+	assert_int_equal(w->tot.sessions_deleted, 2);
+	assert_null(by_id(2));
+	assert_non_null(by_id(3)); /* another ring's: untouched */
+	assert_int_equal(by_id(1)->slot->creator_pid, 101);
+	assert_int_equal(w->nactive, 2);
+	/* the deleted sessions' ports are back (the new session 1 took the
+	 * next free block, after session 3's) */
+	assert_true(port_free(port1));
+	assert_true(port_free(port2));
+	assert_int_not_equal(med_sess_port(w, by_id(1), 0, 0), port1);
+}
+
+static void restart_keeps_the_rings_pid(void **state)
+{
+	char err[256];
+	bool reused;
+	(void)state;
+	/* session 1 is pid 101's (ring 0), session 3 pid 200's (ring 1) */
+	worker_down();
+	assert_int_equal(med_region_open(region, region_bytes, &cfg, 1, &reused, err, sizeof(err)), 0);
+	assert_true(reused);
+	assert_int_equal(worker_up(), 0);
+	assert_int_equal(w->tot.sessions_restored, 2);
+	/* the HELLOs were read before the restart; the pids follow from the
+	 * restored sessions: a CREATE now is stamped with its process */
+	create(1, 4);
+	assert_int_equal(run(1), 1);
+	assert_int_equal(by_id(4)->slot->creator_pid, 200);
+	hello(1, 200); /* same process: nothing */
+	run(1);
+	assert_int_equal(w->nactive, 3);
+	hello(1, 201);
+	hello(0, 102);
+	run(0);
+	assert_int_equal(w->tot.orphans_deleted, 3);
+	assert_int_equal(w->nactive, 0);
+}
+
+static void unknown_pid_sessions_go_with_the_next_process(void **state)
+{
+	char err[256];
+	bool reused;
+	(void)state;
+	/* restart with no session: the ring's pid is unknown, a CREATE
+	 * without a HELLO before it (that was read before our restart) */
+	worker_down();
+	assert_int_equal(med_region_open(region, region_bytes, &cfg, 1, &reused, err, sizeof(err)), 0);
+	assert_int_equal(worker_up(), 0);
+	assert_int_equal(w->nactive, 0);
+	create(0, 5);
+	assert_int_equal(run(0), 1);
+	assert_int_equal(by_id(5)->slot->creator_pid, 0);
+	hello(0, 300);
+	create(0, 6);
+	assert_int_equal(run(0), 1);
+	assert_null(by_id(5));
+	assert_non_null(by_id(6));
+	assert_int_equal(w->tot.orphans_deleted, 1);
+	/* a HELLO on the control ring (sbc-control's, with another pid after
+	 * its restart) deletes nothing */
+	sbc_msg_hello h;
+	sbc_msg_hello_fill(&h, SHM_ROLE_CONTROL, 0);
+	h.pid = 400;
+	assert_int_equal(shm_ring_push(&ctl_to_media, SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h)), 0);
+	run(0);
+	assert_int_equal(w->nactive, 1);
+	assert_int_equal(w->tot.orphans_deleted, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(new_pid_deletes_the_rings_previous_sessions_only),
+		cmocka_unit_test(restart_keeps_the_rings_pid),
+		cmocka_unit_test(unknown_pid_sessions_go_with_the_next_process),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
