@@ -3,12 +3,14 @@
 sbc-signal names a call's media sessions (worker << 56) | (call id << 4) |
 stream, and sbc-media answers a CREATE for a session id it already holds with
 that session (idempotent, for ring records seen again after its own restart).
-A killed sbc-signal leaves its calls' sessions in sbc-media until their RTP
+A killed sbc-signal left its calls' sessions in sbc-media until their RTP
 timeout: if the restarted process numbered its calls from 1 again, its first
 call's CREATE named a live session of the old process, and the new call was
 put on the old call's relay ports (crosstalk between two calls). The ids must
 not repeat across restarts, and sbc-media must refuse a repeated CREATE whose
-legs are not the session's own rather than hand out another call's relay."""
+legs are not the session's own rather than hand out another call's relay.
+(sbc-media now deletes the old process's sessions when the new one says
+HELLO, test_b2b_orphan_media; the ids still must not repeat.)"""
 import socket
 import time
 
@@ -66,7 +68,8 @@ def test_new_call_after_signal_kill9_gets_its_own_relay(procs, tmp_path):
                  what="call 1 answered in call.list")
 
         # sbc-signal killed: sbc-control starts another; call 1's session
-        # stays in sbc-media (no DELETE was sent, its RTP timeout is 30 s)
+        # is deleted when the new process says HELLO to sbc-media (no call
+        # holds it any more; its RTP timeout is 30 s)
         sbc.kill_signal()
         wait_for(sbc.options_ok, timeout=15, what="the restarted sbc-signal answering")
         sbc.signal_synced()
@@ -84,19 +87,23 @@ def test_new_call_after_signal_kill9_gets_its_own_relay(procs, tmp_path):
         uac2.ack(final2)
         aip2, aport2, _ = sdp_media(body(final2))
         _, bport2, _ = sdp_media(body(uas.invite))
-        # its own relay ports, not call 1's (before the fix: the CREATE of the
-        # restarted process's first call named call 1's live session, and B
-        # was offered bport1 again)
-        assert bport2 != bport1 and aport2 != aport1, (aport1, bport1, aport2, bport2)
+        # its own session id, not call 1's (before the fix: the CREATE of the
+        # restarted process's first call named call 1's then live session,
+        # and B was offered bport1 again); call 1's session is gone
         after = sbc.rpc("media.sessions")
         ids = sorted(s["id"] for s in after["sessions"])
-        assert after["total"] == 2 and len(set(ids)) == 2 and id1 in ids, after
+        assert after["total"] == 1 and id1 not in ids, after
         # the new call's media is its own ...
         assert relayed(uac2.rtp, (aip2, aport2), uas.rtp, b"c2-ab") == bport2
         assert relayed(uas.rtp, ("127.0.0.1", bport2), uac2.rtp, b"c2-ba") == aport2
-        # ... and call 1's session still relays between call 1's peers only
-        assert relayed(uac1.rtp, (aip1, aport1), rtp_b1, b"c1-ab2") == bport1
-        assert relayed(rtp_b1, ("127.0.0.1", bport1), uac1.rtp, b"c1-ba2") == aport1
+        # ... and call 1's relay ports relay nothing any more
+        if aport1 not in (aport2, bport2):
+            uac1.rtp.sendto(RTP + b"c1-ab2", (aip1, aport1))
+        rtp_b1.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            while True:
+                if rtp_b1.recv(2048).endswith(b"c1-ab2"):
+                    break
         uas.rtp.settimeout(0.3)
         with pytest.raises(socket.timeout):
             while True:  # nothing of call 1 reached call 2's callee
@@ -142,11 +149,13 @@ def test_new_call_after_signal_kill9_gets_its_own_relay(procs, tmp_path):
         uas.close()
 
 
-def test_killed_signal_sessions_deleted_at_rtp_timeout(procs, tmp_path):
+def test_killed_signal_sessions_deleted_before_rtp_timeout(procs, tmp_path):
     """A killed sbc-signal's call leaves its media session in sbc-media,
-    which keeps a session until told to delete it; its RTP timeout goes to
-    the restarted process, which has no call under that id: it deletes the
-    session (before, its ports stayed held for good)."""
+    which keeps a session until told to delete it. Before, only its RTP
+    timeout ended it (the restarted process, with no call under that id,
+    answered the TIMEOUT with DELETE; earlier still its ports stayed held
+    for good); now the restarted process's HELLO does, before any timeout
+    (test_b2b_orphan_media: while RTP flows)."""
     uas = Uas("answer")
     sbc = Sbc(procs, tmp_path, uas.port, rtp_timeout_ms=1500)
     uac = Uac(sbc.port)
@@ -157,12 +166,13 @@ def test_killed_signal_sessions_deleted_at_rtp_timeout(procs, tmp_path):
         assert relayed(uac.rtp, (aip, aport), uas.rtp, b"o-ab") == bport
         sid = sbc.rpc("media.sessions")["sessions"][0]["id"]
         sbc.kill_signal()
-        # no more RTP: the session times out 1.5 s after the last packet
-        wait_for(lambda: sbc.rpc("media.sessions")["total"] == 0, timeout=15,
-                 what="the killed process's session deleted after its RTP timeout")
-        assert f"media session {sid:x}: timed out, no call of ours" in sbc.log()
+        # kill_signal returned once the new process ran: well within the
+        # 1.5 s RTP timeout
+        wait_for(lambda: sbc.rpc("media.sessions")["total"] == 0, timeout=1,
+                 what="the killed process's session deleted at the new process's HELLO")
+        assert f"media session {sid:x}: timed out, no call of ours" not in sbc.log()
         st = sbc.rpc("media.stats")["totals"]
-        assert st["timeouts"] >= 1 and st["deleted"] >= 1, st
+        assert st["orphans_deleted"] == 1 and st["deleted"] == 1, st
     finally:
         uac.close()
         uas.close()
@@ -171,9 +181,10 @@ def test_killed_signal_sessions_deleted_at_rtp_timeout(procs, tmp_path):
 def test_killed_signal_ringing_session_deleted(procs, tmp_path):
     """A call still ringing past its RTP timeout ignores the TIMEOUT (only
     an answered call ends on it); when that sbc-signal is killed, the
-    restarted one hears of the session only because sbc-media repeats the
+    restarted one heard of the session only because sbc-media repeats the
     TIMEOUT every timeout_ms while the session stays silent (before, one
-    event: the session held its ports for good)."""
+    event: the session held its ports for good). Now its HELLO ends the
+    session first (orphans_deleted)."""
     uas = Uas("ring")
     sbc = Sbc(procs, tmp_path, uas.port, rtp_timeout_ms=1000)
     uac = Uac(sbc.port)
@@ -190,7 +201,8 @@ def test_killed_signal_ringing_session_deleted(procs, tmp_path):
         sbc.kill_signal()
         wait_for(lambda: sbc.rpc("media.sessions")["total"] == 0, timeout=15,
                  what="the ringing call's session deleted on a repeated TIMEOUT")
-        assert sbc.rpc("media.stats")["totals"]["timeouts"] == 1  # silences, not events
+        st = sbc.rpc("media.stats")["totals"]
+        assert st["timeouts"] == 1 and st["orphans_deleted"] == 1, st  # silences, not events
     finally:
         uac.close()
         uas.close()
