@@ -6,7 +6,6 @@
  * view's length. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "sbc/err.h"
@@ -67,7 +66,7 @@ int sip_sv_ieq_sv(sip_sv a, sip_sv b)
 	return 1;
 }
 
-static sip_sv sv_trim(sip_sv s)
+static inline sip_sv sv_trim(sip_sv s)
 {
 	while (s.n && is_ws(s.p[0]))
 		s.p++, s.n--;
@@ -230,8 +229,10 @@ const char *sip_header_name(enum sip_hdr_id id)
 }
 
 /* Header-name lookup: a 128-slot open-addressing table keyed on the first
- * letter, the last letter and the length, built once (pthread_once), with
- * the names in lower case for the compare below. */
+ * letter, the last letter and the length, with the names in lower case for
+ * the compare below. Built before main (a constructor: the table is
+ * read-only from then on) rather than through a pthread_once per lookup,
+ * which cost a PLT call and a load per header line. */
 static uint8_t hdr_slot[128];
 #define SIP_HDR_LC_MAX 24
 static char hdr_lc[SIP_H_MAX_][SIP_HDR_LC_MAX]; /* lower-case names, zero-padded */
@@ -240,14 +241,13 @@ static char hdr_lc[SIP_H_MAX_][SIP_HDR_LC_MAX]; /* lower-case names, zero-padded
 	_Static_assert(sizeof(name) - 1 <= SIP_HDR_LC_MAX, "header name " name " longer than hdr_lc's row");
 SIP_HEADER_MAP(SIP_HDR_FITS_)
 #undef SIP_HDR_FITS_
-static pthread_once_t hdr_once = PTHREAD_ONCE_INIT;
 
 static unsigned hdr_hash(const char *p, size_t n)
 {
 	return ((unsigned)lower(p[0]) * 31u + (unsigned)lower(p[n - 1]) * 7u + (unsigned)n) & 127u;
 }
 
-static void hdr_build(void)
+__attribute__((constructor)) static void hdr_build(void)
 {
 	for (int i = 1; i < SIP_H_MAX_; i++) {
 		unsigned h = hdr_hash(header_names[i].name, header_len[i]);
@@ -271,16 +271,29 @@ static inline int fold8_eq(const char *name, const char *lc)
 	return (a | 0x2020202020202020ull) == k && !sip_ctl8(name);
 }
 
-/* name[0..n) against the known name id (same length n), any case. */
+/* fold8_eq on four bytes */
+static inline int fold4_eq(const char *name, const char *lc)
+{
+	uint32_t a, k;
+	memcpy(&a, name, 4);
+	memcpy(&k, lc, 4);
+	return (a | 0x20202020u) == k && !((a - 0x20202020u) & ~a & 0x80808080u);
+}
+
+/* name[0..n) against the known name id (same length n), any case: words
+ * that overlap at the end rather than a byte loop for the tail (most names
+ * are 3..7 bytes: Via, From, CSeq, Call-ID, Contact). */
 static int hdr_name_eq(const char *name, size_t n, unsigned id)
 {
 	const char *lc = hdr_lc[id];
-	if (n < 8) {
+	if (n < 4) {
 		for (size_t i = 0; i < n; i++)
 			if (lower(name[i]) != lc[i])
 				return 0;
 		return 1;
 	}
+	if (n < 8)
+		return fold4_eq(name, lc) && fold4_eq(name + n - 4, lc + n - 4);
 	size_t i = 0;
 	for (; i + 8 <= n; i += 8)
 		if (!fold8_eq(name + i, lc + i))
@@ -300,7 +313,6 @@ enum sip_hdr_id sip_header_id(sip_sv name)
 				return (enum sip_hdr_id)i;
 		return SIP_H_OTHER;
 	}
-	pthread_once(&hdr_once, hdr_build);
 	for (unsigned h = hdr_hash(name.p, name.n);; h = (h + 1) & 127u) {
 		unsigned id = hdr_slot[h];
 		if (id == 0)
@@ -828,6 +840,26 @@ static size_t line_scan(const char *b, size_t len, size_t pos, size_t *eol, int 
 	return 0;
 }
 
+/* No control byte but HTAB, no DEL, in p[0..n): eight bytes per step (the
+ * usual start line has none), the byte rule only for a word that holds a
+ * candidate. */
+static int start_line_clean(const char *p, size_t n)
+{
+	size_t k = 0;
+	for (; k + 8 <= n; k += 8) {
+		uint64_t x, d;
+		memcpy(&x, p + k, 8);
+		d = x ^ 0x7f7f7f7f7f7f7f7full; /* DEL becomes a zero byte */
+		if (!sip_ctl8(p + k) && !((d - 0x0101010101010101ull) & ~d & 0x8080808080808080ull))
+			continue;
+		break;
+	}
+	for (; k < n; k++)
+		if (((unsigned char)p[k] < 0x20 && p[k] != '\t') || p[k] == 0x7f)
+			return 0;
+	return 1;
+}
+
 static int parse_start_line(sip_msg *m, sip_sv line)
 {
 	if (line.n >= 4 && memcmp(line.p, "SIP/", 4) == 0) {
@@ -1110,9 +1142,8 @@ int sip_parse(const char *buf, size_t len, sip_msg *m)
 	next = pos < len ? line_end(buf, len, pos, &eol) : 0;
 	if (!next)
 		return fail(m, E400, "no start line");
-	for (size_t k = pos; k < eol; k++)
-		if (((unsigned char)buf[k] < 0x20 && buf[k] != '\t') || buf[k] == 0x7f)
-			return fail(m, E400, "bad character in start line");
+	if (!start_line_clean(buf + pos, eol - pos))
+		return fail(m, E400, "bad character in start line");
 	if ((r = parse_start_line(m, (sip_sv){buf + pos, eol - pos})) < 0)
 		return r;
 	if ((r = parse_headers(m, next, &body_start)) < 0)
