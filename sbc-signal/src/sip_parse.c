@@ -455,6 +455,69 @@ int sip_next_value(sip_sv *rest, sip_sv *out)
 
 /* ---- hosts and URIs ------------------------------------------------------------- */
 
+/* An IPv6 reference "[...]" at the start of s: the bytes it takes (both
+ * brackets included), or 0 when it is not one. Out of line: its buffers
+ * would give hostport a stack-protector canary on every call, IPv4 and
+ * hostnames included. */
+static __attribute__((noinline)) size_t v6_reference(sip_sv s)
+{
+	char tmp[INET6_ADDRSTRLEN + 1];
+	struct in6_addr a6;
+	size_t i = 0;
+	while (i < s.n && s.p[i] != ']')
+		i++;
+	if (i == s.n || i - 1 == 0 || i - 1 > INET6_ADDRSTRLEN)
+		return 0;
+	memcpy(tmp, s.p + 1, i - 1);
+	tmp[i - 1] = 0;
+	if (inet_pton(AF_INET6, tmp, &a6) != 1)
+		return 0;
+	return i + 1;
+}
+
+/* Hostname bytes: digits, letters, '.' and '-'. */
+static const unsigned char host_tab[256] = {
+	['0' ... '9'] = 1, ['.'] = 1, ['-'] = 1, ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1,
+};
+
+/* The usual host, a dotted quad, octet by octet (a few instructions per
+ * digit, where the general loop below keeps five flags per byte): returns
+ * its length when p[0..n) starts with a valid one that no further hostname
+ * byte follows, else 0, and the general loop decides (a longer name, a bad
+ * quad: the same result as before, from the same code). */
+static inline unsigned digit_at(const char *p, size_t n, size_t i)
+{
+	return i < n ? (unsigned)(unsigned char)p[i] - '0' : 10u; /* > 9: not a digit */
+}
+
+static size_t ipv4_quad(const char *p, size_t n)
+{
+	size_t i = 0;
+	for (int k = 0; k < 4; k++) {
+		if (k) {
+			if (i >= n || p[i] != '.')
+				return 0;
+			i++;
+		}
+		/* 1..3 digits, unrolled; no leading zero, <= 255 */
+		unsigned v = digit_at(p, n, i), d;
+		if (v > 9)
+			return 0;
+		if ((d = digit_at(p, n, ++i)) <= 9) {
+			if (v == 0)
+				return 0;
+			v = v * 10 + d;
+			if ((d = digit_at(p, n, ++i)) <= 9) {
+				v = v * 10 + d;
+				i++;
+				if (v > 255)
+					return 0;
+			}
+		}
+	}
+	return i < n && host_tab[(unsigned char)p[i]] ? 0 : i;
+}
+
 /* Parses host[:port] at the start of s: stores host (no brackets), port and
  * returns the bytes used, or -1. */
 static long hostport(sip_sv s, sip_sv *host, uint8_t *v6, uint16_t *port)
@@ -463,19 +526,12 @@ static long hostport(sip_sv s, sip_sv *host, uint8_t *v6, uint16_t *port)
 	*v6 = 0;
 	*port = 0;
 	if (s.n && s.p[0] == '[') {
-		char tmp[INET6_ADDRSTRLEN + 1];
-		struct in6_addr a6;
-		while (i < s.n && s.p[i] != ']')
-			i++;
-		if (i == s.n || i - 1 == 0 || i - 1 > INET6_ADDRSTRLEN)
+		if ((i = v6_reference(s)) == 0)
 			return -1;
-		memcpy(tmp, s.p + 1, i - 1);
-		tmp[i - 1] = 0;
-		if (inet_pton(AF_INET6, tmp, &a6) != 1)
-			return -1;
-		*host = sv_sub(s, 1, i);
+		*host = sv_sub(s, 1, i - 1);
 		*v6 = 1;
-		i++;
+	} else if ((i = ipv4_quad(s.p, s.n)) != 0) {
+		*host = sv_sub(s, 0, i);
 	} else {
 		/* one pass: hostname characters, and the dotted-quad rules in
 		 * case it turns out to be all digits and dots */
@@ -507,11 +563,12 @@ static long hostport(sip_sv s, sip_sv *host, uint8_t *v6, uint16_t *port)
 		}
 	}
 	if (i < s.n && s.p[i] == ':') {
+		/* 1..10 digits, 1..65535 (parse_uint's rules, in the one loop) */
 		size_t st = ++i;
-		unsigned long p;
+		unsigned long p = 0;
 		while (i < s.n && is_digit(s.p[i]))
-			i++;
-		if (parse_uint(sv_sub(s, st, i), 65535, &p) < 0 || p == 0)
+			p = p * 10 + (unsigned long)(s.p[i++] - '0');
+		if (i == st || i - st > 10 || p > 65535 || p == 0)
 			return -1;
 		*port = (uint16_t)p;
 	}
