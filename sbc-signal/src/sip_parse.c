@@ -47,6 +47,20 @@ static const unsigned char token_tab[256] = {
 
 static inline int is_token(char c) { return token_tab[(unsigned char)c]; }
 
+/* The end of the token characters in p[i..n): eight table loads ANDed per
+ * branch (header names of 8..19 bytes: Max-Forwards, Content-Length,
+ * P-Asserted-Identity), then byte by byte. */
+static inline size_t token_span(const char *s, size_t i, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (i + 8 <= n && (token_tab[p[i]] & token_tab[p[i + 1]] & token_tab[p[i + 2]] & token_tab[p[i + 3]] &
+			      token_tab[p[i + 4]] & token_tab[p[i + 5]] & token_tab[p[i + 6]] & token_tab[p[i + 7]]))
+		i += 8;
+	while (i < n && token_tab[p[i]])
+		i++;
+	return i;
+}
+
 static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
 
 /* ---- string views --------------------------------------------------------- */
@@ -998,9 +1012,7 @@ static int parse_headers(sip_msg *m, size_t pos, size_t *body_start)
 		if (b[pos] == ' ' || b[pos] == '\t')
 			return fail(m, E400, "continuation line without a header");
 		/* header-name *(SP/HTAB) ":" */
-		size_t i = pos;
-		while (i < eol && is_token(b[i]))
-			i++;
+		size_t i = token_span(b, pos, eol);
 		if (i == pos)
 			return fail(m, E400, "bad header name");
 		sip_sv name = {b + pos, i - pos};
