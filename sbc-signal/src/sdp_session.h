@@ -66,7 +66,8 @@ typedef struct sdp_session {
 	uint8_t dir;   /* session-level direction */
 	uint8_t has_ice;
 	sip_sv lines; /* raw session-level lines after v= (o=, s=, t=, a= ...) */
-	sdp_media media[SDP_MAX_MEDIA];
+	sdp_media media[SDP_MAX_MEDIA]; /* [0, n_media) only: sdp_parse zeroes an
+					 * entry when its m= line starts, not the rest */
 	unsigned n_media;
 	const char *err_reason;
 } sdp_session;
