@@ -35,6 +35,28 @@ static inline int hdr_byte_ok(unsigned char c)
 	return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
+static inline uint64_t word_special(const char *p);
+
+/* 0 when buf[i..n) up to its first CR holds only header bytes, else -1.
+ * Eight bytes per step while none is special (word_special), byte by byte
+ * over a word that holds one: the start line was a byte loop of its own
+ * before find_hdr_end's scan. */
+static int line_bytes_ok(const char *buf, size_t i, size_t n)
+{
+	while (i < n) {
+		if (i + 8 <= n && !word_special(buf + i)) {
+			i += 8;
+			continue;
+		}
+		if (buf[i] == '\r')
+			return 0;
+		if (!hdr_byte_ok((unsigned char)buf[i]))
+			return -1;
+		i++;
+	}
+	return 0;
+}
+
 /* Checks the (possibly incomplete) start line in buf[0..n): a request line
  * "METHOD SP ..." with an upper-case token method, or "SIP/2.0 ". Returns 0
  * when it is plausible so far, -1 when it is garbage. */
@@ -51,10 +73,7 @@ static int start_line_plausible(const char *buf, size_t n)
 		for (i = 8; i < n && i < 11; i++)
 			if (buf[i] < '0' || buf[i] > '9')
 				return -1;
-		for (; i < n && buf[i] != '\r'; i++)
-			if (!hdr_byte_ok((unsigned char)buf[i]))
-				return -1;
-		return 0;
+		return line_bytes_ok(buf, i, n);
 	}
 	/* method token: upper-case letters, digits, '-', '.', '!', '%', '*', '_', '+', '`', '\'', '~' */
 	for (i = 0; i < n && buf[i] != ' '; i++) {
@@ -68,10 +87,7 @@ static int start_line_plausible(const char *buf, size_t n)
 	}
 	if (i == 0 && n > 0)
 		return -1;
-	for (; i < n && buf[i] != '\r'; i++)
-		if (!hdr_byte_ok((unsigned char)buf[i]))
-			return -1;
-	return 0;
+	return line_bytes_ok(buf, i, n);
 }
 
 /* Eight bytes at a time: nonzero when one of them is below 0x20 (CR, LF,
