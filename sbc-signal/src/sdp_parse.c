@@ -56,11 +56,9 @@ static int parse_u16(sip_sv s, uint16_t *out)
 	return 0;
 }
 
-static int parse_conn(sip_sv v, sdp_conn *c)
+/* nettype addrtype address, already split (f[0..3)) */
+static int conn_fields(const sip_sv *f, sdp_conn *c)
 {
-	sip_sv f[4];
-	if (split(v, f, 4) != 3)
-		return -1;
 	if (!sip_sv_eq(f[0], "IN"))
 		return -1;
 	if (sip_sv_eq(f[1], "IP4"))
@@ -75,6 +73,14 @@ static int parse_conn(sip_sv v, sdp_conn *c)
 		return -1;
 	c->present = 1;
 	return 0;
+}
+
+static int parse_conn(sip_sv v, sdp_conn *c)
+{
+	sip_sv f[4];
+	if (split(v, f, 4) != 3)
+		return -1;
+	return conn_fields(f, c);
 }
 
 static int is_ice_attr(sip_sv name)
@@ -148,10 +154,25 @@ static int parse_attr(sdp_session *s, sdp_media *m, sip_sv v)
 	return 0;
 }
 
+/* Whether the four bytes pat occur in s (a profile: "RTP/SAVP"): a word
+ * compare per position, where memmem cost a call and its set-up. */
+static int has4(sip_sv s, const char *pat)
+{
+	uint32_t w, k;
+	memcpy(&k, pat, 4);
+	for (size_t i = 0; i + 4 <= s.n; i++) {
+		memcpy(&w, s.p + i, 4);
+		if (w == k)
+			return 1;
+	}
+	return 0;
+}
+
 static int parse_media_line(sdp_session *s, sdp_media *m, sip_sv v)
 {
 	sip_sv f[4];
-	if (split(v, f, 4) < 3)
+	unsigned nf = split(v, f, 4);
+	if (nf < 3)
 		return fail(s, sbc_err_sip(400), "bad SDP m= line");
 	m->type = f[0];
 	const char *slash = memchr(f[1].p, '/', f[1].n);
@@ -161,15 +182,15 @@ static int parse_media_line(sdp_session *s, sdp_media *m, sip_sv v)
 	if (slash && parse_u16((sip_sv){slash + 1, f[1].n - port.n - 1}, &m->n_ports) < 0)
 		return fail(s, sbc_err_sip(400), "bad SDP m= port");
 	m->proto = f[2];
-	m->fmts = split(v, f, 4) == 4 ? f[3] : (sip_sv){f[2].p + f[2].n, 0};
+	m->fmts = nf == 4 ? f[3] : (sip_sv){f[2].p + f[2].n, 0};
 	for (size_t i = 0; i < m->proto.n; i++) {
 		char c = m->proto.p[i];
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '/' ||
 		      c == '.' || c == '-' || c == '_'))
 			return fail(s, sbc_err_sip(400), "bad SDP m= proto");
 	}
-	m->rtp = memmem(m->proto.p, m->proto.n, "RTP/", 4) != NULL;
-	m->savp = m->rtp && memmem(m->proto.p, m->proto.n, "SAVP", 4) != NULL;
+	m->rtp = has4(m->proto, "RTP/");
+	m->savp = m->rtp && has4(m->proto, "SAVP");
 	m->rtcp_port = -1;
 	return 0;
 }
@@ -260,7 +281,9 @@ int sdp_parse(const char *buf, size_t len, sdp_session *s)
 			if (m || seen_o || split(v, f, 7) != 6)
 				return fail(s, sbc_err_sip(400), "bad SDP o= line");
 			sdp_conn oc;
-			if (parse_conn((sip_sv){f[3].p, (size_t)(f[5].p + f[5].n - f[3].p)}, &oc) < 0)
+			/* six fields (the last is not "the rest"): f[3..5] are what
+			 * splitting their span again would give */
+			if (conn_fields(&f[3], &oc) < 0)
 				return fail(s, sbc_err_sip(400), "bad SDP o= line");
 			s->o_user = f[0];
 			s->o_sess_id = f[1];
