@@ -14,6 +14,26 @@ static int fail(sdp_session *s, int err, const char *why)
 	return err;
 }
 
+/* The first SP or HTAB in v[i..), or v.n: eight bytes per step (a zero
+ * byte of x ^ SP or x ^ HTAB; the lowest flagged byte is exact on
+ * little-endian x86-64), byte by byte for the last few. */
+static inline size_t field_end(sip_sv v, size_t i)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	for (; i + 8 <= v.n; i += 8) {
+		uint64_t x, a, b;
+		memcpy(&x, v.p + i, 8);
+		a = x ^ (ones * ' ');
+		b = x ^ (ones * '\t');
+		uint64_t k = (((a - ones) & ~a) | ((b - ones) & ~b)) & highs;
+		if (k)
+			return i + ((size_t)__builtin_ctzll(k) >> 3);
+	}
+	while (i < v.n && v.p[i] != ' ' && v.p[i] != '\t')
+		i++;
+	return i;
+}
+
 /* Splits v into at most max space-separated fields; returns the count. The
  * last field takes the rest of the line when there are more. */
 static unsigned split(sip_sv v, sip_sv *f, unsigned max)
@@ -33,8 +53,7 @@ static unsigned split(sip_sv v, sip_sv *f, unsigned max)
 			f[n++] = (sip_sv){v.p + st, e - st};
 			break;
 		}
-		while (i < v.n && v.p[i] != ' ' && v.p[i] != '\t')
-			i++;
+		i = field_end(v, i);
 		f[n++] = (sip_sv){v.p + st, i - st};
 	}
 	return n;
