@@ -68,6 +68,34 @@ static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; 
 /* Case-insensitive compare with a literal (its length from sizeof). */
 #define SV_IEQ(a, lit) sip_sv_ieq_n((a), (lit), sizeof(lit) - 1)
 
+/* a equals lc[0..n), lower-case letters only, in any case: OR-ing 0x20
+ * maps A-Z onto a-z, and the only bytes it maps onto a lower-case letter
+ * are that letter and its capital. Two overlapping words for 4..16 bytes
+ * instead of a byte loop folding both sides; lc is a literal, so its words
+ * are constants. For parameter names and schemes (branch, transport...). */
+static inline int sv_ieq_alpha(sip_sv a, const char *lc, size_t n)
+{
+	if (a.n != n)
+		return 0;
+	if (n >= 8 && n <= 16) {
+		uint64_t x, y, k, l;
+		memcpy(&x, a.p, 8), memcpy(&y, a.p + n - 8, 8);
+		memcpy(&k, lc, 8), memcpy(&l, lc + n - 8, 8);
+		return ((x | 0x2020202020202020ull) == k) & ((y | 0x2020202020202020ull) == l);
+	}
+	if (n >= 4 && n < 8) {
+		uint32_t x, y, k, l;
+		memcpy(&x, a.p, 4), memcpy(&y, a.p + n - 4, 4);
+		memcpy(&k, lc, 4), memcpy(&l, lc + n - 4, 4);
+		return ((x | 0x20202020u) == k) & ((y | 0x20202020u) == l);
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((a.p[i] | 0x20) != lc[i])
+			return 0;
+	return 1;
+}
+#define SV_IEQ_A(a, lit) sv_ieq_alpha((a), (lit), sizeof(lit) - 1)
+
 int sip_sv_eq_sv(sip_sv a, sip_sv b) { return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0); }
 
 int sip_sv_ieq_sv(sip_sv a, sip_sv b)
@@ -636,11 +664,11 @@ int sip_uri_parse(sip_sv t, sip_uri *u)
 	sip_sv scheme = sv_sub(t, 0, i);
 	if (!uri_chars_ok(t))
 		return E400;
-	if (SV_IEQ(scheme, "sip"))
+	if (SV_IEQ_A(scheme, "sip"))
 		u->scheme = SIP_URI_SIP;
-	else if (SV_IEQ(scheme, "sips"))
+	else if (SV_IEQ_A(scheme, "sips"))
 		u->scheme = SIP_URI_SIPS;
-	else if (SV_IEQ(scheme, "tel"))
+	else if (SV_IEQ_A(scheme, "tel"))
 		u->scheme = SIP_URI_TEL;
 	else
 		return sbc_err_sip(416);
@@ -693,17 +721,17 @@ int sip_uri_parse(sip_sv t, sip_uri *u)
 	sip_sv rest = u->params, pn, pv;
 	int r, seen_user = 0, seen_transport = 0;
 	while ((r = param_next(&rest, &pn, &pv)) == 1) {
-		if (pn.n == 9 && !seen_transport && SV_IEQ(pn, "transport")) {
+		if (pn.n == 9 && !seen_transport && SV_IEQ_A(pn, "transport")) {
 			if (pv.n == 0)
 				return E400;
 			u->transport = pv;
 			seen_transport = 1;
-		} else if (pn.n == 5 && !u->maddr.p && SV_IEQ(pn, "maddr")) {
+		} else if (pn.n == 5 && !u->maddr.p && SV_IEQ_A(pn, "maddr")) {
 			u->maddr = pv;
-		} else if (pn.n == 4 && !seen_user && SV_IEQ(pn, "user")) {
-			u->user_phone = SV_IEQ(pv, "phone");
+		} else if (pn.n == 4 && !seen_user && SV_IEQ_A(pn, "user")) {
+			u->user_phone = SV_IEQ_A(pv, "phone");
 			seen_user = 1;
-		} else if (pn.n == 2 && SV_IEQ(pn, "lr")) {
+		} else if (pn.n == 2 && SV_IEQ_A(pn, "lr")) {
 			u->lr = 1;
 		}
 	}
@@ -776,7 +804,7 @@ int sip_naddr_parse(sip_sv text, int allow_star, sip_naddr *na)
 		sip_sv rest = na->params, pn, pv;
 		int pr;
 		while ((pr = param_next(&rest, &pn, &pv)) == 1)
-			if (pn.n == 3 && !na->has_tag && SV_IEQ(pn, "tag")) {
+			if (pn.n == 3 && !na->has_tag && SV_IEQ_A(pn, "tag")) {
 				if (pv.n == 0)
 					return E400;
 				na->tag = pv;
@@ -822,7 +850,7 @@ int sip_via_parse(sip_sv text, sip_via *v)
 			i++;
 		}
 	}
-	if (!SV_IEQ(part[0], "SIP") || !sip_sv_eq(part[1], "2.0"))
+	if (!SV_IEQ_A(part[0], "sip") || !sip_sv_eq(part[1], "2.0"))
 		return E400;
 	v->transport = part[2];
 	if (i == st + part[2].n) /* no LWS before sent-by */
@@ -837,15 +865,15 @@ int sip_via_parse(sip_sv text, sip_via *v)
 	sip_sv rest = v->params, pn, val;
 	int r;
 	while ((r = param_next(&rest, &pn, &val)) == 1) {
-		if (pn.n == 6 && !v->branch.p && SV_IEQ(pn, "branch")) {
+		if (pn.n == 6 && !v->branch.p && SV_IEQ_A(pn, "branch")) {
 			if (val.n == 0)
 				return E400;
 			v->branch = val;
-		} else if (pn.n == 8 && !v->received.p && SV_IEQ(pn, "received")) {
+		} else if (pn.n == 8 && !v->received.p && SV_IEQ_A(pn, "received")) {
 			v->received = val;
-		} else if (pn.n == 5 && !v->maddr.p && SV_IEQ(pn, "maddr")) {
+		} else if (pn.n == 5 && !v->maddr.p && SV_IEQ_A(pn, "maddr")) {
 			v->maddr = val;
-		} else if (pn.n == 5 && !v->rport_present && SV_IEQ(pn, "rport")) {
+		} else if (pn.n == 5 && !v->rport_present && SV_IEQ_A(pn, "rport")) {
 			unsigned long p;
 			v->rport_present = 1;
 			v->rport = -1;
