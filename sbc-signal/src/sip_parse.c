@@ -652,10 +652,17 @@ static int uri_chars_ok(sip_sv s)
 	return 1;
 }
 
+/* All-zero values to clear the parsed structs with: a struct copy from
+ * one compiles to a few vector moves, where memset of the same size became
+ * a rep stos (tens of cycles to start) four or five times per message. */
+static const sip_uri uri_zero;
+static const sip_naddr naddr_zero;
+static const sip_via via_zero;
+
 int sip_uri_parse(sip_sv t, sip_uri *u)
 {
 	size_t i = 0, st;
-	memset(u, 0, sizeof(*u));
+	*u = uri_zero;
 
 	while (i < t.n && (is_alnum(t.p[i]) || t.p[i] == '+' || t.p[i] == '-' || t.p[i] == '.'))
 		i++;
@@ -746,7 +753,7 @@ int sip_naddr_parse(sip_sv text, int allow_star, sip_naddr *na)
 	size_t i = 0;
 	int r;
 
-	memset(na, 0, sizeof(*na));
+	*na = naddr_zero;
 	na->raw = s;
 	if (s.n == 0)
 		return E400;
@@ -816,7 +823,7 @@ int sip_naddr_parse(sip_sv text, int allow_star, sip_naddr *na)
 	r = sip_uri_parse(na->uri_text, &na->uri);
 	if (r == sbc_err_sip(416)) {
 		/* another absoluteURI scheme: legal in From/To/Contact */
-		memset(&na->uri, 0, sizeof(na->uri));
+		na->uri = uri_zero;
 	} else if (r < 0) {
 		return r;
 	}
@@ -831,7 +838,7 @@ int sip_via_parse(sip_sv text, sip_via *v)
 	size_t i = 0, st;
 	sip_sv part[3];
 
-	memset(v, 0, sizeof(*v));
+	*v = via_zero;
 	v->raw = s;
 	for (int k = 0; k < 3; k++) {
 		while (i < s.n && is_ws(s.p[i]))
