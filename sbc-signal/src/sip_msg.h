@@ -171,6 +171,9 @@ typedef struct sip_hdr {
 #define SIP_MAX_HEADERS 96
 #define SIP_MAX_VIA 16
 
+/* sip_parse clears the members it fills one by one (no memset of the whole
+ * 8 KiB, nor of the parts: those were rep stos): a new member needs its
+ * line there. */
 typedef struct sip_msg {
 	const char *buf;
 	size_t len; /* bytes of the message including its body */

@@ -658,6 +658,10 @@ static int uri_chars_ok(sip_sv s)
 static const sip_uri uri_zero;
 static const sip_naddr naddr_zero;
 static const sip_via via_zero;
+/* sip_parse clears sip_msg member by member: a member added after
+ * err_reason (or anywhere) must be cleared there too */
+_Static_assert(offsetof(sip_msg, err_reason) + sizeof(const char *) == sizeof(sip_msg),
+	       "sip_msg grew: clear the new member in sip_parse");
 
 int sip_uri_parse(sip_sv t, sip_uri *u)
 {
@@ -1234,11 +1238,26 @@ int sip_parse(const char *buf, size_t len, sip_msg *m)
 	size_t pos = 0, eol, next, body_start = 0;
 	int r;
 
-	memset(m, 0, offsetof(sip_msg, hdr));
+	/* the parsed parts start from the all-zero values (vector moves
+	 * where memset of the whole head and tail was two rep stos); the
+	 * views stored below them are all set before parse_core returns 0 */
+	memset(m, 0, offsetof(sip_msg, ruri));
+	m->ruri = uri_zero;
+	m->status = 0;
+	m->reason = SIP_SV_NULL;
 	m->n_hdr = 0;
 	memset(m->first, 0xff, sizeof(m->first));
 	memset(m->n_of, 0, sizeof(m->n_of));
-	memset(&m->n_via, 0, sizeof(*m) - offsetof(sip_msg, n_via));
+	m->n_via = 0;
+	m->from = naddr_zero;
+	m->to = naddr_zero;
+	m->call_id = SIP_SV_NULL;
+	m->cseq = 0;
+	m->cseq_method = 0;
+	m->cseq_method_name = SIP_SV_NULL;
+	m->n_contact = 0;
+	m->body = SIP_SV_NULL;
+	m->err_reason = NULL;
 	m->buf = buf;
 	m->len = len;
 	m->max_forwards = -1;
