@@ -256,6 +256,12 @@ static int sdp_line(const char *b, size_t len, size_t pos, size_t *eol, size_t *
 	return bad;
 }
 
+static const sdp_media media_zero; /* also the zero bytes for the session's head */
+_Static_assert(sizeof(sdp_media) >= offsetof(sdp_session, media), "the session head fits media_zero");
+_Static_assert(offsetof(sdp_media, lines) + sizeof(sip_sv) == sizeof(sdp_media) &&
+		       offsetof(sdp_media, n_crypto) > offsetof(sdp_media, crypto),
+	       "sdp_media: crypto[], n_crypto and lines must stay last (sdp_parse clears the rest)");
+
 int sdp_parse(const char *buf, size_t len, sdp_session *s)
 {
 	size_t pos = 0;
@@ -265,7 +271,7 @@ int sdp_parse(const char *buf, size_t len, sdp_session *s)
 
 	/* the media array (most of the struct: 2.6 kB) is zeroed one entry
 	 * at a time as m= lines start it; nothing reads past n_media */
-	memset(s, 0, offsetof(sdp_session, media));
+	memcpy(s, &media_zero, offsetof(sdp_session, media)); /* zero bytes, vector moves */
 	memset(&s->n_media, 0, sizeof(*s) - offsetof(sdp_session, n_media));
 	if (!buf || len == 0)
 		return fail(s, sbc_err_sip(400), "empty SDP");
@@ -323,7 +329,12 @@ int sdp_parse(const char *buf, size_t len, sdp_session *s)
 			if (!m)
 				s->lines = (sip_sv){sess_start, (size_t)(buf + lstart - sess_start)};
 			m = &s->media[s->n_media++];
-			memset(m, 0, sizeof(*m));
+			/* the members before the crypto lines from the all-zero
+			 * value (vector moves; memset of the 300 bytes was a rep
+			 * stos), crypto[] only up to n_crypto as it fills */
+			memcpy(m, &media_zero, offsetof(sdp_media, crypto));
+			m->n_crypto = 0;
+			m->lines = SIP_SV_NULL;
 			if (parse_media_line(s, m, v) < 0)
 				return sbc_err_sip(400);
 			m->lines = (sip_sv){buf + next, 0};
