@@ -528,16 +528,16 @@ static const unsigned char host_tab[256] = {
 	['0' ... '9'] = 1, ['.'] = 1, ['-'] = 1, ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1,
 };
 
-/* The usual host, a dotted quad, octet by octet (a few instructions per
- * digit, where the general loop below keeps five flags per byte): returns
- * its length when p[0..n) starts with a valid one that no further hostname
- * byte follows, else 0, and the general loop decides (a longer name, a bad
- * quad: the same result as before, from the same code). */
 static inline unsigned digit_at(const char *p, size_t n, size_t i)
 {
 	return i < n ? (unsigned)(unsigned char)p[i] - '0' : 10u; /* > 9: not a digit */
 }
 
+/* The usual host, a dotted quad, octet by octet (a few instructions per
+ * digit, where the general loop in hostport keeps five flags per byte):
+ * returns its length when p[0..n) starts with a valid one that no further
+ * hostname byte follows, else 0, and the general loop decides (a longer
+ * name, a bad quad: the same result as before, from the same code). */
 static size_t ipv4_quad(const char *p, size_t n)
 {
 	size_t i = 0;
@@ -1238,9 +1238,10 @@ int sip_parse(const char *buf, size_t len, sip_msg *m)
 	size_t pos = 0, eol, next, body_start = 0;
 	int r;
 
-	/* the parsed parts start from the all-zero values (vector moves
-	 * where memset of the whole head and tail was two rep stos); the
-	 * views stored below them are all set before parse_core returns 0 */
+	/* every member the parse fills is cleared first, member by member
+	 * and from the all-zero values (vector moves, where a memset of the
+	 * head and one of the tail were two rep stos); hdr[] and via[] are
+	 * read only up to n_hdr and n_via, so they stay as they were */
 	memset(m, 0, offsetof(sip_msg, ruri));
 	m->ruri = uri_zero;
 	m->status = 0;
