@@ -540,6 +540,37 @@ static void test_value_parsers_same(void **state)
 	}
 }
 
+/* hostport's dotted-quad reader hands anything it does not fully accept to
+ * the general loop: every edge of that hand-over, in a URI and in a Via */
+static void test_hosts_same(void **state)
+{
+	static const char *const hosts[] = {
+		"1.2.3.4", "0.0.0.0", "255.255.255.255", "256.1.1.1", "1.2.3.256", "01.2.3.4", "1.02.3.4", "1.2.3.04",
+		"1.2.3.0", "10.20.30.40", "100.200.250.255", "1.2.3", "1.2.3.4.5", "1.2.3.4.", ".1.2.3.4", "1..2.3",
+		"1.2.3.4a", "1.2.3.4-x", "1.2.3.a", "a.1.2.3", "1234.1.1.1", "1.2.3.4444", "12345", "1.2.3.4:5060",
+		"1.2.3.4:0", "1.2.3.4:65535", "1.2.3.4:65536", "1.2.3.4:", "1.2.3.4:00005060", "1.2.3.4:12345678901",
+		"1.2.3.4;x", "1.2.3.4?h", "1.2.3.4 ", "host-1.example.com", "-h", "h-", "[::1]", "[::1]:5", "[1.2.3.4]",
+		"[]", "[::1", "1.2.3.4@x", "9.9.9.9", "199.199.199.199", "200.0.0.1", "249.250.251.252",
+	};
+	char buf[128];
+	(void)state;
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		what = hosts[i];
+		int n = snprintf(buf, sizeof(buf), "sip:u@%s", hosts[i]);
+		for (int k = 0; k <= n; k++) { /* the host cut at every length too */
+			char *e = malloc((size_t)k + 1);
+			memcpy(e, buf, (size_t)k);
+			diff_values(e, (size_t)k);
+			free(e);
+		}
+		n = snprintf(buf, sizeof(buf), "SIP/2.0/UDP %s;branch=z9hG4bK1", hosts[i]);
+		char *e = malloc((size_t)n);
+		memcpy(e, buf, (size_t)n);
+		diff_values(e, (size_t)n);
+		free(e);
+	}
+}
+
 static void test_header_names_same(void **state)
 {
 	char buf[64];
@@ -578,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_mutations_parse_same),
 		cmocka_unit_test(test_corpus_parse_same),
 		cmocka_unit_test(test_value_parsers_same),
+		cmocka_unit_test(test_hosts_same),
 		cmocka_unit_test(test_header_names_same),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
