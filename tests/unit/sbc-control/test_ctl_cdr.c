@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -167,14 +168,15 @@ static void test_dead_process_calls_ended(void **state)
 	event(f, 1, "answer", "1-b1", ",\"answer_ms\":1700000000600");
 	event(f, 0, "start", "0-d1", NULL);
 	event(f, 0, "end", "0-d1", ",\"cause\":200,\"reason\":\"BYE from caller\"");
-	/* The worst order: the successor's calls already queued behind (on the
-	 * same rings) when the death is handled. */
-	hello(f, 0, NEW_PID);
-	event(f, 0, "start", "0-e2", NULL);
-	event(f, 0, "answer", "0-e2", ",\"answer_ms\":1700000001000");
 	ctl_bus_child_alive(f->ctx.bus, SHM_ROLE_SIGNAL, false);
 	ctl_bus_child_exited(f->ctx.bus, SHM_ROLE_SIGNAL, OLD_PID,
 			     "sbc-signal exited (killed by signal 9 (Killed)): call state lost");
+	/* the successor starts only now (ctl_super.c spawns it after the
+	 * close-out): its calls are its own */
+	hello(f, 0, NEW_PID);
+	event(f, 0, "start", "0-e2", NULL);
+	event(f, 0, "answer", "0-e2", ",\"answer_ms\":1700000001000");
+	pump(f);
 
 	a = call_get(f, "0-a1");
 	assert_non_null(a);
@@ -245,11 +247,122 @@ static void test_media_exit_ends_no_call(void **state)
 	ctl_bus_child_exited(f->ctx.bus, SHM_ROLE_MEDIA, OLD_PID, "sbc-media exited (exit 1): call state lost");
 	list_ids(f, 1, got, sizeof(got));
 	assert_string_equal(got, "0-f1");
-	/* nor does another sbc-signal pid's */
+	ctl_bus_child_exited(f->ctx.bus, SHM_ROLE_SIGNAL, OLD_PID, "sbc-signal exited (exit 1): call state lost");
+	list_ids(f, 1, got, sizeof(got));
+	assert_string_equal(got, "");
+}
+
+/* The pid waitpid reaps is not the HELLO's (a --signal-bin wrapper that
+ * forks, a garbled HELLO): the records are ended all the same (every open
+ * record is the dead process's: no successor runs yet), and keep the HELLO's
+ * pid as information. Fails before: nothing was ended. */
+static void test_wrapper_pid_calls_ended(void **state)
+{
+	fixture *f = *state;
+	char got[512];
+	hello(f, 0, OLD_PID);
+	event(f, 0, "start", "0-g1", NULL);
+	event(f, 1, "start", "1-h1", NULL); /* before any HELLO on its ring */
+	pump(f);
 	ctl_bus_child_exited(f->ctx.bus, SHM_ROLE_SIGNAL, NEW_PID, "sbc-signal exited (exit 1): call state lost");
 	list_ids(f, 1, got, sizeof(got));
-	assert_string_equal(got, "0-f1");
+	assert_string_equal(got, "");
+	json_t *g = call_get(f, "0-g1");
+	assert_string_equal(state_of(g), "ended");
+	assert_int_equal(json_integer_value(json_object_get(g, "signal_pid")), OLD_PID);
+	json_decref(g);
+	end_lines(f, got, sizeof(got));
+	assert_string_equal(got, "0-g1:500:sbc-signal exited (exit 1): call state lost|"
+				 "1-h1:500:sbc-signal exited (exit 1): call state lost");
+}
+
+/* One answered call, then more than CTL_CDR_KEEP short calls (at 50 calls/s
+ * that call is 200 s old): its record is kept, and a death ends it. Fails
+ * before: the table kept the newest CTL_CDR_KEEP records, open or not. */
+static void test_long_call_kept(void **state)
+{
+	fixture *f = *state;
+	char got[512], id[32];
+	ctl_bus_child_alive(f->ctx.bus, SHM_ROLE_SIGNAL, true);
+	hello(f, 0, OLD_PID);
+	event(f, 0, "start", "0-10ng", NULL);
+	event(f, 0, "answer", "0-10ng", ",\"answer_ms\":1700000000400");
+	pump(f);
+	unsigned total = CTL_CDR_KEEP + CTL_CDR_KEEP / 2;
+	for (unsigned i = 0; i < total; i++) {
+		snprintf(id, sizeof(id), "0-%x", 0x100000 + i);
+		event(f, 0, "start", id, NULL);
+		event(f, 0, "end", id, ",\"cause\":200,\"reason\":\"BYE from caller\"");
+		if (i % 32 == 31)
+			pump(f); /* the ring holds a few dozen */
+	}
+	pump(f);
+	json_t *l = call_get(f, "0-10ng");
+	assert_non_null(l);
+	assert_string_equal(state_of(l), "answered");
+	json_decref(l);
+	/* the newest short calls are kept, the oldest ones evicted */
+	snprintf(id, sizeof(id), "0-%x", 0x100000 + total - 1);
+	l = call_get(f, id);
+	assert_non_null(l);
+	json_decref(l);
+	assert_null(call_get(f, "0-100000"));
+	list_ids(f, 1, got, sizeof(got));
+	assert_string_equal(got, "0-10ng");
+
+	ctl_bus_child_alive(f->ctx.bus, SHM_ROLE_SIGNAL, false);
 	ctl_bus_child_exited(f->ctx.bus, SHM_ROLE_SIGNAL, OLD_PID, "sbc-signal exited (exit 1): call state lost");
+	l = call_get(f, "0-10ng");
+	assert_string_equal(state_of(l), "ended");
+	assert_int_equal(json_integer_value(json_object_get(l, "cause")), CTL_CDR_LOST_CAUSE);
+	json_decref(l);
+	/* its end is cdr.jsonl's last line */
+	char path[128], line[2048], last[2048] = "";
+	snprintf(path, sizeof(path), "%s/cdr.jsonl", f->dir);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp))
+		memcpy(last, line, sizeof(last));
+	fclose(fp);
+	assert_non_null(strstr(last, "\"id\":\"0-10ng\""));
+	assert_non_null(strstr(last, "\"event\":\"end\""));
+	assert_non_null(strstr(last, "\"cause\":500"));
+}
+
+/* The close-out writes its batch of end lines with one open of cdr.jsonl,
+ * not one per call (10000 calls took 173 ms on the loop, before the
+ * successor starts). inotify counts the opens. Fails before: 50 opens. */
+static void test_close_out_one_open(void **state)
+{
+	fixture *f = *state;
+	char id[32];
+	hello(f, 0, OLD_PID);
+	for (unsigned i = 0; i < 50; i++) {
+		snprintf(id, sizeof(id), "0-%x", 0x200 + i);
+		event(f, 0, "start", id, NULL);
+		if (i % 32 == 31)
+			pump(f);
+	}
+	pump(f);
+	int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (in < 0)
+		skip();
+	assert_true(inotify_add_watch(in, f->dir, IN_OPEN | IN_CLOSE_WRITE) >= 0);
+	assert_int_equal(ctl_cdr_signal_gone(&f->ctx, OLD_PID, "sbc-signal exited (exit 1): call state lost"), 50);
+	char buf[64 * (sizeof(struct inotify_event) + 32)] __attribute__((aligned(8)));
+	unsigned opens = 0, closes = 0;
+	ssize_t n;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *e = (const struct inotify_event *)p;
+			opens += !!(e->mask & IN_OPEN);
+			closes += !!(e->mask & IN_CLOSE_WRITE);
+			p += sizeof(*e) + e->len;
+		}
+	close(in);
+	assert_int_equal(opens, 1);
+	assert_int_equal(closes, 1);
+	char got[64];
 	list_ids(f, 1, got, sizeof(got));
 	assert_string_equal(got, "");
 }
@@ -259,6 +372,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_dead_process_calls_ended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_media_exit_ends_no_call, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrapper_pid_calls_ended, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_call_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_out_one_open, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
