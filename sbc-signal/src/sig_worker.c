@@ -2,6 +2,7 @@
  * control rings, and the transport API (sig_transport.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <malloc.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -9,8 +10,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "sbc/clock.h"
 #include "sbc/err.h"
 #include "sbc/log.h"
 #include "sbc/msg.h"
@@ -50,24 +53,136 @@ int sig_command_reply(sig_worker *w, uint64_t request_id, const char *json, size
 	return sbc_msg_push_text(&w->ctl_out, SBC_MSG_COMMAND_REPLY, request_id, json, (uint32_t)len);
 }
 
+/* Call events to sbc-control. Each is reserved on the control ring at once
+ * and published with the next tick (or the next message on that ring):
+ * records need no low latency, and one doorbell per tick instead of three
+ * per call saves sbc-signal CPU. But a burst (a thousand BYEs in a tick) or
+ * a slow sbc-control must not lose them: carriers bill from cdr.jsonl, and a
+ * lost end becomes sbc-control's made-up "call state lost" end when this
+ * process ends, maybe days later. So:
+ *  - held bytes are published once they pass a quarter of the ring, and
+ *    whenever a reserve fails (the reserve is retried then);
+ *  - what the ring still refuses waits in a bounded per-worker backlog
+ *    (ev_held) that the tick, the next event and the stop retry, in order;
+ *  - a stopping worker waits for room (sbc-control drains the ring) until
+ *    stop_deadline_ms; only then, or past SIG_EV_HELD_MAX, is an event
+ *    dropped, counted and logged.
+ * The common path is one reserve and one compare: no syscall per event
+ * (publish rings the doorbell only when sbc-control sleeps). */
+#define SIG_EV_HELD_MAX (4u << 20) /* bytes per worker: ~8000 events */
+#define SIG_STOP_EVENTS_MS 3000    /* a stopping worker's wait for room */
+
+static int ev_reserve(sig_worker *w, const char *json, uint32_t len)
+{
+	uint32_t total = (uint32_t)offsetof(sbc_msg_text, text) + len;
+	sbc_msg_text *m = shm_ring_reserve(&w->ctl_out, SBC_MSG_CALL_EVENT, SBC_MSG_V_CALL_EVENT, total);
+	if (!m)
+		return -1;
+	m->request_id = 0;
+	m->len = len;
+	m->_reserved = 0;
+	memcpy(m->text, json, len);
+	return 0;
+}
+
+/* Moves held events onto the ring while it has room; publishes. Returns
+ * how many are still held. */
+static uint32_t ev_flush(sig_worker *w)
+{
+	while (w->ev_held_n) {
+		uint32_t len;
+		memcpy(&len, w->ev_held + w->ev_held_off, sizeof(len));
+		if (ev_reserve(w, w->ev_held + w->ev_held_off + sizeof(len), len) < 0)
+			break;
+		w->ev_held_off += sizeof(len) + len;
+		w->ev_held_len -= sizeof(len) + len;
+		w->ev_held_n--;
+	}
+	if (!w->ev_held_n)
+		w->ev_held_off = w->ev_held_len = 0;
+	shm_ring_publish(&w->ctl_out);
+	return w->ev_held_n;
+}
+
+static void ev_drop_log(sig_worker *w, uint64_t now_ms)
+{
+	if (w->ev_dropped == w->ev_dropped_logged || now_ms < w->ev_drop_log_ms + 1000)
+		return;
+	SBC_ERROR("worker %u: %" PRIu64 " call event(s) dropped (%" PRIu64 " in all): the control ring stayed full "
+		  "and %u are held; their calls' records in sbc-control are wrong",
+		  w->idx, w->ev_dropped - w->ev_dropped_logged, w->ev_dropped, w->ev_held_n);
+	w->ev_dropped_logged = w->ev_dropped;
+	w->ev_drop_log_ms = now_ms;
+}
+
+/* Appends an event to the backlog; SBC_E_RING_FULL when it is full
+ * (dropped, counted). */
+static int ev_hold(sig_worker *w, const char *json, uint32_t len)
+{
+	size_t need = sizeof(len) + len;
+	if (w->ev_held_len + need > SIG_EV_HELD_MAX) {
+		w->ev_dropped++;
+		ev_drop_log(w, sbc_mono_ms());
+		return SBC_E_RING_FULL;
+	}
+	if (w->ev_held_off + w->ev_held_len + need > w->ev_held_cap) {
+		/* slide to the front, then grow if that is not enough */
+		memmove(w->ev_held, w->ev_held + w->ev_held_off, w->ev_held_len);
+		w->ev_held_off = 0;
+		if (w->ev_held_len + need > w->ev_held_cap) {
+			size_t cap = w->ev_held_cap ? w->ev_held_cap : 64u << 10;
+			while (cap < w->ev_held_len + need)
+				cap *= 2;
+			char *b = realloc(w->ev_held, cap);
+			if (!b) {
+				w->ev_dropped++;
+				ev_drop_log(w, sbc_mono_ms());
+				return SBC_E_RING_FULL;
+			}
+			w->ev_held = b;
+			w->ev_held_cap = cap;
+		}
+	}
+	memcpy(w->ev_held + w->ev_held_off + w->ev_held_len, &len, sizeof(len));
+	memcpy(w->ev_held + w->ev_held_off + w->ev_held_len + sizeof(len), json, len);
+	w->ev_held_len += need;
+	w->ev_held_n++;
+	return 0;
+}
+
+/* A stopping worker: waits (1 ms steps) until sbc-control has taken every
+ * held event or stop_deadline_ms passes. Returns how many are still held. */
+static uint32_t ev_flush_wait(sig_worker *w)
+{
+	while (ev_flush(w) && sbc_mono_ms() < w->stop_deadline_ms) {
+		struct timespec ts = {0, 1000000};
+		nanosleep(&ts, NULL);
+	}
+	return w->ev_held_n;
+}
+
 int sig_call_event(sig_worker *w, const char *json, size_t len)
 {
 	if (!w->has_ctl)
 		return SBC_E_STATE;
-	/* reserved now, published with the next tick (or the next message on
-	 * this ring): records need no low latency, and one doorbell per tick
-	 * instead of three per call saves sbc-signal CPU */
 	uint32_t total = (uint32_t)offsetof(sbc_msg_text, text) + (uint32_t)len;
 	if (len > SBC_MSG_TEXT_MAX || total > shm_ring_max_payload(w->ctl_out.ring))
 		return SBC_E_MSG_TOO_BIG;
-	sbc_msg_text *m = shm_ring_reserve(&w->ctl_out, SBC_MSG_CALL_EVENT, SBC_MSG_V_CALL_EVENT, total);
-	if (!m)
-		return SBC_E_RING_FULL;
-	m->request_id = 0;
-	m->len = (uint32_t)len;
-	m->_reserved = 0;
-	memcpy(m->text, json, len);
-	return 0;
+	shm_ring_prod *p = &w->ctl_out;
+	if (!w->ev_held_n && ev_reserve(w, json, (uint32_t)len) == 0) {
+		if (p->tail - atomic_load_explicit(&p->ring->ktail, memory_order_relaxed) > (p->mask + 1) / 4)
+			shm_ring_publish(p);
+		return 0;
+	}
+	/* the ring is full or older events wait: publish what it holds,
+	 * move the older ones on, then this one (in order) */
+	if (!ev_flush(w) && ev_reserve(w, json, (uint32_t)len) == 0)
+		return 0;
+	/* stopping (wk_stop ends every call at once): stop_cb waits for
+	 * room for all of them, or here if the backlog itself is full */
+	if (w->stopping && w->ev_held_len + sizeof(uint32_t) + len > SIG_EV_HELD_MAX)
+		ev_flush_wait(w);
+	return ev_hold(w, json, (uint32_t)len);
 }
 
 void sig_set_ring_hook(sig_worker_hook fn, void *arg)
@@ -418,6 +533,15 @@ static void ctl_handle(sig_worker *w, const shm_rec *r)
 				buf[n] = 0;
 			}
 		}
+		/* call events the control ring refused: held (waiting for
+		 * room), dropped (the backlog was full too) */
+		char ev[96];
+		int add = snprintf(ev, sizeof(ev), ",\"call_events\":{\"held\":%u,\"dropped\":%" PRIu64 "}}",
+				   w->ev_held_n, w->ev_dropped);
+		if (n > 1 && buf[n - 1] == '}' && add > 0 && (size_t)(n + add) < sizeof(buf)) {
+			memcpy(buf + n - 1, ev, (size_t)add + 1);
+			n += add - 1;
+		}
 		sbc_msg_push_text(&w->ctl_out, SBC_MSG_STATS_REPLY, m->request_id, buf, (uint32_t)n);
 		break;
 	}
@@ -473,7 +597,8 @@ static void tick_cb(uv_timer_t *t)
 		xrings_drain(w);
 	if (w->has_ctl) {
 		ctl_drain(w);
-		shm_ring_publish(&w->ctl_out); /* deferred call events */
+		ev_flush(w); /* held and deferred call events */
+		ev_drop_log(w, sbc_mono_ms());
 	}
 	if (g_ring_hook)
 		g_ring_hook(w, g_ring_arg);
@@ -490,12 +615,17 @@ static void stop_cb(uv_async_t *a)
 {
 	sig_worker *w = a->data;
 	w->stopping = 1;
+	w->stop_deadline_ms = sbc_mono_ms() + SIG_STOP_EVENTS_MS;
 	sig_conn_close_all(w);
 	sig_out_destroy(w);
 	if (g_stop_hook)
 		g_stop_hook(w, g_hook_arg);
-	if (w->has_ctl) /* the stop hook's call end events: no tick comes now */
-		shm_ring_publish(&w->ctl_out);
+	if (w->has_ctl && ev_flush_wait(w)) { /* the stop hook's call end events: no tick comes now */
+		w->ev_dropped += w->ev_held_n;
+		SBC_ERROR("worker %u: stopping: %u call end event(s) not delivered, sbc-control did not "
+			  "drain the control ring within %u ms (it ends those calls as lost)",
+			  w->idx, w->ev_held_n, SIG_STOP_EVENTS_MS);
+	}
 	sig_trunks_close(w->trunks);
 	w->trunks = NULL;
 	uv_walk(&w->loop, close_walk_cb, NULL);
@@ -725,6 +855,7 @@ void sig_server_destroy(sig_server *srv)
 		free(w->free_slots);
 		free(w->out_hash);
 		free(w->scratch);
+		free(w->ev_held);
 		free(w->udp_buf);
 		free(w->xin);
 		free(w->xout);

@@ -197,6 +197,13 @@ typedef struct sig_worker {
 	int ctl_doorbell;
 	uv_poll_t ctl_poll;
 	int hello_sent;
+	/* call events the full control ring refused, oldest first, as
+	 * [uint32_t len][text] (sig_worker.c sig_call_event) */
+	char *ev_held;
+	size_t ev_held_off, ev_held_len, ev_held_cap;
+	uint32_t ev_held_n;
+	uint64_t ev_dropped, ev_dropped_logged, ev_drop_log_ms;
+	uint64_t stop_deadline_ms; /* monotonic: a stopping worker's events wait for room until then */
 
 	int udp_fd_for_send[2]; /* first UDP listener fd per family (v4, v6) */
 	struct sig_dns *dns;    /* RFC 3263 resolver, created on first use */
