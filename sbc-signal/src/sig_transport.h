@@ -156,7 +156,9 @@ int sig_command_reply(sig_worker *w, uint64_t request_id, const char *json, size
 typedef int (*sig_stats_hook)(sig_worker *w, char *buf, size_t cap, void *arg);
 void sig_set_stats_hook(sig_stats_hook fn, void *arg);
 /* A JSON text event for sbc-control (SBC_MSG_CALL_EVENT), from the worker's
- * thread. SBC_E_STATE without the control ring (standalone). */
+ * thread. SBC_E_STATE without the control ring (standalone). A full ring
+ * does not lose it (held, see sig_worker.c); SBC_E_RING_FULL only when it
+ * was dropped (counted and logged). */
 int sig_call_event(sig_worker *w, const char *json, size_t len);
 uv_loop_t *sig_worker_loop(sig_worker *w);
 unsigned sig_worker_index(const sig_worker *w);
