@@ -126,12 +126,15 @@ static int ev_hold(sig_worker *w, const char *json, uint32_t len)
 		return SBC_E_RING_FULL;
 	}
 	if (w->ev_held_off + w->ev_held_len + need > w->ev_held_cap) {
-		/* slide to the front, then grow if that is not enough */
-		memmove(w->ev_held, w->ev_held + w->ev_held_off, w->ev_held_len);
-		w->ev_held_off = 0;
-		if (w->ev_held_len + need > w->ev_held_cap) {
+		/* slide to the front once over half the buffer is consumed
+		 * (amortised: never a slide per event), else grow */
+		if (w->ev_held_off > w->ev_held_cap / 2) {
+			memmove(w->ev_held, w->ev_held + w->ev_held_off, w->ev_held_len);
+			w->ev_held_off = 0;
+		}
+		if (w->ev_held_off + w->ev_held_len + need > w->ev_held_cap) {
 			size_t cap = w->ev_held_cap ? w->ev_held_cap : 64u << 10;
-			while (cap < w->ev_held_len + need)
+			while (cap < w->ev_held_off + w->ev_held_len + need)
 				cap *= 2;
 			char *b = realloc(w->ev_held, cap);
 			if (!b) {
