@@ -1,8 +1,10 @@
 /* sbc-control: call records of an sbc-signal process that ended. Its calls
  * are gone with it and no end event will come: sbc-control ends their
- * records itself, and only theirs (never a successor's calls, whatever order
- * the death and the successor's events are seen in). This process plays the
- * signal workers on the other end of the rings. */
+ * records itself after reading what the process left on its rings (a record
+ * it ended itself keeps its own end), every open one whatever pid its HELLO
+ * named; a successor is spawned only afterwards, so its calls are its own.
+ * Long calls stay in the table however many short ones follow. This
+ * process plays the signal workers on the other end of the rings. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
