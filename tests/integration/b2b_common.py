@@ -75,7 +75,7 @@ class Sbc:
     optional), demo-out toward `outbound` (UDP, SRTP off)."""
 
     def __init__(self, procs, tmp, outbound_port, rtp_timeout_ms=30000, log_level="debug", media_ports=60,
-                 dns_servers=None, workers=1, unknown_sources=None, timers=None, limits=None):
+                 dns_servers=None, workers=1, unknown_sources=None, timers=None, limits=None, control=None):
         self.procs = procs
         self.port = free_port()
         self.tls_port = free_port()
@@ -98,6 +98,8 @@ class Sbc:
             cfg["signal"]["unknown_sources"] = unknown_sources
         if limits:  # signal.limits: {"trim_min_transactions": ...}
             cfg["signal"]["limits"] = limits
+        if control:  # {"ctl_ring_bytes": ...}
+            cfg["control"] = control
         (tmp / "cfg.json").write_text(json.dumps(cfg))
         self.sock = self.data / "control.sock"
         self.ctl = procs.start("control", [str(BUILD / "sbc-control"), "--config", str(tmp / "cfg.json"),

@@ -6,7 +6,16 @@ made-up "call state lost" end (cause 500) when the process ended, maybe days
 after the real BYE. A reload's restart likewise lost most "503 shutdown"
 ends past ~200 calls per worker. Now held events are published as they pass
 a quarter of the ring, what the ring refuses waits in a bounded per-worker
-backlog, and a stopping worker waits (bounded) for sbc-control to drain."""
+backlog, and a stopping worker waits (bounded) for sbc-control to drain.
+
+The tests shrink the control ring to its smallest (16 KiB, a quarter of the
+default) so that 90 calls (~50 KB of end events) overflow it as ~360 calls
+do the default ring: a call takes 4 media ports, and a test takes at most
+~400 ports in a row from its share of the port window (conftest)."""
+
+# the smallest control ring sbc-control accepts (control.ctl_ring_bytes)
+SMALL_RING = {"ctl_ring_bytes": 16384}
+N_CALLS = 90
 import json
 import socket
 import time
@@ -70,9 +79,9 @@ class ManyUac:
             elif cseq == "2 BYE" and status(data) >= 200:
                 self.bye_st[cid] = status(data)
 
-    def call(self, n, batch=25, pause=0.1):
+    def call(self, n, batch=10, pause=0.1):
         """n answered calls, batch INVITEs at a time, pause seconds apart
-        (250 calls/s: their start and answer events are no burst)."""
+        (100 calls/s: their start and answer events are no burst)."""
         for first in range(0, n, batch):
             ids = [f"burst-{i}" for i in range(first, min(n, first + batch))]
             for cid in ids:
@@ -83,9 +92,13 @@ class ManyUac:
             time.sleep(pause)
 
     def bye_all(self):
-        """Every call's BYE at once; returns once all are answered."""
-        for cid, final in self.finals.items():
-            self.sock.sendto(self._req("BYE", cid, 2, hdr(final, "Contact").strip("<>"), hdr(final, "To")), self.dst)
+        """Every call's BYE at once (built first, then sent back to back:
+        within one 100 ms tick of sbc-signal's); returns once all are
+        answered."""
+        byes = [self._req("BYE", cid, 2, hdr(final, "Contact").strip("<>"), hdr(final, "To"))
+                for cid, final in self.finals.items()]
+        for b in byes:
+            self.sock.sendto(b, self.dst)
         self._pump(lambda: len(self.bye_st) == len(self.finals), 20, "BYEs not answered")
 
     def close(self):
@@ -111,14 +124,14 @@ def ends_by_id(sbc):
 
 
 def test_burst_of_byes_keeps_every_end(procs, tmp_path):
-    """300 answered calls, their BYEs at once (all answered 200): each has
+    """90 answered calls, their BYEs at once (all answered 200): each has
     its own end in cdr.jsonl (cause 200 "BYE from caller"), none open, and a
     kill -9 afterwards adds no made-up end. Fails before: the burst filled
-    the control ring, about a third of the ends were lost and the kill ended
-    those calls with cause 500."""
-    n = 300
+    the control ring, most ends were lost and the kill ended those calls
+    with cause 500."""
+    n = N_CALLS
     uas = Uas("answer")
-    sbc = Sbc(procs, tmp_path, uas.port, log_level="info", media_ports=4 * n + 40)
+    sbc = Sbc(procs, tmp_path, uas.port, log_level="info", media_ports=4 * n + 40, control=SMALL_RING)
     uac = ManyUac(sbc.port)
     try:
         uac.call(n)
@@ -151,13 +164,14 @@ def test_burst_of_byes_keeps_every_end(procs, tmp_path):
 
 
 def test_reload_restart_ends_every_call_503(procs, tmp_path):
-    """400 answered calls on one worker, then a reload that restarts
-    sbc-signal: the stopping worker ends each call itself, exactly once,
-    cause 503 "shutdown". Fails before: ~200 ends fit the ring before its
-    single publish, the rest became sbc-control's cause 500."""
-    n = 400
+    """90 answered calls on one worker (as 360 on the default ring), then a
+    reload that restarts sbc-signal: the stopping worker ends each call
+    itself, exactly once, cause 503 "shutdown". Fails before: the ends that
+    fit the ring before its single publish were kept, the rest became
+    sbc-control's cause 500."""
+    n = N_CALLS
     uas = Uas("answer")
-    sbc = Sbc(procs, tmp_path, uas.port, log_level="info", media_ports=4 * n + 40)
+    sbc = Sbc(procs, tmp_path, uas.port, log_level="info", media_ports=4 * n + 40, control=SMALL_RING)
     uac = ManyUac(sbc.port)
     try:
         uac.call(n)
@@ -167,7 +181,7 @@ def test_reload_restart_ends_every_call_503(procs, tmp_path):
         cfg = json.loads(cfg_path.read_text())
         # a new listener concerns sbc-signal: restarted; a short drain
         cfg["signal"]["listen"].append({"transport": "tcp", "address": f"127.0.0.1:{free_port()}"})
-        cfg["control"] = {"drain_ms": 300}
+        cfg["control"]["drain_ms"] = 300
         cfg_path.write_text(json.dumps(cfg))
         assert sbc.rpc("system.reload")["restarted"] == ["sbc-signal"]
         wait_for(lambda: child_pid(sbc.ctl.pid, "sbc-signal") not in (None, old_pid), timeout=15,
