@@ -66,9 +66,11 @@ static void cdr_compact(void)
 		json_t *id = json_array_get(g_order, i);
 		json_t *rec = json_object_get(g_calls, json_string_value(id));
 		int ended = is_ended(rec);
-		if (rec && ended && drop_ended) {
+		if (!rec)
+			continue; /* no record under that id: nothing to keep */
+		if (ended && drop_ended) {
 			drop_ended--;
-		} else if (rec && !ended && drop_open) {
+		} else if (!ended && drop_open) {
 			drop_open--;
 			dropped_open++;
 			if (drop_ended)
@@ -181,8 +183,9 @@ unsigned ctl_cdr_signal_gone(ctl_ctx *ctx, pid_t pid, const char *reason)
 		json_object_set_new(ev, "time_ms", json_integer((json_int_t)sbc_wall_ms()));
 		json_object_set_new(ev, "cause", json_integer(CTL_CDR_LOST_CAUSE));
 		json_object_set_new(ev, "reason", json_string(reason));
-		/* one open file for the batch, not one per call (173 ms for
-		 * 10000 calls, on the loop, before the successor starts) */
+		/* one open of cdr.jsonl for the batch, not one per call: this
+		 * runs on the loop before the successor starts (10000 calls:
+		 * 60-80 ms of CPU instead of 105-125, bench_cdr_closeout) */
 		if (!opened) {
 			f = cdr_open(ctx, path, sizeof(path)); /* NULL: logged, still ended */
 			opened = true;
