@@ -181,7 +181,7 @@ def test_reload_restart_ends_every_call_503(procs, tmp_path):
         cfg = json.loads(cfg_path.read_text())
         # a new listener concerns sbc-signal: restarted; a short drain
         cfg["signal"]["listen"].append({"transport": "tcp", "address": f"127.0.0.1:{free_port()}"})
-        cfg["control"]["drain_ms"] = 300
+        cfg.setdefault("control", {})["drain_ms"] = 300
         cfg_path.write_text(json.dumps(cfg))
         assert sbc.rpc("system.reload")["restarted"] == ["sbc-signal"]
         wait_for(lambda: child_pid(sbc.ctl.pid, "sbc-signal") not in (None, old_pid), timeout=15,
