@@ -951,8 +951,11 @@ static void call_free(b2b_cl *c)
 {
 	b2b_wk *k = c->wk;
 	b2b_sdp_wipe(&c->sdp);
+	/* keys reach a message only with its session id set (b2b_sdp_offer,
+	 * b_answer); b2b_sdp_answer wipes a declined one as it zeroes the id */
 	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-		b2b_media_wipe(&c->msgs[i]);
+		if (c->msgs[i].session_id)
+			b2b_media_wipe(&c->msgs[i]);
 	k->n_objs--;
 	free(c->a_raw);
 	free(c->b_ack);
@@ -1259,11 +1262,9 @@ static int make_offer(b2b_cl *c)
 	 * trunk given up does not stand for it) */
 	c->b_sdp_done = 0;
 	c->b_sdp_hash = 0;
-	/* b2b_sdp_init zeroes the whole state, the last attempt's keys with it
-	 * (a b2b_sdp_wipe first was a third 15 KB pass per call) */
+	/* b2b_sdp_init wipes the last attempt's keys (the streams it used),
+	 * b2b_sdp_offer the last attempt's media messages (all of them) */
 	b2b_sdp_init(&c->sdp, &c->pol_in, &c->pol_out, NULL, NULL, c->id);
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-		b2b_media_wipe(&c->msgs[i]);
 	uint64_t base = ((uint64_t)sig_worker_index(c->wk->w) << 56) | (c->id << 4);
 	return b2b_sdp_offer(&c->sdp, 0, &c->a_sdp, base, c->msgs);
 }

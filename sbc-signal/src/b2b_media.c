@@ -1,5 +1,6 @@
 /* sbc-signal — media session messages from SDP + SRTP decisions. See b2b_media.h. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,10 +63,12 @@ char *b2b_media_format(const sbc_msg_media *m, char *buf, size_t cap)
 	return buf;
 }
 
+/* rx and tx side by side: one cleanse per leg */
+_Static_assert(offsetof(sbc_media_leg, tx) == offsetof(sbc_media_leg, rx) + sizeof(sbc_srtp_params),
+	       "b2b_media_wipe: rx and tx adjacent");
+
 void b2b_media_wipe(sbc_msg_media *m)
 {
-	for (int i = 0; i < 2; i++) {
-		OPENSSL_cleanse(&m->leg[i].rx, sizeof(m->leg[i].rx));
-		OPENSSL_cleanse(&m->leg[i].tx, sizeof(m->leg[i].tx));
-	}
+	for (int i = 0; i < 2; i++)
+		OPENSSL_cleanse(&m->leg[i].rx, 2 * sizeof(sbc_srtp_params));
 }

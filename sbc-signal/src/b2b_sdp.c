@@ -1,5 +1,6 @@
 /* sbc-signal — offer/answer across the legs. See b2b_sdp.h. */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <openssl/mem.h>
@@ -11,7 +12,8 @@
 void b2b_sdp_init(b2b_sdp *x, const store_srtp_policy *pol_a, const store_srtp_policy *pol_b, sdes_rand_fn rnd,
 		  void *rnd_arg, uint64_t sess_id)
 {
-	memset(x, 0, sizeof(*x));
+	b2b_sdp_wipe(x);
+	memset(x, 0, offsetof(b2b_sdp, s)); /* the streams are zero now */
 	x->pol[0] = pol_a;
 	x->pol[1] = pol_b;
 	x->rnd = rnd;
@@ -20,7 +22,19 @@ void b2b_sdp_init(b2b_sdp *x, const store_srtp_policy *pol_a, const store_srtp_p
 	sdp_origin_init(&x->origin[1], "sbc", sess_id + 1);
 }
 
-void b2b_sdp_wipe(b2b_sdp *x) { OPENSSL_cleanse(x->s, sizeof(x->s)); }
+/* The streams s[0..n) with n at least n_dirty (clamped). */
+static void wipe_streams(b2b_sdp *x, unsigned n)
+{
+	if (n < x->n_dirty)
+		n = x->n_dirty;
+	if (n > SDP_MAX_MEDIA)
+		n = SDP_MAX_MEDIA;
+	if (n)
+		OPENSSL_cleanse(x->s, n * sizeof(x->s[0]));
+	x->n_dirty = 0;
+}
+
+void b2b_sdp_wipe(b2b_sdp *x) { wipe_streams(x, 0); }
 
 static const store_srtp_policy off_policy = {.mode = STORE_SRTP_OFF};
 
@@ -30,13 +44,18 @@ int b2b_sdp_offer(b2b_sdp *x, unsigned offerer, const sdp_session *offer, uint64
 	unsigned ans = 1 - (offerer & 1), active = 0;
 	int r;
 
-	if (offerer > 1)
-		return -EINVAL;
-	b2b_sdp_wipe(x);
-	x->offerer = (uint8_t)offerer;
-	x->n_media = offer->n_media;
+	/* the last exchange's messages (their keys) go first, whatever
+	 * follows: make_offer relies on it */
 	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
 		memset(&msgs[i], 0, sizeof(msgs[i]));
+	if (offerer > 1 || offer->n_media > SDP_MAX_MEDIA)
+		return -EINVAL;
+	/* the streams this offer uses are zeroed whatever n_dirty says:
+	 * those with a declined line are read with only offer_savp set */
+	wipe_streams(x, offer->n_media);
+	x->n_dirty = (uint8_t)offer->n_media;
+	x->offerer = (uint8_t)offerer;
+	x->n_media = offer->n_media;
 	for (unsigned i = 0; i < offer->n_media; i++) {
 		const sdp_media *m = &offer->media[i];
 		b2b_sdp_stream *s = &x->s[i];

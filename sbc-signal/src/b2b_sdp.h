@@ -52,12 +52,19 @@ typedef struct b2b_sdp {
 	void *rnd_arg;
 	sdp_origin origin[2]; /* our o= toward each leg */
 	uint8_t offerer;      /* leg that sent the current offer */
+	/* s[0..n_dirty) may hold an exchange's state (keys); the streams past
+	 * it are all zero. The wipes cover only those: a call has one or two
+	 * m= lines of the SDP_MAX_MEDIA (8) streams, each 1.9 KB, and three
+	 * whole-array passes (init, offer, end) were ~46 KB of memset per
+	 * call. */
+	uint8_t n_dirty;
 	unsigned n_media;
-	b2b_sdp_stream s[SDP_MAX_MEDIA];
+	b2b_sdp_stream s[SDP_MAX_MEDIA]; /* last: b2b_sdp_init clears what precedes it */
 } b2b_sdp;
 
 /* pol_a / pol_b: the A trunk's srtp_in and the B trunk's srtp_out. rnd
- * NULL: BoringSSL. sess_id: for our o= lines. */
+ * NULL: BoringSSL. sess_id: for our o= lines. x: zeroed memory (calloc,
+ * static, = {0}) or a b2b_sdp used before, whose keys this wipes. */
 void b2b_sdp_init(b2b_sdp *x, const store_srtp_policy *pol_a, const store_srtp_policy *pol_b, sdes_rand_fn rnd,
 		  void *rnd_arg, uint64_t sess_id);
 
@@ -85,7 +92,8 @@ int b2b_sdp_build_answer(b2b_sdp *x, const sdp_session *answer, const sbc_addr r
 enum sbc_srtp_suite b2b_sdp_suite(const b2b_sdp *x, unsigned leg);
 
 /* Erases the streams (their keys) with OPENSSL_cleanse: x->s is all zero
- * afterwards, which call_alloc relies on for a recycled call. */
+ * afterwards, which call_alloc relies on for a recycled call. Only the
+ * streams an exchange used are touched (n_dirty). */
 void b2b_sdp_wipe(b2b_sdp *x);
 
 #endif

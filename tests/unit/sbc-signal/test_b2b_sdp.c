@@ -179,11 +179,64 @@ static void test_488_cases(void **state)
 	assert_int_equal(b2b_sdp_offer(&x, 0, &A, 1, msgs), sbc_err_sip(500));
 }
 
+/* The wipes cover only the streams an exchange used (n_dirty): all of
+ * x.s is zero after b2b_sdp_wipe and after b2b_sdp_init of a used state,
+ * and an offer whose streams hold another exchange's leftovers (a state
+ * that was not wiped) still starts from zeroed streams. */
+static int all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+static void test_wipe_dirty_streams(void **state)
+{
+	(void)state;
+	static sdp_session A;
+	static b2b_sdp x;
+	sbc_msg_media msgs[SDP_MAX_MEDIA];
+	uint8_t seed = 0x50;
+
+	assert_int_equal(sdp_parse(a_offer, strlen(a_offer), &A), 0);
+	b2b_sdp_init(&x, &POL_A, &POL_B, det_rand, &seed, 1);
+	assert_int_equal(b2b_sdp_offer(&x, 0, &A, 500, msgs), 1);
+	assert_int_equal(x.n_dirty, 2);
+	assert_false(all_zero(x.s[0].off_res.tx.key, SBC_SRTP_KEY_MAX));
+	b2b_sdp_wipe(&x);
+	assert_int_equal(x.n_dirty, 0);
+	assert_true(all_zero(x.s, sizeof(x.s)));
+
+	/* init of a used state wipes its keys */
+	assert_int_equal(b2b_sdp_offer(&x, 0, &A, 500, msgs), 1);
+	assert_false(all_zero(x.s, sizeof(x.s)));
+	b2b_sdp_init(&x, &POL_A, &POL_B, det_rand, &seed, 1);
+	assert_true(all_zero(x.s, sizeof(x.s)));
+	assert_int_equal(x.n_media, 0);
+
+	/* leftovers past n_dirty (a state never wiped): the offer zeroes the
+	 * streams it uses (the declined video line reads as inactive) */
+	memset(x.s, 0xa5, sizeof(x.s));
+	x.n_dirty = 0;
+	assert_int_equal(b2b_sdp_offer(&x, 0, &A, 500, msgs), 1);
+	assert_int_equal(x.s[1].active, 0);
+	assert_int_equal(x.s[1].rtp, 0);
+	assert_int_equal(msgs[1].session_id, 0);
+	for (unsigned i = 2; i < SDP_MAX_MEDIA; i++)
+		assert_int_equal(msgs[i].session_id, 0);
+	b2b_sdp_wipe(&x);
+	assert_true(all_zero(x.s, 2 * sizeof(x.s[0])));
+	memset(x.s, 0, sizeof(x.s));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_initial_offer_answer),
 		cmocka_unit_test(test_488_cases),
+		cmocka_unit_test(test_wipe_dirty_streams),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
