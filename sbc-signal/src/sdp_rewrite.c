@@ -10,8 +10,9 @@
 
 void sdp_origin_init(sdp_origin *o, const char *user, uint64_t sess_id)
 {
+	const char *u = user && *user ? user : "-";
 	memset(o, 0, sizeof(*o));
-	snprintf(o->user, sizeof(o->user), "%s", user && *user ? user : "-");
+	memcpy(o->user, u, strnlen(u, sizeof(o->user) - 1)); /* NUL from the memset */
 	for (char *p = o->user; *p; p++)
 		if (*p == ' ' || *p == '\r' || *p == '\n' || *p == '\t')
 			*p = '_';
@@ -19,24 +20,14 @@ void sdp_origin_init(sdp_origin *o, const char *user, uint64_t sess_id)
 	o->version = sess_id;
 }
 
-/* A writer that hashes what it writes; with hash_only it writes nothing. */
+/* A writer over the output buffer. The body is hashed once it is written
+ * (body_hash), not byte by byte as it goes: FNV's multiply per byte was
+ * ~4 cycles a byte over two SDP bodies per call. */
 typedef struct wr {
 	sip_buf b;
-	uint64_t h;
-	int hash_only;
-	size_t n; /* bytes produced (also in hash_only mode) */
 } wr;
 
-static void w_put(wr *w, const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		w->h ^= (unsigned char)p[i];
-		w->h *= 0x100000001b3ull;
-	}
-	w->n += n;
-	if (!w->hash_only)
-		sip_buf_put(&w->b, p, n);
-}
+static void w_put(wr *w, const char *p, size_t n) { sip_buf_put(&w->b, p, n); }
 static void w_str(wr *w, const char *s) { w_put(w, s, strlen(s)); }
 static void w_sv(wr *w, sip_sv s) { w_put(w, s.p, s.n); }
 static void w_u(wr *w, uint64_t v)
@@ -192,6 +183,26 @@ static void emit_rest(wr *w, const sdp_session *in, const sdp_rewrite *rw, const
 	}
 }
 
+/* Whether the body changed since the last one built (o= version, RFC 3264
+ * 8): a 64-bit hash of it, eight bytes a step (multiply and fold, as
+ * FNV-1a does per byte). Compared only with last_hash of this process;
+ * never 0 (0 is "none yet"). */
+static uint64_t body_hash(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ n;
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		h = (h ^ v) * 0x100000001b3ull;
+		h ^= h >> 29;
+	}
+	uint64_t t = 0;
+	memcpy(&t, p, n);
+	h = (h ^ t) * 0x100000001b3ull;
+	h ^= h >> 32;
+	return h ? h : 1;
+}
+
 int sdp_rewrite_build(const sdp_session *in, const sdp_rewrite *rw, char *out, size_t cap)
 {
 	char ip[INET6_ADDRSTRLEN + 1];
@@ -213,16 +224,14 @@ int sdp_rewrite_build(const sdp_session *in, const sdp_rewrite *rw, char *out, s
 			if (strpbrk(rw->media[i].crypto[c], "\r\n"))
 				return -EINVAL;
 
-	/* Everything after o= first, hashed as it is written; then the o=
-	 * line (its version depends on that hash) goes in front. */
-	memset(&w, 0, sizeof(w));
-	w.h = 0xcbf29ce484222325ull;
+	/* Everything after o= first, then hashed; then the o= line (its
+	 * version depends on that hash) goes in front. */
 	sip_buf_init(&w.b, out, cap);
 	emit_rest(&w, in, rw, ip, v6);
 	int r = sip_buf_end(&w.b);
 	if (r < 0)
 		return r;
-	uint64_t h = w.h ? w.h : 1;
+	uint64_t h = body_hash(out, (size_t)r);
 	sdp_origin *o = rw->origin;
 	uint64_t version = o->version + ((o->last_hash && o->last_hash != h) ? 1 : 0);
 	char pre[192];

@@ -403,6 +403,18 @@ static void test_golden_ice_multi_media(void **state)
 	assert_true(n > 0);
 	assert_non_null(strstr(out, "o=sbc 500 502 "));
 	assert_non_null(strstr(out, "a=inactive\r\n"));
+	/* one byte of the body changes (port 30010 -> 30012, inside an 8-byte
+	 * step of the body hash; the rtcp port with it): + 1; and back to a
+	 * body built before is a change too */
+	rw.media[0].port = 30012;
+	n = sdp_rewrite_build(&S, &rw, out, sizeof(out));
+	assert_non_null(strstr(out, "o=sbc 500 503 "));
+	assert_non_null(strstr(out, "m=audio 30012 "));
+	rw.media[0].port = 30010;
+	n = sdp_rewrite_build(&S, &rw, out, sizeof(out));
+	assert_non_null(strstr(out, "o=sbc 500 504 "));
+	n = sdp_rewrite_build(&S, &rw, out, sizeof(out));
+	assert_non_null(strstr(out, "o=sbc 500 504 "));
 	/* injection through a crypto line is refused */
 	const char *evil[] = {"1 AES_CM_128_HMAC_SHA1_80 inline:x\r\nc=IN IP4 6.6.6.6"};
 	rw.media[0].crypto = evil;
