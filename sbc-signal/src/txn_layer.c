@@ -37,6 +37,7 @@ struct txn {
 	uint8_t in_table;
 	uint8_t acked; /* server INVITE in Accepted: the ACK to our 2xx came */
 	uint8_t cancelled; /* client INVITE: the TU sent a CANCEL for it (txn_client_cancelled) */
+	uint8_t inline_mem; /* TXN_IN_*: what lives in the transaction's own allocation */
 	int busy;
 	uint16_t armed; /* bit per enum txn_timer */
 	uint32_t retrans_ms; /* current A/E/G interval */
@@ -99,10 +100,17 @@ txn_table *txn_table_create(const txn_env *env, const txn_cfg *cfg, unsigned buc
 	return tbl;
 }
 
+/* The ACK-to-2xx key and a client's request, which live as long as the
+ * transaction, share its allocation (behind the main key): two mallocs
+ * and frees fewer per call. */
+enum { TXN_IN_ACKKEY = 1, TXN_IN_REQ = 2 };
+
 static void txn_free(txn *t)
 {
-	free(t->link[CH_ACK2XX].key);
-	free(t->req);
+	if (!(t->inline_mem & TXN_IN_ACKKEY))
+		free(t->link[CH_ACK2XX].key);
+	if (!(t->inline_mem & TXN_IN_REQ))
+		free(t->req);
 	free(t->out);
 	free(t);
 }
@@ -306,12 +314,14 @@ static int unlink_chain(txn_table *tbl, enum chain ch, txn *t)
 	return 0;
 }
 
-static txn *txn_new(txn_table *tbl, keybuf *k, enum txn_kind kind, int reliable, void *user)
+/* extra: bytes after the key for the caller (txn_extra()). */
+static txn *txn_new(txn_table *tbl, keybuf *k, enum txn_kind kind, int reliable, void *user, size_t extra)
 {
-	/* one allocation for the transaction and its key */
-	txn *t = calloc(1, sizeof(*t) + k->n);
+	/* one allocation for the transaction, its key and extra */
+	txn *t = malloc(sizeof(*t) + k->n + extra);
 	if (!t)
 		return NULL;
+	memset(t, 0, sizeof(*t)); /* not the key and extra: written next */
 	txn_link *l = &t->link[CH_MAIN];
 	l->key = (char *)(t + 1);
 	memcpy(l->key, k->b, k->n);
@@ -325,6 +335,8 @@ static txn *txn_new(txn_table *tbl, keybuf *k, enum txn_kind kind, int reliable,
 	tbl->count++;
 	return t;
 }
+
+static char *txn_extra(txn *t) { return (char *)(t + 1) + t->link[CH_MAIN].key_len; }
 
 static void unlink_txn(txn_table *tbl, txn *t)
 {
@@ -340,7 +352,8 @@ static void unlink_ack2xx(txn_table *tbl, txn *t)
 	if (!l->key)
 		return;
 	unlink_chain(tbl, CH_ACK2XX, t);
-	free(l->key);
+	if (!(t->inline_mem & TXN_IN_ACKKEY))
+		free(l->key);
 	l->key = NULL;
 }
 
@@ -474,15 +487,12 @@ int txn_client_start(txn_table *tbl, const char *req, size_t len, int reliable, 
 	if (lookup(tbl, CH_MAIN, &k))
 		return SBC_E_EXISTS;
 	int invite = method == SIP_M_INVITE;
-	t = txn_new(tbl, &k, invite ? TXN_CLIENT_INVITE : TXN_CLIENT_NON_INVITE, reliable, user);
+	t = txn_new(tbl, &k, invite ? TXN_CLIENT_INVITE : TXN_CLIENT_NON_INVITE, reliable, user, len);
 	if (!t)
 		return -ENOMEM;
-	t->req = dup_bytes(req, len);
-	if (!t->req) {
-		unlink_txn(tbl, t);
-		txn_free(t);
-		return -ENOMEM;
-	}
+	t->req = txn_extra(t);
+	t->inline_mem |= TXN_IN_REQ;
+	memcpy(t->req, req, len);
 	t->req_len = len;
 	t->state = invite ? TXN_S_CALLING : TXN_S_TRYING;
 	enter(t);
@@ -665,17 +675,17 @@ int txn_recv_request(txn_table *tbl, const sip_msg *req, int reliable, void *use
 		return TXN_RX_ABSORBED;
 	}
 	int invite = req->method == SIP_M_INVITE;
-	t = txn_new(tbl, &k, invite ? TXN_SERVER_INVITE : TXN_SERVER_NON_INVITE, reliable, user);
+	keybuf k2;
+	if (invite && ack2xx_key(req, &k2) < 0)
+		return -ENOMEM; /* too long a key (as a failed malloc of it was) */
+	t = txn_new(tbl, &k, invite ? TXN_SERVER_INVITE : TXN_SERVER_NON_INVITE, reliable, user,
+		    invite ? k2.n : 0);
 	if (!t)
 		return -ENOMEM;
 	if (invite) {
-		keybuf k2;
 		txn_link *l = &t->link[CH_ACK2XX];
-		if (ack2xx_key(req, &k2) < 0 || !(l->key = malloc(k2.n))) {
-			unlink_txn(tbl, t);
-			txn_free(t);
-			return -ENOMEM;
-		}
+		l->key = txn_extra(t);
+		t->inline_mem |= TXN_IN_ACKKEY;
 		memcpy(l->key, k2.b, k2.n);
 		l->key_len = k2.n;
 		l->hash = khash(tbl, &k2);
