@@ -19,6 +19,7 @@
 #include "../../../sbc-signal/src/b2b_route.h"
 #include "../../../sbc-signal/src/sdes_policy.h"
 #include "../../../sbc-signal/src/sdp_session.h"
+#include "../../../sbc-signal/src/sip_build.h"
 #include "b2b_fixture.h"
 
 static const char A_INVITE[] =
@@ -519,12 +520,62 @@ static void test_rack_mapping(void **state)
 	}
 }
 
+/* sip_buf_put's small-copy path (sip_copy): every length 0..40 at every
+ * start offset 0..15 copies exactly those bytes and nothing around them;
+ * a piece one byte over the room left fails with -ENOSPC, writing nothing. */
+static void test_sip_buf_put_lengths(void **state)
+{
+	(void)state;
+	char src[64], dst[128];
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (char)('A' + i % 50);
+	for (size_t at = 0; at < 16; at++)
+		for (size_t n = 0; n <= 40; n++) {
+			sip_buf b;
+			memset(dst, 0x7e, sizeof(dst));
+			sip_buf_init(&b, dst, at + n + 8);
+			dst[0] = 0x7e; /* sip_buf_init's NUL */
+			for (size_t k = 0; k < at; k++)
+				sip_buf_put(&b, "x", 1);
+			sip_buf_put(&b, src + n % 7, n); /* odd source alignments too */
+			assert_int_equal(b.err, 0);
+			assert_int_equal(b.len, at + n);
+			assert_memory_equal(dst + at, src + n % 7, n);
+			for (size_t k = at + n; k < sizeof(dst); k++)
+				assert_int_equal((unsigned char)dst[k], 0x7e);
+			if (n == 0)
+				continue;
+			/* one over the room left (n - 1): refused, untouched */
+			memset(dst, 0x7e, sizeof(dst));
+			sip_buf_init(&b, dst, at + n);
+			dst[0] = 0x7e;
+			b.len = at + 1;
+			sip_buf_put(&b, src, n);
+			assert_int_equal(b.err, -ENOSPC);
+			assert_int_equal(b.len, at + 1);
+			for (size_t k = 0; k < sizeof(dst); k++)
+				assert_int_equal((unsigned char)dst[k], 0x7e);
+		}
+	/* numbers through the same path */
+	char out[64];
+	sip_buf b;
+	sip_buf_init(&b, out, sizeof(out));
+	sip_buf_u64(&b, 0);
+	sip_buf_put(&b, " ", 1);
+	sip_buf_u64(&b, 18446744073709551615ull);
+	sip_buf_put(&b, " ", 1);
+	sip_buf_u64(&b, 5061);
+	assert_int_equal(sip_buf_end(&b), 27);
+	assert_string_equal(out, "0 18446744073709551615 5061");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_call_flow_topology_hiding),
 		cmocka_unit_test(test_strict_route_and_errors),
 		cmocka_unit_test(test_rack_mapping),
+		cmocka_unit_test(test_sip_buf_put_lengths),
 		cmocka_unit_test(test_answer_from_another_fork),
 		cmocka_unit_test(test_long_route_set),
 		cmocka_unit_test(test_dialog_reinit),
