@@ -459,15 +459,36 @@ static const char *tp_uri_param(unsigned tp)
 	return tp == SIG_TP_TLS ? ";transport=tls" : tp == SIG_TP_TCP ? ";transport=tcp" : "";
 }
 
-static void host_of(const sbc_addr *a, char *out, size_t cap)
+/* Our address as it goes into Via, Contact, From and R-URI: formatted for
+ * every message a call builds (seven or so), so IPv4, the common case, is
+ * written here digit by digit rather than through inet_ntop. */
+void x__b2b_host_of(const sbc_addr *a, char *out, size_t cap)
 {
 	char ip[SBC_ADDR_STRLEN];
+	if (a->sa.sa_family == AF_INET && cap >= 16) {
+		const uint8_t *b = (const uint8_t *)&a->in4.sin_addr;
+		size_t n = 0;
+		for (int i = 0; i < 4; i++) {
+			unsigned v = b[i];
+			if (i)
+				out[n++] = '.';
+			if (v >= 100)
+				out[n++] = (char)('0' + v / 100);
+			if (v >= 10)
+				out[n++] = (char)('0' + v / 10 % 10);
+			out[n++] = (char)('0' + v % 10);
+		}
+		out[n] = '\0';
+		return;
+	}
 	sbc_addr_format_ip(a, ip, sizeof(ip));
 	if (strchr(ip, ':'))
 		put_s(out, cap, put_s(out, cap, put_s(out, cap, 0, "["), ip), "]"); /* "[%s]" */
 	else
 		copy_s(out, cap, ip);
 }
+
+static void host_of(const sbc_addr *a, char *out, size_t cap) { x__b2b_host_of(a, out, cap); }
 
 /* ---- call ids ------------------------------------------------------------- */
 
@@ -1519,6 +1540,18 @@ static void ping_cb(uv_timer_t *h)
 
 static void ping_closed(uv_handle_t *h) { free(h); }
 
+/* "<trunk>/<host>:<port>" of t's first destination, the failover state's
+ * name for it, as snprintf would write it (without its format parser:
+ * every call names its route once or more). */
+static void peer_name(char *out, size_t cap, const store_trunk *t)
+{
+	size_t n = put_s(out, cap, 0, t->name);
+	n = put_s(out, cap, n, "/");
+	n = put_s(out, cap, n, t->dests[0].host);
+	n = put_s(out, cap, n, ":");
+	put_u(out, cap, n, t->dests[0].port);
+}
+
 /* Picks the next usable route (c->cur). Returns 0 or SBC_E_NOT_FOUND. */
 static int next_route(b2b_cl *c)
 {
@@ -1530,7 +1563,7 @@ static int next_route(b2b_cl *c)
 			continue;
 		const store_dest *d = &t->dests[0];
 		char peer[STORE_NAME_MAX + STORE_HOST_MAX + 16];
-		snprintf(peer, sizeof(peer), "%s/%s:%u", t->name, d->host, d->port);
+		peer_name(peer, sizeof(peer), t);
 		if (b2b_failover_skip(&c->fo, peer))
 			continue;
 		if (!trunk_usable(k, t->name)) {
@@ -1581,9 +1614,9 @@ static void peer_id(const b2b_cl *c, char *out, size_t cap)
 	const store_route *rt = &c->routes[c->cur];
 	const store_trunk *t = sig_trunk_get(c->wk->w->trunks, rt->trunk);
 	if (t && t->n_dests)
-		snprintf(out, cap, "%s/%s:%u", t->name, t->dests[0].host, t->dests[0].port);
+		peer_name(out, cap, t);
 	else
-		snprintf(out, cap, "%s", rt->trunk);
+		copy_s(out, cap, rt->trunk);
 }
 
 /* A fresh offer for another B-leg attempt (the target or route just

@@ -67,7 +67,10 @@
 #ifndef B2B_ENGINE_H
 #define B2B_ENGINE_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "sbc/sockaddr.h"
 
 /* Installs the rx handler and the worker hooks; call before the workers
  * start. */
@@ -79,5 +82,8 @@ void b2b_engine_install(void);
  * and the next call id from *seq (52 bits, never 0). */
 uint64_t x__b2b_seq_start(uint64_t boot_ns);
 uint64_t x__b2b_next_call_id(uint64_t *seq);
+/* Our address as it goes on the wire in SIP: "192.0.2.1", "[2001:db8::1]"
+ * (truncated to cap - 1 like snprintf). */
+void x__b2b_host_of(const sbc_addr *a, char *out, size_t cap);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -98,10 +99,34 @@ static void test_session_id_round_trip(void **state)
 			}
 }
 
+/* x__b2b_host_of: IPv4 digit by digit (every octet width, 0 and 255),
+ * IPv6 in brackets, truncated like snprintf. */
+static void test_host_of(void **state)
+{
+	(void)state;
+	static const char *const v4[] = {"0.0.0.0", "255.255.255.255", "192.0.2.1", "10.100.9.99",
+					 "203.0.113.250", "1.20.199.200"};
+	char out[64];
+	sbc_addr a;
+	for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
+		assert_int_equal(sbc_addr_parse(v4[i], 5060, &a), 0);
+		memset(out, 0x7e, sizeof(out));
+		x__b2b_host_of(&a, out, sizeof(out));
+		assert_string_equal(out, v4[i]);
+	}
+	assert_int_equal(sbc_addr_parse("[2001:db8::1]:5061", -1, &a), 0);
+	x__b2b_host_of(&a, out, sizeof(out));
+	assert_string_equal(out, "[2001:db8::1]");
+	assert_int_equal(sbc_addr_parse("255.255.255.255", 5060, &a), 0);
+	x__b2b_host_of(&a, out, 8);
+	assert_string_equal(out, "255.255");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_restart_never_repeats),
+		cmocka_unit_test(test_host_of),
 		cmocka_unit_test(test_start_follows_the_clock),
 		cmocka_unit_test(test_ids_52_bits_never_zero),
 		cmocka_unit_test(test_session_id_round_trip),
