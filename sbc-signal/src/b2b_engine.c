@@ -811,7 +811,14 @@ static void env_arm(void *ctx, txn *t, enum txn_timer tm, uint32_t ms)
 	(void)ctx;
 	if (!c)
 		return;
-	c->due[tm] = now_ms(c->wk) + ms + (ms == 0); /* 0 would mean "not armed" */
+	uint64_t old = c->due[tm], due = now_ms(c->wk) + ms + (ms == 0); /* 0 would mean "not armed" */
+	c->due[tm] = due;
+	/* filed under a deadline this one does not precede, held by another
+	 * timer: the earliest stays (a transaction arms and cancels a dozen
+	 * timers a call; each was a pass over all of them). wdue is never
+	 * later than the earliest deadline, so this never files c too late. */
+	if (c->wslot != WHEEL_NONE && old != c->wdue && due >= c->wdue)
+		return;
 	ctx_reschedule(c);
 }
 
@@ -821,7 +828,10 @@ static void env_cancel(void *ctx, txn *t, enum txn_timer tm)
 	(void)ctx;
 	if (!c)
 		return;
+	uint64_t old = c->due[tm];
 	c->due[tm] = 0;
+	if (c->wslot != WHEEL_NONE && old != c->wdue)
+		return; /* not the deadline c is filed under: that one stands */
 	ctx_reschedule(c);
 }
 
@@ -1863,13 +1873,7 @@ static void send_b_invite(b2b_cl *c)
 	ctx_reschedule(x);
 }
 
-static uint64_t body_hash(sip_sv b)
-{
-	uint64_t h = 14695981039346656037ull;
-	for (size_t i = 0; i < b.n; i++)
-		h = (h ^ (uint8_t)b.p[i]) * 1099511628211ull;
-	return h | 1; /* never 0 */
-}
+static uint64_t body_hash(sip_sv b) { return sip_hash64(b.p, b.n); /* never 0 */ }
 
 /* Whether rsp carries a B answer other than the one applied: the first
  * one, or a 2xx whose SDP differs from the early answer's (another fork

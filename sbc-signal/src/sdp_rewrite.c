@@ -183,26 +183,6 @@ static void emit_rest(wr *w, const sdp_session *in, const sdp_rewrite *rw, const
 	}
 }
 
-/* Whether the body changed since the last one built (o= version, RFC 3264
- * 8): a 64-bit hash of it, eight bytes a step (multiply and fold, as
- * FNV-1a does per byte). Compared only with last_hash of this process;
- * never 0 (0 is "none yet"). */
-static uint64_t body_hash(const char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull ^ n;
-	for (; n >= 8; p += 8, n -= 8) {
-		uint64_t v;
-		memcpy(&v, p, 8);
-		h = (h ^ v) * 0x100000001b3ull;
-		h ^= h >> 29;
-	}
-	uint64_t t = 0;
-	memcpy(&t, p, n);
-	h = (h ^ t) * 0x100000001b3ull;
-	h ^= h >> 32;
-	return h ? h : 1;
-}
-
 int sdp_rewrite_build(const sdp_session *in, const sdp_rewrite *rw, char *out, size_t cap)
 {
 	char ip[INET6_ADDRSTRLEN + 1];
@@ -231,7 +211,9 @@ int sdp_rewrite_build(const sdp_session *in, const sdp_rewrite *rw, char *out, s
 	int r = sip_buf_end(&w.b);
 	if (r < 0)
 		return r;
-	uint64_t h = body_hash(out, (size_t)r);
+	/* whether the body changed since the last one built (o= version,
+	 * RFC 3264 8): compared only with last_hash of this process */
+	uint64_t h = sip_hash64(out, (size_t)r);
 	sdp_origin *o = rw->origin;
 	uint64_t version = o->version + ((o->last_hash && o->last_hash != h) ? 1 : 0);
 	char pre[192];

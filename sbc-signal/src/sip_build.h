@@ -74,6 +74,29 @@ SIP_INLINE void sip_copy(char *d, const char *s, size_t n)
 	}
 }
 
+/* A 64-bit hash of p[0..n) to tell whether a body changed (SDP o= version,
+ * a repeated answer), eight bytes a step: multiply and fold, as FNV-1a
+ * does per byte (its multiply per byte was ~4 cycles a byte). Each step is
+ * a bijection of the state for a given word and of the word for a given
+ * state, so bodies that differ in one word always differ. Not keyed: only
+ * for bodies compared with each other, never for a table a peer can fill.
+ * Never 0. */
+static inline uint64_t sip_hash64(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ n, t = 0;
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		h = (h ^ v) * 0x100000001b3ull;
+		h ^= h >> 29;
+	}
+	if (n)
+		memcpy(&t, p, n);
+	h = (h ^ t) * 0x100000001b3ull;
+	h ^= h >> 32;
+	return h ? h : 1;
+}
+
 void sip_buf_init(sip_buf *b, char *mem, size_t cap);
 /* put, str and sv are inline: builders call them a few dozen times per
  * message, mostly with literals, whose strlen the compiler then folds
