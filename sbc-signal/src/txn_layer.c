@@ -4,8 +4,10 @@
  * Every entry point holds t->busy while it works and frees a terminated
  * transaction only when busy drops to zero (caveat 3). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <openssl/rand.h>
 #include <openssl/siphash.h>
@@ -58,6 +60,8 @@ struct txn_table {
 	uint64_t seed[2];
 	unsigned long long_walks; /* lookups that walked over TXN_LONG_CHAIN entries */
 	txn **bucket[CH_N]; /* the chains' heads (enum chain) */
+	void *bucket_map;   /* both arrays in one huge-page mapping (buckets_alloc), or NULL */
+	size_t bucket_map_len;
 	uint32_t mask;
 	unsigned count;
 	sip_msg scratch; /* re-parse of a client request (no callbacks while used) */
@@ -74,6 +78,54 @@ const char *txn_state_name(enum txn_state s)
 
 const char *txn_timer_name(enum txn_timer tm) { return tm < TXN_T_MAX_ ? timer_names[tm] : "?"; }
 
+/* The two bucket arrays of a large table (the engine's: 2 x 1 MB) in one
+ * mapping of whole 2 MB pages, 2 MB-aligned, with MADV_HUGEPAGE: every
+ * lookup reads one random bucket, and over 4 KB pages that was a TLB miss
+ * (under a VM's nested paging, a long page walk) as well as a cache miss:
+ * the bucket load was ~3/4 of lookup's time in the live profile. Small
+ * tables (under 1 MB in all) stay on the heap. Returns 0 or -ENOMEM. */
+#define TXN_HUGE (2u << 20)
+
+static int buckets_alloc(txn_table *tbl, uint32_t n)
+{
+	size_t bytes = (size_t)n * sizeof(txn *) * CH_N;
+	if (bytes < TXN_HUGE / 2) {
+		tbl->bucket[CH_MAIN] = calloc(n, sizeof(txn *));
+		tbl->bucket[CH_ACK2XX] = calloc(n, sizeof(txn *));
+		if (tbl->bucket[CH_MAIN] && tbl->bucket[CH_ACK2XX])
+			return 0;
+		free(tbl->bucket[CH_MAIN]);
+		free(tbl->bucket[CH_ACK2XX]);
+		return -ENOMEM;
+	}
+	size_t len = (bytes + TXN_HUGE - 1) & ~(size_t)(TXN_HUGE - 1);
+	char *m = mmap(NULL, len + TXN_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return -ENOMEM;
+	/* trim to the aligned part (anonymous memory reads as zero) */
+	char *a = (char *)(((uintptr_t)m + TXN_HUGE - 1) & ~(uintptr_t)(TXN_HUGE - 1));
+	if (a > m)
+		munmap(m, (size_t)(a - m));
+	if (m + len + TXN_HUGE > a + len)
+		munmap(a + len, (size_t)(m + len + TXN_HUGE - (a + len)));
+	madvise(a, len, MADV_HUGEPAGE); /* a hint: 4 KB pages still work */
+	tbl->bucket_map = a;
+	tbl->bucket_map_len = len;
+	tbl->bucket[CH_MAIN] = (txn **)a;
+	tbl->bucket[CH_ACK2XX] = (txn **)a + n;
+	return 0;
+}
+
+static void buckets_free(txn_table *tbl)
+{
+	if (tbl->bucket_map) {
+		munmap(tbl->bucket_map, tbl->bucket_map_len);
+		return;
+	}
+	free(tbl->bucket[CH_MAIN]);
+	free(tbl->bucket[CH_ACK2XX]);
+}
+
 txn_table *txn_table_create(const txn_env *env, const txn_cfg *cfg, unsigned buckets)
 {
 	txn_table *tbl = calloc(1, sizeof(*tbl));
@@ -82,11 +134,7 @@ txn_table *txn_table_create(const txn_env *env, const txn_cfg *cfg, unsigned buc
 		return NULL;
 	while (n < buckets && n < (1u << 24))
 		n <<= 1;
-	tbl->bucket[CH_MAIN] = calloc(n, sizeof(txn *));
-	tbl->bucket[CH_ACK2XX] = calloc(n, sizeof(txn *));
-	if (!tbl->bucket[CH_MAIN] || !tbl->bucket[CH_ACK2XX]) {
-		free(tbl->bucket[CH_MAIN]);
-		free(tbl->bucket[CH_ACK2XX]);
+	if (buckets_alloc(tbl, n) < 0) {
 		free(tbl);
 		return NULL;
 	}
@@ -126,8 +174,7 @@ void txn_table_destroy(txn_table *tbl)
 			txn_free(t);
 		}
 	}
-	free(tbl->bucket[CH_MAIN]);
-	free(tbl->bucket[CH_ACK2XX]);
+	buckets_free(tbl);
 	free(tbl);
 }
 
