@@ -17,6 +17,8 @@ void sip_buf_init(sip_buf *b, char *mem, size_t cap)
 		mem[0] = 0;
 }
 
+void x__sip_copy_long(char *d, const char *s, size_t n) { memcpy(d, s, n); }
+
 void sip_buf_u64(sip_buf *b, uint64_t v)
 {
 	char t[SIP_U64_DIGITS];

@@ -50,10 +50,16 @@ static inline const char *sip_u64_dec(uint64_t v, char buf[SIP_U64_DIGITS])
 /* always_inline: with the small-copy branches gcc stopped inlining
  * sip_buf_str, and the strlen of every literal came back */
 #define SIP_INLINE static inline __attribute__((always_inline))
+void x__sip_copy_long(char *d, const char *s, size_t n); /* memcpy, out of line */
 SIP_INLINE void sip_copy(char *d, const char *s, size_t n)
 {
-	if (__builtin_constant_p(n) || n > 16) {
+	if (__builtin_constant_p(n)) {
 		memcpy(d, s, n);
+	} else if (n > 16) {
+		/* out of line: inlined here, gcc's bounds check (-Warray-bounds,
+		 * the sanitizer build) flagged this branch at call sites whose
+		 * source is a small array it cannot tell n fits */
+		x__sip_copy_long(d, s, n);
 	} else if (n >= 8) {
 		uint64_t a, z;
 		memcpy(&a, s, 8);
