@@ -586,7 +586,10 @@ static int send_to(b2b_wk *k, unsigned tp, sig_conn_id conn, const sbc_addr *dst
 
 /* Released ctxs kept per worker: a call starts four or five transactions,
  * and a calloc and free for each showed in the live profile (malloc's
- * bookkeeping, not the 328 bytes). Bounded: a burst's surplus is freed. */
+ * bookkeeping, not the 328 bytes). Bounded by B2B_CTX_POOL and by an
+ * eighth of the live transactions (+ 32): once a burst has passed, the
+ * pool shrinks with them, so its entries do not pin heap pages that
+ * mem_settle's malloc_trim should hand back (test_b2b_memory). */
 #define B2B_CTX_POOL 1024
 
 static tx_ctx *ctx_new(b2b_wk *k)
@@ -655,16 +658,28 @@ static void wheel_insert(b2b_wk *k, tx_ctx *c)
  * frees them (all: to_pool 0). */
 static void ctx_release_dead(b2b_wk *k, int to_pool)
 {
+	unsigned cap = 0;
+	if (to_pool) {
+		cap = txn_table_count(k->tbl) / 8 + 32;
+		if (cap > B2B_CTX_POOL)
+			cap = B2B_CTX_POOL;
+	}
 	while (k->dead) {
 		tx_ctx *c = k->dead;
 		k->dead = c->next;
-		if (to_pool && k->n_ctx_pool < B2B_CTX_POOL) {
+		if (k->n_ctx_pool < cap) {
 			c->next = k->ctx_pool;
 			k->ctx_pool = c;
 			k->n_ctx_pool++;
 		} else {
 			free(c);
 		}
+	}
+	while (k->n_ctx_pool > cap) { /* the transactions went down: so does the pool */
+		tx_ctx *c = k->ctx_pool;
+		k->ctx_pool = c->next;
+		k->n_ctx_pool--;
+		free(c);
 	}
 }
 
@@ -3199,12 +3214,7 @@ static void wk_stop(sig_worker *w, void *arg)
 		c->t = NULL;
 		ctx_free(c);
 	}
-	ctx_release_dead(k, 0);
-	while (k->ctx_pool) {
-		tx_ctx *c = k->ctx_pool;
-		k->ctx_pool = c->next;
-		free(c);
-	}
+	ctx_release_dead(k, 0); /* and the pool */
 	while (k->free_calls) {
 		b2b_cl *c = k->free_calls;
 		k->free_calls = c->id_next;
