@@ -567,6 +567,21 @@ static void test_sip_buf_put_lengths(void **state)
 	sip_buf_u64(&b, 5061);
 	assert_int_equal(sip_buf_end(&b), 27);
 	assert_string_equal(out, "0 18446744073709551615 5061");
+	/* sip_u64_dec (two digits a step) against printf: each power of ten
+	 * and its neighbours, and a millisecond time */
+	char want[32], t[SIP_U64_DIGITS];
+	uint64_t p10 = 1;
+	for (int e = 0; e < 20; e++, p10 *= 10) {
+		const uint64_t vs[] = {p10 - 1, p10, p10 + 1, p10 * 5 + 7};
+		for (size_t i = 0; i < 4; i++) {
+			const char *d = sip_u64_dec(vs[i], t);
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)vs[i]);
+			assert_int_equal((size_t)(t + sizeof(t) - d), strlen(want));
+			assert_memory_equal(d, want, strlen(want));
+		}
+	}
+	const char *d = sip_u64_dec(1764012345678ull, t);
+	assert_memory_equal(d, "1764012345678", 13);
 }
 
 int main(void)
