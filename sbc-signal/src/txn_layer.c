@@ -752,6 +752,19 @@ int txn_respond(txn_table *tbl, txn *t, int status, const char *buf, size_t len)
 	int again_2xx = t->state == TXN_S_ACCEPTED && status >= 200 && status < 300;
 	if (t->state != TXN_S_PROCEEDING && t->state != TXN_S_TRYING && !again_2xx)
 		return SBC_E_STATE;
+	if (t->kind == TXN_SERVER_NON_INVITE && t->reliable && status >= 200) {
+		/* terminated as soon as it is sent (no Timer J over a reliable
+		 * transport): nothing will resend it, so no copy (the 200 to
+		 * every BYE over TCP/TLS) */
+		t->last_status = status;
+		t->state = TXN_S_COMPLETED;
+		enter(t);
+		r = send_bytes(tbl, t, buf, len);
+		if (r == 0 && t->state == TXN_S_COMPLETED)
+			terminate(tbl, t);
+		leave(t);
+		return r;
+	}
 	char *copy = dup_bytes(buf, len);
 	if (!copy)
 		return -ENOMEM;

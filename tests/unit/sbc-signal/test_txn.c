@@ -631,10 +631,24 @@ static void test_server_non_invite_timer_j(void **state)
 	assert_int_equal(F.sends, 4); /* no retransmission timer for non-INVITE */
 	advance(1);
 	assert_int_equal(F.terminated, 1);
-	/* reliable: J = 0 */
+	/* reliable: J = 0; the response goes out (sent from the caller's
+	 * buffer: nothing keeps a copy) and the transaction is gone */
 	t = new_server("BYE", "z9hG4bKsn2", 1);
+	unsigned count = txn_table_count(F.tbl);
 	txn_respond(F.tbl, t, 200, RESP200, sizeof(RESP200) - 1);
+	assert_int_equal(F.sends, 5);
+	assert_string_equal(F.last, RESP200);
 	assert_int_equal(F.terminated, 2);
+	assert_int_equal(txn_table_count(F.tbl), count - 1);
+	assert_int_equal(live_timers(), 0);
+	/* after a provisional, too */
+	t = new_server("BYE", "z9hG4bKsn3", 1);
+	txn_respond(F.tbl, t, 100, RESP100, sizeof(RESP100) - 1);
+	assert_int_equal(txn_get_state(t), TXN_S_PROCEEDING);
+	txn_respond(F.tbl, t, 200, RESP200, sizeof(RESP200) - 1);
+	assert_int_equal(F.sends, 7);
+	assert_string_equal(F.last, RESP200);
+	assert_int_equal(F.terminated, 3);
 	assert_int_equal(live_timers(), 0);
 }
 
