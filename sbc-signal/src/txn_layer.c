@@ -109,6 +109,12 @@ static int buckets_alloc(txn_table *tbl, uint32_t n)
 	if (m + len + TXN_HUGE > a + len)
 		munmap(a + len, (size_t)(m + len + TXN_HUGE - (a + len)));
 	madvise(a, len, MADV_HUGEPAGE); /* a hint: 4 KB pages still work */
+	/* faulted in now, at boot, not by the first transaction a worker
+	 * sees: the huge page's zeroing (and any compaction the kernel does
+	 * to find one) stays off the call path, and the 2 MB are resident
+	 * from the start (a worker's first call in the middle of a burst
+	 * added them to the burst's memory for good: test_b2b_memory) */
+	memset(a, 0, len);
 	tbl->bucket_map = a;
 	tbl->bucket_map_len = len;
 	tbl->bucket[CH_MAIN] = (txn **)a;
