@@ -18,6 +18,9 @@
  * Environment knobs (measurement aids, not configuration):
  *   SBC_MEDIA_IO=uring       the io_uring data path instead of epoll
  *   SBC_MEDIA_COALESCE_US=n  epoll path: wait n us after a small wake-up
+ *   SBC_MEDIA_ORPHANS=keep   a HELLO with a new pid deletes nothing (tests of
+ *                            sbc-signal's fallback: a TIMEOUT for a session
+ *                            no call holds is answered with DELETE)
  *
  * Caveats:
  *  1. A med_worker is one pinned thread. Everything it touches (its
@@ -60,6 +63,10 @@
 #define MED_PKT_BUF 2048
 #define MED_MAX_EVENTS 256
 #define MED_SWEEP_MS 200
+/* A dead sbc-signal's sessions are deleted this many a loop turn (its
+ * successor's HELLO can find thousands: their sockets' cancels and closes
+ * in one turn froze the relay for seconds). */
+#define MED_PURGE_CHUNK 64
 
 typedef struct med_uring med_uring;
 typedef struct med_xdp med_xdp;
@@ -92,6 +99,12 @@ typedef struct med_peer {
 	 * our restart, whose HELLO we read before it) the creator of the ring's
 	 * newest restored session; 0 unknown. New sessions record it. */
 	uint32_t pid;
+	/* A purge under way (worker.c hello_from): the ring's sessions marked
+	 * orphaned are deleted, w->purge_chunk a loop turn, from slot
+	 * purge_cursor on. */
+	uint8_t purging;
+	uint32_t purge_cursor;
+	uint32_t purge_gone, purge_count; /* for the log line at its end */
 } med_peer;
 
 typedef struct med_totals {
@@ -123,6 +136,10 @@ typedef struct med_worker {
 	med_peer peers[1 + SHM_MAX_WORKERS];
 	unsigned npeers;
 	med_totals tot;
+	/* Sessions a purge deletes per loop turn at most (MED_PURGE_CHUNK): the
+	 * loop relays and reaps completions between chunks. */
+	unsigned purge_chunk;
+	bool keep_orphans; /* SBC_MEDIA_ORPHANS=keep: no purge at all */
 	uint64_t now_ms; /* monotonic, refreshed per loop turn */
 	uint64_t now_ns;      /* monotonic, refreshed per loop turn (socket path) */
 	/* Session sockets are edge-triggered: one left with packets queued
@@ -233,6 +250,17 @@ struct json_t *med_worker_xdp_json(med_worker *w);
 
 /* ---- worker.c ---- */
 unsigned med_worker__poll_rings(med_worker *w);
+/* Up to max records of p's ring handled, the ring released after each HELLO
+ * (never read twice, even after our crash) but not at the end: the caller
+ * releases (poll_rings does). Returns the count. */
+unsigned med_worker__poll_ring(med_worker *w, med_peer *p, unsigned max);
+/* One chunk of the purges under way; returns the sessions deleted, or 1 when
+ * a purge only walked (more to do next turn). */
+unsigned med_worker__purge_step(med_worker *w);
+/* The session's ports out of the XDP filter, then the session deleted. */
+void med_worker__drop(med_worker *w, med_sess *s);
+/* The peer of that ring, or NULL. */
+med_peer *med_worker__peer(med_worker *w, unsigned role, unsigned idx);
 bool med_worker__prepare_sleep(med_worker *w);
 void med_worker__cancel_sleep(med_worker *w);
 void med_worker__sweep(med_worker *w);

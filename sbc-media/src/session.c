@@ -45,9 +45,13 @@ int med_region_open(void *mem, size_t bytes, const med_config *cfg, unsigned wor
 	}
 	*reused = false;
 	if (h->magic == MED_REGION_MAGIC) {
-		if (h->version == MED_REGION_VERSION && h->slot_bytes == sizeof(med_slot) &&
+		if (h->version == MED_REGION_VERSION &&
+		    (h->slot_bytes == sizeof(med_slot) || h->slot_bytes == MED_SLOT_V1_BYTES) &&
 		    h->nslots == want && h->workers == workers && h->port_base == base &&
 		    h->port_max == cfg->port_max) {
+			/* a slot of the older size has its creator_pid 0 (unknown,
+			 * table-t.h): from now on the header says the new size */
+			h->slot_bytes = sizeof(med_slot);
 			*reused = true;
 			atomic_fetch_add(&h->restarts, 1);
 			return 0;
@@ -270,15 +274,6 @@ static bool same_session(const med_slot *sl, const sbc_msg_media *m, unsigned ro
 	return true;
 }
 
-/* The pid of the process on the ring a CREATE came from (med_peer.pid). */
-static uint32_t peer_pid(const med_worker *w, unsigned role, unsigned idx)
-{
-	for (unsigned i = 0; i < w->npeers; i++)
-		if (w->peers[i].role == role && w->peers[i].idx == idx)
-			return w->peers[i].pid;
-	return 0;
-}
-
 int med_sess_create(med_worker *w, const sbc_msg_media *m, unsigned role, unsigned idx,
 		    med_sess **out)
 {
@@ -339,7 +334,8 @@ int med_sess_create(med_worker *w, const sbc_msg_media *m, unsigned role, unsign
 	sl->owner = (uint8_t)w->idx;
 	sl->creator_role = (uint8_t)role;
 	sl->creator_idx = (uint8_t)idx;
-	sl->creator_pid = peer_pid(w, role, idx);
+	const med_peer *cp = med_worker__peer(w, role, idx);
+	sl->creator_pid = cp ? cp->pid : 0; /* the ring's process (med_peer.pid) */
 	sl->session_id = m->session_id;
 	sl->flags = m->flags;
 	sl->timeout_ms = m->timeout_ms ? m->timeout_ms : w->cfg->rtp_timeout_ms;

@@ -11,6 +11,7 @@
 #define MED_TABLE_T_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sbc/media-region.h"
@@ -18,8 +19,15 @@
 #include "xcrypt.h"
 
 #define MED_REGION_MAGIC 0x5353454d44454d53ull /* "SMEDMESS" */
-/* v2: med_slot.creator_pid (a region of v1 is formatted: its sessions lost) */
-#define MED_REGION_VERSION 2u
+/* Version 1 still: creator_pid was added at the end of med_slot, in bytes a
+ * slot of the older layout leaves zero (the whole region is zeroed when
+ * formatted, and that layout never writes past its last field, rt[1]),
+ * and 0 there means "unknown". So a region of the older slot size is
+ * adopted, its live calls kept across a media-only upgrade (session.c
+ * med_region_open); only the header's slot size is rewritten, so that an
+ * older binary, which would leave a stale creator_pid in a slot it reuses,
+ * formats the region rather than adopt it. */
+#define MED_REGION_VERSION 1u
 
 typedef struct med_region_hdr {
 	uint64_t magic;     /* written last when formatting */
@@ -90,15 +98,29 @@ typedef struct med_slot {
 	uint64_t session_id;
 	uint32_t flags, timeout_ms;
 	uint64_t created_wall_ms;
-	/* pid in the HELLO that preceded the CREATE on the creator's ring (0:
-	 * none seen). A HELLO naming another pid deletes the sessions of the
-	 * ring's previous process (worker.c): kept here, not in the worker, so
-	 * that it outlives our own restart. Never read by the packet path. */
-	uint32_t creator_pid;
-	uint32_t _reserved;
 	sbc_media_leg cfg[2]; /* as last created/updated (keys included) */
 	med_leg_rt rt[2];
+	/* Fields added since the first layout go here, after rt[] (see
+	 * MED_REGION_VERSION; MED_SLOT_V1_BYTES is where they start). */
+	/* pid in the HELLO that preceded the CREATE on the creator's ring (0:
+	 * none seen, or a slot of the older layout). A HELLO naming another pid
+	 * deletes the sessions of the ring's previous process (worker.c): kept
+	 * here, not in the worker, so that it outlives our own restart. Never
+	 * read by the packet path. */
+	uint32_t creator_pid;
+	/* 1: its creator's ring said HELLO with another pid (worker.c
+	 * hello_from): deleted in chunks, or at our restart if we die first */
+	uint8_t orphaned;
+	uint8_t _reserved[3];
 } med_slot;
+
+/* sizeof(med_slot) before creator_pid: a region formatted with it is adopted */
+#define MED_SLOT_V1_BYTES offsetof(med_slot, creator_pid)
+#ifdef __x86_64__
+/* 952: sizeof(med_slot) of that layout, measured (x86-64). A change of the
+ * fields before creator_pid is a new layout: MED_REGION_VERSION + 1. */
+_Static_assert(MED_SLOT_V1_BYTES == 952, "med_slot's first fields moved: bump MED_REGION_VERSION");
+#endif
 
 _Static_assert(sizeof(med_slot) <= MED_SLOT_BYTES, "med_slot outgrew MED_SLOT_BYTES");
 _Static_assert(sizeof(med_region_hdr) <= MED_REGION_HDR_BYTES, "region header too big");

@@ -29,7 +29,7 @@ const char *med_drop_name(unsigned reason)
 	return reason < MED_DROP_MAX_ ? drop_names[reason] : "?";
 }
 
-static med_peer *peer_of(med_worker *w, unsigned role, unsigned idx)
+med_peer *med_worker__peer(med_worker *w, unsigned role, unsigned idx)
 {
 	for (unsigned i = 0; i < w->npeers; i++)
 		if (w->peers[i].role == role && w->peers[i].idx == idx && w->peers[i].ok)
@@ -39,7 +39,7 @@ static med_peer *peer_of(med_worker *w, unsigned role, unsigned idx)
 
 void med_worker_event(med_worker *w, med_sess *s, unsigned kind, unsigned leg, const sbc_addr *addr)
 {
-	med_peer *p = peer_of(w, s->slot->creator_role, s->slot->creator_idx);
+	med_peer *p = med_worker__peer(w, s->slot->creator_role, s->slot->creator_idx);
 	sbc_msg_media_event *ev;
 	if (!p || !(ev = shm_ring_reserve(&p->out, SBC_MSG_MEDIA_EVENT, SBC_MSG_V_MEDIA, sizeof(*ev)))) {
 		w->tot.events_dropped++;
@@ -215,6 +215,12 @@ static void handle_command(med_worker *w, med_peer *p, const sbc_msg_text *m)
 	reply_text(w, p, SBC_MSG_COMMAND_REPLY, m->request_id, res);
 }
 
+void med_worker__drop(med_worker *w, med_sess *s)
+{
+	med_xdp_sess_ports(w, s, false);
+	med_sess_delete(w, s);
+}
+
 /* A HELLO names the process whose records follow on its ring: sbc-signal
  * pushes it first on each of its rings to us as a worker starts, and every
  * CREATE of that process comes after it on the same ring. So a HELLO with
@@ -223,42 +229,97 @@ static void handle_command(med_worker *w, med_peer *p, const sbc_msg_text *m)
  * left some): its calls and dialogs died with it and sbc-control closed
  * their records, but their media would keep relaying, unbilled, for as long
  * as a far end streams (nothing else will ever DELETE them). Every session
- * created on this ring by another pid is deleted now, its ports back in the
- * pool. One walk over the worker's slots per HELLO (rare); the packet path
- * is untouched.
+ * created on this ring by another pid is marked orphaned here (one walk
+ * over the slots, no system call) and deleted, its ports back in the pool,
+ * by purge_step: MED_PURGE_CHUNK a loop turn, so that thousands of them do
+ * not stall the relay (each deletion cancels and closes four sockets). The
+ * mark is in the shared slot: if we die before the purge is done, our
+ * restart deletes what is marked (the HELLO is not read again). Sessions
+ * the successor creates meanwhile carry its pid and are not marked.
  * Sessions created while the ring's pid was unknown (0: our restart with no
  * session of that ring to learn it from, before any HELLO) are the
- * predecessor's too, unless the HELLO repeats the pid we knew: the process
- * that created them said its one HELLO before our restart, so a HELLO we
- * read now is a later process's. The control ring's HELLOs come from
- * sbc-control (our parent), with no sessions of its own: only noted. */
+ * predecessor's too, unless the HELLO repeats the pid we knew (a process
+ * that said it again). A HELLO of pid 0 (no process has it) is ignored.
+ * The control ring's HELLOs come from sbc-control (our parent), with no
+ * sessions of its own: only noted. */
 static void hello_from(med_worker *w, med_peer *p, uint32_t pid)
 {
-	uint32_t n = w->slot_hi - w->slot_lo, old = p->pid, gone_pid = old;
-	unsigned count = 0;
+	uint32_t n = w->slot_hi - w->slot_lo, old = p->pid;
+	unsigned marked = 0;
+	if (pid == 0) {
+		w->tot.ctl_bad++;
+		SBC_WARN("worker %u: HELLO from %s %u with pid 0: ignored", w->idx, shm_role_name(p->role), p->idx);
+		return;
+	}
 	p->pid = pid;
-	if (p->role != SHM_ROLE_SIGNAL)
+	if (p->role != SHM_ROLE_SIGNAL || w->keep_orphans)
 		return;
 	for (uint32_t i = 0; i < n; i++) {
 		med_sess *s = &w->sess[i];
-		const med_slot *sl = s->slot;
-		if (!s->active || sl->creator_role != p->role || sl->creator_idx != p->idx ||
+		med_slot *sl = s->slot;
+		if (!s->active || sl->orphaned || sl->creator_role != p->role || sl->creator_idx != p->idx ||
 		    sl->creator_pid == pid || (sl->creator_pid == 0 && old == pid))
 			continue;
-		if (sl->creator_pid)
-			gone_pid = sl->creator_pid;
-		med_xdp_sess_ports(w, s, false);
-		med_sess_delete(w, s);
-		w->tot.orphans_deleted++;
-		count++;
+		sl->orphaned = 1;
+		marked++;
 	}
-	if (count)
-		SBC_NOTICE("worker %u: %s worker %u is now pid %u (was pid %u): deleted its %u media session(s) "
-			   "(their calls ended with that process)",
-			   w->idx, shm_role_name(p->role), p->idx, pid, gone_pid, count);
-	else if (old && old != pid)
+	if (marked) {
+		if (!p->purging)
+			p->purge_gone = old;
+		p->purging = 1;
+		p->purge_cursor = 0;
+	} else if (old && old != pid && !p->purging) {
 		SBC_INFO("worker %u: %s worker %u is now pid %u (was pid %u): no session of it left", w->idx,
 			 shm_role_name(p->role), p->idx, pid, old);
+	}
+}
+
+/* Deletes s now if it is an orphan (hello_from), counted in its ring's
+ * purge: from purge_step, or for a CREATE of the successor that reuses an
+ * orphan's id before the purge reached it (a new call, not a repeat).
+ * Returns whether it did. */
+static bool purge_now(med_worker *w, med_sess *s)
+{
+	if (!s->active || !s->slot->orphaned)
+		return false;
+	med_peer *p = med_worker__peer(w, s->slot->creator_role, s->slot->creator_idx);
+	if (p) {
+		if (s->slot->creator_pid)
+			p->purge_gone = s->slot->creator_pid;
+		p->purge_count++;
+	}
+	med_worker__drop(w, s);
+	w->tot.orphans_deleted++;
+	return true;
+}
+
+unsigned med_worker__purge_step(med_worker *w)
+{
+	uint32_t n = w->slot_hi - w->slot_lo;
+	unsigned budget = w->purge_chunk ? w->purge_chunk : MED_PURGE_CHUNK, done = 0;
+	for (unsigned k = 0; k < w->npeers && budget; k++) {
+		med_peer *p = &w->peers[k];
+		if (!p->purging)
+			continue;
+		for (; p->purge_cursor < n && budget; p->purge_cursor++) {
+			med_sess *s = &w->sess[p->purge_cursor];
+			if (s->slot->creator_role != p->role || s->slot->creator_idx != p->idx || !purge_now(w, s))
+				continue;
+			budget--;
+			done++;
+		}
+		if (p->purge_cursor < n) {
+			done += !done; /* more next turn: not idle */
+			continue;
+		}
+		p->purging = 0;
+		if (p->purge_count)
+			SBC_NOTICE("worker %u: %s worker %u is now pid %u (was pid %u): deleted its %u media "
+				   "session(s) (their calls ended with that process)",
+				   w->idx, shm_role_name(p->role), p->idx, p->pid, p->purge_gone, p->purge_count);
+		p->purge_count = 0;
+	}
+	return done;
 }
 
 static void handle_msg(med_worker *w, med_peer *p, const shm_rec *rec)
@@ -274,8 +335,7 @@ static void handle_msg(med_worker *w, med_peer *p, const shm_rec *rec)
 	if (rec->type == SBC_MSG_HELLO) {
 		unsigned bad;
 		const sbc_msg_hello *h = (const sbc_msg_hello *)rec->data;
-		/* the process changed even if it is of another build */
-		hello_from(w, p, h->pid);
+		/* checked first: a garbage HELLO must not purge the ring */
 		if (sbc_msg_hello_check(h, &bad)) {
 			SBC_ERROR("worker %u: %s %u (pid %u) was built with another size of message type %u: "
 				  "ignoring its ring",
@@ -284,6 +344,7 @@ static void handle_msg(med_worker *w, med_peer *p, const shm_rec *rec)
 		} else {
 			p->bad = 0;
 			p->got_hello = 1;
+			hello_from(w, p, h->pid);
 		}
 		return;
 	}
@@ -292,7 +353,10 @@ static void handle_msg(med_worker *w, med_peer *p, const shm_rec *rec)
 	switch (rec->type) {
 	case SBC_MSG_MEDIA_CREATE: {
 		const sbc_msg_media *m = (const sbc_msg_media *)rec->data;
-		med_sess *s = NULL;
+		med_sess *s = p->purging ? med_sess_find(w, m->session_id) : NULL;
+		if (s)
+			purge_now(w, s); /* if an orphan */
+		s = NULL;
 		ret = med_sess_create(w, m, p->role, p->idx, &s);
 		if (ret)
 			SBC_NOTICE("worker %u: session %" PRIu64 " not created: %s", w->idx, m->session_id,
@@ -323,10 +387,8 @@ static void handle_msg(med_worker *w, med_peer *p, const shm_rec *rec)
 		}
 		/* The final counters go back with the DELETE's reply. */
 		reply_media(w, p, m->session_id, m->request_id, 0, s);
-		if (rec->type == SBC_MSG_MEDIA_DELETE) {
-			med_xdp_sess_ports(w, s, false);
-			med_sess_delete(w, s);
-		}
+		if (rec->type == SBC_MSG_MEDIA_DELETE)
+			med_worker__drop(w, s);
 		break;
 	}
 	case SBC_MSG_STATS_REQUEST: {
@@ -347,26 +409,42 @@ static void handle_msg(med_worker *w, med_peer *p, const shm_rec *rec)
 	}
 }
 
-/* Drains every ring; returns the number of messages handled. */
+unsigned med_worker__poll_ring(med_worker *w, med_peer *p, unsigned max)
+{
+	const shm_rec *r;
+	unsigned n = 0;
+	while (n < max && (r = shm_ring_peek(&p->in)) != NULL) {
+		bool hello = r->type == SBC_MSG_HELLO;
+		handle_msg(w, p, r);
+		shm_ring_next(&p->in, r);
+		n++;
+		/* A batch is released once handled, so after our crash its
+		 * records are read again: a CREATE replayed after its ring's
+		 * HELLO (deleted by it) would come back under the successor's
+		 * pid, a dead call's media relaying again. A HELLO and all
+		 * before it are never read twice. */
+		if (hello)
+			shm_ring_release(&p->in);
+	}
+	return n;
+}
+
+/* Drains every ring (64 records of each at most), then a chunk of the
+ * purges under way; returns the number of messages handled plus the
+ * purge's work (not 0 while one is under way: the loop does not sleep). */
 unsigned med_worker__poll_rings(med_worker *w)
 {
 	unsigned total = 0;
 	for (unsigned i = 0; i < w->npeers; i++) {
 		med_peer *p = &w->peers[i];
-		const shm_rec *r;
-		unsigned n = 0;
 		if (!p->ok)
 			continue;
-		while (n < 64 && (r = shm_ring_peek(&p->in)) != NULL) {
-			handle_msg(w, p, r);
-			shm_ring_next(&p->in, r);
-			n++;
-		}
+		unsigned n = med_worker__poll_ring(w, p, 64);
 		if (n)
 			shm_ring_release(&p->in);
 		total += n;
 	}
-	return total;
+	return total + med_worker__purge_step(w);
 }
 
 bool med_worker__prepare_sleep(med_worker *w)
@@ -613,6 +691,11 @@ int med_worker_init(med_worker *w, unsigned idx, const med_config *cfg, shm_seg 
 		 * does, main.c). */
 		const char *io = getenv("SBC_MEDIA_IO");
 		w->use_uring = !io || strcmp(io, "epoll") != 0;
+		const char *orph = getenv("SBC_MEDIA_ORPHANS");
+		w->keep_orphans = orph && strcmp(orph, "keep") == 0;
+		if (w->keep_orphans)
+			SBC_WARN("worker %u: SBC_MEDIA_ORPHANS=keep: a dead sbc-signal's sessions stay until "
+				 "its successor DELETEs them (on their RTP timeout)", w->idx);
 	}
 	w->bell = -1;
 	med_relay_init_batch(w);
@@ -654,6 +737,19 @@ int med_worker_init(med_worker *w, unsigned idx, const med_config *cfg, shm_seg 
 	}
 	w->now_ms = sbc_mono_ms();
 	med_sessions_restore(w);
+	/* Orphans a purge had not deleted when we died (hello_from marked
+	 * them): deleted now, before the relay starts. */
+	unsigned orphans = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (w->sess[i].active && w->sess[i].slot->orphaned) {
+			med_worker__drop(w, &w->sess[i]);
+			w->tot.orphans_deleted++;
+			orphans++;
+		}
+	if (orphans)
+		SBC_NOTICE("worker %u: deleted %u media session(s) of ended sbc-signal processes (their purge was "
+			   "under way when we stopped)",
+			   w->idx, orphans);
 	/* Each ring's process as the newest session it created says: we read
 	 * its HELLO before our restart, and the next HELLO on that ring names
 	 * its successor. */

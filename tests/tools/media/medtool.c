@@ -28,6 +28,12 @@
  *   drain NAME                      -> {"drained":N}: what waits in NAME's socket, discarded
  *   rekey NAME                      -> forget NAME's SRTP contexts
  *   ringraw W TYPE VERSION LEN      -> a raw (hostile) record to media worker W
+ *   hello SIG PID                   -> a HELLO of signal worker SIG naming PID, to every
+ *                                      media worker (a successor process; PID 0 too)
+ *   bulk create|delete N ID0 [W]    -> N plain sessions ID0.. created (to 127.0.0.1:9/:7)
+ *                                      or deleted on worker W, pipelined as the ring allows
+ *                                      -> {"ok":N, "failed":N, "ms":wall ms}
+ *   tstats W MS                     -> stats W, waiting up to MS; + "wait_ms": how long
  *   quit
  */
 #include <errno.h>
@@ -806,6 +812,104 @@ static void cmd_ringraw(const char *arg)
 	out(json_pack("{s:i}", "pushed", ret == 0));
 }
 
+static void cmd_hello(const char *arg)
+{
+	unsigned sig, pid;
+	if (sscanf(arg, "%u %u", &sig, &pid) != 2 || sig >= nsig) {
+		fail("usage: hello SIG PID", NULL);
+		return;
+	}
+	int pushed = 0;
+	for (unsigned j = 0; j < nmedia; j++) {
+		sbc_msg_hello h;
+		sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, sig);
+		h.pid = pid;
+		pushed += shm_ring_push(&sig_outs[sig][j], SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h)) == 0;
+	}
+	out(json_pack("{s:i}", "pushed", pushed));
+}
+
+/* Replies to requests [req0, req0 + n) on signal worker 0's ring from w
+ * counted; anything else handled as drain() would. */
+static void bulk_drain(unsigned w, uint64_t req0, unsigned n, unsigned *ok, unsigned *failed)
+{
+	shm_ring_cons *c = &sig_ins[0][w];
+	const shm_rec *r;
+	unsigned k = 0;
+	json_t *none = NULL;
+	while ((r = shm_ring_peek(c)) != NULL) {
+		const sbc_msg_media_reply *m = (const void *)r->data;
+		if (sbc_msg_check(r) == 0 && r->type == SBC_MSG_MEDIA_REPLY && m->request_id >= req0 &&
+		    m->request_id < req0 + n)
+			(*(m->status ? failed : ok))++;
+		else
+			handle_rec(r, &none, 0, 0, 0);
+		shm_ring_next(c, r);
+		k++;
+	}
+	if (k)
+		shm_ring_release(c);
+}
+
+static void cmd_bulk(const char *arg)
+{
+	char what[16];
+	unsigned n, w = 0, ok = 0, failed = 0, sent = 0;
+	unsigned long long id0;
+	if (sscanf(arg, "%15s %u %llu %u", what, &n, &id0, &w) < 3 || w >= nmedia ||
+	    (strcmp(what, "create") && strcmp(what, "delete"))) {
+		fail("usage: bulk create|delete N ID0 [W]", NULL);
+		return;
+	}
+	bool create = what[0] == 'c';
+	/* gives up 10 s after the last reply (a reply can be dropped: counted
+	 * in media.stats replies_dropped) */
+	uint64_t req0 = next_req, t0 = sbc_mono_ms(), end = t0 + 10000;
+	next_req += n;
+	while (ok + failed < n && sbc_mono_ms() < end) {
+		while (sent < n) {
+			int ret;
+			if (create) {
+				sbc_msg_media m;
+				memset(&m, 0, sizeof(m));
+				m.session_id = id0 + sent;
+				m.request_id = req0 + sent;
+				sbc_addr_parse("127.0.0.1:9", -1, &m.leg[0].remote_rtp);
+				sbc_addr_parse("127.0.0.1:7", -1, &m.leg[1].remote_rtp);
+				ret = shm_ring_push(&sig_outs[0][w], SBC_MSG_MEDIA_CREATE, SBC_MSG_V_MEDIA, &m, sizeof(m));
+			} else {
+				sbc_msg_media_delete d = {.session_id = id0 + sent, .request_id = req0 + sent};
+				ret = shm_ring_push(&sig_outs[0][w], SBC_MSG_MEDIA_DELETE, SBC_MSG_V_MEDIA, &d, sizeof(d));
+			}
+			if (ret)
+				break; /* ring full: replies first */
+			sent++;
+		}
+		unsigned before = ok + failed;
+		bulk_drain(w, req0, n, &ok, &failed);
+		if (ok + failed == before)
+			usleep(200);
+		else
+			end = sbc_mono_ms() + 10000;
+	}
+	out(json_pack("{s:i, s:i, s:I}", "ok", ok, "failed", failed, "ms", (json_int_t)(sbc_mono_ms() - t0)));
+}
+
+static void cmd_tstats(const char *arg)
+{
+	unsigned w;
+	int ms;
+	uint64_t req = next_req++, t0 = sbc_mono_ns();
+	if (sscanf(arg, "%u %d", &w, &ms) != 2 || w >= nmedia ||
+	    sbc_msg_push_text(&ctl_out[w], SBC_MSG_STATS_REQUEST, req, "{}", 2)) {
+		fail("usage: tstats W MS", NULL);
+		return;
+	}
+	json_t *j = wait_reply(req, SBC_MSG_STATS_REPLY, ms);
+	json_object_set_new(j, "wait_ms", json_real((double)(sbc_mono_ns() - t0) / 1e6));
+	out(j);
+}
+
 static void cmd_rekey(const char *arg)
 {
 	peer *p = find_peer(arg);
@@ -858,6 +962,9 @@ int main(void)
 		else if (!strcmp(line, "drain")) cmd_drain(arg);
 		else if (!strcmp(line, "rekey")) cmd_rekey(arg);
 		else if (!strcmp(line, "ringraw")) cmd_ringraw(arg);
+		else if (!strcmp(line, "hello")) cmd_hello(arg);
+		else if (!strcmp(line, "bulk")) cmd_bulk(arg);
+		else if (!strcmp(line, "tstats")) cmd_tstats(arg);
 		else if (!strcmp(line, "quit")) break;
 		else fail("unknown command", line);
 	}

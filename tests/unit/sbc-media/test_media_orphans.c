@@ -249,12 +249,175 @@ static void unknown_pid_sessions_go_with_the_next_process(void **state)
 	assert_int_equal(w->tot.orphans_deleted, 1);
 }
 
+/* Reopens the region and starts the worker again, as a restarted sbc-media
+ * does (the rings are read on from what was released). */
+static void restart(void)
+{
+	char err[256];
+	bool reused;
+	worker_down();
+	assert_int_equal(med_region_open(region, region_bytes, &cfg, 1, &reused, err, sizeof(err)), 0);
+	assert_true(reused);
+	assert_int_equal(worker_up(), 0);
+}
+
+/* Thousands of orphans must not stall the relay: a purge deletes
+ * w->purge_chunk sessions a loop turn (here 2), spares what the successor
+ * creates meanwhile, and a CREATE reusing an orphan's id gets a new session
+ * at once. */
+static void purge_goes_in_chunks_and_spares_the_successor(void **state)
+{
+	(void)state;
+	restart(); /* a worker of our own: purge_chunk back to the default after */
+	w->purge_chunk = 2;
+	unsigned before = w->nactive, orphans = (unsigned)w->tot.orphans_deleted;
+	hello(1, 500);
+	for (uint64_t id = 20; id < 25; id++)
+		create(1, id);
+	assert_int_equal(run(1), 5);
+	uint16_t port20 = med_sess_port(w, by_id(20), 0, 0);
+	assert_int_equal(w->nactive, before + 5);
+
+	hello(1, 501);
+	create(1, 30);
+	create(1, 24); /* the successor reuses an orphan's id */
+	assert_true(med_worker__poll_rings(w) > 0); /* one loop turn */
+	/* 24 replaced at once, then one chunk of 2 */
+	assert_int_equal(w->tot.orphans_deleted, orphans + 3);
+	assert_int_equal(by_id(24)->slot->creator_pid, 501);
+	assert_int_equal(by_id(30)->slot->creator_pid, 501);
+	assert_true(med_worker__poll_rings(w) > 0); /* a purge under way: the loop does not sleep */
+	assert_int_equal(w->tot.orphans_deleted, orphans + 5);
+	assert_true(med_worker__poll_rings(w) > 0 || !w->peers[2].purging);
+	while (med_worker__poll_rings(w))
+		;
+	assert_false(w->peers[2].purging);
+	assert_int_equal(w->tot.orphans_deleted, orphans + 5);
+	for (uint64_t id = 20; id < 24; id++)
+		assert_null(by_id(id));
+	assert_int_equal(w->nactive, before + 2);
+	assert_true(port_free(port20));
+	run(1);
+	w->purge_chunk = 0;
+}
+
+/* A batch of records is released once handled, so after our crash it is
+ * read again. [CREATE 10 (pid 600), HELLO 601, CREATE 11] handled, then a
+ * crash before the batch's release: the HELLO and what came before it must
+ * not come back (CREATE 10 replayed under pid 601 would be a dead call's
+ * media relaying again), and the purge the HELLO began goes on after the
+ * restart. */
+static void crash_after_hello_replays_nothing_before_it(void **state)
+{
+	(void)state;
+	restart();
+	hello(0, 600);
+	run(0);
+	unsigned orphans = (unsigned)w->tot.orphans_deleted;
+	create(0, 10);
+	hello(0, 601);
+	create(0, 11);
+	med_peer *p = med_worker__peer(w, SHM_ROLE_SIGNAL, 0);
+	assert_non_null(p);
+	assert_int_equal(med_worker__poll_ring(w, p, 64), 3); /* handled; purge not begun; no final release */
+	assert_non_null(by_id(10));
+	assert_int_equal(w->tot.orphans_deleted, orphans);
+	unsigned live = w->nactive;
+	restart(); /* crash: nothing after the HELLO's own release */
+	/* the orphan the HELLO marked went at the restart */
+	assert_null(by_id(10));
+	assert_int_equal(w->nactive, live - 1);
+	/* the replies to CREATE 10 and 11 from before the crash, and one to
+	 * CREATE 11 read again (answered with the session): CREATE 10 not */
+	assert_int_equal(run(0), 3);
+	assert_null(by_id(10));
+	assert_non_null(by_id(11));
+	assert_int_equal(by_id(11)->slot->creator_pid, 601);
+	assert_int_equal(w->nactive, live - 1);
+}
+
+/* A HELLO is checked before it purges: one of another build (message sizes)
+ * or of pid 0 deletes nothing. */
+static void bad_hello_deletes_nothing(void **state)
+{
+	(void)state;
+	hello(0, 601);
+	create(0, 12);
+	assert_int_equal(run(0), 1);
+	unsigned n = w->nactive, orphans = (unsigned)w->tot.orphans_deleted, bad = (unsigned)w->tot.ctl_bad;
+	hello(0, 0);
+	run(0);
+	assert_int_equal(w->nactive, n);
+	assert_int_equal(w->tot.ctl_bad, bad + 1);
+	sbc_msg_hello h;
+	sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, 0);
+	h.pid = 602;
+	h.sizes[SBC_MSG_MEDIA_CREATE]++;
+	assert_int_equal(shm_ring_push(&to_media[0], SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h)), 0);
+	run(0);
+	assert_int_equal(w->nactive, n);
+	assert_int_equal(w->tot.orphans_deleted, orphans);
+	assert_int_equal(med_worker__peer(w, SHM_ROLE_SIGNAL, 0)->pid, 601);
+	hello(0, 601); /* the ring's process again: its ring is read again */
+	create(0, 13);
+	assert_int_equal(run(0), 1);
+	assert_non_null(by_id(12));
+	assert_non_null(by_id(13));
+}
+
+/* A region of the layout before creator_pid (version 1, slots of
+ * MED_SLOT_V1_BYTES whose tail is zero) is adopted: its calls survive a
+ * media-only upgrade, their creator unknown (0). */
+static void region_of_the_older_layout_is_adopted(void **state)
+{
+	char err[256];
+	bool reused;
+	(void)state;
+	assert_non_null(by_id(12));
+	worker_down();
+	med_region_hdr *h = region;
+	assert_int_equal(h->version, 1);
+	h->slot_bytes = (uint32_t)MED_SLOT_V1_BYTES;
+	med_slot *slots = (med_slot *)((uint8_t *)region + MED_REGION_HDR_BYTES);
+	unsigned live = 0;
+	for (uint32_t i = 0; i < h->nslots; i++) {
+		med_slot *sl = (med_slot *)((uint8_t *)slots + (size_t)i * MED_SLOT_BYTES);
+		/* what that layout left there: zeros */
+		memset((uint8_t *)sl + MED_SLOT_V1_BYTES, 0, MED_SLOT_BYTES - MED_SLOT_V1_BYTES);
+		live += atomic_load(&sl->state) == MED_SLOT_ACTIVE;
+	}
+	assert_true(live >= 2);
+	assert_int_equal(med_region_open(region, region_bytes, &cfg, 1, &reused, err, sizeof(err)), 0);
+	assert_true(reused);
+	assert_int_equal(h->slot_bytes, sizeof(med_slot));
+	assert_int_equal(worker_up(), 0);
+	assert_int_equal(w->tot.sessions_restored, live);
+	assert_int_equal(by_id(12)->slot->creator_pid, 0);
+	/* unknown creators go with the ring's next process */
+	hello(0, 700);
+	create(0, 14);
+	assert_int_equal(run(0), 1);
+	assert_null(by_id(12));
+	assert_int_equal(by_id(14)->slot->creator_pid, 700);
+	/* another slot size (another layout) is still formatted */
+	worker_down();
+	h->slot_bytes = (uint32_t)MED_SLOT_V1_BYTES - 8;
+	assert_int_equal(med_region_open(region, region_bytes, &cfg, 1, &reused, err, sizeof(err)), 0);
+	assert_false(reused);
+	assert_int_equal(worker_up(), 0);
+	assert_int_equal(w->nactive, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(new_pid_deletes_the_rings_previous_sessions_only),
 		cmocka_unit_test(restart_keeps_the_rings_pid),
 		cmocka_unit_test(unknown_pid_sessions_go_with_the_next_process),
+		cmocka_unit_test(purge_goes_in_chunks_and_spares_the_successor),
+		cmocka_unit_test(crash_after_hello_replays_nothing_before_it),
+		cmocka_unit_test(bad_hello_deletes_nothing),
+		cmocka_unit_test(region_of_the_older_layout_is_adopted),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
