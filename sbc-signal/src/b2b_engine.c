@@ -231,6 +231,7 @@ struct b2b_wk {
 	uv_prepare_t *flush; /* per iteration: ring doorbells, reap ended calls */
 	uint32_t to_publish; /* bit j: records reserved on to_media[j], unpublished */
 	uint32_t to_publish_lazy; /* bit j: only MEDIA_DELETEs wait there (media_push) */
+	uint32_t hello_due;  /* bit j: our HELLO not on to_media[j] yet (ring full): media_hello */
 	uv_timer_t *lazy_h;  /* publishes those within B2B_LAZY_MS; own allocation */
 	uint8_t stopping;    /* wk_stop: nothing is lazy any more */
 	tx_ctx *wheel[B2B_WHEEL_SLOTS + 1]; /* + WHEEL_FIRING */
@@ -932,10 +933,30 @@ static void lazy_cb(uv_timer_t *h)
 	}
 }
 
+/* Our HELLO on to_media[j]: it names this process, and sbc-media deletes
+ * the sessions our predecessor on this ring left when it reads it, so it
+ * goes before any other record; one that did not fit (ring full) is tried
+ * again before the next record and on every loop iteration (wk_flush). */
+static int media_hello(b2b_wk *k, unsigned j)
+{
+	sbc_msg_hello h;
+	sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, k->w->idx);
+	int ret = shm_ring_push(&k->to_media[j], SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h));
+	if (ret && !(k->hello_due & 1u << j))
+		SBC_WARN("worker %u: HELLO to media worker %u not sent (%s): tried again before anything else "
+			 "goes there", k->w->idx, j, sbc_strerror(ret));
+	else if (!ret && (k->hello_due & 1u << j))
+		SBC_NOTICE("worker %u: HELLO to media worker %u sent after all", k->w->idx, j);
+	k->hello_due = ret ? k->hello_due | 1u << j : k->hello_due & ~(1u << j);
+	return ret;
+}
+
 static int media_push(b2b_wk *k, unsigned j, unsigned type, const void *m, uint32_t len)
 {
 	if (j >= k->n_media)
 		return SBC_E_STATE;
+	if ((k->hello_due & 1u << j) && media_hello(k, j))
+		return SBC_E_RING_FULL;
 	shm_ring_prod *p = &k->to_media[j];
 	if (len > shm_ring_max_payload(p->ring))
 		return SBC_E_MSG_TOO_BIG;
@@ -1253,6 +1274,8 @@ static void call_reap(b2b_cl *c)
  * what media_push wrote, then recycles the calls ended meanwhile. */
 static void wk_flush(b2b_wk *k)
 {
+	for (uint32_t due = k->hello_due; due; due &= due - 1)
+		media_hello(k, (unsigned)__builtin_ctz(due));
 	while (k->to_publish) {
 		unsigned j = (unsigned)__builtin_ctz(k->to_publish);
 		k->to_publish &= k->to_publish - 1;
@@ -3144,11 +3167,6 @@ static void wk_start(sig_worker *w, void *arg)
 	 * about 200k live ones per worker */
 	txn_cfg tc = {.t1_ms = w->srv->cfg.t1_ms};
 	k->tbl = txn_table_create(&env, &tc, 1u << 17);
-	if (!k->tbl) {
-		free(k);
-		SBC_ERROR("worker %u: no memory for transactions: calls refused", w->idx);
-		return;
-	}
 	shm_seg *seg = sig_segment();
 	if (seg) {
 		unsigned m = shm_seg_header(seg)->workers[SHM_ROLE_MEDIA];
@@ -3159,14 +3177,17 @@ static void wk_start(sig_worker *w, void *arg)
 			if (shm_seg_producer(seg, &k->to_media[j], SHM_ROLE_SIGNAL, w->idx, SHM_ROLE_MEDIA, j) < 0 ||
 			    shm_seg_consumer(seg, &k->from_media[j], SHM_ROLE_MEDIA, j, SHM_ROLE_SIGNAL, w->idx) < 0)
 				break;
-			sbc_msg_hello h;
-			sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, w->idx);
-			shm_ring_push(&k->to_media[j], SBC_MSG_HELLO, SBC_MSG_V_HELLO, &h, sizeof(h));
+			media_hello(k, j);
 			ok++;
 		}
 		k->n_media = ok;
 		if (m && ok < m)
 			SBC_WARN("worker %u: rings to sbc-media: %u of %u", w->idx, ok, m);
+	}
+	if (!k->tbl) { /* after the HELLOs: our predecessor's media goes even so */
+		free(k);
+		SBC_ERROR("worker %u: no memory for transactions: calls refused", w->idx);
+		return;
 	}
 	k->ping = malloc(sizeof(*k->ping));
 	if (k->ping) {
