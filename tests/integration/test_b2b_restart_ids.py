@@ -178,6 +178,39 @@ def test_killed_signal_sessions_deleted_before_rtp_timeout(procs, tmp_path):
         uas.close()
 
 
+def test_timeout_of_no_call_answered_with_delete(procs, tmp_path, monkeypatch):
+    """sbc-signal's fallback on its own, with the HELLO purge off
+    (SBC_MEDIA_ORPHANS=keep, as when a successor's HELLO never reached
+    sbc-media): a killed sbc-signal's call leaves its media session in
+    sbc-media, which keeps a session until told to delete it; its RTP
+    timeout goes to the restarted process, which has no call under that id
+    and answers it with DELETE (the READMEs rely on it when a HELLO is
+    lost)."""
+    monkeypatch.setenv("SBC_MEDIA_ORPHANS", "keep")  # inherited by sbc-media
+    uas = Uas("answer")
+    sbc = Sbc(procs, tmp_path, uas.port, rtp_timeout_ms=1500)
+    uac = Uac(sbc.port)
+    try:
+        final = uac.answered()
+        aip, aport, _ = sdp_media(body(final))
+        _, bport, _ = sdp_media(body(uas.invite))
+        assert relayed(uac.rtp, (aip, aport), uas.rtp, b"o-ab") == bport
+        sid = sbc.rpc("media.sessions")["sessions"][0]["id"]
+        sbc.kill_signal()
+        # the new process's HELLO deleted nothing: the session is there
+        st = sbc.rpc("media.stats")["totals"]
+        assert st["orphans_deleted"] == 0 and sbc.rpc("media.sessions")["total"] == 1, st
+        # no more RTP: the session times out 1.5 s after the last packet
+        wait_for(lambda: sbc.rpc("media.sessions")["total"] == 0, timeout=15,
+                 what="the killed process's session deleted after its RTP timeout")
+        assert f"media session {sid:x}: timed out, no call of ours" in sbc.log()
+        st = sbc.rpc("media.stats")["totals"]
+        assert st["timeouts"] >= 1 and st["deleted"] == 1 and st["orphans_deleted"] == 0, st
+    finally:
+        uac.close()
+        uas.close()
+
+
 def test_killed_signal_ringing_session_deleted(procs, tmp_path):
     """A call still ringing past its RTP timeout ignores the TIMEOUT (only
     an answered call ends on it); when that sbc-signal is killed, the
