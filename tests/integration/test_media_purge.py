@@ -26,19 +26,18 @@ def test_purge_of_thousands_keeps_the_worker_answering(mt):
     assert r["ok"] == N, r
     mt.cmd("hello 0 4242")  # signal worker 0 is another process now
     # stats requests back to back while the purge runs: the worker answers
-    # between its chunks (some answer sees the purge half done; before, all
-    # N went in one loop turn), and each soon (generous: a loaded 2-core
-    # box, ASan; measured 1-12 ms at 1,000-3,000 sessions, before up to 36 s)
-    longest, st, seen = 0.0, {"sessions": N}, []
+    # each soon (generous: a loaded 2-core box, ASan; measured 1-12 ms at
+    # 1,000-3,000 sessions, before up to 36 s). Whether an answer sees the
+    # purge half done depends on when the request lands (a fast box may
+    # finish all chunks first): the chunks themselves are test_media_orphans'
+    longest, st = 0.0, {"sessions": N}
     for _ in range(2000):
         st = mt.cmd("tstats 0 20000")
         assert "sessions" in st, (st, mt.media_log()[-3000:])
         longest = max(longest, st["wait_ms"])
-        seen.append(st["sessions"])
         if st["sessions"] == 0:
             break
     assert st["sessions"] == 0 and st["orphans_deleted"] == N, st
-    assert any(0 < n < N for n in seen), seen
     assert longest < 1000, f"the worker answered a stats request only after {longest:.0f} ms"
     assert f"deleted its {N} media session(s)" in mt.media_log()
     # the ports are free at once: a successor's CREATEs right after all
