@@ -258,9 +258,11 @@ static int sdp_line(const char *b, size_t len, size_t pos, size_t *eol, size_t *
 
 static const sdp_media media_zero; /* also the zero bytes for the session's head */
 _Static_assert(sizeof(sdp_media) >= offsetof(sdp_session, media), "the session head fits media_zero");
-_Static_assert(offsetof(sdp_media, lines) + sizeof(sip_sv) == sizeof(sdp_media) &&
-		       offsetof(sdp_media, n_crypto) > offsetof(sdp_media, crypto),
-	       "sdp_media: crypto[], n_crypto and lines must stay last (sdp_parse clears the rest)");
+/* sdp_parse clears an sdp_media entry in two byte ranges, before crypto[]
+ * and after it to the end (crypto[] is filled only up to n_crypto), so a
+ * member added anywhere is cleared too (test_sdp_parse_diff parses into
+ * 0xA5 and zero fill and compares every byte) */
+#define MEDIA_AFTER_CRYPTO (offsetof(sdp_media, crypto) + sizeof(((sdp_media *)0)->crypto))
 
 int sdp_parse(const char *buf, size_t len, sdp_session *s)
 {
@@ -329,12 +331,12 @@ int sdp_parse(const char *buf, size_t len, sdp_session *s)
 			if (!m)
 				s->lines = (sip_sv){sess_start, (size_t)(buf + lstart - sess_start)};
 			m = &s->media[s->n_media++];
-			/* the members before the crypto lines from the all-zero
+			/* the bytes before the crypto lines from the all-zero
 			 * value (vector moves; memset of the 300 bytes was a rep
-			 * stos), crypto[] only up to n_crypto as it fills */
+			 * stos), those after them (n_crypto, lines) zeroed;
+			 * crypto[] only up to n_crypto as it fills */
 			memcpy(m, &media_zero, offsetof(sdp_media, crypto));
-			m->n_crypto = 0;
-			m->lines = SIP_SV_NULL;
+			memset((char *)m + MEDIA_AFTER_CRYPTO, 0, sizeof(*m) - MEDIA_AFTER_CRYPTO);
 			if (parse_media_line(s, m, v) < 0)
 				return sbc_err_sip(400);
 			m->lines = (sip_sv){buf + next, 0};

@@ -55,7 +55,10 @@ typedef struct sdp_media {
 	uint8_t has_ice;
 	int32_t rtcp_port; /* a=rtcp, -1 when absent */
 	sdp_conn conn;     /* media-level c= */
-	sip_sv crypto[SDP_MAX_CRYPTO]; /* values after "a=crypto:" */
+	/* values after "a=crypto:", [0, n_crypto) only: sdp_parse fills the
+	 * entries as it reads them, those beyond keep stale views into
+	 * earlier bodies */
+	sip_sv crypto[SDP_MAX_CRYPTO];
 	unsigned n_crypto;
 	sip_sv lines; /* the raw lines after m= up to the next m= or the end */
 } sdp_media;
@@ -66,8 +69,10 @@ typedef struct sdp_session {
 	uint8_t dir;   /* session-level direction */
 	uint8_t has_ice;
 	sip_sv lines; /* raw session-level lines after v= (o=, s=, t=, a= ...) */
-	sdp_media media[SDP_MAX_MEDIA]; /* [0, n_media) only: sdp_parse zeroes an
-					 * entry when its m= line starts, not the rest */
+	/* [0, n_media) only: sdp_parse clears an entry when its m= line starts
+	 * (all of it but crypto[], see there), not the rest: entries beyond
+	 * n_media keep stale views into earlier bodies */
+	sdp_media media[SDP_MAX_MEDIA];
 	unsigned n_media;
 	const char *err_reason;
 } sdp_session;

@@ -171,9 +171,14 @@ typedef struct sip_hdr {
 #define SIP_MAX_HEADERS 96
 #define SIP_MAX_VIA 16
 
-/* sip_parse clears the members it fills one by one (no memset of the whole
- * 8 KiB, nor of the parts: those were rep stos): a new member needs its
- * line there. */
+/* sip_parse does not memset the whole 8 KiB (nor memsets spanning hdr[] or
+ * via[]: those were rep stos): it clears everything but hdr[] and via[],
+ * the URI and name-addr members by struct copies from all-zero values, the
+ * rest (the head, first[] to 0xff, n_of[], the tail) as fixed-size byte
+ * ranges from one of those to the next, so a member added anywhere is
+ * cleared with its neighbours (test_sip_parse_diff checks every byte).
+ * hdr[] and via[] are valid only in [0, n_hdr) and [0, n_via): entries
+ * beyond keep stale views into earlier messages. */
 typedef struct sip_msg {
 	const char *buf;
 	size_t len; /* bytes of the message including its body */
@@ -186,12 +191,12 @@ typedef struct sip_msg {
 	int status;   /* responses */
 	sip_sv reason;
 
-	sip_hdr hdr[SIP_MAX_HEADERS];
+	sip_hdr hdr[SIP_MAX_HEADERS]; /* [0, n_hdr) only (stale beyond) */
 	unsigned n_hdr;
 	int16_t first[SIP_H_MAX_]; /* index into hdr[] of the first header of each id, or -1 */
 	uint8_t n_of[SIP_H_MAX_];  /* header lines of each id (single-header checks need no scan) */
 
-	sip_via via[SIP_MAX_VIA]; /* every Via value, top first */
+	sip_via via[SIP_MAX_VIA]; /* every Via value, top first; [0, n_via) only */
 	unsigned n_via;
 	sip_naddr from, to;
 	sip_sv call_id;

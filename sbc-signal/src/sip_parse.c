@@ -658,10 +658,17 @@ static int uri_chars_ok(sip_sv s)
 static const sip_uri uri_zero;
 static const sip_naddr naddr_zero;
 static const sip_via via_zero;
-/* sip_parse clears sip_msg member by member: a member added after
- * err_reason (or anywhere) must be cleared there too */
-_Static_assert(offsetof(sip_msg, err_reason) + sizeof(const char *) == sizeof(sip_msg),
-	       "sip_msg grew: clear the new member in sip_parse");
+/* sip_parse clears sip_msg in byte ranges that run from one skipped part
+ * (hdr[], via[]) or whole-struct copy (ruri, from, to) to the next, so a
+ * member added anywhere in between is cleared with its neighbours, padding
+ * included (test_sip_parse_diff parses into 0xA5 and zero fill and compares
+ * every byte). from and to are copied as one pair: nothing between them. */
+_Static_assert(offsetof(sip_msg, to) == offsetof(sip_msg, from) + sizeof(sip_naddr),
+	       "sip_msg: from and to must stay adjacent (sip_parse copies them whole)");
+/* the offset just past member a: a cleared range starts there */
+#define MSG_AFTER(a) (offsetof(sip_msg, a) + sizeof(((sip_msg *)0)->a))
+_Static_assert(sizeof(sip_msg) - MSG_AFTER(to) <= sizeof(sip_naddr),
+	       "sip_msg: the tail after to is cleared from naddr_zero's bytes");
 
 int sip_uri_parse(sip_sv t, sip_uri *u)
 {
@@ -1238,27 +1245,25 @@ int sip_parse(const char *buf, size_t len, sip_msg *m)
 	size_t pos = 0, eol, next, body_start = 0;
 	int r;
 
-	/* every member the parse fills is cleared first, member by member
-	 * and from the all-zero values (vector moves, where a memset of the
-	 * head and one of the tail were two rep stos); hdr[] and via[] are
-	 * read only up to n_hdr and n_via, so they stay as they were */
+	/* everything but hdr[] and via[] (read only up to n_hdr and n_via, so
+	 * they stay as they were) is cleared first: the URI and name-addr
+	 * structs from the all-zero values, the rest as fixed-size byte ranges
+	 * between them (a few vector stores each, where a memset of the head
+	 * and one of the tail were two rep stos). The ranges run from member
+	 * to member, not over named members, so a member added anywhere is
+	 * cleared too (see MSG_AFTER above). */
 	memset(m, 0, offsetof(sip_msg, ruri));
 	m->ruri = uri_zero;
-	m->status = 0;
-	m->reason = SIP_SV_NULL;
-	m->n_hdr = 0;
+	memset((char *)m + MSG_AFTER(ruri), 0, offsetof(sip_msg, hdr) - MSG_AFTER(ruri));
+	memset((char *)m + MSG_AFTER(hdr), 0, offsetof(sip_msg, first) - MSG_AFTER(hdr));
 	memset(m->first, 0xff, sizeof(m->first));
-	memset(m->n_of, 0, sizeof(m->n_of));
-	m->n_via = 0;
+	memset((char *)m + MSG_AFTER(first), 0, offsetof(sip_msg, via) - MSG_AFTER(first));
+	memset((char *)m + MSG_AFTER(via), 0, offsetof(sip_msg, from) - MSG_AFTER(via));
 	m->from = naddr_zero;
 	m->to = naddr_zero;
-	m->call_id = SIP_SV_NULL;
-	m->cseq = 0;
-	m->cseq_method = 0;
-	m->cseq_method_name = SIP_SV_NULL;
-	m->n_contact = 0;
-	m->body = SIP_SV_NULL;
-	m->err_reason = NULL;
+	/* the tail from zero bytes too: its memset (88 bytes, unaligned)
+	 * became a rep stos */
+	memcpy((char *)m + MSG_AFTER(to), &naddr_zero, sizeof(*m) - MSG_AFTER(to));
 	m->buf = buf;
 	m->len = len;
 	m->max_forwards = -1;

@@ -250,6 +250,64 @@ static void test_seeds_same(void **state)
 	}
 }
 
+/* sdp_parse reuses the caller's sdp_session and clears it in byte ranges,
+ * not with one memset. Parsing into a struct full of 0xA5 and into a zeroed
+ * one must give the same bytes everywhere but the parts sdp_session.h
+ * documents as valid only up to a count: media[] from n_media on and, in
+ * each media[i] below n_media, crypto[] from n_crypto on. A member added
+ * anywhere and not cleared by sdp_parse fails here. */
+static sdp_session FILL_A5, FILL_00;
+static unsigned char stale[sizeof(sdp_session)];
+
+static void parse_into_fills(const char *text, size_t len)
+{
+	char *e = exact_copy(text, len);
+	memset(&FILL_A5, 0xa5, sizeof(FILL_A5));
+	memset(&FILL_00, 0, sizeof(FILL_00));
+	int a = sdp_parse(e, len, &FILL_A5);
+	int b = sdp_parse(e, len, &FILL_00);
+	SAME(a, b, "status into 0xA5 / zero fill");
+	SAME(FILL_A5.n_media, FILL_00.n_media, "n_media");
+	memset(stale, 0, sizeof(stale));
+	for (size_t i = 0; i < SDP_MAX_MEDIA; i++) {
+		size_t at = offsetof(sdp_session, media) + i * sizeof(sdp_media);
+		if (i >= FILL_00.n_media) {
+			memset(stale + at, 1, sizeof(sdp_media));
+			continue;
+		}
+		unsigned nc = FILL_00.media[i].n_crypto;
+		SAME(FILL_A5.media[i].n_crypto, nc, "n_crypto");
+		if (nc < SDP_MAX_CRYPTO)
+			memset(stale + at + offsetof(sdp_media, crypto) + nc * sizeof(sip_sv), 1,
+			       (SDP_MAX_CRYPTO - nc) * sizeof(sip_sv));
+	}
+	const unsigned char *x = (const void *)&FILL_A5, *y = (const void *)&FILL_00;
+	for (size_t o = 0; o < sizeof(sdp_session); o++)
+		if (!stale[o] && x[o] != y[o]) {
+			print_error("%s: sdp_session byte %zu (of %zu) not cleared: 0x%02x after 0xA5 fill, 0x%02x "
+				    "after zero fill\n",
+				    what, o, sizeof(sdp_session), x[o], y[o]);
+			fail();
+		}
+	exact_free(e, len);
+}
+
+static void test_parse_clears_whole(void **state)
+{
+	char buf[2048];
+	(void)state;
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		what = seeds[i];
+		size_t n = strlen(seeds[i]);
+		parse_into_fills(seeds[i], n);
+		assert_int_equal(FILL_00.n_media > 0 || strstr(seeds[i], "m=") == NULL, 1);
+		for (size_t k = 0; k < n; k += 5) /* the failure paths too */
+			parse_into_fills(seeds[i], k);
+		for (int it = 0; it < 100; it++)
+			parse_into_fills(buf, mutate(seeds[i], n, buf));
+	}
+}
+
 static void test_mutations_same(void **state)
 {
 	char buf[2048];
@@ -269,6 +327,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_seeds_same),
 		cmocka_unit_test(test_mutations_same),
+		cmocka_unit_test(test_parse_clears_whole),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

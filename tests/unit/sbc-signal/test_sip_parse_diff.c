@@ -418,6 +418,68 @@ static void test_seeds_parse_same(void **state)
 	}
 }
 
+/* ---- sip_parse clears every byte it does not document as stale ----------- */
+
+/* sip_parse reuses the caller's sip_msg (the engine parses hostile input
+ * into the same struct again and again) and clears it in byte ranges, not
+ * with one memset. Parsing into a struct full of 0xA5 and into a zeroed one
+ * must give the same bytes everywhere but the parts sip_msg.h documents as
+ * valid only up to a count: hdr[] from n_hdr on, via[] from n_via on (and
+ * sip_hdr's padding after id, which the parser never writes). A member
+ * added anywhere and not cleared by sip_parse fails here. */
+_Static_assert(offsetof(sip_hdr, name) == 8 && sizeof(sip_hdr) == 8 + 3 * sizeof(sip_sv),
+	       "sip_hdr changed: teach parse_into_fills its padding");
+static sip_msg FILL_A5, FILL_00;
+static unsigned char stale[sizeof(sip_msg)];
+
+static void parse_into_fills(const char *buf, size_t len)
+{
+	char *e = exact_copy(buf, len);
+	memset(&FILL_A5, 0xa5, sizeof(FILL_A5));
+	memset(&FILL_00, 0, sizeof(FILL_00));
+	int a = sip_parse(e, len, &FILL_A5);
+	int b = sip_parse(e, len, &FILL_00);
+	SAME(a, b, "status into 0xA5 / zero fill");
+	SAME(FILL_A5.n_hdr, FILL_00.n_hdr, "n_hdr");
+	SAME(FILL_A5.n_via, FILL_00.n_via, "n_via");
+	memset(stale, 0, sizeof(stale));
+	for (size_t i = 0; i < SIP_MAX_HEADERS; i++) {
+		size_t at = offsetof(sip_msg, hdr) + i * sizeof(sip_hdr);
+		if (i >= FILL_00.n_hdr)
+			memset(stale + at, 1, sizeof(sip_hdr));
+		else /* the padding between id and name */
+			memset(stale + at + sizeof(uint16_t), 1, offsetof(sip_hdr, name) - sizeof(uint16_t));
+	}
+	for (size_t i = FILL_00.n_via; i < SIP_MAX_VIA; i++)
+		memset(stale + offsetof(sip_msg, via) + i * sizeof(sip_via), 1, sizeof(sip_via));
+	const unsigned char *x = (const void *)&FILL_A5, *y = (const void *)&FILL_00;
+	for (size_t o = 0; o < sizeof(sip_msg); o++)
+		if (!stale[o] && x[o] != y[o]) {
+			print_error("%s: sip_msg byte %zu (of %zu) not cleared: 0x%02x after 0xA5 fill, 0x%02x after "
+				    "zero fill\n",
+				    what, o, sizeof(sip_msg), x[o], y[o]);
+			fail();
+		}
+	exact_free(e, len);
+}
+
+static void test_parse_clears_whole(void **state)
+{
+	char buf[2048];
+	(void)state;
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		what = seeds[i];
+		size_t n = strlen(seeds[i]);
+		parse_into_fills(seeds[i], n);
+		assert_int_equal(sip_parse(seeds[i], n, &FILL_00), 0);
+		/* the failure paths: every 7th prefix and some mutations */
+		for (size_t k = 0; k < n; k += 7)
+			parse_into_fills(seeds[i], k);
+		for (int it = 0; it < 50; it++)
+			parse_into_fills(buf, mutate(seeds[i], n, buf));
+	}
+}
+
 static void test_mutations_parse_same(void **state)
 {
 	char buf[2048];
@@ -628,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_value_parsers_same),
 		cmocka_unit_test(test_hosts_same),
 		cmocka_unit_test(test_header_names_same),
+		cmocka_unit_test(test_parse_clears_whole),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 	print_message("%u inputs compared\n", compared);
