@@ -72,7 +72,11 @@ static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; 
  * maps A-Z onto a-z, and the only bytes it maps onto a lower-case letter
  * are that letter and its capital. Two overlapping words for 4..16 bytes
  * instead of a byte loop folding both sides; lc is a literal, so its words
- * are constants. For parameter names and schemes (branch, transport...). */
+ * are constants. For parameter names and schemes (branch, transport...).
+ * PRECONDITION: lc is lower-case letters a-z only. There is no control-byte
+ * check (fold4_eq has one), so for any other byte it is wrong: CR | 0x20 is
+ * '-', 0x10..0x19 | 0x20 are the digits, '_' never matches. SV_IEQ_A
+ * enforces it at build time. */
 static inline int sv_ieq_alpha(sip_sv a, const char *lc, size_t n)
 {
 	if (a.n != n)
@@ -94,7 +98,29 @@ static inline int sv_ieq_alpha(sip_sv a, const char *lc, size_t n)
 			return 0;
 	return 1;
 }
-#define SV_IEQ_A(a, lit) sv_ieq_alpha((a), (lit), sizeof(lit) - 1)
+/* SV_IEQ_A(a, "literal"): sv_ieq_alpha with its precondition checked at
+ * build time. Byte i of a string literal is not an integer constant
+ * expression in C (no _Static_assert), but the optimiser folds it: in every
+ * optimised build (-O1 and up, normal and SAN=1) a literal with anything
+ * but a-z (or longer than the 16 bytes checked) leaves the call to
+ * sv_ieq_a_not_letters in place and gcc stops with its error attribute;
+ * the check itself folds to nothing. -O0 (DEBUG=1) does not fold, and __builtin_constant_p skips it
+ * there. */
+void sv_ieq_a_not_letters(void) __attribute__((error("SV_IEQ_A: the literal must be lower-case letters a-z")));
+#define LC_AT_(lit, i)                                                                                 \
+	((i) >= sizeof(lit) - 1 ||                                                                     \
+	 ((lit)[(i) < sizeof(lit) - 1 ? (i) : 0] >= 'a' && (lit)[(i) < sizeof(lit) - 1 ? (i) : 0] <= 'z'))
+#define LC_LIT_(lit)                                                                                   \
+	(sizeof(lit) - 1 <= 16 && LC_AT_(lit, 0) && LC_AT_(lit, 1) && LC_AT_(lit, 2) && LC_AT_(lit, 3) && \
+	 LC_AT_(lit, 4) && LC_AT_(lit, 5) && LC_AT_(lit, 6) && LC_AT_(lit, 7) && LC_AT_(lit, 8) &&     \
+	 LC_AT_(lit, 9) && LC_AT_(lit, 10) && LC_AT_(lit, 11) && LC_AT_(lit, 12) && LC_AT_(lit, 13) && \
+	 LC_AT_(lit, 14) && LC_AT_(lit, 15))
+#define SV_IEQ_A(a, lit)                                                                               \
+	(__extension__({                                                                               \
+		if (__builtin_constant_p(LC_LIT_(lit)) && !LC_LIT_(lit))                               \
+			sv_ieq_a_not_letters();                                                        \
+		sv_ieq_alpha((a), (lit), sizeof(lit) - 1);                                             \
+	}))
 
 int sip_sv_eq_sv(sip_sv a, sip_sv b) { return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0); }
 
