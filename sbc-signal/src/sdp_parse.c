@@ -14,6 +14,12 @@ static int fail(sdp_session *s, int err, const char *why)
 	return err;
 }
 
+/* the word scanners below take the first flagged byte as ctz / 8: that is
+ * the lowest address only on a little-endian machine */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "sdp_parse.c assumes a little-endian target (ctz of a word is its first byte)"
+#endif
+
 /* The first SP or HTAB in v[i..), or v.n: eight bytes per step (a zero
  * byte of x ^ SP or x ^ HTAB; the lowest flagged byte is exact on
  * little-endian x86-64), byte by byte for the last few. */

@@ -142,6 +142,12 @@ static inline void cl_note(cl_lines *cl, const char *buf, size_t i)
 	cl->open = 1;
 }
 
+/* the word scanners below take the first flagged byte as ctz / 8: that is
+ * the lowest address only on a little-endian machine */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "sig_framing.c assumes a little-endian target (ctz of a word is its first byte)"
+#endif
+
 /* Finds the end of the headers ("\r\n\r\n") in buf[0..n); returns the offset
  * just past it, or 0 when absent. Also reports a forbidden byte: a control
  * other than tab, DEL, a CR not followed by LF or an LF not preceded by CR.

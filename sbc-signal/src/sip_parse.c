@@ -953,6 +953,12 @@ static size_t line_end(const char *b, size_t len, size_t pos, size_t *eol)
 	return e + 1;
 }
 
+/* the word scanners below take the first flagged byte as ctz / 8: that is
+ * the lowest address only on a little-endian machine */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "sip_parse.c assumes a little-endian target (ctz of a word is its first byte)"
+#endif
+
 /* line_end for header lines, in one pass instead of a memchr for the LF
  * and two more over the value (NUL, bare CR): sets *bad when [pos, *eol)
  * holds a NUL or a CR not followed by LF, and leaves it alone otherwise.
