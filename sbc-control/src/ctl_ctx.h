@@ -33,6 +33,7 @@ typedef struct ctl_counters {
 	uint64_t config_changes;
 	uint64_t ring_full;             /* CONFIG_CHANGED / STATS_REQUEST not delivered */
 	uint64_t ring_bad_messages;
+	uint64_t cdr_write_errors;      /* cdr.jsonl lines not written (open/write failed) */
 } ctl_counters;
 
 typedef struct ctl_ctx {

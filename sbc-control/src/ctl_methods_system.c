@@ -138,12 +138,13 @@ static void stats_done_cb(json_t *children, void *arg)
 	ctl_ctx *ctx = job->ctx;
 	const ctl_counters *k = &ctx->counters;
 	json_t *control = json_pack(
-		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "rpc_requests", (json_int_t)k->rpc_requests,
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "rpc_requests", (json_int_t)k->rpc_requests,
 		"rpc_errors", (json_int_t)k->rpc_errors, "rpc_clients", (json_int_t)ctl_rpc_client_count(ctx->rpc),
 		"rpc_clients_accepted", (json_int_t)k->rpc_clients_accepted, "rpc_clients_refused",
 		(json_int_t)k->rpc_clients_refused, "rpc_clients_dropped", (json_int_t)k->rpc_clients_dropped,
 		"rpc_rate_limited", (json_int_t)k->rpc_rate_limited, "config_changes", (json_int_t)k->config_changes,
-		"ring_full", (json_int_t)k->ring_full, "ring_bad_messages", (json_int_t)k->ring_bad_messages, "rings",
+		"ring_full", (json_int_t)k->ring_full, "ring_bad_messages", (json_int_t)k->ring_bad_messages,
+		"cdr_write_errors", (json_int_t)k->cdr_write_errors, "rings",
 		ctl_bus_ring_json(ctx->bus));
 	json_object_set_new(children, "control", control);
 	ctl_rpc_complete(job->req, children, NULL);

@@ -8,7 +8,10 @@
  * tenth of a second more before the successor starts); the rest is
  * jansson's copy, merge and dump per record. The per-line open measured
  * 104-123 ms here.
- * Also prints the CPU per call event applied (ctl_cdr_event), for scale. */
+ * Also prints the CPU per call event applied (ctl_cdr_event): cdr.jsonl is
+ * kept open and each line is one write(2) (it was fopen/fputs/fclose per
+ * event: 11.5-11.9 us per event here, now 8.9-9.6 us; the rest is jansson's
+ * parse, merge and dump). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,6 +5,8 @@
  * named; a successor is spawned only afterwards, so its calls are its own.
  * Long calls stay in the table however many short ones follow. This
  * process plays the signal workers on the other end of the rings. */
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,6 +59,10 @@ static int teardown(void **state)
 	ctb_close(&f->ctx, &f->loop, f->child_seg);
 	ctl_cdr_free();
 	snprintf(path, sizeof(path), "%s/cdr.jsonl", f->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/cdr.jsonl.1", f->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/file", f->dir);
 	unlink(path);
 	rmdir(f->dir);
 	free(f);
@@ -349,24 +355,182 @@ static void test_close_out_one_open(void **state)
 	int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (in < 0)
 		skip();
-	assert_true(inotify_add_watch(in, f->dir, IN_OPEN | IN_CLOSE_WRITE) >= 0);
+	assert_true(inotify_add_watch(in, f->dir, IN_OPEN | IN_CLOSE_WRITE | IN_MODIFY) >= 0);
 	assert_int_equal(ctl_cdr_signal_gone(&f->ctx, OLD_PID, "sbc-signal exited (exit 1): call state lost"), 50);
 	char buf[64 * (sizeof(struct inotify_event) + 32)] __attribute__((aligned(8)));
-	unsigned opens = 0, closes = 0;
+	unsigned opens = 0, closes = 0, writes = 0;
 	ssize_t n;
 	while ((n = read(in, buf, sizeof(buf))) > 0)
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *e = (const struct inotify_event *)p;
 			opens += !!(e->mask & IN_OPEN);
 			closes += !!(e->mask & IN_CLOSE_WRITE);
+			writes += !!(e->mask & IN_MODIFY);
 			p += sizeof(*e) + e->len;
 		}
 	close(in);
-	assert_int_equal(opens, 1);
-	assert_int_equal(closes, 1);
+	/* cdr.jsonl stays open from the start events: the 50 end lines are
+	 * written (inotify merges repeated IN_MODIFY, so not counted) with
+	 * no open or close */
+	assert_int_equal(opens, 0);
+	assert_int_equal(closes, 0);
+	assert_true(writes >= 1);
 	char got[64];
 	list_ids(f, 1, got, sizeof(got));
 	assert_string_equal(got, "");
+}
+
+/* The lines of file name in f->dir as "<event>:<id>" joined by ' ' (every
+ * line whole JSON ending in '\n'); "" if there is no such file. */
+static void file_events(fixture *f, const char *name, char *out, size_t len)
+{
+	char path[128], line[2048];
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	out[0] = '\0';
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		return;
+	while (fgets(line, sizeof(line), fp)) {
+		assert_true(strlen(line) > 0 && line[strlen(line) - 1] == '\n');
+		json_error_t je;
+		json_t *ev = json_loads(line, 0, &je);
+		assert_non_null(ev);
+		size_t used = strlen(out);
+		snprintf(out + used, len - used, "%s%s:%s", used ? " " : "",
+			 json_string_value(json_object_get(ev, "event")), json_string_value(json_object_get(ev, "id")));
+		json_decref(ev);
+	}
+	fclose(fp);
+}
+
+/* start, answer, end of call id on worker 0, read by the bus */
+static void one_call(fixture *f, const char *id)
+{
+	event(f, 0, "start", id, NULL);
+	event(f, 0, "answer", id, NULL);
+	event(f, 0, "end", id, ",\"cause\":200");
+	pump(f);
+}
+
+/* inotify events on the fixture's directory since the last call, counted
+ * (repeated IN_MODIFY not read yet are merged into one by the kernel). */
+static void drain(int in, unsigned *opens, unsigned *closes, unsigned *writes)
+{
+	char buf[64 * (sizeof(struct inotify_event) + 32)] __attribute__((aligned(8)));
+	ssize_t n;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *e = (const struct inotify_event *)p;
+			*opens += !!(e->mask & IN_OPEN);
+			*closes += !!(e->mask & IN_CLOSE_WRITE);
+			*writes += !!(e->mask & IN_MODIFY);
+			p += sizeof(*e) + e->len;
+		}
+}
+
+/* One line per event, in order, each written when its event is applied, on
+ * one fd opened once. */
+static void test_lines_one_write_each(void **state)
+{
+	fixture *f = *state;
+	hello(f, 0, OLD_PID);
+	pump(f);
+	int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (in < 0)
+		skip();
+	assert_true(inotify_add_watch(in, f->dir, IN_OPEN | IN_CLOSE_WRITE | IN_MODIFY) >= 0);
+	static const char *const kinds[] = { "start", "answer", "end" };
+	unsigned opens = 0, closes = 0, writes = 0;
+	for (unsigned c = 0; c < 2; c++)
+		for (unsigned k = 0; k < 3; k++) {
+			unsigned before = writes;
+			event(f, 0, kinds[k], c ? "0-a2" : "0-a1", k == 2 ? ",\"cause\":200" : NULL);
+			pump(f);
+			drain(in, &opens, &closes, &writes);
+			assert_int_equal(writes, before + 1); /* on disk at once, not held */
+		}
+	close(in);
+	assert_int_equal(opens, 1);
+	assert_int_equal(closes, 0);
+	char got[512];
+	file_events(f, "cdr.jsonl", got, sizeof(got));
+	assert_string_equal(got, "start:0-a1 answer:0-a1 end:0-a1 start:0-a2 answer:0-a2 end:0-a2");
+	assert_int_equal(f->ctx.counters.cdr_write_errors, 0);
+	ctl_cdr_free(); /* closes it */
+	file_events(f, "cdr.jsonl", got, sizeof(got));
+	assert_string_equal(got, "start:0-a1 answer:0-a1 end:0-a1 start:0-a2 answer:0-a2 end:0-a2");
+}
+
+/* Operator rotates cdr.jsonl (mv, or rm): lines keep going to the old file
+ * until the once-a-second check, then to a new cdr.jsonl; none lost or
+ * split. */
+static void rotated(fixture *f, int by_rename)
+{
+	char path[128], moved[128], got[512];
+	snprintf(path, sizeof(path), "%s/cdr.jsonl", f->dir);
+	snprintf(moved, sizeof(moved), "%s/cdr.jsonl.1", f->dir);
+	hello(f, 0, OLD_PID);
+	one_call(f, "0-b1");
+	assert_int_equal(by_rename ? rename(path, moved) : unlink(path), 0);
+	usleep(1100 * 1000); /* past the check interval */
+	one_call(f, "0-b2");
+	file_events(f, "cdr.jsonl", got, sizeof(got));
+	assert_string_equal(got, "start:0-b2 answer:0-b2 end:0-b2");
+	file_events(f, "cdr.jsonl.1", got, sizeof(got));
+	assert_string_equal(got, by_rename ? "start:0-b1 answer:0-b1 end:0-b1" : "");
+	assert_int_equal(f->ctx.counters.cdr_write_errors, 0);
+	json_t *rec = call_get(f, "0-b2");
+	assert_string_equal(state_of(rec), "ended");
+	json_decref(rec);
+}
+
+static void test_rotated_by_rename(void **state) { rotated(*state, 1); }
+static void test_rotated_by_delete(void **state) { rotated(*state, 0); }
+
+/* data_dir/cdr.jsonl cannot be created (data_dir is a file: fails as root
+ * too): one warning naming the path and errno, every line counted, and the
+ * record table still has the call. */
+static void test_unwritable_dir(void **state)
+{
+	fixture *f = *state;
+	char file[128], logp[128];
+	snprintf(file, sizeof(file), "%s/file", f->dir);
+	FILE *fp = fopen(file, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	snprintf(f->ctx.cfg.data_dir, sizeof(f->ctx.cfg.data_dir), "%s", file);
+	/* the warnings go to stderr: capture them in a file */
+	snprintf(logp, sizeof(logp), "%s/cdr.jsonl.1", f->dir);
+	int lfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(lfd >= 0);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0 && dup2(lfd, STDERR_FILENO) == STDERR_FILENO);
+	hello(f, 0, OLD_PID);
+	one_call(f, "0-c1");
+	one_call(f, "0-c2");
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(lfd);
+	assert_int_equal(f->ctx.counters.cdr_write_errors, 6);
+	json_t *rec = call_get(f, "0-c2");
+	assert_non_null(rec);
+	assert_string_equal(state_of(rec), "ended");
+	json_decref(rec);
+	char log[4096] = "";
+	fp = fopen(logp, "r");
+	assert_non_null(fp);
+	size_t n = fread(log, 1, sizeof(log) - 1, fp);
+	log[n] = '\0';
+	fclose(fp);
+	char want[160];
+	snprintf(want, sizeof(want), "%s/cdr.jsonl", file);
+	const char *hit = strstr(log, want);
+	assert_non_null(hit);
+	assert_non_null(strstr(log, strerror(ENOTDIR)));
+	/* rate-limited: one warning for the six lines lost */
+	assert_null(strstr(hit + 1, want));
 }
 
 int main(void)
@@ -377,6 +541,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrapper_pid_calls_ended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_call_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_out_one_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lines_one_write_each, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotated_by_rename, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotated_by_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unwritable_dir, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
