@@ -28,8 +28,8 @@ static size_t g_compact_at; /* g_order's size that triggers cdr_compact() */
  * buffer that a crash would lose). Rotation (mv or rm of the file) is seen
  * by a stat() of the path at most once a second, compared with the fd's
  * dev/ino: a new file is opened for the next line. The path is rebuilt from
- * ctx->cfg.data_dir, so a data_dir that changes (a reload, another ctx)
- * reopens too. */
+ * ctx->cfg.data_dir for each line, so a data_dir that changes reopens at
+ * once (system.reload keeps data_dir today; this needs no reload hook). */
 #define CDR_CHECK_MS 1000u   /* rotation check / reopen retry interval */
 #define CDR_WARN_MS 10000u   /* at most one write-error warning per this */
 #define CDR_BATCH_BYTES 65536u /* a close-out batch is written in writes of about this */
@@ -108,6 +108,9 @@ static int cdr_fd(ctl_ctx *ctx)
 			close(fd);
 		return -1;
 	}
+	if (g_cdr.open_err) /* the warning said it could not: say it can */
+		SBC_NOTICE("call records: %s: open, writing again", path);
+	g_cdr.open_err = 0;
 	g_cdr.fd = fd;
 	g_cdr.dev = st.st_dev;
 	g_cdr.ino = st.st_ino;
@@ -183,6 +186,7 @@ void ctl_cdr_free(void)
 	g_cdr.batch = false;
 	g_cdr.path[0] = '\0';
 	g_cdr.checked_ms = g_cdr.warned_ms = g_cdr.unwarned = 0;
+	g_cdr.open_err = 0;
 	json_decref(g_calls);
 	json_decref(g_order);
 	g_calls = g_order = NULL;

@@ -531,6 +531,14 @@ static void test_unwritable_dir(void **state)
 	assert_non_null(strstr(log, strerror(ENOTDIR)));
 	/* rate-limited: one warning for the six lines lost */
 	assert_null(strstr(hit + 1, want));
+	/* data_dir changed (back) to a writable one: its cdr.jsonl opened at
+	 * once for the next line */
+	snprintf(f->ctx.cfg.data_dir, sizeof(f->ctx.cfg.data_dir), "%s", f->dir);
+	one_call(f, "0-c3");
+	char got[256];
+	file_events(f, "cdr.jsonl", got, sizeof(got));
+	assert_string_equal(got, "start:0-c3 answer:0-c3 end:0-c3");
+	assert_int_equal(f->ctx.counters.cdr_write_errors, 6);
 }
 
 int main(void)
