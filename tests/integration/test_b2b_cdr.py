@@ -2,6 +2,7 @@
 appended by sbc-control to <data-dir>/cdr.jsonl and served by call.list /
 call.get; call.hangup ends an answered call with BYE on both legs."""
 import json
+import time
 
 import pytest
 
@@ -48,6 +49,10 @@ def test_call_records_and_hangup(procs, tmp_path):
         got = sbc.rpc("call.get", {"id": end["id"]})
         assert got["state"] == "ended" and got["to_out"] == "004930123456"
         assert [c["id"] for c in sbc.rpc("call.list")["calls"]] == [end["id"]]
+        # the operator rotates cdr.jsonl (kept open by sbc-control): the
+        # next call's lines go to a new cdr.jsonl once a second has passed
+        (sbc.data / "cdr.jsonl").rename(sbc.data / "cdr.jsonl.1")
+        time.sleep(1.1)
 
         # a second call, ended by call.hangup: BYE toward both carriers
         uac2 = Uac(sbc.port)
@@ -65,6 +70,12 @@ def test_call_records_and_hangup(procs, tmp_path):
         rec = wait_for(lambda: (lambda r: r if r["state"] == "ended" else None)(
             sbc.rpc("call.get", {"id": active[0]["id"]})), what="hung-up call ended")
         assert rec["reason"] == "hangup"
+        evs2 = wait_for(lambda: (lambda e: e if [x for x in e if x["event"] == "end"] else None)(cdr_lines(sbc)),
+                        what="second call's end in the new cdr.jsonl")
+        assert [(e["event"], e["id"]) for e in evs2] == [(k, rec["id"]) for k in ("start", "answer", "end")]
+        rotated = [json.loads(ln) for ln in (sbc.data / "cdr.jsonl.1").read_text().splitlines()]
+        assert [(e["event"], e["id"]) for e in rotated] == [(k, end["id"]) for k in ("start", "answer", "end")]
+        assert sbc.rpc("stats.get")["control"]["cdr_write_errors"] == 0
         uac2.close()
         # B2BUA counters in stats.get
         calls = wait_for(lambda: (lambda c: c if c.get("active") == 0 else None)(
