@@ -7,18 +7,13 @@
 
 #include "sbc/err.h"
 #include "sdp_session.h"
+#include "word_scan.h"
 
 static int fail(sdp_session *s, int err, const char *why)
 {
 	s->err_reason = why;
 	return err;
 }
-
-/* the word scanners below take the first flagged byte as ctz / 8: that is
- * the lowest address only on a little-endian machine */
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "sdp_parse.c assumes a little-endian target (ctz of a word is its first byte)"
-#endif
 
 /* The first SP or HTAB in v[i..), or v.n: eight bytes per step (a zero
  * byte of x ^ SP or x ^ HTAB; the lowest flagged byte is exact on
@@ -33,7 +28,7 @@ static inline size_t field_end(sip_sv v, size_t i)
 		b = x ^ (ones * '\t');
 		uint64_t k = (((a - ones) & ~a) | ((b - ones) & ~b)) & highs;
 		if (k)
-			return i + ((size_t)__builtin_ctzll(k) >> 3);
+			return i + word_first(k);
 	}
 	while (i < v.n && v.p[i] != ' ' && v.p[i] != '\t')
 		i++;
@@ -223,21 +218,13 @@ static int parse_media_line(sdp_session *s, sdp_media *m, sip_sv v)
 /* The line at pos: *eol is where it ends (its LF, or a CR before that LF,
  * or len), *next where the next starts. Returns 1 when the line holds a
  * NUL or a CR that does not end it. One pass, eight bytes per step over
- * ordinary bytes (sip_ctl8), instead of a memchr for the LF and a byte
+ * ordinary bytes (ctl_skip), instead of a memchr for the LF and a byte
  * loop for NUL and CR. */
 static int sdp_line(const char *b, size_t len, size_t pos, size_t *eol, size_t *next)
 {
 	size_t j = pos;
 	int bad = 0;
-	while (j < len) {
-		if (j + 8 <= len) {
-			uint64_t k = sip_ctl8(b + j);
-			if (!k) {
-				j += 8;
-				continue;
-			}
-			j += (size_t)__builtin_ctzll(k) >> 3; /* the first control */
-		}
+	while ((j = ctl_skip(b, len, j)) < len) {
 		char c = b[j];
 		if (c == '\n') {
 			*eol = j, *next = j + 1;

@@ -7,6 +7,7 @@
 
 #include "sbc/err.h"
 #include "sip_msg.h"
+#include "word_scan.h"
 
 static const char *const why_names[] = {
 	[SIG_FRAME_OK] = "ok",
@@ -142,12 +143,6 @@ static inline void cl_note(cl_lines *cl, const char *buf, size_t i)
 	cl->open = 1;
 }
 
-/* the word scanners below take the first flagged byte as ctz / 8: that is
- * the lowest address only on a little-endian machine */
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "sig_framing.c assumes a little-endian target (ctz of a word is its first byte)"
-#endif
-
 /* Finds the end of the headers ("\r\n\r\n") in buf[0..n); returns the offset
  * just past it, or 0 when absent. Also reports a forbidden byte: a control
  * other than tab, DEL, a CR not followed by LF or an LF not preceded by CR.
@@ -165,7 +160,7 @@ static size_t find_hdr_end(const char *buf, size_t n, int *bad, cl_lines *cl)
 			}
 			/* straight to the first special byte (little-endian: the
 			 * lowest flagged byte is exact) */
-			i += (size_t)__builtin_ctzll(k) >> 3;
+			i += word_first(k);
 			if (i + 3 >= n)
 				break; /* the tail loop below checks it */
 		}

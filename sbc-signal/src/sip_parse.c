@@ -10,6 +10,7 @@
 
 #include "sbc/err.h"
 #include "sip_msg.h"
+#include "word_scan.h"
 
 #define E400 sbc_err_sip(400)
 
@@ -953,12 +954,6 @@ static size_t line_end(const char *b, size_t len, size_t pos, size_t *eol)
 	return e + 1;
 }
 
-/* the word scanners below take the first flagged byte as ctz / 8: that is
- * the lowest address only on a little-endian machine */
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "sip_parse.c assumes a little-endian target (ctz of a word is its first byte)"
-#endif
-
 /* line_end for header lines, in one pass instead of a memchr for the LF
  * and two more over the value (NUL, bare CR): sets *bad when [pos, *eol)
  * holds a NUL or a CR not followed by LF, and leaves it alone otherwise.
@@ -967,15 +962,7 @@ static size_t line_end(const char *b, size_t len, size_t pos, size_t *eol)
 static size_t line_scan(const char *b, size_t len, size_t pos, size_t *eol, int *bad)
 {
 	size_t j = pos;
-	while (j < len) {
-		if (j + 8 <= len) {
-			uint64_t k = sip_ctl8(b + j);
-			if (!k) {
-				j += 8;
-				continue;
-			}
-			j += (size_t)__builtin_ctzll(k) >> 3; /* the first control */
-		}
+	while ((j = ctl_skip(b, len, j)) < len) {
 		char c = b[j];
 		if (c == '\n') { /* a bare LF: a CR before it returned below */
 			*eol = j;
