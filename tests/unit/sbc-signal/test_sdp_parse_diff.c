@@ -44,6 +44,7 @@ int sdp_media_remote(const sdp_session *s, unsigned i, sbc_addr *rtp, sbc_addr *
 
 /* after the reference: its fail() is not cmocka's */
 #include <cmocka.h>
+#include "diff_harness.h"
 
 static const char *what;
 
@@ -71,22 +72,6 @@ static void same_conn(const sdp_conn *a, const sdp_conn *b)
 	SAME(a->v6, b->v6, "conn.v6");
 	same_sv(a->addr, b->addr, "conn.addr");
 }
-
-/* An exact-size heap copy of src[0..n): the data ends where its block
- * ends, so a read one byte past it shows under SAN=1; for n == 0 the view
- * starts one past a 1-byte block (malloc(0) may hand out a usable byte).
- * Freed with exact_free(p, n). */
-static char *exact_copy(const char *src, size_t n)
-{
-	char *blk = malloc(n ? n : 1);
-	if (!blk)
-		abort();
-	if (n)
-		memcpy(blk, src, n);
-	return n ? blk : blk + 1;
-}
-
-static void exact_free(char *p, size_t n) { free(n ? p : p - 1); }
 
 static sdp_session S, R;
 
@@ -194,49 +179,14 @@ static const char *const seeds[] = {
 };
 
 static uint64_t rng = 0x6a09e667f3bcc909ull;
-static uint32_t next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)rng;
-}
 
 /* \x10 and \x1f: controls sip_ctl8 flags only with its exact constant */
 static const char alphabet[] = "\r\n \t=:/0abcmvo\x00\x7f\x80.\x10\x1f";
 
-static size_t mutate(const char *src, size_t n, char *out)
-{
-	size_t len = n;
-	memcpy(out, src, n);
-	int edits = 1 + (int)(next_rand() % 4);
-	for (int e = 0; e < edits && len > 1; e++) {
-		size_t pos = next_rand() % len;
-		switch (next_rand() % 4) {
-		case 0:
-			out[pos] = alphabet[next_rand() % (sizeof(alphabet) - 1)];
-			break;
-		case 1:
-			memmove(out + pos, out + pos + 1, len - pos - 1);
-			len--;
-			break;
-		case 2:
-			memmove(out + pos + 1, out + pos, len - pos);
-			out[pos] = alphabet[next_rand() % (sizeof(alphabet) - 1)];
-			len++;
-			break;
-		default: { /* a line (or part of one) repeated */
-			size_t k = 1 + next_rand() % 40;
-			if (pos + k > len)
-				k = len - pos;
-			memmove(out + pos + k, out + pos, len - pos);
-			len += k;
-			break;
-		}
-		}
-	}
-	return len;
-}
+/* 1..4 random edits (replace, delete, insert, a line or part of one of up
+ * to 40 bytes repeated) of src into out */
+static const diff_mut mut_rule = {alphabet, sizeof(alphabet) - 1, 4, 4, 40, 0};
+static size_t mutate(const char *src, size_t n, char *out) { return diff_mutate(&rng, &mut_rule, src, n, out); }
 
 static void test_seeds_same(void **state)
 {

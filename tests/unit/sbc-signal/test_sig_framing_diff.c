@@ -37,6 +37,7 @@ int sig_frame_datagram(const char *buf, size_t len, const sig_frame_limits *lim,
 #undef sip_sv_from
 
 #include <cmocka.h>
+#include "diff_harness.h"
 
 static const char *what;
 static unsigned n_message, n_more, n_error;
@@ -51,22 +52,6 @@ static void same_frame(int a, int b, const sig_frame *x, const sig_frame *y, con
 		fail();
 	}
 }
-
-/* An exact-size heap copy of src[0..n): the data ends where its block
- * ends, so a read one byte past it shows under SAN=1; for n == 0 the view
- * starts one past a 1-byte block (malloc(0) may hand out a usable byte).
- * Freed with exact_free(p, n). */
-static char *exact_copy(const char *src, size_t n)
-{
-	char *blk = malloc(n ? n : 1);
-	if (!blk)
-		abort();
-	if (n)
-		memcpy(blk, src, n);
-	return n ? blk : blk + 1;
-}
-
-static void exact_free(char *p, size_t n) { free(n ? p : p - 1); }
 
 static void diff_frame(const char *text, size_t len, const sig_frame_limits *lim)
 {
@@ -115,16 +100,12 @@ static const char *const seeds[] = {
 };
 
 static uint64_t rng = 0xbb67ae8584caa73bull;
-static uint32_t next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)rng;
-}
+static uint32_t next_rand(void) { return diff_rand(&rng); }
 
 /* \x10 and \x1f: controls sip_ctl8 flags only with its exact constant */
 static const char alphabet[] = "\r\n \t:0129lLcC\x00\x7f\x80\x01SIP/\x10\x1f";
+/* 1..3 random edits: replace, delete, insert */
+static const diff_mut mut_rule = {alphabet, sizeof(alphabet) - 1, 3, 3, 1, 0};
 
 static void test_seeds_same(void **state)
 {
@@ -152,25 +133,7 @@ static void test_mutations_same(void **state)
 	n_message = n_more = n_error = 0;
 	for (int iter = 0; iter < 30000; iter++) {
 		const char *s = seeds[(size_t)iter % (sizeof(seeds) / sizeof(seeds[0]))];
-		size_t len = strlen(s);
-		memcpy(buf, s, len);
-		int edits = 1 + (int)(next_rand() % 3);
-		for (int e = 0; e < edits && len > 1; e++) {
-			size_t pos = next_rand() % len;
-			switch (next_rand() % 3) {
-			case 0:
-				buf[pos] = alphabet[next_rand() % (sizeof(alphabet) - 1)];
-				break;
-			case 1:
-				memmove(buf + pos, buf + pos + 1, len - pos - 1);
-				len--;
-				break;
-			default:
-				memmove(buf + pos + 1, buf + pos, len - pos);
-				buf[pos] = alphabet[next_rand() % (sizeof(alphabet) - 1)];
-				len++;
-			}
-		}
+		size_t len = diff_mutate(&rng, &mut_rule, s, strlen(s), buf);
 		diff_frame(buf, len, &lim);
 		diff_frame(buf, next_rand() % (len + 1), &lim); /* and a prefix of it */
 	}

@@ -88,22 +88,7 @@ const sip_hdr *sip_hdr_find(const sip_msg *msg, const char *name);
 
 /* after the reference: its fail() is not cmocka's */
 #include <cmocka.h>
-
-/* An exact-size heap copy of src[0..n): the data ends where its block
- * ends, so a read one byte past it shows under SAN=1; for n == 0 the view
- * starts one past a 1-byte block (malloc(0) may hand out a usable byte).
- * Freed with exact_free(p, n). */
-static char *exact_copy(const char *src, size_t n)
-{
-	char *blk = malloc(n ? n : 1);
-	if (!blk)
-		abort();
-	if (n)
-		memcpy(blk, src, n);
-	return n ? blk : blk + 1;
-}
-
-static void exact_free(char *p, size_t n) { free(n ? p : p - 1); }
+#include "diff_harness.h"
 
 /* ---- field comparison ------------------------------------------------------ */
 
@@ -355,53 +340,16 @@ static const char *const seeds[] = {
 };
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
-static uint32_t next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)rng;
-}
+static uint32_t next_rand(void) { return diff_rand(&rng); }
 
 /* \x10 and \x1f: controls sip_ctl8 flags only with its exact constant */
 static const char alphabet[] = "\r\n :;,<>\"\\@[]=%?/0aZ\t*.-+\x7f\x80\x10\x1f";
 
-/* 1..4 random edits (replace, delete, insert, a short run duplicated) of
- * src into out (cap >= n + 64). Returns the new length. */
-static size_t mutate(const char *src, size_t n, char *out)
-{
-	size_t len = n;
-	memcpy(out, src, n);
-	int edits = 1 + (int)(next_rand() % 4);
-	for (int e = 0; e < edits && len > 1; e++) {
-		size_t pos = next_rand() % len;
-		switch (next_rand() % 4) {
-		case 0:
-			out[pos] = alphabet[next_rand() % (sizeof(alphabet) - 1)];
-			break;
-		case 1:
-			memmove(out + pos, out + pos + 1, len - pos - 1);
-			len--;
-			break;
-		case 2:
-			memmove(out + pos + 1, out + pos, len - pos);
-			out[pos] = alphabet[next_rand() % (sizeof(alphabet) - 1)];
-			len++;
-			break;
-		default: { /* duplicate up to 8 bytes in place */
-			size_t k = 1 + next_rand() % 8;
-			if (pos + k > len)
-				k = len - pos;
-			memmove(out + pos + k, out + pos, len - pos);
-			len += k;
-			break;
-		}
-		}
-		if (len > n + 48)
-			break;
-	}
-	return len;
-}
+/* 1..4 random edits (replace, delete, insert, a run of up to 8 bytes
+ * duplicated) of src into out (cap >= n + 64), stopping once it grew by
+ * more than 48. Returns the new length. */
+static const diff_mut mut_rule = {alphabet, sizeof(alphabet) - 1, 4, 4, 8, 48};
+static size_t mutate(const char *src, size_t n, char *out) { return diff_mutate(&rng, &mut_rule, src, n, out); }
 
 static void test_seeds_parse_same(void **state)
 {

@@ -1,0 +1,86 @@
+/* The mutation harness the differential parser tests share
+ * (test_sip_parse_diff.c, test_sdp_parse_diff.c, test_sig_framing_diff.c):
+ * exact-size heap copies, a seeded xorshift and the byte-edit mutator. Each
+ * test keeps its own seed, alphabet and edit rule (diff_mut), so its inputs
+ * are the ones it had before this header. Included after cmocka.h or not at
+ * all by the reference parsers (it defines no parser names). */
+#ifndef SBC_TEST_DIFF_HARNESS_H
+#define SBC_TEST_DIFF_HARNESS_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* An exact-size heap copy of src[0..n): the data ends where its block
+ * ends, so a read one byte past it shows under SAN=1; for n == 0 the view
+ * starts one past a 1-byte block (malloc(0) may hand out a usable byte).
+ * Freed with exact_free(p, n). */
+static inline char *exact_copy(const char *src, size_t n)
+{
+	char *blk = malloc(n ? n : 1);
+	if (!blk)
+		abort();
+	if (n)
+		memcpy(blk, src, n);
+	return n ? blk : blk + 1;
+}
+
+static inline void exact_free(char *p, size_t n) { free(n ? p : p - 1); }
+
+/* xorshift64, the low 32 bits: deterministic from the test's seed */
+static inline uint32_t diff_rand(uint64_t *rng)
+{
+	*rng ^= *rng << 13;
+	*rng ^= *rng >> 7;
+	*rng ^= *rng << 17;
+	return (uint32_t)*rng;
+}
+
+/* How a test mutates: 1..max_edits edits, each drawn from n_ops kinds
+ * (0 replace, 1 delete, 2 insert, 3 a run of 1..max_dup bytes duplicated
+ * in place), bytes from alphabet; stop early once the input grew by more
+ * than max_grow (0: no limit). */
+typedef struct diff_mut {
+	const char *alphabet;
+	size_t n_alpha; /* without the terminating NUL */
+	unsigned max_edits, n_ops, max_dup;
+	size_t max_grow;
+} diff_mut;
+
+/* src[0..n) edited into out (cap >= n + max_edits * max(1, max_dup)); returns the new length */
+static inline size_t diff_mutate(uint64_t *rng, const diff_mut *m, const char *src, size_t n, char *out)
+{
+	size_t len = n;
+	memcpy(out, src, n);
+	int edits = 1 + (int)(diff_rand(rng) % m->max_edits);
+	for (int e = 0; e < edits && len > 1; e++) {
+		size_t pos = diff_rand(rng) % len;
+		switch (diff_rand(rng) % m->n_ops) {
+		case 0:
+			out[pos] = m->alphabet[diff_rand(rng) % m->n_alpha];
+			break;
+		case 1:
+			memmove(out + pos, out + pos + 1, len - pos - 1);
+			len--;
+			break;
+		case 2:
+			memmove(out + pos + 1, out + pos, len - pos);
+			out[pos] = m->alphabet[diff_rand(rng) % m->n_alpha];
+			len++;
+			break;
+		default: {
+			size_t k = 1 + diff_rand(rng) % m->max_dup;
+			if (pos + k > len)
+				k = len - pos;
+			memmove(out + pos + k, out + pos, len - pos);
+			len += k;
+			break;
+		}
+		}
+		if (m->max_grow && len > n + m->max_grow)
+			break;
+	}
+	return len;
+}
+
+#endif
