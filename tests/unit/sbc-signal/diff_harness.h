@@ -2,12 +2,16 @@
  * (test_sip_parse_diff.c, test_sdp_parse_diff.c, test_sig_framing_diff.c):
  * exact-size heap copies, a seeded xorshift and the byte-edit mutator. Each
  * test keeps its own seed, alphabet and edit rule (diff_mut), so its inputs
- * are the ones it had before this header. Included after cmocka.h or not at
- * all by the reference parsers (it defines no parser names). */
+ * are the ones it had before this header; and the malformed-SIP corpus
+ * reader (test_sip_corpus.c, test_sip_parse_diff.c). Included after
+ * cmocka.h (it fails the test with fail_msg), not by the reference parsers. */
 #ifndef SBC_TEST_DIFF_HARNESS_H
 #define SBC_TEST_DIFF_HARNESS_H
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +85,49 @@ static inline size_t diff_mutate(uint64_t *rng, const diff_mut *m, const char *s
 			break;
 	}
 	return len;
+}
+
+/* The corpus of malformed SIP (NAME.sip files) in
+ * $SBC_SRCDIR/tests/corpus/sip, or tests/corpus/sip from the current
+ * directory; dir gets that path. Fails the test when it cannot be opened. */
+static inline DIR *corpus_open(char *dir, size_t cap)
+{
+	const char *root = getenv("SBC_SRCDIR");
+	snprintf(dir, cap, "%s/tests/corpus/sip", root ? root : ".");
+	DIR *d = opendir(dir);
+	if (!d)
+		fail_msg("corpus directory %s: %s", dir, strerror(errno));
+	return d;
+}
+
+/* The next NAME.sip of d (opened on dir) read whole into an exact-size heap
+ * block (free() it; a read past the end shows under SAN=1): *len its size,
+ * *name its file name. NULL at the end; fails the test when a file cannot
+ * be read. */
+static inline char *corpus_next(DIR *d, const char *dir, size_t *len, const char **name)
+{
+	struct dirent *de;
+	char path[1024];
+	while ((de = readdir(d)) != NULL) {
+		size_t nl = strlen(de->d_name);
+		if (nl < 5 || strcmp(de->d_name + nl - 4, ".sip") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		FILE *f = fopen(path, "rb");
+		if (!f)
+			fail_msg("%s: %s", path, strerror(errno));
+		fseek(f, 0, SEEK_END);
+		long n = ftell(f);
+		fseek(f, 0, SEEK_SET);
+		char *p = malloc(n > 0 ? (size_t)n : 1);
+		if (!p || n < 0 || (n > 0 && fread(p, 1, (size_t)n, f) != (size_t)n))
+			fail_msg("%s: cannot read it", path);
+		fclose(f);
+		*len = (size_t)n;
+		*name = de->d_name;
+		return p;
+	}
+	return NULL;
 }
 
 #endif

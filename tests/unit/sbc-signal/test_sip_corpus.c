@@ -21,58 +21,24 @@
 #include "../../../sbc-signal/src/b2b_call.h"
 #include "../../../sbc-signal/src/sip_build.h"
 #include "../../../sbc-signal/src/sip_msg.h"
+#include "diff_harness.h"
 
 static sip_msg M;
 
-static const char *corpus_dir(char *buf, size_t cap)
-{
-	const char *root = getenv("SBC_SRCDIR");
-	snprintf(buf, cap, "%s/tests/corpus/sip", root ? root : ".");
-	return buf;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *p;
-	long n;
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	p = malloc(n > 0 ? (size_t)n : 1);
-	if (p && n > 0 && fread(p, 1, (size_t)n, f) != (size_t)n) {
-		free(p);
-		p = NULL;
-	}
-	fclose(f);
-	*len = n > 0 ? (size_t)n : 0;
-	return p;
-}
-
 static void test_corpus_all_rejected(void **state)
 {
-	char dir[512], path[1024];
-	struct dirent *de;
+	char dir[512];
+	const char *name;
+	char *buf;
+	size_t len;
 	unsigned files = 0;
 	(void)state;
-	DIR *d = opendir(corpus_dir(dir, sizeof(dir)));
-	if (!d) {
-		print_error("corpus directory %s: %s\n", dir, strerror(errno));
-		fail();
-	}
-	while ((de = readdir(d)) != NULL) {
-		size_t nl = strlen(de->d_name), len = 0;
-		if (nl < 5 || strcmp(de->d_name + nl - 4, ".sip") != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		char *buf = read_file(path, &len);
-		assert_non_null(buf);
+	DIR *d = corpus_open(dir, sizeof(dir));
+	while ((buf = corpus_next(d, dir, &len, &name)) != NULL) {
 		int r = sip_parse(buf, len, &M);
 		int st = sbc_err_sip_status(r);
 		if (r == 0 || st < 400 || st > 599 || !M.err_reason) {
-			print_error("%s: parsed (%d) instead of failing\n", de->d_name, r);
+			print_error("%s: parsed (%d) instead of failing\n", name, r);
 			fail();
 		}
 		/* the error carries a response we could send */
@@ -88,13 +54,7 @@ static void test_corpus_all_rejected(void **state)
 }
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint32_t next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)rng;
-}
+static uint32_t next_rand(void) { return diff_rand(&rng); }
 
 static void test_mutations(void **state)
 {

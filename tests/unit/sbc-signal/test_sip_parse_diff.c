@@ -443,44 +443,17 @@ static void test_mutations_parse_same(void **state)
 	assert_true(ok > 1000);
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *p;
-	long n;
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	p = malloc(n > 0 ? (size_t)n + 64 : 64);
-	if (p && n > 0 && fread(p, 1, (size_t)n, f) != (size_t)n) {
-		free(p);
-		p = NULL;
-	}
-	fclose(f);
-	*len = n > 0 ? (size_t)n : 0;
-	return p;
-}
-
 static void test_corpus_parse_same(void **state)
 {
-	char dir[512], path[1024], buf[8192 + 64];
-	const char *root = getenv("SBC_SRCDIR");
-	struct dirent *de;
+	char dir[512], buf[8192 + 64];
+	const char *name;
+	char *f;
+	size_t len;
 	unsigned files = 0;
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/tests/corpus/sip", root ? root : ".");
-	DIR *d = opendir(dir);
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL) {
-		size_t nl = strlen(de->d_name), len = 0;
-		if (nl < 5 || strcmp(de->d_name + nl - 4, ".sip") != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		char *f = read_file(path, &len);
-		assert_non_null(f);
-		what = de->d_name;
+	DIR *d = corpus_open(dir, sizeof(dir));
+	while ((f = corpus_next(d, dir, &len, &name)) != NULL) {
+		what = name;
 		assert_int_not_equal(diff_parse(f, len), 0);
 		for (int k = 0; k < 200 && len < 8192; k++)
 			diff_parse(buf, mutate(f, len, buf));
