@@ -87,6 +87,20 @@ static inline size_t diff_mutate(uint64_t *rng, const diff_mut *m, const char *s
 	return len;
 }
 
+/* A parser that reuses the caller's struct must clear every byte it does
+ * not document as stale: x and y are the same input parsed into a struct
+ * full of 0xA5 and into a zeroed one (n bytes each, type names it); fails
+ * the test at the first byte where they differ and stale[] is 0. */
+static inline void diff_cleared(const void *x, const void *y, const unsigned char *stale, size_t n,
+				const char *what, const char *type)
+{
+	const unsigned char *a = x, *b = y;
+	for (size_t o = 0; o < n; o++)
+		if (!stale[o] && a[o] != b[o])
+			fail_msg("%s: %s byte %zu (of %zu) not cleared: 0x%02x after 0xA5 fill, 0x%02x after zero fill",
+				 what, type, o, n, a[o], b[o]);
+}
+
 /* The corpus of malformed SIP (NAME.sip files) in
  * $SBC_SRCDIR/tests/corpus/sip, or tests/corpus/sip from the current
  * directory; dir gets that path. Fails the test when it cannot be opened. */

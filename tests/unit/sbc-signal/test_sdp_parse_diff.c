@@ -231,14 +231,7 @@ static void parse_into_fills(const char *text, size_t len)
 			memset(stale + at + offsetof(sdp_media, crypto) + nc * sizeof(sip_sv), 1,
 			       (SDP_MAX_CRYPTO - nc) * sizeof(sip_sv));
 	}
-	const unsigned char *x = (const void *)&FILL_A5, *y = (const void *)&FILL_00;
-	for (size_t o = 0; o < sizeof(sdp_session); o++)
-		if (!stale[o] && x[o] != y[o]) {
-			print_error("%s: sdp_session byte %zu (of %zu) not cleared: 0x%02x after 0xA5 fill, 0x%02x "
-				    "after zero fill\n",
-				    what, o, sizeof(sdp_session), x[o], y[o]);
-			fail();
-		}
+	diff_cleared(&FILL_A5, &FILL_00, stale, sizeof(sdp_session), what, "sdp_session");
 	exact_free(e, len);
 }
 

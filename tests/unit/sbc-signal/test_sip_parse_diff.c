@@ -400,14 +400,7 @@ static void parse_into_fills(const char *buf, size_t len)
 	}
 	for (size_t i = FILL_00.n_via; i < SIP_MAX_VIA; i++)
 		memset(stale + offsetof(sip_msg, via) + i * sizeof(sip_via), 1, sizeof(sip_via));
-	const unsigned char *x = (const void *)&FILL_A5, *y = (const void *)&FILL_00;
-	for (size_t o = 0; o < sizeof(sip_msg); o++)
-		if (!stale[o] && x[o] != y[o]) {
-			print_error("%s: sip_msg byte %zu (of %zu) not cleared: 0x%02x after 0xA5 fill, 0x%02x after "
-				    "zero fill\n",
-				    what, o, sizeof(sip_msg), x[o], y[o]);
-			fail();
-		}
+	diff_cleared(&FILL_A5, &FILL_00, stale, sizeof(sip_msg), what, "sip_msg");
 	exact_free(e, len);
 }
 
