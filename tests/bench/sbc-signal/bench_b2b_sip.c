@@ -20,6 +20,7 @@
 #include "../../../sbc-signal/src/sip_msg.h"
 #include "../../../sbc-signal/src/txn_layer.h"
 #include "../../unit/sbc-signal/b2b_fixture.h"
+#include "../../unit/sbc-signal/sip_samples.h"
 
 static double cpu_ns(void)
 {
@@ -29,18 +30,7 @@ static double cpu_ns(void)
 }
 
 static const char A_INVITE[] =
-	"INVITE sip:+4930123456@203.0.113.5:5061;user=phone SIP/2.0\r\n"
-	"Via: SIP/2.0/TLS 198.51.100.10:5061;branch=z9hG4bKa1;rport\r\n"
-	"Max-Forwards: 69\r\n"
-	"From: \"Alice\" <sip:+15550001111@198.51.100.10>;tag=a-tag-1\r\n"
-	"To: <sip:+4930123456@203.0.113.5>\r\n"
-	"Call-ID: 77abc@198.51.100.10\r\n"
-	"CSeq: 10 INVITE\r\n"
-	"Contact: <sip:+15550001111@198.51.100.10:5061;transport=tls>\r\n"
-	"P-Asserted-Identity: <sip:+15550001111@198.51.100.10;user=phone>\r\n"
-	"Supported: 100rel, timer\r\n"
-	"Session-Expires: 1800;refresher=uac\r\n"
-	"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE\r\n"
+	SIP_SAMPLE_A_INVITE_HEAD SIP_SAMPLE_A_INVITE_CARRIER
 	"Content-Type: application/sdp\r\n"
 	"Content-Length: " B2B_FIX_A_SDP_LEN "\r\n"
 	"\r\n" B2B_FIX_A_SDP;

@@ -38,6 +38,7 @@ int sig_frame_datagram(const char *buf, size_t len, const sig_frame_limits *lim,
 
 #include <cmocka.h>
 #include "diff_harness.h"
+#include "sip_samples.h"
 
 static const char *what;
 static unsigned n_message, n_more, n_error;
@@ -70,14 +71,7 @@ static void diff_frame(const char *text, size_t len, const sig_frame_limits *lim
 }
 
 static const char *const seeds[] = {
-	"INVITE sip:+4930123456@203.0.113.5:5061;user=phone SIP/2.0\r\n"
-	"Via: SIP/2.0/TLS 198.51.100.10:5061;branch=z9hG4bKa1;rport\r\n"
-	"Max-Forwards: 69\r\n"
-	"From: \"Alice\" <sip:+15550001111@198.51.100.10>;tag=a-tag-1\r\n"
-	"To: <sip:+4930123456@203.0.113.5>\r\n"
-	"Call-ID: 77abc@198.51.100.10\r\n"
-	"CSeq: 10 INVITE\r\n"
-	"Contact: <sip:+15550001111@198.51.100.10:5061;transport=tls>\r\n"
+	SIP_SAMPLE_A_INVITE_HEAD
 	"Content-Type: application/sdp\r\n"
 	"Content-Length: 10\r\n"
 	"\r\n"

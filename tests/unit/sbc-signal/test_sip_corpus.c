@@ -22,6 +22,7 @@
 #include "../../../sbc-signal/src/sip_build.h"
 #include "../../../sbc-signal/src/sip_msg.h"
 #include "diff_harness.h"
+#include "sip_samples.h"
 
 static sip_msg M;
 
@@ -59,19 +60,7 @@ static uint32_t next_rand(void) { return diff_rand(&rng); }
 static void test_mutations(void **state)
 {
 	static const char base[] =
-		"INVITE sip:+15551234567@[2001:db8::10]:5060;user=phone SIP/2.0\r\n"
-		"Via: SIP/2.0/UDP 192.0.2.20:5060;branch=z9hG4bK776asdhds;rport, SIP/2.0/TCP h;branch=z9hG4bK2\r\n"
-		"Max-Forwards: 70\r\n"
-		"To: \"Bob \\\"B\\\"\" <sip:+15551234567@198.51.100.10>\r\n"
-		"f: <sip:+15550001111@192.0.2.20>;tag=1928301774\r\n"
-		"i: a84b4c76e66710@pc33.example.com\r\n"
-		"CSeq: 314159 INVITE\r\n"
-		"m: <sip:alice@192.0.2.20:5060;transport=tcp>;expires=60\r\n"
-		"Route: <sip:p1;lr>, <sip:[2001:db8::1];lr>\r\n"
-		"Content-Type: application/sdp\r\n"
-		"l: 4\r\n"
-		"\r\n"
-		"v=0\n";
+		SIP_SAMPLE_V6_COMPACT_INVITE;
 	static const char alphabet[] = "\r\n :;,<>\"\\@[]=%0aZ\t";
 	size_t blen = sizeof(base) - 1;
 	unsigned ok = 0, bad = 0, b2b_inv = 0, b2b_rsp = 0;

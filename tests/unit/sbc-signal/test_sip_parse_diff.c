@@ -89,6 +89,7 @@ const sip_hdr *sip_hdr_find(const sip_msg *msg, const char *name);
 /* after the reference: its fail() is not cmocka's */
 #include <cmocka.h>
 #include "diff_harness.h"
+#include "sip_samples.h"
 
 /* ---- field comparison ------------------------------------------------------ */
 
@@ -226,18 +227,7 @@ static int diff_parse(const char *buf, size_t len)
 /* ---- inputs ------------------------------------------------------------------ */
 
 static const char *const seeds[] = {
-	"INVITE sip:+4930123456@203.0.113.5:5061;user=phone SIP/2.0\r\n"
-	"Via: SIP/2.0/TLS 198.51.100.10:5061;branch=z9hG4bKa1;rport\r\n"
-	"Max-Forwards: 69\r\n"
-	"From: \"Alice\" <sip:+15550001111@198.51.100.10>;tag=a-tag-1\r\n"
-	"To: <sip:+4930123456@203.0.113.5>\r\n"
-	"Call-ID: 77abc@198.51.100.10\r\n"
-	"CSeq: 10 INVITE\r\n"
-	"Contact: <sip:+15550001111@198.51.100.10:5061;transport=tls>\r\n"
-	"P-Asserted-Identity: <sip:+15550001111@198.51.100.10;user=phone>\r\n"
-	"Supported: 100rel, timer\r\n"
-	"Session-Expires: 1800;refresher=uac\r\n"
-	"Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE\r\n"
+	SIP_SAMPLE_A_INVITE_HEAD SIP_SAMPLE_A_INVITE_CARRIER
 	"Content-Type: application/sdp\r\n"
 	"Content-Length: 10\r\n"
 	"\r\n"
@@ -250,19 +240,7 @@ static const char *const seeds[] = {
 	"CSeq: 1 INVITE\r\n"
 	"Contact: <sip:gw@192.0.2.80:5061;transport=tls>\r\n"
 	"Content-Length: 0\r\n\r\n",
-	"INVITE sip:+15551234567@[2001:db8::10]:5060;user=phone SIP/2.0\r\n"
-	"Via: SIP/2.0/UDP 192.0.2.20:5060;branch=z9hG4bK776asdhds;rport, SIP/2.0/TCP h;branch=z9hG4bK2\r\n"
-	"Max-Forwards: 70\r\n"
-	"To: \"Bob \\\"B\\\"\" <sip:+15551234567@198.51.100.10>\r\n"
-	"f: <sip:+15550001111@192.0.2.20>;tag=1928301774\r\n"
-	"i: a84b4c76e66710@pc33.example.com\r\n"
-	"CSeq: 314159 INVITE\r\n"
-	"m: <sip:alice@192.0.2.20:5060;transport=tcp>;expires=60\r\n"
-	"Route: <sip:p1;lr>, <sip:[2001:db8::1];lr>\r\n"
-	"Content-Type: application/sdp\r\n"
-	"l: 4\r\n"
-	"\r\n"
-	"v=0\n",
+	SIP_SAMPLE_V6_COMPACT_INVITE,
 	"REGISTER sips:registrar.example.com SIP/2.0\r\n"
 	"v: SIP/2.0/TLS [2001:db8::20]:5061 ;branch=z9hG4bKr1 ;received=[2001:db8::99];maddr=239.1.1.1\r\n"
 	"v: SIP/2.0/tcp proxy.example.com;branch=\"z9hG4bK,q\";x=\"a\\\"b\"\r\n"
