@@ -156,19 +156,27 @@ class Sbc:
         wait_for(lambda: child_pid(self.ctl.pid, "sbc-signal") not in (None, pid), timeout=15,
                  what="sbc-signal restarted by sbc-control")
 
-    def rpc(self, method, params=None):
+    def rpc_raw(self, method, params=None):
+        """The whole JSON-RPC answer, a result or an error (no params member
+        when params is None)."""
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(str(self.sock))
-        s.sendall((json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}})
-                   + "\n").encode())
+        req = {"jsonrpc": "2.0", "id": 1, "method": method}
+        if params is not None:
+            req["params"] = params
+        s.sendall((json.dumps(req) + "\n").encode())
         buf = b""
+        s.settimeout(15)
         while not buf.endswith(b"\n"):
             d = s.recv(65536)
             if not d:
                 break
             buf += d
         s.close()
-        r = json.loads(buf)
+        return json.loads(buf)
+
+    def rpc(self, method, params=None):
+        r = self.rpc_raw(method, params or {})
         assert "result" in r, r
         return r["result"]
 

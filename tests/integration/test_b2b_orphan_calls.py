@@ -8,7 +8,6 @@ sbc-control now ends them itself when it reaps the process (cause 500, a
 reason naming the exit), and only them: a call of the restarted process is
 never taken for one of the dead one's."""
 import json
-import socket
 
 import pytest
 
@@ -23,21 +22,6 @@ pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-cont
 def cdr_lines(sbc):
     p = sbc.data / "cdr.jsonl"
     return [json.loads(ln) for ln in p.read_text().splitlines()] if p.exists() else []
-
-
-def rpc_raw(sbc, method, params):
-    """The whole JSON-RPC answer (Sbc.rpc insists on a result)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(str(sbc.sock))
-    s.sendall((json.dumps({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}) + "\n").encode())
-    buf = b""
-    while not buf.endswith(b"\n"):
-        d = s.recv(65536)
-        if not d:
-            break
-        buf += d
-    s.close()
-    return json.loads(buf)
 
 
 def active_ids(sbc):
@@ -81,7 +65,7 @@ def test_killed_signal_calls_are_ended_and_only_theirs(procs, tmp_path):
         assert end["start_ms"] <= end["answer_ms"] <= end["time_ms"], end
         assert end["worker"] == 0 and end["signal_pid"] == old_pid and end["to_out"] == rec1["to_out"], end
         # call.hangup on it: an error, not a request sent to the new process
-        r = rpc_raw(sbc, "call.hangup", {"id": id1})
+        r = sbc.rpc_raw("call.hangup", {"id": id1})
         assert "result" not in r and r["error"]["code"] == -32001, r
         assert "has ended (sbc-signal exited (killed by signal 9" in r["error"]["message"], r
         assert rec1["signal_pid"] == old_pid, rec1  # whose call it was

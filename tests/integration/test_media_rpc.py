@@ -58,25 +58,8 @@ class MediaSbc(Sbc):
                  timeout=20, what="sbc-control and sbc-signal")
         assert self.ctl.poll() is None, procs.log(self.ctl)
 
-    def call(self, method, params=None):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.connect(str(self.sock))
-        req = {"jsonrpc": "2.0", "id": 7, "method": method}
-        if params is not None:
-            req["params"] = params
-        s.sendall((json.dumps(req) + "\n").encode())
-        buf = b""
-        s.settimeout(15)
-        while not buf.endswith(b"\n"):
-            d = s.recv(65536)
-            if not d:
-                break
-            buf += d
-        s.close()
-        return json.loads(buf)
-
     def error(self, method, params=None):
-        r = self.call(method, params)
+        r = self.rpc_raw(method, params)
         assert "error" in r, r
         return r["error"]
 
@@ -91,7 +74,7 @@ class MediaSbc(Sbc):
         raise AssertionError("no sbc-media child")
 
     def media_ready(self):
-        r = self.call("media.stats")
+        r = self.rpc_raw("media.stats")
         return "result" in r
 
 
@@ -223,7 +206,7 @@ def test_media_stopped_with_sigstop_gives_an_error_naming_the_reason(env):
     # the late replies are ignored; fresh requests are answered again (the
     # answer checked is the one waited for: a second request could miss
     # this test's 300 ms on a loaded box)
-    r = wait_for(lambda: (lambda x: x.get("result"))(sbc.call("media.stats")), timeout=10,
+    r = wait_for(lambda: (lambda x: x.get("result"))(sbc.rpc_raw("media.stats")), timeout=10,
                  what="sbc-media answering after SIGCONT")
     assert r["totals"]["sessions"] == 0
     assert sbc.media_pid() == pid
