@@ -16,6 +16,7 @@ do the default ring: a call takes 4 media ports, and a test takes at most
 # the smallest control ring sbc-control accepts (control.ctl_ring_bytes)
 SMALL_RING = {"ctl_ring_bytes": 16384}
 N_CALLS = 90
+import contextlib
 import json
 import socket
 import time
@@ -123,6 +124,21 @@ def ends_by_id(sbc):
     return out
 
 
+@contextlib.contextmanager
+def answered_burst(procs, tmp_path, n):
+    """n answered calls (ManyUac) through an Sbc on SMALL_RING: yields
+    (sbc, uac, the calls' record ids); the sockets closed after."""
+    uas = Uas("answer")
+    sbc = Sbc(procs, tmp_path, uas.port, log_level="info", media_ports=4 * n + 40, control=SMALL_RING)
+    uac = ManyUac(sbc.port)
+    try:
+        uac.call(n)
+        yield sbc, uac, call_ids(sbc, n)
+    finally:
+        uac.close()
+        uas.close()
+
+
 def test_burst_of_byes_keeps_every_end(procs, tmp_path):
     """90 answered calls, their BYEs at once (all answered 200): each has
     its own end in cdr.jsonl (cause 200 "BYE from caller"), none open, and a
@@ -130,12 +146,7 @@ def test_burst_of_byes_keeps_every_end(procs, tmp_path):
     the control ring, most ends were lost and the kill ended those calls
     with cause 500."""
     n = N_CALLS
-    uas = Uas("answer")
-    sbc = Sbc(procs, tmp_path, uas.port, log_level="info", media_ports=4 * n + 40, control=SMALL_RING)
-    uac = ManyUac(sbc.port)
-    try:
-        uac.call(n)
-        ids = call_ids(sbc, n)
+    with answered_burst(procs, tmp_path, n) as (sbc, uac, ids):
         uac.bye_all()
         assert set(uac.bye_st.values()) == {200}, uac.bye_st
         # the ends reach sbc-control within a tick or so
@@ -158,9 +169,6 @@ def test_burst_of_byes_keeps_every_end(procs, tmp_path):
         sbc.signal_synced()
         stats = sbc.rpc("stats.get")["signal"]
         assert all(w["stats"]["call_events"] == {"held": 0, "dropped": 0} for w in stats), stats
-    finally:
-        uac.close()
-        uas.close()
 
 
 def test_reload_restart_ends_every_call_503(procs, tmp_path):
@@ -170,12 +178,7 @@ def test_reload_restart_ends_every_call_503(procs, tmp_path):
     fit the ring before its single publish were kept, the rest became
     sbc-control's cause 500."""
     n = N_CALLS
-    uas = Uas("answer")
-    sbc = Sbc(procs, tmp_path, uas.port, log_level="info", media_ports=4 * n + 40, control=SMALL_RING)
-    uac = ManyUac(sbc.port)
-    try:
-        uac.call(n)
-        ids = call_ids(sbc, n)
+    with answered_burst(procs, tmp_path, n) as (sbc, uac, ids):
         old_pid = child_pid(sbc.ctl.pid, "sbc-signal")
         cfg_path = tmp_path / "cfg.json"
         cfg = json.loads(cfg_path.read_text())
@@ -196,6 +199,3 @@ def test_reload_restart_ends_every_call_503(procs, tmp_path):
         assert causes == {(1, 503, "shutdown"): n}, causes
         assert sbc.rpc("call.list", {"active": True, "limit": 1000})["calls"] == []
         assert "call record(s) left open" not in sbc.log()
-    finally:
-        uac.close()
-        uas.close()

@@ -149,6 +149,18 @@ def test_new_call_after_signal_kill9_gets_its_own_relay(procs, tmp_path):
         uas.close()
 
 
+def relayed_call_then_kill_signal(sbc, uac, uas):
+    """An answered call, RTP relayed A to B, then sbc-signal killed (back
+    once kill_signal returns): the call's media session id."""
+    final = uac.answered()
+    aip, aport, _ = sdp_media(body(final))
+    _, bport, _ = sdp_media(body(uas.invite))
+    assert relayed(uac.rtp, (aip, aport), uas.rtp, b"o-ab") == bport
+    sid = sbc.rpc("media.sessions")["sessions"][0]["id"]
+    sbc.kill_signal()
+    return sid
+
+
 def test_killed_signal_sessions_deleted_before_rtp_timeout(procs, tmp_path):
     """A killed sbc-signal's call leaves its media session in sbc-media,
     which keeps a session until told to delete it. Before, only its RTP
@@ -160,12 +172,7 @@ def test_killed_signal_sessions_deleted_before_rtp_timeout(procs, tmp_path):
     sbc = Sbc(procs, tmp_path, uas.port, rtp_timeout_ms=1500)
     uac = Uac(sbc.port)
     try:
-        final = uac.answered()
-        aip, aport, _ = sdp_media(body(final))
-        _, bport, _ = sdp_media(body(uas.invite))
-        assert relayed(uac.rtp, (aip, aport), uas.rtp, b"o-ab") == bport
-        sid = sbc.rpc("media.sessions")["sessions"][0]["id"]
-        sbc.kill_signal()
+        sid = relayed_call_then_kill_signal(sbc, uac, uas)
         # kill_signal returned once the new process ran: well within the
         # 1.5 s RTP timeout
         wait_for(lambda: sbc.rpc("media.sessions")["total"] == 0, timeout=1,
@@ -191,12 +198,7 @@ def test_timeout_of_no_call_answered_with_delete(procs, tmp_path, monkeypatch):
     sbc = Sbc(procs, tmp_path, uas.port, rtp_timeout_ms=1500)
     uac = Uac(sbc.port)
     try:
-        final = uac.answered()
-        aip, aport, _ = sdp_media(body(final))
-        _, bport, _ = sdp_media(body(uas.invite))
-        assert relayed(uac.rtp, (aip, aport), uas.rtp, b"o-ab") == bport
-        sid = sbc.rpc("media.sessions")["sessions"][0]["id"]
-        sbc.kill_signal()
+        sid = relayed_call_then_kill_signal(sbc, uac, uas)
         # the new process's HELLO deleted nothing: the session is there
         st = sbc.rpc("media.stats")["totals"]
         assert st["orphans_deleted"] == 0 and sbc.rpc("media.sessions")["total"] == 1, st
