@@ -21,6 +21,7 @@
 #include "sbc/msg.h"
 #include "sbc/shm.h"
 #include "../../../sbc-media/src/media.h"
+#include "med_test_setup.h"
 
 static med_config cfg;
 static void *region;
@@ -49,23 +50,9 @@ static void worker_down(void)
 static int setup(void **state)
 {
 	char err[256];
-	bool reused;
 	(void)state;
-	if (med_xc_global_init(err, sizeof(err)) != 0) {
-		fprintf(stderr, "srtp init: %s\n", err);
-		return -1;
-	}
-	memset(&cfg, 0, sizeof(cfg));
-	sbc_addr_parse("127.0.0.1", 0, &cfg.address);
 	/* a port range of our own (16 sessions), apart from the other tests' */
-	cfg.port_min = (uint16_t)(30000 + (getpid() % 40) * 64);
-	cfg.port_max = (uint16_t)(cfg.port_min + 63);
-	cfg.rtp_timeout_ms = 30000;
-	cfg.rcvbuf = 65536;
-	snprintf(cfg.backend, sizeof(cfg.backend), "socket");
-	region_bytes = MED_SESSION_REGION_BYTES(med_region_slots_for(&cfg));
-	region = calloc(1, region_bytes);
-	if (!region || med_region_open(region, region_bytes, &cfg, 1, &reused, err, sizeof(err)))
+	if (med_test_setup(&cfg, (uint16_t)(30000 + (getpid() % 40) * 64), 64, 65536, &region, &region_bytes))
 		return -1;
 	shm_seg_config sc = {.signal_workers = 2, .media_workers = 1, .ring_bytes = 1u << 16,
 			     .ctl_ring_bytes = 4096};

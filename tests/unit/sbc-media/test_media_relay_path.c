@@ -14,6 +14,7 @@
 
 #include "sbc/err.h"
 #include "../../../sbc-media/src/media.h"
+#include "med_test_setup.h"
 
 static med_config cfg;
 static void *region;
@@ -23,23 +24,10 @@ static uint8_t key[30];
 
 static int setup(void **state)
 {
-	char err[256];
-	bool reused;
-	if (med_xc_global_init(err, sizeof(err)) != 0) {
-		fprintf(stderr, "srtp init: %s\n", err);
-		return -1;
-	}
-	memset(&cfg, 0, sizeof(cfg));
-	sbc_addr_parse("127.0.0.1", 0, &cfg.address);
+	size_t bytes;
+	(void)state;
 	/* a port range of our own: 64 slots somewhere in 41000-56999 */
-	cfg.port_min = (uint16_t)(41000 + (getpid() % 60) * 256);
-	cfg.port_max = (uint16_t)(cfg.port_min + 255);
-	cfg.rtp_timeout_ms = 30000;
-	cfg.rcvbuf = 65536;
-	snprintf(cfg.backend, sizeof(cfg.backend), "socket");
-	size_t bytes = MED_SESSION_REGION_BYTES(med_region_slots_for(&cfg));
-	region = calloc(1, bytes);
-	if (med_region_open(region, bytes, &cfg, 1, &reused, err, sizeof(err)))
+	if (med_test_setup(&cfg, (uint16_t)(41000 + (getpid() % 60) * 256), 256, 65536, &region, &bytes))
 		return -1;
 	w = calloc(1, sizeof(*w));
 	setenv("SBC_MEDIA_IO", "epoll", 1);

@@ -20,6 +20,7 @@
 #include "sbc/clock.h"
 #include "sbc/err.h"
 #include "../../../sbc-media/src/media.h"
+#include "med_test_setup.h"
 
 static med_config cfg;
 static void *region;
@@ -30,25 +31,12 @@ static sbc_addr rx_addr;
 
 static int setup(void **state)
 {
-	char err[256];
-	bool reused;
+	size_t bytes;
 	(void)state;
-	if (med_xc_global_init(err, sizeof(err)) != 0) {
-		fprintf(stderr, "srtp init: %s\n", err);
-		return -1;
-	}
-	memset(&cfg, 0, sizeof(cfg));
-	sbc_addr_parse("127.0.0.1", 0, &cfg.address);
 	/* a port range of our own, below the ephemeral range and away from
-	 * test_media_relay_path's (41000-56999) */
-	cfg.port_min = (uint16_t)(20000 + (getpid() % 40) * 256);
-	cfg.port_max = (uint16_t)(cfg.port_min + 255);
-	cfg.rtp_timeout_ms = 30000;
-	cfg.rcvbuf = 4 << 20; /* room for every packet these tests queue */
-	snprintf(cfg.backend, sizeof(cfg.backend), "socket");
-	size_t bytes = MED_SESSION_REGION_BYTES(med_region_slots_for(&cfg));
-	region = calloc(1, bytes);
-	if (!region || med_region_open(region, bytes, &cfg, 1, &reused, err, sizeof(err)))
+	 * test_media_relay_path's (41000-56999); rcvbuf: room for every packet
+	 * these tests queue */
+	if (med_test_setup(&cfg, (uint16_t)(20000 + (getpid() % 40) * 256), 256, 4 << 20, &region, &bytes))
 		return -1;
 	w = calloc(1, sizeof(*w));
 	if (!w)
