@@ -35,12 +35,7 @@ int sdp_media_remote(const sdp_session *s, unsigned i, sbc_addr *rtp, sbc_addr *
 #undef sdp_dir_name
 #undef sdp_media_remote
 /* the reference's own copies of the header helpers end here */
-#undef sbc_err_sip
-#undef sip_sv_eq
-#undef sip_sv_ieq_n
-#undef sip_sv_ieq
-#undef sip_ctl8
-#undef sip_sv_from
+#include "parse_ref_helpers_end.inc"
 
 /* after the reference: its fail() is not cmocka's */
 #include <cmocka.h>

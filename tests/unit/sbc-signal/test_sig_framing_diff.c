@@ -29,12 +29,7 @@ int sig_frame_datagram(const char *buf, size_t len, const sig_frame_limits *lim,
 #undef sig_frame_stream
 #undef sig_frame_datagram
 /* the reference's own copies of the header helpers end here */
-#undef sbc_err_sip
-#undef sip_sv_eq
-#undef sip_sv_ieq_n
-#undef sip_sv_ieq
-#undef sip_ctl8
-#undef sip_sv_from
+#include "parse_ref_helpers_end.inc"
 
 #include <cmocka.h>
 #include "diff_harness.h"

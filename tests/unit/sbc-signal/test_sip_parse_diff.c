@@ -79,12 +79,7 @@ const sip_hdr *sip_hdr_find(const sip_msg *msg, const char *name);
 #undef sip_hdr_get
 #undef sip_hdr_find
 /* the reference's own copies of the header helpers end here */
-#undef sbc_err_sip
-#undef sip_sv_eq
-#undef sip_sv_ieq_n
-#undef sip_sv_ieq
-#undef sip_ctl8
-#undef sip_sv_from
+#include "parse_ref_helpers_end.inc"
 
 /* after the reference: its fail() is not cmocka's */
 #include <cmocka.h>
