@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <openssl/mem.h>
 #include <openssl/rand.h>
 #include <openssl/siphash.h>
 #include <pthread.h>
@@ -1040,6 +1041,17 @@ static b2b_cl *find_by_id(b2b_wk *k, uint64_t id)
 
 #define B2B_FREE_CALLS 128
 
+/* Frees the re-INVITE being relayed; its copy may carry a=crypto keys. */
+static void reinv_done(b2b_cl *c)
+{
+	if (!c->ri)
+		return;
+	OPENSSL_cleanse(c->ri->raw, c->ri->m.len);
+	free(c->ri->raw);
+	free(c->ri);
+	c->ri = NULL;
+}
+
 static void call_free(b2b_cl *c)
 {
 	b2b_wk *k = c->wk;
@@ -1047,18 +1059,22 @@ static void call_free(b2b_cl *c)
 	/* keys reach a message only with its session id set (b2b_sdp_offer,
 	 * b_answer); b2b_sdp_answer wipes a declined one as it zeroes the id */
 	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-		if (c->msgs[i].session_id)
+		if (c->msgs[i].session_id) {
 			b2b_media_wipe(&c->msgs[i]);
+			c->msgs[i].session_id = 0; /* the object's next call: none to wipe */
+		}
+	/* A's INVITE and our answer toward A carry a=crypto keys as text: the
+	 * object is recycled and a shorter INVITE would leave a key's tail */
+	if (c->a_raw)
+		OPENSSL_cleanse(c->a_raw, c->a_len);
+	if (c->a_answer_len > 0)
+		OPENSSL_cleanse(c->a_answer, (size_t)c->a_answer_len);
 	k->n_objs--;
 	if (c->a_raw != c->a_raw_buf)
 		free(c->a_raw);
 	if (c->b_ack != c->b_ack_buf)
 		free(c->b_ack);
-	if (c->ri) {
-		free(c->ri->raw);
-		free(c->ri);
-		c->ri = NULL;
-	}
+	reinv_done(c);
 	if (k && k->n_free < B2B_FREE_CALLS) {
 		/* recycled: a fresh 40 KiB object per call costs page faults and
 		 * heap growth/trimming in the worker's arena */
@@ -1092,8 +1108,8 @@ static b2b_cl *call_alloc(b2b_wk *k)
 	 * n_routes only), fo (b2b_failover_init zeroes it in new_call), the
 	 * SDP streams, zero already (the call_free before wiped them:
 	 * b2b_sdp_wipe zeroes) and msgs (b2b_sdp_offer zeroes all of them
-	 * before any is read; call_free before an offer finds ids already
-	 * wiped), a_raw_buf and b_ack_buf (read up to a_len / b_ack_len).
+	 * before any is read; a call that ends before its offer finds every
+	 * id zeroed by the call_free before), a_raw_buf and b_ack_buf (read up to a_len / b_ack_len).
 	 * 47 of 51 KB. */
 	_Static_assert(offsetof(b2b_cl, a) < offsetof(b2b_cl, a_sdp) &&
 			       offsetof(b2b_cl, a_sdp) < offsetof(b2b_cl, da) &&
@@ -2613,14 +2629,6 @@ static void call_cancel(b2b_cl *c)
 	fail_a(c, 487, NULL);
 }
 
-static void reinv_done(b2b_cl *c)
-{
-	if (!c->ri)
-		return;
-	free(c->ri->raw);
-	free(c->ri);
-	c->ri = NULL;
-}
 
 static void our_contact(const b2b_cl *c, int leg, char *out, size_t cap)
 {

@@ -86,28 +86,33 @@ const char *txn_timer_name(enum txn_timer tm) { return tm < TXN_T_MAX_ ? timer_n
  * tables (under 1 MB in all) stay on the heap. Returns 0 or -ENOMEM. */
 #define TXN_HUGE (2u << 20)
 
+static int buckets_alloc_heap(txn_table *tbl, uint32_t n)
+{
+	tbl->bucket[CH_MAIN] = calloc(n, sizeof(txn *));
+	tbl->bucket[CH_ACK2XX] = calloc(n, sizeof(txn *));
+	if (tbl->bucket[CH_MAIN] && tbl->bucket[CH_ACK2XX])
+		return 0;
+	free(tbl->bucket[CH_MAIN]);
+	free(tbl->bucket[CH_ACK2XX]);
+	return -ENOMEM;
+}
+
 static int buckets_alloc(txn_table *tbl, uint32_t n)
 {
 	size_t bytes = (size_t)n * sizeof(txn *) * CH_N;
-	if (bytes < TXN_HUGE / 2) {
-		tbl->bucket[CH_MAIN] = calloc(n, sizeof(txn *));
-		tbl->bucket[CH_ACK2XX] = calloc(n, sizeof(txn *));
-		if (tbl->bucket[CH_MAIN] && tbl->bucket[CH_ACK2XX])
-			return 0;
-		free(tbl->bucket[CH_MAIN]);
-		free(tbl->bucket[CH_ACK2XX]);
-		return -ENOMEM;
-	}
+	if (bytes < TXN_HUGE / 2)
+		return buckets_alloc_heap(tbl, n);
 	size_t len = (bytes + TXN_HUGE - 1) & ~(size_t)(TXN_HUGE - 1);
+	/* twice the alignment reserved to find an aligned part; where even
+	 * that is refused (RLIMIT_AS, vm.max_map_count) the heap will do */
 	char *m = mmap(NULL, len + TXN_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED)
-		return -ENOMEM;
-	/* trim to the aligned part (anonymous memory reads as zero) */
+		return buckets_alloc_heap(tbl, n);
+	/* trim to the aligned part: what lies before it and after it */
 	char *a = (char *)(((uintptr_t)m + TXN_HUGE - 1) & ~(uintptr_t)(TXN_HUGE - 1));
 	if (a > m)
 		munmap(m, (size_t)(a - m));
-	if (m + len + TXN_HUGE > a + len)
-		munmap(a + len, (size_t)(m + len + TXN_HUGE - (a + len)));
+	munmap(a + len, (size_t)(m + len + TXN_HUGE - (a + len)));
 	madvise(a, len, MADV_HUGEPAGE); /* a hint: 4 KB pages still work */
 	/* faulted in now, at boot, not by the first transaction a worker
 	 * sees: the huge page's zeroing (and any compaction the kernel does
