@@ -47,6 +47,7 @@ static struct {
 	size_t len, cap;
 	uint64_t lines;             /* in buf */
 	bool batch;                 /* hold lines until cdr_flush() */
+	bool partial;               /* the file ends inside a line (a short write) */
 } g_cdr = { .fd = -1 };
 
 static void cdr_close(void)
@@ -85,12 +86,17 @@ static int cdr_fd(ctl_ctx *ctx)
 	if (g_cdr.fd >= 0 && strcmp(path, g_cdr.path) != 0)
 		cdr_close(); /* data_dir changed */
 	if (g_cdr.fd >= 0) {
-		if (now - g_cdr.checked_ms < CDR_CHECK_MS)
-			return g_cdr.fd;
-		g_cdr.checked_ms = now;
+		/* deleted (rm): lines written to it now would be lost, so this
+		 * is checked on every write (an fstat); a rename only once a
+		 * second (a stat of the path), its lines land in the moved file */
 		struct stat st;
-		if (stat(path, &st) == 0 && st.st_dev == g_cdr.dev && st.st_ino == g_cdr.ino)
-			return g_cdr.fd;
+		if (fstat(g_cdr.fd, &st) == 0 && st.st_nlink > 0) {
+			if (now - g_cdr.checked_ms < CDR_CHECK_MS)
+				return g_cdr.fd;
+			g_cdr.checked_ms = now;
+			if (stat(path, &st) == 0 && st.st_dev == g_cdr.dev && st.st_ino == g_cdr.ino)
+				return g_cdr.fd;
+		}
 		cdr_close(); /* renamed or deleted: lines go to a new file */
 	} else if (!strcmp(path, g_cdr.path) && now - g_cdr.checked_ms < CDR_CHECK_MS) {
 		cdr_error(ctx, path, "open", g_cdr.open_err); /* failed < 1 s ago: not retried yet */
@@ -114,11 +120,26 @@ static int cdr_fd(ctl_ctx *ctx)
 	g_cdr.fd = fd;
 	g_cdr.dev = st.st_dev;
 	g_cdr.ino = st.st_ino;
+	/* a file that ends inside a line (a short write, here or by a
+	 * predecessor that crashed): our first line starts on a line of its own */
+	char last = '\n';
+	g_cdr.partial = st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n';
 	return fd;
 }
 
+/* Lines in buf[0, n): what a write that stopped short did not finish. */
+static uint64_t lines_in(const char *buf, size_t n)
+{
+	uint64_t k = 0;
+	for (const char *p = buf, *end = buf + n; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+		k++;
+	return k;
+}
+
 /* Writes the lines in g_cdr.buf (g_cdr.lines whole ones) in one write(2)
- * and empties it. */
+ * and empties it. A write that stops short (ENOSPC, EFBIG) leaves part of
+ * a line in the file: the next write starts with '\n', so that part is a
+ * bad line of its own and the next record is whole. */
 static void cdr_flush(ctl_ctx *ctx)
 {
 	size_t n = g_cdr.len;
@@ -132,14 +153,27 @@ static void cdr_flush(ctl_ctx *ctx)
 		ctx->counters.cdr_write_errors += lines - 1; /* cdr_fd counted one */
 		return;
 	}
+	while (g_cdr.partial) {
+		ssize_t w = write(fd, "\n", 1);
+		if (w == 1)
+			g_cdr.partial = false;
+		else if (w < 0 && errno == EINTR)
+			continue;
+		else {
+			ctx->counters.cdr_write_errors += lines - 1;
+			cdr_error(ctx, g_cdr.path, "write", w < 0 ? errno : EIO);
+			return;
+		}
+	}
 	for (size_t off = 0; off < n;) {
 		ssize_t w = write(fd, g_cdr.buf + off, n - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			/* after a short write (ENOSPC): a partial line may
-			 * stay; the next write starts with a whole line */
-			ctx->counters.cdr_write_errors += lines - 1;
+			/* the lines whose '\n' did not reach the file are lost
+			 * (cdr_error counts one of them) */
+			g_cdr.partial = off > 0 && g_cdr.buf[off - 1] != '\n';
+			ctx->counters.cdr_write_errors += lines_in(g_cdr.buf + off, n - off) - 1;
 			cdr_error(ctx, g_cdr.path, "write", w < 0 ? errno : EIO);
 			return;
 		}

@@ -10,10 +10,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -487,6 +490,69 @@ static void rotated(fixture *f, int by_rename)
 static void test_rotated_by_rename(void **state) { rotated(*state, 1); }
 static void test_rotated_by_delete(void **state) { rotated(*state, 0); }
 
+/* rm between two events, no pause: the next line goes to a new cdr.jsonl
+ * at once (the deleted file's is seen on every write), not into the
+ * deleted file for up to a second. */
+static void test_deleted_next_line_kept(void **state)
+{
+	fixture *f = *state;
+	char path[128], got[512];
+	snprintf(path, sizeof(path), "%s/cdr.jsonl", f->dir);
+	hello(f, 0, OLD_PID);
+	event(f, 0, "start", "0-d1", NULL);
+	pump(f);
+	assert_int_equal(unlink(path), 0);
+	event(f, 0, "end", "0-d1", ",\"cause\":200");
+	pump(f);
+	file_events(f, "cdr.jsonl", got, sizeof(got));
+	assert_string_equal(got, "end:0-d1");
+}
+
+/* A write that stops short (file size limit: EFBIG, as a full disk gives
+ * ENOSPC) leaves part of a line: it is counted, and the next record starts
+ * on a line of its own, whole. */
+static void test_short_write_next_line_whole(void **state)
+{
+	fixture *f = *state;
+	char path[128], buf[4096];
+	snprintf(path, sizeof(path), "%s/cdr.jsonl", f->dir);
+	hello(f, 0, OLD_PID);
+	event(f, 0, "start", "0-s1", NULL);
+	pump(f);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	struct rlimit old, lim;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)st.st_size + 20; /* the next line stops after 20 bytes */
+	void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	event(f, 0, "answer", "0-s1", NULL);
+	pump(f);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, was);
+	assert_int_equal(f->ctx.counters.cdr_write_errors, 1);
+	event(f, 0, "end", "0-s1", ",\"cause\":200");
+	pump(f);
+	assert_int_equal(f->ctx.counters.cdr_write_errors, 1);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	/* start, 20 bytes of the answer, end */
+	char *l1 = buf, *l2 = strchr(l1, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
+	assert_int_equal(l3 - l2, 21);
+	assert_non_null(strstr(l1, "\"start\""));
+	assert_int_equal(buf[n - 1], '\n');
+	buf[n - 1] = '\0';
+	json_error_t je;
+	json_t *end = json_loads(l3, 0, &je);
+	assert_non_null(end);
+	assert_string_equal(json_string_value(json_object_get(end, "event")), "end");
+	json_decref(end);
+}
+
 /* data_dir/cdr.jsonl cannot be created (data_dir is a file: fails as root
  * too): one warning naming the path and errno, every line counted, and the
  * record table still has the call. */
@@ -553,6 +619,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rotated_by_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotated_by_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unwritable_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_next_line_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_write_next_line_whole, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
