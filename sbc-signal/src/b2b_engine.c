@@ -3192,7 +3192,10 @@ static void wk_start(sig_worker *w, void *arg)
 		if (m && ok < m)
 			SBC_WARN("worker %u: rings to sbc-media: %u of %u", w->idx, ok, m);
 	}
-	if (!k->tbl) { /* after the HELLOs: our predecessor's media goes even so */
+	/* After the HELLOs, so that our predecessor's media goes even so;
+	 * not if a HELLO found its ring full: with no engine left, nothing
+	 * retries it (this worker takes no calls at all, and says so). */
+	if (!k->tbl) {
 		free(k);
 		SBC_ERROR("worker %u: no memory for transactions: calls refused", w->idx);
 		return;
