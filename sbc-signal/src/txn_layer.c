@@ -763,25 +763,19 @@ int txn_respond(txn_table *tbl, txn *t, int status, const char *buf, size_t len)
 	int again_2xx = t->state == TXN_S_ACCEPTED && status >= 200 && status < 300;
 	if (t->state != TXN_S_PROCEEDING && t->state != TXN_S_TRYING && !again_2xx)
 		return SBC_E_STATE;
-	if (t->kind == TXN_SERVER_NON_INVITE && t->reliable && status >= 200) {
-		/* terminated as soon as it is sent (no Timer J over a reliable
-		 * transport): nothing will resend it, so no copy (the 200 to
-		 * every BYE over TCP/TLS) */
-		t->last_status = status;
-		t->state = TXN_S_COMPLETED;
-		enter(t);
-		r = send_bytes(tbl, t, buf, len);
-		if (r == 0 && t->state == TXN_S_COMPLETED)
-			terminate(tbl, t);
-		leave(t);
-		return r;
-	}
-	char *copy = dup_bytes(buf, len);
-	if (!copy)
+	/* A reliable non-INVITE's final response is sent once and the
+	 * transaction ends with it (no Timer J): nothing will resend it, so it
+	 * is sent from the caller's buffer, not copied (the 200 to every BYE
+	 * over TCP/TLS). Any other response is kept for retransmissions. */
+	int keep = !(t->kind == TXN_SERVER_NON_INVITE && t->reliable && status >= 200);
+	char *copy = keep ? dup_bytes(buf, len) : NULL;
+	if (keep && !copy)
 		return -ENOMEM;
 	free(t->out);
 	t->out = copy;
-	t->out_len = len;
+	t->out_len = copy ? len : 0;
+	if (copy)
+		buf = copy;
 	t->last_status = status;
 	enter(t);
 	if (t->kind == TXN_SERVER_INVITE) {
@@ -802,7 +796,7 @@ int txn_respond(txn_table *tbl, txn *t, int status, const char *buf, size_t len)
 			}
 			arm(tbl, t, TXN_T_L, 64 * tbl->t1);
 		}
-		r = send_bytes(tbl, t, t->out, t->out_len);
+		r = send_bytes(tbl, t, buf, len);
 	} else {
 		if (status < 200) {
 			t->state = TXN_S_PROCEEDING;
@@ -811,7 +805,7 @@ int txn_respond(txn_table *tbl, txn *t, int status, const char *buf, size_t len)
 			if (!t->reliable)
 				arm(tbl, t, TXN_T_J, 64 * tbl->t1);
 		}
-		r = send_bytes(tbl, t, t->out, t->out_len);
+		r = send_bytes(tbl, t, buf, len);
 		if (r == 0 && t->state == TXN_S_COMPLETED && t->reliable)
 			terminate(tbl, t);
 	}
