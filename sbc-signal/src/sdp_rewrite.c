@@ -20,23 +20,6 @@ void sdp_origin_init(sdp_origin *o, const char *user, uint64_t sess_id)
 	o->version = sess_id;
 }
 
-/* A writer over the output buffer. The body is hashed once it is written
- * (body_hash), not byte by byte as it goes: FNV's multiply per byte was
- * ~4 cycles a byte over two SDP bodies per call. */
-typedef struct wr {
-	sip_buf b;
-} wr;
-
-static void w_put(wr *w, const char *p, size_t n) { sip_buf_put(&w->b, p, n); }
-static void w_str(wr *w, const char *s) { w_put(w, s, strlen(s)); }
-static void w_sv(wr *w, sip_sv s) { w_put(w, s.p, s.n); }
-static void w_u(wr *w, uint64_t v)
-{
-	char t[SIP_U64_DIGITS];
-	const char *p = sip_u64_dec(v, t);
-	w_put(w, p, (size_t)(t + sizeof(t) - p));
-}
-
 /* Line iterator over raw SDP lines. */
 static int next_line(sip_sv *rest, char *type, sip_sv *val, sip_sv *whole)
 {
@@ -90,29 +73,29 @@ static int dropped_attr(sip_sv n, sip_sv v)
 	return 0;
 }
 
-static void emit_proto(wr *w, const sdp_media *m, const sdp_media_out *mo)
+static void emit_proto(sip_buf *w, const sdp_media *m, const sdp_media_out *mo)
 {
 	if (!m->rtp) {
-		w_sv(w, m->proto);
+		sip_buf_sv(w, m->proto);
 		return;
 	}
 	int fb = m->proto.n && m->proto.p[m->proto.n - 1] == 'F';
-	w_str(w, mo->savp ? "RTP/SAVP" : "RTP/AVP");
+	sip_buf_str(w, mo->savp ? "RTP/SAVP" : "RTP/AVP");
 	if (fb)
-		w_str(w, "F");
+		sip_buf_str(w, "F");
 }
 
-static void emit_rest(wr *w, const sdp_session *in, const sdp_rewrite *rw, const char *ip, int v6)
+static void emit_rest(sip_buf *w, const sdp_session *in, const sdp_rewrite *rw, const char *ip, int v6)
 {
 	char t;
 	sip_sv v, whole, rest;
 
-	w_str(w, "s=");
-	w_str(w, rw->session_name ? rw->session_name : "-");
-	w_str(w, "\r\nc=IN ");
-	w_str(w, v6 ? "IP6 " : "IP4 ");
-	w_str(w, ip);
-	w_str(w, "\r\n");
+	sip_buf_str(w, "s=");
+	sip_buf_str(w, rw->session_name ? rw->session_name : "-");
+	sip_buf_str(w, "\r\nc=IN ");
+	sip_buf_str(w, v6 ? "IP6 " : "IP4 ");
+	sip_buf_str(w, ip);
+	sip_buf_str(w, "\r\n");
 	/* session-level b=, then t=/r=, then a=, each in input order */
 	static const char order[] = {'b', 't', 'a'};
 	for (size_t k = 0; k < sizeof(order); k++) {
@@ -123,36 +106,36 @@ static void emit_rest(wr *w, const sdp_session *in, const sdp_rewrite *rw, const
 				continue;
 			if (t == 'a' && dropped_attr(attr_name(v), v))
 				continue;
-			w_sv(w, whole);
-			w_str(w, "\r\n");
+			sip_buf_sv(w, whole);
+			sip_buf_str(w, "\r\n");
 		}
 	}
 	for (unsigned i = 0; i < in->n_media; i++) {
 		const sdp_media *m = &in->media[i];
 		const sdp_media_out *mo = &rw->media[i];
-		w_str(w, "m=");
-		w_sv(w, m->type);
-		w_str(w, " ");
-		w_u(w, mo->port);
-		w_str(w, " ");
+		sip_buf_str(w, "m=");
+		sip_buf_sv(w, m->type);
+		sip_buf_str(w, " ");
+		sip_buf_u64(w, mo->port);
+		sip_buf_str(w, " ");
 		emit_proto(w, m, mo);
 		if (m->fmts.n) {
-			w_str(w, " ");
-			w_sv(w, m->fmts);
+			sip_buf_str(w, " ");
+			sip_buf_sv(w, m->fmts);
 		}
-		w_str(w, "\r\n");
+		sip_buf_str(w, "\r\n");
 		if (mo->port == 0)
 			continue; /* declined: the m= line alone */
 		rest = m->lines;
 		while (next_line(&rest, &t, &v, &whole))
 			if (t == 'b') {
-				w_sv(w, whole);
-				w_str(w, "\r\n");
+				sip_buf_sv(w, whole);
+				sip_buf_str(w, "\r\n");
 			}
 		for (unsigned c = 0; c < mo->n_crypto; c++) {
-			w_str(w, "a=crypto:");
-			w_str(w, mo->crypto[c]);
-			w_str(w, "\r\n");
+			sip_buf_str(w, "a=crypto:");
+			sip_buf_str(w, mo->crypto[c]);
+			sip_buf_str(w, "\r\n");
 		}
 		int had_rtcp = m->rtcp_port >= 0;
 		rest = m->lines;
@@ -166,19 +149,19 @@ static void emit_rest(wr *w, const sdp_session *in, const sdp_rewrite *rw, const
 				continue;
 			if (is_dir(n) && mo->dir)
 				continue;
-			w_sv(w, whole);
-			w_str(w, "\r\n");
+			sip_buf_sv(w, whole);
+			sip_buf_str(w, "\r\n");
 		}
 		if (had_rtcp) {
 			int mux = mo->rtcp_mux && m->rtcp_mux;
-			w_str(w, "a=rtcp:");
-			w_u(w, (uint64_t)(mux ? mo->port : (uint16_t)(mo->port + 1)));
-			w_str(w, "\r\n");
+			sip_buf_str(w, "a=rtcp:");
+			sip_buf_u64(w, (uint64_t)(mux ? mo->port : (uint16_t)(mo->port + 1)));
+			sip_buf_str(w, "\r\n");
 		}
 		if (mo->dir) {
-			w_str(w, "a=");
-			w_str(w, sdp_dir_name((enum sdp_dir)mo->dir));
-			w_str(w, "\r\n");
+			sip_buf_str(w, "a=");
+			sip_buf_str(w, sdp_dir_name((enum sdp_dir)mo->dir));
+			sip_buf_str(w, "\r\n");
 		}
 	}
 }
@@ -187,7 +170,7 @@ int sdp_rewrite_build(const sdp_session *in, const sdp_rewrite *rw, char *out, s
 {
 	char ip[INET6_ADDRSTRLEN + 1];
 	int v6;
-	wr w;
+	sip_buf w;
 
 	if (!in || !rw || !rw->addr || !rw->origin)
 		return -EINVAL;
@@ -206,9 +189,9 @@ int sdp_rewrite_build(const sdp_session *in, const sdp_rewrite *rw, char *out, s
 
 	/* Everything after o= first, then hashed; then the o= line (its
 	 * version depends on that hash) goes in front. */
-	sip_buf_init(&w.b, out, cap);
+	sip_buf_init(&w, out, cap);
 	emit_rest(&w, in, rw, ip, v6);
-	int r = sip_buf_end(&w.b);
+	int r = sip_buf_end(&w);
 	if (r < 0)
 		return r;
 	/* whether the body changed since the last one built (o= version,
