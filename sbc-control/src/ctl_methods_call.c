@@ -25,9 +25,10 @@ static size_t g_compact_at; /* g_order's size that triggers cdr_compact() */
 /* cdr.jsonl stays open between events: an fopen/fclose per event cost
  * ~12 us of CPU, three events per call. Each line goes out in one write(2)
  * of the line and its '\n' (O_APPEND: never split, nothing held in a stdio
- * buffer that a crash would lose). Rotation (mv or rm of the file) is seen
- * by a stat() of the path at most once a second, compared with the fd's
- * dev/ino: a new file is opened for the next line. The path is rebuilt from
+ * buffer that a crash would lose). Rotation is seen at the next line after
+ * an rm (fstat's link count, per write) and within a second after an mv (a
+ * stat() of the path compared with the fd's dev/ino, at most once a
+ * second): a new file is opened for the next line. The path is rebuilt from
  * ctx->cfg.data_dir for each line, so a data_dir that changes reopens at
  * once (system.reload keeps data_dir today; this needs no reload hook). */
 #define CDR_CHECK_MS 1000u   /* rotation check / reopen retry interval */
@@ -45,7 +46,6 @@ static struct {
 	uint64_t unwarned;          /* errors since that were not logged */
 	char *buf;                  /* lines being written */
 	size_t len, cap;
-	uint64_t lines;             /* in buf */
 	bool batch;                 /* hold lines until cdr_flush() */
 	bool partial;               /* the file ends inside a line (a short write) */
 } g_cdr = { .fd = -1 };
@@ -136,18 +136,17 @@ static uint64_t lines_in(const char *buf, size_t n)
 	return k;
 }
 
-/* Writes the lines in g_cdr.buf (g_cdr.lines whole ones) in one write(2)
+/* Writes the whole lines in g_cdr.buf in one write(2)
  * and empties it. A write that stops short (ENOSPC, EFBIG) leaves part of
  * a line in the file: the next write starts with '\n', so that part is a
  * bad line of its own and the next record is whole. */
 static void cdr_flush(ctl_ctx *ctx)
 {
 	size_t n = g_cdr.len;
-	uint64_t lines = g_cdr.lines;
 	g_cdr.len = 0;
-	g_cdr.lines = 0;
 	if (!n)
 		return;
+	uint64_t lines = lines_in(g_cdr.buf, n);
 	int fd = cdr_fd(ctx);
 	if (fd < 0) {
 		ctx->counters.cdr_write_errors += lines - 1; /* cdr_fd counted one */
@@ -206,7 +205,6 @@ static void cdr_write(ctl_ctx *ctx, json_t *ev)
 	}
 	g_cdr.buf[g_cdr.len + n] = '\n';
 	g_cdr.len += n + 1;
-	g_cdr.lines++;
 	if (!g_cdr.batch || g_cdr.len >= CDR_BATCH_BYTES)
 		cdr_flush(ctx);
 }
@@ -216,7 +214,7 @@ void ctl_cdr_free(void)
 	cdr_close();
 	free(g_cdr.buf);
 	g_cdr.buf = NULL;
-	g_cdr.len = g_cdr.cap = g_cdr.lines = 0;
+	g_cdr.len = g_cdr.cap = 0;
 	g_cdr.batch = false;
 	g_cdr.path[0] = '\0';
 	g_cdr.checked_ms = g_cdr.warned_ms = g_cdr.unwarned = 0;
@@ -332,6 +330,10 @@ unsigned ctl_cdr_signal_gone(ctl_ctx *ctx, pid_t pid, const char *reason)
 	/* A copy: cdr_apply may compact g_order. */
 	json_t *order = json_copy(g_order);
 	size_t total = json_array_size(order);
+	/* lines gathered and written in 64 KiB writes, not one per line: this
+	 * runs on the loop before the successor starts (10000 calls,
+	 * bench_cdr_closeout: 51-53 ms of CPU; one write per line: 60-61 ms) */
+	g_cdr.batch = true;
 	for (size_t i = 0; i < total; i++) {
 		const char *id = json_string_value(json_array_get(order, i));
 		json_t *rec = json_object_get(g_calls, id);
@@ -351,11 +353,6 @@ unsigned ctl_cdr_signal_gone(ctl_ctx *ctx, pid_t pid, const char *reason)
 		json_object_set_new(ev, "time_ms", json_integer((json_int_t)sbc_wall_ms()));
 		json_object_set_new(ev, "cause", json_integer(CTL_CDR_LOST_CAUSE));
 		json_object_set_new(ev, "reason", json_string(reason));
-		/* lines gathered and written in 64 KiB writes, not one per
-		 * line: this runs on the loop before the successor starts
-		 * (10000 calls, bench_cdr_closeout: 51-53 ms of CPU; one
-		 * write per line: 60-61 ms) */
-		g_cdr.batch = true;
 		cdr_apply(ctx, (unsigned)json_integer_value(json_object_get(rec, "worker")),
 			  (pid_t)json_integer_value(json_object_get(rec, "signal_pid")), ev, id);
 		n++;

@@ -2629,7 +2629,6 @@ static void call_cancel(b2b_cl *c)
 	fail_a(c, 487, NULL);
 }
 
-
 static void our_contact(const b2b_cl *c, int leg, char *out, size_t cap)
 {
 	char host[SBC_ADDR_STRLEN + 2];

@@ -173,7 +173,7 @@ int sig_call_event(sig_worker *w, const char *json, size_t len)
 		return SBC_E_MSG_TOO_BIG;
 	shm_ring_prod *p = &w->ctl_out;
 	if (!w->ev_held_n && ev_reserve(w, json, (uint32_t)len) == 0) {
-		if (p->tail - atomic_load_explicit(&p->ring->ktail, memory_order_relaxed) > (p->mask + 1) / 4)
+		if (shm_ring_unpublished(p) > shm_ring_capacity(p) / 4)
 			shm_ring_publish(p);
 		return 0;
 	}

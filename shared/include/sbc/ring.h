@@ -58,6 +58,16 @@ void *shm_ring_reserve(shm_ring_prod *p, uint16_t type, uint16_t version, uint32
 /* Publishes every reserved record and rings the doorbell if the consumer sleeps. */
 void shm_ring_publish(shm_ring_prod *p);
 
+/* Bytes reserved by this producer and not yet published: a producer that
+ * batches publishes once this passes its own threshold. */
+static inline uint32_t shm_ring_unpublished(const shm_ring_prod *p)
+{
+	return p->tail - atomic_load_explicit(&p->ring->ktail, memory_order_relaxed);
+}
+
+/* Capacity in bytes. */
+static inline uint32_t shm_ring_capacity(const shm_ring_prod *p) { return p->mask + 1; }
+
 /* reserve + copy + publish. Returns 0, SBC_E_RING_FULL or SBC_E_MSG_TOO_BIG. */
 int shm_ring_push(shm_ring_prod *p, uint16_t type, uint16_t version, const void *msg, uint32_t len);
 
