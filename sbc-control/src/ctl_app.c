@@ -241,6 +241,12 @@ int ctl_app_run(const ctl_options *opt)
 	uv_signal_start(&app.sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&app.sigint, signal_cb, SIGINT);
 	uv_signal_start(&app.sighup, signal_cb, SIGHUP);
+	/* Calls a previous sbc-control left open (it died: its sbc-signal got
+	 * SIGTERM with it, and nobody wrote their ends): ended before any
+	 * sbc-signal of ours can add lines. An unreadable file is logged and
+	 * the start goes on (ret is reset by the next step). */
+	ctl_cdr_recover(ctx, "sbc-control restarted: call state lost (previous sbc-control did not end its calls)",
+			NULL);
 	if ((ret = ctl_super_create(ctx, &ctx->super)) != 0 || (ret = ctl_super_start(ctx->super)) != 0) {
 		SBC_ERROR("supervisor: %s", sbc_strerror(ret));
 		goto Exit;

@@ -24,12 +24,20 @@
  *     ring before its last event) is information only: a HELLO's pid need
  *     not be the one waitpid reaps (a wrapper that forks, a garbled HELLO).
  *  4. The table is in memory only: if sbc-control itself dies, the calls
- *     open then stay open in cdr.jsonl (see README, call records).
+ *     open then have no end line in cdr.jsonl. ctl_cdr_recover(), run at
+ *     start before sbc-signal is spawned, reads cdr.jsonl back and ends
+ *     them (cause CTL_CDR_LOST_CAUSE); only the current file is read, not
+ *     rotated ones (see README, call records).
  */
 #ifndef CTL_CDR_H
 #define CTL_CDR_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+#include <jansson.h>
 
 #include "ctl_ctx.h"
 #include "sbc/msg-t.h"
@@ -49,5 +57,45 @@ void ctl_cdr_event(ctl_ctx *ctx, unsigned worker, pid_t pid, const sbc_msg_text 
  * and reason, state "ended". Returns how many. */
 unsigned ctl_cdr_signal_gone(ctl_ctx *ctx, pid_t pid, const char *reason);
 void ctl_cdr_free(void);
+
+/* What ctl_cdr_recover() found and did. */
+typedef struct ctl_cdr_recovery {
+	uint64_t bytes;          /* read from cdr.jsonl */
+	uint64_t lines;          /* whole or last lines, empty ones not counted */
+	uint64_t bad_lines;      /* not a JSON object with string "event" and "id"
+				  * (a partial line, garbage, an overlong line) */
+	unsigned open;           /* calls found open (start/answer, no end after) */
+	unsigned ended;          /* of them, ended now (an end line each) */
+	uint64_t over_cap;       /* start/answer lines of ids not kept: more
+				  * than the cap open at once */
+	double cpu_ms;           /* CPU time of the whole recovery (this thread) */
+} ctl_cdr_recovery;
+
+/* Start-up, LOOP thread, before sbc-signal is spawned (and before any call
+ * event): reads <data_dir>/cdr.jsonl back and ends every call a previous
+ * sbc-control left open: each id whose last start or answer line has no
+ * end line after it gets an end line as ctl_cdr_signal_gone() writes one
+ * (its lines' fields merged, cause CTL_CDR_LOST_CAUSE, reason), batched,
+ * and is "ended" in call.get / call.list. The file is read once in 1 MiB
+ * read(2)s; only the top-level "event" and "id" of each line are picked
+ * out (a JSON syntax check, no allocation); only the lines of the calls
+ * left open are parsed (jansson), at the end, by offset. Memory follows
+ * the ids open at once (at most max_open kept; those past it are counted
+ * and logged), not the file's size. Bad lines are skipped, counted, logged
+ * once. out (may be NULL) gets the figures.
+ * Returns the number of calls ended; 0 if there is no cdr.jsonl; a negative
+ * errno if it cannot be read (logged with the path: nothing is ended, the
+ * caller goes on starting). */
+int ctl_cdr_recover(ctl_ctx *ctx, const char *reason, ctl_cdr_recovery *out);
+/* The same with another cap on the open ids kept (tests). */
+int x__ctl_cdr_recover(ctl_ctx *ctx, const char *reason, size_t max_open, ctl_cdr_recovery *out);
+
+/* Internal to the call records (ctl_methods_call.c, ctl_cdr_boot.c).
+ * x__ctl_cdr_batch(ctx, true) holds lines in 64 KiB writes; false writes
+ * what is held. x__ctl_cdr_end_lost() writes call id's end line (rec's
+ * fields, its "worker" and "signal_pid" too, plus event "end", time_ms now,
+ * cause CTL_CDR_LOST_CAUSE, reason) and merges it into the table. */
+void x__ctl_cdr_batch(ctl_ctx *ctx, bool on);
+void x__ctl_cdr_end_lost(ctl_ctx *ctx, const char *id, json_t *rec, const char *reason);
 
 #endif

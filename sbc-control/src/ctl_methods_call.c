@@ -104,8 +104,13 @@ static int cdr_fd(ctl_ctx *ctx)
 	}
 	snprintf(g_cdr.path, sizeof(g_cdr.path), "%s", path);
 	g_cdr.checked_ms = now;
-	/* 0666 & ~umask, as fopen("a") created it */
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+	/* 0666 & ~umask, as fopen("a") created it. Read too: the pread below
+	 * (on a write-only fd it fails with EBADF, and a file a crash left
+	 * inside a line got our first line glued onto that part); write-only
+	 * if that is all the file allows. */
+	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0 && errno == EACCES)
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		g_cdr.open_err = errno;
@@ -324,6 +329,30 @@ void ctl_cdr_event(ctl_ctx *ctx, unsigned worker, pid_t pid, const sbc_msg_text 
 	cdr_apply(ctx, worker, pid, ev, id);
 }
 
+void x__ctl_cdr_batch(ctl_ctx *ctx, bool on)
+{
+	g_cdr.batch = on;
+	if (!on)
+		cdr_flush(ctx);
+}
+
+void x__ctl_cdr_end_lost(ctl_ctx *ctx, const char *id, json_t *rec, const char *reason)
+{
+	/* an end event as sbc-signal would have sent it: the record's
+	 * fields (times, trunks, numbers, suites) plus the end's own */
+	json_t *ev = json_deep_copy(rec);
+	unsigned worker = (unsigned)json_integer_value(json_object_get(rec, "worker"));
+	pid_t pid = (pid_t)json_integer_value(json_object_get(rec, "signal_pid"));
+	json_object_del(ev, "state");
+	json_object_del(ev, "worker");
+	json_object_del(ev, "signal_pid");
+	json_object_set_new(ev, "event", json_string("end"));
+	json_object_set_new(ev, "time_ms", json_integer((json_int_t)sbc_wall_ms()));
+	json_object_set_new(ev, "cause", json_integer(CTL_CDR_LOST_CAUSE));
+	json_object_set_new(ev, "reason", json_string(reason));
+	cdr_apply(ctx, worker, pid, ev, id);
+}
+
 unsigned ctl_cdr_signal_gone(ctl_ctx *ctx, pid_t pid, const char *reason)
 {
 	unsigned n = 0;
@@ -333,7 +362,7 @@ unsigned ctl_cdr_signal_gone(ctl_ctx *ctx, pid_t pid, const char *reason)
 	/* lines gathered and written in 64 KiB writes, not one per line: this
 	 * runs on the loop before the successor starts (10000 calls,
 	 * bench_cdr_closeout: 51-53 ms of CPU; one write per line: 60-61 ms) */
-	g_cdr.batch = true;
+	x__ctl_cdr_batch(ctx, true);
 	for (size_t i = 0; i < total; i++) {
 		const char *id = json_string_value(json_array_get(order, i));
 		json_t *rec = json_object_get(g_calls, id);
@@ -343,22 +372,10 @@ unsigned ctl_cdr_signal_gone(ctl_ctx *ctx, pid_t pid, const char *reason)
 		 * waitpid saw (a wrapper that forks, a garbled HELLO). */
 		if (!rec || is_ended(rec))
 			continue;
-		/* an end event as sbc-signal would have sent it: the record's
-		 * fields (times, trunks, numbers, suites) plus the end's own */
-		json_t *ev = json_deep_copy(rec);
-		json_object_del(ev, "state");
-		json_object_del(ev, "worker");
-		json_object_del(ev, "signal_pid");
-		json_object_set_new(ev, "event", json_string("end"));
-		json_object_set_new(ev, "time_ms", json_integer((json_int_t)sbc_wall_ms()));
-		json_object_set_new(ev, "cause", json_integer(CTL_CDR_LOST_CAUSE));
-		json_object_set_new(ev, "reason", json_string(reason));
-		cdr_apply(ctx, (unsigned)json_integer_value(json_object_get(rec, "worker")),
-			  (pid_t)json_integer_value(json_object_get(rec, "signal_pid")), ev, id);
+		x__ctl_cdr_end_lost(ctx, id, rec, reason);
 		n++;
 	}
-	g_cdr.batch = false;
-	cdr_flush(ctx);
+	x__ctl_cdr_batch(ctx, false);
 	json_decref(order);
 	if (n)
 		SBC_WARN("sbc-signal pid %d: %u call record(s) left open, ended with cause %d: %s", (int)pid, n,

@@ -607,6 +607,333 @@ static void test_unwritable_dir(void **state)
 	assert_int_equal(f->ctx.counters.cdr_write_errors, 6);
 }
 
+/* ---- cdr.jsonl read back at start (ctl_cdr_recover) ---- */
+
+#define BOOT_REASON "sbc-control restarted: call state lost (previous sbc-control did not end its calls)"
+
+static void write_file(fixture *f, const char *name, const char *text)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* A cdr.jsonl line as ctl_cdr_event writes it. */
+static int rec_line(char *out, size_t len, const char *kind, const char *id, const char *extra)
+{
+	return snprintf(out, len,
+			"{\"event\":\"%s\",\"id\":\"%s\",\"time_ms\":1700000000500,\"start_ms\":1700000000000,"
+			"\"trunk_in\":\"carrier-a\",\"trunk_out\":\"carrier-b\",\"to\":\"4930123\"%s,\"worker\":1,"
+			"\"signal_pid\":%d}\n", kind, id, extra ? extra : "", OLD_PID);
+}
+
+/* The end lines of cdr.jsonl that parse, "<id>:<cause>:<reason>" joined by
+ * '|' (bad lines skipped, unlike end_lines); *bad: lines that do not. */
+static void parsed_ends(fixture *f, char *out, size_t len, unsigned *bad)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/cdr.jsonl", f->dir);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	char *ln = NULL;
+	size_t cap = 0;
+	out[0] = '\0';
+	*bad = 0;
+	while (getline(&ln, &cap, fp) > 0) {
+		if (ln[0] == '\n')
+			continue; /* empty: not a line */
+		json_error_t je;
+		json_t *ev = json_loads(ln, 0, &je);
+		const char *kind = json_string_value(json_object_get(ev, "event"));
+		if (!kind || !json_is_string(json_object_get(ev, "id"))) {
+			(*bad)++;
+		} else if (!strcmp(kind, "end")) {
+			size_t used = strlen(out);
+			const char *why = json_string_value(json_object_get(ev, "reason"));
+			snprintf(out + used, len - used, "%s%s:%lld:%s", used ? "|" : "",
+				 json_string_value(json_object_get(ev, "id")),
+				 (long long)json_integer_value(json_object_get(ev, "cause")), why ? why : "");
+		}
+		json_decref(ev);
+	}
+	free(ln);
+	fclose(fp);
+}
+
+/* Runs fn's recovery with stderr captured into log (NUL-terminated). */
+static int recover_logged(fixture *f, size_t max_open, ctl_cdr_recovery *r, char *log, size_t len)
+{
+	char logp[128];
+	snprintf(logp, sizeof(logp), "%s/file", f->dir);
+	int lfd = open(logp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(lfd >= 0);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0 && dup2(lfd, STDERR_FILENO) == STDERR_FILENO);
+	int ret = x__ctl_cdr_recover(&f->ctx, BOOT_REASON, max_open, r);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ssize_t n = pread(lfd, log, len - 1, 0);
+	log[n > 0 ? n : 0] = '\0';
+	close(lfd);
+	return ret;
+}
+
+/* Calls left open by a dead sbc-control (start, or start and answer, no
+ * end after) get an end line each, with their merged fields, and are ended
+ * in call.get; closed ones (an end, two ends, an end after a restart of the
+ * id) get none; bad lines (garbage, a partial line in the middle, an "id"
+ * that is not top-level, JSON that is not an object) are skipped and
+ * counted in one warning. Fails before: nothing read back. */
+static void test_recover_ends_open_calls(void **state)
+{
+	fixture *f = *state;
+	char text[8192] = "", got[2048], log[4096];
+	size_t k = 0;
+#define L(kind, id, extra) k += (size_t)rec_line(text + k, sizeof(text) - k, kind, id, extra)
+#define RAW(s) k += (size_t)snprintf(text + k, sizeof(text) - k, "%s", s)
+	L("start", "1-a1", NULL);
+	L("start", "1-b1", NULL);
+	L("answer", "1-a1", ",\"answer_ms\":1700000000400,\"srtp_in\":\"AES_CM_128_HMAC_SHA1_80\"");
+	L("end", "1-b1", ",\"cause\":486,\"reason\":\"busy\"");
+	RAW("garbage that is no json\n");
+	RAW("{\"event\":\"end\",\"id\":\"1-a1\",\"time_ms\":17000\n"); /* a partial line: no end */
+	RAW("{\"x\":{\"event\":\"end\",\"id\":\"1-a1\"}}\n");          /* not top-level */
+	RAW("[\"event\",\"end\",\"id\",\"1-a1\"]\n");
+	RAW("{\"event\":\"end\",\"id\":\"1-zz\",\"from\":\"\\\"id\\\":\\\"1-a1\\\"\"}\n"); /* id in a string */
+	RAW("{\"event\":\"end\",\"id\":1}\n");
+	L("start", "1-c1", NULL); /* ended twice */
+	L("end", "1-c1", ",\"cause\":200,\"reason\":\"BYE from caller\"");
+	L("end", "1-c1", ",\"cause\":200,\"reason\":\"BYE from caller\"");
+	L("start", "1-d1", NULL); /* ended, then the id again (left open) */
+	L("end", "1-d1", ",\"cause\":200");
+	L("start", "1-d1", ",\"trunk_in\":\"carrier-x\"");
+	RAW("\n"); /* empty: not a line */
+	L("start", "1-e1", NULL); /* still ringing */
+#undef L
+#undef RAW
+	write_file(f, "cdr.jsonl", text);
+
+	ctl_cdr_recovery r;
+	assert_int_equal(recover_logged(f, CTL_CDR_OPEN_MAX, &r, log, sizeof(log)), 3);
+	assert_int_equal(r.open, 3);
+	assert_int_equal(r.ended, 3);
+	assert_int_equal(r.bad_lines, 5);
+	assert_int_equal(r.lines, 17);
+	assert_int_equal(r.over_cap, 0);
+	assert_int_equal(r.bytes, strlen(text));
+	/* one warning for the bad lines, one for the calls ended */
+	assert_non_null(strstr(log, "5 bad line(s) of 17 skipped"));
+	assert_null(strstr(strstr(log, "bad line(s)") + 1, "bad line(s)"));
+	assert_non_null(strstr(log, "3 call(s) left open in"));
+	assert_non_null(strstr(log, BOOT_REASON));
+
+	unsigned bad;
+	parsed_ends(f, got, sizeof(got), &bad);
+	assert_int_equal(bad, 5); /* garbage, partial, nested, array, id 1: the same lines */
+	assert_string_equal(got, "1-b1:486:busy|1-zz:0:|1-c1:200:BYE from caller|1-c1:200:BYE from caller|"
+				 "1-d1:200:|1-a1:500:" BOOT_REASON "|1-d1:500:" BOOT_REASON "|1-e1:500:" BOOT_REASON);
+	json_t *a = call_get(f, "1-a1");
+	assert_non_null(a);
+	assert_string_equal(state_of(a), "ended");
+	assert_int_equal(json_integer_value(json_object_get(a, "cause")), CTL_CDR_LOST_CAUSE);
+	assert_string_equal(json_string_value(json_object_get(a, "reason")), BOOT_REASON);
+	assert_int_equal(json_integer_value(json_object_get(a, "answer_ms")), 1700000000400); /* merged */
+	assert_string_equal(json_string_value(json_object_get(a, "srtp_in")), "AES_CM_128_HMAC_SHA1_80");
+	assert_int_equal(json_integer_value(json_object_get(a, "worker")), 1);
+	assert_int_equal(json_integer_value(json_object_get(a, "signal_pid")), OLD_PID);
+	json_decref(a);
+	json_t *d = call_get(f, "1-d1");
+	assert_string_equal(json_string_value(json_object_get(d, "trunk_in")), "carrier-x"); /* its latest start */
+	assert_int_equal(json_integer_value(json_object_get(d, "cause")), CTL_CDR_LOST_CAUSE);
+	json_decref(d);
+	assert_null(call_get(f, "1-b1")); /* closed calls are not loaded */
+	list_ids(f, 1, got, sizeof(got));
+	assert_string_equal(got, "");
+	list_ids(f, 0, got, sizeof(got));
+	assert_string_equal(got, "1-e1 1-d1 1-a1");
+
+	/* the next start finds nothing open: each call gets one end */
+	ctl_cdr_free();
+	assert_int_equal(recover_logged(f, CTL_CDR_OPEN_MAX, &r, log, sizeof(log)), 0);
+	assert_int_equal(r.open, 0);
+	parsed_ends(f, got, sizeof(got), &bad);
+	assert_non_null(strstr(got, "|1-e1:500:" BOOT_REASON));
+	assert_null(strstr(strstr(got, "|1-e1:500:") + 1, "|"));
+	assert_null(strstr(log, "left open in"));
+}
+
+/* The last line without its newline: a partial one (a crash in mid-write)
+ * is a bad line and our end starts on a line of its own; a whole one
+ * counts (it is a line once the next starts with a newline). */
+static void test_recover_partial_last_line(void **state)
+{
+	fixture *f = *state;
+	char text[2048], got[1024], log[4096];
+	size_t k = 0;
+	k += (size_t)rec_line(text + k, sizeof(text) - k, "start", "1-p1", NULL);
+	k += (size_t)rec_line(text + k, sizeof(text) - k, "start", "1-p2", NULL);
+	k += (size_t)rec_line(text + k, sizeof(text) - k, "end", "1-p2", ",\"cause\":200");
+	snprintf(text + k, sizeof(text) - k, "{\"event\":\"end\",\"id\":\"1-p1\",\"cau");
+	write_file(f, "cdr.jsonl", text);
+	ctl_cdr_recovery r;
+	assert_int_equal(recover_logged(f, CTL_CDR_OPEN_MAX, &r, log, sizeof(log)), 1);
+	assert_int_equal(r.bad_lines, 1);
+	assert_int_equal(r.lines, 4);
+	unsigned bad;
+	parsed_ends(f, got, sizeof(got), &bad);
+	assert_int_equal(bad, 1);
+	assert_string_equal(got, "1-p2:200:|1-p1:500:" BOOT_REASON);
+
+	/* whole, no newline: its end counts; nothing ended, nothing written */
+	ctl_cdr_free();
+	text[k - 1] = '\0'; /* the p2 end line loses its newline, the partial line goes */
+	write_file(f, "cdr.jsonl", text);
+	assert_int_equal(recover_logged(f, CTL_CDR_OPEN_MAX, &r, log, sizeof(log)), 1);
+	assert_int_equal(r.bad_lines, 0);
+	assert_int_equal(r.lines, 3);
+	parsed_ends(f, got, sizeof(got), &bad);
+	assert_int_equal(bad, 0);
+	assert_string_equal(got, "1-p2:200:|1-p1:500:" BOOT_REASON);
+}
+
+/* Many calls, a tenth left open: each of those ended, in the order of
+ * their first lines; a line longer than the read buffer is a bad line and
+ * what follows it is read. With a cap on the open ids kept: those past it
+ * are counted and logged, the others ended. */
+static void test_recover_many_calls(void **state)
+{
+	fixture *f = *state;
+	enum { N = 20000 };
+	char path[128], line[512], id[32], log[4096];
+	snprintf(path, sizeof(path), "%s/cdr.jsonl", f->dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	/* calls overlap: call i starts, call i-50 answers, call i-100 ends */
+	for (unsigned i = 0; i < N + 100; i++) {
+		if (i < N) {
+			snprintf(id, sizeof(id), "0-%x", 0x100000 + i);
+			rec_line(line, sizeof(line), "start", id, NULL);
+			fputs(line, fp);
+		}
+		if (i == N / 2) { /* 2 MiB of a line */
+			fputs("{\"event\":\"end\",\"id\":\"0-100000\",\"pad\":\"", fp);
+			for (unsigned j = 0; j < 2048; j++)
+				fprintf(fp, "%01024u", j);
+			fputs("\"}\n", fp);
+		}
+		if (i >= 50 && i - 50 < N) {
+			snprintf(id, sizeof(id), "0-%x", 0x100000 + i - 50);
+			rec_line(line, sizeof(line), "answer", id, ",\"answer_ms\":1700000000400");
+			fputs(line, fp);
+		}
+		if (i >= 100 && (i - 100) % 10 != 7) {
+			snprintf(id, sizeof(id), "0-%x", 0x100000 + i - 100);
+			rec_line(line, sizeof(line), "end", id, ",\"cause\":200");
+			fputs(line, fp);
+		}
+	}
+	assert_int_equal(fclose(fp), 0);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	off_t before = st.st_size;
+
+	ctl_cdr_recovery r;
+	assert_int_equal(recover_logged(f, CTL_CDR_OPEN_MAX, &r, log, sizeof(log)), N / 10);
+	assert_int_equal(r.bad_lines, 1);
+	assert_int_equal(r.lines, 3 * N - N / 10 + 1); /* starts, answers, ends, the long one */
+	/* the end lines appended, in order: calls 7, 17, 27, ... */
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_int_equal(fseeko(fp, before, SEEK_SET), 0);
+	unsigned n = 0;
+	while (fgets(line, sizeof(line), fp)) {
+		json_error_t je;
+		json_t *ev = json_loads(line, 0, &je);
+		assert_non_null(ev);
+		snprintf(id, sizeof(id), "0-%x", 0x100000 + 10 * n + 7);
+		assert_string_equal(json_string_value(json_object_get(ev, "id")), id);
+		assert_int_equal(json_integer_value(json_object_get(ev, "cause")), CTL_CDR_LOST_CAUSE);
+		assert_int_equal(json_integer_value(json_object_get(ev, "answer_ms")), 1700000000400);
+		json_decref(ev);
+		n++;
+	}
+	fclose(fp);
+	assert_int_equal(n, N / 10);
+	/* the latest are in the table, ended */
+	snprintf(id, sizeof(id), "0-%x", 0x100000 + N - 3);
+	json_t *rec = call_get(f, id);
+	assert_non_null(rec);
+	assert_string_equal(state_of(rec), "ended");
+	json_decref(rec);
+
+	/* capped: 100 ids kept at once (about 100 open at any time here, plus
+	 * the ones left open): the ids past it are not ended, and logged */
+	ctl_cdr_free();
+	assert_int_equal(truncate(path, before), 0);
+	int got = recover_logged(f, 150, &r, log, sizeof(log));
+	assert_true(got > 0 && got <= 150);
+	assert_true(r.over_cap > 0);
+	assert_non_null(strstr(log, "more than 150 calls open at once"));
+}
+
+/* No cdr.jsonl: nothing to do, no file made. */
+static void test_recover_no_file(void **state)
+{
+	fixture *f = *state;
+	char path[128], log[1024];
+	ctl_cdr_recovery r;
+	assert_int_equal(recover_logged(f, CTL_CDR_OPEN_MAX, &r, log, sizeof(log)), 0);
+	assert_int_equal(r.bytes, 0);
+	assert_string_equal(log, "");
+	snprintf(path, sizeof(path), "%s/cdr.jsonl", f->dir);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+/* cdr.jsonl cannot be read (a directory, a symlink loop: fail as root
+ * too; mode 0 unless root): an error naming the path and errno, nothing
+ * ended, and call events are recorded after it as before. */
+static void test_recover_unreadable(void **state)
+{
+	fixture *f = *state;
+	char path[128], want[256], log[4096];
+	ctl_cdr_recovery r;
+	snprintf(path, sizeof(path), "%s/cdr.jsonl", f->dir);
+
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(recover_logged(f, CTL_CDR_OPEN_MAX, &r, log, sizeof(log)), -EISDIR);
+	snprintf(want, sizeof(want), "%s: %s", path, strerror(EISDIR));
+	assert_non_null(strstr(log, want));
+	assert_int_equal(rmdir(path), 0);
+
+	assert_int_equal(symlink("cdr.jsonl", path), 0);
+	assert_int_equal(recover_logged(f, CTL_CDR_OPEN_MAX, &r, log, sizeof(log)), -ELOOP);
+	snprintf(want, sizeof(want), "%s: open: %s", path, strerror(ELOOP));
+	assert_non_null(strstr(log, want));
+	assert_int_equal(unlink(path), 0);
+
+	if (geteuid() != 0) {
+		char text[512];
+		rec_line(text, sizeof(text), "start", "1-u1", NULL);
+		write_file(f, "cdr.jsonl", text);
+		assert_int_equal(chmod(path, 0), 0);
+		assert_int_equal(recover_logged(f, CTL_CDR_OPEN_MAX, &r, log, sizeof(log)), -EACCES);
+		snprintf(want, sizeof(want), "%s: open: %s", path, strerror(EACCES));
+		assert_non_null(strstr(log, want));
+		assert_int_equal(unlink(path), 0);
+	}
+	/* events go on as before */
+	hello(f, 0, OLD_PID);
+	one_call(f, "0-u2");
+	char got[256];
+	file_events(f, "cdr.jsonl", got, sizeof(got));
+	assert_string_equal(got, "start:0-u2 answer:0-u2 end:0-u2");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -621,6 +948,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unwritable_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_next_line_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_write_next_line_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_ends_open_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_partial_last_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_many_calls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_no_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_unreadable, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
