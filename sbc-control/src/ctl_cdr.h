@@ -66,6 +66,7 @@ typedef struct ctl_cdr_recovery {
 				  * (a partial line, garbage, an overlong line) */
 	unsigned open;           /* calls found open (start/answer, no end after) */
 	unsigned ended;          /* of them, ended now (an end line each) */
+	unsigned peak_open;      /* most ids followed at once (the memory) */
 	uint64_t over_cap;       /* start/answer lines of ids not kept: more
 				  * than the cap open at once */
 	double cpu_ms;           /* CPU time of the whole recovery (this thread) */

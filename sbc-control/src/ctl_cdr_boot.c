@@ -63,6 +63,7 @@ typedef struct boot_table {
 	size_t ncalls, cap;     /* used (incl. freed) / allocated entries */
 	uint32_t free_head;     /* index + 1 */
 	size_t open, max_open;
+	size_t peak;            /* most open at once */
 } boot_table;
 
 static uint64_t id_hash(const char *id, size_t n)
@@ -164,7 +165,8 @@ static int bt_open(boot_table *t, const char *id, size_t n, boot_ref ref)
 		memcpy(c->id, id, n);
 		c->id[n] = '\0';
 		t->slots[i] = idx;
-		t->open++;
+		if (++t->open > t->peak)
+			t->peak = t->open;
 	}
 	boot_call *c = &t->calls[t->slots[i] - 1];
 	if (c->nrefs < BOOT_REFS)
@@ -527,6 +529,7 @@ int x__ctl_cdr_recover(ctl_ctx *ctx, const char *reason, size_t max_open, ctl_cd
 		SBC_WARN("call records: %s: more than %zu calls open at once: %" PRIu64 " start/answer line(s) of "
 			 "further ones not followed, and those calls not ended", path, max_open, b.r.over_cap);
 	b.r.open = (unsigned)b.t.open;
+	b.r.peak_open = (unsigned)b.t.peak;
 	if (!b.t.open)
 		goto Exit;
 	open_calls = malloc(b.t.open * sizeof(*open_calls));

@@ -115,9 +115,9 @@ int main(void)
 		double t1 = cpu_s();
 		unsigned long parsed = all_jansson(path);
 		double t2 = cpu_s();
-		printf("  ctl_cdr_recover: %.2f s CPU for %.0f MB = %.2f s per 100 MB (target < 1.5), %d ended; "
-		       "every line parsed by jansson: %.2f s per 100 MB (%lu lines)\n",
-		       t1 - t0, bytes / 1e6, (t1 - t0) * 1e8 / bytes, n, (t2 - t1) * 1e8 / bytes, parsed);
+		printf("  ctl_cdr_recover: %.2f s CPU for %.0f MB = %.2f s per 100 MB (target < 1.5), %d ended, "
+		       "at most %u ids followed at once; every line parsed by jansson: %.2f s per 100 MB (%lu lines)\n",
+		       t1 - t0, bytes / 1e6, (t1 - t0) * 1e8 / bytes, n, r.peak_open, (t2 - t1) * 1e8 / bytes, parsed);
 		ctl_cdr_free();
 		if (n != (int)open_calls || r.bad_lines)
 			rc = 1;
