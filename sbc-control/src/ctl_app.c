@@ -243,8 +243,10 @@ int ctl_app_run(const ctl_options *opt)
 	uv_signal_start(&app.sighup, signal_cb, SIGHUP);
 	/* Calls a previous sbc-control left open (it died: its sbc-signal got
 	 * SIGTERM with it, and nobody wrote their ends): ended before any
-	 * sbc-signal of ours can add lines. An unreadable file is logged and
-	 * the start goes on (ret is reset by the next step). */
+	 * sbc-signal of ours can add lines. Only after ctl_rpc_create: it
+	 * refuses to start beside a live sbc-control on the same socket, whose
+	 * calls are not over. An unreadable file is logged and the start goes
+	 * on (ret is reset by the next step). */
 	ctl_cdr_recover(ctx, "sbc-control restarted: call state lost (previous sbc-control did not end its calls)",
 			NULL);
 	if ((ret = ctl_super_create(ctx, &ctx->super)) != 0 || (ret = ctl_super_start(ctx->super)) != 0) {

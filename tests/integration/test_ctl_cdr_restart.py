@@ -149,3 +149,29 @@ def test_clean_stop_leaves_no_call_open(procs, tmp_path):
     finally:
         uac.close()
         uas.close()
+
+
+def test_second_control_ends_no_live_call(procs, tmp_path):
+    """A second sbc-control started on the same data_dir while the first
+    runs (an operator's mistake, a supervisor that did not wait) refuses to
+    start (its control socket answers) before it reads cdr.jsonl: the first
+    one's live call is not ended."""
+    uas = Uas("answer")
+    sbc = Sbc(procs, tmp_path, uas.port)
+    uac = Uac(sbc.port)
+    try:
+        final = uac.answered()
+        rec = answered_record(sbc)
+        second = procs.start("control2", [str(BUILD / "sbc-control"), "--config", str(tmp_path / "cfg.json"),
+                                          "--data-dir", str(sbc.data)])
+        assert second.wait(timeout=15) == 1, procs.log(second)
+        assert "another sbc-control is listening" in procs.log(second), procs.log(second)
+        assert [e["event"] for e in cdr_lines(sbc) if e["id"] == rec["id"]] == ["start", "answer"], cdr_lines(sbc)
+        assert sbc.rpc("call.get", {"id": rec["id"]})["state"] == "answered"
+        assert status(uac.bye(final)) == 200
+        got = wait_for(lambda: (lambda r: r if r["state"] == "ended" else None)(
+            sbc.rpc("call.get", {"id": rec["id"]})), what="the call ended by its BYE")
+        assert got["cause"] == 200, got
+    finally:
+        uac.close()
+        uas.close()
