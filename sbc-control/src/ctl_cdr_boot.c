@@ -5,8 +5,9 @@
  * can be bad (a partial line of a crash or a short write, garbage). So:
  *  1. one pass of read(2)s into a 1 MiB buffer; each line gets a JSON syntax
  *     check that also picks out its top-level "event" and "id" strings, with
- *     no allocation: parsing every line with jansson would cost several
- *     times more CPU (a JSON tree per line, thrown away at once);
+ *     no allocation: parsing every line with jansson costs about 15 times
+ *     the CPU (a JSON tree per line, thrown away at once; bench_cdr_boot:
+ *     1.7-1.8 s per 100 MB against 0.12 s);
  *  2. an id is kept (a hash table) while it is open: from its first start
  *     or answer line to its end line, with the offsets of its start/answer
  *     lines, nothing else; so memory follows the calls open at once (a
@@ -17,6 +18,13 @@
  * A line counts when it is a JSON object (syntax) with string "event" and
  * "id" at its top level; the last line counts without its newline if it is
  * whole (sbc-control's next line starts with a newline, ctl_methods_call.c).
+ * The check is of syntax only: a line that jansson would still refuse
+ * (invalid UTF-8, an integer past 64 bits) counts; sbc-control writes none
+ * (it dumps its lines with jansson), and such a start/answer line of an
+ * open call is found out in step 3 (a bad line, not merged).
+ * Memory: a boot_call is 152 bytes (the array doubles as it grows), so the
+ * cap (CTL_CDR_OPEN_MAX, 200000 ids) costs at most about 42 MB with the
+ * slots; a few thousand calls up at once, well under a MB.
  */
 #include <errno.h>
 #include <fcntl.h>
