@@ -198,7 +198,10 @@ class Uas(threading.Thread):
     "cancel200" (ring; a CANCEL crosses our 200: 200 to the INVITE, then to
     the CANCEL, no 487), "fork2" (two forks answer: 180 and 200 with tag
     fork-1, then 200 with fork-2), "forkswitch" (180 with fork-1, 200 with
-    fork-2).
+    fork-2), "final:<code>" or "final:<code>:<retry-after s>" (100, then
+    that final response, with Retry-After when given).
+    extra200: header lines added to its 200 to the INVITE; mute: when set,
+    every message is recorded and none answered (a callee gone silent).
     The UAS's SDP points media at self.rtp (a bound UDP socket). rr: that
     many Record-Route values (proxies p0..) on its 200 (plans answer,
     late200, cancel200), two per header line."""
@@ -218,6 +221,8 @@ class Uas(threading.Thread):
         self.plan = plan
         self.crypto = crypto
         self.options = options  # None: OPTIONS ignored, else the status to answer
+        self.extra200 = ""
+        self.mute = False
         self.got = []      # (bytes, addr)
         self.sent = []     # bytes, once sent (got records a request before its answer goes)
         self.stop = False
@@ -249,6 +254,8 @@ class Uas(threading.Thread):
                 return
             self.got.append((data, addr))
             self.peer = addr
+            if self.mute:
+                continue
             if data.startswith(b"INVITE "):
                 if self.invite is not None and hdr(data, "Call-ID") == hdr(self.invite, "Call-ID"):
                     if hdr(data, "CSeq") != hdr(self.invite, "CSeq"):  # re-INVITE: mirror the direction
@@ -279,6 +286,10 @@ class Uas(threading.Thread):
                 if self.plan == "503":
                     self.send(response(data, 503, "Service Unavailable", self.tag, "Retry-After: 30"))
                     continue
+                if self.plan.startswith("final:"):
+                    code, *ra = self.plan.split(":")[1:]
+                    self.send(response(data, int(code), "Refused", self.tag, f"Retry-After: {ra[0]}" if ra else ""))
+                    continue
                 if self.plan == "100rel":
                     self.send(response(data, 183, "Session Progress", self.tag,
                                        f"Contact: <sip:uas@127.0.0.1:{self.port}>\r\nRequire: 100rel\r\nRSeq: 7",
@@ -305,7 +316,7 @@ class Uas(threading.Thread):
                     crypto = [f"{m.group(1)} {m.group(2)} inline:{base64.b64encode(self.answer_key).decode()}"]
                 # early2: the answer moves the media to another port than the 183's
                 ans = sdp("127.0.0.1", self.rtp2_port if self.plan == "early2" else self.rtp_port, crypto)
-                contact = f"Contact: <sip:uas@127.0.0.1:{self.port}>{self.rr}"
+                contact = f"Contact: <sip:uas@127.0.0.1:{self.port}>{self.rr}{self.extra200}"
                 self.send(response(data, 200, "OK", self.tag, contact, ans))
             elif data.startswith(b"ACK ") and self.plan == "reinv" and hdr(data, "CSeq") == "1 ACK":
                 b = sdp("127.0.0.1", self.rtp_port).replace("a=sendrecv", "a=sendonly")
@@ -388,13 +399,17 @@ class Uac:
         self.ftag = "uac-from-tag-77"
         self.got = []
 
-    def invite(self, number="4930123456", crypto=None, body_text=None):
+    def invite(self, number="4930123456", crypto=None, body_text=None, ruri=None, to=None, extra=""):
+        """ruri / to: other Request-URI / To URI than the number's; extra:
+        header lines ("Name: value\r\n") added."""
         b = body_text if body_text is not None else sdp(self.ip, self.rtp_port, crypto)
-        self.inv = (f"INVITE sip:{number}@127.0.0.1:{self.dst[1]} SIP/2.0\r\n"
+        ruri = ruri or f"sip:{number}@127.0.0.1:{self.dst[1]}"
+        to = to or f"sip:{number}@127.0.0.1"
+        self.inv = (f"INVITE {ruri} SIP/2.0\r\n"
                     f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacinv1;rport\r\n"
                     f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
-                    f"To: <sip:{number}@127.0.0.1>\r\nCall-ID: {self.callid}\r\nCSeq: 1 INVITE\r\n"
-                    f"Contact: <sip:alice@{self.ip}:{self.port}>\r\nMax-Forwards: 70\r\n"
+                    f"To: <{to}>\r\nCall-ID: {self.callid}\r\nCSeq: 1 INVITE\r\n"
+                    f"Contact: <sip:alice@{self.ip}:{self.port}>\r\nMax-Forwards: 70\r\n{extra}"
                     f"User-Agent: uac-secret-agent\r\nX-Internal: {self.ip}\r\n"
                     f"Content-Type: application/sdp\r\nContent-Length: {len(b.encode())}\r\n\r\n{b}").encode()
         self.sock.sendto(self.inv, self.dst)
