@@ -29,6 +29,7 @@
 #include "sip_msg.h"
 #include "sig_batch.h"
 #include "sig_dns.h"
+#include "sig_sip.h"
 #include "sig_worker.h"
 #include "txn_layer.h"
 
@@ -2883,7 +2884,7 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		return;
 	}
 	if (req->method == SIP_M_OPTIONS) {
-		answer_plain(k, rx, t, req, 200, NULL);
+		answer_plain(k, rx, t, req, 200, SIG_SIP_ALLOW);
 		return;
 	}
 	if (req->method == SIP_M_PRACK && leg == 0 && c->state == CS_EARLY) {

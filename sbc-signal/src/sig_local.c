@@ -45,7 +45,7 @@ void sig_local_handle(const sig_rx *rx, void *arg)
 		n = sig_sip_response(&v, 403, "Forbidden", tag, NULL, out, sizeof(out));
 	} else if (sig_sv_eq(v.method, "OPTIONS"))
 		n = sig_sip_response(&v, 200, "OK", tag,
-				     "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\nAccept: application/sdp\r\n",
+				     SIG_SIP_ALLOW "\r\nAccept: application/sdp\r\n",
 				     out, sizeof(out));
 	else
 		n = sig_sip_response(&v, 501, "Not Implemented", tag, NULL, out, sizeof(out));

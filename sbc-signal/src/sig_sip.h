@@ -19,6 +19,12 @@ typedef struct sig_sv {
 
 #define SIG_SIP_MAX_VIA 16
 
+/* The methods sbc-signal handles, for Allow in its answers to OPTIONS
+ * (in and out of a dialog): the B2BUA carries UPDATE, PRACK and INFO
+ * across, and a carrier sends UPDATE only to a peer whose Allow names it
+ * (RFC 3311 5.1). */
+#define SIG_SIP_ALLOW "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, PRACK, INFO"
+
 typedef struct sig_sip_view {
 	int is_response;
 	int status;     /* responses */
