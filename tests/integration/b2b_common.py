@@ -399,16 +399,17 @@ class Uac:
         self.ftag = "uac-from-tag-77"
         self.got = []
 
-    def invite(self, number="4930123456", crypto=None, body_text=None, ruri=None, to=None, extra=""):
+    def invite(self, number="4930123456", crypto=None, body_text=None, ruri=None, to=None, extra="", cseq=1):
         """ruri / to: other Request-URI / To URI than the number's; extra:
-        header lines ("Name: value\r\n") added."""
+        header lines ("Name: value\r\n") added; cseq: its CSeq number
+        (ack, cancel and prack assume 1)."""
         b = body_text if body_text is not None else sdp(self.ip, self.rtp_port, crypto)
         ruri = ruri or f"sip:{number}@127.0.0.1:{self.dst[1]}"
         to = to or f"sip:{number}@127.0.0.1"
         self.inv = (f"INVITE {ruri} SIP/2.0\r\n"
                     f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacinv1;rport\r\n"
                     f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
-                    f"To: <{to}>\r\nCall-ID: {self.callid}\r\nCSeq: 1 INVITE\r\n"
+                    f"To: <{to}>\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} INVITE\r\n"
                     f"Contact: <sip:alice@{self.ip}:{self.port}>\r\nMax-Forwards: 70\r\n{extra}"
                     f"User-Agent: uac-secret-agent\r\nX-Internal: {self.ip}\r\n"
                     f"Content-Type: application/sdp\r\nContent-Length: {len(b.encode())}\r\n\r\n{b}").encode()

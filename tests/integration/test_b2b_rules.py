@@ -299,6 +299,30 @@ def test_session_timers_on_both_legs(env):
     assert status(uac.bye(final)) == 200
 
 
+def test_100rel_prack_rack_mapped_to_each_leg(env):
+    """RFC 3262 across the legs: the caller's INVITE has CSeq 31, ours to
+    the callee its own: the RAck of the caller's PRACK (7 31 INVITE)
+    reaches the callee with the B leg's INVITE CSeq, RSeq kept; the 200s
+    to PRACK and INVITE come back on the caller's CSeqs."""
+    sbc, uas = env.make("100rel")
+    uac = env.caller(sbc)
+    uac.invite(cseq=31, extra="Supported: 100rel\r\n")
+    prov = uac.recv_until(lambda d: status(d) == 183)
+    assert hdr(prov, "CSeq") == "31 INVITE" and hdr(prov, "RSeq") == "7" and hdr(prov, "Require") == "100rel"
+    b_cseq = hdr(uas.invite, "CSeq").split()[0]
+    assert b_cseq != "31" and "100rel" in hdr(uas.invite, "Supported")
+    ok = uac._transaction("PRACK", prov, 32, extra="RAck: 7 31 INVITE\r\n")
+    assert status(ok) == 200
+    pr = uas.requests("PRACK")
+    assert len(pr) == 1 and hdr(pr[0], "RAck") == f"7 {b_cseq} INVITE"
+    final = uac.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == "31 INVITE")
+    assert status(final) == 200
+    uac.sock.sendto(uac._request("ACK", final, 31), uac.dst)
+    wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
+    uac.sock.sendto(uac._request("BYE", final, 33), uac.dst)
+    assert status(uac.recv_until(lambda d: status(d) and hdr(d, "CSeq") == "33 BYE")) == 200
+
+
 # ---- RFC 3261 timers over UDP, none over TCP (item 1) ------------------------------
 
 
