@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from b2b_common import Sbc, Uac, Uas, body, hdr, response, sdp, status
+from b2b_common import Sbc, Uac, Uas, body, hdr, rtp_port, sdp, sdp_media, status
 from conftest import BUILD, wait_for
 from test_signal_common import no_sanitizer_reports  # noqa: F401
 
@@ -321,6 +321,44 @@ def test_100rel_prack_rack_mapped_to_each_leg(env):
     wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
     uac.sock.sendto(uac._request("BYE", final, 33), uac.dst)
     assert status(uac.recv_until(lambda d: status(d) and hdr(d, "CSeq") == "33 BYE")) == 200
+
+
+def test_reinvite_moves_the_callers_media(env):
+    """A re-INVITE whose SDP moves the caller's media to another port: the
+    relay sends the callee's RTP there from then on, the caller's relay
+    address stays the same."""
+    sbc, uas = env.make()
+    uac = env.caller(sbc)
+    final = uac.answered()
+    relay_a = sdp_media(body(final))[1]
+    relay_b = sdp_media(body(uas.invite))[1]
+    new = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    new.bind(("127.0.0.1", rtp_port()))
+    try:
+        b = sdp("127.0.0.1", new.getsockname()[1]).replace("o=uac 1 1", "o=uac 1 2")
+        ok = uac._transaction("INVITE", final, 3, extra=f"Contact: <sip:alice@127.0.0.1:{uac.port}>\r\n",
+                              ctype="application/sdp", body_text=b)
+        assert status(ok) == 200 and sdp_media(body(ok))[1] == relay_a
+        uac.sock.sendto(uac._request("ACK", final, 3), uac.dst)
+        pkt = bytes([0x80, 0x00, 0x00, 0x01]) + b"\x00" * 8 + b"moved" * 8
+        new.settimeout(0.1)
+        uac.rtp.settimeout(0.1)
+        got_new = got_old = 0
+        deadline = time.monotonic() + 3
+        while not got_new and time.monotonic() < deadline:
+            uas.rtp.sendto(pkt, ("127.0.0.1", relay_b))
+            for s in (new, uac.rtp):
+                try:
+                    d = s.recv(2048)
+                except socket.timeout:
+                    continue
+                if d[12:] == pkt[12:]:
+                    got_new += s is new
+                    got_old += s is uac.rtp
+        assert got_new and not got_old, (got_new, got_old)
+        assert status(uac.bye(final)) == 200
+    finally:
+        new.close()
 
 
 # ---- RFC 3261 timers over UDP, none over TCP (item 1) ------------------------------
