@@ -222,6 +222,7 @@ class Uas(threading.Thread):
         self.crypto = crypto
         self.options = options  # None: OPTIONS ignored, else the status to answer
         self.extra200 = ""
+        self.final_extra = ""  # header lines on the final response of plan final:<code>
         self.mute = False
         self.got = []      # (bytes, addr)
         self.sent = []     # bytes, once sent (got records a request before its answer goes)
@@ -288,7 +289,9 @@ class Uas(threading.Thread):
                     continue
                 if self.plan.startswith("final:"):
                     code, *ra = self.plan.split(":")[1:]
-                    self.send(response(data, int(code), "Refused", self.tag, f"Retry-After: {ra[0]}" if ra else ""))
+                    ex = "\r\n".join(([f"Retry-After: {ra[0]}"] if ra else []) + ([self.final_extra] if
+                                                                                 self.final_extra else []))
+                    self.send(response(data, int(code), "Refused", self.tag, ex))
                     continue
                 if self.plan == "100rel":
                     self.send(response(data, 183, "Session Progress", self.tag,

@@ -361,6 +361,22 @@ def test_reinvite_moves_the_callers_media(env):
         new.close()
 
 
+def test_session_interval_too_small_422_reaches_the_caller_with_min_se(env):
+    """RFC 4028 6: the callee's 422 with its Min-SE reaches the caller (who
+    retries with a larger Session-Expires), not a failover."""
+    sbc, uas = env.make("final:422")
+    uas.final_extra = "Min-SE: 1800"
+    uas2 = env.peer()
+    sbc.add_failover(uas2.port)
+    uac = env.caller(sbc)
+    uac.invite(extra="Supported: timer\r\nSession-Expires: 90\r\nMin-SE: 90\r\n")
+    final = uac.wait_final()
+    assert status(final) == 422 and hdr(final, "Min-SE") == "1800", final
+    ack_non2xx(uac, final)
+    quiet(uas2, "INVITE", 0.3)
+    assert uas2.invite is None
+
+
 # ---- RFC 3261 timers over UDP, none over TCP (item 1) ------------------------------
 
 
