@@ -250,11 +250,12 @@ def test_no_route_404_incomplete_484(env, number, expect):
 
 def test_topology_hiding_every_message_both_ways(env):
     """The caller on 127.0.0.5, the callee on 127.0.0.1 with revealing
-    headers of its own: a call with 200, re-INVITE, UPDATE and BYE; no
+    headers of its own (and a Record-Route): a call with 200, re-INVITE, UPDATE and BYE; no
     message either carrier receives names the other's address, port, tags,
     Call-ID or headers. The B leg's Via and Contact are the SBC's own."""
     sbc, uas = env.make()
     uas.extra200 = "\r\nServer: callee-box-9\r\nX-Callee-Net: 10.77.1.2"
+    uas.rr = "\r\nRecord-Route: <sip:p0.callee-net.example;lr>, <sip:10.77.1.3;lr>"
     uac = env.caller(sbc, ip="127.0.0.5")
     final = uac.answered()
     assert status(uac.reinvite(final, "sendonly", cseq=3)) == 200
@@ -272,7 +273,8 @@ def test_topology_hiding_every_message_both_ways(env):
         for needle in caller_marks + [str(uac.port), str(uac.rtp_port)]:
             assert not re.search(r"(?<![\w.])" + re.escape(needle) + r"(?![\w])", text), (needle, text)
     b_callid = hdr(inv, "Call-ID")
-    callee_marks = [b_callid, uas.tag, "uas@", "callee-box-9", "X-Callee-Net", "10.77.1.2", str(uas.port),
+    callee_marks = [b_callid, uas.tag, "uas@", "callee-box-9", "X-Callee-Net", "10.77.1.2", "callee-net",
+                    "10.77.1.3", str(uas.port),
                     str(uas.rtp_port)]
     assert len(uac.got) >= 4
     for m in uac.got:
