@@ -413,17 +413,19 @@ def test_udp_final_response_timers_g_h_i(env):
     t0 = time.monotonic()
     unacked.invite()
     acked.invite()
-    # the acked one: its first 404 and three copies (20, 60, 140 ms), then our ACK
-    got = arrivals(socks, is404, t0 + 3.0, stop=lambda i, out: len(out[0]) >= 4)
-    assert len(got[0]) >= 4, [[(round(t - t0, 3), re.search(rb'Call-ID: (\S+)', d).group(1)) for t, d in x] for x in got]
+    # the acked one: its first 404 and two copies (20, 60 ms), then our ACK
+    got = arrivals(socks, is404, t0 + 3.0, stop=lambda i, out: len(out[0]) >= 3)
+    assert len(got[0]) >= 3, [[round(t - t0, 3) for t, _ in x] for x in got]
     ack_non2xx(acked, got[0][0][1])
     t_ack = time.monotonic()
     rest = arrivals(socks, is404, t0 + 3.0)
     after = [t - t_ack for t, _ in rest[0]]
-    assert not [t for t in after if t > 0.3], after  # Timer I: nothing after the ACK (but in flight)
-    # the other one: 0, .02, .06, .14, .30, .62, 1.26 s, then Timer H (1.28 s)
+    # Timer I: nothing after the ACK but what was on its way (copies due at .14, .30, .62 s else)
+    assert not [t for t in after if t > 0.25], after
+    # the other one: 0, .02, .06, .14, .30, .62, 1.26 s, then Timer H (1.28 s; a loaded box
+    # delays each copy, never brings the next one at 2.54 s forward)
     late = [t - t0 for t, _ in got[1] + rest[1]]
-    assert 5 <= len(late) <= 8 and late[-1] < 1.6, late
+    assert 4 <= len(late) <= 8 and late[-1] < 2.0, late
 
 
 def test_udp_non_invite_client_timers_e_f(env):
@@ -438,9 +440,9 @@ def test_udp_non_invite_client_timers_e_f(env):
     t0 = time.monotonic()
     uac.sock.sendto(uac._request("BYE", final, 2), uac.dst)
     wait_for(lambda: len(uas.requests("BYE")) >= 4, timeout=2, what="BYE retransmitted (Timer E)")
-    time.sleep(max(0.0, t0 + 1.6 - time.monotonic()))
-    n = quiet(uas, "BYE", 1.4)  # Timer F: nothing after 1.28 s
-    assert 5 <= n <= 8, n  # 0, .02, .06, .14, .30, .62, 1.26 s
+    time.sleep(max(0.0, t0 + 2.0 - time.monotonic()))
+    n = quiet(uas, "BYE", 1.0)  # Timer F: nothing after 1.28 s (the next copy would come at 2.54 s)
+    assert 4 <= n <= 8, n  # 0, .02, .06, .14, .30, .62, 1.26 s
     byes = uas.requests("BYE")
     assert len({hdr(b, "Via") for b in byes}) == 1  # one transaction, the same branch
 
