@@ -384,8 +384,8 @@ def test_session_interval_too_small_422_reaches_the_caller_with_min_se(env):
 
 def arrivals(socks, pred, until, stop=None):
     """(time.monotonic(), datagram) of those for which pred holds, as they
-    reach each of socks (a list per socket), read until that time. stop(i, times): called after each one, may end the reading early
-    (True)."""
+    reach each of socks (a list per socket), read until that time.
+    stop(i, out): asked after each one, True ends the reading early."""
     out = [[] for _ in socks]
     while time.monotonic() < until:
         ready, _, _ = select.select(socks, [], [], 0.02)
