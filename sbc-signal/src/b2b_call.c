@@ -559,3 +559,42 @@ int b2b_map_rack(const sip_msg *prack, uint32_t other_invite_cseq, char *out, si
 		return -ENOSPC;
 	return n;
 }
+
+int b2b_session_expires(const sip_msg *m, uint32_t *secs, int *refresher)
+{
+	const sip_hdr *h = sip_hdr_get(m, SIP_H_SESSION_EXPIRES, 0);
+	uint64_t v = 0;
+	size_t i = 0;
+	if (!h)
+		return 0;
+	if (sip_hdr_get(m, SIP_H_SESSION_EXPIRES, 1))
+		return sbc_err_sip(400); /* RFC 4028 4: one at most */
+	const char *p = h->value.p;
+	size_t n = h->value.n;
+	/* delta-seconds; digits are counted so that a long run cannot wrap v */
+	for (; i < n && p[i] >= '0' && p[i] <= '9'; i++) {
+		v = v * 10 + (uint64_t)(p[i] - '0');
+		if (v > B2B_SE_MAX)
+			return sbc_err_sip(400);
+	}
+	if (i == 0 || v == 0)
+		return sbc_err_sip(400);
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	if (i < n && p[i] != ';')
+		return sbc_err_sip(400); /* "1800, 900", "1800x", "90s" */
+	int who = B2B_REFRESHER_NONE;
+	sip_sv r;
+	if (i < n && sip_param_find((sip_sv){p + i, n - i}, "refresher", &r)) {
+		if (sip_sv_ieq(r, "uac"))
+			who = B2B_REFRESHER_UAC;
+		else if (sip_sv_ieq(r, "uas"))
+			who = B2B_REFRESHER_UAS;
+		else
+			return sbc_err_sip(400);
+	}
+	*secs = (uint32_t)v;
+	if (refresher)
+		*refresher = who;
+	return 1;
+}

@@ -209,4 +209,17 @@ int b2b_build_mirrored_response(const sip_msg *a, const sip_msg *r, const b2b_re
  * without a valid RAck, or -ENOSPC. */
 int b2b_map_rack(const sip_msg *prack, uint32_t other_invite_cseq, char *out, size_t cap);
 
+/* RFC 4028 session timer: the Session-Expires of m (compact form x) =
+ * delta-seconds *(;se-params), with refresher=uac|uas if given. Returns 1
+ * with *secs (1..B2B_SE_MAX) and *refresher (B2B_REFRESHER_*; may be
+ * NULL) set, 0 when m has none, or sbc_err_sip(400) for one that does not
+ * parse: 0 or no digits, more than B2B_SE_MAX (2^31 - 1: no deadline
+ * anyone means), anything but a parameter after the number, a refresher
+ * other than uac/uas, or two Session-Expires lines. The caller treats 400
+ * as no session timer at all: clearing a call on a value we cannot read
+ * would be worse than not timing it. */
+#define B2B_SE_MAX 0x7fffffffu
+enum { B2B_REFRESHER_NONE = 0, B2B_REFRESHER_UAC, B2B_REFRESHER_UAS };
+int b2b_session_expires(const sip_msg *m, uint32_t *secs, int *refresher);
+
 #endif

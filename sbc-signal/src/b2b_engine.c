@@ -65,7 +65,8 @@ typedef struct cid_node {
 	struct cid_node *next;
 } cid_node;
 
-enum ctx_role { CTX_A_INVITE = 1, CTX_B_INVITE, CTX_OTHER, CTX_REINV_IN, CTX_REINV_OUT, CTX_PING };
+/* CTX_SESSION: a call's own session timer (b2b_cl.se), no transaction */
+enum ctx_role { CTX_A_INVITE = 1, CTX_B_INVITE, CTX_OTHER, CTX_REINV_IN, CTX_REINV_OUT, CTX_PING, CTX_SESSION };
 
 /* Per transaction: its timers (its earliest deadline on the worker's
  * timer wheel), the peer it talks to, and the call it belongs to. */
@@ -185,6 +186,14 @@ struct b2b_cl {
 	char a_raw_buf[B2B_RAW_INLINE];
 	char b_ack_buf[B2B_ACK_INLINE];
 	struct b2b_reinv *ri; /* the re-INVITE being relayed, or NULL */
+	/* RFC 4028 session timer (session_timer_arm): the interval in force
+	 * (0: none), and its deadline on the worker's timer wheel while
+	 * se_armed. se is a ctx of its own (role CTX_SESSION, no transaction)
+	 * inside the object: the wheel takes it like any other, and a call
+	 * without Session-Expires never touches it (call_alloc skips it). */
+	uint32_t se_s;
+	uint8_t se_armed;
+	tx_ctx se;
 };
 
 /* A re-INVITE relayed from leg `leg` to the other one (hold, resume, new
@@ -757,9 +766,16 @@ static void ctx_reschedule(tx_ctx *c)
 	wheel_insert(c->wk, c);
 }
 
+static void session_expired(b2b_cl *c);
+static void session_timer_arm(b2b_cl *c, const sip_msg *rsp);
+
 /* c's earliest deadline has come. */
 static void timer_cb(tx_ctx *c)
 {
+	if (c->role == CTX_SESSION) { /* not a transaction's: the call's own */
+		session_expired(c->call);
+		return;
+	}
 	uint64_t now = now_ms(c->wk);
 	if (c->due[T_TRYING] && c->due[T_TRYING] <= now && c->role == CTX_A_INVITE) {
 		c->due[T_TRYING] = 0;
@@ -1110,7 +1126,8 @@ static b2b_cl *call_alloc(b2b_wk *k)
 	 * SDP streams, zero already (the call_free before wiped them:
 	 * b2b_sdp_wipe zeroes) and msgs (b2b_sdp_offer zeroes all of them
 	 * before any is read; a call that ends before its offer finds every
-	 * id zeroed by the call_free before), a_raw_buf and b_ack_buf (read up to a_len / b_ack_len).
+	 * id zeroed by the call_free before), a_raw_buf and b_ack_buf (read up to a_len / b_ack_len),
+	 * se (written whole by session_timer_arm before se_armed is set).
 	 * 47 of 51 KB. */
 	_Static_assert(offsetof(b2b_cl, a) < offsetof(b2b_cl, a_sdp) &&
 			       offsetof(b2b_cl, a_sdp) < offsetof(b2b_cl, da) &&
@@ -1121,7 +1138,8 @@ static b2b_cl *call_alloc(b2b_wk *k)
 			       offsetof(b2b_cl, sdp.s) + sizeof(((b2b_cl *)0)->sdp.s) <= offsetof(b2b_cl, msgs) &&
 			       offsetof(b2b_cl, msgs) < offsetof(b2b_cl, a_answer) &&
 			       offsetof(b2b_cl, a_answer) < offsetof(b2b_cl, a_raw_buf) &&
-			       offsetof(b2b_cl, a_raw_buf) < offsetof(b2b_cl, b_ack_buf),
+			       offsetof(b2b_cl, a_raw_buf) < offsetof(b2b_cl, b_ack_buf) &&
+			       offsetof(b2b_cl, b_ack_buf) < offsetof(b2b_cl, se),
 		       "call_alloc: skipped buffers in layout order");
 	const size_t skip[][2] = {
 		{offsetof(b2b_cl, a), sizeof(c->a)},
@@ -1135,6 +1153,7 @@ static b2b_cl *call_alloc(b2b_wk *k)
 		{offsetof(b2b_cl, a_answer), sizeof(c->a_answer)},
 		{offsetof(b2b_cl, a_raw_buf), sizeof(c->a_raw_buf)},
 		{offsetof(b2b_cl, b_ack_buf), sizeof(c->b_ack_buf)},
+		{offsetof(b2b_cl, se), sizeof(c->se)},
 	};
 	char *p = (char *)c;
 	size_t at = 0;
@@ -1247,6 +1266,10 @@ static void call_end(b2b_cl *c, int cause, const char *reason)
 	if (k->st.active)
 		k->st.active--;
 	c->state = CS_ENDED;
+	if (c->se_armed) {
+		wheel_unlink(k, &c->se);
+		c->se_armed = 0;
+	}
 	k->n_wait -= c->pending;
 	c->pending = 0;
 	media_delete_all(c);
@@ -2229,6 +2252,8 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 		}
 		c->state = CS_CONFIRMED;
 		c->answer_ms = wall_ms();
+		if (rsp->first[SIP_H_SESSION_EXPIRES] >= 0 || c->se_s) /* else no session timer: nothing to do */
+			session_timer_arm(c, rsp);
 		mirror_to_a(c, rsp, 1);
 		call_event(c, "answer", 200, NULL);
 		c->wk->st.answered++;
@@ -2588,6 +2613,79 @@ static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
 	}
 }
 
+/* Ends a confirmed call on our own initiative (media timeout, session
+ * timer): BYE on both legs, the call record with cause and reason. */
+static void bye_both_legs(b2b_cl *c, int cause, const char *reason)
+{
+	leg_request(c, 0, SIP_M_BYE);
+	leg_request(c, 1, SIP_M_BYE);
+	call_end(c, cause, reason);
+}
+
+/* ---- RFC 4028 session timer ---------------------------------------------------
+ * The endpoints refresh their session (re-INVITE or UPDATE, by the side
+ * the refresher parameter names); the B2BUA carries the refreshes across
+ * and refreshes nothing itself, so on both legs it is the side that does
+ * not refresh, which RFC 4028 10 has send the BYE when no refresh came:
+ * slightly before the session expires, by the smaller of 32 s and a third
+ * of the interval. Each 2xx to the INVITE, a re-INVITE or an UPDATE that
+ * crosses the B2BUA (either way) sets the interval in force from its
+ * Session-Expires; one without Session-Expires turns the timer off (RFC
+ * 4028 7.2: "the session timer can be 'turned-off' in mid dialog by
+ * receiving a response without a Session-Expires header field"). */
+static void session_timer_arm(b2b_cl *c, const sip_msg *rsp)
+{
+	b2b_wk *k = c->wk;
+	uint32_t s = 0;
+	int r = b2b_session_expires(rsp, &s, NULL);
+	if (c->se_armed) {
+		wheel_unlink(k, &c->se);
+		c->se_armed = 0;
+	}
+	if (r <= 0) {
+		if (r < 0)
+			SBC_DEBUG("call %" PRIx64 ": Session-Expires not understood: no session timer", c->id);
+		else if (c->se_s)
+			SBC_DEBUG("call %" PRIx64 ": 2xx without Session-Expires: session timer off", c->id);
+		c->se_s = 0;
+		return;
+	}
+	/* a floor: an interval shorter than the operator allows (a peer's 1 s)
+	 * is timed as the floor, never cleared sooner */
+	uint32_t floor = k->w->srv->cfg.session_min_s;
+	if (s < floor)
+		s = floor;
+	c->se_s = s;
+	uint64_t ms = (uint64_t)s * 1000u, before = ms / 3 < 32000 ? ms / 3 : 32000;
+	memset(&c->se, 0, sizeof(c->se));
+	c->se.wk = k;
+	c->se.call = c; /* no reference: call_end takes se off the wheel */
+	c->se.role = CTX_SESSION;
+	c->se.wdue = now_ms(k) + ms - before;
+	wheel_insert(k, &c->se);
+	c->se_armed = 1;
+}
+
+/* No refresh in time (timer_cb on c->se, already off the wheel). */
+static void session_expired(b2b_cl *c)
+{
+	if (!c)
+		return;
+	c->se_armed = 0;
+	if (c->state != CS_CONFIRMED)
+		return; /* a refresh (UPDATE) before the answer: the 2xx to the INVITE arms it anew */
+	char reason[64];
+	snprintf(reason, sizeof(reason), "session timer expired (no refresh within %u s)", (unsigned)c->se_s);
+	SBC_NOTICE("call %" PRIx64 ": session timer expired (interval %u s): BYE on both legs", c->id,
+		   (unsigned)c->se_s);
+	/* 408 (Request Timeout): RFC 4028 10 ends a session whose refresh
+	 * timed out or got a 408 as it ends one never refreshed, and carriers
+	 * bill both as Q.850 cause 102 "recovery on timer expiry", which is
+	 * what 408 maps to (RFC 3398 8.2.6.1); the media timeout says 408
+	 * too. The reason tells the two apart in the call record. */
+	bye_both_legs(c, 408, reason);
+}
+
 /* An event from media worker j. */
 static void media_event(b2b_wk *k, unsigned j, const sbc_msg_media_event *e)
 {
@@ -2614,9 +2712,7 @@ static void media_event(b2b_wk *k, unsigned j, const sbc_msg_media_event *e)
 	if (c->state != CS_CONFIRMED)
 		return;
 	SBC_NOTICE("call %" PRIx64 ": media timeout: BYE on both legs", c->id);
-	leg_request(c, 0, SIP_M_BYE);
-	leg_request(c, 1, SIP_M_BYE);
-	call_end(c, 408, "media timeout");
+	bye_both_legs(c, 408, "media timeout");
 }
 
 /* CANCEL from A (or its BYE before the answer): CANCEL toward B, 487 to A. */
@@ -2676,6 +2772,10 @@ static void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp)
 		reinv_done(c);
 		return;
 	}
+	/* a session refresh succeeded (or, without Session-Expires, the timer is off) */
+	if ((ri->method == SIP_M_INVITE || ri->method == SIP_M_UPDATE) &&
+	    (c->se_s || rsp->first[SIP_H_SESSION_EXPIRES] >= 0))
+		session_timer_arm(c, rsp);
 	if (ri->method == SIP_M_INVITE)
 		leg_request(c, other, SIP_M_ACK);
 	if (!ri->has_sdp || !rsp->body.n) {

@@ -69,6 +69,7 @@ static int adopt(sig_config *cfg, const sbc_config *c, char *err, size_t errlen)
 	cfg->no_response_ms = c->signal.timers.no_response_ms;
 	cfg->no_answer_ms = c->signal.timers.no_answer_ms;
 	cfg->t1_ms = c->signal.timers.t1_ms;
+	cfg->session_min_s = c->signal.timers.session_min_s;
 	return 0;
 }
 

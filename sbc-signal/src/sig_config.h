@@ -16,7 +16,8 @@
  *     handshake_burst_per_source, ticket_rotate_s,
  *     max_conns, trim_min_transactions}
  *   timers (optional, the B2BUA's per target): {no_response_ms,
- *     no_answer_ms (Timer C), t1_ms (RFC 3261 T1)}; their defaults live
+ *     no_answer_ms (Timer C), t1_ms (RFC 3261 T1), session_min_s (the
+ *     shortest RFC 4028 session interval timed per call)}; their defaults live
  *     in the shared table only: every sig_config comes from it
  *     (sig_config_load, sig_config_defaults), so the B2BUA has none of
  *     its own
@@ -84,6 +85,7 @@ typedef struct sig_config {
 	uint32_t no_response_ms; /* signal.timers: B2BUA per-target timeouts */
 	uint32_t no_answer_ms;
 	uint32_t t1_ms; /* signal.timers.t1_ms: RFC 3261 T1 */
+	uint32_t session_min_s; /* signal.timers.session_min_s: RFC 4028 session interval floor */
 } sig_config;
 
 /* The table's defaults (no listeners, no profiles). */

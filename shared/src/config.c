@@ -79,6 +79,11 @@ static const sbc_cfg_key keys[] = {
 	 * (A, B, E, F, G, H, J, L, M: 64*T1 = 32 s by default); smaller in a
 	 * private network with a lower RTT, or in tests */
 	{"signal.timers.t1_ms", SBC_CFG_UINT, C | S, 0, F(signal.timers.t1_ms), 20, 10000, NULL, "500", 0},
+	/* RFC 4028 session timer kept by the B2BUA: the shortest session
+	 * interval it enforces (a shorter one the endpoints agree on is timed
+	 * as this one); 90 is RFC 4028's smallest Min-SE; lower in tests */
+	{"signal.timers.session_min_s", SBC_CFG_UINT, C | S, 0, F(signal.timers.session_min_s), 1, 86400, NULL, "90",
+	 0},
 	/* TLS material from files: sbc-signal started without sbc-control only
 	 * (under sbc-control the profiles come from the store's tls.* area). */
 	{"signal.tls_profiles", SBC_CFG_ARRAY, S, 0, ARR(sbc_config, signal.tls_profiles, 0),

@@ -132,6 +132,7 @@ typedef struct sbc_config {
 			unsigned no_response_ms; /* B2BUA: no response at all from a target */
 			unsigned no_answer_ms;   /* B2BUA: a provisional, then no final (Timer C) */
 			unsigned t1_ms;          /* RFC 3261 T1 (transaction timers) */
+			unsigned session_min_s;  /* B2BUA: RFC 4028 session interval floor */
 		} timers;
 		unsigned n_tls_profiles;
 		sbc_cfg_tls_profile tls_profiles[SBC_CFG_MAX_PROFILES];

@@ -3,7 +3,8 @@
  * rewritten SDP; 183 with 100rel and SDP -> mirrored 183; 200; ACK; BYE from
  * the B side -> BYE on the A leg), checking topology hiding (no address,
  * host, tag or Call-ID of one carrier in anything sent to the other),
- * dialog state, route sets (loose and strict), CSeq rules and forking. */
+ * dialog state, route sets (loose and strict), CSeq rules and forking;
+ * and b2b_session_expires (RFC 4028 Session-Expires, hostile values). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -520,6 +521,67 @@ static void test_rack_mapping(void **state)
 	}
 }
 
+/* One response with the given header lines, parsed into X. */
+static void parse_200_with(const char *lines)
+{
+	static char buf[1024];
+	snprintf(buf, sizeof(buf),
+		 "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKs\r\nFrom: <sip:a@h>;tag=1\r\n"
+		 "To: <sip:b@h>;tag=2\r\nCall-ID: c\r\nCSeq: 5 UPDATE\r\n%sContent-Length: 0\r\n\r\n",
+		 lines);
+	assert_int_equal(sip_parse(buf, strlen(buf), &X), 0);
+}
+
+/* RFC 4028 Session-Expires: delta-seconds with refresher=uac|uas, the
+ * compact form x; none is 0; 0, garbage, more than 2^31 - 1, a bad
+ * refresher or two of them are 400 (the engine then times nothing). */
+static void test_session_expires(void **state)
+{
+	(void)state;
+	const struct {
+		const char *lines;
+		int ret;
+		uint32_t secs;
+		int who;
+	} cases[] = {
+		{"", 0, 0, 0},
+		{"Session-Expires: 1800;refresher=uac\r\n", 1, 1800, B2B_REFRESHER_UAC},
+		{"Session-Expires: 90 ; refresher = UAS\r\n", 1, 90, B2B_REFRESHER_UAS},
+		{"x: 2\r\n", 1, 2, B2B_REFRESHER_NONE},
+		{"session-expires: 4000;foo=bar;refresher=uas\r\n", 1, 4000, B2B_REFRESHER_UAS},
+		{"Session-Expires: 2147483647\r\n", 1, 2147483647u, B2B_REFRESHER_NONE},
+		{"Session-Expires: 0\r\n", sbc_err_sip(400), 0, 0},
+		{"Session-Expires: 000;refresher=uac\r\n", sbc_err_sip(400), 0, 0},
+		{"Session-Expires: 2147483648\r\n", sbc_err_sip(400), 0, 0},
+		{"Session-Expires: 99999999999999999999999999\r\n", sbc_err_sip(400), 0, 0},
+		{"Session-Expires: -5\r\n", sbc_err_sip(400), 0, 0},
+		{"Session-Expires: soon\r\n", sbc_err_sip(400), 0, 0},
+		{"Session-Expires: 90s\r\n", sbc_err_sip(400), 0, 0},
+		{"Session-Expires: 1800, 900\r\n", sbc_err_sip(400), 0, 0},
+		{"Session-Expires: 1800;refresher=proxy\r\n", sbc_err_sip(400), 0, 0},
+		{"Session-Expires: ;refresher=uac\r\n", sbc_err_sip(400), 0, 0},
+		{"Session-Expires: 1800\r\nx: 900\r\n", sbc_err_sip(400), 0, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t secs = 12345;
+		int who = -1;
+		parse_200_with(cases[i].lines);
+		int r = b2b_session_expires(&X, &secs, &who);
+		if (r != cases[i].ret)
+			fail_msg("case %zu (%s): %d, expected %d", i, cases[i].lines, r, cases[i].ret);
+		if (r == 1) {
+			assert_int_equal(secs, cases[i].secs);
+			assert_int_equal(who, cases[i].who);
+		} else {
+			assert_int_equal(secs, 12345); /* untouched */
+		}
+	}
+	parse_200_with("Session-Expires: 600\r\n");
+	uint32_t secs = 0;
+	assert_int_equal(b2b_session_expires(&X, &secs, NULL), 1); /* refresher not wanted */
+	assert_int_equal(secs, 600);
+}
+
 /* sip_buf_put's small-copy path (sip_copy): every length 0..40 at every
  * start offset 0..15 copies exactly those bytes and nothing around them;
  * a piece one byte over the room left fails with -ENOSPC, writing nothing. */
@@ -590,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_call_flow_topology_hiding),
 		cmocka_unit_test(test_strict_route_and_errors),
 		cmocka_unit_test(test_rack_mapping),
+		cmocka_unit_test(test_session_expires),
 		cmocka_unit_test(test_sip_buf_put_lengths),
 		cmocka_unit_test(test_answer_from_another_fork),
 		cmocka_unit_test(test_long_route_set),

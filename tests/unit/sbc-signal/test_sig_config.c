@@ -2,10 +2,12 @@
  * signal.timers defaults have one home, the shared configuration table
  * (shared/src/config.c); the B2BUA takes them from its sig_config only.
  *  1. sig_config_defaults: no_response_ms 3000, no_answer_ms 180000 (Timer
- *     C, RFC 3261 16.6: more than 3 minutes), t1_ms 500 (RFC 3261 T1).
+ *     C, RFC 3261 16.6: more than 3 minutes), t1_ms 500 (RFC 3261 T1),
+ *     session_min_s 90 (RFC 4028's smallest Min-SE).
  *  2. A runtime.json without timers gets the same values; one that sets
  *     one timer keeps the table's defaults for the others.
- *  3. A timer out of the table's range is refused, the key named. */
+ *  3. A timer out of the table's range is refused, the key named
+ *     (session_min_s 0 too: a floor of 0 would clear calls at once). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,6 +43,7 @@ static void test_defaults(void **st)
 	assert_int_equal(c.no_response_ms, 3000);
 	assert_int_equal(c.no_answer_ms, 180000);
 	assert_int_equal(c.t1_ms, 500);
+	assert_int_equal(c.session_min_s, 90);
 	sig_config_free(&c);
 }
 
@@ -63,6 +66,11 @@ static void test_loaded(void **st)
 	assert_int_equal(c.no_response_ms, 3000);
 	assert_int_equal(c.no_answer_ms, 9000);
 	assert_int_equal(c.t1_ms, 50);
+	assert_int_equal(c.session_min_s, 90);
+	sig_config_free(&c);
+	assert_int_equal(load("{\"session_min_s\": 1}", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.session_min_s, 1);
+	assert_int_equal(c.t1_ms, 500);
 	sig_config_free(&c);
 }
 
@@ -76,6 +84,12 @@ static void test_out_of_range(void **st)
 	err[0] = 0;
 	assert_int_equal(load("{\"no_response_ms\": 0}", &c, err, sizeof(err)), SBC_E_CONFIG);
 	assert_non_null(strstr(err, "signal.timers.no_response_ms"));
+	err[0] = 0;
+	assert_int_equal(load("{\"session_min_s\": 0}", &c, err, sizeof(err)), SBC_E_CONFIG);
+	assert_non_null(strstr(err, "signal.timers.session_min_s"));
+	err[0] = 0;
+	assert_int_equal(load("{\"session_min_s\": \"x\"}", &c, err, sizeof(err)), SBC_E_CONFIG);
+	assert_non_null(strstr(err, "signal.timers.session_min_s"));
 }
 
 int main(void)
