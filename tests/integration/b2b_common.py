@@ -223,6 +223,7 @@ class Uas(threading.Thread):
         self.options = options  # None: OPTIONS ignored, else the status to answer
         self.extra200 = ""
         self.final_extra = ""  # header lines on the final response of plan final:<code>
+        self.update_extra = "Session-Expires: 1800;refresher=uac"  # on its 200 to an UPDATE
         self.mute = False
         self.got = []      # (bytes, addr)
         self.sent = []     # bytes, once sent (got records a request before its answer goes)
@@ -338,7 +339,7 @@ class Uas(threading.Thread):
             elif data.startswith(b"INFO "):
                 self.send(response(data, 200, "OK"))
             elif data.startswith(b"UPDATE "):
-                self.send(response(data, 200, "OK", None, "Session-Expires: 1800;refresher=uac"))
+                self.send(response(data, 200, "OK", None, self.update_extra))
             elif data.startswith(b"OPTIONS "):
                 if self.options:
                     self.send(response(data, self.options, "Health", None,
