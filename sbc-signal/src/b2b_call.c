@@ -560,6 +560,18 @@ int b2b_map_rack(const sip_msg *prack, uint32_t other_invite_cseq, char *out, si
 	return n;
 }
 
+uint64_t b2b_session_bye_ms(uint32_t secs, uint32_t floor_s, uint32_t *interval_s)
+{
+	/* a floor: an interval shorter than the operator allows (a peer's
+	 * 1 s) is timed as the floor, never cleared sooner */
+	if (secs < floor_s)
+		secs = floor_s;
+	if (interval_s)
+		*interval_s = secs;
+	uint64_t ms = (uint64_t)secs * 1000u, before = ms / 3 < 32000 ? ms / 3 : 32000;
+	return ms - before;
+}
+
 int b2b_session_expires(const sip_msg *m, uint32_t *secs, int *refresher)
 {
 	const sip_hdr *h = sip_hdr_get(m, SIP_H_SESSION_EXPIRES, 0);

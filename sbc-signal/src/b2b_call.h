@@ -222,4 +222,11 @@ int b2b_map_rack(const sip_msg *prack, uint32_t other_invite_cseq, char *out, si
 enum { B2B_REFRESHER_NONE = 0, B2B_REFRESHER_UAC, B2B_REFRESHER_UAS };
 int b2b_session_expires(const sip_msg *m, uint32_t *secs, int *refresher);
 
+/* When the B2BUA, the side that does not refresh on either leg, sends its
+ * BYE for a session interval of secs (raised to floor_s when shorter):
+ * milliseconds after the 2xx that set it, the expiry minus the smaller of
+ * 32 s and a third of the interval (RFC 4028 10). *interval_s (may be
+ * NULL) gets the interval timed. */
+uint64_t b2b_session_bye_ms(uint32_t secs, uint32_t floor_s, uint32_t *interval_s);
+
 #endif

@@ -2650,18 +2650,12 @@ static void session_timer_arm(b2b_cl *c, const sip_msg *rsp)
 		c->se_s = 0;
 		return;
 	}
-	/* a floor: an interval shorter than the operator allows (a peer's 1 s)
-	 * is timed as the floor, never cleared sooner */
-	uint32_t floor = k->w->srv->cfg.session_min_s;
-	if (s < floor)
-		s = floor;
-	c->se_s = s;
-	uint64_t ms = (uint64_t)s * 1000u, before = ms / 3 < 32000 ? ms / 3 : 32000;
+	uint64_t bye_ms = b2b_session_bye_ms(s, k->w->srv->cfg.session_min_s, &c->se_s);
 	memset(&c->se, 0, sizeof(c->se));
 	c->se.wk = k;
 	c->se.call = c; /* no reference: call_end takes se off the wheel */
 	c->se.role = CTX_SESSION;
-	c->se.wdue = now_ms(k) + ms - before;
+	c->se.wdue = now_ms(k) + bye_ms;
 	wheel_insert(k, &c->se);
 	c->se_armed = 1;
 }

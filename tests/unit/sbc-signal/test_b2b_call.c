@@ -582,6 +582,25 @@ static void test_session_expires(void **state)
 	assert_int_equal(secs, 600);
 }
 
+/* RFC 4028 10: the BYE at the expiry minus min(32 s, interval / 3), the
+ * interval raised to the floor first. */
+static void test_session_bye_time(void **state)
+{
+	(void)state;
+	uint32_t iv = 0;
+	assert_int_equal(b2b_session_bye_ms(2, 1, &iv), 1334); /* 2000 - 666 */
+	assert_int_equal(iv, 2);
+	assert_int_equal(b2b_session_bye_ms(1, 3, &iv), 2000); /* the floor: 3 s, not 1 */
+	assert_int_equal(iv, 3);
+	assert_int_equal(b2b_session_bye_ms(90, 90, &iv), 60000);
+	assert_int_equal(b2b_session_bye_ms(96, 90, NULL), 64000); /* a third = 32 s */
+	assert_int_equal(b2b_session_bye_ms(1800, 90, &iv), 1768000); /* 32 s before */
+	assert_int_equal(iv, 1800);
+	assert_int_equal(b2b_session_bye_ms(0, 90, &iv), 60000);
+	assert_int_equal(b2b_session_bye_ms(B2B_SE_MAX, 90, &iv), (uint64_t)B2B_SE_MAX * 1000u - 32000u);
+	assert_int_equal(iv, B2B_SE_MAX);
+}
+
 /* sip_buf_put's small-copy path (sip_copy): every length 0..40 at every
  * start offset 0..15 copies exactly those bytes and nothing around them;
  * a piece one byte over the room left fails with -ENOSPC, writing nothing. */
@@ -653,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_strict_route_and_errors),
 		cmocka_unit_test(test_rack_mapping),
 		cmocka_unit_test(test_session_expires),
+		cmocka_unit_test(test_session_bye_time),
 		cmocka_unit_test(test_sip_buf_put_lengths),
 		cmocka_unit_test(test_answer_from_another_fork),
 		cmocka_unit_test(test_long_route_set),
