@@ -2636,6 +2636,8 @@ static void bye_both_legs(b2b_cl *c, int cause, const char *reason)
 static void session_timer_arm(b2b_cl *c, const sip_msg *rsp)
 {
 	b2b_wk *k = c->wk;
+	if (c->state == CS_ENDED)
+		return; /* a 2xx in the iteration it ended: se must stay off the wheel (the object is recycled) */
 	uint32_t s = 0;
 	int r = b2b_session_expires(rsp, &s, NULL);
 	if (c->se_armed) {

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from b2b_common import Sbc, Uac, Uas, hdr, status
+from b2b_common import Sbc, Uac, Uas, hdr, response, sdp, status
 from conftest import BUILD, wait_for
 from test_signal_common import no_sanitizer_reports  # noqa: F401
 
@@ -34,8 +34,8 @@ def env(procs, tmp_path):
     made = []
 
     class Env:
-        def make(self, session_min_s=1, se_200="2;refresher=uac"):
-            uas = Uas("answer")
+        def make(self, session_min_s=1, se_200="2;refresher=uac", plan="answer"):
+            uas = Uas(plan)
             made.append(uas)
             if se_200 is not None:
                 uas.extra200 = f"\r\nRequire: timer\r\nSession-Expires: {se_200}"
@@ -118,6 +118,31 @@ def test_refreshes_keep_the_call_then_it_is_cleared(env):
     t = bye_after(uac, uas, t_last)
     assert 1.0 <= t <= 3.5, t
     assert_cleared_by_timer(sbc, 2)
+
+
+def test_refresh_from_the_callee_rearms_with_its_interval(env):
+    """The other direction: the callee refreshes by re-INVITE right after
+    the ACK, the caller's 200 to it says Session-Expires: 4: the 2 s
+    interval of the answer (BYE due 1.33 s after it) is replaced by 4 s
+    (BYE due 2.67 s after the refresh): nothing by 2.0 s, then BYE on both
+    legs, the record naming 4 s."""
+    sbc, uas, uac = env.make(plan="reinv")
+    final = uac.answered(extra=SE_INVITE.format("2;refresher=uac"))
+    t0 = time.monotonic()
+    reinv = uac.recv_until(lambda d: d.startswith(b"INVITE "), 3, "no re-INVITE from the callee")
+    ans = sdp(uac.ip, uac.rtp_port).replace("a=sendrecv", "a=recvonly")
+    uac.sock.sendto(response(reinv, 200, "OK", None, f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\n"
+                             "Session-Expires: 4;refresher=uas", ans), uac.dst)
+    t_ref = time.monotonic()
+    wait_for(lambda: [m for m, _ in uas.got if m.startswith(b"SIP/2.0 200") and hdr(m, "CSeq") == "2 INVITE"],
+             timeout=3, what="the refresh's 200 at the callee")
+    with pytest.raises(AssertionError):
+        uac.recv_until(lambda d: d.startswith(b"BYE "), 2.0 - (time.monotonic() - t0))
+    assert not uas.requests("BYE")
+    t = bye_after(uac, uas, t_ref)
+    assert 2.0 <= t <= 5.0, t
+    assert_cleared_by_timer(sbc, 4)
+    assert final
 
 
 @pytest.mark.parametrize("se_200", [None, "0", "2x;refresher=uac"], ids=["none", "zero", "garbage"])
