@@ -354,6 +354,7 @@ static void accept_one(sig_worker *w, sig_listener *l, int fd, const sbc_addr *p
 	c->listener = (uint16_t)(l - w->lst);
 	sig_stat_add(st, l->tp, SIG_ST_conns_accepted, 1);
 	c->trunk = sig_trunk_by_addr(w->trunks, peer);
+	c->trunk_gen = sig_trunks_generation(w->trunks);
 	sig_trunk_stat(w->tstats, c->trunk, SIG_TS_conns, 1);
 	if (l->tp == SIG_TP_TLS) {
 		int r = conn_tls_setup(c, l->profile_name, NULL);
@@ -522,6 +523,7 @@ static int conn_peer_hook(void *owner, X509 *leaf)
 	}
 	c->trunk = t;
 	c->trunk_by_cert = 1;
+	c->trunk_gen = sig_trunks_generation(c->w->trunks);
 	return 1;
 }
 
@@ -584,6 +586,7 @@ static void conn_do_handshake(sig_conn *c)
 			}
 			c->trunk = t;
 			c->trunk_by_cert = 1;
+			c->trunk_gen = sig_trunks_generation(w->trunks);
 		}
 		sig_trunk_stat(w->tstats, c->trunk, SIG_TS_handshakes, 1);
 		c->profile_name = c->hs.set->p[c->hs.profile].iname;
@@ -792,6 +795,25 @@ static void conn_frame_error(sig_conn *c, const char *buf, size_t len, const sig
 	sig_conn_close(c, CR_ERROR);
 }
 
+/* The trunks changed since this connection's trunk was named (at accept
+ * by its address, or at the handshake by its certificate): name it again,
+ * as a UDP datagram's trunk is named on each message. Else an operator who
+ * takes a carrier's address range (or certificate) off its trunk would
+ * still see calls on the connection that carrier keeps open, for days
+ * over TLS, instead of 403 as for any unknown source; and a source given a
+ * trunk would get 403 until it reconnected. */
+static void conn_trunk_again(sig_conn *c)
+{
+	sig_trunks *t = c->w->trunks;
+	if (c->trunk_by_cert && c->peer && sig_trunks_any_cert(t)) {
+		c->trunk = sig_trunk_by_cert(t, &c->peer->id, &c->addr);
+	} else {
+		c->trunk = sig_trunk_by_addr(t, &c->addr);
+		c->trunk_by_cert = 0;
+	}
+	c->trunk_gen = sig_trunks_generation(t);
+}
+
 /* Frames and delivers the messages in buf; returns bytes consumed. */
 static size_t conn_process(sig_conn *c, const char *buf, size_t len)
 {
@@ -813,6 +835,8 @@ static size_t conn_process(sig_conn *c, const char *buf, size_t len)
 			sig_conn_send(c, "\r\n", 2);
 		} else if (r == SIG_FRAME_MESSAGE) {
 			sig_stat_add(w->stats, c->tp, SIG_ST_msgs_in, 1);
+			if (!c->outbound && c->trunk_gen != sig_trunks_generation(w->trunks))
+				conn_trunk_again(c);
 			sig_trunk_stat(w->tstats, c->trunk, SIG_TS_msgs_in, 1);
 			const sig_listener *l = c->listener < w->n_lst ? &w->lst[c->listener] : NULL;
 			sig_rx rx = {

@@ -107,6 +107,7 @@ void sig_trunks_refresh(sig_trunks *t, uint64_t now_ms, int force)
 
 int sig_trunks_any(const sig_trunks *t) { return t && t->any; }
 int sig_trunks_any_cert(const sig_trunks *t) { return t && t->any_cert; }
+uint64_t sig_trunks_generation(const sig_trunks *t) { return t ? t->gen : 0; }
 
 static const char *name_of(const sig_trunks *t, const store_trunk *tr)
 {

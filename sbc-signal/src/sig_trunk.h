@@ -49,6 +49,8 @@ void sig_trunks_refresh(sig_trunks *t, uint64_t now_ms, int force);
 
 int sig_trunks_any(const sig_trunks *t);      /* any trunk configured */
 int sig_trunks_any_cert(const sig_trunks *t); /* any trunk names certificates */
+/* The store generation of the trunks in use (moves on each reload). */
+uint64_t sig_trunks_generation(const sig_trunks *t);
 
 /* The trunk whose CIDRs match src, or NULL. */
 const char *sig_trunk_by_addr(sig_trunks *t, const sbc_addr *src);

@@ -76,6 +76,7 @@ typedef struct sig_conn {
 	const char *profile_name; /* TLS: interned name of the profile in use */
 	const char *trunk;  /* interned trunk name, or NULL */
 	uint8_t trunk_by_cert; /* trunk matched on the verified client certificate */
+	uint64_t trunk_gen; /* sig_trunks_generation when trunk was named (inbound) */
 	sbc_addr addr;      /* the peer */
 	char *in;           /* partial message, or NULL */
 	uint32_t in_len, in_cap;
