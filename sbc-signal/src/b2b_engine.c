@@ -1259,6 +1259,12 @@ static void call_end(b2b_cl *c, int cause, const char *reason)
 	if (c->state == CS_ENDED)
 		return;
 	b2b_wk *k = c->wk;
+	/* the record names a reason for every failed call: ours when we chose
+	 * the cause (no answer, SRTP policy...), else the status's phrase (a
+	 * trunk's 503 relayed, our 488 or 404): a record with a bare cause
+	 * only was the rule for failed calls before */
+	if (!reason && cause >= 300)
+		reason = sip_reason_phrase(cause);
 	SBC_INFO("call %" PRIx64 ": ended (%d %s)", c->id, cause, reason ? reason : "");
 	call_event(c, "end", cause, reason);
 	if (!c->answer_ms)
