@@ -3079,8 +3079,24 @@ static void b2b_rx(const sig_rx *rx, void *arg)
 		return;
 	}
 	sip_msg *m = &k->msg;
-	if (sip_parse(rx->msg, (size_t)rx->hdr_len + rx->body_len, m) < 0) {
-		sig_local_handle(rx, NULL); /* 400 (or silence for a response) */
+	int pr = sip_parse(rx->msg, (size_t)rx->hdr_len + rx->body_len, m);
+	if (pr < 0) {
+		/* A trunk's malformed request gets the parser's status and reason
+		 * (400 "Bad To", 505, 513...; silence for a response or an ACK).
+		 * sig_local_handle's lenient view took most of the malformed-SIP
+		 * corpus for well-formed requests: 501 Not Implemented to an
+		 * INVITE over UDP (test_b2b_corpus). Unknown sources still get
+		 * sig_local_handle's 403, or silence by the setting. */
+		if (!rx->trunk) {
+			sig_local_handle(rx, NULL);
+			return;
+		}
+		int st = sbc_err_sip_status(pr) ? sbc_err_sip_status(pr) : 400;
+		char out[4096];
+		int n = sig_local_error_reply(rx->msg, rx->hdr_len, st, m->err_reason ? m->err_reason : sip_reason_phrase(st),
+					      out, sizeof(out));
+		if (n > 0)
+			sig_reply(rx, out, (size_t)n);
 		return;
 	}
 	inbound_note(k, rx);
