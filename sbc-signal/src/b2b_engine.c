@@ -125,6 +125,8 @@ struct b2b_cl {
 	tx_ctx *ctxs; /* bound to this call (cl_next); detached when it ended */
 	uint8_t state; /* enum call_state */
 	uint8_t cancelled, b_sdp_done, hangup;
+	uint8_t a_acked;    /* A's ACK to our 2xx arrived (on_ack) */
+	uint8_t bye_a_held; /* B hung up before that ACK: our BYE to A waits for it (RFC 3261 15) */
 	uint64_t b_sdp_hash; /* of the B answer applied (b_sdp_done) */
 	const char *trunk_in; /* interned */
 	uint64_t start_ms, answer_ms; /* wall clock */
@@ -2302,10 +2304,32 @@ static void on_timeout(void *ctx, txn *t)
 		}
 		trunk_count(c->wk, c->trunk_out, SIG_TS_timeouts); /* Timer B */
 		attempt_failed(c, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
+	} else if (x->role == CTX_A_INVITE && c->state == CS_CONFIRMED && c->bye_a_held) {
+		/* B hung up, A never ACKed: the held BYE goes now (RFC 3261 15) */
+		leg_request(c, 0, SIP_M_BYE);
+		call_end(c, 200, "BYE from callee");
 	} else if (x->role == CTX_A_INVITE && c->state == CS_CONFIRMED) {
 		/* A never ACKed our 2xx (Timer L/H): end the call */
 		leg_request(c, 1, SIP_M_BYE);
 		call_end(c, 408, "no ACK");
+	}
+}
+
+/* A's ACK to our 2xx (the first, or a repeat): a BYE of B's held for it
+ * (in_dialog) goes to A now. */
+static void on_ack(void *ctx, txn *t, const sip_msg *ack)
+{
+	tx_ctx *x = txn_user(t);
+	(void)ctx;
+	(void)ack;
+	if (!x || x->role != CTX_A_INVITE || !x->call || x->call->a_txn != t)
+		return;
+	b2b_cl *c = x->call;
+	c->a_acked = 1;
+	if (c->bye_a_held && c->state == CS_CONFIRMED) {
+		c->bye_a_held = 0;
+		leg_request(c, 0, SIP_M_BYE);
+		call_end(c, 200, "BYE from callee");
 	}
 }
 
@@ -2981,6 +3005,14 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 			call_cancel(c);
 			return;
 		}
+		if (leg == 1 && !c->a_acked && c->a_txn) {
+			/* Toward A we are the callee's UA, which must not send BYE
+			 * before A's ACK to its 2xx arrived or that transaction timed
+			 * out (RFC 3261 15): B's 200 was ACKed at once, so B may
+			 * hang up before A's ACK. on_ack (or on_timeout) sends it. */
+			c->bye_a_held = 1;
+			return;
+		}
 		leg_request(c, 1 - leg, SIP_M_BYE);
 		call_end(c, 200, leg ? "BYE from callee" : "BYE from caller");
 		return;
@@ -3286,7 +3318,7 @@ static void wk_start(sig_worker *w, void *arg)
 		atomic_store_explicit(&g_seeds[w->idx], k->seed, memory_order_relaxed);
 	static const txn_env env_tmpl = {.now_ms = env_now, .arm = env_arm, .cancel = env_cancel,
 					 .send = env_send, .on_response = on_response, .on_timeout = on_timeout,
-					 .on_terminated = on_terminated, .on_ack = NULL};
+					 .on_terminated = on_terminated, .on_ack = on_ack};
 	txn_env env = env_tmpl;
 	env.ctx = k;
 	/* UDP transactions linger 32 s (Timers J, K, L, M): at 1000 calls/s

@@ -1,0 +1,79 @@
+"""BYE from the callee while the caller has not yet ACKed our 2xx: toward
+the caller sbc-signal is the callee's UA, which "MUST NOT send a BYE on a
+confirmed dialog until it has received an ACK for its 2xx response or until
+the server transaction times out" (RFC 3261 15). SIPp over TLS showed it
+(test_b2b_sipp bye_from_callee: "Aborting call on an unexpected BYE", the
+BYE came before SIPp's ACK went out): sbc-signal ACKs B's 200 at once, B
+hangs up at once, and the BYE was relayed to A straight away. Over UDP and
+over TLS (TlsUac)."""
+import time
+
+import pytest
+
+from b2b_common import Sbc, Uac, Uas, hdr, status
+from conftest import BUILD, wait_for
+from test_b2b_calls_tls import TlsUac
+from test_signal_common import no_sanitizer_reports  # noqa: F401
+
+pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
+                                reason="binaries not built")
+
+
+@pytest.mark.parametrize("transport", ["udp", "tls"])
+def test_callee_bye_waits_for_the_callers_ack(procs, tmp_path, transport):
+    uas = Uas("bye")  # BYE as soon as sbc-signal's ACK reaches it
+    uac = None
+    try:
+        sbc = Sbc(procs, tmp_path, uas.port)
+        TlsUac.tls_ports[sbc.port] = sbc.tls_port
+        uac = (TlsUac if transport == "tls" else Uac)(sbc.port)
+        uac.invite()
+        final = uac.wait_final()
+        assert status(final) == 200
+        # the callee has hung up (its BYE answered by sbc-signal) ...
+        wait_for(lambda: [r for r in uas.responses() if "BYE" in (hdr(r, "CSeq") or "") and status(r) == 200],
+                 timeout=3, what="the callee's BYE answered")
+        # ... but no BYE reaches the caller before its ACK (2xx repeats over UDP are fine)
+        deadline = time.monotonic() + 0.7
+        uac.sock.settimeout(0.1)
+        while time.monotonic() < deadline:
+            try:
+                d, _ = uac.sock.recvfrom(65536)
+            except OSError:
+                continue
+            assert not d.startswith(b"BYE "), "BYE before our ACK"
+        uac.ack(final)
+        bye = uac.recv_until(lambda d: d.startswith(b"BYE "), timeout=3, what="BYE after our ACK")
+        assert hdr(bye, "Call-ID") == uac.callid
+        # the call record: ended by the callee's BYE
+        end = wait_for(lambda: [c for c in sbc.rpc("call.list")["calls"] if c["state"] == "ended"], timeout=3,
+                       what="the call ended")[0]
+        assert end["cause"] == 200 and end["reason"] == "BYE from callee", end
+    finally:
+        if uac:
+            uac.close()
+        uas.close()
+
+
+def test_callee_bye_held_until_the_callers_2xx_times_out(procs, tmp_path):
+    """The caller never ACKs: the held BYE goes when our 2xx's transaction
+    gives up (Timer H, 64*T1: T1 50 ms here), the call ends as the
+    callee's BYE, not as "no ACK" with a BYE toward the callee that left."""
+    uas = Uas("bye")
+    uac = None
+    try:
+        sbc = Sbc(procs, tmp_path, uas.port, timers={"t1_ms": 50})
+        uac = Uac(sbc.port)
+        uac.invite()
+        assert status(uac.wait_final()) == 200
+        t0 = time.monotonic()
+        bye = uac.recv_until(lambda d: d.startswith(b"BYE "), timeout=8, what="the held BYE")
+        assert hdr(bye, "Call-ID") == uac.callid and time.monotonic() - t0 > 1.5
+        end = wait_for(lambda: [c for c in sbc.rpc("call.list")["calls"] if c["state"] == "ended"], timeout=3,
+                       what="the call ended")[0]
+        assert end["reason"] == "BYE from callee", end
+        assert len(uas.requests("BYE")) == 0  # the callee hung up itself: no BYE back to it
+    finally:
+        if uac:
+            uac.close()
+        uas.close()
