@@ -237,3 +237,54 @@ def test_sipp_call(procs, tmp_path, name, transport):
         uas.close()
         if uas2:
             uas2.close()
+
+
+def test_sipp_call_mutual_tls(procs, tmp_path):
+    """Item 8's mutual TLS: SIPp through stunnel4 presenting a client
+    certificate, sbc-signal's profile requiring one; the calling trunk is
+    named by that certificate alone (demo-in's addresses no longer cover
+    127.0.0.1). One call answered and hung up by SIPp; the callee got it on
+    sbc-media's address. The same SIPp through stunnel without a client
+    certificate places no call."""
+    from test_signal_common import Pki
+    from test_signal_trunks import sbcctl
+    k = Pki(tmp_path / "pki")
+    k.ca("ca")
+    k.leaf("srv", "ca", "ec", cn="127.0.0.1", san="IP:127.0.0.1")
+    k.leaf("client", "ca", "ec", cn="carrier-a.example", san="DNS:carrier-a.example", client=True)
+    uas = Uas("answer")
+    try:
+        sbc = Sbc(procs, tmp_path, uas.port)
+        sbcctl(sbc.sock, "tls", "update", "default", "--cert", k.p("srv.pem"), "--key", k.p("srv.key"),
+               "--ca", k.p("ca.pem"), "--require-client-cert")
+        sbcctl(sbc.sock, "trunk", "add", "carrier-a", "--cert-san", "carrier-a.example",
+               "--dest", "tls:127.0.0.1:5999", "--tls-profile", "default", "--enable")
+        sbc.rpc("trunk.update", {"name": "demo-in", "cidrs": ["127.0.0.9/32"]})
+        sbc.signal_synced()
+
+        def sipp(local, tag):
+            (tmp_path / "scen.xml").write_text(SCENARIOS["reinvite_hold_and_resume"])
+            return subprocess.run(["sipp", "-sf", str(tmp_path / "scen.xml"), f"127.0.0.1:{local}", "-t", "t1",
+                                   "-s", "4930123456", "-m", "1", "-i", "127.0.0.1", "-mp", str(free_port_range(8)),
+                                   "-timeout", "10", "-nostdin", "-trace_stat", "-stf", str(tmp_path / f"{tag}.csv")],
+                                  capture_output=True, text=True, timeout=30, cwd=tmp_path)
+
+        # the new profile is in use once a handshake with the client certificate works
+        (tmp_path / "mtls").mkdir()
+        local = stunnel_client(procs, tmp_path / "mtls", sbc.tls_port, k)
+        r = wait_for(lambda: (lambda r: r if r.returncode == 0 else None)(sipp(local, "mtls")), timeout=15,
+                     what="a SIPp call over mutual TLS")
+        stat = (tmp_path / "mtls.csv").read_text().splitlines()
+        assert int(stat[-1].split(";")[stat[0].split(";").index("SuccessfulCall(C)")]) == 1, (r.stdout[-1000:], stat)
+        invs = uas.requests("INVITE")
+        assert invs and sbc.mbase <= sdp_media(body(invs[0]))[1] < sbc.mbase + 60
+        for m, _ in uas.got:
+            not_leaked(m, 0)
+        n = len(invs)
+        # without a client certificate: refused in the handshake, no call
+        (tmp_path / "anon").mkdir()
+        anon = stunnel_client(procs, tmp_path / "anon", sbc.tls_port)
+        r = sipp(anon, "anon")
+        assert r.returncode != 0 and len(uas.requests("INVITE")) == n
+    finally:
+        uas.close()
