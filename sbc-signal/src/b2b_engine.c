@@ -2737,6 +2737,16 @@ static void media_event(b2b_wk *k, unsigned j, const sbc_msg_media_event *e)
 	}
 	if (c->state != CS_CONFIRMED)
 		return;
+	/* session ids are the call's base + stream index (make_offer) */
+	unsigned si = (unsigned)(e->session_id & 0xf);
+	if (si < SDP_MAX_MEDIA && !c->sdp.s[si].active) {
+		/* a stream declined (port 0) by the answer: its session, made
+		 * with the offer, stays until the call ends and carries nothing
+		 * by design. Its silence must not end a call whose other streams
+		 * talk: an audio-only answer to audio + video was hung up after
+		 * rtp_timeout_ms (test_declined_stream_does_not_time_the_call_out). */
+		return;
+	}
 	SBC_NOTICE("call %" PRIx64 ": media timeout: BYE on both legs", c->id);
 	bye_both_legs(c, 408, "media timeout");
 }

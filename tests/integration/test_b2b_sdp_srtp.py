@@ -32,9 +32,9 @@ need_srtp_peer = pytest.mark.skipif(not SRTP_PEER.exists(), reason="srtp_peer no
 def env(procs, tmp_path):
     made = []
 
-    def make(plan="answer", crypto=None, uac_ip="127.0.0.1"):
+    def make(plan="answer", crypto=None, uac_ip="127.0.0.1", rtp_timeout_ms=30000):
         uas = Uas(plan, crypto)
-        sbc = Sbc(procs, tmp_path, uas.port)
+        sbc = Sbc(procs, tmp_path, uas.port, rtp_timeout_ms=rtp_timeout_ms)
         uac = Uac(sbc.port, ip=uac_ip)
         made.extend([uas, uac])
         return sbc, uas, uac
@@ -434,3 +434,109 @@ def test_call_record_of_failed_calls(env):
     end2 = mine[-1]
     assert end2["cause"] == 503 and end2["trunk_out"] == "demo-out" and end2["to"] == "4930111", end2
     assert not end2.get("answer_ms") and end2.get("reason") == "Service Unavailable", end2
+
+
+def test_callee_declines_a_stream(env):
+    """A offers two audio streams, B answers the second with port 0: A's
+    answer declines it too (port 0, the m= line alone); the first carries
+    media; both sessions made with the offer go when the call ends."""
+    sbc, uas, uac = env()
+    a2 = udp()
+    offer = ("v=0\r\no=uac 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+             f"m=audio {uac.rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+             f"m=audio {a2.getsockname()[1]} RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n")
+    uas.answer_body = ("v=0\r\no=uas 5 5 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                       f"m=audio {uas.rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\nm=audio 0 RTP/AVP 8\r\n")
+    st0 = sbc.rpc("stats.get")["media"][0]["stats"]
+    created, deleted = st0["created"], st0["deleted"]
+    final = uac.answered(body_text=offer)
+    sa = streams(body(final))
+    assert [m[1] for m, _ in sa][1] == "0" and sa[1][1] == [] and in_relay(sbc, int(sa[0][0][1])), body(final)
+    assert len(streams(body(uas.invite))) == 2 and in_relay(sbc, int(streams(body(uas.invite))[1][0][1]))
+    assert reaches(uac, ("127.0.0.1", int(sa[0][0][1])), uas.rtp, b"stream-1")
+    assert status(uac.bye(final)) == 200
+    # both sessions made with the offer go with the call (the declined one is kept till then)
+    st = wait_for(lambda: (lambda s: s if s["sessions"] == 0 else None)(sbc.rpc("stats.get")["media"][0]["stats"]),
+                  timeout=3, what="the call's sessions deleted")
+    assert st["created"] - created == 2 and st["deleted"] - deleted == 2, st
+
+
+def test_srtp_optional_outbound(env):
+    """demo-out with SRTP optional: the offer stays RTP/AVP and carries
+    a=crypto (SDES best effort); a plain answer is a plain call, an answer
+    with a=crypto on the offered tag makes that leg SRTP (call records say
+    which)."""
+    sbc, uas, uac = env()
+    sbc.rpc("trunk.update", {"name": "demo-out", "srtp_outbound": {"mode": "optional",
+                                                                    "suites": ["AES_CM_128_HMAC_SHA1_80"]}})
+    sbc.signal_synced()
+    final = uac.answered()
+    ob = body(uas.invite)
+    assert sdp_media(ob)[2] == "RTP/AVP" and [(t, s) for t, s, _ in crypto_lines(ob)] == \
+        [(1, "AES_CM_128_HMAC_SHA1_80")], ob
+    assert status(uac.bye(final)) == 200
+    # the next call: B answers RTP/AVP with a=crypto on tag 1
+    key = base64.b64encode(bytes(range(30))).decode()
+    uas.answer_body = sdp("127.0.0.1", uas.rtp_port, [f"1 AES_CM_128_HMAC_SHA1_80 inline:{key}"]).replace(
+        "RTP/SAVP", "RTP/AVP")
+    uac2 = Uac(sbc.port)
+    try:
+        f2 = uac2.answered()
+        assert status(uac2.bye(f2)) == 200
+    finally:
+        uac2.close()
+
+    def ends():
+        p = sbc.data / "cdr.jsonl"
+        e = [json.loads(ln) for ln in p.read_text().splitlines() if '"end"' in ln] if p.exists() else []
+        return e if len(e) == 2 else None
+    e1, e2 = wait_for(ends, what="two end records")
+    assert e1["srtp_out"] == "NONE" and e2["srtp_out"] == "AES_CM_128_HMAC_SHA1_80", (e1, e2)
+
+
+def talk(uac, a_dst, uas, b_dst, seconds):
+    """RTP both ways on the first stream for that long (20 ms apart); fails
+    on a BYE to the caller meanwhile. Returns the packets B got."""
+    pkt = bytes([0x80, 0, 0, 0]) + b"\x00" * 8 + b"talk" * 40
+    uac.sock.settimeout(0.001)
+    uas.rtp.settimeout(0.001)
+    got, i, end = 0, 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        i += 1
+        seq = i.to_bytes(2, "big")
+        uac.rtp.sendto(pkt[:2] + seq + pkt[4:], a_dst)
+        uas.rtp.sendto(pkt[:2] + seq + pkt[4:], b_dst)
+        try:
+            d, _ = uac.sock.recvfrom(65536)
+            assert not d.startswith(b"BYE "), f"BYE after {i} packets: {d[:200]!r}"
+        except OSError:
+            pass
+        try:
+            while True:
+                uas.rtp.recvfrom(2048)
+                got += 1
+        except OSError:
+            pass
+        time.sleep(0.02)
+    return got
+
+
+def test_declined_stream_does_not_time_the_call_out(env):
+    """A offers audio and video, B declines the video (port 0, the usual
+    audio-only answer): media flows on the audio; the video's relay session,
+    created with the offer, carries nothing and must not end the call by an
+    RTP timeout (rtp_timeout_ms 1000 here; the talk lasts 2.5 s)."""
+    sbc, uas, uac = env(rtp_timeout_ms=1000)
+    v = udp()
+    offer = ("v=0\r\no=uac 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+             f"m=audio {uac.rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+             f"m=video {v.getsockname()[1]} RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n")
+    uas.answer_body = ("v=0\r\no=uas 5 5 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                       f"m=audio {uas.rtp_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\nm=video 0 RTP/AVP 96\r\n")
+    final = uac.answered(body_text=offer)
+    assert streams(body(final))[1][0][1] == "0"
+    a_dst = ("127.0.0.1", int(streams(body(final))[0][0][1]))
+    b_dst = ("127.0.0.1", int(streams(body(uas.invite))[0][0][1]))
+    assert talk(uac, a_dst, uas, b_dst, 2.5) > 50
+    assert not uas.requests("BYE")
+    assert status(uac.bye(final)) == 200
