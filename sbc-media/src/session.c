@@ -390,8 +390,9 @@ int med_sess_update(med_worker *w, med_sess *s, const sbc_msg_media *m)
 		sl->cfg[l] = *g;
 	}
 	sl->flags = m->flags;
-	if (m->timeout_ms)
-		sl->timeout_ms = m->timeout_ms;
+	/* 0: the configured default, as for CREATE (a stream resumed from an
+	 * a=inactive hold, which sbc-signal gives an hour, gets it back) */
+	sl->timeout_ms = m->timeout_ms ? m->timeout_ms : w->cfg->rtp_timeout_ms;
 	sl->timed_out = 0;
 	for (unsigned l = 0; l < 2; l++)
 		apply_remote(sl, l, sl->flags);

@@ -169,6 +169,8 @@ int b2b_sdp_answer(b2b_sdp *x, const sdp_session *answer, sbc_msg_media msgs[SDP
 			msgs[i].flags |= SBC_MEDIA_F_RTCP_MUX;
 		else
 			msgs[i].flags &= ~(uint32_t)SBC_MEDIA_F_RTCP_MUX;
+		/* on hold with a=inactive no RTP flows either way by design */
+		msgs[i].timeout_ms = sdp_media_dir(answer, i) == SDP_DIR_INACTIVE ? B2B_SDP_INACTIVE_TIMEOUT_MS : 0;
 	}
 	return 0;
 }

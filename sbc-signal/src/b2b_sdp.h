@@ -80,8 +80,15 @@ int b2b_sdp_offer(b2b_sdp *x, unsigned offerer, const sdp_session *offer, uint64
 int b2b_sdp_build_offer(b2b_sdp *x, const sdp_session *offer, const sbc_addr relay[SDP_MAX_MEDIA], char *out,
 			size_t cap);
 
+/* The RTP timeout asked of sbc-media (sbc_msg_media.timeout_ms) for a line
+ * the answer puts on hold with a=inactive, where no RTP flows either way by
+ * design: an hour (as rtpengine's silent-timeout) instead of sbc-media's
+ * media.rtp_timeout_ms; 0 (that default) for the other lines. */
+#define B2B_SDP_INACTIVE_TIMEOUT_MS 3600000u
+
 /* Step 3. Returns 0 or sbc_err_sip(488). Lines the answerer declined get
- * session_id 0 in msgs (the caller deletes their sessions). */
+ * session_id 0 in msgs: no UPDATE; their sessions stay until the call ends
+ * (the engine ignores their RTP timeouts). */
 int b2b_sdp_answer(b2b_sdp *x, const sdp_session *answer, sbc_msg_media msgs[SDP_MAX_MEDIA]);
 
 /* Step 4. relay[i]: the relay's address toward the offerer. */

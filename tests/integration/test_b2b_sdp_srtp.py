@@ -540,3 +540,20 @@ def test_declined_stream_does_not_time_the_call_out(env):
     assert talk(uac, a_dst, uas, b_dst, 2.5) > 50
     assert not uas.requests("BYE")
     assert status(uac.bye(final)) == 200
+
+
+def test_inactive_hold_is_not_a_media_timeout(env):
+    """A call put on hold with a=inactive sends no RTP either way by design:
+    the RTP timeout (1 s here) does not end it (sbc-media is asked for an
+    hour for that stream, as rtpengine's silent-timeout); resumed with
+    sendrecv, silence ends it again with BYE on both legs."""
+    sbc, uas, uac = env(rtp_timeout_ms=1000)
+    final = uac.answered()
+    assert status(uac.reinvite(final, "inactive", cseq=3)) == 200
+    with pytest.raises(AssertionError, match="BYE"):
+        uac.recv_until(lambda d: d.startswith(b"BYE "), timeout=2.5, what="no BYE on hold")
+    assert not uas.requests("BYE")
+    assert status(uac.reinvite(final, "sendrecv", cseq=4)) == 200
+    bye = uac.recv_until(lambda d: d.startswith(b"BYE "), timeout=5, what="BYE after the resumed silence")
+    assert hdr(bye, "Call-ID") == uac.callid
+    wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")
