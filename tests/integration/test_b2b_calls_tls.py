@@ -21,7 +21,7 @@ from test_b2b_calls import (  # noqa: F401
     test_failover_on_503, test_failover_on_no_response, test_cancel_before_answer, test_bye_from_callee,
     test_over_call_limit_503, test_media_timeout_ends_call_with_bye_on_both_legs, test_reinvite_hold_and_resume,
     test_reinvite_hold_from_callee, test_crypto_in_answer_on_srtp_off_leg_488, test_srtp_both_legs_different_suites,
-    test_early_media_183_with_sdp)
+    test_early_media_183_with_sdp, test_answer_moves_the_early_media, test_failover_after_early_media)
 from test_signal_common import no_sanitizer_reports  # noqa: F401
 
 pytestmark = test_b2b_calls.pytestmark
