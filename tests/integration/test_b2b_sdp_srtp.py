@@ -557,3 +557,14 @@ def test_inactive_hold_is_not_a_media_timeout(env):
     bye = uac.recv_until(lambda d: d.startswith(b"BYE "), timeout=5, what="BYE after the resumed silence")
     assert hdr(bye, "Call-ID") == uac.callid
     wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")
+
+
+def test_srtp_required_no_allowed_suite_488(env):
+    """demo-in requires SRTP with AES_CM_128_HMAC_SHA1_80 only; the caller
+    offers SRTP, but only AEAD_AES_256_GCM: 488, no B leg."""
+    sbc, uas, uac = env()
+    sbc.rpc("trunk.update", {"name": "demo-in", "srtp_inbound": {"mode": "required",
+                                                                  "suites": ["AES_CM_128_HMAC_SHA1_80"]}})
+    sbc.signal_synced()
+    uac.invite(crypto=[f"1 AEAD_AES_256_GCM inline:{base64.b64encode(bytes(range(44))).decode()}"])
+    assert status(uac.wait_final()) == 488 and uas.invite is None
