@@ -233,7 +233,6 @@ class Uas(threading.Thread):
         self.tag = "uas-tag-1"
         self.late_s = 3.6
         self.early_s = 0.3       # plans early*: from the 183 to the 200 (or 503)
-        self.answer_body = None  # when set: the SDP of the 200 (plans answer, early*)
         self.rr = "".join(f"\r\nRecord-Route: <sip:p{i}.carrier.example;lr>, <sip:p{i + 1}.carrier.example;lr>"
                           for i in range(0, rr, 2)) if rr else ""
         self.start()
@@ -321,8 +320,7 @@ class Uas(threading.Thread):
                     self.answer_key = os.urandom(klen)
                     crypto = [f"{m.group(1)} {m.group(2)} inline:{base64.b64encode(self.answer_key).decode()}"]
                 # early2: the answer moves the media to another port than the 183's
-                ans = self.answer_body or sdp("127.0.0.1", self.rtp2_port if self.plan == "early2" else self.rtp_port,
-                                              crypto)
+                ans = sdp("127.0.0.1", self.rtp2_port if self.plan == "early2" else self.rtp_port, crypto)
                 contact = f"Contact: <sip:uas@127.0.0.1:{self.port}>{self.rr}{self.extra200}"
                 self.send(response(data, 200, "OK", self.tag, contact, ans))
             elif data.startswith(b"ACK ") and self.plan == "reinv" and hdr(data, "CSeq") == "1 ACK":
@@ -405,8 +403,6 @@ class Uac:
         self.callid = f"uac-call-{self.port}@{ip}"
         self.ftag = "uac-from-tag-77"
         self.got = []
-        self.via = "UDP"     # Via transport; TlsUac (test_b2b_calls_tls) says TLS
-        self.cparams = ""    # Contact URI parameters (";transport=tls" there)
 
     def invite(self, number="4930123456", crypto=None, body_text=None, ruri=None, to=None, extra="", cseq=1):
         """ruri / to: other Request-URI / To URI than the number's; extra:
@@ -416,10 +412,10 @@ class Uac:
         ruri = ruri or f"sip:{number}@127.0.0.1:{self.dst[1]}"
         to = to or f"sip:{number}@127.0.0.1"
         self.inv = (f"INVITE {ruri} SIP/2.0\r\n"
-                    f"Via: SIP/2.0/{self.via} {self.ip}:{self.port};branch=z9hG4bKuacinv1;rport\r\n"
+                    f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch=z9hG4bKuacinv1;rport\r\n"
                     f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
                     f"To: <{to}>\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} INVITE\r\n"
-                    f"Contact: <sip:alice@{self.ip}:{self.port}{self.cparams}>\r\nMax-Forwards: 70\r\n{extra}"
+                    f"Contact: <sip:alice@{self.ip}:{self.port}>\r\nMax-Forwards: 70\r\n{extra}"
                     f"User-Agent: uac-secret-agent\r\nX-Internal: {self.ip}\r\n"
                     f"Content-Type: application/sdp\r\nContent-Length: {len(b.encode())}\r\n\r\n{b}").encode()
         self.sock.sendto(self.inv, self.dst)
@@ -461,7 +457,7 @@ class Uac:
         if ctype:
             extra += f"Content-Type: {ctype}\r\n"
         return (f"{method} {ruri} SIP/2.0\r\n"
-                f"Via: SIP/2.0/{self.via} {self.ip}:{self.port};branch={branch};rport\r\n"
+                f"Via: SIP/2.0/UDP {self.ip}:{self.port};branch={branch};rport\r\n"
                 f"From: \"Alice\" <sip:15550001111@{self.ip}:{self.port}>;tag={self.ftag}\r\n"
                 f"To: {to or hdr(dlg, 'To')}\r\nCall-ID: {self.callid}\r\nCSeq: {cseq} {method}\r\n"
                 f"Max-Forwards: 70\r\n{extra}Content-Length: {len(body_text.encode())}\r\n\r\n{body_text}").encode()
@@ -473,7 +469,7 @@ class Uac:
 
     def reinvite(self, final, direction, cseq=3, port=None):
         b = sdp(self.ip, port or self.rtp_port).replace("a=sendrecv", f"a={direction}")
-        ok = self._transaction("INVITE", final, cseq, extra=f"Contact: <sip:alice@{self.ip}:{self.port}{self.cparams}>\r\n",
+        ok = self._transaction("INVITE", final, cseq, extra=f"Contact: <sip:alice@{self.ip}:{self.port}>\r\n",
                                ctype="application/sdp", body_text=b)
         self.sock.sendto(self._request("ACK", final, cseq), self.dst)
         return ok
@@ -485,7 +481,7 @@ class Uac:
         return self._transaction("INFO", final, cseq, ctype=ctype, body_text=text)
 
     def update(self, final, cseq=5):
-        return self._transaction("UPDATE", final, cseq, extra=f"Contact: <sip:alice@{self.ip}:{self.port}{self.cparams}>\r\n"
+        return self._transaction("UPDATE", final, cseq, extra=f"Contact: <sip:alice@{self.ip}:{self.port}>\r\n"
                                  "Session-Expires: 1800;refresher=uac\r\n")
 
     def ack(self, final):

@@ -48,6 +48,13 @@ class TlsStream:
         self.s.settimeout(t)
 
     def sendto(self, data, _addr):
+        """Uac writes its requests for UDP: their Via says TLS here and
+        their Contact (when it is ours) transport=tls, so that in-dialog
+        requests toward the caller come back on this connection."""
+        if not data.startswith(b"SIP/2.0"):
+            data = data.replace(b"Via: SIP/2.0/UDP ", b"Via: SIP/2.0/TLS ", 1)
+            me = f"@127.0.0.1:{self.getsockname()[1]}>".encode()
+            data = data.replace(b"Contact: <sip:alice" + me, b"Contact: <sip:alice" + me[:-1] + b";transport=tls>", 1)
         self.s.sendall(data)
 
     def _message(self):
@@ -82,8 +89,9 @@ class TlsStream:
 
 class TlsUac(b2b_common.Uac):
     """Uac over TLS: Via SIP/2.0/TLS and a Contact with transport=tls on the
-    connection's own address, so in-dialog requests toward the caller (the
-    callee's BYE, its re-INVITE) come back on that connection. Made with
+    connection's own address (TlsStream.sendto), so in-dialog requests
+    toward the caller (the callee's BYE, its re-INVITE) come back on that
+    connection. Made with
     sbc-signal's UDP port like Uac (test functions call Uac(sbc.port)); the
     TLS port is looked up in tls_ports, filled by call_env."""
     tls_ports = {}
@@ -94,8 +102,6 @@ class TlsUac(b2b_common.Uac):
         self.sock = TlsStream(self.tls_ports[sbc_port])
         self.port = self.sock.getsockname()[1]
         self.callid = f"uac-call-{self.port}@{ip}"
-        self.via = "TLS"
-        self.cparams = ";transport=tls"
 
 
 @pytest.fixture

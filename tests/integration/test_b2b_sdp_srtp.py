@@ -28,12 +28,27 @@ pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-cont
 need_srtp_peer = pytest.mark.skipif(not SRTP_PEER.exists(), reason="srtp_peer not built")
 
 
+class SdpUas(Uas):
+    """Uas whose 200 to the INVITE carries answer_body as its SDP when set
+    (several m= lines, ICE, a=rtcp...)."""
+    answer_body = None
+
+    def send(self, data):
+        if self.answer_body and data.startswith(b"SIP/2.0 200") and (hdr(data, "CSeq") or "").endswith("INVITE") \
+                and (hdr(data, "CSeq") == hdr(self.invite, "CSeq")):
+            head = data.split(b"\r\n\r\n", 1)[0]
+            b = self.answer_body.encode()
+            head = re.sub(rb"Content-Length: \d+", b"Content-Length: %d" % len(b), head)
+            data = head + b"\r\n\r\n" + b
+        super().send(data)
+
+
 @pytest.fixture
 def env(procs, tmp_path):
     made = []
 
     def make(plan="answer", crypto=None, uac_ip="127.0.0.1", rtp_timeout_ms=30000):
-        uas = Uas(plan, crypto)
+        uas = SdpUas(plan, crypto)
         sbc = Sbc(procs, tmp_path, uas.port, rtp_timeout_ms=rtp_timeout_ms)
         uac = Uac(sbc.port, ip=uac_ip)
         made.extend([uas, uac])
