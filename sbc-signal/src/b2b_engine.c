@@ -2576,7 +2576,10 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 		return;
 	}
 	if (next_route(c) < 0) {
-		fail_a(c, b2b_failover_result(&c->fo) == 408 ? 404 : b2b_failover_result(&c->fo), NULL);
+		/* routes, but none usable now (trunks down, disabled or held
+		 * after a 503 + Retry-After): 503 lets the caller's carrier try
+		 * another; 404 would tell it the number does not exist */
+		fail_a(c, 503, NULL);
 		return;
 	}
 	r = make_offer(c);

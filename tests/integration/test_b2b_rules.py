@@ -111,6 +111,25 @@ def test_503_retry_after_peer_not_tried_again(env, retry_after):
     assert len(uas1.requests("INVITE")) == (1 if retry_after else 2), sbc.log()[-2000:]
 
 
+def test_every_route_held_503_not_404(env):
+    """The only route's peer answered 503 with Retry-After: 30, so it is
+    held: the next call has a route but no usable trunk. It gets 503 (the
+    caller's carrier tries another), not 404 ("no such number"), and the
+    held peer is not sent it."""
+    sbc, uas = env.make("final:503:30")
+    uac = env.caller(sbc)
+    uac.invite()
+    first = uac.wait_final()
+    assert status(first) == 503
+    ack_non2xx(uac, first)
+    uac = env.caller(sbc)
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 503, final
+    ack_non2xx(uac, final)
+    assert len(uas.requests("INVITE")) == 1
+
+
 # ---- limits (item 2) ---------------------------------------------------------------
 
 
