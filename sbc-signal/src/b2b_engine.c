@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "b2b_call.h"
@@ -1455,6 +1456,30 @@ static int health_idx(b2b_wk *k, const char *trunk, int create)
 	return (int)i;
 }
 
+/* A 503 with Retry-After (to a call or a ping) through trunk src holds
+ * every other trunk whose first destination is the same peer (host and
+ * port) as well: the server asked not to be sent requests for that time
+ * (RFC 3261 21.5.4), whichever trunk record names it. Only the hold: their
+ * up/down counts are their own pings'. A failure path (rare). */
+static void hold_same_peer(b2b_wk *k, const char *src_name, int retry_after)
+{
+	const store_trunk *src = sig_trunk_get(k->w->trunks, src_name);
+	if (!src || !src->n_dests)
+		return;
+	const store_dest *d = &src->dests[0];
+	uint64_t until = now_ms(k) + (uint64_t)retry_after * 1000u;
+	for (size_t i = 0;; i++) {
+		const store_trunk *t = sig_trunk_at(k->w->trunks, i);
+		if (!t)
+			break;
+		if (t == src || !t->n_dests || t->dests[0].port != d->port || strcasecmp(t->dests[0].host, d->host))
+			continue;
+		int j = health_idx(k, t->name, 1);
+		if (j >= 0 && until > k->health[j].h.hold_until_ms)
+			k->health[j].h.hold_until_ms = until;
+	}
+}
+
 static void health_record(b2b_wk *k, int i, int status, int retry_after)
 {
 	if (i < 0 || (unsigned)i >= k->n_health)
@@ -1462,6 +1487,8 @@ static void health_record(b2b_wk *k, int i, int status, int retry_after)
 	if (b2b_health_record(&k->health[i].h, status, retry_after, now_ms(k)))
 		SBC_NOTICE("trunk %s is %s (OPTIONS/call outcome %d)", k->health[i].trunk,
 			   k->health[i].h.up ? "up again" : "down: routed around", status);
+	if (status == 503 && retry_after > 0)
+		hold_same_peer(k, k->health[i].trunk, retry_after);
 }
 
 /* Whether OPTIONS pings can bring the trunk back up once a call's outcome
@@ -1661,14 +1688,14 @@ static void ping_cb(uv_timer_t *h)
 
 static void ping_closed(uv_handle_t *h) { free(h); }
 
-/* "<trunk>/<host>:<port>" of t's first destination, the failover state's
- * name for it, as snprintf would write it (without its format parser:
- * every call names its route once or more). */
+/* "<host>:<port>" of t's first destination, the failover state's name for
+ * its peer, as snprintf would write it (without its format parser: every
+ * call names its route once or more). The peer, not the trunk: a 503 with
+ * Retry-After blocks that server for the rest of the call whichever trunk
+ * record names it (two trunks may share a carrier's gateway). */
 static void peer_name(char *out, size_t cap, const store_trunk *t)
 {
-	size_t n = put_s(out, cap, 0, t->name);
-	n = put_s(out, cap, n, "/");
-	n = put_s(out, cap, n, t->dests[0].host);
+	size_t n = put_s(out, cap, 0, t->dests[0].host);
 	n = put_s(out, cap, n, ":");
 	put_u(out, cap, n, t->dests[0].port);
 }

@@ -71,8 +71,9 @@ enum b2b_fo_action {
 void b2b_failover_init(b2b_failover *fo, unsigned max_attempts);
 
 /* Records the final outcome of one attempt toward peer_id (e.g.
- * "trunk/host:port") and decides. status: 300..699, or a B2B_FO_LOCAL_*.
- * retry_after: seconds from a 503's Retry-After, -1 when absent. */
+ * "host:port": the peer, whichever trunk names it) and decides. status:
+ * 300..699, or a B2B_FO_LOCAL_*. retry_after: seconds from a 503's
+ * Retry-After, -1 when absent. */
 enum b2b_fo_action b2b_failover_on_final(b2b_failover *fo, int status, int retry_after, const char *peer_id);
 
 /* Whether a route toward peer_id must be skipped (blocked by 503 + Retry-After). */
