@@ -1,0 +1,182 @@
+"""Issue #5 item 1, the RFC 3261 17 UDP transaction timers on the wire of
+the running sbc-signal (signal.timers.t1_ms 50, so 64*T1 = 3.2 s; T4 stays
+5 s): Timer A (the B-leg INVITE retransmitted at T1, 2T1, 4T1... without a
+cap) and Timer B (given up at 64*T1: 408), Timer D (a retransmitted non-2xx
+final is ACKed again by the client transaction, never relayed twice),
+Timer J (a retransmitted BYE answered from its server transaction until
+64*T1, after which the BYE is a new request: 481). Timer K (a client
+non-INVITE transaction absorbing response copies for T4) shows nothing on
+the wire; test_txn drives it and the others by hand; the other wire timers (E, F, G, H, I, none over TCP) are in
+test_b2b_linger, test_b2b_calls and the timer tests beside this one."""
+import select
+import socket
+import time
+
+import pytest
+
+from b2b_common import Sbc, Uac, Uas, hdr, response, status
+from conftest import BUILD, wait_for
+from test_signal_common import no_sanitizer_reports  # noqa: F401
+
+pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
+                                reason="binaries not built")
+
+T1 = 0.05
+
+
+class Callee:
+    """The called carrier as a bare UDP socket: records what arrives with
+    its time (time.monotonic()), answers only what a test tells it."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.got = []  # (time, bytes, addr)
+
+    def read_until(self, deadline, pred=lambda d: False):
+        """Reads until deadline or until a datagram for which pred holds
+        (returned); OPTIONS pings are recorded like the rest."""
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                d, a = self.sock.recvfrom(65536)
+            except socket.timeout:
+                break
+            self.got.append((time.monotonic(), d, a))
+            if pred(d):
+                return d
+        return None
+
+    def times(self, method):
+        return [t for t, d, _ in self.got if d.startswith(method.encode() + b" ")]
+
+    def close(self):
+        self.sock.close()
+
+
+def test_timer_a_doubles_and_timer_b_gives_up(procs, tmp_path):
+    """A silent callee, no_response_ms at its maximum (32 s) so that Timer B
+    (3.2 s) is what ends the attempt: the INVITE is sent at 0, T1, 3T1,
+    7T1... (intervals doubling, no cap at T2 for INVITE) and the caller
+    gets 408 at about 64*T1, with no INVITE after it."""
+    callee = Callee()
+    uac = None
+    try:
+        sbc = Sbc(procs, tmp_path, callee.port, timers={"t1_ms": int(T1 * 1000), "no_response_ms": 32000})
+        uac = Uac(sbc.port)
+        t0 = time.monotonic()
+        uac.invite()
+        final = t_final = None
+        while time.monotonic() < t0 + 4.5:  # both sides at once, each datagram timed as it comes
+            for sk in select.select([callee.sock, uac.sock], [], [], 0.05)[0]:
+                d, a = sk.recvfrom(65536)
+                if sk is callee.sock:
+                    callee.got.append((time.monotonic(), d, a))
+                elif status(d) >= 200 and final is None:
+                    final, t_final = d, time.monotonic()
+        assert final is not None and status(final) == 408, (final, sbc.log()[-2000:])
+        inv = callee.times("INVITE")
+        # expected at 0, .05, .15, .35, .75, 1.55, 3.15 s; one more would be 6.35 s
+        assert 5 <= len(inv) <= 7, [round(t - t0, 3) for t in inv]
+        gaps = [b - a for a, b in zip(inv, inv[1:])]
+        assert gaps[0] < 0.3, gaps  # the first after ~T1
+        for a, b in zip(gaps, gaps[1:]):
+            assert b > 1.4 * a, gaps  # doubling (a late timer shortens the next gap only a little)
+        assert gaps[-1] < 4 * T1 * 2 ** (len(gaps) - 1), gaps
+        # Timer B: 64*T1 after the first INVITE, not the no-response timer's 32 s
+        assert 2.9 < t_final - inv[0] < 4.4, t_final - inv[0]
+        assert "no response" not in (hdr(final, "Reason") or "")
+    finally:
+        callee.close()
+        if uac:
+            uac.close()
+
+
+def test_timer_d_retransmitted_final_acked_again(procs, tmp_path):
+    """The callee refuses with 486 and, as if our ACK were lost, sends its
+    486 twice more: the client transaction (Completed, Timer D: 32 s over
+    UDP) ACKs each copy with the same ACK and the caller gets one 486."""
+    callee = Callee()
+    uac = None
+    try:
+        sbc = Sbc(procs, tmp_path, callee.port, timers={"t1_ms": int(T1 * 1000)})
+        uac = Uac(sbc.port)
+        uac.invite()
+        inv = callee.read_until(time.monotonic() + 5, lambda d: d.startswith(b"INVITE "))
+        assert inv is not None
+        src = [a for _, d, a in callee.got if d is inv][0]
+        busy = response(inv, 486, "Busy Here", "callee-tag")
+        callee.sock.sendto(busy, src)
+        acks = []
+        for n in range(3):
+            ack = callee.read_until(time.monotonic() + 2, lambda d: d.startswith(b"ACK "))
+            assert ack is not None, (n, callee.got)
+            acks.append(ack)
+            if n < 2:
+                callee.sock.sendto(busy, src)  # the 486 again (Timer G at a real UAS)
+        # the ACK of a non-2xx is the INVITE transaction's own: same branch, same CSeq, every time
+        assert len(set(acks)) == 1 and hdr(acks[0], "Via") == hdr(inv, "Via"), acks
+        assert hdr(acks[0], "CSeq").split()[0] == hdr(inv, "CSeq").split()[0]
+        final = uac.wait_final()
+        assert status(final) == 486
+        time.sleep(0.3)
+        uac.sock.settimeout(0.2)
+        more = []
+        try:
+            while True:
+                more.append(uac.sock.recv(65536))
+        except OSError:
+            pass
+        # no second 486 relayed (the caller's own 486 is retransmitted by
+        # Timer G until its ACK, which this caller never sends: those
+        # copies are the same response, the same To tag)
+        assert all(m == final for m in more if status(m) == 486), (final, more)
+        # the 486 had no new call behind it: one INVITE at the callee, no
+        # second attempt, no CANCEL or BYE
+        assert len(callee.times("INVITE")) == 1 and not callee.times("CANCEL") and not callee.times("BYE")
+    finally:
+        callee.close()
+        if uac:
+            uac.close()
+
+
+def calls(sbc):
+    return sbc.rpc("stats.get")["signal"][0]["stats"]["calls"]
+
+
+def test_timer_j_then_481(procs, tmp_path):
+    """The caller's BYE retransmitted within 64*T1 gets the same 200 from
+    its server transaction (Timer J); the same BYE after J has no
+    transaction and no call left: 481."""
+    uas = Uas("answer")
+    uac = None
+    try:
+        sbc = Sbc(procs, tmp_path, uas.port, timers={"t1_ms": int(T1 * 1000)})
+        uac = Uac(sbc.port)
+        final = uac.answered()
+        wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
+        ok = uac.bye(final)
+        t_bye = time.monotonic()
+        assert status(ok) == 200
+        wait_for(lambda: [r for r in uas.responses()] or uas.requests("BYE"), timeout=3, what="BYE at the callee")
+        wait_for(lambda: calls(sbc)["active"] == 0, timeout=3, what="call ended")
+        assert calls(sbc)["transactions"] >= 3  # lingering: A's INVITE and BYE, B's INVITE and BYE
+        bye = uac._request("BYE", final, 2)
+        # within Timer J: the transaction's own 200, byte for byte
+        time.sleep(max(0.0, t_bye + 1.0 - time.monotonic()))
+        n = len(uac.got)
+        uac.sock.sendto(bye, uac.dst)
+        again = uac.recv_until(lambda d: len(uac.got) > n and status(d) > 0 and "BYE" in hdr(d, "CSeq"), timeout=3)
+        assert again == ok
+        # after Timer J (3.2 s): a new transaction for a dialog that is gone
+        time.sleep(max(0.0, t_bye + 64 * T1 + 0.6 - time.monotonic()))
+        n = len(uac.got)
+        uac.sock.sendto(bye, uac.dst)
+        late = uac.recv_until(lambda d: len(uac.got) > n and status(d) > 0 and "BYE" in hdr(d, "CSeq"), timeout=3)
+        assert status(late) == 481, late
+        assert len(uas.requests("BYE")) == 1  # never a second BYE toward the callee
+    finally:
+        uas.close()
+        if uac:
+            uac.close()
