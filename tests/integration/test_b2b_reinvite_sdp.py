@@ -1,0 +1,73 @@
+"""Issue #5 item 1, "re-INVITE (hold/resume and SDP changes)": a re-INVITE
+whose SDP moves the caller's media to another port is passed to the other
+leg (the relay's B side unchanged, so the same SDP there) and sbc-media
+follows it: RTP from the callee reaches the caller's new port,
+not the old one (the caller never sent RTP, so nothing was latched: only
+the re-INVITE's SDP can have told sbc-media). test_b2b_calls covers hold
+and resume from either side."""
+import re
+import socket
+
+import pytest
+
+from b2b_common import Sbc, Uac, Uas, body, hdr, rtp_port, sdp, sdp_media, status
+from conftest import BUILD, wait_for
+from test_signal_common import no_sanitizer_reports  # noqa: F401
+
+pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
+                                reason="binaries not built")
+
+
+def o_version(text):
+    return int(re.search(r"^o=\S+ \d+ (\d+) ", text, re.M).group(1))
+
+
+def test_reinvite_moves_the_callers_media(procs, tmp_path):
+    uas = Uas("answer")
+    uac = None
+    new_rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    new_rtp.bind(("127.0.0.1", rtp_port()))
+    try:
+        sbc = Sbc(procs, tmp_path, uas.port)
+        uac = Uac(sbc.port)
+        final = uac.answered()
+        relay_a = sdp_media(body(final))[1]
+        relay_b = sdp_media(body(uas.invite))[1]
+        wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
+        # the caller's re-INVITE: same session, media on another port (o= version 2)
+        new_port = new_rtp.getsockname()[1]
+        offer = sdp(uac.ip, new_port).replace("o=uac 1 1 ", "o=uac 1 2 ")
+        ok = uac._transaction("INVITE", final, 3, extra=f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\n",
+                              ctype="application/sdp", body_text=offer)
+        assert status(ok) == 200, sbc.log()[-2000:]
+        uac.sock.sendto(uac._request("ACK", final, 3), uac.dst)
+        # the caller's answer: still the relay's A side, none of the callee's
+        assert sdp_media(body(ok))[1] == relay_a and str(uas.rtp_port) not in body(ok)
+        # the callee got it on its own dialog as a new offer: the relay's B
+        # side, a higher o= version, none of the caller's ports
+        re_b = [m for m in uas.requests("INVITE") if hdr(m, "CSeq") != hdr(uas.invite, "CSeq")]
+        assert len(re_b) == 1 and hdr(re_b[0], "Call-ID") == hdr(uas.invite, "Call-ID")
+        assert sdp_media(body(re_b[0]))[1] == relay_b
+        assert str(new_port) not in body(re_b[0]) and str(uac.rtp_port) not in body(re_b[0])
+        # nothing changed on the callee's side of the relay: the same offer,
+        # o= version kept (RFC 3264 8: a new version only for a changed SDP)
+        assert o_version(body(re_b[0])) == o_version(body(uas.invite)) and body(re_b[0]) == body(uas.invite)
+        wait_for(lambda: len(uas.requests("ACK")) == 2, timeout=3, what="ACK of the re-INVITE at the callee")
+        # RTP from the callee to the relay's B side lands on the caller's new port
+        pkt = bytes([0x80, 0x00, 0x00, 0x01]) + b"\x00" * 8 + b"moved-rtp" * 10
+        new_rtp.settimeout(0.2)
+        got = None
+        for i in range(25):  # a stream, 20 ms apart as a phone sends (the update may trail the 200 a little)
+            uas.rtp.sendto(pkt[:3] + bytes([i]) + pkt[4:], ("127.0.0.1", relay_b))
+            try:
+                got, src = new_rtp.recvfrom(2048)
+                break
+            except socket.timeout:
+                continue
+        assert got is not None and got[12:] == pkt[12:] and src[1] == relay_a, sbc.log()[-2000:]
+        assert status(uac.bye(final)) == 200
+    finally:
+        uas.close()
+        new_rtp.close()
+        if uac:
+            uac.close()
