@@ -1,0 +1,112 @@
+"""Issue #5 items 1 and 2, in-dialog requests mapped across the legs at the
+running process, where test_b2b_calls leaves a gap: PRACK's RAck carries
+the other leg's INVITE CSeq (the caller's INVITE is CSeq 314 here, ours
+toward the callee 1: equal numbers would hide a missing mapping); an UPDATE
+with SDP in a confirmed dialog is an offer that moves the media like a
+re-INVITE's; an OPTIONS inside a dialog is answered by the SBC itself."""
+import socket
+
+import pytest
+
+from b2b_common import Sbc, Uac, Uas, body, hdr, response, rtp_port, sdp, sdp_media, status
+from conftest import BUILD, wait_for
+from test_signal_common import no_sanitizer_reports  # noqa: F401
+
+pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
+                                reason="binaries not built")
+
+
+@pytest.fixture
+def env(procs, tmp_path):
+    made = []
+
+    def make(plan="answer"):
+        uas = Uas(plan)
+        sbc = Sbc(procs, tmp_path, uas.port)
+        uac = Uac(sbc.port)
+        made.extend([uas, uac])
+        return sbc, uas, uac
+
+    yield make
+    for m in made:
+        m.close()
+
+
+def test_prack_rack_carries_the_other_legs_cseq(env):
+    sbc, uas, uac = env("100rel")
+    b = sdp(uac.ip, uac.rtp_port)
+    uac.inv = (f"INVITE sip:4930123456@127.0.0.1:{sbc.port} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP {uac.ip}:{uac.port};branch=z9hG4bKuacinv314;rport\r\n"
+               f"From: <sip:15550001111@{uac.ip}:{uac.port}>;tag={uac.ftag}\r\n"
+               f"To: <sip:4930123456@127.0.0.1>\r\nCall-ID: {uac.callid}\r\nCSeq: 314 INVITE\r\n"
+               f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\nSupported: 100rel\r\nMax-Forwards: 70\r\n"
+               f"Content-Type: application/sdp\r\nContent-Length: {len(b)}\r\n\r\n{b}").encode()
+    uac.sock.sendto(uac.inv, uac.dst)
+    prov = uac.recv_until(lambda d: status(d) == 183)
+    assert hdr(prov, "CSeq") == "314 INVITE" and hdr(prov, "RSeq") == "7" and hdr(prov, "Require") == "100rel"
+    # the caller's Supported: 100rel reached the callee
+    assert "100rel" in (hdr(uas.invite, "Supported") or ""), uas.invite
+    ok = uac._transaction("PRACK", prov, 315, extra="RAck: 7 314 INVITE\r\n")
+    assert status(ok) == 200 and hdr(ok, "CSeq") == "315 PRACK"
+    b_cseq = hdr(uas.invite, "CSeq").split()[0]
+    assert b_cseq != "314"
+    pr = uas.requests("PRACK")
+    assert len(pr) == 1 and hdr(pr[0], "RAck") == f"7 {b_cseq} INVITE", pr
+    final = uac.recv_until(lambda d: status(d) == 200 and hdr(d, "CSeq") == "314 INVITE")
+    uac.sock.sendto(uac._request("ACK", final, 314), uac.dst)
+    assert status(uac._transaction("BYE", final, 316)) == 200
+
+
+def test_update_with_sdp_moves_the_media(env):
+    """A session refresh with an offer (RFC 3311 UPDATE in a confirmed
+    dialog): the callee gets it on its own dialog with the relay's SDP, the
+    caller an answer on the relay, and sbc-media sends the callee's RTP to
+    the caller's new port."""
+    sbc, uas, uac = env()
+    new_rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    new_rtp.bind(("127.0.0.1", rtp_port()))
+    try:
+        final = uac.answered()
+        relay_a, relay_b = sdp_media(body(final))[1], sdp_media(body(uas.invite))[1]
+        wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
+        # the callee answers the UPDATE's offer in its 200 (RFC 3311 5.2)
+        send = uas.send
+        uas.send = lambda d: send(response(uas.requests("UPDATE")[-1], 200, "OK", None,
+                                           f"Contact: <sip:uas@127.0.0.1:{uas.port}>",
+                                           sdp("127.0.0.1", uas.rtp_port))
+                                  if d.startswith(b"SIP/2.0 200") and "UPDATE" in hdr(d, "CSeq") else d)
+        new_port = new_rtp.getsockname()[1]
+        offer = sdp(uac.ip, new_port).replace("o=uac 1 1 ", "o=uac 1 2 ")
+        ok = uac._transaction("UPDATE", final, 5, extra=f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\n",
+                              ctype="application/sdp", body_text=offer)
+        assert status(ok) == 200, sbc.log()[-2000:]
+        upd = uas.requests("UPDATE")
+        assert len(upd) == 1 and hdr(upd[0], "Call-ID") == hdr(uas.invite, "Call-ID")
+        assert sdp_media(body(upd[0]))[1] == relay_b and str(new_port) not in body(upd[0])
+        # the caller's answer: on the relay's A side, none of the callee's
+        assert sdp_media(body(ok))[1] == relay_a and str(uas.rtp_port) not in body(ok), ok
+        # the callee's RTP to the relay lands on the caller's new port
+        pkt = bytes([0x80, 0x00, 0x00, 0x01]) + b"\x00" * 8 + b"update-rtp" * 10
+        new_rtp.settimeout(0.2)
+        got = None
+        for i in range(25):
+            uas.rtp.sendto(pkt[:3] + bytes([i]) + pkt[4:], ("127.0.0.1", relay_b))
+            try:
+                got, src = new_rtp.recvfrom(2048)
+                break
+            except socket.timeout:
+                continue
+        assert got is not None and got[12:] == pkt[12:] and src[1] == relay_a, sbc.log()[-2000:]
+        assert status(uac.bye(final)) == 200
+    finally:
+        new_rtp.close()
+
+
+def test_options_in_a_dialog_answered_locally(env):
+    sbc, uas, uac = env()
+    final = uac.answered()
+    ok = uac._transaction("OPTIONS", final, 4)
+    assert status(ok) == 200 and hdr(ok, "CSeq") == "4 OPTIONS"
+    assert not uas.requests("OPTIONS") or all(hdr(m, "Call-ID") != hdr(uas.invite, "Call-ID")
+                                               for m in uas.requests("OPTIONS"))  # pings only, never the dialog's
+    assert status(uac.bye(final)) == 200
