@@ -3065,6 +3065,16 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		reinvite(c, leg, req, t, x); /* PRACK toward B for its reliable provisional */
 		return;
 	}
+	if (req->method == SIP_M_UPDATE && c->state == CS_EARLY && !req->body.n &&
+	    (leg ? c->da.state : c->db.state) == B2B_DLG_EARLY) {
+		/* UPDATE in the early dialog (RFC 3311 5.1; an early session
+		 * refresh, or headers only): relayed on the other leg's early
+		 * dialog. One with an offer stays refused (501 below): its answer
+		 * would have to supersede the early one that the 2xx is still
+		 * checked against (b_answer_new) and A's SDP a failover offers. */
+		reinvite(c, leg, req, t, x);
+		return;
+	}
 	if ((req->method == SIP_M_INVITE || req->method == SIP_M_UPDATE || req->method == SIP_M_INFO) &&
 	    c->state == CS_CONFIRMED) {
 		/* re-INVITE, or UPDATE (session refresh, RFC 4028; with SDP an

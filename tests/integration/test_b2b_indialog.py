@@ -110,3 +110,31 @@ def test_options_in_a_dialog_answered_locally(env):
     assert not uas.requests("OPTIONS") or all(hdr(m, "Call-ID") != hdr(uas.invite, "Call-ID")
                                                for m in uas.requests("OPTIONS"))  # pings only, never the dialog's
     assert status(uac.bye(final)) == 200
+
+
+def test_update_in_the_early_dialog_crosses(env):
+    """RFC 3311: UPDATE also works in an early dialog (after a reliable
+    provisional and its PRACK; preconditions, RFC 3312, live there). The
+    caller's early UPDATE reaches the callee on its early dialog, the
+    callee's 200 comes back, then the call is answered as usual."""
+    sbc, uas, uac = env("100rel")
+    # b2b_common's 100rel callee answers the INVITE right after the PRACK:
+    # its 200 is held back here until the UPDATE has crossed
+    send = uas.send
+    uas.send = lambda d: None if d.startswith(b"SIP/2.0 200") and hdr(d, "CSeq") == "1 INVITE" else send(d)
+    uac.invite()
+    prov = uac.recv_until(lambda d: status(d) == 183)
+    assert status(uac.prack(prov)) == 200
+    ok = uac._transaction("UPDATE", prov, 3, extra=f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\n"
+                          "Session-Expires: 1800;refresher=uac\r\n")
+    assert status(ok) == 200, (ok, sbc.log()[-2000:])
+    upd = uas.requests("UPDATE")
+    assert len(upd) == 1 and hdr(upd[0], "Call-ID") == hdr(uas.invite, "Call-ID")
+    assert hdr(upd[0], "To").endswith(f"tag={uas.tag}")  # on the callee's early dialog
+    assert hdr(upd[0], "Session-Expires").startswith("1800")
+    send(response(uas.invite, 200, "OK", uas.tag, f"Contact: <sip:uas@127.0.0.1:{uas.port}>",
+                  sdp("127.0.0.1", uas.rtp_port)))
+    final = uac.wait_final()
+    assert status(final) == 200
+    uac.ack(final)
+    assert status(uac.bye(final)) == 200
