@@ -8,7 +8,8 @@
  *  2. down_after consecutive failures mark the trunk down; up_after
  *     consecutive successes mark it up again.
  *  3. A 503 with Retry-After holds the trunk down until that time passes,
- *     whatever else happens (RFC 3261 21.5.4), also from a call's 503.
+ *     whatever else happens (RFC 3261 21.5.4), also from a call's 503
+ *     (b2b_engine puts the same hold on every trunk toward that peer).
  *  4. Pure state: the clock is passed in; one b2b_health per trunk
  *     destination, owned by one worker (LOCK: owning worker).
  */
