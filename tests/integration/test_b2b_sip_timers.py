@@ -4,9 +4,9 @@ the running sbc-signal (signal.timers.t1_ms 50, so 64*T1 = 3.2 s; T4 stays
 cap) and Timer B (given up at 64*T1: 408), Timer D (a retransmitted non-2xx
 final is ACKed again by the client transaction, never relayed twice),
 Timer J (a retransmitted BYE answered from its server transaction until
-64*T1, after which the BYE is a new request: 481). Timer K (a client
-non-INVITE transaction absorbing response copies for T4) shows nothing on
-the wire; test_txn drives it and the others by hand; the other wire timers (E, F, G, H, I, none over TCP) are in
+64*T1, after which the BYE is a new request: 481) and Timer K (our BYE
+toward the callee kept T4 after its 200, the call's other transactions
+ending at 64*T1). test_txn drives the same timers by hand; the other wire timers (E, F, G, H, I, none over TCP) are in
 test_b2b_linger, test_b2b_calls and the timer tests beside this one."""
 import select
 import socket
@@ -177,6 +177,51 @@ def test_timer_j_then_481(procs, tmp_path):
         assert status(late) == 481, late
         assert len(uas.requests("BYE")) == 1  # never a second BYE toward the callee
     finally:
+        uas.close()
+        if uac:
+            uac.close()
+
+
+def test_timer_k_keeps_our_bye_for_t4(procs, tmp_path):
+    """Timer K: our BYE toward the callee, once answered, stays (absorbing
+    copies of the 200) for T4 = 5 s over UDP, while every other transaction
+    of the call ends at 64*T1 (J, L, M: 3.2 s). Seen in stats.get's live
+    transaction count, with no OPTIONS pings in it: the only trunk out is
+    named by DNS (not pinged) and demo-out is gone."""
+    from test_signal_dns import DnsServer
+    uas = Uas("answer")
+    dns = DnsServer({("carrier.example", "NAPTR"): [(10, 10, "s", "SIP+D2U", "", "_sip._udp.carrier.example")],
+                     ("_sip._udp.carrier.example", "SRV"): [(10, 0, uas.port, "gw.carrier.example")],
+                     ("gw.carrier.example", "A"): ["127.0.0.1"]})
+    uac = None
+    try:
+        sbc = Sbc(procs, tmp_path, uas.port, dns_servers=f"127.0.0.1:{dns.port}", timers={"t1_ms": int(T1 * 1000)})
+        sbc.rpc("route.remove", {"prefix": ""})
+        sbc.rpc("trunk.remove", {"name": "demo-out"})
+        sbc.rpc("trunk.add", {"name": "named-out", "destinations": [{"host": "carrier.example"}],
+                              "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
+        sbc.rpc("route.add", {"prefix": "49", "trunk": "named-out"})
+        sbc.signal_synced()
+        wait_for(lambda: calls(sbc)["transactions"] == 0, timeout=5, interval=0.1,
+                 what="no transaction left before the call (pings to demo-out over)")
+        uac = Uac(sbc.port)
+        final = uac.answered()
+        wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
+        uac.sock.sendto(uac._request("BYE", final, 2), uac.dst)
+        wait_for(lambda: [r for r in uas.sent if r.startswith(b"SIP/2.0 200") and "BYE" in hdr(r, "CSeq")],
+                 timeout=3, interval=0.01, what="the callee's 200 to our BYE")
+        t_bye = time.monotonic()
+        # after 64*T1 (+ slack): J, L and M have ended theirs, K keeps our BYE
+        time.sleep(max(0.0, t_bye + 64 * T1 + 0.5 - time.monotonic()))
+        mid = calls(sbc)["transactions"]
+        assert time.monotonic() < t_bye + 4.8, "too late to tell K from the others"
+        assert mid == 1, mid
+        # and T4 after the 200: none
+        wait_for(lambda: calls(sbc)["transactions"] == 0, timeout=t_bye + 5.0 + 2.0 - time.monotonic(),
+                 interval=0.1, what="Timer K ended our BYE's transaction")
+        assert time.monotonic() > t_bye + 4.5  # not before T4
+    finally:
+        dns.close()
         uas.close()
         if uac:
             uac.close()
