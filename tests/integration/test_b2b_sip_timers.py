@@ -1,7 +1,8 @@
 """Issue #5 item 1, the RFC 3261 17 UDP transaction timers on the wire of
 the running sbc-signal (signal.timers.t1_ms 50, so 64*T1 = 3.2 s; T4 stays
 5 s): Timer A (the B-leg INVITE retransmitted at T1, 2T1, 4T1... without a
-cap) and Timer B (given up at 64*T1: 408), Timer D (a retransmitted non-2xx
+cap) and Timer B (given up at 64*T1: 408), Timer I (an ACKed 404's
+transaction absorbs the INVITE again for T4, not after), Timer D (a retransmitted non-2xx
 final is ACKed again by the client transaction, never relayed twice),
 Timer J (a retransmitted BYE answered from its server transaction until
 64*T1, after which the BYE is a new request: 481) and Timer K (our BYE
@@ -225,3 +226,48 @@ def test_timer_k_keeps_our_bye_for_t4(procs, tmp_path):
         uas.close()
         if uac:
             uac.close()
+
+
+def test_timer_i_absorbs_then_ends(procs, tmp_path):
+    """Timer I: a 404 to an INVITE, ACKed: the server transaction stays
+    Confirmed for T4 (5 s over UDP) and absorbs a copy of the INVITE
+    (no answer, no new call); after T4 the same INVITE is a new transaction
+    and gets its own 404."""
+    sbc = Sbc(procs, tmp_path, 9, timers={"t1_ms": int(T1 * 1000)})
+    sbc.rpc("route.remove", {"prefix": ""})
+    sbc.signal_synced()
+    uac = Uac(sbc.port)
+    try:
+        uac.invite()
+        nf = uac.wait_final()
+        assert status(nf) == 404
+        # the ACK of a non-2xx: the INVITE's Request-URI and branch, the 404's To (RFC 3261 17.1.1.3)
+        inv = uac.inv.decode()
+        ack = (f"ACK {inv.split(' ')[1]} SIP/2.0\r\nVia: {hdr(uac.inv, 'Via')}\r\nFrom: {hdr(uac.inv, 'From')}\r\n"
+               f"To: {hdr(nf, 'To')}\r\nCall-ID: {uac.callid}\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\n"
+               f"Content-Length: 0\r\n\r\n").encode()
+        uac.sock.sendto(ack, uac.dst)
+        t_ack = time.monotonic()
+
+        def answers_within(seconds):
+            uac.sock.settimeout(0.05)
+            out, end = [], time.monotonic() + seconds
+            while time.monotonic() < end:
+                try:
+                    d = uac.sock.recv(65536)
+                except socket.timeout:
+                    continue
+                if status(d) == 404:
+                    out.append(d)
+            return out
+
+        answers_within(0.5)  # a copy of the 404 already on its way when the ACK went
+        uac.sock.sendto(uac.inv, uac.dst)  # within Timer I: absorbed
+        assert answers_within(1.0) == []
+        assert time.monotonic() < t_ack + 4.5, "too late to be inside Timer I"
+        time.sleep(max(0.0, t_ack + 5.0 + 0.6 - time.monotonic()))
+        uac.sock.sendto(uac.inv, uac.dst)  # after Timer I: a new transaction, a new 404
+        again = answers_within(1.5)
+        assert again and hdr(again[0], "Call-ID") == uac.callid, again
+    finally:
+        uac.close()
