@@ -1,14 +1,14 @@
 """Issue #5 item 1, the RFC 3261 17 UDP transaction timers on the wire of
 the running sbc-signal (signal.timers.t1_ms 50, so 64*T1 = 3.2 s; T4 stays
 5 s): Timer A (the B-leg INVITE retransmitted at T1, 2T1, 4T1... without a
-cap) and Timer B (given up at 64*T1: 408), Timer I (an ACKed 404's
-transaction absorbs the INVITE again for T4, not after), Timer D (a retransmitted non-2xx
-final is ACKed again by the client transaction, never relayed twice),
+cap) and Timer B (given up at 64*T1: 408); Timer D (a retransmitted non-2xx
+final is ACKed again by the client transaction, never relayed twice); Timer
+I (an ACKed 404's transaction absorbs the INVITE again for T4, not after);
 Timer J (a retransmitted BYE answered from its server transaction until
-64*T1, after which the BYE is a new request: 481) and Timer K (our BYE
-toward the callee kept T4 after its 200, the call's other transactions
-ending at 64*T1). test_txn drives the same timers by hand; the other wire timers (E, F, G, H, I, none over TCP) are in
-test_b2b_linger, test_b2b_calls and the timer tests beside this one."""
+64*T1, after which the BYE is a new request: 481); Timer K (our BYE toward
+the callee kept T4 after its 200, the call's other transactions ending at
+64*T1). test_txn drives the same timers by hand; E, F, G and H on the wire
+and none over TCP are in the timer tests beside this one (test_b2b_rules)."""
 import select
 import socket
 import time
