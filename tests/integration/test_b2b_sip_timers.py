@@ -69,7 +69,7 @@ def test_timer_a_doubles_and_timer_b_gives_up(procs, tmp_path):
         t0 = time.monotonic()
         uac.invite()
         final = t_final = None
-        while time.monotonic() < t0 + 4.5:  # both sides at once, each datagram timed as it comes
+        while time.monotonic() < t0 + 6.0:  # both sides at once, each datagram timed as it comes
             for sk in select.select([callee.sock, uac.sock], [], [], 0.05)[0]:
                 d, a = sk.recvfrom(65536)
                 if sk is callee.sock:
@@ -78,15 +78,18 @@ def test_timer_a_doubles_and_timer_b_gives_up(procs, tmp_path):
                     final, t_final = d, time.monotonic()
         assert final is not None and status(final) == 408, (final, sbc.log()[-2000:])
         inv = callee.times("INVITE")
-        # expected at 0, .05, .15, .35, .75, 1.55, 3.15 s; one more would be 6.35 s
+        # expected at 0, .05, .15, .35, .75, 1.55, 3.15 s; one more would come at 6.35 s
         assert 5 <= len(inv) <= 7, [round(t - t0, 3) for t in inv]
         gaps = [b - a for a, b in zip(inv, inv[1:])]
-        assert gaps[0] < 0.3, gaps  # the first after ~T1
-        for a, b in zip(gaps, gaps[1:]):
-            assert b > 1.4 * a, gaps  # doubling (a late timer shortens the next gap only a little)
-        assert gaps[-1] < 4 * T1 * 2 ** (len(gaps) - 1), gaps
+        # doubling: the first after ~T1, the last some 32 T1 (a constant
+        # interval would keep them alike); from the third on, where 50 ms of
+        # scheduling jitter is small beside the gap, each at least 1.3x the one
+        # before
+        assert gaps[0] < 0.3 and gaps[-1] > 0.8 and gaps[-1] > 6 * gaps[0], gaps
+        for a, b in zip(gaps[2:], gaps[3:]):
+            assert b > 1.3 * a, gaps
         # Timer B: 64*T1 after the first INVITE, not the no-response timer's 32 s
-        assert 2.9 < t_final - inv[0] < 4.4, t_final - inv[0]
+        assert 2.9 < t_final - inv[0] < 5.5, t_final - inv[0]
         assert "no response" not in (hdr(final, "Reason") or "")
     finally:
         callee.close()
