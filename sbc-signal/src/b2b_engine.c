@@ -3037,6 +3037,13 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		answer_plain(k, rx, t, req, 481, NULL);
 		return;
 	}
+	if (b2b_dialog_check_cseq(leg ? &c->db : &c->da, req) < 0) {
+		/* RFC 3261 12.2.2: a CSeq not above the last request's on this
+		 * dialog is out of order (stale, or replayed with a new branch):
+		 * 500, never relayed to the other leg */
+		answer_plain(k, rx, t, req, 500, NULL);
+		return;
+	}
 	follow_a_conn(c, leg, rx);
 	if (req->method == SIP_M_BYE) {
 		answer_plain(k, rx, t, req, 200, NULL);

@@ -403,12 +403,14 @@ class Uac:
         self.callid = f"uac-call-{self.port}@{ip}"
         self.ftag = "uac-from-tag-77"
         self.got = []
+        self.cseq = 1  # the highest CSeq number of our requests on the dialog (bye() goes above it)
 
     def invite(self, number="4930123456", crypto=None, body_text=None, ruri=None, to=None, extra="", cseq=1):
         """ruri / to: other Request-URI / To URI than the number's; extra:
         header lines ("Name: value\r\n") added; cseq: its CSeq number
         (ack, cancel and prack assume 1)."""
         b = body_text if body_text is not None else sdp(self.ip, self.rtp_port, crypto)
+        self.cseq = max(self.cseq, cseq)
         ruri = ruri or f"sip:{number}@127.0.0.1:{self.dst[1]}"
         to = to or f"sip:{number}@127.0.0.1"
         self.inv = (f"INVITE {ruri} SIP/2.0\r\n"
@@ -454,6 +456,8 @@ class Uac:
         reliable provisional) set up: to its Contact, with its To (tag)."""
         ruri = ruri or hdr(dlg, "Contact").strip("<>")
         branch = branch or f"z9hG4bKuac{method.lower()}{cseq}"
+        if method not in ("ACK", "CANCEL"):
+            self.cseq = max(self.cseq, cseq)
         if ctype:
             extra += f"Content-Type: {ctype}\r\n"
         return (f"{method} {ruri} SIP/2.0\r\n"
@@ -488,7 +492,10 @@ class Uac:
         self.sock.sendto(self._request("ACK", final, 1), self.dst)
 
     def bye(self, final):
-        self.sock.sendto(self._request("BYE", final, 2), self.dst)
+        """BYE with a CSeq above every earlier request of ours (RFC 3261
+        12.2.1.1; sbc-signal refuses an out-of-order one with 500): 2 after
+        the INVITE alone, as before."""
+        self.sock.sendto(self._request("BYE", final, self.cseq + 1), self.dst)
         return self.recv_until(lambda d: status(d) and "BYE" in hdr(d, "CSeq"))
 
     def cancel(self):

@@ -138,3 +138,21 @@ def test_update_in_the_early_dialog_crosses(env):
     assert status(final) == 200
     uac.ack(final)
     assert status(uac.bye(final)) == 200
+
+
+def test_out_of_order_cseq_refused_500(env):
+    """RFC 3261 12.2.2: a request in a dialog whose CSeq is not above the
+    last one's is out of order (stale, or replayed with a new branch): 500,
+    and it never reaches the other leg nor ends the call."""
+    sbc, uas, uac = env()
+    final = uac.answered()  # INVITE CSeq 1
+    assert status(uac.info(final, "application/dtmf-relay", "Signal=1\r\n", cseq=5)) == 200
+    assert len(uas.requests("INFO")) == 1
+    late = uac._transaction("INFO", final, 4, ctype="application/dtmf-relay", body_text="Signal=2\r\n")
+    assert status(late) == 500, late
+    stale_bye = uac._transaction("BYE", final, 5, branch="z9hG4bKuacstalebye")  # the INFO's CSeq again
+    assert status(stale_bye) == 500, stale_bye
+    assert len(uas.requests("INFO")) == 1 and not uas.requests("BYE")
+    assert sbc.rpc("stats.get")["signal"][0]["stats"]["calls"]["active"] == 1
+    assert status(uac.bye(final)) == 200  # CSeq 6
+    wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")
