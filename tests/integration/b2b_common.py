@@ -400,10 +400,10 @@ class Uac:
         self.rtp.bind((ip, rtp_port(ip)))
         self.rtp_port = self.rtp.getsockname()[1]
         self.dst = ("127.0.0.1", sbc_port)
+        self.cseq = 1  # the highest CSeq number of our requests on the dialog (bye() goes above it)
         self.callid = f"uac-call-{self.port}@{ip}"
         self.ftag = "uac-from-tag-77"
         self.got = []
-        self.cseq = 1  # the highest CSeq number of our requests on the dialog (bye() goes above it)
 
     def invite(self, number="4930123456", crypto=None, body_text=None, ruri=None, to=None, extra="", cseq=1):
         """ruri / to: other Request-URI / To URI than the number's; extra:
