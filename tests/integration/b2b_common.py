@@ -400,7 +400,7 @@ class Uac:
         self.rtp.bind((ip, rtp_port(ip)))
         self.rtp_port = self.rtp.getsockname()[1]
         self.dst = ("127.0.0.1", sbc_port)
-        self.cseq = 1  # the highest CSeq number of our requests on the dialog (bye() goes above it)
+        self.cseq = 1  # the highest CSeq of our requests in the dialog (_request; bye() goes above it)
         self.callid = f"uac-call-{self.port}@{ip}"
         self.ftag = "uac-from-tag-77"
         self.got = []
@@ -410,7 +410,6 @@ class Uac:
         header lines ("Name: value\r\n") added; cseq: its CSeq number
         (ack, cancel and prack assume 1)."""
         b = body_text if body_text is not None else sdp(self.ip, self.rtp_port, crypto)
-        self.cseq = max(self.cseq, cseq)
         ruri = ruri or f"sip:{number}@127.0.0.1:{self.dst[1]}"
         to = to or f"sip:{number}@127.0.0.1"
         self.inv = (f"INVITE {ruri} SIP/2.0\r\n"
@@ -495,7 +494,8 @@ class Uac:
         """BYE with a CSeq above every earlier request of ours (RFC 3261
         12.2.1.1; sbc-signal refuses an out-of-order one with 500): 2 after
         the INVITE alone, as before."""
-        self.sock.sendto(self._request("BYE", final, self.cseq + 1), self.dst)
+        cseq = max(self.cseq, int(hdr(self.inv, "CSeq").split()[0])) + 1
+        self.sock.sendto(self._request("BYE", final, cseq), self.dst)
         return self.recv_until(lambda d: status(d) and "BYE" in hdr(d, "CSeq"))
 
     def cancel(self):
