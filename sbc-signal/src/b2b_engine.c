@@ -210,6 +210,13 @@ typedef struct b2b_reinv {
 	uint8_t method; /* SIP_M_INVITE or SIP_M_UPDATE */
 	txn *in;  /* server INVITE transaction on `leg` */
 	txn *out; /* client INVITE transaction on the other leg */
+	/* delayed offer (a re-INVITE without SDP): the other leg's offer came
+	 * in its 2xx (copied to ob, parsed into offer) and went to `leg` in our
+	 * 2xx; its answer comes in leg's ACK, our ACK to the other leg waits
+	 * for it (await_ack) */
+	char *ob;
+	size_t ob_len;
+	uint8_t await_ack;
 } b2b_reinv;
 
 struct b2b_wk {
@@ -1068,6 +1075,10 @@ static void reinv_done(b2b_cl *c)
 		return;
 	OPENSSL_cleanse(c->ri->raw, c->ri->m.len);
 	free(c->ri->raw);
+	if (c->ri->ob) {
+		OPENSSL_cleanse(c->ri->ob, c->ri->ob_len);
+		free(c->ri->ob);
+	}
 	free(c->ri);
 	c->ri = NULL;
 }
@@ -1371,7 +1382,12 @@ static int local_for(b2b_wk *k, unsigned tp, const sbc_addr *dst, sbc_addr *out)
 
 /* An in-dialog request on a leg, sent without a transaction (ACK) or with
  * a non-INVITE client transaction (BYE). */
-static void leg_request(b2b_cl *c, int leg, enum sip_method m)
+static void leg_request_body(b2b_cl *c, int leg, enum sip_method m, const b2b_body *body);
+
+static void leg_request(b2b_cl *c, int leg, enum sip_method m) { leg_request_body(c, leg, m, NULL); }
+
+/* leg_request with a body (an ACK with the answer to a delayed offer) */
+static void leg_request_body(b2b_cl *c, int leg, enum sip_method m, const b2b_body *body)
 {
 	b2b_wk *k = c->wk;
 	char branch[B2B_BRANCH_MAX], host[SBC_ADDR_STRLEN + 2];
@@ -1381,7 +1397,7 @@ static void leg_request(b2b_cl *c, int leg, enum sip_method m)
 	new_branch(k, branch, sizeof(branch));
 	host_of(local, host, sizeof(host));
 	b2b_via via = {.transport = tp_via(tp), .host = host, .port = sbc_addr_port(local), .branch = branch};
-	int n = b2b_build_in_dialog(d, m, &via, NULL, NULL, 0, NULL, k->out, sizeof(k->out));
+	int n = b2b_build_in_dialog(d, m, &via, NULL, NULL, 0, body, k->out, sizeof(k->out));
 	if (n <= 0) {
 		SBC_WARN("call %" PRIx64 ": %s on leg %d not built: %s", c->id, sip_method_name(m), leg,
 			 sbc_strerror(n));
@@ -2316,6 +2332,17 @@ static void on_timeout(void *ctx, txn *t)
 		reinv_done(c);
 		return;
 	}
+	if (x->role == CTX_REINV_IN && c->ri && c->ri->in == t && c->ri->await_ack && c->state == CS_CONFIRMED) {
+		/* our 2xx with a delayed offer never ACKed (Timer L/H): the
+		 * other leg's 2xx gets its ACK (no answer to give), the call ends */
+		int leg = c->ri->leg;
+		leg_request(c, 1 - leg, SIP_M_ACK);
+		reinv_done(c);
+		leg_request(c, 0, SIP_M_BYE);
+		leg_request(c, 1, SIP_M_BYE);
+		call_end(c, 408, "no ACK");
+		return;
+	}
 	if (x->role == CTX_B_INVITE && t == c->b_txn && c->state != CS_CONFIRMED && c->state != CS_ENDED) {
 		if (x->lost) {
 			/* RFC 3261 8.1.3.1: a transport error counts as a 503 from
@@ -2342,13 +2369,19 @@ static void on_timeout(void *ctx, txn *t)
 	}
 }
 
+static void reinv_ack(b2b_cl *c, txn *t, const sip_msg *ack);
+
 /* A's ACK to our 2xx (the first, or a repeat): a BYE of B's held for it
- * (in_dialog) goes to A now. */
+ * (in_dialog) goes to A now. An ACK to our 2xx to a re-INVITE may carry the
+ * answer to a delayed offer (reinv_ack). */
 static void on_ack(void *ctx, txn *t, const sip_msg *ack)
 {
 	tx_ctx *x = txn_user(t);
 	(void)ctx;
-	(void)ack;
+	if (x && x->role == CTX_REINV_IN && x->call) {
+		reinv_ack(x->call, t, ack);
+		return;
+	}
 	if (!x || x->role != CTX_A_INVITE || !x->call || x->call->a_txn != t)
 		return;
 	b2b_cl *c = x->call;
@@ -2826,6 +2859,95 @@ static void reinv_answer(b2b_cl *c, const sip_msg *rsp, int status, const char *
 		txn_respond(k->tbl, ri->in, rsp ? rsp->status : status, k->out, (size_t)n);
 }
 
+/* A re-INVITE without SDP (delayed offer, RFC 3261 13.2.1): the other
+ * leg's 2xx carries the offer. It goes, rewritten onto the relay, in our
+ * 2xx to the re-INVITE's leg; that leg answers in its ACK (delayed_answer),
+ * and only then the other leg gets its ACK, with the answer. Returns 0, or
+ * < 0 (an offer we cannot take: the caller goes on as before, relaying the
+ * 2xx without SDP). */
+static int delayed_offer(b2b_cl *c, const sip_msg *rsp)
+{
+	b2b_reinv *ri = c->ri;
+	b2b_wk *k = c->wk;
+	int other = 1 - ri->leg;
+	ri->ob = malloc(rsp->body.n);
+	if (!ri->ob)
+		return -ENOMEM;
+	memcpy(ri->ob, rsp->body.p, rsp->body.n);
+	ri->ob_len = rsp->body.n;
+	int r = sdp_parse(ri->ob, ri->ob_len, &ri->offer);
+	if (r == 0 && ri->offer.n_media != c->sdp.n_media)
+		r = sbc_err_sip(488); /* adding or removing streams: not yet (as in reinvite()) */
+	uint64_t base = ((uint64_t)sig_worker_index(k->w) << 56) | (c->id << 4);
+	if (r == 0)
+		r = b2b_sdp_offer(&c->sdp, (unsigned)other, &ri->offer, base, c->msgs);
+	int bl = -1;
+	if (r >= 0) {
+		sbc_addr relay[SDP_MAX_MEDIA];
+		for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+			relay[i] = c->relay[ri->leg][i];
+		bl = b2b_sdp_build_offer(&c->sdp, &ri->offer, relay, k->body, sizeof(k->body));
+	}
+	if (bl <= 0) {
+		SBC_NOTICE("call %" PRIx64 ": delayed offer from leg %d not taken (%d/%d)", c->id, other, r, bl);
+		OPENSSL_cleanse(ri->ob, ri->ob_len);
+		free(ri->ob);
+		ri->ob = NULL;
+		return r < 0 ? r : -EINVAL;
+	}
+	ri->await_ack = 1;
+	reinv_answer(c, rsp, 200, k->body, bl);
+	return 0;
+}
+
+/* The ACK from the re-INVITE's leg to our 2xx with a delayed offer: its
+ * answer updates the media and goes to the other leg in our ACK there.
+ * An ACK without a usable answer still gets the other leg its ACK (the
+ * media keep their state). */
+static void delayed_answer(b2b_cl *c, const sip_msg *ack)
+{
+	b2b_reinv *ri = c->ri;
+	b2b_wk *k = c->wk;
+	int other = 1 - ri->leg;
+	static _Thread_local sdp_session ans;
+	int r = ack->body.n ? sdp_parse(ack->body.p, ack->body.n, &ans) : -EINVAL;
+	if (r == 0)
+		r = b2b_sdp_answer(&c->sdp, &ans, c->msgs);
+	int bl = -1;
+	if (r == 0) {
+		for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
+			if (!c->msgs[i].session_id)
+				continue;
+			c->msgs[i].request_id = c->msgs[i].session_id;
+			if (media_push(k, c->media_w, SBC_MSG_MEDIA_UPDATE, &c->msgs[i], sizeof(c->msgs[i])) < 0)
+				SBC_WARN("call %" PRIx64 ": MEDIA_UPDATE not sent (ring full)", c->id);
+			b2b_media_wipe(&c->msgs[i]);
+		}
+		sbc_addr relay[SDP_MAX_MEDIA];
+		for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+			relay[i] = c->relay[other][i];
+		bl = b2b_sdp_build_answer(&c->sdp, &ans, relay, k->body, sizeof(k->body));
+	} else {
+		SBC_NOTICE("call %" PRIx64 ": ACK without a usable answer to our delayed offer", c->id);
+	}
+	/* k->body is overwritten by the build of the ACK: copied first */
+	char *ab = bl > 0 ? malloc((size_t)bl) : NULL;
+	if (ab)
+		memcpy(ab, k->body, (size_t)bl);
+	b2b_body b = {.type = "application/sdp", .data = ab, .len = ab ? (size_t)bl : 0};
+	leg_request_body(c, other, SIP_M_ACK, ab ? &b : NULL);
+	free(ab);
+	reinv_done(c);
+}
+
+/* on_ack for a re-INVITE's server transaction t: the ACK to our 2xx that
+ * carried a delayed offer has the answer. */
+static void reinv_ack(b2b_cl *c, txn *t, const sip_msg *ack)
+{
+	if (c->ri && c->ri->await_ack && c->ri->in == t && c->state == CS_CONFIRMED)
+		delayed_answer(c, ack);
+}
+
 static void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp)
 {
 	b2b_reinv *ri = c->ri;
@@ -2838,10 +2960,14 @@ static void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp)
 		reinv_done(c);
 		return;
 	}
+	if (ri->await_ack)
+		return; /* its 2xx again: our 2xx to `leg` is out, its ACK awaited */
 	/* a session refresh succeeded (or, without Session-Expires, the timer is off) */
 	if ((ri->method == SIP_M_INVITE || ri->method == SIP_M_UPDATE) &&
 	    (c->se_s || rsp->first[SIP_H_SESSION_EXPIRES] >= 0))
 		session_timer_arm(c, rsp);
+	if (ri->method == SIP_M_INVITE && !ri->has_sdp && rsp->body.n && delayed_offer(c, rsp) == 0)
+		return;
 	if (ri->method == SIP_M_INVITE)
 		leg_request(c, other, SIP_M_ACK);
 	if (!ri->has_sdp || !rsp->body.n) {
@@ -3221,7 +3347,7 @@ static void b2b_rx(const sig_rx *rx, void *arg)
 	if (m->method == SIP_M_ACK) {
 		txn *t = NULL;
 		tx_ctx *x = NULL;
-		server_txn(k, rx, m, &t, &x);
+		server_txn(k, rx, m, &t, &x); /* an ACK to our 2xx: on_ack */
 		int leg = 0;
 		b2b_cl *c = rx->tp != SIG_TP_UDP && m->to.has_tag ? find_by_cid(k, m->call_id, &leg) : NULL;
 		if (c && b2b_dialog_match(leg ? &c->db : &c->da, m))
