@@ -2,11 +2,10 @@
 sbc-media, python carriers over UDP/TCP): the clauses the other call tests
 leave to unit tests only. Failover per final status (408 and 5xx to the
 next route, 4xx/6xx relayed, a 503 with Retry-After holding its peer), the
-CPS limit, OPTIONS health down and up again, routing (longest prefix,
-normalisation, To when the Request-URI has no user, strip/prepend, 484),
-topology hiding with the carriers on different addresses, session timers
+CPS limit, OPTIONS health down and up again, topology hiding with the carriers on different addresses, session timers
 on both legs, OPTIONS answered locally, the RFC 3261 timers over UDP and
-none over TCP, a compact-form INVITE."""
+none over TCP, a compact-form INVITE. Routing is test_b2b_routing's, PRACK
+and UPDATE test_b2b_indialog's, a re-INVITE's SDP test_b2b_reinvite_sdp's."""
 import re
 import select
 import socket
@@ -14,7 +13,7 @@ import time
 
 import pytest
 
-from b2b_common import Sbc, Uac, Uas, body, hdr, rtp_port, sdp, sdp_media, status
+from b2b_common import Sbc, Uac, Uas, hdr, sdp, status
 from conftest import BUILD, wait_for
 from test_signal_common import no_sanitizer_reports  # noqa: F401
 
@@ -215,55 +214,6 @@ def test_trunk_silent_to_options_routed_around_until_it_answers(env):
     assert status(uac.bye(final)) == 200
 
 
-# ---- routing (item 3) --------------------------------------------------------------
-
-
-def routed(sbc, uac, uas, **invite_kw):
-    """A call answered by uas; returns the user part of the Request-URI and
-    of To of the INVITE uas got."""
-    final = uac.answered(**invite_kw)
-    inv = uas.invite
-    assert inv is not None
-    user = re.match(rb"INVITE sips?:([^@]+)@", inv).group(1).decode()
-    to_user = re.search(r"sips?:([^@>]+)@", hdr(inv, "To")).group(1)
-    assert status(uac.bye(final)) == 200
-    return user, to_user
-
-
-def test_routing_longest_prefix_normalised_and_manipulated(env):
-    sbc, uas1 = env.make()
-    uas2 = env.peer()
-    sbc.rpc("route.remove", {"prefix": ""})
-    sbc.rpc("trunk.add", {"name": "alt-out", "destinations": [
-        {"host": "127.0.0.1", "port": uas2.port, "transport": "udp"}],
-        "srtp_inbound": {"mode": "off"}, "srtp_outbound": {"mode": "off"}})
-    sbc.rpc("route.add", {"prefix": "+49", "trunk": "demo-out"})
-    sbc.rpc("route.add", {"prefix": "+4930", "trunk": "alt-out", "strip": 3, "prepend": "0"})
-    sbc.signal_synced()
-    # visual separators dropped; the longer prefix wins; strip 3 drops '+' and "493", "0" prepended
-    assert routed(sbc, env.caller(sbc), uas2, number="+49-30-123.456") == ("00123456", "00123456")
-    # the shorter prefix, the number as dialled (normalised)
-    assert routed(sbc, env.caller(sbc), uas1, number="+49-89-1234") == ("+49891234", "+49891234")
-    # no user part in the Request-URI: To's, normalised, routed alike
-    uas2.invite = None
-    got = routed(sbc, env.caller(sbc), uas2, ruri=f"sip:127.0.0.1:{sbc.port}", to="sip:+49.30.777777@carrier.example")
-    assert got == ("00777777", "00777777")
-    assert len(uas1.requests("INVITE")) == 1 and len(uas2.requests("INVITE")) == 2
-
-
-@pytest.mark.parametrize("number,expect", [("493", 484), ("4940123456", 404), ("alice", 404)],
-                         ids=["incomplete_484", "no_route_404", "not_a_number_404"])
-def test_no_route_404_incomplete_484(env, number, expect):
-    sbc, uas = env.make()
-    sbc.rpc("route.remove", {"prefix": ""})
-    sbc.rpc("route.add", {"prefix": "4930", "trunk": "demo-out"})
-    sbc.signal_synced()
-    uac = env.caller(sbc)
-    uac.invite(number=number)
-    assert status(uac.wait_final()) == expect
-    assert uas.invite is None
-
-
 # ---- topology hiding, session timers (items 1 and 2) -------------------------------
 
 
@@ -318,68 +268,6 @@ def test_session_timers_on_both_legs(env):
     assert status(ok) == 200 and hdr(ok, "Session-Expires").startswith("1800")
     assert hdr(uas.requests("UPDATE")[0], "Session-Expires") == "1800;refresher=uac"
     assert status(uac.bye(final)) == 200
-
-
-def test_100rel_prack_rack_mapped_to_each_leg(env):
-    """RFC 3262 across the legs: the caller's INVITE has CSeq 31, ours to
-    the callee its own: the RAck of the caller's PRACK (7 31 INVITE)
-    reaches the callee with the B leg's INVITE CSeq, RSeq kept; the 200s
-    to PRACK and INVITE come back on the caller's CSeqs."""
-    sbc, uas = env.make("100rel")
-    uac = env.caller(sbc)
-    uac.invite(cseq=31, extra="Supported: 100rel\r\n")
-    prov = uac.recv_until(lambda d: status(d) == 183)
-    assert hdr(prov, "CSeq") == "31 INVITE" and hdr(prov, "RSeq") == "7" and hdr(prov, "Require") == "100rel"
-    b_cseq = hdr(uas.invite, "CSeq").split()[0]
-    assert b_cseq != "31" and "100rel" in hdr(uas.invite, "Supported")
-    ok = uac._transaction("PRACK", prov, 32, extra="RAck: 7 31 INVITE\r\n")
-    assert status(ok) == 200
-    pr = uas.requests("PRACK")
-    assert len(pr) == 1 and hdr(pr[0], "RAck") == f"7 {b_cseq} INVITE"
-    final = uac.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == "31 INVITE")
-    assert status(final) == 200
-    uac.sock.sendto(uac._request("ACK", final, 31), uac.dst)
-    wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
-    uac.sock.sendto(uac._request("BYE", final, 33), uac.dst)
-    assert status(uac.recv_until(lambda d: status(d) and hdr(d, "CSeq") == "33 BYE")) == 200
-
-
-def test_reinvite_moves_the_callers_media(env):
-    """A re-INVITE whose SDP moves the caller's media to another port: the
-    relay sends the callee's RTP there from then on, the caller's relay
-    address stays the same."""
-    sbc, uas = env.make()
-    uac = env.caller(sbc)
-    final = uac.answered()
-    relay_a = sdp_media(body(final))[1]
-    relay_b = sdp_media(body(uas.invite))[1]
-    new = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    new.bind(("127.0.0.1", rtp_port()))
-    try:
-        b = sdp("127.0.0.1", new.getsockname()[1]).replace("o=uac 1 1", "o=uac 1 2")
-        ok = uac._transaction("INVITE", final, 3, extra=f"Contact: <sip:alice@127.0.0.1:{uac.port}>\r\n",
-                              ctype="application/sdp", body_text=b)
-        assert status(ok) == 200 and sdp_media(body(ok))[1] == relay_a
-        uac.sock.sendto(uac._request("ACK", final, 3), uac.dst)
-        pkt = bytes([0x80, 0x00, 0x00, 0x01]) + b"\x00" * 8 + b"moved" * 8
-        new.settimeout(0.1)
-        uac.rtp.settimeout(0.1)
-        got_new = got_old = 0
-        deadline = time.monotonic() + 3
-        while not got_new and time.monotonic() < deadline:
-            uas.rtp.sendto(pkt, ("127.0.0.1", relay_b))
-            for s in (new, uac.rtp):
-                try:
-                    d = s.recv(2048)
-                except socket.timeout:
-                    continue
-                if d[12:] == pkt[12:]:
-                    got_new += s is new
-                    got_old += s is uac.rtp
-        assert got_new and not got_old, (got_new, got_old)
-        assert status(uac.bye(final)) == 200
-    finally:
-        new.close()
 
 
 def test_session_interval_too_small_422_reaches_the_caller_with_min_se(env):
