@@ -129,6 +129,21 @@ def test_every_route_held_503_not_404(env):
     assert len(uas.requests("INVITE")) == 1
 
 
+def test_invite_without_offer_488(env):
+    """An INVITE that starts a call without SDP (delayed offer) is refused
+    488 and no called carrier is tried: early offer is required on the
+    first INVITE (sbc-signal/README.md); a re-INVITE without SDP is taken
+    (test_b2b_reinvite_sdp)."""
+    sbc, uas = env.make()
+    uac = env.caller(sbc)
+    uac.invite(body_text="")
+    final = uac.wait_final()
+    assert status(final) == 488, final
+    ack_non2xx(uac, final)
+    quiet(uas, "INVITE")
+    assert uas.invite is None
+
+
 # ---- limits (item 2) ---------------------------------------------------------------
 
 
