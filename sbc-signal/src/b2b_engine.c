@@ -2859,6 +2859,27 @@ static void reinv_answer(b2b_cl *c, const sip_msg *rsp, int status, const char *
 		txn_respond(k->tbl, ri->in, rsp ? rsp->status : status, k->out, (size_t)n);
 }
 
+/* An answer within a dialog (to a relayed re-INVITE, or to our delayed
+ * offer) that b2b_sdp_answer took: the media sessions are updated, and the
+ * answer is built onto the relay for `leg` in k->body. Returns its length,
+ * or <= 0. */
+static int apply_answer(b2b_cl *c, const sdp_session *ans, int leg)
+{
+	b2b_wk *k = c->wk;
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
+		if (!c->msgs[i].session_id)
+			continue;
+		c->msgs[i].request_id = c->msgs[i].session_id;
+		if (media_push(k, c->media_w, SBC_MSG_MEDIA_UPDATE, &c->msgs[i], sizeof(c->msgs[i])) < 0)
+			SBC_WARN("call %" PRIx64 ": MEDIA_UPDATE not sent (ring full)", c->id);
+		b2b_media_wipe(&c->msgs[i]);
+	}
+	sbc_addr relay[SDP_MAX_MEDIA];
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+		relay[i] = c->relay[leg][i];
+	return b2b_sdp_build_answer(&c->sdp, ans, relay, k->body, sizeof(k->body));
+}
+
 /* A re-INVITE without SDP (delayed offer, RFC 3261 13.2.1): the other
  * leg's 2xx carries the offer. It goes, rewritten onto the relay, in our
  * 2xx to the re-INVITE's leg; that leg answers in its ACK (delayed_answer),
@@ -2915,18 +2936,7 @@ static void delayed_answer(b2b_cl *c, const sip_msg *ack)
 		r = b2b_sdp_answer(&c->sdp, &ans, c->msgs);
 	int bl = -1;
 	if (r == 0) {
-		for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
-			if (!c->msgs[i].session_id)
-				continue;
-			c->msgs[i].request_id = c->msgs[i].session_id;
-			if (media_push(k, c->media_w, SBC_MSG_MEDIA_UPDATE, &c->msgs[i], sizeof(c->msgs[i])) < 0)
-				SBC_WARN("call %" PRIx64 ": MEDIA_UPDATE not sent (ring full)", c->id);
-			b2b_media_wipe(&c->msgs[i]);
-		}
-		sbc_addr relay[SDP_MAX_MEDIA];
-		for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-			relay[i] = c->relay[other][i];
-		bl = b2b_sdp_build_answer(&c->sdp, &ans, relay, k->body, sizeof(k->body));
+		bl = apply_answer(c, &ans, other);
 	} else {
 		SBC_NOTICE("call %" PRIx64 ": ACK without a usable answer to our delayed offer", c->id);
 	}
@@ -2986,18 +2996,7 @@ static void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp)
 		reinv_done(c);
 		return;
 	}
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
-		if (!c->msgs[i].session_id)
-			continue;
-		c->msgs[i].request_id = c->msgs[i].session_id;
-		if (media_push(k, c->media_w, SBC_MSG_MEDIA_UPDATE, &c->msgs[i], sizeof(c->msgs[i])) < 0)
-			SBC_WARN("call %" PRIx64 ": MEDIA_UPDATE not sent (ring full)", c->id);
-		b2b_media_wipe(&c->msgs[i]);
-	}
-	sbc_addr relay[SDP_MAX_MEDIA];
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-		relay[i] = c->relay[ri->leg][i];
-	int bl = b2b_sdp_build_answer(&c->sdp, &ans, relay, k->body, sizeof(k->body));
+	int bl = apply_answer(c, &ans, ri->leg);
 	reinv_answer(c, rsp, 200, k->body, bl);
 	reinv_done(c);
 }

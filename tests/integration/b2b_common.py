@@ -12,6 +12,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from conftest import BUILD, free_port, free_port_range, wait_for
 
 SDP_TMPL = ("v=0\r\no=uac 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n"
@@ -521,3 +523,22 @@ def child_pid(ppid, name):
         if st[st.index("(") + 1:st.rindex(")")] == name and int(st.rsplit(")", 1)[1].split()[1]) == ppid:
             return int(d.name)
     return None
+
+
+@pytest.fixture(name="env")
+def call_env(procs, tmp_path):
+    """env(plan): an Sbc in front of a Uas with that plan, and a Uac to call
+    it through; all closed after the test. A test module takes it with
+    `from b2b_common import call_env  # noqa: F401`."""
+    made = []
+
+    def make(plan="answer"):
+        uas = Uas(plan)
+        sbc = Sbc(procs, tmp_path, uas.port)
+        uac = Uac(sbc.port)
+        made.extend([uas, uac])
+        return sbc, uas, uac
+
+    yield make
+    for m in made:
+        m.close()

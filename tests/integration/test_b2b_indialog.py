@@ -8,28 +8,12 @@ import socket
 
 import pytest
 
-from b2b_common import Sbc, Uac, Uas, body, hdr, response, rtp_port, sdp, sdp_media, status
+from b2b_common import body, call_env, hdr, response, rtp_port, sdp, sdp_media, status  # noqa: F401 (call_env: the env fixture)
 from conftest import BUILD, wait_for
 from test_signal_common import no_sanitizer_reports  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
                                 reason="binaries not built")
-
-
-@pytest.fixture
-def env(procs, tmp_path):
-    made = []
-
-    def make(plan="answer"):
-        uas = Uas(plan)
-        sbc = Sbc(procs, tmp_path, uas.port)
-        uac = Uac(sbc.port)
-        made.extend([uas, uac])
-        return sbc, uas, uac
-
-    yield make
-    for m in made:
-        m.close()
 
 
 def test_prack_rack_carries_the_other_legs_cseq(env):

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from b2b_common import Sbc, Uac, Uas, hdr, sdp, status
+from b2b_common import call_env, hdr, sdp, status  # noqa: F401 (call_env: the env fixture)
 from conftest import BUILD, wait_for
 from test_signal_common import no_sanitizer_reports  # noqa: F401
 
@@ -29,22 +29,6 @@ def via_branches(msg):
         if name.strip().lower() in ("via", "v"):
             out += re.findall(r"(?i)branch\s*=\s*([^;,\s]+)", value)
     return out
-
-
-@pytest.fixture
-def env(procs, tmp_path):
-    made = []
-
-    def make(plan="answer"):
-        uas = Uas(plan)
-        sbc = Sbc(procs, tmp_path, uas.port)
-        uac = Uac(sbc.port)
-        made.extend([uas, uac])
-        return sbc, uas, uac
-
-    yield make
-    for m in made:
-        m.close()
 
 
 def test_tortuous_valid_invite_is_a_call(env):
