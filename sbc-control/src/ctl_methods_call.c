@@ -107,14 +107,27 @@ static int cdr_fd(ctl_ctx *ctx)
 	/* 0666 & ~umask, as fopen("a") created it. Read too: the pread below
 	 * (on a write-only fd it fails with EBADF, and a file a crash left
 	 * inside a line got our first line glued onto that part); write-only
-	 * if that is all the file allows. */
-	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+	 * if that is all the file allows.
+	 * O_NONBLOCK and regular files only: a FIFO put there opens O_RDWR
+	 * with no reader (O_WRONLY would block in open), and once its pipe is
+	 * full every write(2) would block the loop for good (no JSON-RPC, no
+	 * supervision). A character device (/dev/null) is taken (O_NONBLOCK:
+	 * one that could block, a tty, does not).
+	 */
+	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0666);
 	if (fd < 0 && errno == EACCES)
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0666);
 	struct stat st;
+	const char *what = "open";
+	if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
+		what = "open: not a regular file";
+		errno = EINVAL;
+		close(fd);
+		fd = -1;
+	}
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		g_cdr.open_err = errno;
-		cdr_error(ctx, path, "open", g_cdr.open_err);
+		cdr_error(ctx, path, what, g_cdr.open_err);
 		if (fd >= 0)
 			close(fd);
 		return -1;
