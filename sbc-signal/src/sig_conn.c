@@ -805,8 +805,15 @@ static void conn_frame_error(sig_conn *c, const char *buf, size_t len, const sig
 static void conn_trunk_again(sig_conn *c)
 {
 	sig_trunks *t = c->w->trunks;
-	if (c->trunk_by_cert && c->peer && sig_trunks_any_cert(t)) {
+	/* by its certificate whenever trunks name certificates, as the
+	 * handshake does: not only if it was so named. One accepted while none
+	 * did got its trunk by address, and would keep an address trunk that
+	 * its certificate (named by no trunk now) no longer earns. c->peer of
+	 * an inbound connection is the client certificate of a verified mTLS
+	 * handshake (conn_peer_hook, conn_peer_from_session). */
+	if (c->peer && sig_trunks_any_cert(t)) {
 		c->trunk = sig_trunk_by_cert(t, &c->peer->id, &c->addr);
+		c->trunk_by_cert = 1;
 	} else {
 		c->trunk = sig_trunk_by_addr(t, &c->addr);
 		c->trunk_by_cert = 0;

@@ -119,3 +119,62 @@ def test_trunks_by_certificate_and_address(procs, tmp_path):
               tls_stat(st, "hs_fail_no_trunk") >= 1)
         return ok and st
     wait_for(counted, timeout=10, what="per-trunk counters")
+
+
+def test_cert_trunk_added_applies_to_open_mtls_connection(procs, tmp_path):
+    """An mTLS connection accepted while no trunk named certificates got its
+    trunk by address. Once a trunk names certificates, a new connection with
+    a certificate no trunk names is refused in the handshake; the one left
+    open must not keep its address trunk (it got 200 before the fix):
+    named again by its certificate, it gets 403 as an unknown source."""
+    for b in ("sbc-control", "sbcctl", "sbc-signal", "sbc-media"):
+        if not (BUILD / b).exists():
+            pytest.skip(f"{b} not built")
+    k = Pki(tmp_path / "pki")
+    k.ca("ca")
+    k.ca("clientca")
+    k.leaf("srv", "ca", "ec", cn="sbc.example")
+    k.leaf("stranger", "clientca", "ec", cn="stranger.example", san="DNS:stranger.example",
+           client=True)
+    port, tls_port, sock, ctl = start_control(procs, tmp_path, "mtls", wait_tls=False)
+    sbcctl(sock, "tls", "add", "mtls", "--cert", k.p("srv.pem"), "--key", k.p("srv.key"),
+           "--ca", k.p("clientca.pem"), "--require-client-cert")
+    sbcctl(sock, "trunk", "add", "by-addr", "--inbound-cidr", "127.0.0.7/32",
+           "--dest", "udp:127.0.0.7:5060", "--enable")
+    n = [0]
+
+    def ask(s):
+        n[0] += 1
+        s.sendall(options(callid=f"t-{n[0]}", branch=f"z9hG4bK-{n[0]}", transport="TLS"))
+        r = read_responses(s, 1)
+        return r[0] if r else b""
+
+    def connected():
+        try:
+            s = tls_connect(tls_port, client_ctx(k, cert="stranger"), source="127.0.0.7")
+            if ask(s).startswith(b"SIP/2.0 200"):
+                return s
+            s.close()
+        except (ssl.SSLError, OSError):
+            pass
+        return None
+    s = wait_for(connected, timeout=15, what="the connection named by its address (200)")
+    try:
+        sbcctl(sock, "trunk", "add", "carrier-a", "--cert-san", "carrier-a.example",
+               "--dest", "tls:127.0.0.1:5999", "--tls-profile", "mtls", "--enable")
+
+        def new_refused():
+            try:
+                c = tls_connect(tls_port, client_ctx(k, cert="stranger"), source="127.0.0.7")
+                c.sendall(options(callid="t-new", transport="TLS"))
+                ok = not c.recv(4096)
+                c.close()
+                return ok
+            except (ssl.SSLError, OSError):
+                return True
+        wait_for(new_refused, timeout=15, what="a new connection with that certificate refused")
+        got = wait_for(lambda: (lambda r: r if not r.startswith(b"SIP/2.0 200") else None)(ask(s)), timeout=5,
+                       what="the open connection no longer answered 200")
+        assert got.startswith(b"SIP/2.0 403"), got
+    finally:
+        s.close()
