@@ -2711,7 +2711,8 @@ static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
 static void bye_both_legs(b2b_cl *c, int cause, const char *reason)
 {
 	leg_request(c, 0, SIP_M_BYE);
-	leg_request(c, 1, SIP_M_BYE);
+	if (!c->bye_a_held) /* else the callee hung up already (its BYE answered) */
+		leg_request(c, 1, SIP_M_BYE);
 	call_end(c, cause, reason);
 }
 
@@ -3183,6 +3184,13 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 			 * out (RFC 3261 15): B's 200 was ACKed at once, so B may
 			 * hang up before A's ACK. on_ack (or on_timeout) sends it. */
 			c->bye_a_held = 1;
+			return;
+		}
+		if (c->bye_a_held) {
+			/* the caller's BYE crossed ours, held for its ACK: the
+			 * callee hung up first and its dialog is gone (a BYE
+			 * to it would get 481) */
+			call_end(c, 200, "BYE from callee");
 			return;
 		}
 		leg_request(c, 1 - leg, SIP_M_BYE);

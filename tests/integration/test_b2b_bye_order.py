@@ -77,3 +77,30 @@ def test_callee_bye_held_until_the_callers_2xx_times_out(procs, tmp_path):
         if uac:
             uac.close()
         uas.close()
+
+
+def test_callers_bye_crossing_the_held_bye_not_sent_to_the_callee(procs, tmp_path):
+    """The callee hung up (its BYE answered, ours to the caller held for
+    its ACK) and the caller's BYE crosses: the call ends as the callee's
+    BYE, and no BYE goes back to the callee, whose dialog is gone (it would
+    answer 481). Review s7: the crossing BYE was relayed to the callee."""
+    uas = Uas("bye")
+    uac = None
+    try:
+        sbc = Sbc(procs, tmp_path, uas.port)
+        uac = Uac(sbc.port)
+        uac.invite()
+        final = uac.wait_final()
+        assert status(final) == 200
+        wait_for(lambda: [r for r in uas.responses() if "BYE" in (hdr(r, "CSeq") or "") and status(r) == 200],
+                 timeout=3, what="the callee's BYE answered")
+        assert status(uac.bye(final)) == 200
+        end = wait_for(lambda: [c for c in sbc.rpc("call.list")["calls"] if c["state"] == "ended"], timeout=3,
+                       what="the call ended")[0]
+        assert end["cause"] == 200 and end["reason"] == "BYE from callee", end
+        time.sleep(0.3)
+        assert len(uas.requests("BYE")) == 0, "BYE relayed to the callee that had hung up"
+    finally:
+        if uac:
+            uac.close()
+        uas.close()
