@@ -2947,6 +2947,8 @@ static void delayed_answer(b2b_cl *c, const sip_msg *ack)
 		memcpy(ab, k->body, (size_t)bl);
 	b2b_body b = {.type = "application/sdp", .data = ab, .len = ab ? (size_t)bl : 0};
 	leg_request_body(c, other, SIP_M_ACK, ab ? &b : NULL);
+	if (ab) /* the answer's a=crypto keys: wiped before the heap reuses it */
+		OPENSSL_cleanse(ab, (size_t)bl);
 	free(ab);
 	reinv_done(c);
 }
