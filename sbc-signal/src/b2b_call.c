@@ -202,6 +202,7 @@ int b2b_dialog_uac_take_fork(b2b_dialog *d, const sip_msg *rsp)
 	    rsp->status < 200 || rsp->status >= 300)
 		return SBC_E_STATE;
 	d->remote_tag[0] = 0;
+	d->remote_cseq = 0; /* the answering fork numbers its requests on its own */
 	d->state = B2B_DLG_INIT;
 	return b2b_dialog_uac_update(d, rsp);
 }

@@ -377,6 +377,11 @@ static void test_answer_from_another_fork(void **state)
 	assert_int_equal(b2b_dialog_uac_update(&d, &X), 0);
 	assert_int_equal(d.state, B2B_DLG_EARLY);
 	assert_int_equal(d.n_route, 1);
+	/* the early fork sends a request of its own (UPDATE, CSeq 50) */
+	static const char upd1[] = "UPDATE sip:sbc@203.0.113.5 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKu1\r\n"
+				   "From: <sip:b@h>;tag=fork-1\r\nTo: <sip:a@h>;tag=t\r\nCall-ID: c\r\nCSeq: 50 UPDATE\r\n\r\n";
+	assert_int_equal(sip_parse(upd1, sizeof(upd1) - 1, &X), 0);
+	assert_int_equal(b2b_dialog_check_cseq(&d, &X), 0);
 	assert_int_equal(sip_parse(r200, sizeof(r200) - 1, &R), 0);
 	assert_int_equal(b2b_dialog_uac_update(&d, &R), SBC_E_EXISTS);
 	assert_int_equal(b2b_dialog_uac_take_fork(&d, &R), 0);
@@ -385,6 +390,13 @@ static void test_answer_from_another_fork(void **state)
 	assert_string_equal(d.remote_target, "sip:two@192.0.2.2");
 	assert_int_equal(d.n_route, 0);
 	assert_non_null(strstr(d.remote_hdr, "tag=fork-2"));
+	/* the answering fork has a CSeq space of its own: its first request
+	 * (CSeq 1, below fork-1's 50) is in order, not refused 500 (review s7:
+	 * the callee's BYE was refused, the call never ended) */
+	static const char bye2[] = "BYE sip:sbc@203.0.113.5 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKb2\r\n"
+				   "From: <sip:b@h>;tag=fork-2\r\nTo: <sip:a@h>;tag=t\r\nCall-ID: c\r\nCSeq: 1 BYE\r\n\r\n";
+	assert_int_equal(sip_parse(bye2, sizeof(bye2) - 1, &X), 0);
+	assert_int_equal(b2b_dialog_check_cseq(&d, &X), 0);
 	/* confirmed: a later fork's 2xx is another dialog, not a switch */
 	assert_int_equal(b2b_dialog_uac_take_fork(&d, &R), SBC_E_STATE);
 	char out[1024];
