@@ -1382,12 +1382,20 @@ static int local_for(b2b_wk *k, unsigned tp, const sbc_addr *dst, sbc_addr *out)
 
 /* An in-dialog request on a leg, sent without a transaction (ACK) or with
  * a non-INVITE client transaction (BYE). */
-static void leg_request_body(b2b_cl *c, int leg, enum sip_method m, const b2b_body *body);
+static void leg_request_ex(b2b_cl *c, int leg, enum sip_method m, const char *const *ex, unsigned nex,
+			   const b2b_body *body);
 
-static void leg_request(b2b_cl *c, int leg, enum sip_method m) { leg_request_body(c, leg, m, NULL); }
+static void leg_request(b2b_cl *c, int leg, enum sip_method m) { leg_request_ex(c, leg, m, NULL, 0, NULL); }
 
 /* leg_request with a body (an ACK with the answer to a delayed offer) */
 static void leg_request_body(b2b_cl *c, int leg, enum sip_method m, const b2b_body *body)
+{
+	leg_request_ex(c, leg, m, NULL, 0, body);
+}
+
+/* leg_request with extra header lines (a PRACK's RAck) and a body */
+static void leg_request_ex(b2b_cl *c, int leg, enum sip_method m, const char *const *ex, unsigned nex,
+			   const b2b_body *body)
 {
 	b2b_wk *k = c->wk;
 	char branch[B2B_BRANCH_MAX], host[SBC_ADDR_STRLEN + 2];
@@ -1397,7 +1405,7 @@ static void leg_request_body(b2b_cl *c, int leg, enum sip_method m, const b2b_bo
 	new_branch(k, branch, sizeof(branch));
 	host_of(local, host, sizeof(host));
 	b2b_via via = {.transport = tp_via(tp), .host = host, .port = sbc_addr_port(local), .branch = branch};
-	int n = b2b_build_in_dialog(d, m, &via, NULL, NULL, 0, body, k->out, sizeof(k->out));
+	int n = b2b_build_in_dialog(d, m, &via, NULL, ex, nex, body, k->out, sizeof(k->out));
 	if (n <= 0) {
 		SBC_WARN("call %" PRIx64 ": %s on leg %d not built: %s", c->id, sip_method_name(m), leg,
 			 sbc_strerror(n));
@@ -3201,6 +3209,24 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 	}
 	if (req->method == SIP_M_OPTIONS) {
 		answer_plain(k, rx, t, req, 200, SIG_SIP_ALLOW);
+		return;
+	}
+	if (req->method == SIP_M_PRACK && leg == 0 && c->state == CS_EARLY && c->ri) {
+		/* c->ri relays one request at a time, and an early UPDATE (or
+		 * another PRACK) may hold it: a PRACK is no offer of its own
+		 * and must not get 491, or B retransmits its reliable
+		 * provisional until it gives the call up (RFC 3262 3). Sent on
+		 * B's early dialog with its RAck mapped, answered here (B's
+		 * response to it is not relayed). */
+		char rack[B2B_HDR_MAX];
+		const char *ex[1] = {rack};
+		int w = b2b_map_rack(req, c->db.invite_cseq ? c->db.invite_cseq : c->db.remote_cseq, rack, sizeof(rack));
+		if (w < 0) {
+			answer_plain(k, rx, t, req, sbc_err_sip_status(w) ? sbc_err_sip_status(w) : 400, NULL);
+			return;
+		}
+		leg_request_ex(c, 1, SIP_M_PRACK, ex, 1, NULL);
+		answer_plain(k, rx, t, req, 200, NULL);
 		return;
 	}
 	if (req->method == SIP_M_PRACK && leg == 0 && c->state == CS_EARLY) {

@@ -124,6 +124,33 @@ def test_update_in_the_early_dialog_crosses(env):
     assert status(uac.bye(final)) == 200
 
 
+
+def test_prack_while_an_early_update_is_relayed(env):
+    """A reliable provisional arriving while the caller's early UPDATE is
+    still being relayed: the caller's PRACK for it is no offer and must not
+    get 491 (the callee would retransmit the provisional until it gives the
+    call up, RFC 3262 3). Review s7: it got 491 (one relayed request per
+    call at a time). It reaches the callee with the RAck mapped."""
+    sbc, uas, uac = env("100rel")
+    send = uas.send
+    # the callee answers neither the INVITE (after the PRACK) nor the UPDATE: both stay pending
+    uas.send = lambda d: None if d.startswith(b"SIP/2.0 200") and (
+        hdr(d, "CSeq") == "1 INVITE" or hdr(d, "CSeq").endswith("UPDATE")) else send(d)
+    uac.invite()
+    prov = uac.recv_until(lambda d: status(d) == 183)
+    assert status(uac.prack(prov)) == 200
+    uac.sock.sendto(uac._request("UPDATE", prov, 3, extra=f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\n"), uac.dst)
+    wait_for(lambda: uas.requests("UPDATE"), timeout=3, what="the early UPDATE relayed")
+    send(response(uas.invite, 180, "Ringing", uas.tag,
+                  f"Contact: <sip:uas@127.0.0.1:{uas.port}>\r\nRequire: 100rel\r\nRSeq: 8"))
+    prov2 = uac.recv_until(lambda d: status(d) == 180)
+    ok = uac.prack(prov2, cseq=4)
+    assert status(ok) == 200, ok
+    b_cseq = hdr(uas.invite, "CSeq").split()[0]
+    pr = wait_for(lambda: [p for p in uas.requests("PRACK") if hdr(p, "RAck").startswith("8 ")], timeout=3,
+                  what="the second PRACK at the callee")
+    assert hdr(pr[0], "RAck") == f"8 {b_cseq} INVITE", pr
+
 def test_out_of_order_cseq_refused_500(env):
     """RFC 3261 12.2.2: a request in a dialog whose CSeq is not above the
     last one's is out of order (stale, or replayed with a new branch): 500,
