@@ -1387,13 +1387,8 @@ static void leg_request_ex(b2b_cl *c, int leg, enum sip_method m, const char *co
 
 static void leg_request(b2b_cl *c, int leg, enum sip_method m) { leg_request_ex(c, leg, m, NULL, 0, NULL); }
 
-/* leg_request with a body (an ACK with the answer to a delayed offer) */
-static void leg_request_body(b2b_cl *c, int leg, enum sip_method m, const b2b_body *body)
-{
-	leg_request_ex(c, leg, m, NULL, 0, body);
-}
-
-/* leg_request with extra header lines (a PRACK's RAck) and a body */
+/* leg_request with extra header lines (a PRACK's RAck) or a body (an ACK
+ * with the answer to a delayed offer) */
 static void leg_request_ex(b2b_cl *c, int leg, enum sip_method m, const char *const *ex, unsigned nex,
 			   const b2b_body *body)
 {
@@ -2311,8 +2306,7 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 		}
 		c->state = CS_CONFIRMED;
 		c->answer_ms = wall_ms();
-		if (rsp->first[SIP_H_SESSION_EXPIRES] >= 0 || c->se_s) /* else no session timer: nothing to do */
-			session_timer_arm(c, rsp);
+		session_timer_arm(c, rsp);
 		mirror_to_a(c, rsp, 1);
 		call_event(c, "answer", 200, NULL);
 		c->wk->st.answered++;
@@ -2738,6 +2732,8 @@ static void bye_both_legs(b2b_cl *c, int cause, const char *reason)
 static void session_timer_arm(b2b_cl *c, const sip_msg *rsp)
 {
 	b2b_wk *k = c->wk;
+	if (rsp->first[SIP_H_SESSION_EXPIRES] < 0 && !c->se_s)
+		return; /* no Session-Expires and no timer running: nothing to do */
 	if (c->state == CS_ENDED)
 		return; /* a 2xx in the iteration it ended: se must stay off the wheel (the object is recycled) */
 	uint32_t s = 0;
@@ -2954,7 +2950,7 @@ static void delayed_answer(b2b_cl *c, const sip_msg *ack)
 	if (ab)
 		memcpy(ab, k->body, (size_t)bl);
 	b2b_body b = {.type = "application/sdp", .data = ab, .len = ab ? (size_t)bl : 0};
-	leg_request_body(c, other, SIP_M_ACK, ab ? &b : NULL);
+	leg_request_ex(c, other, SIP_M_ACK, NULL, 0, ab ? &b : NULL);
 	if (ab) /* the answer's a=crypto keys: wiped before the heap reuses it */
 		OPENSSL_cleanse(ab, (size_t)bl);
 	free(ab);
@@ -2984,8 +2980,7 @@ static void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp)
 	if (ri->await_ack)
 		return; /* its 2xx again: our 2xx to `leg` is out, its ACK awaited */
 	/* a session refresh succeeded (or, without Session-Expires, the timer is off) */
-	if ((ri->method == SIP_M_INVITE || ri->method == SIP_M_UPDATE) &&
-	    (c->se_s || rsp->first[SIP_H_SESSION_EXPIRES] >= 0))
+	if (ri->method == SIP_M_INVITE || ri->method == SIP_M_UPDATE)
 		session_timer_arm(c, rsp);
 	if (ri->method == SIP_M_INVITE && !ri->has_sdp && rsp->body.n && delayed_offer(c, rsp) == 0)
 		return;
