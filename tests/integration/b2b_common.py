@@ -56,6 +56,23 @@ def sdp_media(text):
     return (c.group(1) if c else None, int(m.group(1)) if m else None, m.group(2) if m else None)
 
 
+def rtp_lands(sender, dst, receiver, word, tries=25):
+    """An RTP stream from sender to dst (a relay address), one packet at a
+    time, each given 0.2 s to reach receiver (a relay update may trail the
+    200 that announced it a little): whether a packet arrived with its
+    payload intact, and its source address (None if none arrived)."""
+    pkt = bytes([0x80, 0x00, 0x00, 0x01]) + b"\x00" * 8 + word
+    receiver.settimeout(0.2)
+    for i in range(tries):
+        sender.sendto(pkt[:3] + bytes([i]) + pkt[4:], dst)
+        try:
+            got, src = receiver.recvfrom(2048)
+        except socket.timeout:
+            continue
+        return got[12:] == pkt[12:], src
+    return False, None
+
+
 def response(req, code, reason, to_tag=None, extra="", body_text=""):
     lines = req.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
     keep = [ln for ln in lines[1:] if re.match(r"(?i)(via|from|to|call-id|cseq):", ln)]

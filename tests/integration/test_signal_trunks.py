@@ -36,7 +36,10 @@ def tls_stat(stats, key):
     return sum(w.get("stats", {}).get("tls", {}).get(key, 0) for w in stats["signal"])
 
 
-def test_trunks_by_certificate_and_address(procs, tmp_path):
+def mtls_control(procs, tmp_path, clients):
+    """sbc-control with an "mtls" profile that requires a client certificate
+    of clientca; clients: {leaf name: its DNS name}, each a client
+    certificate of clientca. Returns (pki, port, tls_port, socket, ctl)."""
     for b in ("sbc-control", "sbcctl", "sbc-signal", "sbc-media"):
         if not (BUILD / b).exists():
             pytest.skip(f"{b} not built")
@@ -44,13 +47,17 @@ def test_trunks_by_certificate_and_address(procs, tmp_path):
     k.ca("ca")
     k.ca("clientca")
     k.leaf("srv", "ca", "ec", cn="sbc.example")
-    k.leaf("good", "clientca", "ec", cn="carrier-a.example", san="DNS:carrier-a.example",
-           client=True)
-    k.leaf("stranger", "clientca", "ec", cn="stranger.example", san="DNS:stranger.example",
-           client=True)
+    for name, dns in clients.items():
+        k.leaf(name, "clientca", "ec", cn=dns, san=f"DNS:{dns}", client=True)
     port, tls_port, sock, ctl = start_control(procs, tmp_path, "mtls", wait_tls=False)
     sbcctl(sock, "tls", "add", "mtls", "--cert", k.p("srv.pem"), "--key", k.p("srv.key"),
            "--ca", k.p("clientca.pem"), "--require-client-cert")
+    return k, port, tls_port, sock, ctl
+
+
+def test_trunks_by_certificate_and_address(procs, tmp_path):
+    k, port, tls_port, sock, ctl = mtls_control(procs, tmp_path, {"good": "carrier-a.example",
+                                                                  "stranger": "stranger.example"})
     sbcctl(sock, "trunk", "add", "carrier-a", "--cert-san", "carrier-a.example",
            "--dest", "tls:127.0.0.1:5999", "--tls-profile", "mtls", "--enable")
     sbcctl(sock, "trunk", "add", "udp-peer", "--inbound-cidr", "127.0.0.5/32",
@@ -127,18 +134,7 @@ def test_cert_trunk_added_applies_to_open_mtls_connection(procs, tmp_path):
     a certificate no trunk names is refused in the handshake; the one left
     open must not keep its address trunk (it got 200 before the fix):
     named again by its certificate, it gets 403 as an unknown source."""
-    for b in ("sbc-control", "sbcctl", "sbc-signal", "sbc-media"):
-        if not (BUILD / b).exists():
-            pytest.skip(f"{b} not built")
-    k = Pki(tmp_path / "pki")
-    k.ca("ca")
-    k.ca("clientca")
-    k.leaf("srv", "ca", "ec", cn="sbc.example")
-    k.leaf("stranger", "clientca", "ec", cn="stranger.example", san="DNS:stranger.example",
-           client=True)
-    port, tls_port, sock, ctl = start_control(procs, tmp_path, "mtls", wait_tls=False)
-    sbcctl(sock, "tls", "add", "mtls", "--cert", k.p("srv.pem"), "--key", k.p("srv.key"),
-           "--ca", k.p("clientca.pem"), "--require-client-cert")
+    k, port, tls_port, sock, ctl = mtls_control(procs, tmp_path, {"stranger": "stranger.example"})
     sbcctl(sock, "trunk", "add", "by-addr", "--inbound-cidr", "127.0.0.7/32",
            "--dest", "udp:127.0.0.7:5060", "--enable")
     n = [0]
