@@ -145,7 +145,9 @@ struct b2b_cl {
 	sbc_addr a_src, a_local;
 	char a_tag[48];
 	b2b_dialog da;
-	b2b_limit *lim;
+	b2b_limit *lim;     /* the calling trunk's limits, taken at arrival */
+	b2b_limit *lim_out; /* the current attempt's trunk's, taken by next_route */
+	int out_limited;    /* seconds of Retry-After when a route was skipped at its limit, else 0 */
 	store_srtp_policy pol_in;
 	/* routing */
 	char number[STORE_NUMBER_MAX + 1];
@@ -1268,6 +1270,8 @@ static void call_event(b2b_cl *c, const char *ev, int cause, const char *reason)
 		sig_call_event(k->w, text, (size_t)n);
 }
 
+static void out_limit_drop(b2b_cl *c);
+
 static void call_end(b2b_cl *c, int cause, const char *reason)
 {
 	if (c->state == CS_ENDED)
@@ -1296,6 +1300,7 @@ static void call_end(b2b_cl *c, int cause, const char *reason)
 	if (c->lim)
 		b2b_limit_release(c->lim);
 	c->lim = NULL;
+	out_limit_drop(c);
 	b2b_cl **pp = &k->by_id[c->id & (B2B_BUCKETS - 1)];
 	while (*pp && *pp != c)
 		pp = &(*pp)->id_next;
@@ -1720,9 +1725,39 @@ static void peer_name(char *out, size_t cap, const store_trunk *t)
 }
 
 /* Picks the next usable route (c->cur). Returns 0 or SBC_E_NOT_FOUND. */
+/* A trunk's max_calls and max_cps count its calls both ways: those it
+ * sends us (new_call) and those we send it (here), as a carrier's channel
+ * and call-rate contract does. A route whose trunk is at its limit is
+ * skipped like a trunk that is down; its share is taken per attempt and
+ * given back when the call moves on to another route or ends. */
+static int out_limit_take(b2b_cl *c, const store_trunk *t)
+{
+	b2b_limit *lim = limit_for(t->name);
+	int ra = -1;
+	if (!lim)
+		return 0;
+	if (b2b_limit_admit(lim, t->max_calls, t->max_cps, now_ms(c->wk), 5, &ra) < 0) {
+		SBC_INFO("call %" PRIx64 ": trunk %s is at its limit (%u calls, %u calls/s): skipped", c->id, t->name,
+			 t->max_calls, t->max_cps);
+		if (ra > c->out_limited)
+			c->out_limited = ra;
+		return -1;
+	}
+	c->lim_out = lim;
+	return 0;
+}
+
+static void out_limit_drop(b2b_cl *c)
+{
+	if (c->lim_out)
+		b2b_limit_release(c->lim_out);
+	c->lim_out = NULL;
+}
+
 static int next_route(b2b_cl *c)
 {
 	b2b_wk *k = c->wk;
+	out_limit_drop(c); /* the last attempt's trunk is no longer used */
 	while (++c->cur < c->n_routes) {
 		const store_route *rt = &c->routes[c->cur];
 		const store_trunk *t = sig_trunk_get(k->w->trunks, rt->trunk);
@@ -1737,6 +1772,8 @@ static int next_route(b2b_cl *c)
 			SBC_INFO("call %" PRIx64 ": trunk %s is down: skipped", c->id, t->name);
 			continue;
 		}
+		if (out_limit_take(c, t) < 0)
+			continue;
 		copy_s(c->trunk_out, sizeof(c->trunk_out), t->name);
 		copy_s(c->b_profile, sizeof(c->b_profile), t->tls_profile);
 		c->b_tn = c->b_ti = 0;
@@ -1769,6 +1806,7 @@ static int next_route(b2b_cl *c)
 			SBC_WARN("call %" PRIx64 ": no %s listener to send toward trunk %s from", c->id,
 				 sig_tp_name(c->b_tp), t->name);
 			b2b_failover_on_final(&c->fo, B2B_FO_LOCAL_TRANSPORT, -1, peer);
+			out_limit_drop(c);
 			continue;
 		}
 		return 0;
@@ -2638,10 +2676,14 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 		return;
 	}
 	if (next_route(c) < 0) {
-		/* routes, but none usable now (trunks down, disabled or held
-		 * after a 503 + Retry-After): 503 lets the caller's carrier try
-		 * another; 404 would tell it the number does not exist */
-		fail_a(c, 503, NULL);
+		/* routes, but none usable now (trunks down, disabled, held
+		 * after a 503 + Retry-After or at their call limits): 503 lets
+		 * the caller's carrier try another; 404 would tell it the
+		 * number does not exist */
+		if (c->out_limited)
+			snprintf(extra, sizeof(extra), "Retry-After: %d", c->out_limited);
+		respond_a(c, 503, c->out_limited ? extra : NULL);
+		call_end(c, 503, c->out_limited ? "no routed trunk usable: at its call limit or down" : NULL);
 		return;
 	}
 	r = make_offer(c);
