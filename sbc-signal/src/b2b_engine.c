@@ -1732,7 +1732,10 @@ static void peer_name(char *out, size_t cap, const store_trunk *t)
  * given back when the call moves on to another route or ends. */
 static int out_limit_take(b2b_cl *c, const store_trunk *t)
 {
-	b2b_limit *lim = limit_for(t->name);
+	/* by the interned name: the key new_call's limit_for uses, the same
+	 * for every worker and snapshot */
+	const char *name = sig_trunk_name(c->wk->w->trunks, t);
+	b2b_limit *lim = name ? limit_for(name) : NULL;
 	int ra = -1;
 	if (!lim)
 		return 0;

@@ -141,6 +141,8 @@ const char *sig_trunk_by_cert(sig_trunks *t, const sig_peer_id *id, const sbc_ad
 	return tr ? name_of(t, tr) : NULL;
 }
 
+const char *sig_trunk_name(const sig_trunks *t, const store_trunk *tr) { return t && tr ? name_of(t, tr) : NULL; }
+
 const store_trunk *sig_trunk_get(sig_trunks *t, const char *name)
 {
 	if (!t || !t->snap || !name)

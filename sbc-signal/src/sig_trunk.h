@@ -62,6 +62,9 @@ const char *sig_trunk_by_cert(sig_trunks *t, const sig_peer_id *id, const sbc_ad
  * route lookups. NULL when absent. */
 const struct store_trunk *sig_trunk_get(sig_trunks *t, const char *name);
 struct store_reader *sig_trunks_reader(sig_trunks *t);
+/* The interned name (caveat 3: one pointer per name for the process's
+ * life, whatever the snapshot) of tr, a trunk of the current snapshot. */
+const char *sig_trunk_name(const sig_trunks *t, const struct store_trunk *tr);
 /* The i-th trunk of the current snapshot, or NULL past the end. */
 const struct store_trunk *sig_trunk_at(sig_trunks *t, size_t i);
 

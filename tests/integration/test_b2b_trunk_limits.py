@@ -32,6 +32,10 @@ def test_outbound_call_limit_fails_over(env):
         sbc.signal_synced()
         first = uac.answered()
         assert len(uas.requests("INVITE")) == 1
+        # a store change reloads every worker's trunks: the count must
+        # survive it (one counter per trunk name, not per loaded record)
+        sbc.rpc("trunk.update", {"name": "alt-out", "max_cps": 0})
+        sbc.signal_synced()
         second = Uac(sbc.port)
         f2 = second.answered()
         assert len(uas.requests("INVITE")) == 1, "demo-out got a call over its limit"
