@@ -60,6 +60,7 @@ int b2b_sdp_offer(b2b_sdp *x, unsigned offerer, const sdp_session *offer, uint64
 		const sdp_media *m = &offer->media[i];
 		b2b_sdp_stream *s = &x->s[i];
 		s->offer_savp = m->savp;
+		s->offer_hold = (uint8_t)sdp_media_on_hold(offer, i);
 		if (m->port == 0)
 			continue; /* declined by the offerer: no session */
 		s->rtp = m->rtp;
@@ -169,8 +170,8 @@ int b2b_sdp_answer(b2b_sdp *x, const sdp_session *answer, sbc_msg_media msgs[SDP
 			msgs[i].flags |= SBC_MEDIA_F_RTCP_MUX;
 		else
 			msgs[i].flags &= ~(uint32_t)SBC_MEDIA_F_RTCP_MUX;
-		/* on hold with a=inactive no RTP flows either way by design */
-		msgs[i].timeout_ms = sdp_media_dir(answer, i) == SDP_DIR_INACTIVE ? B2B_SDP_INACTIVE_TIMEOUT_MS : 0;
+		/* on hold no RTP need flow either way */
+		msgs[i].timeout_ms = s->offer_hold || sdp_media_on_hold(answer, i) ? B2B_SDP_HOLD_TIMEOUT_MS : 0;
 	}
 	return 0;
 }

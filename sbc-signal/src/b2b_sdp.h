@@ -41,6 +41,7 @@ typedef struct b2b_sdp_stream {
 	uint8_t rtp;         /* RTP media: SRTP policy applies */
 	uint8_t mux_offered; /* the offerer asked for rtcp-mux */
 	uint8_t offer_savp;  /* the offered profile was secure (kept on declined lines) */
+	uint8_t offer_hold;  /* the offer puts the line on hold (sdp_media_on_hold) */
 	sdes_result off_res; /* offerer's leg: our SRTP answer to its offer */
 	sdes_offer ans_off;  /* answerer's leg: our SRTP offer */
 	sdes_result ans_res; /* answerer's leg: its answer, checked */
@@ -81,10 +82,12 @@ int b2b_sdp_build_offer(b2b_sdp *x, const sdp_session *offer, const sbc_addr rel
 			size_t cap);
 
 /* The RTP timeout asked of sbc-media (sbc_msg_media.timeout_ms) for a line
- * the answer puts on hold with a=inactive, where no RTP flows either way by
- * design: an hour (as rtpengine's silent-timeout) instead of sbc-media's
- * media.rtp_timeout_ms; 0 (that default) for the other lines. */
-#define B2B_SDP_INACTIVE_TIMEOUT_MS 3600000u
+ * the offer or the answer puts on hold (sdp_media_on_hold: sendonly,
+ * recvonly, inactive or c=0.0.0.0), where no RTP need flow either way (a
+ * holder that plays no music sends nothing): an hour (as rtpengine's
+ * silent-timeout) instead of sbc-media's media.rtp_timeout_ms; 0 (that
+ * default) for the other lines. */
+#define B2B_SDP_HOLD_TIMEOUT_MS 3600000u
 
 /* Step 3. Returns 0 or sbc_err_sip(488). Lines the answerer declined get
  * session_id 0 in msgs: no UPDATE; their sessions stay until the call ends

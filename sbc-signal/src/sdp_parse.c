@@ -1,4 +1,5 @@
 /* sbc-signal — SDP parser (RFC 4566). See sdp_session.h. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -377,6 +378,47 @@ const char *sdp_dir_name(enum sdp_dir d)
 	}
 }
 
+enum media_addr_kind { MA_USABLE, MA_UNSPECIFIED, MA_REFUSED };
+
+static enum media_addr_kind media_addr_kind(const sbc_addr *a)
+{
+	if (a->sa.sa_family == AF_INET) {
+		uint32_t v = ntohl(a->in4.sin_addr.s_addr);
+		if (v == 0)
+			return MA_UNSPECIFIED;
+		if ((v >> 24) == 0 || (v >> 28) == 0xE || v == 0xFFFFFFFFu)
+			return MA_REFUSED; /* "this network", multicast, limited broadcast */
+		return MA_USABLE;
+	}
+	if (IN6_IS_ADDR_UNSPECIFIED(&a->in6.sin6_addr))
+		return MA_UNSPECIFIED;
+	if (IN6_IS_ADDR_MULTICAST(&a->in6.sin6_addr))
+		return MA_REFUSED;
+	if (IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr)) {
+		sbc_addr v4 = {.in4 = {.sin_family = AF_INET}};
+		memcpy(&v4.in4.sin_addr, &a->in6.sin6_addr.s6_addr[12], 4);
+		return media_addr_kind(&v4);
+	}
+	return MA_USABLE;
+}
+
+/* The connection line of media i (media level, else session level), or NULL. */
+static const sdp_conn *media_conn(const sdp_session *s, unsigned i)
+{
+	const sdp_conn *c = s->media[i].conn.present ? &s->media[i].conn : &s->conn;
+	return c->present ? c : NULL;
+}
+
+int sdp_media_on_hold(const sdp_session *s, unsigned i)
+{
+	if (i >= s->n_media)
+		return 0;
+	if (sdp_media_dir(s, i) != SDP_DIR_SENDRECV)
+		return 1;
+	sbc_addr rtp, rtcp;
+	return s->media[i].port && sdp_media_remote(s, i, &rtp, &rtcp) == 0 && !rtp.sa.sa_family;
+}
+
 int sdp_media_remote(const sdp_session *s, unsigned i, sbc_addr *rtp, sbc_addr *rtcp)
 {
 	char txt[INET6_ADDRSTRLEN + 1];
@@ -386,8 +428,8 @@ int sdp_media_remote(const sdp_session *s, unsigned i, sbc_addr *rtp, sbc_addr *
 	const sdp_media *m = &s->media[i];
 	if (m->port == 0)
 		return SBC_E_NOT_FOUND;
-	c = m->conn.present ? &m->conn : &s->conn;
-	if (!c->present || c->addr.n >= sizeof(txt))
+	c = media_conn(s, i);
+	if (!c || c->addr.n >= sizeof(txt))
 		return -EINVAL;
 	memcpy(txt, c->addr.p, c->addr.n);
 	txt[c->addr.n] = 0;
@@ -395,6 +437,17 @@ int sdp_media_remote(const sdp_session *s, unsigned i, sbc_addr *rtp, sbc_addr *
 		return -EINVAL;
 	if ((rtp->sa.sa_family == AF_INET6) != (c->v6 != 0))
 		return -EINVAL;
+	switch (media_addr_kind(rtp)) {
+	case MA_REFUSED:
+		return -EINVAL;
+	case MA_UNSPECIFIED:
+		memset(rtp, 0, sizeof(*rtp));
+		if (rtcp)
+			memset(rtcp, 0, sizeof(*rtcp));
+		return 0;
+	case MA_USABLE:
+		break;
+	}
 	sbc_addr_set_port(rtp, m->port);
 	if (rtcp) {
 		*rtcp = *rtp;

@@ -86,8 +86,17 @@ enum sdp_dir sdp_media_dir(const sdp_session *s, unsigned i);
 /* The peer's RTP (and RTCP) address for media i: c= (media, else session)
  * with the m= port; RTCP from a=rtcp or port + 1. Returns 0, or
  * SBC_E_NOT_FOUND when the stream is declined (port 0) and -EINVAL when the
- * address is not an IP literal (FQDNs in c= are not resolved). */
+ * address is not an IP literal (FQDNs in c= are not resolved) or one no
+ * media may be sent to: multicast, broadcast, 0.0.0.0/8 other than
+ * 0.0.0.0 itself (the relay would flood a group or the host on a peer's
+ * say-so). An unspecified address (0.0.0.0, ::: RFC 2543 hold, RFC 3264
+ * 8.4 "send nothing here") returns 0 with *rtp and *rtcp of family 0:
+ * no address, as before latching. */
 int sdp_media_remote(const sdp_session *s, unsigned i, sbc_addr *rtp, sbc_addr *rtcp);
+
+/* Whether media i is on hold: a direction other than sendrecv, or the
+ * unspecified connection address. No RTP need flow either way then. */
+int sdp_media_on_hold(const sdp_session *s, unsigned i);
 
 const char *sdp_dir_name(enum sdp_dir d); /* "sendrecv", ... */
 

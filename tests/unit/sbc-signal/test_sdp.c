@@ -482,6 +482,58 @@ static void test_bad_sdp(void **state)
 	assert_int_equal(sdp_media_remote(&S, 0, &a, NULL), -EINVAL);
 }
 
+/* c= addresses media may not go to, and the unspecified one (hold). */
+static void test_media_addresses(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *c; /* the c= line's address part */
+		int ret;       /* of sdp_media_remote */
+		int family;    /* of the RTP address when ret is 0 */
+		int hold;      /* sdp_media_on_hold */
+	} cases[] = {
+		{"IN IP4 192.0.2.7", 0, AF_INET, 0},
+		{"IN IP4 127.0.0.1", 0, AF_INET, 0},
+		{"IN IP4 0.0.0.0", 0, 0, 1},          /* RFC 2543 hold: no address */
+		{"IN IP6 ::", 0, 0, 1},
+		{"IN IP4 224.0.0.1", -EINVAL, 0, 0},  /* multicast */
+		{"IN IP4 239.255.255.250", -EINVAL, 0, 0},
+		{"IN IP4 255.255.255.255", -EINVAL, 0, 0}, /* limited broadcast */
+		{"IN IP4 0.1.2.3", -EINVAL, 0, 0},    /* "this network" */
+		{"IN IP6 ff02::1", -EINVAL, 0, 0},
+		{"IN IP6 ::ffff:224.0.0.1", -EINVAL, 0, 0},
+		{"IN IP6 2001:db8::1", 0, AF_INET6, 0},
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		char sdp[256];
+		int n = snprintf(sdp, sizeof(sdp), "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=%s\r\nt=0 0\r\n"
+					      "m=audio 4000 RTP/AVP 0\r\na=sendrecv\r\n", cases[k].c);
+		assert_int_equal(sdp_parse(sdp, (size_t)n, &S), 0);
+		sbc_addr rtp, rtcp;
+		memset(&rtp, 0xa5, sizeof(rtp));
+		memset(&rtcp, 0xa5, sizeof(rtcp));
+		int r = sdp_media_remote(&S, 0, &rtp, &rtcp);
+		if (r != cases[k].ret)
+			fail_msg("%s: sdp_media_remote %d, want %d", cases[k].c, r, cases[k].ret);
+		if (r == 0) {
+			assert_int_equal(rtp.sa.sa_family, cases[k].family);
+			assert_int_equal(rtcp.sa.sa_family, cases[k].family);
+		}
+		if (sdp_media_on_hold(&S, 0) != cases[k].hold)
+			fail_msg("%s: on hold %d, want %d", cases[k].c, !cases[k].hold, cases[k].hold);
+	}
+	/* a direction other than sendrecv is hold whatever the address */
+	static const char *dirs[] = {"sendonly", "recvonly", "inactive"};
+	for (size_t k = 0; k < 3; k++) {
+		char sdp[256];
+		int n = snprintf(sdp, sizeof(sdp), "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.7\r\n"
+					      "t=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=%s\r\n", dirs[k]);
+		assert_int_equal(sdp_parse(sdp, (size_t)n, &S), 0);
+		assert_int_equal(sdp_media_on_hold(&S, 0), 1);
+	}
+	assert_int_equal(sdp_media_on_hold(&S, 5), 0); /* no such line */
+}
+
 /* Every prefix and random byte changes: parse or fail cleanly. */
 static void test_sdp_truncations(void **state)
 {
@@ -544,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_golden_rtp_in_srtp_out),
 		cmocka_unit_test(test_golden_ice_multi_media),
 		cmocka_unit_test(test_bad_sdp),
+		cmocka_unit_test(test_media_addresses),
 		cmocka_unit_test(test_sdp_truncations),
 		cmocka_unit_test(test_redact),
 	};
