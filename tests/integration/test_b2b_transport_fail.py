@@ -350,7 +350,11 @@ def test_ringing_without_answer_cancelled_then_next_route(procs, tmp_path):
         uac.invite()
         final = uac.wait_final(timeout=8)
         took = time.monotonic() - t0
-        assert status(final) == 200 and 0.9 < took < 2.5, (took, sbc.log()[-3000:])
+        # 1 s of ringing, then the next route: the bound only has to tell
+        # the configured second from the 3 min default (the log line below
+        # names the 1000 ms); under SAN=1 on a loaded 2-core box 2.5 s
+        # was once too tight
+        assert status(final) == 200 and 0.9 < took < 6, (took, sbc.log()[-3000:])
         assert uas1.requests("CANCEL"), "the ringing trunk was not cancelled"
         assert [r for r in uac.got if status(r) == 180], "the caller heard no ringing"
         uac.ack(final)
