@@ -334,8 +334,7 @@ static int allowed_hdr(const sip_hdr *h, int response, int has_body)
 	case SIP_H_MIN_SE:
 	case SIP_H_PRIVACY:
 	case SIP_H_ACCEPT:
-	case SIP_H_REASON:
-		return 1;
+		return 1; /* Reason too, value by value: put_reason */
 	case SIP_H_RSEQ:
 	case SIP_H_UNSUPPORTED:
 	case SIP_H_RETRY_AFTER:
@@ -394,12 +393,179 @@ static void put_identity(sip_buf *b, const sip_hdr *h, const char *local_host)
 	}
 }
 
+/* ---- RFC 3326 Reason ---------------------------------------------------------- */
+
+/* token characters (RFC 3261 25.1) */
+static int tok_ch(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       (ch && strchr("-.!%*_+`'~", ch));
+}
+
+/* LWS at p[*i]: spaces, tabs and folds (CRLF followed by SP/HTAB); a CR or
+ * LF that is not part of a fold stays for the caller to refuse. */
+static void skip_lws(const char *p, size_t n, size_t *i)
+{
+	while (*i < n) {
+		if (p[*i] == ' ' || p[*i] == '\t')
+			(*i)++;
+		else if (p[*i] == '\r' && *i + 2 < n && p[*i + 1] == '\n' && (p[*i + 2] == ' ' || p[*i + 2] == '\t'))
+			*i += 3;
+		else
+			break;
+	}
+}
+
+/* A token at p[*i] (gen-value: also the host characters ':' '[' ']'):
+ * returns its length, *i past it. */
+static size_t take_token(const char *p, size_t n, size_t *i, int host)
+{
+	size_t st = *i;
+	while (*i < n && (tok_ch((unsigned char)p[*i]) || (host && strchr(":[]", p[*i]))))
+		(*i)++;
+	return *i - st;
+}
+
+/* A quoted-string at p[*i] (RFC 3261 25.1: qdtext or quoted-pair, no
+ * control character but HTAB, UTF-8 bytes as they are): returns 1 with *i
+ * past the closing quote, or 0. */
+static int take_quoted(const char *p, size_t n, size_t *i)
+{
+	size_t j = *i;
+	if (j >= n || p[j] != '"')
+		return 0;
+	for (j++; j < n; j++) {
+		unsigned char ch = (unsigned char)p[j];
+		if (ch == '"') {
+			*i = j + 1;
+			return 1;
+		}
+		if (ch == '\\') {
+			/* quoted-pair: any byte but CR, LF (and here NUL, DEL) */
+			if (++j >= n || p[j] == '\r' || p[j] == '\n' || p[j] == 0 || p[j] == 0x7f)
+				return 0;
+			continue;
+		}
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return 0;
+	}
+	return 0;
+}
+
+int b2b_reason_check(sip_sv v)
+{
+	const char *p = v.p;
+	size_t n = v.n, i = 0;
+	if (!p || n == 0 || n > B2B_REASON_MAX)
+		return -1;
+	/* protocol = "SIP" / "Q.850" / token */
+	size_t pl = take_token(p, n, &i, 0);
+	if (!pl)
+		return -1;
+	sip_sv proto = {p, pl};
+	int q850 = sip_sv_ieq(proto, "Q.850"), sip = sip_sv_ieq(proto, "SIP");
+	int cause = -1, text = 0;
+	for (;;) {
+		skip_lws(p, n, &i);
+		if (i == n)
+			break;
+		if (p[i] != ';')
+			return -1; /* "SIP cause=200", a comma left by a bad split, a CR */
+		i++;
+		skip_lws(p, n, &i);
+		size_t ns = i, nl = take_token(p, n, &i, 0);
+		if (!nl)
+			return -1;
+		sip_sv name = {p + ns, nl};
+		skip_lws(p, n, &i);
+		if (i == n || p[i] != '=') {
+			if (sip_sv_ieq(name, "cause") || sip_sv_ieq(name, "text"))
+				return -1; /* both need a value */
+			continue;   /* a flag: generic-param */
+		}
+		i++;
+		skip_lws(p, n, &i);
+		size_t vs = i;
+		if (sip_sv_ieq(name, "cause")) {
+			/* cause = 1*DIGIT, once; as the protocol defines it: a Q.850
+			 * cause value is 1..127, a SIP one a status code 100..699 */
+			unsigned long c = 0;
+			while (i < n && p[i] >= '0' && p[i] <= '9' && i - vs < 9)
+				c = c * 10 + (unsigned long)(p[i++] - '0');
+			if (i == vs || (i < n && p[i] >= '0' && p[i] <= '9') || cause >= 0)
+				return -1;
+			if ((q850 && (c < 1 || c > 127)) || (sip && (c < 100 || c > 699)))
+				return -1;
+			cause = (int)c;
+		} else if (sip_sv_ieq(name, "text")) {
+			if (text || !take_quoted(p, n, &i)) /* reason-text = "text" EQUAL quoted-string */
+				return -1;
+			text = 1;
+		} else if (i < n && p[i] == '"') {
+			if (!take_quoted(p, n, &i))
+				return -1;
+		} else if (!take_token(p, n, &i, 1)) {
+			return -1;
+		}
+	}
+	return q850 && cause > 0 ? cause : 0;
+}
+
+/* Writes "Reason: v1, v2" with the well-formed values of h (at most
+ * *budget of them, taken from it). Returns how many were written; the
+ * caller drops a line that got none. *q850 gets the first Q.850 cause. */
+static unsigned put_reason(sip_buf *b, const sip_hdr *h, unsigned *budget, int *q850)
+{
+	sip_sv rest = h->value, one;
+	unsigned n = 0;
+	int r;
+	if (h->value.n > B2B_REASON_LINE_MAX)
+		return 0; /* not even split: an oversized line is dropped whole */
+	sip_buf_str(b, "Reason: ");
+	while (*budget && (r = sip_next_value(&rest, &one)) == 1) {
+		int c = b2b_reason_check(one);
+		if (c < 0)
+			continue;
+		if (c > 0 && q850 && !*q850)
+			*q850 = c;
+		if (n)
+			sip_buf_str(b, ", ");
+		sip_buf_sv(b, one);
+		n++;
+		(*budget)--;
+	}
+	return n;
+}
+
+int b2b_reason_lines(const sip_msg *m, char *buf, size_t cap, const char **lines, unsigned max, int *q850)
+{
+	sip_buf b;
+	unsigned n = 0, budget = B2B_REASON_VALUES;
+	if (q850)
+		*q850 = 0;
+	sip_buf_init(&b, buf, cap);
+	for (unsigned i = 0; i < m->n_hdr && n < max; i++) {
+		if (m->hdr[i].id != SIP_H_REASON)
+			continue;
+		size_t start = b.len;
+		if (!put_reason(&b, &m->hdr[i], &budget, q850)) {
+			b.len = start;
+			continue;
+		}
+		sip_buf_put(&b, "", 1); /* each line NUL-terminated for extra[] */
+		if (b.err)
+			return b.err;
+		lines[n++] = buf + start;
+	}
+	return (int)n;
+}
+
 /* Collects the allow-listed header lines of m into scratch; lines[] views. */
 static int collect(const sip_msg *m, int response, int has_body, const char *local_host, char *scratch,
 		   size_t cap, sip_sv *lines, unsigned max, const char *const *extra, unsigned n_extra)
 {
 	sip_buf b;
-	unsigned n = 0;
+	unsigned n = 0, reasons = B2B_REASON_VALUES;
 	sip_buf_init(&b, scratch, cap);
 	for (unsigned i = 0; i < m->n_hdr; i++) {
 		const sip_hdr *h = &m->hdr[i];
@@ -408,6 +574,12 @@ static int collect(const sip_msg *m, int response, int has_body, const char *loc
 			put_identity(&b, h, local_host);
 			/* an identity header with no usable value ends in ": " */
 			if (!b.err && b.len - start >= 2 && scratch[b.len - 1] == ' ' && scratch[b.len - 2] == ':') {
+				b.len = start;
+				continue;
+			}
+		} else if (h->id == SIP_H_REASON) {
+			/* only well-formed values cross, a bounded number (RFC 3326) */
+			if (!put_reason(&b, h, &reasons, NULL)) {
 				b.len = start;
 				continue;
 			}

@@ -15,6 +15,11 @@
  *       requests:  Supported, Require, Allow, Session-Expires, Min-SE,
  *                  Privacy, Accept, Content-Disposition (with a body), Reason
  *       responses: the same plus RSeq, Unsupported, Retry-After
+ *     Reason (RFC 3326) crosses value by value: only well-formed values
+ *     (b2b_reason_check), at most B2B_REASON_VALUES per message; a line
+ *     left with none is dropped, the message goes all the same. BYE and
+ *     CANCEL are built anew on the other leg, so the engine carries their
+ *     Reason over with b2b_reason_lines().
  *  3. Strings are bounded (B2B_*_MAX): a value that does not fit makes the
  *     function fail with sbc_err_sip(400) (inbound) or -ENOSPC (building),
  *     never truncation.
@@ -201,6 +206,29 @@ typedef struct b2b_resp_spec {
  * Returns the length or -ENOSPC/-EINVAL. */
 int b2b_build_mirrored_response(const sip_msg *a, const sip_msg *r, const b2b_resp_spec *s, char *out,
 				size_t cap);
+
+/* RFC 3326 Reason = "Reason" HCOLON reason-value *(COMMA reason-value);
+ * reason-value = protocol *(SEMI reason-params). A value can name no
+ * address, but it comes from a peer: bounded and checked before it crosses. */
+#define B2B_REASON_MAX 256       /* bytes of one reason-value; longer: dropped */
+#define B2B_REASON_LINE_MAX 1024 /* bytes of one Reason line; longer: dropped whole */
+#define B2B_REASON_VALUES 4      /* reason-values relayed per message; the rest dropped */
+
+/* Checks one reason-value v (trimmed): protocol a token, each parameter
+ * a token with an optional "=" token / host / quoted-string; "cause" once,
+ * with 1..9 digits (a Q.850 cause 1..127, a SIP one a status 100..699);
+ * "text" once, a quoted-string; no control character outside a fold or
+ * HTAB; at most B2B_REASON_MAX bytes. Returns -1 when malformed, the cause
+ * (1..127) of a well-formed Q.850 value with one, else 0. */
+int b2b_reason_check(sip_sv v);
+
+/* The Reason of m as it crosses to the other leg: for each Reason line of
+ * m with well-formed values (at most B2B_REASON_VALUES in all), "Reason:
+ * v1, v2" NUL-terminated in buf, lines[] pointing at each (for extra[] of
+ * b2b_build_in_dialog). *q850 (may be NULL) gets the first Q.850 cause
+ * relayed, or 0. Returns the number of lines (0..max) or -ENOSPC. */
+#define B2B_REASON_BUF (B2B_REASON_VALUES * (B2B_REASON_MAX + 2) + 16 * 4)
+int b2b_reason_lines(const sip_msg *m, char *buf, size_t cap, const char **lines, unsigned max, int *q850);
 
 /* 100rel across the legs: RSeq values cross unchanged (allow-listed), so
  * the RAck of a PRACK from one leg maps to the other by replacing the CSeq

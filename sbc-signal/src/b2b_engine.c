@@ -128,6 +128,9 @@ struct b2b_cl {
 	uint8_t cancelled, b_sdp_done, hangup;
 	uint8_t a_acked;    /* A's ACK to our 2xx arrived (on_ack) */
 	uint8_t bye_a_held; /* B hung up before that ACK: our BYE to A waits for it (RFC 3261 15) */
+	uint8_t held_rsn_n; /* Reason lines of that BYE, NUL-separated in held_rsn (malloc'd) */
+	char *held_rsn;
+	int16_t q850; /* Q.850 cause of the Reason that ended the call (relayed or ours), 0: none */
 	uint64_t b_sdp_hash; /* of the B answer applied (b_sdp_done) */
 	const char *trunk_in; /* interned */
 	uint64_t start_ms, answer_ms; /* wall clock */
@@ -755,8 +758,24 @@ static void ctx_bind(tx_ctx *c, b2b_cl *call, enum ctx_role role)
 	call->ctxs = c;
 }
 
+/* RFC 3326 Reason on the BYEs and CANCELs the SBC sends of its own accord
+ * (README, "Reason headers"): SIP 408 for our timers (RFC 3398 maps it to
+ * Q.850 102, recovery on timer expiry, as the call record's 408 is billed),
+ * SIP 488 for an answer our SRTP policy refused, Q.850 where an exchange
+ * has the cause: 16 normal clearing for call.hangup, 19 / 18 for a callee
+ * that rang / only said 100 and never answered. */
+#define RSN_MEDIA "Reason: SIP;cause=408;text=\"media timeout\""
+#define RSN_SESSION "Reason: SIP;cause=408;text=\"session timer expired\""
+#define RSN_NO_ACK "Reason: SIP;cause=408;text=\"no ACK\""
+#define RSN_SRTP "Reason: SIP;cause=488;text=\"answer refused by SRTP policy\""
+#define RSN_HANGUP "Reason: Q.850;cause=16;text=\"Normal call clearing (call.hangup)\""
+#define RSN_HANGUP_Q850 16
+#define RSN_NO_ANSWER "Reason: Q.850;cause=19;text=\"No answer from user\""
+#define RSN_NO_USER "Reason: Q.850;cause=18;text=\"No user responding\""
+#define RSN_LINES 4 /* Reason lines carried from one request (B2B_REASON_VALUES) */
+
 static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp);
-static void cancel_b_invite(b2b_wk *k, tx_ctx *x);
+static void cancel_b_invite(b2b_wk *k, tx_ctx *x, const char *const *rsn, unsigned n_rsn);
 static int next_target(b2b_cl *c);
 static void trunk_count(b2b_wk *k, const char *trunk, enum sig_trunk_stat st);
 static void respond_a(b2b_cl *c, int status, const char *extra);
@@ -804,7 +823,10 @@ static void timer_cb(tx_ctx *c)
 			/* it rang (or said 100) but never answered */
 			SBC_NOTICE("call %" PRIx64 ": no answer from trunk %s in %u ms: CANCEL, next route", call->id,
 				   call->trunk_out, no_answer_ms(c->wk));
-			cancel_b_invite(c->wk, c);
+			/* Q.850 19 once it rang (a 18x), 18 when it only said 100:
+			 * what an exchange releases with when its answer timer runs out */
+			const char *rsn = call->state == CS_EARLY ? RSN_NO_ANSWER : RSN_NO_USER;
+			cancel_b_invite(c->wk, c, &rsn, 1);
 			trunk_count(c->wk, call->trunk_out, SIG_TS_timeouts);
 			call->b_txn = NULL; /* its 487 (or a late 2xx: ACK and BYE) finds an attempt given up */
 			call->b_no_answer = 1;
@@ -899,6 +921,7 @@ static int env_send(void *ctx, txn *t, const char *buf, size_t len)
 
 static void on_response(void *ctx, txn *t, const sip_msg *rsp);
 static void on_timeout(void *ctx, txn *t);
+static void bye_a_held_send(b2b_cl *c);
 
 static void on_terminated(void *ctx, txn *t)
 {
@@ -1107,6 +1130,8 @@ static void call_free(b2b_cl *c)
 		free(c->a_raw);
 	if (c->b_ack != c->b_ack_buf)
 		free(c->b_ack);
+	free(c->held_rsn);
+	c->held_rsn = NULL;
 	reinv_done(c);
 	if (k && k->n_free < B2B_FREE_CALLS) {
 		/* recycled: a fresh 40 KiB object per call costs page faults and
@@ -1257,6 +1282,10 @@ static void call_event(b2b_cl *c, const char *ev, int cause, const char *reason)
 		buf_lit(&b, ",\"reason\":");
 		json_cstr(&b, reason);
 	}
+	if (c->q850 > 0 && !strcmp(ev, "end")) { /* RFC 3326: what carriers bill by */
+		buf_lit(&b, ",\"q850\":");
+		sip_buf_u64(&b, (uint64_t)c->q850);
+	}
 	if (c->b_sdp_done) {
 		buf_lit(&b, ",\"srtp_in\":\"");
 		sip_buf_str(&b, store_srtp_suite_name(b2b_sdp_suite(&c->sdp, 0)));
@@ -1391,6 +1420,9 @@ static void leg_request_ex(b2b_cl *c, int leg, enum sip_method m, const char *co
 			   const b2b_body *body);
 
 static void leg_request(b2b_cl *c, int leg, enum sip_method m) { leg_request_ex(c, leg, m, NULL, 0, NULL); }
+
+/* BYE on a leg with one Reason line of ours (RSN_*) */
+static void leg_bye(b2b_cl *c, int leg, const char *rsn) { leg_request_ex(c, leg, SIP_M_BYE, &rsn, 1, NULL); }
 
 /* leg_request with extra header lines (a PRACK's RAck) or a body (an ACK
  * with the answer to a delayed offer) */
@@ -1899,6 +1931,11 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 		rs.local_host = host;
 		int n = b2b_build_mirrored_response(&c->a, rsp, &rs, k->out, sizeof(k->out));
 		if (n > 0) {
+			char rb[B2B_REASON_BUF];
+			const char *rl[RSN_LINES];
+			int q = 0;
+			if (b2b_reason_lines(rsp, rb, sizeof(rb), rl, RSN_LINES, &q) > 0)
+				c->q850 = (int16_t)q; /* the Reason relayed with it, for the call record */
 			txn_respond(k->tbl, c->a_txn, final, k->out, (size_t)n);
 			call_end(c, final, NULL);
 			return;
@@ -2162,13 +2199,17 @@ static int request_like(b2b_wk *k, const tx_ctx *x, const char *buf, size_t n)
 
 /* CANCEL for the B-leg INVITE of ctx x (at most once): built from the
  * INVITE as sent, to the same destination. */
-static void cancel_b_invite(b2b_wk *k, tx_ctx *x)
+static void cancel_b_invite(b2b_wk *k, tx_ctx *x, const char *const *rsn, unsigned n_rsn)
 {
 	size_t rl = 0;
+	sip_sv ex[RSN_LINES];
 	const char *q = x->t ? txn_request(x->t, &rl) : NULL;
 	if (x->cancel_sent || !q || sip_parse(q, rl, &k->tmp) < 0)
 		return;
-	int n = sip_build_cancel(&k->tmp, k->out, sizeof(k->out));
+	/* rsn: the Reason lines (RFC 3326) of the caller's CANCEL, or ours */
+	for (unsigned i = 0; i < n_rsn && i < RSN_LINES; i++)
+		ex[i] = sip_sv_from(rsn[i], strlen(rsn[i]));
+	int n = sip_build_cancel_ex(&k->tmp, ex, n_rsn < RSN_LINES ? n_rsn : RSN_LINES, k->out, sizeof(k->out));
 	if (n > 0 && request_like(k, x, k->out, (size_t)n) == 0) {
 		x->cancel_sent = 1;
 		/* a peer that neither answers the INVITE nor the CANCEL would
@@ -2269,7 +2310,7 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 		if (st >= 200 && st < 300)
 			hangup_stray_2xx(x->wk, x, rsp);
 		else if (st > 100 && st < 200)
-			cancel_b_invite(x->wk, x);
+			cancel_b_invite(x->wk, x, NULL, 0);
 		return;
 	}
 	b2b_cl *c = x->call;
@@ -2281,7 +2322,7 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 		if (st >= 200 && st < 300)
 			hangup_stray_2xx(k, x, rsp);
 		else if (st > 100 && st < 200)
-			cancel_b_invite(k, x);
+			cancel_b_invite(k, x, NULL, 0);
 		return;
 	}
 	if (st == 100)
@@ -2296,7 +2337,8 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 				/* the early answer broke the policy: give up this attempt */
 				SBC_NOTICE("call %" PRIx64 ": early answer from %s refused (%d)", c->id, c->trunk_out,
 					   sbc_err_sip_status(r));
-				cancel_b_invite(k, x);
+				const char *rsn = RSN_SRTP;
+				cancel_b_invite(k, x, &rsn, 1);
 				attempt_failed(c, B2B_FO_LOCAL_SRTP, -1, NULL);
 				return;
 			}
@@ -2338,7 +2380,7 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 			if (r < 0) {
 				SBC_NOTICE("call %" PRIx64 ": answer from %s refused (%d)", c->id, c->trunk_out,
 					   sbc_err_sip_status(r));
-				leg_request(c, 1, SIP_M_BYE);
+				leg_bye(c, 1, RSN_SRTP);
 				/* its retransmissions are ACKed as strays, not BYEd twice */
 				x->stray_tag = hash_sv(rsp->to.tag) | 0x80000000u;
 				attempt_failed(c, B2B_FO_LOCAL_SRTP, -1, NULL);
@@ -2381,8 +2423,8 @@ static void on_timeout(void *ctx, txn *t)
 		int leg = c->ri->leg;
 		leg_request(c, 1 - leg, SIP_M_ACK);
 		reinv_done(c);
-		leg_request(c, 0, SIP_M_BYE);
-		leg_request(c, 1, SIP_M_BYE);
+		leg_bye(c, 0, RSN_NO_ACK);
+		leg_bye(c, 1, RSN_NO_ACK);
 		call_end(c, 408, "no ACK");
 		return;
 	}
@@ -2403,16 +2445,46 @@ static void on_timeout(void *ctx, txn *t)
 		attempt_failed(c, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
 	} else if (x->role == CTX_A_INVITE && c->state == CS_CONFIRMED && c->bye_a_held) {
 		/* B hung up, A never ACKed: the held BYE goes now (RFC 3261 15) */
-		leg_request(c, 0, SIP_M_BYE);
+		bye_a_held_send(c);
 		call_end(c, 200, "BYE from callee");
 	} else if (x->role == CTX_A_INVITE && c->state == CS_CONFIRMED) {
 		/* A never ACKed our 2xx (Timer L/H): end the call */
-		leg_request(c, 1, SIP_M_BYE);
+		leg_bye(c, 1, RSN_NO_ACK);
 		call_end(c, 408, "no ACK");
 	}
 }
 
 static void reinv_ack(b2b_cl *c, txn *t, const sip_msg *ack);
+
+/* The Reason lines of B's BYE held for A's ACK (in_dialog): a copy, made
+ * only on that rare path (the call object carries no buffer for it). A
+ * copy that cannot be made leaves the held BYE without Reason. */
+static void bye_a_hold_reason(b2b_cl *c, const char *const *rl, unsigned n)
+{
+	size_t len = 0;
+	for (unsigned i = 0; i < n; i++)
+		len += strlen(rl[i]) + 1;
+	free(c->held_rsn);
+	c->held_rsn = n ? malloc(len) : NULL;
+	c->held_rsn_n = 0;
+	if (!c->held_rsn)
+		return;
+	for (size_t at = 0; c->held_rsn_n < n; c->held_rsn_n++) {
+		size_t l = strlen(rl[c->held_rsn_n]) + 1;
+		memcpy(c->held_rsn + at, rl[c->held_rsn_n], l);
+		at += l;
+	}
+}
+
+/* The BYE toward A held for its ACK, with B's Reason */
+static void bye_a_held_send(b2b_cl *c)
+{
+	const char *rl[RSN_LINES];
+	unsigned n = 0;
+	for (const char *p = c->held_rsn; p && n < c->held_rsn_n && n < RSN_LINES; p += strlen(p) + 1)
+		rl[n++] = p;
+	leg_request_ex(c, 0, SIP_M_BYE, rl, n, NULL);
+}
 
 /* A's ACK to our 2xx (the first, or a repeat): a BYE of B's held for it
  * (in_dialog) goes to A now. An ACK to our 2xx to a re-INVITE may carry the
@@ -2431,7 +2503,7 @@ static void on_ack(void *ctx, txn *t, const sip_msg *ack)
 	c->a_acked = 1;
 	if (c->bye_a_held && c->state == CS_CONFIRMED) {
 		c->bye_a_held = 0;
-		leg_request(c, 0, SIP_M_BYE);
+		bye_a_held_send(c);
 		call_end(c, 200, "BYE from callee");
 	}
 }
@@ -2755,11 +2827,11 @@ static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
 
 /* Ends a confirmed call on our own initiative (media timeout, session
  * timer): BYE on both legs, the call record with cause and reason. */
-static void bye_both_legs(b2b_cl *c, int cause, const char *reason)
+static void bye_both_legs(b2b_cl *c, int cause, const char *reason, const char *rsn)
 {
-	leg_request(c, 0, SIP_M_BYE);
+	leg_bye(c, 0, rsn);
 	if (!c->bye_a_held) /* else the callee hung up already (its BYE answered) */
-		leg_request(c, 1, SIP_M_BYE);
+		leg_bye(c, 1, rsn);
 	call_end(c, cause, reason);
 }
 
@@ -2822,7 +2894,7 @@ static void session_expired(b2b_cl *c)
 	 * bill both as Q.850 cause 102 "recovery on timer expiry", which is
 	 * what 408 maps to (RFC 3398 8.2.6.1); the media timeout says 408
 	 * too. The reason tells the two apart in the call record. */
-	bye_both_legs(c, 408, reason);
+	bye_both_legs(c, 408, reason, RSN_SESSION);
 }
 
 /* An event from media worker j. */
@@ -2861,17 +2933,18 @@ static void media_event(b2b_wk *k, unsigned j, const sbc_msg_media_event *e)
 		return;
 	}
 	SBC_NOTICE("call %" PRIx64 ": media timeout: BYE on both legs", c->id);
-	bye_both_legs(c, 408, "media timeout");
+	bye_both_legs(c, 408, "media timeout", RSN_MEDIA);
 }
 
-/* CANCEL from A (or its BYE before the answer): CANCEL toward B, 487 to A. */
-static void call_cancel(b2b_cl *c)
+/* CANCEL from A (or its BYE before the answer, or call.hangup): CANCEL
+ * toward B with the Reason lines rsn (A's, or ours), 487 to A. */
+static void call_cancel(b2b_cl *c, const char *const *rsn, unsigned n_rsn)
 {
 	b2b_wk *k = c->wk;
 	c->cancelled = 1;
 	tx_ctx *x = c->b_txn ? txn_user(c->b_txn) : NULL;
 	if (x)
-		cancel_b_invite(k, x);
+		cancel_b_invite(k, x, rsn, n_rsn);
 	fail_a(c, 487, NULL);
 }
 
@@ -3222,18 +3295,28 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 	}
 	follow_a_conn(c, leg, rx);
 	if (req->method == SIP_M_BYE) {
+		/* RFC 3326: its Reason (the Q.850 cause carriers bill by) goes
+		 * on with the BYE or CANCEL we send for it */
+		char rb[B2B_REASON_BUF];
+		const char *rl[RSN_LINES];
+		int q = 0, nr = b2b_reason_lines(req, rb, sizeof(rb), rl, RSN_LINES, &q);
+		if (nr < 0)
+			nr = 0;
 		answer_plain(k, rx, t, req, 200, NULL);
+		c->q850 = (int16_t)q;
 		if (leg == 0 && c->state != CS_CONFIRMED) {
 			/* BYE before the answer: treated as a CANCEL toward B */
-			call_cancel(c);
+			call_cancel(c, rl, (unsigned)nr);
 			return;
 		}
 		if (leg == 1 && !c->a_acked && c->a_txn) {
 			/* Toward A we are the callee's UA, which must not send BYE
 			 * before A's ACK to its 2xx arrived or that transaction timed
 			 * out (RFC 3261 15): B's 200 was ACKed at once, so B may
-			 * hang up before A's ACK. on_ack (or on_timeout) sends it. */
+			 * hang up before A's ACK. on_ack (or on_timeout) sends it,
+			 * with this BYE's Reason kept until then. */
 			c->bye_a_held = 1;
+			bye_a_hold_reason(c, rl, (unsigned)nr);
 			return;
 		}
 		if (c->bye_a_held) {
@@ -3243,7 +3326,7 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 			call_end(c, 200, "BYE from callee");
 			return;
 		}
-		leg_request(c, 1 - leg, SIP_M_BYE);
+		leg_request_ex(c, 1 - leg, SIP_M_BYE, rl, (unsigned)nr, NULL);
 		call_end(c, 200, leg ? "BYE from callee" : "BYE from caller");
 		return;
 	}
@@ -3323,7 +3406,13 @@ static void cancel_req(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 	b2b_cl *c = ix->call;
 	if (!c || c->state == CS_CONFIRMED || c->state == CS_ENDED || c->cancelled)
 		return;
-	call_cancel(c);
+	/* RFC 3326: A's Reason crosses with our CANCEL (SIP;cause=200 "Call
+	 * completed elsewhere" keeps a missed call off the callee's phone) */
+	char rb[B2B_REASON_BUF];
+	const char *rl[RSN_LINES];
+	int q = 0, nr = b2b_reason_lines(req, rb, sizeof(rb), rl, RSN_LINES, &q);
+	c->q850 = (int16_t)q;
+	call_cancel(c, rl, nr > 0 ? (unsigned)nr : 0);
 }
 
 /* Our tokens (branches, tags, Call-IDs) carry the creating worker's seed,
@@ -3517,13 +3606,15 @@ static void command_hook(sig_worker *w, uint64_t request_id, const char *json, s
 	if (!c) {
 		n = snprintf(reply, sizeof(reply), "{\"ok\":false,\"error\":\"no such call\"}");
 	} else {
+		const char *rsn = RSN_HANGUP;
 		c->hangup = 1;
+		c->q850 = RSN_HANGUP_Q850;
 		if (c->state == CS_CONFIRMED) {
-			leg_request(c, 0, SIP_M_BYE);
-			leg_request(c, 1, SIP_M_BYE);
+			leg_bye(c, 0, rsn);
+			leg_bye(c, 1, rsn);
 			call_end(c, 200, "hangup");
 		} else {
-			call_cancel(c);
+			call_cancel(c, &rsn, 1);
 		}
 		n = snprintf(reply, sizeof(reply), "{\"ok\":true}");
 	}

@@ -285,7 +285,8 @@ int sip_build_request(const sip_req_spec *s, char *out, size_t cap)
 	return sip_buf_end(&b);
 }
 
-static int ack_or_cancel(const sip_msg *inv, const sip_msg *resp, const char *method, char *out, size_t cap)
+static int ack_or_cancel(const sip_msg *inv, const sip_msg *resp, const char *method, const sip_sv *extra,
+			 unsigned n_extra, char *out, size_t cap)
 {
 	sip_buf b;
 	if (!inv->is_request || inv->n_via == 0)
@@ -307,7 +308,14 @@ static int ack_or_cancel(const sip_msg *inv, const sip_msg *resp, const char *me
 	sip_buf_u64(&b, inv->cseq);
 	sip_buf_put(&b, " ", 1);
 	sip_buf_str(&b, method);
-	sip_buf_str(&b, "\r\nContent-Length: 0\r\n\r\n");
+	sip_buf_put(&b, "\r\n", 2);
+	for (unsigned i = 0; i < n_extra; i++) {
+		if (!value_safe(extra[i]) || !memchr(extra[i].p, ':', extra[i].n))
+			return -EINVAL;
+		sip_buf_sv(&b, extra[i]);
+		sip_buf_put(&b, "\r\n", 2);
+	}
+	sip_buf_str(&b, "Content-Length: 0\r\n\r\n");
 	return sip_buf_end(&b);
 }
 
@@ -315,12 +323,17 @@ int sip_build_ack_non2xx(const sip_msg *inv, const sip_msg *resp, char *out, siz
 {
 	if (!resp || resp->is_request)
 		return -EINVAL;
-	return ack_or_cancel(inv, resp, "ACK", out, cap);
+	return ack_or_cancel(inv, resp, "ACK", NULL, 0, out, cap);
 }
 
 int sip_build_cancel(const sip_msg *inv, char *out, size_t cap)
 {
-	return ack_or_cancel(inv, NULL, "CANCEL", out, cap);
+	return ack_or_cancel(inv, NULL, "CANCEL", NULL, 0, out, cap);
+}
+
+int sip_build_cancel_ex(const sip_msg *inv, const sip_sv *extra, unsigned n_extra, char *out, size_t cap)
+{
+	return ack_or_cancel(inv, NULL, "CANCEL", extra, n_extra, out, cap);
 }
 
 /* Lower-case hex, 16 digits; by hand: a call makes several tokens (tags,

@@ -196,6 +196,9 @@ int sip_build_request(const sip_req_spec *s, char *out, size_t cap);
  * Route; To from resp (ACK) or inv (CANCEL, resp NULL). */
 int sip_build_ack_non2xx(const sip_msg *inv, const sip_msg *resp, char *out, size_t cap);
 int sip_build_cancel(const sip_msg *inv, char *out, size_t cap);
+/* CANCEL with more header lines ("Name: value" without CRLF, e.g. an RFC
+ * 3326 Reason) before Content-Length. Returns like sip_build_request. */
+int sip_build_cancel_ex(const sip_msg *inv, const sip_sv *extra, unsigned n_extra, char *out, size_t cap);
 
 /* prefix + 16 hex digits of a and b each, e.g. a branch "z9hG4bK..." or a
  * tag. Returns the length or -ENOSPC. */
