@@ -3303,7 +3303,8 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		if (nr < 0)
 			nr = 0;
 		answer_plain(k, rx, t, req, 200, NULL);
-		c->q850 = (int16_t)q;
+		if (!c->bye_a_held) /* else the callee's BYE ended the call: its cause stays */
+			c->q850 = (int16_t)q;
 		if (leg == 0 && c->state != CS_CONFIRMED) {
 			/* BYE before the answer: treated as a CANCEL toward B */
 			call_cancel(c, rl, (unsigned)nr);
