@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "sbc/err.h"
@@ -334,7 +335,9 @@ static int allowed_hdr(const sip_hdr *h, int response, int has_body)
 	case SIP_H_MIN_SE:
 	case SIP_H_PRIVACY:
 	case SIP_H_ACCEPT:
-		return 1; /* Reason too, value by value: put_reason */
+		return 1;
+	case SIP_H_REASON:
+		return 0; /* allowed, but value by value: collect_reasons */
 	case SIP_H_RSEQ:
 	case SIP_H_UNSUPPORTED:
 	case SIP_H_RETRY_AFTER:
@@ -395,11 +398,14 @@ static void put_identity(sip_buf *b, const sip_hdr *h, const char *local_host)
 
 /* ---- RFC 3326 Reason ---------------------------------------------------------- */
 
-/* token characters (RFC 3261 25.1) */
-static int tok_ch(unsigned char ch)
+/* token characters (RFC 3261 25.1: alphanumerics and -.!%*_+`'~) as a
+ * bitmap of the 128 ASCII bytes; host adds ':' '[' ']' (gen-value = token
+ * / host / quoted-string). A strchr per byte doubled the cost of a check. */
+static const uint64_t TOK_BITS[2] = {0x03ff6ca200000000ull, 0x47ffffff87fffffeull};
+static const uint64_t HOST_BITS[2] = {0x07ff6ca200000000ull, 0x47ffffffaffffffeull};
+static inline int in_bits(const uint64_t *bits, unsigned char ch)
 {
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       (ch && strchr("-.!%*_+`'~", ch));
+	return ch < 128 && (bits[ch >> 6] >> (ch & 63)) & 1;
 }
 
 /* LWS at p[*i]: spaces, tabs and folds (CRLF followed by SP/HTAB); a CR or
@@ -420,8 +426,9 @@ static void skip_lws(const char *p, size_t n, size_t *i)
  * returns its length, *i past it. */
 static size_t take_token(const char *p, size_t n, size_t *i, int host)
 {
+	const uint64_t *bits = host ? HOST_BITS : TOK_BITS;
 	size_t st = *i;
-	while (*i < n && (tok_ch((unsigned char)p[*i]) || (host && strchr(":[]", p[*i]))))
+	while (*i < n && in_bits(bits, (unsigned char)p[*i]))
 		(*i)++;
 	return *i - st;
 }
@@ -560,12 +567,28 @@ int b2b_reason_lines(const sip_msg *m, char *buf, size_t cap, const char **lines
 	return (int)n;
 }
 
+/* RFC 3326 Reason for collect: only well-formed values cross, a bounded
+ * number, in a pass of its own over buf (the rest of collect's scratch),
+ * made only for a message with Reason (the parser's count): collect's
+ * loop, which every INVITE and response goes through, stays as it was.
+ * Appends to lines[n..max) what fits; returns the new n. */
+__attribute__((cold, noinline)) static int collect_reasons(const sip_msg *m, char *buf, size_t cap, sip_sv *lines,
+							    unsigned n, unsigned max)
+{
+	const char *rl[B2B_REASON_VALUES];
+	int r = b2b_reason_lines(m, buf, cap, rl, B2B_REASON_VALUES, NULL);
+	/* no room left for them: the message goes without its Reason */
+	for (int i = 0; i < r && n < max; i++)
+		lines[n++] = sv_of(rl[i]);
+	return (int)n;
+}
+
 /* Collects the allow-listed header lines of m into scratch; lines[] views. */
 static int collect(const sip_msg *m, int response, int has_body, const char *local_host, char *scratch,
 		   size_t cap, sip_sv *lines, unsigned max, const char *const *extra, unsigned n_extra)
 {
 	sip_buf b;
-	unsigned n = 0, reasons = B2B_REASON_VALUES;
+	unsigned n = 0;
 	sip_buf_init(&b, scratch, cap);
 	for (unsigned i = 0; i < m->n_hdr; i++) {
 		const sip_hdr *h = &m->hdr[i];
@@ -574,12 +597,6 @@ static int collect(const sip_msg *m, int response, int has_body, const char *loc
 			put_identity(&b, h, local_host);
 			/* an identity header with no usable value ends in ": " */
 			if (!b.err && b.len - start >= 2 && scratch[b.len - 1] == ' ' && scratch[b.len - 2] == ':') {
-				b.len = start;
-				continue;
-			}
-		} else if (h->id == SIP_H_REASON) {
-			/* only well-formed values cross, a bounded number (RFC 3326) */
-			if (!put_reason(&b, h, &reasons, NULL)) {
 				b.len = start;
 				continue;
 			}
@@ -600,6 +617,8 @@ static int collect(const sip_msg *m, int response, int has_body, const char *loc
 			return -ENOSPC;
 		lines[n++] = (sip_sv){scratch + start, b.len - start};
 	}
+	if (m->n_of[SIP_H_REASON] && !b.err)
+		n = (unsigned)collect_reasons(m, scratch + b.len, cap - b.len, lines, n, max);
 	for (unsigned i = 0; i < n_extra; i++) {
 		if (n == max)
 			return -ENOSPC;

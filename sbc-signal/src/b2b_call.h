@@ -16,8 +16,9 @@
  *                  Privacy, Accept, Content-Disposition (with a body), Reason
  *       responses: the same plus RSeq, Unsupported, Retry-After
  *     Reason (RFC 3326) crosses value by value: only well-formed values
- *     (b2b_reason_check), at most B2B_REASON_VALUES per message; a line
- *     left with none is dropped, the message goes all the same. BYE and
+ *     (b2b_reason_check), at most B2B_REASON_VALUES per message, after
+ *     the other headers; a line left with none is dropped (all of them
+ *     when they do not fit), the message goes all the same. BYE and
  *     CANCEL are built anew on the other leg, so the engine carries their
  *     Reason over with b2b_reason_lines().
  *  3. Strings are bounded (B2B_*_MAX): a value that does not fit makes the
