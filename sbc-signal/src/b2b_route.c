@@ -123,6 +123,9 @@ enum b2b_fo_action b2b_failover_on_final(b2b_failover *fo, int status, int retry
 	case B2B_FO_LOCAL_SRTP:
 		remember(fo, 488);
 		goto Next;
+	case B2B_FO_LOCAL_OFFER:
+		status = 502;
+		break;
 	default:
 		if (status < 300 || status > 699)
 			status = 500;

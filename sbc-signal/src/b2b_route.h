@@ -67,6 +67,11 @@ enum b2b_fo_action {
 #define B2B_FO_LOCAL_TIMEOUT 0   /* no final response (Timer B, no-answer timer) */
 #define B2B_FO_LOCAL_TRANSPORT 1 /* connect/send failure: counts as 503 */
 #define B2B_FO_LOCAL_SRTP 2      /* our 488: the answer broke that trunk's SRTP policy */
+/* The offer the trunk had to send (its 2xx to our INVITE without SDP, a
+ * delayed offer) is missing or unreadable, or came in a reliable
+ * provisional we do not answer: counts as 502 Bad Gateway (RFC 3261
+ * 21.5.3, an invalid response from the next hop) and fails over like one. */
+#define B2B_FO_LOCAL_OFFER 3
 
 void b2b_failover_init(b2b_failover *fo, unsigned max_attempts);
 

@@ -203,6 +203,18 @@ int b2b_sdp_build_answer(b2b_sdp *x, const sdp_session *answer, const sbc_addr r
 	return sdp_rewrite_build(answer, &rw, out, cap);
 }
 
+int b2b_sdp_build_decline(b2b_sdp *x, unsigned leg, const sdp_session *offer, const sbc_addr *addr, char *out,
+			  size_t cap)
+{
+	sdp_rewrite rw = {.origin = &x->origin[leg & 1], .addr = addr};
+
+	if (!addr || offer->n_media > SDP_MAX_MEDIA)
+		return -EINVAL;
+	for (unsigned i = 0; i < offer->n_media; i++)
+		rw.media[i].savp = offer->media[i].savp; /* port 0 (declined), no crypto */
+	return sdp_rewrite_build(offer, &rw, out, cap);
+}
+
 enum sbc_srtp_suite b2b_sdp_suite(const b2b_sdp *x, unsigned leg)
 {
 	for (unsigned i = 0; i < x->n_media; i++) {

@@ -98,6 +98,16 @@ int b2b_sdp_answer(b2b_sdp *x, const sdp_session *answer, sbc_msg_media msgs[SDP
 int b2b_sdp_build_answer(b2b_sdp *x, const sdp_session *answer, const sbc_addr relay[SDP_MAX_MEDIA], char *out,
 			 size_t cap);
 
+/* An answer to offer (from leg `leg`) that declines every stream: port 0
+ * with the offered profile, no a=crypto (RFC 3264 6), c= on addr, our o=
+ * toward that leg. For an offer in a 2xx that we must answer in the ACK
+ * even though we then end the call (RFC 3261 13.2.2.4: "generate a valid
+ * answer in the ACK and then send a BYE"). Reads nothing of x but the
+ * origin, so it works after b2b_sdp_offer or b2b_sdp_answer refused.
+ * Returns the length, -ENOSPC or -EINVAL. */
+int b2b_sdp_build_decline(b2b_sdp *x, unsigned leg, const sdp_session *offer, const sbc_addr *addr, char *out,
+			  size_t cap);
+
 /* The SRTP suite used on a leg by the first active stream (call records). */
 enum sbc_srtp_suite b2b_sdp_suite(const b2b_sdp *x, unsigned leg);
 

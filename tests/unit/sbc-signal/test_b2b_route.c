@@ -169,6 +169,15 @@ static void test_failover(void **state)
 	assert_int_equal(b2b_failover_result(&fo), 488);
 	/* a remote 488 is relayed */
 	assert_int_equal(b2b_failover_on_final(&fo, 488, -1, "c"), B2B_FO_RELAY);
+	/* a delayed offer missing from the trunk's 2xx: a 502 of ours, fails
+	 * over, relayed as 502 when it is the last; a 6xx after it still wins */
+	b2b_failover_init(&fo, 0);
+	assert_int_equal(b2b_failover_on_final(&fo, B2B_FO_LOCAL_OFFER, -1, "a"), B2B_FO_NEXT);
+	assert_int_equal(b2b_failover_result(&fo), 502);
+	assert_int_equal(b2b_failover_on_final(&fo, B2B_FO_LOCAL_TIMEOUT, -1, "b"), B2B_FO_NEXT);
+	assert_int_equal(b2b_failover_result(&fo), 502);
+	assert_int_equal(b2b_failover_on_final(&fo, 603, -1, "c"), B2B_FO_RELAY);
+	assert_int_equal(b2b_failover_result(&fo), 603);
 	/* 3xx relayed; transport failure counts as 503 */
 	b2b_failover_init(&fo, 0);
 	assert_int_equal(b2b_failover_on_final(&fo, B2B_FO_LOCAL_TRANSPORT, -1, "a"), B2B_FO_NEXT);

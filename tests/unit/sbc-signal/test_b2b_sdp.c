@@ -231,12 +231,92 @@ static void test_wipe_dirty_streams(void **state)
 	memset(x.s, 0, sizeof(x.s));
 }
 
+/* A delayed offer on the first INVITE (A's came without SDP): the first
+ * exchange of a fresh b2b_sdp has B (leg 1) as the offerer. B's SRTP policy
+ * answers as answerer (first allowed suite, its tag kept), A's offers
+ * (here plain: RTP/AVP, no crypto toward A); A's answer with crypto on its
+ * SRTP-off leg is refused; B required without crypto in its offer is 488;
+ * and the decline answer B gets in the ACK before our BYE. */
+static void test_delayed_offer_first(void **state)
+{
+	(void)state;
+	static const store_srtp_policy pol_a_off = {.mode = STORE_SRTP_OFF};
+	static const store_srtp_policy pol_b_req = {.mode = STORE_SRTP_REQUIRED, .n_suites = 1,
+						   .suites = {SBC_SRTP_AES_CM_128_HMAC_SHA1_80}};
+	static const char b_off[] = "v=0\r\no=b 9 9 IN IP4 192.0.2.80\r\ns=-\r\nc=IN IP4 192.0.2.80\r\nt=0 0\r\n"
+				    "m=audio 50000 RTP/SAVP 0 101\r\n"
+				    "a=crypto:5 AEAD_AES_128_GCM inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw==\r\n"
+				    "a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:TCkr9L8rtn4+aJXoeA1eiQcTAniJOvkYXUnZ5KTw\r\n"
+				    "a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+	static const char a_ans[] = "v=0\r\no=a 1 1 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\nt=0 0\r\n"
+				    "m=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n";
+	static const char a_bad[] = "v=0\r\no=a 1 1 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\nt=0 0\r\n"
+				    "m=audio 40000 RTP/SAVP 0 101\r\n"
+				    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:TCkr9L8rtn4+aJXoeA1eiQcTAniJOvkYXUnZ5KTw\r\n";
+	static sdp_session B, A;
+	static b2b_sdp x;
+	sbc_msg_media msgs[SDP_MAX_MEDIA];
+	sbc_addr to_a[SDP_MAX_MEDIA], to_b[SDP_MAX_MEDIA];
+	char out[2048];
+	uint8_t seed = 0x10;
+
+	memset(to_a, 0, sizeof(to_a));
+	memset(to_b, 0, sizeof(to_b));
+	sbc_addr_parse("203.0.113.5:30002", -1, &to_a[0]);
+	sbc_addr_parse("203.0.113.5:30000", -1, &to_b[0]);
+	b2b_sdp_init(&x, &pol_a_off, &pol_b_req, det_rand, &seed, 2000);
+	assert_int_equal(sdp_parse(b_off, strlen(b_off), &B), 0);
+	assert_int_equal(b2b_sdp_offer(&x, 1, &B, 700, msgs), 1);
+	/* B's leg: the first offered suite B's policy allows (tag 7), B's key as rx */
+	assert_int_equal(msgs[0].leg[1].rx.suite, SBC_SRTP_AES_CM_128_HMAC_SHA1_80);
+	assert_int_equal(msgs[0].leg[1].rx.key[0], 0x4c); /* "TCkr" decodes to 4c 29 2b */
+	assert_int_equal(msgs[0].leg[0].remote_rtp.sa.sa_family, 0); /* A's address: its answer, in the ACK */
+	/* toward A: plain RTP on the relay, nothing of B's */
+	int n = b2b_sdp_build_offer(&x, &B, to_a, out, sizeof(out));
+	assert_true(n > 0);
+	assert_non_null(strstr(out, "m=audio 30002 RTP/AVP 0 101\r\n"));
+	assert_non_null(strstr(out, "c=IN IP4 203.0.113.5\r\n"));
+	assert_null(strstr(out, "crypto"));
+	assert_null(strstr(out, "192.0.2.80"));
+	/* A answers with crypto on its SRTP-off leg: refused */
+	assert_int_equal(sdp_parse(a_bad, strlen(a_bad), &A), 0);
+	assert_int_equal(sbc_err_sip_status(b2b_sdp_answer(&x, &A, msgs)), 488);
+	/* a plain answer: taken; toward B our answer keeps tag 7 with a fresh key */
+	assert_int_equal(sdp_parse(a_ans, strlen(a_ans), &A), 0);
+	assert_int_equal(b2b_sdp_answer(&x, &A, msgs), 0);
+	char txt[64];
+	assert_string_equal(sbc_addr_format(&msgs[0].leg[0].remote_rtp, txt, sizeof(txt)), "198.51.100.20:40000");
+	n = b2b_sdp_build_answer(&x, &A, to_b, out, sizeof(out));
+	assert_true(n > 0);
+	assert_non_null(strstr(out, "m=audio 30000 RTP/SAVP 0 101\r\n"));
+	assert_non_null(strstr(out, "a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:"));
+	assert_null(strstr(out, "TCkr9L8rtn4")); /* B's own key never goes back */
+	assert_null(strstr(out, "198.51.100.20"));
+	assert_int_equal(b2b_sdp_suite(&x, 0), SBC_SRTP_NONE);
+	assert_int_equal(b2b_sdp_suite(&x, 1), SBC_SRTP_AES_CM_128_HMAC_SHA1_80);
+	/* the decline answer: port 0, the offered profile, no crypto, no B address */
+	n = b2b_sdp_build_decline(&x, 1, &B, &to_b[0], out, sizeof(out));
+	assert_true(n > 0);
+	assert_non_null(strstr(out, "m=audio 0 RTP/SAVP 0 101\r\n"));
+	assert_non_null(strstr(out, "c=IN IP4 203.0.113.5\r\n"));
+	assert_null(strstr(out, "crypto"));
+	assert_null(strstr(out, "192.0.2.80"));
+	/* B's trunk requires SRTP and B offers none: 488 */
+	static const char b_plain[] = "v=0\r\no=b 9 9 IN IP4 192.0.2.80\r\ns=-\r\nc=IN IP4 192.0.2.80\r\nt=0 0\r\n"
+				      "m=audio 50000 RTP/AVP 0\r\n";
+	b2b_sdp_init(&x, &pol_a_off, &pol_b_req, det_rand, &seed, 2000);
+	assert_int_equal(sdp_parse(b_plain, strlen(b_plain), &B), 0);
+	assert_int_equal(sbc_err_sip_status(b2b_sdp_offer(&x, 1, &B, 700, msgs)), 488);
+	b2b_sdp_wipe(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_initial_offer_answer),
 		cmocka_unit_test(test_488_cases),
 		cmocka_unit_test(test_wipe_dirty_streams),
+		cmocka_unit_test(test_delayed_offer_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
