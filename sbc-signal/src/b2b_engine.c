@@ -131,6 +131,12 @@ struct b2b_cl {
 	uint8_t held_rsn_n; /* Reason lines of that BYE, NUL-separated in held_rsn (malloc'd) */
 	char *held_rsn;
 	int16_t q850; /* Q.850 cause of the Reason that ended the call (relayed or ours), 0: none */
+	/* Delayed offer (RFC 3261 13.2.1): A's INVITE came without SDP, so ours
+	 * goes without; B's 2xx brings the offer (kept in dly), A's ACK the
+	 * answer. b_ack_due: that 2xx is not ACKed yet, our ACK carries A's
+	 * answer; anything that BYEs B first ACKs it (leg_request_ex). */
+	uint8_t a_no_offer, b_ack_due;
+	const char *attempt_why; /* the current attempt's local failure, for the call record (attempt_failed) */
 	uint64_t b_sdp_hash; /* of the B answer applied (b_sdp_done) */
 	const char *trunk_in; /* interned */
 	uint64_t start_ms, answer_ms; /* wall clock */
@@ -186,7 +192,7 @@ struct b2b_cl {
 	sbc_msg_media msgs[SDP_MAX_MEDIA];
 	uint64_t created[SDP_MAX_MEDIA];
 	sbc_addr relay[2][SDP_MAX_MEDIA];
-	char a_answer[B2B_BODY_MAX];
+	char a_answer[B2B_BODY_MAX]; /* the SDP of our 2xx to A (our offer when a_no_offer) */
 	int a_answer_len;
 	/* a_raw and b_ack when they fit (most do): a malloc and free fewer
 	 * each per call; read only up to a_len / b_ack_len (call_alloc skips
@@ -194,6 +200,7 @@ struct b2b_cl {
 	char a_raw_buf[B2B_RAW_INLINE];
 	char b_ack_buf[B2B_ACK_INLINE];
 	struct b2b_reinv *ri; /* the re-INVITE being relayed, or NULL */
+	struct b2b_reinv *dly; /* a_no_offer: B's 2xx with the offer, from its arrival to A's ACK */
 	/* RFC 4028 session timer (session_timer_arm): the interval in force
 	 * (0: none), and its deadline on the worker's timer wheel while
 	 * se_armed. se is a ctx of its own (role CTX_SESSION, no transaction)
@@ -222,6 +229,10 @@ typedef struct b2b_reinv {
 	char *ob;
 	size_t ob_len;
 	uint8_t await_ack;
+	/* b2b_cl.dly, the first INVITE's delayed offer: raw/m are B's 2xx
+	 * (relayed to A once the media sessions exist), offer is parsed from
+	 * its body (has_sdp once it parsed); in/out stay NULL */
+	uint8_t initial;
 } b2b_reinv;
 
 struct b2b_wk {
@@ -1093,19 +1104,35 @@ static b2b_cl *find_by_id(b2b_wk *k, uint64_t id)
 
 #define B2B_FREE_CALLS 128
 
-/* Frees the re-INVITE being relayed; its copy may carry a=crypto keys. */
+/* Frees a relayed re-INVITE (or a delayed offer's 2xx); its copies may
+ * carry a=crypto keys. */
+static void reinv_free(b2b_reinv *ri)
+{
+	if (!ri)
+		return;
+	if (ri->raw) {
+		OPENSSL_cleanse(ri->raw, ri->m.len);
+		free(ri->raw);
+	}
+	if (ri->ob) {
+		OPENSSL_cleanse(ri->ob, ri->ob_len);
+		free(ri->ob);
+	}
+	free(ri);
+}
+
+/* Frees the re-INVITE being relayed. */
 static void reinv_done(b2b_cl *c)
 {
-	if (!c->ri)
-		return;
-	OPENSSL_cleanse(c->ri->raw, c->ri->m.len);
-	free(c->ri->raw);
-	if (c->ri->ob) {
-		OPENSSL_cleanse(c->ri->ob, c->ri->ob_len);
-		free(c->ri->ob);
-	}
-	free(c->ri);
+	reinv_free(c->ri);
 	c->ri = NULL;
+}
+
+/* Frees the delayed offer's 2xx (c->dly). */
+static void dly_done(b2b_cl *c)
+{
+	reinv_free(c->dly);
+	c->dly = NULL;
 }
 
 static void call_free(b2b_cl *c)
@@ -1128,11 +1155,16 @@ static void call_free(b2b_cl *c)
 	k->n_objs--;
 	if (c->a_raw != c->a_raw_buf)
 		free(c->a_raw);
-	if (c->b_ack != c->b_ack_buf)
+	if (c->b_ack != c->b_ack_buf) {
+		/* an ACK with a body (the answer to a delayed offer) has keys */
+		if (c->b_ack)
+			OPENSSL_cleanse(c->b_ack, c->b_ack_len);
 		free(c->b_ack);
+	}
 	free(c->held_rsn);
 	c->held_rsn = NULL;
 	reinv_done(c);
+	dly_done(c);
 	if (k && k->n_free < B2B_FREE_CALLS) {
 		/* recycled: a fresh 40 KiB object per call costs page faults and
 		 * heap growth/trimming in the worker's arena */
@@ -1300,6 +1332,7 @@ static void call_event(b2b_cl *c, const char *ev, int cause, const char *reason)
 }
 
 static void out_limit_drop(b2b_cl *c);
+static void leg_request(b2b_cl *c, int leg, enum sip_method m);
 
 static void call_end(b2b_cl *c, int cause, const char *reason)
 {
@@ -1313,6 +1346,12 @@ static void call_end(b2b_cl *c, int cause, const char *reason)
 	if (!reason && cause >= 300)
 		reason = sip_reason_phrase(cause);
 	SBC_INFO("call %" PRIx64 ": ended (%d %s)", c->id, cause, reason ? reason : "");
+	if (c->b_ack_due) {
+		/* B's 2xx with a delayed offer is still waiting for A's answer
+		 * (A cancelled or hung up, the media were refused...): B's
+		 * dialog is ended too, its ACK first (leg_request_ex) */
+		leg_request(c, 1, SIP_M_BYE);
+	}
 	call_event(c, "end", cause, reason);
 	if (!c->answer_ms)
 		k->st.failed++;
@@ -1426,11 +1465,15 @@ static void leg_bye(b2b_cl *c, int leg, const char *rsn) { leg_request_ex(c, leg
 
 /* leg_request with extra header lines (a PRACK's RAck) or a body (an ACK
  * with the answer to a delayed offer) */
+static void b_ack_release(b2b_cl *c);
+
 static void leg_request_ex(b2b_cl *c, int leg, enum sip_method m, const char *const *ex, unsigned nex,
 			   const b2b_body *body)
 {
 	b2b_wk *k = c->wk;
 	char branch[B2B_BRANCH_MAX], host[SBC_ADDR_STRLEN + 2];
+	if (leg == 1 && m == SIP_M_BYE && c->b_ack_due)
+		b_ack_release(c); /* a BYE on B's dialog goes after the ACK of its 2xx */
 	b2b_dialog *d = leg ? &c->db : &c->da;
 	unsigned tp = leg ? c->b_tp : c->a_tp;
 	const sbc_addr *local = leg ? &c->b_local : &c->a_local;
@@ -1449,10 +1492,16 @@ static void leg_request_ex(b2b_cl *c, int leg, enum sip_method m, const char *co
 	}
 	if (m == SIP_M_ACK) {
 		char *p = c->b_ack_buf;
+		c->b_ack_due = 0;
+		if (c->b_ack && c->b_ack != c->b_ack_buf) {
+			/* an earlier, longer one: its answer may hold a=crypto keys,
+			 * wiped before the heap reuses it (so no realloc) */
+			OPENSSL_cleanse(c->b_ack, c->b_ack_len);
+			free(c->b_ack);
+			c->b_ack = NULL;
+		}
 		if ((size_t)n > sizeof(c->b_ack_buf))
-			p = realloc(c->b_ack == c->b_ack_buf ? NULL : c->b_ack, (size_t)n);
-		else if (c->b_ack != c->b_ack_buf)
-			free(c->b_ack); /* an earlier, longer one */
+			p = malloc((size_t)n);
 		if (p) {
 			memcpy(p, k->out, (size_t)n);
 			c->b_ack = p;
@@ -1864,7 +1913,7 @@ static void peer_id(const b2b_cl *c, char *out, size_t cap)
  * when no offer can be made. */
 static int offer_again(b2b_cl *c)
 {
-	int r = make_offer(c);
+	int r = c->a_no_offer ? 0 : make_offer(c); /* a delayed offer: nothing to offer, B's 2xx will */
 	if (r < 0) {
 		fail_a(c, sbc_err_sip_status(r) ? sbc_err_sip_status(r) : 500, NULL);
 		return r;
@@ -1899,6 +1948,9 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 			       : status == B2B_FO_LOCAL_TRANSPORT ? "transport error"
 			       : status == B2B_FO_LOCAL_SRTP	  ? "answer broke the SRTP policy"
 								  : NULL;
+	if (c->attempt_why && c->fo.best != best)
+		c->fo_reason = c->attempt_why;
+	c->attempt_why = NULL;
 	c->b_no_reuse = 0;
 	c->b_no_answer = 0;
 	/* RFC 3263 4.3: a transport error, a timeout or a 503 moves on to the
@@ -2018,7 +2070,8 @@ static void send_b_invite(b2b_cl *c)
 	sbc_addr relay[SDP_MAX_MEDIA];
 	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
 		relay[i] = c->relay[1][i];
-	int bl = b2b_sdp_build_offer(&c->sdp, &c->a_sdp, relay, k->body, sizeof(k->body));
+	/* a delayed offer goes on without SDP (B's 2xx makes the offer) */
+	int bl = c->a_no_offer ? 0 : b2b_sdp_build_offer(&c->sdp, &c->a_sdp, relay, k->body, sizeof(k->body));
 	if (bl < 0) {
 		fail_a(c, 500, NULL);
 		return;
@@ -2277,6 +2330,8 @@ static void hangup_stray_2xx(b2b_wk *k, tx_ctx *x, const sip_msg *rsp)
 		request_like(k, x, k->out, (size_t)n);
 }
 
+static void b_offer(b2b_cl *c, tx_ctx *x, const sip_msg *rsp);
+
 static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 {
 	tx_ctx *x = txn_user(t);
@@ -2330,8 +2385,23 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 	if (st < 200) {
 		if (b2b_dialog_uac_update(&c->db, rsp) == SBC_E_EXISTS)
 			return; /* another fork: ignored */
+		if (c->a_no_offer && rsp->body.n && sip_hdr_get(rsp, SIP_H_RSEQ, 0)) {
+			/* a reliable provisional (RSeq, RFC 3262) with SDP to our
+			 * INVITE without: the offer, whose answer would go in our
+			 * PRACK. Not supported (the caller's PRACK is relayed, not
+			 * built from an answer of ours): the attempt is CANCELled
+			 * and fails over like a 502 */
+			SBC_NOTICE("call %" PRIx64 ": %s offered in a reliable provisional to a delayed-offer INVITE: refused",
+				   c->id, c->trunk_out);
+			cancel_b_invite(k, x, NULL, 0);
+			c->attempt_why = "offer in a reliable provisional (not supported)";
+			attempt_failed(c, B2B_FO_LOCAL_OFFER, -1, NULL);
+			return;
+		}
 		int body = 0;
-		if (rsp->body.n && !c->b_sdp_done) {
+		/* (an unreliable provisional cannot carry the offer, RFC 3261
+		 * 13.2.1: its SDP, if any, is not relayed) */
+		if (rsp->body.n && !c->b_sdp_done && !c->a_no_offer) {
 			int r = b_answer(c, rsp);
 			if (r < 0) {
 				/* the early answer broke the policy: give up this attempt */
@@ -2349,12 +2419,15 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 		return;
 	}
 	if (st < 300) {
-		if (c->state == CS_CONFIRMED) {
+		if (c->state == CS_CONFIRMED || c->b_ack_due) {
 			if (rsp->to.has_tag && !sip_sv_eq(rsp->to.tag, c->db.remote_tag)) {
 				hangup_stray_2xx(k, x, rsp); /* a second fork answered too */
 				return;
 			}
-			if (c->b_ack) /* retransmitted 2xx: ACK again */
+			/* b_ack_due: B's 2xx again while its offer is with A (our
+			 * 2xx to A, retransmitted by A's transaction): absorbed,
+			 * the ACK goes with A's answer (dly_answer) */
+			if (c->b_ack && !c->b_ack_due) /* retransmitted 2xx: ACK again */
 				send_to(c->wk, c->b_tp, c->b_conn, &c->b_dst, c->b_profile, c->b_ack, c->b_ack_len);
 			return;
 		}
@@ -2372,6 +2445,10 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 				   dr == -E2BIG ? "route set too long" : "another fork's");
 			hangup_stray_2xx(k, x, rsp);
 			attempt_failed(c, 500, -1, NULL);
+			return;
+		}
+		if (c->a_no_offer) {
+			b_offer(c, x, rsp);
 			return;
 		}
 		leg_request(c, 1, SIP_M_ACK);
@@ -2448,13 +2525,18 @@ static void on_timeout(void *ctx, txn *t)
 		bye_a_held_send(c);
 		call_end(c, 200, "BYE from callee");
 	} else if (x->role == CTX_A_INVITE && c->state == CS_CONFIRMED) {
-		/* A never ACKed our 2xx (Timer L/H): end the call */
+		/* A never ACKed our 2xx (Timer L/H): end the call. With our
+		 * delayed offer unanswered, B's 2xx gets its ACK first
+		 * (leg_request_ex) and A a BYE too, as for a re-INVITE's */
+		if (c->dly)
+			leg_bye(c, 0, RSN_NO_ACK);
 		leg_bye(c, 1, RSN_NO_ACK);
 		call_end(c, 408, "no ACK");
 	}
 }
 
 static void reinv_ack(b2b_cl *c, txn *t, const sip_msg *ack);
+static void dly_answer(b2b_cl *c, const sip_msg *ack);
 
 /* The Reason lines of B's BYE held for A's ACK (in_dialog): a copy, made
  * only on that rare path (the call object carries no buffer for it). A
@@ -2505,6 +2587,8 @@ static void on_ack(void *ctx, txn *t, const sip_msg *ack)
 		c->bye_a_held = 0;
 		bye_a_held_send(c);
 		call_end(c, 200, "BYE from callee");
+	} else if (c->dly && c->dly->await_ack && c->state == CS_CONFIRMED) {
+		dly_answer(c, ack); /* the first ACK has A's answer to our delayed offer */
 	}
 }
 
@@ -2659,6 +2743,28 @@ static int server_txn(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn **t, 
 
 static void ring_hook(sig_worker *w, void *arg);
 
+/* MEDIA_CREATE for every session of the offer just taken (c->msgs, from
+ * b2b_sdp_offer: A's INVITE, or B's 2xx for a delayed offer); the replies
+ * (media_reply) bring the relay's addresses and complete the call's next
+ * step (media_ready). Returns 0 or < 0 (ring full: the caller fails the
+ * call with 503). */
+static int media_create(b2b_cl *c)
+{
+	b2b_wk *k = c->wk;
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
+		if (!c->msgs[i].session_id)
+			continue;
+		c->msgs[i].request_id = c->msgs[i].session_id;
+		int r = media_push(k, c->media_w, SBC_MSG_MEDIA_CREATE, &c->msgs[i], sizeof(c->msgs[i]));
+		if (r < 0)
+			return r;
+		c->created[i] = c->msgs[i].session_id;
+		c->pending++;
+		k->n_wait++;
+	}
+	return 0;
+}
+
 static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx_ctx *x)
 {
 	char extra[64];
@@ -2740,11 +2846,10 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 		return;
 	}
 	c->n_routes = r;
-	if (!c->a.body.n) {
-		fail_a(c, 488, NULL); /* no offer in the INVITE: not supported yet */
-		return;
-	}
-	r = sdp_parse(c->a.body.p, c->a.body.n, &c->a_sdp);
+	/* no SDP: a delayed offer (RFC 3261 13.2.1), routed as any call; the
+	 * offer comes in B's 2xx (b_offer), the media sessions with it */
+	c->a_no_offer = !c->a.body.n;
+	r = c->a_no_offer ? 0 : sdp_parse(c->a.body.p, c->a.body.n, &c->a_sdp);
 	if (r < 0) {
 		int st = sbc_err_sip_status(r);
 		fail_a(c, st ? st : 400, NULL);
@@ -2761,23 +2866,15 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 		call_end(c, 503, c->out_limited ? "no routed trunk usable: at its call limit or down" : NULL);
 		return;
 	}
-	r = make_offer(c);
+	r = c->a_no_offer ? 0 : make_offer(c);
 	if (r < 0) {
 		int st = sbc_err_sip_status(r);
 		fail_a(c, st ? st : 500, NULL);
 		return;
 	}
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
-		if (!c->msgs[i].session_id)
-			continue;
-		c->msgs[i].request_id = c->msgs[i].session_id;
-		if (media_push(k, c->media_w, SBC_MSG_MEDIA_CREATE, &c->msgs[i], sizeof(c->msgs[i])) < 0) {
-			fail_a(c, 503, "Retry-After: 1");
-			return;
-		}
-		c->created[i] = c->msgs[i].session_id;
-		c->pending++;
-		k->n_wait++;
+	if (media_create(c) < 0) {
+		fail_a(c, 503, "Retry-After: 1");
+		return;
 	}
 	SBC_INFO("call %" PRIx64 ": %s from trunk %s -> %s", c->id, c->number, rx->trunk, c->trunk_out);
 	call_event(c, "start", 0, NULL);
@@ -2802,6 +2899,20 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 	ring_hook(k->w, NULL); /* arms the media doorbell for the replies (may complete c) */
 }
 
+static void b_offer_to_a(b2b_cl *c);
+
+/* Every media session of the offer exists (the relay's addresses known):
+ * A's offer goes to B in our INVITE, or B's delayed offer to A in our 2xx. */
+static void media_ready(b2b_cl *c)
+{
+	if (c->dly) {
+		b_offer_to_a(c);
+		return;
+	}
+	c->state = CS_CALLING;
+	send_b_invite(c);
+}
+
 static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
 {
 	b2b_cl *c = find_by_id(k, (m->session_id >> 4) & B2B_ID_MASK);
@@ -2819,10 +2930,8 @@ static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
 	c->relay[0][i] = m->local_rtp[0];
 	c->relay[1][i] = m->local_rtp[1];
 	k->n_wait--;
-	if (--c->pending == 0) {
-		c->state = CS_CALLING;
-		send_b_invite(c);
-	}
+	if (--c->pending == 0)
+		media_ready(c);
 }
 
 /* Ends a confirmed call on our own initiative (media timeout, session
@@ -2943,7 +3052,7 @@ static void call_cancel(b2b_cl *c, const char *const *rsn, unsigned n_rsn)
 	b2b_wk *k = c->wk;
 	c->cancelled = 1;
 	tx_ctx *x = c->b_txn ? txn_user(c->b_txn) : NULL;
-	if (x)
+	if (x && !c->b_ack_due) /* (B answered with a delayed offer: ACK and BYE in call_end) */
 		cancel_b_invite(k, x, rsn, n_rsn);
 	fail_a(c, 487, NULL);
 }
@@ -3044,13 +3153,17 @@ static int delayed_offer(b2b_cl *c, const sip_msg *rsp)
 	return 0;
 }
 
-/* The ACK from the re-INVITE's leg to our 2xx with a delayed offer: its
- * answer updates the media and goes to the other leg in our ACK there.
- * An ACK without a usable answer still gets the other leg its ACK (the
- * media keep their state). */
-static void delayed_answer(b2b_cl *c, const sip_msg *ack)
+/* The ACK from ri's leg to our 2xx with a delayed offer (a re-INVITE's,
+ * or the first INVITE's: ri is c->dly): its answer, checked against our
+ * offer (b2b_sdp_answer: suite and tag offered, no crypto on an SRTP-off
+ * leg), updates the media and goes to the other leg in our ACK there.
+ * An ACK without a usable answer still gets the other leg its ACK: after
+ * a re-INVITE without a body (the media keep their state), after the first
+ * INVITE with an answer declining every stream, as B's offer must be
+ * answered before the BYE that follows (RFC 3261 13.2.2.4). Returns 0, or
+ * < 0 when there was no usable answer. */
+static int delayed_answer(b2b_cl *c, b2b_reinv *ri, const sip_msg *ack)
 {
-	b2b_reinv *ri = c->ri;
 	b2b_wk *k = c->wk;
 	int other = 1 - ri->leg;
 	static _Thread_local sdp_session ans;
@@ -3060,9 +3173,14 @@ static void delayed_answer(b2b_cl *c, const sip_msg *ack)
 	int bl = -1;
 	if (r == 0) {
 		bl = apply_answer(c, &ans, other);
+		if (bl <= 0)
+			r = -EINVAL;
 	} else {
 		SBC_NOTICE("call %" PRIx64 ": ACK without a usable answer to our delayed offer", c->id);
 	}
+	if (r < 0 && ri->initial)
+		bl = b2b_sdp_build_decline(&c->sdp, (unsigned)other, &ri->offer, &c->b_local, k->body,
+					   sizeof(k->body));
 	/* k->body is overwritten by the build of the ACK: copied first */
 	char *ab = bl > 0 ? malloc((size_t)bl) : NULL;
 	if (ab)
@@ -3072,15 +3190,155 @@ static void delayed_answer(b2b_cl *c, const sip_msg *ack)
 	if (ab) /* the answer's a=crypto keys: wiped before the heap reuses it */
 		OPENSSL_cleanse(ab, (size_t)bl);
 	free(ab);
-	reinv_done(c);
+	return r;
 }
 
 /* on_ack for a re-INVITE's server transaction t: the ACK to our 2xx that
  * carried a delayed offer has the answer. */
 static void reinv_ack(b2b_cl *c, txn *t, const sip_msg *ack)
 {
-	if (c->ri && c->ri->await_ack && c->ri->in == t && c->state == CS_CONFIRMED)
-		delayed_answer(c, ack);
+	if (c->ri && c->ri->await_ack && c->ri->in == t && c->state == CS_CONFIRMED) {
+		delayed_answer(c, c->ri, ack);
+		reinv_done(c);
+	}
+}
+
+/* ---- delayed offer on the first INVITE (RFC 3261 13.2.1) ----------------------
+ * A's INVITE without SDP is routed as any call and re-originated without
+ * SDP (no media sessions: no addresses yet). B's 2xx brings the offer
+ * (b_offer): B's SRTP policy answers it and A's makes our offer toward A
+ * (b2b_sdp_offer with B as the offerer), the media sessions are created as
+ * for A's offer (media_create), and once they exist our offer goes to A in
+ * our 2xx (b_offer_to_a). A's ACK brings the answer (dly_answer, through
+ * delayed_answer like a re-INVITE's), and only then B gets its ACK, with
+ * our answer. Until then B's 2xx retransmissions are absorbed (b_ack_due).
+ * A 2xx without a usable offer: ACK and BYE toward B, and the attempt fails
+ * over like a 502 (or our 488 for the SRTP policy); A's INVITE is still
+ * open and gets the final error if no route answers. */
+
+/* B's 2xx to a delayed-offer INVITE could not be used (why: call record):
+ * its ACK (with an answer declining every stream when the offer parsed)
+ * and BYE (leg_request_ex), then the next route or A's final error. */
+static void b_offer_refused(b2b_cl *c, tx_ctx *x, const sip_msg *rsp, int fo_status, const char *why)
+{
+	SBC_NOTICE("call %" PRIx64 ": delayed offer from %s refused: %s", c->id, c->trunk_out, why);
+	leg_request(c, 1, SIP_M_BYE);
+	c->b_ack_due = 0; /* (ACKed unless it could not be built: nothing more to do) */
+	/* its retransmissions are ACKed as strays, not BYEd twice */
+	x->stray_tag = hash_sv(rsp->to.tag) | 0x80000000u;
+	dly_done(c);
+	c->attempt_why = why;
+	attempt_failed(c, fo_status, -1, NULL);
+}
+
+static void b_offer(b2b_cl *c, tx_ctx *x, const sip_msg *rsp)
+{
+	b2b_wk *k = c->wk;
+	c->b_ack_due = 1; /* from here on, every way out ACKs it first */
+	b2b_reinv *ri = calloc(1, sizeof(*ri));
+	char *raw = ri ? malloc(rsp->len) : NULL;
+	if (!raw) {
+		free(ri);
+		b_offer_refused(c, x, rsp, B2B_FO_LOCAL_OFFER, "out of memory");
+		return;
+	}
+	memcpy(raw, rsp->buf, rsp->len);
+	ri->raw = raw;
+	ri->m = *rsp; /* parsed already: moved onto the copy */
+	sip_msg_rebase(&ri->m, raw);
+	ri->leg = 0; /* the answer comes from A */
+	ri->method = SIP_M_INVITE;
+	ri->initial = 1;
+	c->dly = ri;
+	if (!ri->m.body.n) {
+		b_offer_refused(c, x, rsp, B2B_FO_LOCAL_OFFER, "2xx without an offer to a delayed-offer INVITE");
+		return;
+	}
+	int r = sdp_parse(ri->m.body.p, ri->m.body.n, &ri->offer);
+	if (r < 0) {
+		b_offer_refused(c, x, rsp, B2B_FO_LOCAL_OFFER, "offer in the 2xx does not parse");
+		return;
+	}
+	ri->has_sdp = 1;
+	/* fresh keys for both legs: A's SRTP policy offers, B's answers */
+	b2b_sdp_init(&c->sdp, &c->pol_in, &c->pol_out, NULL, NULL, c->id);
+	uint64_t base = ((uint64_t)sig_worker_index(k->w) << 56) | (c->id << 4);
+	r = b2b_sdp_offer(&c->sdp, 1, &ri->offer, base, c->msgs);
+	if (r < 0) {
+		int st = sbc_err_sip_status(r);
+		b_offer_refused(c, x, rsp, st == 488 ? B2B_FO_LOCAL_SRTP : B2B_FO_LOCAL_OFFER,
+				st == 488 ? "offer in the 2xx broke the SRTP policy" : "offer in the 2xx not taken");
+		return;
+	}
+	c->state = CS_MEDIA;
+	if (media_create(c) < 0) {
+		fail_a(c, 503, "Retry-After: 1"); /* (call_end ACKs and BYEs B) */
+		return;
+	}
+	if (!c->pending) { /* every stream declined by B: no sessions to wait for */
+		b_offer_to_a(c);
+		return;
+	}
+	ring_hook(k->w, NULL); /* arms the media doorbell for the replies */
+}
+
+/* The media sessions for B's offer exist: our offer (the relay's A side,
+ * A's policy: RTP/SAVP with fresh keys per allowed suite, or RTP/AVP) goes
+ * to A in our 2xx, which A's transaction retransmits until A's ACK. */
+static void b_offer_to_a(b2b_cl *c)
+{
+	b2b_reinv *ri = c->dly;
+	sbc_addr relay[SDP_MAX_MEDIA];
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+		relay[i] = c->relay[0][i];
+	int bl = b2b_sdp_build_offer(&c->sdp, &ri->offer, relay, c->a_answer, sizeof(c->a_answer));
+	if (bl < 0) {
+		fail_a(c, 500, NULL);
+		return;
+	}
+	c->a_answer_len = bl;
+	ri->await_ack = 1;
+	c->state = CS_CONFIRMED;
+	c->answer_ms = wall_ms();
+	session_timer_arm(c, &ri->m);
+	mirror_to_a(c, &ri->m, 1);
+	c->wk->st.answered++;
+	/* the "answer" record waits for A's answer: both legs' suites known */
+	SBC_INFO("call %" PRIx64 ": answered by %s (delayed offer: the caller's answer awaited)", c->id,
+		 c->trunk_out);
+}
+
+/* A's ACK to our 2xx with B's offer. */
+static void dly_answer(b2b_cl *c, const sip_msg *ack)
+{
+	int r = delayed_answer(c, c->dly, ack);
+	dly_done(c);
+	if (r < 0) {
+		/* B got its ACK (with an answer declining every stream): the
+		 * call cannot go on. 400 when the ACK had no answer at all (it
+		 * MUST, RFC 3261 13.2.2.4), 488 when it broke our offer */
+		leg_request(c, 0, SIP_M_BYE);
+		leg_request(c, 1, SIP_M_BYE);
+		call_end(c, ack->body.n ? 488 : 400,
+			 ack->body.n ? "answer in the ACK not acceptable" : "ACK without an answer to the delayed offer");
+		return;
+	}
+	c->b_sdp_done = 1; /* the call records carry both legs' suites */
+	call_event(c, "answer", 200, NULL);
+	SBC_INFO("call %" PRIx64 ": the caller answered the delayed offer", c->id);
+}
+
+/* B's 2xx with the offer still un-ACKed as its dialog is BYEd: the ACK
+ * first, answering the offer (when it parsed) by declining every stream. */
+static void b_ack_release(b2b_cl *c)
+{
+	b2b_wk *k = c->wk;
+	int bl = -1;
+	c->b_ack_due = 0;
+	if (c->dly && c->dly->has_sdp)
+		bl = b2b_sdp_build_decline(&c->sdp, 1, &c->dly->offer, &c->b_local, k->body, sizeof(k->body));
+	b2b_body b = {.type = "application/sdp", .data = k->body, .len = bl > 0 ? (size_t)bl : 0};
+	leg_request_ex(c, 1, SIP_M_ACK, NULL, 0, bl > 0 ? &b : NULL);
 }
 
 static void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp)
@@ -3305,6 +3563,8 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		answer_plain(k, rx, t, req, 200, NULL);
 		if (!c->bye_a_held) /* else the callee's BYE ended the call: its cause stays */
 			c->q850 = (int16_t)q;
+		if (leg == 1)
+			c->b_ack_due = 0; /* its dialog is gone: nothing to ACK or BYE there */
 		if (leg == 0 && c->state != CS_CONFIRMED) {
 			/* BYE before the answer: treated as a CANCEL toward B */
 			call_cancel(c, rl, (unsigned)nr);

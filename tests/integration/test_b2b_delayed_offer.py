@@ -1,0 +1,422 @@
+"""Issue #5, delayed offer on the first INVITE (RFC 3261 13.2.1): the
+caller's INVITE comes without SDP, goes to the callee without SDP, the
+callee's 200 carries the offer (answered with the callee trunk's SRTP
+policy), our 200 to the caller carries our offer on sbc-media's relay (the
+caller trunk's policy as offerer), and the caller's ACK the answer, which
+reaches the callee in our ACK. Before, such an INVITE got 488 and no callee
+was tried: every test here fails on that."""
+import base64
+import json
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from b2b_common import Sbc, Uac, Uas, body, hdr, rtp_lands, sdp, sdp_media, status
+from conftest import BUILD, free_port, free_port_range, wait_for
+from test_signal_common import no_sanitizer_reports  # noqa: F401
+
+pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
+                                reason="binaries not built")
+
+CRYPTO_B = "7 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"
+KEY_LEN = {"AES_CM_128_HMAC_SHA1_80": 30, "AES_CM_128_HMAC_SHA1_32": 30, "AEAD_AES_128_GCM": 28,
+           "AEAD_AES_256_GCM": 44, "AES_256_CM_HMAC_SHA1_80": 46, "AES_256_CM_HMAC_SHA1_32": 46}
+
+
+class DelayedUac(Uac):
+    """The calling carrier sending its INVITE without a body (and without
+    Content-Type), answering in its ACK."""
+
+    def invite(self, **kw):
+        real = self.sock
+
+        class Hold:  # Uac.invite builds and sends at once: build only
+            def sendto(self, data, dst):
+                pass
+        self.sock = Hold()
+        try:
+            super().invite(body_text="", **kw)
+        finally:
+            self.sock = real
+        self.inv = self.inv.replace(b"Content-Type: application/sdp\r\n", b"")
+        self.sock.sendto(self.inv, self.dst)
+
+    def ack_answer(self, final, text):
+        self.sock.sendto(self._request("ACK", final, 1, ctype="application/sdp", body_text=text), self.dst)
+
+
+class NoSdpUas(Uas):
+    """A callee whose 200 to the INVITE has no body: no offer to a delayed-
+    offer INVITE (a protocol error)."""
+
+    def send(self, data):
+        if data.startswith(b"SIP/2.0 200") and (hdr(data, "CSeq") or "").endswith("INVITE"):
+            head = data.split(b"\r\n\r\n", 1)[0]
+            head = re.sub(rb"\r\nContent-Type:[^\r]*", b"", head)
+            data = re.sub(rb"Content-Length: \d+", b"Content-Length: 0", head) + b"\r\n\r\n"
+        super().send(data)
+
+
+def cdr_end(sbc):
+    """The end record of the (only) call in cdr.jsonl, once written."""
+    def get():
+        p = sbc.data / "cdr.jsonl"
+        evs = [json.loads(ln) for ln in p.read_text().splitlines()] if p.exists() else []
+        return evs if any(e["event"] == "end" for e in evs) else None
+    return wait_for(get, timeout=5, what="end record in cdr.jsonl")
+
+
+def crypto_of(text):
+    """[(tag, suite, key bytes)] of the a=crypto lines."""
+    return [(int(t), s, base64.b64decode(k)) for t, s, k in
+            re.findall(r"^a=crypto:(\d+) (\S+) inline:([A-Za-z0-9+/=]+)", text, re.M)]
+
+
+def in_relay(sbc, port):
+    return sbc.mbase <= port < sbc.mbase + 60
+
+
+@pytest.fixture(name="call")
+def call_fixture(procs, tmp_path):
+    """call(plan, crypto, changes, uas_cls, timers): an Sbc in front of a
+    callee with that plan, trunk changes applied, and a DelayedUac."""
+    made = []
+
+    def make(plan="answer", crypto=None, changes=(), uas_cls=Uas, timers=None):
+        uas = uas_cls(plan, crypto)
+        made.append(uas)
+        sbc = Sbc(procs, tmp_path, uas.port, timers=timers)
+        for method, params in changes:
+            sbc.rpc(method, params)
+        if changes:
+            sbc.signal_synced()
+        uac = DelayedUac(sbc.port)
+        made.append(uac)
+        return sbc, uas, uac
+
+    yield make
+    for m in made:
+        m.close()
+
+
+def test_delayed_offer_call_rtp_both_ways(call):
+    """RTP on both legs: the callee gets our INVITE without SDP, the caller
+    our offer on the relay's A side in the 200 (nothing of the callee's),
+    the callee its ACK only once the caller answered, with our answer on the
+    relay's B side; media flow both ways through the relay."""
+    sbc, uas, uac = call(changes=[("trunk.update", {"name": "demo-in", "srtp_inbound": {"mode": "off"}})])
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200, sbc.log()[-3000:]
+    inv = uas.invite
+    assert inv is not None and body(inv) == "" and hdr(inv, "Content-Type") is None, inv
+    offer = body(final)
+    ip, relay_a, proto = sdp_media(offer)
+    assert ip == "127.0.0.1" and in_relay(sbc, relay_a) and proto == "RTP/AVP", offer
+    assert str(uas.rtp_port) not in offer, (uas.rtp_port, offer)
+    assert "crypto" not in offer, offer
+    assert "a=rtpmap:101 telephone-event/8000" in offer  # codecs kept
+    time.sleep(0.3)
+    assert not uas.requests("ACK"), "the callee was ACKed before the caller answered"
+    uac.ack_answer(final, sdp(uac.ip, uac.rtp_port))
+    wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
+    ack = uas.requests("ACK")[0]
+    ip_b, relay_b, proto_b = sdp_media(body(ack))
+    assert ip_b == "127.0.0.1" and in_relay(sbc, relay_b) and proto_b == "RTP/AVP", ack
+    assert str(uac.rtp_port) not in body(ack) and str(uac.port) not in ack.decode()
+    assert "uac-secret-agent" not in ack.decode() and "crypto" not in body(ack)
+    ok, src = rtp_lands(uac.rtp, ("127.0.0.1", relay_a), uas.rtp, b"caller-to-callee" * 4)
+    assert ok and src[1] == relay_b, sbc.log()[-2000:]
+    ok, src = rtp_lands(uas.rtp, ("127.0.0.1", relay_b), uac.rtp, b"callee-to-caller" * 4)
+    assert ok and src[1] == relay_a, sbc.log()[-2000:]
+    assert status(uac.bye(final)) == 200
+    wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")
+    evs = cdr_end(sbc)
+    assert [e["event"] for e in evs] == ["start", "answer", "end"], evs
+    end = evs[-1]
+    assert end["srtp_in"] == "NONE" and end["srtp_out"] == "NONE" and end["cause"] == 200, end
+    assert end["from"] == "15550001111" and end["to_out"] == "4930123456" and end["answer_ms"] >= end["start_ms"]
+
+
+def test_srtp_on_the_callers_leg_plain_on_the_callees(call):
+    """The caller's trunk requires SRTP (two suites): our offer to it is
+    RTP/SAVP with one a=crypto per allowed suite, in order, with fresh keys;
+    its answer picks tag 2; the callee (plain) offered and gets RTP/AVP
+    without crypto. The records name the suites, never a key."""
+    sbc, uas, uac = call(changes=[("trunk.update", {"name": "demo-in", "srtp_inbound": {
+        "mode": "required", "suites": ["AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80"]}})])
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200, sbc.log()[-3000:]
+    offer = body(final)
+    ip, relay_a, proto = sdp_media(offer)
+    assert in_relay(sbc, relay_a) and proto == "RTP/SAVP", offer
+    cr = crypto_of(offer)
+    assert [(t, s) for t, s, _ in cr] == [(1, "AEAD_AES_128_GCM"), (2, "AES_CM_128_HMAC_SHA1_80")], offer
+    assert all(len(k) == KEY_LEN[s] for _, s, k in cr) and cr[0][2] != cr[1][2][:28]
+    assert str(uas.rtp_port) not in offer
+    a_key = base64.b64encode(bytes(range(30))).decode()
+    uac.ack_answer(final, sdp(uac.ip, uac.rtp_port, [f"2 AES_CM_128_HMAC_SHA1_80 inline:{a_key}"]))
+    wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
+    ack = body(uas.requests("ACK")[0])
+    assert sdp_media(ack)[2] == "RTP/AVP" and "crypto" not in ack and str(uac.rtp_port) not in ack, ack
+    assert status(uac.bye(final)) == 200
+    end = cdr_end(sbc)[-1]
+    assert end["srtp_in"] == "AES_CM_128_HMAC_SHA1_80" and end["srtp_out"] == "NONE", end
+    text = (sbc.data / "cdr.jsonl").read_text() + sbc.log()
+    assert a_key not in text and "inline:" not in (sbc.data / "cdr.jsonl").read_text()
+    for _, _, k in cr:
+        assert base64.b64encode(k).decode() not in text
+
+
+def test_plain_callers_leg_srtp_on_the_callees(call):
+    """The callee's trunk requires SRTP and its offer has it (tag 7): our
+    answer in the ACK keeps tag 7 with a fresh key of ours (not the
+    callee's), RTP/SAVP; the caller (SRTP off) gets RTP/AVP without crypto."""
+    sbc, uas, uac = call(crypto=[CRYPTO_B], changes=[
+        ("trunk.update", {"name": "demo-in", "srtp_inbound": {"mode": "off"}}),
+        ("trunk.update", {"name": "demo-out", "srtp_outbound": {"mode": "required",
+                                                               "suites": ["AES_CM_128_HMAC_SHA1_80"]}})])
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200, sbc.log()[-3000:]
+    offer = body(final)
+    assert sdp_media(offer)[2] == "RTP/AVP" and "crypto" not in offer, offer
+    uac.ack_answer(final, sdp(uac.ip, uac.rtp_port))
+    wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
+    ack = body(uas.requests("ACK")[0])
+    assert sdp_media(ack)[2] == "RTP/SAVP" and in_relay(sbc, sdp_media(ack)[1]), ack
+    cr = crypto_of(ack)
+    assert [(t, s) for t, s, _ in cr] == [(7, "AES_CM_128_HMAC_SHA1_80")], ack
+    assert len(cr[0][2]) == 30 and base64.b64encode(cr[0][2]).decode() != CRYPTO_B.split("inline:")[1]
+    assert status(uac.bye(final)) == 200
+    end = cdr_end(sbc)[-1]
+    assert end["srtp_in"] == "NONE" and end["srtp_out"] == "AES_CM_128_HMAC_SHA1_80", end
+
+
+def test_callee_srtp_required_but_offers_none(call):
+    """The callee's trunk requires SRTP and its offer has no crypto: the
+    callee gets its ACK (answering by declining the stream) and BYE, the
+    caller a final 488 (its INVITE was still open: no 200 reached it)."""
+    sbc, uas, uac = call(changes=[("trunk.update", {"name": "demo-out", "srtp_outbound": {"mode": "required"}})])
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 488, final
+    assert not [m for m in uac.got if status(m) == 200]
+    wait_for(lambda: uas.requests("ACK") and uas.requests("BYE"), timeout=3, what="ACK and BYE at the callee")
+    ack = body(uas.requests("ACK")[0])
+    assert re.search(r"^m=audio 0 RTP/AVP", ack, re.M) and str(uac.rtp_port) not in ack, ack
+    end = cdr_end(sbc)[-1]
+    assert end["cause"] == 488 and "SRTP" in end["reason"], end
+
+
+def test_ack_without_answer_ends_the_call(call):
+    """The caller's ACK has no SDP: the callee gets its ACK and a BYE, so
+    does the caller (a BYE); the record says why."""
+    sbc, uas, uac = call()
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200
+    uac.ack(final)
+    bye = uac.recv_until(lambda d: d.startswith(b"BYE "), timeout=5)
+    assert hdr(bye, "Call-ID") == uac.callid
+    wait_for(lambda: uas.requests("ACK") and uas.requests("BYE"), timeout=3, what="ACK and BYE at the callee")
+    assert re.search(r"^m=audio 0 ", body(uas.requests("ACK")[0]), re.M)  # an answer, declining
+    end = cdr_end(sbc)[-1]
+    assert end["cause"] == 400 and end["reason"] == "ACK without an answer to the delayed offer", end
+    assert sbc.rpc("stats.get")["signal"][0]["stats"]["calls"]["active"] == 0
+
+
+def test_answer_with_crypto_on_an_srtp_off_leg_ends_the_call(call):
+    """The caller's leg has SRTP off and its answer carries a=crypto: not
+    an answer to our offer; BYE on both legs, 488 in the record."""
+    sbc, uas, uac = call(changes=[("trunk.update", {"name": "demo-in", "srtp_inbound": {"mode": "off"}})])
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200 and "crypto" not in body(final)
+    uac.ack_answer(final, sdp(uac.ip, uac.rtp_port, [CRYPTO_B.replace("7 ", "1 ", 1)]))
+    uac.recv_until(lambda d: d.startswith(b"BYE "), timeout=5)
+    wait_for(lambda: uas.requests("ACK") and uas.requests("BYE"), timeout=3, what="ACK and BYE at the callee")
+    end = cdr_end(sbc)[-1]
+    assert end["cause"] == 488 and end["reason"] == "answer in the ACK not acceptable", end
+
+
+def test_callees_200_without_sdp(call):
+    """The callee's 200 has no offer: it gets ACK and BYE, the caller 502
+    (an invalid response from the next hop, RFC 3261 21.5.3), never a 200."""
+    sbc, uas, uac = call(uas_cls=NoSdpUas)
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 502, final
+    assert not [m for m in uac.got if status(m) == 200]
+    wait_for(lambda: uas.requests("ACK") and uas.requests("BYE"), timeout=3, what="ACK and BYE at the callee")
+    assert body(uas.requests("ACK")[0]) == ""
+    end = cdr_end(sbc)[-1]
+    assert end["cause"] == 502 and end["reason"] == "2xx without an offer to a delayed-offer INVITE", end
+
+
+def test_cancel_before_answer(call):
+    sbc, uas, uac = call("ring")
+    uac.invite()
+    uac.recv_until(lambda d: status(d) == 180, timeout=5)
+    assert body(uas.invite) == ""
+    uac.cancel()
+    assert status(uac.wait_final()) == 487
+    wait_for(lambda: uas.requests("CANCEL"), timeout=3, what="CANCEL at the callee")
+    assert hdr(uas.requests("CANCEL")[0], "Call-ID") == hdr(uas.invite, "Call-ID")
+    assert cdr_end(sbc)[-1]["cause"] == 487
+
+
+def test_failover_on_503(call):
+    """The first trunk's 503: the next route gets the INVITE, without SDP
+    too, and its offer makes the call."""
+    sbc, uas, uac = call("503")
+    uas2 = Uas("answer")
+    try:
+        sbc.add_failover(uas2.port)
+        uac.invite()
+        final = uac.wait_final()
+        assert status(final) == 200, sbc.log()[-3000:]
+        assert body(uas.invite) == "" and body(uas2.invite) == ""
+        assert str(uas2.rtp_port) not in body(final) and in_relay(sbc, sdp_media(body(final))[1])
+        uac.ack_answer(final, sdp(uac.ip, uac.rtp_port))
+        wait_for(lambda: uas2.requests("ACK"), timeout=3, what="ACK at the second callee")
+        assert in_relay(sbc, sdp_media(body(uas2.requests("ACK")[0]))[1])
+        assert status(uac.bye(final)) == 200
+        wait_for(lambda: uas2.requests("BYE"), timeout=3, what="BYE at the second callee")
+        assert cdr_end(sbc)[-1]["trunk_out"] == "alt-out"
+    finally:
+        uas2.close()
+
+
+def test_offer_in_a_reliable_provisional_refused(call):
+    """A reliable 183 (RSeq) with SDP is the offer, to be answered in a
+    PRACK: not supported, the attempt is CANCELled and, with no other
+    route, the caller gets 502; the record says why."""
+    sbc, uas, uac = call("100rel")
+    uac.invite(extra="Supported: 100rel\r\n")
+    final = uac.wait_final()
+    assert status(final) == 502, final
+    wait_for(lambda: uas.requests("CANCEL"), timeout=3, what="CANCEL at the callee")
+    assert cdr_end(sbc)[-1]["reason"] == "offer in a reliable provisional (not supported)"
+
+
+def test_unreliable_provisional_sdp_not_relayed(call):
+    """An unreliable 183 with SDP cannot be the offer: the caller gets the
+    183 without SDP, then the 200 with our offer."""
+    sbc, uas, uac = call("early")
+    uac.invite()
+    p = uac.recv_until(lambda d: status(d) == 183, timeout=5)
+    assert body(p) == "" and hdr(p, "Content-Type") is None, p
+    final = uac.wait_final()
+    assert status(final) == 200 and in_relay(sbc, sdp_media(body(final))[1])
+    uac.ack_answer(final, sdp(uac.ip, uac.rtp_port))
+    wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
+    assert status(uac.bye(final)) == 200
+
+
+def test_never_acked_ends_the_call(call):
+    """Our 200 with the offer is never ACKed (t1_ms 50: Timer H at 3.2 s):
+    the callee's 200 gets its ACK, and BYE goes on both legs."""
+    sbc, uas, uac = call(timers={"t1_ms": 50})
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200
+    bye = uac.recv_until(lambda d: d.startswith(b"BYE "), timeout=8)
+    assert hdr(bye, "Call-ID") == uac.callid
+    wait_for(lambda: uas.requests("ACK") and uas.requests("BYE"), timeout=3, what="ACK and BYE at the callee")
+    end = cdr_end(sbc)[-1]
+    assert end["cause"] == 408 and end["reason"] == "no ACK", end
+
+
+SIPP_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="delayed offer">
+<send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:15550001111@[local_ip]:[local_port]>;tag=sipptag[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:sipp@[local_ip]:[local_port];transport=[transport]>
+Max-Forwards: 70
+User-Agent: sipp-secret-agent
+Content-Length: 0
+
+]]></send>
+<recv response="100" optional="true"/>
+<recv response="180" optional="true"/>
+<recv response="200"><action>
+<ereg regexp="m=audio [0-9]+ RTP/AVP 0 101" search_in="body" check_it="true" assign_to="m"/>
+<ereg regexp="c=IN IP4 127.0.0.1" search_in="body" check_it="true" assign_to="c"/>
+</action></recv>
+<send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:15550001111@[local_ip]:[local_port]>;tag=sipptag[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: <sip:sipp@[local_ip]:[local_port];transport=[transport]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=sipp 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=sendrecv
+]]></send>
+<pause milliseconds="300"/>
+<send><![CDATA[
+BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:15550001111@[local_ip]:[local_port]>;tag=sipptag[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+<recv response="200"/>
+<Reference variables="m,c"/>
+</scenario>
+"""
+
+
+@pytest.mark.skipif(not shutil.which("sipp"), reason="sipp missing")
+def test_sipp_delayed_offer_call_udp(procs, tmp_path):
+    """SIPp as the calling carrier over UDP: its INVITE without SDP, our
+    offer checked in the 200 (relay address, RTP/AVP), its answer in the
+    ACK (SIPp's media port), BYE. The callee gets our answer on the relay,
+    nothing of SIPp's."""
+    uas = Uas("answer")
+    try:
+        sbc = Sbc(procs, tmp_path, uas.port)
+        (tmp_path / "scen.xml").write_text(SIPP_SCENARIO)
+        lport, mport = free_port(), free_port_range(8)
+        r = subprocess.run(["sipp", "-sf", str(tmp_path / "scen.xml"), f"127.0.0.1:{sbc.port}", "-s", "4930123456",
+                            "-m", "1", "-i", "127.0.0.1", "-p", str(lport), "-mp", str(mport), "-timeout", "20",
+                            "-nostdin", "-trace_err", "-trace_msg"],
+                           capture_output=True, text=True, timeout=40, cwd=tmp_path)
+        msgs = "".join(p.read_text(errors="replace")[-3000:] for p in tmp_path.glob("*_messages.log"))
+        assert r.returncode == 0, (r.stdout[-1500:], msgs, sbc.log()[-2000:])
+        assert body(uas.invite) == ""
+        wait_for(lambda: uas.requests("ACK") and uas.requests("BYE"), timeout=3, what="ACK and BYE at the callee")
+        ack = uas.requests("ACK")[0]
+        assert in_relay(sbc, sdp_media(body(ack))[1]), ack
+        for m, _ in uas.got:
+            text = m.decode(errors="replace")
+            for needle in ("sipptag", "sipp-secret-agent", "sipp@", f":{lport}", f" {mport} "):
+                assert needle not in text, (needle, text)
+    finally:
+        uas.close()
