@@ -63,6 +63,11 @@
  *     unanswered fail over at once, and the next call goes out on ours.
  *     An INVITE on it that gets no response at all fails over after
  *     no_response_ms like on any silent trunk.
+ * 11. Delayed offer (an A-leg INVITE without SDP): the B-leg INVITE goes
+ *     without SDP, B's 2xx brings the offer and the media sessions are
+ *     created then; A's ACK brings the answer, and B's ACK is held until
+ *     it (b_offer, b_offer_to_a, dly_answer; sbc-signal/README.md). An
+ *     offer in a reliable provisional is refused (CANCEL, fails over).
  */
 #ifndef B2B_ENGINE_H
 #define B2B_ENGINE_H
