@@ -583,9 +583,27 @@ __attribute__((cold, noinline)) static int collect_reasons(const sip_msg *m, cha
 	return (int)n;
 }
 
-/* Collects the allow-listed header lines of m into scratch; lines[] views. */
+/* Writes "Supported: v1, v2" without the 100rel option tag. Returns the
+ * number of values written, or < 0 when the value does not parse. */
+static int put_supported_no_100rel(sip_buf *b, sip_sv value)
+{
+	sip_sv rest = value, one;
+	int n = 0, r;
+	sip_buf_str(b, "Supported: ");
+	while ((r = sip_next_value(&rest, &one)) == 1) {
+		if (sip_sv_ieq(one, "100rel"))
+			continue;
+		if (n++)
+			sip_buf_str(b, ", ");
+		sip_buf_sv(b, one);
+	}
+	return r < 0 ? r : n;
+}
+
+/* Collects the allow-listed header lines of m into scratch; lines[] views.
+ * no_100rel: Supported without 100rel (b2b_bleg_spec). */
 static int collect(const sip_msg *m, int response, int has_body, const char *local_host, char *scratch,
-		   size_t cap, sip_sv *lines, unsigned max, const char *const *extra, unsigned n_extra)
+		   size_t cap, sip_sv *lines, unsigned max, const char *const *extra, unsigned n_extra, int no_100rel)
 {
 	sip_buf b;
 	unsigned n = 0;
@@ -598,6 +616,11 @@ static int collect(const sip_msg *m, int response, int has_body, const char *loc
 			/* an identity header with no usable value ends in ": " */
 			if (!b.err && b.len - start >= 2 && scratch[b.len - 1] == ' ' && scratch[b.len - 2] == ':') {
 				b.len = start;
+				continue;
+			}
+		} else if (no_100rel && h->id == SIP_H_SUPPORTED) {
+			if (put_supported_no_100rel(&b, h->value) <= 0 && !b.err) {
+				b.len = start; /* nothing left, or unreadable: no line */
 				continue;
 			}
 		} else if (allowed_hdr(h, response, has_body)) {
@@ -663,7 +686,7 @@ int b2b_build_bleg_invite(const sip_msg *a, const b2b_bleg_spec *s, char *out, s
 		return -ENOSPC;
 
 	n = collect(a, 0, s->body.len > 0, s->local_host, scratch, sizeof(scratch), lines, 48, s->extra,
-		    s->n_extra);
+		    s->n_extra, s->no_100rel);
 	if (n < 0)
 		return n;
 	sip_req_spec rq = {
@@ -715,7 +738,7 @@ int b2b_build_mirrored_response(const sip_msg *a, const sip_msg *r, const b2b_re
 		}
 	}
 	n = collect(r, 1, s->body.len > 0, s->local_host, scratch, sizeof(scratch), lines, 48, s->extra,
-		    s->n_extra);
+		    s->n_extra, 0);
 	if (n < 0)
 		return n;
 	sip_resp_opts o = {

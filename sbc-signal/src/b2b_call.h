@@ -182,6 +182,12 @@ typedef struct b2b_bleg_spec {
 	b2b_body body;          /* the rewritten SDP */
 	const char *const *extra; /* our own extra lines (User-Agent...) */
 	unsigned n_extra;
+	/* Supported crosses without the 100rel option tag (a line left empty,
+	 * or one that does not parse, is dropped): for a delayed offer, so the
+	 * callee's offer cannot come in a reliable provisional (RFC 3262: only
+	 * to a UAC that supports 100rel), whose answer in a PRACK we do not
+	 * build. A's Require: 100rel still crosses. */
+	uint8_t no_100rel;
 } b2b_bleg_spec;
 
 /* The B-leg INVITE for the A-leg INVITE a (caveat 2). From keeps A's

@@ -2113,7 +2113,11 @@ static void send_b_invite(b2b_cl *c)
 			   .call_id = c->b_callid,
 			   .cseq = 1,
 			   .contact = contact,
-			   .body = {.type = "application/sdp", .data = k->body, .len = (size_t)bl}};
+			   .body = {.type = "application/sdp", .data = k->body, .len = (size_t)bl},
+			   /* a delayed offer: B's offer must not come in a reliable
+			    * provisional (refused in on_response), so 100rel is not
+			    * offered to B unless A requires it */
+			   .no_100rel = c->a_no_offer};
 	int n = b2b_build_bleg_invite(&c->a, &s, k->out, sizeof(k->out), c->b_from, sizeof(c->b_from));
 	if (n < 0) {
 		int st = sbc_err_sip_status(n);

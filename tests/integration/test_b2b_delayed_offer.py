@@ -292,14 +292,30 @@ def test_failover_on_503(call):
         uas2.close()
 
 
+def test_100rel_not_offered_to_the_callee(call):
+    """The caller supports 100rel: the callee is not told so (Supported
+    without it), so that its offer cannot come in a reliable provisional;
+    the other option tags cross."""
+    sbc, uas, uac = call()
+    uac.invite(extra="Supported: timer, 100rel\r\n")
+    final = uac.wait_final()
+    assert status(final) == 200
+    assert hdr(uas.invite, "Supported") == "timer", uas.invite
+    uac.ack_answer(final, sdp(uac.ip, uac.rtp_port))
+    wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
+    assert status(uac.bye(final)) == 200
+
+
 def test_offer_in_a_reliable_provisional_refused(call):
-    """A reliable 183 (RSeq) with SDP is the offer, to be answered in a
-    PRACK: not supported, the attempt is CANCELled and, with no other
-    route, the caller gets 502; the record says why."""
+    """The caller requires 100rel (Require crosses): the callee's reliable
+    183 (RSeq) with SDP is the offer, to be answered in a PRACK: not
+    supported, the attempt is CANCELled and, with no other route, the
+    caller gets 502; the record says why."""
     sbc, uas, uac = call("100rel")
-    uac.invite(extra="Supported: 100rel\r\n")
+    uac.invite(extra="Require: 100rel\r\n")
     final = uac.wait_final()
     assert status(final) == 502, final
+    assert hdr(uas.invite, "Require") == "100rel"
     wait_for(lambda: uas.requests("CANCEL"), timeout=3, what="CANCEL at the callee")
     assert cdr_end(sbc)[-1]["reason"] == "offer in a reliable provisional (not supported)"
 

@@ -677,11 +677,48 @@ static void test_sip_buf_put_lengths(void **state)
 	assert_memory_equal(d, "1764012345678", 13);
 }
 
+/* A delayed offer's B-leg INVITE: Supported without 100rel (a line with
+ * nothing else left goes, compact form too), Require: 100rel kept; without
+ * no_100rel Supported crosses as it came. */
+static void test_bleg_invite_without_100rel(void **state)
+{
+	(void)state;
+	char out[2048];
+	static const char inv[] = "INVITE sip:4930@203.0.113.5 SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP 198.51.100.10;branch=z9hG4bKd\r\n"
+				  "Max-Forwards: 70\r\n"
+				  "From: <sip:a@198.51.100.10>;tag=t1\r\n"
+				  "To: <sip:4930@203.0.113.5>\r\n"
+				  "Call-ID: d1\r\nCSeq: 1 INVITE\r\n"
+				  "Supported: timer, 100REL,replaces\r\n"
+				  "k: 100rel\r\n"
+				  "Require: 100rel\r\n"
+				  "Contact: <sip:a@198.51.100.10>\r\n\r\n";
+	assert_int_equal(sip_parse(inv, sizeof(inv) - 1, &A), 0);
+	b2b_via v = {.transport = "UDP", .host = "203.0.113.5", .port = 5060, .branch = "z9hG4bKx"};
+	b2b_bleg_spec bs = {.request_uri = "sip:4930@192.0.2.1", .via = v, .local_host = "203.0.113.5",
+			    .from_tag = "f", .to_value = "<sip:4930@192.0.2.1>", .call_id = "c", .cseq = 1,
+			    .contact = "<sip:sbc@203.0.113.5>", .no_100rel = 1};
+	int n = b2b_build_bleg_invite(&A, &bs, out, sizeof(out), NULL, 0);
+	assert_true(n > 0);
+	assert_int_equal(sip_parse(out, (size_t)n, &X), 0);
+	assert_true(sip_sv_eq(sip_hdr_get(&X, SIP_H_SUPPORTED, 0)->value, "timer, replaces"));
+	assert_null(sip_hdr_get(&X, SIP_H_SUPPORTED, 1));
+	assert_true(sip_sv_eq(sip_hdr_get(&X, SIP_H_REQUIRE, 0)->value, "100rel"));
+	bs.no_100rel = 0;
+	n = b2b_build_bleg_invite(&A, &bs, out, sizeof(out), NULL, 0);
+	assert_true(n > 0);
+	assert_int_equal(sip_parse(out, (size_t)n, &X), 0);
+	assert_true(sip_sv_eq(sip_hdr_get(&X, SIP_H_SUPPORTED, 0)->value, "timer, 100REL,replaces"));
+	assert_true(sip_sv_eq(sip_hdr_get(&X, SIP_H_SUPPORTED, 1)->value, "100rel"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_call_flow_topology_hiding),
 		cmocka_unit_test(test_strict_route_and_errors),
+		cmocka_unit_test(test_bleg_invite_without_100rel),
 		cmocka_unit_test(test_rack_mapping),
 		cmocka_unit_test(test_session_expires),
 		cmocka_unit_test(test_session_bye_time),
