@@ -3271,7 +3271,8 @@ static void b_offer(b2b_cl *c, tx_ctx *x, const sip_msg *rsp)
 	if (r < 0) {
 		int st = sbc_err_sip_status(r);
 		b_offer_refused(c, x, rsp, st == 488 ? B2B_FO_LOCAL_SRTP : B2B_FO_LOCAL_OFFER,
-				st == 488 ? "offer in the 2xx broke the SRTP policy" : "offer in the 2xx not taken");
+				st == 488 ? "offer in the 2xx not acceptable (SRTP policy or addresses)"
+					  : "offer in the 2xx not taken");
 		return;
 	}
 	c->state = CS_MEDIA;

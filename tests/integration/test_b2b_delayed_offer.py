@@ -49,14 +49,21 @@ class DelayedUac(Uac):
 
 
 class NoSdpUas(Uas):
-    """A callee whose 200 to the INVITE has no body: no offer to a delayed-
-    offer INVITE (a protocol error)."""
+    """A callee whose 200 to the INVITE has no body (no offer to a delayed-
+    offer INVITE: a protocol error), or with plan "garbage" a body that is
+    no SDP."""
+
+    def __init__(self, plan, crypto=None):
+        self.garbage = plan == "garbage"
+        super().__init__("answer", crypto)
 
     def send(self, data):
         if data.startswith(b"SIP/2.0 200") and (hdr(data, "CSeq") or "").endswith("INVITE"):
             head = data.split(b"\r\n\r\n", 1)[0]
-            head = re.sub(rb"\r\nContent-Type:[^\r]*", b"", head)
-            data = re.sub(rb"Content-Length: \d+", b"Content-Length: 0", head) + b"\r\n\r\n"
+            junk = b"v=0\r\nm=audio port? RTP/AVP\r\n" if self.garbage else b""
+            if not junk:
+                head = re.sub(rb"\r\nContent-Type:[^\r]*", b"", head)
+            data = re.sub(rb"Content-Length: \d+", b"Content-Length: %d" % len(junk), head) + b"\r\n\r\n" + junk
         super().send(data)
 
 
@@ -210,7 +217,7 @@ def test_callee_srtp_required_but_offers_none(call):
     ack = body(uas.requests("ACK")[0])
     assert re.search(r"^m=audio 0 RTP/AVP", ack, re.M) and str(uac.rtp_port) not in ack, ack
     end = cdr_end(sbc)[-1]
-    assert end["cause"] == 488 and "SRTP" in end["reason"], end
+    assert end["cause"] == 488 and end["reason"] == "offer in the 2xx not acceptable (SRTP policy or addresses)", end
 
 
 def test_ack_without_answer_ends_the_call(call):
@@ -244,10 +251,29 @@ def test_answer_with_crypto_on_an_srtp_off_leg_ends_the_call(call):
     assert end["cause"] == 488 and end["reason"] == "answer in the ACK not acceptable", end
 
 
-def test_callees_200_without_sdp(call):
-    """The callee's 200 has no offer: it gets ACK and BYE, the caller 502
-    (an invalid response from the next hop, RFC 3261 21.5.3), never a 200."""
-    sbc, uas, uac = call(uas_cls=NoSdpUas)
+def test_caller_hangs_up_before_answering(call):
+    """The caller sends BYE instead of the ACK with its answer: the callee's
+    200 still gets its ACK (answering its offer by declining the stream)
+    before our BYE, in that order."""
+    sbc, uas, uac = call()
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200
+    assert status(uac.bye(final)) == 200
+    wait_for(lambda: uas.requests("ACK") and uas.requests("BYE"), timeout=3, what="ACK and BYE at the callee")
+    order = [m.split(b" ", 1)[0] for m, _ in uas.got if m[:4] in (b"ACK ", b"BYE ")]
+    assert order[:2] == [b"ACK", b"BYE"], order
+    assert re.search(r"^m=audio 0 ", body(uas.requests("ACK")[0]), re.M)
+    end = cdr_end(sbc)[-1]
+    assert end["cause"] == 200 and end["reason"] == "BYE from caller", end
+
+
+@pytest.mark.parametrize("kind", ["none", "garbage"])
+def test_callees_200_without_a_usable_offer(call, kind):
+    """The callee's 200 has no offer, or SDP that does not parse: it gets
+    ACK and BYE, the caller 502 (an invalid response from the next hop, RFC
+    3261 21.5.3), never a 200; the record names the case."""
+    sbc, uas, uac = call(kind, uas_cls=NoSdpUas)
     uac.invite()
     final = uac.wait_final()
     assert status(final) == 502, final
@@ -255,7 +281,8 @@ def test_callees_200_without_sdp(call):
     wait_for(lambda: uas.requests("ACK") and uas.requests("BYE"), timeout=3, what="ACK and BYE at the callee")
     assert body(uas.requests("ACK")[0]) == ""
     end = cdr_end(sbc)[-1]
-    assert end["cause"] == 502 and end["reason"] == "2xx without an offer to a delayed-offer INVITE", end
+    why = "offer in the 2xx does not parse" if kind == "garbage" else "2xx without an offer to a delayed-offer INVITE"
+    assert end["cause"] == 502 and end["reason"] == why, end
 
 
 def test_cancel_before_answer(call):
