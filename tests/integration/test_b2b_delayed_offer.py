@@ -148,6 +148,42 @@ def test_delayed_offer_call_rtp_both_ways(call):
     assert end["from"] == "15550001111" and end["to_out"] == "4930123456" and end["answer_ms"] >= end["start_ms"]
 
 
+def drain(uac, seconds):
+    """Every message the caller gets within seconds."""
+    got, deadline = [], time.monotonic() + seconds
+    uac.sock.settimeout(0.05)
+    while time.monotonic() < deadline:
+        try:
+            got.append(uac.sock.recvfrom(65536)[0])
+        except OSError:
+            pass
+    return got
+
+
+def test_callees_200_retransmissions_absorbed(call):
+    """The callee retransmits its 200 while its offer is with the caller:
+    nothing reaches the caller beyond what its own transaction resends
+    (T1 2 s here: nothing within 0.6 s), and the callee gets no ACK until
+    the caller's answer; after it, a retransmitted 200 gets that same ACK
+    again, answer included."""
+    sbc, uas, uac = call(timers={"t1_ms": 2000})
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200
+    ok = [d for d in uas.sent if d.startswith(b"SIP/2.0 200")][-1]
+    for _ in range(3):
+        uas.send(ok)
+    assert not [d for d in drain(uac, 0.6) if status(d) == 200]
+    assert not uas.requests("ACK")
+    uac.ack_answer(final, sdp(uac.ip, uac.rtp_port))
+    wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
+    uas.send(ok)
+    wait_for(lambda: len(uas.requests("ACK")) == 2, timeout=3, what="the ACK again at the callee")
+    acks = uas.requests("ACK")
+    assert body(acks[1]) == body(acks[0]) and in_relay(sbc, sdp_media(body(acks[1]))[1])
+    assert status(uac.bye(final)) == 200
+
+
 def test_srtp_on_the_callers_leg_plain_on_the_callees(call):
     """The caller's trunk requires SRTP (two suites): our offer to it is
     RTP/SAVP with one a=crypto per allowed suite, in order, with fresh keys;
