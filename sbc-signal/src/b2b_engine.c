@@ -1349,8 +1349,12 @@ static void call_end(b2b_cl *c, int cause, const char *reason)
 	if (c->b_ack_due) {
 		/* B's 2xx with a delayed offer is still waiting for A's answer
 		 * (A cancelled or hung up, the media were refused...): B's
-		 * dialog is ended too, its ACK first (leg_request_ex) */
+		 * dialog is ended too, its ACK first (leg_request_ex); its 2xx
+		 * again is ACKed as a stray, not BYEd twice */
+		tx_ctx *bx = c->b_txn ? txn_user(c->b_txn) : NULL;
 		leg_request(c, 1, SIP_M_BYE);
+		if (bx)
+			bx->stray_tag = hash_sv(sip_sv_from(c->db.remote_tag, strlen(c->db.remote_tag))) | 0x80000000u;
 	}
 	call_event(c, "end", cause, reason);
 	if (!c->answer_ms)
