@@ -499,3 +499,93 @@ def test_sipp_delayed_offer_call_udp(procs, tmp_path):
                 assert needle not in text, (needle, text)
     finally:
         uas.close()
+
+
+SIPP_UAS_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="delayed offer callee">
+<recv request="INVITE"><action>
+<ereg regexp="^ *0 *$" search_in="hdr" header="Content-Length:" check_it="true" assign_to="len"/>
+</action></recv>
+<send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]sippuas[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
+Content-Length: 0
+
+]]></send>
+<send retrans="500"><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]sippuas[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=callee 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=sendrecv
+]]></send>
+<recv request="ACK"><action>
+<ereg regexp="m=audio [0-9]+ RTP/AVP 0 101" search_in="body" check_it="true" assign_to="m"/>
+<ereg regexp="c=IN IP4 127.0.0.1" search_in="body" check_it="true" assign_to="c"/>
+</action></recv>
+<recv request="BYE"/>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+<Reference variables="len,m,c"/>
+</scenario>
+"""
+
+
+@pytest.mark.skipif(not shutil.which("sipp"), reason="sipp missing")
+def test_sipp_callee_gets_the_answer_in_our_ack(procs, tmp_path):
+    """SIPp as the called carrier over UDP: it checks that our INVITE has
+    no body and that our ACK carries the answer to its offer (RTP/AVP on
+    the relay, its codecs); the python caller answers our offer."""
+    (tmp_path / "uas.xml").write_text(SIPP_UAS_SCENARIO)
+    for _ in range(5):  # a port picked free may be taken before SIPp binds it
+        port = free_port()
+        sipp = procs.start("sipp-uas", ["sipp", "-sf", str(tmp_path / "uas.xml"), "-i", "127.0.0.1", "-p", str(port),
+                                        "-mp", str(free_port_range(8)), "-m", "1", "-nostdin", "-trace_err",
+                                        "-trace_msg"], cwd=tmp_path)
+        time.sleep(0.3)
+        if sipp.poll() is None:
+            break
+    assert sipp.poll() is None, procs.log(sipp)
+    sbc = Sbc(procs, tmp_path, port)
+    uac = DelayedUac(sbc.port)
+    try:
+        uac.invite()
+        final = uac.wait_final()
+        assert status(final) == 200, sbc.log()[-2000:]
+        offer = body(final)
+        assert in_relay(sbc, sdp_media(offer)[1]) and "callee" not in final.decode(), final
+        uac.ack_answer(final, sdp(uac.ip, uac.rtp_port))
+        time.sleep(0.3)
+        assert status(uac.bye(final)) == 200
+        rc = wait_for(lambda: sipp.poll() is not None, timeout=10, what="SIPp UAS done") and sipp.returncode
+        errs = "".join(p.read_text(errors="replace")[-2000:] for p in tmp_path.glob("*_errors.log"))
+        assert rc == 0, (rc, errs, procs.log(sipp)[-2000:], sbc.log()[-2000:])
+    finally:
+        uac.close()
