@@ -825,3 +825,41 @@ int b2b_session_expires(const sip_msg *m, uint32_t *secs, int *refresher)
 		*refresher = who;
 	return 1;
 }
+
+int b2b_method_status(enum sip_method m)
+{
+	switch (m) {
+	case SIP_M_INVITE:
+	case SIP_M_ACK:
+	case SIP_M_BYE:
+	case SIP_M_CANCEL:
+	case SIP_M_OPTIONS:
+	case SIP_M_UPDATE:
+	case SIP_M_PRACK:
+	case SIP_M_INFO:
+		return 0;
+	case SIP_M_REGISTER:
+	case SIP_M_SUBSCRIBE:
+	case SIP_M_NOTIFY:
+	case SIP_M_REFER:
+	case SIP_M_MESSAGE:
+	case SIP_M_PUBLISH:
+		return 405;
+	default: /* SIP_M_UNKNOWN: the parser matched none, case-sensitively */
+		return 501;
+	}
+}
+
+int b2b_early_update_offer_status(int from_callee, int answered_reliably)
+{
+	/* toward the callee we are the UAC of the INVITE: our offer in it is
+	 * open until its answer came reliably; toward the caller we are its
+	 * UAS and its offer is ours to answer, so never 491 there */
+	return from_callee && !answered_reliably ? 491 : 500;
+}
+
+unsigned b2b_retry_after_s(const sip_msg *req)
+{
+	sip_sv b = req->n_via ? req->via[0].branch : SIP_SV_NULL;
+	return (unsigned)(sip_hash64(b.p ? b.p : "", b.n) % 11u);
+}

@@ -264,4 +264,29 @@ int b2b_session_expires(const sip_msg *m, uint32_t *secs, int *refresher);
  * NULL) gets the interval timed. */
 uint64_t b2b_session_bye_ms(uint32_t secs, uint32_t floor_s, uint32_t *interval_s);
 
+/* RFC 3261 8.2.1, method inspection before anything else: 0 for a method
+ * in our Allow (SIG_SIP_ALLOW: INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE,
+ * PRACK, INFO), 405 (Method Not Allowed) for one we know and do not take
+ * (REGISTER, SUBSCRIBE, NOTIFY, REFER, MESSAGE, PUBLISH), 501 (Not
+ * Implemented) for any other, an extension method or a known one in
+ * another case (methods are case-sensitive, 7.1: `invite`, `ack`). Both
+ * refusals carry Allow. */
+int b2b_method_status(enum sip_method m);
+
+/* RFC 3311 5.2, an UPDATE carrying an offer while the INVITE's
+ * offer/answer is not complete (early dialog): 491 when the UPDATE's
+ * recipient (us, toward the leg it came on) sent an offer not answered yet,
+ * else 500 (we received one not answered yet; or, after a complete early
+ * exchange, an early offer we do not relay: sbc-signal/README.md), to go
+ * with b2b_retry_after_s(). from_callee: the UPDATE came from the called
+ * leg (our INVITE's offer went there); answered_reliably: its answer came
+ * in a reliable provisional (RFC 3262). */
+int b2b_early_update_offer_status(int from_callee, int answered_reliably);
+
+/* A Retry-After value for a 500 that says "not now" (RFC 3261 14.2,
+ * RFC 3311 5.2: "randomly chosen value between 0 and 10 seconds"), drawn
+ * from the request's branch so that two sides in glare pick different
+ * values without an RNG on the path. */
+unsigned b2b_retry_after_s(const sip_msg *req);
+
 #endif

@@ -3548,6 +3548,14 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 	int r = server_txn(k, rx, req, &t, &x);
 	if (r != TXN_RX_NEW)
 		return;
+	int ms = b2b_method_status((enum sip_method)req->method);
+	if (ms) {
+		/* RFC 3261 8.2.1: the method is inspected first; one we do not
+		 * know (`ack`, `FOO`) or do not take is answered here with Allow,
+		 * never relayed, and leaves the dialog (its CSeq) alone */
+		answer_plain(k, rx, t, req, ms, SIG_SIP_ALLOW);
+		return;
+	}
 	b2b_cl *c = find_by_cid(k, req->call_id, &leg);
 	if (!c || !b2b_dialog_match(leg ? &c->db : &c->da, req)) {
 		answer_plain(k, rx, t, req, 481, NULL);
@@ -3719,6 +3727,25 @@ static int owner_of(const sip_msg *m)
 	return -1;
 }
 
+/* A request of a trunk outside any dialog (no To tag) other than INVITE,
+ * ACK and CANCEL. One stateless response each, as small as the request
+ * (a retransmission gets the same again, nothing more: no amplification),
+ * with Allow where RFC 3261 8.2.1 wants it: 501 for a method we do not
+ * know (case-sensitive, 7.1: `invite`, `ack`, `FOO`), 405 for one we know
+ * and do not take (REGISTER, MESSAGE...), 481 for a mid-dialog method
+ * naming no dialog (BYE, UPDATE, PRACK, INFO: 12.2.2, 15.1.2); OPTIONS is
+ * sig_local_handle's 200 with Allow and Accept. Before, all but OPTIONS
+ * got 501 without Allow. */
+static void out_of_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *m)
+{
+	if (m->method == SIP_M_OPTIONS) {
+		sig_local_handle(rx, NULL);
+		return;
+	}
+	int ms = b2b_method_status((enum sip_method)m->method);
+	answer_plain(k, rx, NULL, m, ms ? ms : 481, ms ? SIG_SIP_ALLOW : NULL);
+}
+
 static void b2b_rx(const sig_rx *rx, void *arg)
 {
 	(void)arg;
@@ -3797,7 +3824,7 @@ static void b2b_rx(const sig_rx *rx, void *arg)
 		return;
 	}
 	if (m->method != SIP_M_INVITE) {
-		sig_local_handle(rx, NULL);
+		out_of_dialog(k, rx, m);
 		return;
 	}
 	txn *t = NULL;

@@ -59,8 +59,12 @@ static int line_bytes_ok(const char *buf, size_t i, size_t n)
 }
 
 /* Checks the (possibly incomplete) start line in buf[0..n): a request line
- * "METHOD SP ..." with an upper-case token method, or "SIP/2.0 ". Returns 0
- * when it is plausible so far, -1 when it is garbage. */
+ * "METHOD SP ..." with a token method starting with a letter, or
+ * "SIP/2.0 ". Returns 0 when it is plausible so far, -1 when it is
+ * garbage. Methods are case-sensitive tokens (RFC 3261 7.1, 25.1): a
+ * lower-case one (`invite`, `ack`) is a request with a method we do not
+ * know, to be answered 501 by the B2BUA, not garbage dropped unanswered
+ * (UDP) or closed with 400 (TCP/TLS). */
 static int start_line_plausible(const char *buf, size_t n)
 {
 	size_t i = 0;
@@ -76,12 +80,13 @@ static int start_line_plausible(const char *buf, size_t n)
 				return -1;
 		return line_bytes_ok(buf, i, n);
 	}
-	/* method token: upper-case letters, digits, '-', '.', '!', '%', '*', '_', '+', '`', '\'', '~' */
+	/* method token: letters, digits, '-', '.', '!', '%', '*', '_', '+', '`', '\'', '~' */
 	for (i = 0; i < n && buf[i] != ' '; i++) {
 		char c = buf[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c && strchr("-.!%*_+`'~", c))))
+		int alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+		if (!(alpha || (c >= '0' && c <= '9') || (c && strchr("-.!%*_+`'~", c))))
 			return -1;
-		if (i == 0 && !(c >= 'A' && c <= 'Z'))
+		if (i == 0 && !alpha)
 			return -1;
 		if (i > 32)
 			return -1;

@@ -711,6 +711,38 @@ static void test_bleg_invite_without_100rel(void **state)
 	assert_int_equal(sip_parse(out, (size_t)n, &X), 0);
 	assert_true(sip_sv_eq(sip_hdr_get(&X, SIP_H_SUPPORTED, 0)->value, "timer, 100REL,replaces"));
 	assert_true(sip_sv_eq(sip_hdr_get(&X, SIP_H_SUPPORTED, 1)->value, "100rel"));
+
+/* RFC 3261 8.2.1 / 7.1: which methods we take, refuse 405 or do not know
+ * (501); the parser is case-sensitive, so `invite` is no INVITE */
+static void test_method_status(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		int status;
+	} cases[] = {{"INVITE", 0},   {"ACK", 0},	  {"BYE", 0},	   {"CANCEL", 0},	{"OPTIONS", 0},
+		     {"UPDATE", 0},   {"PRACK", 0},	  {"INFO", 0},	   {"REGISTER", 405},	{"SUBSCRIBE", 405},
+		     {"NOTIFY", 405}, {"REFER", 405},	  {"MESSAGE", 405}, {"PUBLISH", 405},	{"invite", 501},
+		     {"ack", 501},    {"Invite", 501},	  {"FOO", 501},	   {"INVITEX", 501},	{"BYE.", 501}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[512];
+		snprintf(buf, sizeof(buf),
+			 "%s sip:s@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKm%zu\r\nFrom: <sip:a@h>;tag=1\r\n"
+			 "To: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 %s\r\n\r\n",
+			 cases[i].name, i, cases[i].name);
+		assert_int_equal(sip_parse(buf, strlen(buf), &X), 0);
+		if (b2b_method_status((enum sip_method)X.method) != cases[i].status)
+			fail_msg("%s: %d, not %d", cases[i].name, b2b_method_status((enum sip_method)X.method),
+				 cases[i].status);
+		/* the Retry-After of a 500 "not now": 0..10 s (RFC 3261 14.2) */
+		assert_true(b2b_retry_after_s(&X) <= 10);
+	}
+	/* RFC 3311 5.2: 491 only where our own offer (the INVITE's, toward
+	 * the callee) is still unanswered */
+	assert_int_equal(b2b_early_update_offer_status(1, 0), 491);
+	assert_int_equal(b2b_early_update_offer_status(1, 1), 500);
+	assert_int_equal(b2b_early_update_offer_status(0, 0), 500);
+	assert_int_equal(b2b_early_update_offer_status(0, 1), 500);
 }
 
 int main(void)
@@ -726,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_answer_from_another_fork),
 		cmocka_unit_test(test_long_route_set),
 		cmocka_unit_test(test_dialog_reinit),
+		cmocka_unit_test(test_method_status),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
