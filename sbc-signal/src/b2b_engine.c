@@ -126,6 +126,7 @@ struct b2b_cl {
 	tx_ctx *ctxs; /* bound to this call (cl_next); detached when it ended */
 	uint8_t state; /* enum call_state */
 	uint8_t cancelled, b_sdp_done, hangup;
+	uint8_t b_sdp_rel;  /* that answer came in a reliable provisional (RFC 3262): the INVITE's offer/answer is complete */
 	uint8_t a_acked;    /* A's ACK to our 2xx arrived (on_ack) */
 	uint8_t bye_a_held; /* B hung up before that ACK: our BYE to A waits for it (RFC 3261 15) */
 	uint8_t held_rsn_n; /* Reason lines of that BYE, NUL-separated in held_rsn (malloc'd) */
@@ -1541,6 +1542,7 @@ static int make_offer(b2b_cl *c)
 	/* a new attempt: its answer is still to come (an early one from the
 	 * trunk given up does not stand for it) */
 	c->b_sdp_done = 0;
+	c->b_sdp_rel = 0;
 	c->b_sdp_hash = 0;
 	/* b2b_sdp_init wipes the last attempt's keys (the streams it used),
 	 * b2b_sdp_offer the last attempt's media messages (all of them) */
@@ -2422,6 +2424,8 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 			}
 		}
 		body = c->b_sdp_done;
+		if (body && rsp->body.n && rsp->first[SIP_H_RSEQ] >= 0)
+			c->b_sdp_rel = 1; /* only a reliable provisional completes it (RFC 3262 5, RFC 3311 5.1) */
 		c->state = CS_EARLY;
 		mirror_to_a(c, rsp, body);
 		return;
@@ -3638,10 +3642,24 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 	    (leg ? c->da.state : c->db.state) == B2B_DLG_EARLY) {
 		/* UPDATE in the early dialog (RFC 3311 5.1; an early session
 		 * refresh, or headers only): relayed on the other leg's early
-		 * dialog. One with an offer stays refused (501 below): its answer
-		 * would have to supersede the early one that the 2xx is still
-		 * checked against (b_answer_new) and A's SDP a failover offers. */
+		 * dialog. One with an offer is refused below. */
 		reinvite(c, leg, req, t, x);
+		return;
+	}
+	if (req->method == SIP_M_UPDATE && c->state == CS_EARLY && req->body.n) {
+		/* An offer in the early dialog (RFC 3311 5.2): 491 when it came
+		 * from the callee before its answer to our INVITE's offer came
+		 * reliably (our offer is open), else 500 with a Retry-After (the
+		 * caller's offer in its INVITE is ours to answer; or the
+		 * exchange is complete and early offers are not relayed yet: its
+		 * answer would have to supersede the early one that the 2xx is
+		 * still checked against, b_answer_new, and A's SDP that a
+		 * failover offers; sbc-signal/README.md). Was 501, which says
+		 * UPDATE is unknown while Allow lists it. */
+		int st = b2b_early_update_offer_status(leg, c->b_sdp_rel);
+		char ra[32];
+		snprintf(ra, sizeof(ra), "Retry-After: %u", b2b_retry_after_s(req));
+		answer_plain(k, rx, t, req, st, st == 500 ? ra : NULL);
 		return;
 	}
 	if ((req->method == SIP_M_INVITE || req->method == SIP_M_UPDATE || req->method == SIP_M_INFO) &&
@@ -3651,7 +3669,13 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		reinvite(c, leg, req, t, x);
 		return;
 	}
-	answer_plain(k, rx, t, req, 501, NULL);
+	/* a method we take, in a state we cannot take it in now (a re-INVITE
+	 * or INFO in the early dialog, a PRACK after the answer): 500 with a
+	 * Retry-After as RFC 3261 14.2 has for an INVITE during another; 501
+	 * would say the method is unknown while Allow lists it */
+	char ra[32];
+	snprintf(ra, sizeof(ra), "Retry-After: %u", b2b_retry_after_s(req));
+	answer_plain(k, rx, t, req, 500, ra);
 }
 
 static void cancel_req(b2b_wk *k, const sig_rx *rx, const sip_msg *req)

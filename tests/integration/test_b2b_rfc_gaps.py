@@ -48,6 +48,70 @@ def quiet_for(sock_recv, seconds=0.4):
     return extra
 
 
+# ---- 1. RFC 3311 5.2: UPDATE with an offer while one is open -----------------------
+
+
+def early_update_offer(uac, prov, cseq):
+    return uac._transaction("UPDATE", prov, cseq, extra=f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\n",
+                            ctype="application/sdp", body_text=sdp(uac.ip, uac.rtp_port).replace(
+                                "o=uac 1 1 ", "o=uac 1 2 "))
+
+
+def test_early_update_offer_from_caller_with_its_offer_open_500(env):
+    """The caller's INVITE offer is unanswered (a 180 without SDP): its
+    UPDATE with another offer gets 500 with a Retry-After of 0..10 s (we
+    received an offer we have not answered), not relayed. Before: 501."""
+    sbc, uas, uac = env("ring")
+    uac.invite()
+    prov = uac.recv_until(lambda d: status(d) == 180)
+    r = early_update_offer(uac, prov, 2)
+    assert status(r) == 500, r
+    assert 0 <= int(hdr(r, "Retry-After").split()[0]) <= 10, r
+    assert not uas.requests("UPDATE")
+    uac.cancel()
+    assert status(uac.wait_final()) == 487
+
+
+def test_early_update_offer_from_callee_with_our_offer_open_491(env):
+    """The callee has not answered our INVITE offer (180 without SDP) and
+    sends an UPDATE with an offer on its early dialog: 491 (we sent an
+    offer not yet answered), not relayed to the caller. Before: 501."""
+    sbc, uas, uac = env("ring")
+    uac.invite()
+    uac.recv_until(lambda d: status(d) == 180)
+    upd = uas._request("UPDATE", hdr(uas.invite, "Contact").strip("<>"), 1, hdr(uas.invite, "From"), "uasupd",
+                       f"Contact: <sip:uas@127.0.0.1:{uas.port}>\r\n", sdp("127.0.0.1", uas.rtp_port))
+    uas.send(upd)
+    r = wait_for(lambda: [m for m in uas.responses() if hdr(m, "CSeq") == "1 UPDATE"], timeout=3,
+                 what="the answer to the callee's UPDATE")
+    assert len(r) == 1 and status(r[0]) == 491, r
+    assert not any(m.startswith(b"UPDATE ") for m in uac.got)
+    uac.cancel()
+    assert status(uac.wait_final()) == 487
+
+
+def test_early_update_offer_after_reliable_answer(env):
+    """The offer/answer of the INVITE completed in a reliable 183 and its
+    PRACK: the caller's UPDATE with a new offer is not taken yet (limit in
+    sbc-signal/README.md): 500 with a Retry-After, never 501, and the call
+    is answered and ends as usual."""
+    sbc, uas, uac = env("100rel")
+    send = uas.send
+    uas.send = lambda d: None if d.startswith(b"SIP/2.0 200") and hdr(d, "CSeq") == "1 INVITE" else send(d)
+    uac.invite()
+    prov = uac.recv_until(lambda d: status(d) == 183)
+    assert status(uac.prack(prov)) == 200
+    r = early_update_offer(uac, prov, 3)
+    assert status(r) == 500 and hdr(r, "Retry-After"), r
+    assert not uas.requests("UPDATE")
+    send(response(uas.invite, 200, "OK", uas.tag, f"Contact: <sip:uas@127.0.0.1:{uas.port}>",
+                  sdp("127.0.0.1", uas.rtp_port)))
+    final = uac.wait_final()
+    assert status(final) == 200
+    uac.ack(final)
+    assert status(uac.bye(final)) == 200
+
+
 # ---- 2. methods are case-sensitive; unknown -> 501 + Allow, known not taken -> 405 ---
 
 
