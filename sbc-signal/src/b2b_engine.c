@@ -3678,6 +3678,31 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 	answer_plain(k, rx, t, req, 500, ra);
 }
 
+/* CANCEL of a re-INVITE (either leg's; RFC 3261 9.2): 200 to the CANCEL
+ * (its transaction exists), and while our copy on the other leg has no
+ * final response, a CANCEL for it there. The re-INVITE's final is that
+ * leg's, relayed by reinv_response as any other, as a proxy does (16.10):
+ * its 487 gives ours, and a 2xx that crossed the CANCEL is ACKed and gives
+ * ours too (with the answer, the media updated), so both legs keep one and
+ * the same session; a failed re-INVITE leaves the dialog and the media as
+ * they were (14.1). One the other leg never answers gets 408 once our
+ * copy's transaction ends (64*T1 after the CANCEL, txn_client_cancelled).
+ * A re-INVITE answered already (or whose 2xx waits for the ACK with a
+ * delayed offer's answer) is past cancelling: 200 and no effect (9.2). */
+static void reinvite_cancel(b2b_wk *k, const sig_rx *rx, txn *t, const sip_msg *req, b2b_cl *c, txn *inv)
+{
+	answer_plain(k, rx, t, req, 200, NULL);
+	b2b_reinv *ri = c ? c->ri : NULL;
+	if (!ri || ri->in != inv || ri->method != SIP_M_INVITE || !ri->out || ri->await_ack)
+		return;
+	tx_ctx *y = txn_user(ri->out);
+	if (y) {
+		SBC_DEBUG("call %" PRIx64 ": re-INVITE from leg %d cancelled: CANCEL toward leg %d", c->id, ri->leg,
+			  1 - ri->leg);
+		cancel_b_invite(k, y); /* at most once (cancel_sent) */
+	}
+}
+
 static void cancel_req(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 {
 	txn *t = NULL;
@@ -3700,6 +3725,10 @@ static void cancel_req(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		return;
 	txn *inv = txn_find_cancel_target(k->tbl, req);
 	tx_ctx *ix = inv ? txn_user(inv) : NULL;
+	if (ix && ix->role == CTX_REINV_IN) {
+		reinvite_cancel(k, rx, t, req, ix->call, inv);
+		return;
+	}
 	if (!ix || ix->role != CTX_A_INVITE) {
 		answer_plain(k, rx, t, req, 481, NULL);
 		return;

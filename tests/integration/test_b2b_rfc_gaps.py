@@ -187,3 +187,119 @@ def test_unknown_method_in_dialog(env):
     assert len(uas.requests("ACK")) == 1 and not uas.requests("BYE")
     assert sbc.rpc("stats.get")["signal"][0]["stats"]["calls"]["active"] == 1
     assert status(uac.bye(final)) == 200
+
+
+# ---- 3. CANCEL of a re-INVITE ------------------------------------------------------------
+
+
+def reinvite_pending(sbc, uas, uac, new_port):
+    """An answered call, then the caller's re-INVITE (CSeq 3) moving its
+    media to new_port, relayed to a callee that does not answer it yet."""
+    final = uac.answered()
+    wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
+    uas.mute = True
+    offer = sdp(uac.ip, new_port).replace("o=uac 1 1 ", "o=uac 1 2 ")
+    uac.sock.sendto(uac._request("INVITE", final, 3, extra=f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\n",
+                                 ctype="application/sdp", body_text=offer), uac.dst)
+    reinv = wait_for(lambda: [m for m in uas.requests("INVITE") if m is not uas.invite and
+                              hdr(m, "CSeq").endswith("INVITE") and hdr(m, "CSeq") != hdr(uas.invite, "CSeq")],
+                     timeout=3, what="the re-INVITE at the callee")[0]
+    return final, reinv
+
+
+def cancel_reinvite(uac, final):
+    uac.sock.sendto(uac._request("CANCEL", final, 3, ruri=hdr(final, "Contact").strip("<>"),
+                                 branch="z9hG4bKuacinvite3"), uac.dst)
+
+
+def test_cancel_of_a_reinvite(env):
+    """RFC 3261 9.2: the CANCEL gets 200 and the re-INVITE 487 (the
+    callee's, relayed), the relayed re-INVITE is cancelled on the callee's
+    leg, the call stays up (14.1) and the media keep the old addresses.
+    Before: 481 to the CANCEL, the re-INVITE left pending."""
+    sbc, uas, uac = env()
+    new_rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    new_rtp.bind(("127.0.0.1", rtp_port()))
+    try:
+        final, reinv = reinvite_pending(sbc, uas, uac, new_rtp.getsockname()[1])
+        relay_b = sdp_media(body(uas.invite))[1]
+        cancel_reinvite(uac, final)
+        ok = uac.recv_until(lambda d: status(d) and hdr(d, "CSeq") == "3 CANCEL")
+        assert status(ok) == 200, ok
+        can = wait_for(lambda: uas.requests("CANCEL"), timeout=3, what="CANCEL at the callee")[0]
+        assert hdr(can, "CSeq") == hdr(reinv, "CSeq").replace("INVITE", "CANCEL")
+        assert hdr(can, "Via").split(";branch=")[1].split(";")[0] == \
+            hdr(reinv, "Via").split(";branch=")[1].split(";")[0]
+        uas.send(response(can, 200, "OK"))
+        uas.send(response(reinv, 487, "Request Terminated"))
+        r = uac.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == "3 INVITE")
+        assert status(r) == 487, r
+        uac.sock.sendto(uac._request("ACK", final, 3, branch="z9hG4bKuacinvite3"), uac.dst)
+        # our 487 toward the callee's was ACKed (RFC 3261 17.1.1.3)
+        wait_for(lambda: [m for m in uas.requests("ACK") if hdr(m, "CSeq") == hdr(reinv, "CSeq").replace(
+            "INVITE", "ACK")], timeout=3, what="ACK of the callee's 487")
+        # the media kept the caller's old port: the callee's RTP lands there
+        got, _ = rtp_lands(uas.rtp, ("127.0.0.1", relay_b), uac.rtp, b"old-port" * 10)
+        assert got, sbc.log()[-2000:]
+        uas.mute = False
+        assert sbc.rpc("stats.get")["signal"][0]["stats"]["calls"]["active"] == 1
+        assert status(uac.bye(final)) == 200
+        wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")
+    finally:
+        new_rtp.close()
+
+
+def test_cancel_of_a_reinvite_crossed_by_2xx(env):
+    """The callee's 200 to the re-INVITE crosses our CANCEL: it is ACKed,
+    and the caller gets that 200 (with the answer on the relay), so both
+    legs keep the same, new session; the call stays up."""
+    sbc, uas, uac = env()
+    new_rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    new_rtp.bind(("127.0.0.1", rtp_port()))
+    try:
+        final, reinv = reinvite_pending(sbc, uas, uac, new_rtp.getsockname()[1])
+        relay_a, relay_b = sdp_media(body(final))[1], sdp_media(body(uas.invite))[1]
+        cancel_reinvite(uac, final)
+        assert status(uac.recv_until(lambda d: status(d) and hdr(d, "CSeq") == "3 CANCEL")) == 200
+        can = wait_for(lambda: uas.requests("CANCEL"), timeout=3, what="CANCEL at the callee")[0]
+        uas.send(response(reinv, 200, "OK", None, f"Contact: <sip:uas@127.0.0.1:{uas.port}>",
+                          sdp("127.0.0.1", uas.rtp_port)))
+        uas.send(response(can, 200, "OK"))
+        r = uac.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == "3 INVITE")
+        assert status(r) == 200 and sdp_media(body(r))[1] == relay_a, r
+        uac.sock.sendto(uac._request("ACK", final, 3), uac.dst)
+        wait_for(lambda: [m for m in uas.requests("ACK") if hdr(m, "CSeq") == hdr(reinv, "CSeq").replace(
+            "INVITE", "ACK")], timeout=3, what="ACK of the callee's 200")
+        got, _ = rtp_lands(uas.rtp, ("127.0.0.1", relay_b), new_rtp, b"new-port" * 10)
+        assert got, sbc.log()[-2000:]
+        uas.mute = False
+        assert status(uac.bye(final)) == 200
+    finally:
+        new_rtp.close()
+
+
+def test_cancel_of_the_callees_reinvite(env):
+    """The same from the callee's side: its re-INVITE (hold) relayed to the
+    caller, then its CANCEL: 200, a CANCEL on the caller's leg for our copy,
+    the caller's 487 relayed as the callee's 487, and the call goes on."""
+    sbc, uas, uac = env("reinv")
+    final = uac.answered()
+    reinv = uac.recv_until(lambda d: d.startswith(b"INVITE "))  # not answered by the caller
+    cancel = uas.reinv.split(b"\r\n\r\n", 1)[0].decode()
+    cancel = re.sub(r"^INVITE ", "CANCEL ", cancel)
+    cancel = re.sub(r"CSeq: 2 INVITE", "CSeq: 2 CANCEL", cancel)
+    cancel = re.sub(r"Content-Type: [^\r]*\r\n", "", cancel)
+    cancel = re.sub(r"Content-Length: \d+", "Content-Length: 0", cancel) + "\r\n\r\n"
+    uas.send(cancel.encode())
+    ok = wait_for(lambda: [m for m in uas.responses() if hdr(m, "CSeq") == "2 CANCEL"], timeout=3,
+                  what="the answer to the callee's CANCEL")
+    assert status(ok[0]) == 200, ok
+    can = uac.recv_until(lambda d: d.startswith(b"CANCEL "))
+    assert hdr(can, "CSeq") == hdr(reinv, "CSeq").replace("INVITE", "CANCEL")
+    uac.sock.sendto(response(can, 200, "OK"), uac.dst)
+    uac.sock.sendto(response(reinv, 487, "Request Terminated"), uac.dst)
+    r = wait_for(lambda: [m for m in uas.responses() if hdr(m, "CSeq") == "2 INVITE" and status(m) >= 200],
+                 timeout=3, what="the final response to the callee's re-INVITE")
+    assert status(r[0]) == 487, r
+    assert sbc.rpc("stats.get")["signal"][0]["stats"]["calls"]["active"] == 1
+    assert status(uac.bye(final)) == 200
