@@ -2946,10 +2946,35 @@ static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
 		media_ready(c);
 }
 
+/* The call ends on our own initiative while a request is being relayed
+ * (a refresh that came too late for the session timer; any request at a
+ * media timeout or an operator hangup). RFC 3261 15.1.2 has a UA whose
+ * dialog ends answer the requests pending on it 487 (Request Terminated):
+ * the sender's transaction ends now, before our BYE, not by its own
+ * timeout (it got nothing before). The copy on the other leg is left to
+ * our BYE there, which makes that UA answer it 487 too (15.1.2; our client
+ * transaction ACKs it, its ctx no longer has the call); the other leg's
+ * 2xx behind our 2xx with a delayed offer still gets its ACK, as in
+ * on_timeout. */
+static void reinv_abandon(b2b_cl *c)
+{
+	b2b_reinv *ri = c->ri;
+	if (!ri)
+		return;
+	if (ri->await_ack)
+		leg_request(c, 1 - ri->leg, SIP_M_ACK);
+	else
+		reinv_answer(c, NULL, 487, NULL, 0);
+	SBC_DEBUG("call %" PRIx64 ": ends with a request from leg %d being relayed: answered %d", c->id, ri->leg,
+		  ri->await_ack ? 200 : 487);
+	reinv_done(c);
+}
+
 /* Ends a confirmed call on our own initiative (media timeout, session
  * timer): BYE on both legs, the call record with cause and reason. */
 static void bye_both_legs(b2b_cl *c, int cause, const char *reason, const char *rsn)
 {
+	reinv_abandon(c);
 	leg_bye(c, 0, rsn);
 	if (!c->bye_a_held) /* else the callee hung up already (its BYE answered) */
 		leg_bye(c, 1, rsn);
@@ -3015,7 +3040,7 @@ static void session_expired(b2b_cl *c)
 	 * bill both as Q.850 cause 102 "recovery on timer expiry", which is
 	 * what 408 maps to (RFC 3398 8.2.6.1); the media timeout says 408
 	 * too. The reason tells the two apart in the call record. */
-	bye_both_legs(c, 408, reason, RSN_SESSION);
+	bye_both_legs(c, 408, reason, RSN_SESSION); /* a refresh pending now gets 487 first (reinv_abandon) */
 }
 
 /* An event from media worker j. */
@@ -3699,7 +3724,7 @@ static void reinvite_cancel(b2b_wk *k, const sig_rx *rx, txn *t, const sip_msg *
 	if (y) {
 		SBC_DEBUG("call %" PRIx64 ": re-INVITE from leg %d cancelled: CANCEL toward leg %d", c->id, ri->leg,
 			  1 - ri->leg);
-		cancel_b_invite(k, y); /* at most once (cancel_sent) */
+		cancel_b_invite(k, y, NULL, 0); /* at most once (cancel_sent) */
 	}
 }
 
@@ -3960,6 +3985,7 @@ static void command_hook(sig_worker *w, uint64_t request_id, const char *json, s
 		c->hangup = 1;
 		c->q850 = RSN_HANGUP_Q850;
 		if (c->state == CS_CONFIRMED) {
+			reinv_abandon(c);
 			leg_bye(c, 0, rsn);
 			leg_bye(c, 1, rsn);
 			call_end(c, 200, "hangup");

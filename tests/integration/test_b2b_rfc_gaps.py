@@ -303,3 +303,42 @@ def test_cancel_of_the_callees_reinvite(env):
     assert status(r[0]) == 487, r
     assert sbc.rpc("stats.get")["signal"][0]["stats"]["calls"]["active"] == 1
     assert status(uac.bye(final)) == 200
+
+
+# ---- 4. session timer expiring with a refresh pending --------------------------------
+
+
+def test_session_timer_expiry_answers_a_pending_refresh(procs, tmp_path):
+    """The callee's 200 sets a 2 s session timer; the caller's refresh
+    (re-INVITE) is relayed and the callee never answers it. At expiry the
+    caller's re-INVITE gets 487 (RFC 3261 15.1.2: requests pending on a
+    dialog that ends), then both legs get BYE and the record says "session
+    timer expired". Before: the refresh got no final response."""
+    uas = Uas("answer")
+    uas.extra200 = "\r\nRequire: timer\r\nSession-Expires: 2;refresher=uac"
+    uac = None
+    try:
+        sbc = Sbc(procs, tmp_path, uas.port, timers={"session_min_s": 1})
+        uac = Uac(sbc.port)
+        final = uac.answered(extra="Supported: timer\r\nSession-Expires: 2\r\n")
+        wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")
+        uas.mute = True
+        uac.sock.sendto(uac._request("INVITE", final, 3, extra=f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\n"
+                                     "Session-Expires: 2;refresher=uac\r\n", ctype="application/sdp",
+                                     body_text=sdp(uac.ip, uac.rtp_port).replace("o=uac 1 1 ", "o=uac 1 2 ")),
+                        uac.dst)
+        r = uac.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == "3 INVITE", 6,
+                           "no final response to the pending refresh")
+        assert status(r) == 487, r
+        uac.sock.sendto(uac._request("ACK", final, 3, branch="z9hG4bKuacinvite3"), uac.dst)
+        uac.recv_until(lambda d: d.startswith(b"BYE "), 3, "no BYE toward the caller")
+        assert uac.got.index(r) < len(uac.got) - 1  # the 487 came before the BYE
+        wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")
+        calls = wait_for(lambda: sbc.rpc("call.list")["calls"], timeout=5, what="the call in call.list")
+        rec = wait_for(lambda: (lambda x: x if x["state"] == "ended" else None)(
+            sbc.rpc("call.get", {"id": calls[0]["id"]})), timeout=5, what="call record ended")
+        assert rec["cause"] == 408 and rec["reason"].startswith("session timer expired"), rec
+    finally:
+        uas.close()
+        if uac:
+            uac.close()
