@@ -855,7 +855,9 @@ int b2b_early_update_offer_status(int from_callee, int answered_reliably)
 	/* toward the callee we are the UAC of the INVITE: our offer in it is
 	 * open until its answer came reliably; toward the caller we are its
 	 * UAS and its offer is ours to answer, so never 491 there */
-	return from_callee && !answered_reliably ? 491 : 500;
+	if (answered_reliably)
+		return 0; /* the exchange is complete: a new one may start (relayed) */
+	return from_callee ? 491 : 500;
 }
 
 unsigned b2b_retry_after_s(const sip_msg *req)

@@ -273,14 +273,13 @@ uint64_t b2b_session_bye_ms(uint32_t secs, uint32_t floor_s, uint32_t *interval_
  * refusals carry Allow. */
 int b2b_method_status(enum sip_method m);
 
-/* RFC 3311 5.2, an UPDATE carrying an offer while the INVITE's
- * offer/answer is not complete (early dialog): 491 when the UPDATE's
- * recipient (us, toward the leg it came on) sent an offer not answered yet,
- * else 500 (we received one not answered yet; or, after a complete early
- * exchange, an early offer we do not relay: sbc-signal/README.md), to go
- * with b2b_retry_after_s(). from_callee: the UPDATE came from the called
- * leg (our INVITE's offer went there); answered_reliably: its answer came
- * in a reliable provisional (RFC 3262). */
+/* RFC 3311 5.2, an UPDATE carrying an offer in the early dialog: 0 when
+ * the INVITE's offer/answer is complete (its answer came in a reliable
+ * provisional, RFC 3262: answered_reliably), so a new exchange may start
+ * (relayed); else 491 when the UPDATE came from the callee (we sent the
+ * INVITE's offer and have no answer yet: from_callee), 500 from the caller
+ * (we received its offer and have not answered it yet), to go with
+ * b2b_retry_after_s(). */
 int b2b_early_update_offer_status(int from_callee, int answered_reliably);
 
 /* A Retry-After value for a 500 that says "not now" (RFC 3261 14.2,

@@ -127,6 +127,7 @@ struct b2b_cl {
 	uint8_t state; /* enum call_state */
 	uint8_t cancelled, b_sdp_done, hangup;
 	uint8_t b_sdp_rel;  /* that answer came in a reliable provisional (RFC 3262): the INVITE's offer/answer is complete */
+	uint8_t b_upd_oa;   /* an offer/answer in an early UPDATE since (early_oa_done): it stands, not the 2xx's SDP */
 	uint8_t a_acked;    /* A's ACK to our 2xx arrived (on_ack) */
 	uint8_t bye_a_held; /* B hung up before that ACK: our BYE to A waits for it (RFC 3261 15) */
 	uint8_t held_rsn_n; /* Reason lines of that BYE, NUL-separated in held_rsn (malloc'd) */
@@ -1543,6 +1544,7 @@ static int make_offer(b2b_cl *c)
 	 * trunk given up does not stand for it) */
 	c->b_sdp_done = 0;
 	c->b_sdp_rel = 0;
+	c->b_upd_oa = 0;
 	c->b_sdp_hash = 0;
 	/* b2b_sdp_init wipes the last attempt's keys (the streams it used),
 	 * b2b_sdp_offer the last attempt's media messages (all of them) */
@@ -1949,6 +1951,9 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 		health_record(c->wk, health_idx(c->wk, c->trunk_out, 1), 503, retry_after);
 	int best = c->fo.best, rang = c->b_no_answer;
 	enum b2b_fo_action a = b2b_failover_on_final(&c->fo, status, retry_after, peer);
+	if (c->b_upd_oa)
+		a = B2B_FO_RELAY; /* the caller's session moved in an early UPDATE: its INVITE's offer, which a
+				   * failover would send, no longer stands */
 	if (c->fo.best != best) /* the cause relayed if every route fails: local or the trunk's */
 		c->fo_reason = status == B2B_FO_LOCAL_TIMEOUT	  ? (c->b_no_answer ? "no answer" : "no response")
 			       : status == B2B_FO_LOCAL_TRANSPORT ? "transport error"
@@ -2178,6 +2183,8 @@ static uint64_t body_hash(sip_sv b) { return sip_hash64(b.p, b.n); /* never 0 */
  * answered, or the carrier moved its media for the answer). */
 static int b_answer_new(const b2b_cl *c, const sip_msg *rsp)
 {
+	if (c->b_upd_oa)
+		return 0; /* an early UPDATE's exchange superseded the early answer: the 2xx brings none (RFC 3311 5.1) */
 	return !c->b_sdp_done || (rsp->body.n && body_hash(rsp->body) != c->b_sdp_hash);
 }
 
@@ -2444,6 +2451,13 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 			return;
 		}
 		int dr = b2b_dialog_uac_update(&c->db, rsp), fork = dr == SBC_E_EXISTS;
+		if (fork && c->b_upd_oa) {
+			/* another fork answers, which never saw the early UPDATE
+			 * that moved the session: ACKed and hung up, the fork that
+			 * holds the session may still answer */
+			hangup_stray_2xx(k, x, rsp);
+			return;
+		}
 		if (fork) {
 			/* answered by another fork than the one that rang: its 2xx
 			 * makes the dialog (the early one is forgotten) */
@@ -3379,6 +3393,22 @@ static void b_ack_release(b2b_cl *c)
 	leg_request_ex(c, 1, SIP_M_ACK, NULL, 0, bl > 0 ? &b : NULL);
 }
 
+/* An offer/answer in an early UPDATE completed (the media are updated):
+ * the session is what it made, not what the INVITE's early answer made.
+ * The 2xx to the INVITE then brings no new answer (b_answer_new; RFC 3311
+ * 5.1 has no offer or answer in it after a complete early exchange), and
+ * goes to the caller without SDP: the answer kept for it (a_answer, with
+ * the first exchange's keys) would undo the UPDATE's. No failover after
+ * it (attempt_failed): it would offer the INVITE's SDP, no longer the
+ * caller's; another fork's 2xx is hung up (on_response). */
+static void early_oa_done(b2b_cl *c)
+{
+	c->b_upd_oa = 1;
+	if (c->a_answer_len > 0)
+		OPENSSL_cleanse(c->a_answer, (size_t)c->a_answer_len);
+	c->a_answer_len = 0;
+}
+
 static void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp)
 {
 	b2b_reinv *ri = c->ri;
@@ -3418,6 +3448,8 @@ static void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp)
 	}
 	int bl = apply_answer(c, &ans, ri->leg);
 	reinv_answer(c, rsp, 200, k->body, bl);
+	if (c->state == CS_EARLY)
+		early_oa_done(c);
 	reinv_done(c);
 }
 
@@ -3663,28 +3695,28 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		reinvite(c, leg, req, t, x); /* PRACK toward B for its reliable provisional */
 		return;
 	}
-	if (req->method == SIP_M_UPDATE && c->state == CS_EARLY && !req->body.n &&
-	    (leg ? c->da.state : c->db.state) == B2B_DLG_EARLY) {
-		/* UPDATE in the early dialog (RFC 3311 5.1; an early session
-		 * refresh, or headers only): relayed on the other leg's early
-		 * dialog. One with an offer is refused below. */
-		reinvite(c, leg, req, t, x);
-		return;
-	}
-	if (req->method == SIP_M_UPDATE && c->state == CS_EARLY && req->body.n) {
-		/* An offer in the early dialog (RFC 3311 5.2): 491 when it came
-		 * from the callee before its answer to our INVITE's offer came
-		 * reliably (our offer is open), else 500 with a Retry-After (the
-		 * caller's offer in its INVITE is ours to answer; or the
-		 * exchange is complete and early offers are not relayed yet: its
-		 * answer would have to supersede the early one that the 2xx is
-		 * still checked against, b_answer_new, and A's SDP that a
-		 * failover offers; sbc-signal/README.md). Was 501, which says
-		 * UPDATE is unknown while Allow lists it. */
-		int st = b2b_early_update_offer_status(leg, c->b_sdp_rel);
+	int st = req->method == SIP_M_UPDATE && c->state == CS_EARLY && req->body.n
+			 ? b2b_early_update_offer_status(leg, c->b_sdp_rel)
+			 : 0;
+	if (st) {
+		/* An offer in the early dialog while the INVITE's offer/answer
+		 * is open (RFC 3311 5.2): 491 from the callee before its answer
+		 * to our INVITE's offer came reliably (our offer is open), 500
+		 * with a Retry-After from the caller (its offer is ours to
+		 * answer). Was 501, which says UPDATE is unknown while Allow
+		 * lists it. */
 		char ra[32];
 		snprintf(ra, sizeof(ra), "Retry-After: %u", b2b_retry_after_s(req));
 		answer_plain(k, rx, t, req, st, st == 500 ? ra : NULL);
+		return;
+	}
+	if (req->method == SIP_M_UPDATE && c->state == CS_EARLY && (leg ? c->da.state : c->db.state) == B2B_DLG_EARLY) {
+		/* UPDATE in the early dialog (RFC 3311 5.1; an early session
+		 * refresh, headers only, or an offer once the INVITE's exchange
+		 * completed in a reliable provisional: preconditions, RFC 3312):
+		 * relayed on the other leg's early dialog; an offer's answer
+		 * updates the media (early_oa_done) */
+		reinvite(c, leg, req, t, x);
 		return;
 	}
 	if ((req->method == SIP_M_INVITE || req->method == SIP_M_UPDATE || req->method == SIP_M_INFO) &&

@@ -16,8 +16,10 @@
  *     workers in turn until one holds the INVITE (481 from the last);
  *     so does a UDP CANCEL from another source port than its INVITE's.
  *  2. No trunks configured (standalone, empty store): the built-in
- *     responder (sig_local.c) keeps answering; out-of-dialog requests other
- *     than INVITE go there too (OPTIONS 200, others 501, unknown 403).
+ *     responder (sig_local.c) keeps answering. With trunks, out-of-dialog
+ *     requests other than INVITE get OPTIONS 200, unknown methods 501 and
+ *     known ones we do not take 405 (both with Allow), BYE, UPDATE, PRACK
+ *     and INFO 481; unknown sources 403 (or nothing).
  *  3. Without the shared segment (no sbc-media), INVITEs get 503.
  *  4. B-leg destination: the trunk's first one. An IP literal is used as
  *     is; a DNS name is resolved per RFC 3263 (sig_dns) when the INVITE is
@@ -27,8 +29,12 @@
  *     otherwise; the number of m= lines must not change) cross the legs,
  *     and PRACK from the caller for a reliable provisional (RAck mapped,
  *     an SDP body in a PRACK is not relayed), INFO with a DTMF body
- *     (application/dtmf-relay, application/dtmf; other bodies: 415); other
- *     methods get 501. CANCEL and ACK are handled.
+ *     (application/dtmf-relay, application/dtmf; other bodies: 415);
+ *     unknown methods get 501, known ones we do not take 405 (with
+ *     Allow), ours in a state they cannot be taken in 500 + Retry-After
+ *     (an early UPDATE offer while the INVITE's exchange is open: 491 or
+ *     500, RFC 3311 5.2). A CANCEL of a relayed re-INVITE cancels our
+ *     copy; its final is the other leg's (reinvite_cancel). ACK is handled.
  *  6. A B-leg INVITE without any response for signal.timers.no_response_ms
  *     (its default: shared/src/config.c) fails over; after a provisional
  *     response, it is CANCELled and fails over when no_answer_ms (Timer C)
@@ -45,7 +51,10 @@
  *  8. Early media: the first provisional with SDP is B's answer for the
  *     media sessions; a 2xx with another SDP replaces it (forks, media
  *     moved for the answer); a failover to the next route starts over with
- *     fresh keys, and that trunk's answer is the one that counts.
+ *     fresh keys, and that trunk's answer is the one that counts. An
+ *     offer/answer in an early UPDATE (after a reliable answer) supersedes
+ *     it: the 2xx's SDP is not applied and no failover follows
+ *     (early_oa_done).
  *  9. TCP/TLS: in-dialog requests (and the ACK) from the caller on another
  *     connection than the one we use toward it move our next requests to
  *     that connection (the first may be gone; a carrier's ephemeral port

@@ -91,21 +91,85 @@ def test_early_update_offer_from_callee_with_our_offer_open_491(env):
 
 
 def test_early_update_offer_after_reliable_answer(env):
-    """The offer/answer of the INVITE completed in a reliable 183 and its
-    PRACK: the caller's UPDATE with a new offer is not taken yet (limit in
-    sbc-signal/README.md): 500 with a Retry-After, never 501, and the call
-    is answered and ends as usual."""
+    """The INVITE's offer/answer completed in a reliable 183 (and its
+    PRACK): the caller's UPDATE with a new offer crosses on the callee's
+    early dialog like a confirmed dialog's (RFC 3311 5.1; preconditions,
+    RFC 3312), SDP rewritten both ways, the media moved to the new ports
+    of both sides. The callee's 200 to the INVITE then repeats its 183
+    SDP: it reaches the caller without SDP and the media stay where the
+    UPDATE put them. Before: 501."""
+    sbc, uas, uac = env("100rel")
+    new_rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    new_rtp.bind(("127.0.0.1", rtp_port()))
+    try:
+        send = uas.send
+
+        def callee_send(d):
+            if d.startswith(b"SIP/2.0 200") and hdr(d, "CSeq") == "1 INVITE":
+                return None  # held: answered below, after the UPDATE
+            if d.startswith(b"SIP/2.0 200") and hdr(d, "CSeq").endswith("UPDATE"):  # answered with SDP
+                d = response(uas.requests("UPDATE")[-1], 200, "OK", None, f"Contact: <sip:uas@127.0.0.1:{uas.port}>",
+                             sdp("127.0.0.1", uas.rtp2_port).replace("o=uac 1 1 ", "o=uac 1 2 "))
+            return send(d)
+        uas.send = callee_send
+        uac.invite()
+        prov = uac.recv_until(lambda d: status(d) == 183)
+        relay_a, relay_b = sdp_media(body(prov))[1], sdp_media(body(uas.invite))[1]
+        assert status(uac.prack(prov)) == 200
+        new_port = new_rtp.getsockname()[1]
+        r = uac._transaction("UPDATE", prov, 3, extra=f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\n",
+                             ctype="application/sdp",
+                             body_text=sdp(uac.ip, new_port).replace("o=uac 1 1 ", "o=uac 1 2 "))
+        assert status(r) == 200, (r, sbc.log()[-2000:])
+        assert sdp_media(body(r))[1] == relay_a and str(uas.rtp2_port) not in body(r), r
+        upd = uas.requests("UPDATE")
+        assert len(upd) == 1 and hdr(upd[0], "To").endswith(f"tag={uas.tag}")  # the callee's early dialog
+        assert sdp_media(body(upd[0]))[1] == relay_b and str(new_port) not in body(upd[0]), upd[0]
+        # the media follow the UPDATE both ways
+        ok, _ = rtp_lands(uas.rtp2, ("127.0.0.1", relay_b), new_rtp, b"early-upd" * 10)
+        assert ok, sbc.log()[-2000:]
+        ok, _ = rtp_lands(new_rtp, ("127.0.0.1", relay_a), uas.rtp2, b"early-upd-back" * 5)
+        assert ok, sbc.log()[-2000:]
+        # the 200 repeats the 183's SDP: no new answer, none toward the caller
+        send(response(uas.invite, 200, "OK", uas.tag, f"Contact: <sip:uas@127.0.0.1:{uas.port}>",
+                      sdp("127.0.0.1", uas.rtp_port)))
+        final = uac.wait_final()
+        assert status(final) == 200 and body(final) == "", final
+        uac.ack(final)
+        ok, _ = rtp_lands(uas.rtp2, ("127.0.0.1", relay_b), new_rtp, b"after-200" * 10)
+        assert ok, sbc.log()[-2000:]
+        assert status(uac.bye(final)) == 200
+    finally:
+        new_rtp.close()
+
+
+def test_early_update_offer_from_callee_after_reliable_answer(env):
+    """The other way: the callee's UPDATE with an offer after its reliable
+    183 was PRACKed reaches the caller on its early dialog with the relay's
+    SDP, and the caller's answer goes back rewritten onto the relay."""
     sbc, uas, uac = env("100rel")
     send = uas.send
     uas.send = lambda d: None if d.startswith(b"SIP/2.0 200") and hdr(d, "CSeq") == "1 INVITE" else send(d)
     uac.invite()
     prov = uac.recv_until(lambda d: status(d) == 183)
+    relay_a, relay_b = sdp_media(body(prov))[1], sdp_media(body(uas.invite))[1]
     assert status(uac.prack(prov)) == 200
-    r = early_update_offer(uac, prov, 3)
-    assert status(r) == 500 and hdr(r, "Retry-After"), r
-    assert not uas.requests("UPDATE")
-    send(response(uas.invite, 200, "OK", uas.tag, f"Contact: <sip:uas@127.0.0.1:{uas.port}>",
-                  sdp("127.0.0.1", uas.rtp_port)))
+    upd = uas._request("UPDATE", hdr(uas.invite, "Contact").strip("<>"), 2, hdr(uas.invite, "From"), "uasupd",
+                       f"Contact: <sip:uas@127.0.0.1:{uas.port}>\r\n",
+                       sdp("127.0.0.1", uas.rtp2_port).replace("o=uac 1 1 ", "o=uac 1 2 "))
+    uas.send(upd)
+    got = uac.recv_until(lambda d: d.startswith(b"UPDATE "))
+    assert hdr(got, "To").endswith(f"tag={uac.ftag}") and sdp_media(body(got))[1] == relay_a, got
+    assert str(uas.rtp2_port) not in body(got)
+    uac.sock.sendto(response(got, 200, "OK", None, f"Contact: <sip:alice@{uac.ip}:{uac.port}>",
+                             sdp(uac.ip, uac.rtp_port)), uac.dst)
+    r = wait_for(lambda: [m for m in uas.responses() if hdr(m, "CSeq") == "2 UPDATE"], timeout=3,
+                 what="the answer to the callee's UPDATE")
+    assert status(r[0]) == 200 and sdp_media(body(r[0]))[1] == relay_b, r
+    assert str(uac.rtp_port) not in body(r[0])
+    ok, _ = rtp_lands(uas.rtp2, ("127.0.0.1", relay_b), uac.rtp, b"callee-upd" * 10)
+    assert ok, sbc.log()[-2000:]
+    send(response(uas.invite, 200, "OK", uas.tag, f"Contact: <sip:uas@127.0.0.1:{uas.port}>"))
     final = uac.wait_final()
     assert status(final) == 200
     uac.ack(final)
