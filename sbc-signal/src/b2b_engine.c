@@ -3726,10 +3726,16 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		reinvite(c, leg, req, t, x);
 		return;
 	}
+	if (req->method == SIP_M_PRACK) {
+		/* after the answer, or from the callee: no unacknowledged
+		 * reliable provisional of ours it can be for (RFC 3262 3) */
+		answer_plain(k, rx, t, req, 481, NULL);
+		return;
+	}
 	/* a method we take, in a state we cannot take it in now (a re-INVITE
-	 * or INFO in the early dialog, a PRACK after the answer): 500 with a
-	 * Retry-After as RFC 3261 14.2 has for an INVITE during another; 501
-	 * would say the method is unknown while Allow lists it */
+	 * or INFO in the early dialog): 500 with a Retry-After as RFC 3261
+	 * 14.2 has for an INVITE during another; 501 would say the method is
+	 * unknown while Allow lists it */
 	char ra[32];
 	snprintf(ra, sizeof(ra), "Retry-After: %u", b2b_retry_after_s(req));
 	answer_plain(k, rx, t, req, 500, ra);
@@ -3838,7 +3844,7 @@ static int owner_of(const sip_msg *m)
 }
 
 /* A request of a trunk outside any dialog (no To tag) other than INVITE,
- * ACK and CANCEL. One stateless response each, as small as the request
+ * ACK and CANCEL. One stateless response each, about the request's size
  * (a retransmission gets the same again, nothing more: no amplification),
  * with Allow where RFC 3261 8.2.1 wants it: 501 for a method we do not
  * know (case-sensitive, 7.1: `invite`, `ack`, `FOO`), 405 for one we know

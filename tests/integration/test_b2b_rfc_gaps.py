@@ -254,7 +254,11 @@ def test_unknown_method_in_dialog(env):
     for cseq, method in ((4, "FOO"), (5, "ack"), (6, "bye")):
         r = uac._transaction(method, final, cseq)
         assert status(r) == 501 and allow_of(r) == ALLOW, (method, r)
-    assert not [m for m, _ in uas.got if re.match(rb"(FOO|ack|bye) ", m)]
+    # a PRACK after the answer is for no unacknowledged reliable
+    # provisional (RFC 3262 3): 481, not 501 (PRACK is in our Allow)
+    r = uac._transaction("PRACK", final, 7, extra="RAck: 1 1 INVITE\r\n")
+    assert status(r) == 481, r
+    assert not [m for m, _ in uas.got if re.match(rb"(FOO|ack|bye|PRACK) ", m)]
     assert len(uas.requests("ACK")) == 1 and not uas.requests("BYE")
     assert sbc.rpc("stats.get")["signal"][0]["stats"]["calls"]["active"] == 1
     assert status(uac.bye(final)) == 200
