@@ -235,6 +235,7 @@ typedef struct b2b_reinv {
 	 * (relayed to A once the media sessions exist), offer is parsed from
 	 * its body (has_sdp once it parsed); in/out stay NULL */
 	uint8_t initial;
+	uint8_t cancel_due; /* `leg` cancelled it before `out` had a provisional: our CANCEL waits for one */
 } b2b_reinv;
 
 struct b2b_wk {
@@ -3413,6 +3414,12 @@ static void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp)
 {
 	b2b_reinv *ri = c->ri;
 	b2b_wk *k = c->wk;
+	if (ri && ri->out == t && rsp->status < 200 && ri->cancel_due) {
+		ri->cancel_due = 0; /* cancelled before this first provisional (reinvite_cancel) */
+		tx_ctx *y = txn_user(t);
+		if (y)
+			cancel_b_invite(k, y, NULL, 0);
+	}
 	if (!ri || ri->out != t || rsp->status < 200)
 		return;
 	int other = 1 - ri->leg;
@@ -3748,8 +3755,9 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
  * its 487 gives ours, and a 2xx that crossed the CANCEL is ACKed and gives
  * ours too (with the answer, the media updated), so both legs keep one and
  * the same session; a failed re-INVITE leaves the dialog and the media as
- * they were (14.1). One the other leg never answers gets 408 once our
- * copy's transaction ends (64*T1 after the CANCEL, txn_client_cancelled).
+ * they were (14.1). Our CANCEL waits for a provisional on our copy (9.1).
+ * One the other leg never answers gets 408 once our copy's transaction
+ * ends (Timer B; 64*T1 after the CANCEL, txn_client_cancelled).
  * A re-INVITE answered already (or whose 2xx waits for the ACK with a
  * delayed offer's answer) is past cancelling: 200 and no effect (9.2). */
 static void reinvite_cancel(b2b_wk *k, const sig_rx *rx, txn *t, const sip_msg *req, b2b_cl *c, txn *inv)
@@ -3759,11 +3767,16 @@ static void reinvite_cancel(b2b_wk *k, const sig_rx *rx, txn *t, const sip_msg *
 	if (!ri || ri->in != inv || ri->method != SIP_M_INVITE || !ri->out || ri->await_ack)
 		return;
 	tx_ctx *y = txn_user(ri->out);
-	if (y) {
-		SBC_DEBUG("call %" PRIx64 ": re-INVITE from leg %d cancelled: CANCEL toward leg %d", c->id, ri->leg,
-			  1 - ri->leg);
-		cancel_b_invite(k, y, NULL, 0); /* at most once (cancel_sent) */
+	if (!y)
+		return;
+	if (!txn_last_status(ri->out)) {
+		/* RFC 3261 9.1: no CANCEL before a provisional response
+		 * (reinv_response sends it with the first one) */
+		ri->cancel_due = 1;
+		return;
 	}
+	SBC_DEBUG("call %" PRIx64 ": re-INVITE from leg %d cancelled: CANCEL toward leg %d", c->id, ri->leg, 1 - ri->leg);
+	cancel_b_invite(k, y, NULL, 0); /* at most once (cancel_sent) */
 }
 
 static void cancel_req(b2b_wk *k, const sig_rx *rx, const sip_msg *req)

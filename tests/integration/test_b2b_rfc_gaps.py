@@ -290,8 +290,9 @@ def cancel_reinvite(uac, final):
 def test_cancel_of_a_reinvite(env):
     """RFC 3261 9.2: the CANCEL gets 200 and the re-INVITE 487 (the
     callee's, relayed), the relayed re-INVITE is cancelled on the callee's
-    leg, the call stays up (14.1) and the media keep the old addresses.
-    Before: 481 to the CANCEL, the re-INVITE left pending."""
+    leg once it sent a provisional (9.1), the call stays up (14.1) and the
+    media keep the old addresses. Before: 481 to the CANCEL, the re-INVITE
+    left pending."""
     sbc, uas, uac = env()
     new_rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     new_rtp.bind(("127.0.0.1", rtp_port()))
@@ -301,6 +302,9 @@ def test_cancel_of_a_reinvite(env):
         cancel_reinvite(uac, final)
         ok = uac.recv_until(lambda d: status(d) and hdr(d, "CSeq") == "3 CANCEL")
         assert status(ok) == 200, ok
+        time.sleep(0.3)
+        assert not uas.requests("CANCEL")  # RFC 3261 9.1: not before a provisional
+        uas.send(response(reinv, 100, "Trying"))
         can = wait_for(lambda: uas.requests("CANCEL"), timeout=3, what="CANCEL at the callee")[0]
         assert hdr(can, "CSeq") == hdr(reinv, "CSeq").replace("INVITE", "CANCEL")
         assert hdr(can, "Via").split(";branch=")[1].split(";")[0] == \
@@ -335,6 +339,7 @@ def test_cancel_of_a_reinvite_crossed_by_2xx(env):
         final, reinv = reinvite_pending(sbc, uas, uac, new_rtp.getsockname()[1])
         relay_a, relay_b = sdp_media(body(final))[1], sdp_media(body(uas.invite))[1]
         cancel_reinvite(uac, final)
+        uas.send(response(reinv, 100, "Trying"))
         assert status(uac.recv_until(lambda d: status(d) and hdr(d, "CSeq") == "3 CANCEL")) == 200
         can = wait_for(lambda: uas.requests("CANCEL"), timeout=3, what="CANCEL at the callee")[0]
         uas.send(response(reinv, 200, "OK", None, f"Contact: <sip:uas@127.0.0.1:{uas.port}>",
@@ -360,6 +365,7 @@ def test_cancel_of_the_callees_reinvite(env):
     sbc, uas, uac = env("reinv")
     final = uac.answered()
     reinv = uac.recv_until(lambda d: d.startswith(b"INVITE "))  # not answered by the caller
+    uac.sock.sendto(response(reinv, 100, "Trying"), uac.dst)
     cancel = uas.reinv.split(b"\r\n\r\n", 1)[0].decode()
     cancel = re.sub(r"^INVITE ", "CANCEL ", cancel)
     cancel = re.sub(r"CSeq: 2 INVITE", "CSeq: 2 CANCEL", cancel)
