@@ -711,6 +711,7 @@ static void test_bleg_invite_without_100rel(void **state)
 	assert_int_equal(sip_parse(out, (size_t)n, &X), 0);
 	assert_true(sip_sv_eq(sip_hdr_get(&X, SIP_H_SUPPORTED, 0)->value, "timer, 100REL,replaces"));
 	assert_true(sip_sv_eq(sip_hdr_get(&X, SIP_H_SUPPORTED, 1)->value, "100rel"));
+}
 
 /* RFC 3261 8.2.1 / 7.1: which methods we take, refuse 405 or do not know
  * (501); the parser is case-sensitive, so `invite` is no INVITE */
