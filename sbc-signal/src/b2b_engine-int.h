@@ -139,4 +139,34 @@ static inline int send_to(b2b_wk *k, unsigned tp, sig_conn_id conn, const sbc_ad
 }
 
 
+/* b2b_engine.c */
+void inbound_forget(const char *trunk, sig_conn_id conn);
+void call_unref(b2b_cl *c);
+void respond_a(b2b_cl *c, int status, const char *extra);
+void trunk_count(b2b_wk *k, const char *trunk, enum sig_trunk_stat st);
+void b2b_txn_publish(b2b_wk *k, unsigned live);
+void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp);
+int next_target(b2b_cl *c);
+void cancel_b_invite(b2b_wk *k, tx_ctx *x, const char *const *rsn, unsigned n_rsn);
+void b2b_on_response(void *ctx, txn *t, const sip_msg *rsp);
+void b2b_on_timeout(void *ctx, txn *t);
+void bye_a_held_send(b2b_cl *c);
+void session_timer_arm(b2b_cl *c, const sip_msg *rsp);
+void session_expired(b2b_cl *c);
+
+/* b2b_ctx.c */
+tx_ctx *ctx_new(b2b_wk *k);
+void wheel_unlink(b2b_wk *k, tx_ctx *c);
+void wheel_insert(b2b_wk *k, tx_ctx *c);
+void ctx_release_dead(b2b_wk *k, int to_pool);
+void ctx_free(tx_ctx *c);
+void ctx_bind(tx_ctx *c, b2b_cl *call, enum ctx_role role);
+void ctx_reschedule(tx_ctx *c);
+uint64_t b2b_env_now(void *ctx);
+void b2b_env_arm(void *ctx, txn *t, enum txn_timer tm, uint32_t ms);
+void b2b_env_cancel(void *ctx, txn *t, enum txn_timer tm);
+int b2b_env_send(void *ctx, txn *t, const char *buf, size_t len);
+void b2b_on_terminated(void *ctx, txn *t);
+int b2b_client_start(b2b_wk *k, const char *buf, size_t n, int reliable, tx_ctx *x);
+
 #endif

@@ -81,7 +81,7 @@ typedef struct tx_ctx {
 	char profile[STORE_NAME_MAX + 1];
 	int16_t ping; /* CTX_PING: index into the worker's health table */
 	uint8_t cancel_sent; /* CTX_B_INVITE: our CANCEL for it is out */
-	uint8_t starting;    /* inside client_start: its caller frees it on failure */
+	uint8_t starting;    /* inside b2b_client_start: its caller frees it on failure */
 	uint8_t lost;        /* its request was lost at the transport (send-failed hook) */
 	uint8_t lost_icmp;   /* ... as an ICMP error said: no word on the trunk's health */
 	uint64_t sent_ns;    /* client: uv_hrtime() as it was started (send_failed matches only older ones) */

@@ -15,8 +15,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "b2b_engine-int.h"
 #include "b2b_call.h"
+#include "b2b_engine-int.h"
 #include "b2b_health.h"
 #include "b2b_limits.h"
 #include "b2b_media.h"
@@ -128,7 +128,7 @@ static int inbound_get(const char *trunk, int tp, inb_conn *out)
 }
 
 /* conn no longer carries trunk's requests (gone, or silent). */
-static void inbound_forget(const char *trunk, sig_conn_id conn)
+void inbound_forget(const char *trunk, sig_conn_id conn)
 {
 	pthread_mutex_lock(&g_inb_mu);
 	for (unsigned i = 0; i < B2B_INBOUND_MAX && g_inb[i].trunk[0]; i++) {
@@ -255,339 +255,6 @@ static uint64_t boot_ns(void)
 	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
 		clock_gettime(CLOCK_MONOTONIC, &ts); /* also since boot on Linux */
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- transaction contexts and timers -------------------------------------- */
-
-/* Released ctxs kept per worker: a call starts four or five transactions,
- * and a calloc and free for each showed in the live profile (malloc's
- * bookkeeping, not the 328 bytes). Bounded by B2B_CTX_POOL and by an
- * eighth of the live transactions (+ 32): once a burst has passed, the
- * pool shrinks with them, so its entries do not pin heap pages that
- * mem_settle's malloc_trim should hand back (test_b2b_memory). */
-#define B2B_CTX_POOL 1024
-
-static tx_ctx *ctx_new(b2b_wk *k)
-{
-	tx_ctx *c = k->ctx_pool;
-	if (c) {
-		k->ctx_pool = c->next;
-		k->n_ctx_pool--;
-		memset(c, 0, sizeof(*c));
-	} else if (!(c = calloc(1, sizeof(*c)))) {
-		return NULL;
-	}
-	c->wk = k;
-	c->wslot = WHEEL_NONE;
-	c->next = k->ctxs;
-	if (k->ctxs)
-		k->ctxs->prev = c;
-	k->ctxs = c;
-	return c;
-}
-
-static void call_unref(b2b_cl *c);
-
-static void wheel_unlink(b2b_wk *k, tx_ctx *c)
-{
-	if (c->wslot == WHEEL_NONE)
-		return;
-	if (c->wprev)
-		c->wprev->wnext = c->wnext;
-	else
-		k->wheel[c->wslot] = c->wnext;
-	if (c->wnext)
-		c->wnext->wprev = c->wprev;
-	c->wnext = c->wprev = NULL;
-	c->wslot = WHEEL_NONE;
-	k->wheel_n--;
-}
-
-static void wheel_cb(uv_timer_t *h);
-static void txn_publish(b2b_wk *k, unsigned live);
-
-/* Files c under its deadline c->wdue: the tick at or after it, never one
- * already worked through. */
-static void wheel_insert(b2b_wk *k, tx_ctx *c)
-{
-	uint64_t tick = (c->wdue + B2B_TICK_MS - 1) / B2B_TICK_MS;
-	if (tick <= k->wheel_tick)
-		tick = k->wheel_tick + 1;
-	c->wslot = (uint32_t)(tick & (B2B_WHEEL_SLOTS - 1));
-	c->wprev = NULL;
-	c->wnext = k->wheel[c->wslot];
-	if (c->wnext)
-		c->wnext->wprev = c;
-	k->wheel[c->wslot] = c;
-	if (!k->wheel_n++ && k->wheel_h && !uv_is_active((uv_handle_t *)k->wheel_h)) {
-		/* idle until now: the ticks passed meanwhile held nothing */
-		uint64_t now_tick = now_ms(k) / B2B_TICK_MS;
-		if (k->wheel_tick + 1 < now_tick && tick > now_tick)
-			k->wheel_tick = now_tick - 1;
-		uv_timer_start(k->wheel_h, wheel_cb, B2B_TICK_MS, B2B_TICK_MS);
-	}
-}
-
-/* Releases the ctxs of ctx_free (after the callbacks that may still look
- * at them, like the uv_close they once went through) into the pool, or
- * frees them (all: to_pool 0). */
-static void ctx_release_dead(b2b_wk *k, int to_pool)
-{
-	unsigned cap = 0;
-	if (to_pool) {
-		cap = txn_table_count(k->tbl) / 8 + 32;
-		if (cap > B2B_CTX_POOL)
-			cap = B2B_CTX_POOL;
-	}
-	while (k->dead) {
-		tx_ctx *c = k->dead;
-		k->dead = c->next;
-		if (k->n_ctx_pool < cap) {
-			c->next = k->ctx_pool;
-			k->ctx_pool = c;
-			k->n_ctx_pool++;
-		} else {
-			free(c);
-		}
-	}
-	while (k->n_ctx_pool > cap) { /* the transactions went down: so does the pool */
-		tx_ctx *c = k->ctx_pool;
-		k->ctx_pool = c->next;
-		k->n_ctx_pool--;
-		free(c);
-	}
-}
-
-static void ctx_free(tx_ctx *c)
-{
-	b2b_wk *k = c->wk;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		k->ctxs = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	if (c->call) {
-		b2b_cl *call = c->call;
-		if (c->cl_prev)
-			c->cl_prev->cl_next = c->cl_next;
-		else
-			call->ctxs = c->cl_next;
-		if (c->cl_next)
-			c->cl_next->cl_prev = c->cl_prev;
-		c->call = NULL;
-		call_unref(call);
-	}
-	wheel_unlink(k, c);
-	c->next = k->dead; /* freed in wk_flush: timer_cb may still read c */
-	k->dead = c;
-}
-
-/* A ctx started for a call that has ended already (its BYE, a CANCEL)
- * stays unbound: nothing after the end needs the call (call_reap). */
-static void ctx_bind(tx_ctx *c, b2b_cl *call, enum ctx_role role)
-{
-	c->role = (uint8_t)role;
-	if (!call || call->state == CS_ENDED)
-		return;
-	c->call = call;
-	call->refs++;
-	c->cl_prev = NULL;
-	c->cl_next = call->ctxs;
-	if (call->ctxs)
-		call->ctxs->cl_prev = c;
-	call->ctxs = c;
-}
-
-static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp);
-static void cancel_b_invite(b2b_wk *k, tx_ctx *x, const char *const *rsn, unsigned n_rsn);
-static int next_target(b2b_cl *c);
-static void trunk_count(b2b_wk *k, const char *trunk, enum sig_trunk_stat st);
-static void respond_a(b2b_cl *c, int status, const char *extra);
-
-static void ctx_reschedule(tx_ctx *c)
-{
-	uint64_t min = 0;
-	for (unsigned i = 0; i <= TXN_T_MAX_; i++)
-		if (c->due[i] && (!min || c->due[i] < min))
-			min = c->due[i];
-	if (!min) {
-		wheel_unlink(c->wk, c);
-		return;
-	}
-	if (c->wslot != WHEEL_NONE && c->wdue == min)
-		return; /* filed there already */
-	wheel_unlink(c->wk, c);
-	c->wdue = min;
-	wheel_insert(c->wk, c);
-}
-
-static void session_expired(b2b_cl *c);
-static void session_timer_arm(b2b_cl *c, const sip_msg *rsp);
-
-/* c's earliest deadline has come. */
-static void timer_cb(tx_ctx *c)
-{
-	if (c->role == CTX_SESSION) { /* not a transaction's: the call's own */
-		session_expired(c->call);
-		return;
-	}
-	uint64_t now = now_ms(c->wk);
-	if (c->due[T_TRYING] && c->due[T_TRYING] <= now && c->role == CTX_A_INVITE) {
-		c->due[T_TRYING] = 0;
-		b2b_cl *call = c->call;
-		/* nothing sent on the A leg yet (a 18x or final cancels the 100) */
-		if (call && c->t && c->t == call->a_txn && txn_last_status(c->t) == 0)
-			respond_a(call, 100, NULL);
-	}
-	if (c->due[T_NO_RESPONSE] && c->due[T_NO_RESPONSE] <= now) {
-		c->due[T_NO_RESPONSE] = 0;
-		b2b_cl *call = c->call;
-		if (call && c->role == CTX_B_INVITE && c->t && c->t == call->b_txn &&
-		    txn_get_state(c->t) == TXN_S_PROCEEDING && (call->state == CS_CALLING || call->state == CS_EARLY)) {
-			/* it rang (or said 100) but never answered */
-			SBC_NOTICE("call %" PRIx64 ": no answer from trunk %s in %u ms: CANCEL, next route", call->id,
-				   call->trunk_out, no_answer_ms(c->wk));
-			/* Q.850 19 once it rang (a 18x), 18 when it only said 100:
-			 * what an exchange releases with when its answer timer runs out */
-			const char *rsn = call->state == CS_EARLY ? RSN_NO_ANSWER : RSN_NO_USER;
-			cancel_b_invite(c->wk, c, &rsn, 1);
-			trunk_count(c->wk, call->trunk_out, SIG_TS_timeouts);
-			call->b_txn = NULL; /* its 487 (or a late 2xx: ACK and BYE) finds an attempt given up */
-			call->b_no_answer = 1;
-			attempt_failed(call, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
-		} else if (call && c->role == CTX_B_INVITE && c->t && c->t == call->b_txn && call->state == CS_CALLING) {
-			SBC_NOTICE("call %" PRIx64 ": no response from trunk %s in %u ms: next route", call->id,
-				   call->trunk_out, no_response_ms(c->wk));
-			if (c->conn && c->conn == call->b_conn)
-				inbound_forget(call->trunk_out, c->conn); /* closed at its worker, most likely */
-			trunk_count(c->wk, call->trunk_out, SIG_TS_timeouts);
-			call->b_txn = NULL; /* abandoned: the transaction times out on its own */
-			attempt_failed(call, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
-		}
-	}
-	for (unsigned i = 0; i < TXN_T_MAX_ && c->t; i++) {
-		if (c->due[i] && c->due[i] <= now) {
-			c->due[i] = 0;
-			txn_timer_fire(c->wk->tbl, c->t, (enum txn_timer)i);
-		}
-	}
-	if (c->t)
-		ctx_reschedule(c);
-}
-
-static void wheel_cb(uv_timer_t *h)
-{
-	b2b_wk *k = h->data;
-	uint64_t now = now_ms(k), until = now / B2B_TICK_MS;
-	txn_publish(k, txn_table_count(k->tbl)); /* a burst's height, for mem_settle */
-	if (until > k->wheel_tick + B2B_WHEEL_SLOTS) /* late by a revolution: each slot once */
-		k->wheel_tick = until - B2B_WHEEL_SLOTS;
-	while (k->wheel_tick < until) {
-		uint32_t s = (uint32_t)(++k->wheel_tick & (B2B_WHEEL_SLOTS - 1));
-		tx_ctx *c = k->wheel[s];
-		k->wheel[s] = NULL;
-		k->wheel[WHEEL_FIRING] = c;
-		for (; c; c = c->wnext)
-			c->wslot = WHEEL_FIRING;
-		/* a callback may free or refile any ctx of the list: take one at a time */
-		while ((c = k->wheel[WHEEL_FIRING]) != NULL) {
-			wheel_unlink(k, c);
-			if (c->wdue <= now)
-				timer_cb(c);
-			else
-				wheel_insert(k, c); /* a later round */
-		}
-	}
-	if (!k->wheel_n)
-		uv_timer_stop(h);
-}
-
-static uint64_t env_now(void *ctx) { return now_ms(ctx); }
-
-static void env_arm(void *ctx, txn *t, enum txn_timer tm, uint32_t ms)
-{
-	tx_ctx *c = txn_user(t);
-	(void)ctx;
-	if (!c)
-		return;
-	uint64_t old = c->due[tm], due = now_ms(c->wk) + ms + (ms == 0); /* 0 would mean "not armed" */
-	c->due[tm] = due;
-	/* filed under a deadline this one does not precede, held by another
-	 * timer: the earliest stays (a transaction arms and cancels a dozen
-	 * timers a call; each was a pass over all of them). wdue is never
-	 * later than the earliest deadline, so this never files c too late. */
-	if (c->wslot != WHEEL_NONE && old != c->wdue && due >= c->wdue)
-		return;
-	ctx_reschedule(c);
-}
-
-static void env_cancel(void *ctx, txn *t, enum txn_timer tm)
-{
-	tx_ctx *c = txn_user(t);
-	(void)ctx;
-	if (!c)
-		return;
-	uint64_t old = c->due[tm];
-	c->due[tm] = 0;
-	if (c->wslot != WHEEL_NONE && old != c->wdue)
-		return; /* not the deadline c is filed under: that one stands */
-	ctx_reschedule(c);
-}
-
-static int env_send(void *ctx, txn *t, const char *buf, size_t len)
-{
-	tx_ctx *c = txn_user(t);
-	(void)ctx;
-	if (!c)
-		return SBC_E_STATE;
-	return send_to(c->wk, c->tp, c->conn, &c->dst, c->profile, buf, len);
-}
-
-static void on_response(void *ctx, txn *t, const sip_msg *rsp);
-static void on_timeout(void *ctx, txn *t);
-static void bye_a_held_send(b2b_cl *c);
-
-static void on_terminated(void *ctx, txn *t)
-{
-	tx_ctx *c = txn_user(t);
-	(void)ctx;
-	if (!c)
-		return;
-	txn_set_user(t, NULL);
-	if (c->role == CTX_B_INVITE && c->cancel_sent && txn_last_status(t) < 200 && sbc_log_enabled(SBC_LOG_INFO)) {
-		char a[SBC_ADDR_STRLEN];
-		SBC_INFO("INVITE to %s: CANCELled, ended without a final response (64*T1 after the CANCEL, or a transport error)",
-			 sbc_addr_format(&c->dst, a, sizeof(a)));
-	}
-	if (c->role == CTX_PING && c->ping >= 0 && (unsigned)c->ping < c->wk->n_health)
-		c->wk->health[c->ping].busy = 0;
-	if (c->call) {
-		if (c->call->a_txn == t)
-			c->call->a_txn = NULL;
-		if (c->call->b_txn == t)
-			c->call->b_txn = NULL;
-		if (c->call->ri && c->call->ri->in == t)
-			c->call->ri->in = NULL;
-		if (c->call->ri && c->call->ri->out == t)
-			c->call->ri->out = NULL;
-	}
-	c->t = NULL;
-	if (c->starting)
-		return; /* the send failed in client_start: its caller frees c */
-	ctx_free(c);
-}
-
-/* txn_client_start for ctx x (x->t set on success). A send that fails at
- * once terminates the transaction inside txn_client_start; x survives that
- * (on_terminated leaves it) so that every caller frees it on failure, once. */
-static int client_start(b2b_wk *k, const char *buf, size_t n, int reliable, tx_ctx *x)
-{
-	x->starting = 1;
-	x->sent_ns = uv_hrtime();
-	int r = txn_client_start(k->tbl, buf, n, reliable, x, &x->t);
-	x->starting = 0;
-	return r;
 }
 
 /* ---- media ----------------------------------------------------------------- */
@@ -852,7 +519,7 @@ static b2b_cl *call_alloc(b2b_wk *k)
 	return c;
 }
 
-static void call_unref(b2b_cl *c)
+void call_unref(b2b_cl *c)
 {
 	if (--c->refs == 0)
 		call_free(c);
@@ -1045,7 +712,7 @@ static void wk_flush(b2b_wk *k)
 static void flush_cb(uv_prepare_t *h) { wk_flush(h->data); }
 
 /* A response on the A leg through its INVITE server transaction. */
-static void respond_a(b2b_cl *c, int status, const char *extra)
+void respond_a(b2b_cl *c, int status, const char *extra)
 {
 	b2b_wk *k = c->wk;
 	if (!c->a_txn)
@@ -1136,7 +803,7 @@ static void leg_request_ex(b2b_cl *c, int leg, enum sip_method m, const char *co
 	x->dst = leg ? c->b_dst : c->a_src;
 	copy_s(x->profile, sizeof(x->profile), leg ? c->b_profile : "");
 	ctx_bind(x, NULL, CTX_OTHER);
-	if (client_start(k, k->out, (size_t)n, tp != SIG_TP_UDP, x) < 0)
+	if (b2b_client_start(k, k->out, (size_t)n, tp != SIG_TP_UDP, x) < 0)
 		ctx_free(x);
 }
 
@@ -1227,7 +894,7 @@ static int trunk_pinged(b2b_wk *k, const char *trunk)
 
 /* Per-trunk counters of B-leg attempts that failed without a response
  * (stats.get trunks.<name>); failure paths only: the name is interned here. */
-static void trunk_count(b2b_wk *k, const char *trunk, enum sig_trunk_stat st)
+void trunk_count(b2b_wk *k, const char *trunk, enum sig_trunk_stat st)
 {
 	sig_trunk_stat(k->w->tstats, sig_tls_intern(trunk), st, 1);
 }
@@ -1289,7 +956,7 @@ static void ping_trunk(b2b_wk *k, const store_trunk *t)
 	ctx_bind(x, NULL, CTX_PING);
 	x->ping = (int16_t)hi;
 	k->health[hi].busy = 1;
-	if (client_start(k, k->out, (size_t)n, tp != SIG_TP_UDP, x) < 0) {
+	if (b2b_client_start(k, k->out, (size_t)n, tp != SIG_TP_UDP, x) < 0) {
 		k->health[hi].busy = 0;
 		ctx_free(x);
 		if (ic.conn)
@@ -1329,7 +996,7 @@ static _Atomic long g_txn_live;  /* live transactions of all workers (txn_pub's 
 static _Atomic long g_txn_hwm;   /* their most since memory last went back */
 static _Atomic int g_trimming;   /* a trim thread runs */
 
-static void txn_publish(b2b_wk *k, unsigned live)
+void b2b_txn_publish(b2b_wk *k, unsigned live)
 {
 	long d = (long)live - (long)k->txn_pub;
 	if (!d)
@@ -1369,7 +1036,7 @@ static void *trim_main(void *arg)
 
 static void mem_settle(b2b_wk *k)
 {
-	txn_publish(k, txn_table_count(k->tbl)); /* also when its wheel has stopped */
+	b2b_txn_publish(k, txn_table_count(k->tbl)); /* also when its wheel has stopped */
 	long live = atomic_load_explicit(&g_txn_live, memory_order_relaxed);
 	long hwm = atomic_load_explicit(&g_txn_hwm, memory_order_relaxed);
 	if (hwm < (long)k->w->srv->cfg.lim.trim_min_txns || live > hwm / B2B_TRIM_FRACTION)
@@ -1545,7 +1212,7 @@ static int offer_again(b2b_cl *c)
 /* The attempt toward the current route failed with status (or a
  * B2B_FO_LOCAL_*): the next route, or the final answer to A. rsp: the
  * response to mirror when relayed as is (may be NULL). */
-static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp)
+void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp)
 {
 	char peer[STORE_NAME_MAX + STORE_HOST_MAX + 16];
 	if (c->b_callid[0]) {
@@ -1624,7 +1291,7 @@ static void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg
 
 /* The next RFC 3263 target of the current route's name that we have a
  * listener to send toward (c->b_tg from dns_cb). Returns 0 or -1. */
-static int next_target(b2b_cl *c)
+int next_target(b2b_cl *c)
 {
 	while (c->b_ti < c->b_tn) {
 		const sig_target *t = &c->b_tg[c->b_ti++];
@@ -1738,7 +1405,7 @@ static void send_b_invite(b2b_cl *c)
 			   .contact = contact,
 			   .body = {.type = "application/sdp", .data = k->body, .len = (size_t)bl},
 			   /* a delayed offer: B's offer must not come in a reliable
-			    * provisional (refused in on_response), so 100rel is not
+			    * provisional (refused in b2b_on_response), so 100rel is not
 			    * offered to B unless A requires it */
 			   .no_100rel = c->a_no_offer};
 	int n = b2b_build_bleg_invite(&c->a, &s, k->out, sizeof(k->out), c->b_from, sizeof(c->b_from));
@@ -1760,7 +1427,7 @@ static void send_b_invite(b2b_cl *c)
 	x->dst = c->b_dst;
 	copy_s(x->profile, sizeof(x->profile), c->b_profile);
 	ctx_bind(x, c, CTX_B_INVITE);
-	int r = client_start(k, k->out, (size_t)n, c->b_tp != SIG_TP_UDP, x);
+	int r = b2b_client_start(k, k->out, (size_t)n, c->b_tp != SIG_TP_UDP, x);
 	if (r < 0) {
 		ctx_free(x);
 		if (c->b_conn && !c->b_no_reuse) {
@@ -1873,7 +1540,7 @@ static int request_like(b2b_wk *k, const tx_ctx *x, const char *buf, size_t n)
 	y->dst = x->dst;
 	copy_s(y->profile, sizeof(y->profile), x->profile);
 	ctx_bind(y, NULL, CTX_OTHER);
-	int r = client_start(k, buf, n, x->tp != SIG_TP_UDP, y);
+	int r = b2b_client_start(k, buf, n, x->tp != SIG_TP_UDP, y);
 	if (r < 0)
 		ctx_free(y);
 	return r;
@@ -1881,7 +1548,7 @@ static int request_like(b2b_wk *k, const tx_ctx *x, const char *buf, size_t n)
 
 /* CANCEL for the B-leg INVITE of ctx x (at most once): built from the
  * INVITE as sent, to the same destination. */
-static void cancel_b_invite(b2b_wk *k, tx_ctx *x, const char *const *rsn, unsigned n_rsn)
+void cancel_b_invite(b2b_wk *k, tx_ctx *x, const char *const *rsn, unsigned n_rsn)
 {
 	size_t rl = 0;
 	sip_sv ex[RSN_LINES];
@@ -1961,7 +1628,7 @@ static void hangup_stray_2xx(b2b_wk *k, tx_ctx *x, const sip_msg *rsp)
 
 static void b_offer(b2b_cl *c, tx_ctx *x, const sip_msg *rsp);
 
-static void on_response(void *ctx, txn *t, const sip_msg *rsp)
+void b2b_on_response(void *ctx, txn *t, const sip_msg *rsp)
 {
 	tx_ctx *x = txn_user(t);
 	(void)ctx;
@@ -2114,7 +1781,7 @@ static void on_response(void *ctx, txn *t, const sip_msg *rsp)
 	attempt_failed(c, st, b2b_retry_after(rsp), rsp);
 }
 
-static void on_timeout(void *ctx, txn *t)
+void b2b_on_timeout(void *ctx, txn *t)
 {
 	tx_ctx *x = txn_user(t);
 	(void)ctx;
@@ -2197,7 +1864,7 @@ static void bye_a_hold_reason(b2b_cl *c, const char *const *rl, unsigned n)
 }
 
 /* The BYE toward A held for its ACK, with B's Reason */
-static void bye_a_held_send(b2b_cl *c)
+void bye_a_held_send(b2b_cl *c)
 {
 	const char *rl[RSN_LINES];
 	unsigned n = 0;
@@ -2237,7 +1904,7 @@ static void on_ack(void *ctx, txn *t, const sip_msg *ack)
  * Every client transaction toward that destination (or on that
  * connection) still without a response had its request in those bytes:
  * each gets a transport error now (17.1.4), which fails a B-leg INVITE
- * over to the next route (as a 503, on_timeout) and counts a ping as
+ * over to the next route (as a 503, b2b_on_timeout) and counts a ping as
  * failed, instead of waiting for no_response_ms or Timer B/F.
  * One pass over the worker's contexts per distinct peer and iteration
  * (sig_batch_lost merges repeats): a failure path, not per message. An
@@ -2581,7 +2248,7 @@ static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
  * our BYE there, which makes that UA answer it 487 too (15.1.2; our client
  * transaction ACKs it, its ctx no longer has the call); the other leg's
  * 2xx behind our 2xx with a delayed offer still gets its ACK, as in
- * on_timeout. */
+ * b2b_on_timeout. */
 static void reinv_abandon(b2b_cl *c)
 {
 	b2b_reinv *ri = c->ri;
@@ -2618,7 +2285,7 @@ static void bye_both_legs(b2b_cl *c, int cause, const char *reason, const char *
  * Session-Expires; one without Session-Expires turns the timer off (RFC
  * 4028 7.2: "the session timer can be 'turned-off' in mid dialog by
  * receiving a response without a Session-Expires header field"). */
-static void session_timer_arm(b2b_cl *c, const sip_msg *rsp)
+void session_timer_arm(b2b_cl *c, const sip_msg *rsp)
 {
 	b2b_wk *k = c->wk;
 	if (rsp->first[SIP_H_SESSION_EXPIRES] < 0 && !c->se_s)
@@ -2650,7 +2317,7 @@ static void session_timer_arm(b2b_cl *c, const sip_msg *rsp)
 }
 
 /* No refresh in time (timer_cb on c->se, already off the wheel). */
-static void session_expired(b2b_cl *c)
+void session_expired(b2b_cl *c)
 {
 	if (!c)
 		return;
@@ -3012,7 +2679,7 @@ static void b_ack_release(b2b_cl *c)
  * goes to the caller without SDP: the answer kept for it (a_answer, with
  * the first exchange's keys) would undo the UPDATE's. No failover after
  * it (attempt_failed): it would offer the INVITE's SDP, no longer the
- * caller's; another fork's 2xx is hung up (on_response). */
+ * caller's; another fork's 2xx is hung up (b2b_on_response). */
 static void early_oa_done(b2b_cl *c)
 {
 	c->b_upd_oa = 1;
@@ -3194,7 +2861,7 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	y->dst = other ? c->b_dst : c->a_src;
 	copy_s(y->profile, sizeof(y->profile), other ? c->b_profile : "");
 	ctx_bind(y, c, CTX_REINV_OUT);
-	int r = client_start(k, out, (size_t)n, tp != SIG_TP_UDP, y);
+	int r = b2b_client_start(k, out, (size_t)n, tp != SIG_TP_UDP, y);
 	free(out);
 	if (r < 0) {
 		ctx_free(y);
@@ -3270,7 +2937,7 @@ static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 			/* Toward A we are the callee's UA, which must not send BYE
 			 * before A's ACK to its 2xx arrived or that transaction timed
 			 * out (RFC 3261 15): B's 200 was ACKed at once, so B may
-			 * hang up before A's ACK. on_ack (or on_timeout) sends it,
+			 * hang up before A's ACK. on_ack (or b2b_on_timeout) sends it,
 			 * with this BYE's Reason kept until then. */
 			c->bye_a_held = 1;
 			bye_a_hold_reason(c, rl, (unsigned)nr);
@@ -3703,9 +3370,9 @@ static void wk_start(sig_worker *w, void *arg)
 	}
 	if (w->idx < SIG_MAX_WORKERS)
 		atomic_store_explicit(&g_seeds[w->idx], k->seed, memory_order_relaxed);
-	static const txn_env env_tmpl = {.now_ms = env_now, .arm = env_arm, .cancel = env_cancel,
-					 .send = env_send, .on_response = on_response, .on_timeout = on_timeout,
-					 .on_terminated = on_terminated, .on_ack = on_ack};
+	static const txn_env env_tmpl = {.now_ms = b2b_env_now, .arm = b2b_env_arm, .cancel = b2b_env_cancel,
+					 .send = b2b_env_send, .on_response = b2b_on_response, .on_timeout = b2b_on_timeout,
+					 .on_terminated = b2b_on_terminated, .on_ack = on_ack};
 	txn_env env = env_tmpl;
 	env.ctx = k;
 	/* UDP transactions linger 32 s (Timers J, K, L, M): at 1000 calls/s
@@ -3794,7 +3461,7 @@ static void wk_stop(sig_worker *w, void *arg)
 			call_end(k->by_id[b], 503, "shutdown");
 	wk_flush(k); /* the MEDIA_DELETEs leave, the ended calls are reaped */
 	txn_table_destroy(k->tbl); /* no callbacks: the contexts go below */
-	txn_publish(k, 0);         /* gone from the process's count */
+	b2b_txn_publish(k, 0);         /* gone from the process's count */
 	while (k->ctxs) {
 		tx_ctx *c = k->ctxs;
 		c->t = NULL;
