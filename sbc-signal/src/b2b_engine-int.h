@@ -141,18 +141,24 @@ static inline int send_to(b2b_wk *k, unsigned tp, sig_conn_id conn, const sbc_ad
 
 /* b2b_engine.c */
 void inbound_forget(const char *trunk, sig_conn_id conn);
+int media_hello(b2b_wk *k, unsigned j);
+void media_delete_all(b2b_cl *c);
+void cid_unlink(b2b_cl *c, int leg);
 void call_unref(b2b_cl *c);
-void respond_a(b2b_cl *c, int status, const char *extra);
 void trunk_count(b2b_wk *k, const char *trunk, enum sig_trunk_stat st);
 void b2b_txn_publish(b2b_wk *k, unsigned live);
+void out_limit_drop(b2b_cl *c);
+int next_route(b2b_cl *c);
 void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp);
 int next_target(b2b_cl *c);
+void send_b_invite(b2b_cl *c);
 void cancel_b_invite(b2b_wk *k, tx_ctx *x, const char *const *rsn, unsigned n_rsn);
 void b2b_on_response(void *ctx, txn *t, const sip_msg *rsp);
 void b2b_on_timeout(void *ctx, txn *t);
 void bye_a_held_send(b2b_cl *c);
 void session_timer_arm(b2b_cl *c, const sip_msg *rsp);
 void session_expired(b2b_cl *c);
+void b_ack_release(b2b_cl *c);
 
 /* b2b_ctx.c */
 tx_ctx *ctx_new(b2b_wk *k);
@@ -168,5 +174,20 @@ void b2b_env_cancel(void *ctx, txn *t, enum txn_timer tm);
 int b2b_env_send(void *ctx, txn *t, const char *buf, size_t len);
 void b2b_on_terminated(void *ctx, txn *t);
 int b2b_client_start(b2b_wk *k, const char *buf, size_t n, int reliable, tx_ctx *x);
+
+/* b2b_records.c */
+uint64_t b2b_wall_ms(void);
+void call_event(b2b_cl *c, const char *ev, int cause, const char *reason);
+void call_end(b2b_cl *c, int cause, const char *reason);
+void wk_flush(b2b_wk *k);
+void b2b_flush_cb(uv_prepare_t *h);
+void respond_a(b2b_cl *c, int status, const char *extra);
+int b2b_local_for(b2b_wk *k, unsigned tp, const sbc_addr *dst, sbc_addr *out);
+void leg_request(b2b_cl *c, int leg, enum sip_method m);
+void leg_bye(b2b_cl *c, int leg, const char *rsn);
+void leg_request_ex(b2b_cl *c, int leg, enum sip_method m, const char *const *ex, unsigned nex,
+			   const b2b_body *body);
+void fail_a(b2b_cl *c, int status, const char *extra);
+int make_offer(b2b_cl *c);
 
 #endif

@@ -282,7 +282,7 @@ static void lazy_cb(uv_timer_t *h)
  * the sessions our predecessor on this ring left when it reads it, so it
  * goes before any other record; one that did not fit (ring full) is tried
  * again before the next record and on every loop iteration (wk_flush). */
-static int media_hello(b2b_wk *k, unsigned j)
+int media_hello(b2b_wk *k, unsigned j)
 {
 	sbc_msg_hello h;
 	sbc_msg_hello_fill(&h, SHM_ROLE_SIGNAL, k->w->idx);
@@ -319,7 +319,7 @@ static int media_push(b2b_wk *k, unsigned j, unsigned type, const void *m, uint3
 	return 0;
 }
 
-static void media_delete_all(b2b_cl *c)
+void media_delete_all(b2b_cl *c)
 {
 	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
 		if (!c->created[i])
@@ -350,7 +350,7 @@ static void cid_link(b2b_cl *c, int leg)
 	k->by_cid[h] = n;
 }
 
-static void cid_unlink(b2b_cl *c, int leg)
+void cid_unlink(b2b_cl *c, int leg)
 {
 	b2b_wk *k = c->wk;
 	cid_node *n = &c->cn[leg];
@@ -525,313 +525,6 @@ void call_unref(b2b_cl *c)
 		call_free(c);
 }
 
-/* ---- call records ----------------------------------------------------------- */
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-#define buf_lit(b, lit) sip_buf_put((b), (lit), sizeof(lit) - 1)
-
-/* call records are appended piece by piece: three per call, no printf */
-static void json_cstr(sip_buf *b, const char *s) { sip_buf_json(b, s ? s : "", s ? strlen(s) : 0); }
-
-/* A call's name in call records, "<worker>-<id in hex>" (call.get and
- * call.hangup take it), appended to b without printf. */
-static void call_name_put(sip_buf *b, const b2b_cl *c)
-{
-	char h[16];
-	size_t i = sizeof(h);
-	uint64_t v = c->id;
-	sip_buf_u64(b, sig_worker_index(c->wk->w));
-	buf_lit(b, "-");
-	do
-		h[--i] = "0123456789abcdef"[v & 15];
-	while ((v >>= 4) && i);
-	sip_buf_put(b, h + i, sizeof(h) - i);
-}
-
-/* One call record event to sbc-control: never any key material. */
-static void call_event(b2b_cl *c, const char *ev, int cause, const char *reason)
-{
-	b2b_wk *k = c->wk;
-	char text[1024];
-	sip_buf b;
-	sip_buf_init(&b, text, sizeof(text));
-	buf_lit(&b, "{\"event\":");
-	json_cstr(&b, ev);
-	buf_lit(&b, ",\"id\":\"");
-	call_name_put(&b, c);
-	buf_lit(&b, "\",\"time_ms\":");
-	sip_buf_u64(&b, wall_ms());
-	buf_lit(&b, ",\"start_ms\":");
-	sip_buf_u64(&b, c->start_ms);
-	if (c->answer_ms) {
-		buf_lit(&b, ",\"answer_ms\":");
-		sip_buf_u64(&b, c->answer_ms);
-	}
-	buf_lit(&b, ",\"trunk_in\":");
-	json_cstr(&b, c->trunk_in);
-	buf_lit(&b, ",\"trunk_out\":");
-	json_cstr(&b, c->trunk_out);
-	buf_lit(&b, ",\"from\":");
-	sip_buf_json(&b, c->a.from.uri.user.p ? c->a.from.uri.user.p : "", c->a.from.uri.user.n);
-	buf_lit(&b, ",\"to_in\":");
-	sip_buf_json(&b, c->a.ruri.user.p ? c->a.ruri.user.p : "", c->a.ruri.user.n);
-	buf_lit(&b, ",\"to\":");
-	json_cstr(&b, c->number);
-	buf_lit(&b, ",\"to_out\":");
-	json_cstr(&b, c->number_out);
-	if (cause) {
-		buf_lit(&b, ",\"cause\":");
-		if (cause < 0)
-			buf_lit(&b, "-");
-		sip_buf_u64(&b, cause < 0 ? -(uint64_t)cause : (uint64_t)cause);
-	}
-	if (reason) {
-		buf_lit(&b, ",\"reason\":");
-		json_cstr(&b, reason);
-	}
-	if (c->q850 > 0 && !strcmp(ev, "end")) { /* RFC 3326: what carriers bill by */
-		buf_lit(&b, ",\"q850\":");
-		sip_buf_u64(&b, (uint64_t)c->q850);
-	}
-	if (c->b_sdp_done) {
-		buf_lit(&b, ",\"srtp_in\":\"");
-		sip_buf_str(&b, store_srtp_suite_name(b2b_sdp_suite(&c->sdp, 0)));
-		buf_lit(&b, "\",\"srtp_out\":\"");
-		sip_buf_str(&b, store_srtp_suite_name(b2b_sdp_suite(&c->sdp, 1)));
-		buf_lit(&b, "\"");
-	}
-	buf_lit(&b, "}");
-	int n = sip_buf_end(&b);
-	if (n > 0)
-		sig_call_event(k->w, text, (size_t)n);
-}
-
-static void out_limit_drop(b2b_cl *c);
-static void leg_request(b2b_cl *c, int leg, enum sip_method m);
-
-static void call_end(b2b_cl *c, int cause, const char *reason)
-{
-	if (c->state == CS_ENDED)
-		return;
-	b2b_wk *k = c->wk;
-	/* the record names a reason for every failed call: ours when we chose
-	 * the cause (no answer, SRTP policy...), else the status's phrase (a
-	 * trunk's 503 relayed, our 488 or 404): a record with a bare cause
-	 * only was the rule for failed calls before */
-	if (!reason && cause >= 300)
-		reason = sip_reason_phrase(cause);
-	SBC_INFO("call %" PRIx64 ": ended (%d %s)", c->id, cause, reason ? reason : "");
-	if (c->b_ack_due) {
-		/* B's 2xx with a delayed offer is still waiting for A's answer
-		 * (A cancelled or hung up, the media were refused...): B's
-		 * dialog is ended too, its ACK first (leg_request_ex); its 2xx
-		 * again is ACKed as a stray, not BYEd twice */
-		tx_ctx *bx = c->b_txn ? txn_user(c->b_txn) : NULL;
-		leg_request(c, 1, SIP_M_BYE);
-		if (bx)
-			bx->stray_tag = hash_sv(sip_sv_from(c->db.remote_tag, strlen(c->db.remote_tag))) | 0x80000000u;
-	}
-	call_event(c, "end", cause, reason);
-	if (!c->answer_ms)
-		k->st.failed++;
-	if (k->st.active)
-		k->st.active--;
-	c->state = CS_ENDED;
-	if (c->se_armed) {
-		wheel_unlink(k, &c->se);
-		c->se_armed = 0;
-	}
-	k->n_wait -= c->pending;
-	c->pending = 0;
-	media_delete_all(c);
-	if (c->lim)
-		b2b_limit_release(c->lim);
-	c->lim = NULL;
-	out_limit_drop(c);
-	b2b_cl **pp = &k->by_id[c->id & (B2B_BUCKETS - 1)];
-	while (*pp && *pp != c)
-		pp = &(*pp)->id_next;
-	if (*pp)
-		*pp = c->id_next;
-	cid_unlink(c, 0);
-	cid_unlink(c, 1);
-	/* the call's own reference goes in call_reap at the end of this
-	 * iteration: callers up the stack may still look at c */
-	c->id_next = k->ended;
-	k->ended = c;
-}
-
-/* An ended call lets go of its transactions (they absorb retransmissions
- * on their own for up to 32 s) and of its own reference: the object is
- * recycled now, not when the last transaction timer fires. */
-static void call_reap(b2b_cl *c)
-{
-	while (c->ctxs) {
-		tx_ctx *x = c->ctxs;
-		c->ctxs = x->cl_next;
-		x->cl_next = x->cl_prev = NULL;
-		x->call = NULL;
-		if (x->role == CTX_B_INVITE && x->t && x->t == c->b_txn && c->answer_ms && c->db.remote_tag[0])
-			/* the answered attempt (BYEd when the call ended): its 2xx
-			 * again is ACKed as a stray (hangup_stray_2xx) but not BYEd
-			 * twice. A 2xx of an attempt that was only ringing (crossing
-			 * our CANCEL) still gets its BYE. */
-			x->stray_tag = hash_sv(sip_sv_from(c->db.remote_tag, strlen(c->db.remote_tag))) | 0x80000000u;
-		c->refs--;
-	}
-	call_unref(c);
-}
-
-/* Once per loop iteration (uv_prepare, before the loop blocks): publishes
- * what media_push wrote, then recycles the calls ended meanwhile. */
-static void wk_flush(b2b_wk *k)
-{
-	for (uint32_t due = k->hello_due; due; due &= due - 1)
-		media_hello(k, (unsigned)__builtin_ctz(due));
-	while (k->to_publish) {
-		unsigned j = (unsigned)__builtin_ctz(k->to_publish);
-		k->to_publish &= k->to_publish - 1;
-		k->to_publish_lazy &= ~(1u << j); /* published with it */
-		shm_ring_publish(&k->to_media[j]);
-	}
-	while (k->ended) {
-		b2b_cl *c = k->ended;
-		k->ended = c->id_next;
-		c->id_next = NULL;
-		call_reap(c);
-	}
-	ctx_release_dead(k, !k->stopping);
-}
-
-static void flush_cb(uv_prepare_t *h) { wk_flush(h->data); }
-
-/* A response on the A leg through its INVITE server transaction. */
-void respond_a(b2b_cl *c, int status, const char *extra)
-{
-	b2b_wk *k = c->wk;
-	if (!c->a_txn)
-		return;
-	sip_sv ex = extra ? sip_sv_from(extra, strlen(extra)) : SIP_SV_NULL;
-	sip_resp_opts o = {.to_tag = sip_sv_from(c->a_tag, strlen(c->a_tag)), .extra = extra ? &ex : NULL,
-			   .n_extra = extra ? 1 : 0};
-	int n = sip_build_response(&c->a, status, NULL, &o, k->out, sizeof(k->out));
-	if (n > 0)
-		txn_respond(k->tbl, c->a_txn, status, k->out, (size_t)n);
-}
-
-/* The advertised address for a transport: the first listener of that
- * transport and family. */
-static int local_for(b2b_wk *k, unsigned tp, const sbc_addr *dst, sbc_addr *out)
-{
-	sig_worker *w = k->w;
-	for (unsigned i = 0; i < w->n_lst; i++)
-		if (w->lst[i].tp == tp && w->lst[i].addr.sa.sa_family == dst->sa.sa_family) {
-			*out = w->lst[i].addr;
-			return 0;
-		}
-	return SBC_E_NOT_FOUND;
-}
-
-/* An in-dialog request on a leg, sent without a transaction (ACK) or with
- * a non-INVITE client transaction (BYE). */
-static void leg_request_ex(b2b_cl *c, int leg, enum sip_method m, const char *const *ex, unsigned nex,
-			   const b2b_body *body);
-
-static void leg_request(b2b_cl *c, int leg, enum sip_method m) { leg_request_ex(c, leg, m, NULL, 0, NULL); }
-
-/* BYE on a leg with one Reason line of ours (RSN_*) */
-static void leg_bye(b2b_cl *c, int leg, const char *rsn) { leg_request_ex(c, leg, SIP_M_BYE, &rsn, 1, NULL); }
-
-/* leg_request with extra header lines (a PRACK's RAck) or a body (an ACK
- * with the answer to a delayed offer) */
-static void b_ack_release(b2b_cl *c);
-
-static void leg_request_ex(b2b_cl *c, int leg, enum sip_method m, const char *const *ex, unsigned nex,
-			   const b2b_body *body)
-{
-	b2b_wk *k = c->wk;
-	char branch[B2B_BRANCH_MAX], host[SBC_ADDR_STRLEN + 2];
-	if (leg == 1 && m == SIP_M_BYE && c->b_ack_due)
-		b_ack_release(c); /* a BYE on B's dialog goes after the ACK of its 2xx */
-	b2b_dialog *d = leg ? &c->db : &c->da;
-	unsigned tp = leg ? c->b_tp : c->a_tp;
-	const sbc_addr *local = leg ? &c->b_local : &c->a_local;
-	new_branch(k, branch, sizeof(branch));
-	host_of(local, host, sizeof(host));
-	b2b_via via = {.transport = tp_via(tp), .host = host, .port = sbc_addr_port(local), .branch = branch};
-	int n = b2b_build_in_dialog(d, m, &via, NULL, ex, nex, body, k->out, sizeof(k->out));
-	if (n <= 0) {
-		SBC_WARN("call %" PRIx64 ": %s on leg %d not built: %s", c->id, sip_method_name(m), leg,
-			 sbc_strerror(n));
-		return;
-	}
-	if (m == SIP_M_ACK && leg == 0) { /* to the caller's 2xx to our re-INVITE */
-		send_to(k, tp, c->a_conn, &c->a_src, NULL, k->out, (size_t)n);
-		return;
-	}
-	if (m == SIP_M_ACK) {
-		char *p = c->b_ack_buf;
-		c->b_ack_due = 0;
-		if (c->b_ack && c->b_ack != c->b_ack_buf) {
-			/* an earlier, longer one: its answer may hold a=crypto keys,
-			 * wiped before the heap reuses it (so no realloc) */
-			OPENSSL_cleanse(c->b_ack, c->b_ack_len);
-			free(c->b_ack);
-			c->b_ack = NULL;
-		}
-		if ((size_t)n > sizeof(c->b_ack_buf))
-			p = malloc((size_t)n);
-		if (p) {
-			memcpy(p, k->out, (size_t)n);
-			c->b_ack = p;
-			c->b_ack_len = (size_t)n;
-		}
-		send_to(k, tp, c->b_conn, &c->b_dst, c->b_profile, k->out, (size_t)n);
-		return;
-	}
-	tx_ctx *x = ctx_new(k);
-	if (!x)
-		return;
-	x->tp = (uint8_t)tp;
-	x->conn = leg ? c->b_conn : c->a_conn;
-	x->dst = leg ? c->b_dst : c->a_src;
-	copy_s(x->profile, sizeof(x->profile), leg ? c->b_profile : "");
-	ctx_bind(x, NULL, CTX_OTHER);
-	if (b2b_client_start(k, k->out, (size_t)n, tp != SIG_TP_UDP, x) < 0)
-		ctx_free(x);
-}
-
-static int next_route(b2b_cl *c);
-static void send_b_invite(b2b_cl *c);
-
-static void fail_a(b2b_cl *c, int status, const char *extra)
-{
-	respond_a(c, status, extra);
-	call_end(c, status, c->hangup ? "hangup" : NULL);
-}
-
-/* Starts the offer toward the current route's trunk (fresh SRTP keys). */
-static int make_offer(b2b_cl *c)
-{
-	/* a new attempt: its answer is still to come (an early one from the
-	 * trunk given up does not stand for it) */
-	c->b_sdp_done = 0;
-	c->b_sdp_rel = 0;
-	c->b_upd_oa = 0;
-	c->b_sdp_hash = 0;
-	/* b2b_sdp_init wipes the last attempt's keys (the streams it used),
-	 * b2b_sdp_offer the last attempt's media messages (all of them) */
-	b2b_sdp_init(&c->sdp, &c->pol_in, &c->pol_out, NULL, NULL, c->id);
-	uint64_t base = ((uint64_t)sig_worker_index(c->wk->w) << 56) | (c->id << 4);
-	return b2b_sdp_offer(&c->sdp, 0, &c->a_sdp, base, c->msgs);
-}
-
 /* ---- trunk health -------------------------------------------------------------- */
 
 static int health_idx(b2b_wk *k, const char *trunk, int create)
@@ -920,7 +613,7 @@ static void ping_trunk(b2b_wk *k, const store_trunk *t)
 	unsigned tp = ic.conn ? ic.tp : d->transport == STORE_TP_TLS ? SIG_TP_TLS
 				      : d->transport == STORE_TP_TCP ? SIG_TP_TCP : SIG_TP_UDP;
 	sbc_addr local = ic.local;
-	if (!ic.conn && local_for(k, tp, dst, &local) < 0)
+	if (!ic.conn && b2b_local_for(k, tp, dst, &local) < 0)
 		return;
 	char branch[B2B_BRANCH_MAX], tag[48], cid[48], host[SBC_ADDR_STRLEN + 2], dhost[SBC_ADDR_STRLEN + 2];
 	char ruri[B2B_HDR_MAX], from[B2B_HDR_MAX], to[B2B_HDR_MAX];
@@ -1118,14 +811,14 @@ static int out_limit_take(b2b_cl *c, const store_trunk *t)
 	return 0;
 }
 
-static void out_limit_drop(b2b_cl *c)
+void out_limit_drop(b2b_cl *c)
 {
 	if (c->lim_out)
 		b2b_limit_release(c->lim_out);
 	c->lim_out = NULL;
 }
 
-static int next_route(b2b_cl *c)
+int next_route(b2b_cl *c)
 {
 	b2b_wk *k = c->wk;
 	out_limit_drop(c); /* the last attempt's trunk is no longer used */
@@ -1173,7 +866,7 @@ static int next_route(b2b_cl *c)
 		c->b_tp = d->transport == STORE_TP_TLS ? SIG_TP_TLS : d->transport == STORE_TP_TCP ? SIG_TP_TCP
 												 : SIG_TP_UDP;
 		c->b_dst = d->addr;
-		if (local_for(k, c->b_tp, &c->b_dst, &c->b_local) < 0) {
+		if (b2b_local_for(k, c->b_tp, &c->b_dst, &c->b_local) < 0) {
 			SBC_WARN("call %" PRIx64 ": no %s listener to send toward trunk %s from", c->id,
 				 sig_tp_name(c->b_tp), t->name);
 			b2b_failover_on_final(&c->fo, B2B_FO_LOCAL_TRANSPORT, -1, peer);
@@ -1295,7 +988,7 @@ int next_target(b2b_cl *c)
 {
 	while (c->b_ti < c->b_tn) {
 		const sig_target *t = &c->b_tg[c->b_ti++];
-		if (local_for(c->wk, t->tp, &t->addr, &c->b_local) == 0) {
+		if (b2b_local_for(c->wk, t->tp, &t->addr, &c->b_local) == 0) {
 			c->b_need_dns = 0;
 			c->b_conn = 0;
 			c->b_tp = t->tp;
@@ -1347,7 +1040,7 @@ static void resolve_b(b2b_cl *c)
 	}
 }
 
-static void send_b_invite(b2b_cl *c)
+void send_b_invite(b2b_cl *c)
 {
 	b2b_wk *k = c->wk;
 	if (c->b_need_dns) {
@@ -1594,7 +1287,7 @@ static void hangup_stray_2xx(b2b_wk *k, tx_ctx *x, const sip_msg *rsp)
 	size_t rl = 0;
 	const char *q = x->t ? txn_request(x->t, &rl) : NULL;
 	sbc_addr local;
-	if (!q || !rsp->to.has_tag || sip_parse(q, rl, &k->tmp) < 0 || local_for(k, x->tp, &x->dst, &local) < 0)
+	if (!q || !rsp->to.has_tag || sip_parse(q, rl, &k->tmp) < 0 || b2b_local_for(k, x->tp, &x->dst, &local) < 0)
 		return;
 	const sip_msg *inv = &k->tmp;
 	if (sv_to_str(inv->call_id, cid, sizeof(cid)) < 0 || sv_to_str(inv->from.tag, ftag, sizeof(ftag)) < 0 ||
@@ -1770,7 +1463,7 @@ void b2b_on_response(void *ctx, txn *t, const sip_msg *rsp)
 			}
 		}
 		c->state = CS_CONFIRMED;
-		c->answer_ms = wall_ms();
+		c->answer_ms = b2b_wall_ms();
 		session_timer_arm(c, rsp);
 		mirror_to_a(c, rsp, 1);
 		call_event(c, "answer", 200, NULL);
@@ -2115,7 +1808,7 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 	c->a_src = *rx->src;
 	if (rx->local)
 		c->a_local = *rx->local;
-	else if (local_for(k, rx->tp, rx->src, &c->a_local) < 0) /* on a connection we opened */
+	else if (b2b_local_for(k, rx->tp, rx->src, &c->a_local) < 0) /* on a connection we opened */
 		memset(&c->a_local, 0, sizeof(c->a_local));
 	c->pol_in = tin->srtp_in;
 	c->media_w = (unsigned)(c->id % k->n_media);
@@ -2132,7 +1825,7 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 	k->by_id[c->id & (B2B_BUCKETS - 1)] = c;
 	cid_link(c, 0);
 	c->trunk_in = rx->trunk;
-	c->start_ms = wall_ms();
+	c->start_ms = b2b_wall_ms();
 	k->st.active++;
 	x->due[T_TRYING] = now_ms(k) + B2B_TRYING_MS; /* unless B answers first */
 	ctx_reschedule(x);
@@ -2630,7 +2323,7 @@ static void b_offer_to_a(b2b_cl *c)
 	c->a_answer_len = bl;
 	ri->await_ack = 1;
 	c->state = CS_CONFIRMED;
-	c->answer_ms = wall_ms();
+	c->answer_ms = b2b_wall_ms();
 	session_timer_arm(c, &ri->m);
 	mirror_to_a(c, &ri->m, 1);
 	c->wk->st.answered++;
@@ -2661,7 +2354,7 @@ static void dly_answer(b2b_cl *c, const sip_msg *ack)
 
 /* B's 2xx with the offer still un-ACKed as its dialog is BYEd: the ACK
  * first, answering the offer (when it parsed) by declining every stream. */
-static void b_ack_release(b2b_cl *c)
+void b_ack_release(b2b_cl *c)
 {
 	b2b_wk *k = c->wk;
 	int bl = -1;
@@ -3426,7 +3119,7 @@ static void wk_start(sig_worker *w, void *arg)
 	}
 	uv_prepare_init(sig_worker_loop(w), k->flush);
 	k->flush->data = k;
-	uv_prepare_start(k->flush, flush_cb);
+	uv_prepare_start(k->flush, b2b_flush_cb);
 	uv_timer_init(sig_worker_loop(w), k->wheel_h);
 	k->wheel_h->data = k;
 	k->wheel_tick = now_ms(k) / B2B_TICK_MS;
