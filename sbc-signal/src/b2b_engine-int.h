@@ -140,25 +140,26 @@ static inline int send_to(b2b_wk *k, unsigned tp, sig_conn_id conn, const sbc_ad
 
 
 /* b2b_engine.c */
+b2b_limit *b2b_limit_for(const char *trunk);
+int inbound_get(const char *trunk, int tp, inb_conn *out);
 void inbound_forget(const char *trunk, sig_conn_id conn);
+int inbound_tp(const store_dest *d);
 int media_hello(b2b_wk *k, unsigned j);
+int media_push(b2b_wk *k, unsigned j, unsigned type, const void *m, uint32_t len);
 void media_delete_all(b2b_cl *c);
+void cid_link(b2b_cl *c, int leg);
 void cid_unlink(b2b_cl *c, int leg);
+void reinv_done(b2b_cl *c);
 void call_unref(b2b_cl *c);
-void trunk_count(b2b_wk *k, const char *trunk, enum sig_trunk_stat st);
-void b2b_txn_publish(b2b_wk *k, unsigned live);
-void out_limit_drop(b2b_cl *c);
-int next_route(b2b_cl *c);
-void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp);
-int next_target(b2b_cl *c);
-void send_b_invite(b2b_cl *c);
-void cancel_b_invite(b2b_wk *k, tx_ctx *x, const char *const *rsn, unsigned n_rsn);
-void b2b_on_response(void *ctx, txn *t, const sip_msg *rsp);
-void b2b_on_timeout(void *ctx, txn *t);
-void bye_a_held_send(b2b_cl *c);
 void session_timer_arm(b2b_cl *c, const sip_msg *rsp);
 void session_expired(b2b_cl *c);
+void reinv_answer(b2b_cl *c, const sip_msg *rsp, int status, const char *sdp, int sdp_len);
+void reinv_ack(b2b_cl *c, txn *t, const sip_msg *ack);
+void b_offer(b2b_cl *c, tx_ctx *x, const sip_msg *rsp);
+void dly_answer(b2b_cl *c, const sip_msg *ack);
 void b_ack_release(b2b_cl *c);
+void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp);
+int b2b_token_owner(sip_sv t, size_t prefix);
 
 /* b2b_ctx.c */
 tx_ctx *ctx_new(b2b_wk *k);
@@ -189,5 +190,25 @@ void leg_request_ex(b2b_cl *c, int leg, enum sip_method m, const char *const *ex
 			   const b2b_body *body);
 void fail_a(b2b_cl *c, int status, const char *extra);
 int make_offer(b2b_cl *c);
+
+/* b2b_outbound.c */
+void trunk_count(b2b_wk *k, const char *trunk, enum sig_trunk_stat st);
+void b2b_txn_publish(b2b_wk *k, unsigned live);
+void b2b_ping_cb(uv_timer_t *h);
+void b2b_ping_closed(uv_handle_t *h);
+void out_limit_drop(b2b_cl *c);
+int next_route(b2b_cl *c);
+void attempt_failed(b2b_cl *c, int status, int retry_after, const sip_msg *rsp);
+int next_target(b2b_cl *c);
+void send_b_invite(b2b_cl *c);
+void mirror_to_a(b2b_cl *c, const sip_msg *rsp, int with_body);
+void cancel_b_invite(b2b_wk *k, tx_ctx *x, const char *const *rsn, unsigned n_rsn);
+void b2b_on_response(void *ctx, txn *t, const sip_msg *rsp);
+void b2b_on_timeout(void *ctx, txn *t);
+void bye_a_hold_reason(b2b_cl *c, const char *const *rl, unsigned n);
+void bye_a_held_send(b2b_cl *c);
+void b2b_on_ack(void *ctx, txn *t, const sip_msg *ack);
+void b2b_send_failed(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err,
+			uint64_t at_ns, const sig_icmp_quote *icmp);
 
 #endif

@@ -84,7 +84,7 @@ typedef struct tx_ctx {
 	uint8_t starting;    /* inside b2b_client_start: its caller frees it on failure */
 	uint8_t lost;        /* its request was lost at the transport (send-failed hook) */
 	uint8_t lost_icmp;   /* ... as an ICMP error said: no word on the trunk's health */
-	uint64_t sent_ns;    /* client: uv_hrtime() as it was started (send_failed matches only older ones) */
+	uint64_t sent_ns;    /* client: uv_hrtime() as it was started (b2b_send_failed matches only older ones) */
 	uint32_t stray_tag;  /* CTX_B_INVITE given up: hash of the To tag last BYEd (0: none) */
 	uint64_t due[TXN_T_MAX_ + 1]; /* + our own: no response to a B-leg INVITE */
 	struct tx_ctx *next, *prev; /* every live ctx of the worker */
@@ -124,7 +124,7 @@ struct b2b_cl {
 	uint8_t cancelled, b_sdp_done, hangup;
 	uint8_t b_sdp_rel;  /* that answer came in a reliable provisional (RFC 3262): the INVITE's offer/answer is complete */
 	uint8_t b_upd_oa;   /* an offer/answer in an early UPDATE since (early_oa_done): it stands, not the 2xx's SDP */
-	uint8_t a_acked;    /* A's ACK to our 2xx arrived (on_ack) */
+	uint8_t a_acked;    /* A's ACK to our 2xx arrived (b2b_on_ack) */
 	uint8_t bye_a_held; /* B hung up before that ACK: our BYE to A waits for it (RFC 3261 15) */
 	uint8_t held_rsn_n; /* Reason lines of that BYE, NUL-separated in held_rsn (malloc'd) */
 	char *held_rsn;
