@@ -149,17 +149,17 @@ int media_push(b2b_wk *k, unsigned j, unsigned type, const void *m, uint32_t len
 void media_delete_all(b2b_cl *c);
 void cid_link(b2b_cl *c, int leg);
 void cid_unlink(b2b_cl *c, int leg);
+b2b_cl *b2b_find_by_cid(b2b_wk *k, sip_sv cid, int *leg);
+b2b_cl *b2b_find_by_id(b2b_wk *k, uint64_t id);
 void reinv_done(b2b_cl *c);
+void dly_done(b2b_cl *c);
 void call_unref(b2b_cl *c);
-void session_timer_arm(b2b_cl *c, const sip_msg *rsp);
-void session_expired(b2b_cl *c);
-void reinv_answer(b2b_cl *c, const sip_msg *rsp, int status, const char *sdp, int sdp_len);
-void reinv_ack(b2b_cl *c, txn *t, const sip_msg *ack);
-void b_offer(b2b_cl *c, tx_ctx *x, const sip_msg *rsp);
-void dly_answer(b2b_cl *c, const sip_msg *ack);
-void b_ack_release(b2b_cl *c);
-void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp);
+void answer_plain(b2b_wk *k, const sig_rx *rx, txn *t, const sip_msg *req, int status, const char *extra);
+int b2b_server_txn(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn **t, tx_ctx **x);
+int media_create(b2b_cl *c);
+void bye_both_legs(b2b_cl *c, int cause, const char *reason, const char *rsn);
 int b2b_token_owner(sip_sv t, size_t prefix);
+void b2b_ring_hook(sig_worker *w, void *arg);
 
 /* b2b_ctx.c */
 tx_ctx *ctx_new(b2b_wk *k);
@@ -210,5 +210,21 @@ void bye_a_held_send(b2b_cl *c);
 void b2b_on_ack(void *ctx, txn *t, const sip_msg *ack);
 void b2b_send_failed(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err,
 			uint64_t at_ns, const sig_icmp_quote *icmp);
+
+/* b2b_indialog.c */
+void session_timer_arm(b2b_cl *c, const sip_msg *rsp);
+void session_expired(b2b_cl *c);
+void media_event(b2b_wk *k, unsigned j, const sbc_msg_media_event *e);
+void call_cancel(b2b_cl *c, const char *const *rsn, unsigned n_rsn);
+void reinv_answer(b2b_cl *c, const sip_msg *rsp, int status, const char *sdp, int sdp_len);
+void reinv_ack(b2b_cl *c, txn *t, const sip_msg *ack);
+void b_offer(b2b_cl *c, tx_ctx *x, const sip_msg *rsp);
+void b_offer_to_a(b2b_cl *c);
+void dly_answer(b2b_cl *c, const sip_msg *ack);
+void b_ack_release(b2b_cl *c);
+void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp);
+void follow_a_conn(b2b_cl *c, int leg, const sig_rx *rx);
+void b2b_in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req);
+void b2b_cancel_req(b2b_wk *k, const sig_rx *rx, const sip_msg *req);
 
 #endif

@@ -365,7 +365,7 @@ void cid_unlink(b2b_cl *c, int leg)
 	n->next = NULL;
 }
 
-static b2b_cl *find_by_cid(b2b_wk *k, sip_sv cid, int *leg)
+b2b_cl *b2b_find_by_cid(b2b_wk *k, sip_sv cid, int *leg)
 {
 	for (cid_node *n = k->by_cid[hash_sv(cid)]; n; n = n->next)
 		if (sip_sv_eq_sv(call_cid(n->c, n->leg), cid)) {
@@ -375,7 +375,7 @@ static b2b_cl *find_by_cid(b2b_wk *k, sip_sv cid, int *leg)
 	return NULL;
 }
 
-static b2b_cl *find_by_id(b2b_wk *k, uint64_t id)
+b2b_cl *b2b_find_by_id(b2b_wk *k, uint64_t id)
 {
 	for (b2b_cl *x = k->by_id[id & (B2B_BUCKETS - 1)]; x; x = x->id_next)
 		if (x->id == id)
@@ -410,7 +410,7 @@ void reinv_done(b2b_cl *c)
 }
 
 /* Frees the delayed offer's 2xx (c->dly). */
-static void dly_done(b2b_cl *c)
+void dly_done(b2b_cl *c)
 {
 	reinv_free(c->dly);
 	c->dly = NULL;
@@ -529,7 +529,7 @@ void call_unref(b2b_cl *c)
 
 /* Answers req through a new server transaction (or without one when the
  * table refused it). */
-static void answer_plain(b2b_wk *k, const sig_rx *rx, txn *t, const sip_msg *req, int status, const char *extra)
+void answer_plain(b2b_wk *k, const sig_rx *rx, txn *t, const sip_msg *req, int status, const char *extra)
 {
 	char tag[48];
 	token(k, "s", tag, sizeof(tag));
@@ -561,7 +561,7 @@ static tx_ctx *take_spare(b2b_wk *k, const sig_rx *rx)
 
 /* Hands req to the transaction layer. Returns the enum txn_rx (with *t
  * and *x for a new transaction) or <0. */
-static int server_txn(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn **t, tx_ctx **x)
+int b2b_server_txn(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn **t, tx_ctx **x)
 {
 	tx_ctx *c = take_spare(k, rx);
 	if (!c)
@@ -576,14 +576,12 @@ static int server_txn(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn **t, 
 	return r;
 }
 
-static void ring_hook(sig_worker *w, void *arg);
-
 /* MEDIA_CREATE for every session of the offer just taken (c->msgs, from
  * b2b_sdp_offer: A's INVITE, or B's 2xx for a delayed offer); the replies
  * (media_reply) bring the relay's addresses and complete the call's next
  * step (media_ready). Returns 0 or < 0 (ring full: the caller fails the
  * call with 503). */
-static int media_create(b2b_cl *c)
+int media_create(b2b_cl *c)
 {
 	b2b_wk *k = c->wk;
 	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
@@ -731,10 +729,8 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 	 * sbc-media must not grant an old lease's ports again), is handed back
 	 * on every refused CREATE, and its REPLY is read before B's answer is
 	 * relayed to A. */
-	ring_hook(k->w, NULL); /* arms the media doorbell for the replies (may complete c) */
+	b2b_ring_hook(k->w, NULL); /* arms the media doorbell for the replies (may complete c) */
 }
-
-static void b_offer_to_a(b2b_cl *c);
 
 /* Every media session of the offer exists (the relay's addresses known):
  * A's offer goes to B in our INVITE, or B's delayed offer to A in our 2xx. */
@@ -750,7 +746,7 @@ static void media_ready(b2b_cl *c)
 
 static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
 {
-	b2b_cl *c = find_by_id(k, (m->session_id >> 4) & B2B_ID_MASK);
+	b2b_cl *c = b2b_find_by_id(k, (m->session_id >> 4) & B2B_ID_MASK);
 	if (!c || c->state != CS_MEDIA)
 		return;
 	unsigned i = (unsigned)(m->session_id & 15);
@@ -795,839 +791,13 @@ static void reinv_abandon(b2b_cl *c)
 
 /* Ends a confirmed call on our own initiative (media timeout, session
  * timer): BYE on both legs, the call record with cause and reason. */
-static void bye_both_legs(b2b_cl *c, int cause, const char *reason, const char *rsn)
+void bye_both_legs(b2b_cl *c, int cause, const char *reason, const char *rsn)
 {
 	reinv_abandon(c);
 	leg_bye(c, 0, rsn);
 	if (!c->bye_a_held) /* else the callee hung up already (its BYE answered) */
 		leg_bye(c, 1, rsn);
 	call_end(c, cause, reason);
-}
-
-/* ---- RFC 4028 session timer ---------------------------------------------------
- * The endpoints refresh their session (re-INVITE or UPDATE, by the side
- * the refresher parameter names); the B2BUA carries the refreshes across
- * and refreshes nothing itself, so on both legs it is the side that does
- * not refresh, which RFC 4028 10 has send the BYE when no refresh came:
- * slightly before the session expires, by the smaller of 32 s and a third
- * of the interval. Each 2xx to the INVITE, a re-INVITE or an UPDATE that
- * crosses the B2BUA (either way) sets the interval in force from its
- * Session-Expires; one without Session-Expires turns the timer off (RFC
- * 4028 7.2: "the session timer can be 'turned-off' in mid dialog by
- * receiving a response without a Session-Expires header field"). */
-void session_timer_arm(b2b_cl *c, const sip_msg *rsp)
-{
-	b2b_wk *k = c->wk;
-	if (rsp->first[SIP_H_SESSION_EXPIRES] < 0 && !c->se_s)
-		return; /* no Session-Expires and no timer running: nothing to do */
-	if (c->state == CS_ENDED)
-		return; /* a 2xx in the iteration it ended: se must stay off the wheel (the object is recycled) */
-	uint32_t s = 0;
-	int r = b2b_session_expires(rsp, &s, NULL);
-	if (c->se_armed) {
-		wheel_unlink(k, &c->se);
-		c->se_armed = 0;
-	}
-	if (r <= 0) {
-		if (r < 0)
-			SBC_DEBUG("call %" PRIx64 ": Session-Expires not understood: no session timer", c->id);
-		else if (c->se_s)
-			SBC_DEBUG("call %" PRIx64 ": 2xx without Session-Expires: session timer off", c->id);
-		c->se_s = 0;
-		return;
-	}
-	uint64_t bye_ms = b2b_session_bye_ms(s, k->w->srv->cfg.session_min_s, &c->se_s);
-	memset(&c->se, 0, sizeof(c->se));
-	c->se.wk = k;
-	c->se.call = c; /* no reference: call_end takes se off the wheel */
-	c->se.role = CTX_SESSION;
-	c->se.wdue = now_ms(k) + bye_ms;
-	wheel_insert(k, &c->se);
-	c->se_armed = 1;
-}
-
-/* No refresh in time (timer_cb on c->se, already off the wheel). */
-void session_expired(b2b_cl *c)
-{
-	if (!c)
-		return;
-	c->se_armed = 0;
-	if (c->state != CS_CONFIRMED)
-		return; /* a refresh (UPDATE) before the answer: the 2xx to the INVITE arms it anew */
-	char reason[64];
-	snprintf(reason, sizeof(reason), "session timer expired (no refresh within %u s)", (unsigned)c->se_s);
-	SBC_NOTICE("call %" PRIx64 ": session timer expired (interval %u s): BYE on both legs", c->id,
-		   (unsigned)c->se_s);
-	/* 408 (Request Timeout): RFC 4028 10 ends a session whose refresh
-	 * timed out or got a 408 as it ends one never refreshed, and carriers
-	 * bill both as Q.850 cause 102 "recovery on timer expiry", which is
-	 * what 408 maps to (RFC 3398 8.2.6.1); the media timeout says 408
-	 * too. The reason tells the two apart in the call record. */
-	bye_both_legs(c, 408, reason, RSN_SESSION); /* a refresh pending now gets 487 first (reinv_abandon) */
-}
-
-/* An event from media worker j. */
-static void media_event(b2b_wk *k, unsigned j, const sbc_msg_media_event *e)
-{
-	if (e->kind != SBC_MEDIA_EV_TIMEOUT)
-		return;
-	b2b_cl *c = find_by_id(k, (e->session_id >> 4) & B2B_ID_MASK);
-	if (!c) {
-		/* No call of ours under that id (ids never repeat across our
-		 * restarts): a session of a killed predecessor's call, or one
-		 * whose DELETE is on its way (deleted twice: "not found").
-		 * sbc-media keeps a session until it is told, and nobody else
-		 * will tell it: its ports would be held until sbc-media's
-		 * table is formatted anew. */
-		sbc_msg_media_delete d = {.session_id = e->session_id, .request_id = 0};
-		int r = media_push(k, j, SBC_MSG_MEDIA_DELETE, &d, sizeof(d));
-		if (r < 0) /* sbc-media repeats the TIMEOUT every timeout_ms: tried again then */
-			SBC_WARN("media session %" PRIx64 ": timed out, no call of ours: MEDIA_DELETE not sent (%s)",
-				 e->session_id, sbc_strerror(r));
-		else
-			SBC_NOTICE("media session %" PRIx64 ": timed out, no call of ours (an earlier process's?): deleted",
-				   e->session_id);
-		return;
-	}
-	if (c->state != CS_CONFIRMED)
-		return;
-	/* session ids are the call's base + stream index (make_offer) */
-	unsigned si = (unsigned)(e->session_id & 0xf);
-	if (si < SDP_MAX_MEDIA && !c->sdp.s[si].active) {
-		/* a stream declined (port 0) by the answer: its session, made
-		 * with the offer, stays until the call ends and carries nothing
-		 * by design. Its silence must not end a call whose other streams
-		 * talk: an audio-only answer to audio + video was hung up after
-		 * rtp_timeout_ms (test_declined_stream_does_not_time_the_call_out). */
-		return;
-	}
-	SBC_NOTICE("call %" PRIx64 ": media timeout: BYE on both legs", c->id);
-	bye_both_legs(c, 408, "media timeout", RSN_MEDIA);
-}
-
-/* CANCEL from A (or its BYE before the answer, or call.hangup): CANCEL
- * toward B with the Reason lines rsn (A's, or ours), 487 to A. */
-static void call_cancel(b2b_cl *c, const char *const *rsn, unsigned n_rsn)
-{
-	b2b_wk *k = c->wk;
-	c->cancelled = 1;
-	tx_ctx *x = c->b_txn ? txn_user(c->b_txn) : NULL;
-	if (x && !c->b_ack_due) /* (B answered with a delayed offer: ACK and BYE in call_end) */
-		cancel_b_invite(k, x, rsn, n_rsn);
-	fail_a(c, 487, NULL);
-}
-
-static void our_contact(const b2b_cl *c, int leg, char *out, size_t cap)
-{
-	char host[SBC_ADDR_STRLEN + 2];
-	unsigned tp = leg ? c->b_tp : c->a_tp;
-	const sbc_addr *l = leg ? &c->b_local : &c->a_local;
-	host_of(l, host, sizeof(host));
-	contact_of(out, cap, host, sbc_addr_port(l), tp_uri_param(tp));
-}
-
-/* Answers the relayed re-INVITE on its leg (status, optional SDP). */
-void reinv_answer(b2b_cl *c, const sip_msg *rsp, int status, const char *sdp, int sdp_len)
-{
-	b2b_wk *k = c->wk;
-	b2b_reinv *ri = c->ri;
-	if (!ri || !ri->in)
-		return;
-	char contact[160], host[SBC_ADDR_STRLEN + 2];
-	our_contact(c, ri->leg, contact, sizeof(contact));
-	host_of(ri->leg ? &c->b_local : &c->a_local, host, sizeof(host));
-	int n;
-	if (rsp) {
-		b2b_resp_spec rs = {.to_tag = ri->leg ? c->b_tag : c->a_tag, .contact = contact, .local_host = host};
-		if (sdp && sdp_len > 0)
-			rs.body = (b2b_body){.type = "application/sdp", .data = sdp, .len = (size_t)sdp_len};
-		n = b2b_build_mirrored_response(&ri->m, rsp, &rs, k->out, sizeof(k->out));
-	} else {
-		sip_sv ct = sip_sv_from(contact, strlen(contact));
-		sip_resp_opts o = {.contact = status < 300 ? ct : SIP_SV_NULL};
-		n = sip_build_response(&ri->m, status, NULL, &o, k->out, sizeof(k->out));
-	}
-	if (n > 0)
-		txn_respond(k->tbl, ri->in, rsp ? rsp->status : status, k->out, (size_t)n);
-}
-
-/* An answer within a dialog (to a relayed re-INVITE, or to our delayed
- * offer) that b2b_sdp_answer took: the media sessions are updated, and the
- * answer is built onto the relay for `leg` in k->body. Returns its length,
- * or <= 0. */
-static int apply_answer(b2b_cl *c, const sdp_session *ans, int leg)
-{
-	b2b_wk *k = c->wk;
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
-		if (!c->msgs[i].session_id)
-			continue;
-		c->msgs[i].request_id = c->msgs[i].session_id;
-		if (media_push(k, c->media_w, SBC_MSG_MEDIA_UPDATE, &c->msgs[i], sizeof(c->msgs[i])) < 0)
-			SBC_WARN("call %" PRIx64 ": MEDIA_UPDATE not sent (ring full)", c->id);
-		b2b_media_wipe(&c->msgs[i]);
-	}
-	sbc_addr relay[SDP_MAX_MEDIA];
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-		relay[i] = c->relay[leg][i];
-	return b2b_sdp_build_answer(&c->sdp, ans, relay, k->body, sizeof(k->body));
-}
-
-/* A re-INVITE without SDP (delayed offer, RFC 3261 13.2.1): the other
- * leg's 2xx carries the offer. It goes, rewritten onto the relay, in our
- * 2xx to the re-INVITE's leg; that leg answers in its ACK (delayed_answer),
- * and only then the other leg gets its ACK, with the answer. Returns 0, or
- * < 0 (an offer we cannot take: the caller goes on as before, relaying the
- * 2xx without SDP). */
-static int delayed_offer(b2b_cl *c, const sip_msg *rsp)
-{
-	b2b_reinv *ri = c->ri;
-	b2b_wk *k = c->wk;
-	int other = 1 - ri->leg;
-	ri->ob = malloc(rsp->body.n);
-	if (!ri->ob)
-		return -ENOMEM;
-	memcpy(ri->ob, rsp->body.p, rsp->body.n);
-	ri->ob_len = rsp->body.n;
-	int r = sdp_parse(ri->ob, ri->ob_len, &ri->offer);
-	if (r == 0 && ri->offer.n_media != c->sdp.n_media)
-		r = sbc_err_sip(488); /* adding or removing streams: not yet (as in reinvite()) */
-	uint64_t base = ((uint64_t)sig_worker_index(k->w) << 56) | (c->id << 4);
-	if (r == 0)
-		r = b2b_sdp_offer(&c->sdp, (unsigned)other, &ri->offer, base, c->msgs);
-	int bl = -1;
-	if (r >= 0) {
-		sbc_addr relay[SDP_MAX_MEDIA];
-		for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-			relay[i] = c->relay[ri->leg][i];
-		bl = b2b_sdp_build_offer(&c->sdp, &ri->offer, relay, k->body, sizeof(k->body));
-	}
-	if (bl <= 0) {
-		SBC_NOTICE("call %" PRIx64 ": delayed offer from leg %d not taken (%d/%d)", c->id, other, r, bl);
-		OPENSSL_cleanse(ri->ob, ri->ob_len);
-		free(ri->ob);
-		ri->ob = NULL;
-		return r < 0 ? r : -EINVAL;
-	}
-	ri->await_ack = 1;
-	reinv_answer(c, rsp, 200, k->body, bl);
-	return 0;
-}
-
-/* The ACK from ri's leg to our 2xx with a delayed offer (a re-INVITE's,
- * or the first INVITE's: ri is c->dly): its answer, checked against our
- * offer (b2b_sdp_answer: suite and tag offered, no crypto on an SRTP-off
- * leg), updates the media and goes to the other leg in our ACK there.
- * An ACK without a usable answer still gets the other leg its ACK: after
- * a re-INVITE without a body (the media keep their state), after the first
- * INVITE with an answer declining every stream, as B's offer must be
- * answered before the BYE that follows (RFC 3261 13.2.2.4). Returns 0, or
- * < 0 when there was no usable answer. */
-static int delayed_answer(b2b_cl *c, b2b_reinv *ri, const sip_msg *ack)
-{
-	b2b_wk *k = c->wk;
-	int other = 1 - ri->leg;
-	static _Thread_local sdp_session ans;
-	int r = ack->body.n ? sdp_parse(ack->body.p, ack->body.n, &ans) : -EINVAL;
-	if (r == 0)
-		r = b2b_sdp_answer(&c->sdp, &ans, c->msgs);
-	int bl = -1;
-	if (r == 0) {
-		bl = apply_answer(c, &ans, other);
-		if (bl <= 0)
-			r = -EINVAL;
-	} else {
-		SBC_NOTICE("call %" PRIx64 ": ACK without a usable answer to our delayed offer", c->id);
-	}
-	if (r < 0 && ri->initial)
-		bl = b2b_sdp_build_decline(&c->sdp, (unsigned)other, &ri->offer, &c->b_local, k->body,
-					   sizeof(k->body));
-	/* k->body is overwritten by the build of the ACK: copied first */
-	char *ab = bl > 0 ? malloc((size_t)bl) : NULL;
-	if (ab)
-		memcpy(ab, k->body, (size_t)bl);
-	b2b_body b = {.type = "application/sdp", .data = ab, .len = ab ? (size_t)bl : 0};
-	leg_request_ex(c, other, SIP_M_ACK, NULL, 0, ab ? &b : NULL);
-	if (ab) /* the answer's a=crypto keys: wiped before the heap reuses it */
-		OPENSSL_cleanse(ab, (size_t)bl);
-	free(ab);
-	return r;
-}
-
-/* b2b_on_ack for a re-INVITE's server transaction t: the ACK to our 2xx that
- * carried a delayed offer has the answer. */
-void reinv_ack(b2b_cl *c, txn *t, const sip_msg *ack)
-{
-	if (c->ri && c->ri->await_ack && c->ri->in == t && c->state == CS_CONFIRMED) {
-		delayed_answer(c, c->ri, ack);
-		reinv_done(c);
-	}
-}
-
-/* ---- delayed offer on the first INVITE (RFC 3261 13.2.1) ----------------------
- * A's INVITE without SDP is routed as any call and re-originated without
- * SDP (no media sessions: no addresses yet). B's 2xx brings the offer
- * (b_offer): B's SRTP policy answers it and A's makes our offer toward A
- * (b2b_sdp_offer with B as the offerer), the media sessions are created as
- * for A's offer (media_create), and once they exist our offer goes to A in
- * our 2xx (b_offer_to_a). A's ACK brings the answer (dly_answer, through
- * delayed_answer like a re-INVITE's), and only then B gets its ACK, with
- * our answer. Until then B's 2xx retransmissions are absorbed (b_ack_due).
- * A 2xx without a usable offer: ACK and BYE toward B, and the attempt fails
- * over like a 502 (or our 488 for the SRTP policy); A's INVITE is still
- * open and gets the final error if no route answers. */
-
-/* B's 2xx to a delayed-offer INVITE could not be used (why: call record):
- * its ACK (with an answer declining every stream when the offer parsed)
- * and BYE (leg_request_ex), then the next route or A's final error. */
-static void b_offer_refused(b2b_cl *c, tx_ctx *x, const sip_msg *rsp, int fo_status, const char *why)
-{
-	SBC_NOTICE("call %" PRIx64 ": delayed offer from %s refused: %s", c->id, c->trunk_out, why);
-	leg_request(c, 1, SIP_M_BYE);
-	c->b_ack_due = 0; /* (ACKed unless it could not be built: nothing more to do) */
-	/* its retransmissions are ACKed as strays, not BYEd twice */
-	x->stray_tag = hash_sv(rsp->to.tag) | 0x80000000u;
-	dly_done(c);
-	c->attempt_why = why;
-	attempt_failed(c, fo_status, -1, NULL);
-}
-
-void b_offer(b2b_cl *c, tx_ctx *x, const sip_msg *rsp)
-{
-	b2b_wk *k = c->wk;
-	c->b_ack_due = 1; /* from here on, every way out ACKs it first */
-	b2b_reinv *ri = calloc(1, sizeof(*ri));
-	char *raw = ri ? malloc(rsp->len) : NULL;
-	if (!raw) {
-		free(ri);
-		b_offer_refused(c, x, rsp, B2B_FO_LOCAL_OFFER, "out of memory");
-		return;
-	}
-	memcpy(raw, rsp->buf, rsp->len);
-	ri->raw = raw;
-	ri->m = *rsp; /* parsed already: moved onto the copy */
-	sip_msg_rebase(&ri->m, raw);
-	ri->leg = 0; /* the answer comes from A */
-	ri->method = SIP_M_INVITE;
-	ri->initial = 1;
-	c->dly = ri;
-	if (!ri->m.body.n) {
-		b_offer_refused(c, x, rsp, B2B_FO_LOCAL_OFFER, "2xx without an offer to a delayed-offer INVITE");
-		return;
-	}
-	int r = sdp_parse(ri->m.body.p, ri->m.body.n, &ri->offer);
-	if (r < 0) {
-		b_offer_refused(c, x, rsp, B2B_FO_LOCAL_OFFER, "offer in the 2xx does not parse");
-		return;
-	}
-	ri->has_sdp = 1;
-	/* fresh keys for both legs: A's SRTP policy offers, B's answers */
-	b2b_sdp_init(&c->sdp, &c->pol_in, &c->pol_out, NULL, NULL, c->id);
-	uint64_t base = ((uint64_t)sig_worker_index(k->w) << 56) | (c->id << 4);
-	r = b2b_sdp_offer(&c->sdp, 1, &ri->offer, base, c->msgs);
-	if (r < 0) {
-		int st = sbc_err_sip_status(r);
-		b_offer_refused(c, x, rsp, st == 488 ? B2B_FO_LOCAL_SRTP : B2B_FO_LOCAL_OFFER,
-				st == 488 ? "offer in the 2xx not acceptable (SRTP policy or addresses)"
-					  : "offer in the 2xx not taken");
-		return;
-	}
-	c->state = CS_MEDIA;
-	if (media_create(c) < 0) {
-		fail_a(c, 503, "Retry-After: 1"); /* (call_end ACKs and BYEs B) */
-		return;
-	}
-	if (!c->pending) { /* every stream declined by B: no sessions to wait for */
-		b_offer_to_a(c);
-		return;
-	}
-	ring_hook(k->w, NULL); /* arms the media doorbell for the replies */
-}
-
-/* The media sessions for B's offer exist: our offer (the relay's A side,
- * A's policy: RTP/SAVP with fresh keys per allowed suite, or RTP/AVP) goes
- * to A in our 2xx, which A's transaction retransmits until A's ACK. */
-static void b_offer_to_a(b2b_cl *c)
-{
-	b2b_reinv *ri = c->dly;
-	sbc_addr relay[SDP_MAX_MEDIA];
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-		relay[i] = c->relay[0][i];
-	int bl = b2b_sdp_build_offer(&c->sdp, &ri->offer, relay, c->a_answer, sizeof(c->a_answer));
-	if (bl < 0) {
-		fail_a(c, 500, NULL);
-		return;
-	}
-	c->a_answer_len = bl;
-	ri->await_ack = 1;
-	c->state = CS_CONFIRMED;
-	c->answer_ms = b2b_wall_ms();
-	session_timer_arm(c, &ri->m);
-	mirror_to_a(c, &ri->m, 1);
-	c->wk->st.answered++;
-	/* the "answer" record waits for A's answer: both legs' suites known */
-	SBC_INFO("call %" PRIx64 ": answered by %s (delayed offer: the caller's answer awaited)", c->id,
-		 c->trunk_out);
-}
-
-/* A's ACK to our 2xx with B's offer. */
-void dly_answer(b2b_cl *c, const sip_msg *ack)
-{
-	int r = delayed_answer(c, c->dly, ack);
-	dly_done(c);
-	if (r < 0) {
-		/* B got its ACK (with an answer declining every stream): the
-		 * call cannot go on. 400 when the ACK had no answer at all (it
-		 * MUST, RFC 3261 13.2.2.4), 488 when it broke our offer */
-		leg_request(c, 0, SIP_M_BYE);
-		leg_request(c, 1, SIP_M_BYE);
-		call_end(c, ack->body.n ? 488 : 400,
-			 ack->body.n ? "answer in the ACK not acceptable" : "ACK without an answer to the delayed offer");
-		return;
-	}
-	c->b_sdp_done = 1; /* the call records carry both legs' suites */
-	call_event(c, "answer", 200, NULL);
-	SBC_INFO("call %" PRIx64 ": the caller answered the delayed offer", c->id);
-}
-
-/* B's 2xx with the offer still un-ACKed as its dialog is BYEd: the ACK
- * first, answering the offer (when it parsed) by declining every stream. */
-void b_ack_release(b2b_cl *c)
-{
-	b2b_wk *k = c->wk;
-	int bl = -1;
-	c->b_ack_due = 0;
-	if (c->dly && c->dly->has_sdp)
-		bl = b2b_sdp_build_decline(&c->sdp, 1, &c->dly->offer, &c->b_local, k->body, sizeof(k->body));
-	b2b_body b = {.type = "application/sdp", .data = k->body, .len = bl > 0 ? (size_t)bl : 0};
-	leg_request_ex(c, 1, SIP_M_ACK, NULL, 0, bl > 0 ? &b : NULL);
-}
-
-/* An offer/answer in an early UPDATE completed (the media are updated):
- * the session is what it made, not what the INVITE's early answer made.
- * The 2xx to the INVITE then brings no new answer (b_answer_new; RFC 3311
- * 5.1 has no offer or answer in it after a complete early exchange), and
- * goes to the caller without SDP: the answer kept for it (a_answer, with
- * the first exchange's keys) would undo the UPDATE's. No failover after
- * it (attempt_failed): it would offer the INVITE's SDP, no longer the
- * caller's; another fork's 2xx is hung up (b2b_on_response). */
-static void early_oa_done(b2b_cl *c)
-{
-	c->b_upd_oa = 1;
-	if (c->a_answer_len > 0)
-		OPENSSL_cleanse(c->a_answer, (size_t)c->a_answer_len);
-	c->a_answer_len = 0;
-}
-
-void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp)
-{
-	b2b_reinv *ri = c->ri;
-	b2b_wk *k = c->wk;
-	if (ri && ri->out == t && rsp->status < 200 && ri->cancel_due) {
-		ri->cancel_due = 0; /* cancelled before this first provisional (reinvite_cancel) */
-		tx_ctx *y = txn_user(t);
-		if (y)
-			cancel_b_invite(k, y, NULL, 0);
-	}
-	if (!ri || ri->out != t || rsp->status < 200)
-		return;
-	int other = 1 - ri->leg;
-	if (rsp->status >= 300) {
-		reinv_answer(c, rsp, rsp->status, NULL, 0);
-		reinv_done(c);
-		return;
-	}
-	if (ri->await_ack)
-		return; /* its 2xx again: our 2xx to `leg` is out, its ACK awaited */
-	/* a session refresh succeeded (or, without Session-Expires, the timer is off) */
-	if (ri->method == SIP_M_INVITE || ri->method == SIP_M_UPDATE)
-		session_timer_arm(c, rsp);
-	if (ri->method == SIP_M_INVITE && !ri->has_sdp && rsp->body.n && delayed_offer(c, rsp) == 0)
-		return;
-	if (ri->method == SIP_M_INVITE)
-		leg_request(c, other, SIP_M_ACK);
-	if (!ri->has_sdp || !rsp->body.n) {
-		reinv_answer(c, rsp, 200, NULL, 0);
-		reinv_done(c);
-		return;
-	}
-	static _Thread_local sdp_session ans;
-	int r = sdp_parse(rsp->body.p, rsp->body.n, &ans);
-	if (r == 0)
-		r = b2b_sdp_answer(&c->sdp, &ans, c->msgs);
-	if (r < 0) {
-		/* the other side's answer is unusable: refuse the re-INVITE; the
-		 * media keep their previous state */
-		reinv_answer(c, NULL, 488, NULL, 0);
-		reinv_done(c);
-		return;
-	}
-	int bl = apply_answer(c, &ans, ri->leg);
-	reinv_answer(c, rsp, 200, k->body, bl);
-	if (c->state == CS_EARLY)
-		early_oa_done(c);
-	reinv_done(c);
-}
-
-/* A re-INVITE from `leg` on a confirmed call: new offer across the legs. */
-static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
-{
-	b2b_wk *k = c->wk;
-	ctx_bind(x, c, CTX_REINV_IN);
-	if (c->ri) {
-		answer_plain(k, NULL, t, req, 491, NULL);
-		return;
-	}
-	b2b_reinv *ri = calloc(1, sizeof(*ri));
-	char *raw = ri ? malloc(req->len ? req->len : 1) : NULL;
-	if (!raw) {
-		free(ri);
-		answer_plain(k, NULL, t, req, 500, "Retry-After: 1");
-		return;
-	}
-	memcpy(raw, req->buf, req->len);
-	ri->raw = raw;
-	ri->leg = (uint8_t)leg;
-	ri->method = req->method == SIP_M_UPDATE || req->method == SIP_M_PRACK || req->method == SIP_M_INFO
-			     ? req->method
-			     : SIP_M_INVITE;
-	ri->in = t;
-	c->ri = ri;
-	k->st.reinvites++;
-	ri->m = *req; /* parsed already: moved onto the copy (sip_msg_rebase) */
-	sip_msg_rebase(&ri->m, raw);
-	int other = 1 - leg;
-	int bl = 0;
-	b2b_body b = {.type = "application/sdp", .data = k->body, .len = 0};
-	if (ri->method == SIP_M_INFO && ri->m.body.n) {
-		/* DTMF (and nothing else: a body that could carry addresses does
-		 * not cross) */
-		const sip_hdr *ct = sip_hdr_get(&ri->m, SIP_H_CONTENT_TYPE, 0);
-		static const char *const ok_types[] = {"application/dtmf-relay", "application/dtmf"};
-		const char *type = NULL;
-		for (unsigned i = 0; ct && i < 2; i++)
-			if (sip_sv_ieq(ct->value, ok_types[i]))
-				type = ok_types[i];
-		if (!type || ri->m.body.n > sizeof(k->body)) {
-			reinv_answer(c, NULL, 415, NULL, 0);
-			reinv_done(c);
-			return;
-		}
-		memcpy(k->body, ri->m.body.p, ri->m.body.n);
-		b.type = type;
-		bl = (int)ri->m.body.n;
-	}
-	if (ri->m.body.n && ri->method != SIP_M_PRACK && ri->method != SIP_M_INFO) { /* PRACK: offers in PRACK are not relayed */
-		int r = sdp_parse(ri->m.body.p, ri->m.body.n, &ri->offer);
-		if (r == 0 && ri->offer.n_media != c->sdp.n_media)
-			r = sbc_err_sip(488); /* adding or removing streams: not yet */
-		uint64_t base = ((uint64_t)sig_worker_index(k->w) << 56) | (c->id << 4);
-		if (r == 0)
-			r = b2b_sdp_offer(&c->sdp, (unsigned)leg, &ri->offer, base, c->msgs);
-		if (r < 0) {
-			reinv_answer(c, NULL, sbc_err_sip_status(r) ? sbc_err_sip_status(r) : 488, NULL, 0);
-			reinv_done(c);
-			return;
-		}
-		ri->has_sdp = 1;
-		sbc_addr relay[SDP_MAX_MEDIA];
-		for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-			relay[i] = c->relay[other][i];
-		bl = b2b_sdp_build_offer(&c->sdp, &ri->offer, relay, k->body, sizeof(k->body));
-		if (bl < 0) {
-			reinv_answer(c, NULL, 500, NULL, 0);
-			reinv_done(c);
-			return;
-		}
-	}
-	char branch[B2B_BRANCH_MAX], host[SBC_ADDR_STRLEN + 2], contact[160];
-	unsigned tp = other ? c->b_tp : c->a_tp;
-	const sbc_addr *local = other ? &c->b_local : &c->a_local;
-	new_branch(k, branch, sizeof(branch));
-	host_of(local, host, sizeof(host));
-	our_contact(c, other, contact, sizeof(contact));
-	b2b_via via = {.transport = tp_via(tp), .host = host, .port = sbc_addr_port(local), .branch = branch};
-	b.len = (size_t)(bl > 0 ? bl : 0);
-	/* session timer and extension headers cross (RFC 4028 on both legs) */
-	static const enum sip_hdr_id cross[] = {SIP_H_SESSION_EXPIRES, SIP_H_MIN_SE, SIP_H_SUPPORTED, SIP_H_REQUIRE};
-	char exbuf[4][B2B_HDR_MAX];
-	const char *ex[4];
-	unsigned nex = 0;
-	if (ri->method == SIP_M_PRACK) {
-		/* 100rel: RSeq crossed unchanged, the CSeq in RAck is the other leg's INVITE's */
-		b2b_dialog *od = other ? &c->db : &c->da;
-		int w = b2b_map_rack(&ri->m, od->invite_cseq ? od->invite_cseq : od->remote_cseq, exbuf[0],
-				     sizeof(exbuf[0]));
-		if (w < 0) {
-			reinv_answer(c, NULL, sbc_err_sip_status(w) ? sbc_err_sip_status(w) : 400, NULL, 0);
-			reinv_done(c);
-			return;
-		}
-		ex[nex++] = exbuf[0];
-	}
-	for (unsigned i = 0; i < 4 && ri->method != SIP_M_PRACK; i++) {
-		const sip_hdr *h = sip_hdr_get(&ri->m, cross[i], 0);
-		if (!h)
-			continue;
-		int w = snprintf(exbuf[nex], sizeof(exbuf[nex]), "%s: %.*s", sip_header_name(cross[i]), (int)h->value.n,
-				 h->value.p);
-		if (w > 0 && (size_t)w < sizeof(exbuf[nex])) {
-			ex[nex] = exbuf[nex];
-			nex++;
-		}
-	}
-	char *out = malloc(B2B_MSG_MAX);
-	int n = out ? b2b_build_in_dialog(other ? &c->db : &c->da, (enum sip_method)ri->method, &via, contact, ex, nex,
-					  bl > 0 ? &b : NULL, out, B2B_MSG_MAX)
-		    : -ENOMEM;
-	tx_ctx *y = n > 0 ? ctx_new(k) : NULL;
-	if (!y) {
-		free(out);
-		reinv_answer(c, NULL, 500, NULL, 0);
-		reinv_done(c);
-		return;
-	}
-	y->tp = (uint8_t)tp;
-	y->conn = other ? c->b_conn : c->a_conn;
-	y->dst = other ? c->b_dst : c->a_src;
-	copy_s(y->profile, sizeof(y->profile), other ? c->b_profile : "");
-	ctx_bind(y, c, CTX_REINV_OUT);
-	int r = b2b_client_start(k, out, (size_t)n, tp != SIG_TP_UDP, y);
-	free(out);
-	if (r < 0) {
-		ctx_free(y);
-		reinv_answer(c, NULL, 500, NULL, 0);
-		reinv_done(c);
-		return;
-	}
-	ri->out = y->t;
-}
-
-/* A request of the caller's dialog on another TCP/TLS connection than the
- * one we use toward it (it opened a new one, the old may be gone): our next
- * requests toward the caller go on that newest connection, since a closed
- * one cannot be reopened toward a carrier's ephemeral port. Only from the
- * trunk the call came from, over the same transport. */
-static void follow_a_conn(b2b_cl *c, int leg, const sig_rx *rx)
-{
-	if (leg != 0 || rx->tp == SIG_TP_UDP || !rx->conn || rx->conn == c->a_conn || rx->tp != c->a_tp ||
-	    rx->trunk != c->trunk_in)
-		return;
-	SBC_DEBUG("call %" PRIx64 ": the caller moved to another connection", c->id);
-	c->a_conn = rx->conn;
-}
-
-static void in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
-{
-	int leg = 0;
-	txn *t = NULL;
-	tx_ctx *x = NULL;
-	int r = server_txn(k, rx, req, &t, &x);
-	if (r != TXN_RX_NEW)
-		return;
-	int ms = b2b_method_status((enum sip_method)req->method);
-	if (ms) {
-		/* RFC 3261 8.2.1: the method is inspected first; one we do not
-		 * know (`ack`, `FOO`) or do not take is answered here with Allow,
-		 * never relayed, and leaves the dialog (its CSeq) alone */
-		answer_plain(k, rx, t, req, ms, SIG_SIP_ALLOW);
-		return;
-	}
-	b2b_cl *c = find_by_cid(k, req->call_id, &leg);
-	if (!c || !b2b_dialog_match(leg ? &c->db : &c->da, req)) {
-		answer_plain(k, rx, t, req, 481, NULL);
-		return;
-	}
-	if (b2b_dialog_check_cseq(leg ? &c->db : &c->da, req) < 0) {
-		/* RFC 3261 12.2.2: a CSeq not above the last request's on this
-		 * dialog is out of order (stale, or replayed with a new branch):
-		 * 500, never relayed to the other leg */
-		answer_plain(k, rx, t, req, 500, NULL);
-		return;
-	}
-	follow_a_conn(c, leg, rx);
-	if (req->method == SIP_M_BYE) {
-		/* RFC 3326: its Reason (the Q.850 cause carriers bill by) goes
-		 * on with the BYE or CANCEL we send for it */
-		char rb[B2B_REASON_BUF];
-		const char *rl[RSN_LINES];
-		int q = 0, nr = b2b_reason_lines(req, rb, sizeof(rb), rl, RSN_LINES, &q);
-		if (nr < 0)
-			nr = 0;
-		answer_plain(k, rx, t, req, 200, NULL);
-		if (!c->bye_a_held) /* else the callee's BYE ended the call: its cause stays */
-			c->q850 = (int16_t)q;
-		if (leg == 1)
-			c->b_ack_due = 0; /* its dialog is gone: nothing to ACK or BYE there */
-		if (leg == 0 && c->state != CS_CONFIRMED) {
-			/* BYE before the answer: treated as a CANCEL toward B */
-			call_cancel(c, rl, (unsigned)nr);
-			return;
-		}
-		if (leg == 1 && !c->a_acked && c->a_txn) {
-			/* Toward A we are the callee's UA, which must not send BYE
-			 * before A's ACK to its 2xx arrived or that transaction timed
-			 * out (RFC 3261 15): B's 200 was ACKed at once, so B may
-			 * hang up before A's ACK. b2b_on_ack (or b2b_on_timeout) sends it,
-			 * with this BYE's Reason kept until then. */
-			c->bye_a_held = 1;
-			bye_a_hold_reason(c, rl, (unsigned)nr);
-			return;
-		}
-		if (c->bye_a_held) {
-			/* the caller's BYE crossed ours, held for its ACK: the
-			 * callee hung up first and its dialog is gone (a BYE
-			 * to it would get 481) */
-			call_end(c, 200, "BYE from callee");
-			return;
-		}
-		leg_request_ex(c, 1 - leg, SIP_M_BYE, rl, (unsigned)nr, NULL);
-		call_end(c, 200, leg ? "BYE from callee" : "BYE from caller");
-		return;
-	}
-	if (req->method == SIP_M_OPTIONS) {
-		answer_plain(k, rx, t, req, 200, SIG_SIP_ALLOW);
-		return;
-	}
-	if (req->method == SIP_M_PRACK && leg == 0 && c->state == CS_EARLY && c->ri) {
-		/* c->ri relays one request at a time, and an early UPDATE (or
-		 * another PRACK) may hold it: a PRACK is no offer of its own
-		 * and must not get 491, or B retransmits its reliable
-		 * provisional until it gives the call up (RFC 3262 3). Sent on
-		 * B's early dialog with its RAck mapped, answered here (B's
-		 * response to it is not relayed). */
-		char rack[B2B_HDR_MAX];
-		const char *ex[1] = {rack};
-		int w = b2b_map_rack(req, c->db.invite_cseq ? c->db.invite_cseq : c->db.remote_cseq, rack, sizeof(rack));
-		if (w < 0) {
-			answer_plain(k, rx, t, req, sbc_err_sip_status(w) ? sbc_err_sip_status(w) : 400, NULL);
-			return;
-		}
-		leg_request_ex(c, 1, SIP_M_PRACK, ex, 1, NULL);
-		answer_plain(k, rx, t, req, 200, NULL);
-		return;
-	}
-	if (req->method == SIP_M_PRACK && leg == 0 && c->state == CS_EARLY) {
-		reinvite(c, leg, req, t, x); /* PRACK toward B for its reliable provisional */
-		return;
-	}
-	int st = req->method == SIP_M_UPDATE && c->state == CS_EARLY && req->body.n
-			 ? b2b_early_update_offer_status(leg, c->b_sdp_rel)
-			 : 0;
-	if (st) {
-		/* An offer in the early dialog while the INVITE's offer/answer
-		 * is open (RFC 3311 5.2): 491 from the callee before its answer
-		 * to our INVITE's offer came reliably (our offer is open), 500
-		 * with a Retry-After from the caller (its offer is ours to
-		 * answer). Was 501, which says UPDATE is unknown while Allow
-		 * lists it. */
-		char ra[32];
-		snprintf(ra, sizeof(ra), "Retry-After: %u", b2b_retry_after_s(req));
-		answer_plain(k, rx, t, req, st, st == 500 ? ra : NULL);
-		return;
-	}
-	if (req->method == SIP_M_UPDATE && c->state == CS_EARLY && (leg ? c->da.state : c->db.state) == B2B_DLG_EARLY) {
-		/* UPDATE in the early dialog (RFC 3311 5.1; an early session
-		 * refresh, headers only, or an offer once the INVITE's exchange
-		 * completed in a reliable provisional: preconditions, RFC 3312):
-		 * relayed on the other leg's early dialog; an offer's answer
-		 * updates the media (early_oa_done) */
-		reinvite(c, leg, req, t, x);
-		return;
-	}
-	if ((req->method == SIP_M_INVITE || req->method == SIP_M_UPDATE || req->method == SIP_M_INFO) &&
-	    c->state == CS_CONFIRMED) {
-		/* re-INVITE, or UPDATE (session refresh, RFC 4028; with SDP an
-		 * offer like a re-INVITE's): relayed to the other leg */
-		reinvite(c, leg, req, t, x);
-		return;
-	}
-	if (req->method == SIP_M_PRACK) {
-		/* after the answer, or from the callee: no unacknowledged
-		 * reliable provisional of ours it can be for (RFC 3262 3) */
-		answer_plain(k, rx, t, req, 481, NULL);
-		return;
-	}
-	/* a method we take, in a state we cannot take it in now (a re-INVITE
-	 * or INFO in the early dialog): 500 with a Retry-After as RFC 3261
-	 * 14.2 has for an INVITE during another; 501 would say the method is
-	 * unknown while Allow lists it */
-	char ra[32];
-	snprintf(ra, sizeof(ra), "Retry-After: %u", b2b_retry_after_s(req));
-	answer_plain(k, rx, t, req, 500, ra);
-}
-
-/* CANCEL of a re-INVITE (either leg's; RFC 3261 9.2): 200 to the CANCEL
- * (its transaction exists), and while our copy on the other leg has no
- * final response, a CANCEL for it there. The re-INVITE's final is that
- * leg's, relayed by reinv_response as any other, as a proxy does (16.10):
- * its 487 gives ours, and a 2xx that crossed the CANCEL is ACKed and gives
- * ours too (with the answer, the media updated), so both legs keep one and
- * the same session; a failed re-INVITE leaves the dialog and the media as
- * they were (14.1). Our CANCEL waits for a provisional on our copy (9.1).
- * One the other leg never answers gets 408 once our copy's transaction
- * ends (Timer B; 64*T1 after the CANCEL, txn_client_cancelled).
- * A re-INVITE answered already (or whose 2xx waits for the ACK with a
- * delayed offer's answer) is past cancelling: 200 and no effect (9.2). */
-static void reinvite_cancel(b2b_wk *k, const sig_rx *rx, txn *t, const sip_msg *req, b2b_cl *c, txn *inv)
-{
-	answer_plain(k, rx, t, req, 200, NULL);
-	b2b_reinv *ri = c ? c->ri : NULL;
-	if (!ri || ri->in != inv || ri->method != SIP_M_INVITE || !ri->out || ri->await_ack)
-		return;
-	tx_ctx *y = txn_user(ri->out);
-	if (!y)
-		return;
-	if (!txn_last_status(ri->out)) {
-		/* RFC 3261 9.1: no CANCEL before a provisional response
-		 * (reinv_response sends it with the first one) */
-		ri->cancel_due = 1;
-		return;
-	}
-	SBC_DEBUG("call %" PRIx64 ": re-INVITE from leg %d cancelled: CANCEL toward leg %d", c->id, ri->leg, 1 - ri->leg);
-	cancel_b_invite(k, y, NULL, 0); /* at most once (cancel_sent) */
-}
-
-static void cancel_req(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
-{
-	txn *t = NULL;
-	tx_ctx *x = NULL;
-	unsigned n = sig_worker_count();
-	if (n > 1 && rx->hops + 1 < n && !txn_find_cancel_target(k->tbl, req)) {
-		/* its INVITE reached another worker (TCP/TLS: the peer sent the
-		 * CANCEL on a new connection; UDP: from another source port, which
-		 * SO_REUSEPORT may hash to another worker's socket) and a CANCEL
-		 * names none of our tokens: it visits the workers in turn, the last
-		 * one answers 481. A UDP CANCEL is answered from the worker that
-		 * holds the INVITE, on its socket of the same listener address. */
-		if (sig_forward_rx(rx, (rx->worker_idx + 1) % n) == 0) {
-			k->st.forwarded++;
-			return;
-		}
-	}
-	int r = server_txn(k, rx, req, &t, &x);
-	if (r != TXN_RX_NEW)
-		return;
-	txn *inv = txn_find_cancel_target(k->tbl, req);
-	tx_ctx *ix = inv ? txn_user(inv) : NULL;
-	if (ix && ix->role == CTX_REINV_IN) {
-		reinvite_cancel(k, rx, t, req, ix->call, inv);
-		return;
-	}
-	if (!ix || ix->role != CTX_A_INVITE) {
-		answer_plain(k, rx, t, req, 481, NULL);
-		return;
-	}
-	answer_plain(k, rx, t, req, 200, NULL);
-	b2b_cl *c = ix->call;
-	if (!c || c->state == CS_CONFIRMED || c->state == CS_ENDED || c->cancelled)
-		return;
-	/* RFC 3326: A's Reason crosses with our CANCEL (SIP;cause=200 "Call
-	 * completed elsewhere" keeps a missed call off the callee's phone) */
-	char rb[B2B_REASON_BUF];
-	const char *rl[RSN_LINES];
-	int q = 0, nr = b2b_reason_lines(req, rb, sizeof(rb), rl, RSN_LINES, &q);
-	c->q850 = (int16_t)q;
-	call_cancel(c, rl, nr > 0 ? (unsigned)nr : 0);
 }
 
 /* Our tokens (branches, tags, Call-IDs) carry the creating worker's seed,
@@ -1745,19 +915,19 @@ static void b2b_rx(const sig_rx *rx, void *arg)
 	if (m->method == SIP_M_ACK) {
 		txn *t = NULL;
 		tx_ctx *x = NULL;
-		server_txn(k, rx, m, &t, &x); /* an ACK to our 2xx: b2b_on_ack */
+		b2b_server_txn(k, rx, m, &t, &x); /* an ACK to our 2xx: b2b_on_ack */
 		int leg = 0;
-		b2b_cl *c = rx->tp != SIG_TP_UDP && m->to.has_tag ? find_by_cid(k, m->call_id, &leg) : NULL;
+		b2b_cl *c = rx->tp != SIG_TP_UDP && m->to.has_tag ? b2b_find_by_cid(k, m->call_id, &leg) : NULL;
 		if (c && b2b_dialog_match(leg ? &c->db : &c->da, m))
 			follow_a_conn(c, leg, rx);
 		return;
 	}
 	if (m->method == SIP_M_CANCEL) {
-		cancel_req(k, rx, m);
+		b2b_cancel_req(k, rx, m);
 		return;
 	}
 	if (m->to.has_tag) {
-		in_dialog(k, rx, m);
+		b2b_in_dialog(k, rx, m);
 		return;
 	}
 	if (m->method != SIP_M_INVITE) {
@@ -1766,7 +936,7 @@ static void b2b_rx(const sig_rx *rx, void *arg)
 	}
 	txn *t = NULL;
 	tx_ctx *x = NULL;
-	int r = server_txn(k, rx, m, &t, &x);
+	int r = b2b_server_txn(k, rx, m, &t, &x);
 	if (r == TXN_RX_NEW)
 		new_call(k, rx, m, t, x);
 	else if (r < 0)
@@ -1775,7 +945,7 @@ static void b2b_rx(const sig_rx *rx, void *arg)
 
 /* ---- rings from sbc-media ------------------------------------------------- */
 
-static void ring_hook(sig_worker *w, void *arg)
+void b2b_ring_hook(sig_worker *w, void *arg)
 {
 	(void)arg;
 	b2b_wk *k = *sig_worker_user(w);
@@ -1835,7 +1005,7 @@ static void command_hook(sig_worker *w, uint64_t request_id, const char *json, s
 	const char *p = strstr(text, "\"id\"");
 	const char *q = p ? strchr(p + 4, '"') : NULL;
 	int ok = strstr(text, "\"call.hangup\"") && q && sscanf(q + 1, "%u-%" SCNx64, &widx, &id) == 2;
-	b2b_cl *c = ok && k && widx == w->idx ? find_by_id(k, id) : NULL;
+	b2b_cl *c = ok && k && widx == w->idx ? b2b_find_by_id(k, id) : NULL;
 	int n;
 	if (!c) {
 		n = snprintf(reply, sizeof(reply), "{\"ok\":false,\"error\":\"no such call\"}");
@@ -1966,7 +1136,7 @@ static void wk_start(sig_worker *w, void *arg)
 		k->lazy_h->data = k;
 	}
 	*sig_worker_user(w) = k;
-	ring_hook(w, NULL);
+	b2b_ring_hook(w, NULL);
 }
 
 static void wk_stop(sig_worker *w, void *arg)
@@ -2012,7 +1182,7 @@ void b2b_engine_install(void)
 	sig_set_conn_closed_hook(inbound_closed);
 	sig_set_send_failed_hook(b2b_send_failed);
 	sig_set_worker_hooks(wk_start, wk_stop, NULL);
-	sig_set_ring_hook(ring_hook, NULL);
+	sig_set_ring_hook(b2b_ring_hook, NULL);
 	sig_set_command_hook(command_hook, NULL);
 	sig_set_stats_hook(stats_hook, NULL);
 }

@@ -1049,7 +1049,7 @@ void b2b_on_timeout(void *ctx, txn *t)
 	}
 }
 
-/* The Reason lines of B's BYE held for A's ACK (in_dialog): a copy, made
+/* The Reason lines of B's BYE held for A's ACK (b2b_in_dialog): a copy, made
  * only on that rare path (the call object carries no buffer for it). A
  * copy that cannot be made leaves the held BYE without Reason. */
 void bye_a_hold_reason(b2b_cl *c, const char *const *rl, unsigned n)
@@ -1080,7 +1080,7 @@ void bye_a_held_send(b2b_cl *c)
 }
 
 /* A's ACK to our 2xx (the first, or a repeat): a BYE of B's held for it
- * (in_dialog) goes to A now. An ACK to our 2xx to a re-INVITE may carry the
+ * (b2b_in_dialog) goes to A now. An ACK to our 2xx to a re-INVITE may carry the
  * answer to a delayed offer (reinv_ack). */
 void b2b_on_ack(void *ctx, txn *t, const sip_msg *ack)
 {
