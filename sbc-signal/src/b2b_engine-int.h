@@ -12,8 +12,8 @@
  * Caveats:
  *  1. Private to the engine's files; not an API (b2b_engine.h is).
  *  2. Worker-thread only, like the objects they take. */
-#ifndef SBC_SIGNAL_B2B_ENGINE_INT_H
-#define SBC_SIGNAL_B2B_ENGINE_INT_H
+#ifndef B2B_ENGINE_INT_H
+#define B2B_ENGINE_INT_H
 
 #include <openssl/siphash.h>
 #include <string.h>

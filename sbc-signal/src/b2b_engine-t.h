@@ -10,8 +10,8 @@
  *  1. Types and constants only; functions are in b2b_engine-int.h.
  *  2. Every field is the owning worker's (no locks): a call, its ctxs and
  *     its worker are touched only on that worker's loop thread. */
-#ifndef SBC_SIGNAL_B2B_ENGINE_T_H
-#define SBC_SIGNAL_B2B_ENGINE_T_H
+#ifndef B2B_ENGINE_T_H
+#define B2B_ENGINE_T_H
 
 #include <stdint.h>
 

@@ -1,6 +1,15 @@
 /* sbc-signal — the B2BUA engine: the call objects that drive the pure B2BUA
  * modules (b2b_call.h describes the flow) on the transport layer's workers.
  *
+ * Files: b2b_engine.c (worker hooks, rings from sbc-media, commands from
+ * sbc-control, per-trunk limits, inbound connections, call objects and
+ * new_call), b2b_ctx.c (transaction contexts, timer wheel), b2b_records.c
+ * (call records, call end), b2b_outbound.c (trunk health, routing,
+ * failover, the B-leg INVITE and its responses), b2b_indialog.c (in-dialog
+ * requests, re-INVITE/UPDATE/PRACK/CANCEL relay, session timer, delayed
+ * offer); their private types are in b2b_engine-t.h, the functions they
+ * share in b2b_engine-int.h.
+ *
  * Caveats:
  *  1. Calls live on the worker that received the A-leg INVITE (its txn
  *     table, its uv timers, its media rings). Our branches, tags and
