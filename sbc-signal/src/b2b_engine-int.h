@@ -6,8 +6,8 @@
  * rings, commands, calls, new_call), b2b_ctx.c (transaction contexts,
  * timer wheel), b2b_records.c (call records, call end), b2b_outbound.c
  * (routing, failover, the B-leg INVITE and its responses), b2b_indialog.c
- * (in-dialog requests, re-INVITE/UPDATE relay, session timer, delayed
- * offer).
+ * (in-dialog requests, re-INVITE/UPDATE relay, session timer),
+ * b2b_delayed.c (delayed offer).
  *
  * Caveats:
  *  1. Private to the engine's files; not an API (b2b_engine.h is).
@@ -217,14 +217,19 @@ void session_expired(b2b_cl *c);
 void media_event(b2b_wk *k, unsigned j, const sbc_msg_media_event *e);
 void call_cancel(b2b_cl *c, const char *const *rsn, unsigned n_rsn);
 void reinv_answer(b2b_cl *c, const sip_msg *rsp, int status, const char *sdp, int sdp_len);
+int apply_answer(b2b_cl *c, const sdp_session *ans, int leg);
 void reinv_ack(b2b_cl *c, txn *t, const sip_msg *ack);
-void b_offer(b2b_cl *c, tx_ctx *x, const sip_msg *rsp);
-void b_offer_to_a(b2b_cl *c);
-void dly_answer(b2b_cl *c, const sip_msg *ack);
-void b_ack_release(b2b_cl *c);
 void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp);
 void follow_a_conn(b2b_cl *c, int leg, const sig_rx *rx);
 void b2b_in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req);
 void b2b_cancel_req(b2b_wk *k, const sig_rx *rx, const sip_msg *req);
+
+/* b2b_delayed.c */
+int delayed_offer(b2b_cl *c, const sip_msg *rsp);
+int delayed_answer(b2b_cl *c, b2b_reinv *ri, const sip_msg *ack);
+void b_offer(b2b_cl *c, tx_ctx *x, const sip_msg *rsp);
+void b_offer_to_a(b2b_cl *c);
+void dly_answer(b2b_cl *c, const sip_msg *ack);
+void b_ack_release(b2b_cl *c);
 
 #endif

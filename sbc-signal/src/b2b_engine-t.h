@@ -3,8 +3,8 @@
  * The worker (b2b_wk), the call (b2b_cl), the transaction context
  * (tx_ctx) and the relayed re-INVITE (b2b_reinv), with the constants that
  * size them. Only the engine's own files (b2b_engine.c and the b2b_ctx,
- * b2b_records, b2b_outbound, b2b_indialog modules) include this; the rest
- * of sbc-signal sees b2b_engine.h.
+ * b2b_records, b2b_outbound, b2b_indialog, b2b_delayed modules) include
+ * this; the rest of sbc-signal sees b2b_engine.h.
  *
  * Caveats:
  *  1. Types and constants only; functions are in b2b_engine-int.h.

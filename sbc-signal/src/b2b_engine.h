@@ -6,9 +6,9 @@
  * new_call), b2b_ctx.c (transaction contexts, timer wheel), b2b_records.c
  * (call records, call end), b2b_outbound.c (trunk health, routing,
  * failover, the B-leg INVITE and its responses), b2b_indialog.c (in-dialog
- * requests, re-INVITE/UPDATE/PRACK/CANCEL relay, session timer, delayed
- * offer); their private types are in b2b_engine-t.h, the functions they
- * share in b2b_engine-int.h.
+ * requests, re-INVITE/UPDATE/PRACK/CANCEL relay, session timer),
+ * b2b_delayed.c (delayed offer); their private types are in
+ * b2b_engine-t.h, the functions they share in b2b_engine-int.h.
  *
  * Caveats:
  *  1. Calls live on the worker that received the A-leg INVITE (its txn
