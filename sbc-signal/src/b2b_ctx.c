@@ -13,35 +13,18 @@
  *     (b2b_outbound.c, b2b_indialog.c): this file holds no call logic. */
 #include "b2b_engine.h"
 
-#include <errno.h>
 #include <inttypes.h>
-#include <malloc.h>
-#include <openssl/mem.h>
-#include <openssl/rand.h>
-#include <openssl/siphash.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
 #include "b2b_call.h"
 #include "b2b_engine-int.h"
-#include "b2b_health.h"
-#include "b2b_limits.h"
-#include "b2b_media.h"
 #include "b2b_route.h"
 #include "b2b_sdp.h"
 #include "sbc/err.h"
 #include "sbc/log.h"
-#include "sbc/msg.h"
-#include "sbc/shm.h"
-#include "sbc/store.h"
 #include "sip_build.h"
 #include "sip_msg.h"
-#include "sig_batch.h"
 #include "sig_dns.h"
 #include "sig_sip.h"
 #include "sig_worker.h"
@@ -363,4 +346,3 @@ int b2b_client_start(b2b_wk *k, const char *buf, size_t n, int reliable, tx_ctx 
 	x->starting = 0;
 	return r;
 }
-

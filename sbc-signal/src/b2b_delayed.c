@@ -15,37 +15,20 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <openssl/mem.h>
-#include <openssl/rand.h>
-#include <openssl/siphash.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
 #include "b2b_call.h"
 #include "b2b_engine-int.h"
-#include "b2b_health.h"
-#include "b2b_limits.h"
-#include "b2b_media.h"
 #include "b2b_route.h"
 #include "b2b_sdp.h"
 #include "sbc/err.h"
 #include "sbc/log.h"
-#include "sbc/msg.h"
-#include "sbc/shm.h"
-#include "sbc/store.h"
 #include "sip_build.h"
 #include "sip_msg.h"
-#include "sig_batch.h"
-#include "sig_dns.h"
 #include "sig_sip.h"
 #include "sig_worker.h"
-#include "txn_layer.h"
 
 /* A re-INVITE without SDP (delayed offer, RFC 3261 13.2.1): the other
  * leg's 2xx carries the offer. It goes, rewritten onto the relay, in our
@@ -266,4 +249,3 @@ void b_ack_release(b2b_cl *c)
 	b2b_body b = {.type = "application/sdp", .data = k->body, .len = bl > 0 ? (size_t)bl : 0};
 	leg_request_ex(c, 1, SIP_M_ACK, NULL, 0, bl > 0 ? &b : NULL);
 }
-

@@ -3,16 +3,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <openssl/mem.h>
 #include <openssl/rand.h>
-#include <openssl/siphash.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "b2b_call.h"
@@ -26,7 +23,6 @@
 #include "sbc/log.h"
 #include "sbc/msg.h"
 #include "sbc/shm.h"
-#include "sbc/store.h"
 #include "sip_build.h"
 #include "sip_msg.h"
 #include "sig_batch.h"

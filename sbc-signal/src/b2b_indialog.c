@@ -12,33 +12,19 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <openssl/mem.h>
-#include <openssl/rand.h>
-#include <openssl/siphash.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
 #include "b2b_call.h"
 #include "b2b_engine-int.h"
-#include "b2b_health.h"
-#include "b2b_limits.h"
 #include "b2b_media.h"
-#include "b2b_route.h"
 #include "b2b_sdp.h"
 #include "sbc/err.h"
 #include "sbc/log.h"
-#include "sbc/msg.h"
-#include "sbc/shm.h"
-#include "sbc/store.h"
 #include "sip_build.h"
 #include "sip_msg.h"
-#include "sig_batch.h"
 #include "sig_dns.h"
 #include "sig_sip.h"
 #include "sig_worker.h"
@@ -649,4 +635,3 @@ void b2b_cancel_req(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 	c->q850 = (int16_t)q;
 	call_cancel(c, rl, nr > 0 ? (unsigned)nr : 0);
 }
-

@@ -16,16 +16,12 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
-#include <openssl/mem.h>
-#include <openssl/rand.h>
-#include <openssl/siphash.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "b2b_call.h"
 #include "b2b_engine-int.h"
@@ -36,12 +32,8 @@
 #include "b2b_sdp.h"
 #include "sbc/err.h"
 #include "sbc/log.h"
-#include "sbc/msg.h"
-#include "sbc/shm.h"
-#include "sbc/store.h"
 #include "sip_build.h"
 #include "sip_msg.h"
-#include "sig_batch.h"
 #include "sig_dns.h"
 #include "sig_sip.h"
 #include "sig_worker.h"
@@ -1198,4 +1190,3 @@ void b2b_send_failed(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_con
 		txn_transport_error(k->tbl, x->t);
 	}
 }
-

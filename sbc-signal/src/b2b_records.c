@@ -10,35 +10,21 @@
  *     its transactions and recycles the object in wk_flush. */
 #include "b2b_engine.h"
 
-#include <errno.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <openssl/mem.h>
-#include <openssl/rand.h>
-#include <openssl/siphash.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "b2b_call.h"
 #include "b2b_engine-int.h"
-#include "b2b_health.h"
 #include "b2b_limits.h"
-#include "b2b_media.h"
-#include "b2b_route.h"
 #include "b2b_sdp.h"
 #include "sbc/err.h"
 #include "sbc/log.h"
-#include "sbc/msg.h"
-#include "sbc/shm.h"
 #include "sbc/store.h"
 #include "sip_build.h"
 #include "sip_msg.h"
-#include "sig_batch.h"
 #include "sig_dns.h"
 #include "sig_sip.h"
 #include "sig_worker.h"
@@ -341,4 +327,3 @@ int make_offer(b2b_cl *c)
 	uint64_t base = ((uint64_t)sig_worker_index(c->wk->w) << 56) | (c->id << 4);
 	return b2b_sdp_offer(&c->sdp, 0, &c->a_sdp, base, c->msgs);
 }
-
