@@ -7,8 +7,9 @@
  *
  * Caveats:
  *  1. Worker-thread only, like everything in the engine.
- *  2. A freed ctx is parked on k->dead and released in wk_flush, after
- *     the loop iteration: the txn layer may still hold it until then.
+ *  2. A freed ctx is parked on k->dead and released (to k->ctx_pool or
+ *     the heap) in wk_flush, at the end of the loop iteration: timer_cb
+ *     may still read it until then.
  *  3. timer_cb dispatches expiries to the modules that own them
  *     (b2b_outbound.c, b2b_indialog.c): this file holds no call logic. */
 #include "b2b_engine.h"

@@ -1,13 +1,16 @@
 /* sbc-signal — B2BUA engine: call records and call end.
  *
- * Call events (the JSON records sbc-control reads), the end of a call
- * (call_end, call_reap, the per-iteration flush), and the requests a call
- * sends on its own legs (BYE, CANCEL helpers, responses to A).
+ * Call events (the JSON lines sig_call_event hands on), the end of a call
+ * (call_end, call_reap, the per-iteration flush wk_flush), the requests a
+ * call sends on its own dialogs (leg_request_ex: BYE, ACK and the like),
+ * responses to A's INVITE, and our first SDP offer (make_offer).
  *
  * Caveats:
  *  1. Worker-thread only.
- *  2. call_end only marks the call ended and queues it; call_reap detaches
- *     its transactions and recycles the object in wk_flush. */
+ *  2. call_end writes the record and lets go of the call's media, limits
+ *     and ids, then queues it on k->ended; its own reference goes in
+ *     call_reap (wk_flush, end of the loop iteration), which detaches its
+ *     transactions: callers up the stack may still look at it. */
 #include "b2b_engine.h"
 
 #include <inttypes.h>
