@@ -75,19 +75,21 @@ def test_outbound_limit_without_other_route_503(env):
 
 
 def test_outbound_cps_limit(env):
-    """max_cps on the called trunk: of calls started within one second,
-    those over the rate get 503 instead of reaching the trunk."""
+    """max_cps on the called trunk: of calls started at once, those over
+    the rate get 503 instead of reaching the trunk. The rate is counted in
+    whole seconds: a burst that straddles a second's end can meet two
+    windows, so 6 calls get at least 2 refusals and at most 4 reach it."""
     sbc, uas, uac = env()
     sbc.rpc("trunk.update", {"name": "demo-out", "max_cps": 2})
     sbc.signal_synced()
-    uacs = [Uac(sbc.port) for _ in range(5)]
+    uacs = [Uac(sbc.port) for _ in range(6)]
     try:
         for u in uacs:
             u.invite()
         finals = [u.wait_final() for u in uacs]
         codes = sorted(status(f) for f in finals)
         assert codes.count(503) >= 2, codes
-        assert len(uas.requests("INVITE")) <= 3, "demo-out got more calls than its rate in one second"
+        assert len(uas.requests("INVITE")) <= 4, "demo-out got more calls than its rate in two windows"
         for u, f in zip(uacs, finals):
             if status(f) == 200:
                 u.ack(f)
