@@ -130,7 +130,7 @@ int delayed_answer(b2b_cl *c, b2b_reinv *ri, const sip_msg *ack)
 static void b_offer_refused(b2b_cl *c, tx_ctx *x, const sip_msg *rsp, int fo_status, const char *why)
 {
 	SBC_NOTICE("call %" PRIx64 ": delayed offer from %s refused: %s", c->id, c->trunk_out, why);
-	leg_request(c, 1, SIP_M_BYE);
+	leg_bye(c, 1, fo_status == B2B_FO_LOCAL_SRTP ? RSN_SRTP : RSN_BAD_OFFER);
 	c->b_ack_due = 0; /* (ACKed unless it could not be built: nothing more to do) */
 	/* its retransmissions are ACKed as strays, not BYEd twice */
 	x->stray_tag = hash_sv(rsp->to.tag) | 0x80000000u;
@@ -226,8 +226,9 @@ void dly_answer(b2b_cl *c, const sip_msg *ack)
 		/* B got its ACK (with an answer declining every stream): the
 		 * call cannot go on. 400 when the ACK had no answer at all (it
 		 * MUST, RFC 3261 13.2.2.4), 488 when it broke our offer */
-		leg_request(c, 0, SIP_M_BYE);
-		leg_request(c, 1, SIP_M_BYE);
+		const char *rsn = ack->body.n ? RSN_BAD_ANSWER : RSN_NO_ANSWER_SDP;
+		leg_bye(c, 0, rsn);
+		leg_bye(c, 1, rsn);
 		call_end(c, ack->body.n ? 488 : 400,
 			 ack->body.n ? "answer in the ACK not acceptable" : "ACK without an answer to the delayed offer");
 		return;

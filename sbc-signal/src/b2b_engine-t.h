@@ -183,6 +183,7 @@ struct b2b_cl {
 	txn *b_txn;
 	char *b_ack;
 	size_t b_ack_len;
+	uint8_t b_ack_body; /* b_ack carries an answer (a=crypto keys): wiped wherever it lies */
 	/* media */
 	unsigned media_w;
 	unsigned pending;
@@ -302,6 +303,9 @@ typedef struct inb_conn {
 #define RSN_HANGUP_Q850 16
 #define RSN_NO_ANSWER "Reason: Q.850;cause=19;text=\"No answer from user\""
 #define RSN_NO_USER "Reason: Q.850;cause=18;text=\"No user responding\""
+#define RSN_BAD_OFFER "Reason: SIP;cause=502;text=\"delayed offer not usable\""
+#define RSN_BAD_ANSWER "Reason: SIP;cause=488;text=\"answer in the ACK not acceptable\""
+#define RSN_NO_ANSWER_SDP "Reason: SIP;cause=400;text=\"ACK without an answer\""
 #define RSN_LINES 4 /* Reason lines carried from one request (B2B_REASON_VALUES) */
 
 

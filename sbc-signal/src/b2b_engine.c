@@ -432,12 +432,13 @@ static void call_free(b2b_cl *c)
 	k->n_objs--;
 	if (c->a_raw != c->a_raw_buf)
 		free(c->a_raw);
-	if (c->b_ack != c->b_ack_buf) {
-		/* an ACK with a body (the answer to a delayed offer) has keys */
-		if (c->b_ack)
-			OPENSSL_cleanse(c->b_ack, c->b_ack_len);
+	/* an ACK with a body (the answer to a delayed offer) has keys, also
+	 * one that fit the inline buffer (the object is recycled) */
+	if (c->b_ack && c->b_ack_body)
+		OPENSSL_cleanse(c->b_ack, c->b_ack_len);
+	if (c->b_ack != c->b_ack_buf)
 		free(c->b_ack);
-	}
+	c->b_ack_body = 0;
 	free(c->held_rsn);
 	c->held_rsn = NULL;
 	reinv_done(c);
@@ -594,6 +595,19 @@ int media_create(b2b_cl *c)
 	return 0;
 }
 
+/* Whether m's Require header fields name the 100rel option tag (RFC 3262). */
+static int requires_100rel(const sip_msg *m)
+{
+	const sip_hdr *h;
+	for (unsigned i = 0; (h = sip_hdr_get(m, SIP_H_REQUIRE, i)) != NULL; i++) {
+		sip_sv rest = h->value, one;
+		while (sip_next_value(&rest, &one) == 1)
+			if (sip_sv_ieq(one, "100rel"))
+				return 1;
+	}
+	return 0;
+}
+
 static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx_ctx *x)
 {
 	char extra[64];
@@ -678,6 +692,16 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 	/* no SDP: a delayed offer (RFC 3261 13.2.1), routed as any call; the
 	 * offer comes in B's 2xx (b_offer), the media sessions with it */
 	c->a_no_offer = !c->a.body.n;
+	if (c->a_no_offer && requires_100rel(&c->a)) {
+		/* RFC 3262 5: with 100rel required the callee puts its offer
+		 * in its first reliable provisional, to be answered in a PRACK
+		 * we relay rather than build: we take the offer in the 2xx
+		 * only. 420 up front (RFC 3261 8.2.2.3) rather than a CANCEL
+		 * on every route (b_offer's refusal) and 502 at the end */
+		respond_a(c, 420, "Unsupported: 100rel");
+		call_end(c, 420, "delayed offer requiring 100rel (its offer would come in a reliable provisional)");
+		return;
+	}
 	r = c->a_no_offer ? 0 : sdp_parse(c->a.body.p, c->a.body.n, &c->a_sdp);
 	if (r < 0) {
 		int st = sbc_err_sip_status(r);

@@ -464,6 +464,14 @@ void b2b_in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 			c->q850 = (int16_t)q;
 		if (leg == 1)
 			c->b_ack_due = 0; /* its dialog is gone: nothing to ACK or BYE there */
+		if (leg == 1 && c->state != CS_CONFIRMED) {
+			/* B hung up before its answer reached A: a delayed offer's
+			 * 2xx waits for the media sessions (b_offer, CS_MEDIA). A's
+			 * INVITE gets a final error, not our 2xx and then a BYE */
+			respond_a(c, 480, NULL);
+			call_end(c, 480, "callee hung up before its answer reached the caller");
+			return;
+		}
 		if (leg == 0 && c->state != CS_CONFIRMED) {
 			/* BYE before the answer: treated as a CANCEL toward B */
 			call_cancel(c, rl, (unsigned)nr);
@@ -514,6 +522,19 @@ void b2b_in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 	}
 	if (req->method == SIP_M_PRACK && leg == 0 && c->state == CS_EARLY) {
 		reinvite(c, leg, req, t, x); /* PRACK toward B for its reliable provisional */
+		return;
+	}
+	if (c->dly && (req->method == SIP_M_INVITE || req->method == SIP_M_UPDATE || req->method == SIP_M_INFO)) {
+		/* The first INVITE's delayed offer is open: B's offer is with A
+		 * in our 2xx (or waits for its media sessions), B's 2xx for our
+		 * ACK. A re-INVITE or UPDATE now is glare with that exchange
+		 * (RFC 3261 14.1, RFC 3311 5.2: 491); relayed, it went to B
+		 * before B's 2xx was ACKed and took over c->sdp before A's
+		 * answer was checked. INFO waits too (500 + Retry-After). */
+		char ra[32];
+		snprintf(ra, sizeof(ra), "Retry-After: %u", b2b_retry_after_s(req));
+		answer_plain(k, rx, t, req, req->method == SIP_M_INFO ? 500 : 491,
+			     req->method == SIP_M_INFO ? ra : NULL);
 		return;
 	}
 	int st = req->method == SIP_M_UPDATE && c->state == CS_EARLY && req->body.n

@@ -918,14 +918,16 @@ void b2b_on_response(void *ctx, txn *t, const sip_msg *rsp)
 		return;
 	}
 	if (st < 300) {
-		if (c->state == CS_CONFIRMED || c->b_ack_due) {
+		if (c->state == CS_CONFIRMED || c->b_ack_due || c->dly) {
 			if (rsp->to.has_tag && !sip_sv_eq(rsp->to.tag, c->db.remote_tag)) {
 				hangup_stray_2xx(k, x, rsp); /* a second fork answered too */
 				return;
 			}
-			/* b_ack_due: B's 2xx again while its offer is with A (our
-			 * 2xx to A, retransmitted by A's transaction): absorbed,
-			 * the ACK goes with A's answer (dly_answer) */
+			/* b_ack_due / dly: B's 2xx again while its offer is with A
+			 * (our 2xx to A, retransmitted by A's transaction, or the
+			 * media sessions for it being made): absorbed, the ACK goes
+			 * with A's answer (dly_answer); after B's BYE, absorbed too
+			 * (taken as a new answer it made a second offer exchange) */
 			if (c->b_ack && !c->b_ack_due) /* retransmitted 2xx: ACK again */
 				send_to(c->wk, c->b_tp, c->b_conn, &c->b_dst, c->b_profile, c->b_ack, c->b_ack_len);
 			return;

@@ -125,6 +125,15 @@ void call_end(b2b_cl *c, int cause, const char *reason)
 	if (c->state == CS_ENDED)
 		return;
 	b2b_wk *k = c->wk;
+	/* A request of either leg still being relayed gets its final now,
+	 * however the call ends (a BYE from either side, CANCEL, no route
+	 * left, no ACK): RFC 3261 15.1.2, 487. The other leg's answer to our
+	 * copy finds no call any more and is not relayed, and an INVITE
+	 * server transaction without a final has no timer: it stayed in the
+	 * table for good. c->ri itself goes with the call (call_free); one
+	 * answered already is left as it is (txn_respond refuses). */
+	if (c->ri && c->ri->in && !c->ri->await_ack)
+		reinv_answer(c, NULL, 487, NULL, 0);
 	/* the record names a reason for every failed call: ours when we chose
 	 * the cause (no answer, SRTP policy...), else the status's phrase (a
 	 * trunk's 503 relayed, our 488 or 404): a record with a bare cause
@@ -280,19 +289,18 @@ void leg_request_ex(b2b_cl *c, int leg, enum sip_method m, const char *const *ex
 	if (m == SIP_M_ACK) {
 		char *p = c->b_ack_buf;
 		c->b_ack_due = 0;
-		if (c->b_ack && c->b_ack != c->b_ack_buf) {
-			/* an earlier, longer one: its answer may hold a=crypto keys,
-			 * wiped before the heap reuses it (so no realloc) */
+		if (c->b_ack && c->b_ack_body) /* an earlier one's answer: its keys go (so no realloc) */
 			OPENSSL_cleanse(c->b_ack, c->b_ack_len);
+		if (c->b_ack && c->b_ack != c->b_ack_buf)
 			free(c->b_ack);
-			c->b_ack = NULL;
-		}
+		c->b_ack = NULL;
 		if ((size_t)n > sizeof(c->b_ack_buf))
 			p = malloc((size_t)n);
 		if (p) {
 			memcpy(p, k->out, (size_t)n);
 			c->b_ack = p;
 			c->b_ack_len = (size_t)n;
+			c->b_ack_body = body != NULL;
 		}
 		send_to(k, tp, c->b_conn, &c->b_dst, c->b_profile, k->out, (size_t)n);
 		return;

@@ -370,15 +370,14 @@ def test_100rel_not_offered_to_the_callee(call):
 
 
 def test_offer_in_a_reliable_provisional_refused(call):
-    """The caller requires 100rel (Require crosses): the callee's reliable
-    183 (RSeq) with SDP is the offer, to be answered in a PRACK: not
-    supported, the attempt is CANCELled and, with no other route, the
-    caller gets 502; the record says why."""
+    """A callee that sends a reliable 183 (RSeq) with SDP anyway (we took
+    100rel out of Supported and nobody required it): that is the offer, to
+    be answered in a PRACK: not supported, the attempt is CANCELled and,
+    with no other route, the caller gets 502; the record says why."""
     sbc, uas, uac = call("100rel")
-    uac.invite(extra="Require: 100rel\r\n")
+    uac.invite()
     final = uac.wait_final()
     assert status(final) == 502, final
-    assert hdr(uas.invite, "Require") == "100rel"
     wait_for(lambda: uas.requests("CANCEL"), timeout=3, what="CANCEL at the callee")
     assert cdr_end(sbc)[-1]["reason"] == "offer in a reliable provisional (not supported)"
 
@@ -589,3 +588,78 @@ def test_sipp_callee_gets_the_answer_in_our_ack(procs, tmp_path):
         assert rc == 0, (rc, errs, procs.log(sipp)[-2000:], sbc.log()[-2000:])
     finally:
         uac.close()
+
+
+def test_require_100rel_without_offer_420(call):
+    """A delayed offer that requires 100rel would make the callee offer in
+    a reliable provisional (RFC 3262 5), which we do not answer: 420 with
+    Unsupported: 100rel at once (RFC 3261 8.2.2.3), nothing reaches a
+    callee. Before: a CANCEL on every route, then 502."""
+    sbc, uas, uac = call()
+    uac.invite(extra="Require: 100rel\r\n")
+    final = uac.wait_final()
+    assert status(final) == 420 and hdr(final, "Unsupported") == "100rel", final
+    time.sleep(0.3)
+    assert uas.invite is None
+    assert cdr_end(sbc)[-1]["cause"] == 420
+
+
+@pytest.mark.parametrize("method", ["INVITE", "UPDATE"])
+def test_offer_before_the_ack_491(call, method):
+    """Our 200 carries our offer to the caller; before its ACK the caller
+    sends a re-INVITE or an UPDATE with an offer of its own: glare with the
+    open exchange, 491 (RFC 3261 14.1, RFC 3311 5.2). Nothing reaches the
+    callee, whose 200 still waits for our ACK; the caller's ACK then
+    completes the call: the callee gets the ACK for CSeq 1 with the answer.
+    Before: relayed to the callee before its 200 was ACKed, and the ACK
+    went out with the re-INVITE's CSeq."""
+    sbc, uas, uac = call()
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 200
+    b = sdp(uac.ip, uac.rtp_port).replace("o=uac 1 1 ", "o=uac 1 2 ")
+    uac.sock.sendto(uac._request(method, final, 3, extra=f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\n",
+                                 ctype="application/sdp", body_text=b), uac.dst)
+    r = uac.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == f"3 {method}", timeout=5)
+    assert status(r) == 491, r
+    if method == "INVITE":
+        uac.sock.sendto(uac._request("ACK", final, 3), uac.dst)
+    assert len(uas.requests("INVITE")) == 1 and not uas.requests("UPDATE")
+    assert not uas.requests("ACK")
+    uac.ack_answer(final, sdp(uac.ip, uac.rtp_port))
+    ack = wait_for(lambda: uas.requests("ACK"), timeout=3, what="ACK at the callee")[0]
+    assert hdr(ack, "CSeq") == "1 ACK" and in_relay(sbc, sdp_media(body(ack))[1]), ack
+    assert status(uac.bye(final)) == 200
+
+
+class AnswerByeUas(Uas):
+    """A callee that answers (the offer in its 200), hangs up at once and
+    sends its 200 again: the BYE and the second 200 reach the SBC while it
+    is still making the media sessions for the offer."""
+
+    def send(self, data):
+        super().send(data)
+        if data.startswith(b"SIP/2.0 200") and (hdr(data, "CSeq") or "").endswith("INVITE") and \
+                not getattr(self, "byed", False):
+            self.byed = True
+            bye = (f"BYE sip:sbc@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bKfastbye\r\n"
+                   f"From: {hdr(data, 'To')}\r\nTo: {hdr(data, 'From')}\r\nCall-ID: {hdr(data, 'Call-ID')}\r\n"
+                   f"CSeq: 1 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
+            self.sock.sendto(bye, self.peer)
+            self.sock.sendto(data, self.peer)
+
+
+def test_callee_hangs_up_before_its_answer_reached_the_caller(call):
+    """The callee's 200 (with the offer), its BYE and its 200 again arrive
+    while the SBC makes the media sessions: the caller gets 480, not our
+    200 and then a BYE; the call ends once (one end record), no media
+    session is left, and the second 200 does not start a second exchange
+    (before: a second CREATE, refused by sbc-media, and leaked copies)."""
+    sbc, uas, uac = call(uas_cls=AnswerByeUas)
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 480, final
+    ends = [e for e in cdr_end(sbc) if e["event"] == "end"]
+    assert len(ends) == 1 and ends[0]["cause"] == 480, ends
+    wait_for(lambda: sbc.rpc("media.sessions")["total"] == 0, timeout=5, what="no media session left")
+    assert "refused" not in sbc.log()

@@ -423,3 +423,51 @@ def test_session_timer_expiry_answers_a_pending_refresh(procs, tmp_path):
         uas.close()
         if uac:
             uac.close()
+
+
+def test_pending_reinvite_answered_when_the_callee_hangs_up(env):
+    """The caller's re-INVITE is being relayed when the callee hangs up:
+    the caller gets the BYE and a 487 for its re-INVITE (RFC 3261 15.1.2),
+    also once the callee answers our copy 487 after its BYE. Before, only
+    the session timer, media timeout and call.hangup answered it: the
+    re-INVITE stayed without a final and its transaction in the table."""
+    sbc, uas, uac = env()
+    final, reinv = reinvite_pending(sbc, uas, uac, uac.rtp_port)
+    uas.bye()
+    uac.recv_until(lambda d: d.startswith(b"BYE "), 3, "no BYE toward the caller")
+    uas.send(response(reinv, 487, "Request Terminated"))
+    r = uac.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == "3 INVITE", 4,
+                       "no final response to the caller's re-INVITE")
+    assert status(r) == 487
+
+
+def test_pending_reinvite_answered_when_the_caller_hangs_up(env):
+    """The caller BYEs while its own re-INVITE is relayed: 487 for the
+    re-INVITE, 200 for the BYE, the BYE reaches the callee."""
+    sbc, uas, uac = env()
+    final, reinv = reinvite_pending(sbc, uas, uac, uac.rtp_port)
+    uac.sock.sendto(uac._request("BYE", final, 4), uac.dst)
+    r = uac.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == "3 INVITE", 4,
+                       "no final response to the caller's re-INVITE")
+    assert status(r) == 487
+    wait_for(lambda: [d for d in uac.got if status(d) == 200 and hdr(d, "CSeq") == "4 BYE"], timeout=3,
+             what="200 to the BYE")
+    wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")
+
+
+def test_pending_early_update_answered_on_cancel(env):
+    """Ringing; the caller's UPDATE is relayed on the early dialog and the
+    callee does not answer it; the caller CANCELs: its INVITE gets 487 and
+    its UPDATE a final (487) too, not silence."""
+    sbc, uas, uac = env("ring")
+    uac.invite()
+    prov = uac.recv_until(lambda d: status(d) == 180, 5)
+    wait_for(lambda: uas.invite is not None, timeout=3, what="INVITE at callee")
+    uas.mute = True
+    uac.sock.sendto(uac._request("UPDATE", prov, 2, extra=f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\n"), uac.dst)
+    wait_for(lambda: uas.requests("UPDATE"), timeout=3, what="UPDATE at callee")
+    uac.cancel()
+    assert status(uac.wait_final(5)) == 487
+    r = uac.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == "2 UPDATE", 4,
+                       "no final response to the caller's UPDATE")
+    assert status(r) == 487
