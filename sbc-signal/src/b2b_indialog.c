@@ -7,7 +7,8 @@
  * Caveats:
  *  1. Worker-thread only.
  *  2. One b2b_reinv per call (c->ri) plus the first INVITE's delayed
- *     offer (c->dly): a second re-INVITE or UPDATE gets 491. */
+ *     offer (c->dly): while one is relayed, an offer from the other leg
+ *     gets 491 (glare), anything else 500 with a Retry-After. */
 #include "b2b_engine.h"
 
 #include <errno.h>
@@ -280,7 +281,19 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	b2b_wk *k = c->wk;
 	ctx_bind(x, c, CTX_REINV_IN);
 	if (c->ri) {
-		answer_plain(k, NULL, t, req, 491, NULL);
+		/* one request relayed at a time: 491 only where it is glare, an
+		 * offer (an INVITE, an UPDATE with SDP) from the other side of
+		 * the one in flight (RFC 3261 14.2, RFC 3311 5.2); the same
+		 * side's second INVITE, an UPDATE without an offer or an INFO
+		 * waits: 500 with a Retry-After (14.2) */
+		int offer = req->method == SIP_M_INVITE || (req->method == SIP_M_UPDATE && req->body.n);
+		if (offer && leg != c->ri->leg) {
+			answer_plain(k, NULL, t, req, 491, NULL);
+		} else {
+			char ra[32];
+			snprintf(ra, sizeof(ra), "Retry-After: %u", b2b_retry_after_s(req));
+			answer_plain(k, NULL, t, req, 500, ra);
+		}
 		return;
 	}
 	b2b_reinv *ri = calloc(1, sizeof(*ri));

@@ -471,3 +471,28 @@ def test_pending_early_update_answered_on_cancel(env):
     r = uac.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == "2 UPDATE", 4,
                        "no final response to the caller's UPDATE")
     assert status(r) == 487
+
+
+def test_second_request_while_one_is_relayed(env):
+    """The caller's re-INVITE is being relayed (one at a time per call):
+    its second INVITE gets 500 with a Retry-After (RFC 3261 14.2: an INVITE
+    on the same side before the first got its final), an INFO 500 with a
+    Retry-After too, and an offer from the callee (its own re-INVITE: glare)
+    491. Before: 491 to everything, which tells a UA to back off and retry
+    an offer that was never in conflict."""
+    sbc, uas, uac = env()
+    final, reinv = reinvite_pending(sbc, uas, uac, uac.rtp_port)
+    offer = sdp(uac.ip, uac.rtp_port).replace("o=uac 1 1 ", "o=uac 1 3 ")
+    uac.sock.sendto(uac._request("INVITE", final, 4, extra=f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\n",
+                                 ctype="application/sdp", body_text=offer, branch="z9hG4bKuacsecond4"), uac.dst)
+    r = uac.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == "4 INVITE", 4, "no final to the second INVITE")
+    assert status(r) == 500 and 0 <= int(hdr(r, "Retry-After")) <= 10, r
+    uac.sock.sendto(uac._request("INFO", final, 5, ctype="application/dtmf-relay", body_text="Signal=1\r\n"), uac.dst)
+    r = uac.recv_until(lambda d: status(d) >= 200 and hdr(d, "CSeq") == "5 INFO", 4, "no final to the INFO")
+    assert status(r) == 500 and hdr(r, "Retry-After") is not None, r
+    glare = uas._request("INVITE", hdr(uas.invite, "Contact").strip("<>"), 2, hdr(uas.invite, "From"), "uasglare",
+                         f"Contact: <sip:uas@127.0.0.1:{uas.port}>\r\n", sdp("127.0.0.1", uas.rtp_port))
+    uas.sock.sendto(glare, uas.peer)
+    r = wait_for(lambda: [d for d, _ in uas.got if status(d) >= 200 and hdr(d, "CSeq") == "2 INVITE"], timeout=4,
+                 what="a final to the callee's re-INVITE")[0]
+    assert status(r) == 491, r
