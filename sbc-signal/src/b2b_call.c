@@ -544,6 +544,29 @@ static unsigned put_reason(sip_buf *b, const sip_hdr *h, unsigned *budget, int *
 	return n;
 }
 
+int b2b_q850_of_status(int status, const char **text)
+{
+	static const struct {
+		short status, cause;
+		const char *text;
+	} map[] = {
+		{400, 41, "Temporary failure"},       {403, 21, "Call rejected"},
+		{404, 1, "Unallocated number"},       {408, 102, "Recovery on timer expiry"},
+		{420, 127, "Interworking, unspecified"}, {480, 18, "No user responding"},
+		{484, 28, "Invalid number format"},   {486, 17, "User busy"},
+		{488, 88, "Incompatible destination"}, {500, 41, "Temporary failure"},
+		{502, 38, "Network out of order"},    {503, 41, "Temporary failure"},
+		{504, 102, "Recovery on timer expiry"}, {513, 127, "Interworking, unspecified"},
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].status == status) {
+			if (text)
+				*text = map[i].text;
+			return map[i].cause;
+		}
+	return 0;
+}
+
 int b2b_reason_lines(const sip_msg *m, char *buf, size_t cap, const char **lines, unsigned max, int *q850)
 {
 	sip_buf b;

@@ -237,6 +237,14 @@ int b2b_reason_check(sip_sv v);
 #define B2B_REASON_BUF (B2B_REASON_VALUES * (B2B_REASON_MAX + 2) + 16 * 4)
 int b2b_reason_lines(const sip_msg *m, char *buf, size_t cap, const char **lines, unsigned max, int *q850);
 
+/* The Q.850 cause (ISUP) a final status of our own stands for, after RFC
+ * 3398 8.2.6.1 (SIP -> ISUP), and its Q.850 name in *text; 0 when there is
+ * none to give (2xx, 487, or no mapping). 488 maps to 88 "Incompatible
+ * destination" as carriers send it for an SDP/SRTP mismatch (RFC 3398
+ * leaves 488 to the Warning header). For the Reason header of our own
+ * error responses (RFC 6432). */
+int b2b_q850_of_status(int status, const char **text);
+
 /* 100rel across the legs: RSeq values cross unchanged (allow-listed), so
  * the RAck of a PRACK from one leg maps to the other by replacing the CSeq
  * number with that leg's INVITE CSeq. Writes "RAck: <rseq> <cseq> INVITE"

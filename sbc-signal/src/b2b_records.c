@@ -231,9 +231,26 @@ void respond_a(b2b_cl *c, int status, const char *extra)
 	b2b_wk *k = c->wk;
 	if (!c->a_txn)
 		return;
-	sip_sv ex = extra ? sip_sv_from(extra, strlen(extra)) : SIP_SV_NULL;
-	sip_resp_opts o = {.to_tag = sip_sv_from(c->a_tag, strlen(c->a_tag)), .extra = extra ? &ex : NULL,
-			   .n_extra = extra ? 1 : 0};
+	/* An error of our own says its Q.850 cause as carriers bill it
+	 * (RFC 6432 Reason in responses; the cause after RFC 3398), the
+	 * call record too (q850). A relayed response keeps the trunk's own
+	 * (b2b_build_mirrored_response); this path makes ours only. */
+	sip_sv ex[2];
+	unsigned n_ex = 0;
+	char rsn[96];
+	if (extra)
+		ex[n_ex++] = sip_sv_from(extra, strlen(extra));
+	const char *text = NULL;
+	int q = status >= 300 ? b2b_q850_of_status(status, &text) : 0;
+	if (q > 0) {
+		int w = snprintf(rsn, sizeof(rsn), "Reason: Q.850;cause=%d;text=\"%s\"", q, text);
+		if (w > 0 && (size_t)w < sizeof(rsn))
+			ex[n_ex++] = sip_sv_from(rsn, (size_t)w);
+		if (!c->q850)
+			c->q850 = (int16_t)q;
+	}
+	sip_resp_opts o = {.to_tag = sip_sv_from(c->a_tag, strlen(c->a_tag)), .extra = n_ex ? ex : NULL,
+			   .n_extra = n_ex};
 	int n = sip_build_response(&c->a, status, NULL, &o, k->out, sizeof(k->out));
 	if (n > 0)
 		txn_respond(k->tbl, c->a_txn, status, k->out, (size_t)n);

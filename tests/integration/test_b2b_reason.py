@@ -234,3 +234,44 @@ def test_failover_cancel_after_no_answer_carries_reason(env):
         assert status(uac.bye(final)) == 200
     finally:
         alt.close()
+
+
+@pytest.mark.parametrize("case,code,cause", [
+    ("no route", 404, 1),
+    ("SRTP required, no crypto", 488, 88),
+    ("every route down", 503, 41),
+])
+def test_our_error_responses_carry_q850(env, case, code, cause):
+    """An INVITE we refuse ourselves gets a Reason with the Q.850 cause
+    carriers bill by (RFC 6432; the cause after RFC 3398, 488 as 88
+    "Incompatible destination" as carriers send it for an SRTP mismatch),
+    and the end record has it as q850. Before: no Reason at all."""
+    sbc, uas, uac = env()
+    number = "4930123456"
+    if case == "no route":
+        sbc.rpc("route.remove", {"prefix": ""})  # the demo's catch-all
+    elif case == "SRTP required, no crypto":
+        sbc.rpc("trunk.update", {"name": "demo-in", "srtp_inbound": {"mode": "required",
+                                                                      "suites": ["AES_CM_128_HMAC_SHA1_80"]}})
+        sbc.signal_synced()
+    else:
+        sbc.rpc("trunk.update", {"name": "demo-out", "enabled": False})
+        sbc.signal_synced()
+    uac.invite(number=number)
+    final = uac.wait_final()
+    assert status(final) == code, final
+    rs = reasons(final)
+    assert len(rs) == 1 and rs[0].startswith(f"Q.850;cause={cause};text=\""), rs
+    end = cdr_end(sbc)
+    assert end["cause"] == code and end["q850"] == cause, end
+    assert uas.invite is None
+
+
+def test_relayed_error_keeps_the_trunks_reason_only(env):
+    """A final error relayed from the callee carries the callee's Reason,
+    not one of ours beside it."""
+    sbc, uas, uac = env(plan="final:486")
+    uas.final_extra = f"Reason: {NORMAL}"
+    uac.invite()
+    final = uac.wait_final()
+    assert status(final) == 486 and reasons(final) == [NORMAL], final

@@ -301,6 +301,22 @@ static void test_reason_on_the_wire(void **state)
 	assert_null(strstr(out, " X\r\n"));
 }
 
+/* Our own error statuses and the Q.850 causes they carry (RFC 3398). */
+static void test_q850_of_status(void **state)
+{
+	(void)state;
+	const char *text = NULL;
+	assert_int_equal(b2b_q850_of_status(404, &text), 1);
+	assert_string_equal(text, "Unallocated number");
+	assert_int_equal(b2b_q850_of_status(488, &text), 88);
+	assert_int_equal(b2b_q850_of_status(503, NULL), 41);
+	assert_int_equal(b2b_q850_of_status(408, NULL), 102);
+	assert_int_equal(b2b_q850_of_status(484, NULL), 28);
+	assert_int_equal(b2b_q850_of_status(200, NULL), 0);
+	assert_int_equal(b2b_q850_of_status(487, NULL), 0); /* RFC 3398: no mapping */
+	assert_int_equal(b2b_q850_of_status(699, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_reason_check_malformed),
 		cmocka_unit_test(test_reason_lines),
 		cmocka_unit_test(test_reason_on_the_wire),
+		cmocka_unit_test(test_q850_of_status),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
