@@ -170,6 +170,22 @@ void ctx_bind(tx_ctx *c, b2b_cl *call, enum ctx_role role)
 	call->ctxs = c;
 }
 
+/* A new ctx for a request on leg of call c: the leg's transport,
+ * connection, peer and (toward B) TLS profile, bound to `bind` (c, or
+ * NULL for a request no call waits on) in role. NULL without memory. */
+tx_ctx *ctx_for_leg(b2b_cl *c, int leg, b2b_cl *bind, enum ctx_role role)
+{
+	tx_ctx *x = ctx_new(c->wk);
+	if (!x)
+		return NULL;
+	x->tp = leg ? c->b_tp : c->a_tp;
+	x->conn = leg ? c->b_conn : c->a_conn;
+	x->dst = leg ? c->b_dst : c->a_src;
+	copy_s(x->profile, sizeof(x->profile), leg ? c->b_profile : "");
+	ctx_bind(x, bind, role);
+	return x;
+}
+
 void ctx_reschedule(tx_ctx *c)
 {
 	uint64_t min = 0;

@@ -168,6 +168,7 @@ void wheel_insert(b2b_wk *k, tx_ctx *c);
 void ctx_release_dead(b2b_wk *k, int to_pool);
 void ctx_free(tx_ctx *c);
 void ctx_bind(tx_ctx *c, b2b_cl *call, enum ctx_role role);
+tx_ctx *ctx_for_leg(b2b_cl *c, int leg, b2b_cl *bind, enum ctx_role role);
 void ctx_reschedule(tx_ctx *c);
 uint64_t b2b_env_now(void *ctx);
 void b2b_env_arm(void *ctx, txn *t, enum txn_timer tm, uint32_t ms);

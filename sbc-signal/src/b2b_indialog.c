@@ -398,18 +398,13 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	int n = out ? b2b_build_in_dialog(other ? &c->db : &c->da, (enum sip_method)ri->method, &via, contact, ex, nex,
 					  bl > 0 ? &b : NULL, out, B2B_MSG_MAX)
 		    : -ENOMEM;
-	tx_ctx *y = n > 0 ? ctx_new(k) : NULL;
+	tx_ctx *y = n > 0 ? ctx_for_leg(c, other, c, CTX_REINV_OUT) : NULL;
 	if (!y) {
 		free(out);
 		reinv_answer(c, NULL, 500, NULL, 0);
 		reinv_done(c);
 		return;
 	}
-	y->tp = (uint8_t)tp;
-	y->conn = other ? c->b_conn : c->a_conn;
-	y->dst = other ? c->b_dst : c->a_src;
-	copy_s(y->profile, sizeof(y->profile), other ? c->b_profile : "");
-	ctx_bind(y, c, CTX_REINV_OUT);
 	int r = b2b_client_start(k, out, (size_t)n, tp != SIG_TP_UDP, y);
 	free(out);
 	if (r < 0) {

@@ -322,14 +322,9 @@ void leg_request_ex(b2b_cl *c, int leg, enum sip_method m, const char *const *ex
 		send_to(k, tp, c->b_conn, &c->b_dst, c->b_profile, k->out, (size_t)n);
 		return;
 	}
-	tx_ctx *x = ctx_new(k);
+	tx_ctx *x = ctx_for_leg(c, leg, NULL, CTX_OTHER);
 	if (!x)
 		return;
-	x->tp = (uint8_t)tp;
-	x->conn = leg ? c->b_conn : c->a_conn;
-	x->dst = leg ? c->b_dst : c->a_src;
-	copy_s(x->profile, sizeof(x->profile), leg ? c->b_profile : "");
-	ctx_bind(x, NULL, CTX_OTHER);
 	if (b2b_client_start(k, k->out, (size_t)n, tp != SIG_TP_UDP, x) < 0)
 		ctx_free(x);
 }
