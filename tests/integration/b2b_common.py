@@ -544,14 +544,15 @@ def child_pid(ppid, name):
 
 @pytest.fixture(name="env")
 def call_env(procs, tmp_path):
-    """env(plan): an Sbc in front of a Uas with that plan, and a Uac to call
-    it through; all closed after the test. A test module takes it with
+    """env(plan, **Sbc options): an Sbc (with those options, e.g.
+    rtp_timeout_ms) in front of a Uas with that plan, and a Uac to call it
+    through; all closed after the test. A test module takes it with
     `from b2b_common import call_env  # noqa: F401`."""
     made = []
 
-    def make(plan="answer"):
+    def make(plan="answer", **sbc_kw):
         uas = Uas(plan)
-        sbc = Sbc(procs, tmp_path, uas.port)
+        sbc = Sbc(procs, tmp_path, uas.port, **sbc_kw)
         uac = Uac(sbc.port)
         made.extend([uas, uac])
         return sbc, uas, uac

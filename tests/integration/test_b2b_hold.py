@@ -9,7 +9,7 @@ the host itself). A multicast or broadcast media address is refused: the
 relay would otherwise flood a group on a carrier's say-so."""
 import pytest
 
-from b2b_common import Sbc, Uac, Uas, body, hdr, sdp, sdp_media, status, call_env  # noqa: F401
+from b2b_common import body, call_env, hdr, sdp, sdp_media, status  # noqa: F401 (call_env: the env fixture)
 from conftest import BUILD, wait_for
 from test_signal_common import no_sanitizer_reports  # noqa: F401
 
@@ -18,20 +18,9 @@ pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-cont
 
 
 @pytest.fixture(name="timed")
-def timed_env(procs, tmp_path):
-    """An Sbc with a 1 s RTP timeout, its callee and caller."""
-    made = []
-
-    def make(plan="answer"):
-        uas = Uas(plan)
-        sbc = Sbc(procs, tmp_path, uas.port, rtp_timeout_ms=1000)
-        uac = Uac(sbc.port)
-        made.extend([uas, uac])
-        return sbc, uas, uac
-
-    yield make
-    for m in made:
-        m.close()
+def timed_env(env):
+    """env with a 1 s RTP timeout."""
+    return lambda plan="answer": env(plan, rtp_timeout_ms=1000)
 
 
 def no_bye(uac, uas, secs=2.5):

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from b2b_common import Sbc, Uac, Uas, hdr, status
+from b2b_common import Uas, call_env, hdr, status  # noqa: F401 (call_env: the env fixture)
 from conftest import BUILD, wait_for
 from test_signal_common import no_sanitizer_reports  # noqa: F401
 
@@ -63,24 +63,6 @@ def callee_bye(uas, extra):
 def caller_cancel(uac, extra):
     uac.sock.sendto(uac._request("CANCEL", uac.inv, 1, ruri=uac.inv.split(b" ")[1].decode(), to=hdr(uac.inv, "To"),
                                  branch="z9hG4bKuacinv1", extra=extra), uac.dst)
-
-
-@pytest.fixture
-def env(procs, tmp_path):
-    """make(plan, **Sbc options) -> (sbc, uas, uac); closed at the end."""
-    made = []
-
-    def make(plan="answer", **kw):
-        uas = Uas(plan)
-        made.append(uas)
-        sbc = Sbc(procs, tmp_path, uas.port, **kw)
-        uac = Uac(sbc.port)
-        made.append(uac)
-        return sbc, uas, uac
-
-    yield make
-    for m in made:
-        m.close()
 
 
 def test_callers_bye_reason_reaches_the_callee(env):
