@@ -16,7 +16,7 @@ import pytest
 
 from b2b_common import Sbc, Uac, Uas, body, hdr, rtp_lands, sdp, sdp_media, status
 from conftest import BUILD, free_port, free_port_range, wait_for
-from test_signal_common import no_sanitizer_reports  # noqa: F401
+from test_signal_common import no_sanitizer_reports, stunnel_client  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
                                 reason="binaries not built")
@@ -472,19 +472,29 @@ Content-Length: 0
 
 
 @pytest.mark.skipif(not shutil.which("sipp"), reason="sipp missing")
-def test_sipp_delayed_offer_call_udp(procs, tmp_path):
-    """SIPp as the calling carrier over UDP: its INVITE without SDP, our
-    offer checked in the 200 (relay address, RTP/AVP), its answer in the
-    ACK (SIPp's media port), BYE. The callee gets our answer on the relay,
-    nothing of SIPp's."""
+@pytest.mark.parametrize("transport", ["udp", "tls"])
+def test_sipp_delayed_offer_call(procs, tmp_path, transport):
+    """SIPp as the calling carrier, over UDP and over TLS (SIPp over TCP
+    through a local stunnel4 client, a real TLS handshake with
+    sbc-signal): its INVITE without SDP, our offer checked in the 200
+    (relay address, RTP/AVP), its answer in the ACK (SIPp's media port),
+    BYE. The callee gets our answer on the relay, nothing of SIPp's."""
+    if transport == "tls" and not shutil.which("stunnel4"):
+        pytest.skip("stunnel4 missing")
     uas = Uas("answer")
     try:
         sbc = Sbc(procs, tmp_path, uas.port)
         (tmp_path / "scen.xml").write_text(SIPP_SCENARIO)
-        lport, mport = free_port(), free_port_range(8)
-        r = subprocess.run(["sipp", "-sf", str(tmp_path / "scen.xml"), f"127.0.0.1:{sbc.port}", "-s", "4930123456",
-                            "-m", "1", "-i", "127.0.0.1", "-p", str(lport), "-mp", str(mport), "-timeout", "20",
-                            "-nostdin", "-trace_err", "-trace_msg"],
+        mport = free_port_range(8)
+        if transport == "tls":  # SIPp's own port faces stunnel only
+            lport, target = None, f"127.0.0.1:{stunnel_client(procs, tmp_path, sbc.tls_port)}"
+            tflag = ["-t", "t1"]
+        else:
+            lport = free_port()
+            target, tflag = f"127.0.0.1:{sbc.port}", ["-p", str(lport)]
+        r = subprocess.run(["sipp", "-sf", str(tmp_path / "scen.xml"), target, "-s", "4930123456",
+                            "-m", "1", "-i", "127.0.0.1", "-mp", str(mport), "-timeout", "20",
+                            "-nostdin", "-trace_err", "-trace_msg"] + tflag,
                            capture_output=True, text=True, timeout=40, cwd=tmp_path)
         msgs = "".join(p.read_text(errors="replace")[-3000:] for p in tmp_path.glob("*_messages.log"))
         assert r.returncode == 0, (r.stdout[-1500:], msgs, sbc.log()[-2000:])
@@ -494,7 +504,7 @@ def test_sipp_delayed_offer_call_udp(procs, tmp_path):
         assert in_relay(sbc, sdp_media(body(ack))[1]), ack
         for m, _ in uas.got:
             text = m.decode(errors="replace")
-            for needle in ("sipptag", "sipp-secret-agent", "sipp@", f":{lport}", f" {mport} "):
+            for needle in ("sipptag", "sipp-secret-agent", "sipp@", f" {mport} ") + ((f":{lport}",) if lport else ()):
                 assert needle not in text, (needle, text)
     finally:
         uas.close()
