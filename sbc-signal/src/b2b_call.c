@@ -311,8 +311,8 @@ int b2b_build_in_dialog(b2b_dialog *d, enum sip_method m, const b2b_via *via, co
 	return build_in_dialog(d, rs, d->n_route, m, via, contact, extra, n_extra, body, out, cap);
 }
 
-int b2b_build_in_dialog_rr(b2b_dialog *d, const sip_msg *rsp, enum sip_method m, const b2b_via *via, char *out,
-			   size_t cap)
+int b2b_build_in_dialog_rr(b2b_dialog *d, const sip_msg *rsp, enum sip_method m, const b2b_via *via,
+			   const b2b_body *body, char *out, size_t cap)
 {
 	static _Thread_local sip_sv rs[B2B_RR_WIRE_MAX];
 	if (!d->uac || rsp->is_request || (m != SIP_M_ACK && m != SIP_M_BYE))
@@ -320,7 +320,7 @@ int b2b_build_in_dialog_rr(b2b_dialog *d, const sip_msg *rsp, enum sip_method m,
 	int n = rr_values(rsp, 1, rs, B2B_RR_WIRE_MAX);
 	if (n < 0)
 		return n == -E2BIG ? -ENOSPC : n;
-	return build_in_dialog(d, rs, (unsigned)n, m, via, NULL, NULL, 0, NULL, out, cap);
+	return build_in_dialog(d, rs, (unsigned)n, m, via, NULL, NULL, 0, body, out, cap);
 }
 
 /* ---- topology hiding ------------------------------------------------------------- */

@@ -165,10 +165,11 @@ int b2b_build_in_dialog(b2b_dialog *d, enum sip_method m, const b2b_via *via, co
 /* ACK or BYE on a UAC dialog whose route set is taken from the 2xx rsp
  * itself (its Record-Route reversed, up to B2B_RR_WIRE_MAX values), not
  * from d: for a 2xx we only end (one of an attempt given up, or one whose
- * route set d could not hold). Returns like b2b_build_in_dialog. */
+ * route set d could not hold). body: the ACK's answer (to an offer in that
+ * 2xx), or NULL. Returns like b2b_build_in_dialog. */
 #define B2B_RR_WIRE_MAX 256
-int b2b_build_in_dialog_rr(b2b_dialog *d, const sip_msg *rsp, enum sip_method m, const b2b_via *via, char *out,
-			   size_t cap);
+int b2b_build_in_dialog_rr(b2b_dialog *d, const sip_msg *rsp, enum sip_method m, const b2b_via *via,
+			   const b2b_body *body, char *out, size_t cap);
 
 typedef struct b2b_bleg_spec {
 	const char *request_uri; /* sip:<number>@<carrier>;user=phone ... */

@@ -814,8 +814,24 @@ static void hangup_stray_2xx(b2b_wk *k, tx_ctx *x, const sip_msg *rsp)
 	host_of(&local, host, sizeof(host));
 	new_branch(k, branch, sizeof(branch));
 	b2b_via via = {.transport = tp_via(x->tp), .host = host, .port = sbc_addr_port(&local), .branch = branch};
+	/* A 2xx to our INVITE without SDP (a delayed offer) carries the
+	 * offer: the ACK answers it, declining every stream, before the BYE
+	 * (RFC 3261 13.2.2.4), as for the attempt that was the call's */
+	b2b_body decline, *ab = NULL;
+	if (!inv->body.n && rsp->body.n) {
+		static _Thread_local sdp_session offer;
+		static _Thread_local b2b_sdp origin_only; /* b2b_sdp_build_decline reads its o= only */
+		if (sdp_parse(rsp->body.p, rsp->body.n, &offer) == 0) {
+			b2b_sdp_init(&origin_only, NULL, NULL, NULL, NULL, tag);
+			int bl = b2b_sdp_build_decline(&origin_only, 1, &offer, &local, k->body, sizeof(k->body));
+			if (bl > 0) {
+				decline = (b2b_body){.type = "application/sdp", .data = k->body, .len = (size_t)bl};
+				ab = &decline;
+			}
+		}
+	}
 	/* the route set straight from the 2xx: any number of Record-Route */
-	int n = b2b_build_in_dialog_rr(&d, rsp, SIP_M_ACK, &via, k->out, sizeof(k->out));
+	int n = b2b_build_in_dialog_rr(&d, rsp, SIP_M_ACK, &via, ab, k->out, sizeof(k->out));
 	if (n > 0)
 		send_to(k, x->tp, x->conn, &x->dst, x->profile, k->out, (size_t)n);
 	else
@@ -824,7 +840,7 @@ static void hangup_stray_2xx(b2b_wk *k, tx_ctx *x, const sip_msg *rsp)
 		return;
 	SBC_NOTICE("2xx from %s on an INVITE given up (Call-ID %s): ACK and BYE", sig_tp_name(x->tp), cid);
 	new_branch(k, branch, sizeof(branch));
-	n = b2b_build_in_dialog_rr(&d, rsp, SIP_M_BYE, &via, k->out, sizeof(k->out));
+	n = b2b_build_in_dialog_rr(&d, rsp, SIP_M_BYE, &via, NULL, k->out, sizeof(k->out));
 	if (n > 0)
 		request_like(k, x, k->out, (size_t)n);
 }

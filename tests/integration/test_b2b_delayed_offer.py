@@ -673,3 +673,21 @@ def test_callee_hangs_up_before_its_answer_reached_the_caller(call):
     assert len(ends) == 1 and ends[0]["cause"] == 480, ends
     wait_for(lambda: sbc.rpc("media.sessions")["total"] == 0, timeout=5, what="no media session left")
     assert "refused" not in sbc.log()
+
+
+def test_stray_2xx_offer_is_answered_in_its_ack(call):
+    """The caller CANCELs while ringing; the callee's 200 (with its offer,
+    our INVITE had none) crosses our CANCEL: that 2xx is ACKed and BYEd as
+    a stray, and the ACK answers its offer by declining every stream
+    (RFC 3261 13.2.2.4: a valid answer in the ACK, then the BYE). Before:
+    an ACK without a body."""
+    sbc, uas, uac = call("cancel200")
+    uac.invite()
+    uac.recv_until(lambda d: status(d) == 180, timeout=5)
+    uac.cancel()
+    assert status(uac.wait_final()) == 487
+    wait_for(lambda: uas.requests("ACK") and uas.requests("BYE"), timeout=3, what="ACK and BYE at the callee")
+    ack = uas.requests("ACK")[0]
+    text = body(ack)
+    assert re.search(r"^m=audio 0 RTP/AVP", text, re.M) and "a=crypto" not in text, ack
+    assert hdr(ack, "Content-Type") == "application/sdp"

@@ -460,7 +460,7 @@ static void test_long_route_set(void **state)
 	assert_int_equal(d.rset_overflow, 1);
 	assert_int_equal(d.n_route, 0);
 	assert_int_equal(b2b_build_in_dialog(&d, SIP_M_ACK, &v, NULL, NULL, 0, NULL, out, sizeof(out)), SBC_E_STATE);
-	n = b2b_build_in_dialog_rr(&d, &R, SIP_M_ACK, &v, out, sizeof(out));
+	n = b2b_build_in_dialog_rr(&d, &R, SIP_M_ACK, &v, NULL, out, sizeof(out));
 	assert_true(n > 0);
 	assert_int_equal(sip_parse(out, (size_t)n, &X), 0);
 	assert_int_equal(X.method, SIP_M_ACK);
@@ -469,11 +469,11 @@ static void test_long_route_set(void **state)
 	for (unsigned i = 0; i < X.n_hdr; i++)
 		routes += X.hdr[i].id == SIP_H_ROUTE;
 	assert_int_equal(routes, B2B_RSET_MAX + 8);
-	n = b2b_build_in_dialog_rr(&d, &R, SIP_M_BYE, &v, out, sizeof(out));
+	n = b2b_build_in_dialog_rr(&d, &R, SIP_M_BYE, &v, NULL, out, sizeof(out));
 	assert_true(n > 0);
-	assert_int_equal(b2b_build_in_dialog_rr(&d, &R, SIP_M_INVITE, &v, out, sizeof(out)), -EINVAL);
+	assert_int_equal(b2b_build_in_dialog_rr(&d, &R, SIP_M_INVITE, &v, NULL, out, sizeof(out)), -EINVAL);
 	/* too small an output buffer is an error, never a truncated request */
-	assert_true(b2b_build_in_dialog_rr(&d, &R, SIP_M_BYE, &v, out, 512) < 0);
+	assert_true(b2b_build_in_dialog_rr(&d, &R, SIP_M_BYE, &v, NULL, out, 512) < 0);
 }
 
 /* A dialog object used before (a recycled call): init leaves route_buf as
