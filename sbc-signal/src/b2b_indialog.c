@@ -275,6 +275,18 @@ void reinv_response(b2b_cl *c, txn *t, const sip_msg *rsp)
 	reinv_done(c);
 }
 
+/* A request we cannot take now: 491 (glare with an exchange under way,
+ * RFC 3261 14.2, RFC 3311 5.2), or 500 with the Retry-After (0..10 s) that
+ * RFC 3261 14.2 asks for; never 501, which would say the method is
+ * unknown while our Allow lists it. */
+static void answer_not_now(b2b_wk *k, const sig_rx *rx, txn *t, const sip_msg *req, int status)
+{
+	char ra[32];
+	if (status == 500)
+		snprintf(ra, sizeof(ra), "Retry-After: %u", b2b_retry_after_s(req));
+	answer_plain(k, rx, t, req, status, status == 500 ? ra : NULL);
+}
+
 /* A re-INVITE from `leg` on a confirmed call: new offer across the legs. */
 static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 {
@@ -287,13 +299,7 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 		 * side's second INVITE, an UPDATE without an offer or an INFO
 		 * waits: 500 with a Retry-After (14.2) */
 		int offer = req->method == SIP_M_INVITE || (req->method == SIP_M_UPDATE && req->body.n);
-		if (offer && leg != c->ri->leg) {
-			answer_plain(k, NULL, t, req, 491, NULL);
-		} else {
-			char ra[32];
-			snprintf(ra, sizeof(ra), "Retry-After: %u", b2b_retry_after_s(req));
-			answer_plain(k, NULL, t, req, 500, ra);
-		}
+		answer_not_now(k, NULL, t, req, offer && leg != c->ri->leg ? 491 : 500);
 		return;
 	}
 	b2b_reinv *ri = calloc(1, sizeof(*ri));
@@ -539,10 +545,7 @@ void b2b_in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		 * (RFC 3261 14.1, RFC 3311 5.2: 491); relayed, it went to B
 		 * before B's 2xx was ACKed and took over c->sdp before A's
 		 * answer was checked. INFO waits too (500 + Retry-After). */
-		char ra[32];
-		snprintf(ra, sizeof(ra), "Retry-After: %u", b2b_retry_after_s(req));
-		answer_plain(k, rx, t, req, req->method == SIP_M_INFO ? 500 : 491,
-			     req->method == SIP_M_INFO ? ra : NULL);
+		answer_not_now(k, rx, t, req, req->method == SIP_M_INFO ? 500 : 491);
 		return;
 	}
 	int st = req->method == SIP_M_UPDATE && c->state == CS_EARLY && req->body.n
@@ -555,9 +558,7 @@ void b2b_in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		 * with a Retry-After from the caller (its offer is ours to
 		 * answer). Was 501, which says UPDATE is unknown while Allow
 		 * lists it. */
-		char ra[32];
-		snprintf(ra, sizeof(ra), "Retry-After: %u", b2b_retry_after_s(req));
-		answer_plain(k, rx, t, req, st, st == 500 ? ra : NULL);
+		answer_not_now(k, rx, t, req, st);
 		return;
 	}
 	if (req->method == SIP_M_UPDATE && c->state == CS_EARLY && (leg ? c->da.state : c->db.state) == B2B_DLG_EARLY) {
@@ -586,9 +587,7 @@ void b2b_in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 	 * or INFO in the early dialog): 500 with a Retry-After as RFC 3261
 	 * 14.2 has for an INVITE during another; 501 would say the method is
 	 * unknown while Allow lists it */
-	char ra[32];
-	snprintf(ra, sizeof(ra), "Retry-After: %u", b2b_retry_after_s(req));
-	answer_plain(k, rx, t, req, 500, ra);
+	answer_not_now(k, rx, t, req, 500);
 }
 
 /* CANCEL of a re-INVITE (either leg's; RFC 3261 9.2): 200 to the CANCEL
