@@ -410,6 +410,18 @@ def test_never_acked_ends_the_call(call):
     assert end["cause"] == 408 and end["reason"] == "no ACK", end
 
 
+# The SDP SIPp sends in its scenarios (its media port), origin named o=
+SIPP_SDP = """v=0
+o={origin} 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=sendrecv
+"""
+
 SIPP_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="delayed offer">
 <send retrans="500"><![CDATA[
@@ -443,16 +455,7 @@ Max-Forwards: 70
 Content-Type: application/sdp
 Content-Length: [len]
 
-v=0
-o=sipp 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=sendrecv
-]]></send>
+{sdp}]]></send>
 <pause milliseconds="300"/>
 <send><![CDATA[
 BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -468,7 +471,7 @@ Content-Length: 0
 <recv response="200"/>
 <Reference variables="m,c"/>
 </scenario>
-"""
+""".format(sdp=SIPP_SDP.format(origin="sipp"))
 
 
 @pytest.mark.skipif(not shutil.which("sipp"), reason="sipp missing")
@@ -537,16 +540,7 @@ Contact: <sip:callee@[local_ip]:[local_port];transport=[transport]>
 Content-Type: application/sdp
 Content-Length: [len]
 
-v=0
-o=callee 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=sendrecv
-]]></send>
+{sdp}]]></send>
 <recv request="ACK"><action>
 <ereg regexp="m=audio [0-9]+ RTP/AVP 0 101" search_in="body" check_it="true" assign_to="m"/>
 <ereg regexp="c=IN IP4 127.0.0.1" search_in="body" check_it="true" assign_to="c"/>
@@ -564,7 +558,7 @@ Content-Length: 0
 ]]></send>
 <Reference variables="len,m,c"/>
 </scenario>
-"""
+""".format(sdp=SIPP_SDP.format(origin="callee"))
 
 
 @pytest.mark.skipif(not shutil.which("sipp"), reason="sipp missing")
