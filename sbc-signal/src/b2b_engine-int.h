@@ -206,7 +206,8 @@ void mirror_to_a(b2b_cl *c, const sip_msg *rsp, int with_body);
 void cancel_b_invite(b2b_wk *k, tx_ctx *x, const char *const *rsn, unsigned n_rsn);
 void b2b_on_response(void *ctx, txn *t, const sip_msg *rsp);
 void b2b_on_timeout(void *ctx, txn *t);
-void bye_a_hold_reason(b2b_cl *c, const char *const *rl, unsigned n);
+int bye_a_must_wait(const b2b_cl *c);
+void bye_a_hold(b2b_cl *c, const char *const *rl, unsigned n, int cause, const char *reason);
 void bye_a_held_send(b2b_cl *c);
 void b2b_on_ack(void *ctx, txn *t, const sip_msg *ack);
 void b2b_send_failed(sig_worker *w, enum sig_tp tp, const sbc_addr *dst, sig_conn_id conn, int err,

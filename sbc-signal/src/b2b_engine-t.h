@@ -125,9 +125,11 @@ struct b2b_cl {
 	uint8_t b_sdp_rel;  /* that answer came in a reliable provisional (RFC 3262): the INVITE's offer/answer is complete */
 	uint8_t b_upd_oa;   /* an offer/answer in an early UPDATE since (early_oa_done): it stands, not the 2xx's SDP */
 	uint8_t a_acked;    /* A's ACK to our 2xx arrived (b2b_on_ack) */
-	uint8_t bye_a_held; /* B hung up before that ACK: our BYE to A waits for it (RFC 3261 15) */
+	uint8_t bye_a_held; /* the call ended before that ACK: our BYE to A waits for it (RFC 3261 15) */
 	uint8_t held_rsn_n; /* Reason lines of that BYE, NUL-separated in held_rsn (malloc'd) */
 	char *held_rsn;
+	int16_t held_cause;      /* the call record's end once that BYE goes (bye_a_hold) */
+	const char *held_reason; /* a literal */
 	int16_t q850; /* Q.850 cause of the Reason that ended the call (relayed or ours), 0: none */
 	/* Delayed offer (RFC 3261 13.2.1): A's INVITE came without SDP, so ours
 	 * goes without; B's 2xx brings the offer (kept in dly), A's ACK the

@@ -810,14 +810,23 @@ static void reinv_abandon(b2b_cl *c)
 }
 
 /* Ends a confirmed call on our own initiative (media timeout, session
- * timer): BYE on both legs, the call record with cause and reason. */
+ * timer, call.hangup): BYE on both legs, the call record with cause and
+ * reason (a literal). Before A's ACK to our 2xx the BYE to A waits for it
+ * (RFC 3261 15), and the call ends then. Once the callee hung up (its BYE
+ * answered, ours to A held) there is nothing left to do. */
 void bye_both_legs(b2b_cl *c, int cause, const char *reason, const char *rsn)
 {
 	reinv_abandon(c);
-	leg_bye(c, 0, rsn);
-	if (!c->bye_a_held) /* else the callee hung up already (its BYE answered) */
-		leg_bye(c, 1, rsn);
-	call_end(c, cause, reason);
+	if (c->bye_a_held)
+		return;
+	int hold = bye_a_must_wait(c);
+	if (!hold)
+		leg_bye(c, 0, rsn);
+	leg_bye(c, 1, rsn);
+	if (hold)
+		bye_a_hold(c, &rsn, 1, cause, reason);
+	else
+		call_end(c, cause, reason);
 }
 
 /* Our tokens (branches, tags, Call-IDs) carry the creating worker's seed,
@@ -1034,10 +1043,7 @@ static void command_hook(sig_worker *w, uint64_t request_id, const char *json, s
 		c->hangup = 1;
 		c->q850 = RSN_HANGUP_Q850;
 		if (c->state == CS_CONFIRMED) {
-			reinv_abandon(c);
-			leg_bye(c, 0, rsn);
-			leg_bye(c, 1, rsn);
-			call_end(c, 200, "hangup");
+			bye_both_legs(c, 200, "hangup", rsn);
 		} else {
 			call_cancel(c, &rsn, 1);
 		}

@@ -491,21 +491,17 @@ void b2b_in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 			call_cancel(c, rl, (unsigned)nr);
 			return;
 		}
-		if (leg == 1 && !c->a_acked && c->a_txn) {
-			/* Toward A we are the callee's UA, which must not send BYE
-			 * before A's ACK to its 2xx arrived or that transaction timed
-			 * out (RFC 3261 15): B's 200 was ACKed at once, so B may
-			 * hang up before A's ACK. b2b_on_ack (or b2b_on_timeout) sends it,
-			 * with this BYE's Reason kept until then. */
-			c->bye_a_held = 1;
-			bye_a_hold_reason(c, rl, (unsigned)nr);
+		if (leg == 1 && bye_a_must_wait(c)) {
+			/* B's 200 was ACKed at once, so B may hang up before A's
+			 * ACK: our BYE to A waits for it, with this BYE's Reason */
+			bye_a_hold(c, rl, (unsigned)nr, 200, "BYE from callee");
 			return;
 		}
 		if (c->bye_a_held) {
 			/* the caller's BYE crossed ours, held for its ACK: the
-			 * callee hung up first and its dialog is gone (a BYE
-			 * to it would get 481) */
-			call_end(c, 200, "BYE from callee");
+			 * callee hung up (or was sent our BYE) first and its
+			 * dialog is gone (a BYE to it would get 481) */
+			call_end(c, c->held_cause, c->held_reason);
 			return;
 		}
 		leg_request_ex(c, 1 - leg, SIP_M_BYE, rl, (unsigned)nr, NULL);

@@ -1045,9 +1045,8 @@ void b2b_on_timeout(void *ctx, txn *t)
 		trunk_count(c->wk, c->trunk_out, SIG_TS_timeouts); /* Timer B */
 		attempt_failed(c, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
 	} else if (x->role == CTX_A_INVITE && c->state == CS_CONFIRMED && c->bye_a_held) {
-		/* B hung up, A never ACKed: the held BYE goes now (RFC 3261 15) */
+		/* the call ended, A never ACKed: the held BYE goes now (RFC 3261 15) */
 		bye_a_held_send(c);
-		call_end(c, 200, "BYE from callee");
 	} else if (x->role == CTX_A_INVITE && c->state == CS_CONFIRMED) {
 		/* A never ACKed our 2xx (Timer L/H): end the call. With our
 		 * delayed offer unanswered, B's 2xx gets its ACK first
@@ -1059,12 +1058,22 @@ void b2b_on_timeout(void *ctx, txn *t)
 	}
 }
 
-/* The Reason lines of B's BYE held for A's ACK (b2b_in_dialog): a copy, made
- * only on that rare path (the call object carries no buffer for it). A
- * copy that cannot be made leaves the held BYE without Reason. */
-void bye_a_hold_reason(b2b_cl *c, const char *const *rl, unsigned n)
+/* Toward A we are the callee's UA, which must not send BYE before A's ACK
+ * to our 2xx arrived or that transaction timed out (RFC 3261 15). */
+int bye_a_must_wait(const b2b_cl *c) { return !c->a_acked && c->a_txn; }
+
+/* The call ended (B's BYE, call.hangup, a media or session timeout) before
+ * A's ACK: our BYE to A waits for it (b2b_on_ack, or b2b_on_timeout at
+ * Timer H/L: bye_a_held_send), and the call ends then with cause and
+ * reason (a literal). The Reason lines are copied, only on this rare path
+ * (the call object carries no buffer for them); a copy that cannot be made
+ * leaves the held BYE without Reason. */
+void bye_a_hold(b2b_cl *c, const char *const *rl, unsigned n, int cause, const char *reason)
 {
 	size_t len = 0;
+	c->bye_a_held = 1;
+	c->held_cause = (int16_t)cause;
+	c->held_reason = reason;
 	for (unsigned i = 0; i < n; i++)
 		len += strlen(rl[i]) + 1;
 	free(c->held_rsn);
@@ -1079,14 +1088,17 @@ void bye_a_hold_reason(b2b_cl *c, const char *const *rl, unsigned n)
 	}
 }
 
-/* The BYE toward A held for its ACK, with B's Reason */
+/* The BYE toward A held for its ACK (or its transaction's end), with the
+ * held Reason; the call ends with the held cause and reason. */
 void bye_a_held_send(b2b_cl *c)
 {
 	const char *rl[RSN_LINES];
 	unsigned n = 0;
+	c->bye_a_held = 0;
 	for (const char *p = c->held_rsn; p && n < c->held_rsn_n && n < RSN_LINES; p += strlen(p) + 1)
 		rl[n++] = p;
 	leg_request_ex(c, 0, SIP_M_BYE, rl, n, NULL);
+	call_end(c, c->held_cause, c->held_reason);
 }
 
 /* A's ACK to our 2xx (the first, or a repeat): a BYE of B's held for it
@@ -1105,9 +1117,7 @@ void b2b_on_ack(void *ctx, txn *t, const sip_msg *ack)
 	b2b_cl *c = x->call;
 	c->a_acked = 1;
 	if (c->bye_a_held && c->state == CS_CONFIRMED) {
-		c->bye_a_held = 0;
 		bye_a_held_send(c);
-		call_end(c, 200, "BYE from callee");
 	} else if (c->dly && c->dly->await_ack && c->state == CS_CONFIRMED) {
 		dly_answer(c, ack); /* the first ACK has A's answer to our delayed offer */
 	}

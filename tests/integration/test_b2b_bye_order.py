@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from b2b_common import Sbc, Uac, Uas, hdr, status
+from b2b_common import Sbc, Uac, Uas, hdr, sdp, status
 from conftest import BUILD, wait_for
 from test_b2b_calls_tls import TlsUac
 from test_signal_common import no_sanitizer_reports  # noqa: F401
@@ -100,6 +100,61 @@ def test_callers_bye_crossing_the_held_bye_not_sent_to_the_callee(procs, tmp_pat
         assert end["cause"] == 200 and end["reason"] == "BYE from callee", end
         time.sleep(0.3)
         assert len(uas.requests("BYE")) == 0, "BYE relayed to the callee that had hung up"
+    finally:
+        if uac:
+            uac.close()
+        uas.close()
+
+
+def no_bye_for(uac, seconds):
+    """Reads what reaches the caller for that long: no BYE among it (2xx
+    repeats over UDP are fine)."""
+    deadline = time.monotonic() + seconds
+    uac.sock.settimeout(0.1)
+    while time.monotonic() < deadline:
+        try:
+            d, _ = uac.sock.recvfrom(65536)
+        except OSError:
+            continue
+        assert not d.startswith(b"BYE "), "BYE before our ACK"
+
+
+@pytest.mark.parametrize("offer", ["early", "delayed"])
+def test_hangup_before_the_callers_ack_waits_for_it(procs, tmp_path, offer):
+    """call.hangup between our 2xx and the caller's ACK (with a delayed
+    offer that window holds the caller's answer): the callee gets its BYE
+    at once (after its ACK, declining the offer, for the delayed one), the
+    caller's BYE waits for its ACK (RFC 3261 15), with Q.850 16, and the
+    call ends "hangup" then. Before, the BYE went to the caller at once."""
+    from test_b2b_delayed_offer import DelayedUac
+    uas = Uas("answer")
+    uac = None
+    try:
+        sbc = Sbc(procs, tmp_path, uas.port)
+        uac = (DelayedUac if offer == "delayed" else Uac)(sbc.port)
+        uac.invite()
+        final = uac.wait_final()
+        assert status(final) == 200
+        call = wait_for(lambda: sbc.rpc("call.list", {"active": True})["calls"], timeout=3, what="the call")[0]
+        assert sbc.rpc("call.hangup", {"id": call["id"]})["requested"] is True
+        wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")
+        if offer == "delayed":  # its 200 had the offer: ACKed (every stream declined) before the BYE
+            ack = uas.requests("ACK")
+            assert ack and uas.got.index(next(g for g in uas.got if g[0] == ack[0])) < \
+                uas.got.index(next(g for g in uas.got if g[0].startswith(b"BYE "))), uas.got
+        no_bye_for(uac, 0.7)
+        assert sbc.rpc("call.list", {"active": True})["calls"], "the call ended before the caller's ACK"
+        if offer == "delayed":
+            uac.ack_answer(final, sdp(uac.ip, uac.rtp_port))
+        else:
+            uac.ack(final)
+        bye = uac.recv_until(lambda d: d.startswith(b"BYE "), timeout=3, what="BYE after our ACK")
+        assert hdr(bye, "Call-ID") == uac.callid
+        assert "Q.850;cause=16" in (hdr(bye, "Reason") or ""), bye
+        end = wait_for(lambda: [c for c in sbc.rpc("call.list")["calls"] if c["state"] == "ended"], timeout=3,
+                       what="the call ended")[0]
+        assert end["cause"] == 200 and end["reason"] == "hangup", end
+        assert len(uas.requests("BYE")) == 1
     finally:
         if uac:
             uac.close()
