@@ -169,7 +169,7 @@ void b_offer(b2b_cl *c, tx_ctx *x, const sip_msg *rsp)
 	}
 	ri->has_sdp = 1;
 	/* fresh keys for both legs: A's SRTP policy offers, B's answers */
-	b2b_sdp_init(&c->sdp, &c->pol_in, &c->pol_out, NULL, NULL, c->id);
+	b2b_sdp_init(&c->sdp, &c->pol_in, &c->pol_out, &c->wk->self, NULL, NULL, c->id);
 	uint64_t base = ((uint64_t)sig_worker_index(k->w) << 56) | (c->id << 4);
 	r = b2b_sdp_offer(&c->sdp, 1, &ri->offer, base, c->msgs);
 	if (r < 0) {

@@ -24,6 +24,7 @@
 #include "sbc/msg.h"
 #include "sbc/shm.h"
 #include "sbc/store.h"
+#include "sig_self.h"
 #include "sip_msg.h"
 #include "sig_dns.h"
 #include "sig_sip.h"
@@ -246,6 +247,7 @@ struct b2b_wk {
 	cid_node *by_cid[B2B_BUCKETS];
 	uint64_t seed, seq;
 	uint64_t branch_key[2]; /* secret: the unguessable part of our branches (new_branch()) */
+	sig_self self; /* our relay ports and SIP listeners: no SDP may name them (b2b_sdp) */
 	unsigned n_media;
 	shm_ring_prod to_media[B2B_MEDIA_MAX];
 	shm_ring_cons from_media[B2B_MEDIA_MAX];

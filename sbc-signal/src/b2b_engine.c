@@ -1104,6 +1104,7 @@ static void wk_start(sig_worker *w, void *arg)
 	/* UDP transactions linger 32 s (Timers J, K, L, M): at 1000 calls/s
 	 * about 200k live ones per worker */
 	txn_cfg tc = {.t1_ms = w->srv->cfg.t1_ms};
+	sig_self_init(&k->self, &w->srv->cfg);
 	k->tbl = txn_table_create(&env, &tc, 1u << 17);
 	shm_seg *seg = sig_segment();
 	if (seg) {

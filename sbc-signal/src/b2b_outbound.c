@@ -822,7 +822,7 @@ static void hangup_stray_2xx(b2b_wk *k, tx_ctx *x, const sip_msg *rsp)
 		static _Thread_local sdp_session offer;
 		static _Thread_local b2b_sdp origin_only; /* b2b_sdp_build_decline reads its o= only */
 		if (sdp_parse(rsp->body.p, rsp->body.n, &offer) == 0) {
-			b2b_sdp_init(&origin_only, NULL, NULL, NULL, NULL, tag);
+			b2b_sdp_init(&origin_only, NULL, NULL, NULL, NULL, NULL, tag);
 			int bl = b2b_sdp_build_decline(&origin_only, 1, &offer, &local, k->body, sizeof(k->body));
 			if (bl > 0) {
 				decline = (b2b_body){.type = "application/sdp", .data = k->body, .len = (size_t)bl};

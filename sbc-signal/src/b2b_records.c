@@ -346,7 +346,7 @@ int make_offer(b2b_cl *c)
 	c->b_sdp_hash = 0;
 	/* b2b_sdp_init wipes the last attempt's keys (the streams it used),
 	 * b2b_sdp_offer the last attempt's media messages (all of them) */
-	b2b_sdp_init(&c->sdp, &c->pol_in, &c->pol_out, NULL, NULL, c->id);
+	b2b_sdp_init(&c->sdp, &c->pol_in, &c->pol_out, &c->wk->self, NULL, NULL, c->id);
 	uint64_t base = ((uint64_t)sig_worker_index(c->wk->w) << 56) | (c->id << 4);
 	return b2b_sdp_offer(&c->sdp, 0, &c->a_sdp, base, c->msgs);
 }

@@ -6,20 +6,38 @@
 #include <openssl/mem.h>
 
 #include "sbc/err.h"
+#include "sbc/log.h"
 #include "b2b_media.h"
 #include "b2b_sdp.h"
+#include "sig_self.h"
 
-void b2b_sdp_init(b2b_sdp *x, const store_srtp_policy *pol_a, const store_srtp_policy *pol_b, sdes_rand_fn rnd,
-		  void *rnd_arg, uint64_t sess_id)
+void b2b_sdp_init(b2b_sdp *x, const store_srtp_policy *pol_a, const store_srtp_policy *pol_b,
+		  const struct sig_self *self, sdes_rand_fn rnd, void *rnd_arg, uint64_t sess_id)
 {
 	b2b_sdp_wipe(x);
 	memset(x, 0, offsetof(b2b_sdp, s)); /* the streams are zero now */
 	x->pol[0] = pol_a;
 	x->pol[1] = pol_b;
+	x->self = self;
 	x->rnd = rnd;
 	x->rnd_arg = rnd_arg;
 	sdp_origin_init(&x->origin[0], "sbc", sess_id);
 	sdp_origin_init(&x->origin[1], "sbc", sess_id + 1);
+}
+
+/* Whether the peer address of a media leg just filled from an SDP is one
+ * of our own endpoints (sig_self.h): logged, the caller answers 488. */
+static int leg_names_us(const b2b_sdp *x, const sbc_media_leg *l)
+{
+	const sbc_addr *a = x->self && sig_self_is_ours(x->self, &l->remote_rtp)    ? &l->remote_rtp
+			    : x->self && sig_self_is_ours(x->self, &l->remote_rtcp) ? &l->remote_rtcp
+										    : NULL;
+	if (!a)
+		return 0;
+	char t[SBC_ADDR_STRLEN];
+	SBC_NOTICE("SDP names %s, this SBC's own relay port or SIP listener, as its media address: refused (488)",
+		   sbc_addr_format(a, t, sizeof(t)));
+	return 1;
 }
 
 /* The streams s[0..n) with n at least n_dirty (clamped). */
@@ -80,8 +98,8 @@ int b2b_sdp_offer(b2b_sdp *x, unsigned offerer, const sdp_session *offer, uint64
 		sbc_msg_media *mm = &msgs[i];
 		mm->session_id = session_id_base + i;
 		r = b2b_media_fill_leg(&mm->leg[offerer], offer, i, &s->off_res, 1);
-		if (r < 0) {
-			r = sbc_err_sip(488); /* c= not an IP literal */
+		if (r < 0 || leg_names_us(x, &mm->leg[offerer])) {
+			r = sbc_err_sip(488); /* c= not an IP literal, or us */
 			goto Fail;
 		}
 		b2b_media_fill_leg(&mm->leg[ans], NULL, 0, NULL, 1);
@@ -164,7 +182,7 @@ int b2b_sdp_answer(b2b_sdp *x, const sdp_session *answer, sbc_msg_media msgs[SDP
 			return sbc_err_sip(488);
 		}
 		r = b2b_media_fill_leg(&msgs[i].leg[ans], answer, i, &s->ans_res, 1);
-		if (r < 0)
+		if (r < 0 || leg_names_us(x, &msgs[i].leg[ans]))
 			return sbc_err_sip(488);
 		if (s->mux_offered && m->rtcp_mux)
 			msgs[i].flags |= SBC_MEDIA_F_RTCP_MUX;

@@ -47,8 +47,11 @@ typedef struct b2b_sdp_stream {
 	sdes_result ans_res; /* answerer's leg: its answer, checked */
 } b2b_sdp_stream;
 
+struct sig_self;
+
 typedef struct b2b_sdp {
 	const store_srtp_policy *pol[2]; /* per leg; RO */
+	const struct sig_self *self;     /* our own endpoints, never a media peer (NULL: not checked) */
 	sdes_rand_fn rnd;
 	void *rnd_arg;
 	sdp_origin origin[2]; /* our o= toward each leg */
@@ -63,11 +66,13 @@ typedef struct b2b_sdp {
 	b2b_sdp_stream s[SDP_MAX_MEDIA]; /* last: b2b_sdp_init clears what precedes it */
 } b2b_sdp;
 
-/* pol_a / pol_b: the A trunk's srtp_in and the B trunk's srtp_out. rnd
- * NULL: BoringSSL. sess_id: for our o= lines. x: zeroed memory (calloc,
- * static, = {0}) or a b2b_sdp used before, whose keys this wipes. */
-void b2b_sdp_init(b2b_sdp *x, const store_srtp_policy *pol_a, const store_srtp_policy *pol_b, sdes_rand_fn rnd,
-		  void *rnd_arg, uint64_t sess_id);
+/* pol_a / pol_b: the A trunk's srtp_in and the B trunk's srtp_out. self:
+ * an SDP naming one of these as its media address is refused with 488
+ * (sig_self.h; NULL: no check). rnd NULL: BoringSSL. sess_id: for our o=
+ * lines. x: zeroed memory (calloc, static, = {0}) or a b2b_sdp used
+ * before, whose keys this wipes. */
+void b2b_sdp_init(b2b_sdp *x, const store_srtp_policy *pol_a, const store_srtp_policy *pol_b,
+		  const struct sig_self *self, sdes_rand_fn rnd, void *rnd_arg, uint64_t sess_id);
 
 /* Step 1. offerer: 0 or 1. msgs[i] for m= line i (session_id = base + i,
  * or 0 when declined). Returns the number of active streams (0 is valid:

@@ -70,6 +70,9 @@ static int adopt(sig_config *cfg, const sbc_config *c, char *err, size_t errlen)
 	cfg->no_answer_ms = c->signal.timers.no_answer_ms;
 	cfg->t1_ms = c->signal.timers.t1_ms;
 	cfg->session_min_s = c->signal.timers.session_min_s;
+	sbc_addr_parse(c->media.address, 0, &cfg->media_addr);
+	cfg->media_port_min = (uint16_t)c->media.port_min;
+	cfg->media_port_max = (uint16_t)c->media.port_max;
 	return 0;
 }
 

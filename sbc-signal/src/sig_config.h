@@ -86,6 +86,8 @@ typedef struct sig_config {
 	uint32_t no_answer_ms;
 	uint32_t t1_ms; /* signal.timers.t1_ms: RFC 3261 T1 */
 	uint32_t session_min_s; /* signal.timers.session_min_s: RFC 4028 session interval floor */
+	sbc_addr media_addr;    /* media.address: the relay (sig_self.h) */
+	uint16_t media_port_min, media_port_max;
 } sig_config;
 
 /* The table's defaults (no listeners, no profiles). */

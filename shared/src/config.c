@@ -100,11 +100,12 @@ static const sbc_cfg_key keys[] = {
 	 NULL, offsetof(sbc_cfg_tls_profile, n_sni)},
 	{"signal.tls_profiles[].sni[]", SBC_CFG_STR, S, 0, 0, SBC_CFG_SNI_MAX, 1, 0, NULL, NULL, 0},
 
-	{"media", SBC_CFG_SECTION, C | M, 0, NOF, 0, 0, NULL, NULL, 0},
+	/* sbc-signal reads the relay's address and ports: SDP naming them is refused (sig_self.h) */
+	{"media", SBC_CFG_SECTION, C | S | M, 0, NOF, 0, 0, NULL, NULL, 0},
 	{"media.workers", SBC_CFG_UINT, C | M, 0, F(media.workers), 1, SHM_MAX_WORKERS, NULL, "1", 0},
-	{"media.address", SBC_CFG_IP, C | M, 0, F(media.address), 0, 0, NULL, "127.0.0.1", 0},
-	{"media.port_min", SBC_CFG_UINT, C | M, 0, F(media.port_min), 1024, 65534, NULL, "30000", 0},
-	{"media.port_max", SBC_CFG_UINT, C | M, 0, F(media.port_max), 1025, 65535, NULL, "39999", 0},
+	{"media.address", SBC_CFG_IP, C | S | M, 0, F(media.address), 0, 0, NULL, "127.0.0.1", 0},
+	{"media.port_min", SBC_CFG_UINT, C | S | M, 0, F(media.port_min), 1024, 65534, NULL, "30000", 0},
+	{"media.port_max", SBC_CFG_UINT, C | S | M, 0, F(media.port_max), 1025, 65535, NULL, "39999", 0},
 	{"media.backend", SBC_CFG_ENUM, C | M, 0, F(media.backend), 0, 0, "socket|xdp", "socket", 0},
 	{"media.rtp_timeout_ms", SBC_CFG_UINT, C | M, 0, F(media.rtp_timeout_ms), 100, 86400000, NULL, "30000", 0},
 	{"media.xdp_interfaces", SBC_CFG_IFNAMES, C | M, SBC_CFG_OMIT_EMPTY, F(media.xdp_interfaces), 0,

@@ -14,6 +14,7 @@
 
 #include "sbc/err.h"
 #include "../../../sbc-signal/src/b2b_sdp.h"
+#include "../../../sbc-signal/src/sig_self.h"
 
 static int det_rand(void *arg, uint8_t *buf, size_t n)
 {
@@ -48,7 +49,7 @@ static void test_initial_offer_answer(void **state)
 
 	memset(to_b, 0, sizeof(to_b));
 	memset(to_a, 0, sizeof(to_a));
-	b2b_sdp_init(&x, &POL_A, &POL_B, det_rand, &seed, 1000);
+	b2b_sdp_init(&x, &POL_A, &POL_B, NULL, det_rand, &seed, 1000);
 	assert_int_equal(sdp_parse(a_offer, strlen(a_offer), &A), 0);
 	assert_int_equal(b2b_sdp_offer(&x, 0, &A, 500, msgs), 1);
 	assert_int_equal(msgs[0].session_id, 500);
@@ -129,7 +130,7 @@ static void test_488_cases(void **state)
 	uint8_t seed = 1;
 
 	/* A must do SRTP: a plain offer is refused */
-	b2b_sdp_init(&x, &POL_A, &POL_B, det_rand, &seed, 1);
+	b2b_sdp_init(&x, &POL_A, &POL_B, NULL, det_rand, &seed, 1);
 	static const char plain[] = "v=0\r\no=a 1 1 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\nt=0 0\r\n"
 				    "m=audio 40000 RTP/AVP 0\r\n";
 	assert_int_equal(sdp_parse(plain, strlen(plain), &A), 0);
@@ -174,7 +175,7 @@ static void test_488_cases(void **state)
 	assert_true(b2b_sdp_build_offer(&x, &A, relay, out, sizeof(out)) > 0);
 	/* an SRTP-on policy without suites is a server problem, not the caller's */
 	store_srtp_policy broken = {.mode = STORE_SRTP_REQUIRED};
-	b2b_sdp_init(&x, &POL_A, &broken, det_rand, &seed, 1);
+	b2b_sdp_init(&x, &POL_A, &broken, NULL, det_rand, &seed, 1);
 	assert_int_equal(sdp_parse(a_offer, strlen(a_offer), &A), 0);
 	assert_int_equal(b2b_sdp_offer(&x, 0, &A, 1, msgs), sbc_err_sip(500));
 }
@@ -201,7 +202,7 @@ static void test_wipe_dirty_streams(void **state)
 	uint8_t seed = 0x50;
 
 	assert_int_equal(sdp_parse(a_offer, strlen(a_offer), &A), 0);
-	b2b_sdp_init(&x, &POL_A, &POL_B, det_rand, &seed, 1);
+	b2b_sdp_init(&x, &POL_A, &POL_B, NULL, det_rand, &seed, 1);
 	assert_int_equal(b2b_sdp_offer(&x, 0, &A, 500, msgs), 1);
 	assert_int_equal(x.n_dirty, 2);
 	assert_false(all_zero(x.s[0].off_res.tx.key, SBC_SRTP_KEY_MAX));
@@ -212,7 +213,7 @@ static void test_wipe_dirty_streams(void **state)
 	/* init of a used state wipes its keys */
 	assert_int_equal(b2b_sdp_offer(&x, 0, &A, 500, msgs), 1);
 	assert_false(all_zero(x.s, sizeof(x.s)));
-	b2b_sdp_init(&x, &POL_A, &POL_B, det_rand, &seed, 1);
+	b2b_sdp_init(&x, &POL_A, &POL_B, NULL, det_rand, &seed, 1);
 	assert_true(all_zero(x.s, sizeof(x.s)));
 	assert_int_equal(x.n_media, 0);
 
@@ -264,7 +265,7 @@ static void test_delayed_offer_first(void **state)
 	memset(to_b, 0, sizeof(to_b));
 	sbc_addr_parse("203.0.113.5:30002", -1, &to_a[0]);
 	sbc_addr_parse("203.0.113.5:30000", -1, &to_b[0]);
-	b2b_sdp_init(&x, &pol_a_off, &pol_b_req, det_rand, &seed, 2000);
+	b2b_sdp_init(&x, &pol_a_off, &pol_b_req, NULL, det_rand, &seed, 2000);
 	assert_int_equal(sdp_parse(b_off, strlen(b_off), &B), 0);
 	assert_int_equal(b2b_sdp_offer(&x, 1, &B, 700, msgs), 1);
 	/* B's leg: the first offered suite B's policy allows (tag 7), B's key as rx */
@@ -304,9 +305,68 @@ static void test_delayed_offer_first(void **state)
 	/* B's trunk requires SRTP and B offers none: 488 */
 	static const char b_plain[] = "v=0\r\no=b 9 9 IN IP4 192.0.2.80\r\ns=-\r\nc=IN IP4 192.0.2.80\r\nt=0 0\r\n"
 				      "m=audio 50000 RTP/AVP 0\r\n";
-	b2b_sdp_init(&x, &pol_a_off, &pol_b_req, det_rand, &seed, 2000);
+	b2b_sdp_init(&x, &pol_a_off, &pol_b_req, NULL, det_rand, &seed, 2000);
 	assert_int_equal(sdp_parse(b_plain, strlen(b_plain), &B), 0);
 	assert_int_equal(sbc_err_sip_status(b2b_sdp_offer(&x, 1, &B, 700, msgs)), 488);
+	b2b_sdp_wipe(&x);
+}
+
+/* An SDP naming one of our own endpoints as its media address (sig_self.h):
+ * sbc-media's relay range on media.address, or a SIP listener with its
+ * address, also written as a v4-mapped IPv6 address; 488 on an offer and on
+ * an answer. A port next to the range, or our address on another port,
+ * passes. */
+static void test_sdp_naming_us_488(void **state)
+{
+	(void)state;
+	static sdp_session A, B;
+	static b2b_sdp x;
+	sbc_msg_media msgs[SDP_MAX_MEDIA];
+	uint8_t seed = 1;
+	static sig_config cfg;
+	static sig_self self;
+	memset(&cfg, 0, sizeof(cfg));
+	sbc_addr_parse("203.0.113.5", 0, &cfg.media_addr);
+	cfg.media_port_min = 30000;
+	cfg.media_port_max = 30999;
+	cfg.n_listen = 2;
+	sbc_addr_parse("203.0.113.9:5060", -1, &cfg.listen[0].addr);
+	sbc_addr_parse("0.0.0.0:5061", -1, &cfg.listen[1].addr); /* wildcard: not matched */
+	sig_self_init(&self, &cfg);
+
+	static const struct {
+		const char *c, *port;
+		int refused;
+	} cases[] = {
+		{"IP4 203.0.113.5", "30000", 1}, {"IP4 203.0.113.5", "30999", 1}, {"IP4 203.0.113.5", "31000", 0},
+		{"IP4 203.0.113.5", "29998", 0}, {"IP4 203.0.113.9", "5060", 1},  {"IP4 203.0.113.9", "5062", 0},
+		{"IP4 198.51.100.7", "5061", 0}, {"IP6 ::ffff:203.0.113.5", "30500", 1},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[256];
+		snprintf(text, sizeof(text), "v=0\r\no=a 1 1 IN IP4 198.51.100.20\r\ns=-\r\nc=IN %s\r\nt=0 0\r\nm=audio %s RTP/AVP 0\r\n",
+			 cases[i].c, cases[i].port);
+		b2b_sdp_init(&x, &POL_B, &POL_B, &self, det_rand, &seed, 1);
+		assert_int_equal(sdp_parse(text, strlen(text), &A), 0);
+		assert_int_equal(b2b_sdp_offer(&x, 0, &A, 1, msgs), cases[i].refused ? sbc_err_sip(488) : 1);
+		/* the same SDP as the answer to a good offer */
+		static const char good[] = "v=0\r\no=a 1 1 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 198.51.100.20\r\nt=0 0\r\n"
+					   "m=audio 40000 RTP/AVP 0\r\n";
+		b2b_sdp_init(&x, &POL_B, &POL_B, &self, det_rand, &seed, 1);
+		assert_int_equal(sdp_parse(good, strlen(good), &A), 0);
+		assert_int_equal(b2b_sdp_offer(&x, 0, &A, 1, msgs), 1);
+		assert_int_equal(sdp_parse(text, strlen(text), &B), 0);
+		assert_int_equal(b2b_sdp_answer(&x, &B, msgs), cases[i].refused ? sbc_err_sip(488) : 0);
+	}
+	/* RTCP on a port of ours (a=rtcp), RTP elsewhere: refused too */
+	static const char rtcp_us[] = "v=0\r\no=a 1 1 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n"
+				      "m=audio 40000 RTP/AVP 0\r\na=rtcp:30001\r\n";
+	b2b_sdp_init(&x, &POL_B, &POL_B, &self, det_rand, &seed, 1);
+	assert_int_equal(sdp_parse(rtcp_us, strlen(rtcp_us), &A), 0);
+	assert_int_equal(b2b_sdp_offer(&x, 0, &A, 1, msgs), sbc_err_sip(488));
+	/* no self given: not checked */
+	b2b_sdp_init(&x, &POL_B, &POL_B, NULL, det_rand, &seed, 1);
+	assert_int_equal(b2b_sdp_offer(&x, 0, &A, 1, msgs), 1);
 	b2b_sdp_wipe(&x);
 }
 
@@ -315,6 +375,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_initial_offer_answer),
 		cmocka_unit_test(test_488_cases),
+		cmocka_unit_test(test_sdp_naming_us_488),
 		cmocka_unit_test(test_wipe_dirty_streams),
 		cmocka_unit_test(test_delayed_offer_first),
 	};
