@@ -236,7 +236,17 @@ typedef struct b2b_reinv {
 	 * its body (has_sdp once it parsed); in/out stay NULL */
 	uint8_t initial;
 	uint8_t cancel_due; /* `leg` cancelled it before `out` had a provisional: our CANCEL waits for one */
+	/* the offer adds a stream (an m= line appended, or a port-0 one taken
+	 * up again: RFC 3264 8.1): its media session is being made, the
+	 * relayed offer waits for the relay's ports (reinv_streams_ready) */
+	uint8_t creating;
+	uint8_t create_failed;
 } b2b_reinv;
+
+/* request_id of a MEDIA_CREATE for a stream a re-offer adds: the session
+ * id with this bit, which no id has (worker index < 64 in the top byte),
+ * so its reply is told from an UPDATE's. */
+#define B2B_REQ_NEW_STREAM (1ull << 63)
 
 struct b2b_wk {
 	sig_worker *w;

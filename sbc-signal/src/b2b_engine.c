@@ -595,6 +595,32 @@ int media_create(b2b_cl *c)
 	return 0;
 }
 
+/* MEDIA_CREATE for every stream of the re-offer just taken (c->msgs) that
+ * has no media session yet: an m= line the offer appends, or a port-0 one
+ * it takes up again (RFC 3264 8.1). Returns how many replies are awaited
+ * (the relayed offer waits for them: reinv_streams_ready), or < 0 (ring
+ * full). */
+int media_create_new_streams(b2b_cl *c)
+{
+	b2b_wk *k = c->wk;
+	int n = 0;
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
+		if (!c->msgs[i].session_id || c->created[i])
+			continue;
+		c->msgs[i].request_id = c->msgs[i].session_id | B2B_REQ_NEW_STREAM;
+		int r = media_push(k, c->media_w, SBC_MSG_MEDIA_CREATE, &c->msgs[i], sizeof(c->msgs[i]));
+		if (r < 0)
+			return r;
+		c->created[i] = c->msgs[i].session_id;
+		c->pending++;
+		k->n_wait++;
+		n++;
+	}
+	if (n)
+		b2b_ring_hook(k->w, NULL); /* arms the media doorbell for the replies */
+	return n;
+}
+
 /* Whether m's Require header fields name the 100rel option tag (RFC 3262). */
 static int requires_100rel(const sip_msg *m)
 {
@@ -764,9 +790,39 @@ static void media_ready(b2b_cl *c)
 	send_b_invite(c);
 }
 
+/* The reply to a MEDIA_CREATE for a stream a re-offer added: counted off
+ * even when the re-offer is gone meanwhile (CANCELled, the call ended);
+ * the last one lets the offer go on (reinv_streams_ready). A refused one
+ * fails that re-offer only: the call keeps its streams. */
+static void new_stream_reply(b2b_cl *c, const sbc_msg_media_reply *m)
+{
+	unsigned i = (unsigned)(m->session_id & 15);
+	if (i >= SDP_MAX_MEDIA || c->created[i] != m->session_id || !c->pending)
+		return;
+	c->wk->n_wait--;
+	c->pending--;
+	b2b_reinv *ri = c->ri;
+	if (m->status < 0) {
+		SBC_WARN("call %" PRIx64 ": media session for a stream a re-offer adds refused: %s", c->id,
+			 sbc_strerror(m->status));
+		c->created[i] = 0;
+		if (ri && ri->creating)
+			ri->create_failed = 1;
+	} else {
+		c->relay[0][i] = m->local_rtp[0];
+		c->relay[1][i] = m->local_rtp[1];
+	}
+	if (!c->pending && ri && ri->creating)
+		reinv_streams_ready(c);
+}
+
 static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
 {
 	b2b_cl *c = b2b_find_by_id(k, (m->session_id >> 4) & B2B_ID_MASK);
+	if (c && m->request_id == (m->session_id | B2B_REQ_NEW_STREAM)) {
+		new_stream_reply(c, m);
+		return;
+	}
 	if (!c || c->state != CS_MEDIA)
 		return;
 	unsigned i = (unsigned)(m->session_id & 15);

@@ -287,6 +287,9 @@ static void answer_not_now(b2b_wk *k, const sig_rx *rx, txn *t, const sip_msg *r
 	answer_plain(k, rx, t, req, status, status == 500 ? ra : NULL);
 }
 
+static void relay_offer(b2b_cl *c);
+static void reinvite_relay(b2b_cl *c, const b2b_body *b);
+
 /* A re-INVITE from `leg` on a confirmed call: new offer across the legs. */
 static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 {
@@ -320,8 +323,6 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	k->st.reinvites++;
 	ri->m = *req; /* parsed already: moved onto the copy (sip_msg_rebase) */
 	sip_msg_rebase(&ri->m, raw);
-	int other = 1 - leg;
-	int bl = 0;
 	b2b_body b = {.type = "application/sdp", .data = k->body, .len = 0};
 	if (ri->method == SIP_M_INFO && ri->m.body.n) {
 		/* DTMF (and nothing else: a body that could carry addresses does
@@ -339,12 +340,16 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 		}
 		memcpy(k->body, ri->m.body.p, ri->m.body.n);
 		b.type = type;
-		bl = (int)ri->m.body.n;
+		b.len = ri->m.body.n;
 	}
 	if (ri->m.body.n && ri->method != SIP_M_PRACK && ri->method != SIP_M_INFO) { /* PRACK: offers in PRACK are not relayed */
 		int r = sdp_parse(ri->m.body.p, ri->m.body.n, &ri->offer);
-		if (r == 0 && ri->offer.n_media != c->sdp.n_media)
-			r = sbc_err_sip(488); /* adding or removing streams: not yet */
+		if (r == 0 && ri->offer.n_media < c->sdp.n_media) {
+			SBC_NOTICE("call %" PRIx64 ": re-offer from leg %d with %u m= lines for %u: refused (488; RFC 3264 8 "
+				   "never removes one: port 0 declines it)",
+				   c->id, leg, ri->offer.n_media, c->sdp.n_media);
+			r = sbc_err_sip(488);
+		}
 		uint64_t base = ((uint64_t)sig_worker_index(k->w) << 56) | (c->id << 4);
 		if (r == 0)
 			r = b2b_sdp_offer(&c->sdp, (unsigned)leg, &ri->offer, base, c->msgs);
@@ -354,16 +359,69 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 			return;
 		}
 		ri->has_sdp = 1;
-		sbc_addr relay[SDP_MAX_MEDIA];
-		for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-			relay[i] = c->relay[other][i];
-		bl = b2b_sdp_build_offer(&c->sdp, &ri->offer, relay, k->body, sizeof(k->body));
-		if (bl < 0) {
+		/* a stream the offer adds needs its media session (the relay's
+		 * ports) before the offer can go on; the ring hook that arms the
+		 * doorbell may take the replies at once and relay it (and end
+		 * ri) before this returns */
+		ri->creating = 1;
+		int w = media_create_new_streams(c);
+		if (w < 0) {
+			SBC_WARN("call %" PRIx64 ": re-offer adds a stream: MEDIA_CREATE not sent (%s)", c->id,
+				 sbc_strerror(w));
 			reinv_answer(c, NULL, 500, NULL, 0);
 			reinv_done(c);
 			return;
 		}
+		if (w > 0)
+			return; /* reinv_streams_ready goes on */
+		ri->creating = 0;
+		relay_offer(c);
+		return;
 	}
+	reinvite_relay(c, b.len ? &b : NULL);
+}
+
+/* The re-offer in c->ri, on the relay's addresses toward the other leg. */
+static void relay_offer(b2b_cl *c)
+{
+	b2b_wk *k = c->wk;
+	b2b_reinv *ri = c->ri;
+	int other = 1 - ri->leg;
+	sbc_addr relay[SDP_MAX_MEDIA];
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+		relay[i] = c->relay[other][i];
+	int bl = b2b_sdp_build_offer(&c->sdp, &ri->offer, relay, k->body, sizeof(k->body));
+	if (bl < 0) {
+		reinv_answer(c, NULL, 500, NULL, 0);
+		reinv_done(c);
+		return;
+	}
+	b2b_body b = {.type = "application/sdp", .data = k->body, .len = (size_t)bl};
+	reinvite_relay(c, &b);
+}
+
+/* Every media session of a stream the re-offer in c->ri adds exists (or
+ * one was refused: the re-offer gets 500, the call keeps its streams). */
+void reinv_streams_ready(b2b_cl *c)
+{
+	b2b_reinv *ri = c->ri;
+	ri->creating = 0;
+	if (c->state == CS_ENDED)
+		return;
+	if (ri->create_failed) {
+		reinv_answer(c, NULL, 500, NULL, 0);
+		reinv_done(c);
+		return;
+	}
+	relay_offer(c);
+}
+
+/* The request in c->ri goes to the other leg, with body b (NULL: none). */
+static void reinvite_relay(b2b_cl *c, const b2b_body *b)
+{
+	b2b_wk *k = c->wk;
+	b2b_reinv *ri = c->ri;
+	int other = 1 - ri->leg;
 	char branch[B2B_BRANCH_MAX], host[SBC_ADDR_STRLEN + 2], contact[160];
 	unsigned tp = other ? c->b_tp : c->a_tp;
 	const sbc_addr *local = other ? &c->b_local : &c->a_local;
@@ -371,7 +429,6 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	host_of(local, host, sizeof(host));
 	our_contact(c, other, contact, sizeof(contact));
 	b2b_via via = {.transport = tp_via(tp), .host = host, .port = sbc_addr_port(local), .branch = branch};
-	b.len = (size_t)(bl > 0 ? bl : 0);
 	/* session timer and extension headers cross (RFC 4028 on both legs) */
 	static const enum sip_hdr_id cross[] = {SIP_H_SESSION_EXPIRES, SIP_H_MIN_SE, SIP_H_SUPPORTED, SIP_H_REQUIRE};
 	char exbuf[4][B2B_HDR_MAX];
@@ -401,8 +458,8 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 		}
 	}
 	char *out = malloc(B2B_MSG_MAX);
-	int n = out ? b2b_build_in_dialog(other ? &c->db : &c->da, (enum sip_method)ri->method, &via, contact, ex, nex,
-					  bl > 0 ? &b : NULL, out, B2B_MSG_MAX)
+	int n = out ? b2b_build_in_dialog(other ? &c->db : &c->da, (enum sip_method)ri->method, &via, contact, ex, nex, b,
+					  out, B2B_MSG_MAX)
 		    : -ENOMEM;
 	tx_ctx *y = n > 0 ? ctx_for_leg(c, other, c, CTX_REINV_OUT) : NULL;
 	if (!y) {

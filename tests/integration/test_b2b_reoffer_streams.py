@@ -1,0 +1,172 @@
+"""A re-offer that adds a stream (RFC 3264 8.1: an m= line appended, or a
+port-0 line taken up again): video added to a voice call, and T.38 fax the
+way some gateways switch to it, audio set to port 0 and an m=image line
+appended. The new stream's media session is made (MEDIA_CREATE) before the
+offer goes on to the other leg, on the relay's ports; the answer updates
+it like the others. Before, such a re-INVITE got 488 (an appended line)
+or 500 (a line taken up again) and never reached the other leg, with no
+log line. A re-offer with fewer m= lines than the session has (RFC 3264
+8: lines are never removed) gets 488, logged; the call goes on."""
+import re
+
+import pytest
+
+from b2b_common import Uas, body, call_env, hdr, rtp_lands, status  # noqa: F401 (call_env: the env fixture)
+from conftest import BUILD, wait_for
+from test_b2b_hold import reinvite_body
+from test_b2b_sdp_srtp import close_socks, streams, udp  # noqa: F401 (close_socks: autouse)
+from test_signal_common import no_sanitizer_reports  # noqa: F401
+
+pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
+                                reason="binaries not built")
+
+AUDIO = "m=audio {p} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+VIDEO = "m=video {p} RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+T38 = ("m=image {p} udptl t38\r\na=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\n"
+       "a=T38FaxRateManagement:transferredTCF\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n")
+
+
+def sdp_of(who, ver, *lines):
+    return f"v=0\r\no={who} 1 {ver} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" + "".join(lines)
+
+
+class ReofferUas(Uas):
+    """A callee that answers the next INVITE (a re-INVITE) with next_body."""
+
+    next_body = None
+
+    def send(self, data):
+        if self.next_body and data.startswith(b"SIP/2.0 200") and (hdr(data, "CSeq") or "").endswith("INVITE") \
+                and len(self.requests("INVITE")) > 1:
+            head = data.split(b"\r\n\r\n", 1)[0]
+            b = self.next_body.encode()
+            head = re.sub(rb"Content-Length: \d+", b"Content-Length: %d" % len(b), head)
+            if b"Content-Type:" not in head:
+                head += b"\r\nContent-Type: application/sdp"
+            data = head + b"\r\n\r\n" + b
+        super().send(data)
+
+
+@pytest.fixture(name="call")
+def call_fixture(procs, tmp_path):
+    made = []
+
+    def make(first_offer=None, first_answer=None):
+        from b2b_common import Sbc, Uac
+        uas = ReofferUas("answer")
+        sbc = Sbc(procs, tmp_path, uas.port)
+        uac = Uac(sbc.port)
+        made.extend([uas, uac])
+        if first_answer:
+            uas.next_body = None
+            orig = uas.send
+
+            def first(data, orig=orig):
+                if data.startswith(b"SIP/2.0 200") and (hdr(data, "CSeq") or "").endswith("INVITE") \
+                        and len(uas.requests("INVITE")) == 1:
+                    head = data.split(b"\r\n\r\n", 1)[0]
+                    b = first_answer(uas).encode()
+                    data = re.sub(rb"Content-Length: \d+", b"Content-Length: %d" % len(b), head) + b"\r\n\r\n" + b
+                orig(data)
+            uas.send = first
+        final = uac.answered(body_text=first_offer(uac)) if first_offer else uac.answered()
+        return sbc, uas, uac, final
+
+    yield make
+    for m in made:
+        m.close()
+
+
+def relayed_both_ways(a_sock, a_dst, b_sock, b_dst, word):
+    return rtp_lands(a_sock, a_dst, b_sock, word)[0] and rtp_lands(b_sock, b_dst, a_sock, word)[0]
+
+
+def last_invite_to_b(uas):
+    return uas.requests("INVITE")[-1]
+
+
+def test_video_appended_to_a_voice_call(call):
+    """Audio call; the caller re-offers audio + video; the callee takes
+    both: the caller's 200 and the callee's re-INVITE carry the relay's
+    ports for the video, which is relayed both ways, audio still too."""
+    sbc, uas, uac, final = call()
+    va, vb = udp(), udp()
+    uas.next_body = sdp_of("uas", 2, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=vb.getsockname()[1]))
+    r = reinvite_body(uac, final, sdp_of("uac", 2, AUDIO.format(p=uac.rtp_port),
+                                         VIDEO.format(p=va.getsockname()[1])), 3)
+    assert status(r) == 200, r
+    to_a = streams(body(r))
+    to_b = streams(body(last_invite_to_b(uas)))
+    assert [s[0][0] for s in to_a] == ["audio", "video"] and [s[0][0] for s in to_b] == ["audio", "video"]
+    assert int(to_a[1][0][1]) > 0 and int(to_b[1][0][1]) > 0
+    assert relayed_both_ways(va, ("127.0.0.1", int(to_a[1][0][1])), vb, ("127.0.0.1", int(to_b[1][0][1])), b"vid")
+    assert relayed_both_ways(uac.rtp, ("127.0.0.1", int(to_a[0][0][1])), uas.rtp,
+                             ("127.0.0.1", int(to_b[0][0][1])), b"aud")
+    assert len(sbc.rpc("media.sessions")["sessions"]) == 2
+    assert status(uac.bye(final)) == 200
+    wait_for(lambda: not sbc.rpc("media.sessions")["sessions"], timeout=3, what="both sessions deleted")
+
+
+def test_t38_appended_with_audio_set_to_port_0(call):
+    """T.38 the way some gateways switch to it: m=audio 0 and an m=image
+    line appended; the fax (UDPTL) goes through the relay both ways."""
+    sbc, uas, uac, final = call()
+    fa, fb = udp(), udp()
+    uas.next_body = sdp_of("uas", 2, "m=audio 0 RTP/AVP 0\r\n", T38.format(p=fb.getsockname()[1]))
+    r = reinvite_body(uac, final, sdp_of("uac", 2, "m=audio 0 RTP/AVP 0\r\n", T38.format(p=fa.getsockname()[1])), 3)
+    assert status(r) == 200, r
+    to_a, to_b = streams(body(r)), streams(body(last_invite_to_b(uas)))
+    assert to_a[0][0][:2] == ["audio", "0"] and to_a[1][0][0] == "image" and to_a[1][0][2] == "udptl"
+    assert to_b[1][0][0] == "image" and "T38FaxVersion:0" in to_b[1][1]
+    assert relayed_both_ways(fa, ("127.0.0.1", int(to_a[1][0][1])), fb, ("127.0.0.1", int(to_b[1][0][1])), b"fax")
+    assert status(uac.bye(final)) == 200
+
+
+def test_port0_stream_taken_up_again(call):
+    """The caller's first offer had video at port 0 (no session made); its
+    re-offer takes it up: the session is made then, video relayed."""
+    va, vb = udp(), udp()
+    sbc, uas, uac, final = call(
+        first_offer=lambda uac: sdp_of("uac", 1, AUDIO.format(p=uac.rtp_port), VIDEO.format(p=0)),
+        first_answer=lambda uas: sdp_of("uas", 1, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=0)))
+    assert len(streams(body(final))) == 2
+    uas.next_body = sdp_of("uas", 2, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=vb.getsockname()[1]))
+    r = reinvite_body(uac, final, sdp_of("uac", 2, AUDIO.format(p=uac.rtp_port),
+                                         VIDEO.format(p=va.getsockname()[1])), 3)
+    assert status(r) == 200, r
+    to_a, to_b = streams(body(r)), streams(body(last_invite_to_b(uas)))
+    assert relayed_both_ways(va, ("127.0.0.1", int(to_a[1][0][1])), vb, ("127.0.0.1", int(to_b[1][0][1])), b"vid")
+    assert status(uac.bye(final)) == 200
+
+
+def test_added_stream_declined_by_the_callee(call):
+    """The callee declines the video the caller adds (port 0): the caller
+    gets 200 with video at port 0, audio goes on."""
+    sbc, uas, uac, final = call()
+    va = udp()
+    uas.next_body = sdp_of("uas", 2, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=0))
+    r = reinvite_body(uac, final, sdp_of("uac", 2, AUDIO.format(p=uac.rtp_port),
+                                         VIDEO.format(p=va.getsockname()[1])), 3)
+    assert status(r) == 200, r
+    to_a, to_b = streams(body(r)), streams(body(last_invite_to_b(uas)))
+    assert to_a[1][0][1] == "0"
+    assert relayed_both_ways(uac.rtp, ("127.0.0.1", int(to_a[0][0][1])), uas.rtp,
+                             ("127.0.0.1", int(to_b[0][0][1])), b"aud")
+    assert status(uac.bye(final)) == 200
+
+
+def test_reoffer_with_fewer_lines_488_call_goes_on(call):
+    """Audio + video call; a re-offer with the audio line only: 488 (lines
+    are never removed, RFC 3264 8), logged; the call and its audio go on."""
+    vb = udp()
+    sbc, uas, uac, final = call(
+        first_offer=lambda uac: sdp_of("uac", 1, AUDIO.format(p=uac.rtp_port), VIDEO.format(p=udp().getsockname()[1])),
+        first_answer=lambda uas: sdp_of("uas", 1, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=vb.getsockname()[1])))
+    r = reinvite_body(uac, final, sdp_of("uac", 2, AUDIO.format(p=uac.rtp_port)), 3)
+    assert status(r) == 488
+    assert len(uas.requests("INVITE")) == 1
+    assert "with 1 m= lines for 2: refused" in sbc.log()
+    to_a, to_b = streams(body(final)), streams(body(uas.requests("INVITE")[0]))
+    assert relayed_both_ways(uac.rtp, ("127.0.0.1", int(to_a[0][0][1])), uas.rtp,
+                             ("127.0.0.1", int(to_b[0][0][1])), b"aud")
+    assert status(uac.bye(final)) == 200
