@@ -344,10 +344,12 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 	}
 	if (ri->m.body.n && ri->method != SIP_M_PRACK && ri->method != SIP_M_INFO) { /* PRACK: offers in PRACK are not relayed */
 		int r = sdp_parse(ri->m.body.p, ri->m.body.n, &ri->offer);
-		if (r == 0 && ri->offer.n_media < c->sdp.n_media) {
+		if (r == 0 && ri->offer.n_media < c->sdp.n_agreed) {
+			/* against the session as last answered: a re-offer that
+			 * added a line and was refused or cancelled added none */
 			SBC_NOTICE("call %" PRIx64 ": re-offer from leg %d with %u m= lines for %u: refused (488; RFC 3264 8 "
 				   "never removes one: port 0 declines it)",
-				   c->id, leg, ri->offer.n_media, c->sdp.n_media);
+				   c->id, leg, ri->offer.n_media, (unsigned)c->sdp.n_agreed);
 			r = sbc_err_sip(488);
 		}
 		uint64_t base = ((uint64_t)sig_worker_index(k->w) << 56) | (c->id << 4);
@@ -659,7 +661,14 @@ static void reinvite_cancel(b2b_wk *k, const sig_rx *rx, txn *t, const sip_msg *
 {
 	answer_plain(k, rx, t, req, 200, NULL);
 	b2b_reinv *ri = c ? c->ri : NULL;
-	if (!ri || ri->in != inv || ri->method != SIP_M_INVITE || !ri->out || ri->await_ack)
+	if (!ri || ri->in != inv || ri->method != SIP_M_INVITE || ri->await_ack)
+		return;
+	if (ri->creating) { /* not relayed yet: a stream it adds is being made (the sessions stay idle) */
+		reinv_answer(c, NULL, 487, NULL, 0);
+		reinv_done(c);
+		return;
+	}
+	if (!ri->out)
 		return;
 	tx_ctx *y = txn_user(ri->out);
 	if (!y)

@@ -191,6 +191,7 @@ int b2b_sdp_answer(b2b_sdp *x, const sdp_session *answer, sbc_msg_media msgs[SDP
 		/* on hold no RTP need flow either way */
 		msgs[i].timeout_ms = s->offer_hold || sdp_media_on_hold(answer, i) ? B2B_SDP_HOLD_TIMEOUT_MS : 0;
 	}
+	x->n_agreed = (uint8_t)x->n_media;
 	return 0;
 }
 

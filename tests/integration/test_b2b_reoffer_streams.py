@@ -31,13 +31,21 @@ def sdp_of(who, ver, *lines):
 
 
 class ReofferUas(Uas):
-    """A callee that answers the next INVITE (a re-INVITE) with next_body."""
+    """A callee that answers a re-INVITE with next_body, or with a 488
+    when refuse is set (once)."""
 
     next_body = None
+    refuse = False
 
     def send(self, data):
-        if self.next_body and data.startswith(b"SIP/2.0 200") and (hdr(data, "CSeq") or "").endswith("INVITE") \
-                and len(self.requests("INVITE")) > 1:
+        reinv_200 = data.startswith(b"SIP/2.0 200") and (hdr(data, "CSeq") or "").endswith("INVITE") \
+            and len(self.requests("INVITE")) > 1
+        if reinv_200 and self.refuse:
+            self.refuse = False
+            head = data.split(b"\r\n\r\n", 1)[0].replace(b"SIP/2.0 200 OK", b"SIP/2.0 488 Not Acceptable Here")
+            head = re.sub(rb"\r\nContent-Type:[^\r]*", b"", head)
+            data = re.sub(rb"Content-Length: \d+", b"Content-Length: 0", head) + b"\r\n\r\n"
+        elif self.next_body and reinv_200:
             head = data.split(b"\r\n\r\n", 1)[0]
             b = self.next_body.encode()
             head = re.sub(rb"Content-Length: \d+", b"Content-Length: %d" % len(b), head)
@@ -169,4 +177,18 @@ def test_reoffer_with_fewer_lines_488_call_goes_on(call):
     to_a, to_b = streams(body(final)), streams(body(uas.requests("INVITE")[0]))
     assert relayed_both_ways(uac.rtp, ("127.0.0.1", int(to_a[0][0][1])), uas.rtp,
                              ("127.0.0.1", int(to_b[0][0][1])), b"aud")
+    assert status(uac.bye(final)) == 200
+
+
+def test_added_stream_refused_then_the_old_session_reoffered(call):
+    """The callee refuses (488) the re-offer that adds video: the caller
+    gets 488, the session is as it was, and a later re-offer of the audio
+    alone (hold) is taken (200), not refused as one removing a line."""
+    sbc, uas, uac, final = call()
+    va = udp()
+    uas.refuse = True
+    r = reinvite_body(uac, final, sdp_of("uac", 2, AUDIO.format(p=uac.rtp_port),
+                                         VIDEO.format(p=va.getsockname()[1])), 3)
+    assert status(r) == 488
+    assert status(uac.reinvite(final, "sendonly", cseq=4)) == 200
     assert status(uac.bye(final)) == 200
