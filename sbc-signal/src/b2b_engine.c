@@ -327,6 +327,27 @@ void media_delete_all(b2b_cl *c)
 	}
 }
 
+/* Deletes the media session of every stream the answer just applied
+ * declines (port 0): made with the offer, it would hold four relay ports
+ * idle until the call ends (an audio-only answer to audio + video took
+ * twice the ports of the call). A re-offer that takes the line up again
+ * makes a new one (media_create_new_streams). Only once the answer is
+ * final: after an early one a 2xx, or another route's answer to the same
+ * offer, may take the stream. */
+void media_drop_declined(b2b_cl *c)
+{
+	for (unsigned i = 0; i < c->sdp.n_media && i < SDP_MAX_MEDIA; i++) {
+		if (!c->created[i] || c->sdp.s[i].active)
+			continue;
+		sbc_msg_media_delete d = {.session_id = c->created[i], .request_id = 0};
+		if (media_push(c->wk, c->media_w, SBC_MSG_MEDIA_DELETE, &d, sizeof(d)) < 0)
+			continue; /* ring full: it goes with the call */
+		c->created[i] = 0;
+		memset(&c->relay[0][i], 0, sizeof(c->relay[0][i]));
+		memset(&c->relay[1][i], 0, sizeof(c->relay[1][i]));
+	}
+}
+
 /* ---- calls ------------------------------------------------------------------ */
 
 static sip_sv call_cid(const b2b_cl *c, int leg)

@@ -193,6 +193,7 @@ int apply_answer(b2b_cl *c, const sdp_session *ans, int leg)
 			SBC_WARN("call %" PRIx64 ": MEDIA_UPDATE not sent (ring full)", c->id);
 		b2b_media_wipe(&c->msgs[i]);
 	}
+	media_drop_declined(c);
 	sbc_addr relay[SDP_MAX_MEDIA];
 	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
 		relay[i] = c->relay[leg][i];

@@ -989,6 +989,7 @@ void b2b_on_response(void *ctx, txn *t, const sip_msg *rsp)
 			}
 		}
 		c->state = CS_CONFIRMED;
+		media_drop_declined(c); /* the answer is final now */
 		c->answer_ms = b2b_wall_ms();
 		session_timer_arm(c, rsp);
 		mirror_to_a(c, rsp, 1);

@@ -192,3 +192,24 @@ def test_added_stream_refused_then_the_old_session_reoffered(call):
     assert status(r) == 488
     assert status(uac.reinvite(final, "sendonly", cseq=4)) == 200
     assert status(uac.bye(final)) == 200
+
+
+def test_declined_stream_gives_its_ports_back_and_comes_back(call):
+    """The callee's 2xx declines the video the caller offered: its media
+    session, made with the offer, is deleted (before, it held its four
+    relay ports idle until the call ended); a later re-offer that takes
+    the video up again gets a new one, and video is relayed."""
+    va, vb = udp(), udp()
+    sbc, uas, uac, final = call(
+        first_offer=lambda uac: sdp_of("uac", 1, AUDIO.format(p=uac.rtp_port), VIDEO.format(p=va.getsockname()[1])),
+        first_answer=lambda uas: sdp_of("uas", 1, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=0)))
+    assert streams(body(final))[1][0][1] == "0"
+    wait_for(lambda: len(sbc.rpc("media.sessions")["sessions"]) == 1, timeout=3, what="the video's session deleted")
+    uas.next_body = sdp_of("uas", 2, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=vb.getsockname()[1]))
+    r = reinvite_body(uac, final, sdp_of("uac", 2, AUDIO.format(p=uac.rtp_port),
+                                         VIDEO.format(p=va.getsockname()[1])), 3)
+    assert status(r) == 200, r
+    to_a, to_b = streams(body(r)), streams(body(last_invite_to_b(uas)))
+    assert relayed_both_ways(va, ("127.0.0.1", int(to_a[1][0][1])), vb, ("127.0.0.1", int(to_b[1][0][1])), b"vid")
+    assert len(sbc.rpc("media.sessions")["sessions"]) == 2
+    assert status(uac.bye(final)) == 200
