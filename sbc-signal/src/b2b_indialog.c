@@ -122,10 +122,12 @@ void media_event(b2b_wk *k, unsigned j, const sbc_msg_media_event *e)
 	unsigned si = (unsigned)(e->session_id & 0xf);
 	if (si < SDP_MAX_MEDIA && !c->sdp.s[si].active) {
 		/* a stream declined (port 0) by the answer: its session, made
-		 * with the offer, stays until the call ends and carries nothing
-		 * by design. Its silence must not end a call whose other streams
-		 * talk: an audio-only answer to audio + video was hung up after
-		 * rtp_timeout_ms (test_declined_stream_does_not_time_the_call_out). */
+		 * with the offer, carries nothing by design until it is deleted
+		 * (media_drop_declined; one whose DELETE did not fit the ring
+		 * stays to the call's end). Its silence must not end a call
+		 * whose other streams talk: an audio-only answer to audio + video
+		 * was hung up after rtp_timeout_ms
+		 * (test_declined_stream_does_not_time_the_call_out). */
 		return;
 	}
 	SBC_NOTICE("call %" PRIx64 ": media timeout: BYE on both legs", c->id);
