@@ -49,7 +49,7 @@ int delayed_offer(b2b_cl *c, const sip_msg *rsp)
 	int r = sdp_parse(ri->ob, ri->ob_len, &ri->offer);
 	/* a stream added in an offer we relay in our 2xx: not supported (one
 	 * in a re-offer of its own is, reinvite()) */
-	if (r == 0 && ri->offer.n_media != c->sdp.n_media)
+	if (r == 0 && ri->offer.n_media != c->sdp.n_agreed)
 		r = sbc_err_sip(488);
 	uint64_t base = ((uint64_t)sig_worker_index(k->w) << 56) | (c->id << 4);
 	if (r == 0)

@@ -129,8 +129,9 @@ struct b2b_cl {
 	uint8_t bye_a_held; /* the call ended before that ACK: our BYE to A waits for it (RFC 3261 15) */
 	uint8_t held_rsn_n; /* Reason lines of that BYE, NUL-separated in held_rsn (malloc'd) */
 	char *held_rsn;
-	int16_t held_cause;      /* the call record's end once that BYE goes (bye_a_hold) */
-	const char *held_reason; /* a literal */
+	int16_t held_cause;    /* the call record's end once that BYE goes (bye_a_hold) */
+	char held_reason[96];  /* ... and its reason (a copy: session_expired's is on its stack) */
+	uint8_t new_pending;   /* streams a re-offer adds whose MEDIA_CREATE awaits its reply (bit per m= line) */
 	int16_t q850; /* Q.850 cause of the Reason that ended the call (relayed or ours), 0: none */
 	/* Delayed offer (RFC 3261 13.2.1): A's INVITE came without SDP, so ours
 	 * goes without; B's 2xx brings the offer (kept in dly), A's ACK the

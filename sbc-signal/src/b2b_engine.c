@@ -336,8 +336,11 @@ void media_delete_all(b2b_cl *c)
  * offer, may take the stream. */
 void media_drop_declined(b2b_cl *c)
 {
-	for (unsigned i = 0; i < c->sdp.n_media && i < SDP_MAX_MEDIA; i++) {
-		if (!c->created[i] || c->sdp.s[i].active)
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
+		/* not in the session as answered: declined now, or made for a
+		 * re-offer that was refused (one whose reply is still due is
+		 * left: its id would come back with a stale reply) */
+		if (!c->created[i] || (c->sdp.agreed & (1u << i)) || (c->new_pending & (1u << i)))
 			continue;
 		sbc_msg_media_delete d = {.session_id = c->created[i], .request_id = 0};
 		if (media_push(c->wk, c->media_w, SBC_MSG_MEDIA_DELETE, &d, sizeof(d)) < 0)
@@ -594,6 +597,32 @@ int b2b_server_txn(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn **t, tx_
 	return r;
 }
 
+/* MEDIA_CREATE for each session of c->msgs (a new stream's: only those
+ * with no session yet), its reply awaited (c->pending, and the stream's
+ * bit in c->new_pending for a new stream: its request_id has
+ * B2B_REQ_NEW_STREAM). Returns how many, or < 0 when the ring is full. */
+static int push_creates(b2b_cl *c, int new_streams)
+{
+	b2b_wk *k = c->wk;
+	uint64_t flag = new_streams ? B2B_REQ_NEW_STREAM : 0;
+	int n = 0;
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
+		if (!c->msgs[i].session_id || (new_streams && c->created[i]))
+			continue;
+		c->msgs[i].request_id = c->msgs[i].session_id | flag;
+		int r = media_push(k, c->media_w, SBC_MSG_MEDIA_CREATE, &c->msgs[i], sizeof(c->msgs[i]));
+		if (r < 0)
+			return r;
+		c->created[i] = c->msgs[i].session_id;
+		c->pending++;
+		k->n_wait++;
+		if (new_streams)
+			c->new_pending |= (uint8_t)(1u << i);
+		n++;
+	}
+	return n;
+}
+
 /* MEDIA_CREATE for every session of the offer just taken (c->msgs, from
  * b2b_sdp_offer: A's INVITE, or B's 2xx for a delayed offer); the replies
  * (media_reply) bring the relay's addresses and complete the call's next
@@ -601,19 +630,8 @@ int b2b_server_txn(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn **t, tx_
  * call with 503). */
 int media_create(b2b_cl *c)
 {
-	b2b_wk *k = c->wk;
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
-		if (!c->msgs[i].session_id)
-			continue;
-		c->msgs[i].request_id = c->msgs[i].session_id;
-		int r = media_push(k, c->media_w, SBC_MSG_MEDIA_CREATE, &c->msgs[i], sizeof(c->msgs[i]));
-		if (r < 0)
-			return r;
-		c->created[i] = c->msgs[i].session_id;
-		c->pending++;
-		k->n_wait++;
-	}
-	return 0;
+	int r = push_creates(c, 0);
+	return r < 0 ? r : 0;
 }
 
 /* MEDIA_CREATE for every stream of the re-offer just taken (c->msgs) that
@@ -623,22 +641,9 @@ int media_create(b2b_cl *c)
  * full). */
 int media_create_new_streams(b2b_cl *c)
 {
-	b2b_wk *k = c->wk;
-	int n = 0;
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
-		if (!c->msgs[i].session_id || c->created[i])
-			continue;
-		c->msgs[i].request_id = c->msgs[i].session_id | B2B_REQ_NEW_STREAM;
-		int r = media_push(k, c->media_w, SBC_MSG_MEDIA_CREATE, &c->msgs[i], sizeof(c->msgs[i]));
-		if (r < 0)
-			return r;
-		c->created[i] = c->msgs[i].session_id;
-		c->pending++;
-		k->n_wait++;
-		n++;
-	}
-	if (n)
-		b2b_ring_hook(k->w, NULL); /* arms the media doorbell for the replies */
+	int n = push_creates(c, 1);
+	if (n > 0)
+		b2b_ring_hook(c->wk->w, NULL); /* arms the media doorbell for the replies */
 	return n;
 }
 
@@ -818,8 +823,9 @@ static void media_ready(b2b_cl *c)
 static void new_stream_reply(b2b_cl *c, const sbc_msg_media_reply *m)
 {
 	unsigned i = (unsigned)(m->session_id & 15);
-	if (i >= SDP_MAX_MEDIA || c->created[i] != m->session_id || !c->pending)
+	if (i >= SDP_MAX_MEDIA || c->created[i] != m->session_id || !(c->new_pending & (1u << i)) || !c->pending)
 		return;
+	c->new_pending &= (uint8_t)~(1u << i);
 	c->wk->n_wait--;
 	c->pending--;
 	b2b_reinv *ri = c->ri;
@@ -833,7 +839,7 @@ static void new_stream_reply(b2b_cl *c, const sbc_msg_media_reply *m)
 		c->relay[0][i] = m->local_rtp[0];
 		c->relay[1][i] = m->local_rtp[1];
 	}
-	if (!c->pending && ri && ri->creating)
+	if (!c->new_pending && ri && ri->creating)
 		reinv_streams_ready(c);
 }
 
@@ -1117,11 +1123,16 @@ static void command_hook(sig_worker *w, uint64_t request_id, const char *json, s
 		n = snprintf(reply, sizeof(reply), "{\"ok\":false,\"error\":\"no such call\"}");
 	} else {
 		const char *rsn = RSN_HANGUP;
-		c->hangup = 1;
-		c->q850 = RSN_HANGUP_Q850;
-		if (c->state == CS_CONFIRMED) {
+		if (c->bye_a_held) {
+			/* ending already: the BYE to the caller waits for its ACK,
+			 * and the call's cause is what ended it */
+		} else if (c->state == CS_CONFIRMED) {
+			c->hangup = 1;
+			c->q850 = RSN_HANGUP_Q850;
 			bye_both_legs(c, 200, "hangup", rsn);
 		} else {
+			c->hangup = 1;
+			c->q850 = RSN_HANGUP_Q850;
 			call_cancel(c, &rsn, 1);
 		}
 		n = snprintf(reply, sizeof(reply), "{\"ok\":true}");

@@ -120,14 +120,17 @@ void media_event(b2b_wk *k, unsigned j, const sbc_msg_media_event *e)
 		return;
 	/* session ids are the call's base + stream index (make_offer) */
 	unsigned si = (unsigned)(e->session_id & 0xf);
-	if (si < SDP_MAX_MEDIA && !c->sdp.s[si].active) {
-		/* a stream declined (port 0) by the answer: its session, made
-		 * with the offer, carries nothing by design until it is deleted
-		 * (media_drop_declined; one whose DELETE did not fit the ring
-		 * stays to the call's end). Its silence must not end a call
-		 * whose other streams talk: an audio-only answer to audio + video
-		 * was hung up after rtp_timeout_ms
-		 * (test_declined_stream_does_not_time_the_call_out). */
+	if (si < SDP_MAX_MEDIA && !(c->sdp.agreed & (1u << si))) {
+		/* a stream not in the session as last answered: declined (port
+		 * 0) by the answer, its session made with the offer and not
+		 * deleted yet (media_drop_declined), or added by a re-offer the
+		 * other side refused or that was cancelled. It carries nothing
+		 * by design; its silence must not end a call whose other
+		 * streams talk: an audio-only answer to audio + video was hung
+		 * up after rtp_timeout_ms (test_declined_stream_does_not_time_
+		 * the_call_out), and a refused T.38 attempt's session would have
+		 * ended the voice call (test_b2b_reoffer_streams). Nor does an
+		 * offer that failed (its streams wiped) switch the check off. */
 		return;
 	}
 	SBC_NOTICE("call %" PRIx64 ": media timeout: BYE on both legs", c->id);
@@ -365,10 +368,7 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 		}
 		ri->has_sdp = 1;
 		/* a stream the offer adds needs its media session (the relay's
-		 * ports) before the offer can go on; the ring hook that arms the
-		 * doorbell may take the replies at once and relay it (and end
-		 * ri) before this returns */
-		ri->creating = 1;
+		 * ports) before the offer can go on */
 		int w = media_create_new_streams(c);
 		if (w < 0) {
 			SBC_WARN("call %" PRIx64 ": re-offer adds a stream: MEDIA_CREATE not sent (%s)", c->id,
@@ -377,9 +377,10 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 			reinv_done(c);
 			return;
 		}
-		if (w > 0)
-			return; /* reinv_streams_ready goes on */
-		ri->creating = 0;
+		if (c->new_pending) { /* ours, or a cancelled re-offer's still due */
+			ri->creating = 1;
+			return; /* reinv_streams_ready goes on (CREATEs go out at the end of the iteration) */
+		}
 		relay_offer(c);
 		return;
 	}
@@ -551,6 +552,12 @@ void b2b_in_dialog(b2b_wk *k, const sig_rx *rx, const sip_msg *req)
 		if (leg == 0 && c->state != CS_CONFIRMED) {
 			/* BYE before the answer: treated as a CANCEL toward B */
 			call_cancel(c, rl, (unsigned)nr);
+			return;
+		}
+		if (leg == 1 && c->bye_a_held) {
+			/* ours (call.hangup, a timeout) crossed it: the BYE to A
+			 * still waits for A's ACK, with the cause that ended the
+			 * call first */
 			return;
 		}
 		if (leg == 1 && bye_a_must_wait(c)) {

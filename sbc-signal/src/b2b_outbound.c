@@ -1066,7 +1066,7 @@ int bye_a_must_wait(const b2b_cl *c) { return !c->a_acked && c->a_txn; }
 /* The call ended (B's BYE, call.hangup, a media or session timeout) before
  * A's ACK: our BYE to A waits for it (b2b_on_ack, or b2b_on_timeout at
  * Timer H/L: bye_a_held_send), and the call ends then with cause and
- * reason (a literal). The Reason lines are copied, only on this rare path
+ * reason (copied). The Reason lines are copied, only on this rare path
  * (the call object carries no buffer for them); a copy that cannot be made
  * leaves the held BYE without Reason. */
 void bye_a_hold(b2b_cl *c, const char *const *rl, unsigned n, int cause, const char *reason)
@@ -1074,7 +1074,7 @@ void bye_a_hold(b2b_cl *c, const char *const *rl, unsigned n, int cause, const c
 	size_t len = 0;
 	c->bye_a_held = 1;
 	c->held_cause = (int16_t)cause;
-	c->held_reason = reason;
+	snprintf(c->held_reason, sizeof(c->held_reason), "%s", reason ? reason : "");
 	for (unsigned i = 0; i < n; i++)
 		len += strlen(rl[i]) + 1;
 	free(c->held_rsn);

@@ -163,6 +163,7 @@ void call_end(b2b_cl *c, int cause, const char *reason)
 	}
 	k->n_wait -= c->pending;
 	c->pending = 0;
+	c->new_pending = 0;
 	media_delete_all(c);
 	if (c->lim)
 		b2b_limit_release(c->lim);

@@ -29,9 +29,18 @@ void b2b_sdp_init(b2b_sdp *x, const store_srtp_policy *pol_a, const store_srtp_p
  * of our own endpoints (sig_self.h): logged, the caller answers 488. */
 static int leg_names_us(const b2b_sdp *x, const sbc_media_leg *l)
 {
-	const sbc_addr *a = x->self && sig_self_is_ours(x->self, &l->remote_rtp)    ? &l->remote_rtp
-			    : x->self && sig_self_is_ours(x->self, &l->remote_rtcp) ? &l->remote_rtcp
-										    : NULL;
+	if (!x->self)
+		return 0;
+	/* RTCP without a=rtcp (family 0) goes to the RTP port + 1 (RFC 3550
+	 * 11), unless muxed: the next port after the RTP one counts too */
+	sbc_addr rtcp = l->remote_rtcp;
+	if (!rtcp.sa.sa_family && l->remote_rtp.sa.sa_family && sbc_addr_port(&l->remote_rtp) < 65535) {
+		rtcp = l->remote_rtp;
+		sbc_addr_set_port(&rtcp, (uint16_t)(sbc_addr_port(&l->remote_rtp) + 1));
+	}
+	const sbc_addr *a = sig_self_is_ours(x->self, &l->remote_rtp) ? &l->remote_rtp
+			    : sig_self_is_ours(x->self, &rtcp)          ? &rtcp
+									: NULL;
 	if (!a)
 		return 0;
 	char t[SBC_ADDR_STRLEN];
@@ -192,6 +201,9 @@ int b2b_sdp_answer(b2b_sdp *x, const sdp_session *answer, sbc_msg_media msgs[SDP
 		msgs[i].timeout_ms = s->offer_hold || sdp_media_on_hold(answer, i) ? B2B_SDP_HOLD_TIMEOUT_MS : 0;
 	}
 	x->n_agreed = (uint8_t)x->n_media;
+	x->agreed = 0;
+	for (unsigned i = 0; i < x->n_media; i++)
+		x->agreed |= (uint8_t)(x->s[i].active << i);
 	return 0;
 }
 

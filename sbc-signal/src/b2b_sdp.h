@@ -57,6 +57,7 @@ typedef struct b2b_sdp {
 	sdp_origin origin[2]; /* our o= toward each leg */
 	uint8_t offerer;      /* leg that sent the current offer */
 	uint8_t n_agreed;     /* m= lines of the last exchange answered: a re-offer has no fewer (RFC 3264 8) */
+	uint8_t agreed;       /* bit per line active in that exchange: the session as it stands */
 	/* s[0..n_dirty) may hold an exchange's state (keys); the streams past
 	 * it are all zero. The wipes cover only those: a call has one or two
 	 * m= lines of the SDP_MAX_MEDIA (8) streams, each 1.9 KB, and three

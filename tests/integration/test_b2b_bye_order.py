@@ -6,6 +6,7 @@ the server transaction times out" (RFC 3261 15). SIPp over TLS showed it
 BYE came before SIPp's ACK went out): sbc-signal ACKs B's 200 at once, B
 hangs up at once, and the BYE was relayed to A straight away. Over UDP and
 over TLS (TlsUac)."""
+import re
 import time
 
 import pytest
@@ -34,14 +35,7 @@ def test_callee_bye_waits_for_the_callers_ack(procs, tmp_path, transport):
         wait_for(lambda: [r for r in uas.responses() if "BYE" in (hdr(r, "CSeq") or "") and status(r) == 200],
                  timeout=3, what="the callee's BYE answered")
         # ... but no BYE reaches the caller before its ACK (2xx repeats over UDP are fine)
-        deadline = time.monotonic() + 0.7
-        uac.sock.settimeout(0.1)
-        while time.monotonic() < deadline:
-            try:
-                d, _ = uac.sock.recvfrom(65536)
-            except OSError:
-                continue
-            assert not d.startswith(b"BYE "), "BYE before our ACK"
+        no_bye_for(uac, 0.7)
         uac.ack(final)
         bye = uac.recv_until(lambda d: d.startswith(b"BYE "), timeout=3, what="BYE after our ACK")
         assert hdr(bye, "Call-ID") == uac.callid
@@ -155,6 +149,43 @@ def test_hangup_before_the_callers_ack_waits_for_it(procs, tmp_path, offer):
                        what="the call ended")[0]
         assert end["cause"] == 200 and end["reason"] == "hangup", end
         assert len(uas.requests("BYE")) == 1
+    finally:
+        if uac:
+            uac.close()
+        uas.close()
+
+
+def test_callees_bye_crossing_our_held_hangup_keeps_its_cause(procs, tmp_path):
+    """call.hangup before the caller's ACK, and the callee's BYE crosses
+    ours: the call still ends "hangup" with Q.850 16 on the BYE the caller
+    gets after its ACK. Review s9: the crossing BYE replaced the held
+    cause, reason and Reason lines (the caller's BYE had no Reason)."""
+    uas = Uas("answer")
+    uac = None
+    try:
+        sbc = Sbc(procs, tmp_path, uas.port)
+        uac = Uac(sbc.port)
+        uac.invite()
+        final = uac.wait_final()
+        assert status(final) == 200
+        call = wait_for(lambda: sbc.rpc("call.list", {"active": True})["calls"], timeout=3, what="the call")[0]
+        assert sbc.rpc("call.hangup", {"id": call["id"]})["requested"] is True
+        bye = wait_for(lambda: uas.requests("BYE"), timeout=3, what="BYE at the callee")[0]
+        # the callee's own BYE crosses ours (its dialog: our From/To swapped)
+        theirs = re.sub(rb"^BYE ", b"BYE ", bye)
+        frm, to = hdr(bye, "From"), hdr(bye, "To")
+        theirs = theirs.replace(f"From: {frm}".encode(), b"From: X").replace(f"To: {to}".encode(), f"From: {to}".encode())
+        theirs = theirs.replace(b"From: X", f"To: {frm}".encode())
+        theirs = re.sub(rb"CSeq: \d+ BYE", b"CSeq: 9 BYE", theirs)
+        theirs = re.sub(rb"Via: [^\r]*", f"Via: SIP/2.0/UDP 127.0.0.1:{uas.port};branch=z9hG4bKcross".encode(), theirs)
+        uas.sock.sendto(theirs, ("127.0.0.1", sbc.port))
+        time.sleep(0.3)
+        uac.ack(final)
+        got = uac.recv_until(lambda d: d.startswith(b"BYE "), timeout=3, what="BYE after our ACK")
+        assert "Q.850;cause=16" in (hdr(got, "Reason") or ""), got
+        end = wait_for(lambda: [c for c in sbc.rpc("call.list")["calls"] if c["state"] == "ended"], timeout=3,
+                       what="the call ended")[0]
+        assert end["reason"] == "hangup", end
     finally:
         if uac:
             uac.close()

@@ -48,11 +48,20 @@ def test_offer_naming_us_488(env, where):
     assert f"SDP names 127.0.0.1:{port}" in sbc.log()
 
 
+def test_offer_whose_implicit_rtcp_is_our_relay_port_488(env):
+    """RTP on the port just below the relay range and no a=rtcp: RTCP goes
+    to the RTP port + 1 (RFC 3550 11), our first relay port: 488 too."""
+    sbc, uas, uac = env()
+    uac.invite(body_text=sdp("127.0.0.1", sbc.mbase - 1))
+    assert status(uac.wait_final()) == 488
+    assert uas.invite is None
+
+
 def test_offer_next_to_our_relay_range_is_relayed(env):
     """A port just outside the relay range on the same address is a peer's
     like any other: the call goes through."""
     sbc, uas, uac = env()
-    uac.invite(body_text=sdp("127.0.0.1", sbc.mbase + 60))
+    uac.invite(body_text=sdp("127.0.0.1", sbc.mbase + 60))  # RTCP at + 61
     assert status(uac.wait_final()) == 200
     assert uas.invite is not None
 

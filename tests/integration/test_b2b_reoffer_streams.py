@@ -14,7 +14,7 @@ import pytest
 from b2b_common import Uas, body, call_env, hdr, rtp_lands, status  # noqa: F401 (call_env: the env fixture)
 from conftest import BUILD, wait_for
 from test_b2b_hold import reinvite_body
-from test_b2b_sdp_srtp import close_socks, streams, udp  # noqa: F401 (close_socks: autouse)
+from test_b2b_sdp_srtp import close_socks, streams, talk, udp  # noqa: F401 (close_socks: autouse)
 from test_signal_common import no_sanitizer_reports  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
@@ -59,10 +59,10 @@ class ReofferUas(Uas):
 def call_fixture(procs, tmp_path):
     made = []
 
-    def make(first_offer=None, first_answer=None):
+    def make(first_offer=None, first_answer=None, **sbc_kw):
         from b2b_common import Sbc, Uac
         uas = ReofferUas("answer")
-        sbc = Sbc(procs, tmp_path, uas.port)
+        sbc = Sbc(procs, tmp_path, uas.port, **sbc_kw)
         uac = Uac(sbc.port)
         made.extend([uas, uac])
         if first_answer:
@@ -212,4 +212,40 @@ def test_declined_stream_gives_its_ports_back_and_comes_back(call):
     to_a, to_b = streams(body(r)), streams(body(last_invite_to_b(uas)))
     assert relayed_both_ways(va, ("127.0.0.1", int(to_a[1][0][1])), vb, ("127.0.0.1", int(to_b[1][0][1])), b"vid")
     assert len(sbc.rpc("media.sessions")["sessions"]) == 2
+    assert status(uac.bye(final)) == 200
+
+
+def test_refused_t38_attempt_does_not_time_the_call_out(call):
+    """The callee refuses the T.38 switch (488): the session made for the
+    m=image line carries nothing, and its silence must not end the voice
+    call (rtp_timeout_ms 1000; the talk lasts 2.5 s). Review s9: it was
+    hung up by "media timeout" with audio flowing."""
+    sbc, uas, uac, final = call(rtp_timeout_ms=1000)
+    fa = udp()
+    uas.refuse = True
+    r = reinvite_body(uac, final, sdp_of("uac", 2, "m=audio 0 RTP/AVP 0\r\n", T38.format(p=fa.getsockname()[1])), 3)
+    assert status(r) == 488
+    to_a, to_b = streams(body(final)), streams(body(uas.requests("INVITE")[0]))
+    assert talk(uac, ("127.0.0.1", int(to_a[0][0][1])), uas, ("127.0.0.1", int(to_b[0][0][1])), 2.5) > 50
+    assert not uas.requests("BYE")
+    assert status(uac.bye(final)) == 200
+
+
+def test_refused_add_then_a_reinvite_without_sdp(call):
+    """After a refused re-offer that added a line, a re-INVITE without SDP
+    gets the callee's one-line offer in our 2xx (the session has one line).
+    Review s9: that offer was refused as a line count change, and our 200
+    went to the caller without SDP while the callee's offer got an ACK
+    without an answer."""
+    sbc, uas, uac, final = call()
+    va = udp()
+    uas.refuse = True
+    r = reinvite_body(uac, final, sdp_of("uac", 2, AUDIO.format(p=uac.rtp_port),
+                                         VIDEO.format(p=va.getsockname()[1])), 3)
+    assert status(r) == 488
+    ok = uac._transaction("INVITE", final, 4, extra=f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\n")
+    assert status(ok) == 200 and len(streams(body(ok))) == 1, ok
+    uac.sock.sendto(uac._request("ACK", final, 4, ctype="application/sdp",
+                                 body_text=sdp_of("uac", 3, AUDIO.format(p=uac.rtp_port))), uac.dst)
+    wait_for(lambda: [d for d in uas.requests("ACK") if body(d)], timeout=3, what="the answer in our ACK")
     assert status(uac.bye(final)) == 200

@@ -194,3 +194,21 @@ def test_floor_enforced_over_a_shorter_interval(env):
     t = bye_after(uac, uas, t0)
     assert 1.7 <= t <= 4.5, t
     assert_cleared_by_timer(sbc, 3)
+
+
+def test_expiry_before_the_callers_ack_waits_and_keeps_its_reason(env):
+    """The session timer expires between our 2xx and the caller's ACK (the
+    caller holds it back): the callee gets its BYE, the caller's waits for
+    the ACK (RFC 3261 15), and the record keeps the timer's reason. Review
+    s9: the reason was a pointer into session_expired's stack, read once
+    the held BYE went (the record said "408 F\\x0e\\x05")."""
+    sbc, uas, uac = env.make()
+    uac.invite(extra=SE_INVITE.format("2;refresher=uac"))
+    final = uac.wait_final()
+    assert status(final) == 200
+    wait_for(lambda: uas.requests("BYE"), timeout=6, what="BYE toward the callee")
+    from test_b2b_bye_order import no_bye_for
+    no_bye_for(uac, 0.5)
+    uac.ack(final)
+    uac.recv_until(lambda d: d.startswith(b"BYE "), 3, "no BYE toward the caller after its ACK")
+    assert_cleared_by_timer(sbc, 2)
