@@ -115,6 +115,21 @@ def test_video_appended_to_a_voice_call(call):
     wait_for(lambda: not sbc.rpc("media.sessions")["sessions"], timeout=3, what="both sessions deleted")
 
 
+def test_t38_in_the_audio_lines_place(call):
+    """The usual T.38 switch: m=image in the audio line's place (one line):
+    that stream's session is reused, the fax goes through both ways."""
+    sbc, uas, uac, final = call()
+    fa, fb = udp(), udp()
+    uas.next_body = sdp_of("uas", 2, T38.format(p=fb.getsockname()[1]))
+    r = reinvite_body(uac, final, sdp_of("uac", 2, T38.format(p=fa.getsockname()[1])), 3)
+    assert status(r) == 200, r
+    to_a, to_b = streams(body(r)), streams(body(last_invite_to_b(uas)))
+    assert to_a[0][0][0] == "image" and to_b[0][0][0] == "image"
+    assert relayed_both_ways(fa, ("127.0.0.1", int(to_a[0][0][1])), fb, ("127.0.0.1", int(to_b[0][0][1])), b"fax")
+    assert len(sbc.rpc("media.sessions")["sessions"]) == 1
+    assert status(uac.bye(final)) == 200
+
+
 def test_t38_appended_with_audio_set_to_port_0(call):
     """T.38 the way some gateways switch to it: m=audio 0 and an m=image
     line appended; the fax (UDPTL) goes through the relay both ways."""
