@@ -56,6 +56,12 @@ int delayed_offer(b2b_cl *c, const sip_msg *rsp)
 		r = b2b_sdp_offer(&c->sdp, (unsigned)other, &ri->offer, base, c->msgs);
 	int bl = -1;
 	if (r >= 0) {
+		/* a line with no media session (its session went with a decline,
+		 * media_drop_declined): this exchange declines it on both legs
+		 * (one in an offer of its own gets a session, reinvite()) */
+		for (unsigned i = 0; i < c->sdp.n_media && i < SDP_MAX_MEDIA; i++)
+			if (c->sdp.s[i].active && (!c->created[i] || !c->relay[ri->leg][i].sa.sa_family))
+				b2b_sdp_decline(&c->sdp, i, c->msgs);
 		sbc_addr relay[SDP_MAX_MEDIA];
 		for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
 			relay[i] = c->relay[ri->leg][i];

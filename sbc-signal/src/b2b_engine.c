@@ -336,6 +336,8 @@ void media_delete_all(b2b_cl *c)
  * offer, may take the stream. */
 void media_drop_declined(b2b_cl *c)
 {
+	if (c->ri)
+		return; /* an offer in flight (an early UPDATE's, as B's 2xx comes) may use a line: next time */
 	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
 		/* not in the session as answered: declined now, or made for a
 		 * re-offer that was refused (one whose reply is still due is
@@ -833,8 +835,8 @@ static void new_stream_reply(b2b_cl *c, const sbc_msg_media_reply *m)
 		SBC_WARN("call %" PRIx64 ": media session for a stream a re-offer adds refused: %s", c->id,
 			 sbc_strerror(m->status));
 		c->created[i] = 0;
-		if (ri && ri->creating)
-			ri->create_failed = 1;
+		if (ri && ri->creating && i < c->sdp.n_media && c->sdp.s[i].active)
+			ri->create_failed = 1; /* a line of the waiting offer (not only a cancelled one's) */
 	} else {
 		c->relay[0][i] = m->local_rtp[0];
 		c->relay[1][i] = m->local_rtp[1];

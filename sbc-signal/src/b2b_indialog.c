@@ -394,9 +394,13 @@ static void relay_offer(b2b_cl *c)
 	b2b_reinv *ri = c->ri;
 	int other = 1 - ri->leg;
 	sbc_addr relay[SDP_MAX_MEDIA];
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+	int missing = 0;
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
 		relay[i] = c->relay[other][i];
-	int bl = b2b_sdp_build_offer(&c->sdp, &ri->offer, relay, k->body, sizeof(k->body));
+		/* a session refused (a cancelled re-offer's CREATE) for a line this offer uses */
+		missing |= i < c->sdp.n_media && c->sdp.s[i].active && !relay[i].sa.sa_family;
+	}
+	int bl = missing ? -EINVAL : b2b_sdp_build_offer(&c->sdp, &ri->offer, relay, k->body, sizeof(k->body));
 	if (bl < 0) {
 		reinv_answer(c, NULL, 500, NULL, 0);
 		reinv_done(c);

@@ -27,14 +27,14 @@ void b2b_sdp_init(b2b_sdp *x, const store_srtp_policy *pol_a, const store_srtp_p
 
 /* Whether the peer address of a media leg just filled from an SDP is one
  * of our own endpoints (sig_self.h): logged, the caller answers 488. */
-static int leg_names_us(const b2b_sdp *x, const sbc_media_leg *l)
+static int leg_names_us(const b2b_sdp *x, const sbc_media_leg *l, int rtp)
 {
 	if (!x->self)
 		return 0;
 	/* RTCP without a=rtcp (family 0) goes to the RTP port + 1 (RFC 3550
-	 * 11), unless muxed: the next port after the RTP one counts too */
+	 * 11), unless muxed: for RTP lines the next port counts too */
 	sbc_addr rtcp = l->remote_rtcp;
-	if (!rtcp.sa.sa_family && l->remote_rtp.sa.sa_family && sbc_addr_port(&l->remote_rtp) < 65535) {
+	if (rtp && !rtcp.sa.sa_family && l->remote_rtp.sa.sa_family && sbc_addr_port(&l->remote_rtp) < 65535) {
 		rtcp = l->remote_rtp;
 		sbc_addr_set_port(&rtcp, (uint16_t)(sbc_addr_port(&l->remote_rtp) + 1));
 	}
@@ -107,7 +107,7 @@ int b2b_sdp_offer(b2b_sdp *x, unsigned offerer, const sdp_session *offer, uint64
 		sbc_msg_media *mm = &msgs[i];
 		mm->session_id = session_id_base + i;
 		r = b2b_media_fill_leg(&mm->leg[offerer], offer, i, &s->off_res, 1);
-		if (r < 0 || leg_names_us(x, &mm->leg[offerer])) {
+		if (r < 0 || leg_names_us(x, &mm->leg[offerer], s->rtp)) {
 			r = sbc_err_sip(488); /* c= not an IP literal, or us */
 			goto Fail;
 		}
@@ -121,6 +121,15 @@ Fail:
 	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
 		b2b_media_wipe(&msgs[i]);
 	return r;
+}
+
+void b2b_sdp_decline(b2b_sdp *x, unsigned i, sbc_msg_media msgs[SDP_MAX_MEDIA])
+{
+	if (i >= x->n_media || !x->s[i].active)
+		return;
+	x->s[i].active = 0;
+	b2b_media_wipe(&msgs[i]);
+	msgs[i].session_id = 0;
 }
 
 /* The one relay IP all active lines use. */
@@ -191,7 +200,7 @@ int b2b_sdp_answer(b2b_sdp *x, const sdp_session *answer, sbc_msg_media msgs[SDP
 			return sbc_err_sip(488);
 		}
 		r = b2b_media_fill_leg(&msgs[i].leg[ans], answer, i, &s->ans_res, 1);
-		if (r < 0 || leg_names_us(x, &msgs[i].leg[ans]))
+		if (r < 0 || leg_names_us(x, &msgs[i].leg[ans], s->rtp))
 			return sbc_err_sip(488);
 		if (s->mux_offered && m->rtcp_mux)
 			msgs[i].flags |= SBC_MEDIA_F_RTCP_MUX;

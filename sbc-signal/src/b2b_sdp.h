@@ -76,6 +76,11 @@ typedef struct b2b_sdp {
 void b2b_sdp_init(b2b_sdp *x, const store_srtp_policy *pol_a, const store_srtp_policy *pol_b,
 		  const struct sig_self *self, sdes_rand_fn rnd, void *rnd_arg, uint64_t sess_id);
 
+/* After step 1: line i is declined by us (port 0 toward the answerer, and
+ * in the answer to the offerer), its media message wiped: a line we cannot
+ * give a media session now. */
+void b2b_sdp_decline(b2b_sdp *x, unsigned i, sbc_msg_media msgs[SDP_MAX_MEDIA]);
+
 /* Step 1. offerer: 0 or 1. msgs[i] for m= line i (session_id = base + i,
  * or 0 when declined). Returns the number of active streams (0 is valid:
  * everything declined), or sbc_err_sip(488). */

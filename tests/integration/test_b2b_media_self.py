@@ -57,6 +57,15 @@ def test_offer_whose_implicit_rtcp_is_our_relay_port_488(env):
     assert uas.invite is None
 
 
+def test_udptl_line_next_to_our_relay_range_is_not_refused(env):
+    """A T.38 line (UDPTL, no RTCP) on the port just below the relay range
+    has no implicit RTCP port: it reaches the callee."""
+    sbc, uas, uac = env()
+    uac.invite(body_text=("v=0\r\no=uac 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                          f"m=image {sbc.mbase - 1} udptl t38\r\na=T38FaxVersion:0\r\n"))
+    wait_for(lambda: uas.invite is not None, timeout=3, what="the INVITE at the callee")
+
+
 def test_offer_next_to_our_relay_range_is_relayed(env):
     """A port just outside the relay range on the same address is a peer's
     like any other: the call goes through."""

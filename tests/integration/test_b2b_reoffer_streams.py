@@ -264,3 +264,30 @@ def test_refused_add_then_a_reinvite_without_sdp(call):
                                  body_text=sdp_of("uac", 3, AUDIO.format(p=uac.rtp_port))), uac.dst)
     wait_for(lambda: [d for d in uas.requests("ACK") if body(d)], timeout=3, what="the answer in our ACK")
     assert status(uac.bye(final)) == 200
+
+
+def test_reinvite_without_sdp_offering_a_line_whose_session_went(call):
+    """Video declined at the start (its session deleted); a re-INVITE
+    without SDP from the caller, and the callee's 2xx offers audio + video
+    again: we decline the video in that exchange (port 0 to the caller in
+    our 2xx's offer, and in the answer in the callee's ACK), audio stays.
+    Review s9: our 2xx went without SDP and the callee's offer got an ACK
+    without an answer."""
+    va, vb = udp(), udp()
+    sbc, uas, uac, final = call(
+        first_offer=lambda uac: sdp_of("uac", 1, AUDIO.format(p=uac.rtp_port), VIDEO.format(p=va.getsockname()[1])),
+        first_answer=lambda uas: sdp_of("uas", 1, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=0)))
+    wait_for(lambda: len(sbc.rpc("media.sessions")["sessions"]) == 1, timeout=3, what="the video's session deleted")
+    uas.next_body = sdp_of("uas", 2, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=vb.getsockname()[1]))
+    ok = uac._transaction("INVITE", final, 3, extra=f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\n")
+    assert status(ok) == 200
+    offer = streams(body(ok))
+    assert len(offer) == 2 and int(offer[0][0][1]) > 0 and offer[1][0][1] == "0", ok
+    uac.sock.sendto(uac._request("ACK", final, 3, ctype="application/sdp",
+                                 body_text=sdp_of("uac", 2, AUDIO.format(p=uac.rtp_port), VIDEO.format(p=0))), uac.dst)
+    ack = wait_for(lambda: [d for d in uas.requests("ACK") if body(d)], timeout=3, what="the answer in our ACK")[-1]
+    ans = streams(body(ack))
+    assert len(ans) == 2 and int(ans[0][0][1]) > 0 and ans[1][0][1] == "0", ack
+    assert relayed_both_ways(uac.rtp, ("127.0.0.1", int(offer[0][0][1])), uas.rtp,
+                             ("127.0.0.1", int(ans[0][0][1])), b"aud")
+    assert status(uac.bye(final)) == 200
