@@ -26,8 +26,11 @@ def rtp_port(ip="127.0.0.1"):
     (port 0) but from the window below the ephemeral range (free_port_range),
     since a test may close that socket to let srtp_peer bind the same port,
     and a port of the ephemeral range can be taken meanwhile by any socket
-    bound to port 0 or connected (the other xdist worker's too)."""
-    return free_port_range(1, ip)
+    bound to port 0 or connected (the other xdist worker's too). The port
+    after it is handed out too: it is the peer's RTCP port when its SDP has
+    no a=rtcp (RFC 3550 11), and one next to this test's media range would
+    name our relay (test_b2b_media_self: refused 488)."""
+    return free_port_range(2, ip)
 
 
 def sdp(ip, port, crypto=None):
