@@ -170,7 +170,9 @@ def test_callees_200_retransmissions_absorbed(call):
     uac.invite()
     final = uac.wait_final()
     assert status(final) == 200
-    ok = [d for d in uas.sent if d.startswith(b"SIP/2.0 200")][-1]
+    # the callee's thread records a message after sending it: the caller
+    # can have our 200 first (seen once under ASan)
+    ok = wait_for(lambda: [d for d in uas.sent if d.startswith(b"SIP/2.0 200")], timeout=3, what="the 200 sent")[-1]
     for _ in range(3):
         uas.send(ok)
     assert not [d for d in drain(uac, 0.6) if status(d) == 200]
