@@ -28,8 +28,9 @@ def rtp_port(ip="127.0.0.1"):
     and a port of the ephemeral range can be taken meanwhile by any socket
     bound to port 0 or connected (the other xdist worker's too). The port
     after it is handed out too: it is the peer's RTCP port when its SDP has
-    no a=rtcp (RFC 3550 11), and one next to this test's media range would
-    name our relay (test_b2b_media_self: refused 488)."""
+    no a=rtcp (RFC 3550 11), and were it this test's SBC's SIP listener
+    (free_port can pick an odd port), the SDP would name our own endpoint
+    and be refused 488 (test_b2b_media_self)."""
     return free_port_range(2, ip)
 
 
