@@ -217,6 +217,8 @@ static void timer_cb(tx_ctx *c)
 		/* nothing sent on the A leg yet (a 18x or final cancels the 100) */
 		if (call && c->t && c->t == call->a_txn && txn_last_status(c->t) == 0)
 			respond_a(call, 100, NULL);
+		if (call && c->t && c->t == call->a_txn)
+			media_wait_check(call, c, now); /* the same slot, while sbc-media's replies are awaited */
 	}
 	if (c->due[T_NO_RESPONSE] && c->due[T_NO_RESPONSE] <= now) {
 		c->due[T_NO_RESPONSE] = 0;
@@ -234,6 +236,8 @@ static void timer_cb(tx_ctx *c)
 			call->b_txn = NULL; /* its 487 (or a late 2xx: ACK and BYE) finds an attempt given up */
 			call->b_no_answer = 1;
 			attempt_failed(call, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
+		} else if (call && c->role == CTX_REINV_IN && call->ri && call->ri->in == c->t && call->ri->creating) {
+			reinv_media_lost(call);
 		} else if (call && c->role == CTX_B_INVITE && c->t && c->t == call->b_txn && call->state == CS_CALLING) {
 			SBC_NOTICE("call %" PRIx64 ": no response from trunk %s in %u ms: next route", call->id,
 				   call->trunk_out, no_response_ms(c->wk));

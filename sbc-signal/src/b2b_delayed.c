@@ -196,6 +196,7 @@ void b_offer(b2b_cl *c, tx_ctx *x, const sip_msg *rsp)
 		b_offer_to_a(c);
 		return;
 	}
+	media_wait_arm(c);
 	b2b_ring_hook(k->w, NULL); /* arms the media doorbell for the replies */
 }
 

@@ -159,6 +159,9 @@ int b2b_server_txn(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn **t, tx_
 int media_create(b2b_cl *c);
 int media_create_new_streams(b2b_cl *c);
 void media_drop_declined(b2b_cl *c);
+void media_wait_arm(b2b_cl *c);
+void media_wait_check(b2b_cl *c, tx_ctx *a, uint64_t now);
+void reinv_media_lost(b2b_cl *c);
 void bye_both_legs(b2b_cl *c, int cause, const char *reason, const char *rsn);
 int b2b_token_owner(sip_sv t, size_t prefix);
 void b2b_ring_hook(sig_worker *w, void *arg);

@@ -106,6 +106,12 @@ enum call_state { CS_MEDIA = 1, CS_CALLING, CS_EARLY, CS_CONFIRMED, CS_ENDED };
 /* A MEDIA_DELETE nobody waits for is published with the next record that
  * matters or after this long, whichever comes first (media_push). */
 #define B2B_LAZY_MS 20
+/* How long a call waits for sbc-media's MEDIA_CREATE replies (normally
+ * well under a millisecond): a stopped or hung sbc-media left every new
+ * call at 100 Trying until the caller gave up; after this it gets 503 with
+ * Retry-After, which a carrier routes around. A re-offer adding a stream
+ * gets 500 likewise. */
+#define B2B_MEDIA_WAIT_MS 2000
 #define B2B_WHEEL_SLOTS 4096 /* power of two: 32.8 s */
 #define WHEEL_NONE UINT32_MAX
 #define WHEEL_FIRING B2B_WHEEL_SLOTS /* the list wheel_cb is working through */
@@ -142,6 +148,7 @@ struct b2b_cl {
 	uint64_t b_sdp_hash; /* of the B answer applied (b_sdp_done) */
 	const char *trunk_in; /* interned */
 	uint64_t start_ms, answer_ms; /* wall clock */
+	uint64_t media_due_ms;        /* CS_MEDIA: the MEDIA_CREATE replies are given up then (media_wait_arm) */
 	char number_out[STORE_NUMBER_MAX + 1];
 	b2b_cl *id_next;
 	cid_node cn[2];

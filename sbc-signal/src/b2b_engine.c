@@ -649,6 +649,35 @@ int media_create_new_streams(b2b_cl *c)
 	return n;
 }
 
+/* The call waits for its MEDIA_CREATE replies (CS_MEDIA) until
+ * B2B_MEDIA_WAIT_MS from now: A's INVITE ctx's Trying slot is armed for it
+ * (the 100, due sooner, comes first and re-arms it: media_wait_check). */
+void media_wait_arm(b2b_cl *c)
+{
+	tx_ctx *a = c->a_txn ? txn_user(c->a_txn) : NULL;
+	c->media_due_ms = now_ms(c->wk) + B2B_MEDIA_WAIT_MS;
+	if (a && (!a->due[T_TRYING] || a->due[T_TRYING] > c->media_due_ms)) {
+		a->due[T_TRYING] = c->media_due_ms;
+		ctx_reschedule(a);
+	}
+}
+
+/* A's INVITE ctx's Trying slot fired (timer_cb): a call still waiting for
+ * sbc-media past its time gets 503 (Retry-After: 5); before, the slot is
+ * armed again for that time. */
+void media_wait_check(b2b_cl *c, tx_ctx *a, uint64_t now)
+{
+	if (c->state != CS_MEDIA || !c->media_due_ms)
+		return;
+	if (now < c->media_due_ms) {
+		a->due[T_TRYING] = c->media_due_ms;
+		return;
+	}
+	SBC_WARN("call %" PRIx64 ": no reply from sbc-media within %u ms (stopped or hung?): 503", c->id,
+		 B2B_MEDIA_WAIT_MS);
+	fail_a(c, 503, "Retry-After: 5");
+}
+
 /* Whether m's Require header fields name the 100rel option tag (RFC 3262). */
 static int requires_100rel(const sip_msg *m)
 {
@@ -791,6 +820,7 @@ static void new_call(b2b_wk *k, const sig_rx *rx, const sip_msg *req, txn *t, tx
 		send_b_invite(c);
 		return;
 	}
+	media_wait_arm(c);
 	/* The B-leg INVITE waits for the replies (its SDP needs the relay's
 	 * ports): usually one more wake-up of this worker per call, and the
 	 * INVITE leaves in an iteration of its own. Measured with a build that

@@ -379,6 +379,8 @@ static void reinvite(b2b_cl *c, int leg, const sip_msg *req, txn *t, tx_ctx *x)
 		}
 		if (c->new_pending) { /* ours, or a cancelled re-offer's still due */
 			ri->creating = 1;
+			x->due[T_NO_RESPONSE] = now_ms(k) + B2B_MEDIA_WAIT_MS; /* reinv_media_lost */
+			ctx_reschedule(x);
 			return; /* reinv_streams_ready goes on (CREATEs go out at the end of the iteration) */
 		}
 		relay_offer(c);
@@ -424,6 +426,26 @@ void reinv_streams_ready(b2b_cl *c)
 		return;
 	}
 	relay_offer(c);
+}
+
+/* The MEDIA_CREATE replies for the streams the re-offer in c->ri adds did
+ * not come within B2B_MEDIA_WAIT_MS (sbc-media stopped or hung): the
+ * re-offer gets 500, the call keeps its streams. The replies are no longer
+ * awaited (a late one is dropped); such a line has no relay port for this
+ * call, and a later offer using it gets 500 as well (relay_offer). */
+void reinv_media_lost(b2b_cl *c)
+{
+	SBC_WARN("call %" PRIx64 ": no reply from sbc-media within %u ms for a stream a re-offer adds: 500", c->id,
+		 B2B_MEDIA_WAIT_MS);
+	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
+		if (c->new_pending & (1u << i) && c->pending) {
+			c->pending--;
+			c->wk->n_wait--;
+		}
+	c->new_pending = 0;
+	c->ri->creating = 0;
+	reinv_answer(c, NULL, 500, NULL, 0);
+	reinv_done(c);
 }
 
 /* The request in c->ri goes to the other leg, with body b (NULL: none). */
