@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from b2b_common import Uas, body, call_env, hdr, rtp_lands, status  # noqa: F401 (call_env: the env fixture)
+from b2b_common import Uas, body, hdr, rtp_lands, status
 from conftest import BUILD, wait_for
 from test_b2b_hold import reinvite_body
 from test_b2b_sdp_srtp import close_socks, streams, talk, udp  # noqa: F401 (close_socks: autouse)
@@ -93,21 +93,27 @@ def last_invite_to_b(uas):
     return uas.requests("INVITE")[-1]
 
 
+def video_taken_up(uas, uac, final, va, vb):
+    """The caller re-offers audio + video (its video socket va), the callee
+    takes both (vb): 200, the video relayed both ways. Returns the m=
+    sections of our 200 to the caller and of our re-INVITE to the callee."""
+    uas.next_body = sdp_of("uas", 2, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=vb.getsockname()[1]))
+    r = reinvite_body(uac, final, sdp_of("uac", 2, AUDIO.format(p=uac.rtp_port),
+                                         VIDEO.format(p=va.getsockname()[1])), 3)
+    assert status(r) == 200, r
+    to_a, to_b = streams(body(r)), streams(body(last_invite_to_b(uas)))
+    assert relayed_both_ways(va, ("127.0.0.1", int(to_a[1][0][1])), vb, ("127.0.0.1", int(to_b[1][0][1])), b"vid")
+    return to_a, to_b
+
+
 def test_video_appended_to_a_voice_call(call):
     """Audio call; the caller re-offers audio + video; the callee takes
     both: the caller's 200 and the callee's re-INVITE carry the relay's
     ports for the video, which is relayed both ways, audio still too."""
     sbc, uas, uac, final = call()
     va, vb = udp(), udp()
-    uas.next_body = sdp_of("uas", 2, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=vb.getsockname()[1]))
-    r = reinvite_body(uac, final, sdp_of("uac", 2, AUDIO.format(p=uac.rtp_port),
-                                         VIDEO.format(p=va.getsockname()[1])), 3)
-    assert status(r) == 200, r
-    to_a = streams(body(r))
-    to_b = streams(body(last_invite_to_b(uas)))
+    to_a, to_b = video_taken_up(uas, uac, final, va, vb)
     assert [s[0][0] for s in to_a] == ["audio", "video"] and [s[0][0] for s in to_b] == ["audio", "video"]
-    assert int(to_a[1][0][1]) > 0 and int(to_b[1][0][1]) > 0
-    assert relayed_both_ways(va, ("127.0.0.1", int(to_a[1][0][1])), vb, ("127.0.0.1", int(to_b[1][0][1])), b"vid")
     assert relayed_both_ways(uac.rtp, ("127.0.0.1", int(to_a[0][0][1])), uas.rtp,
                              ("127.0.0.1", int(to_b[0][0][1])), b"aud")
     assert len(sbc.rpc("media.sessions")["sessions"]) == 2
@@ -153,12 +159,7 @@ def test_port0_stream_taken_up_again(call):
         first_offer=lambda uac: sdp_of("uac", 1, AUDIO.format(p=uac.rtp_port), VIDEO.format(p=0)),
         first_answer=lambda uas: sdp_of("uas", 1, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=0)))
     assert len(streams(body(final))) == 2
-    uas.next_body = sdp_of("uas", 2, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=vb.getsockname()[1]))
-    r = reinvite_body(uac, final, sdp_of("uac", 2, AUDIO.format(p=uac.rtp_port),
-                                         VIDEO.format(p=va.getsockname()[1])), 3)
-    assert status(r) == 200, r
-    to_a, to_b = streams(body(r)), streams(body(last_invite_to_b(uas)))
-    assert relayed_both_ways(va, ("127.0.0.1", int(to_a[1][0][1])), vb, ("127.0.0.1", int(to_b[1][0][1])), b"vid")
+    to_a, to_b = video_taken_up(uas, uac, final, va, vb)
     assert status(uac.bye(final)) == 200
 
 
@@ -195,16 +196,22 @@ def test_reoffer_with_fewer_lines_488_call_goes_on(call):
     assert status(uac.bye(final)) == 200
 
 
-def test_added_stream_refused_then_the_old_session_reoffered(call):
-    """The callee refuses (488) the re-offer that adds video: the caller
-    gets 488, the session is as it was, and a later re-offer of the audio
-    alone (hold) is taken (200), not refused as one removing a line."""
-    sbc, uas, uac, final = call()
+def video_refused(uas, uac, final):
+    """The caller re-offers audio + video, the callee answers 488: so does
+    our answer to the caller."""
     va = udp()
     uas.refuse = True
     r = reinvite_body(uac, final, sdp_of("uac", 2, AUDIO.format(p=uac.rtp_port),
                                          VIDEO.format(p=va.getsockname()[1])), 3)
     assert status(r) == 488
+
+
+def test_added_stream_refused_then_the_old_session_reoffered(call):
+    """The callee refuses (488) the re-offer that adds video: the caller
+    gets 488, the session is as it was, and a later re-offer of the audio
+    alone (hold) is taken (200), not refused as one removing a line."""
+    sbc, uas, uac, final = call()
+    video_refused(uas, uac, final)
     assert status(uac.reinvite(final, "sendonly", cseq=4)) == 200
     assert status(uac.bye(final)) == 200
 
@@ -220,12 +227,7 @@ def test_declined_stream_gives_its_ports_back_and_comes_back(call):
         first_answer=lambda uas: sdp_of("uas", 1, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=0)))
     assert streams(body(final))[1][0][1] == "0"
     wait_for(lambda: len(sbc.rpc("media.sessions")["sessions"]) == 1, timeout=3, what="the video's session deleted")
-    uas.next_body = sdp_of("uas", 2, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=vb.getsockname()[1]))
-    r = reinvite_body(uac, final, sdp_of("uac", 2, AUDIO.format(p=uac.rtp_port),
-                                         VIDEO.format(p=va.getsockname()[1])), 3)
-    assert status(r) == 200, r
-    to_a, to_b = streams(body(r)), streams(body(last_invite_to_b(uas)))
-    assert relayed_both_ways(va, ("127.0.0.1", int(to_a[1][0][1])), vb, ("127.0.0.1", int(to_b[1][0][1])), b"vid")
+    to_a, to_b = video_taken_up(uas, uac, final, va, vb)
     assert len(sbc.rpc("media.sessions")["sessions"]) == 2
     assert status(uac.bye(final)) == 200
 
@@ -253,11 +255,7 @@ def test_refused_add_then_a_reinvite_without_sdp(call):
     went to the caller without SDP while the callee's offer got an ACK
     without an answer."""
     sbc, uas, uac, final = call()
-    va = udp()
-    uas.refuse = True
-    r = reinvite_body(uac, final, sdp_of("uac", 2, AUDIO.format(p=uac.rtp_port),
-                                         VIDEO.format(p=va.getsockname()[1])), 3)
-    assert status(r) == 488
+    video_refused(uas, uac, final)
     ok = uac._transaction("INVITE", final, 4, extra=f"Contact: <sip:alice@{uac.ip}:{uac.port}>\r\n")
     assert status(ok) == 200 and len(streams(body(ok))) == 1, ok
     uac.sock.sendto(uac._request("ACK", final, 4, ctype="application/sdp",
