@@ -237,7 +237,9 @@ static void timer_cb(tx_ctx *c)
 			call->b_no_answer = 1;
 			attempt_failed(call, B2B_FO_LOCAL_TIMEOUT, -1, NULL);
 		} else if (call && c->role == CTX_REINV_IN && call->ri && call->ri->in == c->t && call->ri->creating) {
-			reinv_media_lost(call);
+			b2b_ring_hook(c->wk->w, NULL); /* replies in the ring already (this worker was the slow one)? */
+			if (call->ri && call->ri->in == c->t && call->ri->creating)
+				reinv_media_lost(call);
 		} else if (call && c->role == CTX_B_INVITE && c->t && c->t == call->b_txn && call->state == CS_CALLING) {
 			SBC_NOTICE("call %" PRIx64 ": no response from trunk %s in %u ms: next route", call->id,
 				   call->trunk_out, no_response_ms(c->wk));

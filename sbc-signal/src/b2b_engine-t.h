@@ -138,6 +138,7 @@ struct b2b_cl {
 	int16_t held_cause;    /* the call record's end once that BYE goes (bye_a_hold) */
 	char held_reason[96];  /* ... and its reason (a copy: session_expired's is on its stack) */
 	uint8_t new_pending;   /* streams a re-offer adds whose MEDIA_CREATE awaits its reply (bit per m= line) */
+	uint8_t new_lost;      /* ... whose reply was given up (reinv_media_lost): a late one still comes */
 	int16_t q850; /* Q.850 cause of the Reason that ended the call (relayed or ours), 0: none */
 	/* Delayed offer (RFC 3261 13.2.1): A's INVITE came without SDP, so ours
 	 * goes without; B's 2xx brings the offer (kept in dly), A's ACK the

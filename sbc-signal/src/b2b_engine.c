@@ -342,7 +342,7 @@ void media_drop_declined(b2b_cl *c)
 		/* not in the session as answered: declined now, or made for a
 		 * re-offer that was refused (one whose reply is still due is
 		 * left: its id would come back with a stale reply) */
-		if (!c->created[i] || (c->sdp.agreed & (1u << i)) || (c->new_pending & (1u << i)))
+		if (!c->created[i] || (c->sdp.agreed & (1u << i)) || ((c->new_pending | c->new_lost) & (1u << i)))
 			continue;
 		sbc_msg_media_delete d = {.session_id = c->created[i], .request_id = 0};
 		if (media_push(c->wk, c->media_w, SBC_MSG_MEDIA_DELETE, &d, sizeof(d)) < 0)
@@ -673,6 +673,9 @@ void media_wait_check(b2b_cl *c, tx_ctx *a, uint64_t now)
 		a->due[T_TRYING] = c->media_due_ms;
 		return;
 	}
+	b2b_ring_hook(c->wk->w, NULL); /* replies in the ring already (this worker was the slow one)? */
+	if (c->state != CS_MEDIA)
+		return;
 	SBC_WARN("call %" PRIx64 ": no reply from sbc-media within %u ms (stopped or hung?): 503", c->id,
 		 B2B_MEDIA_WAIT_MS);
 	fail_a(c, 503, "Retry-After: 5");
@@ -855,6 +858,19 @@ static void media_ready(b2b_cl *c)
 static void new_stream_reply(b2b_cl *c, const sbc_msg_media_reply *m)
 {
 	unsigned i = (unsigned)(m->session_id & 15);
+	if (i < SDP_MAX_MEDIA && c->created[i] == m->session_id && (c->new_lost & (1u << i))) {
+		/* given up (reinv_media_lost), come at last: the session is
+		 * real, the line usable again (its id was not reused meanwhile:
+		 * media_drop_declined and push_creates leave a lost line) */
+		c->new_lost &= (uint8_t)~(1u << i);
+		if (m->status < 0) {
+			c->created[i] = 0;
+		} else {
+			c->relay[0][i] = m->local_rtp[0];
+			c->relay[1][i] = m->local_rtp[1];
+		}
+		return;
+	}
 	if (i >= SDP_MAX_MEDIA || c->created[i] != m->session_id || !(c->new_pending & (1u << i)) || !c->pending)
 		return;
 	c->new_pending &= (uint8_t)~(1u << i);

@@ -431,8 +431,9 @@ void reinv_streams_ready(b2b_cl *c)
 /* The MEDIA_CREATE replies for the streams the re-offer in c->ri adds did
  * not come within B2B_MEDIA_WAIT_MS (sbc-media stopped or hung): the
  * re-offer gets 500, the call keeps its streams. The replies are no longer
- * awaited (a late one is dropped); such a line has no relay port for this
- * call, and a later offer using it gets 500 as well (relay_offer). */
+ * awaited; such a line has no relay port until its late reply comes
+ * (new_lost: an offer using it meanwhile gets 500, relay_offer), and its
+ * session id is not reused before that. */
 void reinv_media_lost(b2b_cl *c)
 {
 	SBC_WARN("call %" PRIx64 ": no reply from sbc-media within %u ms for a stream a re-offer adds: 500", c->id,
@@ -442,6 +443,7 @@ void reinv_media_lost(b2b_cl *c)
 			c->pending--;
 			c->wk->n_wait--;
 		}
+	c->new_lost |= c->new_pending; /* a late reply still lands (new_stream_reply) */
 	c->new_pending = 0;
 	c->ri->creating = 0;
 	reinv_answer(c, NULL, 500, NULL, 0);

@@ -18,8 +18,8 @@ from b2b_common import body, call_env, child_pid, hdr, rtp_lands, sdp_media, sta
 from conftest import BUILD, wait_for
 from test_b2b_delayed_offer import DelayedUac
 from test_b2b_hold import reinvite_body
-from test_b2b_reoffer_streams import AUDIO, VIDEO, sdp_of
-from test_b2b_sdp_srtp import close_socks, udp  # noqa: F401 (close_socks: autouse)
+from test_b2b_reoffer_streams import AUDIO, VIDEO, call_fixture, sdp_of  # noqa: F401 (call_fixture: the call fixture)
+from test_b2b_sdp_srtp import close_socks, streams, udp  # noqa: F401 (close_socks: autouse)
 from test_signal_common import no_sanitizer_reports  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not all((BUILD / b).exists() for b in ("sbc-control", "sbc-signal", "sbc-media")),
@@ -86,4 +86,26 @@ def test_stopped_media_reoffer_adding_a_stream_500_call_goes_on(env):
     assert len(uas.requests("INVITE")) == 1
     c, p, _ = sdp_media(body(final))
     assert rtp_lands(uac.rtp, (c, p), uas.rtp, b"still")[0]
+    assert status(uac.bye(final)) == 200
+
+
+def test_line_given_up_is_usable_once_its_late_reply_comes(call):
+    """The re-offer adding video got 500 while sbc-media was stopped; once
+    it runs again its late reply lands (the session it made is real, and
+    its id was not reused meanwhile), so the next re-offer of video is
+    taken and the video relayed. Review s9: such a reply was dropped and
+    the line refused for the rest of the call (and a declined line's id
+    could be made again while the old reply was in flight)."""
+    sbc, uas, uac, final = call()
+    va, vb = udp(), udp()
+    offer = sdp_of("uac", 2, AUDIO.format(p=uac.rtp_port), VIDEO.format(p=va.getsockname()[1]))
+    with Stopped(sbc):
+        assert status(reinvite_body(uac, final, offer, 3)) == 500
+    time.sleep(0.5)  # the late reply
+    uas.next_body = sdp_of("uas", 2, AUDIO.format(p=uas.rtp_port), VIDEO.format(p=vb.getsockname()[1]))
+    r = reinvite_body(uac, final, offer.replace("o=uac 1 2", "o=uac 1 3"), 4)
+    assert status(r) == 200, r
+    to_a, to_b = streams(body(r)), streams(body(uas.requests("INVITE")[-1]))
+    assert rtp_lands(va, ("127.0.0.1", int(to_a[1][0][1])), vb, b"vid")[0]
+    assert rtp_lands(vb, ("127.0.0.1", int(to_b[1][0][1])), va, b"vid")[0]
     assert status(uac.bye(final)) == 200
