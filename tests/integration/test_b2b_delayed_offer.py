@@ -7,14 +7,16 @@ reaches the callee in our ACK. Before, such an INVITE got 488 and no callee
 was tried: every test here fails on that."""
 import base64
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 
 import pytest
 
-from b2b_common import Sbc, Uac, Uas, body, hdr, rtp_lands, sdp, sdp_media, status
+from b2b_common import Sbc, Uac, Uas, body, child_pid, hdr, rtp_lands, sdp, sdp_media, status
 from conftest import BUILD, free_port, free_port_range, wait_for
 from test_signal_common import no_sanitizer_reports, stunnel_client  # noqa: F401
 
@@ -662,8 +664,16 @@ def test_callee_hangs_up_before_its_answer_reached_the_caller(call):
     session is left, and the second 200 does not start a second exchange
     (before: a second CREATE, refused by sbc-media, and leaked copies)."""
     sbc, uas, uac = call(uas_cls=AnswerByeUas)
-    uac.invite()
-    final = uac.wait_final()
+    # sbc-media held until the caller's final: the callee's BYE is taken
+    # while the sessions are being made, not raced against their replies
+    # (which won once under ASan: our 200, then a BYE)
+    media = child_pid(sbc.ctl.pid, "sbc-media")
+    os.kill(media, signal.SIGSTOP)
+    try:
+        uac.invite()
+        final = uac.wait_final()
+    finally:
+        os.kill(media, signal.SIGCONT)
     assert status(final) == 480, final
     ends = [e for e in cdr_end(sbc) if e["event"] == "end"]
     assert len(ends) == 1 and ends[0]["cause"] == 480, ends
