@@ -60,12 +60,9 @@ int delayed_offer(b2b_cl *c, const sip_msg *rsp)
 		 * media_drop_declined): this exchange declines it on both legs
 		 * (one in an offer of its own gets a session, reinvite()) */
 		for (unsigned i = 0; i < c->sdp.n_media && i < SDP_MAX_MEDIA; i++)
-			if (c->sdp.s[i].active && (!c->created[i] || !c->relay[ri->leg][i].sa.sa_family))
+			if (line_unrelayed(c, i, ri->leg))
 				b2b_sdp_decline(&c->sdp, i, c->msgs);
-		sbc_addr relay[SDP_MAX_MEDIA];
-		for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-			relay[i] = c->relay[ri->leg][i];
-		bl = b2b_sdp_build_offer(&c->sdp, &ri->offer, relay, k->body, sizeof(k->body));
+		bl = b2b_sdp_build_offer(&c->sdp, &ri->offer, c->relay[ri->leg], k->body, sizeof(k->body));
 	}
 	if (bl <= 0) {
 		SBC_NOTICE("call %" PRIx64 ": delayed offer from leg %d not taken (%d/%d)", c->id, other, r, bl);
@@ -206,10 +203,7 @@ void b_offer(b2b_cl *c, tx_ctx *x, const sip_msg *rsp)
 void b_offer_to_a(b2b_cl *c)
 {
 	b2b_reinv *ri = c->dly;
-	sbc_addr relay[SDP_MAX_MEDIA];
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-		relay[i] = c->relay[0][i];
-	int bl = b2b_sdp_build_offer(&c->sdp, &ri->offer, relay, c->a_answer, sizeof(c->a_answer));
+	int bl = b2b_sdp_build_offer(&c->sdp, &ri->offer, c->relay[0], c->a_answer, sizeof(c->a_answer));
 	if (bl < 0) {
 		fail_a(c, 500, NULL);
 		return;

@@ -119,6 +119,14 @@ static inline void new_branch(b2b_wk *k, char *out, size_t cap)
 
 static inline uint64_t now_ms(b2b_wk *k) { return uv_now(sig_worker_loop(k->w)); }
 
+/* Line i is active in the current offer but has no media session or no
+ * relay port toward leg yet (deleted with a decline, refused, or its reply
+ * given up). */
+static inline int line_unrelayed(const b2b_cl *c, unsigned i, int leg)
+{
+	return c->sdp.s[i].active && (!c->created[i] || !c->relay[leg][i].sa.sa_family);
+}
+
 /* A B-leg INVITE without any response (not even 100) after
  * signal.timers.no_response_ms is given up and the next route tried (Timer
  * B alone would wait 64*T1); one with a provisional but no final response

@@ -851,6 +851,13 @@ static void media_ready(b2b_cl *c)
 	send_b_invite(c);
 }
 
+/* The relay's ports of line i, from sbc-media's reply to its CREATE. */
+static void relay_from(b2b_cl *c, unsigned i, const sbc_msg_media_reply *m)
+{
+	c->relay[0][i] = m->local_rtp[0];
+	c->relay[1][i] = m->local_rtp[1];
+}
+
 /* The reply to a MEDIA_CREATE for a stream a re-offer added: counted off
  * even when the re-offer is gone meanwhile (CANCELled, the call ended);
  * the last one lets the offer go on (reinv_streams_ready). A refused one
@@ -866,8 +873,7 @@ static void new_stream_reply(b2b_cl *c, const sbc_msg_media_reply *m)
 		if (m->status < 0) {
 			c->created[i] = 0;
 		} else {
-			c->relay[0][i] = m->local_rtp[0];
-			c->relay[1][i] = m->local_rtp[1];
+			relay_from(c, i, m);
 		}
 		return;
 	}
@@ -884,8 +890,7 @@ static void new_stream_reply(b2b_cl *c, const sbc_msg_media_reply *m)
 		if (ri && ri->creating && i < c->sdp.n_media && c->sdp.s[i].active)
 			ri->create_failed = 1; /* a line of the waiting offer (not only a cancelled one's) */
 	} else {
-		c->relay[0][i] = m->local_rtp[0];
-		c->relay[1][i] = m->local_rtp[1];
+		relay_from(c, i, m);
 	}
 	if (!c->new_pending && ri && ri->creating)
 		reinv_streams_ready(c);
@@ -909,8 +914,7 @@ static void media_reply(b2b_wk *k, const sbc_msg_media_reply *m)
 		fail_a(c, 503, "Retry-After: 1");
 		return;
 	}
-	c->relay[0][i] = m->local_rtp[0];
-	c->relay[1][i] = m->local_rtp[1];
+	relay_from(c, i, m);
 	k->n_wait--;
 	if (--c->pending == 0)
 		media_ready(c);
@@ -1171,17 +1175,15 @@ static void command_hook(sig_worker *w, uint64_t request_id, const char *json, s
 		n = snprintf(reply, sizeof(reply), "{\"ok\":false,\"error\":\"no such call\"}");
 	} else {
 		const char *rsn = RSN_HANGUP;
-		if (c->bye_a_held) {
-			/* ending already: the BYE to the caller waits for its ACK,
-			 * and the call's cause is what ended it */
-		} else if (c->state == CS_CONFIRMED) {
+		/* a call ending already (its BYE to the caller waiting for the
+		 * caller's ACK) keeps the cause of what ended it */
+		if (!c->bye_a_held) {
 			c->hangup = 1;
 			c->q850 = RSN_HANGUP_Q850;
-			bye_both_legs(c, 200, "hangup", rsn);
-		} else {
-			c->hangup = 1;
-			c->q850 = RSN_HANGUP_Q850;
-			call_cancel(c, &rsn, 1);
+			if (c->state == CS_CONFIRMED)
+				bye_both_legs(c, 200, "hangup", rsn);
+			else
+				call_cancel(c, &rsn, 1);
 		}
 		n = snprintf(reply, sizeof(reply), "{\"ok\":true}");
 	}

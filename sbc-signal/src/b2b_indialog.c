@@ -199,10 +199,7 @@ int apply_answer(b2b_cl *c, const sdp_session *ans, int leg)
 		b2b_media_wipe(&c->msgs[i]);
 	}
 	media_drop_declined(c);
-	sbc_addr relay[SDP_MAX_MEDIA];
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-		relay[i] = c->relay[leg][i];
-	return b2b_sdp_build_answer(&c->sdp, ans, relay, k->body, sizeof(k->body));
+	return b2b_sdp_build_answer(&c->sdp, ans, c->relay[leg], k->body, sizeof(k->body));
 }
 
 /* b2b_on_ack for a re-INVITE's server transaction t: the ACK to our 2xx that
@@ -394,15 +391,11 @@ static void relay_offer(b2b_cl *c)
 {
 	b2b_wk *k = c->wk;
 	b2b_reinv *ri = c->ri;
-	int other = 1 - ri->leg;
-	sbc_addr relay[SDP_MAX_MEDIA];
-	int missing = 0;
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++) {
-		relay[i] = c->relay[other][i];
-		/* a session refused (a cancelled re-offer's CREATE) for a line this offer uses */
-		missing |= i < c->sdp.n_media && c->sdp.s[i].active && !relay[i].sa.sa_family;
-	}
-	int bl = missing ? -EINVAL : b2b_sdp_build_offer(&c->sdp, &ri->offer, relay, k->body, sizeof(k->body));
+	int other = 1 - ri->leg, missing = 0;
+	/* a session refused or given up (a cancelled re-offer's CREATE) for a line this offer uses */
+	for (unsigned i = 0; i < c->sdp.n_media && i < SDP_MAX_MEDIA; i++)
+		missing |= line_unrelayed(c, i, other);
+	int bl = missing ? -EINVAL : b2b_sdp_build_offer(&c->sdp, &ri->offer, c->relay[other], k->body, sizeof(k->body));
 	if (bl < 0) {
 		reinv_answer(c, NULL, 500, NULL, 0);
 		reinv_done(c);
@@ -438,11 +431,11 @@ void reinv_media_lost(b2b_cl *c)
 {
 	SBC_WARN("call %" PRIx64 ": no reply from sbc-media within %u ms for a stream a re-offer adds: 500", c->id,
 		 B2B_MEDIA_WAIT_MS);
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-		if (c->new_pending & (1u << i) && c->pending) {
-			c->pending--;
-			c->wk->n_wait--;
-		}
+	unsigned n = (unsigned)__builtin_popcount(c->new_pending);
+	if (n > c->pending)
+		n = c->pending;
+	c->pending -= n;
+	c->wk->n_wait -= n;
 	c->new_lost |= c->new_pending; /* a late reply still lands (new_stream_reply) */
 	c->new_pending = 0;
 	c->ri->creating = 0;

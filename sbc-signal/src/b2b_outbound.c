@@ -564,11 +564,8 @@ void send_b_invite(b2b_cl *c)
 	const store_route *rt = &c->routes[c->cur];
 	char num[STORE_NUMBER_MAX + 1], host[SBC_ADDR_STRLEN + 2], dhost[SBC_ADDR_STRLEN + 2];
 	char ruri[B2B_HDR_MAX + 1], to[B2B_HDR_MAX + 1], contact[160], branch[B2B_BRANCH_MAX];
-	sbc_addr relay[SDP_MAX_MEDIA];
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-		relay[i] = c->relay[1][i];
 	/* a delayed offer goes on without SDP (B's 2xx makes the offer) */
-	int bl = c->a_no_offer ? 0 : b2b_sdp_build_offer(&c->sdp, &c->a_sdp, relay, k->body, sizeof(k->body));
+	int bl = c->a_no_offer ? 0 : b2b_sdp_build_offer(&c->sdp, &c->a_sdp, c->relay[1], k->body, sizeof(k->body));
 	if (bl < 0) {
 		fail_a(c, 500, NULL);
 		return;
@@ -702,10 +699,7 @@ static int b_answer(b2b_cl *c, const sip_msg *rsp)
 			return sbc_err_sip(503);
 		b2b_media_wipe(&c->msgs[i]);
 	}
-	sbc_addr relay[SDP_MAX_MEDIA];
-	for (unsigned i = 0; i < SDP_MAX_MEDIA; i++)
-		relay[i] = c->relay[0][i];
-	r = b2b_sdp_build_answer(&c->sdp, &sb, relay, c->a_answer, sizeof(c->a_answer));
+	r = b2b_sdp_build_answer(&c->sdp, &sb, c->relay[0], c->a_answer, sizeof(c->a_answer));
 	if (r < 0)
 		return sbc_err_sip(500);
 	c->a_answer_len = r;
