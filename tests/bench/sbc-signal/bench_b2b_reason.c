@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "../../../sbc-signal/src/b2b_call.h"
+#include "../../unit/sbc-signal/sip_samples.h"
 #include "../../../sbc-signal/src/sip_build.h"
 #include "../../../sbc-signal/src/sip_msg.h"
 
@@ -85,14 +86,7 @@ int main(void)
 	/* the BYE on the other leg, with and without the Reason line */
 	static b2b_dialog d;
 	static char out[4096];
-	static const char ok_text[] = "SIP/2.0 200 OK\r\n"
-				      "Via: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bKinv\r\n"
-				      "From: <sip:a@203.0.113.5>;tag=ours\r\n"
-				      "To: <sip:4930@192.0.2.80>;tag=b\r\n"
-				      "Call-ID: cid-b@203.0.113.5\r\n"
-				      "CSeq: 1 INVITE\r\n"
-				      "Contact: <sip:gw@192.0.2.80:5060>\r\n"
-				      "Content-Length: 0\r\n\r\n";
+	static const char ok_text[] = SIP_SAMPLE_B_200_CONFIRMS;
 	static sip_msg ok;
 	const char *rsn = "Reason: Q.850;cause=16;text=\"Normal call clearing\"";
 	b2b_via via = {.transport = "UDP", .host = "203.0.113.5", .port = 5060, .branch = "z9hG4bKbye"};

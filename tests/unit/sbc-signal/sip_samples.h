@@ -1,7 +1,8 @@
 /* SIP messages more than one sbc-signal test or benchmark starts from
  * (test_sip_parse_diff.c, test_sig_framing_diff.c, test_sip_corpus.c,
- * tests/bench/sbc-signal/bench_b2b_sip.c), as string-literal macros so each
- * can add its own headers and body. */
+ * test_b2b_reason.c, tests/bench/sbc-signal/bench_b2b_sip.c and
+ * bench_b2b_reason.c), as string-literal macros so each can add its own
+ * headers and body. */
 #ifndef SBC_TEST_SIP_SAMPLES_H
 #define SBC_TEST_SIP_SAMPLES_H
 
@@ -39,5 +40,17 @@
 	"l: 4\r\n"                                                                               \
 	"\r\n"                                                                                   \
 	"v=0\n"
+
+/* The callee's 200 that confirms the B-leg dialog of the Reason tests and
+ * bench (b2b_dialog_uac_init "cid-b@203.0.113.5", our tag "ours") */
+#define SIP_SAMPLE_B_200_CONFIRMS                                                              \
+	"SIP/2.0 200 OK\r\n"                                                                     \
+	"Via: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bKinv\r\n"                                \
+	"From: <sip:a@203.0.113.5>;tag=ours\r\n"                                                 \
+	"To: <sip:4930@192.0.2.80>;tag=b\r\n"                                                    \
+	"Call-ID: cid-b@203.0.113.5\r\n"                                                         \
+	"CSeq: 1 INVITE\r\n"                                                                     \
+	"Contact: <sip:gw@192.0.2.80:5060>\r\n"                                                  \
+	"Content-Length: 0\r\n\r\n"
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "sbc/err.h"
 #include "../../../sbc-signal/src/b2b_call.h"
+#include "sip_samples.h"
 #include "../../../sbc-signal/src/sip_build.h"
 
 static int check(const char *v) { return b2b_reason_check((sip_sv){v, strlen(v)}); }
@@ -277,14 +278,7 @@ static void test_reason_on_the_wire(void **state)
 	assert_int_equal(b2b_dialog_uac_init(&d, "cid-b@203.0.113.5", "ours", "<sip:a@203.0.113.5>;tag=ours",
 					     "<sip:4930@192.0.2.80>", "sip:4930@192.0.2.80:5060", 1),
 			 0);
-	static const char ok_text[] = "SIP/2.0 200 OK\r\n"
-				      "Via: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bKinv\r\n"
-				      "From: <sip:a@203.0.113.5>;tag=ours\r\n"
-				      "To: <sip:4930@192.0.2.80>;tag=b\r\n"
-				      "Call-ID: cid-b@203.0.113.5\r\n"
-				      "CSeq: 1 INVITE\r\n"
-				      "Contact: <sip:gw@192.0.2.80:5060>\r\n"
-				      "Content-Length: 0\r\n\r\n";
+	static const char ok_text[] = SIP_SAMPLE_B_200_CONFIRMS;
 	static sip_msg ok;
 	assert_int_equal(sip_parse(ok_text, sizeof(ok_text) - 1, &ok), 0);
 	assert_int_equal(b2b_dialog_uac_update(&d, &ok), 0);
